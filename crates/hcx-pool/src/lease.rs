@@ -1,0 +1,460 @@
+//! The caller's side of a lease: the request, the slot it yields, and a cancel handle.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::entry::Entry;
+use crate::shared::SharedRef;
+use crate::state::{GiveBack, Now};
+use crate::waiters::Ticket;
+use crate::{LeaseError, RouteKey};
+
+/// A connection slot lent by the pool.
+///
+/// It either holds a connection that was idle in the pool ([`is_reused`](Self::is_reused))
+/// or is a new, empty slot: the holder connects, outside every pool lock, and
+/// [`assign`](Self::assign)s the connection. [`release`](Self::release) gives it back;
+/// dropping it without releasing discards it (the connection is closed through the
+/// pool's disposal callback and the slot is freed), so a slot can never leak and can
+/// never be released twice.
+pub struct Lease<R, C, S = ()>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    entry: Option<Entry<R, C, S>>,
+    route: usize,
+    reused: bool,
+    shared: SharedRef<R, C, S>,
+}
+
+impl<R, C, S> Lease<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    pub(crate) fn new(shared: SharedRef<R, C, S>, route: usize, entry: Entry<R, C, S>) -> Self {
+        Self {
+            reused: entry.conn.is_some(),
+            entry: Some(entry),
+            route,
+            shared,
+        }
+    }
+
+    fn entry(&self) -> &Entry<R, C, S> {
+        // Only `release`/`drop` take the entry, and both consume the lease.
+        self.entry
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a live lease holds its entry"))
+    }
+
+    fn entry_mut(&mut self) -> &mut Entry<R, C, S> {
+        self.entry
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a live lease holds its entry"))
+    }
+
+    /// The route this slot belongs to.
+    pub fn route(&self) -> &R {
+        &self.entry().route
+    }
+
+    /// A number unique to this slot within its pool, kept while the connection is
+    /// reused (handy in logs: "connection 7 reused").
+    pub fn id(&self) -> u64 {
+        self.entry().id
+    }
+
+    /// `true` if the slot came with a connection that was idle in the pool.
+    pub fn is_reused(&self) -> bool {
+        self.reused
+    }
+
+    /// The connection, if one is assigned.
+    pub fn connection(&self) -> Option<&C> {
+        self.entry().conn.as_ref()
+    }
+
+    /// The connection, mutably, if one is assigned.
+    pub fn connection_mut(&mut self) -> Option<&mut C> {
+        self.entry_mut().conn.as_mut()
+    }
+
+    /// Installs a new connection in the slot and returns the one it replaces, if any
+    /// (for the caller to close). The connection's life, and the pool's time-to-live,
+    /// start now.
+    pub fn assign(&mut self, conn: C) -> Option<C> {
+        let now = self.shared.clock.now();
+        let ttl = self.shared.ttl;
+        self.entry_mut().assign(conn, now, ttl)
+    }
+
+    /// Takes the connection out, leaving the slot empty (releasing an empty slot frees it).
+    pub fn take_connection(&mut self) -> Option<C> {
+        self.entry_mut().conn.take()
+    }
+
+    /// The state the connection is bound to (Apache: the user token), if any.
+    pub fn state(&self) -> Option<&S> {
+        self.entry().state.as_ref()
+    }
+
+    /// Binds the connection to a state; later leases asking for that state prefer it.
+    pub fn set_state(&mut self, state: Option<S>) {
+        self.entry_mut().state = state;
+    }
+
+    /// When the current connection was assigned (or the slot created, if it has none).
+    pub fn created(&self) -> Instant {
+        self.entry().created
+    }
+
+    /// When the connection was last released to the pool.
+    pub fn updated(&self) -> Instant {
+        self.entry().updated
+    }
+
+    /// When the connection stops being reusable, if ever.
+    pub fn expiry(&self) -> Option<Instant> {
+        self.entry().expiry
+    }
+
+    /// Gives the slot back. A `reusable` connection may be reused for `valid_for`
+    /// (`None`: no keep-alive limit; the time-to-live still applies): it goes straight
+    /// to the oldest waiter that can use it, or idle. Otherwise it is closed and the
+    /// slot freed. An empty slot is freed either way.
+    pub fn release(mut self, reusable: bool, valid_for: Option<Duration>) {
+        let how = if reusable {
+            GiveBack::Reusable(valid_for)
+        } else {
+            GiveBack::Discard
+        };
+        self.give_back(how);
+    }
+
+    /// Closes the connection and frees the slot (the same as dropping the lease).
+    pub fn discard(self) {}
+
+    fn give_back(&mut self, how: GiveBack) {
+        let Some(entry) = self.entry.take() else {
+            return;
+        };
+        let shared = &self.shared;
+        let now = match how {
+            GiveBack::Reusable(_) => Now::read(&*shared.clock),
+            GiveBack::Untouched | GiveBack::Discard => Now::lazy(&*shared.clock),
+        };
+        let route = self.route;
+        shared.locked(now, |state, now, out| {
+            state.give_back(route, entry, how, now, out)
+        });
+    }
+}
+
+impl<R, C, S> Drop for Lease<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    fn drop(&mut self) {
+        self.give_back(GiveBack::Discard);
+    }
+}
+
+impl<R, C, S> fmt::Debug for Lease<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let entry = self.entry();
+        f.debug_struct("Lease")
+            .field("id", &entry.id)
+            .field("route", &entry.route)
+            .field("reused", &self.reused)
+            .field("connected", &entry.conn.is_some())
+            .field("expiry", &entry.expiry)
+            .finish()
+    }
+}
+
+enum Stage<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    Ready(Lease<R, C, S>),
+    Failed(LeaseError),
+    Waiting(Ticket),
+    Done,
+}
+
+/// A request for a slot of a route. Apache: the `Future<PoolEntry>` returned by `lease`.
+///
+/// Wait for it with [`get`](Self::get) (blocking, with a timeout) or `.await` it (it is a
+/// [`Future`]; wrap it in your runtime's timeout). Dropping it, or
+/// [`cancel`](Self::cancel), gives up; a slot served at that very moment goes back to
+/// the pool, never lost. Another thread can give up on it through a
+/// [`CancelHandle`].
+#[must_use = "a lease request does nothing unless waited on"]
+pub struct LeaseRequest<R, C, S = ()>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    shared: SharedRef<R, C, S>,
+    stage: Stage<R, C, S>,
+    route: usize,
+}
+
+// A request is never pinned in place: nothing points into it.
+impl<R, C, S> Unpin for LeaseRequest<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+}
+
+impl<R, C, S> LeaseRequest<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    pub(crate) fn ready(shared: SharedRef<R, C, S>, route: usize, entry: Entry<R, C, S>) -> Self {
+        let lease = Lease::new(Arc::clone(&shared), route, entry);
+        Self {
+            shared,
+            stage: Stage::Ready(lease),
+            route,
+        }
+    }
+
+    pub(crate) fn failed(shared: SharedRef<R, C, S>, err: LeaseError) -> Self {
+        Self {
+            shared,
+            stage: Stage::Failed(err),
+            route: usize::MAX,
+        }
+    }
+
+    pub(crate) fn waiting(shared: SharedRef<R, C, S>, route: usize, ticket: Ticket) -> Self {
+        Self {
+            shared,
+            stage: Stage::Waiting(ticket),
+            route,
+        }
+    }
+
+    /// `true` if the request was served (or failed) at once, without queueing.
+    pub fn is_immediate(&self) -> bool {
+        matches!(self.stage, Stage::Ready(_) | Stage::Failed(_))
+    }
+
+    /// Waits at most `timeout` for a slot. `Duration::ZERO` never blocks. The wait is
+    /// measured on the system clock, not the pool's injected one.
+    ///
+    /// Apache: `connectionRequestTimeout`.
+    pub fn get(self, timeout: Duration) -> Result<Lease<R, C, S>, LeaseError> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.wait_until(deadline)
+    }
+
+    /// Waits for a slot with no time limit (only a cancel or a shutdown ends the wait).
+    pub fn wait(self) -> Result<Lease<R, C, S>, LeaseError> {
+        self.wait_until(None)
+    }
+
+    fn wait_until(mut self, deadline: Option<Instant>) -> Result<Lease<R, C, S>, LeaseError> {
+        let ticket = match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Ready(lease) => return Ok(lease),
+            Stage::Failed(err) => return Err(err),
+            Stage::Waiting(ticket) => ticket,
+            Stage::Done => unreachable!("a request is only consumed once"),
+        };
+        let shared = &self.shared;
+        let mut now = Now::lazy(&*shared.clock);
+        let mut out = crate::state::Deferred::new();
+        let result = {
+            let mut state = shared.state.lock();
+            let cv = state.waiters.condvar(ticket);
+            loop {
+                let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+                if let Some(result) = state.take_outcome(ticket, timed_out, &mut now, &mut out) {
+                    break result;
+                }
+                match &cv {
+                    Some(cv) => {
+                        cv.wait_until(&mut state, deadline);
+                    }
+                    None => unreachable!("a pending request has a record"),
+                }
+            }
+        };
+        shared.finish(out);
+        result.map(|(route, entry)| Lease::new(Arc::clone(shared), route, entry))
+    }
+
+    /// Gives up on the request. A slot it was being handed goes back to the pool.
+    pub fn cancel(self) {}
+
+    /// A handle that lets another thread cancel this request while it waits.
+    pub fn cancel_handle(&self) -> CancelHandle<R, C, S> {
+        CancelHandle {
+            shared: Arc::clone(&self.shared),
+            ticket: match self.stage {
+                Stage::Waiting(ticket) => Some(ticket),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl<R, C, S> Future for LeaseRequest<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    type Output = Result<Lease<R, C, S>, LeaseError>;
+
+    /// # Panics
+    /// If polled again after it returned `Ready`, as most futures do.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let ticket = match std::mem::replace(&mut this.stage, Stage::Done) {
+            Stage::Ready(lease) => return Poll::Ready(Ok(lease)),
+            Stage::Failed(err) => return Poll::Ready(Err(err)),
+            Stage::Waiting(ticket) => ticket,
+            Stage::Done => panic!("LeaseRequest polled after it completed"),
+        };
+        let shared = Arc::clone(&this.shared);
+        let result = shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
+            let result = state.take_outcome(ticket, false, now, out);
+            if result.is_none() {
+                state.waiters.set_waker(ticket, cx.waker());
+            }
+            result
+        });
+        match result {
+            Some(result) => {
+                Poll::Ready(result.map(|(route, entry)| Lease::new(shared, route, entry)))
+            }
+            None => {
+                this.stage = Stage::Waiting(ticket);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<R, C, S> Drop for LeaseRequest<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Waiting(ticket) => {
+                let shared = &self.shared;
+                shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
+                    state.abandon(ticket, now, out)
+                });
+            }
+            Stage::Ready(mut lease) => lease.give_back(GiveBack::Untouched),
+            Stage::Failed(_) | Stage::Done => {}
+        }
+    }
+}
+
+impl<R, C, S> fmt::Debug for LeaseRequest<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stage = match &self.stage {
+            Stage::Ready(_) => "ready",
+            Stage::Failed(_) => "failed",
+            Stage::Waiting(_) => "waiting",
+            Stage::Done => "done",
+        };
+        f.debug_struct("LeaseRequest")
+            .field("stage", &stage)
+            .field("route", &self.route)
+            .finish()
+    }
+}
+
+/// Cancels a waiting [`LeaseRequest`] from another thread. Cloneable.
+pub struct CancelHandle<R, C, S = ()>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    shared: SharedRef<R, C, S>,
+    ticket: Option<Ticket>,
+}
+
+impl<R, C, S> CancelHandle<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    /// Cancels the request if it is still waiting, or was served but has not picked
+    /// its slot up (the slot goes back to the pool). The request then fails with
+    /// [`LeaseError::Cancelled`]. Returns `false` if there was nothing left to cancel:
+    /// the request was served at once, already completed, or already gave up.
+    pub fn cancel(&self) -> bool {
+        let Some(ticket) = self.ticket else {
+            return false;
+        };
+        let shared = &self.shared;
+        shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
+            state.cancel(ticket, now, out)
+        })
+    }
+}
+
+impl<R, C, S> Clone for CancelHandle<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            ticket: self.ticket,
+        }
+    }
+}
+
+impl<R, C, S> fmt::Debug for CancelHandle<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelHandle")
+            .field("ticket", &self.ticket)
+            .finish()
+    }
+}

@@ -1,0 +1,60 @@
+//! What every handle of one pool shares: the locked state, the clock, the disposal.
+
+use std::sync::Arc;
+
+use crate::close::DisposalCallback;
+use crate::state::{Deferred, Now, State};
+use crate::sync::{Mutex, MutexGuard};
+use crate::{Clock, RouteKey};
+
+pub(crate) struct Shared<R, C: 'static, S> {
+    pub(crate) state: Mutex<State<R, C, S>>,
+    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) disposal: Box<dyn DisposalCallback<C>>,
+    /// `PoolConfig::time_to_live`, fixed for the pool's life.
+    pub(crate) ttl: Option<std::time::Duration>,
+}
+
+pub(crate) type SharedRef<R, C, S> = Arc<Shared<R, C, S>>;
+
+impl<R: RouteKey, C: 'static, S: PartialEq> Shared<R, C, S> {
+    /// Runs `f` under the pool lock, then, with the lock released, closes the
+    /// connections and wakes the tasks it queued.
+    pub(crate) fn locked<T>(
+        &self,
+        now: Now<'_>,
+        f: impl FnOnce(&mut State<R, C, S>, &mut Now<'_>, &mut Deferred<C>) -> T,
+    ) -> T {
+        let mut now = now;
+        let mut out = Deferred::new();
+        let result = {
+            let mut state: MutexGuard<'_, State<R, C, S>> = self.state.lock();
+            f(&mut state, &mut now, &mut out)
+        };
+        self.finish(out);
+        result
+    }
+
+    /// The after-unlock half of `locked`.
+    pub(crate) fn finish(&self, out: Deferred<C>) {
+        for (conn, reason) in out.closings {
+            self.disposal.dispose(conn, reason);
+        }
+        for waker in out.wakers {
+            waker.wake();
+        }
+    }
+}
+
+impl<R, C: 'static, S> Drop for Shared<R, C, S> {
+    /// The last handle is gone: idle connections still go through the disposal.
+    fn drop(&mut self) {
+        let idle = {
+            let mut state = self.state.lock();
+            state.core.drain_idle()
+        };
+        for conn in idle {
+            self.disposal.dispose(conn, crate::CloseReason::Shutdown);
+        }
+    }
+}

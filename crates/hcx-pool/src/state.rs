@@ -1,0 +1,696 @@
+//! Everything behind the pool lock, and every rule of the pool in one place.
+//!
+//! Invariants, true whenever the lock is free (`check_invariants` verifies them):
+//! 1. per route and in total, `leased + idle <= limit`, except that lowering a limit
+//!    never takes back leased slots (the surplus is trimmed as it comes back);
+//! 2. an entry is in exactly one place: idle in `idle`, inside a `Lease`, or in a
+//!    served waiter's record (counted as leased);
+//! 3. no pending waiter could be served right now. Every change that could serve one
+//!    (a release, a slot freed, a raised limit) runs `serve_waiters`, front to back,
+//!    before the lock is released. So a newcomer can only take what no earlier waiter
+//!    can use: no barging, FIFO among those a resource fits;
+//! 4. a route with nothing leased, idle or pending is not in the table.
+//!
+//! Nothing here closes a connection or wakes a task: those are queued in [`Deferred`]
+//! and done by the caller after the lock is released.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use crate::close::CloseReason;
+use crate::config::ReusePolicy;
+use crate::entry::Entry;
+use crate::error::{LeaseError, LeaseFailure};
+use crate::idle::IdleList;
+use crate::route::Routes;
+use crate::stats::{CloseCounts, PoolStats};
+use crate::sync::Condvar;
+use crate::waiters::{Outcome, Ticket, Waiters};
+use crate::{Clock, RouteKey};
+
+/// No route: for trims that have no route to protect.
+const NO_ROUTE: usize = usize::MAX;
+
+/// Work that must wait until the pool lock is released: closing connections (they may
+/// do I/O) and waking async tasks (a waker may run arbitrary code).
+#[derive(Debug)]
+pub(crate) struct Deferred<C> {
+    pub(crate) closings: Vec<(C, CloseReason)>,
+    pub(crate) wakers: Vec<Waker>,
+}
+
+impl<C> Deferred<C> {
+    pub(crate) fn new() -> Self {
+        Self {
+            closings: Vec::new(),
+            wakers: Vec::new(),
+        }
+    }
+}
+
+/// The clock, read at most once per locked section and only if a rule needs it.
+pub(crate) struct Now<'a> {
+    clock: &'a dyn Clock,
+    at: Option<Instant>,
+}
+
+impl<'a> Now<'a> {
+    pub(crate) fn lazy(clock: &'a dyn Clock) -> Self {
+        Self { clock, at: None }
+    }
+
+    /// A clock already read (outside the lock).
+    pub(crate) fn read(clock: &'a dyn Clock) -> Self {
+        Self {
+            clock,
+            at: Some(clock.now()),
+        }
+    }
+
+    pub(crate) fn get(&mut self) -> Instant {
+        *self.at.get_or_insert_with(|| self.clock.now())
+    }
+}
+
+/// How a slot comes back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GiveBack {
+    /// Released reusable, valid for this long (`None`: no keep-alive limit).
+    Reusable(Option<Duration>),
+    /// Returned unused by a request that gave up after being served: as it was.
+    Untouched,
+    /// Released not reusable, or the lease was dropped.
+    Discard,
+}
+
+/// How a lease request starts.
+pub(crate) enum Start<E> {
+    Leased(usize, E),
+    Queued(usize, Ticket),
+    Failed(LeaseError),
+}
+
+pub(crate) struct State<R, C, S> {
+    pub(crate) core: Core<R, C, S>,
+    pub(crate) waiters: Waiters<S, Entry<R, C, S>>,
+}
+
+pub(crate) struct Core<R, C, S> {
+    pub(crate) max_total: usize,
+    pub(crate) default_max: usize,
+    overrides: HashMap<R, usize>,
+    routes: Routes<R>,
+    idle: IdleList<Entry<R, C, S>>,
+    /// Slots lent out in all routes.
+    leased: usize,
+    pub(crate) shutdown: bool,
+    pub(crate) closed: CloseCounts,
+    next_id: u64,
+    /// No idle entry expires before this (a lower bound; `None`: none expires).
+    earliest_expiry: Option<Instant>,
+    policy: ReusePolicy,
+    /// Time-to-live of a connection from its assignment (`None`: unlimited).
+    pub(crate) ttl: Option<Duration>,
+}
+
+impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
+    pub(crate) fn new(
+        max_total: usize,
+        default_max: usize,
+        policy: ReusePolicy,
+        ttl: Option<Duration>,
+    ) -> Self {
+        Self {
+            core: Core {
+                max_total,
+                default_max,
+                overrides: HashMap::new(),
+                routes: Routes::new(),
+                idle: IdleList::new(),
+                leased: 0,
+                shutdown: false,
+                closed: CloseCounts::default(),
+                next_id: 0,
+                earliest_expiry: None,
+                policy,
+                ttl,
+            },
+            waiters: Waiters::new(),
+        }
+    }
+
+    /// Serves a request at once, or queues it.
+    pub(crate) fn lease(
+        &mut self,
+        route: &R,
+        want: Option<S>,
+        now: &mut Now<'_>,
+        since: Instant,
+        out: &mut Deferred<C>,
+    ) -> Start<Entry<R, C, S>> {
+        let core = &mut self.core;
+        if core.shutdown {
+            return Start::Failed(LeaseError::Shutdown(self.failure_for(route, since)));
+        }
+        core.purge_if_due(now, NO_ROUTE, out);
+        let ridx = match core.routes.find(route) {
+            Some(idx) => idx,
+            None => {
+                let max = core.overrides.get(route).copied();
+                core.routes.find_or_insert(route, max)
+            }
+        };
+        match core.try_allocate(ridx, &want, now, out) {
+            Some(entry) => Start::Leased(ridx, entry),
+            None => {
+                core.routes[ridx].pending += 1;
+                let ticket = self
+                    .waiters
+                    .push(ridx, want, since, Arc::new(Condvar::new()));
+                Start::Queued(ridx, ticket)
+            }
+        }
+    }
+
+    /// Takes a slot back from a lease or a request that gave up.
+    pub(crate) fn give_back(
+        &mut self,
+        ridx: usize,
+        mut entry: Entry<R, C, S>,
+        how: GiveBack,
+        now: &mut Now<'_>,
+        out: &mut Deferred<C>,
+    ) {
+        let core = &mut self.core;
+        core.routes[ridx].leased -= 1;
+        core.leased -= 1;
+        if let Some(conn) = entry.conn.take() {
+            let mut reason = match how {
+                _ if core.shutdown => Some(CloseReason::Shutdown),
+                GiveBack::Discard => Some(CloseReason::Discarded),
+                GiveBack::Reusable(valid_for) => {
+                    entry.mark_valid_for(now.get(), valid_for, core.ttl);
+                    None
+                }
+                GiveBack::Untouched => None,
+            };
+            if reason.is_none() && entry.expiry.is_some() && entry.is_expired(now.get()) {
+                reason = Some(CloseReason::Expired);
+            }
+            match reason {
+                Some(reason) => core.close(conn, reason, out),
+                None => {
+                    entry.conn = Some(conn);
+                    core.put_idle(ridx, entry);
+                }
+            }
+        }
+        if !core.shutdown {
+            core.purge_if_due(now, ridx, out);
+            core.trim_route(ridx, out);
+            core.trim_total(ridx, out);
+            self.serve_waiters(now, out);
+        }
+        self.core.routes.remove_if_unused(ridx);
+    }
+
+    /// Serves pending waiters front to back while anything can be served.
+    pub(crate) fn serve_waiters(&mut self, now: &mut Now<'_>, out: &mut Deferred<C>) {
+        let State { core, waiters } = self;
+        let mut cursor = None;
+        while let Some(ticket) = waiters.next_pending(cursor) {
+            cursor = Some(ticket.seq);
+            if core.idle.len() == 0 && core.leased >= core.max_total {
+                break; // nothing idle to reuse or evict and no room for a slot: nobody can be served
+            }
+            let Some(waiter) = waiters.get(ticket) else {
+                break;
+            };
+            let ridx = waiter.route;
+            if let Some(entry) = core.try_allocate(ridx, &waiter.state, now, out) {
+                core.routes[ridx].pending -= 1;
+                out.wakers
+                    .extend(waiters.complete(ticket, Outcome::Served(entry)));
+            }
+        }
+    }
+
+    /// A request checks its record: served, failed, or (with `give_up`) timed out.
+    /// `None` while it is still pending and not giving up.
+    pub(crate) fn take_outcome(
+        &mut self,
+        ticket: Ticket,
+        give_up: bool,
+        now: &mut Now<'_>,
+        out: &mut Deferred<C>,
+    ) -> Option<Result<(usize, Entry<R, C, S>), LeaseError>> {
+        let waiter = self.waiters.get(ticket)?;
+        if matches!(waiter.outcome, Outcome::Pending) {
+            if !give_up {
+                return None;
+            }
+            let err = LeaseError::Timeout(self.failure(waiter.route, waiter.since));
+            self.abandon(ticket, now, out);
+            return Some(Err(err));
+        }
+        let waiter = self.waiters.remove(ticket)?;
+        match waiter.outcome {
+            Outcome::Served(entry) => Some(Ok((waiter.route, entry))),
+            Outcome::Failed(err) => Some(Err(err)),
+            Outcome::Pending => None,
+        }
+    }
+
+    /// A request gives up: leaves the queue, or gives back what it was just served.
+    pub(crate) fn abandon(&mut self, ticket: Ticket, now: &mut Now<'_>, out: &mut Deferred<C>) {
+        let Some(waiter) = self.waiters.remove(ticket) else {
+            return;
+        };
+        match waiter.outcome {
+            Outcome::Pending => {
+                self.core.routes[waiter.route].pending -= 1;
+                self.core.routes.remove_if_unused(waiter.route);
+            }
+            Outcome::Served(entry) => {
+                self.give_back(waiter.route, entry, GiveBack::Untouched, now, out)
+            }
+            Outcome::Failed(_) => {}
+        }
+    }
+
+    /// Cancels a waiting request from elsewhere. `true` if it was still waiting or had
+    /// been served without picking the slot up (the slot goes back to the pool).
+    pub(crate) fn cancel(
+        &mut self,
+        ticket: Ticket,
+        now: &mut Now<'_>,
+        out: &mut Deferred<C>,
+    ) -> bool {
+        let Some(waiter) = self.waiters.get(ticket) else {
+            return false;
+        };
+        let ridx = waiter.route;
+        let err = LeaseError::Cancelled(self.failure(ridx, waiter.since));
+        match waiter.outcome {
+            Outcome::Pending => {
+                self.core.routes[ridx].pending -= 1;
+                out.wakers
+                    .extend(self.waiters.complete(ticket, Outcome::Failed(err)));
+                self.core.routes.remove_if_unused(ridx);
+                true
+            }
+            Outcome::Served(_) => {
+                if let Some(Outcome::Served(entry)) =
+                    self.waiters.replace_outcome(ticket, Outcome::Failed(err))
+                {
+                    self.give_back(ridx, entry, GiveBack::Untouched, now, out);
+                }
+                true
+            }
+            Outcome::Failed(_) => false,
+        }
+    }
+
+    /// Applies changed limits: trims idle surplus, serves whoever a raise lets in.
+    pub(crate) fn limits_changed(&mut self, now: &mut Now<'_>, out: &mut Deferred<C>) {
+        let core = &mut self.core;
+        let routes: Vec<usize> = core.routes.iter().map(|(idx, _)| idx).collect();
+        for &ridx in &routes {
+            core.trim_route(ridx, out);
+        }
+        core.trim_total(NO_ROUTE, out);
+        if !core.shutdown {
+            self.serve_waiters(now, out);
+        }
+        for ridx in routes {
+            self.core.routes.remove_if_unused(ridx);
+        }
+    }
+
+    pub(crate) fn set_route_max(&mut self, route: &R, max: Option<usize>) {
+        let core = &mut self.core;
+        match max {
+            Some(max) => core.overrides.insert(route.clone(), max),
+            None => core.overrides.remove(route),
+        };
+        if let Some(ridx) = core.routes.find(route) {
+            core.routes[ridx].max = max;
+        }
+    }
+
+    pub(crate) fn route_max(&self, route: &R) -> usize {
+        self.core
+            .overrides
+            .get(route)
+            .copied()
+            .unwrap_or(self.core.default_max)
+    }
+
+    /// Closes idle entries that have expired (all of them, not just when due).
+    pub(crate) fn close_expired(&mut self, now: &mut Now<'_>, out: &mut Deferred<C>) {
+        let at = now.get();
+        self.core
+            .close_idle_where(out, CloseReason::Expired, |e| e.is_expired(at));
+    }
+
+    /// Closes idle entries released at least `idle_for` ago.
+    pub(crate) fn close_idle(
+        &mut self,
+        idle_for: Duration,
+        now: &mut Now<'_>,
+        out: &mut Deferred<C>,
+    ) {
+        let Some(cutoff) = now.get().checked_sub(idle_for) else {
+            return;
+        };
+        self.core
+            .close_idle_where(out, CloseReason::IdleEvicted, |e| e.updated <= cutoff);
+    }
+
+    pub(crate) fn shutdown(&mut self, now: &mut Now<'_>, out: &mut Deferred<C>) {
+        if self.core.shutdown {
+            return;
+        }
+        self.core.shutdown = true;
+        self.core
+            .close_idle_where(out, CloseReason::Shutdown, |_| true);
+        while let Some(ticket) = self.waiters.next_pending(None) {
+            let Some(waiter) = self.waiters.get(ticket) else {
+                break;
+            };
+            let ridx = waiter.route;
+            let err = LeaseError::Shutdown(self.failure(ridx, waiter.since));
+            self.core.routes[ridx].pending -= 1;
+            out.wakers
+                .extend(self.waiters.complete(ticket, Outcome::Failed(err)));
+        }
+        // Served but not yet picked up: the slot is closed, the request fails.
+        for ticket in self.waiters.served() {
+            let Some(waiter) = self.waiters.get(ticket) else {
+                continue;
+            };
+            let ridx = waiter.route;
+            let err = LeaseError::Shutdown(self.failure(ridx, waiter.since));
+            if let Some(Outcome::Served(entry)) =
+                self.waiters.replace_outcome(ticket, Outcome::Failed(err))
+            {
+                self.give_back(ridx, entry, GiveBack::Discard, now, out);
+            }
+        }
+        let routes: Vec<usize> = self.core.routes.iter().map(|(idx, _)| idx).collect();
+        for ridx in routes {
+            self.core.routes.remove_if_unused(ridx);
+        }
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        PoolStats {
+            leased: self.core.leased,
+            pending: self.waiters.pending_len(),
+            available: self.core.idle.len(),
+            max: self.core.max_total,
+        }
+    }
+
+    pub(crate) fn route_stats(&self, route: &R) -> PoolStats {
+        match self.core.routes.find(route) {
+            Some(ridx) => self.core.route_stats(ridx),
+            None => PoolStats {
+                max: self.route_max(route),
+                ..PoolStats::default()
+            },
+        }
+    }
+
+    pub(crate) fn routes(&self) -> Vec<R> {
+        self.core
+            .routes
+            .iter()
+            .map(|(_, r)| r.key.clone())
+            .collect()
+    }
+
+    fn failure(&self, ridx: usize, since: Instant) -> LeaseFailure {
+        LeaseFailure {
+            route: format!("{:?}", self.core.routes[ridx].key),
+            waited: since.elapsed(),
+            route_stats: self.core.route_stats(ridx),
+            pool_stats: self.stats(),
+        }
+    }
+
+    fn failure_for(&self, route: &R, since: Instant) -> LeaseFailure {
+        LeaseFailure {
+            route: format!("{route:?}"),
+            waited: since.elapsed(),
+            route_stats: self.route_stats(route),
+            pool_stats: self.stats(),
+        }
+    }
+
+    /// Checks invariants 1–4 (1 only where no limit was lowered below what is leased).
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        let core = &self.core;
+        let (mut leased, mut idle, mut pending) = (0, 0, 0);
+        for (ridx, route) in core.routes.iter() {
+            leased += route.leased;
+            idle += route.idle.len();
+            pending += route.pending;
+            if route.leased == 0 && route.pending == 0 && route.idle.len() == 0 {
+                return Err(format!(
+                    "route {:?} is unused but still in the table",
+                    route.key
+                ));
+            }
+            let max = core.route_max(ridx);
+            if route.leased <= max && route.allocated() > max {
+                return Err(format!(
+                    "route {:?}: {} allocated over its limit {max}",
+                    route.key,
+                    route.allocated()
+                ));
+            }
+        }
+        if core.routes.len() != core.routes.iter().count() {
+            return Err("route index and table disagree".into());
+        }
+        if leased != core.leased || idle != core.idle.len() || pending != self.waiters.pending_len()
+        {
+            return Err(format!(
+                "counts disagree: leased {leased} vs {}, idle {idle} vs {}, pending {pending} vs {}",
+                core.leased,
+                core.idle.len(),
+                self.waiters.pending_len()
+            ));
+        }
+        if core.leased <= core.max_total && core.leased + core.idle.len() > core.max_total {
+            return Err(format!(
+                "{} allocated over the total limit {}",
+                core.leased + core.idle.len(),
+                core.max_total
+            ));
+        }
+        for (_, ridx, entry) in core.idle.iter() {
+            if entry.conn.is_none() || core.routes[ridx].key != entry.route {
+                return Err(format!(
+                    "idle entry {} is empty or on the wrong route",
+                    entry.id
+                ));
+            }
+        }
+        for waiter in self.waiters.pending() {
+            let route = &core.routes[waiter.route];
+            let has_room =
+                route.leased < core.route_max(waiter.route) && core.leased < core.max_total;
+            if has_room && !core.shutdown {
+                return Err(format!(
+                    "waiter {} on {:?} could be served but waits",
+                    waiter.seq, route.key
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
+    fn route_max(&self, ridx: usize) -> usize {
+        self.routes[ridx].max.unwrap_or(self.default_max)
+    }
+
+    fn route_stats(&self, ridx: usize) -> PoolStats {
+        let route = &self.routes[ridx];
+        PoolStats {
+            leased: route.leased,
+            pending: route.pending,
+            available: route.idle.len(),
+            max: self.route_max(ridx),
+        }
+    }
+
+    fn close(&mut self, conn: C, reason: CloseReason, out: &mut Deferred<C>) {
+        self.closed.count(reason);
+        out.closings.push((conn, reason));
+    }
+
+    /// Takes idle entry `key` of route `ridx` off the lists and closes it.
+    fn evict(&mut self, ridx: usize, key: usize, reason: CloseReason, out: &mut Deferred<C>) {
+        let entry = self.idle.remove(&mut self.routes[ridx].idle, key);
+        if let Some(conn) = entry.conn {
+            self.close(conn, reason, out);
+        }
+    }
+
+    fn put_idle(&mut self, ridx: usize, entry: Entry<R, C, S>) {
+        if let Some(at) = entry.expiry {
+            self.earliest_expiry = Some(self.earliest_expiry.map_or(at, |e| e.min(at)));
+        }
+        self.idle
+            .push_newest(&mut self.routes[ridx].idle, ridx, entry);
+    }
+
+    /// Lease rule (1), then (2): an idle entry of the route in the wanted state, else a
+    /// stateless one; else a new slot if the route and the pool have room for one,
+    /// closing idle entries (the route's own first, then the pool's least recently
+    /// used) to make that room.
+    fn try_allocate(
+        &mut self,
+        ridx: usize,
+        want: &Option<S>,
+        now: &mut Now<'_>,
+        out: &mut Deferred<C>,
+    ) -> Option<Entry<R, C, S>> {
+        if let Some(key) = self.find_idle(ridx, want, now, out) {
+            let entry = self.idle.remove(&mut self.routes[ridx].idle, key);
+            self.routes[ridx].leased += 1;
+            self.leased += 1;
+            return Some(entry);
+        }
+        let max = self.route_max(ridx);
+        if self.routes[ridx].leased >= max || self.leased >= self.max_total {
+            return None; // only releases can help; closing idle entries cannot
+        }
+        self.routes[ridx].leased += 1;
+        self.leased += 1;
+        self.trim_route(ridx, out);
+        self.trim_total(ridx, out);
+        let id = self.next_id;
+        self.next_id += 1;
+        Some(Entry::new_slot(
+            id,
+            self.routes[ridx].key.clone(),
+            now.get(),
+        ))
+    }
+
+    /// Walks the route's idle list in reuse order, closing expired entries on the way.
+    fn find_idle(
+        &mut self,
+        ridx: usize,
+        want: &Option<S>,
+        now: &mut Now<'_>,
+        out: &mut Deferred<C>,
+    ) -> Option<usize> {
+        let lifo = self.policy == ReusePolicy::Lifo;
+        let ends = self.routes[ridx].idle;
+        let mut cursor = if lifo { ends.newest() } else { ends.oldest() };
+        let mut stateless = None;
+        while let Some(key) = cursor {
+            cursor = if lifo {
+                self.idle.older(key)
+            } else {
+                self.idle.newer(key)
+            };
+            let entry = self.idle.get(key);
+            if entry.expiry.is_some() && entry.is_expired(now.get()) {
+                self.evict(ridx, key, CloseReason::Expired, out);
+            } else if entry.state == *want {
+                return Some(key);
+            } else if entry.state.is_none() && stateless.is_none() {
+                stateless = Some(key);
+            }
+        }
+        stateless
+    }
+
+    /// Closes the route's least recently used idle entries while it is over its limit.
+    fn trim_route(&mut self, ridx: usize, out: &mut Deferred<C>) {
+        let max = self.route_max(ridx);
+        while self.routes[ridx].allocated() > max {
+            let Some(key) = self.routes[ridx].idle.oldest() else {
+                break;
+            };
+            self.evict(ridx, key, CloseReason::Trimmed, out);
+        }
+    }
+
+    /// Closes the pool's least recently used idle entries while the pool is over its
+    /// limit. Routes left unused are removed, except `keep`, which the caller still uses.
+    fn trim_total(&mut self, keep: usize, out: &mut Deferred<C>) {
+        while self.leased + self.idle.len() > self.max_total {
+            let Some((key, ridx)) = self.idle.oldest() else {
+                break;
+            };
+            self.evict(ridx, key, CloseReason::Trimmed, out);
+            if ridx != keep {
+                self.routes.remove_if_unused(ridx);
+            }
+        }
+    }
+
+    /// Lazy expiry: closes expired idle entries once the earliest expiry has passed.
+    fn purge_if_due(&mut self, now: &mut Now<'_>, keep: usize, out: &mut Deferred<C>) {
+        let Some(earliest) = self.earliest_expiry else {
+            return;
+        };
+        let at = now.get();
+        if at < earliest {
+            return;
+        }
+        let expired: Vec<(usize, usize)> = self
+            .idle
+            .iter()
+            .filter(|(_, _, e)| e.is_expired(at))
+            .map(|(key, ridx, _)| (key, ridx))
+            .collect();
+        for (key, ridx) in expired {
+            self.evict(ridx, key, CloseReason::Expired, out);
+            if ridx != keep {
+                self.routes.remove_if_unused(ridx);
+            }
+        }
+        self.earliest_expiry = self.idle.iter().filter_map(|(_, _, e)| e.expiry).min();
+    }
+
+    fn close_idle_where(
+        &mut self,
+        out: &mut Deferred<C>,
+        reason: CloseReason,
+        pred: impl Fn(&Entry<R, C, S>) -> bool,
+    ) {
+        let doomed: Vec<(usize, usize)> = self
+            .idle
+            .iter()
+            .filter(|(_, _, e)| pred(e))
+            .map(|(key, ridx, _)| (key, ridx))
+            .collect();
+        for (key, ridx) in doomed {
+            self.evict(ridx, key, reason, out);
+            self.routes.remove_if_unused(ridx);
+        }
+    }
+}
+
+impl<R, C, S> Core<R, C, S> {
+    /// Takes every idle connection out (the pool is being dropped).
+    pub(crate) fn drain_idle(&mut self) -> Vec<C> {
+        let mut conns = Vec::with_capacity(self.idle.len());
+        while let Some((key, ridx)) = self.idle.oldest() {
+            let entry = self.idle.remove(&mut self.routes[ridx].idle, key);
+            conns.extend(entry.conn);
+        }
+        conns
+    }
+}

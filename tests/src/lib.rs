@@ -1,0 +1,1 @@
+//! End-to-end tests of the hcx workspace live in `tests/`.
