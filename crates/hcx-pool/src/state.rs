@@ -85,6 +85,9 @@ pub(crate) enum GiveBack {
     Discard,
 }
 
+/// A slot handed to a request: its route index and entry.
+pub(crate) type Handed<R, C, S> = (usize, Entry<R, C, S>);
+
 /// How a lease request starts.
 pub(crate) enum Start<E> {
     Leased(usize, E),
@@ -245,7 +248,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         give_up: bool,
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
-    ) -> Option<Result<(usize, Entry<R, C, S>), LeaseError>> {
+    ) -> Option<Result<Handed<R, C, S>, LeaseError>> {
         let waiter = self.waiters.get(ticket)?;
         if matches!(waiter.outcome, Outcome::Pending) {
             if !give_up {
