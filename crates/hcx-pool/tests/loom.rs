@@ -1,0 +1,212 @@
+//! Model-checked races of the pool's hand-off, run with
+//! `RUSTFLAGS="--cfg loom" cargo test -p hcx-pool --test loom --release`.
+//!
+//! loom (not shuttle) because it explores every interleaving of these small
+//! scenarios exhaustively up to its preemption bound; it cannot wrap parking_lot, so
+//! under `--cfg loom` the pool's `sync` module swaps in loom's Mutex and Condvar.
+//! loom does not model time: a timeout is modelled as `get(Duration::ZERO)`, which runs
+//! the same give-up path as a real timeout without waiting.
+//!
+//! Each scenario checks: no lost wake-up (loom reports a deadlock if a waiter is never
+//! woken), no over-allocation, and no lost entry (every connection ends idle in the
+//! pool or closed through the disposal callback, exactly once).
+#![cfg(loom)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hcx_pool::{CloseReason, Pool, PoolConfig};
+use loom::thread;
+
+type P = Pool<u8, u32>;
+
+fn pool(max_total: usize, max_per_route: usize) -> (P, Arc<AtomicUsize>) {
+    let closed = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&closed);
+    let pool = Pool::builder(PoolConfig::with_limits(max_total, max_per_route))
+        .disposal(move |_c: u32, _r: CloseReason| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    (pool, closed)
+}
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(f);
+}
+
+/// Every connection ever assigned is idle in the pool or was closed; none is leased.
+fn assert_accounted(pool: &P, closed: &AtomicUsize, opened: usize) {
+    let stats = pool.stats();
+    assert_eq!(stats.leased, 0, "{stats}");
+    assert_eq!(stats.pending, 0, "{stats}");
+    assert_eq!(
+        stats.available + closed.load(Ordering::SeqCst),
+        opened,
+        "{stats}"
+    );
+    pool.check_invariants().unwrap();
+}
+
+#[test]
+fn release_wakes_a_blocked_waiter() {
+    model(|| {
+        let (pool, closed) = pool(1, 1);
+        let mut held = pool.lease(&0, None).get(Duration::ZERO).unwrap();
+        held.assign(1);
+        let p = pool.clone();
+        let waiter = thread::spawn(move || {
+            let lease = p.lease(&0, None).wait().unwrap();
+            assert_eq!(lease.connection(), Some(&1), "handed over, not reopened");
+            lease.release(true, None);
+        });
+        held.release(true, None);
+        waiter.join().unwrap();
+        assert_accounted(&pool, &closed, 1);
+    });
+}
+
+#[test]
+fn cancel_racing_the_hand_off_loses_nothing() {
+    model(|| {
+        let (pool, closed) = pool(1, 1);
+        let mut held = pool.lease(&0, None).get(Duration::ZERO).unwrap();
+        held.assign(1);
+        let req = pool.lease(&0, None);
+        let handle = req.cancel_handle();
+        let waiter = thread::spawn(move || match req.wait() {
+            Ok(lease) => {
+                lease.release(true, None);
+                true
+            }
+            Err(e) => {
+                assert!(e.is_cancelled(), "{e}");
+                false
+            }
+        });
+        let canceller = thread::spawn(move || handle.cancel());
+        held.release(true, None);
+        let got = waiter.join().unwrap();
+        let cancelled = canceller.join().unwrap();
+        assert_ne!(got, cancelled, "exactly one of them wins");
+        assert_accounted(&pool, &closed, 1);
+        assert_eq!(
+            pool.stats().available,
+            1,
+            "the connection was never discarded"
+        );
+    });
+}
+
+#[test]
+fn timeout_racing_a_release_loses_nothing() {
+    model(|| {
+        let (pool, closed) = pool(1, 1);
+        let mut held = pool.lease(&0, None).get(Duration::ZERO).unwrap();
+        held.assign(1);
+        let p = pool.clone();
+        let waiter = thread::spawn(move || match p.lease(&0, None).get(Duration::ZERO) {
+            Ok(lease) => lease.release(true, None),
+            Err(e) => assert!(e.is_timeout(), "{e}"),
+        });
+        held.release(true, None);
+        waiter.join().unwrap();
+        assert_accounted(&pool, &closed, 1);
+        assert_eq!(pool.stats().available, 1);
+    });
+}
+
+#[test]
+fn shutdown_racing_a_waiter_and_a_release() {
+    model(|| {
+        let (pool, closed) = pool(1, 1);
+        let mut held = pool.lease(&0, None).get(Duration::ZERO).unwrap();
+        held.assign(1);
+        let p = pool.clone();
+        let waiter = thread::spawn(move || match p.lease(&0, None).wait() {
+            Ok(lease) => lease.release(true, None),
+            Err(e) => assert!(e.is_shutdown(), "{e}"),
+        });
+        let p = pool.clone();
+        let stopper = thread::spawn(move || p.shutdown());
+        held.release(true, None);
+        waiter.join().unwrap();
+        stopper.join().unwrap();
+        assert_accounted(&pool, &closed, 1);
+        assert_eq!(
+            closed.load(Ordering::SeqCst),
+            1,
+            "closed once, at shutdown or on return"
+        );
+    });
+}
+
+#[test]
+fn three_threads_share_one_slot_without_over_allocation() {
+    model(|| {
+        let (pool, closed) = pool(1, 1);
+        let opened = Arc::new(AtomicUsize::new(0));
+        let in_use = Arc::new(AtomicUsize::new(0));
+        let worker = |pool: P, opened: Arc<AtomicUsize>, in_use: Arc<AtomicUsize>| {
+            move || {
+                let mut lease = pool.lease(&0, None).wait().unwrap();
+                assert_eq!(
+                    in_use.fetch_add(1, Ordering::SeqCst),
+                    0,
+                    "slot leased twice"
+                );
+                if lease.connection().is_none() {
+                    lease.assign(opened.fetch_add(1, Ordering::SeqCst) as u32);
+                }
+                in_use.fetch_sub(1, Ordering::SeqCst);
+                lease.release(true, None);
+            }
+        };
+        let t1 = thread::spawn(worker(
+            pool.clone(),
+            Arc::clone(&opened),
+            Arc::clone(&in_use),
+        ));
+        let t2 = thread::spawn(worker(
+            pool.clone(),
+            Arc::clone(&opened),
+            Arc::clone(&in_use),
+        ));
+        worker(pool.clone(), Arc::clone(&opened), Arc::clone(&in_use))();
+        t1.join().unwrap();
+        t2.join().unwrap();
+        assert_eq!(
+            opened.load(Ordering::SeqCst),
+            1,
+            "one slot, one connection, reused"
+        );
+        assert_accounted(&pool, &closed, 1);
+    });
+}
+
+#[test]
+fn two_routes_competing_for_the_total_limit() {
+    model(|| {
+        let (pool, closed) = pool(1, 1);
+        let opened = Arc::new(AtomicUsize::new(0));
+        let run = |pool: P, route: u8, opened: Arc<AtomicUsize>| {
+            move || {
+                let mut lease = pool.lease(&route, None).wait().unwrap();
+                assert_eq!(*lease.route(), route, "never handed another route's slot");
+                if lease.connection().is_none() {
+                    lease.assign(opened.fetch_add(1, Ordering::SeqCst) as u32);
+                }
+                lease.release(true, None);
+            }
+        };
+        let t = thread::spawn(run(pool.clone(), 1, Arc::clone(&opened)));
+        run(pool.clone(), 2, Arc::clone(&opened))();
+        t.join().unwrap();
+        assert_accounted(&pool, &closed, opened.load(Ordering::SeqCst));
+        assert!(pool.stats().available <= 1);
+    });
+}
