@@ -1,1 +1,6 @@
 //! Shared helpers of the hcx benchmarks.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod baseline;
+pub mod contention;

@@ -193,10 +193,19 @@ where
     C: Send + 'static,
     S: PartialEq + Send + 'static,
 {
+    /// Served at once: the lease is already in hand.
     Ready(Lease<R, C, S>),
+    /// Refused at once (the pool is shut down).
     Failed(LeaseError),
-    Waiting(Ticket),
+    /// In the pool's queue.
+    Waiting(Waiting<R, C, S>),
     Done,
+}
+
+struct Waiting<R, C: 'static, S> {
+    shared: SharedRef<R, C, S>,
+    ticket: Ticket,
+    route: usize,
 }
 
 /// A request for a slot of a route. Apache: the `Future<PoolEntry>` returned by `lease`.
@@ -213,9 +222,7 @@ where
     C: Send + 'static,
     S: PartialEq + Send + 'static,
 {
-    shared: SharedRef<R, C, S>,
     stage: Stage<R, C, S>,
-    route: usize,
 }
 
 // A request is never pinned in place: nothing points into it.
@@ -233,32 +240,29 @@ where
     C: Send + 'static,
     S: PartialEq + Send + 'static,
 {
-    pub(crate) fn ready(shared: SharedRef<R, C, S>, route: usize, entry: Entry<R, C, S>) -> Self {
-        let lease = Lease::new(Arc::clone(&shared), route, entry);
+    pub(crate) fn ready(lease: Lease<R, C, S>) -> Self {
         Self {
-            shared,
             stage: Stage::Ready(lease),
-            route,
         }
     }
 
-    pub(crate) fn failed(shared: SharedRef<R, C, S>, err: LeaseError) -> Self {
+    pub(crate) fn failed(err: LeaseError) -> Self {
         Self {
-            shared,
             stage: Stage::Failed(err),
-            route: usize::MAX,
         }
     }
 
     pub(crate) fn waiting(shared: SharedRef<R, C, S>, route: usize, ticket: Ticket) -> Self {
         Self {
-            shared,
-            stage: Stage::Waiting(ticket),
-            route,
+            stage: Stage::Waiting(Waiting {
+                shared,
+                ticket,
+                route,
+            }),
         }
     }
 
-    /// `true` if the request was served (or failed) at once, without queueing.
+    /// `true` if the request was served (or refused) at once, without queueing.
     pub fn is_immediate(&self) -> bool {
         matches!(self.stage, Stage::Ready(_) | Stage::Failed(_))
     }
@@ -268,8 +272,11 @@ where
     ///
     /// Apache: `connectionRequestTimeout`.
     pub fn get(self, timeout: Duration) -> Result<Lease<R, C, S>, LeaseError> {
-        let deadline = Instant::now().checked_add(timeout);
-        self.wait_until(deadline)
+        match self.stage {
+            // Served at once: no clock read on the fast path.
+            Stage::Ready(_) | Stage::Failed(_) => self.wait_until(None),
+            _ => self.wait_until(Instant::now().checked_add(timeout)),
+        }
     }
 
     /// Waits for a slot with no time limit (only a cancel or a shutdown ends the wait).
@@ -278,13 +285,13 @@ where
     }
 
     fn wait_until(mut self, deadline: Option<Instant>) -> Result<Lease<R, C, S>, LeaseError> {
-        let ticket = match std::mem::replace(&mut self.stage, Stage::Done) {
+        let waiting = match std::mem::replace(&mut self.stage, Stage::Done) {
             Stage::Ready(lease) => return Ok(lease),
             Stage::Failed(err) => return Err(err),
-            Stage::Waiting(ticket) => ticket,
+            Stage::Waiting(waiting) => waiting,
             Stage::Done => unreachable!("a request is only consumed once"),
         };
-        let shared = &self.shared;
+        let Waiting { shared, ticket, .. } = waiting;
         let mut now = Now::lazy(&*shared.clock);
         let mut out = crate::state::Deferred::new();
         let result = {
@@ -304,7 +311,7 @@ where
             }
         };
         shared.finish(out);
-        result.map(|(route, entry)| Lease::new(Arc::clone(shared), route, entry))
+        result.map(|(route, entry)| Lease::new(shared, route, entry))
     }
 
     /// Gives up on the request. A slot it was being handed goes back to the pool.
@@ -313,9 +320,8 @@ where
     /// A handle that lets another thread cancel this request while it waits.
     pub fn cancel_handle(&self) -> CancelHandle<R, C, S> {
         CancelHandle {
-            shared: Arc::clone(&self.shared),
-            ticket: match self.stage {
-                Stage::Waiting(ticket) => Some(ticket),
+            target: match &self.stage {
+                Stage::Waiting(w) => Some((Arc::clone(&w.shared), w.ticket)),
                 _ => None,
             },
         }
@@ -334,13 +340,14 @@ where
     /// If polled again after it returned `Ready`, as most futures do.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let ticket = match std::mem::replace(&mut this.stage, Stage::Done) {
+        let waiting = match std::mem::replace(&mut this.stage, Stage::Done) {
             Stage::Ready(lease) => return Poll::Ready(Ok(lease)),
             Stage::Failed(err) => return Poll::Ready(Err(err)),
-            Stage::Waiting(ticket) => ticket,
+            Stage::Waiting(waiting) => waiting,
             Stage::Done => panic!("LeaseRequest polled after it completed"),
         };
-        let shared = Arc::clone(&this.shared);
+        let ticket = waiting.ticket;
+        let shared = &waiting.shared;
         let result = shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
             let result = state.take_outcome(ticket, false, now, out);
             if result.is_none() {
@@ -350,10 +357,10 @@ where
         });
         match result {
             Some(result) => {
-                Poll::Ready(result.map(|(route, entry)| Lease::new(shared, route, entry)))
+                Poll::Ready(result.map(|(route, entry)| Lease::new(waiting.shared, route, entry)))
             }
             None => {
-                this.stage = Stage::Waiting(ticket);
+                this.stage = Stage::Waiting(waiting);
                 Poll::Pending
             }
         }
@@ -368,8 +375,7 @@ where
 {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.stage, Stage::Done) {
-            Stage::Waiting(ticket) => {
-                let shared = &self.shared;
+            Stage::Waiting(Waiting { shared, ticket, .. }) => {
                 shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
                     state.abandon(ticket, now, out)
                 });
@@ -387,16 +393,14 @@ where
     S: PartialEq + Send + 'static,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let stage = match &self.stage {
-            Stage::Ready(_) => "ready",
-            Stage::Failed(_) => "failed",
-            Stage::Waiting(_) => "waiting",
-            Stage::Done => "done",
+        let mut d = f.debug_struct("LeaseRequest");
+        match &self.stage {
+            Stage::Ready(lease) => d.field("ready", lease),
+            Stage::Failed(err) => d.field("failed", err),
+            Stage::Waiting(w) => d.field("waiting_on_route", &w.route),
+            Stage::Done => d.field("done", &true),
         };
-        f.debug_struct("LeaseRequest")
-            .field("stage", &stage)
-            .field("route", &self.route)
-            .finish()
+        d.finish()
     }
 }
 
@@ -407,8 +411,7 @@ where
     C: Send + 'static,
     S: PartialEq + Send + 'static,
 {
-    shared: SharedRef<R, C, S>,
-    ticket: Option<Ticket>,
+    target: Option<(SharedRef<R, C, S>, Ticket)>,
 }
 
 impl<R, C, S> CancelHandle<R, C, S>
@@ -422,10 +425,10 @@ where
     /// [`LeaseError::Cancelled`]. Returns `false` if there was nothing left to cancel:
     /// the request was served at once, already completed, or already gave up.
     pub fn cancel(&self) -> bool {
-        let Some(ticket) = self.ticket else {
+        let Some((shared, ticket)) = &self.target else {
             return false;
         };
-        let shared = &self.shared;
+        let ticket = *ticket;
         shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
             state.cancel(ticket, now, out)
         })
@@ -440,8 +443,7 @@ where
 {
     fn clone(&self) -> Self {
         Self {
-            shared: Arc::clone(&self.shared),
-            ticket: self.ticket,
+            target: self.target.as_ref().map(|(s, t)| (Arc::clone(s), *t)),
         }
     }
 }
@@ -454,7 +456,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CancelHandle")
-            .field("ticket", &self.ticket)
+            .field("ticket", &self.target.as_ref().map(|(_, t)| *t))
             .finish()
     }
 }

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::close::{DisposalCallback, DropConnection};
-use crate::lease::LeaseRequest;
+use crate::lease::{Lease, LeaseRequest};
 use crate::shared::{Shared, SharedRef};
 use crate::state::{Now, Start, State};
 use crate::sync::Mutex;
@@ -130,15 +130,14 @@ where
     /// picks up the outcome.
     pub fn lease(&self, route: &R, state: Option<S>) -> LeaseRequest<R, C, S> {
         let shared = &self.shared;
-        let since = Instant::now();
         let start = shared.locked(Now::lazy(&*shared.clock), |st, now, out| {
-            st.lease(route, state, now, since, out)
+            st.lease(route, state, now, out)
         });
         let shared = Arc::clone(shared);
         match start {
-            Start::Leased(ridx, entry) => LeaseRequest::ready(shared, ridx, entry),
+            Start::Leased(ridx, entry) => LeaseRequest::ready(Lease::new(shared, ridx, entry)),
             Start::Queued(ridx, ticket) => LeaseRequest::waiting(shared, ridx, ticket),
-            Start::Failed(err) => LeaseRequest::failed(shared, err),
+            Start::Failed(err) => LeaseRequest::failed(err),
         }
     }
 

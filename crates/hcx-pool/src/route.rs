@@ -36,14 +36,17 @@ impl<R> RouteState<R> {
 #[derive(Debug)]
 pub(crate) struct Routes<R> {
     slab: Slab<RouteState<R>>,
-    index: HashMap<R, usize>,
+    /// foldhash: several times cheaper than SipHash on short keys, and randomly seeded
+    /// per map, so route keys chosen by a peer (redirect targets) cannot be aimed at
+    /// one bucket without seeing the seed.
+    index: HashMap<R, usize, foldhash::fast::RandomState>,
 }
 
 impl<R: Eq + Hash + Clone> Routes<R> {
     pub(crate) fn new() -> Self {
         Self {
             slab: Slab::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
         }
     }
 

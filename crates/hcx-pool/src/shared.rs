@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::close::DisposalCallback;
-use crate::state::{Deferred, Now, State};
+use crate::state::{Deferred, Now, State, Work};
 use crate::sync::{Mutex, MutexGuard};
 use crate::{Clock, RouteKey};
 
@@ -36,11 +36,19 @@ impl<R: RouteKey, C: 'static, S: PartialEq> Shared<R, C, S> {
     }
 
     /// The after-unlock half of `locked`.
+    #[inline]
     pub(crate) fn finish(&self, out: Deferred<C>) {
-        for (conn, reason) in out.closings {
+        if let Some(work) = out.take() {
+            self.finish_slow(*work);
+        }
+    }
+
+    #[cold]
+    fn finish_slow(&self, work: Work<C>) {
+        for (conn, reason) in work.closings {
             self.disposal.dispose(conn, reason);
         }
-        for waker in out.wakers {
+        for waker in work.wakers {
             waker.wake();
         }
     }

@@ -34,19 +34,45 @@ use crate::{Clock, RouteKey};
 const NO_ROUTE: usize = usize::MAX;
 
 /// Work that must wait until the pool lock is released: closing connections (they may
-/// do I/O) and waking async tasks (a waker may run arbitrary code).
+/// do I/O) and waking async tasks (a waker may run arbitrary code). Allocated only when
+/// there is some, so the common lease and release pay nothing for it.
 #[derive(Debug)]
 pub(crate) struct Deferred<C> {
+    work: Option<Box<Work<C>>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Work<C> {
     pub(crate) closings: Vec<(C, CloseReason)>,
     pub(crate) wakers: Vec<Waker>,
 }
 
 impl<C> Deferred<C> {
     pub(crate) fn new() -> Self {
-        Self {
-            closings: Vec::new(),
-            wakers: Vec::new(),
+        Self { work: None }
+    }
+
+    fn work(&mut self) -> &mut Work<C> {
+        self.work.get_or_insert_with(|| {
+            Box::new(Work {
+                closings: Vec::new(),
+                wakers: Vec::new(),
+            })
+        })
+    }
+
+    pub(crate) fn close(&mut self, conn: C, reason: CloseReason) {
+        self.work().closings.push((conn, reason));
+    }
+
+    pub(crate) fn wake(&mut self, waker: Option<Waker>) {
+        if let Some(waker) = waker {
+            self.work().wakers.push(waker);
         }
+    }
+
+    pub(crate) fn take(self) -> Option<Box<Work<C>>> {
+        self.work
     }
 }
 
@@ -150,12 +176,11 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         route: &R,
         want: Option<S>,
         now: &mut Now<'_>,
-        since: Instant,
         out: &mut Deferred<C>,
     ) -> Start<Entry<R, C, S>> {
         let core = &mut self.core;
         if core.shutdown {
-            return Start::Failed(LeaseError::Shutdown(self.failure_for(route, since)));
+            return Start::Failed(LeaseError::Shutdown(self.failure_for(route)));
         }
         core.purge_if_due(now, NO_ROUTE, out);
         let ridx = match core.routes.find(route) {
@@ -169,9 +194,9 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             Some(entry) => Start::Leased(ridx, entry),
             None => {
                 core.routes[ridx].pending += 1;
-                let ticket = self
-                    .waiters
-                    .push(ridx, want, since, Arc::new(Condvar::new()));
+                let ticket =
+                    self.waiters
+                        .push(ridx, want, Instant::now(), Arc::new(Condvar::new()));
                 Start::Queued(ridx, ticket)
             }
         }
@@ -214,7 +239,9 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             core.purge_if_due(now, ridx, out);
             core.trim_route(ridx, out);
             core.trim_total(ridx, out);
-            self.serve_waiters(now, out);
+            if self.waiters.pending_len() > 0 {
+                self.serve_waiters(now, out);
+            }
         }
         self.core.routes.remove_if_unused(ridx);
     }
@@ -234,8 +261,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             let ridx = waiter.route;
             if let Some(entry) = core.try_allocate(ridx, &waiter.state, now, out) {
                 core.routes[ridx].pending -= 1;
-                out.wakers
-                    .extend(waiters.complete(ticket, Outcome::Served(entry)));
+                out.wake(waiters.complete(ticket, Outcome::Served(entry)));
             }
         }
     }
@@ -299,8 +325,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         match waiter.outcome {
             Outcome::Pending => {
                 self.core.routes[ridx].pending -= 1;
-                out.wakers
-                    .extend(self.waiters.complete(ticket, Outcome::Failed(err)));
+                out.wake(self.waiters.complete(ticket, Outcome::Failed(err)));
                 self.core.routes.remove_if_unused(ridx);
                 true
             }
@@ -386,8 +411,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             let ridx = waiter.route;
             let err = LeaseError::Shutdown(self.failure(ridx, waiter.since));
             self.core.routes[ridx].pending -= 1;
-            out.wakers
-                .extend(self.waiters.complete(ticket, Outcome::Failed(err)));
+            out.wake(self.waiters.complete(ticket, Outcome::Failed(err)));
         }
         // Served but not yet picked up: the slot is closed, the request fails.
         for ticket in self.waiters.served() {
@@ -444,10 +468,11 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         }
     }
 
-    fn failure_for(&self, route: &R, since: Instant) -> LeaseFailure {
+    /// For a request refused before it waited.
+    fn failure_for(&self, route: &R) -> LeaseFailure {
         LeaseFailure {
             route: format!("{route:?}"),
-            waited: since.elapsed(),
+            waited: Duration::ZERO,
             route_stats: self.route_stats(route),
             pool_stats: self.stats(),
         }
@@ -535,7 +560,7 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
 
     fn close(&mut self, conn: C, reason: CloseReason, out: &mut Deferred<C>) {
         self.closed.count(reason);
-        out.closings.push((conn, reason));
+        out.close(conn, reason);
     }
 
     /// Takes idle entry `key` of route `ridx` off the lists and closes it.
@@ -619,7 +644,15 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
     }
 
     /// Closes the route's least recently used idle entries while it is over its limit.
+    #[inline]
     fn trim_route(&mut self, ridx: usize, out: &mut Deferred<C>) {
+        if self.routes[ridx].allocated() > self.route_max(ridx) {
+            self.trim_route_slow(ridx, out);
+        }
+    }
+
+    #[cold]
+    fn trim_route_slow(&mut self, ridx: usize, out: &mut Deferred<C>) {
         let max = self.route_max(ridx);
         while self.routes[ridx].allocated() > max {
             let Some(key) = self.routes[ridx].idle.oldest() else {
@@ -631,7 +664,15 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
 
     /// Closes the pool's least recently used idle entries while the pool is over its
     /// limit. Routes left unused are removed, except `keep`, which the caller still uses.
+    #[inline]
     fn trim_total(&mut self, keep: usize, out: &mut Deferred<C>) {
+        if self.leased + self.idle.len() > self.max_total {
+            self.trim_total_slow(keep, out);
+        }
+    }
+
+    #[cold]
+    fn trim_total_slow(&mut self, keep: usize, out: &mut Deferred<C>) {
         while self.leased + self.idle.len() > self.max_total {
             let Some((key, ridx)) = self.idle.oldest() else {
                 break;
@@ -644,14 +685,18 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
     }
 
     /// Lazy expiry: closes expired idle entries once the earliest expiry has passed.
+    #[inline]
     fn purge_if_due(&mut self, now: &mut Now<'_>, keep: usize, out: &mut Deferred<C>) {
-        let Some(earliest) = self.earliest_expiry else {
-            return;
-        };
-        let at = now.get();
-        if at < earliest {
-            return;
+        if let Some(earliest) = self.earliest_expiry {
+            let at = now.get();
+            if at >= earliest {
+                self.purge_expired(at, keep, out);
+            }
         }
+    }
+
+    #[cold]
+    fn purge_expired(&mut self, at: Instant, keep: usize, out: &mut Deferred<C>) {
         let expired: Vec<(usize, usize)> = self
             .idle
             .iter()
