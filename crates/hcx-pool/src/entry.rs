@@ -30,6 +30,7 @@ impl<R, C, S> Entry<R, C, S> {
         }
     }
 
+    #[inline]
     pub(crate) fn is_expired(&self, now: Instant) -> bool {
         self.expiry.is_some_and(|at| now >= at)
     }
@@ -44,6 +45,7 @@ impl<R, C, S> Entry<R, C, S> {
 
     /// Marks the entry reusable for `valid_for` from `now` (`None`: no keep-alive limit),
     /// never past `created + ttl`.
+    #[inline]
     pub(crate) fn mark_valid_for(
         &mut self,
         now: Instant,

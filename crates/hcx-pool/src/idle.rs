@@ -75,6 +75,7 @@ impl<E> IdleList<E> {
 
     /// Adds `entry` of route `route` as the most recently released, pool-wide and on
     /// its route. Returns its key.
+    #[inline]
     pub(crate) fn push_newest(&mut self, ends: &mut RouteIdle, route: usize, entry: E) -> usize {
         let key = self.nodes.insert(Node {
             entry,
@@ -99,6 +100,7 @@ impl<E> IdleList<E> {
     }
 
     /// Takes entry `key` off both lists. `ends` must be its route's.
+    #[inline]
     pub(crate) fn remove(&mut self, ends: &mut RouteIdle, key: usize) -> E {
         let node = self.nodes.remove(key);
         match node.route_older {

@@ -30,6 +30,10 @@ where
     entry: Option<Entry<R, C, S>>,
     route: usize,
     reused: bool,
+    /// What dropping does: `Discard` once the holder has it; `Untouched` while it sits
+    /// in a request nobody picked up (giving up on a request must not close a good
+    /// connection).
+    on_drop: GiveBack,
     shared: SharedRef<R, C, S>,
 }
 
@@ -39,11 +43,13 @@ where
     C: Send + 'static,
     S: PartialEq + Send + 'static,
 {
+    #[inline]
     pub(crate) fn new(shared: SharedRef<R, C, S>, route: usize, entry: Entry<R, C, S>) -> Self {
         Self {
             reused: entry.conn.is_some(),
             entry: Some(entry),
             route,
+            on_drop: GiveBack::Discard,
             shared,
         }
     }
@@ -130,6 +136,7 @@ where
     /// (`None`: no keep-alive limit; the time-to-live still applies): it goes straight
     /// to the oldest waiter that can use it, or idle. Otherwise it is closed and the
     /// slot freed. An empty slot is freed either way.
+    #[inline]
     pub fn release(mut self, reusable: bool, valid_for: Option<Duration>) {
         let how = if reusable {
             GiveBack::Reusable(valid_for)
@@ -139,9 +146,17 @@ where
         self.give_back(how);
     }
 
+    /// The holder has it now: dropping it from here on discards it.
+    #[inline]
+    fn handed_over(mut self) -> Self {
+        self.on_drop = GiveBack::Discard;
+        self
+    }
+
     /// Closes the connection and frees the slot (the same as dropping the lease).
     pub fn discard(self) {}
 
+    #[inline]
     fn give_back(&mut self, how: GiveBack) {
         let Some(entry) = self.entry.take() else {
             return;
@@ -165,7 +180,7 @@ where
     S: PartialEq + Send + 'static,
 {
     fn drop(&mut self) {
-        self.give_back(GiveBack::Discard);
+        self.give_back(self.on_drop);
     }
 }
 
@@ -202,10 +217,34 @@ where
     Done,
 }
 
-struct Waiting<R, C: 'static, S> {
+struct Waiting<R, C: 'static, S>
+where
+    R: RouteKey,
+    S: PartialEq,
+{
     shared: SharedRef<R, C, S>,
     ticket: Ticket,
     route: usize,
+    /// Set once the outcome was picked up: nothing left to give up.
+    done: bool,
+}
+
+impl<R, C: 'static, S> Drop for Waiting<R, C, S>
+where
+    R: RouteKey,
+    S: PartialEq,
+{
+    /// The request was dropped while queued: leave the queue, or give back untouched
+    /// a slot it was handed but never picked up.
+    fn drop(&mut self) {
+        if !self.done {
+            let ticket = self.ticket;
+            let shared = &self.shared;
+            shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
+                state.abandon(ticket, now, out)
+            });
+        }
+    }
 }
 
 /// A request for a slot of a route. Apache: the `Future<PoolEntry>` returned by `lease`.
@@ -240,7 +279,9 @@ where
     C: Send + 'static,
     S: PartialEq + Send + 'static,
 {
-    pub(crate) fn ready(lease: Lease<R, C, S>) -> Self {
+    #[inline]
+    pub(crate) fn ready(mut lease: Lease<R, C, S>) -> Self {
+        lease.on_drop = GiveBack::Untouched;
         Self {
             stage: Stage::Ready(lease),
         }
@@ -258,6 +299,7 @@ where
                 shared,
                 ticket,
                 route,
+                done: false,
             }),
         }
     }
@@ -271,6 +313,7 @@ where
     /// measured on the system clock, not the pool's injected one.
     ///
     /// Apache: `connectionRequestTimeout`.
+    #[inline]
     pub fn get(self, timeout: Duration) -> Result<Lease<R, C, S>, LeaseError> {
         match self.stage {
             // Served at once: no clock read on the fast path.
@@ -284,14 +327,25 @@ where
         self.wait_until(None)
     }
 
-    fn wait_until(mut self, deadline: Option<Instant>) -> Result<Lease<R, C, S>, LeaseError> {
-        let waiting = match std::mem::replace(&mut self.stage, Stage::Done) {
-            Stage::Ready(lease) => return Ok(lease),
-            Stage::Failed(err) => return Err(err),
-            Stage::Waiting(waiting) => waiting,
+    #[inline]
+    fn wait_until(self, deadline: Option<Instant>) -> Result<Lease<R, C, S>, LeaseError> {
+        match self.stage {
+            Stage::Ready(lease) => Ok(lease.handed_over()),
+            Stage::Failed(err) => Err(err),
+            Stage::Waiting(waiting) => Self::block(waiting, deadline),
             Stage::Done => unreachable!("a request is only consumed once"),
-        };
-        let Waiting { shared, ticket, .. } = waiting;
+        }
+    }
+
+    /// The slow path: sleep on the request's condvar until served, failed or timed out.
+    #[inline(never)]
+    fn block(
+        mut waiting: Waiting<R, C, S>,
+        deadline: Option<Instant>,
+    ) -> Result<Lease<R, C, S>, LeaseError> {
+        waiting.done = true; // the loop below ends with the outcome picked up
+        let ticket = waiting.ticket;
+        let shared = &waiting.shared;
         let mut now = Now::lazy(&*shared.clock);
         let mut out = crate::state::Deferred::new();
         let result = {
@@ -311,7 +365,7 @@ where
             }
         };
         shared.finish(out);
-        result.map(|(route, entry)| Lease::new(shared, route, entry))
+        result.map(|(route, entry)| Lease::new(Arc::clone(shared), route, entry))
     }
 
     /// Gives up on the request. A slot it was being handed goes back to the pool.
@@ -340,8 +394,8 @@ where
     /// If polled again after it returned `Ready`, as most futures do.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let waiting = match std::mem::replace(&mut this.stage, Stage::Done) {
-            Stage::Ready(lease) => return Poll::Ready(Ok(lease)),
+        let mut waiting = match std::mem::replace(&mut this.stage, Stage::Done) {
+            Stage::Ready(lease) => return Poll::Ready(Ok(lease.handed_over())),
             Stage::Failed(err) => return Poll::Ready(Err(err)),
             Stage::Waiting(waiting) => waiting,
             Stage::Done => panic!("LeaseRequest polled after it completed"),
@@ -357,31 +411,14 @@ where
         });
         match result {
             Some(result) => {
-                Poll::Ready(result.map(|(route, entry)| Lease::new(waiting.shared, route, entry)))
+                waiting.done = true;
+                let shared = Arc::clone(&waiting.shared);
+                Poll::Ready(result.map(|(route, entry)| Lease::new(shared, route, entry)))
             }
             None => {
                 this.stage = Stage::Waiting(waiting);
                 Poll::Pending
             }
-        }
-    }
-}
-
-impl<R, C, S> Drop for LeaseRequest<R, C, S>
-where
-    R: RouteKey,
-    C: Send + 'static,
-    S: PartialEq + Send + 'static,
-{
-    fn drop(&mut self) {
-        match std::mem::replace(&mut self.stage, Stage::Done) {
-            Stage::Waiting(Waiting { shared, ticket, .. }) => {
-                shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
-                    state.abandon(ticket, now, out)
-                });
-            }
-            Stage::Ready(mut lease) => lease.give_back(GiveBack::Untouched),
-            Stage::Failed(_) | Stage::Done => {}
         }
     }
 }

@@ -128,6 +128,7 @@ where
     /// Never blocks: the returned request is already served when a slot is at hand,
     /// otherwise it waits in the queue until [`get`](LeaseRequest::get) or `.await`
     /// picks up the outcome.
+    #[inline]
     pub fn lease(&self, route: &R, state: Option<S>) -> LeaseRequest<R, C, S> {
         let shared = &self.shared;
         let start = shared.locked(Now::lazy(&*shared.clock), |st, now, out| {

@@ -50,6 +50,7 @@ impl<R: Eq + Hash + Clone> Routes<R> {
         }
     }
 
+    #[inline]
     pub(crate) fn find(&self, key: &R) -> Option<usize> {
         self.index.get(key).copied()
     }
@@ -69,6 +70,7 @@ impl<R: Eq + Hash + Clone> Routes<R> {
         idx
     }
 
+    #[inline]
     pub(crate) fn remove_if_unused(&mut self, idx: usize) {
         if self.slab.get(idx).is_some_and(RouteState::is_unused) {
             let route = self.slab.remove(idx);

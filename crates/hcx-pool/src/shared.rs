@@ -20,6 +20,7 @@ pub(crate) type SharedRef<R, C, S> = Arc<Shared<R, C, S>>;
 impl<R: RouteKey, C: 'static, S: PartialEq> Shared<R, C, S> {
     /// Runs `f` under the pool lock, then, with the lock released, closes the
     /// connections and wakes the tasks it queued.
+    #[inline]
     pub(crate) fn locked<T>(
         &self,
         now: Now<'_>,

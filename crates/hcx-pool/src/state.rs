@@ -83,11 +83,13 @@ pub(crate) struct Now<'a> {
 }
 
 impl<'a> Now<'a> {
+    #[inline]
     pub(crate) fn lazy(clock: &'a dyn Clock) -> Self {
         Self { clock, at: None }
     }
 
     /// A clock already read (outside the lock).
+    #[inline]
     pub(crate) fn read(clock: &'a dyn Clock) -> Self {
         Self {
             clock,
@@ -95,6 +97,7 @@ impl<'a> Now<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn get(&mut self) -> Instant {
         *self.at.get_or_insert_with(|| self.clock.now())
     }
@@ -171,6 +174,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     }
 
     /// Serves a request at once, or queues it.
+    #[inline]
     pub(crate) fn lease(
         &mut self,
         route: &R,
@@ -203,6 +207,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     }
 
     /// Takes a slot back from a lease or a request that gave up.
+    #[inline]
     pub(crate) fn give_back(
         &mut self,
         ridx: usize,
@@ -571,6 +576,7 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
         }
     }
 
+    #[inline]
     fn put_idle(&mut self, ridx: usize, entry: Entry<R, C, S>) {
         if let Some(at) = entry.expiry {
             self.earliest_expiry = Some(self.earliest_expiry.map_or(at, |e| e.min(at)));
@@ -583,6 +589,7 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
     /// stateless one; else a new slot if the route and the pool have room for one,
     /// closing idle entries (the route's own first, then the pool's least recently
     /// used) to make that room.
+    #[inline]
     fn try_allocate(
         &mut self,
         ridx: usize,
@@ -614,6 +621,7 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
     }
 
     /// Walks the route's idle list in reuse order, closing expired entries on the way.
+    #[inline]
     fn find_idle(
         &mut self,
         ridx: usize,
