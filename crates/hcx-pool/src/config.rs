@@ -65,6 +65,9 @@ impl PoolConfig {
         if self.default_max_per_route == 0 {
             return Err(ConfigError::ZeroDefaultMaxPerRoute);
         }
+        if self.time_to_live == Some(Duration::ZERO) {
+            return Err(ConfigError::ZeroTimeToLive);
+        }
         Ok(())
     }
 }
@@ -78,6 +81,9 @@ pub enum ConfigError {
     /// `default_max_per_route` was zero: no route could ever get a connection. To block
     /// a single route use `set_max_per_route(route, Some(0))`.
     ZeroDefaultMaxPerRoute,
+    /// `time_to_live` was `Some(0)`: every connection would die as it is released.
+    /// (Apache reads a zero TTL as "no limit"; here that is `None`.)
+    ZeroTimeToLive,
 }
 
 impl fmt::Display for ConfigError {
@@ -87,6 +93,9 @@ impl fmt::Display for ConfigError {
             ConfigError::ZeroDefaultMaxPerRoute => f.write_str(
                 "default_max_per_route must be at least 1 (block one route with set_max_per_route(route, Some(0)))",
             ),
+            ConfigError::ZeroTimeToLive => {
+                f.write_str("time_to_live must be positive (use None for no limit)")
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ pub enum LeaseError {
 
 /// What the pool looked like when a lease request failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LeaseFailure {
     /// The route, as its `Debug` form.
     pub route: String,
@@ -33,6 +34,19 @@ pub struct LeaseFailure {
     pub route_stats: PoolStats,
     /// The whole pool's counts.
     pub pool_stats: PoolStats,
+}
+
+impl LeaseFailure {
+    /// For a request asked again after it already completed (polled to the end as a
+    /// future, then waited on).
+    pub(crate) fn completed() -> Self {
+        Self {
+            route: String::from("(a request that already completed)"),
+            waited: Duration::ZERO,
+            route_stats: PoolStats::default(),
+            pool_stats: PoolStats::default(),
+        }
+    }
 }
 
 impl LeaseError {

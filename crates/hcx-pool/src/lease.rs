@@ -3,15 +3,15 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::entry::Entry;
-use crate::shared::SharedRef;
+use crate::shared::{Shared, SharedRef};
 use crate::state::{GiveBack, Now};
 use crate::waiters::Ticket;
-use crate::{LeaseError, RouteKey};
+use crate::{LeaseError, LeaseFailure, RouteKey};
 
 /// A connection slot lent by the pool.
 ///
@@ -136,6 +136,12 @@ where
     /// (`None`: no keep-alive limit; the time-to-live still applies): it goes straight
     /// to the oldest waiter that can use it, or idle. Otherwise it is closed and the
     /// slot freed. An empty slot is freed either way.
+    ///
+    /// `Some(Duration::ZERO)` means "do not keep" (a server's `Keep-Alive: timeout=0`):
+    /// the connection is closed at once. Apache reads a zero validity as "forever";
+    /// here that is `None`.
+    ///
+    /// Apache: `releaseConnection(entry, state, keepAlive)`.
     #[inline]
     pub fn release(mut self, reusable: bool, valid_for: Option<Duration>) {
         let how = if reusable {
@@ -333,7 +339,8 @@ where
             Stage::Ready(lease) => Ok(lease.handed_over()),
             Stage::Failed(err) => Err(err),
             Stage::Waiting(waiting) => Self::block(waiting, deadline),
-            Stage::Done => unreachable!("a request is only consumed once"),
+            // Already completed by polling it as a future.
+            Stage::Done => Err(LeaseError::Cancelled(LeaseFailure::completed())),
         }
     }
 
@@ -343,9 +350,8 @@ where
         mut waiting: Waiting<R, C, S>,
         deadline: Option<Instant>,
     ) -> Result<Lease<R, C, S>, LeaseError> {
-        waiting.done = true; // the loop below ends with the outcome picked up
         let ticket = waiting.ticket;
-        let shared = &waiting.shared;
+        let shared = Arc::clone(&waiting.shared);
         let mut now = Now::lazy(&*shared.clock);
         let mut out = crate::state::Deferred::new();
         let result = {
@@ -364,8 +370,11 @@ where
                 }
             }
         };
+        // Picked up: from here on, dropping `waiting` has nothing to give up. (Set only
+        // now so that a panic above leaves the request to be abandoned, not orphaned.)
+        waiting.done = true;
         shared.finish(out);
-        result.map(|(route, entry)| Lease::new(Arc::clone(shared), route, entry))
+        result.map(|(route, entry)| Lease::new(shared, route, entry))
     }
 
     /// Gives up on the request. A slot it was being handed goes back to the pool.
@@ -375,7 +384,7 @@ where
     pub fn cancel_handle(&self) -> CancelHandle<R, C, S> {
         CancelHandle {
             target: match &self.stage {
-                Stage::Waiting(w) => Some((Arc::clone(&w.shared), w.ticket)),
+                Stage::Waiting(w) => Some((Arc::downgrade(&w.shared), w.ticket)),
                 _ => None,
             },
         }
@@ -402,13 +411,15 @@ where
         };
         let ticket = waiting.ticket;
         let shared = &waiting.shared;
-        let result = shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
-            let result = state.take_outcome(ticket, false, now, out);
-            if result.is_none() {
-                state.waiters.set_waker(ticket, cx.waker());
+        // Cloned and dropped outside the lock: a waker is user code.
+        let waker = cx.waker().clone();
+        let (result, old_waker) = shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
+            match state.take_outcome(ticket, false, now, out) {
+                Some(result) => (Some(result), None),
+                None => (None, state.waiters.set_waker(ticket, waker)),
             }
-            result
         });
+        drop(old_waker);
         match result {
             Some(result) => {
                 waiting.done = true;
@@ -441,6 +452,8 @@ where
     }
 }
 
+type WeakRef<R, C, S> = Weak<Shared<R, C, S>>;
+
 /// Cancels a waiting [`LeaseRequest`] from another thread. Cloneable.
 pub struct CancelHandle<R, C, S = ()>
 where
@@ -448,7 +461,8 @@ where
     C: Send + 'static,
     S: PartialEq + Send + 'static,
 {
-    target: Option<(SharedRef<R, C, S>, Ticket)>,
+    /// Weak: a stray handle must not keep the pool (and its idle sockets) alive.
+    target: Option<(WeakRef<R, C, S>, Ticket)>,
 }
 
 impl<R, C, S> CancelHandle<R, C, S>
@@ -463,6 +477,9 @@ where
     /// the request was served at once, already completed, or already gave up.
     pub fn cancel(&self) -> bool {
         let Some((shared, ticket)) = &self.target else {
+            return false;
+        };
+        let Some(shared) = shared.upgrade() else {
             return false;
         };
         let ticket = *ticket;
@@ -480,7 +497,7 @@ where
 {
     fn clone(&self) -> Self {
         Self {
-            target: self.target.as_ref().map(|(s, t)| (Arc::clone(s), *t)),
+            target: self.target.as_ref().map(|(s, t)| (Weak::clone(s), *t)),
         }
     }
 }

@@ -125,9 +125,11 @@ where
 
     /// Asks for a slot of `route`, preferring a connection bound to `state`.
     ///
-    /// Never blocks: the returned request is already served when a slot is at hand,
+    /// Never waits: the returned request is already served when a slot is at hand,
     /// otherwise it waits in the queue until [`get`](LeaseRequest::get) or `.await`
-    /// picks up the outcome.
+    /// picks up the outcome. It may close idle connections that stand in the way
+    /// (expired ones, or others trimmed to make room), through the disposal callback
+    /// and after the pool lock is released.
     #[inline]
     pub fn lease(&self, route: &R, state: Option<S>) -> LeaseRequest<R, C, S> {
         let shared = &self.shared;

@@ -1,6 +1,6 @@
 //! Per-route bookkeeping and the bounded route table.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 
 use slab::Slab;
@@ -13,8 +13,10 @@ pub(crate) struct RouteState<R> {
     pub(crate) key: R,
     /// Slots lent out, including ones handed to a waiter that has not picked them up.
     pub(crate) leased: usize,
-    /// Requests of this route waiting in the queue.
-    pub(crate) pending: usize,
+    /// Requests of this route waiting, by arrival number (→ waiter key).
+    pub(crate) queue: BTreeMap<u64, usize>,
+    /// The arrival number under which this route's head is listed in `Core::ready`.
+    pub(crate) listed: Option<u64>,
     pub(crate) idle: RouteIdle,
     /// The route's own limit, if `set_max_per_route` gave it one.
     pub(crate) max: Option<usize>,
@@ -26,7 +28,7 @@ impl<R> RouteState<R> {
     }
 
     fn is_unused(&self) -> bool {
-        self.leased == 0 && self.pending == 0 && self.idle.len() == 0
+        self.leased == 0 && self.queue.is_empty() && self.idle.len() == 0
     }
 }
 
@@ -62,7 +64,8 @@ impl<R: Eq + Hash + Clone> Routes<R> {
         let idx = self.slab.insert(RouteState {
             key: key.clone(),
             leased: 0,
-            pending: 0,
+            queue: BTreeMap::new(),
+            listed: None,
             idle: RouteIdle::default(),
             max,
         });
@@ -80,10 +83,6 @@ impl<R: Eq + Hash + Clone> Routes<R> {
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &RouteState<R>)> {
         self.slab.iter()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.slab.len()
     }
 }
 

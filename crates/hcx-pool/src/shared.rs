@@ -46,11 +46,13 @@ impl<R: RouteKey, C: 'static, S: PartialEq> Shared<R, C, S> {
 
     #[cold]
     fn finish_slow(&self, work: Work<C>) {
-        for (conn, reason) in work.closings {
-            self.disposal.dispose(conn, reason);
-        }
+        // Wake first: a served task must not wait for (or be lost to) the closing of
+        // connections that made room for it.
         for waker in work.wakers {
             waker.wake();
+        }
+        for (conn, reason) in work.closings {
+            self.disposal.dispose(conn, reason);
         }
     }
 }

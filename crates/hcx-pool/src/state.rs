@@ -6,16 +6,25 @@
 //! 2. an entry is in exactly one place: idle in `idle`, inside a `Lease`, or in a
 //!    served waiter's record (counted as leased);
 //! 3. no pending waiter could be served right now. Every change that could serve one
-//!    (a release, a slot freed, a raised limit) runs `serve_waiters`, front to back,
-//!    before the lock is released. So a newcomer can only take what no earlier waiter
-//!    can use: no barging, FIFO among those a resource fits;
+//!    (a release, a slot freed, a raised limit) runs `serve_waiters` before the lock is
+//!    released, which serves the oldest servable waiter until none is left. So a
+//!    newcomer can only take what no earlier waiter can use: no barging, FIFO among
+//!    those a resource fits;
 //! 4. a route with nothing leased, idle or pending is not in the table.
+//!
+//! Serving in O(served), not O(waiting): within a route only the oldest waiter (the
+//! head) matters. If the route has an idle connection its head can always be served
+//! (it matches, or it closes that connection for a new slot, since the route and the
+//! pool are within their limits); if the head cannot be served, no later waiter of the
+//! route can. And after the trims, a route that holds an idle connection is within its
+//! limit and the pool within its own. So the oldest servable waiter is always the
+//! oldest head among routes with room for a new slot (`Core::ready`, an ordered index
+//! kept up to date by `Core::refresh`), as long as the pool has room.
 //!
 //! Nothing here closes a connection or wakes a task: those are queued in [`Deferred`]
 //! and done by the caller after the lock is released.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -26,7 +35,6 @@ use crate::error::{LeaseError, LeaseFailure};
 use crate::idle::IdleList;
 use crate::route::Routes;
 use crate::stats::{CloseCounts, PoolStats};
-use crate::sync::Condvar;
 use crate::waiters::{Outcome, Ticket, Waiters};
 use crate::{Clock, RouteKey};
 
@@ -145,6 +153,8 @@ pub(crate) struct Core<R, C, S> {
     policy: ReusePolicy,
     /// Time-to-live of a connection from its assignment (`None`: unlimited).
     pub(crate) ttl: Option<Duration>,
+    /// Heads of routes that have waiters and room for a new slot, by arrival number.
+    ready: BTreeMap<u64, usize>,
 }
 
 impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
@@ -168,6 +178,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                 earliest_expiry: None,
                 policy,
                 ttl,
+                ready: BTreeMap::new(),
             },
             waiters: Waiters::new(),
         }
@@ -197,10 +208,9 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         match core.try_allocate(ridx, &want, now, out) {
             Some(entry) => Start::Leased(ridx, entry),
             None => {
-                core.routes[ridx].pending += 1;
-                let ticket =
-                    self.waiters
-                        .push(ridx, want, Instant::now(), Arc::new(Condvar::new()));
+                let ticket = self.waiters.push(ridx, want, Instant::now());
+                core.routes[ridx].queue.insert(ticket.seq, ticket.key);
+                core.refresh(ridx);
                 Start::Queued(ridx, ticket)
             }
         }
@@ -244,6 +254,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             core.purge_if_due(now, ridx, out);
             core.trim_route(ridx, out);
             core.trim_total(ridx, out);
+            core.refresh(ridx);
             if self.waiters.pending_len() > 0 {
                 self.serve_waiters(now, out);
             }
@@ -251,28 +262,35 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         self.core.routes.remove_if_unused(ridx);
     }
 
-    /// Serves pending waiters front to back while anything can be served.
+    /// Serves the oldest servable waiter while there is one. Only heads listed in
+    /// `ready` qualify: a route holding an idle connection after the trims is within
+    /// both limits, so its head is listed too.
     pub(crate) fn serve_waiters(&mut self, now: &mut Now<'_>, out: &mut Deferred<C>) {
         let State { core, waiters } = self;
-        let mut cursor = None;
-        while let Some(ticket) = waiters.next_pending(cursor) {
-            cursor = Some(ticket.seq);
-            if core.idle.len() == 0 && core.leased >= core.max_total {
-                break; // nothing idle to reuse or evict and no room for a slot: nobody can be served
-            }
+        while core.leased < core.max_total {
+            let Some((&seq, &ridx)) = core.ready.first_key_value() else {
+                break;
+            };
+            let Some(&key) = core.routes[ridx].queue.get(&seq) else {
+                break;
+            };
+            let ticket = Ticket { key, seq };
             let Some(waiter) = waiters.get(ticket) else {
                 break;
             };
-            let ridx = waiter.route;
-            if let Some(entry) = core.try_allocate(ridx, &waiter.state, now, out) {
-                core.routes[ridx].pending -= 1;
-                out.wake(waiters.complete(ticket, Outcome::Served(entry)));
-            }
+            let Some(entry) = core.try_allocate(ridx, &waiter.state, now, out) else {
+                debug_assert!(false, "a ready head could not be served");
+                break;
+            };
+            core.routes[ridx].queue.remove(&seq);
+            core.refresh(ridx);
+            out.wake(waiters.complete(ticket, Outcome::Served(entry)));
         }
     }
 
     /// A request checks its record: served, failed, or (with `give_up`) timed out.
-    /// `None` while it is still pending and not giving up.
+    /// `None` while it is still pending and not giving up. A served connection that
+    /// expired before it was picked up is closed, and the request gets the slot empty.
     pub(crate) fn take_outcome(
         &mut self,
         ticket: Ticket,
@@ -291,10 +309,24 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         }
         let waiter = self.waiters.remove(ticket)?;
         match waiter.outcome {
-            Outcome::Served(entry) => Some(Ok((waiter.route, entry))),
+            Outcome::Served(mut entry) => {
+                if entry.expiry.is_some() && entry.is_expired(now.get()) {
+                    if let Some(conn) = entry.conn.take() {
+                        self.core.close(conn, CloseReason::Expired, out);
+                    }
+                    entry = Entry::new_slot(entry.id, entry.route, now.get());
+                }
+                Some(Ok((waiter.route, entry)))
+            }
             Outcome::Failed(err) => Some(Err(err)),
             Outcome::Pending => None,
         }
+    }
+
+    /// Takes a pending waiter off its route's queue.
+    fn dequeue(&mut self, ridx: usize, seq: u64) {
+        self.core.routes[ridx].queue.remove(&seq);
+        self.core.refresh(ridx);
     }
 
     /// A request gives up: leaves the queue, or gives back what it was just served.
@@ -304,7 +336,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         };
         match waiter.outcome {
             Outcome::Pending => {
-                self.core.routes[waiter.route].pending -= 1;
+                self.dequeue(waiter.route, waiter.seq);
                 self.core.routes.remove_if_unused(waiter.route);
             }
             Outcome::Served(entry) => {
@@ -326,15 +358,18 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             return false;
         };
         let ridx = waiter.route;
-        let err = LeaseError::Cancelled(self.failure(ridx, waiter.since));
         match waiter.outcome {
+            // Already failed: its route may be gone, so nothing of it is touched.
+            Outcome::Failed(_) => false,
             Outcome::Pending => {
-                self.core.routes[ridx].pending -= 1;
+                let err = LeaseError::Cancelled(self.failure(ridx, waiter.since));
+                self.dequeue(ridx, ticket.seq);
                 out.wake(self.waiters.complete(ticket, Outcome::Failed(err)));
                 self.core.routes.remove_if_unused(ridx);
                 true
             }
             Outcome::Served(_) => {
+                let err = LeaseError::Cancelled(self.failure(ridx, waiter.since));
                 if let Some(Outcome::Served(entry)) =
                     self.waiters.replace_outcome(ticket, Outcome::Failed(err))
                 {
@@ -342,7 +377,6 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                 }
                 true
             }
-            Outcome::Failed(_) => false,
         }
     }
 
@@ -352,6 +386,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         let routes: Vec<usize> = core.routes.iter().map(|(idx, _)| idx).collect();
         for &ridx in &routes {
             core.trim_route(ridx, out);
+            core.refresh(ridx);
         }
         core.trim_total(NO_ROUTE, out);
         if !core.shutdown {
@@ -406,25 +441,36 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         if self.core.shutdown {
             return;
         }
+        // Every failure is described before anything changes.
+        let mut pending: Vec<(usize, Ticket, LeaseError)> = Vec::new();
+        for (ridx, route) in self.core.routes.iter() {
+            for (&seq, &key) in &route.queue {
+                let ticket = Ticket { key, seq };
+                if let Some(waiter) = self.waiters.get(ticket) {
+                    pending.push((
+                        ridx,
+                        ticket,
+                        LeaseError::Shutdown(self.failure(ridx, waiter.since)),
+                    ));
+                }
+            }
+        }
+        let mut served: Vec<(usize, Ticket, LeaseError)> = Vec::new();
+        for ticket in self.waiters.served() {
+            if let Some(waiter) = self.waiters.get(ticket) {
+                let err = LeaseError::Shutdown(self.failure(waiter.route, waiter.since));
+                served.push((waiter.route, ticket, err));
+            }
+        }
         self.core.shutdown = true;
         self.core
             .close_idle_where(out, CloseReason::Shutdown, |_| true);
-        while let Some(ticket) = self.waiters.next_pending(None) {
-            let Some(waiter) = self.waiters.get(ticket) else {
-                break;
-            };
-            let ridx = waiter.route;
-            let err = LeaseError::Shutdown(self.failure(ridx, waiter.since));
-            self.core.routes[ridx].pending -= 1;
+        for (ridx, ticket, err) in pending {
+            self.dequeue(ridx, ticket.seq);
             out.wake(self.waiters.complete(ticket, Outcome::Failed(err)));
         }
         // Served but not yet picked up: the slot is closed, the request fails.
-        for ticket in self.waiters.served() {
-            let Some(waiter) = self.waiters.get(ticket) else {
-                continue;
-            };
-            let ridx = waiter.route;
-            let err = LeaseError::Shutdown(self.failure(ridx, waiter.since));
+        for (ridx, ticket, err) in served {
             if let Some(Outcome::Served(entry)) =
                 self.waiters.replace_outcome(ticket, Outcome::Failed(err))
             {
@@ -483,36 +529,75 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         }
     }
 
-    /// Checks invariants 1–4 (1 only where no limit was lowered below what is leased).
+    /// Checks invariants 1–4 (1 only where no limit was lowered below what is leased),
+    /// and that the index of ready heads and the waiter records agree with the routes.
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
         let core = &self.core;
         let (mut leased, mut idle, mut pending) = (0, 0, 0);
         for (ridx, route) in core.routes.iter() {
             leased += route.leased;
             idle += route.idle.len();
-            pending += route.pending;
-            if route.leased == 0 && route.pending == 0 && route.idle.len() == 0 {
-                return Err(format!(
-                    "route {:?} is unused but still in the table",
-                    route.key
-                ));
+            pending += route.queue.len();
+            let key = &route.key;
+            if route.leased == 0 && route.queue.is_empty() && route.idle.len() == 0 {
+                return Err(format!("route {key:?} is unused but still in the table"));
             }
             let max = core.route_max(ridx);
             if route.leased <= max && route.allocated() > max {
                 return Err(format!(
-                    "route {:?}: {} allocated over its limit {max}",
-                    route.key,
+                    "route {key:?}: {} allocated over its limit {max}",
                     route.allocated()
                 ));
             }
+            let has_room = route.leased < max;
+            let head = route.queue.first_key_value().map(|(&seq, _)| seq);
+            let want_listed = if has_room { head } else { None };
+            if route.listed != want_listed
+                || want_listed.is_some_and(|seq| core.ready.get(&seq) != Some(&ridx))
+            {
+                return Err(format!(
+                    "route {key:?}: listed {:?}, should be {want_listed:?}",
+                    route.listed
+                ));
+            }
+            if let Some(seq) = head {
+                let servable = route.idle.len() > 0 || (has_room && core.leased < core.max_total);
+                if servable && !core.shutdown {
+                    return Err(format!("waiter {seq} on {key:?} could be served but waits"));
+                }
+            }
+            for (&seq, &wkey) in &route.queue {
+                match self.waiters.get(Ticket { key: wkey, seq }) {
+                    Some(w) if matches!(w.outcome, Outcome::Pending) && w.route == ridx => {}
+                    _ => {
+                        return Err(format!(
+                            "queued waiter {seq} on {key:?} has no pending record"
+                        ));
+                    }
+                }
+            }
         }
-        if core.routes.len() != core.routes.iter().count() {
-            return Err("route index and table disagree".into());
+        if core.ready.len()
+            != core
+                .routes
+                .iter()
+                .filter(|(_, r)| r.listed.is_some())
+                .count()
+        {
+            return Err("ready index lists routes that are not listed".into());
         }
-        if leased != core.leased || idle != core.idle.len() || pending != self.waiters.pending_len()
+        let pending_records = self
+            .waiters
+            .iter()
+            .filter(|(_, w)| matches!(w.outcome, Outcome::Pending))
+            .count();
+        if leased != core.leased
+            || idle != core.idle.len()
+            || pending != self.waiters.pending_len()
+            || pending != pending_records
         {
             return Err(format!(
-                "counts disagree: leased {leased} vs {}, idle {idle} vs {}, pending {pending} vs {}",
+                "counts disagree: leased {leased} vs {}, idle {idle} vs {}, pending {pending} vs {} ({pending_records} records)",
                 core.leased,
                 core.idle.len(),
                 self.waiters.pending_len()
@@ -533,17 +618,6 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                 ));
             }
         }
-        for waiter in self.waiters.pending() {
-            let route = &core.routes[waiter.route];
-            let has_room =
-                route.leased < core.route_max(waiter.route) && core.leased < core.max_total;
-            if has_room && !core.shutdown {
-                return Err(format!(
-                    "waiter {} on {:?} could be served but waits",
-                    waiter.seq, route.key
-                ));
-            }
-        }
         Ok(())
     }
 }
@@ -557,10 +631,37 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
         let route = &self.routes[ridx];
         PoolStats {
             leased: route.leased,
-            pending: route.pending,
+            pending: route.queue.len(),
             available: route.idle.len(),
             max: self.route_max(ridx),
         }
+    }
+
+    /// Lists or unlists the route's head in `ready` after its leased count, limit or
+    /// queue changed: listed exactly when it has waiters and room for a new slot.
+    #[inline]
+    fn refresh(&mut self, ridx: usize) {
+        let route = &self.routes[ridx];
+        let has_room = route.leased < route.max.unwrap_or(self.default_max);
+        let want = if has_room {
+            route.queue.first_key_value().map(|(&seq, _)| seq)
+        } else {
+            None
+        };
+        if route.listed != want {
+            self.refresh_slow(ridx, want);
+        }
+    }
+
+    #[cold]
+    fn refresh_slow(&mut self, ridx: usize, want: Option<u64>) {
+        if let Some(old) = self.routes[ridx].listed {
+            self.ready.remove(&old);
+        }
+        if let Some(seq) = want {
+            self.ready.insert(seq, ridx);
+        }
+        self.routes[ridx].listed = want;
     }
 
     fn close(&mut self, conn: C, reason: CloseReason, out: &mut Deferred<C>) {
@@ -601,6 +702,7 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
             let entry = self.idle.remove(&mut self.routes[ridx].idle, key);
             self.routes[ridx].leased += 1;
             self.leased += 1;
+            self.refresh(ridx);
             return Some(entry);
         }
         let max = self.route_max(ridx);
@@ -609,6 +711,7 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
         }
         self.routes[ridx].leased += 1;
         self.leased += 1;
+        self.refresh(ridx);
         self.trim_route(ridx, out);
         self.trim_total(ridx, out);
         let id = self.next_id;

@@ -27,8 +27,10 @@ impl fmt::Display for PoolStats {
     }
 }
 
-/// How many connections the pool has closed, by [`CloseReason`].
+/// How many connections the pool has closed, by [`CloseReason`]. New reasons may add
+/// fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct CloseCounts {
     /// Closed because they expired.
     pub expired: u64,

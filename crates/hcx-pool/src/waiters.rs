@@ -1,18 +1,18 @@
-//! The pending queue: who waits for a slot, in what order, and how each is woken.
+//! Waiting requests: their records, and how each is woken.
 //!
-//! This is the only place that wakes anyone. Invariants (checked by
-//! `State::check_invariants`):
-//! - a waiter is in `queue` exactly while its outcome is `Pending`;
-//! - `queue` is ordered by arrival (`seq`), so serving it front to back is FIFO;
+//! The queue itself is per route (`RouteState::queue`, ordered by arrival) plus the
+//! pool-wide index of route heads that could take a new slot (`Core::ready`); see
+//! `state.rs` for why that is enough to serve in FIFO order in O(served). This module
+//! keeps the records. Invariants (checked by `State::check_invariants`):
+//! - a record is in its route's queue exactly while its outcome is `Pending`;
 //! - a waiter is woken once, when its outcome leaves `Pending`: its own condvar is
 //!   notified (no broadcast, no herd) and its async waker, if any, is handed back to be
 //!   woken after the pool lock is released.
 //!
-//! A record stays in the slab after it is completed until its `LeaseRequest` picks up
-//! the outcome, so a hand-off that races with a timeout or a cancel is never lost: the
-//! request finds the entry in its record and either takes it or gives it back.
+//! A record stays after it is completed until its `LeaseRequest` picks up the outcome,
+//! so a hand-off that races with a timeout or a cancel is never lost: the request finds
+//! the entry in its record and either takes it or gives it back.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::Instant;
@@ -53,27 +53,21 @@ pub(crate) struct Ticket {
 #[derive(Debug)]
 pub(crate) struct Waiters<S, E> {
     slab: Slab<Waiter<S, E>>,
-    queue: BTreeMap<u64, usize>,
     next_seq: u64,
+    pending: usize,
 }
 
 impl<S, E> Waiters<S, E> {
     pub(crate) fn new() -> Self {
         Self {
             slab: Slab::new(),
-            queue: BTreeMap::new(),
             next_seq: 0,
+            pending: 0,
         }
     }
 
-    /// Queues a request at the back.
-    pub(crate) fn push(
-        &mut self,
-        route: usize,
-        state: Option<S>,
-        since: Instant,
-        cv: Arc<Condvar>,
-    ) -> Ticket {
+    /// Records a new pending request. The caller queues the ticket on its route.
+    pub(crate) fn push(&mut self, route: usize, state: Option<S>, since: Instant) -> Ticket {
         let seq = self.next_seq;
         self.next_seq += 1;
         let key = self.slab.insert(Waiter {
@@ -82,36 +76,32 @@ impl<S, E> Waiters<S, E> {
             state,
             since,
             outcome: Outcome::Pending,
-            cv,
+            cv: Arc::new(Condvar::new()),
             waker: None,
         });
-        self.queue.insert(seq, key);
+        self.pending += 1;
         Ticket { key, seq }
     }
 
+    /// Requests still waiting.
     pub(crate) fn pending_len(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// The oldest pending waiter after arrival number `after` (`None`: from the front).
-    pub(crate) fn next_pending(&self, after: Option<u64>) -> Option<Ticket> {
-        let mut range = match after {
-            None => self.queue.range(..),
-            Some(seq) => self.queue.range(seq + 1..),
-        };
-        range.next().map(|(&seq, &key)| Ticket { key, seq })
+        self.pending
     }
 
     pub(crate) fn get(&self, ticket: Ticket) -> Option<&Waiter<S, E>> {
         self.slab.get(ticket.key).filter(|w| w.seq == ticket.seq)
     }
 
-    /// Ends a pending wait with `outcome` and wakes the waiter. Returns its async waker,
-    /// to be woken once the pool lock is released.
+    /// Ends a pending wait with `outcome` and wakes the waiter. The caller has taken
+    /// it off its route's queue. Returns its async waker, to be woken once the pool
+    /// lock is released.
     pub(crate) fn complete(&mut self, ticket: Ticket, outcome: Outcome<E>) -> Option<Waker> {
-        let waiter = &mut self.slab[ticket.key];
+        let waiter = self
+            .slab
+            .get_mut(ticket.key)
+            .filter(|w| w.seq == ticket.seq)?;
         debug_assert!(matches!(waiter.outcome, Outcome::Pending));
-        self.queue.remove(&waiter.seq);
+        self.pending -= 1;
         waiter.outcome = outcome;
         waiter.cv.notify_one();
         waiter.waker.take()
@@ -122,26 +112,23 @@ impl<S, E> Waiters<S, E> {
         self.get(ticket).map(|w| Arc::clone(&w.cv))
     }
 
-    /// Remembers the async waker to wake when the outcome is decided.
-    pub(crate) fn set_waker(&mut self, ticket: Ticket, waker: &Waker) {
-        if let Some(w) = self
+    /// Remembers the async waker to wake when the outcome is decided. Returns the one
+    /// it replaces, to be dropped after the lock is released (a waker is user code).
+    pub(crate) fn set_waker(&mut self, ticket: Ticket, waker: Waker) -> Option<Waker> {
+        let w = self
             .slab
             .get_mut(ticket.key)
-            .filter(|w| w.seq == ticket.seq)
-        {
-            match &w.waker {
-                Some(old) if old.will_wake(waker) => {}
-                _ => w.waker = Some(waker.clone()),
-            }
-        }
+            .filter(|w| w.seq == ticket.seq)?;
+        w.waker.replace(waker)
     }
 
-    /// Removes the record for good (the request picked up its outcome or gave up).
+    /// Removes the record for good (the request picked up its outcome or gave up). The
+    /// caller takes a pending one off its route's queue.
     pub(crate) fn remove(&mut self, ticket: Ticket) -> Option<Waiter<S, E>> {
         self.get(ticket)?;
         let waiter = self.slab.remove(ticket.key);
         if matches!(waiter.outcome, Outcome::Pending) {
-            self.queue.remove(&waiter.seq);
+            self.pending -= 1;
         }
         Some(waiter)
     }
@@ -171,8 +158,10 @@ impl<S, E> Waiters<S, E> {
         Some(old)
     }
 
-    /// Pending waiters, oldest first.
-    pub(crate) fn pending(&self) -> impl Iterator<Item = &Waiter<S, E>> {
-        self.queue.values().map(|&key| &self.slab[key])
+    /// Every record, for the invariant check.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Ticket, &Waiter<S, E>)> {
+        self.slab
+            .iter()
+            .map(|(key, w)| (Ticket { key, seq: w.seq }, w))
     }
 }

@@ -48,6 +48,13 @@ enum Op {
     Advance(u64),
     CloseExpired,
     CloseIdle(u64),
+    /// Release a lease, then drop a waiter without polling it: if the release served
+    /// it, the slot comes back untouched.
+    ReleaseThenDropWaiter {
+        lease: usize,
+        waiter: usize,
+    },
+    Shutdown,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -64,6 +71,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (1..30u64).prop_map(Op::Advance),
         1 => Just(Op::CloseExpired),
         1 => (0..40u64).prop_map(Op::CloseIdle),
+        2 => (any::<usize>(), any::<usize>()).prop_map(|(lease, waiter)| Op::ReleaseThenDropWaiter { lease, waiter }),
+        // Rare: a shutdown ends most of what a case can do.
+        1 => proptest::bool::weighted(0.1).prop_map(|go| if go { Op::Shutdown } else { Op::CloseExpired }),
     ]
 }
 
@@ -84,6 +94,9 @@ struct MLease {
     conn: Option<Conn>,
     state: Option<State>,
     created: u64,
+    /// Kept from the idle entry it came from, for an untouched return.
+    updated: u64,
+    expiry: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +120,7 @@ struct Model {
     seq: u64,
     closed: Vec<(Conn, CloseReason)>,
     served: Vec<(u64, Option<Conn>)>,
+    shutdown: bool,
 }
 
 impl Model {
@@ -186,6 +200,8 @@ impl Model {
                 conn: Some(e.conn),
                 state: e.state,
                 created: e.created,
+                updated: e.updated,
+                expiry: e.expiry,
             });
         }
         if self.route_leased(r) >= self.route_max(r) || self.leases.len() >= self.max_total {
@@ -199,6 +215,8 @@ impl Model {
             conn: None,
             state: None,
             created: self.now,
+            updated: self.now,
+            expiry: None,
         })
     }
     fn serve(&mut self) {
@@ -219,8 +237,44 @@ impl Model {
         }
     }
     fn give_back(&mut self, lease: MLease, reusable: bool, valid_for: Option<u64>) {
+        let how = if reusable {
+            Back::Reusable(valid_for)
+        } else {
+            Back::Discard
+        };
+        self.give_back_as(lease, how);
+    }
+    fn give_back_as(&mut self, lease: MLease, how: Back) {
+        if self.shutdown {
+            if let Some(conn) = lease.conn {
+                self.closed.push((conn, CloseReason::Shutdown));
+            }
+            return;
+        }
+        let (reusable, valid_for) = match how {
+            Back::Reusable(v) => (true, v),
+            Back::Discard => (false, None),
+            Back::Untouched => (true, None),
+        };
         if let Some(conn) = lease.conn {
-            if !reusable {
+            if matches!(how, Back::Untouched) {
+                if lease.expiry.is_some_and(|e| self.now >= e) {
+                    self.closed.push((conn, CloseReason::Expired));
+                } else {
+                    self.seq += 1;
+                    let (route, state, created) = (lease.route, lease.state, lease.created);
+                    let (updated, expiry, seq) = (lease.updated, lease.expiry, self.seq);
+                    self.idle.push(MIdle {
+                        route,
+                        conn,
+                        state,
+                        created,
+                        updated,
+                        expiry,
+                        seq,
+                    });
+                }
+            } else if !reusable {
                 self.closed.push((conn, CloseReason::Discarded));
             } else {
                 let keep = valid_for.map(|v| self.now + v);
@@ -256,8 +310,17 @@ impl Model {
             self.trim(Some(r), 0);
         }
         self.trim(None, 0);
-        self.serve();
+        if !self.shutdown {
+            self.serve();
+        }
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Back {
+    Reusable(Option<u64>),
+    Untouched,
+    Discard,
 }
 
 struct Real {
@@ -303,6 +366,7 @@ fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCa
         seq: 0,
         closed: Vec::new(),
         served: Vec::new(),
+        shutdown: false,
     };
     let mut next_waiter = 0u64;
     let mut limits_changed = false;
@@ -315,6 +379,14 @@ fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCa
             Op::Lease { route, state } => {
                 let want = STATES[state];
                 let req = real.h.pool.lease(&ROUTES[route], want);
+                if m.shutdown {
+                    prop_assert!(req.is_immediate());
+                    prop_assert!(matches!(
+                        req.get(Duration::ZERO),
+                        Err(LeaseError::Shutdown(_))
+                    ));
+                    continue;
+                }
                 m.purge();
                 match m.try_allocate(route, want) {
                     Some(lease) => {
@@ -416,6 +488,40 @@ fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCa
                 };
                 m.limits_changed();
             }
+            Op::ReleaseThenDropWaiter { lease, waiter } => {
+                if real.leases.is_empty() || real.waiters.is_empty() {
+                    continue;
+                }
+                let i = lease % real.leases.len();
+                real.leases.remove(i).release(true, None);
+                let ml = m.leases.remove(i);
+                m.give_back(ml, true, None);
+                let w = waiter % real.waiters.len();
+                let (id, _, _, req) = real.waiters.remove(w);
+                drop(req);
+                match m.served.iter().position(|(sid, _)| *sid == id) {
+                    Some(k) => {
+                        // Served by the release, dropped before pick-up: back untouched.
+                        let pos = m.leases.len() - m.served.len() + k;
+                        m.served.remove(k);
+                        let back = m.leases.remove(pos);
+                        m.give_back_as(back, Back::Untouched);
+                    }
+                    None => {
+                        let pos = m.waiters.iter().position(|mw| mw.id == id).unwrap();
+                        m.waiters.remove(pos);
+                    }
+                }
+            }
+            Op::Shutdown => {
+                real.h.pool.shutdown();
+                m.shutdown = true;
+                for idle in std::mem::take(&mut m.idle) {
+                    m.closed.push((idle.conn, CloseReason::Shutdown));
+                }
+                // Every waiter fails; they are polled below.
+                m.waiters.clear();
+            }
             Op::Advance(ms) => {
                 real.h.clock.advance(Duration::from_millis(ms));
                 m.now += ms;
@@ -441,6 +547,7 @@ fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCa
         for (id, route, want, mut req) in std::mem::take(&mut real.waiters) {
             match poll(&mut req) {
                 Poll::Ready(Ok(lease)) => served.push((id, route, want, lease)),
+                Poll::Ready(Err(e)) if m.shutdown && e.is_shutdown() => {}
                 Poll::Ready(Err(e)) => {
                     return Err(TestCaseError::fail(format!(
                         "step {step}: waiter {id} failed: {e}"

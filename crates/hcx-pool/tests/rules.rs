@@ -757,3 +757,183 @@ fn lease_ids_are_unique_and_kept_on_reuse() {
     assert_eq!(h.lease("a", None).id(), a_id);
     drop(b);
 }
+
+// --- Regressions found in review -------------------------------------------------
+
+#[test]
+fn cancel_twice_or_after_shutdown_on_a_route_with_nothing_else_is_harmless() {
+    let h = Harness::limits(1, 1);
+    let held = h.lease_connected("a", None);
+    let req = h.pool.lease(&"b", None);
+    let handle = req.cancel_handle();
+    assert!(handle.cancel());
+    assert!(h.pool.routes() == vec!["a"], "route b left the table");
+    assert!(!handle.cancel(), "second cancel: nothing to do, no panic");
+    drop(req);
+    let req = h.pool.lease(&"c", None);
+    let handle = req.cancel_handle();
+    h.pool.shutdown();
+    assert!(!handle.cancel(), "already failed by the shutdown");
+    assert!(req.get(Duration::ZERO).unwrap_err().is_shutdown());
+    drop(held);
+}
+
+#[test]
+fn waiting_again_on_a_request_polled_to_completion_is_an_error_not_a_panic() {
+    let h = Harness::limits(1, 1);
+    let held = h.lease_connected("a", None);
+    let mut req = h.pool.lease(&"a", None);
+    held.release(true, None);
+    let lease = assert_served(&mut req);
+    let err = req.get(Duration::ZERO).unwrap_err();
+    assert!(err.is_cancelled(), "{err}");
+    drop(lease);
+}
+
+#[derive(Default)]
+struct LogWaker(Mutex<Vec<&'static str>>, AtomicUsize);
+
+impl Wake for LogWaker {
+    fn wake(self: Arc<Self>) {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.lock().unwrap().push("wake");
+    }
+}
+
+#[test]
+fn async_waiter_is_woken_before_the_connection_that_made_room_is_closed() {
+    let log = Arc::new(LogWaker::default());
+    let log2 = Arc::clone(&log);
+    let pool: TestPool = Pool::builder(PoolConfig::with_limits(1, 1))
+        .disposal(move |_c: Conn, _r: CloseReason| log2.0.lock().unwrap().push("dispose"))
+        .build()
+        .unwrap();
+    let mut a = pool.lease(&"a", None).get(Duration::ZERO).unwrap();
+    a.assign(1);
+    let mut b = pool.lease(&"b", None);
+    let waker = Waker::from(Arc::clone(&log));
+    assert!(Future::poll(Pin::new(&mut b), &mut Context::from_waker(&waker)).is_pending());
+    a.release(true, None); // a's connection is closed to give b a slot
+    assert_eq!(*log.0.lock().unwrap(), vec!["wake", "dispose"]);
+}
+
+#[test]
+fn a_panicking_disposal_does_not_lose_the_wake_up() {
+    let log = Arc::new(LogWaker::default());
+    let pool: TestPool = Pool::builder(PoolConfig::with_limits(1, 1))
+        .disposal(|_c: Conn, _r: CloseReason| panic!("close failed"))
+        .build()
+        .unwrap();
+    let mut a = pool.lease(&"a", None).get(Duration::ZERO).unwrap();
+    a.assign(1);
+    let mut b = pool.lease(&"b", None);
+    let waker = Waker::from(Arc::clone(&log));
+    assert!(Future::poll(Pin::new(&mut b), &mut Context::from_waker(&waker)).is_pending());
+    let p = pool.clone();
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || a.release(true, None)));
+    assert!(outcome.is_err(), "the disposal's panic reaches the caller");
+    assert_eq!(log.1.load(Ordering::SeqCst), 1, "woken all the same");
+    let b = match Future::poll(Pin::new(&mut b), &mut Context::from_waker(&waker)) {
+        std::task::Poll::Ready(Ok(lease)) => lease,
+        _ => panic!("b should be served"),
+    };
+    assert_eq!(*b.route(), "b");
+    p.check_invariants().unwrap();
+}
+
+#[test]
+fn zero_time_to_live_is_a_config_error() {
+    let config = PoolConfig {
+        time_to_live: Some(Duration::ZERO),
+        ..PoolConfig::default()
+    };
+    assert_eq!(
+        Pool::<Route, Conn>::new(config).unwrap_err(),
+        ConfigError::ZeroTimeToLive
+    );
+}
+
+#[test]
+fn cancel_handle_does_not_keep_the_pool_alive() {
+    let closed = Arc::new(AtomicUsize::new(0));
+    let c2 = Arc::clone(&closed);
+    let pool: TestPool = Pool::builder(PoolConfig::with_limits(2, 1))
+        .disposal(move |_c: Conn, _r: CloseReason| {
+            c2.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    let mut idle = pool.lease(&"idle", None).get(Duration::ZERO).unwrap();
+    idle.assign(1);
+    idle.release(true, None);
+    let held = pool.lease(&"a", None).get(Duration::ZERO).unwrap();
+    let req = pool.lease(&"a", None);
+    let handle = req.cancel_handle();
+    drop((req, held, pool));
+    assert_eq!(
+        closed.load(Ordering::SeqCst),
+        1,
+        "the idle connection was closed with the pool"
+    );
+    assert!(!handle.cancel());
+}
+
+#[test]
+fn a_served_connection_that_expired_before_pick_up_arrives_as_an_empty_slot() {
+    let h = Harness::limits(1, 1);
+    let held = h.lease_connected("a", None);
+    let id = conn(&held).unwrap();
+    let mut req = h.pool.lease(&"a", None);
+    held.release(true, Some(Duration::from_secs(1)));
+    h.clock.advance(Duration::from_secs(2));
+    let lease = assert_served(&mut req);
+    assert_eq!(conn(&lease), None, "expired entries are never leased");
+    assert_eq!(h.closed(), vec![(id, CloseReason::Expired)]);
+    assert_eq!(
+        h.pool.stats(),
+        stats(1, 0, 0, 1),
+        "the slot is still the request's"
+    );
+}
+
+#[test]
+fn thousands_of_waiters_on_a_blocked_route_do_not_hold_up_other_routes() {
+    let h = Harness::limits(100, 5);
+    h.pool.set_max_per_route(&"blocked", Some(0));
+    let mut waiters: Vec<_> = (0..10_000)
+        .map(|_| h.pool.lease(&"blocked", None))
+        .collect();
+    for _ in 0..1_000 {
+        h.lease_connected("open", None).release(true, None);
+    }
+    assert_eq!(h.pool.route_stats(&"blocked"), stats(0, 10_000, 0, 0));
+    h.check();
+    h.pool.set_max_per_route(&"blocked", Some(3));
+    let mut served = Vec::new();
+    let mut held = Vec::new();
+    for (i, w) in waiters.iter_mut().enumerate() {
+        if let std::task::Poll::Ready(result) = poll(w) {
+            served.push(i);
+            held.push(result.expect("served"));
+        }
+    }
+    assert!(
+        served.len() <= 3 && served == [0, 1, 2][..served.len()],
+        "served {:?}…",
+        &served[..served.len().min(8)]
+    );
+    assert_eq!(served.len(), 3, "the three oldest, in order");
+    h.check();
+}
+
+#[test]
+fn public_types_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<TestPool>();
+    send_sync::<hcx_pool::CancelHandle<Route, Conn, State>>();
+    send_sync::<LeaseError>();
+    send::<TestLease>();
+    send::<TestRequest>();
+}
