@@ -1,18 +1,13 @@
 //! Connection options: the `Connection` header (RFC 9110 §7.6.1) and the legacy
 //! `Proxy-Connection` header.
 
-use crate::syntax::{is_token, list_elements};
-use http::HeaderMap;
-use http::header::CONNECTION;
+use crate::syntax::{elements, is_token};
 
-/// Not in the `http` crate's constants: never standardised, still sent by proxies.
-const PROXY_CONNECTION: &str = "proxy-connection";
-
-/// What the connection options of one message say about persistence.
+/// What the connection options of one message say about persistence, accumulated over
+/// its field lines. Once `Close` or `Malformed`, it stays so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Options {
-    /// Options present (or none at all) without `close`; `keep_alive` tells whether a
-    /// `keep-alive` option was among them.
+    /// No `close` so far; `keep_alive` tells whether a `keep-alive` option was seen.
     Open { keep_alive: bool },
     /// A `close` option: the sender will close, whatever else is listed.
     Close,
@@ -21,103 +16,72 @@ pub(crate) enum Options {
     Malformed,
 }
 
-/// Which header field the response's options came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Source {
-    Connection,
-    ProxyConnection,
-}
-
-/// Scans every `Connection` field line of a request. Only `close` matters there.
-pub(crate) fn request_options(headers: &HeaderMap) -> Options {
-    scan(headers, CONNECTION.as_str())
-}
-
-/// Scans the response's `Connection` field lines, or, when there is no `Connection`
-/// field line at all (even an empty one counts), its `Proxy-Connection` ones.
-pub(crate) fn response_options(headers: &HeaderMap) -> (Options, Source) {
-    if headers.contains_key(CONNECTION) {
-        (scan(headers, CONNECTION.as_str()), Source::Connection)
-    } else {
-        (scan(headers, PROXY_CONNECTION), Source::ProxyConnection)
+impl Default for Options {
+    fn default() -> Self {
+        Options::Open { keep_alive: false }
     }
 }
 
-fn scan(headers: &HeaderMap, name: &str) -> Options {
-    let mut keep_alive = false;
-    for option in list_elements(headers.get_all(name)) {
-        if !is_token(option) {
-            return Options::Malformed;
+impl Options {
+    /// Adds the options of one more field line.
+    pub(crate) fn add(self, value: &[u8]) -> Options {
+        let Options::Open { mut keep_alive } = self else {
+            return self;
+        };
+        for option in elements(value) {
+            if !is_token(option) {
+                return Options::Malformed;
+            }
+            // RFC 9110 §7.6.1: options are case-insensitive; `close` wins over anything
+            // else listed, in any order.
+            if option.eq_ignore_ascii_case(b"close") {
+                return Options::Close;
+            }
+            keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
         }
-        // RFC 9110 §7.6.1: connection options are case-insensitive; `close` wins
-        // over anything else listed, in any order.
-        if option.eq_ignore_ascii_case(b"close") {
-            return Options::Close;
-        }
-        keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+        Options::Open { keep_alive }
     }
-    Options::Open { keep_alive }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
-    fn headers(lines: &[(&'static str, &'static [u8])]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in lines {
-            if let Ok(value) = HeaderValue::from_bytes(value) {
-                map.append(*name, value);
-            }
-        }
-        map
+    fn options(lines: &[&[u8]]) -> Options {
+        lines.iter().fold(Options::default(), |o, line| o.add(line))
     }
 
     #[test]
     fn close_wins_in_any_position_and_case() {
-        for value in [&b"close"[..], b"keep-alive, CLOSE", b"Close, keep-alive"] {
-            let map = headers(&[("connection", value)]);
-            assert_eq!(request_options(&map), Options::Close);
-        }
+        assert_eq!(options(&[b"close"]), Options::Close);
+        assert_eq!(options(&[b"keep-alive, CLOSE"]), Options::Close);
+        assert_eq!(options(&[b"Close, keep-alive"]), Options::Close);
+        assert_eq!(options(&[b"keep-alive", b"close"]), Options::Close);
     }
 
     #[test]
     fn keep_alive_is_found_across_field_lines() {
-        let map = headers(&[("connection", b"upgrade"), ("connection", b" Keep-Alive ")]);
         assert_eq!(
-            response_options(&map),
-            (Options::Open { keep_alive: true }, Source::Connection)
+            options(&[b"upgrade", b" Keep-Alive "]),
+            Options::Open { keep_alive: true }
         );
     }
 
     #[test]
-    fn proxy_connection_counts_only_without_connection() {
-        let both = headers(&[("connection", b""), ("proxy-connection", b"close")]);
-        assert_eq!(
-            response_options(&both),
-            (Options::Open { keep_alive: false }, Source::Connection)
-        );
-        let proxy_only = headers(&[("proxy-connection", b"close")]);
-        assert_eq!(
-            response_options(&proxy_only),
-            (Options::Close, Source::ProxyConnection)
-        );
+    fn close_or_malformed_sticks() {
+        assert_eq!(options(&[b"close", b"x=y"]), Options::Close);
+        assert_eq!(options(&[b"x=y", b"close"]), Options::Malformed);
     }
 
     #[test]
     fn non_token_option_is_malformed() {
-        let map = headers(&[("connection", b"keep-alive=true")]);
-        assert_eq!(request_options(&map), Options::Malformed);
-        let map = headers(&[("connection", b"clos\xe9")]);
-        assert_eq!(request_options(&map), Options::Malformed);
+        assert_eq!(options(&[b"keep-alive=true"]), Options::Malformed);
+        assert_eq!(options(&[b"clos\xe9"]), Options::Malformed);
     }
 
     #[test]
     fn no_options_is_open_without_keep_alive() {
-        assert_eq!(
-            request_options(&HeaderMap::new()),
-            Options::Open { keep_alive: false }
-        );
+        assert_eq!(options(&[]), Options::Open { keep_alive: false });
+        assert_eq!(options(&[b"", b" , "]), Options::Open { keep_alive: false });
     }
 }

@@ -2,9 +2,13 @@
 
 use crate::exchange::Exchange;
 use crate::syntax::{parse_u64_saturating, trim_ows};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use std::fmt;
 use std::time::Duration;
+
+/// Not in the `http` crate's constants (RFC 2068 §19.7.1, never standardised). A
+/// `HeaderName` so a lookup does not parse a `&str` key each time.
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
 /// How long a reusable connection may stay idle in the pool. Apache HttpClient returns a
 /// `TimeValue` from `getKeepAliveDuration`, where zero or a negative value means
@@ -208,7 +212,7 @@ impl KeepAliveStrategy for DefaultKeepAliveStrategy {
 /// are case-insensitive, whitespace around `=` is tolerated, and a value may be quoted.
 pub fn keep_alive_timeout(headers: &HeaderMap) -> Option<Duration> {
     headers
-        .get_all("keep-alive")
+        .get_all(&KEEP_ALIVE)
         .into_iter()
         .flat_map(|value| value.as_bytes().split(|&b| b == b',' || b == b';'))
         .find_map(timeout_param)

@@ -54,6 +54,7 @@ mod connection;
 mod decide;
 mod exchange;
 mod framing;
+mod head;
 mod keep_alive;
 mod reason;
 mod reuse;

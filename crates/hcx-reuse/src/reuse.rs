@@ -1,8 +1,9 @@
 //! The reuse strategy: may the connection carry another exchange?
 
-use crate::connection::{self, Options, Source};
+use crate::connection::Options;
 use crate::exchange::Exchange;
 use crate::framing;
+use crate::head::Summary;
 use crate::reason::{CloseReason, Reuse};
 use http::{StatusCode, Version};
 
@@ -80,13 +81,14 @@ impl ConnectionReuseStrategy for DefaultReuseStrategy {
 }
 
 fn default_rules(exchange: &Exchange<'_>) -> Result<(), CloseReason> {
+    let request = Summary::of(exchange.request_headers());
     // RFC 9112 §9.6: a client that sends `close` must not send further requests.
-    match connection::request_options(exchange.request_headers()) {
+    match request.connection.unwrap_or_default() {
         Options::Close => return Err(CloseReason::RequestConnectionClose),
         Options::Malformed => return Err(CloseReason::RequestConnectionMalformed),
         Options::Open { .. } => {}
     }
-    framing::check_request(exchange.request_headers())?;
+    framing::check_request(&request)?;
     if !exchange.request_body_complete() {
         return Err(CloseReason::RequestBodyIncomplete);
     }
@@ -99,11 +101,18 @@ fn default_rules(exchange: &Exchange<'_>) -> Result<(), CloseReason> {
         return Err(CloseReason::Http09);
     }
 
-    let keep_alive = match connection::response_options(exchange.response_headers()) {
-        (Options::Open { keep_alive }, _) => keep_alive,
-        (Options::Close, Source::Connection) => return Err(CloseReason::ResponseConnectionClose),
-        (Options::Close, Source::ProxyConnection) => return Err(CloseReason::ProxyConnectionClose),
-        (Options::Malformed, _) => return Err(CloseReason::ResponseConnectionMalformed),
+    let response = Summary::of(exchange.response_headers());
+    // `Proxy-Connection` counts only when there is no `Connection` field line at all.
+    let keep_alive = match (response.connection, response.proxy_connection) {
+        (Some(Options::Close), _) => return Err(CloseReason::ResponseConnectionClose),
+        (None, Some(Options::Close)) => return Err(CloseReason::ProxyConnectionClose),
+        (Some(Options::Malformed), _) | (None, Some(Options::Malformed)) => {
+            return Err(CloseReason::ResponseConnectionMalformed);
+        }
+        (Some(Options::Open { keep_alive }), _) | (None, Some(Options::Open { keep_alive })) => {
+            keep_alive
+        }
+        (None, None) => false,
     };
     // RFC 9112 §9.3: HTTP/1.1 and later persist by default; HTTP/1.0 only with the
     // `keep-alive` option (the RFC 2068 §19.7.1 mechanism).
@@ -111,7 +120,7 @@ fn default_rules(exchange: &Exchange<'_>) -> Result<(), CloseReason> {
         return Err(CloseReason::Http10WithoutKeepAlive);
     }
 
-    framing::check_response(exchange)
+    framing::check_response(exchange, &response)
 }
 
 /// Never reuses a connection: every exchange gets a new one. Apache HttpClient calls it
