@@ -29,15 +29,16 @@ impl Options {
             return self;
         };
         for option in elements(value) {
-            if !is_token(option) {
-                return Options::Malformed;
-            }
             // RFC 9110 §7.6.1: options are case-insensitive; `close` wins over anything
-            // else listed, in any order.
+            // else listed, in any order. The two known options are tokens, so only the
+            // others need checking.
             if option.eq_ignore_ascii_case(b"close") {
                 return Options::Close;
+            } else if option.eq_ignore_ascii_case(b"keep-alive") {
+                keep_alive = true;
+            } else if !is_token(option) {
+                return Options::Malformed;
             }
-            keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
         }
         Options::Open { keep_alive }
     }

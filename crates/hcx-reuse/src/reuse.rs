@@ -123,7 +123,7 @@ fn default_rules(exchange: &Exchange<'_>) -> Result<(), CloseReason> {
     framing::check_response(exchange, &response)
 }
 
-/// Never reuses a connection: every exchange gets a new one. Apache HttpClient calls it
+/// Never reuses a connection: every exchange gets a new one. Apache HttpCore 4.4 calls it
 /// `NoConnectionReuseStrategy`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct NeverReuse;
