@@ -28,6 +28,12 @@ impl Options {
         let Options::Open { mut keep_alive } = self else {
             return self;
         };
+        // The usual whole values, without splitting them into a list first.
+        if value.eq_ignore_ascii_case(b"keep-alive") {
+            return Options::Open { keep_alive: true };
+        } else if value.eq_ignore_ascii_case(b"close") {
+            return Options::Close;
+        }
         for option in elements(value) {
             // RFC 9110 §7.6.1: options are case-insensitive; `close` wins over anything
             // else listed, in any order. The two known options are tokens, so only the
