@@ -572,6 +572,8 @@ fn bodiless_cases() -> Vec<Case> {
             &[CL10],
             close(InvalidBodilessResponse),
         ),
+        // Apache reuses (a 1xx needs no length); after a 101 the connection speaks
+        // another protocol and cannot go back to an HTTP/1.1 pool.
         get(
             "switching_protocols_leaves_http",
             V11,
@@ -628,6 +630,8 @@ fn bodiless_cases() -> Vec<Case> {
             Method::HEAD,
             get("head_error_response_needs_no_length", V11, 404, &[], KEEP),
         ),
+        // 4.4 treats only HEAD as bodiless and would close here; 5.x and RFC 9112
+        // §6.3 (2) say a 2xx to CONNECT has no body (the connection becomes a tunnel).
         with_method(
             Method::CONNECT,
             get("connect_success_needs_no_length", V11, 200, &[], KEEP),
