@@ -1,0 +1,90 @@
+//! What the reuse rules need from a header section, gathered in one pass.
+//!
+//! One walk over the few field lines of a typical head is cheaper than a hashed lookup
+//! per field name (the decision runs once per exchange, on the hot path), and it reads
+//! every line of a repeated field in order, as RFC 9110 §5.3 combines them.
+
+use crate::connection::Options;
+use crate::framing::{Codings, Length};
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName};
+
+/// Not in the `http` crate's constants: never standardised, still sent by proxies.
+/// A `HeaderName` rather than a `&str` so the comparison is a cheap enum check for the
+/// standard names that make up most heads.
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// The persistence- and framing-related fields of one header section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Summary {
+    /// `None` when there is no `Connection` field line at all (an empty one counts).
+    pub(crate) connection: Option<Options>,
+    /// `None` when there is no `Proxy-Connection` field line.
+    pub(crate) proxy_connection: Option<Options>,
+    /// `None` when there is no `Transfer-Encoding` field line.
+    pub(crate) transfer_encoding: Option<Codings>,
+    pub(crate) content_length: Length,
+}
+
+impl Summary {
+    pub(crate) fn of(headers: &HeaderMap) -> Summary {
+        let mut summary = Summary {
+            connection: None,
+            proxy_connection: None,
+            transfer_encoding: None,
+            content_length: Length::Absent,
+        };
+        for (name, value) in headers {
+            let value = value.as_bytes();
+            if *name == CONNECTION {
+                summary.connection = Some(summary.connection.unwrap_or_default().add(value));
+            } else if *name == CONTENT_LENGTH {
+                summary.content_length = summary.content_length.add(value);
+            } else if *name == TRANSFER_ENCODING {
+                summary.transfer_encoding =
+                    Some(summary.transfer_encoding.unwrap_or_default().add(value));
+            } else if *name == PROXY_CONNECTION {
+                summary.proxy_connection =
+                    Some(summary.proxy_connection.unwrap_or_default().add(value));
+            }
+        }
+        summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn repeated_fields_combine_in_order() {
+        let mut map = HeaderMap::new();
+        map.append("transfer-encoding", HeaderValue::from_static("gzip"));
+        map.append("connection", HeaderValue::from_static("keep-alive"));
+        map.append("transfer-encoding", HeaderValue::from_static("chunked"));
+        map.append("proxy-connection", HeaderValue::from_static("close"));
+        let summary = Summary::of(&map);
+        assert_eq!(summary.connection, Some(Options::Open { keep_alive: true }));
+        assert_eq!(summary.proxy_connection, Some(Options::Close));
+        assert_eq!(
+            summary.transfer_encoding,
+            Some(Codings {
+                last_is_chunked: true,
+                chunked: 1
+            })
+        );
+        assert_eq!(summary.content_length, Length::Absent);
+    }
+
+    #[test]
+    fn empty_connection_line_is_present() {
+        let mut map = HeaderMap::new();
+        map.append("connection", HeaderValue::from_static(""));
+        assert_eq!(
+            Summary::of(&map).connection,
+            Some(Options::Open { keep_alive: false })
+        );
+        assert_eq!(Summary::of(&HeaderMap::new()).connection, None);
+    }
+}

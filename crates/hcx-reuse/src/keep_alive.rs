@@ -1,0 +1,293 @@
+//! The keep-alive strategy: how long may a reusable connection stay idle?
+
+use crate::exchange::Exchange;
+use crate::syntax::{parse_u64_saturating, trim_ows};
+use http::{HeaderMap, HeaderName};
+use std::fmt;
+use std::time::Duration;
+
+/// Not in the `http` crate's constants (RFC 2068 §19.7.1, never standardised). A
+/// `HeaderName` so a lookup does not parse a `&str` key each time.
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+
+/// How long a reusable connection may stay idle in the pool. Apache HttpClient returns a
+/// `TimeValue` from `getKeepAliveDuration`, where zero or a negative value means
+/// "forever"; here each case has its own name.
+///
+/// The pool's `release(reusable, valid_for)` takes `valid_for: Option<Duration>` with
+/// `None` for no limit; [`decide`](crate::decide) does that mapping, turning
+/// [`DoNotKeep`](KeepAlive::DoNotKeep) into a close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeepAlive {
+    /// Idle for at most this long (the pool's time-to-live still applies).
+    /// `For(Duration::ZERO)` means the same as [`DoNotKeep`](Self::DoNotKeep).
+    For(Duration),
+    /// No keep-alive limit: only the pool's time-to-live and idle eviction apply.
+    Unlimited,
+    /// Do not keep the connection at all (`Keep-Alive: timeout=0`).
+    DoNotKeep,
+}
+
+impl KeepAlive {
+    /// Whether the connection may go back to the pool at all.
+    pub fn allows_reuse(&self) -> bool {
+        match self {
+            KeepAlive::For(d) => !d.is_zero(),
+            KeepAlive::Unlimited => true,
+            KeepAlive::DoNotKeep => false,
+        }
+    }
+
+    /// The pool's `valid_for`: `Some(limit)`, or `None` for no limit. Only meaningful
+    /// when [`allows_reuse`](Self::allows_reuse); a `DoNotKeep` gives `Some(ZERO)`, an
+    /// immediate expiry, so that a caller who forgets to check still never reuses.
+    pub fn valid_for(&self) -> Option<Duration> {
+        match self {
+            KeepAlive::For(d) => Some(*d),
+            KeepAlive::Unlimited => None,
+            KeepAlive::DoNotKeep => Some(Duration::ZERO),
+        }
+    }
+}
+
+impl fmt::Display for KeepAlive {
+    /// `30s`, `2m 30s` (humantime), `unlimited` or `do not keep`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeepAlive::For(d) => write!(f, "{}", humantime::format_duration(*d)),
+            KeepAlive::Unlimited => f.write_str("unlimited"),
+            KeepAlive::DoNotKeep => f.write_str("do not keep"),
+        }
+    }
+}
+
+/// Decides how long a connection the [`ConnectionReuseStrategy`](crate::ConnectionReuseStrategy)
+/// let live may stay idle before it is closed. Apache HttpClient calls it
+/// `ConnectionKeepAliveStrategy` (`getKeepAliveDuration(response, context)`).
+///
+/// The client stores an `Arc<dyn KeepAliveStrategy>`. Any
+/// `Fn(&Exchange<'_>) -> KeepAlive + Send + Sync` closure is one:
+///
+/// ```
+/// use hcx_reuse::{Exchange, KeepAlive, KeepAliveStrategy, keep_alive_timeout};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// // Keep one second less than the server allows, to stay clear of its close.
+/// let strategy: Arc<dyn KeepAliveStrategy> = Arc::new(|exchange: &Exchange<'_>| {
+///     match keep_alive_timeout(exchange.response_headers()) {
+///         Some(t) if t > Duration::from_secs(1) => KeepAlive::For(t - Duration::from_secs(1)),
+///         Some(_) => KeepAlive::DoNotKeep,
+///         None => KeepAlive::For(Duration::from_secs(30)),
+///     }
+/// });
+/// # let mut resp = http::HeaderMap::new();
+/// # resp.insert("keep-alive", http::HeaderValue::from_static("timeout=5"));
+/// # let req = http::HeaderMap::new();
+/// # let exchange = Exchange::new(&http::Method::GET, &req, http::StatusCode::OK,
+/// #     http::Version::HTTP_11, &resp);
+/// # assert_eq!(strategy.keep_alive(&exchange), KeepAlive::For(Duration::from_secs(4)));
+/// ```
+pub trait KeepAliveStrategy: Send + Sync {
+    /// How long the connection may stay idle after `exchange`.
+    fn keep_alive(&self, exchange: &Exchange<'_>) -> KeepAlive;
+}
+
+impl<F> KeepAliveStrategy for F
+where
+    F: Fn(&Exchange<'_>) -> KeepAlive + Send + Sync,
+{
+    fn keep_alive(&self, exchange: &Exchange<'_>) -> KeepAlive {
+        self(exchange)
+    }
+}
+
+/// Honours the server's `Keep-Alive: timeout=N`, else a configured default; optionally
+/// capped. Apache HttpClient calls it `DefaultConnectionKeepAliveStrategy`.
+///
+/// - The first `timeout=N` parameter, over every `Keep-Alive` field line in order, whose
+///   `N` is a non-negative decimal (case, spaces and quotes tolerated) gives the limit;
+///   malformed ones are skipped, `max=` and unknown parameters ignored.
+/// - `timeout=0` means [`KeepAlive::DoNotKeep`] (Apache 4.5 reads it as "forever").
+/// - No usable `timeout`: the default, 30 s unless set (Apache 5: 3 min, 4.5: forever;
+///   servers commonly drop idle connections after 5–75 s).
+/// - The cap, if set, bounds the result, the default included.
+///
+/// Configuration strings use humantime durations: see the `FromStr` and `Display`
+/// implementations (`"default=30s, max=2m 30s"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DefaultKeepAliveStrategy {
+    default: Option<Duration>,
+    max: Option<Duration>,
+}
+
+impl DefaultKeepAliveStrategy {
+    /// The keep-alive used when the server sends no usable `timeout`, unless set: 30 s.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// A 30 s default and no cap.
+    pub const fn new() -> Self {
+        DefaultKeepAliveStrategy {
+            default: Some(Self::DEFAULT_TIMEOUT),
+            max: None,
+        }
+    }
+
+    /// Uses `default` when the server sends no usable `timeout`. `Duration::ZERO` means
+    /// do not keep such connections.
+    #[must_use]
+    pub const fn with_default(mut self, default: Duration) -> Self {
+        self.default = Some(default);
+        self
+    }
+
+    /// Sets no limit when the server sends no usable `timeout` (Apache 4.5's behaviour).
+    #[must_use]
+    pub const fn with_default_unlimited(mut self) -> Self {
+        self.default = None;
+        self
+    }
+
+    /// Bounds whatever the server asks for, and the default, by `max`.
+    #[must_use]
+    pub const fn with_max(mut self, max: Duration) -> Self {
+        self.max = Some(max);
+        self
+    }
+
+    /// Removes the cap.
+    #[must_use]
+    pub const fn without_max(mut self) -> Self {
+        self.max = None;
+        self
+    }
+
+    /// The keep-alive used without a usable server `timeout`; `None`: no limit.
+    pub fn default_timeout(&self) -> Option<Duration> {
+        self.default
+    }
+
+    /// The cap, if any.
+    pub fn max_timeout(&self) -> Option<Duration> {
+        self.max
+    }
+
+    fn bounded(&self, limit: Option<Duration>) -> KeepAlive {
+        let limit = match (limit, self.max) {
+            (Some(limit), Some(max)) => Some(limit.min(max)),
+            (None, max) => max,
+            (limit, None) => limit,
+        };
+        match limit {
+            None => KeepAlive::Unlimited,
+            Some(d) if d.is_zero() => KeepAlive::DoNotKeep,
+            Some(d) => KeepAlive::For(d),
+        }
+    }
+}
+
+impl Default for DefaultKeepAliveStrategy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KeepAliveStrategy for DefaultKeepAliveStrategy {
+    fn keep_alive(&self, exchange: &Exchange<'_>) -> KeepAlive {
+        match keep_alive_timeout(exchange.response_headers()) {
+            Some(timeout) if timeout.is_zero() => KeepAlive::DoNotKeep,
+            Some(timeout) => self.bounded(Some(timeout)),
+            None => self.bounded(self.default),
+        }
+    }
+}
+
+/// The server's idle timeout from its `Keep-Alive` header: the first `timeout=N`
+/// parameter, over every field line in order, whose `N` is a non-negative decimal
+/// number of seconds. `Some(Duration::ZERO)` for `timeout=0`; `None` when there is no
+/// usable one. Never panics; numbers too large for a `u64` saturate.
+///
+/// `Keep-Alive` (RFC 2068 §19.7.1, never standardised) is a comma-separated list of
+/// `name=value` parameters; `;` is accepted as a separator too, as Apache does. Names
+/// are case-insensitive, whitespace around `=` is tolerated, and a value may be quoted.
+pub fn keep_alive_timeout(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get_all(&KEEP_ALIVE)
+        .into_iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b',' || b == b';'))
+        .find_map(timeout_param)
+        .map(Duration::from_secs)
+}
+
+fn timeout_param(param: &[u8]) -> Option<u64> {
+    let eq = param.iter().position(|&b| b == b'=')?;
+    let (name, value) = (trim_ows(&param[..eq]), trim_ows(&param[eq + 1..]));
+    if !name.eq_ignore_ascii_case(b"timeout") {
+        return None;
+    }
+    let value = match value {
+        [b'"', inner @ .., b'"'] => trim_ows(inner),
+        _ => value,
+    };
+    parse_u64_saturating(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_bounds_the_default_and_the_unlimited_default() {
+        let capped = DefaultKeepAliveStrategy::new()
+            .with_default(Duration::from_secs(600))
+            .with_max(Duration::from_secs(60));
+        assert_eq!(
+            capped.bounded(capped.default),
+            KeepAlive::For(Duration::from_secs(60))
+        );
+        let unlimited = capped.with_default_unlimited();
+        assert_eq!(
+            unlimited.bounded(unlimited.default),
+            KeepAlive::For(Duration::from_secs(60))
+        );
+        assert_eq!(unlimited.without_max().bounded(None), KeepAlive::Unlimited);
+    }
+
+    #[test]
+    fn zero_limit_means_do_not_keep() {
+        let s = DefaultKeepAliveStrategy::new().with_max(Duration::ZERO);
+        assert_eq!(
+            s.bounded(Some(Duration::from_secs(5))),
+            KeepAlive::DoNotKeep
+        );
+        assert!(!KeepAlive::For(Duration::ZERO).allows_reuse());
+    }
+
+    #[test]
+    fn pool_validity_never_reuses_do_not_keep() {
+        assert_eq!(KeepAlive::DoNotKeep.valid_for(), Some(Duration::ZERO));
+        assert_eq!(KeepAlive::Unlimited.valid_for(), None);
+        assert_eq!(
+            KeepAlive::For(Duration::from_secs(3)).valid_for(),
+            Some(Duration::from_secs(3))
+        );
+    }
+
+    #[test]
+    fn keep_alive_prints_with_humantime() {
+        assert_eq!(
+            KeepAlive::For(Duration::from_secs(150)).to_string(),
+            "2m 30s"
+        );
+        assert_eq!(KeepAlive::Unlimited.to_string(), "unlimited");
+        assert_eq!(KeepAlive::DoNotKeep.to_string(), "do not keep");
+    }
+
+    #[test]
+    fn quoted_value_may_have_inner_spaces_but_not_one_quote() {
+        assert_eq!(timeout_param(b"timeout=\" 5 \""), Some(5));
+        assert_eq!(timeout_param(b"timeout=\"5"), None);
+        assert_eq!(timeout_param(b"timeout=\""), None);
+        assert_eq!(timeout_param(b"timeout=\"\""), None);
+    }
+}
