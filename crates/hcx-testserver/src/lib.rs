@@ -36,7 +36,7 @@
 //!     "HTTP/1.1 200 OK\r\nx-demo: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
 //! );
 //!
-//! let request = server.last_request().expect("recorded");
+//! let request = server.last_request().ok_or("no request recorded")?;
 //! assert_eq!((&request.method, request.path()), (&Method::GET, "/hello"));
 //! assert_eq!(server.stats().requests_received, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
