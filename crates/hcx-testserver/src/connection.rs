@@ -279,6 +279,11 @@ impl Connection<'_> {
     /// Reads and decodes a request body.
     fn read_body(&mut self, framing: BodyFraming) -> Result<(Bytes, HeaderMap), ReadError> {
         let limits = self.shared.config.limits;
+        if framing.has_body() {
+            // The idle timeout may still be set if the head came in one read; a body
+            // has no deadline.
+            self.set_read_timeout(None).map_err(ReadError::Io)?;
+        }
         match framing {
             BodyFraming::Empty => Ok((Bytes::new(), HeaderMap::new())),
             BodyFraming::Length(len) => {

@@ -34,7 +34,8 @@ pub struct ServerStats {
 impl ServerStats {
     /// Connections accepted and not yet closed.
     pub fn connections_open(&self) -> usize {
-        self.connections_accepted.saturating_sub(self.connections_closed)
+        self.connections_accepted
+            .saturating_sub(self.connections_closed)
     }
 }
 

@@ -122,7 +122,9 @@ impl TestServer {
         self.shared.recorder.errors()
     }
 
-    /// Blocks until `condition` holds for the counters, or `timeout` passes.
+    /// Blocks until `condition` holds for the counters, or `timeout` passes. The
+    /// condition is checked at each change, under the record's lock: it must not call
+    /// back into the server.
     pub fn wait_until(
         &self,
         timeout: Duration,

@@ -218,3 +218,22 @@ fn expect_continue_final_response_skips_the_body_and_closes() {
         Some(CloseReason::ExpectationNotMet)
     );
 }
+
+#[test]
+fn idle_timeout_does_not_apply_inside_a_request() {
+    let server = TestServer::builder()
+        .idle_timeout(Duration::from_millis(20))
+        .start()
+        .unwrap();
+    let mut slow = RawClient::connect(&server);
+    slow.send(EXPECT_HEAD);
+    assert_eq!(slow.read_head().status, 100);
+    // The server now waits for the body. A second connection, opened after that wait
+    // began, is closed by the idle timeout: at least that long has passed since.
+    let mut clock = RawClient::connect(&server);
+    clock.expect_eof();
+    assert_eq!(close_reason(&server, 1), Some(CloseReason::IdleTimeout));
+    slow.send("data");
+    assert_eq!(slow.read_response().status, 200);
+    assert_eq!(&server.last_request().unwrap().body[..], b"data");
+}
