@@ -1,0 +1,248 @@
+//! What the server saw: counters, connections, requests and errors, behind one mutex
+//! with one condvar that every change notifies, so tests wait for a condition instead
+//! of sleeping.
+//!
+//! Ordering that tests may rely on: a request is recorded before its response is
+//! written, a response is counted before its bytes are written, and a close is
+//! recorded before the socket is shut down. So when a client has read a response (or
+//! an end of stream), the matching record is already visible.
+
+use crate::close::CloseReason;
+use crate::request::RecordedRequest;
+use parking_lot::{Condvar, Mutex};
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// A snapshot of the server's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Connections accepted so far.
+    pub connections_accepted: usize,
+    /// Connections the server has closed so far (for any reason).
+    pub connections_closed: usize,
+    /// Requests read in full so far.
+    pub requests_received: usize,
+    /// Responses (or raw replies) the server has started writing so far.
+    pub responses_sent: usize,
+    /// Errors recorded so far (protocol errors, I/O errors, handler panics).
+    pub errors: usize,
+}
+
+impl ServerStats {
+    /// Connections accepted and not yet closed.
+    pub fn connections_open(&self) -> usize {
+        self.connections_accepted
+            .saturating_sub(self.connections_closed)
+    }
+}
+
+/// One connection the server accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// Its index, in order of acceptance from 0.
+    pub index: usize,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Requests read on it.
+    pub requests: usize,
+    /// Why the server closed it, once it has.
+    pub closed: Option<CloseReason>,
+}
+
+/// An error the server recorded instead of panicking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordedError {
+    /// The connection it happened on (`None`: in the accept loop).
+    pub connection: Option<usize>,
+    /// What happened.
+    pub message: String,
+}
+
+impl fmt::Display for RecordedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.connection {
+            Some(c) => write!(f, "connection {c}: {}", self.message),
+            None => write!(f, "accept loop: {}", self.message),
+        }
+    }
+}
+
+/// A wait for the server reached its timeout before its condition held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitTimeout {
+    /// What was awaited.
+    pub condition: String,
+    /// How long the wait lasted.
+    pub waited: Duration,
+    /// The counters when it gave up.
+    pub stats: ServerStats,
+}
+
+impl fmt::Display for WaitTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "timed out after {:?} waiting for {}; server stats: {:?}",
+            self.waited, self.condition, self.stats
+        )
+    }
+}
+
+impl std::error::Error for WaitTimeout {}
+
+#[derive(Debug)]
+struct State {
+    stats: ServerStats,
+    connections: Vec<ConnectionInfo>,
+    requests: VecDeque<RecordedRequest>,
+    keep_requests: usize,
+    errors: Vec<RecordedError>,
+}
+
+/// The shared record. Locks are held only to copy in or out, never across I/O.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Recorder {
+    /// A record that keeps the last `keep_requests` requests.
+    pub(crate) fn new(keep_requests: usize) -> Self {
+        Recorder {
+            state: Mutex::new(State {
+                stats: ServerStats::default(),
+                connections: Vec::new(),
+                requests: VecDeque::new(),
+                keep_requests,
+                errors: Vec::new(),
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let r = f(&mut self.state.lock());
+        self.changed.notify_all();
+        r
+    }
+
+    /// Records a new connection and returns its index.
+    pub(crate) fn connection_accepted(&self, peer: SocketAddr) -> usize {
+        self.update(|s| {
+            let index = s.connections.len();
+            s.connections.push(ConnectionInfo {
+                index,
+                peer,
+                requests: 0,
+                closed: None,
+            });
+            s.stats.connections_accepted += 1;
+            index
+        })
+    }
+
+    pub(crate) fn request_received(&self, request: &RecordedRequest) {
+        self.update(|s| {
+            s.stats.requests_received += 1;
+            if let Some(c) = s.connections.get_mut(request.connection) {
+                c.requests += 1;
+            }
+            if s.keep_requests > 0 {
+                if s.requests.len() == s.keep_requests {
+                    s.requests.pop_front();
+                }
+                s.requests.push_back(request.clone());
+            }
+        });
+    }
+
+    pub(crate) fn response_sent(&self) {
+        self.update(|s| s.stats.responses_sent += 1);
+    }
+
+    /// Records the close of `connection`; only the first reason counts.
+    pub(crate) fn connection_closed(&self, connection: usize, reason: CloseReason) {
+        self.update(|s| {
+            if let Some(c) = s.connections.get_mut(connection) {
+                if c.closed.is_none() {
+                    c.closed = Some(reason);
+                    s.stats.connections_closed += 1;
+                }
+            }
+        });
+    }
+
+    pub(crate) fn is_closed(&self, connection: usize) -> bool {
+        let s = self.state.lock();
+        s.connections
+            .get(connection)
+            .is_none_or(|c| c.closed.is_some())
+    }
+
+    pub(crate) fn error(&self, connection: Option<usize>, message: String) {
+        self.update(|s| {
+            s.stats.errors += 1;
+            s.errors.push(RecordedError {
+                connection,
+                message,
+            });
+        });
+    }
+
+    pub(crate) fn stats(&self) -> ServerStats {
+        self.state.lock().stats
+    }
+
+    pub(crate) fn connections(&self) -> Vec<ConnectionInfo> {
+        self.state.lock().connections.clone()
+    }
+
+    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.lock().requests.iter().cloned().collect()
+    }
+
+    pub(crate) fn last_request(&self) -> Option<RecordedRequest> {
+        self.state.lock().requests.back().cloned()
+    }
+
+    pub(crate) fn errors(&self) -> Vec<RecordedError> {
+        self.state.lock().errors.clone()
+    }
+
+    /// Blocks until `condition` holds for the counters, or `timeout` passes.
+    pub(crate) fn wait_until(
+        &self,
+        timeout: Duration,
+        what: &dyn Fn() -> String,
+        mut condition: impl FnMut(&ServerStats) -> bool,
+    ) -> Result<ServerStats, WaitTimeout> {
+        let start = Instant::now();
+        let deadline = start.checked_add(timeout);
+        let mut s = self.state.lock();
+        loop {
+            if condition(&s.stats) {
+                return Ok(s.stats);
+            }
+            let timed_out = match deadline {
+                Some(deadline) => self.changed.wait_until(&mut s, deadline).timed_out(),
+                None => {
+                    self.changed.wait(&mut s);
+                    false
+                }
+            };
+            if timed_out && !condition(&s.stats) {
+                return Err(WaitTimeout {
+                    condition: what(),
+                    waited: start.elapsed(),
+                    stats: s.stats,
+                });
+            }
+        }
+    }
+}
