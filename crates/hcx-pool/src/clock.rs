@@ -14,13 +14,56 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Instant;
 }
 
-/// The monotonic system clock ([`Instant::now`]). The default.
+/// The precise monotonic system clock ([`Instant::now`]): about 25 ns a read.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Instant {
         Instant::now()
+    }
+}
+
+/// A coarse monotonic clock: the kernel's last tick (`CLOCK_MONOTONIC_COARSE` on Linux,
+/// through the `coarsetime` crate), mapped onto [`Instant`]. The default.
+///
+/// It reads in about 6 ns where [`Instant::now`] takes about 25 ns (measured side by
+/// side on the CI machine), which is a quarter of an uncontended lease + release. Its
+/// resolution is the scheduler tick, 1 to 4 ms: the same class of clock as the
+/// `System.currentTimeMillis()` Apache HttpClient's pool runs on, and ample for
+/// keep-alive and idle limits measured in seconds. Its instants may run up to one
+/// tick ahead of or behind [`Instant::now`]; differences between two of its own
+/// readings are monotonic and accurate to a tick. Use [`SystemClock`] where stamps
+/// must be exact.
+#[derive(Debug, Clone, Copy)]
+pub struct CoarseClock {
+    base: Instant,
+    coarse_base: coarsetime::Instant,
+}
+
+impl CoarseClock {
+    /// A clock anchored at the current instant.
+    pub fn new() -> Self {
+        Self {
+            base: Instant::now(),
+            coarse_base: coarsetime::Instant::now(),
+        }
+    }
+}
+
+impl Default for CoarseClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for CoarseClock {
+    #[inline]
+    fn now(&self) -> Instant {
+        let elapsed: Duration = coarsetime::Instant::now()
+            .duration_since(self.coarse_base)
+            .into();
+        self.base.checked_add(elapsed).unwrap_or(self.base)
     }
 }
 

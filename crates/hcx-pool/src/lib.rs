@@ -60,7 +60,7 @@ mod stats;
 mod sync;
 mod waiters;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, CoarseClock, ManualClock, SystemClock};
 pub use close::{CloseReason, DisposalCallback};
 pub use config::{ConfigError, PoolConfig, ReusePolicy};
 pub use error::{LeaseError, LeaseFailure};
