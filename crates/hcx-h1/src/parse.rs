@@ -320,12 +320,19 @@ impl RawHead {
 
 /// Fails at the first byte that shows the response does not start with `HTTP/`, so a
 /// peer speaking another protocol is an error at once, not a wait for more bytes.
+/// Empty lines (CRLF or LF) before it are skipped as `httparse` skips them; a CR
+/// followed by anything but LF is not HTTP either.
 fn check_http_prefix(buf: &[u8]) -> Result<(), Error> {
     const PREFIX: &[u8] = b"HTTP/";
-    let start = buf
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(buf.len());
+    let mut start = 0;
+    loop {
+        match buf[start..] {
+            [b'\n', ..] => start += 1,
+            [b'\r', b'\n', ..] => start += 2,
+            [b'\r'] => return Ok(()),
+            _ => break,
+        }
+    }
     let rest = &buf[start..];
     let n = rest.len().min(PREFIX.len());
     if rest[..n] == PREFIX[..n] {
