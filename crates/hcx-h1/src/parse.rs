@@ -222,9 +222,9 @@ fn parse_raw(buf: &[u8], limits: &Limits) -> Result<Option<RawHead>, Error> {
             return Err(Error::new(
                 ErrorKind::HeadTooLarge,
                 format!(
-                    "response head larger than the limit of {} bytes (no end of head in the first {} bytes)",
+                    "response head larger than the limit of {} bytes (status line {})",
                     limits.max_head_bytes,
-                    buf.len()
+                    ShowBytes(first_line(buf))
                 ),
             ));
         }

@@ -127,6 +127,10 @@ fn head_over_the_byte_limit_is_an_error_even_when_partial() {
     let mut limits = Limits::default().with_max_head_bytes(32);
     let long = b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaa";
     assert_eq!(kind_of(long, &limits), ErrorKind::HeadTooLarge);
+    assert_eq!(
+        parse_response_head(long, &limits).unwrap_err().to_string(),
+        "response head larger than the limit of 32 bytes (status line \"HTTP/1.1 200 OK\")"
+    );
     // Complete, but one byte over.
     let head = b"HTTP/1.1 200 OK\r\nX-Long: aaaa\r\n\r\n";
     assert_eq!(head.len(), 33);
