@@ -248,14 +248,14 @@ fn parse_raw(buf: &[u8], limits: &Limits) -> Result<Option<RawHead>, Error> {
     })?;
     let reason = response
         .reason
-        .map_or(0..0, |r| offset_range(buf, r.as_bytes()));
+        .map_or(0..0, |r| offset_range(buf, len, r.as_bytes()));
     let fields = response
         .headers
         .iter()
         .map(|h| {
             (
-                offset_range(buf, h.name.as_bytes()),
-                offset_range(buf, h.value),
+                offset_range(buf, len, h.name.as_bytes()),
+                offset_range(buf, len, h.value),
             )
         })
         .collect();
@@ -383,11 +383,19 @@ fn first_line(buf: &[u8]) -> &[u8] {
     &buf[..end]
 }
 
-/// Where `part`, a sub-slice of `buf`, lies in `buf`.
-fn offset_range(buf: &[u8], part: &[u8]) -> Range<usize> {
-    let start = (part.as_ptr() as usize).saturating_sub(buf.as_ptr() as usize);
-    let start = start.min(buf.len());
-    start..(start + part.len()).min(buf.len())
+/// Where `part`, a sub-slice of the head `buf[..head_len]`, lies in it.
+///
+/// `httparse` hands out empty parts (a missing reason phrase) as a static `""` that
+/// is not inside `buf` at all, so empty parts map to `0..0`; anything else is clamped
+/// to the head, so slicing with the result can never panic.
+fn offset_range(buf: &[u8], head_len: usize, part: &[u8]) -> Range<usize> {
+    if part.is_empty() {
+        return 0..0;
+    }
+    let start = (part.as_ptr() as usize)
+        .saturating_sub(buf.as_ptr() as usize)
+        .min(head_len);
+    start..start.saturating_add(part.len()).min(head_len)
 }
 
 #[cfg(test)]

@@ -238,3 +238,29 @@ fn head_converts_into_an_http_response() {
     assert_eq!(response.version(), Version::HTTP_10);
     assert_eq!(response.headers()["location"], "/x");
 }
+
+#[test]
+fn empty_reason_and_empty_values_never_index_outside_the_head() {
+    // httparse gives a missing reason as a static "" outside the buffer.
+    let input = b"HTTP/1.1 200\r\nX-Empty:\r\nY:   \r\n\r\nbody after the head";
+    let (copied, len) = parse(input).unwrap().unwrap();
+    let mut buf = BytesMut::from(&input[..]);
+    let shared = take_response_head(&mut buf, &Limits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(copied, shared);
+    assert_eq!(shared.reason(), "");
+    assert_eq!(shared.headers["x-empty"], "");
+    assert_eq!(shared.headers["y"], "");
+    assert_eq!(&buf[..], &input[len..]);
+}
+
+#[test]
+fn offset_range_maps_empty_and_foreign_parts_safely() {
+    let buf = b"HTTP/1.1 200 OK\r\n\r\nrest";
+    assert_eq!(offset_range(buf, 19, &buf[9..12]), 9..12);
+    assert_eq!(offset_range(buf, 19, b""), 0..0);
+    let foreign = [1u8, 2, 3];
+    let r = offset_range(buf, 19, &foreign);
+    assert!(r.start <= r.end && r.end <= 19, "{r:?}");
+}
