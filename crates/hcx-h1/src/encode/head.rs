@@ -1,0 +1,341 @@
+//! Writing a request head: request line, `Host`, the caller's fields, framing fields.
+
+use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderValue, Method, Uri, Version};
+
+use crate::encode::{
+    BodyEncoder, EncodeError, OutBuf, RequestFraming, TargetForm, forbidden_value_byte,
+};
+use crate::fields;
+
+/// The parts of a request the head encoder reads; borrowed from an
+/// [`http::Request`] or [`http::request::Parts`].
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The URI; its authority makes the `Host` field when there is none.
+    pub uri: &'a Uri,
+    /// HTTP/1.1 or HTTP/1.0.
+    pub version: Version,
+    /// The caller's header fields.
+    pub headers: &'a HeaderMap,
+}
+
+impl<'a, B> From<&'a http::Request<B>> for RequestHead<'a> {
+    fn from(request: &'a http::Request<B>) -> Self {
+        RequestHead {
+            method: request.method(),
+            uri: request.uri(),
+            version: request.version(),
+            headers: request.headers(),
+        }
+    }
+}
+
+impl<'a> From<&'a http::request::Parts> for RequestHead<'a> {
+    fn from(parts: &'a http::request::Parts) -> Self {
+        RequestHead {
+            method: &parts.method,
+            uri: &parts.uri,
+            version: parts.version,
+            headers: &parts.headers,
+        }
+    }
+}
+
+/// Writes a request head to `out` and returns the encoder its body must go through.
+///
+/// - The request line uses `form` ([`TargetForm::Origin`] unless talking to a proxy).
+/// - `Host` comes first: the caller's if set (more than one is an error), else made
+///   from the URI's host and port, the port left out when it is the scheme's default
+///   (80 for http, 443 for https). An HTTP/1.0 request without either gets none.
+/// - The caller's fields follow in order, names in lower case.
+/// - `framing` decides the framing field. The caller's own `Content-Length` or
+///   `Transfer-Encoding` must agree with it, else [`EncodeError::FramingConflict`]
+///   (a disagreeing length would desynchronise the connection): `Length(n)` accepts a
+///   `Content-Length` of `n`, written once; `Chunked` accepts a `Transfer-Encoding`
+///   list ending in `chunked`, written as given; `None` accepts `Content-Length: 0`,
+///   which is kept.
+///
+/// Everything is checked before the first byte is written, so on error `out` is
+/// unchanged.
+///
+/// ```
+/// use hcx_h1::{RequestFraming, TargetForm, encode_request_head};
+///
+/// let request = http::Request::post("http://example.com:8080/upload?x=1")
+///     .header("content-type", "text/plain")
+///     .body(())?;
+/// let mut out = Vec::new();
+/// let mut body = encode_request_head(&request, TargetForm::Origin, RequestFraming::Chunked, &mut out)?;
+/// body.encode(b"hello", &mut out)?;
+/// body.finish(&mut out)?;
+/// assert_eq!(
+///     String::from_utf8(out)?,
+///     "POST /upload?x=1 HTTP/1.1\r\nhost: example.com:8080\r\ncontent-type: text/plain\r\n\
+///      transfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn encode_request_head<'a>(
+    head: impl Into<RequestHead<'a>>,
+    form: TargetForm,
+    framing: RequestFraming,
+    out: &mut impl OutBuf,
+) -> Result<BodyEncoder, EncodeError> {
+    let head = head.into();
+    let version: &[u8] = match head.version {
+        Version::HTTP_11 => b"HTTP/1.1",
+        Version::HTTP_10 => b"HTTP/1.0",
+        other => return Err(EncodeError::UnsupportedVersion(other)),
+    };
+    let target = Target::new(head.method, head.uri, form)?;
+    let host = host_field(&head)?;
+    let framing = check_framing(&head, framing)?;
+    for (name, value) in head.headers {
+        if let Some((index, byte)) = forbidden_value_byte(value.as_bytes()) {
+            return Err(EncodeError::InvalidFieldValue {
+                name: name.clone(),
+                byte,
+                index,
+            });
+        }
+    }
+
+    // Everything is valid: write.
+    let estimate = 64
+        + head.uri.path_and_query().map_or(0, |pq| pq.as_str().len())
+        + head.uri.host().map_or(0, str::len)
+        + head
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    out.reserve_more(estimate);
+    out.put(head.method.as_str().as_bytes());
+    out.put(b" ");
+    target.write(out);
+    out.put(b" ");
+    out.put(version);
+    out.put(b"\r\n");
+    match host {
+        HostField::Caller | HostField::Omitted => {}
+        HostField::Derived { host, port } => {
+            out.put(b"host: ");
+            out.put(host.as_bytes());
+            if let Some(port) = port {
+                out.put(b":");
+                out.put(port.to_string().as_bytes());
+            }
+            out.put(b"\r\n");
+        }
+    }
+    // RFC 9110 §7.2: Host should be the first field.
+    if let Some(value) = head.headers.get(HOST) {
+        write_field(out, HOST.as_str(), value);
+    }
+    for (name, value) in head.headers {
+        if name == HOST || name == CONTENT_LENGTH {
+            continue;
+        }
+        write_field(out, name.as_str(), value);
+    }
+    match framing {
+        RequestFraming::None => {}
+        RequestFraming::Length(n) => {
+            out.put(b"content-length: ");
+            out.put(n.to_string().as_bytes());
+            out.put(b"\r\n");
+        }
+        RequestFraming::Chunked if head.headers.contains_key(TRANSFER_ENCODING) => {}
+        RequestFraming::Chunked => out.put(b"transfer-encoding: chunked\r\n"),
+    }
+    out.put(b"\r\n");
+    Ok(BodyEncoder::new(framing))
+}
+
+fn write_field(out: &mut impl OutBuf, name: &str, value: &HeaderValue) {
+    out.put(name.as_bytes());
+    out.put(b": ");
+    out.put(value.as_bytes());
+    out.put(b"\r\n");
+}
+
+/// The request target, checked, ready to write.
+enum Target<'u> {
+    Asterisk,
+    Origin(&'u str),
+    Absolute {
+        scheme: &'u str,
+        host: &'u str,
+        port: Option<u16>,
+        path: &'u str,
+    },
+    Authority {
+        host: &'u str,
+        port: u16,
+    },
+}
+
+impl<'u> Target<'u> {
+    fn new(method: &Method, uri: &'u Uri, form: TargetForm) -> Result<Self, EncodeError> {
+        let invalid = |reason| EncodeError::InvalidTarget {
+            form,
+            uri: uri.to_string(),
+            reason,
+        };
+        let path = uri.path_and_query().map_or("", |pq| pq.as_str());
+        match form {
+            TargetForm::Origin if path == "*" => {
+                if method == Method::OPTIONS {
+                    Ok(Target::Asterisk)
+                } else {
+                    Err(invalid("the asterisk-form \"*\" is only for OPTIONS"))
+                }
+            }
+            TargetForm::Origin => Ok(Target::Origin(path)),
+            TargetForm::Absolute => {
+                let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+                    return Err(invalid("the absolute-form needs a scheme and a host"));
+                };
+                if path == "*" {
+                    return Err(invalid("the asterisk-form \"*\" has no absolute-form"));
+                }
+                Ok(Target::Absolute {
+                    scheme,
+                    host,
+                    port: uri.port_u16(),
+                    path,
+                })
+            }
+            TargetForm::Authority => {
+                let Some(host) = uri.host() else {
+                    return Err(invalid("the authority-form needs a host"));
+                };
+                if !(path.is_empty() || path == "/") {
+                    return Err(invalid("the authority-form has no path or query"));
+                }
+                let port = uri
+                    .port_u16()
+                    .or_else(|| uri.scheme_str().and_then(default_port))
+                    .ok_or_else(|| invalid("the authority-form needs a port"))?;
+                Ok(Target::Authority { host, port })
+            }
+        }
+    }
+
+    fn write(&self, out: &mut impl OutBuf) {
+        match self {
+            Target::Asterisk => out.put(b"*"),
+            Target::Origin(path) => put_path(out, path),
+            Target::Absolute {
+                scheme,
+                host,
+                port,
+                path,
+            } => {
+                out.put(scheme.as_bytes());
+                out.put(b"://");
+                out.put(host.as_bytes());
+                if let Some(port) = port {
+                    out.put(b":");
+                    out.put(port.to_string().as_bytes());
+                }
+                put_path(out, path);
+            }
+            Target::Authority { host, port } => {
+                out.put(host.as_bytes());
+                out.put(b":");
+                out.put(port.to_string().as_bytes());
+            }
+        }
+    }
+}
+
+fn put_path(out: &mut impl OutBuf, path: &str) {
+    // RFC 9112 §3.2.1: an empty path is sent as "/" (also before a bare "?query").
+    if !path.starts_with('/') {
+        out.put(b"/");
+    }
+    out.put(path.as_bytes());
+}
+
+enum HostField<'u> {
+    /// The caller's `Host` field is written as is.
+    Caller,
+    /// Made from the URI.
+    Derived { host: &'u str, port: Option<u16> },
+    /// HTTP/1.0 without a host: none is sent.
+    Omitted,
+}
+
+fn host_field<'u>(head: &RequestHead<'u>) -> Result<HostField<'u>, EncodeError> {
+    match head.headers.get_all(HOST).iter().count() {
+        0 => {}
+        1 => return Ok(HostField::Caller),
+        n => return Err(EncodeError::DuplicateHost(n)),
+    }
+    let Some(host) = head.uri.host() else {
+        return if head.version == Version::HTTP_10 {
+            Ok(HostField::Omitted)
+        } else {
+            Err(EncodeError::MissingHost)
+        };
+    };
+    let default = head.uri.scheme_str().and_then(default_port);
+    let port = head.uri.port_u16().filter(|&p| Some(p) != default);
+    Ok(HostField::Derived { host, port })
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        s if s.eq_ignore_ascii_case("http") => Some(80),
+        s if s.eq_ignore_ascii_case("https") => Some(443),
+        _ => None,
+    }
+}
+
+/// Checks the caller's framing fields against `framing`; returns the framing to
+/// write (`None` with `Content-Length: 0` becomes `Length(0)`).
+fn check_framing(
+    head: &RequestHead<'_>,
+    framing: RequestFraming,
+) -> Result<RequestFraming, EncodeError> {
+    let headers = head.headers;
+    let conflict = |name: http::HeaderName| {
+        let value = headers
+            .get_all(&name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        EncodeError::FramingConflict {
+            name,
+            value,
+            framing,
+        }
+    };
+    if framing == RequestFraming::Chunked && head.version == Version::HTTP_10 {
+        return Err(EncodeError::ChunkedInHttp10);
+    }
+    if headers.contains_key(TRANSFER_ENCODING) {
+        let chunked = fields::transfer_encoding_is_chunked(headers).unwrap_or(false);
+        if framing != RequestFraming::Chunked || !chunked {
+            return Err(conflict(TRANSFER_ENCODING));
+        }
+    }
+    if !headers.contains_key(CONTENT_LENGTH) {
+        return Ok(framing);
+    }
+    // RFC 9112 §6.2: no Content-Length alongside Transfer-Encoding.
+    match (framing, fields::content_length(headers)) {
+        (RequestFraming::Length(n), Ok(Some(m))) if n == m => Ok(framing),
+        (RequestFraming::None, Ok(Some(0))) => Ok(RequestFraming::Length(0)),
+        _ => Err(conflict(CONTENT_LENGTH)),
+    }
+}
+
+#[cfg(test)]
+#[path = "head_tests.rs"]
+mod tests;

@@ -1,0 +1,317 @@
+use super::*;
+use http::Request;
+
+fn encode(
+    request: &Request<()>,
+    form: TargetForm,
+    framing: RequestFraming,
+) -> Result<String, EncodeError> {
+    let mut out = b"previous".to_vec();
+    let result = encode_request_head(request, form, framing, &mut out);
+    match result {
+        Ok(_) => Ok(String::from_utf8(out[8..].to_vec()).unwrap()),
+        Err(e) => {
+            assert_eq!(out, b"previous", "nothing is written on error");
+            Err(e)
+        }
+    }
+}
+
+fn get(uri: &str) -> Request<()> {
+    Request::get(uri).body(()).unwrap()
+}
+
+#[test]
+fn origin_form_targets_and_derived_host() {
+    let cases = [
+        (
+            "http://example.com",
+            "GET / HTTP/1.1\r\nhost: example.com\r\n\r\n",
+        ),
+        (
+            "http://example.com/a/b?c=d&e",
+            "GET /a/b?c=d&e HTTP/1.1\r\nhost: example.com\r\n\r\n",
+        ),
+        (
+            "http://example.com?q=1",
+            "GET /?q=1 HTTP/1.1\r\nhost: example.com\r\n\r\n",
+        ),
+        (
+            "http://example.com:80/",
+            "GET / HTTP/1.1\r\nhost: example.com\r\n\r\n",
+        ),
+        (
+            "http://example.com:8080/",
+            "GET / HTTP/1.1\r\nhost: example.com:8080\r\n\r\n",
+        ),
+        (
+            "https://example.com:443/",
+            "GET / HTTP/1.1\r\nhost: example.com\r\n\r\n",
+        ),
+        (
+            "https://example.com:80/",
+            "GET / HTTP/1.1\r\nhost: example.com:80\r\n\r\n",
+        ),
+        (
+            "http://user:pw@example.com/",
+            "GET / HTTP/1.1\r\nhost: example.com\r\n\r\n",
+        ),
+        (
+            "http://[::1]:8080/x",
+            "GET /x HTTP/1.1\r\nhost: [::1]:8080\r\n\r\n",
+        ),
+        (
+            "http://127.0.0.1/",
+            "GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
+        ),
+        (
+            "ws://example.com:80/",
+            "GET / HTTP/1.1\r\nhost: example.com:80\r\n\r\n",
+        ),
+    ];
+    for (uri, expected) in cases {
+        assert_eq!(
+            encode(&get(uri), TargetForm::Origin, RequestFraming::None).unwrap(),
+            expected,
+            "{uri}"
+        );
+    }
+}
+
+#[test]
+fn caller_host_comes_first_and_wins() {
+    let request = Request::get("http://example.com/")
+        .header("accept", "*/*")
+        .header("host", "other.example:81")
+        .body(())
+        .unwrap();
+    assert_eq!(
+        encode(&request, TargetForm::Origin, RequestFraming::None).unwrap(),
+        "GET / HTTP/1.1\r\nhost: other.example:81\r\naccept: */*\r\n\r\n"
+    );
+    let relative = Request::get("/only/path")
+        .header("host", "h")
+        .body(())
+        .unwrap();
+    assert_eq!(
+        encode(&relative, TargetForm::Origin, RequestFraming::None).unwrap(),
+        "GET /only/path HTTP/1.1\r\nhost: h\r\n\r\n"
+    );
+}
+
+#[test]
+fn missing_or_duplicate_host_is_an_error() {
+    assert_eq!(
+        encode(&get("/path"), TargetForm::Origin, RequestFraming::None),
+        Err(EncodeError::MissingHost)
+    );
+    let two = Request::get("http://a/")
+        .header("host", "a")
+        .header("host", "b")
+        .body(())
+        .unwrap();
+    assert_eq!(
+        encode(&two, TargetForm::Origin, RequestFraming::None),
+        Err(EncodeError::DuplicateHost(2))
+    );
+    // HTTP/1.0 has no Host requirement.
+    let old = Request::get("/path")
+        .version(Version::HTTP_10)
+        .body(())
+        .unwrap();
+    assert_eq!(
+        encode(&old, TargetForm::Origin, RequestFraming::None).unwrap(),
+        "GET /path HTTP/1.0\r\n\r\n"
+    );
+}
+
+#[test]
+fn other_forms_of_target() {
+    let request = get("http://user@example.com:8080/a?b");
+    assert_eq!(
+        encode(&request, TargetForm::Absolute, RequestFraming::None).unwrap(),
+        "GET http://example.com:8080/a?b HTTP/1.1\r\nhost: example.com:8080\r\n\r\n"
+    );
+    let connect = Request::connect("example.com:443").body(()).unwrap();
+    assert_eq!(
+        encode(&connect, TargetForm::Authority, RequestFraming::None).unwrap(),
+        "CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n"
+    );
+    let connect = Request::connect("https://example.com").body(()).unwrap();
+    assert!(
+        encode(&connect, TargetForm::Authority, RequestFraming::None)
+            .unwrap()
+            .starts_with("CONNECT example.com:443 ")
+    );
+    let options = Request::options("*").header("host", "h").body(()).unwrap();
+    assert_eq!(
+        encode(&options, TargetForm::Origin, RequestFraming::None).unwrap(),
+        "OPTIONS * HTTP/1.1\r\nhost: h\r\n\r\n"
+    );
+}
+
+#[test]
+fn invalid_targets_are_refused() {
+    let star = Request::get("*").header("host", "h").body(()).unwrap();
+    let cases = [
+        (
+            star,
+            TargetForm::Origin,
+            "the asterisk-form \"*\" is only for OPTIONS",
+        ),
+        (
+            get("/relative"),
+            TargetForm::Absolute,
+            "the absolute-form needs a scheme and a host",
+        ),
+        (
+            get("/relative"),
+            TargetForm::Authority,
+            "the authority-form needs a host",
+        ),
+        (
+            get("http://h/path"),
+            TargetForm::Authority,
+            "the authority-form has no path or query",
+        ),
+        (
+            Request::connect("h").body(()).unwrap(),
+            TargetForm::Authority,
+            "the authority-form needs a port",
+        ),
+    ];
+    for (request, form, expected) in cases {
+        match encode(&request, form, RequestFraming::None) {
+            Err(EncodeError::InvalidTarget { reason, .. }) => assert_eq!(reason, expected),
+            other => panic!("{} {form:?}: {other:?}", request.uri()),
+        }
+    }
+}
+
+#[test]
+fn framing_fields_follow_the_framing() {
+    let post = Request::post("http://h/")
+        .header("x-a", "1")
+        .body(())
+        .unwrap();
+    assert_eq!(
+        encode(&post, TargetForm::Origin, RequestFraming::Length(12)).unwrap(),
+        "POST / HTTP/1.1\r\nhost: h\r\nx-a: 1\r\ncontent-length: 12\r\n\r\n"
+    );
+    assert_eq!(
+        encode(&post, TargetForm::Origin, RequestFraming::Chunked).unwrap(),
+        "POST / HTTP/1.1\r\nhost: h\r\nx-a: 1\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+}
+
+#[test]
+fn caller_framing_fields_must_agree() {
+    let with = |name: &str, value: &str| {
+        Request::post("http://h/")
+            .header(name, value)
+            .body(())
+            .unwrap()
+    };
+    // Agreeing fields are accepted and written once.
+    assert_eq!(
+        encode(
+            &with("content-length", "5"),
+            TargetForm::Origin,
+            RequestFraming::Length(5)
+        )
+        .unwrap(),
+        "POST / HTTP/1.1\r\nhost: h\r\ncontent-length: 5\r\n\r\n"
+    );
+    assert_eq!(
+        encode(
+            &with("transfer-encoding", "gzip, chunked"),
+            TargetForm::Origin,
+            RequestFraming::Chunked
+        )
+        .unwrap(),
+        "POST / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: gzip, chunked\r\n\r\n"
+    );
+    assert_eq!(
+        encode(
+            &with("content-length", "0"),
+            TargetForm::Origin,
+            RequestFraming::None
+        )
+        .unwrap(),
+        "POST / HTTP/1.1\r\nhost: h\r\ncontent-length: 0\r\n\r\n"
+    );
+    // Disagreeing ones are refused.
+    let conflicts = [
+        ("content-length", "6", RequestFraming::Length(5)),
+        ("content-length", "5", RequestFraming::Chunked),
+        ("content-length", "5", RequestFraming::None),
+        ("content-length", "x", RequestFraming::Length(5)),
+        ("transfer-encoding", "chunked", RequestFraming::Length(5)),
+        ("transfer-encoding", "chunked", RequestFraming::None),
+        ("transfer-encoding", "gzip", RequestFraming::Chunked),
+    ];
+    for (name, value, framing) in conflicts {
+        match encode(&with(name, value), TargetForm::Origin, framing) {
+            Err(EncodeError::FramingConflict {
+                name: n,
+                value: v,
+                framing: f,
+            }) => {
+                assert_eq!((n.as_str(), v.as_str(), f), (name, value, framing));
+            }
+            other => panic!("{name}: {value} with {framing:?}: {other:?}"),
+        }
+    }
+    let e = encode(
+        &with("content-length", "6"),
+        TargetForm::Origin,
+        RequestFraming::Length(5),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "request field content-length: 6 conflicts with its body framing Length(5)"
+    );
+}
+
+#[test]
+fn versions_other_than_1x_and_chunked_in_1_0_are_refused() {
+    let h2 = Request::get("http://h/")
+        .version(Version::HTTP_2)
+        .body(())
+        .unwrap();
+    assert_eq!(
+        encode(&h2, TargetForm::Origin, RequestFraming::None),
+        Err(EncodeError::UnsupportedVersion(Version::HTTP_2))
+    );
+    let old = Request::post("http://h/")
+        .version(Version::HTTP_10)
+        .body(())
+        .unwrap();
+    assert_eq!(
+        encode(&old, TargetForm::Origin, RequestFraming::Chunked),
+        Err(EncodeError::ChunkedInHttp10)
+    );
+}
+
+#[test]
+fn head_from_parts_and_into_bytes_mut() {
+    let (parts, ()) = Request::delete("http://h/x").body(()).unwrap().into_parts();
+    let mut out = bytes::BytesMut::new();
+    let body =
+        encode_request_head(&parts, TargetForm::Origin, RequestFraming::None, &mut out).unwrap();
+    assert_eq!(&out[..], b"DELETE /x HTTP/1.1\r\nhost: h\r\n\r\n");
+    assert_eq!(body.framing(), RequestFraming::None);
+}
+
+#[test]
+fn returned_encoder_matches_the_written_framing() {
+    let mut out = Vec::new();
+    let request = Request::post("http://h/")
+        .header("content-length", "0")
+        .body(())
+        .unwrap();
+    let body =
+        encode_request_head(&request, TargetForm::Origin, RequestFraming::None, &mut out).unwrap();
+    assert_eq!(body.framing(), RequestFraming::Length(0));
+}

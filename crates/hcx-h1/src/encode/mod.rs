@@ -1,0 +1,133 @@
+//! Request encoding: the head, then the body's framing.
+
+mod body;
+mod error;
+mod head;
+
+pub use body::{BodyEncoder, Frame};
+pub use error::EncodeError;
+pub use head::{RequestHead, encode_request_head};
+
+use bytes::BytesMut;
+use http::Method;
+
+/// How the request body is delimited, chosen by the caller who knows the body.
+///
+/// The head encoder writes the matching field (`Content-Length` or
+/// `Transfer-Encoding: chunked`); the returned [`BodyEncoder`] enforces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestFraming {
+    /// No body and no framing field. Right for `GET`, `HEAD`, `DELETE`… without a body.
+    None,
+    /// A body of exactly this many bytes: `Content-Length`.
+    Length(u64),
+    /// A body of unknown length: `Transfer-Encoding: chunked` (HTTP/1.1 only).
+    Chunked,
+}
+
+impl RequestFraming {
+    /// The framing of an empty body for `method`: `Length(0)` for `POST`, `PUT` and
+    /// `PATCH`, whose servers may wait for a length otherwise (RFC 9110 §8.6: a user
+    /// agent should send `Content-Length` when the method defines a meaning for
+    /// content), `None` for the rest.
+    ///
+    /// ```
+    /// use hcx_h1::RequestFraming;
+    /// use http::Method;
+    /// assert_eq!(RequestFraming::empty_body(&Method::POST), RequestFraming::Length(0));
+    /// assert_eq!(RequestFraming::empty_body(&Method::GET), RequestFraming::None);
+    /// ```
+    pub fn empty_body(method: &Method) -> Self {
+        if method == Method::POST || method == Method::PUT || method == Method::PATCH {
+            RequestFraming::Length(0)
+        } else {
+            RequestFraming::None
+        }
+    }
+}
+
+/// How the request target is written (RFC 9112 §3.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TargetForm {
+    /// `/path?query`, for requests to an origin server. `/` when the path is empty,
+    /// and `*` (asterisk-form) for `OPTIONS *`.
+    #[default]
+    Origin,
+    /// `http://host:port/path?query`, for requests through a forward proxy.
+    Absolute,
+    /// `host:port`, for `CONNECT`.
+    Authority,
+}
+
+/// A growable buffer the encoders write into: `Vec<u8>` or `BytesMut`.
+///
+/// Sealed: the encoders rely on writes that cannot fail or run out of room.
+pub trait OutBuf: sealed::Sealed {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+    /// Makes room for `additional` more bytes.
+    fn reserve_more(&mut self, additional: usize);
+}
+
+impl OutBuf for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    fn reserve_more(&mut self, additional: usize) {
+        self.reserve(additional);
+    }
+}
+
+impl OutBuf for BytesMut {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    fn reserve_more(&mut self, additional: usize) {
+        self.reserve(additional);
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for Vec<u8> {}
+    impl Sealed for bytes::BytesMut {}
+}
+
+/// Finds the first byte that may not appear in a field value: any control character
+/// but HTAB, and DEL (RFC 9110 §5.5; CR, LF and NUL are the dangerous ones).
+pub(crate) fn forbidden_value_byte(value: &[u8]) -> Option<(usize, u8)> {
+    value
+        .iter()
+        .enumerate()
+        .find(|&(_, &b)| (b < 0x20 && b != b'\t') || b == 0x7f)
+        .map(|(i, &b)| (i, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_bytes_in_values_are_found() {
+        assert_eq!(forbidden_value_byte(b"plain value\twith tab \xff"), None);
+        assert_eq!(
+            forbidden_value_byte(b"a\r\nInjected: yes"),
+            Some((1, b'\r'))
+        );
+        assert_eq!(forbidden_value_byte(b"ab\n"), Some((2, b'\n')));
+        assert_eq!(forbidden_value_byte(b"\0"), Some((0, 0)));
+        assert_eq!(forbidden_value_byte(b"x\x7f"), Some((1, 0x7f)));
+    }
+
+    #[test]
+    fn http_types_refuse_cr_lf_and_nul_before_they_reach_the_encoder() {
+        // The encoder checks again (forbidden_value_byte), but safe code cannot build
+        // such values: this pins that assumption about the `http` crate.
+        for bad in ["a\r\nb", "a\nb", "a\rb", "a\0b"] {
+            assert!(http::HeaderValue::from_str(bad).is_err(), "{bad:?}");
+        }
+        assert!(http::Uri::try_from("/a\r\nb").is_err());
+        assert!(http::Uri::try_from("/a b").is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! How much of a response the codec accepts before it gives up.
+
+/// Size limits for everything line-oriented in a response: heads, chunk-size lines and
+/// trailer sections.
+///
+/// A peer that sends more is cut off with an error instead of growing a buffer without
+/// bound. Apache HttpClient's `Http1Config` has `maxLineLength` and `maxHeaderCount`
+/// (unlimited by default); hcx is bounded by default.
+///
+/// ```
+/// let limits = hcx_h1::Limits::default().with_max_headers(50);
+/// assert_eq!(limits.max_headers, 50);
+/// assert_eq!(limits.max_head_bytes, 64 * 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// The largest response head (status line, fields and the empty line), in bytes.
+    /// Also bounds a chunk-size line with its extensions and a trailer section.
+    /// Default: 64 KiB.
+    pub max_head_bytes: usize,
+    /// The most fields in a response head, and in a trailer section. Default: 100.
+    pub max_headers: usize,
+    /// The most informational (1xx) responses accepted before the final one.
+    /// Default: 16.
+    pub max_informational: usize,
+}
+
+impl Limits {
+    /// The default head size limit: 64 KiB.
+    pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
+    /// The default field count limit: 100.
+    pub const DEFAULT_MAX_HEADERS: usize = 100;
+    /// The default number of informational responses accepted before the final one: 16.
+    pub const DEFAULT_MAX_INFORMATIONAL: usize = 16;
+
+    /// Sets [`max_head_bytes`](Limits::max_head_bytes).
+    pub const fn with_max_head_bytes(mut self, bytes: usize) -> Self {
+        self.max_head_bytes = bytes;
+        self
+    }
+
+    /// Sets [`max_headers`](Limits::max_headers).
+    pub const fn with_max_headers(mut self, count: usize) -> Self {
+        self.max_headers = count;
+        self
+    }
+
+    /// Sets [`max_informational`](Limits::max_informational).
+    pub const fn with_max_informational(mut self, count: usize) -> Self {
+        self.max_informational = count;
+        self
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head_bytes: Self::DEFAULT_MAX_HEAD_BYTES,
+            max_headers: Self::DEFAULT_MAX_HEADERS,
+            max_informational: Self::DEFAULT_MAX_INFORMATIONAL,
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! Response head parsing on `httparse`, with limits, and the skipping of
+//! informational (1xx) responses.
+
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{StatusCode, Version};
+
+use crate::Limits;
+use crate::error::{Error, ErrorKind, ShowBytes};
+
+/// A parsed response head: status line and header fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResponseHead {
+    /// HTTP/1.0 or HTTP/1.1.
+    pub version: Version,
+    /// The status code.
+    pub status: StatusCode,
+    /// The header fields, in order, repeated names kept. Obsolete line folding
+    /// is replaced by spaces (RFC 9112 §5.2).
+    pub headers: HeaderMap,
+    reason: Bytes,
+}
+
+impl ResponseHead {
+    /// Builds a head (for tests and for callers that synthesise responses).
+    pub fn new(version: Version, status: StatusCode, headers: HeaderMap) -> Self {
+        ResponseHead {
+            version,
+            status,
+            headers,
+            reason: Bytes::new(),
+        }
+    }
+
+    /// The reason phrase as sent ("OK", "Not Found"); empty when there was none or it
+    /// was not printable ASCII or UTF-8.
+    pub fn reason(&self) -> &str {
+        std::str::from_utf8(&self.reason).unwrap_or("")
+    }
+
+    /// An interim response that precedes the final one: 1xx other than
+    /// `101 Switching Protocols`, such as `100 Continue` or `103 Early Hints`
+    /// (RFC 9110 §15.2).
+    ///
+    /// `101` is a final response for hcx: the connection no longer speaks HTTP/1.1
+    /// after it, so there is no "next" response to wait for;
+    /// [`response_framing`](crate::response_framing) reports it with
+    /// [`CloseReason::SwitchingProtocols`](crate::CloseReason::SwitchingProtocols).
+    pub fn is_informational(&self) -> bool {
+        self.status.is_informational() && self.status != StatusCode::SWITCHING_PROTOCOLS
+    }
+
+    /// Turns the head into an [`http::Response`] with `body`.
+    pub fn into_response<B>(self, body: B) -> http::Response<B> {
+        let mut response = http::Response::new(body);
+        *response.status_mut() = self.status;
+        *response.version_mut() = self.version;
+        *response.headers_mut() = self.headers;
+        response
+    }
+}
+
+/// Parses a response head at the start of `buf` without consuming anything.
+///
+/// Returns `Ok(None)` when the head is not complete yet (read more and call again),
+/// or the head and the number of bytes it took. Header values are copied; prefer
+/// [`take_response_head`] on a read buffer to share its memory instead.
+///
+/// Errors come as soon as the bytes show them: a start that is not `HTTP/` is
+/// [`ErrorKind::NotHttp`] after a single wrong byte, and a head that has not ended
+/// within [`Limits::max_head_bytes`] is [`ErrorKind::HeadTooLarge`] without waiting
+/// for more. Empty lines before the status line are skipped, as `httparse` does.
+///
+/// ```
+/// let bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+/// let (head, len) = hcx_h1::parse_response_head(bytes, &hcx_h1::Limits::default())?
+///     .expect("complete");
+/// assert_eq!(head.status, 200);
+/// assert_eq!(&bytes[len..], b"hi");
+/// assert!(hcx_h1::parse_response_head(b"HTTP/1.1 200 OK\r\n", &Default::default())?.is_none());
+/// # Ok::<(), hcx_h1::Error>(())
+/// ```
+pub fn parse_response_head(
+    buf: &[u8],
+    limits: &Limits,
+) -> Result<Option<(ResponseHead, usize)>, Error> {
+    let Some(raw) = parse_raw(buf, limits)? else {
+        return Ok(None);
+    };
+    let len = raw.len;
+    Ok(Some((raw.build(buf, None)?, len)))
+}
+
+/// Parses a response head at the start of `buf` and, when it is complete, removes it
+/// from `buf`. The returned header values share the buffer's memory (no copies).
+///
+/// Returns `Ok(None)` (and leaves `buf` alone) when more bytes are needed. Errors are
+/// those of [`parse_response_head`].
+pub fn take_response_head(
+    buf: &mut BytesMut,
+    limits: &Limits,
+) -> Result<Option<ResponseHead>, Error> {
+    let Some(raw) = parse_raw(buf, limits)? else {
+        return Ok(None);
+    };
+    let shared = buf.split_to(raw.len).freeze();
+    raw.build(&shared, Some(&shared)).map(Some)
+}
+
+/// Reads the heads of one exchange: any informational (1xx) responses, then the
+/// final one. Apache HttpClient consumes 1xx responses in `HttpRequestExecutor`.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use hcx_h1::{HeadEvent, HeadReader, Limits};
+///
+/// let mut buf = BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"[..]);
+/// let mut reader = HeadReader::new(Limits::default());
+/// let Some(HeadEvent::Informational(interim)) = reader.read(&mut buf)? else { panic!() };
+/// assert_eq!(interim.status, 100);
+/// let Some(HeadEvent::Final(head)) = reader.read(&mut buf)? else { panic!() };
+/// assert_eq!(head.status, 204);
+/// assert!(buf.is_empty());
+/// # Ok::<(), hcx_h1::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct HeadReader {
+    limits: Limits,
+    informational: usize,
+}
+
+/// A head read by a [`HeadReader`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadEvent {
+    /// An interim 1xx response (`100 Continue`, `103 Early Hints`): report it if you
+    /// like, then read again.
+    Informational(ResponseHead),
+    /// The final response: decide its framing with
+    /// [`response_framing`](crate::response_framing).
+    Final(ResponseHead),
+}
+
+impl HeadReader {
+    /// A reader for one exchange.
+    pub fn new(limits: Limits) -> Self {
+        HeadReader {
+            limits,
+            informational: 0,
+        }
+    }
+
+    /// How many informational responses came so far.
+    pub fn informational_count(&self) -> usize {
+        self.informational
+    }
+
+    /// Takes the next head from `buf`: `Ok(None)` means read more bytes into `buf` and
+    /// call again.
+    ///
+    /// More than [`Limits::max_informational`] interim responses is
+    /// [`ErrorKind::TooManyInformational`]: a server cannot keep a client waiting
+    /// forever with `100 Continue`s.
+    pub fn read(&mut self, buf: &mut BytesMut) -> Result<Option<HeadEvent>, Error> {
+        let Some(head) = take_response_head(buf, &self.limits)? else {
+            return Ok(None);
+        };
+        if !head.is_informational() {
+            return Ok(Some(HeadEvent::Final(head)));
+        }
+        self.informational += 1;
+        if self.informational > self.limits.max_informational {
+            return Err(Error::new(
+                ErrorKind::TooManyInformational,
+                format!(
+                    "more than {} informational (1xx) responses before the final one",
+                    self.limits.max_informational
+                ),
+            ));
+        }
+        Ok(Some(HeadEvent::Informational(head)))
+    }
+}
+
+/// Where the parts of a parsed head lie in the buffer.
+struct RawHead {
+    version: Version,
+    status: StatusCode,
+    reason: Range<usize>,
+    fields: Vec<(Range<usize>, Range<usize>)>,
+    len: usize,
+}
+
+/// As many header slots as fit comfortably on the stack; more come from the heap.
+const STACK_HEADERS: usize = 100;
+
+fn parse_raw(buf: &[u8], limits: &Limits) -> Result<Option<RawHead>, Error> {
+    if buf.is_empty() {
+        return Ok(None);
+    }
+    check_http_prefix(buf)?;
+
+    // Parsing at most `max_head_bytes` bytes makes "complete" mean "within the limit".
+    let window = &buf[..buf.len().min(limits.max_head_bytes)];
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut heap = Vec::new();
+    let slots: &mut [httparse::Header<'_>] = if limits.max_headers <= STACK_HEADERS {
+        &mut stack[..limits.max_headers]
+    } else {
+        heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
+        &mut heap
+    };
+    let mut response = httparse::Response::new(slots);
+    let mut config = httparse::ParserConfig::default();
+    // RFC 9112 §5.2: a user agent must accept obs-fold in a response and read it as SP.
+    config.allow_obsolete_multiline_headers_in_responses(true);
+    let len = match config.parse_response(&mut response, window) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_bytes => {
+            return Err(Error::new(
+                ErrorKind::HeadTooLarge,
+                format!(
+                    "response head larger than the limit of {} bytes (status line {})",
+                    limits.max_head_bytes,
+                    ShowBytes(first_line(buf))
+                ),
+            ));
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(map_httparse_error(e, buf, limits)),
+    };
+
+    let version = match response.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let code = response.code.unwrap_or(0);
+    let status = StatusCode::from_u16(code).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidHead,
+            format!(
+                "invalid status code {code} in status line {}",
+                ShowBytes(first_line(buf))
+            ),
+        )
+    })?;
+    let reason = response
+        .reason
+        .map_or(0..0, |r| offset_range(buf, len, r.as_bytes()));
+    let fields = response
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                offset_range(buf, len, h.name.as_bytes()),
+                offset_range(buf, len, h.value),
+            )
+        })
+        .collect();
+    Ok(Some(RawHead {
+        version,
+        status,
+        reason,
+        fields,
+        len,
+    }))
+}
+
+impl RawHead {
+    /// Builds the head from the buffer the ranges point into; with `shared`, the same
+    /// bytes as `Bytes`, values are slices of it instead of copies.
+    fn build(self, src: &[u8], shared: Option<&Bytes>) -> Result<ResponseHead, Error> {
+        let mut headers = HeaderMap::with_capacity(self.fields.len());
+        for (name_range, value_range) in self.fields {
+            let name_bytes = &src[name_range];
+            let raw_value = &src[value_range.clone()];
+            let name = HeaderName::from_bytes(name_bytes).map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidHead,
+                    format!("invalid header field name {}", ShowBytes(name_bytes)),
+                )
+            })?;
+            let value = if raw_value.contains(&b'\r') || raw_value.contains(&b'\n') {
+                // obs-fold: each CR and LF becomes a SP (RFC 9112 §5.2).
+                let unfolded: Vec<u8> = raw_value
+                    .iter()
+                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                    .collect();
+                HeaderValue::from_bytes(&unfolded)
+            } else if let Some(shared) = shared {
+                HeaderValue::from_maybe_shared(shared.slice(value_range))
+            } else {
+                HeaderValue::from_bytes(raw_value)
+            };
+            let value = value.map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidHead,
+                    format!(
+                        "invalid value {} of header field {name}",
+                        ShowBytes(raw_value)
+                    ),
+                )
+            })?;
+            headers.append(name, value);
+        }
+        let reason = match shared {
+            Some(shared) => shared.slice(self.reason),
+            None => Bytes::copy_from_slice(&src[self.reason]),
+        };
+        Ok(ResponseHead {
+            version: self.version,
+            status: self.status,
+            headers,
+            reason,
+        })
+    }
+}
+
+/// Fails at the first byte that shows the response does not start with `HTTP/`, so a
+/// peer speaking another protocol is an error at once, not a wait for more bytes.
+/// Empty lines (CRLF or LF) before it are skipped as `httparse` skips them; a CR
+/// followed by anything but LF is not HTTP either.
+fn check_http_prefix(buf: &[u8]) -> Result<(), Error> {
+    const PREFIX: &[u8] = b"HTTP/";
+    let mut start = 0;
+    loop {
+        match buf[start..] {
+            [b'\n', ..] => start += 1,
+            [b'\r', b'\n', ..] => start += 2,
+            [b'\r'] => return Ok(()),
+            _ => break,
+        }
+    }
+    let rest = &buf[start..];
+    let n = rest.len().min(PREFIX.len());
+    if rest[..n] == PREFIX[..n] {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::NotHttp,
+        format!(
+            "response does not start with HTTP/ (got {}): the server does not speak HTTP/1.x",
+            ShowBytes(first_line(rest))
+        ),
+    ))
+}
+
+fn map_httparse_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Error {
+    let line = ShowBytes(first_line(buf));
+    match e {
+        httparse::Error::TooManyHeaders => Error::new(
+            ErrorKind::TooManyHeaders,
+            format!(
+                "response head has more than {} header fields",
+                limits.max_headers
+            ),
+        ),
+        httparse::Error::Version => Error::new(
+            ErrorKind::UnsupportedVersion,
+            format!(
+                "unsupported HTTP version in status line {line} (expected HTTP/1.0 or HTTP/1.1)"
+            ),
+        ),
+        other => Error::new(
+            ErrorKind::InvalidHead,
+            format!("{other} in response head with status line {line}"),
+        ),
+    }
+}
+
+/// The first line of `buf` without its line end, or all of `buf` if it has none.
+fn first_line(buf: &[u8]) -> &[u8] {
+    let buf = match buf.iter().position(|&b| b != b'\r' && b != b'\n') {
+        Some(start) => &buf[start..],
+        None => buf,
+    };
+    let end = buf
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(buf.len());
+    &buf[..end]
+}
+
+/// Where `part`, a sub-slice of the head `buf[..head_len]`, lies in it.
+///
+/// `httparse` hands out empty parts (a missing reason phrase) as a static `""` that
+/// is not inside `buf` at all, so empty parts map to `0..0`; anything else is clamped
+/// to the head, so slicing with the result can never panic.
+fn offset_range(buf: &[u8], head_len: usize, part: &[u8]) -> Range<usize> {
+    if part.is_empty() {
+        return 0..0;
+    }
+    let start = (part.as_ptr() as usize)
+        .saturating_sub(buf.as_ptr() as usize)
+        .min(head_len);
+    start..start.saturating_add(part.len()).min(head_len)
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;

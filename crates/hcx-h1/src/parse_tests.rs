@@ -1,0 +1,266 @@
+use super::*;
+
+fn parse(bytes: &[u8]) -> Result<Option<(ResponseHead, usize)>, Error> {
+    parse_response_head(bytes, &Limits::default())
+}
+
+fn kind_of(bytes: &[u8], limits: &Limits) -> ErrorKind {
+    match parse_response_head(bytes, limits) {
+        Err(e) => e.kind(),
+        Ok(other) => panic!("expected an error for {bytes:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn complete_head_reports_status_version_reason_fields_and_length() {
+    let bytes = b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\nX-A: 1\r\nx-a: 2\r\n\r\nabc";
+    let (head, len) = parse(bytes).unwrap().unwrap();
+    assert_eq!(head.status, StatusCode::NOT_FOUND);
+    assert_eq!(head.version, Version::HTTP_11);
+    assert_eq!(head.reason(), "Not Found");
+    assert_eq!(head.headers["content-length"], "3");
+    let xa: Vec<_> = head.headers.get_all("x-a").iter().collect();
+    assert_eq!(xa, ["1", "2"]);
+    assert_eq!(&bytes[len..], b"abc");
+}
+
+#[test]
+fn every_prefix_of_a_valid_head_is_partial() {
+    let bytes = b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\n";
+    for end in 0..bytes.len() {
+        assert_eq!(parse(&bytes[..end]).unwrap(), None, "prefix of {end} bytes");
+    }
+    let (head, len) = parse(bytes).unwrap().unwrap();
+    assert_eq!(head.version, Version::HTTP_10);
+    assert_eq!(len, bytes.len());
+}
+
+#[test]
+fn non_http_start_is_an_error_after_one_byte() {
+    for bytes in [
+        &b"X"[..],
+        b"H2",
+        b"HTTX",
+        b"\r\nSSH-2.0",
+        b"<html>",
+        b"\x16\x03\x01",
+    ] {
+        assert_eq!(
+            kind_of(bytes, &Limits::default()),
+            ErrorKind::NotHttp,
+            "{bytes:?}"
+        );
+    }
+    let e = parse(b"SSH-2.0-OpenSSH_9.6\r\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "response does not start with HTTP/ (got \"SSH-2.0-OpenSSH_9.6\"): the server does not speak HTTP/1.x"
+    );
+}
+
+#[test]
+fn leading_empty_lines_are_skipped() {
+    let (head, len) = parse(b"\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.status, StatusCode::NO_CONTENT);
+    assert_eq!(len, 31);
+}
+
+#[test]
+fn other_versions_are_unsupported() {
+    for bytes in [
+        &b"HTTP/2 200 OK\r\n\r\n"[..],
+        b"HTTP/1.2 200 OK\r\n\r\n",
+        b"HTTP/0.9 200\r\n\r\n",
+    ] {
+        assert_eq!(
+            kind_of(bytes, &Limits::default()),
+            ErrorKind::UnsupportedVersion,
+            "{bytes:?}"
+        );
+    }
+}
+
+#[test]
+fn malformed_heads_are_invalid() {
+    let cases: &[&[u8]] = &[
+        b"HTTP/1.1 2000 OK\r\n\r\n",
+        b"HTTP/1.1 20 OK\r\n\r\n",
+        b"HTTP/1.1 099 Odd\r\n\r\n",
+        b"HTTP/1.1 abc OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nNo Colon\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nName : v\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n: empty name\r\n\r\n",
+    ];
+    for bytes in cases {
+        assert_eq!(
+            kind_of(bytes, &Limits::default()),
+            ErrorKind::InvalidHead,
+            "{bytes:?}"
+        );
+    }
+}
+
+#[test]
+fn missing_reason_and_bare_lf_are_accepted() {
+    let (head, _) = parse(b"HTTP/1.1 200\r\n\r\n").unwrap().unwrap();
+    assert_eq!(head.reason(), "");
+    let (head, len) = parse(b"HTTP/1.1 200 OK\nA: b\n\n").unwrap().unwrap();
+    assert_eq!(head.headers["a"], "b");
+    assert_eq!(len, 22);
+}
+
+#[test]
+fn obs_fold_becomes_spaces() {
+    let (head, _) = parse(b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nY: c\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.headers["x"], "a   b");
+    assert_eq!(head.headers["y"], "c");
+}
+
+#[test]
+fn head_over_the_byte_limit_is_an_error_even_when_partial() {
+    let mut limits = Limits::default().with_max_head_bytes(32);
+    let long = b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaa";
+    assert_eq!(kind_of(long, &limits), ErrorKind::HeadTooLarge);
+    assert_eq!(
+        parse_response_head(long, &limits).unwrap_err().to_string(),
+        "response head larger than the limit of 32 bytes (status line \"HTTP/1.1 200 OK\")"
+    );
+    // Complete, but one byte over.
+    let head = b"HTTP/1.1 200 OK\r\nX-Long: aaaa\r\n\r\n";
+    assert_eq!(head.len(), 33);
+    assert_eq!(kind_of(head, &limits), ErrorKind::HeadTooLarge);
+    // Exactly at the limit.
+    limits = limits.with_max_head_bytes(33);
+    assert!(parse_response_head(head, &limits).unwrap().is_some());
+    // Partial below the limit waits.
+    assert!(parse_response_head(&head[..20], &limits).unwrap().is_none());
+}
+
+#[test]
+fn header_count_limit_is_enforced_below_and_above_the_stack_size() {
+    for max in [0, 3, STACK_HEADERS, STACK_HEADERS + 20] {
+        let limits = Limits::default().with_max_headers(max);
+        let mut ok = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..max {
+            ok.extend_from_slice(format!("h{i}: v\r\n").as_bytes());
+        }
+        let mut over = ok.clone();
+        ok.extend_from_slice(b"\r\n");
+        over.extend_from_slice(b"extra: 1\r\n\r\n");
+        let (head, _) = parse_response_head(&ok, &limits).unwrap().unwrap();
+        assert_eq!(head.headers.len(), max);
+        assert_eq!(
+            kind_of(&over, &limits),
+            ErrorKind::TooManyHeaders,
+            "max {max}"
+        );
+    }
+}
+
+#[test]
+fn take_consumes_exactly_the_head_and_shares_values() {
+    let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nETag: \"x\"\r\n\r\nbody"[..]);
+    let head = take_response_head(&mut buf, &Limits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.headers["etag"], "\"x\"");
+    assert_eq!(head.reason(), "OK");
+    assert_eq!(&buf[..], b"body");
+
+    let mut partial = BytesMut::from(&b"HTTP/1.1 200 OK\r\n"[..]);
+    assert!(
+        take_response_head(&mut partial, &Limits::default())
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(partial.len(), 17, "a partial head is left in place");
+}
+
+#[test]
+fn informational_heads_are_reported_then_the_final_one() {
+    let mut buf = BytesMut::from(
+        &b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"[..],
+    );
+    let mut reader = HeadReader::new(Limits::default());
+    let mut statuses = Vec::new();
+    loop {
+        match reader.read(&mut buf).unwrap() {
+            Some(HeadEvent::Informational(h)) => statuses.push(h.status.as_u16()),
+            Some(HeadEvent::Final(h)) => {
+                statuses.push(h.status.as_u16());
+                break;
+            }
+            None => panic!("ran out of bytes"),
+        }
+    }
+    assert_eq!(statuses, [100, 103, 200]);
+    assert_eq!(reader.informational_count(), 2);
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn switching_protocols_is_final() {
+    let mut buf = BytesMut::from(&b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"[..]);
+    let event = HeadReader::new(Limits::default()).read(&mut buf).unwrap();
+    assert!(matches!(event, Some(HeadEvent::Final(h)) if h.status == 101));
+}
+
+#[test]
+fn endless_informational_heads_are_cut_off() {
+    let limits = Limits::default().with_max_informational(2);
+    let mut buf = BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\n".repeat(3)[..]);
+    let mut reader = HeadReader::new(limits);
+    assert!(matches!(
+        reader.read(&mut buf),
+        Ok(Some(HeadEvent::Informational(_)))
+    ));
+    assert!(matches!(
+        reader.read(&mut buf),
+        Ok(Some(HeadEvent::Informational(_)))
+    ));
+    let e = reader.read(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooManyInformational);
+}
+
+#[test]
+fn head_converts_into_an_http_response() {
+    let (head, _) = parse(b"HTTP/1.0 301 Moved\r\nLocation: /x\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    let response = head.into_response(());
+    assert_eq!(response.status(), 301);
+    assert_eq!(response.version(), Version::HTTP_10);
+    assert_eq!(response.headers()["location"], "/x");
+}
+
+#[test]
+fn empty_reason_and_empty_values_never_index_outside_the_head() {
+    // httparse gives a missing reason as a static "" outside the buffer.
+    let input = b"HTTP/1.1 200\r\nX-Empty:\r\nY:   \r\n\r\nbody after the head";
+    let (copied, len) = parse(input).unwrap().unwrap();
+    let mut buf = BytesMut::from(&input[..]);
+    let shared = take_response_head(&mut buf, &Limits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(copied, shared);
+    assert_eq!(shared.reason(), "");
+    assert_eq!(shared.headers["x-empty"], "");
+    assert_eq!(shared.headers["y"], "");
+    assert_eq!(&buf[..], &input[len..]);
+}
+
+#[test]
+fn offset_range_maps_empty_and_foreign_parts_safely() {
+    let buf = b"HTTP/1.1 200 OK\r\n\r\nrest";
+    assert_eq!(offset_range(buf, 19, &buf[9..12]), 9..12);
+    assert_eq!(offset_range(buf, 19, b""), 0..0);
+    let foreign = [1u8, 2, 3];
+    let r = offset_range(buf, 19, &foreign);
+    assert!(r.start <= r.end && r.end <= 19, "{r:?}");
+}
