@@ -937,3 +937,19 @@ fn public_types_can_cross_threads() {
     send::<TestLease>();
     send::<TestRequest>();
 }
+
+#[test]
+fn a_release_trimmed_to_serve_another_route_leaves_its_route_gone() {
+    // Found by the model test: total 1; a's release goes idle, b's waiter needs the
+    // slot, a's connection is trimmed and route a leaves the table mid-release.
+    let h = Harness::limits(1, 1);
+    let a = h.lease_connected("a", None);
+    let a_id = conn(&a).unwrap();
+    let mut b = h.pool.lease(&"b", None);
+    a.release(true, None);
+    let b = assert_served(&mut b);
+    assert_eq!(conn(&b), None);
+    assert_eq!(h.closed(), vec![(a_id, CloseReason::Trimmed)]);
+    assert_eq!(h.pool.routes(), vec!["b"]);
+    h.check();
+}
