@@ -1,7 +1,9 @@
 //! 16 threads on 4 slots, 100,000 lease/release cycles in all, with random cancels
-//! (own and other threads'), zero and short timeouts, discards and three routes
-//! competing for the total. Every thread must finish and every connection must be
-//! accounted for: idle in the pool or closed exactly once, nothing leased or pending.
+//! (own and other threads'), zero and short timeouts, discards, three routes with 2
+//! slots each competing for the total of 4, validities from zero to 30 s (so
+//! connections expire mid-run) and a janitor thread racing `close_expired` and
+//! `close_idle`. Every thread must finish and every connection must be accounted
+//! for: idle in the pool or closed exactly once, nothing leased or pending.
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,6 +17,7 @@ use rand::{Rng, SeedableRng};
 const THREADS: usize = 16;
 const CYCLES: usize = 100_000;
 const SLOTS: usize = 4;
+const PER_ROUTE: usize = 2;
 
 #[derive(Default)]
 struct Tally {
@@ -27,7 +30,7 @@ struct Tally {
 fn sixteen_threads_four_slots_everything_accounted_for() {
     let closed = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&closed);
-    let pool: Pool<u8, u32> = Pool::builder(PoolConfig::with_limits(SLOTS, SLOTS))
+    let pool: Pool<u8, u32> = Pool::builder(PoolConfig::with_limits(SLOTS, PER_ROUTE))
         .disposal(move |_c: u32, _r: CloseReason| {
             counter.fetch_add(1, Ordering::Relaxed);
         })
@@ -35,6 +38,7 @@ fn sixteen_threads_four_slots_everything_accounted_for() {
         .unwrap();
     let opened = Arc::new(AtomicU32::new(0));
     let in_use = Arc::new(AtomicUsize::new(0));
+    let route_in_use: Arc<[AtomicUsize; 3]> = Arc::new(Default::default());
     let tally = Arc::new(Tally::default());
     let handles: Arc<Mutex<Vec<CancelHandle<u8, u32>>>> = Arc::default();
 
@@ -47,6 +51,7 @@ fn sixteen_threads_four_slots_everything_accounted_for() {
                 Arc::clone(&tally),
                 Arc::clone(&handles),
             );
+            let route_in_use = Arc::clone(&route_in_use);
             thread::spawn(move || {
                 let mut rng = StdRng::seed_from_u64(t as u64);
                 for _ in 0..CYCLES / THREADS {
@@ -79,6 +84,10 @@ fn sixteen_threads_four_slots_everything_accounted_for() {
                             assert_eq!(*lease.route(), route, "handed another route's slot");
                             let now = in_use.fetch_add(1, Ordering::SeqCst) + 1;
                             assert!(now <= SLOTS, "{now} slots in use");
+                            let on_route = &route_in_use[usize::from(route)];
+                            let mine = on_route.fetch_add(1, Ordering::SeqCst) + 1;
+                            assert!(mine <= PER_ROUTE, "{mine} slots of route {route} in use");
+                            on_route.fetch_sub(1, Ordering::SeqCst);
                             if lease.connection().is_none() {
                                 lease.assign(opened.fetch_add(1, Ordering::Relaxed));
                             }
@@ -87,6 +96,11 @@ fn sixteen_threads_four_slots_everything_accounted_for() {
                             match rng.gen_range(0..20) {
                                 0 => drop(lease),
                                 1 => lease.release(false, None),
+                                2 => lease.release(true, Some(Duration::ZERO)),
+                                3..=5 => lease.release(
+                                    true,
+                                    Some(Duration::from_micros(rng.gen_range(1..2_000))),
+                                ),
                                 _ => lease.release(true, Some(Duration::from_secs(30))),
                             }
                         }
@@ -103,9 +117,24 @@ fn sixteen_threads_four_slots_everything_accounted_for() {
             })
         })
         .collect();
+    // The janitor runs a bounded number of sweeps while the workers run.
+    let janitor = {
+        let pool = pool.clone();
+        thread::spawn(move || {
+            for i in 0..20_000u32 {
+                if i % 2 == 0 {
+                    pool.close_expired();
+                } else {
+                    pool.close_idle(Duration::from_micros(500));
+                }
+                thread::yield_now();
+            }
+        })
+    };
     for w in workers {
         w.join().expect("worker finished without panicking");
     }
+    janitor.join().expect("janitor finished");
     // Handles left over cancel nothing: their requests are long gone.
     for h in handles.lock().unwrap().drain(..) {
         assert!(!h.cancel());
