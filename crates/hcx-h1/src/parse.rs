@@ -272,7 +272,16 @@ impl RawHead {
     /// Builds the head from the buffer the ranges point into; with `shared`, the same
     /// bytes as `Bytes`, values are slices of it instead of copies.
     fn build(self, src: &[u8], shared: Option<&Bytes>) -> Result<ResponseHead, Error> {
-        let mut headers = HeaderMap::with_capacity(self.fields.len());
+        // `http` caps a map at 24,576 fields and panics past it in `with_capacity` and
+        // `append`: with limits raised that far, the `try_` forms turn it into an error.
+        let too_many = || {
+            Error::new(
+                ErrorKind::TooManyHeaders,
+                "more header fields than an http::HeaderMap can hold (24,576)".to_string(),
+            )
+        };
+        let mut headers =
+            HeaderMap::try_with_capacity(self.fields.len()).map_err(|_| too_many())?;
         for (name_range, value_range) in self.fields {
             let name_bytes = &src[name_range];
             let raw_value = &src[value_range.clone()];
@@ -303,7 +312,7 @@ impl RawHead {
                     ),
                 )
             })?;
-            headers.append(name, value);
+            headers.try_append(name, value).map_err(|_| too_many())?;
         }
         let reason = match shared {
             Some(shared) => shared.slice(self.reason),

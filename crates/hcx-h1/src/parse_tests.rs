@@ -264,3 +264,18 @@ fn offset_range_maps_empty_and_foreign_parts_safely() {
     let r = offset_range(buf, 19, &foreign);
     assert!(r.start <= r.end && r.end <= 19, "{r:?}");
 }
+
+#[test]
+fn more_fields_than_a_header_map_holds_is_an_error_not_a_panic() {
+    // With limits raised far above the defaults, `http`'s own cap (24,576 fields) is
+    // what gives: found in review, it used to panic inside HeaderMap.
+    let limits = Limits::default()
+        .with_max_headers(30_000)
+        .with_max_head_bytes(1 << 20);
+    let mut bytes = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for _ in 0..25_000 {
+        bytes.extend_from_slice(b"a:\r\n");
+    }
+    bytes.extend_from_slice(b"\r\n");
+    assert_eq!(kind_of(&bytes, &limits), ErrorKind::TooManyHeaders);
+}

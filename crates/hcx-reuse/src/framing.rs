@@ -95,10 +95,12 @@ pub(crate) fn check_response(
     // CONNECT (the connection becomes a tunnel). Their length fields describe the
     // representation, not this message.
     let method = exchange.method();
-    if *method == Method::HEAD
-        || status.as_u16() == 304
-        || (*method == Method::CONNECT && status.is_success())
-    {
+    if *method == Method::CONNECT && status.is_success() {
+        // No length needed (§6.3 (2)), but no HTTP either from here on: the tunnel is
+        // never pooled as a connection to the proxy (the codec reports `Tunnel` too).
+        return Err(CloseReason::Tunnel);
+    }
+    if *method == Method::HEAD || status.as_u16() == 304 {
         return Ok(());
     }
 

@@ -60,6 +60,14 @@ pub enum CloseReason {
     RequestBodyIncomplete,
     /// A `101 Switching Protocols` response: the connection now speaks another protocol.
     SwitchingProtocols,
+    /// A 2xx response to CONNECT: the connection is now a tunnel to another host. It
+    /// belongs to whoever asked for the tunnel and is never pooled as a connection to
+    /// the proxy (RFC 9110 §9.3.6).
+    Tunnel,
+    /// Bytes followed the end of the response on the connection: they are not the
+    /// answer to any request, and reading them as the next response would hand wrong
+    /// bytes to the next request. Reported by the engine, which sees the buffer.
+    TrailingBytes,
     /// The response carried a `close` connection option (RFC 9112 §9.6).
     ResponseConnectionClose,
     /// The response had no `Connection` header and its `Proxy-Connection` header said
@@ -122,6 +130,8 @@ impl CloseReason {
             CloseReason::SwitchingProtocols => {
                 "101 Switching Protocols: the connection left HTTP/1.1"
             }
+            CloseReason::Tunnel => "2xx to CONNECT: the connection became a tunnel",
+            CloseReason::TrailingBytes => "bytes followed the end of the response",
             CloseReason::ResponseConnectionClose => "response had Connection: close",
             CloseReason::ProxyConnectionClose => {
                 "response had Proxy-Connection: close and no Connection header"

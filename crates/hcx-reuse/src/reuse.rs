@@ -66,7 +66,8 @@ where
 ///    `chunked`, no length at all, several or invalid `Content-Length`s, or a 1xx/204
 ///    with a non-zero length or a `Transfer-Encoding`.
 ///
-/// Responses to HEAD, 1xx, 204, 304 and 2xx responses to CONNECT need no length.
+/// Responses to HEAD, 1xx, 204 and 304 need no length. A 2xx response to CONNECT needs
+/// none either, but closes (`Tunnel`): the connection became a tunnel.
 /// Where this differs from Apache 4.4 and 5.x, and why, is in `docs/reuse.md`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct DefaultReuseStrategy;

@@ -630,11 +630,20 @@ fn bodiless_cases() -> Vec<Case> {
             Method::HEAD,
             get("head_error_response_needs_no_length", V11, 404, &[], KEEP),
         ),
-        // 4.4 treats only HEAD as bodiless and would close here; 5.x and RFC 9112
-        // §6.3 (2) say a 2xx to CONNECT has no body (the connection becomes a tunnel).
+        // 4.4 closes (it treats only HEAD as bodiless); 5.x reuses, since RFC 9112
+        // §6.3 (2) says a 2xx to CONNECT has no body. No body, but the connection is a
+        // tunnel now: pooling it as a connection to the proxy would write the next
+        // proxied request into someone's tunnel. We close, with its own reason (and
+        // agree with hcx-h1's framing, which reports `Tunnel`).
         with_method(
             Method::CONNECT,
-            get("connect_success_needs_no_length", V11, 200, &[], KEEP),
+            get(
+                "connect_success_is_a_tunnel_never_pooled",
+                V11,
+                200,
+                &[],
+                close(CloseReason::Tunnel),
+            ),
         ),
         with_method(
             Method::CONNECT,

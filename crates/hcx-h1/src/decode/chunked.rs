@@ -333,13 +333,16 @@ impl ChunkedDecoder {
                 )));
             }
         };
-        let mut map = HeaderMap::with_capacity(fields.len());
+        // `http` panics past 24,576 fields: the `try_` forms make it an error.
+        let too_many =
+            || Why::Trailers("more trailer fields than an http::HeaderMap can hold".to_string());
+        let mut map = HeaderMap::try_with_capacity(fields.len()).map_err(|_| too_many())?;
         for field in fields {
             let name = HeaderName::from_bytes(field.name.as_bytes());
             let value = HeaderValue::from_bytes(field.value);
             match (name, value) {
                 (Ok(name), Ok(value)) => {
-                    map.append(name, value);
+                    map.try_append(name, value).map_err(|_| too_many())?;
                 }
                 _ => {
                     return Err(Why::Trailers(format!(
