@@ -36,6 +36,7 @@ pub struct Exchange<'a> {
     version: Version,
     response_headers: &'a HeaderMap,
     request_body_complete: bool,
+    request_version: Version,
 }
 
 impl<'a> Exchange<'a> {
@@ -54,6 +55,7 @@ impl<'a> Exchange<'a> {
             version,
             response_headers,
             request_body_complete: true,
+            request_version: Version::HTTP_11,
         }
     }
 
@@ -68,6 +70,21 @@ impl<'a> Exchange<'a> {
             response.version,
             &response.headers,
         )
+        .with_request_version(request.version)
+    }
+
+    /// Records the version the request was sent with. Default: HTTP/1.1. An HTTP/1.0
+    /// request without the `keep-alive` option tells the server to close after its
+    /// response (RFC 9112 §9.3), whatever the response says.
+    #[must_use]
+    pub fn with_request_version(mut self, version: Version) -> Self {
+        self.request_version = version;
+        self
+    }
+
+    /// The version the request was sent with.
+    pub fn request_version(&self) -> Version {
+        self.request_version
     }
 
     /// Records whether the request body was sent completely. `false` when the server

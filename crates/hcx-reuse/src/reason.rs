@@ -60,6 +60,9 @@ pub enum CloseReason {
     RequestBodyIncomplete,
     /// A `101 Switching Protocols` response: the connection now speaks another protocol.
     SwitchingProtocols,
+    /// The request was HTTP/1.0 without a `keep-alive` connection option, so the server
+    /// closes after its response (RFC 9112 §9.3).
+    Http10RequestWithoutKeepAlive,
     /// A 2xx response to CONNECT: the connection is now a tunnel to another host. It
     /// belongs to whoever asked for the tunnel and is never pooled as a connection to
     /// the proxy (RFC 9110 §9.3.6).
@@ -131,6 +134,9 @@ impl CloseReason {
                 "101 Switching Protocols: the connection left HTTP/1.1"
             }
             CloseReason::Tunnel => "2xx to CONNECT: the connection became a tunnel",
+            CloseReason::Http10RequestWithoutKeepAlive => {
+                "HTTP/1.0 request without Connection: keep-alive"
+            }
             CloseReason::TrailingBytes => "bytes followed the end of the response",
             CloseReason::ResponseConnectionClose => "response had Connection: close",
             CloseReason::ProxyConnectionClose => {

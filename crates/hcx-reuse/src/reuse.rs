@@ -53,7 +53,8 @@ where
 /// The connection closes, checked in this order (the first rule that applies gives the
 /// reason), when:
 ///
-/// 1. the request's `Connection` lists `close` or is not a token list;
+/// 1. the request's `Connection` lists `close` or is not a token list, or the request
+///    was HTTP/1.0 without `keep-alive`;
 /// 2. the request had both `Content-Length` and `Transfer-Encoding`;
 /// 3. the request body was not sent completely;
 /// 4. the response is `101 Switching Protocols`, or HTTP/0.9;
@@ -87,6 +88,11 @@ fn default_rules(exchange: &Exchange<'_>) -> Result<(), CloseReason> {
     match request.connection.unwrap_or_default() {
         Options::Close => return Err(CloseReason::RequestConnectionClose),
         Options::Malformed => return Err(CloseReason::RequestConnectionMalformed),
+        // RFC 9112 §9.3: an HTTP/1.0 request persists only with `keep-alive`; without
+        // it the server closes after answering, whatever its response says.
+        Options::Open { keep_alive: false } if exchange.request_version() < Version::HTTP_11 => {
+            return Err(CloseReason::Http10RequestWithoutKeepAlive);
+        }
         Options::Open { .. } => {}
     }
     framing::check_request(&request)?;

@@ -20,6 +20,8 @@ struct Case {
     method: Method,
     request: Fields,
     request_body_complete: bool,
+    /// The version the request went out with (HTTP/1.1 unless a row says otherwise).
+    request_version: Version,
     version: Version,
     status: u16,
     response: Fields,
@@ -39,6 +41,7 @@ fn get(name: &'static str, version: Version, status: u16, response: Fields, expe
         method: Method::GET,
         request: &[],
         request_body_complete: true,
+        request_version: V11,
         version,
         status,
         response,
@@ -52,6 +55,13 @@ fn with_method(method: Method, case: Case) -> Case {
 
 fn with_request(request: Fields, case: Case) -> Case {
     Case { request, ..case }
+}
+
+fn sent_as_http10(case: Case) -> Case {
+    Case {
+        request_version: V10,
+        ..case
+    }
 }
 
 const V09: Version = Version::HTTP_09;
@@ -762,6 +772,26 @@ fn token_cases() -> Vec<Case> {
 fn request_and_version_cases() -> Vec<Case> {
     use CloseReason::*;
     vec![
+        // RFC 9112 §9.3: an HTTP/1.0 request persists only with keep-alive; the
+        // server closes after answering even if its response is HTTP/1.1 without
+        // `close` (found missing in review).
+        sent_as_http10(get(
+            "http10_request_without_keep_alive_closes",
+            V11,
+            200,
+            &[CL10],
+            close(Http10RequestWithoutKeepAlive),
+        )),
+        sent_as_http10(with_request(
+            &[("connection", b"keep-alive")],
+            get(
+                "http10_request_with_keep_alive_is_reused",
+                V11,
+                200,
+                &[CL10],
+                KEEP,
+            ),
+        )),
         with_request(
             &[("connection", b"Keep-Alive, CLOSE")],
             get(
@@ -898,7 +928,8 @@ fn default_strategy_follows_the_table() -> Result<(), String> {
         let response = header_map(case.response)?;
         let status = StatusCode::from_u16(case.status).map_err(|e| e.to_string())?;
         let exchange = Exchange::new(&case.method, &request, status, case.version, &response)
-            .with_request_body_complete(case.request_body_complete);
+            .with_request_body_complete(case.request_body_complete)
+            .with_request_version(case.request_version);
         let got = DefaultReuseStrategy.reuse(&exchange);
         if got != case.expect {
             failures.push(format!(
