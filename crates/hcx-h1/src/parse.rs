@@ -130,6 +130,9 @@ pub fn take_response_head(
 pub struct HeadReader {
     limits: Limits,
     informational: usize,
+    /// Bytes at the front of the buffer already known to hold no end of head, so a
+    /// head that trickles in is scanned once, not re-parsed on every read.
+    scanned: usize,
 }
 
 /// A head read by a [`HeadReader`].
@@ -149,6 +152,7 @@ impl HeadReader {
         HeadReader {
             limits,
             informational: 0,
+            scanned: 0,
         }
     }
 
@@ -164,9 +168,15 @@ impl HeadReader {
     /// [`ErrorKind::TooManyInformational`]: a server cannot keep a client waiting
     /// forever with `100 Continue`s.
     pub fn read(&mut self, buf: &mut BytesMut) -> Result<Option<HeadEvent>, Error> {
+        if buf.len() < self.limits.max_head_bytes && !self.may_hold_a_head(buf) {
+            // Still no blank line: only the cheap "is this HTTP at all" check.
+            check_http_prefix(buf)?;
+            return Ok(None);
+        }
         let Some(head) = take_response_head(buf, &self.limits)? else {
             return Ok(None);
         };
+        self.scanned = 0;
         if !head.is_informational() {
             return Ok(Some(HeadEvent::Final(head)));
         }
@@ -181,6 +191,25 @@ impl HeadReader {
             ));
         }
         Ok(Some(HeadEvent::Informational(head)))
+    }
+}
+
+impl HeadReader {
+    /// Whether `buf` may hold a complete head: a line feed followed by an empty line
+    /// (`\n\r\n` or `\n\n`) somewhere past what earlier calls already scanned.
+    fn may_hold_a_head(&mut self, buf: &[u8]) -> bool {
+        if self.scanned > buf.len() {
+            self.scanned = 0; // the caller consumed or replaced the buffer
+        }
+        // Back up two bytes: the end of head may straddle the old and new bytes.
+        let start = self.scanned.saturating_sub(2);
+        let found = buf[start..].iter().enumerate().any(|(i, &b)| {
+            b == b'\n' && matches!(&buf[start + i + 1..], [b'\n', ..] | [b'\r', b'\n', ..])
+        });
+        if !found {
+            self.scanned = buf.len();
+        }
+        found
     }
 }
 

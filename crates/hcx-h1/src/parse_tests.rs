@@ -279,3 +279,66 @@ fn more_fields_than_a_header_map_holds_is_an_error_not_a_panic() {
     bytes.extend_from_slice(b"\r\n");
     assert_eq!(kind_of(&bytes, &limits), ErrorKind::TooManyHeaders);
 }
+
+#[test]
+fn head_reader_fed_a_byte_at_a_time_reads_what_a_whole_parse_reads() {
+    let bytes: &[u8] =
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nA: 1\r\n folded\r\nB: 2\n\nbody";
+    let mut reader = HeadReader::new(Limits::default());
+    let mut buf = BytesMut::new();
+    let mut events = Vec::new();
+    let mut fed = 0;
+    'feed: for &b in bytes {
+        buf.extend_from_slice(&[b]);
+        fed += 1;
+        while let Some(event) = reader.read(&mut buf).unwrap() {
+            let last = matches!(event, HeadEvent::Final(_));
+            events.push(event);
+            if last {
+                break 'feed; // the rest is body: not the head reader's
+            }
+        }
+    }
+    buf.extend_from_slice(&bytes[fed..]);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(matches!(&events[0], HeadEvent::Informational(h) if h.status == 100));
+    let HeadEvent::Final(head) = &events[1] else {
+        panic!("{events:?}")
+    };
+    let mut whole = BytesMut::from(bytes);
+    let mut once = HeadReader::new(Limits::default());
+    assert!(matches!(
+        once.read(&mut whole).unwrap(),
+        Some(HeadEvent::Informational(_))
+    ));
+    let Some(HeadEvent::Final(expected)) = once.read(&mut whole).unwrap() else {
+        panic!()
+    };
+    assert_eq!(head, &expected);
+    assert_eq!(head.headers["b"], "2");
+    assert_eq!(&buf[..], b"body");
+    assert_eq!(buf, whole);
+}
+
+#[test]
+fn head_reader_still_refuses_a_non_http_start_at_once() {
+    let mut reader = HeadReader::new(Limits::default());
+    let mut buf = BytesMut::from(&b"SSH-2"[..]);
+    assert_eq!(
+        reader.read(&mut buf).unwrap_err().kind(),
+        ErrorKind::NotHttp
+    );
+}
+
+#[test]
+fn head_reader_reports_an_oversized_head_without_a_blank_line() {
+    let limits = Limits::default().with_max_head_bytes(64);
+    let mut reader = HeadReader::new(limits);
+    let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\n"[..]);
+    assert!(reader.read(&mut buf).unwrap().is_none());
+    buf.extend_from_slice(&[b'x'; 64]);
+    assert_eq!(
+        reader.read(&mut buf).unwrap_err().kind(),
+        ErrorKind::HeadTooLarge
+    );
+}
