@@ -210,3 +210,39 @@ fn two_routes_competing_for_the_total_limit() {
         assert!(pool.stats().available <= 1);
     });
 }
+
+#[test]
+fn cross_route_hand_off_racing_a_dropped_request() {
+    // Total 1: route 1 holds the slot; a waiter on route 2 blocks, a request on
+    // route 1 is made and dropped (possibly just as it is served). The release must
+    // end with everything accounted for and the blocked waiter served.
+    model(|| {
+        let (pool, closed) = pool(1, 1);
+        let mut held = pool.lease(&1, None).get(Duration::ZERO).unwrap();
+        held.assign(1);
+        let opened = Arc::new(AtomicUsize::new(1));
+        let (p, o) = (pool.clone(), Arc::clone(&opened));
+        let waiter = thread::spawn(move || {
+            let mut lease = p.lease(&2, None).wait().unwrap();
+            assert_eq!(*lease.route(), 2);
+            assert!(
+                lease.connection().is_none(),
+                "route 1's connection is never handed to route 2"
+            );
+            lease.assign(2);
+            o.fetch_add(1, Ordering::SeqCst);
+            lease.release(true, None);
+        });
+        let p = pool.clone();
+        let dropper = thread::spawn(move || drop(p.lease(&1, None)));
+        held.release(true, None);
+        waiter.join().unwrap();
+        dropper.join().unwrap();
+        assert_accounted(&pool, &closed, opened.load(Ordering::SeqCst));
+        assert_eq!(
+            pool.stats().available,
+            1,
+            "total 1: only route 2's connection stays"
+        );
+    });
+}
