@@ -238,11 +238,8 @@ fn cross_route_hand_off_racing_a_dropped_request() {
         held.release(true, None);
         waiter.join().unwrap();
         dropper.join().unwrap();
+        // Route 2's connection may be idle, or trimmed to give the short-lived route 1
+        // request a slot: either way it is accounted for exactly once.
         assert_accounted(&pool, &closed, opened.load(Ordering::SeqCst));
-        assert_eq!(
-            pool.stats().available,
-            1,
-            "total 1: only route 2's connection stays"
-        );
     });
 }
