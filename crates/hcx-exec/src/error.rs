@@ -217,6 +217,13 @@ pub(crate) fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
+impl From<http::Error> for Error {
+    /// A request that could not be built (a bad URI, header name or value).
+    fn from(e: http::Error) -> Self {
+        Error::new(Kind::InvalidRequest, format!("invalid request: {e}")).with_source(e)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.inner.message)
