@@ -43,6 +43,8 @@ pub use config::RequestConfig;
 pub use connection::Connection;
 pub use error::Error;
 pub use exec::MainExec;
+/// What a protocol error was ([`Error::protocol_error`]).
+pub use hcx_h1::ErrorKind as ProtocolErrorKind;
 pub use info::{ConnectionInfo, ReuseInfo};
 pub use manager::{
     Endpoint, ManagerStats, PoolingConnectionManager, PoolingConnectionManagerBuilder, UserToken,

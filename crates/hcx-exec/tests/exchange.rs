@@ -110,6 +110,18 @@ fn a_silent_close_after_the_response_is_caught_by_the_stale_probe() -> TestResul
     let setup = Setup::new()?;
     assert_eq!(setup.get(&server.url("/"))?.into_body().into_string()?, "x");
     server.wait_for_closed(1, WAIT)?;
+    // The server records the close just before its FIN: probe (no sleep) until it is here.
+    let route = Route::from_uri(&server.url("/").parse()?)?;
+    let lease = setup.manager.pool().lease(&route, None).get(WAIT)?;
+    let deadline = std::time::Instant::now() + WAIT;
+    while !lease.connection().ok_or("no idle connection")?.is_stale() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the FIN never arrived"
+        );
+        std::thread::yield_now();
+    }
+    lease.release(true, None);
     let response = setup.get(&server.url("/"))?;
     let info = info(&response).ok_or("no connection info")?;
     assert!(!info.reused);
