@@ -194,7 +194,8 @@ impl Streaming {
             self.runtime.discard();
             return;
         }
-        let deadline = Instant::now() + self.drain_timeout;
+        // No deadline when the timeout is too large to add (effectively forever).
+        let deadline = Instant::now().checked_add(self.drain_timeout);
         let response_timeout = self.runtime.connection_mut().and_then(|c| c.timeout());
         let mut drained = 0u64;
         loop {
@@ -202,7 +203,9 @@ impl Streaming {
                 self.runtime.release();
                 return;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             let too_long = self
                 .decoder
                 .remaining()

@@ -166,3 +166,70 @@ impl fmt::Debug for ExecRuntime {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn non_reusable_sticks_until_the_release() -> Result<(), Error> {
+        let manager = PoolingConnectionManager::new();
+        let mut runtime = ExecRuntime::new(manager.clone());
+        runtime.acquire(&Route::http("a.test", 80), None, WAIT)?;
+        assert!(runtime.is_acquired() && !runtime.is_connected());
+        runtime.mark_non_reusable();
+        runtime.mark_reusable(None);
+        assert!(
+            !runtime.is_reusable(),
+            "keep-alive once disabled stays disabled"
+        );
+        runtime.release();
+        assert_eq!(manager.stats().pool.leased, 0);
+        // A new exchange starts unmarked.
+        runtime.acquire(&Route::http("a.test", 80), None, WAIT)?;
+        runtime.mark_reusable(Some(WAIT));
+        assert!(runtime.is_reusable());
+        Ok(())
+    }
+
+    #[test]
+    fn a_second_acquire_is_refused_and_drop_discards() -> Result<(), Error> {
+        let manager = PoolingConnectionManager::new();
+        let route = Route::http("a.test", 80);
+        let mut runtime = ExecRuntime::new(manager.clone());
+        runtime.acquire(&route, None, WAIT)?;
+        assert!(runtime.acquire(&route, None, WAIT).is_err());
+        assert_eq!(manager.stats().pool.leased, 1);
+        drop(runtime);
+        assert_eq!(manager.stats().pool.leased, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_reusable_release_keeps_the_connection_and_discard_closes_it()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let route = Route::http("127.0.0.1", listener.local_addr()?.port());
+        let manager = PoolingConnectionManager::new();
+        let mut runtime = ExecRuntime::new(manager.clone());
+        runtime.acquire(&route, None, WAIT)?;
+        runtime.connect_if_needed(WAIT)?;
+        let id = runtime.connection_info().map(|i| i.connection_id);
+        runtime.mark_reusable(None);
+        runtime.release();
+        runtime.release(); // nothing held: a no-op
+        assert_eq!(manager.stats().pool.available, 1);
+
+        runtime.acquire(&route, None, WAIT)?;
+        let info = runtime.connection_info().ok_or("no info")?;
+        assert!(info.reused && info.probed);
+        assert_eq!(Some(info.connection_id), id);
+        runtime.discard();
+        assert_eq!(manager.stats().pool.available, 0);
+        assert_eq!(manager.stats().pool.leased, 0);
+        Ok(())
+    }
+}

@@ -100,6 +100,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Like [`reuse_strategy`](Self::reuse_strategy), for a strategy already behind
+    /// an `Arc` (shared with other clients).
+    pub fn shared_reuse_strategy(mut self, strategy: Arc<dyn ConnectionReuseStrategy>) -> Self {
+        self.reuse = strategy;
+        self
+    }
+
+    /// Like [`keep_alive_strategy`](Self::keep_alive_strategy), for a strategy already
+    /// behind an `Arc`.
+    pub fn shared_keep_alive_strategy(mut self, strategy: Arc<dyn KeepAliveStrategy>) -> Self {
+        self.keep_alive = strategy;
+        self
+    }
+
     /// Limits on response heads (size, field count, 1xx count). Default 64 KiB, 100, 16.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;

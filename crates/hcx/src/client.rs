@@ -229,4 +229,46 @@ mod tests {
         assert_eq!(server.stats().connections_accepted, 1);
         Ok(())
     }
+
+    #[test]
+    fn strategies_can_be_closures_or_shared_trait_objects() -> Result<(), Box<dyn std::error::Error>>
+    {
+        use hcx_reuse::{CloseReason, Exchange, KeepAlive, Reuse};
+        let server = TestServer::builder()
+            .default_reply(Reply::new(503u16).body("busy"))
+            .start()?;
+        // Apache users often close after a server error; a closure says so, with a reason.
+        let client = Client::builder()
+            .reuse_strategy(|exchange: &Exchange<'_>| {
+                if exchange.status().is_server_error() {
+                    Reuse::Close(CloseReason::Custom("server error"))
+                } else {
+                    Reuse::KeepAlive
+                }
+            })
+            .build()?;
+        let response = client.get(server.url("/"))?;
+        assert_eq!(
+            response.extensions().get::<hcx_exec::ReuseInfo>(),
+            Some(&hcx_exec::ReuseInfo::Close {
+                reason: "server error"
+            })
+        );
+        drop(response);
+        assert_eq!(client.stats().pool.available, 0);
+
+        let keep: std::sync::Arc<dyn hcx_reuse::KeepAliveStrategy> =
+            std::sync::Arc::new(|_: &Exchange<'_>| {
+                KeepAlive::For(std::time::Duration::from_secs(9))
+            });
+        let client = Client::builder().shared_keep_alive_strategy(keep).build()?;
+        let response = client.get(server.url("/"))?;
+        assert_eq!(
+            response.extensions().get::<hcx_exec::ReuseInfo>(),
+            Some(&hcx_exec::ReuseInfo::Keep {
+                valid_for: Some(std::time::Duration::from_secs(9))
+            })
+        );
+        Ok(())
+    }
 }
