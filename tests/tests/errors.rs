@@ -242,3 +242,44 @@ fn invalid_requests_fail_before_touching_the_pool() -> TestResult {
     assert_eq!(client.stats().connections_opened, 0);
     Ok(())
 }
+
+#[test]
+fn a_head_cut_short_is_a_protocol_error_not_a_missing_response() -> TestResult {
+    let server = server_with(
+        "/half",
+        Reply::raw("HTTP/1.1 200 OK\r\nContent-Le").then_close(),
+    )?;
+    let client = client()?;
+    let error = client
+        .get(server.url("/half"))
+        .err()
+        .ok_or("expected an error")?;
+    assert!(!error.is_closed_before_response(), "{error:?}");
+    assert_eq!(
+        error.protocol_error(),
+        Some(ProtocolErrorKind::IncompleteHead),
+        "{error:?}"
+    );
+    assert_healthy(&client, &server)
+}
+
+#[test]
+fn stray_bytes_after_a_response_make_its_connection_stale() -> TestResult {
+    let server = server_with(
+        "/extra",
+        Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiEXTRA"),
+    )?;
+    let client = client()?;
+    assert_eq!(
+        client
+            .get(server.url("/extra"))?
+            .into_body()
+            .into_string()?,
+        "hi"
+    );
+    let next = client.get(server.url("/ok"))?;
+    assert_eq!(common::info(&next).stale_discarded, 1);
+    assert_eq!(next.into_body().into_string()?, "fine");
+    assert_eq!(server.stats().connections_accepted, 2);
+    Ok(())
+}

@@ -236,3 +236,42 @@ fn a_connection_for_one_route_is_never_given_to_another() -> TestResult {
     assert_eq!(client.stats().pool.available, 3);
     Ok(())
 }
+
+#[test]
+fn interim_responses_are_skipped_and_the_connection_kept() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok()
+                .informational(103)
+                .informational(100)
+                .body("final"),
+        )
+        .start()?;
+    let client = client()?;
+    for _ in 0..2 {
+        let response = client.get(server.url("/"))?;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.into_body().into_string()?, "final");
+    }
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn a_keep_alive_timeout_of_zero_closes_the_connection() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok().header("Keep-Alive", "timeout=0").body("x"),
+        )
+        .start()?;
+    let client = client()?;
+    let response = client.get(server.url("/"))?;
+    assert!(matches!(reuse(&response), Some(ReuseInfo::Close { .. })));
+    response.into_body().into_string()?;
+    assert_eq!(client.stats().pool.available, 0);
+    Ok(())
+}

@@ -9,17 +9,24 @@
 //! `hcx-h1` (the codec) and `hcx-reuse` (reuse and keep-alive); the pool in
 //! `hcx-pool`. Most users want the `hcx` crate's `Client`, which wraps this.
 //!
-//! ```no_run
-//! use hcx_exec::{Body, ExecRuntime, MainExec, PoolingConnectionManager, RequestConfig, Route};
-//! use std::io::Read;
+//! ```
+//! use hcx_exec::{Body, ConnectionInfo, ExecRuntime, MainExec, PoolingConnectionManager, RequestConfig, Route};
+//! use hcx_testserver::{Method, Reply, TestServer};
 //!
+//! let server = TestServer::builder().route(Method::GET, "/hello", Reply::ok().body("hi")).start()?;
 //! let manager = PoolingConnectionManager::builder().max_per_route(4).build()?;
 //! let exec = MainExec::default();
-//! let request = http::Request::get("http://localhost:8080/hello").body(Body::empty())?;
-//! let route = Route::from_uri(request.uri())?;
-//! let response = exec.execute(&route, request, ExecRuntime::new(manager.clone()), &RequestConfig::default())?;
-//! let text = response.into_body().into_string()?; // the connection goes back to the pool here
-//! assert_eq!(manager.stats().pool.leased, 0);
+//! for round in 0..2 {
+//!     let request = http::Request::get(server.url("/hello")).body(Body::empty())?;
+//!     let route = Route::from_uri(request.uri())?;
+//!     let runtime = ExecRuntime::new(manager.clone()); // one per request
+//!     let response = exec.execute(&route, request, runtime, &RequestConfig::default())?;
+//!     let info = response.extensions().get::<ConnectionInfo>().copied();
+//!     assert_eq!(info.map(|i| i.reused), Some(round > 0));
+//!     // Reading to the end gives the connection back to the pool.
+//!     assert_eq!(response.into_body().into_string()?, "hi");
+//!     assert_eq!(manager.stats().pool.leased, 0);
+//! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]

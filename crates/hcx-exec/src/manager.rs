@@ -48,16 +48,30 @@ pub struct PoolingConnectionManager {
 
 struct Inner {
     pool: ConnPool,
-    clock: CoarseClock,
+    /// The pool's own clock: idle times are measured against its release stamps.
+    clock: SharedClock,
     resolver: Arc<dyn Resolver>,
     validate_after_inactivity: Option<Duration>,
     next_id: AtomicU64,
     stale_closed: AtomicU64,
 }
 
+/// One clock shared by the pool (release stamps, expiry) and the manager (idle time
+/// before reuse), so that both read the same time.
+#[derive(Clone)]
+struct SharedClock(Arc<dyn Clock>);
+
+impl Clock for SharedClock {
+    #[inline]
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+}
+
 /// Builds a [`PoolingConnectionManager`].
 pub struct PoolingConnectionManagerBuilder {
     config: PoolConfig,
+    clock: SharedClock,
     resolver: Arc<dyn Resolver>,
     validate_after_inactivity: Option<Duration>,
 }
@@ -101,11 +115,19 @@ impl PoolingConnectionManagerBuilder {
         self
     }
 
+    /// Where time is read for keep-alive expiry, time-to-live and the idle time that
+    /// decides the stale probe. Default [`CoarseClock`]; tests use
+    /// [`ManualClock`](hcx_pool::ManualClock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = SharedClock(Arc::new(clock));
+        self
+    }
+
     /// Builds the manager; a zero limit is a configuration error.
     pub fn build(self) -> Result<PoolingConnectionManager, Error> {
-        let clock = CoarseClock::new();
+        let clock = self.clock;
         let pool = Pool::builder(self.config)
-            .clock(clock)
+            .clock(clock.clone())
             .build()
             .map_err(|e| {
                 Error::new(Kind::Config, format!("invalid pool configuration: {e}")).with_source(e)
@@ -149,6 +171,7 @@ impl PoolingConnectionManager {
     pub fn builder() -> PoolingConnectionManagerBuilder {
         PoolingConnectionManagerBuilder {
             config: PoolConfig::default(),
+            clock: SharedClock(Arc::new(CoarseClock::new())),
             resolver: Arc::new(SystemResolver),
             validate_after_inactivity: Some(Duration::ZERO),
         }
@@ -156,21 +179,10 @@ impl PoolingConnectionManager {
 
     /// A manager with the defaults.
     pub fn new() -> Self {
-        let clock = CoarseClock::new();
-        // The default configuration is valid; `Pool::new` can only refuse zero limits.
-        let pool = match Pool::builder(PoolConfig::default()).clock(clock).build() {
-            Ok(pool) => pool,
-            Err(e) => unreachable!("the default pool configuration is valid: {e}"),
-        };
-        PoolingConnectionManager {
-            inner: Arc::new(Inner {
-                pool,
-                clock,
-                resolver: Arc::new(SystemResolver),
-                validate_after_inactivity: Some(Duration::ZERO),
-                next_id: AtomicU64::new(1),
-                stale_closed: AtomicU64::new(0),
-            }),
+        match Self::builder().build() {
+            Ok(manager) => manager,
+            // Only zero limits are refused, and the defaults are 25 and 5.
+            Err(e) => unreachable!("the default configuration is valid: {e}"),
         }
     }
 
@@ -378,5 +390,85 @@ impl fmt::Debug for Endpoint {
             .field("info", &self.info)
             .field("connection", &self.lease.connection())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::ExecRuntime;
+    use hcx_pool::ManualClock;
+    use std::net::TcpListener;
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    /// Leases, connects if needed, and releases as reusable; returns the info.
+    fn cycle(manager: &PoolingConnectionManager, route: &Route) -> Result<ConnectionInfo, Error> {
+        let mut runtime = ExecRuntime::new(manager.clone());
+        runtime.acquire(route, None, WAIT)?;
+        runtime.connect_if_needed(WAIT)?;
+        let info = runtime
+            .connection_info()
+            .ok_or_else(|| Error::new(Kind::Io, "no endpoint"))?;
+        runtime.mark_reusable(None);
+        runtime.release();
+        Ok(info)
+    }
+
+    #[test]
+    fn the_probe_runs_only_after_validate_after_inactivity()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let route = Route::http("127.0.0.1", listener.local_addr()?.port());
+        let clock = ManualClock::new();
+        let manager = PoolingConnectionManager::builder()
+            .clock(clock.clone())
+            .validate_after_inactivity(Some(Duration::from_secs(2)))
+            .build()?;
+        let first = cycle(&manager, &route)?;
+        assert!(!first.reused && !first.probed && first.idle_for.is_none());
+
+        clock.advance(Duration::from_secs(1));
+        let young = cycle(&manager, &route)?;
+        assert!(young.reused && !young.probed);
+        assert_eq!(young.idle_for, Some(Duration::from_secs(1)));
+
+        clock.advance(Duration::from_secs(2));
+        let old = cycle(&manager, &route)?;
+        assert!(old.reused && old.probed);
+        assert_eq!(old.idle_for, Some(Duration::from_secs(2)));
+        assert_eq!(old.connection_id, first.connection_id);
+        Ok(())
+    }
+
+    #[test]
+    fn never_validating_reuses_without_a_probe() -> Result<(), Box<dyn std::error::Error>> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let route = Route::http("127.0.0.1", listener.local_addr()?.port());
+        let manager = PoolingConnectionManager::builder()
+            .validate_after_inactivity(None)
+            .build()?;
+        cycle(&manager, &route)?;
+        let again = cycle(&manager, &route)?;
+        assert!(again.reused && !again.probed);
+        assert_eq!(manager.stats().connections_opened, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn zero_limits_are_configuration_errors() {
+        let error = PoolingConnectionManager::builder()
+            .max_per_route(0)
+            .build()
+            .err();
+        assert!(error.is_some_and(|e| e.is_config() && e.to_string().contains("max_per_route")));
+    }
+
+    #[test]
+    fn a_shut_down_manager_refuses_leases() {
+        let manager = PoolingConnectionManager::new();
+        manager.shutdown();
+        let error = manager.lease(&Route::http("a.test", 80), None, WAIT).err();
+        assert!(error.is_some_and(|e| e.is_shutdown()));
     }
 }
