@@ -205,9 +205,26 @@ impl Connection {
         result
     }
 
+    /// Reads once from the socket straight into `out` (the read buffer must be empty,
+    /// or its bytes would be overtaken); `Ok(0)` is end of stream.
+    pub(crate) fn read_direct(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        debug_assert!(self.buf.is_empty());
+        loop {
+            match self.stream.read(out) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
     /// Writes all of `bytes`.
     pub(crate) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stream.write_all(bytes)
+    }
+
+    /// Whether bytes were received and not consumed yet.
+    pub(crate) fn has_buffered(&self) -> bool {
+        !self.buf.is_empty()
     }
 
     /// The read buffer: bytes received and not consumed yet.

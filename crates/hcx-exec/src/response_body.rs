@@ -12,6 +12,9 @@ use crate::config::RequestConfig;
 use crate::error::{Error, Kind};
 use crate::runtime::ExecRuntime;
 
+/// Reads into a caller's buffer at least this large skip the connection's buffer.
+const DIRECT_READ_MIN: usize = 8 * 1024;
+
 /// The body of a response, read with [`Read`].
 ///
 /// It owns the request's [`ExecRuntime`] while the body streams. At the body's end the
@@ -156,6 +159,42 @@ impl ResponseBody {
 }
 
 impl Streaming {
+    /// Whether the next read can go straight from the socket into the caller's buffer:
+    /// a `Content-Length` body with nothing buffered.
+    fn can_read_direct(&self) -> bool {
+        self.pending.is_empty()
+            && self.decoder.remaining().is_some_and(|rest| rest > 0)
+            && self
+                .runtime
+                .connection()
+                .is_some_and(|conn| !conn.has_buffered())
+    }
+
+    /// Reads body bytes from the socket into `out` without copying them through the
+    /// connection's buffer, never past the body's end.
+    fn read_direct(&mut self, out: &mut [u8]) -> Result<usize, Error> {
+        let rest = self.decoder.remaining().unwrap_or(0);
+        let want = usize::try_from(rest).map_or(out.len(), |rest| rest.min(out.len()));
+        let conn = self
+            .runtime
+            .connection_mut()
+            .ok_or_else(|| Error::new(Kind::Io, "the response body lost its connection"))?;
+        let timeout = conn.timeout();
+        match conn.read_direct(&mut out[..want]) {
+            Ok(0) => {
+                // Before the declared length: always an incomplete body.
+                self.decoder.decode_eof().map_err(Error::from_h1)?;
+                Ok(0)
+            }
+            Ok(n) => {
+                // A length-framed decoder takes all it is given, up to its rest.
+                let decoded = self.decoder.decode(&out[..n]).map_err(Error::from_h1)?;
+                Ok(decoded.data.len())
+            }
+            Err(e) => Err(Error::exchange_io(e, "reading the response body", timeout)),
+        }
+    }
+
     /// The next decoded data (`None`: the body is done), reading the socket as needed.
     fn next_data(&mut self) -> Result<Option<Bytes>, Error> {
         loop {
@@ -270,6 +309,23 @@ impl Read for ResponseBody {
                     out[..n].copy_from_slice(&s.pending[..n]);
                     s.pending.advance(n);
                     return Ok(n);
+                }
+                State::Streaming(s) if out.len() >= DIRECT_READ_MIN && s.can_read_direct() => {
+                    let result = s.read_direct(out);
+                    let done = s.decoder.is_done();
+                    return match result {
+                        Ok(n) => {
+                            if done {
+                                self.finish(None);
+                            }
+                            Ok(n)
+                        }
+                        Err(e) => {
+                            // Dropping the runtime discards the connection.
+                            self.state = State::Failed(e.to_string());
+                            Err(e.into_io())
+                        }
+                    };
                 }
                 State::Streaming(_) => self.advance().map_err(Error::into_io)?,
             }

@@ -102,6 +102,11 @@ impl ExecRuntime {
     }
 
     /// The connection, if one is held and connected.
+    pub fn connection(&self) -> Option<&Connection> {
+        self.endpoint.as_ref().and_then(Endpoint::connection)
+    }
+
+    /// The connection, if one is held and connected.
     pub fn connection_mut(&mut self) -> Option<&mut Connection> {
         self.endpoint.as_mut().and_then(Endpoint::connection_mut)
     }

@@ -214,3 +214,48 @@ fn reuse_decisions_are_reported_with_their_reason() -> TestResult {
     assert_eq!(setup.manager.stats().pool.available, 0);
     Ok(())
 }
+
+#[test]
+fn large_reads_go_straight_to_the_caller_and_still_release_at_the_end() -> TestResult {
+    const LEN: usize = 1 << 20;
+    let server = TestServer::builder()
+        .route(Method::GET, "/big", Reply::ok().generated_body(LEN))
+        .route(
+            Method::GET,
+            "/cut",
+            Reply::ok().generated_body(LEN).truncate_body(500_000),
+        )
+        .start()?;
+    let setup = Setup::new()?;
+    let mut body = setup.get(&server.url("/big"))?.into_body();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    loop {
+        let n = body.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        // The generated body is `abc…xyzabc…`.
+        let expected = (total..total + n).map(|i| b'a' + (i % 26) as u8);
+        assert!(buf[..n].iter().copied().eq(expected), "bytes at {total}");
+        total += n;
+        if total == LEN {
+            assert!(body.is_end(), "released before the final Ok(0)");
+            assert_eq!(setup.manager.stats().pool.available, 1);
+        }
+    }
+    assert_eq!(total, LEN);
+
+    let mut body = setup.get(&server.url("/cut"))?.into_body();
+    let error = std::io::copy(&mut body, &mut std::io::sink())
+        .err()
+        .ok_or("expected an error")?;
+    let error = error
+        .into_inner()
+        .ok_or("no inner error")?
+        .downcast::<Error>()
+        .map_err(|e| e.to_string())?;
+    assert!(error.is_incomplete_body(), "{error:?}");
+    assert_eq!(setup.manager.stats().pool.leased, 0);
+    Ok(())
+}
