@@ -314,6 +314,17 @@ mod tests {
     }
 
     #[test]
+    fn an_exhausted_connect_timeout_is_a_connect_timeout() -> io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let route = Route::http("127.0.0.1", listener.local_addr()?.port());
+        let error = Connection::connect(1, &route, &SystemResolver, Duration::ZERO).err();
+        assert!(error.is_some_and(|e| e.is_connect_timeout()
+            && e.is_connect()
+            && e.to_string().contains("timed out")));
+        Ok(())
+    }
+
+    #[test]
     fn refused_and_unknown_names_are_connect_errors() {
         let resolver = StaticResolver::new();
         let e = Connection::connect(
