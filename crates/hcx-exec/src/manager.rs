@@ -366,6 +366,11 @@ impl Endpoint {
         self.lease.connection()
     }
 
+    /// The user token the connection is bound to, if any.
+    pub fn state(&self) -> Option<&UserToken> {
+        self.lease.state()
+    }
+
     /// Binds the connection to a user token (or none).
     pub fn set_state(&mut self, state: Option<UserToken>) {
         self.lease.set_state(state);

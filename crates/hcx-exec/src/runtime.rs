@@ -111,6 +111,15 @@ impl ExecRuntime {
         self.endpoint.as_mut().and_then(Endpoint::connection_mut)
     }
 
+    /// Binds the held connection to a user token (or none), so that later leases
+    /// asking for that token prefer it: Apache's `markConnectionReusable(state, …)`
+    /// state, for connections authenticated as one user.
+    pub fn set_state(&mut self, state: Option<UserToken>) {
+        if let Some(endpoint) = &mut self.endpoint {
+            endpoint.set_state(state);
+        }
+    }
+
     /// Marks the connection reusable for `valid_for` (`None`: no limit) when it is
     /// released, unless it was already marked non-reusable. Apache:
     /// `markConnectionReusable`.
@@ -197,6 +206,27 @@ mod tests {
         runtime.acquire(&Route::http("a.test", 80), None, WAIT)?;
         runtime.mark_reusable(Some(WAIT));
         assert!(runtime.is_reusable());
+        Ok(())
+    }
+
+    #[test]
+    fn a_connection_bound_to_a_token_goes_to_the_lease_that_asks_for_it()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let route = Route::http("127.0.0.1", listener.local_addr()?.port());
+        let manager = PoolingConnectionManager::new();
+        let alice = UserToken::new("alice");
+        let mut runtime = ExecRuntime::new(manager.clone());
+        runtime.acquire(&route, None, WAIT)?;
+        runtime.connect_if_needed(WAIT)?;
+        runtime.set_state(Some(alice.clone()));
+        runtime.mark_reusable(None);
+        runtime.release();
+
+        runtime.acquire(&route, Some(alice.clone()), WAIT)?;
+        let state = runtime.endpoint().and_then(|e| e.state().cloned());
+        assert_eq!(state.as_ref().map(UserToken::as_str), Some("alice"));
+        assert!(runtime.connection_info().is_some_and(|i| i.reused));
         Ok(())
     }
 
