@@ -283,3 +283,21 @@ fn stray_bytes_after_a_response_make_its_connection_stale() -> TestResult {
     assert_eq!(server.stats().connections_accepted, 2);
     Ok(())
 }
+
+#[test]
+fn a_server_that_hangs_up_during_the_upload_is_closed_before_response() -> TestResult {
+    // The server refuses a body over 1 KiB by closing without a response; the client is
+    // still writing 8 MiB: the failed write (or the read after it) means no response.
+    let server = TestServer::builder()
+        .route(Method::PUT, "/", Reply::ok())
+        .route(Method::GET, "/ok", Reply::ok().body("fine"))
+        .max_body_bytes(1024)
+        .start()?;
+    let client = client()?;
+    let error = client
+        .execute(Request::put(server.url("/")).body(Body::from(vec![b'x'; 8 << 20]))?)
+        .err()
+        .ok_or("expected an error")?;
+    assert!(error.is_closed_before_response(), "{error:?}");
+    assert_healthy(&client, &server)
+}

@@ -37,19 +37,11 @@ impl Client {
     /// A client with the defaults (25 connections, 5 per route, the default
     /// strategies and timeouts).
     pub fn new() -> Self {
-        Client::from_parts(
-            PoolingConnectionManager::new(),
-            MainExec::default(),
-            RequestConfig::default(),
-            {
-                let mut headers = HeaderMap::new();
-                headers.insert(
-                    http::header::USER_AGENT,
-                    http::HeaderValue::from_static(crate::DEFAULT_USER_AGENT),
-                );
-                headers
-            },
-        )
+        match Client::builder().build() {
+            Ok(client) => client,
+            // Only zero pool limits are refused, and the defaults are 25 and 5.
+            Err(e) => unreachable!("the default configuration is valid: {e}"),
+        }
     }
 
     pub(crate) fn from_parts(
