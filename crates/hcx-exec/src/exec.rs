@@ -110,21 +110,33 @@ impl MainExec {
         let mut reader = HeadReader::new(self.limits);
         let mut received_any = false;
         let mut body_complete = true;
-        let early = if expect_continue {
+        let sent = if expect_continue {
             send_head(conn, &head)?;
             match wait_for_continue(conn, &mut reader, config, &mut received_any)? {
-                Continue::SendBody => {
-                    send_body(conn, Vec::new(), encoder, source)?;
-                    None
-                }
+                Continue::SendBody => send_body(conn, Vec::new(), encoder, source),
                 Continue::Final(head) => {
                     body_complete = false;
-                    Some(head)
+                    Ok(Some(head))
                 }
             }
         } else {
-            send_body(conn, head, encoder, source)?;
-            None
+            send_body(conn, head, encoder, source)
+        };
+        let early = match sent {
+            Ok(early) => early,
+            // The server hung up while the body was going out: it may have answered
+            // first (a 413, a 401) and the answer may still be readable. Go and curl
+            // read it; Apache reports the write error.
+            Err(e) if e.is_closed_before_response() => {
+                match read_final_head(conn, &mut reader, &mut received_any) {
+                    Ok(head) => {
+                        body_complete = false;
+                        Some(head)
+                    }
+                    Err(_) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
         };
         let head = match early {
             Some(head) => head,

@@ -259,3 +259,47 @@ fn large_reads_go_straight_to_the_caller_and_still_release_at_the_end() -> TestR
     assert_eq!(setup.manager.stats().pool.leased, 0);
     Ok(())
 }
+
+/// A bare server that answers `413` as soon as it has the request head and closes
+/// without reading the body (so its close is a reset), once.
+fn impatient_server() -> std::io::Result<(String, std::thread::JoinHandle<std::io::Result<()>>)> {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}/upload", listener.local_addr()?);
+    let thread = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut stream, _) = listener.accept()?;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut byte)? == 0 {
+                return Ok(());
+            }
+            head.push(byte[0]);
+        }
+        stream.write_all(
+            b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!",
+        )?;
+        Ok(()) // dropped with the body unread: a reset
+    });
+    Ok((url, thread))
+}
+
+#[test]
+fn an_answer_sent_before_the_server_hung_up_on_the_upload_is_still_read() -> TestResult {
+    let (url, server) = impatient_server()?;
+    let setup = Setup::new()?;
+    // 32 MiB: more than loopback buffers hold, so the write meets the reset (or, if it
+    // all fits, the answer is simply read after it).
+    let body = Body::from(vec![b'x'; 32 << 20]);
+    let response = setup.send(Request::put(url).body(body)?)?;
+    assert_eq!(response.status(), 413);
+    assert!(matches!(
+        response.extensions().get::<ReuseInfo>(),
+        Some(ReuseInfo::Close { .. })
+    ));
+    assert_eq!(response.into_body().into_string()?, "too big!");
+    assert_eq!(setup.manager.stats().pool.leased, 0);
+    assert_eq!(setup.manager.stats().pool.available, 0);
+    server.join().map_err(|_| "server panicked")??;
+    Ok(())
+}
