@@ -1,0 +1,39 @@
+//! What the engine tells the caller about the connection an exchange used.
+
+use std::time::Duration;
+
+/// How a response's connection was obtained, in the response's extensions
+/// (`response.extensions().get::<ConnectionInfo>()`). Go's `httptrace.GotConnInfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// The connection's number within its manager.
+    pub connection_id: u64,
+    /// `true` when it was idle in the pool, `false` when opened for this request.
+    pub reused: bool,
+    /// How long it sat idle before this reuse (`None` for a new connection).
+    pub idle_for: Option<Duration>,
+    /// Whether the stale probe ran before reuse (it runs when the connection was idle
+    /// at least `validate_after_inactivity`).
+    pub probed: bool,
+    /// How many stale idle connections were found and closed before this one.
+    pub stale_discarded: u32,
+}
+
+/// The reuse decision taken after the response head, in the response's extensions:
+/// "why wasn't my connection reused?" always has an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReuseInfo {
+    /// The connection goes back to the pool once the body is read, valid for this
+    /// long (`None`: no limit).
+    Keep {
+        /// The keep-alive granted.
+        valid_for: Option<Duration>,
+    },
+    /// The connection is closed after this response, and why.
+    Close {
+        /// A short explanation.
+        reason: &'static str,
+    },
+}

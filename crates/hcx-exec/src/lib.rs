@@ -1,0 +1,62 @@
+//! The hcx exec engine: HTTP/1.1 connections, the pooling connection manager,
+//! [`ExecRuntime`], [`MainExec`] and response bodies that give their connection back
+//! at their end.
+//!
+//! It is modelled on Apache HttpClient 5's classic exec chain: [`MainExec`] is
+//! `MainClientExec`, [`ExecRuntime`] is `InternalExecRuntime`,
+//! [`PoolingConnectionManager`] is `PoolingHttpClientConnectionManager`. Blocking
+//! I/O, one thread per request, no background thread. The protocol rules live in
+//! `hcx-h1` (the codec) and `hcx-reuse` (reuse and keep-alive); the pool in
+//! `hcx-pool`. Most users want the `hcx` crate's `Client`, which wraps this.
+//!
+//! ```
+//! use hcx_exec::{Body, ConnectionInfo, ExecRuntime, MainExec, PoolingConnectionManager, RequestConfig, Route};
+//! use hcx_testserver::{Method, Reply, TestServer};
+//!
+//! let server = TestServer::builder().route(Method::GET, "/hello", Reply::ok().body("hi")).start()?;
+//! let manager = PoolingConnectionManager::builder().max_per_route(4).build()?;
+//! let exec = MainExec::default();
+//! for round in 0..2 {
+//!     let request = http::Request::get(server.url("/hello")).body(Body::empty())?;
+//!     let route = Route::from_uri(request.uri())?;
+//!     let runtime = ExecRuntime::new(manager.clone()); // one per request
+//!     let response = exec.execute(&route, request, runtime, &RequestConfig::default())?;
+//!     let info = response.extensions().get::<ConnectionInfo>().copied();
+//!     assert_eq!(info.map(|i| i.reused), Some(round > 0));
+//!     // Reading to the end gives the connection back to the pool.
+//!     assert_eq!(response.into_body().into_string()?, "hi");
+//!     assert_eq!(manager.stats().pool.leased, 0);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod body;
+mod config;
+mod connection;
+mod error;
+mod exec;
+mod info;
+mod manager;
+mod resolver;
+mod response_body;
+mod route;
+mod runtime;
+mod send;
+
+pub use body::Body;
+pub use config::RequestConfig;
+pub use connection::Connection;
+pub use error::Error;
+pub use exec::MainExec;
+/// What a protocol error was ([`Error::protocol_error`]).
+pub use hcx_h1::ErrorKind as ProtocolErrorKind;
+pub use info::{ConnectionInfo, ReuseInfo};
+pub use manager::{
+    Endpoint, ManagerStats, PoolingConnectionManager, PoolingConnectionManagerBuilder, UserToken,
+};
+pub use resolver::{Resolver, StaticResolver, SystemResolver};
+pub use response_body::ResponseBody;
+pub use route::{Route, Scheme};
+pub use runtime::ExecRuntime;

@@ -1,0 +1,479 @@
+//! The pooling connection manager: leases connections per route, probes reused ones.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hcx_pool::{Clock, CoarseClock, Lease, Pool, PoolConfig, PoolStats};
+
+use crate::connection::Connection;
+use crate::error::{Error, Kind};
+use crate::info::ConnectionInfo;
+use crate::resolver::{Resolver, SystemResolver};
+use crate::route::Route;
+
+/// The state a connection can be bound to: Apache HttpClient's user token (a
+/// connection authenticated as one user is not lent to another). Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserToken(Arc<str>);
+
+impl UserToken {
+    /// A token naming a user or a security context.
+    pub fn new(token: &str) -> Self {
+        UserToken(Arc::from(token))
+    }
+
+    /// The token's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+type ConnPool = Pool<Route, Connection, UserToken>;
+type ConnLease = Lease<Route, Connection, UserToken>;
+
+/// Leases connections per [`Route`] from an `hcx-pool` pool and opens new ones.
+/// Apache HttpClient 5: `PoolingHttpClientConnectionManager`.
+///
+/// Defaults as Apache 5: 25 connections in all, 5 per route; the stale probe runs on
+/// every reuse (`validate_after_inactivity` zero, where Apache waits 2 s). Cloning
+/// gives another handle to the same pool. No background thread: idle and expired
+/// connections are closed when a lease meets them, or by
+/// [`close_idle`](Self::close_idle) / [`close_expired`](Self::close_expired).
+#[derive(Clone)]
+pub struct PoolingConnectionManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: ConnPool,
+    /// The pool's own clock: idle times are measured against its release stamps.
+    clock: SharedClock,
+    resolver: Arc<dyn Resolver>,
+    validate_after_inactivity: Option<Duration>,
+    next_id: AtomicU64,
+    stale_closed: AtomicU64,
+}
+
+/// One clock shared by the pool (release stamps, expiry) and the manager (idle time
+/// before reuse), so that both read the same time.
+#[derive(Clone)]
+struct SharedClock(Arc<dyn Clock>);
+
+impl Clock for SharedClock {
+    #[inline]
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+}
+
+/// Builds a [`PoolingConnectionManager`].
+pub struct PoolingConnectionManagerBuilder {
+    config: PoolConfig,
+    clock: SharedClock,
+    resolver: Arc<dyn Resolver>,
+    validate_after_inactivity: Option<Duration>,
+}
+
+impl PoolingConnectionManagerBuilder {
+    /// Most connections in all (leased + idle). Default 25. Apache: `maxConnTotal`.
+    pub fn max_total(mut self, max: usize) -> Self {
+        self.config.max_total = max;
+        self
+    }
+
+    /// Most connections per route. Default 5. Apache: `maxConnPerRoute`.
+    pub fn max_per_route(mut self, max: usize) -> Self {
+        self.config.default_max_per_route = max;
+        self
+    }
+
+    /// A hard limit on each connection's life. Default none. Apache: `timeToLive`.
+    pub fn time_to_live(mut self, ttl: Option<Duration>) -> Self {
+        self.config.time_to_live = ttl;
+        self
+    }
+
+    /// The pool configuration as a whole (limits, reuse policy, time-to-live).
+    pub fn pool_config(mut self, config: PoolConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// How names are resolved. Default [`SystemResolver`]. Apache: `DnsResolver`.
+    pub fn resolver(mut self, resolver: impl Resolver + 'static) -> Self {
+        self.resolver = Arc::new(resolver);
+        self
+    }
+
+    /// Probe a reused connection that has been idle at least this long; `None`: never
+    /// probe. Default `Some(ZERO)`: probe on every reuse (one non-blocking system call).
+    /// Apache: `validateAfterInactivity` (default 2 s there).
+    pub fn validate_after_inactivity(mut self, after: Option<Duration>) -> Self {
+        self.validate_after_inactivity = after;
+        self
+    }
+
+    /// Where time is read for keep-alive expiry, time-to-live and the idle time that
+    /// decides the stale probe. Default [`CoarseClock`]; tests use
+    /// [`ManualClock`](hcx_pool::ManualClock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = SharedClock(Arc::new(clock));
+        self
+    }
+
+    /// Builds the manager; a zero limit is a configuration error.
+    pub fn build(self) -> Result<PoolingConnectionManager, Error> {
+        let clock = self.clock;
+        let pool = Pool::builder(self.config)
+            .clock(clock.clone())
+            .build()
+            .map_err(|e| {
+                Error::new(Kind::Config, format!("invalid pool configuration: {e}")).with_source(e)
+            })?;
+        Ok(PoolingConnectionManager {
+            inner: Arc::new(Inner {
+                pool,
+                clock,
+                resolver: self.resolver,
+                validate_after_inactivity: self.validate_after_inactivity,
+                next_id: AtomicU64::new(1),
+                stale_closed: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for PoolingConnectionManagerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolingConnectionManagerBuilder")
+            .field("config", &self.config)
+            .field("validate_after_inactivity", &self.validate_after_inactivity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts of a [`PoolingConnectionManager`] at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ManagerStats {
+    /// The pool's counts (leased, idle, waiting, limit).
+    pub pool: PoolStats,
+    /// Connections opened since the manager was built.
+    pub connections_opened: u64,
+    /// Idle connections the stale probe found closed or unusable, and discarded.
+    pub stale_closed: u64,
+}
+
+impl PoolingConnectionManager {
+    /// A builder with Apache 5's defaults.
+    pub fn builder() -> PoolingConnectionManagerBuilder {
+        PoolingConnectionManagerBuilder {
+            config: PoolConfig::default(),
+            clock: SharedClock(Arc::new(CoarseClock::new())),
+            resolver: Arc::new(SystemResolver),
+            validate_after_inactivity: Some(Duration::ZERO),
+        }
+    }
+
+    /// A manager with the defaults.
+    pub fn new() -> Self {
+        match Self::builder().build() {
+            Ok(manager) => manager,
+            // Only zero limits are refused, and the defaults are 25 and 5.
+            Err(e) => unreachable!("the default configuration is valid: {e}"),
+        }
+    }
+
+    /// Leases a connection slot for `route`, preferring connections bound to `state`,
+    /// waiting at most `timeout` (Apache: the connection request timeout).
+    ///
+    /// A reused connection idle at least `validate_after_inactivity` is probed first;
+    /// a stale one is closed and the lease tried again within what is left of
+    /// `timeout`. The endpoint may hold no connection yet:
+    /// [`Endpoint::connect_if_needed`] opens one.
+    pub fn lease(
+        &self,
+        route: &Route,
+        state: Option<UserToken>,
+        timeout: Duration,
+    ) -> Result<Endpoint, Error> {
+        let inner = &*self.inner;
+        let deadline = Instant::now().checked_add(timeout);
+        let mut stale_discarded = 0u32;
+        loop {
+            let remaining =
+                deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
+            let lease = inner
+                .pool
+                .lease(route, state.clone())
+                .get(remaining)
+                .map_err(Error::from_lease)?;
+            let Some(conn) = lease.connection() else {
+                return Ok(Endpoint::new(
+                    self.clone(),
+                    lease,
+                    ConnectionInfo {
+                        connection_id: 0,
+                        reused: false,
+                        idle_for: None,
+                        probed: false,
+                        stale_discarded,
+                    },
+                ));
+            };
+            let idle = inner.clock.now().saturating_duration_since(lease.updated());
+            let probe = inner
+                .validate_after_inactivity
+                .is_some_and(|after| idle >= after);
+            if probe && conn.is_stale() {
+                inner.stale_closed.fetch_add(1, Ordering::Relaxed);
+                stale_discarded = stale_discarded.saturating_add(1);
+                lease.discard();
+                continue;
+            }
+            let connection_id = conn.id();
+            return Ok(Endpoint::new(
+                self.clone(),
+                lease,
+                ConnectionInfo {
+                    connection_id,
+                    reused: true,
+                    idle_for: Some(idle),
+                    probed: probe,
+                    stale_discarded,
+                },
+            ));
+        }
+    }
+
+    /// Closes idle connections unused for at least `idle_for`. Apache: `closeIdle`.
+    pub fn close_idle(&self, idle_for: Duration) {
+        self.inner.pool.close_idle(idle_for);
+    }
+
+    /// Closes idle connections whose keep-alive or time-to-live ran out. Apache:
+    /// `closeExpired`.
+    pub fn close_expired(&self) {
+        self.inner.pool.close_expired();
+    }
+
+    /// The pool's counts and the manager's own.
+    pub fn stats(&self) -> ManagerStats {
+        ManagerStats {
+            pool: self.inner.pool.stats(),
+            connections_opened: self.inner.next_id.load(Ordering::Relaxed).saturating_sub(1),
+            stale_closed: self.inner.stale_closed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The counts of one route.
+    pub fn route_stats(&self, route: &Route) -> PoolStats {
+        self.inner.pool.route_stats(route)
+    }
+
+    /// Closes every idle connection and fails every lease, waiting or future; leased
+    /// connections are closed when given back. Apache: `close()`.
+    pub fn shutdown(&self) {
+        self.inner.pool.shutdown();
+    }
+
+    /// The underlying pool, for its finer controls (per-route limits, close counts).
+    pub fn pool(&self) -> &Pool<Route, Connection, UserToken> {
+        &self.inner.pool
+    }
+
+    fn open(&self, route: &Route, timeout: Duration) -> Result<Connection, Error> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        Connection::connect(id, route, &*self.inner.resolver, timeout)
+    }
+}
+
+impl Default for PoolingConnectionManager {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for PoolingConnectionManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolingConnectionManager")
+            .field("pool", &self.inner.pool)
+            .field(
+                "validate_after_inactivity",
+                &self.inner.validate_after_inactivity,
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// A leased connection slot with what is known about how it was obtained. Apache:
+/// `ConnectionEndpoint`.
+///
+/// Dropping it discards the connection and frees the slot; [`release`](Self::release)
+/// gives it back for reuse.
+pub struct Endpoint {
+    manager: PoolingConnectionManager,
+    lease: ConnLease,
+    info: ConnectionInfo,
+}
+
+impl Endpoint {
+    fn new(manager: PoolingConnectionManager, lease: ConnLease, info: ConnectionInfo) -> Self {
+        Endpoint {
+            manager,
+            lease,
+            info,
+        }
+    }
+
+    /// The route of the slot.
+    pub fn route(&self) -> &Route {
+        self.lease.route()
+    }
+
+    /// How the connection was obtained (complete once connected).
+    pub fn info(&self) -> ConnectionInfo {
+        self.info
+    }
+
+    /// Whether the slot holds a connection.
+    pub fn is_connected(&self) -> bool {
+        self.lease.connection().is_some()
+    }
+
+    /// Opens a connection if the slot holds none, within `connect_timeout`.
+    pub fn connect_if_needed(&mut self, connect_timeout: Duration) -> Result<(), Error> {
+        if self.lease.connection().is_some() {
+            return Ok(());
+        }
+        let route = self.lease.route().clone();
+        let conn = self.manager.open(&route, connect_timeout)?;
+        self.info.connection_id = conn.id();
+        // The slot was empty: nothing is replaced.
+        let _ = self.lease.assign(conn);
+        Ok(())
+    }
+
+    /// The connection, if connected.
+    pub fn connection_mut(&mut self) -> Option<&mut Connection> {
+        self.lease.connection_mut()
+    }
+
+    /// The connection, if connected.
+    pub fn connection(&self) -> Option<&Connection> {
+        self.lease.connection()
+    }
+
+    /// The user token the connection is bound to, if any.
+    pub fn state(&self) -> Option<&UserToken> {
+        self.lease.state()
+    }
+
+    /// Binds the connection to a user token (or none).
+    pub fn set_state(&mut self, state: Option<UserToken>) {
+        self.lease.set_state(state);
+    }
+
+    /// Gives the connection back for reuse during `valid_for` (`None`: no keep-alive
+    /// limit; `Some(ZERO)`: close it).
+    pub fn release(self, valid_for: Option<Duration>) {
+        self.lease.release(true, valid_for);
+    }
+
+    /// Closes the connection and frees the slot.
+    pub fn discard(self) {
+        self.lease.discard();
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("route", self.lease.route())
+            .field("info", &self.info)
+            .field("connection", &self.lease.connection())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::ExecRuntime;
+    use hcx_pool::ManualClock;
+    use std::net::TcpListener;
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    /// Leases, connects if needed, and releases as reusable; returns the info.
+    fn cycle(manager: &PoolingConnectionManager, route: &Route) -> Result<ConnectionInfo, Error> {
+        let mut runtime = ExecRuntime::new(manager.clone());
+        runtime.acquire(route, None, WAIT)?;
+        runtime.connect_if_needed(WAIT)?;
+        let info = runtime
+            .connection_info()
+            .ok_or_else(|| Error::new(Kind::Io, "no endpoint"))?;
+        runtime.mark_reusable(None);
+        runtime.release();
+        Ok(info)
+    }
+
+    #[test]
+    fn the_probe_runs_only_after_validate_after_inactivity()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let route = Route::http("127.0.0.1", listener.local_addr()?.port());
+        let clock = ManualClock::new();
+        let manager = PoolingConnectionManager::builder()
+            .clock(clock.clone())
+            .validate_after_inactivity(Some(Duration::from_secs(2)))
+            .build()?;
+        let first = cycle(&manager, &route)?;
+        assert!(!first.reused && !first.probed && first.idle_for.is_none());
+
+        clock.advance(Duration::from_secs(1));
+        let young = cycle(&manager, &route)?;
+        assert!(young.reused && !young.probed);
+        assert_eq!(young.idle_for, Some(Duration::from_secs(1)));
+
+        clock.advance(Duration::from_secs(2));
+        let old = cycle(&manager, &route)?;
+        assert!(old.reused && old.probed);
+        assert_eq!(old.idle_for, Some(Duration::from_secs(2)));
+        assert_eq!(old.connection_id, first.connection_id);
+        Ok(())
+    }
+
+    #[test]
+    fn never_validating_reuses_without_a_probe() -> Result<(), Box<dyn std::error::Error>> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let route = Route::http("127.0.0.1", listener.local_addr()?.port());
+        let manager = PoolingConnectionManager::builder()
+            .validate_after_inactivity(None)
+            .build()?;
+        cycle(&manager, &route)?;
+        let again = cycle(&manager, &route)?;
+        assert!(again.reused && !again.probed);
+        assert_eq!(manager.stats().connections_opened, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn zero_limits_are_configuration_errors() {
+        let error = PoolingConnectionManager::builder()
+            .max_per_route(0)
+            .build()
+            .err();
+        assert!(error.is_some_and(|e| e.is_config() && e.to_string().contains("max_per_route")));
+    }
+
+    #[test]
+    fn a_shut_down_manager_refuses_leases() {
+        let manager = PoolingConnectionManager::new();
+        manager.shutdown();
+        let error = manager.lease(&Route::http("a.test", 80), None, WAIT).err();
+        assert!(error.is_some_and(|e| e.is_shutdown()));
+    }
+}

@@ -1,0 +1,92 @@
+//! Name resolution, pluggable so tests can map names to loopback.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+
+/// Turns a host name into socket addresses. Apache HttpClient calls this
+/// `DnsResolver`.
+///
+/// Connect tries the addresses in the order given, within one connect timeout.
+pub trait Resolver: Send + Sync {
+    /// The addresses of `host` (a name or an IP literal, IPv6 without brackets) at
+    /// `port`. An empty list is treated as "not found".
+    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>>;
+}
+
+impl<F> Resolver for F
+where
+    F: Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync,
+{
+    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        self(host, port)
+    }
+}
+
+/// The operating system's resolver (`getaddrinfo` through [`ToSocketAddrs`]). The
+/// default. Apache: `SystemDefaultDnsResolver`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemResolver;
+
+impl Resolver for SystemResolver {
+    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        Ok((host, port).to_socket_addrs()?.collect())
+    }
+}
+
+/// A fixed table of names to IP addresses, for tests: `a.test` and `b.test` can both
+/// point at loopback servers without touching DNS. Unknown names are not found; IP
+/// literals resolve to themselves. Apache: `InMemoryDnsResolver`.
+///
+/// ```
+/// use hcx_exec::{Resolver, StaticResolver};
+/// let resolver = StaticResolver::new().with("a.test", [127, 0, 0, 1].into());
+/// assert_eq!(resolver.resolve("A.test", 80)?, vec!["127.0.0.1:80".parse()?]);
+/// assert!(resolver.resolve("b.test", 80).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct StaticResolver {
+    names: HashMap<String, Vec<IpAddr>>,
+}
+
+impl StaticResolver {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `ip` to the addresses of `name` (case-insensitive).
+    pub fn with(mut self, name: &str, ip: IpAddr) -> Self {
+        self.names
+            .entry(name.to_ascii_lowercase())
+            .or_default()
+            .push(ip);
+        self
+    }
+}
+
+impl Resolver for StaticResolver {
+    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        match self.names.get(&host.to_ascii_lowercase()) {
+            Some(ips) => Ok(ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect()),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{host} is not in the static resolver's table"),
+            )),
+        }
+    }
+}
+
+impl fmt::Debug for StaticResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.names.iter()).finish()
+    }
+}

@@ -1,0 +1,362 @@
+//! The response body: a `Read` that gives its connection back at its end.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use hcx_h1::BodyDecoder;
+use http::HeaderMap;
+
+use crate::config::RequestConfig;
+use crate::error::{Error, Kind};
+use crate::runtime::ExecRuntime;
+
+/// Reads into a caller's buffer at least this large skip the connection's buffer.
+const DIRECT_READ_MIN: usize = 8 * 1024;
+
+/// The body of a response, read with [`Read`].
+///
+/// It owns the request's [`ExecRuntime`] while the body streams. At the body's end the
+/// connection is released — to the pool if reusable — *before* the last bytes (or the
+/// final `Ok(0)`) are returned, so a loop of requests that reads each body to its end
+/// reuses one connection. A read error discards the connection. Dropping it before
+/// its end drains at most `drain_limit` bytes within `drain_timeout` (from the
+/// [`RequestConfig`]) to keep the connection, and closes it otherwise. Nothing leaks.
+///
+/// Apache HttpClient: the response entity's content stream with its
+/// `EofSensorInputStream` / `ResponseEntityProxy`.
+pub struct ResponseBody {
+    state: State,
+    trailers: Option<HeaderMap>,
+}
+
+enum State {
+    /// Nothing more to read; the connection (if any) is released.
+    Done,
+    /// The last bytes, the connection already released.
+    Tail(Bytes),
+    /// Reading from the connection.
+    Streaming(Box<Streaming>),
+    /// A read failed; the connection was discarded.
+    Failed(String),
+}
+
+struct Streaming {
+    runtime: ExecRuntime,
+    decoder: BodyDecoder,
+    pending: Bytes,
+    drain_limit: u64,
+    drain_timeout: Duration,
+}
+
+impl ResponseBody {
+    /// A body with nothing in it.
+    pub fn empty() -> Self {
+        ResponseBody {
+            state: State::Done,
+            trailers: None,
+        }
+    }
+
+    pub(crate) fn streaming(
+        runtime: ExecRuntime,
+        decoder: BodyDecoder,
+        config: &RequestConfig,
+    ) -> Self {
+        ResponseBody {
+            state: State::Streaming(Box::new(Streaming {
+                runtime,
+                decoder,
+                pending: Bytes::new(),
+                drain_limit: config.drain_limit,
+                drain_timeout: config.drain_timeout,
+            })),
+            trailers: None,
+        }
+    }
+
+    /// Whether the body has been read to its end (or failed): its connection is no
+    /// longer held.
+    pub fn is_end(&self) -> bool {
+        !matches!(self.state, State::Streaming(_))
+    }
+
+    /// The trailer fields of a chunked body, once read to its end.
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        self.trailers.as_ref()
+    }
+
+    /// Reads the rest of the body into memory.
+    pub fn into_vec(mut self) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        if let State::Streaming(s) = &self.state {
+            if let Some(n) = s.decoder.remaining() {
+                out.reserve(usize::try_from(n).unwrap_or(0).min(1 << 20));
+            }
+        }
+        self.read_to_end(&mut out).map_err(Error::from_io)?;
+        Ok(out)
+    }
+
+    /// Reads the rest of the body into memory.
+    pub fn into_bytes(self) -> Result<Bytes, Error> {
+        self.into_vec().map(Bytes::from)
+    }
+
+    /// Reads the rest of the body as UTF-8 text; other bytes are an error.
+    pub fn into_string(self) -> Result<String, Error> {
+        String::from_utf8(self.into_vec()?).map_err(|e| {
+            Error::new(
+                Kind::Io,
+                format!(
+                    "response body is not UTF-8 (at byte {})",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+            .with_source(e)
+        })
+    }
+
+    /// Closes the connection now without reading the rest (for a body nobody wants,
+    /// or one too large to drain). Apache: `response.close()` without consuming.
+    pub fn discard(mut self) {
+        if let State::Streaming(mut s) = std::mem::replace(&mut self.state, State::Done) {
+            s.runtime.discard();
+        }
+    }
+
+    /// Takes the next run of data from the stream; on the body's end releases the
+    /// connection (before the data is handed out).
+    fn advance(&mut self) -> Result<(), Error> {
+        let State::Streaming(s) = &mut self.state else {
+            return Ok(());
+        };
+        let next = s.next_data();
+        let done = s.decoder.is_done();
+        match next {
+            Ok(Some(data)) if done => self.finish(Some(data)),
+            Ok(Some(data)) => s.pending = data,
+            Ok(None) => self.finish(None),
+            Err(e) => {
+                // Dropping the runtime discards the connection.
+                self.state = State::Failed(e.to_string());
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, tail: Option<Bytes>) {
+        if let State::Streaming(mut s) = std::mem::replace(&mut self.state, State::Done) {
+            self.trailers = s.decoder.take_trailers();
+            s.runtime.release();
+            if let Some(tail) = tail {
+                self.state = State::Tail(tail);
+            }
+        }
+    }
+}
+
+impl Streaming {
+    /// Whether the next read can go straight from the socket into the caller's buffer:
+    /// a `Content-Length` body with nothing buffered.
+    fn can_read_direct(&self) -> bool {
+        self.pending.is_empty()
+            && self.decoder.remaining().is_some_and(|rest| rest > 0)
+            && self
+                .runtime
+                .connection()
+                .is_some_and(|conn| !conn.has_buffered())
+    }
+
+    /// Reads body bytes from the socket into `out` without copying them through the
+    /// connection's buffer, never past the body's end.
+    fn read_direct(&mut self, out: &mut [u8]) -> Result<usize, Error> {
+        let rest = self.decoder.remaining().unwrap_or(0);
+        let want = usize::try_from(rest).map_or(out.len(), |rest| rest.min(out.len()));
+        let conn = self
+            .runtime
+            .connection_mut()
+            .ok_or_else(|| Error::new(Kind::Io, "the response body lost its connection"))?;
+        let timeout = conn.timeout();
+        match conn.read_direct(&mut out[..want]) {
+            Ok(0) => {
+                // Before the declared length: always an incomplete body.
+                self.decoder.decode_eof().map_err(Error::from_h1)?;
+                Ok(0)
+            }
+            Ok(n) => {
+                // A length-framed decoder takes all it is given, up to its rest.
+                let decoded = self.decoder.decode(&out[..n]).map_err(Error::from_h1)?;
+                Ok(decoded.data.len())
+            }
+            Err(e) => Err(Error::exchange_io(e, "reading the response body", timeout)),
+        }
+    }
+
+    /// The next decoded data (`None`: the body is done), reading the socket as needed.
+    fn next_data(&mut self) -> Result<Option<Bytes>, Error> {
+        loop {
+            if self.decoder.is_done() {
+                return Ok(None);
+            }
+            let conn = self
+                .runtime
+                .connection_mut()
+                .ok_or_else(|| Error::new(Kind::Io, "the response body lost its connection"))?;
+            if !conn.buffer().is_empty() {
+                let data = self
+                    .decoder
+                    .decode_buf(conn.buffer())
+                    .map_err(Error::from_h1)?;
+                if !data.is_empty() {
+                    return Ok(Some(data));
+                }
+                if self.decoder.is_done() {
+                    return Ok(None);
+                }
+            }
+            let timeout = conn.timeout();
+            match conn.fill() {
+                Ok(0) => self.decoder.decode_eof().map_err(Error::from_h1)?,
+                Ok(_) => {}
+                Err(e) => return Err(Error::exchange_io(e, "reading the response body", timeout)),
+            }
+        }
+    }
+
+    /// Reads and drops the rest of the body within the drain limits, then releases
+    /// the connection; discards it if the limits are hit or anything fails.
+    fn drain(mut self) {
+        if !self.runtime.is_reusable() || self.drain_limit == 0 {
+            self.runtime.discard();
+            return;
+        }
+        // No deadline when the timeout is too large to add (effectively forever).
+        let deadline = Instant::now().checked_add(self.drain_timeout);
+        let response_timeout = self.runtime.connection_mut().and_then(|c| c.timeout());
+        let mut drained = 0u64;
+        loop {
+            if self.decoder.is_done() {
+                self.runtime.release();
+                return;
+            }
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            let too_long = self
+                .decoder
+                .remaining()
+                .is_some_and(|rest| drained.saturating_add(rest) > self.drain_limit);
+            if left.is_zero() || too_long {
+                self.runtime.discard();
+                return;
+            }
+            let wait = response_timeout.map_or(left, |t| t.min(left));
+            let Some(conn) = self.runtime.connection_mut() else {
+                return;
+            };
+            if conn.buffer().is_empty() && conn.set_timeout(Some(wait)).is_err() {
+                self.runtime.discard();
+                return;
+            }
+            match self.next_data() {
+                Ok(Some(data)) => {
+                    drained = drained.saturating_add(data.len() as u64);
+                    if drained > self.drain_limit {
+                        self.runtime.discard();
+                        return;
+                    }
+                }
+                Ok(None) => {
+                    self.runtime.release();
+                    return;
+                }
+                Err(_) => {
+                    self.runtime.discard();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Read for ResponseBody {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match &mut self.state {
+                State::Done => return Ok(0),
+                State::Failed(message) => {
+                    return Err(io::Error::other(format!(
+                        "the response body failed earlier: {message}"
+                    )));
+                }
+                State::Tail(tail) => {
+                    let n = tail.len().min(out.len());
+                    out[..n].copy_from_slice(&tail[..n]);
+                    tail.advance(n);
+                    if tail.is_empty() {
+                        self.state = State::Done;
+                    }
+                    return Ok(n);
+                }
+                State::Streaming(s) if !s.pending.is_empty() => {
+                    let n = s.pending.len().min(out.len());
+                    out[..n].copy_from_slice(&s.pending[..n]);
+                    s.pending.advance(n);
+                    return Ok(n);
+                }
+                State::Streaming(s) if out.len() >= DIRECT_READ_MIN && s.can_read_direct() => {
+                    let result = s.read_direct(out);
+                    let done = s.decoder.is_done();
+                    return match result {
+                        Ok(n) => {
+                            if done {
+                                self.finish(None);
+                            }
+                            Ok(n)
+                        }
+                        Err(e) => {
+                            // Dropping the runtime discards the connection.
+                            self.state = State::Failed(e.to_string());
+                            Err(e.into_io())
+                        }
+                    };
+                }
+                State::Streaming(_) => self.advance().map_err(Error::into_io)?,
+            }
+        }
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        if let State::Streaming(s) = std::mem::replace(&mut self.state, State::Done) {
+            s.drain();
+        }
+    }
+}
+
+impl Default for ResponseBody {
+    fn default() -> Self {
+        ResponseBody::empty()
+    }
+}
+
+impl fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Done => "done",
+            State::Tail(_) => "tail",
+            State::Streaming(_) => "streaming",
+            State::Failed(_) => "failed",
+        };
+        f.debug_struct("ResponseBody")
+            .field("state", &state)
+            .finish()
+    }
+}

@@ -1,0 +1,270 @@
+//! One request's hold on a connection: acquire, connect, mark, release or discard.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::connection::Connection;
+use crate::error::{Error, Kind};
+use crate::info::ConnectionInfo;
+use crate::manager::{Endpoint, PoolingConnectionManager, UserToken};
+use crate::route::Route;
+
+/// What happens to the connection when the exchange ends. Monotone within an
+/// exchange: once non-reusable, nothing makes it reusable again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reuse {
+    /// Nobody said: discard (the safe default).
+    Unmarked,
+    /// Give it back, valid for this long.
+    Reusable(Option<Duration>),
+    /// Close it.
+    NonReusable,
+}
+
+/// The connection of one request, shared by every exec layer that handles it.
+/// Apache HttpClient 5: `InternalExecRuntime`.
+///
+/// It holds at most one [`Endpoint`]. [`release`](Self::release) gives it back as
+/// marked ([`mark_reusable`](Self::mark_reusable) /
+/// [`mark_non_reusable`](Self::mark_non_reusable); unmarked means discard),
+/// [`discard`](Self::discard) closes it; either happens once, because the endpoint
+/// moves out. Dropping a runtime that still holds an endpoint discards it. After a
+/// release the runtime can acquire again (a redirect to the same route, say).
+pub struct ExecRuntime {
+    manager: PoolingConnectionManager,
+    endpoint: Option<Endpoint>,
+    reuse: Reuse,
+}
+
+impl ExecRuntime {
+    /// A runtime drawing connections from `manager`.
+    pub fn new(manager: PoolingConnectionManager) -> Self {
+        ExecRuntime {
+            manager,
+            endpoint: None,
+            reuse: Reuse::Unmarked,
+        }
+    }
+
+    /// The manager it leases from.
+    pub fn manager(&self) -> &PoolingConnectionManager {
+        &self.manager
+    }
+
+    /// Leases a slot for `route` within `timeout`. An error if one is already held
+    /// (release or discard it first).
+    pub fn acquire(
+        &mut self,
+        route: &Route,
+        state: Option<UserToken>,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        if let Some(held) = &self.endpoint {
+            return Err(Error::new(
+                Kind::InvalidRequest,
+                format!(
+                    "endpoint already acquired (for {}); release or discard it first",
+                    held.route()
+                ),
+            ));
+        }
+        self.endpoint = Some(self.manager.lease(route, state, timeout)?);
+        self.reuse = Reuse::Unmarked;
+        Ok(())
+    }
+
+    /// Whether an endpoint is held.
+    pub fn is_acquired(&self) -> bool {
+        self.endpoint.is_some()
+    }
+
+    /// Whether the held endpoint has a connection.
+    pub fn is_connected(&self) -> bool {
+        self.endpoint.as_ref().is_some_and(Endpoint::is_connected)
+    }
+
+    /// Opens the connection if the endpoint has none.
+    pub fn connect_if_needed(&mut self, connect_timeout: Duration) -> Result<(), Error> {
+        match &mut self.endpoint {
+            Some(endpoint) => endpoint.connect_if_needed(connect_timeout),
+            None => Err(not_acquired()),
+        }
+    }
+
+    /// The held endpoint.
+    pub fn endpoint(&self) -> Option<&Endpoint> {
+        self.endpoint.as_ref()
+    }
+
+    /// How the connection was obtained, if one is held.
+    pub fn connection_info(&self) -> Option<ConnectionInfo> {
+        self.endpoint.as_ref().map(Endpoint::info)
+    }
+
+    /// The connection, if one is held and connected.
+    pub fn connection(&self) -> Option<&Connection> {
+        self.endpoint.as_ref().and_then(Endpoint::connection)
+    }
+
+    /// The connection, if one is held and connected.
+    pub fn connection_mut(&mut self) -> Option<&mut Connection> {
+        self.endpoint.as_mut().and_then(Endpoint::connection_mut)
+    }
+
+    /// Binds the held connection to a user token (or none), so that later leases
+    /// asking for that token prefer it: Apache's `markConnectionReusable(state, …)`
+    /// state, for connections authenticated as one user.
+    pub fn set_state(&mut self, state: Option<UserToken>) {
+        if let Some(endpoint) = &mut self.endpoint {
+            endpoint.set_state(state);
+        }
+    }
+
+    /// Marks the connection reusable for `valid_for` (`None`: no limit) when it is
+    /// released, unless it was already marked non-reusable. Apache:
+    /// `markConnectionReusable`.
+    pub fn mark_reusable(&mut self, valid_for: Option<Duration>) {
+        if self.reuse != Reuse::NonReusable {
+            self.reuse = Reuse::Reusable(valid_for);
+        }
+    }
+
+    /// Marks the connection to be closed when released. Apache:
+    /// `markConnectionNonReusable`.
+    pub fn mark_non_reusable(&mut self) {
+        self.reuse = Reuse::NonReusable;
+    }
+
+    /// Whether a release would give the connection back to the pool.
+    pub fn is_reusable(&self) -> bool {
+        matches!(self.reuse, Reuse::Reusable(_))
+    }
+
+    /// Gives the endpoint back as marked: to the pool if reusable, closed otherwise.
+    /// Does nothing when none is held. Apache: `releaseEndpoint`.
+    pub fn release(&mut self) {
+        if let Some(endpoint) = self.endpoint.take() {
+            match self.reuse {
+                Reuse::Reusable(valid_for) => endpoint.release(valid_for),
+                Reuse::Unmarked | Reuse::NonReusable => endpoint.discard(),
+            }
+        }
+        self.reuse = Reuse::Unmarked;
+    }
+
+    /// Closes the connection and frees its slot. Does nothing when none is held.
+    /// Apache: `discardEndpoint`.
+    pub fn discard(&mut self) {
+        if let Some(endpoint) = self.endpoint.take() {
+            endpoint.discard();
+        }
+        self.reuse = Reuse::Unmarked;
+    }
+}
+
+fn not_acquired() -> Error {
+    Error::new(Kind::InvalidRequest, "no endpoint acquired")
+}
+
+impl Drop for ExecRuntime {
+    fn drop(&mut self) {
+        self.discard();
+    }
+}
+
+impl fmt::Debug for ExecRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExecRuntime")
+            .field("endpoint", &self.endpoint)
+            .field("reuse", &self.reuse)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn non_reusable_sticks_until_the_release() -> Result<(), Error> {
+        let manager = PoolingConnectionManager::new();
+        let mut runtime = ExecRuntime::new(manager.clone());
+        runtime.acquire(&Route::http("a.test", 80), None, WAIT)?;
+        assert!(runtime.is_acquired() && !runtime.is_connected());
+        runtime.mark_non_reusable();
+        runtime.mark_reusable(None);
+        assert!(
+            !runtime.is_reusable(),
+            "keep-alive once disabled stays disabled"
+        );
+        runtime.release();
+        assert_eq!(manager.stats().pool.leased, 0);
+        // A new exchange starts unmarked.
+        runtime.acquire(&Route::http("a.test", 80), None, WAIT)?;
+        runtime.mark_reusable(Some(WAIT));
+        assert!(runtime.is_reusable());
+        Ok(())
+    }
+
+    #[test]
+    fn a_connection_bound_to_a_token_goes_to_the_lease_that_asks_for_it()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let route = Route::http("127.0.0.1", listener.local_addr()?.port());
+        let manager = PoolingConnectionManager::new();
+        let alice = UserToken::new("alice");
+        let mut runtime = ExecRuntime::new(manager.clone());
+        runtime.acquire(&route, None, WAIT)?;
+        runtime.connect_if_needed(WAIT)?;
+        runtime.set_state(Some(alice.clone()));
+        runtime.mark_reusable(None);
+        runtime.release();
+
+        runtime.acquire(&route, Some(alice.clone()), WAIT)?;
+        let state = runtime.endpoint().and_then(|e| e.state().cloned());
+        assert_eq!(state.as_ref().map(UserToken::as_str), Some("alice"));
+        assert!(runtime.connection_info().is_some_and(|i| i.reused));
+        Ok(())
+    }
+
+    #[test]
+    fn a_second_acquire_is_refused_and_drop_discards() -> Result<(), Error> {
+        let manager = PoolingConnectionManager::new();
+        let route = Route::http("a.test", 80);
+        let mut runtime = ExecRuntime::new(manager.clone());
+        runtime.acquire(&route, None, WAIT)?;
+        assert!(runtime.acquire(&route, None, WAIT).is_err());
+        assert_eq!(manager.stats().pool.leased, 1);
+        drop(runtime);
+        assert_eq!(manager.stats().pool.leased, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_reusable_release_keeps_the_connection_and_discard_closes_it()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let route = Route::http("127.0.0.1", listener.local_addr()?.port());
+        let manager = PoolingConnectionManager::new();
+        let mut runtime = ExecRuntime::new(manager.clone());
+        runtime.acquire(&route, None, WAIT)?;
+        runtime.connect_if_needed(WAIT)?;
+        let id = runtime.connection_info().map(|i| i.connection_id);
+        runtime.mark_reusable(None);
+        runtime.release();
+        runtime.release(); // nothing held: a no-op
+        assert_eq!(manager.stats().pool.available, 1);
+
+        runtime.acquire(&route, None, WAIT)?;
+        let info = runtime.connection_info().ok_or("no info")?;
+        assert!(info.reused && info.probed);
+        assert_eq!(Some(info.connection_id), id);
+        runtime.discard();
+        assert_eq!(manager.stats().pool.available, 0);
+        assert_eq!(manager.stats().pool.leased, 0);
+        Ok(())
+    }
+}

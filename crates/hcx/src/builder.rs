@@ -1,0 +1,194 @@
+//! Building a [`Client`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hcx_exec::{
+    Error, MainExec, PoolingConnectionManager, PoolingConnectionManagerBuilder, RequestConfig,
+    Resolver,
+};
+use hcx_h1::Limits;
+use hcx_reuse::{
+    ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, KeepAliveStrategy,
+};
+use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+
+use crate::client::Client;
+
+/// The `User-Agent` sent when a request has none: `hcx/<version>`.
+pub const DEFAULT_USER_AGENT: &str = concat!("hcx/", env!("CARGO_PKG_VERSION"));
+
+/// Builds a [`Client`]. Apache HttpClient 5: `HttpClientBuilder` /
+/// `PoolingHttpClientConnectionManagerBuilder`.
+///
+/// Either give a ready [`PoolingConnectionManager`] (to share one pool between
+/// clients), or set its limits here.
+pub struct ClientBuilder {
+    manager: Option<PoolingConnectionManager>,
+    manager_builder: PoolingConnectionManagerBuilder,
+    reuse: Arc<dyn ConnectionReuseStrategy>,
+    keep_alive: Arc<dyn KeepAliveStrategy>,
+    limits: Limits,
+    config: RequestConfig,
+    default_headers: HeaderMap,
+    user_agent: Option<HeaderValue>,
+}
+
+impl ClientBuilder {
+    pub(crate) fn new() -> Self {
+        ClientBuilder {
+            manager: None,
+            manager_builder: PoolingConnectionManager::builder(),
+            reuse: Arc::new(DefaultReuseStrategy),
+            keep_alive: Arc::new(DefaultKeepAliveStrategy::default()),
+            limits: Limits::default(),
+            config: RequestConfig::default(),
+            default_headers: HeaderMap::new(),
+            user_agent: Some(HeaderValue::from_static(DEFAULT_USER_AGENT)),
+        }
+    }
+
+    /// Uses this connection manager (and its pool) instead of building one; the
+    /// manager settings of this builder are then ignored. Apache:
+    /// `setConnectionManager`.
+    pub fn connection_manager(mut self, manager: PoolingConnectionManager) -> Self {
+        self.manager = Some(manager);
+        self
+    }
+
+    /// Most connections in all. Default 25. Apache: `setMaxConnTotal`.
+    pub fn max_total(mut self, max: usize) -> Self {
+        self.manager_builder = self.manager_builder.max_total(max);
+        self
+    }
+
+    /// Most connections per route. Default 5. Apache: `setMaxConnPerRoute`.
+    pub fn max_per_route(mut self, max: usize) -> Self {
+        self.manager_builder = self.manager_builder.max_per_route(max);
+        self
+    }
+
+    /// How host names are resolved. Default: the system resolver. Apache:
+    /// `setDnsResolver`.
+    pub fn resolver(mut self, resolver: impl Resolver + 'static) -> Self {
+        self.manager_builder = self.manager_builder.resolver(resolver);
+        self
+    }
+
+    /// Probe reused connections idle at least this long (`None`: never). Default
+    /// zero: every reuse. Apache: `setValidateAfterInactivity` (2 s there).
+    pub fn validate_after_inactivity(mut self, after: Option<Duration>) -> Self {
+        self.manager_builder = self.manager_builder.validate_after_inactivity(after);
+        self
+    }
+
+    /// Decides whether a connection may be reused after a response. Default:
+    /// [`DefaultReuseStrategy`]. Any `Fn(&Exchange) -> Reuse` closure works. Apache:
+    /// `setConnectionReuseStrategy`.
+    pub fn reuse_strategy(mut self, strategy: impl ConnectionReuseStrategy + 'static) -> Self {
+        self.reuse = Arc::new(strategy);
+        self
+    }
+
+    /// Decides how long a reusable connection may stay idle. Default:
+    /// [`DefaultKeepAliveStrategy`] (the server's `Keep-Alive: timeout`, else 30 s).
+    /// Any `Fn(&Exchange) -> KeepAlive` closure works. Apache:
+    /// `setKeepAliveStrategy`.
+    pub fn keep_alive_strategy(mut self, strategy: impl KeepAliveStrategy + 'static) -> Self {
+        self.keep_alive = Arc::new(strategy);
+        self
+    }
+
+    /// Like [`reuse_strategy`](Self::reuse_strategy), for a strategy already behind
+    /// an `Arc` (shared with other clients).
+    pub fn shared_reuse_strategy(mut self, strategy: Arc<dyn ConnectionReuseStrategy>) -> Self {
+        self.reuse = strategy;
+        self
+    }
+
+    /// Like [`keep_alive_strategy`](Self::keep_alive_strategy), for a strategy already
+    /// behind an `Arc`.
+    pub fn shared_keep_alive_strategy(mut self, strategy: Arc<dyn KeepAliveStrategy>) -> Self {
+        self.keep_alive = strategy;
+        self
+    }
+
+    /// Limits on response heads (size, field count, 1xx count). Default 64 KiB, 100, 16.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The default [`RequestConfig`] (timeouts, drain limits); a request can carry its
+    /// own in its extensions. Apache: `setDefaultRequestConfig`.
+    pub fn request_config(mut self, config: RequestConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the default connection request (pool) timeout. Default 3 minutes.
+    pub fn connection_request_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.with_connection_request_timeout(timeout);
+        self
+    }
+
+    /// Sets the default connect timeout. Default 3 minutes.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.with_connect_timeout(timeout);
+        self
+    }
+
+    /// Sets the default response timeout. Default none.
+    pub fn response_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config = self.config.with_response_timeout(timeout);
+        self
+    }
+
+    /// Adds a header sent with every request that does not set that header itself.
+    /// Apache: `setDefaultHeaders`.
+    pub fn default_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.default_headers.append(name, value);
+        self
+    }
+
+    /// The `User-Agent` sent when a request has none (`None`: send none). Default
+    /// `hcx/<version>`. Apache: `setUserAgent`.
+    pub fn user_agent(mut self, value: Option<HeaderValue>) -> Self {
+        self.user_agent = value;
+        self
+    }
+
+    /// Builds the client; a zero pool limit is a configuration error.
+    pub fn build(self) -> Result<Client, Error> {
+        let manager = match self.manager {
+            Some(manager) => manager,
+            None => self.manager_builder.build()?,
+        };
+        let exec = MainExec::new(self.reuse, self.keep_alive).with_limits(self.limits);
+        let mut default_headers = self.default_headers;
+        if let Some(agent) = self.user_agent {
+            if !default_headers.contains_key(USER_AGENT) {
+                default_headers.insert(USER_AGENT, agent);
+            }
+        }
+        Ok(Client::from_parts(
+            manager,
+            exec,
+            self.config,
+            default_headers,
+        ))
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("manager", &self.manager)
+            .field("manager_builder", &self.manager_builder)
+            .field("config", &self.config)
+            .field("default_headers", &self.default_headers)
+            .field("user_agent", &self.user_agent)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,266 @@
+//! The client: one shared pool, requests in, responses out.
+
+use std::fmt;
+use std::sync::Arc;
+
+use hcx_exec::{
+    Body, Error, ExecRuntime, MainExec, ManagerStats, PoolingConnectionManager, RequestConfig,
+    ResponseBody, Route,
+};
+use http::header::HeaderMap;
+use http::{Request, Response, Uri};
+
+use crate::builder::ClientBuilder;
+
+/// A blocking HTTP/1.1 client. Apache HttpClient 5: `CloseableHttpClient` (classic).
+///
+/// Cheap to clone; clones share one connection pool, so one client serves every
+/// thread. Each request runs on the calling thread; nothing runs in the background.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manager: PoolingConnectionManager,
+    exec: MainExec,
+    config: RequestConfig,
+    default_headers: HeaderMap,
+}
+
+impl Client {
+    /// A builder with the defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A client with the defaults (25 connections, 5 per route, the default
+    /// strategies and timeouts).
+    pub fn new() -> Self {
+        match Client::builder().build() {
+            Ok(client) => client,
+            // Only zero pool limits are refused, and the defaults are 25 and 5.
+            Err(e) => unreachable!("the default configuration is valid: {e}"),
+        }
+    }
+
+    pub(crate) fn from_parts(
+        manager: PoolingConnectionManager,
+        exec: MainExec,
+        config: RequestConfig,
+        default_headers: HeaderMap,
+    ) -> Self {
+        Client {
+            inner: Arc::new(Inner {
+                manager,
+                exec,
+                config,
+                default_headers,
+            }),
+        }
+    }
+
+    /// Sends `request` and returns the response once its head is read. The body
+    /// streams from the connection: read it to its end (or drop it) to give the
+    /// connection back. A [`RequestConfig`] in the request's extensions replaces the
+    /// client's for this request.
+    ///
+    /// The URI must be absolute (`http://host[:port]/path`); `https` is not supported
+    /// yet.
+    pub fn execute(&self, mut request: Request<Body>) -> Result<Response<ResponseBody>, Error> {
+        let inner = &*self.inner;
+        let own_config = request.extensions_mut().remove::<RequestConfig>();
+        let config = own_config.as_ref().unwrap_or(&inner.config);
+        let headers = request.headers_mut();
+        for name in inner.default_headers.keys() {
+            if !headers.contains_key(name) {
+                for value in inner.default_headers.get_all(name) {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+        }
+        let route = Route::from_uri(request.uri())?;
+        let runtime = ExecRuntime::new(inner.manager.clone());
+        inner.exec.execute(&route, request, runtime, config)
+    }
+
+    /// Sends `request`, hands the response to `handler`, and then gives the
+    /// connection back whatever the handler did: the unread rest of the body is
+    /// drained (within the drain limits) or the connection closed. Apache:
+    /// `execute(request, ResponseHandler)`.
+    ///
+    /// To take the body by value inside the handler, use
+    /// `std::mem::take(response.body_mut())`.
+    pub fn execute_with<T>(
+        &self,
+        request: Request<Body>,
+        handler: impl FnOnce(&mut Response<ResponseBody>) -> T,
+    ) -> Result<T, Error> {
+        let mut response = self.execute(request)?;
+        let result = handler(&mut response);
+        drop(response);
+        Ok(result)
+    }
+
+    /// `GET uri`.
+    pub fn get<U>(&self, uri: U) -> Result<Response<ResponseBody>, Error>
+    where
+        Uri: TryFrom<U>,
+        <Uri as TryFrom<U>>::Error: Into<http::Error>,
+    {
+        self.execute(Request::get(uri).body(Body::empty())?)
+    }
+
+    /// `POST uri` with `body`.
+    pub fn post<U>(&self, uri: U, body: impl Into<Body>) -> Result<Response<ResponseBody>, Error>
+    where
+        Uri: TryFrom<U>,
+        <Uri as TryFrom<U>>::Error: Into<http::Error>,
+    {
+        self.execute(Request::post(uri).body(body.into())?)
+    }
+
+    /// The pool's counts and the manager's (connections opened, stale ones closed).
+    pub fn stats(&self) -> ManagerStats {
+        self.inner.manager.stats()
+    }
+
+    /// The connection manager, for `close_idle`, `close_expired`, per-route stats.
+    pub fn connection_manager(&self) -> &PoolingConnectionManager {
+        &self.inner.manager
+    }
+
+    /// The default request configuration.
+    pub fn request_config(&self) -> &RequestConfig {
+        &self.inner.config
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("manager", &self.inner.manager)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hcx_testserver::{Method, Reply, TestServer};
+
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    fn sendable<T: Send + 'static>() {}
+
+    #[test]
+    fn clients_are_shareable_and_bodies_cross_threads() {
+        shareable::<Client>();
+        sendable::<ResponseBody>();
+        sendable::<Body>();
+    }
+
+    #[test]
+    fn default_headers_and_user_agent_yield_to_the_request_s_own()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let server = TestServer::builder().default_reply(Reply::ok()).start()?;
+        let client = Client::builder()
+            .default_header(
+                http::header::ACCEPT,
+                http::HeaderValue::from_static("text/plain"),
+            )
+            .build()?;
+        client.get(server.url("/a"))?;
+        let request = Request::get(server.url("/b"))
+            .header("user-agent", "mine/1")
+            .header("accept", "*/*")
+            .body(Body::empty())?;
+        client.execute(request)?;
+        let seen = server.requests();
+        assert_eq!(
+            seen[0].header("user-agent"),
+            Some(crate::DEFAULT_USER_AGENT)
+        );
+        assert_eq!(seen[0].header("accept"), Some("text/plain"));
+        assert_eq!(seen[1].header("user-agent"), Some("mine/1"));
+        assert_eq!(seen[1].header("accept"), Some("*/*"));
+        assert_eq!(seen[1].method, Method::GET);
+        Ok(())
+    }
+
+    #[test]
+    fn execute_with_gives_the_connection_back_whatever_the_handler_did()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let server = TestServer::builder()
+            .default_reply(Reply::ok().generated_body(10_000))
+            .start()?;
+        // A generous drain timeout: the test is about ownership, not timing.
+        let client = Client::builder()
+            .request_config(
+                RequestConfig::default().with_drain(64 * 1024, std::time::Duration::from_secs(10)),
+            )
+            .build()?;
+        let status = client
+            .execute_with(Request::get(server.url("/")).body(Body::empty())?, |r| {
+                r.status()
+            })?;
+        assert_eq!(status, 200);
+        let len = client
+            .execute_with(Request::get(server.url("/")).body(Body::empty())?, |r| {
+                std::mem::take(r.body_mut()).into_vec().map(|v| v.len())
+            })??;
+        assert_eq!(len, 10_000);
+        assert_eq!(client.stats().pool.leased, 0);
+        assert_eq!(client.stats().pool.available, 1);
+        assert_eq!(server.stats().connections_accepted, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn strategies_can_be_closures_or_shared_trait_objects() -> Result<(), Box<dyn std::error::Error>>
+    {
+        use hcx_reuse::{CloseReason, Exchange, KeepAlive, Reuse};
+        let server = TestServer::builder()
+            .default_reply(Reply::new(503u16).body("busy"))
+            .start()?;
+        // Apache users often close after a server error; a closure says so, with a reason.
+        let client = Client::builder()
+            .reuse_strategy(|exchange: &Exchange<'_>| {
+                if exchange.status().is_server_error() {
+                    Reuse::Close(CloseReason::Custom("server error"))
+                } else {
+                    Reuse::KeepAlive
+                }
+            })
+            .build()?;
+        let response = client.get(server.url("/"))?;
+        assert_eq!(
+            response.extensions().get::<hcx_exec::ReuseInfo>(),
+            Some(&hcx_exec::ReuseInfo::Close {
+                reason: "server error"
+            })
+        );
+        drop(response);
+        assert_eq!(client.stats().pool.available, 0);
+
+        let keep: std::sync::Arc<dyn hcx_reuse::KeepAliveStrategy> =
+            std::sync::Arc::new(|_: &Exchange<'_>| {
+                KeepAlive::For(std::time::Duration::from_secs(9))
+            });
+        let client = Client::builder().shared_keep_alive_strategy(keep).build()?;
+        let response = client.get(server.url("/"))?;
+        assert_eq!(
+            response.extensions().get::<hcx_exec::ReuseInfo>(),
+            Some(&hcx_exec::ReuseInfo::Keep {
+                valid_for: Some(std::time::Duration::from_secs(9))
+            })
+        );
+        Ok(())
+    }
+}

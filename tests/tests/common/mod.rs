@@ -1,0 +1,56 @@
+//! Shared helpers of the end-to-end tests.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::time::{Duration, Instant};
+
+use hcx::{Client, ConnectionInfo, ResponseBody, ReuseInfo, Route};
+use http::Response;
+
+/// The longest any wait may take before a test fails instead of hanging.
+pub const SAFETY: Duration = Duration::from_secs(10);
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A client whose waits are bounded by [`SAFETY`].
+pub fn client() -> Result<Client, hcx::Error> {
+    Client::builder().response_timeout(Some(SAFETY)).build()
+}
+
+pub fn info(response: &Response<ResponseBody>) -> ConnectionInfo {
+    match response.extensions().get::<ConnectionInfo>() {
+        Some(info) => *info,
+        None => panic!("the response carries no ConnectionInfo"),
+    }
+}
+
+pub fn reuse(response: &Response<ResponseBody>) -> Option<ReuseInfo> {
+    response.extensions().get::<ReuseInfo>().copied()
+}
+
+pub fn route(url: &str) -> Result<Route, Box<dyn std::error::Error>> {
+    Ok(Route::from_uri(&url.parse()?)?)
+}
+
+/// The test server records a close just before it sends the FIN. After waiting for
+/// the record, this waits — without sleeping, by probing the pooled connection —
+/// until the client's idle connection to `route` has seen that FIN, so the next
+/// request deterministically meets a stale connection.
+pub fn wait_until_idle_connection_is_stale(client: &Client, route: &Route) -> TestResult {
+    let deadline = Instant::now() + SAFETY;
+    let lease = client
+        .connection_manager()
+        .pool()
+        .lease(route, None)
+        .get(SAFETY)?;
+    loop {
+        match lease.connection() {
+            None => return Err("no idle connection in the pool".into()),
+            Some(conn) if conn.is_stale() => break,
+            Some(_) if Instant::now() > deadline => return Err("the FIN never arrived".into()),
+            Some(_) => std::thread::yield_now(),
+        }
+    }
+    lease.release(true, None);
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! Many threads, one client: limits hold, nothing leaks.
+
+mod common;
+
+use std::io::Read;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use common::{SAFETY, TestResult};
+use hcx::{Client, RequestConfig};
+use hcx_testserver::{Method, Reply, TestServer};
+
+#[test]
+fn sixteen_threads_with_four_per_route_share_at_most_four_connections() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().generated_body(2048))
+        .keep_requests(0)
+        .start()?;
+    let client = Client::builder()
+        .max_per_route(4)
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let start = Arc::new(Barrier::new(16));
+    let url = server.url("/");
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (client, start, url) = (client.clone(), Arc::clone(&start), url.clone());
+            thread::spawn(move || -> Result<usize, hcx::Error> {
+                start.wait();
+                let mut ok = 0;
+                for _ in 0..25 {
+                    let body = client.get(url.as_str())?.into_body().into_vec()?;
+                    if body.len() == 2048 {
+                        ok += 1;
+                    }
+                }
+                Ok(ok)
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for worker in workers {
+        ok += worker.join().map_err(|_| "a worker panicked")??;
+    }
+    assert_eq!(ok, 16 * 25);
+    let stats = server.stats();
+    assert_eq!(stats.requests_received, 16 * 25);
+    assert!(stats.connections_accepted <= 4, "{stats:?}");
+    assert_eq!(client.stats().pool.leased, 0);
+    assert_eq!(client.stats().pool.pending, 0);
+    Ok(())
+}
+
+#[test]
+fn a_body_dropped_half_read_leaks_nothing() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/big", Reply::ok().generated_body(4 << 20))
+        .route(
+            Method::GET,
+            "/small",
+            Reply::ok().generated_body(20_000).chunk_size(1000),
+        )
+        .start()?;
+    // A generous drain timeout: what is measured is the byte limit, not the clock.
+    let client = Client::builder()
+        .request_config(
+            RequestConfig::default()
+                .with_response_timeout(Some(SAFETY))
+                .with_drain(64 * 1024, SAFETY),
+        )
+        .build()?;
+
+    // 4 MiB announced, 1 KiB read: more than the drain limit is left, so it closes.
+    let mut big = client.get(server.url("/big"))?.into_body();
+    let mut first = [0u8; 1024];
+    big.read_exact(&mut first)?;
+    assert_eq!(client.stats().pool.leased, 1);
+    drop(big);
+    assert_eq!(client.stats().pool.leased, 0);
+    assert_eq!(client.stats().pool.available, 0);
+
+    // A small rest is drained and the connection kept.
+    let mut small = client.get(server.url("/small"))?.into_body();
+    small.read_exact(&mut first)?;
+    drop(small);
+    assert_eq!(client.stats().pool.leased, 0);
+    assert_eq!(client.stats().pool.available, 1);
+    client.get(server.url("/small"))?.into_body().into_vec()?;
+    assert_eq!(server.stats().connections_accepted, 2);
+    Ok(())
+}
+
+#[test]
+fn a_body_that_would_take_too_long_to_drain_is_closed() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok().generated_body(1000).stall_body_after(100),
+        )
+        .start()?;
+    let client = Client::builder()
+        .request_config(RequestConfig::default().with_drain(64 * 1024, Duration::from_millis(20)))
+        .build()?;
+    let body = client.get(server.url("/"))?.into_body();
+    drop(body); // the rest never comes: the drain gives up after 20 ms
+    assert_eq!(client.stats().pool.leased, 0);
+    assert_eq!(client.stats().pool.available, 0);
+    Ok(())
+}

@@ -1,0 +1,303 @@
+//! Failures end to end: each has its typed error and leaves the pool healthy.
+
+mod common;
+
+use std::io::Read;
+use std::time::Duration;
+
+use common::{SAFETY, TestResult, client};
+use hcx::{Body, Client, ProtocolErrorKind, RequestConfig};
+use hcx_testserver::{Method, Reply, TestServer};
+use http::Request;
+
+/// After a failure: nothing leased, and the next request on the same client works.
+fn assert_healthy(client: &Client, server: &TestServer) -> TestResult {
+    assert_eq!(client.stats().pool.leased, 0, "{:?}", client.stats());
+    assert_eq!(
+        client.get(server.url("/ok"))?.into_body().into_string()?,
+        "fine"
+    );
+    assert_eq!(client.stats().pool.leased, 0);
+    Ok(())
+}
+
+fn server_with(path: &str, reply: Reply) -> std::io::Result<TestServer> {
+    TestServer::builder()
+        .route(Method::GET, path, reply)
+        .route(Method::GET, "/ok", Reply::ok().body("fine"))
+        .start()
+}
+
+#[test]
+fn a_truncated_body_is_an_error_and_the_next_request_gets_a_new_connection() -> TestResult {
+    let server = server_with("/cut", Reply::ok().generated_body(1000).truncate_body(100))?;
+    let client = client()?;
+    let mut body = client.get(server.url("/cut"))?.into_body();
+    let mut buf = Vec::new();
+    let error = body
+        .read_to_end(&mut buf)
+        .err()
+        .ok_or("expected an error")?;
+    assert_eq!(buf.len(), 100);
+    assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
+    let error = client
+        .get(server.url("/cut"))?
+        .into_body()
+        .into_vec()
+        .err()
+        .ok_or("expected an error")?;
+    assert!(error.is_incomplete_body(), "{error:?}");
+    assert!(error.to_string().contains("100 of 1000"), "{error}");
+    assert_healthy(&client, &server)?;
+    assert_eq!(server.stats().connections_accepted, 3);
+    Ok(())
+}
+
+#[test]
+fn a_truncated_chunked_body_is_an_incomplete_body() -> TestResult {
+    let server = server_with(
+        "/cut",
+        Reply::ok()
+            .generated_body(1000)
+            .chunk_size(100)
+            .truncate_body(350),
+    )?;
+    let client = client()?;
+    let error = client
+        .get(server.url("/cut"))?
+        .into_body()
+        .into_string()
+        .err()
+        .ok_or("expected an error")?;
+    assert!(error.is_incomplete_body(), "{error:?}");
+    assert_healthy(&client, &server)
+}
+
+#[test]
+fn a_server_slower_than_the_response_timeout_is_a_response_timeout() -> TestResult {
+    let server = server_with("/slow", Reply::ok().delay(Duration::from_secs(30)))?;
+    let client = client()?;
+    let mut request = Request::get(server.url("/slow")).body(Body::empty())?;
+    request
+        .extensions_mut()
+        .insert(RequestConfig::default().with_response_timeout(Some(Duration::from_millis(100))));
+    let error = client.execute(request).err().ok_or("expected a timeout")?;
+    assert!(
+        error.is_response_timeout() && error.is_timeout(),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("100ms"), "{error}");
+    assert_healthy(&client, &server)
+}
+
+#[test]
+fn a_body_that_stalls_times_out_while_reading() -> TestResult {
+    let server = server_with(
+        "/stall",
+        Reply::ok().generated_body(1000).stall_body_after(10),
+    )?;
+    let client = Client::builder()
+        .response_timeout(Some(Duration::from_millis(100)))
+        .build()?;
+    let error = client
+        .get(server.url("/stall"))?
+        .into_body()
+        .into_vec()
+        .err()
+        .ok_or("expected a timeout")?;
+    assert!(error.is_response_timeout(), "{error:?}");
+    assert_healthy(&client, &server)
+}
+
+#[test]
+fn a_status_line_that_is_not_http_is_a_protocol_error_at_once() -> TestResult {
+    // Stalls after the bytes: only an immediate error can pass within the timeout.
+    let server = server_with("/ssh", Reply::raw("SSH-2.0-OpenSSH_9.6\r\n"))?;
+    let client = client()?;
+    let error = client
+        .get(server.url("/ssh"))
+        .err()
+        .ok_or("expected an error")?;
+    assert!(error.is_protocol(), "{error:?}");
+    assert_eq!(error.protocol_error(), Some(ProtocolErrorKind::NotHttp));
+    assert_healthy(&client, &server)
+}
+
+#[test]
+fn a_bad_chunk_size_is_a_protocol_error() -> TestResult {
+    let raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n";
+    let server = server_with("/chunk", Reply::raw(raw))?;
+    let client = client()?;
+    let error = client
+        .get(server.url("/chunk"))?
+        .into_body()
+        .into_vec()
+        .err()
+        .ok_or("expected an error")?;
+    assert_eq!(
+        error.protocol_error(),
+        Some(ProtocolErrorKind::InvalidChunkSize),
+        "{error:?}"
+    );
+    assert_healthy(&client, &server)
+}
+
+#[test]
+fn conflicting_content_lengths_are_a_protocol_error() -> TestResult {
+    let raw = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!";
+    let server = server_with("/cl", Reply::raw(raw))?;
+    let client = client()?;
+    let error = client
+        .get(server.url("/cl"))
+        .err()
+        .ok_or("expected an error")?;
+    assert_eq!(
+        error.protocol_error(),
+        Some(ProtocolErrorKind::ConflictingContentLength),
+        "{error:?}"
+    );
+    assert_healthy(&client, &server)
+}
+
+#[test]
+fn a_close_before_any_response_byte_is_closed_before_response() -> TestResult {
+    let server = server_with("/gone", Reply::no_response())?;
+    let client = client()?;
+    let error = client
+        .get(server.url("/gone"))
+        .err()
+        .ok_or("expected an error")?;
+    assert!(error.is_closed_before_response(), "{error:?}");
+    assert_healthy(&client, &server)
+}
+
+#[test]
+fn a_refused_connection_is_a_connect_error() -> TestResult {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.local_addr()?.port()
+    }; // closed again: nothing listens there now
+    let client = client()?;
+    let error = client
+        .get(format!("http://127.0.0.1:{port}/"))
+        .err()
+        .ok_or("expected an error")?;
+    assert!(
+        error.is_connect() && !error.is_connect_timeout(),
+        "{error:?}"
+    );
+    assert_eq!(client.stats().pool.leased, 0);
+    Ok(())
+}
+
+#[test]
+fn a_full_pool_is_a_lease_timeout_with_the_counts() -> TestResult {
+    let server = TestServer::builder()
+        .default_reply(Reply::ok().generated_body(100_000))
+        .start()?;
+    let client = Client::builder()
+        .max_per_route(1)
+        .connection_request_timeout(Duration::from_millis(50))
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let held = client.get(server.url("/"))?; // body unread: its connection stays leased
+    let error = client
+        .get(server.url("/"))
+        .err()
+        .ok_or("expected a lease timeout")?;
+    assert!(error.is_lease_timeout(), "{error:?}");
+    assert!(error.to_string().contains("1 of 1 leased"), "{error}");
+    held.into_body().into_vec()?;
+    assert_eq!(
+        client.get(server.url("/"))?.into_body().into_vec()?.len(),
+        100_000
+    );
+    Ok(())
+}
+
+#[test]
+fn invalid_requests_fail_before_touching_the_pool() -> TestResult {
+    let client = client()?;
+    let https = client
+        .get("https://example.com/")
+        .err()
+        .ok_or("https must fail")?;
+    assert!(
+        https.is_invalid_request() && https.to_string().contains("TLS"),
+        "{https}"
+    );
+    let relative = client
+        .get("/just/a/path")
+        .err()
+        .ok_or("a relative URI must fail")?;
+    assert!(relative.is_invalid_request(), "{relative:?}");
+    let conflict = Request::post("http://127.0.0.1:1/")
+        .header("content-length", "3")
+        .body(Body::from("four"))?;
+    let error = client
+        .execute(conflict)
+        .err()
+        .ok_or("a conflicting length must fail")?;
+    assert!(error.is_invalid_request(), "{error:?}");
+    assert_eq!(client.stats().connections_opened, 0);
+    Ok(())
+}
+
+#[test]
+fn a_head_cut_short_is_a_protocol_error_not_a_missing_response() -> TestResult {
+    let server = server_with(
+        "/half",
+        Reply::raw("HTTP/1.1 200 OK\r\nContent-Le").then_close(),
+    )?;
+    let client = client()?;
+    let error = client
+        .get(server.url("/half"))
+        .err()
+        .ok_or("expected an error")?;
+    assert!(!error.is_closed_before_response(), "{error:?}");
+    assert_eq!(
+        error.protocol_error(),
+        Some(ProtocolErrorKind::IncompleteHead),
+        "{error:?}"
+    );
+    assert_healthy(&client, &server)
+}
+
+#[test]
+fn stray_bytes_after_a_response_make_its_connection_stale() -> TestResult {
+    let server = server_with(
+        "/extra",
+        Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiEXTRA"),
+    )?;
+    let client = client()?;
+    assert_eq!(
+        client
+            .get(server.url("/extra"))?
+            .into_body()
+            .into_string()?,
+        "hi"
+    );
+    let next = client.get(server.url("/ok"))?;
+    assert_eq!(common::info(&next).stale_discarded, 1);
+    assert_eq!(next.into_body().into_string()?, "fine");
+    assert_eq!(server.stats().connections_accepted, 2);
+    Ok(())
+}
+
+#[test]
+fn a_server_that_hangs_up_during_the_upload_is_closed_before_response() -> TestResult {
+    // The server refuses a body over 1 KiB by closing without a response; the client is
+    // still writing 8 MiB: the failed write (or the read after it) means no response.
+    let server = TestServer::builder()
+        .route(Method::PUT, "/", Reply::ok())
+        .route(Method::GET, "/ok", Reply::ok().body("fine"))
+        .max_body_bytes(1024)
+        .start()?;
+    let client = client()?;
+    let error = client
+        .execute(Request::put(server.url("/")).body(Body::from(vec![b'x'; 8 << 20]))?)
+        .err()
+        .ok_or("expected an error")?;
+    assert!(error.is_closed_before_response(), "{error:?}");
+    assert_healthy(&client, &server)
+}

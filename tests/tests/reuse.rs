@@ -1,0 +1,277 @@
+//! Connection reuse end to end: what is kept, what is closed, and why.
+
+mod common;
+
+use std::io::Read;
+use std::time::Duration;
+
+use common::{SAFETY, TestResult, client, info, reuse, route, wait_until_idle_connection_is_stale};
+use hcx::{Body, Client, ReuseInfo, StaticResolver};
+use hcx_testserver::{Method, Reply, TestServer, Version};
+use http::Request;
+
+#[test]
+fn a_hundred_sequential_gets_use_one_connection() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("hello"))
+        .keep_requests(0)
+        .start()?;
+    let client = client()?;
+    for i in 0..100 {
+        let response = client.get(server.url("/"))?;
+        assert_eq!(info(&response).reused, i > 0, "request {i}");
+        assert_eq!(response.into_body().into_string()?, "hello");
+    }
+    assert_eq!(server.stats().connections_accepted, 1);
+    assert_eq!(server.stats().requests_received, 100);
+    assert_eq!(client.stats().connections_opened, 1);
+    assert_eq!(client.stats().pool.leased, 0);
+    Ok(())
+}
+
+#[test]
+fn connection_close_from_the_server_is_honoured() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("x"))
+        .close_after(2)
+        .start()?;
+    let client = client()?;
+    for i in 0..5 {
+        let response = client.get(server.url("/"))?;
+        // Every second response on a connection says close; the next request opens anew.
+        let closing = i % 2 == 1;
+        assert_eq!(info(&response).reused, closing, "request {i}");
+        match reuse(&response) {
+            Some(ReuseInfo::Close { reason }) if closing => {
+                assert!(reason.contains("close"), "{reason}");
+            }
+            Some(ReuseInfo::Keep { .. }) if !closing => {}
+            other => return Err(format!("request {i}: unexpected decision {other:?}").into()),
+        }
+        response.into_body().into_string()?;
+    }
+    // 5 requests, 2 per connection: 3 connections, none idle after a close.
+    assert_eq!(server.stats().connections_accepted, 3);
+    assert_eq!(server.requests_per_connection(), vec![2, 2, 1]);
+    assert_eq!(client.stats().pool.available, 1);
+    Ok(())
+}
+
+#[test]
+fn connection_close_from_the_client_is_honoured() -> TestResult {
+    let server = TestServer::builder()
+        .default_reply(Reply::ok().body("x"))
+        .start()?;
+    let client = client()?;
+    let request = Request::get(server.url("/"))
+        .header("connection", "close")
+        .body(Body::empty())?;
+    let response = client.execute(request)?;
+    assert!(matches!(reuse(&response), Some(ReuseInfo::Close { .. })));
+    response.into_body().into_string()?;
+    client.get(server.url("/"))?.into_body().into_string()?;
+    assert_eq!(server.stats().connections_accepted, 2);
+    Ok(())
+}
+
+#[test]
+fn an_http10_body_is_read_to_close_and_not_reused() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok()
+                .version(Version::HTTP_10)
+                .generated_body(100_000)
+                .close_delimited(),
+        )
+        .start()?;
+    let client = client()?;
+    let response = client.get(server.url("/"))?;
+    assert_eq!(response.version(), Version::HTTP_10);
+    assert!(matches!(reuse(&response), Some(ReuseInfo::Close { .. })));
+    let body = response.into_body().into_vec()?;
+    assert_eq!(body.len(), 100_000);
+    assert_eq!(&body[..3], b"abc");
+    assert_eq!(client.stats().pool.leased, 0);
+    assert_eq!(client.stats().pool.available, 0);
+    Ok(())
+}
+
+#[test]
+fn a_chunked_body_with_trailers_is_read_whole_and_keeps_the_connection() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok()
+                .generated_body(10_000)
+                .chunk_size(777)
+                .chunk_extension("name=\"quoted;value\"")
+                .trailer("x-checksum", "42"),
+        )
+        .start()?;
+    let client = client()?;
+    for _ in 0..2 {
+        let mut body = client.get(server.url("/"))?.into_body();
+        let mut text = String::new();
+        body.read_to_string(&mut text)?;
+        assert_eq!(text.len(), 10_000);
+        let trailers = body.trailers().ok_or("no trailers")?;
+        assert_eq!(trailers["x-checksum"], "42");
+    }
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn head_204_and_304_responses_release_at_once_and_keep_the_connection() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::HEAD,
+            "/",
+            Reply::ok()
+                .header("Content-Length", "1234")
+                .without_framing(),
+        )
+        .route(Method::GET, "/204", Reply::new(204u16).without_framing())
+        .route(
+            Method::GET,
+            "/304",
+            Reply::new(304u16)
+                .header("ETag", "\"v1\"")
+                .without_framing(),
+        )
+        .start()?;
+    let client = client()?;
+    let head = client.execute(Request::head(server.url("/")).body(Body::empty())?)?;
+    assert_eq!(head.headers()["content-length"], "1234");
+    // No body to read: the connection is already back.
+    assert_eq!(client.stats().pool.leased, 0);
+    let no_content = client.get(server.url("/204"))?;
+    assert_eq!(no_content.status(), 204);
+    assert_eq!(client.stats().pool.leased, 0);
+    let not_modified = client.get(server.url("/304"))?;
+    assert_eq!(not_modified.status(), 304);
+    assert!(info(&not_modified).reused);
+    drop((head, no_content, not_modified));
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn an_idle_close_by_the_server_is_caught_before_the_next_request() -> TestResult {
+    // The server closes idle connections after 50 ms; the client would keep them 30 s.
+    let server = TestServer::builder()
+        .route(Method::POST, "/", Reply::ok().body("done"))
+        .idle_timeout(Duration::from_millis(50))
+        .start()?;
+    let client = client()?;
+    assert_eq!(
+        client
+            .post(server.url("/"), "one")?
+            .into_body()
+            .into_string()?,
+        "done"
+    );
+    server.wait_for_closed(1, SAFETY)?;
+    wait_until_idle_connection_is_stale(&client, &route(&server.url("/"))?)?;
+
+    let response = client.post(server.url("/"), "two")?;
+    let info = info(&response);
+    assert!(!info.reused, "{info:?}");
+    assert_eq!(info.stale_discarded, 1);
+    assert_eq!(response.into_body().into_string()?, "done");
+    assert_eq!(client.stats().stale_closed, 1);
+    assert_eq!(server.stats().connections_accepted, 2);
+    assert_eq!(server.stats().errors, 0);
+    Ok(())
+}
+
+#[test]
+fn a_connection_for_one_route_is_never_given_to_another() -> TestResult {
+    let a = TestServer::builder()
+        .default_reply(Reply::ok().body("a"))
+        .start()?;
+    let b = TestServer::builder()
+        .default_reply(Reply::ok().body("b"))
+        .start()?;
+    let resolver = StaticResolver::new()
+        .with("a.test", [127, 0, 0, 1].into())
+        .with("b.test", [127, 0, 0, 1].into());
+    let client = Client::builder()
+        .resolver(resolver)
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    for _ in 0..5 {
+        assert_eq!(
+            client
+                .get(format!("http://a.test:{}/", a.port()))?
+                .into_body()
+                .into_string()?,
+            "a"
+        );
+        assert_eq!(
+            client
+                .get(format!("http://b.test:{}/", b.port()))?
+                .into_body()
+                .into_string()?,
+            "b"
+        );
+        // Same server, another name: another route, so another connection.
+        assert_eq!(
+            client
+                .get(format!("http://b.test:{}/", a.port()))?
+                .into_body()
+                .into_string()?,
+            "a"
+        );
+    }
+    assert_eq!(a.stats().connections_accepted, 2);
+    assert_eq!(b.stats().connections_accepted, 1);
+    assert!(a.requests().iter().all(|r| {
+        r.header("host")
+            .is_some_and(|h| h.ends_with(&a.port().to_string()))
+    }));
+    assert_eq!(client.stats().pool.available, 3);
+    Ok(())
+}
+
+#[test]
+fn interim_responses_are_skipped_and_the_connection_kept() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok()
+                .informational(103)
+                .informational(100)
+                .body("final"),
+        )
+        .start()?;
+    let client = client()?;
+    for _ in 0..2 {
+        let response = client.get(server.url("/"))?;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.into_body().into_string()?, "final");
+    }
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn a_keep_alive_timeout_of_zero_closes_the_connection() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok().header("Keep-Alive", "timeout=0").body("x"),
+        )
+        .start()?;
+    let client = client()?;
+    let response = client.get(server.url("/"))?;
+    assert!(matches!(reuse(&response), Some(ReuseInfo::Close { .. })));
+    response.into_body().into_string()?;
+    assert_eq!(client.stats().pool.available, 0);
+    Ok(())
+}
