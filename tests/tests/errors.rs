@@ -264,7 +264,7 @@ fn a_head_cut_short_is_a_protocol_error_not_a_missing_response() -> TestResult {
 }
 
 #[test]
-fn stray_bytes_after_a_response_make_its_connection_stale() -> TestResult {
+fn stray_bytes_after_a_response_close_its_connection_at_release() -> TestResult {
     let server = server_with(
         "/extra",
         Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiEXTRA"),
@@ -278,10 +278,39 @@ fn stray_bytes_after_a_response_make_its_connection_stale() -> TestResult {
         "hi"
     );
     let next = client.get(server.url("/ok"))?;
-    assert_eq!(common::info(&next).stale_discarded, 1);
+    let info = common::info(&next);
+    assert!(!info.reused, "never pooled with bytes in its buffer");
+    assert_eq!(info.stale_discarded, 0, "so the probe has nothing to find");
     assert_eq!(next.into_body().into_string()?, "fine");
     assert_eq!(server.stats().connections_accepted, 2);
     Ok(())
+}
+
+#[test]
+fn stray_bytes_after_a_response_are_never_read_as_the_next_response_even_without_the_probe()
+-> TestResult {
+    // The extra bytes look like a whole response: with the stale probe off, only the
+    // release-time check keeps them from answering the next request.
+    let server = server_with(
+        "/extra",
+        Reply::raw(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG",
+        ),
+    )?;
+    let client = Client::builder().validate_after_inactivity(None).build()?;
+    let first = client
+        .get(server.url("/extra"))?
+        .into_body()
+        .into_string()?;
+    assert_eq!(first, "hi");
+    let next = client.get(server.url("/ok"))?;
+    assert!(
+        !common::info(&next).reused,
+        "the connection with stray bytes was closed"
+    );
+    assert_eq!(next.into_body().into_string()?, "fine");
+    assert_eq!(server.stats().connections_accepted, 2);
+    assert_healthy(&client, &server)
 }
 
 #[test]

@@ -275,3 +275,29 @@ fn a_keep_alive_timeout_of_zero_closes_the_connection() -> TestResult {
     assert_eq!(client.stats().pool.available, 0);
     Ok(())
 }
+
+#[test]
+fn an_http10_request_without_keep_alive_is_not_reused() -> TestResult {
+    // RFC 9112 §9.3: the server closes after answering an HTTP/1.0 request without
+    // keep-alive, whatever its own response says; the client must not pool it.
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("one-oh"))
+        .start()?;
+    let client = client()?;
+    for _ in 0..2 {
+        let request = Request::get(server.url("/"))
+            .version(Version::HTTP_10)
+            .body(Body::empty())?;
+        let response = client.execute(request)?;
+        assert!(!info(&response).reused);
+        assert!(
+            matches!(reuse(&response), Some(ReuseInfo::Close { .. })),
+            "{:?}",
+            reuse(&response)
+        );
+        assert_eq!(response.into_body().into_string()?, "one-oh");
+    }
+    assert_eq!(server.stats().connections_accepted, 2);
+    assert_eq!(client.stats().pool.available, 0);
+    Ok(())
+}

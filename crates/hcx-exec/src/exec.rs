@@ -151,7 +151,8 @@ impl MainExec {
             head.version,
             &head.headers,
         )
-        .with_request_body_complete(body_complete);
+        .with_request_body_complete(body_complete)
+        .with_request_version(parts.version);
         let reuse = match (
             framing.close,
             decide(&*self.reuse, &*self.keep_alive, &exchange),

@@ -377,8 +377,19 @@ impl Endpoint {
     }
 
     /// Gives the connection back for reuse during `valid_for` (`None`: no keep-alive
-    /// limit; `Some(ZERO)`: close it).
+    /// limit; `Some(ZERO)`: close it). A connection with received bytes still unread
+    /// is closed instead: they answer no request, and read as the next response they
+    /// would hand wrong bytes to the next request (`CloseReason::TrailingBytes`). This
+    /// holds even when the stale probe is turned off.
     pub fn release(self, valid_for: Option<Duration>) {
+        if self
+            .lease
+            .connection()
+            .is_some_and(Connection::has_buffered)
+        {
+            self.lease.discard();
+            return;
+        }
         self.lease.release(true, valid_for);
     }
 
