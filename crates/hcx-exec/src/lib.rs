@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 mod body;
+mod closes;
 mod config;
 mod connection;
 mod error;
@@ -46,6 +47,7 @@ mod runtime;
 mod send;
 
 pub use body::Body;
+pub use closes::EngineCloses;
 pub use config::RequestConfig;
 pub use connection::Connection;
 pub use error::Error;

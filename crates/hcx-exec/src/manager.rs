@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use hcx_pool::{Clock, CoarseClock, Lease, Pool, PoolConfig, PoolStats};
 
+use crate::closes::{CloseCause, CloseCounters, EngineCloses};
 use crate::connection::Connection;
 use crate::error::{Error, Kind};
 use crate::info::ConnectionInfo;
@@ -54,6 +55,7 @@ struct Inner {
     validate_after_inactivity: Option<Duration>,
     next_id: AtomicU64,
     stale_closed: AtomicU64,
+    closes: CloseCounters,
 }
 
 /// One clock shared by the pool (release stamps, expiry) and the manager (idle time
@@ -140,6 +142,7 @@ impl PoolingConnectionManagerBuilder {
                 validate_after_inactivity: self.validate_after_inactivity,
                 next_id: AtomicU64::new(1),
                 stale_closed: AtomicU64::new(0),
+                closes: CloseCounters::default(),
             }),
         })
     }
@@ -164,6 +167,9 @@ pub struct ManagerStats {
     pub connections_opened: u64,
     /// Idle connections the stale probe found closed or unusable, and discarded.
     pub stale_closed: u64,
+    /// Connections the engine closed after an exchange instead of pooling them, by
+    /// cause.
+    pub closed: EngineCloses,
 }
 
 impl PoolingConnectionManager {
@@ -265,6 +271,7 @@ impl PoolingConnectionManager {
             pool: self.inner.pool.stats(),
             connections_opened: self.inner.next_id.load(Ordering::Relaxed).saturating_sub(1),
             stale_closed: self.inner.stale_closed.load(Ordering::Relaxed),
+            closed: self.inner.closes.snapshot(),
         }
     }
 
@@ -387,10 +394,18 @@ impl Endpoint {
             .connection()
             .is_some_and(Connection::has_buffered)
         {
-            self.lease.discard();
+            self.discard_because(CloseCause::TrailingBytes);
             return;
         }
         self.lease.release(true, valid_for);
+    }
+
+    /// Closes the connection and counts why, in [`ManagerStats::closed`].
+    pub(crate) fn discard_because(self, cause: CloseCause) {
+        if self.lease.connection().is_some() {
+            self.manager.inner.closes.count(cause);
+        }
+        self.lease.discard();
     }
 
     /// Closes the connection and frees the slot.

@@ -8,6 +8,7 @@ use bytes::{Buf, Bytes};
 use hcx_h1::BodyDecoder;
 use http::HeaderMap;
 
+use crate::closes::CloseCause;
 use crate::config::RequestConfig;
 use crate::error::{Error, Kind};
 use crate::runtime::ExecRuntime;
@@ -122,7 +123,7 @@ impl ResponseBody {
     /// or one too large to drain). Apache: `response.close()` without consuming.
     pub fn discard(mut self) {
         if let State::Streaming(mut s) = std::mem::replace(&mut self.state, State::Done) {
-            s.runtime.discard();
+            s.runtime.discard_because(CloseCause::UnreadBody);
         }
     }
 
@@ -229,8 +230,12 @@ impl Streaming {
     /// Reads and drops the rest of the body within the drain limits, then releases
     /// the connection; discards it if the limits are hit or anything fails.
     fn drain(mut self) {
-        if !self.runtime.is_reusable() || self.drain_limit == 0 {
-            self.runtime.discard();
+        if !self.runtime.is_reusable() {
+            self.runtime.discard_because(CloseCause::NotReusable);
+            return;
+        }
+        if self.drain_limit == 0 {
+            self.runtime.discard_because(CloseCause::UnreadBody);
             return;
         }
         // No deadline when the timeout is too large to add (effectively forever).
@@ -250,7 +255,7 @@ impl Streaming {
                 .remaining()
                 .is_some_and(|rest| drained.saturating_add(rest) > self.drain_limit);
             if left.is_zero() || too_long {
-                self.runtime.discard();
+                self.runtime.discard_because(CloseCause::UnreadBody);
                 return;
             }
             let wait = response_timeout.map_or(left, |t| t.min(left));
@@ -265,7 +270,7 @@ impl Streaming {
                 Ok(Some(data)) => {
                     drained = drained.saturating_add(data.len() as u64);
                     if drained > self.drain_limit {
-                        self.runtime.discard();
+                        self.runtime.discard_because(CloseCause::UnreadBody);
                         return;
                     }
                 }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::closes::CloseCause;
 use crate::connection::Connection;
 use crate::error::{Error, Kind};
 use crate::info::ConnectionInfo;
@@ -146,7 +147,9 @@ impl ExecRuntime {
         if let Some(endpoint) = self.endpoint.take() {
             match self.reuse {
                 Reuse::Reusable(valid_for) => endpoint.release(valid_for),
-                Reuse::Unmarked | Reuse::NonReusable => endpoint.discard(),
+                Reuse::Unmarked | Reuse::NonReusable => {
+                    endpoint.discard_because(CloseCause::NotReusable)
+                }
             }
         }
         self.reuse = Reuse::Unmarked;
@@ -155,8 +158,13 @@ impl ExecRuntime {
     /// Closes the connection and frees its slot. Does nothing when none is held.
     /// Apache: `discardEndpoint`.
     pub fn discard(&mut self) {
+        self.discard_because(CloseCause::FailedExchange);
+    }
+
+    /// Closes the connection and counts why (in `ManagerStats::closed`).
+    pub(crate) fn discard_because(&mut self, cause: CloseCause) {
         if let Some(endpoint) = self.endpoint.take() {
-            endpoint.discard();
+            endpoint.discard_because(cause);
         }
         self.reuse = Reuse::Unmarked;
     }

@@ -99,6 +99,11 @@ fn main() -> Result<()> {
         "   pool: {} | opened {} | stale closed {}",
         stats.pool, stats.connections_opened, stats.stale_closed
     );
+    let c = stats.closed;
+    println!(
+        "   closed by the engine: {} not reusable, {} unread body, {} trailing bytes, {} failed exchange",
+        c.not_reusable, c.unread_body, c.trailing_bytes, c.failed_exchange
+    );
     Ok(())
 }
 

@@ -45,9 +45,9 @@ pub use builder::{ClientBuilder, DEFAULT_USER_AGENT};
 pub use client::Client;
 
 pub use hcx_exec::{
-    Body, ConnectionInfo, Error, ManagerStats, PoolingConnectionManager, ProtocolErrorKind,
-    RequestConfig, Resolver, ResponseBody, ReuseInfo, Route, StaticResolver, SystemResolver,
-    UserToken,
+    Body, ConnectionInfo, EngineCloses, Error, ManagerStats, PoolingConnectionManager,
+    ProtocolErrorKind, RequestConfig, Resolver, ResponseBody, ReuseInfo, Route, StaticResolver,
+    SystemResolver, UserToken,
 };
 pub use hcx_reuse::{
     ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, KeepAlive,
