@@ -323,9 +323,19 @@ impl ChunkedDecoder {
             return Ok(());
         }
         self.trailer_bytes.extend_from_slice(b"\r\n");
+        // Parsed as the field section of a response (behind a fixed status line) so
+        // that obs-fold is accepted as in the head: RFC 9112 §5.2 asks a recipient to
+        // replace it with spaces. A fold on the first line has nothing to continue
+        // and stays an error.
+        let mut message = Vec::with_capacity(TRAILER_STATUS_LINE.len() + self.trailer_bytes.len());
+        message.extend_from_slice(TRAILER_STATUS_LINE);
+        message.extend_from_slice(&self.trailer_bytes);
         let mut slots = vec![httparse::EMPTY_HEADER; self.trailer_fields];
-        let fields = match httparse::parse_headers(&self.trailer_bytes, &mut slots) {
-            Ok(httparse::Status::Complete((_, fields))) => fields,
+        let mut response = httparse::Response::new(&mut slots);
+        let mut config = httparse::ParserConfig::default();
+        config.allow_obsolete_multiline_headers_in_responses(true);
+        let fields = match config.parse_response(&mut response, &message) {
+            Ok(httparse::Status::Complete(_)) => &*response.headers,
             Ok(httparse::Status::Partial) | Err(_) => {
                 return Err(Why::Trailers(format!(
                     "malformed trailer section {}",
@@ -339,7 +349,16 @@ impl ChunkedDecoder {
         let mut map = HeaderMap::try_with_capacity(fields.len()).map_err(|_| too_many())?;
         for field in fields {
             let name = HeaderName::from_bytes(field.name.as_bytes());
-            let value = HeaderValue::from_bytes(field.value);
+            let value = if field.value.iter().any(|&b| b == b'\r' || b == b'\n') {
+                let unfolded: Vec<u8> = field
+                    .value
+                    .iter()
+                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                    .collect();
+                HeaderValue::from_bytes(&unfolded)
+            } else {
+                HeaderValue::from_bytes(field.value)
+            };
             match (name, value) {
                 (Ok(name), Ok(value)) => {
                     map.try_append(name, value).map_err(|_| too_many())?;
@@ -357,6 +376,9 @@ impl ChunkedDecoder {
         Ok(())
     }
 }
+
+/// The status line the trailer section is parsed behind (see `finish_trailers`).
+const TRAILER_STATUS_LINE: &[u8] = b"HTTP/1.1 200 T\r\n";
 
 /// Why a framing byte was refused; turned into an [`Error`] with the position.
 enum Why {

@@ -193,6 +193,18 @@ fn trailers_are_parsed_and_bounded() {
 }
 
 #[test]
+fn folded_trailer_lines_are_unfolded_as_in_the_head() {
+    // RFC 9112 §5.2 (found missing in review: the head accepted obs-fold, trailers
+    // refused it and lost a valid body).
+    let input = b"0\r\nA: 1\r\n 2\r\nB: 3\r\n\r\n";
+    let (body, consumed, mut d) = decode_all(input).unwrap();
+    assert!(body.is_empty() && consumed == input.len() && d.is_done());
+    let trailers = d.take_trailers().unwrap();
+    assert_eq!(trailers["a"], "1   2");
+    assert_eq!(trailers["b"], "3");
+}
+
+#[test]
 fn malformed_trailers_are_rejected() {
     for input in [
         &b"0\r\nNo colon\r\n\r\n"[..],
