@@ -109,3 +109,40 @@ fn a_body_that_would_take_too_long_to_drain_is_closed() -> TestResult {
     assert_eq!(client.stats().pool.available, 0);
     Ok(())
 }
+
+#[test]
+fn dropping_a_partly_read_chunked_body_is_bounded_by_the_drain_timeout() -> TestResult {
+    // Found in review: after a chunk is read its CRLF is still buffered, and the drain
+    // read the rest with the response timeout (none by default) instead of its own:
+    // the drop hung for ever on a stalled stream.
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok()
+                .body("helloworld")
+                .chunked()
+                .chunk_size(5)
+                .stall_body_after(10),
+        )
+        .start()?;
+    let client = Client::builder()
+        .request_config(RequestConfig::default().with_drain(64 * 1024, Duration::from_millis(20)))
+        .build()?;
+    let mut body = client.get(server.url("/"))?.into_body();
+    let mut first = [0u8; 5];
+    std::io::Read::read_exact(&mut body, &mut first)?;
+    assert_eq!(&first, b"hello");
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(body);
+        let _ = done.send(());
+    });
+    // A safety bound, not a timing goal: the drop gives up after its 20 ms drain.
+    finished
+        .recv_timeout(SAFETY)
+        .map_err(|_| "dropping the body never returned")?;
+    assert_eq!(client.stats().pool.leased, 0);
+    assert_eq!(client.stats().closed.unread_body, 1);
+    Ok(())
+}

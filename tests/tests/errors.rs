@@ -330,3 +330,30 @@ fn a_server_that_hangs_up_during_the_upload_is_closed_before_response() -> TestR
     assert!(error.is_closed_before_response(), "{error:?}");
     assert_healthy(&client, &server)
 }
+
+#[test]
+fn bytes_of_an_answer_before_a_hang_up_are_not_reported_as_no_response() -> TestResult {
+    // Found in review: the server starts answering (a cut 413 head) and hangs up
+    // without reading the upload. Response bytes arrived, so this is not
+    // `is_closed_before_response` (which a retry layer may replay on).
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let peer = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut socket, _) = listener.accept()?;
+        let mut head = [0u8; 512];
+        let _ = socket.read(&mut head)?;
+        socket.write_all(b"HTTP/1.1 413 Payload Too La")?;
+        socket.flush()?;
+        Ok(()) // dropped with the upload unread: the kernel resets the connection
+    });
+    let client = client()?;
+    let error = client
+        .execute(Request::put(format!("http://{addr}/")).body(Body::from(vec![b'x'; 8 << 20]))?)
+        .err()
+        .ok_or("expected an error")?;
+    peer.join().map_err(|_| "peer panicked")??;
+    assert!(!error.is_closed_before_response(), "{error:?}");
+    assert_eq!(client.stats().pool.leased, 0);
+    Ok(())
+}

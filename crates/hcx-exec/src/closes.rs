@@ -16,7 +16,8 @@ pub struct EngineCloses {
     /// The body was dropped or discarded before its end, and draining the rest would
     /// have taken more than the drain limit or time.
     pub unread_body: u64,
-    /// Bytes followed the response on the connection.
+    /// Bytes followed the response on the connection (already received when the
+    /// response ended).
     pub trailing_bytes: u64,
     /// The exchange failed (I/O error, timeout, protocol error), or the connection was
     /// dropped without a decision.

@@ -53,6 +53,7 @@ impl Connection {
         }
         let mut last: Option<(SocketAddr, io::Error)> = None;
         let mut timed_out = false;
+        let mut tried = 0usize;
         for &addr in &addrs {
             let attempt = match deadline {
                 Some(deadline) => {
@@ -65,6 +66,7 @@ impl Connection {
                 }
                 None => TcpStream::connect(addr),
             };
+            tried += 1;
             match attempt {
                 Ok(stream) => return Connection::from_stream(id, route.clone(), stream, addr),
                 Err(e) => {
@@ -73,12 +75,12 @@ impl Connection {
                 }
             }
         }
-        let tried = addrs.len();
+        let resolved = addrs.len();
         if timed_out {
             let error = Error::new(
                 Kind::ConnectTimeout,
                 format!(
-                    "connect to {route} timed out after {:?} ({tried} address(es) tried)",
+                    "connect to {route} timed out after {:?} ({tried} of {resolved} address(es) tried)",
                     start.elapsed().min(timeout)
                 ),
             );
@@ -90,7 +92,9 @@ impl Connection {
         Err(match last {
             Some((addr, e)) => Error::new(
                 Kind::Connect,
-                format!("connect to {route} failed ({addr}, {tried} address(es) tried): {e}"),
+                format!(
+                    "connect to {route} failed ({addr}, {tried} of {resolved} address(es) tried): {e}"
+                ),
             )
             .with_source(e),
             None => Error::new(Kind::Connect, format!("connect to {route} failed")),

@@ -169,8 +169,9 @@ impl Error {
     }
 
     /// The request cannot be sent: no scheme or host, an unsupported scheme, a header
-    /// value with CR/LF, a body that does not match its declared length … Nothing was
-    /// sent.
+    /// value with CR/LF, framing headers that contradict the body … Nothing was sent.
+    /// (A sized body reader that ends short is found only while sending: that is
+    /// [`is_io`](Self::is_io).)
     pub fn is_invalid_request(&self) -> bool {
         self.kind() == Kind::InvalidRequest
     }

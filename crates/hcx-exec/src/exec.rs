@@ -133,6 +133,10 @@ impl MainExec {
                         body_complete = false;
                         Some(head)
                     }
+                    // Response bytes came: the read's own error says what went wrong
+                    // (a truncated or non-HTTP head is not "no response"; the retry
+                    // layer must not take it for one). Found in review.
+                    Err(read) if received_any => return Err(read),
                     Err(_) => return Err(e),
                 }
             }

@@ -52,8 +52,10 @@ struct Streaming {
 }
 
 impl ResponseBody {
-    /// A body with nothing in it.
-    pub fn empty() -> Self {
+    /// A body with nothing in it. Not public, and no `Default`: code handed a
+    /// `&mut Response<ResponseBody>` (an `execute_with` handler) has no body to swap in,
+    /// so it cannot carry the connection off past the call.
+    pub(crate) fn empty() -> Self {
         ResponseBody {
             state: State::Done,
             trailers: None,
@@ -262,7 +264,11 @@ impl Streaming {
             let Some(conn) = self.runtime.connection_mut() else {
                 return;
             };
-            if conn.buffer().is_empty() && conn.set_timeout(Some(wait)).is_err() {
+            // Every step, even with bytes buffered: decoding them (a chunk's CRLF, say)
+            // may yield no data and lead straight to a read, which must not wait past
+            // the drain deadline (found in review: it waited on the response timeout,
+            // which by default never ends). No system call when already set so.
+            if conn.set_timeout(Some(wait)).is_err() {
                 self.runtime.discard();
                 return;
             }
@@ -278,8 +284,14 @@ impl Streaming {
                     self.runtime.release();
                     return;
                 }
-                Err(_) => {
-                    self.runtime.discard();
+                Err(e) => {
+                    // A read that timed out is the drain reaching its deadline.
+                    let cause = if e.is_timeout() {
+                        CloseCause::UnreadBody
+                    } else {
+                        CloseCause::FailedExchange
+                    };
+                    self.runtime.discard_because(cause);
                     return;
                 }
             }
@@ -343,12 +355,6 @@ impl Drop for ResponseBody {
         if let State::Streaming(s) = std::mem::replace(&mut self.state, State::Done) {
             s.drain();
         }
-    }
-}
-
-impl Default for ResponseBody {
-    fn default() -> Self {
-        ResponseBody::empty()
     }
 }
 

@@ -147,9 +147,9 @@ impl ExecRuntime {
         if let Some(endpoint) = self.endpoint.take() {
             match self.reuse {
                 Reuse::Reusable(valid_for) => endpoint.release(valid_for),
-                Reuse::Unmarked | Reuse::NonReusable => {
-                    endpoint.discard_because(CloseCause::NotReusable)
-                }
+                Reuse::NonReusable => endpoint.discard_because(CloseCause::NotReusable),
+                // Nobody decided: closed as for a failed exchange.
+                Reuse::Unmarked => endpoint.discard_because(CloseCause::FailedExchange),
             }
         }
         self.reuse = Reuse::Unmarked;

@@ -93,8 +93,16 @@ pub(crate) fn send_head(conn: &mut Connection, head: &[u8]) -> Result<(), Error>
     conn.write_all(head).map_err(|e| write_error(e, timeout))
 }
 
+/// The body broke its own framing while being sent (a sized reader that ended short
+/// or ran long). The head and part of the body are out, so this is an I/O failure of
+/// the exchange, not an invalid request (which promises nothing was sent). The
+/// connection is discarded.
 fn encode_error(e: EncodeError) -> Error {
-    Error::new(Kind::InvalidRequest, format!("invalid request body: {e}")).with_source(e)
+    Error::new(
+        Kind::Io,
+        format!("the request body did not match its framing while being sent: {e}"),
+    )
+    .with_source(e)
 }
 
 /// A write that fails because the server went away means no response will come:
