@@ -81,10 +81,6 @@ impl<R: Eq + Hash + Clone> Routes<R> {
         }
     }
 
-    pub(crate) fn contains(&self, idx: usize) -> bool {
-        self.slab.contains(idx)
-    }
-
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &RouteState<R>)> {
         self.slab.iter()
     }

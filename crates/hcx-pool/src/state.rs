@@ -254,46 +254,21 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             core.purge_if_due(now, ridx, out);
             core.trim_route(ridx, out);
             core.trim_total(ridx, out);
+            core.refresh(ridx);
             if self.waiters.pending_len() > 0 {
-                self.serve_waiters(Some(ridx), now, out);
-            }
-            // Serving another route may have trimmed this one's last idle connection
-            // and removed it from the table (nothing adds routes meanwhile, so the
-            // index cannot have been reused).
-            if self.core.routes.contains(ridx) {
-                self.core.refresh(ridx);
+                self.serve_waiters(now, out);
             }
         }
         self.core.routes.remove_if_unused(ridx);
     }
 
-    /// Serves the oldest servable waiter while there is one: the oldest head listed in
-    /// `ready` (a route holding an idle connection after the trims is within both
-    /// limits, so its head is listed too), or the head of `returned`, the route that
-    /// just got a slot back and whose listing the caller refreshes afterwards. Looking
-    /// at it directly spares the common hand-off an insert and a removal in `ready`.
-    pub(crate) fn serve_waiters(
-        &mut self,
-        returned: Option<usize>,
-        now: &mut Now<'_>,
-        out: &mut Deferred<C>,
-    ) {
+    /// Serves the oldest servable waiter while there is one. Only heads listed in
+    /// `ready` qualify: a route holding an idle connection after the trims is within
+    /// both limits, so its head is listed too.
+    pub(crate) fn serve_waiters(&mut self, now: &mut Now<'_>, out: &mut Deferred<C>) {
         let State { core, waiters } = self;
         while core.leased < core.max_total {
-            let mut best = core
-                .ready
-                .first_key_value()
-                .map(|(&seq, &ridx)| (seq, ridx));
-            if let Some(r) = returned.filter(|&r| core.routes.contains(r)) {
-                let route = &core.routes[r];
-                if route.leased < route.max.unwrap_or(core.default_max)
-                    && let Some((&seq, _)) = route.queue.first_key_value()
-                    && best.is_none_or(|(b, _)| seq < b)
-                {
-                    best = Some((seq, r));
-                }
-            }
-            let Some((seq, ridx)) = best else {
+            let Some((&seq, &ridx)) = core.ready.first_key_value() else {
                 break;
             };
             let Some(&key) = core.routes[ridx].queue.get(&seq) else {
@@ -415,7 +390,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         }
         core.trim_total(NO_ROUTE, out);
         if !core.shutdown {
-            self.serve_waiters(None, now, out);
+            self.serve_waiters(now, out);
         }
         for ridx in routes {
             self.core.routes.remove_if_unused(ridx);

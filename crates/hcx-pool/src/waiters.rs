@@ -55,12 +55,7 @@ pub(crate) struct Waiters<S, E> {
     slab: Slab<Waiter<S, E>>,
     next_seq: u64,
     pending: usize,
-    /// Condvars of finished records, reused so that a wait costs no allocation.
-    spare: Vec<Arc<Condvar>>,
 }
-
-/// At most this many spare condvars are kept.
-const SPARE: usize = 64;
 
 impl<S, E> Waiters<S, E> {
     pub(crate) fn new() -> Self {
@@ -68,7 +63,6 @@ impl<S, E> Waiters<S, E> {
             slab: Slab::new(),
             next_seq: 0,
             pending: 0,
-            spare: Vec::new(),
         }
     }
 
@@ -76,28 +70,17 @@ impl<S, E> Waiters<S, E> {
     pub(crate) fn push(&mut self, route: usize, state: Option<S>, since: Instant) -> Ticket {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let cv = self.condvar_for_new();
         let key = self.slab.insert(Waiter {
             seq,
             route,
             state,
             since,
             outcome: Outcome::Pending,
-            cv,
+            cv: Arc::new(Condvar::new()),
             waker: None,
         });
         self.pending += 1;
         Ticket { key, seq }
-    }
-
-    /// A spare condvar nobody else holds any more, or a new one.
-    fn condvar_for_new(&mut self) -> Arc<Condvar> {
-        match self.spare.pop() {
-            // A blocked request's clone lives only while it waits; once the count is
-            // back to one, no notification can still be meant for an old record.
-            Some(cv) if Arc::strong_count(&cv) == 1 => cv,
-            _ => Arc::new(Condvar::new()),
-        }
     }
 
     /// Requests still waiting.
@@ -146,9 +129,6 @@ impl<S, E> Waiters<S, E> {
         let waiter = self.slab.remove(ticket.key);
         if matches!(waiter.outcome, Outcome::Pending) {
             self.pending -= 1;
-        }
-        if self.spare.len() < SPARE {
-            self.spare.push(Arc::clone(&waiter.cv));
         }
         Some(waiter)
     }
