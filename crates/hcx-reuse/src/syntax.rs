@@ -83,17 +83,10 @@ pub(crate) fn parse_u64_exact(bytes: &[u8]) -> Option<u64> {
 /// asking for an absurdly long keep-alive asks for "as long as possible", and the
 /// configured cap bounds it. `None` for anything that is not all digits.
 pub(crate) fn parse_u64_saturating(bytes: &[u8]) -> Option<u64> {
-    if bytes.is_empty() {
+    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let mut n: u64 = 0;
-    for &b in bytes {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n.saturating_mul(10).saturating_add(u64::from(b - b'0'));
-    }
-    Some(n)
+    Some(parse_u64_exact(bytes).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
