@@ -73,6 +73,10 @@ use std::hash::Hash;
 
 /// What a route key must be: hashable, cloneable (once per new connection slot),
 /// printable in error messages, and sendable across threads. Blanket-implemented.
+///
+/// Its `Hash`, `Eq`, `Clone` and `Debug` run under the pool lock (as do the state's
+/// `PartialEq` and the clock's `now`): keep them cheap, never block in them, and never
+/// call back into the pool from them.
 pub trait RouteKey: Eq + Hash + Clone + Debug + Send + 'static {}
 
 impl<T: Eq + Hash + Clone + Debug + Send + 'static> RouteKey for T {}
