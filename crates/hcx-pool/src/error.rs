@@ -15,11 +15,11 @@ use crate::PoolStats;
 pub enum LeaseError {
     /// No slot came free before the timeout.
     /// Apache: `ConnectionRequestTimeoutException`.
-    Timeout(LeaseFailure),
+    Timeout(Box<LeaseFailure>),
     /// The request was cancelled.
-    Cancelled(LeaseFailure),
+    Cancelled(Box<LeaseFailure>),
     /// The pool was shut down before or while the request waited.
-    Shutdown(LeaseFailure),
+    Shutdown(Box<LeaseFailure>),
 }
 
 /// What the pool looked like when a lease request failed.
@@ -39,13 +39,13 @@ pub struct LeaseFailure {
 impl LeaseFailure {
     /// For a request asked again after it already completed (polled to the end as a
     /// future, then waited on).
-    pub(crate) fn completed() -> Self {
-        Self {
+    pub(crate) fn completed() -> Box<Self> {
+        Box::new(Self {
             route: String::from("(a request that already completed)"),
             waited: Duration::ZERO,
             route_stats: PoolStats::default(),
             pool_stats: PoolStats::default(),
-        }
+        })
     }
 }
 

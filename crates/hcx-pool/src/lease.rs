@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::entry::Entry;
+use crate::entry::{Entry, Slot};
 use crate::shared::{Shared, SharedRef};
 use crate::state::{GiveBack, Now};
 use crate::waiters::Ticket;
@@ -27,13 +27,13 @@ where
     C: Send + 'static,
     S: PartialEq + Send + 'static,
 {
-    entry: Option<Entry<R, C, S>>,
+    entry: Option<Slot<R, C, S>>,
     route: usize,
     reused: bool,
-    /// What dropping does: `Discard` once the holder has it; `Untouched` while it sits
-    /// in a request nobody picked up (giving up on a request must not close a good
-    /// connection).
-    on_drop: GiveBack,
+    /// `false` once the holder has it: dropping discards it. `true` while it sits in a
+    /// request nobody picked up: it goes back untouched (giving up on a request must
+    /// not close a good connection).
+    untouched: bool,
     shared: SharedRef<R, C, S>,
 }
 
@@ -44,12 +44,12 @@ where
     S: PartialEq + Send + 'static,
 {
     #[inline]
-    pub(crate) fn new(shared: SharedRef<R, C, S>, route: usize, entry: Entry<R, C, S>) -> Self {
+    pub(crate) fn new(shared: SharedRef<R, C, S>, route: usize, entry: Slot<R, C, S>) -> Self {
         Self {
             reused: entry.conn.is_some(),
             entry: Some(entry),
             route,
-            on_drop: GiveBack::Discard,
+            untouched: false,
             shared,
         }
     }
@@ -155,7 +155,7 @@ where
     /// The holder has it now: dropping it from here on discards it.
     #[inline]
     fn handed_over(mut self) -> Self {
-        self.on_drop = GiveBack::Discard;
+        self.untouched = false;
         self
     }
 
@@ -186,7 +186,12 @@ where
     S: PartialEq + Send + 'static,
 {
     fn drop(&mut self) {
-        self.give_back(self.on_drop);
+        let how = if self.untouched {
+            GiveBack::Untouched
+        } else {
+            GiveBack::Discard
+        };
+        self.give_back(how);
     }
 }
 
@@ -287,7 +292,7 @@ where
 {
     #[inline]
     pub(crate) fn ready(mut lease: Lease<R, C, S>) -> Self {
-        lease.on_drop = GiveBack::Untouched;
+        lease.untouched = true;
         Self {
             stage: Stage::Ready(lease),
         }
@@ -512,5 +517,25 @@ where
         f.debug_struct("CancelHandle")
             .field("ticket", &self.target.as_ref().map(|(_, t)| *t))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::size_of;
+
+    /// A lease moves by value through `lease`, `get` and `release`: it must stay a few
+    /// words (the entry is boxed, failures are boxed), or every cycle pays for copies.
+    #[test]
+    fn a_lease_and_its_result_stay_a_few_words() {
+        type L = Lease<String, [u8; 256], String>;
+        assert!(
+            size_of::<L>() <= 4 * size_of::<usize>(),
+            "{}",
+            size_of::<L>()
+        );
+        assert!(size_of::<Result<L, LeaseError>>() <= 5 * size_of::<usize>());
+        assert!(size_of::<LeaseRequest<String, [u8; 256], String>>() <= 6 * size_of::<usize>());
     }
 }

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use crate::close::CloseReason;
 use crate::config::ReusePolicy;
-use crate::entry::Entry;
+use crate::entry::{Entry, Slot};
 use crate::error::{LeaseError, LeaseFailure};
 use crate::idle::IdleList;
 use crate::route::Routes;
@@ -123,7 +123,7 @@ pub(crate) enum GiveBack {
 }
 
 /// A slot handed to a request: its route index and entry.
-pub(crate) type Handed<R, C, S> = (usize, Entry<R, C, S>);
+pub(crate) type Handed<R, C, S> = (usize, Slot<R, C, S>);
 
 /// How a lease request starts.
 pub(crate) enum Start<E> {
@@ -134,7 +134,7 @@ pub(crate) enum Start<E> {
 
 pub(crate) struct State<R, C, S> {
     pub(crate) core: Core<R, C, S>,
-    pub(crate) waiters: Waiters<S, Entry<R, C, S>>,
+    pub(crate) waiters: Waiters<S, Slot<R, C, S>>,
 }
 
 pub(crate) struct Core<R, C, S> {
@@ -142,7 +142,7 @@ pub(crate) struct Core<R, C, S> {
     pub(crate) default_max: usize,
     overrides: HashMap<R, usize>,
     routes: Routes<R>,
-    idle: IdleList<Entry<R, C, S>>,
+    idle: IdleList<Slot<R, C, S>>,
     /// Slots lent out in all routes.
     leased: usize,
     pub(crate) shutdown: bool,
@@ -192,7 +192,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         want: Option<S>,
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
-    ) -> Start<Entry<R, C, S>> {
+    ) -> Start<Slot<R, C, S>> {
         let core = &mut self.core;
         if core.shutdown {
             return Start::Failed(LeaseError::Shutdown(self.failure_for(route)));
@@ -221,7 +221,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     pub(crate) fn give_back(
         &mut self,
         ridx: usize,
-        mut entry: Entry<R, C, S>,
+        mut entry: Slot<R, C, S>,
         how: GiveBack,
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
@@ -314,7 +314,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                     if let Some(conn) = entry.conn.take() {
                         self.core.close(conn, CloseReason::Expired, out);
                     }
-                    entry = Entry::new_slot(entry.id, entry.route, now.get());
+                    entry.reset(now.get());
                 }
                 Some(Ok((waiter.route, entry)))
             }
@@ -510,23 +510,23 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             .collect()
     }
 
-    fn failure(&self, ridx: usize, since: Instant) -> LeaseFailure {
-        LeaseFailure {
+    fn failure(&self, ridx: usize, since: Instant) -> Box<LeaseFailure> {
+        Box::new(LeaseFailure {
             route: format!("{:?}", self.core.routes[ridx].key),
             waited: since.elapsed(),
             route_stats: self.core.route_stats(ridx),
             pool_stats: self.stats(),
-        }
+        })
     }
 
     /// For a request refused before it waited.
-    fn failure_for(&self, route: &R) -> LeaseFailure {
-        LeaseFailure {
+    fn failure_for(&self, route: &R) -> Box<LeaseFailure> {
+        Box::new(LeaseFailure {
             route: format!("{route:?}"),
             waited: Duration::ZERO,
             route_stats: self.route_stats(route),
             pool_stats: self.stats(),
-        }
+        })
     }
 
     /// Checks invariants 1–4 (1 only where no limit was lowered below what is leased),
@@ -678,7 +678,7 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
     }
 
     #[inline]
-    fn put_idle(&mut self, ridx: usize, entry: Entry<R, C, S>) {
+    fn put_idle(&mut self, ridx: usize, entry: Slot<R, C, S>) {
         if let Some(at) = entry.expiry {
             self.earliest_expiry = Some(self.earliest_expiry.map_or(at, |e| e.min(at)));
         }
@@ -697,7 +697,7 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
         want: &Option<S>,
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
-    ) -> Option<Entry<R, C, S>> {
+    ) -> Option<Slot<R, C, S>> {
         if let Some(key) = self.find_idle(ridx, want, now, out) {
             let entry = self.idle.remove(&mut self.routes[ridx].idle, key);
             self.routes[ridx].leased += 1;
