@@ -1,5 +1,5 @@
 //! The 16×4 contended workload alone, for quick A/B runs while tuning:
-//! `cargo run --release -p hcx-benches --example contended -- [seconds] [rounds]`.
+//! `cargo run --release -p hcx-benches --example contended -- [seconds] [rounds] [hcx|baseline|both]`.
 //!
 //! Each round runs hcx and the `Mutex<Vec<_>>` + `notify_all` baseline back to back and
 //! prints one line each: wall time per cycle, fairness (min/max cycles per thread) and
@@ -30,15 +30,16 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let secs: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(3);
     let rounds: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let which = args.next().unwrap_or_else(|| "both".into());
     let duration = Duration::from_secs(secs);
     for _ in 0..rounds {
-        line(
-            "hcx",
-            &run_for(&Arc::new(Hcx::new(SLOTS)), THREADS, duration),
-        );
-        line(
-            "mutex_vec_notify_all",
-            &run_for(&Arc::new(MutexVecPool::new(SLOTS)), THREADS, duration),
-        );
+        if which != "baseline" {
+            let f = run_for(&Arc::new(Hcx::new(SLOTS)), THREADS, duration);
+            line("hcx", &f);
+        }
+        if which != "hcx" {
+            let f = run_for(&Arc::new(MutexVecPool::new(SLOTS)), THREADS, duration);
+            line("mutex_vec_notify_all", &f);
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::entry::{Entry, Slot};
 use crate::shared::{Shared, SharedRef};
 use crate::state::{GiveBack, Now};
-use crate::waiters::Ticket;
+use crate::waiters::{Answer, Mailbox, Ticket};
 use crate::{LeaseError, LeaseFailure, RouteKey};
 
 /// A connection slot lent by the pool.
@@ -235,9 +235,32 @@ where
 {
     shared: SharedRef<R, C, S>,
     ticket: Ticket,
-    route: usize,
+    mailbox: Arc<Mailbox<Slot<R, C, S>>>,
     /// Set once the outcome was picked up: nothing left to give up.
     done: bool,
+}
+
+impl<R, C, S> Waiting<R, C, S>
+where
+    R: RouteKey,
+    C: Send + 'static,
+    S: PartialEq + Send + 'static,
+{
+    /// Turns a picked-up answer into a lease. A served connection that expired before
+    /// it was picked up is closed (under the pool lock, for the counts; rare) and the
+    /// slot comes empty.
+    fn pick_up(self, answer: Answer<Slot<R, C, S>>) -> Result<Lease<R, C, S>, LeaseError> {
+        let mut this = self;
+        this.done = true;
+        let mut entry = answer?;
+        let shared = Arc::clone(&this.shared);
+        if entry.expiry.is_some() && entry.is_expired(shared.clock.now()) {
+            shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
+                state.expired_before_pick_up(&mut entry, now, out)
+            });
+        }
+        Ok(Lease::new(shared, this.mailbox.route, entry))
+    }
 }
 
 impl<R, C: 'static, S> Drop for Waiting<R, C, S>
@@ -249,10 +272,10 @@ where
     /// a slot it was handed but never picked up.
     fn drop(&mut self) {
         if !self.done {
-            let ticket = self.ticket;
+            let (ticket, mailbox) = (self.ticket, &self.mailbox);
             let shared = &self.shared;
             shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
-                state.abandon(ticket, now, out)
+                state.abandon(ticket, mailbox, now, out)
             });
         }
     }
@@ -304,12 +327,16 @@ where
         }
     }
 
-    pub(crate) fn waiting(shared: SharedRef<R, C, S>, route: usize, ticket: Ticket) -> Self {
+    pub(crate) fn waiting(
+        shared: SharedRef<R, C, S>,
+        ticket: Ticket,
+        mailbox: Arc<Mailbox<Slot<R, C, S>>>,
+    ) -> Self {
         Self {
             stage: Stage::Waiting(Waiting {
                 shared,
                 ticket,
-                route,
+                mailbox,
                 done: false,
             }),
         }
@@ -349,37 +376,32 @@ where
         }
     }
 
-    /// The slow path: sleep on the request's condvar until served, failed or timed out.
+    /// The slow path: park until the pool answers in the request's mailbox, or the
+    /// deadline passes. Only a timeout takes the pool lock; a served request picks its
+    /// slot up under the mailbox's own lock.
     #[inline(never)]
     fn block(
-        mut waiting: Waiting<R, C, S>,
+        waiting: Waiting<R, C, S>,
         deadline: Option<Instant>,
     ) -> Result<Lease<R, C, S>, LeaseError> {
-        let ticket = waiting.ticket;
-        let shared = Arc::clone(&waiting.shared);
-        let mut now = Now::lazy(&*shared.clock);
-        let mut out = crate::state::Deferred::new();
-        let result = {
-            let mut state = shared.state.lock();
-            let cv = state.waiters.condvar(ticket);
-            loop {
-                let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
-                if let Some(result) = state.take_outcome(ticket, timed_out, &mut now, &mut out) {
-                    break result;
-                }
-                match &cv {
-                    Some(cv) => {
-                        cv.wait_until(&mut state, deadline);
-                    }
-                    None => unreachable!("a pending request has a record"),
-                }
+        let waker = crate::sync::thread_waker();
+        let mut leave = Some(&waker);
+        let answer = loop {
+            let (answer, replaced) = waiting.mailbox.take_or_register(leave.take());
+            drop(replaced);
+            if let Some(answer) = answer {
+                break answer;
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                let (ticket, mailbox) = (waiting.ticket, &waiting.mailbox);
+                let shared = &waiting.shared;
+                break shared.locked(Now::lazy(&*shared.clock), |state, _, _| {
+                    state.time_out(ticket, mailbox)
+                });
+            }
+            crate::sync::park_until(deadline);
         };
-        // Picked up: from here on, dropping `waiting` has nothing to give up. (Set only
-        // now so that a panic above leaves the request to be abandoned, not orphaned.)
-        waiting.done = true;
-        shared.finish(out);
-        result.map(|(route, entry)| Lease::new(shared, route, entry))
+        waiting.pick_up(answer)
     }
 
     /// Gives up on the request. A slot it was being handed goes back to the pool.
@@ -389,7 +411,11 @@ where
     pub fn cancel_handle(&self) -> CancelHandle<R, C, S> {
         CancelHandle {
             target: match &self.stage {
-                Stage::Waiting(w) => Some((Arc::downgrade(&w.shared), w.ticket)),
+                Stage::Waiting(w) => Some(Target {
+                    shared: Arc::downgrade(&w.shared),
+                    ticket: w.ticket,
+                    mailbox: Arc::downgrade(&w.mailbox),
+                }),
                 _ => None,
             },
         }
@@ -408,29 +434,17 @@ where
     /// If polled again after it returned `Ready`, as most futures do.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let mut waiting = match std::mem::replace(&mut this.stage, Stage::Done) {
+        let waiting = match std::mem::replace(&mut this.stage, Stage::Done) {
             Stage::Ready(lease) => return Poll::Ready(Ok(lease.handed_over())),
             Stage::Failed(err) => return Poll::Ready(Err(err)),
             Stage::Waiting(waiting) => waiting,
             Stage::Done => panic!("LeaseRequest polled after it completed"),
         };
-        let ticket = waiting.ticket;
-        let shared = &waiting.shared;
-        // Cloned and dropped outside the lock: a waker is user code.
-        let waker = cx.waker().clone();
-        let (result, old_waker) = shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
-            match state.take_outcome(ticket, false, now, out) {
-                Some(result) => (Some(result), None),
-                None => (None, state.waiters.set_waker(ticket, waker)),
-            }
-        });
-        drop(old_waker);
-        match result {
-            Some(result) => {
-                waiting.done = true;
-                let shared = Arc::clone(&waiting.shared);
-                Poll::Ready(result.map(|(route, entry)| Lease::new(shared, route, entry)))
-            }
+        // The pool lock is not needed: the answer, and the waker, live in the mailbox.
+        let (answer, replaced) = waiting.mailbox.take_or_register(Some(cx.waker()));
+        drop(replaced);
+        match answer {
+            Some(answer) => Poll::Ready(waiting.pick_up(answer)),
             None => {
                 this.stage = Stage::Waiting(waiting);
                 Poll::Pending
@@ -450,14 +464,30 @@ where
         match &self.stage {
             Stage::Ready(lease) => d.field("ready", lease),
             Stage::Failed(err) => d.field("failed", err),
-            Stage::Waiting(w) => d.field("waiting_on_route", &w.route),
+            Stage::Waiting(w) => d.field("waiting_on_route", &w.mailbox.route),
             Stage::Done => d.field("done", &true),
         };
         d.finish()
     }
 }
 
-type WeakRef<R, C, S> = Weak<Shared<R, C, S>>;
+/// What a [`CancelHandle`] points at. Weak: a stray handle must not keep the pool (and
+/// its idle sockets) or a served slot alive.
+struct Target<R, C: 'static, S> {
+    shared: Weak<Shared<R, C, S>>,
+    ticket: Ticket,
+    mailbox: Weak<Mailbox<Slot<R, C, S>>>,
+}
+
+impl<R, C: 'static, S> Clone for Target<R, C, S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Weak::clone(&self.shared),
+            ticket: self.ticket,
+            mailbox: Weak::clone(&self.mailbox),
+        }
+    }
+}
 
 /// Cancels a waiting [`LeaseRequest`] from another thread. Cloneable.
 pub struct CancelHandle<R, C, S = ()>
@@ -466,8 +496,7 @@ where
     C: Send + 'static,
     S: PartialEq + Send + 'static,
 {
-    /// Weak: a stray handle must not keep the pool (and its idle sockets) alive.
-    target: Option<(WeakRef<R, C, S>, Ticket)>,
+    target: Option<Target<R, C, S>>,
 }
 
 impl<R, C, S> CancelHandle<R, C, S>
@@ -481,15 +510,16 @@ where
     /// [`LeaseError::Cancelled`]. Returns `false` if there was nothing left to cancel:
     /// the request was served at once, already completed, or already gave up.
     pub fn cancel(&self) -> bool {
-        let Some((shared, ticket)) = &self.target else {
+        let Some(target) = &self.target else {
             return false;
         };
-        let Some(shared) = shared.upgrade() else {
+        let (Some(shared), Some(mailbox)) = (target.shared.upgrade(), target.mailbox.upgrade())
+        else {
             return false;
         };
-        let ticket = *ticket;
+        let ticket = target.ticket;
         shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
-            state.cancel(ticket, now, out)
+            state.cancel(ticket, &mailbox, now, out)
         })
     }
 }
@@ -502,7 +532,7 @@ where
 {
     fn clone(&self) -> Self {
         Self {
-            target: self.target.as_ref().map(|(s, t)| (Weak::clone(s), *t)),
+            target: self.target.clone(),
         }
     }
 }
@@ -515,7 +545,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CancelHandle")
-            .field("ticket", &self.target.as_ref().map(|(_, t)| *t))
+            .field("ticket", &self.target.as_ref().map(|t| t.ticket))
             .finish()
     }
 }

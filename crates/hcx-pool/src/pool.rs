@@ -142,7 +142,7 @@ where
         let shared = Arc::clone(shared);
         match start {
             Start::Leased(ridx, entry) => LeaseRequest::ready(Lease::new(shared, ridx, entry)),
-            Start::Queued(ridx, ticket) => LeaseRequest::waiting(shared, ridx, ticket),
+            Start::Queued(ticket, mailbox) => LeaseRequest::waiting(shared, ticket, mailbox),
             Start::Failed(err) => LeaseRequest::failed(err),
         }
     }
@@ -238,12 +238,12 @@ where
 
     /// Shuts the pool down; calling it again does nothing. Idle connections are closed,
     /// waiting requests fail at once with [`LeaseError::Shutdown`](crate::LeaseError),
-    /// new requests fail, and leased connections are closed when they come back.
+    /// new requests fail, and leased connections are closed when they come back. A
+    /// request that was served just before, and has not picked its slot up yet, still
+    /// gets it, like any lease handed out before the shutdown.
     pub fn shutdown(&self) {
         let shared = &self.shared;
-        shared.locked(Now::lazy(&*shared.clock), |st, now, out| {
-            st.shutdown(now, out)
-        });
+        shared.locked(Now::lazy(&*shared.clock), |st, _, out| st.shutdown(out));
     }
 
     /// `true` once [`shutdown`](Self::shutdown) was called.

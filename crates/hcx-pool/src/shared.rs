@@ -39,15 +39,19 @@ impl<R: RouteKey, C: 'static, S: PartialEq> Shared<R, C, S> {
     /// The after-unlock half of `locked`.
     #[inline]
     pub(crate) fn finish(&self, out: Deferred<C>) {
-        if let Some(work) = out.take() {
+        let (first, work) = out.take();
+        // Wake first: a served waiter must not wait for (or be lost to) the closing of
+        // connections that made room for it.
+        if let Some(waker) = first {
+            waker.wake();
+        }
+        if let Some(work) = work {
             self.finish_slow(*work);
         }
     }
 
     #[cold]
     fn finish_slow(&self, work: Work<C>) {
-        // Wake first: a served task must not wait for (or be lost to) the closing of
-        // connections that made room for it.
         for waker in work.wakers {
             waker.wake();
         }

@@ -25,6 +25,7 @@
 //! and done by the caller after the lock is released.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -35,17 +36,20 @@ use crate::error::{LeaseError, LeaseFailure};
 use crate::idle::IdleList;
 use crate::route::Routes;
 use crate::stats::{CloseCounts, PoolStats};
-use crate::waiters::{Outcome, Ticket, Waiters};
+use crate::waiters::{Mailbox, Outcome, Ticket, Waiters};
 use crate::{Clock, RouteKey};
 
 /// No route: for trims that have no route to protect.
 const NO_ROUTE: usize = usize::MAX;
 
-/// Work that must wait until the pool lock is released: closing connections (they may
-/// do I/O) and waking async tasks (a waker may run arbitrary code). Allocated only when
-/// there is some, so the common lease and release pay nothing for it.
+/// Work that must wait until the pool lock is released: waking waiters (a waker may
+/// run arbitrary code, and waking a thread is a system call) and closing connections
+/// (they may do I/O). One wake-up, the common case of a hand-off, is kept inline; the
+/// rest is allocated only when there is some, so the common lease and release pay
+/// nothing for it.
 #[derive(Debug)]
 pub(crate) struct Deferred<C> {
+    wake_first: Option<Waker>,
     work: Option<Box<Work<C>>>,
 }
 
@@ -57,7 +61,10 @@ pub(crate) struct Work<C> {
 
 impl<C> Deferred<C> {
     pub(crate) fn new() -> Self {
-        Self { work: None }
+        Self {
+            wake_first: None,
+            work: None,
+        }
     }
 
     fn work(&mut self) -> &mut Work<C> {
@@ -73,14 +80,20 @@ impl<C> Deferred<C> {
         self.work().closings.push((conn, reason));
     }
 
+    #[inline]
     pub(crate) fn wake(&mut self, waker: Option<Waker>) {
         if let Some(waker) = waker {
-            self.work().wakers.push(waker);
+            if self.wake_first.is_none() {
+                self.wake_first = Some(waker);
+            } else {
+                self.work().wakers.push(waker);
+            }
         }
     }
 
-    pub(crate) fn take(self) -> Option<Box<Work<C>>> {
-        self.work
+    /// The first wake-up, and the rest of the work if there is more.
+    pub(crate) fn take(self) -> (Option<Waker>, Option<Box<Work<C>>>) {
+        (self.wake_first, self.work)
     }
 }
 
@@ -122,13 +135,10 @@ pub(crate) enum GiveBack {
     Discard,
 }
 
-/// A slot handed to a request: its route index and entry.
-pub(crate) type Handed<R, C, S> = (usize, Slot<R, C, S>);
-
 /// How a lease request starts.
 pub(crate) enum Start<E> {
     Leased(usize, E),
-    Queued(usize, Ticket),
+    Queued(Ticket, Arc<Mailbox<E>>),
     Failed(LeaseError),
 }
 
@@ -208,10 +218,10 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         match core.try_allocate(ridx, &want, now, out) {
             Some(entry) => Start::Leased(ridx, entry),
             None => {
-                let ticket = self.waiters.push(ridx, want, Instant::now());
+                let (ticket, mailbox) = self.waiters.push(ridx, want, Instant::now());
                 core.routes[ridx].queue.insert(ticket.seq, ticket.key);
                 core.refresh(ridx);
-                Start::Queued(ridx, ticket)
+                Start::Queued(ticket, mailbox)
             }
         }
     }
@@ -288,61 +298,63 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         }
     }
 
-    /// A request checks its record: served, failed, or (with `give_up`) timed out.
-    /// `None` while it is still pending and not giving up. A served connection that
-    /// expired before it was picked up is closed, and the request gets the slot empty.
-    pub(crate) fn take_outcome(
+    /// A served connection expired before its request picked it up: it is closed and
+    /// the request gets the slot empty.
+    pub(crate) fn expired_before_pick_up(
         &mut self,
-        ticket: Ticket,
-        give_up: bool,
+        entry: &mut Entry<R, C, S>,
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
-    ) -> Option<Result<Handed<R, C, S>, LeaseError>> {
-        let waiter = self.waiters.get(ticket)?;
-        if matches!(waiter.outcome, Outcome::Pending) {
-            if !give_up {
-                return None;
-            }
-            let err = LeaseError::Timeout(self.failure(waiter.route, waiter.since));
-            self.abandon(ticket, now, out);
-            return Some(Err(err));
+    ) {
+        if let Some(conn) = entry.conn.take() {
+            self.core.close(conn, CloseReason::Expired, out);
         }
-        let waiter = self.waiters.remove(ticket)?;
-        match waiter.outcome {
-            Outcome::Served(mut entry) => {
-                if entry.expiry.is_some() && entry.is_expired(now.get()) {
-                    if let Some(conn) = entry.conn.take() {
-                        self.core.close(conn, CloseReason::Expired, out);
-                    }
-                    entry.reset(now.get());
-                }
-                Some(Ok((waiter.route, entry)))
-            }
-            Outcome::Failed(err) => Some(Err(err)),
-            Outcome::Pending => None,
+        entry.reset(now.get());
+    }
+
+    /// Takes a pending waiter off its route's queue and drops its record.
+    fn dequeue(&mut self, ticket: Ticket) {
+        if let Some(waiter) = self.waiters.remove(ticket) {
+            let ridx = waiter.route();
+            self.core.routes[ridx].queue.remove(&ticket.seq);
+            self.core.refresh(ridx);
+            self.core.routes.remove_if_unused(ridx);
         }
     }
 
-    /// Takes a pending waiter off its route's queue.
-    fn dequeue(&mut self, ridx: usize, seq: u64) {
-        self.core.routes[ridx].queue.remove(&seq);
-        self.core.refresh(ridx);
+    /// A waiting request's deadline passed. It still gets what it was served at that
+    /// very moment, or the failure it was given; otherwise it leaves the queue and times
+    /// out.
+    pub(crate) fn time_out(
+        &mut self,
+        ticket: Ticket,
+        mailbox: &Mailbox<Slot<R, C, S>>,
+    ) -> Result<Slot<R, C, S>, LeaseError> {
+        let (answer, _) = mailbox.take_or_register(None);
+        match answer {
+            Some(answer) => answer,
+            None => {
+                let err = LeaseError::Timeout(self.failure(mailbox.route, mailbox.since));
+                self.dequeue(ticket);
+                Err(err)
+            }
+        }
     }
 
-    /// A request gives up: leaves the queue, or gives back what it was just served.
-    pub(crate) fn abandon(&mut self, ticket: Ticket, now: &mut Now<'_>, out: &mut Deferred<C>) {
-        let Some(waiter) = self.waiters.remove(ticket) else {
-            return;
-        };
-        match waiter.outcome {
-            Outcome::Pending => {
-                self.dequeue(waiter.route, waiter.seq);
-                self.core.routes.remove_if_unused(waiter.route);
-            }
-            Outcome::Served(entry) => {
-                self.give_back(waiter.route, entry, GiveBack::Untouched, now, out)
-            }
-            Outcome::Failed(_) => {}
+    /// A request gives up without looking (it was dropped): it leaves the queue, or
+    /// gives back untouched what it was served and never picked up.
+    pub(crate) fn abandon(
+        &mut self,
+        ticket: Ticket,
+        mailbox: &Mailbox<Slot<R, C, S>>,
+        now: &mut Now<'_>,
+        out: &mut Deferred<C>,
+    ) {
+        let (answer, _) = mailbox.take_or_register(None);
+        match answer {
+            None => self.dequeue(ticket),
+            Some(Ok(entry)) => self.give_back(mailbox.route, entry, GiveBack::Untouched, now, out),
+            Some(Err(_)) => {}
         }
     }
 
@@ -351,33 +363,28 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     pub(crate) fn cancel(
         &mut self,
         ticket: Ticket,
+        mailbox: &Mailbox<Slot<R, C, S>>,
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
     ) -> bool {
-        let Some(waiter) = self.waiters.get(ticket) else {
-            return false;
-        };
-        let ridx = waiter.route;
-        match waiter.outcome {
-            // Already failed: its route may be gone, so nothing of it is touched.
-            Outcome::Failed(_) => false,
-            Outcome::Pending => {
-                let err = LeaseError::Cancelled(self.failure(ridx, waiter.since));
-                self.dequeue(ridx, ticket.seq);
-                out.wake(self.waiters.complete(ticket, Outcome::Failed(err)));
-                self.core.routes.remove_if_unused(ridx);
-                true
+        let ridx = mailbox.route;
+        // Described before anything changes: the counts the request saw.
+        let err = || LeaseError::Cancelled(self.failure(ridx, mailbox.since));
+        let cancelled = mailbox.with_outcome(|outcome| match outcome {
+            Outcome::Pending | Outcome::Served(_) => {
+                Some(std::mem::replace(outcome, Outcome::Failed(err())))
             }
-            Outcome::Served(_) => {
-                let err = LeaseError::Cancelled(self.failure(ridx, waiter.since));
-                if let Some(Outcome::Served(entry)) =
-                    self.waiters.replace_outcome(ticket, Outcome::Failed(err))
-                {
-                    self.give_back(ridx, entry, GiveBack::Untouched, now, out);
-                }
-                true
+            Outcome::Failed(_) | Outcome::Taken => None,
+        });
+        match cancelled {
+            Some(Outcome::Pending) => self.dequeue(ticket),
+            Some(Outcome::Served(entry)) => {
+                self.give_back(ridx, entry, GiveBack::Untouched, now, out)
             }
+            Some(_) | None => return false,
         }
+        out.wake(mailbox.take_waker());
+        true
     }
 
     /// Applies changed limits: trims idle surplus, serves whoever a raise lets in.
@@ -437,45 +444,31 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             .close_idle_where(out, CloseReason::IdleEvicted, |e| e.updated <= cutoff);
     }
 
-    pub(crate) fn shutdown(&mut self, now: &mut Now<'_>, out: &mut Deferred<C>) {
+    /// Requests already served keep their slot, as leases handed out before the
+    /// shutdown do: it is closed when it comes back.
+    pub(crate) fn shutdown(&mut self, out: &mut Deferred<C>) {
         if self.core.shutdown {
             return;
         }
         // Every failure is described before anything changes.
-        let mut pending: Vec<(usize, Ticket, LeaseError)> = Vec::new();
-        for (ridx, route) in self.core.routes.iter() {
-            for (&seq, &key) in &route.queue {
-                let ticket = Ticket { key, seq };
-                if let Some(waiter) = self.waiters.get(ticket) {
-                    pending.push((
-                        ridx,
-                        ticket,
-                        LeaseError::Shutdown(self.failure(ridx, waiter.since)),
-                    ));
-                }
-            }
-        }
-        let mut served: Vec<(usize, Ticket, LeaseError)> = Vec::new();
-        for ticket in self.waiters.served() {
-            if let Some(waiter) = self.waiters.get(ticket) {
-                let err = LeaseError::Shutdown(self.failure(waiter.route, waiter.since));
-                served.push((waiter.route, ticket, err));
-            }
-        }
+        let pending: Vec<(Ticket, LeaseError)> = self
+            .waiters
+            .iter()
+            .map(|(ticket, w)| {
+                let err = LeaseError::Shutdown(self.failure(w.route(), w.mailbox.since));
+                (ticket, err)
+            })
+            .collect();
         self.core.shutdown = true;
         self.core
             .close_idle_where(out, CloseReason::Shutdown, |_| true);
-        for (ridx, ticket, err) in pending {
-            self.dequeue(ridx, ticket.seq);
-            out.wake(self.waiters.complete(ticket, Outcome::Failed(err)));
-        }
-        // Served but not yet picked up: the slot is closed, the request fails.
-        for (ridx, ticket, err) in served {
-            if let Some(Outcome::Served(entry)) =
-                self.waiters.replace_outcome(ticket, Outcome::Failed(err))
-            {
-                self.give_back(ridx, entry, GiveBack::Discard, now, out);
+        for (ticket, err) in pending {
+            if let Some(waiter) = self.waiters.get(ticket) {
+                let ridx = waiter.route();
+                self.core.routes[ridx].queue.remove(&ticket.seq);
+                self.core.refresh(ridx);
             }
+            out.wake(self.waiters.complete(ticket, Outcome::Failed(err)));
         }
         let routes: Vec<usize> = self.core.routes.iter().map(|(idx, _)| idx).collect();
         for ridx in routes {
@@ -568,7 +561,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             }
             for (&seq, &wkey) in &route.queue {
                 match self.waiters.get(Ticket { key: wkey, seq }) {
-                    Some(w) if matches!(w.outcome, Outcome::Pending) && w.route == ridx => {}
+                    Some(w) if w.mailbox.is_pending() && w.route() == ridx => {}
                     _ => {
                         return Err(format!(
                             "queued waiter {seq} on {key:?} has no pending record"
@@ -589,7 +582,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         let pending_records = self
             .waiters
             .iter()
-            .filter(|(_, w)| matches!(w.outcome, Outcome::Pending))
+            .filter(|(_, w)| w.mailbox.is_pending())
             .count();
         if leased != core.leased
             || idle != core.idle.len()

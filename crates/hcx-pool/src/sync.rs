@@ -1,55 +1,83 @@
-//! The two blocking primitives the pool uses, behind one seam so that `--cfg loom`
-//! can swap parking_lot for loom's model-checked versions.
+//! The blocking primitives the pool uses, behind one seam so that `--cfg loom` can
+//! swap parking_lot and std's thread parking for loom's model-checked versions.
 //!
-//! Only the surface the pool needs is exposed: `Mutex::lock`, `Condvar::wait_until`
-//! (a deadline of `None` waits for ever) and `Condvar::notify_one`.
+//! Only the surface the pool needs is exposed: `Mutex::lock`, a [`Waker`] that unparks
+//! the current thread, and `park_until` (a deadline of `None` parks until unparked).
 
+use std::sync::Arc;
+use std::task::{Wake, Waker};
 use std::time::Instant;
 
 #[cfg(not(loom))]
-mod imp {
-    use super::Instant;
+use std::thread::{self, Thread};
 
-    pub(crate) use parking_lot::{Mutex, MutexGuard};
+#[cfg(loom)]
+use loom::thread::{self, Thread};
 
-    #[derive(Debug, Default)]
-    pub(crate) struct Condvar(parking_lot::Condvar);
+/// Unparks the thread that made it.
+struct Unparker(Thread);
 
-    impl Condvar {
-        pub(crate) fn new() -> Self {
-            Self(parking_lot::Condvar::new())
-        }
+impl Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
 
-        /// Waits for a notification or the deadline; returns `true` when it timed out.
-        pub(crate) fn wait_until<T>(
-            &self,
-            guard: &mut MutexGuard<'_, T>,
-            deadline: Option<Instant>,
-        ) -> bool {
-            match deadline {
-                Some(deadline) => self.0.wait_until(guard, deadline).timed_out(),
-                None => {
-                    self.0.wait(guard);
-                    false
-                }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A waker for a thread that blocks in [`park_until`]: a blocked `get` leaves it in its
+/// mailbox like an async task leaves its own. One per thread, made on first use.
+#[cfg(not(loom))]
+pub(crate) fn thread_waker() -> Waker {
+    thread_local! {
+        static WAKER: Waker = Waker::from(Arc::new(Unparker(thread::current())));
+    }
+    WAKER.with(Waker::clone)
+}
+
+/// A waker for a thread that blocks in [`park_until`] (loom threads are not real ones:
+/// no thread-local cache).
+#[cfg(loom)]
+pub(crate) fn thread_waker() -> Waker {
+    Waker::from(Arc::new(Unparker(thread::current())))
+}
+
+/// Parks the current thread until it is unparked, the deadline passes, or spuriously
+/// (callers re-check their condition).
+#[cfg(not(loom))]
+pub(crate) fn park_until(deadline: Option<Instant>) {
+    match deadline {
+        None => thread::park(),
+        Some(deadline) => {
+            let now = Instant::now();
+            if deadline > now {
+                thread::park_timeout(deadline - now);
             }
-        }
-
-        pub(crate) fn notify_one(&self) {
-            self.0.notify_one();
         }
     }
 }
 
+/// loom does not model time: a timed park is an untimed one. Tests model a timeout as
+/// a zero-timeout `get`, which never parks.
+#[cfg(loom)]
+pub(crate) fn park_until(_deadline: Option<Instant>) {
+    thread::park();
+}
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use parking_lot::{Mutex, MutexGuard};
+}
+
 #[cfg(loom)]
 mod imp {
-    use super::Instant;
-    use std::ops::{Deref, DerefMut};
-
+    /// loom's mutex with parking_lot's surface: `lock` returns the guard directly.
     #[derive(Debug)]
     pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
 
-    pub(crate) struct MutexGuard<'a, T>(Option<loom::sync::MutexGuard<'a, T>>);
+    pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
 
     impl<T> Mutex<T> {
         pub(crate) fn new(value: T) -> Self {
@@ -57,51 +85,9 @@ mod imp {
         }
 
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-            MutexGuard(Some(self.0.lock().unwrap_or_else(|e| e.into_inner())))
-        }
-    }
-
-    impl<T> Deref for MutexGuard<'_, T> {
-        type Target = T;
-        fn deref(&self) -> &T {
-            self.0
-                .as_ref()
-                .expect("guard is only empty inside Condvar::wait_until")
-        }
-    }
-
-    impl<T> DerefMut for MutexGuard<'_, T> {
-        fn deref_mut(&mut self) -> &mut T {
-            self.0
-                .as_mut()
-                .expect("guard is only empty inside Condvar::wait_until")
-        }
-    }
-
-    #[derive(Debug)]
-    pub(crate) struct Condvar(loom::sync::Condvar);
-
-    impl Condvar {
-        pub(crate) fn new() -> Self {
-            Self(loom::sync::Condvar::new())
-        }
-
-        /// loom does not model time: a timed wait is an untimed one. Tests model a
-        /// timeout as a zero-timeout `get`, which never waits.
-        pub(crate) fn wait_until<T>(
-            &self,
-            guard: &mut MutexGuard<'_, T>,
-            _deadline: Option<Instant>,
-        ) -> bool {
-            let inner = guard.0.take().expect("guard is held");
-            guard.0 = Some(self.0.wait(inner).unwrap_or_else(|e| e.into_inner()));
-            false
-        }
-
-        pub(crate) fn notify_one(&self) {
-            self.0.notify_one();
+            self.0.lock().unwrap_or_else(|e| e.into_inner())
         }
     }
 }
 
-pub(crate) use imp::{Condvar, Mutex, MutexGuard};
+pub(crate) use imp::{Mutex, MutexGuard};

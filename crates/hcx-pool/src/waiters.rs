@@ -1,17 +1,22 @@
-//! Waiting requests: their records, and how each is woken.
+//! Waiting requests: their records in the pool, and the mailbox each is answered in.
 //!
 //! The queue itself is per route (`RouteState::queue`, ordered by arrival) plus the
 //! pool-wide index of route heads that could take a new slot (`Core::ready`); see
 //! `state.rs` for why that is enough to serve in FIFO order in O(served). This module
 //! keeps the records. Invariants (checked by `State::check_invariants`):
-//! - a record is in its route's queue exactly while its outcome is `Pending`;
-//! - a waiter is woken once, when its outcome leaves `Pending`: its own condvar is
-//!   notified (no broadcast, no herd) and its async waker, if any, is handed back to be
-//!   woken after the pool lock is released.
+//! - a record exists exactly while its request is pending, and is in its route's queue;
+//! - a request is answered once: the pool removes the record, puts the outcome in the
+//!   request's [`Mailbox`] and, after the pool lock is released, wakes the one waker
+//!   the request left there (no broadcast, no herd).
 //!
-//! A record stays after it is completed until its `LeaseRequest` picks up the outcome,
-//! so a hand-off that races with a timeout or a cancel is never lost: the request finds
-//! the entry in its record and either takes it or gives it back.
+//! The mailbox is shared by the pool and the request and has a lock of its own, so a
+//! woken request picks its outcome up without touching the pool lock: under contention
+//! the woken thread does not queue behind the threads that are leasing and releasing.
+//! Lock order: the pool lock, then a mailbox lock; never the other way round.
+//!
+//! A served outcome stays in the mailbox until the request picks it up, so a hand-off
+//! that races with a timeout, a drop or a cancel is never lost: whoever gives up takes
+//! the pool lock, finds the entry in the mailbox, and gives it back.
 
 use std::sync::Arc;
 use std::task::Waker;
@@ -20,26 +25,115 @@ use std::time::Instant;
 use slab::Slab;
 
 use crate::LeaseError;
-use crate::sync::Condvar;
+use crate::sync::Mutex;
 
-/// Where a waiting request stands.
+/// What a mailbox holds.
 #[derive(Debug)]
 pub(crate) enum Outcome<E> {
+    /// Not answered yet: the request is still in the pool's queue.
     Pending,
     /// Served with this entry (a reused connection or an empty slot), counted as leased.
     Served(E),
     Failed(LeaseError),
+    /// The request took its outcome.
+    Taken,
+}
+
+/// Where one waiting request is answered.
+#[derive(Debug)]
+pub(crate) struct Mailbox<E> {
+    /// The request's route (its index in the pool's route table).
+    pub(crate) route: usize,
+    /// When the request started waiting.
+    pub(crate) since: Instant,
+    letter: Mutex<Letter<E>>,
 }
 
 #[derive(Debug)]
+struct Letter<E> {
+    outcome: Outcome<E>,
+    /// Woken once when the outcome arrives: a thread's unparker or an async task's.
+    waker: Option<Waker>,
+}
+
+/// An outcome a request has taken out of its mailbox.
+pub(crate) type Answer<E> = Result<E, LeaseError>;
+
+impl<E> Mailbox<E> {
+    fn new(route: usize, since: Instant) -> Self {
+        Self {
+            route,
+            since,
+            letter: Mutex::new(Letter {
+                outcome: Outcome::Pending,
+                waker: None,
+            }),
+        }
+    }
+
+    /// The pool answers (pool lock held). Returns the waker to wake once the pool lock
+    /// is released.
+    pub(crate) fn deliver(&self, outcome: Outcome<E>) -> Option<Waker> {
+        let mut letter = self.letter.lock();
+        letter.outcome = outcome;
+        letter.waker.take()
+    }
+
+    /// The request's side, without the pool lock: takes the answer if there is one,
+    /// otherwise leaves `waker` (if given) to be woken when it comes. Also returns the
+    /// waker it replaced, to be dropped by the caller after this returns.
+    pub(crate) fn take_or_register(
+        &self,
+        waker: Option<&Waker>,
+    ) -> (Option<Answer<E>>, Option<Waker>) {
+        let mut letter = self.letter.lock();
+        match std::mem::replace(&mut letter.outcome, Outcome::Taken) {
+            Outcome::Served(entry) => (Some(Ok(entry)), None),
+            Outcome::Failed(err) => (Some(Err(err)), None),
+            Outcome::Pending => {
+                letter.outcome = Outcome::Pending;
+                let old = match waker {
+                    Some(w) if !letter.waker.as_ref().is_some_and(|o| o.will_wake(w)) => {
+                        letter.waker.replace(w.clone())
+                    }
+                    _ => None,
+                };
+                (None, old)
+            }
+            // Taken twice cannot happen: a request takes its answer once and is done.
+            Outcome::Taken => (None, None),
+        }
+    }
+
+    /// Runs `f` on the outcome under the mailbox lock (the pool lock held too), for a
+    /// request that gives up or is cancelled. Returns the waker if `f` answered it.
+    pub(crate) fn with_outcome<T>(&self, f: impl FnOnce(&mut Outcome<E>) -> T) -> T {
+        f(&mut self.letter.lock().outcome)
+    }
+
+    /// Takes the waker out, to wake after the pool lock is released.
+    pub(crate) fn take_waker(&self) -> Option<Waker> {
+        self.letter.lock().waker.take()
+    }
+
+    /// `true` while the request has no answer.
+    pub(crate) fn is_pending(&self) -> bool {
+        matches!(self.letter.lock().outcome, Outcome::Pending)
+    }
+}
+
+/// The pool's record of a pending request.
+#[derive(Debug)]
 pub(crate) struct Waiter<S, E> {
     pub(crate) seq: u64,
-    pub(crate) route: usize,
     pub(crate) state: Option<S>,
-    pub(crate) since: Instant,
-    pub(crate) outcome: Outcome<E>,
-    cv: Arc<Condvar>,
-    waker: Option<Waker>,
+    pub(crate) mailbox: Arc<Mailbox<E>>,
+}
+
+impl<S, E> Waiter<S, E> {
+    pub(crate) fn route(&self) -> usize {
+        self.mailbox.route
+    }
 }
 
 /// Identifies one waiter: the slab key plus its arrival number, so that a stale
@@ -54,7 +148,6 @@ pub(crate) struct Ticket {
 pub(crate) struct Waiters<S, E> {
     slab: Slab<Waiter<S, E>>,
     next_seq: u64,
-    pending: usize,
 }
 
 impl<S, E> Waiters<S, E> {
@@ -62,103 +155,51 @@ impl<S, E> Waiters<S, E> {
         Self {
             slab: Slab::new(),
             next_seq: 0,
-            pending: 0,
         }
     }
 
     /// Records a new pending request. The caller queues the ticket on its route.
-    pub(crate) fn push(&mut self, route: usize, state: Option<S>, since: Instant) -> Ticket {
+    pub(crate) fn push(
+        &mut self,
+        route: usize,
+        state: Option<S>,
+        since: Instant,
+    ) -> (Ticket, Arc<Mailbox<E>>) {
         let seq = self.next_seq;
         self.next_seq += 1;
+        let mailbox = Arc::new(Mailbox::new(route, since));
         let key = self.slab.insert(Waiter {
             seq,
-            route,
             state,
-            since,
-            outcome: Outcome::Pending,
-            cv: Arc::new(Condvar::new()),
-            waker: None,
+            mailbox: Arc::clone(&mailbox),
         });
-        self.pending += 1;
-        Ticket { key, seq }
+        (Ticket { key, seq }, mailbox)
     }
 
     /// Requests still waiting.
     pub(crate) fn pending_len(&self) -> usize {
-        self.pending
+        self.slab.len()
     }
 
     pub(crate) fn get(&self, ticket: Ticket) -> Option<&Waiter<S, E>> {
         self.slab.get(ticket.key).filter(|w| w.seq == ticket.seq)
     }
 
-    /// Ends a pending wait with `outcome` and wakes the waiter. The caller has taken
-    /// it off its route's queue. Returns its async waker, to be woken once the pool
-    /// lock is released.
+    /// Answers a pending request: removes its record and puts `outcome` in its mailbox.
+    /// The caller has taken it off its route's queue. Returns its waker, to be woken
+    /// once the pool lock is released.
     pub(crate) fn complete(&mut self, ticket: Ticket, outcome: Outcome<E>) -> Option<Waker> {
-        let waiter = self
-            .slab
-            .get_mut(ticket.key)
-            .filter(|w| w.seq == ticket.seq)?;
-        debug_assert!(matches!(waiter.outcome, Outcome::Pending));
-        self.pending -= 1;
-        waiter.outcome = outcome;
-        waiter.cv.notify_one();
-        waiter.waker.take()
+        let waiter = self.remove(ticket)?;
+        waiter.mailbox.deliver(outcome)
     }
 
-    /// The condvar a blocking waiter sleeps on.
-    pub(crate) fn condvar(&self, ticket: Ticket) -> Option<Arc<Condvar>> {
-        self.get(ticket).map(|w| Arc::clone(&w.cv))
-    }
-
-    /// Remembers the async waker to wake when the outcome is decided. Returns the one
-    /// it replaces, to be dropped after the lock is released (a waker is user code).
-    pub(crate) fn set_waker(&mut self, ticket: Ticket, waker: Waker) -> Option<Waker> {
-        let w = self
-            .slab
-            .get_mut(ticket.key)
-            .filter(|w| w.seq == ticket.seq)?;
-        w.waker.replace(waker)
-    }
-
-    /// Removes the record for good (the request picked up its outcome or gave up). The
-    /// caller takes a pending one off its route's queue.
+    /// Removes a pending request's record. The caller takes it off its route's queue.
     pub(crate) fn remove(&mut self, ticket: Ticket) -> Option<Waiter<S, E>> {
         self.get(ticket)?;
-        let waiter = self.slab.remove(ticket.key);
-        if matches!(waiter.outcome, Outcome::Pending) {
-            self.pending -= 1;
-        }
-        Some(waiter)
+        Some(self.slab.remove(ticket.key))
     }
 
-    /// Tickets of every record whose outcome is `Served`, for shutdown.
-    pub(crate) fn served(&self) -> Vec<Ticket> {
-        self.slab
-            .iter()
-            .filter(|(_, w)| matches!(w.outcome, Outcome::Served(_)))
-            .map(|(key, w)| Ticket { key, seq: w.seq })
-            .collect()
-    }
-
-    /// Replaces the outcome of a completed record.
-    pub(crate) fn replace_outcome(
-        &mut self,
-        ticket: Ticket,
-        outcome: Outcome<E>,
-    ) -> Option<Outcome<E>> {
-        let w = self
-            .slab
-            .get_mut(ticket.key)
-            .filter(|w| w.seq == ticket.seq)?;
-        debug_assert!(!matches!(w.outcome, Outcome::Pending));
-        let old = std::mem::replace(&mut w.outcome, outcome);
-        w.cv.notify_one();
-        Some(old)
-    }
-
-    /// Every record, for the invariant check.
+    /// Every record, for shutdown and the invariant check.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Ticket, &Waiter<S, E>)> {
         self.slab
             .iter()

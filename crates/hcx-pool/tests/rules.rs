@@ -656,19 +656,38 @@ fn shutdown_with_leased_idle_and_pending() {
 }
 
 #[test]
-fn shutdown_fails_a_served_request_that_has_not_picked_up() {
+fn shutdown_leaves_a_served_request_its_slot_and_closes_it_on_return() {
     let h = Harness::limits(1, 1);
     let held = h.lease_connected("a", None);
     let id = conn(&held).unwrap();
     let mut req = h.pool.lease(&"a", None);
-    held.release(true, None);
+    held.release(true, None); // served, not picked up yet
     h.pool.shutdown();
-    assert!(matches!(
-        poll(&mut req),
-        std::task::Poll::Ready(Err(LeaseError::Shutdown(_)))
-    ));
+    assert!(
+        h.closed().is_empty(),
+        "a served slot is not idle: shutdown leaves it"
+    );
+    let lease = assert_served(&mut req);
+    assert_eq!(conn(&lease), Some(id));
+    assert_eq!(h.pool.stats().leased, 1);
+    lease.release(true, None);
     assert_eq!(h.closed(), vec![(id, CloseReason::Shutdown)]);
     assert_eq!(h.pool.stats().leased, 0);
+    assert!(h.pool.routes().is_empty());
+}
+
+#[test]
+fn shutdown_takes_back_a_served_slot_whose_request_is_dropped() {
+    let h = Harness::limits(1, 1);
+    let held = h.lease_connected("a", None);
+    let id = conn(&held).unwrap();
+    let req = h.pool.lease(&"a", None);
+    held.release(true, None);
+    h.pool.shutdown();
+    drop(req);
+    assert_eq!(h.closed(), vec![(id, CloseReason::Shutdown)]);
+    assert_eq!(h.pool.stats().leased, 0);
+    h.pool.check_invariants().unwrap();
 }
 
 #[test]
