@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub(crate) struct Entry<R, C, S> {
     pub(crate) id: u64,
+    /// The route's index in the pool's route table (valid while the slot is counted
+    /// in it, which it is for its whole life).
+    pub(crate) ridx: usize,
     pub(crate) route: R,
     pub(crate) conn: Option<C>,
     pub(crate) state: Option<S>,
@@ -25,9 +28,10 @@ pub(crate) type Slot<R, C, S> = Box<Entry<R, C, S>>;
 
 impl<R, C, S> Entry<R, C, S> {
     /// An empty slot: the lease holder connects and assigns the connection.
-    pub(crate) fn new_slot(id: u64, route: R, now: Instant) -> Slot<R, C, S> {
+    pub(crate) fn new_slot(id: u64, ridx: usize, route: R, now: Instant) -> Slot<R, C, S> {
         Box::new(Self {
             id,
+            ridx,
             route,
             conn: None,
             state: None,

@@ -28,7 +28,6 @@ where
     S: PartialEq + Send + 'static,
 {
     entry: Option<Slot<R, C, S>>,
-    route: usize,
     reused: bool,
     /// `false` once the holder has it: dropping discards it. `true` while it sits in a
     /// request nobody picked up: it goes back untouched (giving up on a request must
@@ -44,11 +43,10 @@ where
     S: PartialEq + Send + 'static,
 {
     #[inline]
-    pub(crate) fn new(shared: SharedRef<R, C, S>, route: usize, entry: Slot<R, C, S>) -> Self {
+    pub(crate) fn new(shared: SharedRef<R, C, S>, entry: Slot<R, C, S>) -> Self {
         Self {
             reused: entry.conn.is_some(),
             entry: Some(entry),
-            route,
             untouched: false,
             shared,
         }
@@ -172,10 +170,7 @@ where
             GiveBack::Reusable(_) => Now::read(&*shared.clock),
             GiveBack::Untouched | GiveBack::Discard => Now::lazy(&*shared.clock),
         };
-        let route = self.route;
-        shared.locked(now, |state, now, out| {
-            state.give_back(route, entry, how, now, out)
-        });
+        shared.locked(now, |state, now, out| state.give_back(entry, how, now, out));
     }
 }
 
@@ -234,7 +229,6 @@ where
     S: PartialEq,
 {
     shared: SharedRef<R, C, S>,
-    ticket: Ticket,
     mailbox: Arc<Mailbox<Slot<R, C, S>>>,
     /// Set once the outcome was picked up: nothing left to give up.
     done: bool,
@@ -259,7 +253,7 @@ where
                 state.expired_before_pick_up(&mut entry, now, out)
             });
         }
-        Ok(Lease::new(shared, this.mailbox.route, entry))
+        Ok(Lease::new(shared, entry))
     }
 }
 
@@ -272,10 +266,10 @@ where
     /// a slot it was handed but never picked up.
     fn drop(&mut self) {
         if !self.done {
-            let (ticket, mailbox) = (self.ticket, &self.mailbox);
+            let mailbox = &self.mailbox;
             let shared = &self.shared;
             shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
-                state.abandon(ticket, mailbox, now, out)
+                state.abandon(mailbox, now, out)
             });
         }
     }
@@ -329,13 +323,11 @@ where
 
     pub(crate) fn waiting(
         shared: SharedRef<R, C, S>,
-        ticket: Ticket,
         mailbox: Arc<Mailbox<Slot<R, C, S>>>,
     ) -> Self {
         Self {
             stage: Stage::Waiting(Waiting {
                 shared,
-                ticket,
                 mailbox,
                 done: false,
             }),
@@ -393,10 +385,10 @@ where
                 break answer;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                let (ticket, mailbox) = (waiting.ticket, &waiting.mailbox);
+                let mailbox = &waiting.mailbox;
                 let shared = &waiting.shared;
                 break shared.locked(Now::lazy(&*shared.clock), |state, _, _| {
-                    state.time_out(ticket, mailbox)
+                    state.time_out(mailbox)
                 });
             }
             crate::sync::park_until(deadline);
@@ -413,7 +405,7 @@ where
             target: match &self.stage {
                 Stage::Waiting(w) => Some(Target {
                     shared: Arc::downgrade(&w.shared),
-                    ticket: w.ticket,
+                    ticket: w.mailbox.ticket,
                     mailbox: Arc::downgrade(&w.mailbox),
                 }),
                 _ => None,
@@ -517,9 +509,8 @@ where
         else {
             return false;
         };
-        let ticket = target.ticket;
         shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
-            state.cancel(ticket, &mailbox, now, out)
+            state.cancel(&mailbox, now, out)
         })
     }
 }

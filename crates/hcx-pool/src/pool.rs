@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::close::{DisposalCallback, DropConnection};
 use crate::lease::{Lease, LeaseRequest};
 use crate::shared::{Shared, SharedRef};
-use crate::state::{Now, Start, State};
+use crate::state::{NotNow, Now, State};
 use crate::sync::Mutex;
 use crate::{Clock, CloseCounts, CoarseClock, ConfigError, PoolConfig, PoolStats, RouteKey};
 
@@ -136,14 +136,17 @@ where
     #[inline]
     pub fn lease(&self, route: &R, state: Option<S>) -> LeaseRequest<R, C, S> {
         let shared = &self.shared;
-        let start = shared.locked(Now::lazy(&*shared.clock), |st, now, out| {
-            st.lease(route, state, now, out)
+        let mut not_now = None;
+        let leased = shared.locked(Now::lazy(&*shared.clock), |st, now, out| {
+            st.lease(route, state, now, out, &mut not_now)
         });
-        let shared = Arc::clone(shared);
-        match start {
-            Start::Leased(ridx, entry) => LeaseRequest::ready(Lease::new(shared, ridx, entry)),
-            Start::Queued(ticket, mailbox) => LeaseRequest::waiting(shared, ticket, mailbox),
-            Start::Failed(err) => LeaseRequest::failed(err),
+        if let Some(entry) = leased {
+            return LeaseRequest::ready(Lease::new(Arc::clone(shared), entry));
+        }
+        match not_now {
+            Some(NotNow::Queued(mailbox)) => LeaseRequest::waiting(Arc::clone(shared), mailbox),
+            Some(NotNow::Failed(err)) => LeaseRequest::failed(err),
+            None => unreachable!("State::lease says why it did not lease"),
         }
     }
 

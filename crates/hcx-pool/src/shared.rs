@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::close::DisposalCallback;
-use crate::state::{Deferred, Now, State, Work};
+use crate::state::{Deferred, Now, State};
 use crate::sync::{Mutex, MutexGuard};
 use crate::{Clock, RouteKey};
 
@@ -32,13 +32,23 @@ impl<R: RouteKey, C: 'static, S: PartialEq> Shared<R, C, S> {
             let mut state: MutexGuard<'_, State<R, C, S>> = self.state.lock();
             f(&mut state, &mut now, &mut out)
         };
-        self.finish(out);
+        self.finish(&mut out);
         result
     }
 
-    /// The after-unlock half of `locked`.
+    /// The after-unlock half of `locked`. Usually there is nothing to do; the work,
+    /// when there is some, is out of line so that the common path keeps its values in
+    /// registers.
     #[inline]
-    pub(crate) fn finish(&self, out: Deferred<C>) {
+    pub(crate) fn finish(&self, out: &mut Deferred<C>) {
+        if !out.is_empty() {
+            self.finish_slow(out);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn finish_slow(&self, out: &mut Deferred<C>) {
         let (first, work) = out.take();
         // Wake first: a served waiter must not wait for (or be lost to) the closing of
         // connections that made room for it.
@@ -46,17 +56,12 @@ impl<R: RouteKey, C: 'static, S: PartialEq> Shared<R, C, S> {
             waker.wake();
         }
         if let Some(work) = work {
-            self.finish_slow(*work);
-        }
-    }
-
-    #[cold]
-    fn finish_slow(&self, work: Work<C>) {
-        for waker in work.wakers {
-            waker.wake();
-        }
-        for (conn, reason) in work.closings {
-            self.disposal.dispose(conn, reason);
+            for waker in work.wakers {
+                waker.wake();
+            }
+            for (conn, reason) in work.closings {
+                self.disposal.dispose(conn, reason);
+            }
         }
     }
 }

@@ -42,6 +42,8 @@ pub(crate) enum Outcome<E> {
 /// Where one waiting request is answered.
 #[derive(Debug)]
 pub(crate) struct Mailbox<E> {
+    /// The request's record in the pool while it is pending.
+    pub(crate) ticket: Ticket,
     /// The request's route (its index in the pool's route table).
     pub(crate) route: usize,
     /// When the request started waiting.
@@ -60,8 +62,9 @@ struct Letter<E> {
 pub(crate) type Answer<E> = Result<E, LeaseError>;
 
 impl<E> Mailbox<E> {
-    fn new(route: usize, since: Instant) -> Self {
+    fn new(ticket: Ticket, route: usize, since: Instant) -> Self {
         Self {
+            ticket,
             route,
             since,
             letter: Mutex::new(Letter {
@@ -164,16 +167,21 @@ impl<S, E> Waiters<S, E> {
         route: usize,
         state: Option<S>,
         since: Instant,
-    ) -> (Ticket, Arc<Mailbox<E>>) {
+    ) -> Arc<Mailbox<E>> {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let mailbox = Arc::new(Mailbox::new(route, since));
-        let key = self.slab.insert(Waiter {
+        let entry = self.slab.vacant_entry();
+        let ticket = Ticket {
+            key: entry.key(),
+            seq,
+        };
+        let mailbox = Arc::new(Mailbox::new(ticket, route, since));
+        entry.insert(Waiter {
             seq,
             state,
             mailbox: Arc::clone(&mailbox),
         });
-        (Ticket { key, seq }, mailbox)
+        mailbox
     }
 
     /// Requests still waiting.
