@@ -8,14 +8,25 @@
 
 use slab::Slab;
 
-const NIL: usize = usize::MAX;
+/// Links are `u32` slab keys: a node is 32 bytes, not 56, which keeps the idle lists
+/// of many routes denser in cache (`pool_many_routes`). Four billion idle connections
+/// would not fit in memory anyway.
+type Key = u32;
+
+const NIL: Key = Key::MAX;
+
+#[inline]
+fn key(k: usize) -> Key {
+    debug_assert!(k < NIL as usize);
+    k as Key
+}
 
 /// The two ends and the length of one route's idle list. Lives in the route's state.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RouteIdle {
-    oldest: usize,
-    newest: usize,
-    len: usize,
+    oldest: Key,
+    newest: Key,
+    len: u32,
 }
 
 impl Default for RouteIdle {
@@ -30,34 +41,34 @@ impl Default for RouteIdle {
 
 impl RouteIdle {
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     pub(crate) fn oldest(&self) -> Option<usize> {
-        (self.oldest != NIL).then_some(self.oldest)
+        (self.oldest != NIL).then_some(self.oldest as usize)
     }
 
     pub(crate) fn newest(&self) -> Option<usize> {
-        (self.newest != NIL).then_some(self.newest)
+        (self.newest != NIL).then_some(self.newest as usize)
     }
 }
 
 #[derive(Debug)]
 struct Node<E> {
     entry: E,
-    route: usize,
-    route_older: usize,
-    route_newer: usize,
-    all_older: usize,
-    all_newer: usize,
+    route: Key,
+    route_older: Key,
+    route_newer: Key,
+    all_older: Key,
+    all_newer: Key,
 }
 
 /// All idle entries of the pool.
 #[derive(Debug)]
 pub(crate) struct IdleList<E> {
     nodes: Slab<Node<E>>,
-    oldest: usize,
-    newest: usize,
+    oldest: Key,
+    newest: Key,
 }
 
 impl<E> IdleList<E> {
@@ -77,26 +88,27 @@ impl<E> IdleList<E> {
     /// its route. Returns its key.
     #[inline]
     pub(crate) fn push_newest(&mut self, ends: &mut RouteIdle, route: usize, entry: E) -> usize {
-        let key = self.nodes.insert(Node {
+        let at = self.nodes.insert(Node {
             entry,
-            route,
+            route: key(route),
             route_older: ends.newest,
             route_newer: NIL,
             all_older: self.newest,
             all_newer: NIL,
         });
+        let k = key(at);
         match ends.newest {
-            NIL => ends.oldest = key,
-            prev => self.nodes[prev].route_newer = key,
+            NIL => ends.oldest = k,
+            prev => self.nodes[prev as usize].route_newer = k,
         }
-        ends.newest = key;
+        ends.newest = k;
         ends.len += 1;
         match self.newest {
-            NIL => self.oldest = key,
-            prev => self.nodes[prev].all_newer = key,
+            NIL => self.oldest = k,
+            prev => self.nodes[prev as usize].all_newer = k,
         }
-        self.newest = key;
-        key
+        self.newest = k;
+        at
     }
 
     /// Takes entry `key` off both lists. `ends` must be its route's.
@@ -105,27 +117,30 @@ impl<E> IdleList<E> {
         let node = self.nodes.remove(key);
         match node.route_older {
             NIL => ends.oldest = node.route_newer,
-            k => self.nodes[k].route_newer = node.route_newer,
+            k => self.nodes[k as usize].route_newer = node.route_newer,
         }
         match node.route_newer {
             NIL => ends.newest = node.route_older,
-            k => self.nodes[k].route_older = node.route_older,
+            k => self.nodes[k as usize].route_older = node.route_older,
         }
         ends.len -= 1;
         match node.all_older {
             NIL => self.oldest = node.all_newer,
-            k => self.nodes[k].all_newer = node.all_newer,
+            k => self.nodes[k as usize].all_newer = node.all_newer,
         }
         match node.all_newer {
             NIL => self.newest = node.all_older,
-            k => self.nodes[k].all_older = node.all_older,
+            k => self.nodes[k as usize].all_older = node.all_older,
         }
         node.entry
     }
 
     /// The pool-wide least recently released entry and its route.
     pub(crate) fn oldest(&self) -> Option<(usize, usize)> {
-        (self.oldest != NIL).then(|| (self.oldest, self.nodes[self.oldest].route))
+        (self.oldest != NIL).then(|| {
+            let k = self.oldest as usize;
+            (k, self.nodes[k].route as usize)
+        })
     }
 
     /// The entry behind `key`.
@@ -136,18 +151,20 @@ impl<E> IdleList<E> {
     /// The next entry of the same route released after `key`.
     pub(crate) fn newer(&self, key: usize) -> Option<usize> {
         let k = self.nodes[key].route_newer;
-        (k != NIL).then_some(k)
+        (k != NIL).then_some(k as usize)
     }
 
     /// The next entry of the same route released before `key`.
     pub(crate) fn older(&self, key: usize) -> Option<usize> {
         let k = self.nodes[key].route_older;
-        (k != NIL).then_some(k)
+        (k != NIL).then_some(k as usize)
     }
 
     /// Every idle entry with its key and route, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, usize, &E)> {
-        self.nodes.iter().map(|(k, n)| (k, n.route, &n.entry))
+        self.nodes
+            .iter()
+            .map(|(k, n)| (k, n.route as usize, &n.entry))
     }
 }
 

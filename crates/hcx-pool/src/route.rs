@@ -1,7 +1,9 @@
 //! Per-route bookkeeping and the bounded route table.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::Hash;
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash};
+
+use hashbrown::HashTable;
 
 use slab::Slab;
 
@@ -15,14 +17,39 @@ pub(crate) struct RouteState<R> {
     pub(crate) leased: usize,
     /// Requests of this route waiting, by arrival number (→ waiter key).
     pub(crate) queue: BTreeMap<u64, usize>,
-    /// The arrival number under which this route's head is listed in `Core::ready`.
-    pub(crate) listed: Option<u64>,
+    /// The arrival number under which this route's head is listed in `Core::ready`,
+    /// or `UNLISTED` (kept in 8 bytes, not an `Option`'s 16: see `max`).
+    listed: u64,
     pub(crate) idle: RouteIdle,
-    /// The route's own limit, if `set_max_per_route` gave it one.
-    pub(crate) max: Option<usize>,
+    /// The route's own limit, if `set_max_per_route` gave it one. A `u32` (larger
+    /// limits are clamped) so that, with `listed`, a route of a small key fits one
+    /// 64-byte cache line: `pool_many_routes` touches one route per lease.
+    max: Option<u32>,
 }
 
+const UNLISTED: u64 = u64::MAX;
+
 impl<R> RouteState<R> {
+    /// The arrival number of the head listed in `Core::ready`, if listed.
+    #[inline]
+    pub(crate) fn listed(&self) -> Option<u64> {
+        (self.listed != UNLISTED).then_some(self.listed)
+    }
+
+    pub(crate) fn set_listed(&mut self, seq: Option<u64>) {
+        self.listed = seq.unwrap_or(UNLISTED);
+    }
+
+    /// The route's own limit, if it has one.
+    #[inline]
+    pub(crate) fn max(&self) -> Option<usize> {
+        self.max.map(|m| m as usize)
+    }
+
+    pub(crate) fn set_max(&mut self, max: Option<usize>) {
+        self.max = max.map(|m| u32::try_from(m).unwrap_or(u32::MAX));
+    }
+
     pub(crate) fn allocated(&self) -> usize {
         self.leased + self.idle.len()
     }
@@ -38,46 +65,60 @@ impl<R> RouteState<R> {
 #[derive(Debug)]
 pub(crate) struct Routes<R> {
     slab: Slab<RouteState<R>>,
+    /// Route numbers, hashed by their route's key. The key lives once, in the route;
+    /// a bucket is one word, so the index of ten thousand routes stays in cache.
+    index: HashTable<usize>,
     /// foldhash: several times cheaper than SipHash on short keys, and randomly seeded
-    /// per map, so route keys chosen by a peer (redirect targets) cannot be aimed at
+    /// per pool, so route keys chosen by a peer (redirect targets) cannot be aimed at
     /// one bucket without seeing the seed.
-    index: HashMap<R, usize, foldhash::fast::RandomState>,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl<R: Eq + Hash + Clone> Routes<R> {
     pub(crate) fn new() -> Self {
         Self {
             slab: Slab::new(),
-            index: HashMap::default(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
         }
     }
 
     #[inline]
     pub(crate) fn find(&self, key: &R) -> Option<usize> {
-        self.index.get(key).copied()
+        let hash = self.hasher.hash_one(key);
+        let slab = &self.slab;
+        self.index.find(hash, |&idx| slab[idx].key == *key).copied()
     }
 
     pub(crate) fn find_or_insert(&mut self, key: &R, max: Option<usize>) -> usize {
-        if let Some(&idx) = self.index.get(key) {
+        if let Some(idx) = self.find(key) {
             return idx;
         }
-        let idx = self.slab.insert(RouteState {
+        let mut route = RouteState {
             key: key.clone(),
             leased: 0,
             queue: BTreeMap::new(),
-            listed: None,
+            listed: UNLISTED,
             idle: RouteIdle::default(),
-            max,
+            max: None,
+        };
+        route.set_max(max);
+        let idx = self.slab.insert(route);
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.index.insert_unique(hasher.hash_one(key), idx, |&i| {
+            hasher.hash_one(&slab[i].key)
         });
-        self.index.insert(key.clone(), idx);
         idx
     }
 
     #[inline]
     pub(crate) fn remove_if_unused(&mut self, idx: usize) {
         if self.slab.get(idx).is_some_and(RouteState::is_unused) {
-            let route = self.slab.remove(idx);
-            self.index.remove(&route.key);
+            let hash = self.hasher.hash_one(&self.slab[idx].key);
+            if let Ok(found) = self.index.find_entry(hash, |&i| i == idx) {
+                found.remove();
+            }
+            self.slab.remove(idx);
         }
     }
 

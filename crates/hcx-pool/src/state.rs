@@ -419,7 +419,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             None => core.overrides.remove(route),
         };
         if let Some(ridx) = core.routes.find(route) {
-            core.routes[ridx].max = max;
+            core.routes[ridx].set_max(max);
         }
     }
 
@@ -553,12 +553,12 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             let has_room = route.leased < max;
             let head = route.queue.first_key_value().map(|(&seq, _)| seq);
             let want_listed = if has_room { head } else { None };
-            if route.listed != want_listed
+            if route.listed() != want_listed
                 || want_listed.is_some_and(|seq| core.ready.get(&seq) != Some(&ridx))
             {
                 return Err(format!(
                     "route {key:?}: listed {:?}, should be {want_listed:?}",
-                    route.listed
+                    route.listed()
                 ));
             }
             if let Some(seq) = head {
@@ -582,7 +582,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             != core
                 .routes
                 .iter()
-                .filter(|(_, r)| r.listed.is_some())
+                .filter(|(_, r)| r.listed().is_some())
                 .count()
         {
             return Err("ready index lists routes that are not listed".into());
@@ -625,7 +625,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
 
 impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
     fn route_max(&self, ridx: usize) -> usize {
-        self.routes[ridx].max.unwrap_or(self.default_max)
+        self.routes[ridx].max().unwrap_or(self.default_max)
     }
 
     fn route_stats(&self, ridx: usize) -> PoolStats {
@@ -643,26 +643,26 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
     #[inline]
     fn refresh(&mut self, ridx: usize) {
         let route = &self.routes[ridx];
-        let has_room = route.leased < route.max.unwrap_or(self.default_max);
+        let has_room = route.leased < route.max().unwrap_or(self.default_max);
         let want = if has_room {
             route.queue.first_key_value().map(|(&seq, _)| seq)
         } else {
             None
         };
-        if route.listed != want {
+        if route.listed() != want {
             self.refresh_slow(ridx, want);
         }
     }
 
     #[cold]
     fn refresh_slow(&mut self, ridx: usize, want: Option<u64>) {
-        if let Some(old) = self.routes[ridx].listed {
+        if let Some(old) = self.routes[ridx].listed() {
             self.ready.remove(&old);
         }
         if let Some(seq) = want {
             self.ready.insert(seq, ridx);
         }
-        self.routes[ridx].listed = want;
+        self.routes[ridx].set_listed(want);
     }
 
     fn close(&mut self, conn: C, reason: CloseReason, out: &mut Deferred<C>) {
