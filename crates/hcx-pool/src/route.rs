@@ -1,6 +1,5 @@
 //! Per-route bookkeeping and the bounded route table.
 
-use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash};
 
 use hashbrown::HashTable;
@@ -8,6 +7,7 @@ use hashbrown::HashTable;
 use slab::Slab;
 
 use crate::idle::RouteIdle;
+use crate::waiters::Queue;
 
 /// Counts and idle-list ends of one route.
 #[derive(Debug)]
@@ -15,8 +15,8 @@ pub(crate) struct RouteState<R> {
     pub(crate) key: R,
     /// Slots lent out, including ones handed to a waiter that has not picked them up.
     pub(crate) leased: usize,
-    /// Requests of this route waiting, by arrival number (→ waiter key).
-    pub(crate) queue: BTreeMap<u64, usize>,
+    /// Requests of this route waiting, oldest first.
+    pub(crate) queue: Queue,
     /// The arrival number under which this route's head is listed in `Core::ready`,
     /// or `UNLISTED` (kept in 8 bytes, not an `Option`'s 16: see `max`).
     listed: u64,
@@ -97,7 +97,7 @@ impl<R: Eq + Hash + Clone> Routes<R> {
         let mut route = RouteState {
             key: key.clone(),
             leased: 0,
-            queue: BTreeMap::new(),
+            queue: Queue::default(),
             listed: UNLISTED,
             idle: RouteIdle::default(),
             max: None,

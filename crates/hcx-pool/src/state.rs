@@ -230,9 +230,8 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         };
         let leased = core.try_allocate(ridx, &want, now, out);
         if leased.is_none() {
-            let mailbox = self.waiters.push(ridx, want, Instant::now());
-            let ticket = mailbox.ticket;
-            core.routes[ridx].queue.insert(ticket.seq, ticket.key);
+            let queue = &mut core.routes[ridx].queue;
+            let mailbox = self.waiters.push(queue, ridx, want, Instant::now());
             core.refresh(ridx);
             *not_now = Some(NotNow::Queued(mailbox));
         }
@@ -291,13 +290,12 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     pub(crate) fn serve_waiters(&mut self, now: &mut Now<'_>, out: &mut Deferred<C>) {
         let State { core, waiters } = self;
         while core.leased < core.max_total {
-            let Some((&seq, &ridx)) = core.ready.first_key_value() else {
+            let Some((_, &ridx)) = core.ready.first_key_value() else {
                 break;
             };
-            let Some(&key) = core.routes[ridx].queue.get(&seq) else {
+            let Some(ticket) = core.routes[ridx].queue.head() else {
                 break;
             };
-            let ticket = Ticket { key, seq };
             let Some(waiter) = waiters.get(ticket) else {
                 break;
             };
@@ -305,9 +303,9 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                 debug_assert!(false, "a ready head could not be served");
                 break;
             };
-            core.routes[ridx].queue.remove(&seq);
+            let queue = &mut core.routes[ridx].queue;
+            out.wake(waiters.complete(queue, ticket, Outcome::Served(entry)));
             core.refresh(ridx);
-            out.wake(waiters.complete(ticket, Outcome::Served(entry)));
         }
     }
 
@@ -326,10 +324,9 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     }
 
     /// Takes a pending waiter off its route's queue and drops its record.
-    fn dequeue(&mut self, ticket: Ticket) {
-        if let Some(waiter) = self.waiters.remove(ticket) {
-            let ridx = waiter.route();
-            self.core.routes[ridx].queue.remove(&ticket.seq);
+    fn dequeue(&mut self, ridx: usize, ticket: Ticket) {
+        let queue = &mut self.core.routes[ridx].queue;
+        if self.waiters.remove(queue, ticket).is_some() {
             self.core.refresh(ridx);
             self.core.routes.remove_if_unused(ridx);
         }
@@ -347,7 +344,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             Some(answer) => answer,
             None => {
                 let err = LeaseError::Timeout(self.failure(mailbox.route, mailbox.since));
-                self.dequeue(mailbox.ticket);
+                self.dequeue(mailbox.route, mailbox.ticket);
                 Err(err)
             }
         }
@@ -363,7 +360,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     ) {
         let (answer, _) = mailbox.take_or_register(None);
         match answer {
-            None => self.dequeue(mailbox.ticket),
+            None => self.dequeue(mailbox.route, mailbox.ticket),
             Some(Ok(entry)) => self.give_back(entry, GiveBack::Untouched, now, out),
             Some(Err(_)) => {}
         }
@@ -387,7 +384,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             Outcome::Failed(_) | Outcome::Taken => None,
         });
         match cancelled {
-            Some(Outcome::Pending) => self.dequeue(mailbox.ticket),
+            Some(Outcome::Pending) => self.dequeue(mailbox.route, mailbox.ticket),
             Some(Outcome::Served(entry)) => self.give_back(entry, GiveBack::Untouched, now, out),
             Some(_) | None => return false,
         }
@@ -471,12 +468,12 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         self.core
             .close_idle_where(out, CloseReason::Shutdown, |_| true);
         for (ticket, err) in pending {
-            if let Some(waiter) = self.waiters.get(ticket) {
-                let ridx = waiter.route();
-                self.core.routes[ridx].queue.remove(&ticket.seq);
-                self.core.refresh(ridx);
-            }
-            out.wake(self.waiters.complete(ticket, Outcome::Failed(err)));
+            let Some(ridx) = self.waiters.get(ticket).map(|w| w.route()) else {
+                continue;
+            };
+            let queue = &mut self.core.routes[ridx].queue;
+            out.wake(self.waiters.complete(queue, ticket, Outcome::Failed(err)));
+            self.core.refresh(ridx);
         }
         let routes: Vec<usize> = self.core.routes.iter().map(|(idx, _)| idx).collect();
         for ridx in routes {
@@ -551,7 +548,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                 ));
             }
             let has_room = route.leased < max;
-            let head = route.queue.first_key_value().map(|(&seq, _)| seq);
+            let head = route.queue.head().map(|t| t.seq);
             let want_listed = if has_room { head } else { None };
             if route.listed() != want_listed
                 || want_listed.is_some_and(|seq| core.ready.get(&seq) != Some(&ridx))
@@ -567,8 +564,11 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                     return Err(format!("waiter {seq} on {key:?} could be served but waits"));
                 }
             }
-            for (&seq, &wkey) in &route.queue {
-                match self.waiters.get(Ticket { key: wkey, seq }) {
+            let mut last_seq = None;
+            let mut walked = 0;
+            for ticket in self.waiters.queued(&route.queue) {
+                let seq = ticket.seq;
+                match self.waiters.get(ticket) {
                     Some(w) if w.mailbox.is_pending() && w.route() == ridx => {}
                     _ => {
                         return Err(format!(
@@ -576,6 +576,20 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                         ));
                     }
                 }
+                if last_seq.is_some_and(|last| last >= seq) {
+                    return Err(format!("queue of {key:?} is out of arrival order at {seq}"));
+                }
+                last_seq = Some(seq);
+                walked += 1;
+                if walked > route.queue.len() {
+                    break;
+                }
+            }
+            if walked != route.queue.len() {
+                return Err(format!(
+                    "queue of {key:?} holds {walked} waiters but counts {}",
+                    route.queue.len()
+                ));
             }
         }
         if core.ready.len()
@@ -645,7 +659,7 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
         let route = &self.routes[ridx];
         let has_room = route.leased < route.max().unwrap_or(self.default_max);
         let want = if has_room {
-            route.queue.first_key_value().map(|(&seq, _)| seq)
+            route.queue.head().map(|t| t.seq)
         } else {
             None
         };

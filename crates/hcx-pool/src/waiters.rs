@@ -125,12 +125,59 @@ impl<E> Mailbox<E> {
     }
 }
 
+/// No waiter: the end of a queue.
+const NIL: u32 = u32::MAX;
+
+/// One route's queue of waiting requests, oldest first: its ends, its length and the
+/// head's arrival number. It lives in the route's state and threads through the
+/// waiter records, so joining, leaving from anywhere (a timeout, a cancel) and being
+/// served are O(1) and allocate nothing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Queue {
+    head: u32,
+    tail: u32,
+    len: u32,
+    head_seq: u64,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self {
+            head: NIL,
+            tail: NIL,
+            len: 0,
+            head_seq: 0,
+        }
+    }
+}
+
+impl Queue {
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The oldest waiter, if any.
+    #[inline]
+    pub(crate) fn head(&self) -> Option<Ticket> {
+        (self.head != NIL).then_some(Ticket {
+            key: self.head as usize,
+            seq: self.head_seq,
+        })
+    }
+}
+
 /// The pool's record of a pending request.
 #[derive(Debug)]
 pub(crate) struct Waiter<S, E> {
     pub(crate) seq: u64,
     pub(crate) state: Option<S>,
     pub(crate) mailbox: Arc<Mailbox<E>>,
+    older: u32,
+    newer: u32,
 }
 
 impl<S, E> Waiter<S, E> {
@@ -161,9 +208,10 @@ impl<S, E> Waiters<S, E> {
         }
     }
 
-    /// Records a new pending request. The caller queues the ticket on its route.
+    /// Records a new pending request at the back of its route's `queue`.
     pub(crate) fn push(
         &mut self,
+        queue: &mut Queue,
         route: usize,
         state: Option<S>,
         since: Instant,
@@ -171,16 +219,26 @@ impl<S, E> Waiters<S, E> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let entry = self.slab.vacant_entry();
-        let ticket = Ticket {
-            key: entry.key(),
-            seq,
-        };
+        let key = entry.key();
+        debug_assert!(key < NIL as usize);
+        let ticket = Ticket { key, seq };
         let mailbox = Arc::new(Mailbox::new(ticket, route, since));
         entry.insert(Waiter {
             seq,
             state,
             mailbox: Arc::clone(&mailbox),
+            older: queue.tail,
+            newer: NIL,
         });
+        match queue.tail {
+            NIL => {
+                queue.head = key as u32;
+                queue.head_seq = seq;
+            }
+            tail => self.slab[tail as usize].newer = key as u32,
+        }
+        queue.tail = key as u32;
+        queue.len += 1;
         mailbox
     }
 
@@ -193,18 +251,52 @@ impl<S, E> Waiters<S, E> {
         self.slab.get(ticket.key).filter(|w| w.seq == ticket.seq)
     }
 
-    /// Answers a pending request: removes its record and puts `outcome` in its mailbox.
-    /// The caller has taken it off its route's queue. Returns its waker, to be woken
-    /// once the pool lock is released.
-    pub(crate) fn complete(&mut self, ticket: Ticket, outcome: Outcome<E>) -> Option<Waker> {
-        let waiter = self.remove(ticket)?;
+    /// Answers a pending request: takes it off its route's `queue`, removes its record
+    /// and puts `outcome` in its mailbox. Returns its waker, to be woken once the pool
+    /// lock is released.
+    pub(crate) fn complete(
+        &mut self,
+        queue: &mut Queue,
+        ticket: Ticket,
+        outcome: Outcome<E>,
+    ) -> Option<Waker> {
+        let waiter = self.remove(queue, ticket)?;
         waiter.mailbox.deliver(outcome)
     }
 
-    /// Removes a pending request's record. The caller takes it off its route's queue.
-    pub(crate) fn remove(&mut self, ticket: Ticket) -> Option<Waiter<S, E>> {
+    /// Takes a pending request off its route's `queue` and removes its record.
+    pub(crate) fn remove(&mut self, queue: &mut Queue, ticket: Ticket) -> Option<Waiter<S, E>> {
         self.get(ticket)?;
-        Some(self.slab.remove(ticket.key))
+        let waiter = self.slab.remove(ticket.key);
+        match waiter.older {
+            NIL => {
+                queue.head = waiter.newer;
+                if waiter.newer != NIL {
+                    queue.head_seq = self.slab[waiter.newer as usize].seq;
+                }
+            }
+            k => self.slab[k as usize].newer = waiter.newer,
+        }
+        match waiter.newer {
+            NIL => queue.tail = waiter.older,
+            k => self.slab[k as usize].older = waiter.older,
+        }
+        queue.len -= 1;
+        Some(waiter)
+    }
+
+    /// The waiters of one route's `queue`, oldest first, for the invariant check.
+    pub(crate) fn queued<'a>(&'a self, queue: &Queue) -> impl Iterator<Item = Ticket> + 'a {
+        let mut cur = queue.head;
+        std::iter::from_fn(move || {
+            let w = self.slab.get(cur as usize)?;
+            let ticket = Ticket {
+                key: cur as usize,
+                seq: w.seq,
+            };
+            cur = w.newer;
+            Some(ticket)
+        })
     }
 
     /// Every record, for shutdown and the invariant check.
