@@ -7,7 +7,7 @@
 //! expiry, idle eviction, statistics, shutdown) and changes what it gets wrong:
 //!
 //! - **Fair hand-off.** Waiters are served in arrival order by a direct hand-off to
-//!   the oldest one a released slot fits; each is woken on its own condvar, so there is
+//!   the oldest one a released slot fits; each is woken alone (its own mailbox and waker), so there is
 //!   no thundering herd and no newcomer can barge ahead.
 //! - **Limits that act at once.** Raising a limit serves waiters immediately;
 //!   lowering one trims idle surplus and never touches leased connections.

@@ -182,7 +182,8 @@ where
     }
 
     /// Gives `route` a limit of its own (`Some(0)` blocks it: its requests wait), or
-    /// with `None` puts it back on the default.
+    /// with `None` puts it back on the default. Limits above `u32::MAX` are taken as
+    /// `u32::MAX`.
     pub fn set_max_per_route(&self, route: &R, max: Option<usize>) {
         self.change_limits(|st| st.set_route_max(route, max));
     }

@@ -49,20 +49,9 @@ impl<R: RouteKey, C: 'static, S: PartialEq> Shared<R, C, S> {
     #[cold]
     #[inline(never)]
     fn finish_slow(&self, out: &mut Deferred<C>) {
-        let (first, work) = out.take();
-        // Wake first: a served waiter must not wait for (or be lost to) the closing of
+        // Wakes first: a served waiter must not wait for (or be lost to) the closing of
         // connections that made room for it.
-        if let Some(waker) = first {
-            waker.wake();
-        }
-        if let Some(work) = work {
-            for waker in work.wakers {
-                waker.wake();
-            }
-            for (conn, reason) in work.closings {
-                self.disposal.dispose(conn, reason);
-            }
-        }
+        out.run(|conn, reason| self.disposal.dispose(conn, reason));
     }
 }
 

@@ -4,7 +4,7 @@
 //! 1. per route and in total, `leased + idle <= limit`, except that lowering a limit
 //!    never takes back leased slots (the surplus is trimmed as it comes back);
 //! 2. an entry is in exactly one place: idle in `idle`, inside a `Lease`, or in a
-//!    served waiter's record (counted as leased);
+//!    served request's mailbox (counted as leased);
 //! 3. no pending waiter could be served right now. Every change that could serve one
 //!    (a release, a slot freed, a raised limit) runs `serve_waiters` before the lock is
 //!    released, which serves the oldest servable waiter until none is left. So a
@@ -47,6 +47,10 @@ const NO_ROUTE: usize = usize::MAX;
 /// (they may do I/O). One wake-up, the common case of a hand-off, is kept inline; the
 /// rest is allocated only when there is some, so the common lease and release pay
 /// nothing for it.
+///
+/// A served waiter must never miss its wake-up, even if user code panics under the
+/// lock after the hand-off (a route key's `Clone` or `Debug`) or a waker panics while
+/// the list is run: dropping the list wakes whatever it still holds.
 #[derive(Debug)]
 pub(crate) struct Deferred<C> {
     wake_first: Option<Waker>,
@@ -55,8 +59,10 @@ pub(crate) struct Deferred<C> {
 
 #[derive(Debug)]
 pub(crate) struct Work<C> {
-    pub(crate) closings: Vec<(C, CloseReason)>,
-    pub(crate) wakers: Vec<Waker>,
+    /// In reverse order: run by popping.
+    closings: Vec<(C, CloseReason)>,
+    /// In reverse order: run by popping.
+    wakers: Vec<Waker>,
 }
 
 impl<C> Deferred<C> {
@@ -97,9 +103,40 @@ impl<C> Deferred<C> {
         self.wake_first.is_none() && self.work.is_none()
     }
 
-    /// The first wake-up, and the rest of the work if there is more.
-    pub(crate) fn take(&mut self) -> (Option<Waker>, Option<Box<Work<C>>>) {
-        (self.wake_first.take(), self.work.take())
+    /// Wakes every waiter in the order they were served, then closes the connections
+    /// with `dispose`. Each item is taken out before it runs, so a panic leaves the
+    /// rest to `Drop`.
+    pub(crate) fn run(&mut self, mut dispose: impl FnMut(C, CloseReason)) {
+        if let Some(waker) = self.wake_first.take() {
+            waker.wake();
+        }
+        let Some(work) = self.work.as_mut() else {
+            return;
+        };
+        work.wakers.reverse();
+        while let Some(waker) = work.wakers.pop() {
+            waker.wake();
+        }
+        work.closings.reverse();
+        while let Some((conn, reason)) = work.closings.pop() {
+            dispose(conn, reason);
+        }
+        self.work = None;
+    }
+}
+
+impl<C> Drop for Deferred<C> {
+    /// Only reached with work left when something panicked: wake the waiters anyway
+    /// (connections left are closed by being dropped).
+    fn drop(&mut self) {
+        if let Some(waker) = self.wake_first.take() {
+            waker.wake();
+        }
+        if let Some(work) = self.work.as_mut() {
+            for waker in work.wakers.drain(..) {
+                waker.wake();
+            }
+        }
     }
 }
 
@@ -339,13 +376,19 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         &mut self,
         mailbox: &Mailbox<Slot<R, C, S>>,
     ) -> Result<Slot<R, C, S>, LeaseError> {
-        let (answer, _) = mailbox.take_or_register(None);
-        match answer {
-            Some(answer) => answer,
-            None => {
-                let err = LeaseError::Timeout(self.failure(mailbox.route, mailbox.since));
-                self.dequeue(mailbox.route, mailbox.ticket);
-                Err(err)
+        if mailbox.is_pending() {
+            // Described before anything changes: the counts the request saw.
+            let err = LeaseError::Timeout(self.failure(mailbox.route, mailbox.since));
+            mailbox.give_up();
+            self.dequeue(mailbox.route, mailbox.ticket);
+            return Err(err);
+        }
+        match mailbox.give_up() {
+            Outcome::Served(entry) => Ok(entry),
+            Outcome::Failed(err) => Err(err),
+            // Only the request itself takes from its mailbox, and it is here.
+            Outcome::Pending | Outcome::Taken => {
+                Err(LeaseError::Cancelled(LeaseFailure::completed()))
             }
         }
     }
@@ -358,11 +401,10 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
     ) {
-        let (answer, _) = mailbox.take_or_register(None);
-        match answer {
-            None => self.dequeue(mailbox.route, mailbox.ticket),
-            Some(Ok(entry)) => self.give_back(entry, GiveBack::Untouched, now, out),
-            Some(Err(_)) => {}
+        match mailbox.give_up() {
+            Outcome::Pending => self.dequeue(mailbox.route, mailbox.ticket),
+            Outcome::Served(entry) => self.give_back(entry, GiveBack::Untouched, now, out),
+            Outcome::Failed(_) | Outcome::Taken => {}
         }
     }
 
@@ -375,6 +417,12 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         out: &mut Deferred<C>,
     ) -> bool {
         let ridx = mailbox.route;
+        // A mailbox is `Pending` exactly while the pool holds the request's record (a
+        // request that gives up leaves it `Taken`), so the route is still there.
+        debug_assert_eq!(
+            self.waiters.get(mailbox.ticket).is_some(),
+            mailbox.is_pending()
+        );
         // Described before anything changes: the counts the request saw.
         let err = || LeaseError::Cancelled(self.failure(ridx, mailbox.since));
         let cancelled = mailbox.with_outcome(|outcome| match outcome {
@@ -410,6 +458,8 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     }
 
     pub(crate) fn set_route_max(&mut self, route: &R, max: Option<usize>) {
+        // Routes keep their limit in a `u32`; clamp here so every reader agrees.
+        let max = max.map(|m| m.min(u32::MAX as usize));
         let core = &mut self.core;
         match max {
             Some(max) => core.overrides.insert(route.clone(), max),
@@ -564,32 +614,16 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                     return Err(format!("waiter {seq} on {key:?} could be served but waits"));
                 }
             }
-            let mut last_seq = None;
-            let mut walked = 0;
-            for ticket in self.waiters.queued(&route.queue) {
-                let seq = ticket.seq;
+            for ticket in self.waiters.check_queue(&route.queue)? {
                 match self.waiters.get(ticket) {
                     Some(w) if w.mailbox.is_pending() && w.route() == ridx => {}
                     _ => {
                         return Err(format!(
-                            "queued waiter {seq} on {key:?} has no pending record"
+                            "queued waiter {} on {key:?} has no pending record",
+                            ticket.seq
                         ));
                     }
                 }
-                if last_seq.is_some_and(|last| last >= seq) {
-                    return Err(format!("queue of {key:?} is out of arrival order at {seq}"));
-                }
-                last_seq = Some(seq);
-                walked += 1;
-                if walked > route.queue.len() {
-                    break;
-                }
-            }
-            if walked != route.queue.len() {
-                return Err(format!(
-                    "queue of {key:?} holds {walked} waiters but counts {}",
-                    route.queue.len()
-                ));
             }
         }
         if core.ready.len()
@@ -626,7 +660,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             ));
         }
         for (_, ridx, entry) in core.idle.iter() {
-            if entry.conn.is_none() || core.routes[ridx].key != entry.route {
+            if entry.conn.is_none() || entry.ridx != ridx || core.routes[ridx].key != entry.route {
                 return Err(format!(
                     "idle entry {} is empty or on the wrong route",
                     entry.id
@@ -724,19 +758,15 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
         if self.routes[ridx].leased >= max || self.leased >= self.max_total {
             return None; // only releases can help; closing idle entries cannot
         }
+        // The key's `Clone` is user code: if it panics, nothing has been counted yet.
+        let entry = Entry::new_slot(self.next_id, ridx, self.routes[ridx].key.clone(), now.get());
+        self.next_id += 1;
         self.routes[ridx].leased += 1;
         self.leased += 1;
         self.refresh(ridx);
         self.trim_route(ridx, out);
         self.trim_total(ridx, out);
-        let id = self.next_id;
-        self.next_id += 1;
-        Some(Entry::new_slot(
-            id,
-            ridx,
-            self.routes[ridx].key.clone(),
-            now.get(),
-        ))
+        Some(entry)
     }
 
     /// Walks the route's idle list in reuse order, closing expired entries on the way.

@@ -34,7 +34,10 @@ pub(crate) fn thread_waker() -> Waker {
     thread_local! {
         static WAKER: Waker = Waker::from(Arc::new(Unparker(thread::current())));
     }
-    WAKER.with(Waker::clone)
+    // Gone already if this runs in another thread-local's destructor: make one.
+    WAKER
+        .try_with(Waker::clone)
+        .unwrap_or_else(|_| Waker::from(Arc::new(Unparker(thread::current()))))
 }
 
 /// A waker for a thread that blocks in [`park_until`] (loom threads are not real ones:

@@ -109,9 +109,17 @@ impl<E> Mailbox<E> {
     }
 
     /// Runs `f` on the outcome under the mailbox lock (the pool lock held too), for a
-    /// request that gives up or is cancelled. Returns the waker if `f` answered it.
+    /// request that is cancelled.
     pub(crate) fn with_outcome<T>(&self, f: impl FnOnce(&mut Outcome<E>) -> T) -> T {
         f(&mut self.letter.lock().outcome)
+    }
+
+    /// The request gives up (the pool lock held): takes whatever the mailbox holds and
+    /// leaves it `Taken`, so that a cancel arriving later finds nothing to cancel.
+    /// `Pending` means the request was still queued: the caller takes it off its queue.
+    /// Keeps "`Pending` exactly while the pool holds a record" true.
+    pub(crate) fn give_up(&self) -> Outcome<E> {
+        std::mem::replace(&mut self.letter.lock().outcome, Outcome::Taken)
     }
 
     /// Takes the waker out, to wake after the pool lock is released.
@@ -285,18 +293,46 @@ impl<S, E> Waiters<S, E> {
         Some(waiter)
     }
 
-    /// The waiters of one route's `queue`, oldest first, for the invariant check.
-    pub(crate) fn queued<'a>(&'a self, queue: &Queue) -> impl Iterator<Item = Ticket> + 'a {
-        let mut cur = queue.head;
-        std::iter::from_fn(move || {
-            let w = self.slab.get(cur as usize)?;
-            let ticket = Ticket {
-                key: cur as usize,
-                seq: w.seq,
-            };
-            cur = w.newer;
-            Some(ticket)
-        })
+    /// Walks one route's `queue` both ways and checks its links, length, head arrival
+    /// number and arrival order. Returns its waiters, oldest first.
+    pub(crate) fn check_queue(&self, queue: &Queue) -> Result<Vec<Ticket>, String> {
+        let walk = |start: u32, next: fn(&Waiter<S, E>) -> u32| {
+            let mut out = Vec::new();
+            let mut cur = start;
+            while cur != NIL {
+                let w = self
+                    .slab
+                    .get(cur as usize)
+                    .ok_or_else(|| format!("queue links to a missing waiter {cur}"))?;
+                out.push(Ticket {
+                    key: cur as usize,
+                    seq: w.seq,
+                });
+                if out.len() > self.slab.len() {
+                    return Err("queue links loop".to_string());
+                }
+                cur = next(w);
+            }
+            Ok::<_, String>(out)
+        };
+        let forward = walk(queue.head, |w| w.newer)?;
+        let mut backward = walk(queue.tail, |w| w.older)?;
+        backward.reverse();
+        if forward != backward || forward.len() != queue.len() {
+            return Err(format!(
+                "queue walks disagree: {} forward, {} backward, {} counted",
+                forward.len(),
+                backward.len(),
+                queue.len()
+            ));
+        }
+        if forward.first().is_some_and(|t| t.seq != queue.head_seq) {
+            return Err("queue's head arrival number is stale".to_string());
+        }
+        if forward.windows(2).any(|w| w[0].seq >= w[1].seq) {
+            return Err("queue is out of arrival order".to_string());
+        }
+        Ok(forward)
     }
 
     /// Every record, for shutdown and the invariant check.

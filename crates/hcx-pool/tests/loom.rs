@@ -3,7 +3,7 @@
 //!
 //! loom (not shuttle) because it explores every interleaving of these small
 //! scenarios exhaustively up to its preemption bound; it cannot wrap parking_lot, so
-//! under `--cfg loom` the pool's `sync` module swaps in loom's Mutex and Condvar.
+//! under `--cfg loom` the pool's `sync` module swaps in loom's Mutex and thread parking.
 //! loom does not model time: a timeout is modelled as `get(Duration::ZERO)`, which runs
 //! the same give-up path as a real timeout without waiting.
 //!
@@ -242,4 +242,55 @@ fn cross_route_hand_off_racing_a_dropped_request() {
         // request a slot: either way it is accounted for exactly once.
         assert_accounted(&pool, &closed, opened.load(Ordering::SeqCst));
     });
+}
+
+/// A cancel racing the request's own timeout (or drop): whoever comes second finds
+/// nothing to cancel, and the route the request leaves may already be gone.
+fn cancel_racing_a_give_up(drop_instead: bool) {
+    model(move || {
+        // Total 1, held on route 1: the request on route 2 waits with nothing leased
+        // on its route, so the route goes away when the request leaves.
+        let (pool, _closed) = pool(1, 1);
+        let _held = pool.lease(&1, None).get(Duration::ZERO).unwrap();
+        let req = pool.lease(&2, None);
+        let handle = req.cancel_handle();
+        // A loom-visible step, so that loom interleaves the two threads (the handle's
+        // upgrade of its weak references is std's, which loom does not see).
+        let go = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let go2 = Arc::clone(&go);
+        let canceller = thread::spawn(move || {
+            go2.store(1, Ordering::SeqCst);
+            handle.cancel()
+        });
+        go.load(Ordering::SeqCst);
+        let timed_out = if drop_instead {
+            drop(req);
+            false
+        } else {
+            match req.get(Duration::ZERO) {
+                Err(e) if e.is_timeout() => true,
+                Err(e) => {
+                    assert!(e.is_cancelled(), "{e}");
+                    false
+                }
+                Ok(_) => panic!("nothing could serve route 2"),
+            }
+        };
+        let cancelled = canceller.join().unwrap();
+        if timed_out {
+            assert!(!cancelled, "cancel() claims a request that had timed out");
+        }
+        assert_eq!(pool.stats().pending, 0);
+        pool.check_invariants().unwrap();
+    });
+}
+
+#[test]
+fn cancel_racing_a_timeout() {
+    cancel_racing_a_give_up(false);
+}
+
+#[test]
+fn cancel_racing_a_dropped_request() {
+    cancel_racing_a_give_up(true);
 }
