@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use hcx_pool::{Pool, PoolConfig};
 
 use crate::baseline::MutexVecPool;
+use crate::fifo::MinimalFifoPool;
 
 /// Something to lease from and release to.
 pub trait BenchPool: Send + Sync + 'static {
@@ -66,6 +67,21 @@ impl BenchPool for Hcx {
 }
 
 impl BenchPool for MutexVecPool {
+    fn cycle(&self) -> Duration {
+        let asked = Instant::now();
+        let conn = self.lease();
+        let waited = asked.elapsed();
+        self.release(conn);
+        waited
+    }
+
+    fn cycle_untimed(&self) {
+        let conn = self.lease();
+        self.release(conn);
+    }
+}
+
+impl BenchPool for MinimalFifoPool {
     fn cycle(&self) -> Duration {
         let asked = Instant::now();
         let conn = self.lease();

@@ -4,3 +4,4 @@
 
 pub mod baseline;
 pub mod contention;
+pub mod fifo;
