@@ -422,15 +422,17 @@ where
 {
     type Output = Result<Lease<R, C, S>, LeaseError>;
 
-    /// # Panics
-    /// If polled again after it returned `Ready`, as most futures do.
+    /// Polled again after it returned `Ready`, it returns
+    /// [`LeaseError::Cancelled`] (as waiting on it then does) rather than panicking.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let waiting = match std::mem::replace(&mut this.stage, Stage::Done) {
             Stage::Ready(lease) => return Poll::Ready(Ok(lease.handed_over())),
             Stage::Failed(err) => return Poll::Ready(Err(err)),
             Stage::Waiting(waiting) => waiting,
-            Stage::Done => panic!("LeaseRequest polled after it completed"),
+            Stage::Done => {
+                return Poll::Ready(Err(LeaseError::Cancelled(LeaseFailure::completed())));
+            }
         };
         // The pool lock is not needed: the answer, and the waker, live in the mailbox.
         let (answer, replaced) = waiting.mailbox.take_or_register(Some(cx.waker()));

@@ -24,7 +24,7 @@
 //! Nothing here closes a connection or wakes a task: those are queued in [`Deferred`]
 //! and done by the caller after the lock is released.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -57,12 +57,11 @@ pub(crate) struct Deferred<C> {
     work: Option<Box<Work<C>>>,
 }
 
+/// Run front to back, each item taken out before it runs.
 #[derive(Debug)]
 pub(crate) struct Work<C> {
-    /// In reverse order: run by popping.
-    closings: Vec<(C, CloseReason)>,
-    /// In reverse order: run by popping.
-    wakers: Vec<Waker>,
+    closings: VecDeque<(C, CloseReason)>,
+    wakers: VecDeque<Waker>,
 }
 
 impl<C> Deferred<C> {
@@ -76,14 +75,14 @@ impl<C> Deferred<C> {
     fn work(&mut self) -> &mut Work<C> {
         self.work.get_or_insert_with(|| {
             Box::new(Work {
-                closings: Vec::new(),
-                wakers: Vec::new(),
+                closings: VecDeque::new(),
+                wakers: VecDeque::new(),
             })
         })
     }
 
     pub(crate) fn close(&mut self, conn: C, reason: CloseReason) {
-        self.work().closings.push((conn, reason));
+        self.work().closings.push_back((conn, reason));
     }
 
     #[inline]
@@ -92,7 +91,7 @@ impl<C> Deferred<C> {
             if self.wake_first.is_none() {
                 self.wake_first = Some(waker);
             } else {
-                self.work().wakers.push(waker);
+                self.work().wakers.push_back(waker);
             }
         }
     }
@@ -103,23 +102,26 @@ impl<C> Deferred<C> {
         self.wake_first.is_none() && self.work.is_none()
     }
 
-    /// Wakes every waiter in the order they were served, then closes the connections
-    /// with `dispose`. Each item is taken out before it runs, so a panic leaves the
-    /// rest to `Drop`.
-    pub(crate) fn run(&mut self, mut dispose: impl FnMut(C, CloseReason)) {
+    /// Wakes every waiter, in the order they were served.
+    fn wake_all(&mut self) {
         if let Some(waker) = self.wake_first.take() {
             waker.wake();
         }
-        let Some(work) = self.work.as_mut() else {
-            return;
-        };
-        work.wakers.reverse();
-        while let Some(waker) = work.wakers.pop() {
-            waker.wake();
+        if let Some(work) = self.work.as_mut() {
+            while let Some(waker) = work.wakers.pop_front() {
+                waker.wake();
+            }
         }
-        work.closings.reverse();
-        while let Some((conn, reason)) = work.closings.pop() {
-            dispose(conn, reason);
+    }
+
+    /// Wakes the waiters, then closes the connections with `dispose`. Each item is
+    /// taken out before it runs, so a panic leaves the rest to `Drop`.
+    pub(crate) fn run(&mut self, mut dispose: impl FnMut(C, CloseReason)) {
+        self.wake_all();
+        if let Some(work) = self.work.as_mut() {
+            while let Some((conn, reason)) = work.closings.pop_front() {
+                dispose(conn, reason);
+            }
         }
         self.work = None;
     }
@@ -129,14 +131,7 @@ impl<C> Drop for Deferred<C> {
     /// Only reached with work left when something panicked: wake the waiters anyway
     /// (connections left are closed by being dropped).
     fn drop(&mut self) {
-        if let Some(waker) = self.wake_first.take() {
-            waker.wake();
-        }
-        if let Some(work) = self.work.as_mut() {
-            for waker in work.wakers.drain(..) {
-                waker.wake();
-            }
-        }
+        self.wake_all();
     }
 }
 
@@ -376,8 +371,10 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         &mut self,
         mailbox: &Mailbox<Slot<R, C, S>>,
     ) -> Result<Slot<R, C, S>, LeaseError> {
-        if mailbox.is_pending() {
-            // Described before anything changes: the counts the request saw.
+        // Still queued (the record exists exactly while the mailbox is pending): the
+        // failure is described first, while the counts are the ones it saw and before
+        // anything changes, in case the route key's `Debug` panics.
+        if self.waiters.get(mailbox.ticket).is_some() {
             let err = LeaseError::Timeout(self.failure(mailbox.route, mailbox.since));
             mailbox.give_up();
             self.dequeue(mailbox.route, mailbox.ticket);

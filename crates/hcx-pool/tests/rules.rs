@@ -804,9 +804,17 @@ fn waiting_again_on_a_request_polled_to_completion_is_an_error_not_a_panic() {
     let mut req = h.pool.lease(&"a", None);
     held.release(true, None);
     let lease = assert_served(&mut req);
+    assert!(
+        matches!(
+            poll(&mut req),
+            std::task::Poll::Ready(Err(LeaseError::Cancelled(_)))
+        ),
+        "polled again: an error, not a panic"
+    );
     let err = req.get(Duration::ZERO).unwrap_err();
     assert!(err.is_cancelled(), "{err}");
     drop(lease);
+    assert_eq!(h.pool.stats().leased, 0);
 }
 
 #[derive(Default)]
