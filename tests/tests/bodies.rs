@@ -106,3 +106,34 @@ proptest! {
         prop_assert_eq!(client.stats().pool.leased, 0);
     }
 }
+
+/// A `Read` that claims more bytes than the buffer it was given.
+struct LyingReader;
+
+impl Read for LyingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Ok(buf.len() + 1)
+    }
+}
+
+#[test]
+fn a_reader_that_breaks_its_contract_is_an_error_not_a_panic()
+-> Result<(), Box<dyn std::error::Error>> {
+    let server = TestServer::builder()
+        .route_fn(hcx_testserver::Method::POST, "/", described)
+        .start()?;
+    let client = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    for body in [
+        Body::reader(LyingReader),
+        Body::sized_reader(LyingReader, 100),
+    ] {
+        let request = Request::post(server.url("/")).body(body)?;
+        let err = client
+            .execute(request)
+            .expect_err("a lying reader fails the exchange");
+        assert!(err.is_io() && err.to_string().contains("claimed"), "{err}");
+    }
+    assert_eq!(client.stats().pool.leased, 0, "the connection was not kept");
+    assert_eq!(client.stats().pool.available, 0, "nor pooled");
+    Ok(())
+}

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{TestResult, client};
-use hcx::{Body, Client, RequestConfig, ReuseInfo};
+use hcx::{Body, Client, Exchange, RequestConfig, Reuse, ReuseInfo};
 use hcx_testserver::{ExpectContinue, Method, Reply, TestServer};
 use http::Request;
 
@@ -43,6 +43,33 @@ fn a_final_response_instead_of_100_skips_the_body_and_closes() -> TestResult {
     assert_eq!(response.into_body().into_string()?, "too big");
     assert_eq!(server.last_request().ok_or("no request")?.body.len(), 0);
     assert_eq!(client.stats().pool.available, 0);
+    Ok(())
+}
+
+#[test]
+fn a_half_sent_request_closes_even_if_the_reuse_strategy_says_keep() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::PUT, "/", Reply::new(413u16).body("too big"))
+        .expect_continue(ExpectContinue::FinalResponse)
+        .start()?;
+    // A strategy that ignores everything: the engine must still close, because the
+    // server never got the body it was promised.
+    let client = Client::builder()
+        .response_timeout(Some(Duration::from_secs(10)))
+        .reuse_strategy(|_: &Exchange<'_>| Reuse::KeepAlive)
+        .build()?;
+    let response = client.execute(upload(server.url("/"))?)?;
+    assert_eq!(response.status(), 413);
+    assert!(matches!(
+        response.extensions().get::<ReuseInfo>(),
+        Some(ReuseInfo::Close { .. })
+    ));
+    assert_eq!(response.into_body().into_string()?, "too big");
+    assert_eq!(
+        client.stats().pool.available,
+        0,
+        "the connection was not pooled"
+    );
     Ok(())
 }
 

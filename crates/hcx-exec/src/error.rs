@@ -225,6 +225,17 @@ impl From<http::Error> for Error {
     }
 }
 
+impl From<http::header::MaxSizeReached> for Error {
+    /// Headers beyond what an `http::HeaderMap` can hold (32,768 entries).
+    fn from(e: http::header::MaxSizeReached) -> Self {
+        Error::new(
+            Kind::InvalidRequest,
+            "invalid request: more header fields than a HeaderMap holds",
+        )
+        .with_source(e)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.inner.message)

@@ -157,17 +157,25 @@ impl MainExec {
         )
         .with_request_body_complete(body_complete)
         .with_request_version(parts.version);
-        let reuse = match (
-            framing.close,
-            decide(&*self.reuse, &*self.keep_alive, &exchange),
-        ) {
-            (Some(reason), _) => ReuseInfo::Close {
+        // The engine's floor comes first, whatever the strategies say: framing that
+        // ends with the connection, or a request body the server never got whole (it
+        // may still be reading or discarding the rest). The strategies are asked only
+        // when their answer counts.
+        let reuse = if let Some(reason) = framing.close {
+            ReuseInfo::Close {
                 reason: reason.explain(),
-            },
-            (None, Decision::Close(reason)) => ReuseInfo::Close {
-                reason: reason.explain(),
-            },
-            (None, Decision::Keep { valid_for }) => ReuseInfo::Keep { valid_for },
+            }
+        } else if !body_complete {
+            ReuseInfo::Close {
+                reason: hcx_reuse::CloseReason::RequestBodyIncomplete.explain(),
+            }
+        } else {
+            match decide(&*self.reuse, &*self.keep_alive, &exchange) {
+                Decision::Close(reason) => ReuseInfo::Close {
+                    reason: reason.explain(),
+                },
+                Decision::Keep { valid_for } => ReuseInfo::Keep { valid_for },
+            }
         };
         match reuse {
             ReuseInfo::Keep { valid_for } => runtime.mark_reusable(valid_for),

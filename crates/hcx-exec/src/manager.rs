@@ -54,6 +54,8 @@ struct Inner {
     resolver: Arc<dyn Resolver>,
     validate_after_inactivity: Option<Duration>,
     next_id: AtomicU64,
+    /// Connects that succeeded (`next_id` also counts failed attempts).
+    opened: AtomicU64,
     stale_closed: AtomicU64,
     closes: CloseCounters,
 }
@@ -145,6 +147,7 @@ impl PoolingConnectionManagerBuilder {
                 resolver: self.resolver,
                 validate_after_inactivity: self.validate_after_inactivity,
                 next_id: AtomicU64::new(1),
+                opened: AtomicU64::new(0),
                 stale_closed: AtomicU64::new(0),
                 closes: CloseCounters::default(),
             }),
@@ -273,7 +276,7 @@ impl PoolingConnectionManager {
     pub fn stats(&self) -> ManagerStats {
         ManagerStats {
             pool: self.inner.pool.stats(),
-            connections_opened: self.inner.next_id.load(Ordering::Relaxed).saturating_sub(1),
+            connections_opened: self.inner.opened.load(Ordering::Relaxed),
             stale_closed: self.inner.stale_closed.load(Ordering::Relaxed),
             closed: self.inner.closes.snapshot(),
         }
@@ -297,7 +300,9 @@ impl PoolingConnectionManager {
 
     fn open(&self, route: &Route, timeout: Duration) -> Result<Connection, Error> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        Connection::connect(id, route, &*self.inner.resolver, timeout)
+        let conn = Connection::connect(id, route, &*self.inner.resolver, timeout)?;
+        self.inner.opened.fetch_add(1, Ordering::Relaxed);
+        Ok(conn)
     }
 }
 
@@ -476,6 +481,18 @@ mod tests {
         assert!(old.reused && old.probed);
         assert_eq!(old.idle_for, Some(Duration::from_secs(2)));
         assert_eq!(old.connection_id, first.connection_id);
+        Ok(())
+    }
+
+    #[test]
+    fn a_failed_connect_is_not_counted_as_opened() -> Result<(), Box<dyn std::error::Error>> {
+        // A port nobody listens on any more: the connect is refused.
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let route = Route::http("127.0.0.1", port);
+        let manager = PoolingConnectionManager::new();
+        assert!(cycle(&manager, &route).is_err());
+        assert_eq!(manager.stats().connections_opened, 0);
+        assert_eq!(manager.stats().pool.leased, 0, "the slot was given back");
         Ok(())
     }
 

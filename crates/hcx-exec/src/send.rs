@@ -53,15 +53,17 @@ fn write_body(
             encoder.finish(&mut out).map_err(encode_error)?;
             write(conn, &out)
         }
-        Source::Reader(reader) => {
-            // A sized body never reads past its length.
-            let mut reader: Box<dyn Read + Send> = match encoder.remaining() {
-                Some(n) => Box::new(reader.take(n)),
-                None => reader,
-            };
+        Source::Reader(mut reader) => {
             let mut chunk = vec![0u8; READ_CHUNK];
             loop {
-                let n = match reader.read(&mut chunk) {
+                // A sized body never reads past its length.
+                let room = encoder
+                    .remaining()
+                    .map_or(READ_CHUNK, |left| left.min(READ_CHUNK as u64) as usize);
+                if room == 0 {
+                    break;
+                }
+                let n = match reader.read(&mut chunk[..room]) {
                     Ok(0) => break,
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -73,9 +75,15 @@ fn write_body(
                         .with_source(e));
                     }
                 };
-                encoder
-                    .encode(&chunk[..n], &mut out)
-                    .map_err(encode_error)?;
+                // A `Read` that breaks its contract is the caller's bug, reported, not
+                // a panic.
+                let Some(read) = chunk[..room].get(..n) else {
+                    return Err(Error::new(
+                        Kind::Io,
+                        format!("the request body reader claimed {n} bytes read into {room}"),
+                    ));
+                };
+                encoder.encode(read, &mut out).map_err(encode_error)?;
                 if out.len() >= READ_CHUNK {
                     write(conn, &out)?;
                     out.clear();

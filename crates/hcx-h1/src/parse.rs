@@ -174,6 +174,9 @@ impl HeadReader {
             return Ok(None);
         }
         let Some(head) = take_response_head(buf, &self.limits)? else {
+            // A blank line, but no complete head yet (blank lines before the status
+            // line, say): these bytes end none, so they are not parsed again.
+            self.scanned = buf.len();
             return Ok(None);
         };
         self.scanned = 0;

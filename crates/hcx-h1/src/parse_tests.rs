@@ -342,3 +342,24 @@ fn head_reader_reports_an_oversized_head_without_a_blank_line() {
         ErrorKind::HeadTooLarge
     );
 }
+
+#[test]
+fn blank_lines_before_a_trickled_head_are_scanned_once() {
+    let mut reader = HeadReader::new(Limits::default());
+    let mut buf = BytesMut::from(&b"\r\n\r\nHTTP/1.1 200 OK\r\n"[..]);
+    assert!(reader.read(&mut buf).unwrap().is_none());
+    assert_eq!(
+        reader.scanned,
+        buf.len(),
+        "a partial head is not parsed again"
+    );
+    buf.extend_from_slice(b"A: b\r\n");
+    assert!(reader.read(&mut buf).unwrap().is_none());
+    assert_eq!(reader.scanned, buf.len());
+    buf.extend_from_slice(b"\r\n");
+    let Some(HeadEvent::Final(head)) = reader.read(&mut buf).unwrap() else {
+        panic!("the head is complete");
+    };
+    assert_eq!(head.status, 200);
+    assert!(buf.is_empty());
+}

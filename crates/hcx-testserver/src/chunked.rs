@@ -112,7 +112,9 @@ impl ChunkedDecoder {
                         ));
                     }
                     let (name, value) = parse_field_line(&line)?;
-                    self.trailers.append(name, value);
+                    self.trailers
+                        .try_append(name, value)
+                        .map_err(|_| "more trailer fields than a HeaderMap holds".to_string())?;
                 }
             }
         }

@@ -118,13 +118,14 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(Head, us
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    let too_many = |_| format!("more than {} header fields", req.headers.len());
+    let mut headers = HeaderMap::try_with_capacity(req.headers.len()).map_err(too_many)?;
     for h in req.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| format!("invalid header name {:?}", h.name))?;
         let value = HeaderValue::from_bytes(h.value)
             .map_err(|_| format!("invalid value for header {:?}", h.name))?;
-        headers.append(name, value);
+        headers.try_append(name, value).map_err(too_many)?;
     }
     let head = Head {
         method,

@@ -32,6 +32,8 @@ pub struct ClientBuilder {
     limits: Limits,
     config: RequestConfig,
     default_headers: HeaderMap,
+    /// Set when a default header did not fit; `build` reports it.
+    too_many_headers: Option<http::header::MaxSizeReached>,
     user_agent: Option<HeaderValue>,
 }
 
@@ -45,6 +47,7 @@ impl ClientBuilder {
             limits: Limits::default(),
             config: RequestConfig::default(),
             default_headers: HeaderMap::new(),
+            too_many_headers: None,
             user_agent: Some(HeaderValue::from_static(DEFAULT_USER_AGENT)),
         }
     }
@@ -148,7 +151,9 @@ impl ClientBuilder {
     /// Adds a header sent with every request that does not set that header itself.
     /// Apache: `setDefaultHeaders`.
     pub fn default_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.default_headers.append(name, value);
+        if let Err(e) = self.default_headers.try_append(name, value) {
+            self.too_many_headers.get_or_insert(e);
+        }
         self
     }
 
@@ -161,6 +166,9 @@ impl ClientBuilder {
 
     /// Builds the client; a zero pool limit is a configuration error.
     pub fn build(self) -> Result<Client, Error> {
+        if let Some(e) = self.too_many_headers {
+            return Err(e.into());
+        }
         let manager = match self.manager {
             Some(manager) => manager,
             None => self.manager_builder.build()?,
@@ -169,7 +177,7 @@ impl ClientBuilder {
         let mut default_headers = self.default_headers;
         if let Some(agent) = self.user_agent {
             if !default_headers.contains_key(USER_AGENT) {
-                default_headers.insert(USER_AGENT, agent);
+                default_headers.try_insert(USER_AGENT, agent)?;
             }
         }
         Ok(Client::from_parts(

@@ -75,7 +75,7 @@ impl Client {
         for name in inner.default_headers.keys() {
             if !headers.contains_key(name) {
                 for value in inner.default_headers.get_all(name) {
-                    headers.append(name.clone(), value.clone());
+                    headers.try_append(name.clone(), value.clone())?;
                 }
             }
         }
@@ -168,6 +168,19 @@ mod tests {
         shareable::<Client>();
         sendable::<ResponseBody>();
         sendable::<Body>();
+    }
+
+    #[test]
+    fn more_default_headers_than_a_header_map_holds_is_an_error_not_a_panic() {
+        let mut builder = Client::builder();
+        for i in 0..40_000 {
+            let name = http::HeaderName::try_from(format!("x-h{i}")).expect("a valid name");
+            builder = builder.default_header(name, http::HeaderValue::from_static("v"));
+        }
+        match builder.build() {
+            Err(e) => assert!(e.is_invalid_request(), "{e}"),
+            Ok(_) => panic!("40,000 default headers cannot fit"),
+        }
     }
 
     #[test]

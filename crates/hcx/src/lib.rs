@@ -50,7 +50,7 @@ pub use hcx_exec::{
     SystemResolver, UserToken,
 };
 pub use hcx_reuse::{
-    ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, KeepAlive,
+    ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange, KeepAlive,
     KeepAliveStrategy, NeverReuse, Reuse,
 };
 pub use http;
