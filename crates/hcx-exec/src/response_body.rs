@@ -13,6 +13,8 @@ use crate::config::RequestConfig;
 use crate::error::{Error, Kind};
 use crate::runtime::ExecRuntime;
 
+/// How far one read of a drain may run past the drain deadline.
+const DRAIN_SLACK: Duration = Duration::from_millis(5);
 /// Reads into a caller's buffer at least this large skip the connection's buffer.
 const DIRECT_READ_MIN: usize = 8 * 1024;
 
@@ -264,11 +266,16 @@ impl Streaming {
             let Some(conn) = self.runtime.connection_mut() else {
                 return;
             };
-            // Every step, even with bytes buffered: decoding them (a chunk's CRLF, say)
-            // may yield no data and lead straight to a read, which must not wait past
-            // the drain deadline (found in review: it waited on the response timeout,
-            // which by default never ends). No system call when already set so.
-            if conn.set_timeout(Some(wait)).is_err() {
+            // Checked every step, even with bytes buffered: decoding them (a chunk's
+            // CRLF, say) may yield no data and lead straight to a read, which must not
+            // wait past the drain deadline (found in review: it waited on the response
+            // timeout, which by default never ends). The socket timeout is reset only
+            // when it would overshoot the deadline by more than `DRAIN_SLACK`, not on
+            // every step (`left` shrinks each time, so that was two system calls a step).
+            let overshoots = conn
+                .timeout()
+                .is_none_or(|t| t > left.saturating_add(DRAIN_SLACK));
+            if overshoots && conn.set_timeout(Some(wait)).is_err() {
                 self.runtime.discard();
                 return;
             }

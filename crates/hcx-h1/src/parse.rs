@@ -133,6 +133,8 @@ pub struct HeadReader {
     /// Bytes at the front of the buffer already known to hold no end of head, so a
     /// head that trickles in is scanned once, not re-parsed on every read.
     scanned: usize,
+    /// Empty-line bytes (CR, LF) at the front of the buffer, before the status line.
+    blank: usize,
 }
 
 /// A head read by a [`HeadReader`].
@@ -153,6 +155,7 @@ impl HeadReader {
             limits,
             informational: 0,
             scanned: 0,
+            blank: 0,
         }
     }
 
@@ -174,12 +177,10 @@ impl HeadReader {
             return Ok(None);
         }
         let Some(head) = take_response_head(buf, &self.limits)? else {
-            // A blank line, but no complete head yet (blank lines before the status
-            // line, say): these bytes end none, so they are not parsed again.
-            self.scanned = buf.len();
             return Ok(None);
         };
         self.scanned = 0;
+        self.blank = 0;
         if !head.is_informational() {
             return Ok(Some(HeadEvent::Final(head)));
         }
@@ -199,13 +200,25 @@ impl HeadReader {
 
 impl HeadReader {
     /// Whether `buf` may hold a complete head: a line feed followed by an empty line
-    /// (`\n\r\n` or `\n\n`) somewhere past what earlier calls already scanned.
+    /// (`\n\r\n` or `\n\n`) after the first non-empty line, somewhere past what
+    /// earlier calls already scanned.
     fn may_hold_a_head(&mut self, buf: &[u8]) -> bool {
         if self.scanned > buf.len() {
-            self.scanned = 0; // the caller consumed or replaced the buffer
+            // The caller consumed or replaced the buffer.
+            self.scanned = 0;
+            self.blank = 0;
+        }
+        // Empty lines before the status line (which the parser skips) end no head:
+        // looking past them keeps a head trickling in behind them from being parsed
+        // again on every read. Counted once, like `scanned`.
+        while buf
+            .get(self.blank)
+            .is_some_and(|&b| b == b'\r' || b == b'\n')
+        {
+            self.blank += 1;
         }
         // Back up two bytes: the end of head may straddle the old and new bytes.
-        let start = self.scanned.saturating_sub(2);
+        let start = self.scanned.saturating_sub(2).max(self.blank);
         let found = buf[start..].iter().enumerate().any(|(i, &b)| {
             b == b'\n' && matches!(&buf[start + i + 1..], [b'\n', ..] | [b'\r', b'\n', ..])
         });

@@ -14,10 +14,10 @@
 //! Line ends are strict CRLF: a bare LF in the framing is an error.
 
 use http::HeaderMap;
-use http::header::{HeaderName, HeaderValue};
 
 use crate::Limits;
 use crate::error::{Error, ErrorKind, ShowByte, ShowBytes};
+use crate::parse::parse_response_head;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -323,54 +323,28 @@ impl ChunkedDecoder {
             return Ok(());
         }
         self.trailer_bytes.extend_from_slice(b"\r\n");
-        // Parsed as the field section of a response (behind a fixed status line) so
-        // that obs-fold is accepted as in the head: RFC 9112 §5.2 asks a recipient to
-        // replace it with spaces. A fold on the first line has nothing to continue
-        // and stays an error.
+        // Parsed as the field section of a response, behind a fixed status line, by
+        // the head parser: obs-fold is replaced with spaces as in the head (RFC 9112
+        // §5.2); a fold on the first line has nothing to continue and stays an error.
         let mut message = Vec::with_capacity(TRAILER_STATUS_LINE.len() + self.trailer_bytes.len());
         message.extend_from_slice(TRAILER_STATUS_LINE);
         message.extend_from_slice(&self.trailer_bytes);
-        let mut slots = vec![httparse::EMPTY_HEADER; self.trailer_fields];
-        let mut response = httparse::Response::new(&mut slots);
-        let mut config = httparse::ParserConfig::default();
-        config.allow_obsolete_multiline_headers_in_responses(true);
-        let fields = match config.parse_response(&mut response, &message) {
-            Ok(httparse::Status::Complete(_)) => &*response.headers,
-            Ok(httparse::Status::Partial) | Err(_) => {
+        // The head parser's rules exactly: obs-fold unfolded, names and values
+        // checked, `http`'s field cap as an error rather than a panic.
+        let limits = Limits {
+            max_head_bytes: message.len(),
+            max_headers: self.trailer_fields,
+            ..Limits::default()
+        };
+        let map = match parse_response_head(&message, &limits) {
+            Ok(Some((head, _))) => head.headers,
+            Ok(None) | Err(_) => {
                 return Err(Why::Trailers(format!(
                     "malformed trailer section {}",
                     ShowBytes(&self.trailer_bytes)
                 )));
             }
         };
-        // `http` panics past 24,576 fields: the `try_` forms make it an error.
-        let too_many =
-            || Why::Trailers("more trailer fields than an http::HeaderMap can hold".to_string());
-        let mut map = HeaderMap::try_with_capacity(fields.len()).map_err(|_| too_many())?;
-        for field in fields {
-            let name = HeaderName::from_bytes(field.name.as_bytes());
-            let value = if field.value.iter().any(|&b| b == b'\r' || b == b'\n') {
-                let unfolded: Vec<u8> = field
-                    .value
-                    .iter()
-                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
-                    .collect();
-                HeaderValue::from_bytes(&unfolded)
-            } else {
-                HeaderValue::from_bytes(field.value)
-            };
-            match (name, value) {
-                (Ok(name), Ok(value)) => {
-                    map.try_append(name, value).map_err(|_| too_many())?;
-                }
-                _ => {
-                    return Err(Why::Trailers(format!(
-                        "invalid trailer field {}",
-                        ShowBytes(field.name.as_bytes())
-                    )));
-                }
-            }
-        }
         self.trailers = Some(map);
         self.trailer_bytes = Vec::new();
         Ok(())
