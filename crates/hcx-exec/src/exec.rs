@@ -113,14 +113,14 @@ impl MainExec {
         let sent = if expect_continue {
             send_head(conn, &head)?;
             match wait_for_continue(conn, &mut reader, config, &mut received_any)? {
-                Continue::SendBody => send_body(conn, Vec::new(), encoder, source),
+                Continue::SendBody => send_body(conn, Vec::new(), encoder, source).map(|()| None),
                 Continue::Final(head) => {
                     body_complete = false;
                     Ok(Some(head))
                 }
             }
         } else {
-            send_body(conn, head, encoder, source)
+            send_body(conn, head, encoder, source).map(|()| None)
         };
         let early = match sent {
             Ok(early) => early,

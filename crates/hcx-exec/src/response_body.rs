@@ -235,7 +235,8 @@ impl Streaming {
     /// the connection; discards it if the limits are hit or anything fails.
     fn drain(mut self) {
         if !self.runtime.is_reusable() {
-            self.runtime.discard_because(CloseCause::NotReusable);
+            // Nothing to drain for: release closes it, counted as not reusable.
+            self.runtime.release();
             return;
         }
         if self.drain_limit == 0 {

@@ -15,19 +15,8 @@ const COALESCE_LIMIT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Writes `out` (the encoded head, or nothing when the head already went) followed by
-/// the framed body. Returns no head: the signature matches the expect-continue path,
-/// where a final response can come instead of the body.
+/// the framed body.
 pub(crate) fn send_body(
-    conn: &mut Connection,
-    out: Vec<u8>,
-    encoder: BodyEncoder,
-    source: Source,
-) -> Result<Option<hcx_h1::ResponseHead>, Error> {
-    write_body(conn, out, encoder, source)?;
-    Ok(None)
-}
-
-fn write_body(
     conn: &mut Connection,
     mut out: Vec<u8>,
     mut encoder: BodyEncoder,
