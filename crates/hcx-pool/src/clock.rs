@@ -1,9 +1,12 @@
 //! The pool's time source, injectable so that tests drive expiry without sleeping.
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::entry::{Epoch, Stamp};
 
 /// Where the pool reads the current time for expiry, time-to-live and idle eviction.
 ///
@@ -57,13 +60,67 @@ impl Default for CoarseClock {
     }
 }
 
+impl CoarseClock {
+    /// The time since the clock's base, which `now` adds to it.
+    #[inline]
+    fn elapsed(&self) -> Duration {
+        coarsetime::Instant::now()
+            .duration_since(self.coarse_base)
+            .into()
+    }
+}
+
 impl Clock for CoarseClock {
     #[inline]
     fn now(&self) -> Instant {
-        let elapsed: Duration = coarsetime::Instant::now()
-            .duration_since(self.coarse_base)
-            .into();
-        self.base.checked_add(elapsed).unwrap_or(self.base)
+        self.base.checked_add(self.elapsed()).unwrap_or(self.base)
+    }
+}
+
+/// The pool's clock: the default [`CoarseClock`] held as itself, or any other behind a
+/// `dyn Clock`.
+///
+/// The pool stamps every reusable release with the time as nanoseconds since its
+/// epoch. Through `Clock::now` that is a coarse reading mapped onto an `Instant` and
+/// then mapped back (two `Instant` calculations, about 4 ns a cycle); the coarse clock
+/// held as itself gives the elapsed time directly, and its epoch is its own base, so
+/// both ways give the same stamp.
+pub(crate) enum TimeSource {
+    Coarse(CoarseClock),
+    Custom(Box<dyn Clock>),
+}
+
+impl TimeSource {
+    pub(crate) fn new(clock: impl Clock) -> Self {
+        match (&clock as &dyn Any).downcast_ref::<CoarseClock>() {
+            Some(coarse) => Self::Coarse(*coarse),
+            None => Self::Custom(Box::new(clock)),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        match self {
+            Self::Coarse(clock) => clock.now(),
+            Self::Custom(clock) => clock.now(),
+        }
+    }
+
+    /// The instant the pool's stamps count from (read once, when the pool is built).
+    pub(crate) fn epoch(&self) -> Epoch {
+        match self {
+            Self::Coarse(clock) => Epoch::new(clock.base),
+            Self::Custom(clock) => Epoch::new(clock.now()),
+        }
+    }
+
+    /// The current time as a stamp since `epoch` (which [`epoch`](Self::epoch) gave).
+    #[inline]
+    pub(crate) fn stamp(&self, epoch: Epoch) -> Stamp {
+        match self {
+            Self::Coarse(clock) => Stamp::from_duration(clock.elapsed()),
+            Self::Custom(clock) => epoch.stamp(clock.now()),
+        }
     }
 }
 

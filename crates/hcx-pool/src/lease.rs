@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::entry::{Entry, Slot};
+use crate::entry::{Entry, Leased, Meta, Slot, Stamp};
 use crate::shared::{Shared, SharedRef};
 use crate::state::{GiveBack, Now};
 use crate::waiters::{Answer, Mailbox, Ticket};
@@ -28,11 +28,12 @@ where
     S: PartialEq + Send + 'static,
 {
     entry: Option<Slot<R, C, S>>,
-    reused: bool,
-    /// `false` once the holder has it: dropping discards it. `true` while it sits in a
-    /// request nobody picked up: it goes back untouched (giving up on a request must
-    /// not close a good connection).
-    untouched: bool,
+    /// The pool's bookkeeping of the slot, by value: reading and updating it never
+    /// touches the box. Its `untouched` flag is `false` once the holder has the lease
+    /// (dropping it discards it) and `true` while it sits in a request nobody picked
+    /// up (it goes back untouched: giving up on a request must not close a good
+    /// connection). It lives there to keep the lease five words.
+    meta: Meta,
     shared: SharedRef<R, C, S>,
 }
 
@@ -43,11 +44,10 @@ where
     S: PartialEq + Send + 'static,
 {
     #[inline]
-    pub(crate) fn new(shared: SharedRef<R, C, S>, entry: Slot<R, C, S>) -> Self {
+    pub(crate) fn new(shared: SharedRef<R, C, S>, leased: Leased<R, C, S>) -> Self {
         Self {
-            reused: entry.conn.is_some(),
-            entry: Some(entry),
-            untouched: false,
+            entry: Some(leased.entry),
+            meta: leased.meta,
             shared,
         }
     }
@@ -78,7 +78,7 @@ where
 
     /// `true` if the slot came with a connection that was idle in the pool.
     pub fn is_reused(&self) -> bool {
-        self.reused
+        self.meta.reused
     }
 
     /// The connection, if one is assigned.
@@ -97,11 +97,15 @@ where
     pub fn assign(&mut self, conn: C) -> Option<C> {
         let now = self.shared.clock.now();
         let ttl = self.shared.ttl;
-        self.entry_mut().assign(conn, now, ttl)
+        self.meta.assigned(self.shared.epoch.stamp(now), ttl);
+        let entry = self.entry_mut();
+        entry.created = now;
+        entry.conn.replace(conn)
     }
 
     /// Takes the connection out, leaving the slot empty (releasing an empty slot frees it).
     pub fn take_connection(&mut self) -> Option<C> {
+        self.meta.connected = false;
         self.entry_mut().conn.take()
     }
 
@@ -112,6 +116,7 @@ where
 
     /// Binds the connection to a state; later leases asking for that state prefer it.
     pub fn set_state(&mut self, state: Option<S>) {
+        self.meta.stateless = state.is_none();
         self.entry_mut().state = state;
     }
 
@@ -122,12 +127,13 @@ where
 
     /// When the connection was last released to the pool.
     pub fn updated(&self) -> Instant {
-        self.entry().updated
+        self.shared.epoch.instant(self.meta.updated)
     }
 
     /// When the connection stops being reusable, if ever.
     pub fn expiry(&self) -> Option<Instant> {
-        self.entry().expiry
+        let epoch = self.shared.epoch;
+        self.meta.expiry.as_expiry().map(|at| epoch.instant(at))
     }
 
     /// Gives the slot back. A `reusable` connection may be reused for `valid_for`
@@ -153,7 +159,7 @@ where
     /// The holder has it now: dropping it from here on discards it.
     #[inline]
     fn handed_over(mut self) -> Self {
-        self.untouched = false;
+        self.meta.untouched = false;
         self
     }
 
@@ -167,10 +173,13 @@ where
         };
         let shared = &self.shared;
         let now = match how {
-            GiveBack::Reusable(_) => Now::read(&*shared.clock),
-            GiveBack::Untouched | GiveBack::Discard => Now::lazy(&*shared.clock),
+            GiveBack::Reusable(_) => Now::read(&shared.clock, shared.epoch),
+            GiveBack::Untouched | GiveBack::Discard => shared.lazy_now(),
         };
-        shared.locked(now, |state, now, out| state.give_back(entry, how, now, out));
+        let meta = self.meta;
+        shared.locked(now, |state, now, out| {
+            state.give_back(entry, meta, how, now, out)
+        });
     }
 }
 
@@ -181,7 +190,7 @@ where
     S: PartialEq + Send + 'static,
 {
     fn drop(&mut self) {
-        let how = if self.untouched {
+        let how = if self.meta.untouched {
             GiveBack::Untouched
         } else {
             GiveBack::Discard
@@ -201,9 +210,9 @@ where
         f.debug_struct("Lease")
             .field("id", &entry.id)
             .field("route", &entry.route)
-            .field("reused", &self.reused)
-            .field("connected", &entry.conn.is_some())
-            .field("expiry", &entry.expiry)
+            .field("reused", &self.meta.reused)
+            .field("connected", &self.meta.connected)
+            .field("expiry", &self.expiry())
             .finish()
     }
 }
@@ -229,7 +238,7 @@ where
     S: PartialEq,
 {
     shared: SharedRef<R, C, S>,
-    mailbox: Arc<Mailbox<Slot<R, C, S>>>,
+    mailbox: Arc<Mailbox<Leased<R, C, S>>>,
     /// Set once the outcome was picked up: nothing left to give up.
     done: bool,
 }
@@ -243,17 +252,18 @@ where
     /// Turns a picked-up answer into a lease. A served connection that expired before
     /// it was picked up is closed (under the pool lock, for the counts; rare) and the
     /// slot comes empty.
-    fn pick_up(self, answer: Answer<Slot<R, C, S>>) -> Result<Lease<R, C, S>, LeaseError> {
+    fn pick_up(self, answer: Answer<Leased<R, C, S>>) -> Result<Lease<R, C, S>, LeaseError> {
         let mut this = self;
         this.done = true;
-        let mut entry = answer?;
+        let mut leased = answer?;
         let shared = Arc::clone(&this.shared);
-        if entry.expiry.is_some() && entry.is_expired(shared.clock.now()) {
-            shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
-                state.expired_before_pick_up(&mut entry, now, out)
+        let expiry = leased.meta.expiry;
+        if expiry != Stamp::NEVER && leased.meta.is_expired(shared.clock.stamp(shared.epoch)) {
+            shared.locked(shared.lazy_now(), |state, now, out| {
+                state.expired_before_pick_up(&mut leased, now, out)
             });
         }
-        Ok(Lease::new(shared, entry))
+        Ok(Lease::new(shared, leased))
     }
 }
 
@@ -268,7 +278,7 @@ where
         if !self.done {
             let mailbox = &self.mailbox;
             let shared = &self.shared;
-            shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
+            shared.locked(shared.lazy_now(), |state, now, out| {
                 state.abandon(mailbox, now, out)
             });
         }
@@ -309,7 +319,7 @@ where
 {
     #[inline]
     pub(crate) fn ready(mut lease: Lease<R, C, S>) -> Self {
-        lease.untouched = true;
+        lease.meta.untouched = true;
         Self {
             stage: Stage::Ready(lease),
         }
@@ -323,7 +333,7 @@ where
 
     pub(crate) fn waiting(
         shared: SharedRef<R, C, S>,
-        mailbox: Arc<Mailbox<Slot<R, C, S>>>,
+        mailbox: Arc<Mailbox<Leased<R, C, S>>>,
     ) -> Self {
         Self {
             stage: Stage::Waiting(Waiting {
@@ -387,9 +397,7 @@ where
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 let mailbox = &waiting.mailbox;
                 let shared = &waiting.shared;
-                break shared.locked(Now::lazy(&*shared.clock), |state, _, _| {
-                    state.time_out(mailbox)
-                });
+                break shared.locked(shared.lazy_now(), |state, _, _| state.time_out(mailbox));
             }
             crate::sync::park_until(deadline);
         };
@@ -470,7 +478,7 @@ where
 struct Target<R, C: 'static, S> {
     shared: Weak<Shared<R, C, S>>,
     ticket: Ticket,
-    mailbox: Weak<Mailbox<Slot<R, C, S>>>,
+    mailbox: Weak<Mailbox<Leased<R, C, S>>>,
 }
 
 impl<R, C: 'static, S> Clone for Target<R, C, S> {
@@ -511,7 +519,7 @@ where
         else {
             return false;
         };
-        shared.locked(Now::lazy(&*shared.clock), |state, now, out| {
+        shared.locked(shared.lazy_now(), |state, now, out| {
             state.cancel(&mailbox, now, out)
         })
     }
@@ -554,7 +562,7 @@ mod tests {
     fn a_lease_and_its_result_stay_a_few_words() {
         type L = Lease<String, [u8; 256], String>;
         assert!(
-            size_of::<L>() <= 4 * size_of::<usize>(),
+            size_of::<L>() <= 5 * size_of::<usize>(),
             "{}",
             size_of::<L>()
         );

@@ -5,10 +5,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::TimeSource;
 use crate::close::{DisposalCallback, DropConnection};
 use crate::lease::{Lease, LeaseRequest};
 use crate::shared::{Shared, SharedRef};
-use crate::state::{NotNow, Now, State};
+use crate::state::{NotNow, State};
 use crate::sync::Mutex;
 use crate::{Clock, CloseCounts, CoarseClock, ConfigError, PoolConfig, PoolStats, RouteKey};
 
@@ -49,7 +50,7 @@ where
 /// Builds a [`Pool`] with a clock or a disposal callback of your own.
 pub struct PoolBuilder<R, C, S = ()> {
     config: PoolConfig,
-    clock: Box<dyn Clock>,
+    clock: TimeSource,
     disposal: Box<dyn DisposalCallback<C>>,
     types: PhantomData<fn() -> (R, S)>,
 }
@@ -64,7 +65,7 @@ where
     /// [`CoarseClock`](crate::CoarseClock) (a few milliseconds' resolution, 6 ns a read);
     /// [`SystemClock`](crate::SystemClock) for exact stamps, [`ManualClock`](crate::ManualClock) in tests.
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Box::new(clock);
+        self.clock = TimeSource::new(clock);
         self
     }
 
@@ -79,11 +80,13 @@ where
     pub fn build(self) -> Result<Pool<R, C, S>, ConfigError> {
         self.config.validate()?;
         let c = &self.config;
+        let epoch = self.clock.epoch();
         let state = State::new(
             c.max_total,
             c.default_max_per_route,
             c.reuse_policy,
             c.time_to_live,
+            epoch,
         );
         Ok(Pool {
             shared: Arc::new(Shared {
@@ -91,6 +94,7 @@ where
                 clock: self.clock,
                 disposal: self.disposal,
                 ttl: c.time_to_live,
+                epoch,
             }),
         })
     }
@@ -120,7 +124,7 @@ where
     pub fn builder(config: PoolConfig) -> PoolBuilder<R, C, S> {
         PoolBuilder {
             config,
-            clock: Box::new(CoarseClock::new()),
+            clock: TimeSource::Coarse(CoarseClock::new()),
             disposal: Box::new(DropConnection),
             types: PhantomData,
         }
@@ -137,11 +141,11 @@ where
     pub fn lease(&self, route: &R, state: Option<S>) -> LeaseRequest<R, C, S> {
         let shared = &self.shared;
         let mut not_now = None;
-        let leased = shared.locked(Now::lazy(&*shared.clock), |st, now, out| {
+        let leased = shared.locked(shared.lazy_now(), |st, now, out| {
             st.lease(route, state, now, out, &mut not_now)
         });
-        if let Some(entry) = leased {
-            return LeaseRequest::ready(Lease::new(Arc::clone(shared), entry));
+        if let Some(leased) = leased {
+            return LeaseRequest::ready(Lease::new(Arc::clone(shared), leased));
         }
         match not_now {
             Some(NotNow::Queued(mailbox)) => LeaseRequest::waiting(Arc::clone(shared), mailbox),
@@ -195,7 +199,7 @@ where
 
     fn change_limits(&self, change: impl FnOnce(&mut State<R, C, S>)) {
         let shared = &self.shared;
-        shared.locked(Now::lazy(&*shared.clock), |st, now, out| {
+        shared.locked(shared.lazy_now(), |st, now, out| {
             change(st);
             st.limits_changed(now, out);
         });
@@ -206,16 +210,14 @@ where
     /// so no background thread is needed.
     pub fn close_expired(&self) {
         let shared = &self.shared;
-        shared.locked(Now::lazy(&*shared.clock), |st, now, out| {
-            st.close_expired(now, out)
-        });
+        shared.locked(shared.lazy_now(), |st, now, out| st.close_expired(now, out));
     }
 
     /// Closes every idle connection released at least `idle_for` ago.
     /// Apache: `closeIdle(TimeValue)`.
     pub fn close_idle(&self, idle_for: Duration) {
         let shared = &self.shared;
-        shared.locked(Now::lazy(&*shared.clock), |st, now, out| {
+        shared.locked(shared.lazy_now(), |st, now, out| {
             st.close_idle(idle_for, now, out)
         });
     }
@@ -247,7 +249,7 @@ where
     /// gets it, like any lease handed out before the shutdown.
     pub fn shutdown(&self) {
         let shared = &self.shared;
-        shared.locked(Now::lazy(&*shared.clock), |st, _, out| st.shutdown(out));
+        shared.locked(shared.lazy_now(), |st, _, out| st.shutdown(out));
     }
 
     /// `true` once [`shutdown`](Self::shutdown) was called.

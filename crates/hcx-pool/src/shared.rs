@@ -2,20 +2,32 @@
 
 use std::sync::Arc;
 
+use crate::RouteKey;
+use crate::clock::TimeSource;
 use crate::close::DisposalCallback;
+use crate::entry::Epoch;
 use crate::state::{Deferred, Now, State};
 use crate::sync::{Mutex, MutexGuard};
-use crate::{Clock, RouteKey};
 
 pub(crate) struct Shared<R, C: 'static, S> {
     pub(crate) state: Mutex<State<R, C, S>>,
-    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) clock: TimeSource,
     pub(crate) disposal: Box<dyn DisposalCallback<C>>,
     /// `PoolConfig::time_to_live`, fixed for the pool's life.
     pub(crate) ttl: Option<std::time::Duration>,
+    /// What the pool's time stamps count from.
+    pub(crate) epoch: Epoch,
 }
 
 pub(crate) type SharedRef<R, C, S> = Arc<Shared<R, C, S>>;
+
+impl<R, C: 'static, S> Shared<R, C, S> {
+    /// The clock, to be read when a rule needs it.
+    #[inline]
+    pub(crate) fn lazy_now(&self) -> Now<'_> {
+        Now::lazy(&self.clock, self.epoch)
+    }
+}
 
 impl<R: RouteKey, C: 'static, S: PartialEq> Shared<R, C, S> {
     /// Runs `f` under the pool lock, then, with the lock released, closes the

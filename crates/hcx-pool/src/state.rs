@@ -29,15 +29,16 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use crate::RouteKey;
+use crate::clock::TimeSource;
 use crate::close::CloseReason;
 use crate::config::ReusePolicy;
-use crate::entry::{Entry, Slot};
+use crate::entry::{Entry, Epoch, Leased, Meta, Slot, Stamp};
 use crate::error::{LeaseError, LeaseFailure};
 use crate::idle::IdleList;
 use crate::route::Routes;
 use crate::stats::{CloseCounts, PoolStats};
 use crate::waiters::{Mailbox, Outcome, Ticket, Waiters};
-use crate::{Clock, RouteKey};
 
 /// No route: for trims that have no route to protect.
 const NO_ROUTE: usize = usize::MAX;
@@ -137,28 +138,40 @@ impl<C> Drop for Deferred<C> {
 
 /// The clock, read at most once per locked section and only if a rule needs it.
 pub(crate) struct Now<'a> {
-    clock: &'a dyn Clock,
-    at: Option<Instant>,
+    clock: &'a TimeSource,
+    epoch: Epoch,
+    at: Option<Stamp>,
 }
 
 impl<'a> Now<'a> {
     #[inline]
-    pub(crate) fn lazy(clock: &'a dyn Clock) -> Self {
-        Self { clock, at: None }
+    pub(crate) fn lazy(clock: &'a TimeSource, epoch: Epoch) -> Self {
+        Self {
+            clock,
+            epoch,
+            at: None,
+        }
     }
 
     /// A clock already read (outside the lock).
     #[inline]
-    pub(crate) fn read(clock: &'a dyn Clock) -> Self {
+    pub(crate) fn read(clock: &'a TimeSource, epoch: Epoch) -> Self {
         Self {
             clock,
-            at: Some(clock.now()),
+            epoch,
+            at: Some(clock.stamp(epoch)),
         }
     }
 
     #[inline]
-    pub(crate) fn get(&mut self) -> Instant {
-        *self.at.get_or_insert_with(|| self.clock.now())
+    pub(crate) fn get(&mut self) -> Stamp {
+        *self.at.get_or_insert_with(|| self.clock.stamp(self.epoch))
+    }
+
+    /// The same moment as an `Instant`.
+    pub(crate) fn instant(&mut self) -> Instant {
+        let at = self.get();
+        self.epoch.instant(at)
     }
 }
 
@@ -181,7 +194,7 @@ pub(crate) enum NotNow<E> {
 
 pub(crate) struct State<R, C, S> {
     pub(crate) core: Core<R, C, S>,
-    pub(crate) waiters: Waiters<S, Slot<R, C, S>>,
+    pub(crate) waiters: Waiters<S, Leased<R, C, S>>,
 }
 
 pub(crate) struct Core<R, C, S> {
@@ -196,7 +209,9 @@ pub(crate) struct Core<R, C, S> {
     pub(crate) closed: CloseCounts,
     next_id: u64,
     /// No idle entry expires before this (a lower bound; `None`: none expires).
-    earliest_expiry: Option<Instant>,
+    earliest_expiry: Option<Stamp>,
+    /// What stamps count from.
+    epoch: Epoch,
     policy: ReusePolicy,
     /// Time-to-live of a connection from its assignment (`None`: unlimited).
     pub(crate) ttl: Option<Duration>,
@@ -210,6 +225,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         default_max: usize,
         policy: ReusePolicy,
         ttl: Option<Duration>,
+        epoch: Epoch,
     ) -> Self {
         Self {
             core: Core {
@@ -223,6 +239,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                 closed: CloseCounts::default(),
                 next_id: 0,
                 earliest_expiry: None,
+                epoch,
                 policy,
                 ttl,
                 ready: BTreeMap::new(),
@@ -234,9 +251,8 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     /// Serves a request at once, or queues it (or refuses it) and says so in
     /// `not_now`.
     ///
-    /// The served slot is the whole return value, one pointer, so it comes back in a
-    /// register: an enum of the three outcomes went through the stack and cost a
-    /// store-forwarding stall on every lease (about 8 ns).
+    /// The served slot is the whole return value (an enum of the three outcomes went
+    /// through the stack and cost a store-forwarding stall on every lease, about 8 ns).
     #[inline]
     pub(crate) fn lease(
         &mut self,
@@ -244,8 +260,8 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         want: Option<S>,
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
-        not_now: &mut Option<NotNow<Slot<R, C, S>>>,
-    ) -> Option<Slot<R, C, S>> {
+        not_now: &mut Option<NotNow<Leased<R, C, S>>>,
+    ) -> Option<Leased<R, C, S>> {
         let core = &mut self.core;
         if core.shutdown {
             let err = LeaseError::Shutdown(self.failure_for(route));
@@ -275,33 +291,40 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     pub(crate) fn give_back(
         &mut self,
         mut entry: Slot<R, C, S>,
+        mut meta: Meta,
         how: GiveBack,
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
     ) {
-        let ridx = entry.ridx;
+        let ridx = meta.ridx();
         let core = &mut self.core;
         core.routes[ridx].leased -= 1;
         core.leased -= 1;
-        if let Some(conn) = entry.conn.take() {
+        if meta.connected {
             let mut reason = match how {
                 _ if core.shutdown => Some(CloseReason::Shutdown),
                 GiveBack::Discard => Some(CloseReason::Discarded),
                 GiveBack::Reusable(valid_for) => {
-                    entry.mark_valid_for(now.get(), valid_for, core.ttl);
+                    // The time-to-live needs the box (`created`); only pools with one
+                    // read it here.
+                    let ttl_end = core.ttl.map_or(Stamp::NEVER, |ttl| {
+                        core.epoch.stamp(entry.created).after(ttl)
+                    });
+                    meta.mark_valid_for(now.get(), valid_for, ttl_end);
                     None
                 }
                 GiveBack::Untouched => None,
             };
-            if reason.is_none() && entry.expiry.is_some() && entry.is_expired(now.get()) {
+            if reason.is_none() && meta.expiry != Stamp::NEVER && meta.is_expired(now.get()) {
                 reason = Some(CloseReason::Expired);
             }
             match reason {
-                Some(reason) => core.close(conn, reason, out),
-                None => {
-                    entry.conn = Some(conn);
-                    core.put_idle(ridx, entry);
+                Some(reason) => {
+                    if let Some(conn) = entry.conn.take() {
+                        core.close(conn, reason, out);
+                    }
                 }
+                None => core.put_idle(entry, meta),
             }
         }
         if !core.shutdown {
@@ -331,12 +354,12 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             let Some(waiter) = waiters.get(ticket) else {
                 break;
             };
-            let Some(entry) = core.try_allocate(ridx, &waiter.state, now, out) else {
+            let Some(leased) = core.try_allocate(ridx, &waiter.state, now, out) else {
                 debug_assert!(false, "a ready head could not be served");
                 break;
             };
             let queue = &mut core.routes[ridx].queue;
-            out.wake(waiters.complete(queue, ticket, Outcome::Served(entry)));
+            out.wake(waiters.complete(queue, ticket, Outcome::Served(leased)));
             core.refresh(ridx);
         }
     }
@@ -345,14 +368,16 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     /// the request gets the slot empty.
     pub(crate) fn expired_before_pick_up(
         &mut self,
-        entry: &mut Entry<R, C, S>,
+        leased: &mut Leased<R, C, S>,
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
     ) {
-        if let Some(conn) = entry.conn.take() {
+        if let Some(conn) = leased.entry.conn.take() {
             self.core.close(conn, CloseReason::Expired, out);
         }
-        entry.reset(now.get());
+        leased.entry.state = None;
+        leased.entry.created = now.instant();
+        leased.meta = Meta::new_slot(leased.meta.ridx, now.get());
     }
 
     /// Takes a pending waiter off its route's queue and drops its record.
@@ -369,8 +394,8 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     /// out.
     pub(crate) fn time_out(
         &mut self,
-        mailbox: &Mailbox<Slot<R, C, S>>,
-    ) -> Result<Slot<R, C, S>, LeaseError> {
+        mailbox: &Mailbox<Leased<R, C, S>>,
+    ) -> Result<Leased<R, C, S>, LeaseError> {
         // Still queued (the record exists exactly while the mailbox is pending): the
         // failure is described first, while the counts are the ones it saw and before
         // anything changes, in case the route key's `Debug` panics.
@@ -394,13 +419,15 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     /// gives back untouched what it was served and never picked up.
     pub(crate) fn abandon(
         &mut self,
-        mailbox: &Mailbox<Slot<R, C, S>>,
+        mailbox: &Mailbox<Leased<R, C, S>>,
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
     ) {
         match mailbox.give_up() {
             Outcome::Pending => self.dequeue(mailbox.route, mailbox.ticket),
-            Outcome::Served(entry) => self.give_back(entry, GiveBack::Untouched, now, out),
+            Outcome::Served(leased) => {
+                self.give_back(leased.entry, leased.meta, GiveBack::Untouched, now, out);
+            }
             Outcome::Failed(_) | Outcome::Taken => {}
         }
     }
@@ -409,7 +436,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     /// been served without picking the slot up (the slot goes back to the pool).
     pub(crate) fn cancel(
         &mut self,
-        mailbox: &Mailbox<Slot<R, C, S>>,
+        mailbox: &Mailbox<Leased<R, C, S>>,
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
     ) -> bool {
@@ -430,7 +457,9 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         });
         match cancelled {
             Some(Outcome::Pending) => self.dequeue(mailbox.route, mailbox.ticket),
-            Some(Outcome::Served(entry)) => self.give_back(entry, GiveBack::Untouched, now, out),
+            Some(Outcome::Served(leased)) => {
+                self.give_back(leased.entry, leased.meta, GiveBack::Untouched, now, out);
+            }
             Some(_) | None => return false,
         }
         out.wake(mailbox.take_waker());
@@ -479,7 +508,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     pub(crate) fn close_expired(&mut self, now: &mut Now<'_>, out: &mut Deferred<C>) {
         let at = now.get();
         self.core
-            .close_idle_where(out, CloseReason::Expired, |e| e.is_expired(at));
+            .close_idle_where(out, CloseReason::Expired, |m| m.is_expired(at));
     }
 
     /// Closes idle entries released at least `idle_for` ago.
@@ -489,11 +518,11 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
     ) {
-        let Some(cutoff) = now.get().checked_sub(idle_for) else {
+        let Some(cutoff) = now.get().before(idle_for) else {
             return;
         };
         self.core
-            .close_idle_where(out, CloseReason::IdleEvicted, |e| e.updated <= cutoff);
+            .close_idle_where(out, CloseReason::IdleEvicted, |m| m.updated <= cutoff);
     }
 
     /// Requests already served keep their slot, as leases handed out before the
@@ -656,10 +685,15 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                 core.max_total
             ));
         }
-        for (_, ridx, entry) in core.idle.iter() {
-            if entry.conn.is_none() || entry.ridx != ridx || core.routes[ridx].key != entry.route {
+        for (_, entry, meta) in core.idle.iter() {
+            let ridx = meta.ridx();
+            if !meta.connected
+                || entry.conn.is_none()
+                || meta.stateless != entry.state.is_none()
+                || core.routes.get(ridx).is_none_or(|r| r.key != entry.route)
+            {
                 return Err(format!(
-                    "idle entry {} is empty or on the wrong route",
+                    "idle entry {} is empty, on the wrong route or misdescribed",
                     entry.id
                 ));
             }
@@ -717,19 +751,19 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
 
     /// Takes idle entry `key` of route `ridx` off the lists and closes it.
     fn evict(&mut self, ridx: usize, key: usize, reason: CloseReason, out: &mut Deferred<C>) {
-        let entry = self.idle.remove(&mut self.routes[ridx].idle, key);
+        let (entry, _) = self.idle.remove(&mut self.routes[ridx].idle, key);
         if let Some(conn) = entry.conn {
             self.close(conn, reason, out);
         }
     }
 
     #[inline]
-    fn put_idle(&mut self, ridx: usize, entry: Slot<R, C, S>) {
-        if let Some(at) = entry.expiry {
+    fn put_idle(&mut self, entry: Slot<R, C, S>, meta: Meta) {
+        if let Some(at) = meta.expiry.as_expiry() {
             self.earliest_expiry = Some(self.earliest_expiry.map_or(at, |e| e.min(at)));
         }
-        self.idle
-            .push_newest(&mut self.routes[ridx].idle, ridx, entry);
+        let ends = &mut self.routes[meta.ridx()].idle;
+        self.idle.push_newest(ends, entry, meta);
     }
 
     /// Lease rule (1), then (2): an idle entry of the route in the wanted state, else a
@@ -743,30 +777,36 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
         want: &Option<S>,
         now: &mut Now<'_>,
         out: &mut Deferred<C>,
-    ) -> Option<Slot<R, C, S>> {
+    ) -> Option<Leased<R, C, S>> {
         if let Some(key) = self.find_idle(ridx, want, now, out) {
-            let entry = self.idle.remove(&mut self.routes[ridx].idle, key);
+            let (entry, mut meta) = self.idle.remove(&mut self.routes[ridx].idle, key);
+            meta.reused = true;
             self.routes[ridx].leased += 1;
             self.leased += 1;
             self.refresh(ridx);
-            return Some(entry);
+            return Some(Leased { entry, meta });
         }
         let max = self.route_max(ridx);
         if self.routes[ridx].leased >= max || self.leased >= self.max_total {
             return None; // only releases can help; closing idle entries cannot
         }
         // The key's `Clone` is user code: if it panics, nothing has been counted yet.
-        let entry = Entry::new_slot(self.next_id, ridx, self.routes[ridx].key.clone(), now.get());
+        debug_assert!(u32::try_from(ridx).is_ok(), "route indexes fit a u32");
+        let key = self.routes[ridx].key.clone();
+        let entry = Entry::new_slot(self.next_id, key, now.instant());
+        let meta = Meta::new_slot(ridx as u32, now.get());
         self.next_id += 1;
         self.routes[ridx].leased += 1;
         self.leased += 1;
         self.refresh(ridx);
         self.trim_route(ridx, out);
         self.trim_total(ridx, out);
-        Some(entry)
+        Some(Leased { entry, meta })
     }
 
     /// Walks the route's idle list in reuse order, closing expired entries on the way.
+    /// It decides on the entries' bookkeeping in the idle nodes, and reads an entry's
+    /// box only to compare a wanted state.
     #[inline]
     fn find_idle(
         &mut self,
@@ -785,12 +825,18 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
             } else {
                 self.idle.newer(key)
             };
-            let entry = self.idle.get(key);
-            if entry.expiry.is_some() && entry.is_expired(now.get()) {
+            let meta = *self.idle.meta(key);
+            if meta.expiry != Stamp::NEVER && meta.is_expired(now.get()) {
                 self.evict(ridx, key, CloseReason::Expired, out);
-            } else if entry.state == *want {
+                continue;
+            }
+            let exact = match want {
+                None => meta.stateless,
+                Some(want) => self.idle.get(key).state.as_ref() == Some(want),
+            };
+            if exact {
                 return Some(key);
-            } else if entry.state.is_none() && stateless.is_none() {
+            } else if meta.stateless && stateless.is_none() {
                 stateless = Some(key);
             }
         }
@@ -850,12 +896,12 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
     }
 
     #[cold]
-    fn purge_expired(&mut self, at: Instant, keep: usize, out: &mut Deferred<C>) {
+    fn purge_expired(&mut self, at: Stamp, keep: usize, out: &mut Deferred<C>) {
         let expired: Vec<(usize, usize)> = self
             .idle
             .iter()
-            .filter(|(_, _, e)| e.is_expired(at))
-            .map(|(key, ridx, _)| (key, ridx))
+            .filter(|(_, _, m)| m.is_expired(at))
+            .map(|(key, _, m)| (key, m.ridx()))
             .collect();
         for (key, ridx) in expired {
             self.evict(ridx, key, CloseReason::Expired, out);
@@ -863,20 +909,24 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
                 self.routes.remove_if_unused(ridx);
             }
         }
-        self.earliest_expiry = self.idle.iter().filter_map(|(_, _, e)| e.expiry).min();
+        self.earliest_expiry = self
+            .idle
+            .iter()
+            .filter_map(|(_, _, m)| m.expiry.as_expiry())
+            .min();
     }
 
     fn close_idle_where(
         &mut self,
         out: &mut Deferred<C>,
         reason: CloseReason,
-        pred: impl Fn(&Entry<R, C, S>) -> bool,
+        pred: impl Fn(&Meta) -> bool,
     ) {
         let doomed: Vec<(usize, usize)> = self
             .idle
             .iter()
-            .filter(|(_, _, e)| pred(e))
-            .map(|(key, ridx, _)| (key, ridx))
+            .filter(|(_, _, m)| pred(m))
+            .map(|(key, _, m)| (key, m.ridx()))
             .collect();
         for (key, ridx) in doomed {
             self.evict(ridx, key, reason, out);
@@ -890,7 +940,7 @@ impl<R, C, S> Core<R, C, S> {
     pub(crate) fn drain_idle(&mut self) -> Vec<C> {
         let mut conns = Vec::with_capacity(self.idle.len());
         while let Some((key, ridx)) = self.idle.oldest() {
-            let entry = self.idle.remove(&mut self.routes[ridx].idle, key);
+            let (entry, _) = self.idle.remove(&mut self.routes[ridx].idle, key);
             conns.extend(entry.conn);
         }
         conns
