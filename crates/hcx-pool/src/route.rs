@@ -3,6 +3,7 @@
 use std::hash::{BuildHasher, Hash};
 
 use hashbrown::HashTable;
+use slab::Slab;
 
 use crate::idle::RouteIdle;
 use crate::waiters::Queue;
@@ -62,7 +63,7 @@ impl<R> RouteState<R> {
 /// counted in it; a route with nothing left is removed, so the table stays bounded.
 #[derive(Debug)]
 pub(crate) struct Routes<R> {
-    slab: Lines<RouteState<R>>,
+    slab: Slab<RouteState<R>>,
     /// Route numbers, hashed by their route's key. The key lives once, in the route;
     /// a bucket is one word, so the index of ten thousand routes stays in cache.
     index: HashTable<usize>,
@@ -75,7 +76,7 @@ pub(crate) struct Routes<R> {
 impl<R: Eq + Hash + Clone> Routes<R> {
     pub(crate) fn new() -> Self {
         Self {
-            slab: Lines::default(),
+            slab: Slab::new(),
             index: HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
         }
@@ -140,112 +141,5 @@ impl<R> std::ops::Index<usize> for Routes<R> {
 impl<R> std::ops::IndexMut<usize> for Routes<R> {
     fn index_mut(&mut self, idx: usize) -> &mut RouteState<R> {
         &mut self.slab[idx]
-    }
-}
-
-/// A slab whose slots are whole cache lines: `pool_many_routes` reads one route per
-/// lease, and a route of a small key is one 64-byte line only if its slot starts on
-/// one and carries no tag of its own (`slab::Slab` adds an 8-byte tag, so most routes
-/// straddled two lines). An empty slot is `None`, which the route's niche encodes.
-#[derive(Debug)]
-struct Lines<T> {
-    lines: Vec<Line<T>>,
-    /// Empty slots, the most recently emptied last (reused first: it is warm).
-    free: Vec<usize>,
-}
-
-#[derive(Debug)]
-#[repr(align(64))]
-struct Line<T>(Option<T>);
-
-impl<T> Default for Lines<T> {
-    fn default() -> Self {
-        Self {
-            lines: Vec::new(),
-            free: Vec::new(),
-        }
-    }
-}
-
-impl<T> Lines<T> {
-    fn insert(&mut self, value: T) -> usize {
-        match self.free.pop() {
-            Some(idx) => {
-                self.lines[idx].0 = Some(value);
-                idx
-            }
-            None => {
-                self.lines.push(Line(Some(value)));
-                self.lines.len() - 1
-            }
-        }
-    }
-
-    fn remove(&mut self, idx: usize) {
-        if let Some(line) = self.lines.get_mut(idx) {
-            if line.0.take().is_some() {
-                self.free.push(idx);
-            }
-        }
-    }
-
-    #[inline]
-    fn get(&self, idx: usize) -> Option<&T> {
-        self.lines.get(idx).and_then(|line| line.0.as_ref())
-    }
-
-    #[inline]
-    fn get_mut(&mut self, idx: usize) -> Option<&mut T> {
-        self.lines.get_mut(idx).and_then(|line| line.0.as_mut())
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (usize, &T)> {
-        self.lines
-            .iter()
-            .enumerate()
-            .filter_map(|(idx, line)| line.0.as_ref().map(|v| (idx, v)))
-    }
-}
-
-impl<T> std::ops::Index<usize> for Lines<T> {
-    type Output = T;
-    #[inline]
-    fn index(&self, idx: usize) -> &T {
-        match self.get(idx) {
-            Some(v) => v,
-            None => panic!("no route at index {idx}"),
-        }
-    }
-}
-
-impl<T> std::ops::IndexMut<usize> for Lines<T> {
-    #[inline]
-    fn index_mut(&mut self, idx: usize) -> &mut T {
-        match self.get_mut(idx) {
-            Some(v) => v,
-            None => panic!("no route at index {idx}"),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_route_of_a_small_key_is_one_cache_line() {
-        assert_eq!(std::mem::size_of::<Line<RouteState<u32>>>(), 64);
-        assert_eq!(std::mem::align_of::<Line<RouteState<u32>>>(), 64);
-    }
-
-    #[test]
-    fn lines_reuse_the_last_emptied_slot() {
-        let mut lines = Lines::default();
-        let (a, b) = (lines.insert('a'), lines.insert('b'));
-        lines.remove(a);
-        lines.remove(a);
-        assert_eq!(lines.get(a), None);
-        assert_eq!(lines.insert('c'), a);
-        assert_eq!(lines.iter().collect::<Vec<_>>(), vec![(a, &'c'), (b, &'b')]);
     }
 }
