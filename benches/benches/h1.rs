@@ -114,7 +114,7 @@ fn report(name: &str, threads: usize, probe: bool, secs: f64) {
         requests as f64 / elapsed,
         stats.connections_opened,
         server.stats().connections_accepted,
-        stats.stale_closed,
+        stats.closes.get(hcx::CloseReason::Stale),
         server.stats().requests_received - before,
     );
 }

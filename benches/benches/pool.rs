@@ -22,7 +22,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group};
 use hcx_benches::baseline::MutexVecPool;
 use hcx_benches::contention::{BenchPool, Fairness, Hcx, run_cycles, run_for};
 use hcx_benches::fifo::MinimalFifoPool;
-use hcx_pool::{Pool, PoolConfig};
+use hcx_pool::{Decision, Pool, PoolConfig};
 
 const THREADS: usize = 16;
 const SLOTS: usize = 4;
@@ -35,7 +35,7 @@ fn uncontended(c: &mut Criterion) {
                 .lease(black_box(&0), None)
                 .get(Duration::ZERO)
                 .expect("idle connection");
-            lease.release(true, None);
+            lease.release(Decision::keep(None));
         })
     });
 }
@@ -79,7 +79,7 @@ fn many_routes(c: &mut Criterion) {
         for r in 0..routes {
             let mut lease = pool.lease(&r, None).get(Duration::ZERO).expect("free slot");
             lease.assign(u64::from(r));
-            lease.release(true, None);
+            lease.release(Decision::keep(None));
         }
         let mut next = 0u32;
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
@@ -89,7 +89,7 @@ fn many_routes(c: &mut Criterion) {
                     .lease(&next, None)
                     .get(Duration::ZERO)
                     .expect("idle connection");
-                lease.release(true, None);
+                lease.release(Decision::keep(None));
             })
         });
     }

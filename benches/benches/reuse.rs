@@ -4,6 +4,7 @@
 //! `cargo bench -p hcx-benches --bench reuse`; figures in `docs/benchmarks.md`.
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use hcx_h1::{ResponseHead, response_framing};
 use hcx_reuse::{
     ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange, decide,
 };
@@ -29,30 +30,35 @@ fn typical_heads() -> (HeaderMap, HeaderMap) {
     (request, response)
 }
 
+/// The strategy alone, given the codec's framing verdict.
 fn reuse_decision_typical(c: &mut Criterion) {
     let (request, response) = typical_heads();
-    let exchange = Exchange::new(
-        &Method::GET,
-        &request,
-        StatusCode::OK,
-        Version::HTTP_11,
-        &response,
-    );
+    let head = ResponseHead::new(Version::HTTP_11, StatusCode::OK, response);
+    let exchange = Exchange::framed(&Method::GET, &request, &head).expect("framed");
     c.bench_function("reuse_decision_typical", |b| {
         b.iter(|| DefaultReuseStrategy.reuse(black_box(&exchange)))
+    });
+}
+
+/// What the engine pays per response: the codec frames the head once, the strategy
+/// reads the verdict.
+fn framing_then_reuse_typical(c: &mut Criterion) {
+    let (request, response) = typical_heads();
+    let head = ResponseHead::new(Version::HTTP_11, StatusCode::OK, response);
+    c.bench_function("framing_then_reuse_typical", |b| {
+        b.iter(|| {
+            let head = black_box(&head);
+            let framing = response_framing(&Method::GET, head).expect("framed");
+            DefaultReuseStrategy.reuse(&Exchange::new(&Method::GET, &request, head, framing))
+        })
     });
 }
 
 fn reuse_and_keep_alive_typical(c: &mut Criterion) {
     let (request, mut response) = typical_heads();
     response.insert("keep-alive", HeaderValue::from_static("timeout=5, max=100"));
-    let exchange = Exchange::new(
-        &Method::GET,
-        &request,
-        StatusCode::OK,
-        Version::HTTP_11,
-        &response,
-    );
+    let head = ResponseHead::new(Version::HTTP_11, StatusCode::OK, response);
+    let exchange = Exchange::framed(&Method::GET, &request, &head).expect("framed");
     let keep_alive = DefaultKeepAliveStrategy::new();
     c.bench_function("reuse_and_keep_alive_typical", |b| {
         b.iter(|| decide(&DefaultReuseStrategy, &keep_alive, black_box(&exchange)))
@@ -62,6 +68,7 @@ fn reuse_and_keep_alive_typical(c: &mut Criterion) {
 criterion_group!(
     benches,
     reuse_decision_typical,
+    framing_then_reuse_typical,
     reuse_and_keep_alive_typical
 );
 criterion_main!(benches);

@@ -6,7 +6,7 @@ use std::sync::{Arc, Barrier, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hcx_pool::{Lease, Pool, PoolConfig};
+use hcx_pool::{Decision, Lease, Pool, PoolConfig};
 
 use crate::baseline::MutexVecPool;
 use crate::fifo::MinimalFifoPool;
@@ -55,7 +55,7 @@ impl Hcx {
             })
             .collect();
         for lease in leases {
-            lease.release(true, None);
+            lease.release(Decision::keep(None));
         }
         Self(pool)
     }
@@ -72,7 +72,7 @@ impl BenchPool for Hcx {
     }
 
     fn give_back(&self, lease: Self::Held) {
-        lease.release(true, None);
+        lease.release(Decision::keep(None));
     }
 }
 

@@ -131,7 +131,10 @@ fn a_reader_that_breaks_its_contract_is_an_error_not_a_panic()
         let err = client
             .execute(request)
             .expect_err("a lying reader fails the exchange");
-        assert!(err.is_io() && err.to_string().contains("claimed"), "{err}");
+        assert!(
+            err.kind() == hcx::ErrorKind::RequestBody && err.to_string().contains("claimed"),
+            "{err}"
+        );
     }
     assert_eq!(client.stats().pool.leased, 0, "the connection was not kept");
     assert_eq!(client.stats().pool.available, 0, "nor pooled");

@@ -143,6 +143,6 @@ fn dropping_a_partly_read_chunked_body_is_bounded_by_the_drain_timeout() -> Test
         .recv_timeout(SAFETY)
         .map_err(|_| "dropping the body never returned")?;
     assert_eq!(client.stats().pool.leased, 0);
-    assert_eq!(client.stats().closed.unread_body, 1);
+    assert_eq!(client.stats().closes.get(hcx::CloseReason::UnreadBody), 1);
     Ok(())
 }

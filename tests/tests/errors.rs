@@ -47,7 +47,7 @@ fn a_truncated_body_is_an_error_and_the_next_request_gets_a_new_connection() -> 
         .err()
         .ok_or("expected an error")?;
     assert!(error.is_incomplete_body(), "{error:?}");
-    assert!(error.to_string().contains("100 of 1000"), "{error}");
+    assert!(format!("{error:#}").contains("100 of 1000"), "{error:#}");
     assert_healthy(&client, &server)?;
     assert_eq!(server.stats().connections_accepted, 3);
     Ok(())
@@ -206,7 +206,7 @@ fn a_full_pool_is_a_lease_timeout_with_the_counts() -> TestResult {
         .err()
         .ok_or("expected a lease timeout")?;
     assert!(error.is_lease_timeout(), "{error:?}");
-    assert!(error.to_string().contains("1 of 1 leased"), "{error}");
+    assert!(format!("{error:#}").contains("1 of 1 leased"), "{error:#}");
     held.into_body().into_vec()?;
     assert_eq!(
         client.get(server.url("/"))?.into_body().into_vec()?.len(),

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{TestResult, client};
-use hcx::{Body, Client, Exchange, RequestConfig, Reuse, ReuseInfo};
+use hcx::{Body, Client, CloseReason, Decision, Exchange, RequestConfig};
 use hcx_testserver::{ExpectContinue, Method, Reply, TestServer};
 use http::Request;
 
@@ -36,10 +36,10 @@ fn a_final_response_instead_of_100_skips_the_body_and_closes() -> TestResult {
     let client = client()?;
     let response = client.execute(upload(server.url("/"))?)?;
     assert_eq!(response.status(), 413);
-    assert!(matches!(
-        response.extensions().get::<ReuseInfo>(),
-        Some(ReuseInfo::Close { .. })
-    ));
+    assert_eq!(
+        response.extensions().get::<Decision>(),
+        Some(&Decision::Close(CloseReason::RequestBodyIncomplete))
+    );
     assert_eq!(response.into_body().into_string()?, "too big");
     assert_eq!(server.last_request().ok_or("no request")?.body.len(), 0);
     assert_eq!(client.stats().pool.available, 0);
@@ -56,14 +56,14 @@ fn a_half_sent_request_closes_even_if_the_reuse_strategy_says_keep() -> TestResu
     // server never got the body it was promised.
     let client = Client::builder()
         .response_timeout(Some(Duration::from_secs(10)))
-        .reuse_strategy(|_: &Exchange<'_>| Reuse::KeepAlive)
+        .reuse_strategy(|_: &Exchange<'_>| Ok(()))
         .build()?;
     let response = client.execute(upload(server.url("/"))?)?;
     assert_eq!(response.status(), 413);
-    assert!(matches!(
-        response.extensions().get::<ReuseInfo>(),
-        Some(ReuseInfo::Close { .. })
-    ));
+    assert_eq!(
+        response.extensions().get::<Decision>(),
+        Some(&Decision::Close(CloseReason::RequestBodyIncomplete))
+    );
     assert_eq!(response.into_body().into_string()?, "too big");
     assert_eq!(
         client.stats().pool.available,

@@ -5,8 +5,11 @@ mod common;
 use std::io::Read;
 use std::time::Duration;
 
-use common::{SAFETY, TestResult, client, info, reuse, route, wait_until_idle_connection_is_stale};
-use hcx::{Body, Client, ReuseInfo, StaticResolver};
+use common::{
+    SAFETY, TestResult, client, close_reason, decision, info, route,
+    wait_until_idle_connection_is_stale,
+};
+use hcx::{Body, Client, CloseReason, StaticResolver};
 use hcx_testserver::{Method, Reply, TestServer, Version};
 use http::Request;
 
@@ -41,11 +44,11 @@ fn connection_close_from_the_server_is_honoured() -> TestResult {
         // Every second response on a connection says close; the next request opens anew.
         let closing = i % 2 == 1;
         assert_eq!(info(&response).reused, closing, "request {i}");
-        match reuse(&response) {
-            Some(ReuseInfo::Close { reason }) if closing => {
-                assert!(reason.contains("close"), "{reason}");
+        match decision(&response) {
+            Some(d) if closing => {
+                assert_eq!(d.close_reason(), Some(CloseReason::ResponseConnectionClose));
             }
-            Some(ReuseInfo::Keep { .. }) if !closing => {}
+            Some(d) if !closing && d.is_keep() => {}
             other => return Err(format!("request {i}: unexpected decision {other:?}").into()),
         }
         response.into_body().into_string()?;
@@ -67,7 +70,10 @@ fn connection_close_from_the_client_is_honoured() -> TestResult {
         .header("connection", "close")
         .body(Body::empty())?;
     let response = client.execute(request)?;
-    assert!(matches!(reuse(&response), Some(ReuseInfo::Close { .. })));
+    assert_eq!(
+        close_reason(&response),
+        Some(CloseReason::RequestConnectionClose)
+    );
     response.into_body().into_string()?;
     client.get(server.url("/"))?.into_body().into_string()?;
     assert_eq!(server.stats().connections_accepted, 2);
@@ -89,7 +95,10 @@ fn an_http10_body_is_read_to_close_and_not_reused() -> TestResult {
     let client = client()?;
     let response = client.get(server.url("/"))?;
     assert_eq!(response.version(), Version::HTTP_10);
-    assert!(matches!(reuse(&response), Some(ReuseInfo::Close { .. })));
+    assert_eq!(
+        close_reason(&response),
+        Some(CloseReason::CloseDelimitedBody)
+    );
     let body = response.into_body().into_vec()?;
     assert_eq!(body.len(), 100_000);
     assert_eq!(&body[..3], b"abc");
@@ -182,7 +191,7 @@ fn an_idle_close_by_the_server_is_caught_before_the_next_request() -> TestResult
     assert!(!info.reused, "{info:?}");
     assert_eq!(info.stale_discarded, 1);
     assert_eq!(response.into_body().into_string()?, "done");
-    assert_eq!(client.stats().stale_closed, 1);
+    assert_eq!(client.stats().closes.get(CloseReason::Stale), 1);
     assert_eq!(server.stats().connections_accepted, 2);
     assert_eq!(server.stats().errors, 0);
     Ok(())
@@ -270,7 +279,7 @@ fn a_keep_alive_timeout_of_zero_closes_the_connection() -> TestResult {
         .start()?;
     let client = client()?;
     let response = client.get(server.url("/"))?;
-    assert!(matches!(reuse(&response), Some(ReuseInfo::Close { .. })));
+    assert_eq!(close_reason(&response), Some(CloseReason::KeepAliveRefused));
     response.into_body().into_string()?;
     assert_eq!(client.stats().pool.available, 0);
     Ok(())
@@ -290,10 +299,9 @@ fn an_http10_request_without_keep_alive_is_not_reused() -> TestResult {
             .body(Body::empty())?;
         let response = client.execute(request)?;
         assert!(!info(&response).reused);
-        assert!(
-            matches!(reuse(&response), Some(ReuseInfo::Close { .. })),
-            "{:?}",
-            reuse(&response)
+        assert_eq!(
+            close_reason(&response),
+            Some(CloseReason::Http10RequestWithoutKeepAlive)
         );
         assert_eq!(response.into_body().into_string()?, "one-oh");
     }

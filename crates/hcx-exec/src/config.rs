@@ -50,6 +50,71 @@ impl Default for RequestConfig {
     }
 }
 
+/// Socket options of every connection a manager opens. Apache HttpClient 5:
+/// `SocketConfig` (its `soTimeout` is the [`RequestConfig::response_timeout`] here).
+///
+/// ```
+/// use hcx_exec::SocketConfig;
+/// use std::time::Duration;
+/// let config = SocketConfig::default()
+///     .with_recv_buffer_size(Some(256 * 1024))
+///     .with_linger(Some(Duration::ZERO)); // close with a reset, no TIME_WAIT
+/// assert!(config.tcp_nodelay);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SocketConfig {
+    /// `TCP_NODELAY`: send small writes at once instead of waiting to coalesce them.
+    /// Default `true` (as Apache's `tcpNoDelay`).
+    pub tcp_nodelay: bool,
+    /// `SO_SNDBUF` in bytes; `None`: the system's. Default `None`. Apache: `sndBufSize`.
+    pub send_buffer_size: Option<usize>,
+    /// `SO_RCVBUF` in bytes, set before the connect so the window scale can use it;
+    /// `None`: the system's. Default `None`. Apache: `rcvBufSize`.
+    pub recv_buffer_size: Option<usize>,
+    /// `SO_LINGER`: how long a close waits for unsent data (`Some(ZERO)`: reset at
+    /// once); `None`: the system's default behaviour. Default `None`. Apache:
+    /// `soLinger` (-1 there).
+    pub linger: Option<Duration>,
+}
+
+impl Default for SocketConfig {
+    fn default() -> Self {
+        SocketConfig {
+            tcp_nodelay: true,
+            send_buffer_size: None,
+            recv_buffer_size: None,
+            linger: None,
+        }
+    }
+}
+
+impl SocketConfig {
+    /// Sets [`tcp_nodelay`](Self::tcp_nodelay).
+    pub fn with_tcp_nodelay(mut self, nodelay: bool) -> Self {
+        self.tcp_nodelay = nodelay;
+        self
+    }
+
+    /// Sets [`send_buffer_size`](Self::send_buffer_size).
+    pub fn with_send_buffer_size(mut self, size: Option<usize>) -> Self {
+        self.send_buffer_size = size;
+        self
+    }
+
+    /// Sets [`recv_buffer_size`](Self::recv_buffer_size).
+    pub fn with_recv_buffer_size(mut self, size: Option<usize>) -> Self {
+        self.recv_buffer_size = size;
+        self
+    }
+
+    /// Sets [`linger`](Self::linger).
+    pub fn with_linger(mut self, linger: Option<Duration>) -> Self {
+        self.linger = linger;
+        self
+    }
+}
+
 impl RequestConfig {
     /// Sets [`connection_request_timeout`](Self::connection_request_timeout).
     pub fn with_connection_request_timeout(mut self, timeout: Duration) -> Self {

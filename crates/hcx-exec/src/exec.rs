@@ -3,34 +3,33 @@
 use std::fmt;
 use std::sync::Arc;
 
-use hcx_h1::{
-    BodyDecoder, ErrorKind, HeadEvent, HeadReader, Limits, ResponseHead, TargetForm,
-    encode_request_head, response_framing,
-};
+use hcx_close::{CloseReason, Decision};
+use hcx_h1::{AfterContinue, Call, FinalResponse, Limits, RecvResponse, Sending, TargetForm};
 use hcx_reuse::{
-    ConnectionReuseStrategy, Decision, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange,
+    ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange,
     KeepAliveStrategy, decide,
 };
-use http::header::EXPECT;
-use http::{HeaderMap, Request, Response};
+use http::{Request, Response};
 
-use crate::body::Body;
+use crate::body::{Body, Source};
 use crate::config::RequestConfig;
 use crate::connection::Connection;
-use crate::error::{Error, Kind, is_timeout};
-use crate::info::ReuseInfo;
+use crate::error::{Error, ErrorKind, Facts, RequestProgress};
 use crate::response_body::ResponseBody;
 use crate::route::Route;
 use crate::runtime::ExecRuntime;
-use crate::send::{is_gone, send_body, send_head};
+use crate::send::{Sent, is_gone, send_body, send_head};
 
 /// The last link of the exec chain: sends the request over the runtime's connection
 /// and reads the response head. Apache HttpClient: `MainClientExec`.
 ///
-/// It leases and connects if the runtime holds no connection, asks the reuse and
-/// keep-alive strategies after the head, marks the runtime, and releases it at once
-/// when the response has no body; otherwise the [`ResponseBody`] owns the runtime and
-/// releases it at the body's end. Any error discards the connection.
+/// The exchange itself is the codec's sans-IO [`Call`]: this type only moves bytes
+/// between it and the connection's transport, sets timeouts, and classifies what goes
+/// wrong. It leases and connects if the runtime holds no connection, takes the one
+/// keep-or-close [`Decision`] after the head (the framing verdict first, then the
+/// strategies), marks the runtime with it, and releases at once when the response has
+/// no body; otherwise the [`ResponseBody`] owns the runtime and releases it at the
+/// body's end. Any error discards the connection.
 #[derive(Clone)]
 pub struct MainExec {
     reuse: Arc<dyn ConnectionReuseStrategy>,
@@ -47,12 +46,29 @@ impl Default for MainExec {
     }
 }
 
-/// What came back while waiting for `100 Continue`.
-enum Continue {
-    /// Send the body (a 100 came, or the wait ran out).
-    SendBody,
-    /// The final response came first: the body is not sent.
-    Final(ResponseHead),
+/// How far one exchange got: what every error of it reports.
+struct Progress {
+    written_before: u64,
+    complete: bool,
+    response_started: bool,
+    reused: bool,
+}
+
+impl Progress {
+    fn facts(&self, written_now: u64) -> Facts {
+        let progress = if self.complete {
+            RequestProgress::Complete
+        } else if written_now > self.written_before {
+            RequestProgress::Partial
+        } else {
+            RequestProgress::NotStarted
+        };
+        Facts {
+            progress,
+            response_started: self.response_started,
+            reused: self.reused,
+        }
+    }
 }
 
 impl MainExec {
@@ -89,13 +105,16 @@ impl MainExec {
         let (parts, body) = request.into_parts();
         let framing = body.framing(&parts.method);
         let mut head = Vec::with_capacity(256);
-        let encoder =
-            encode_request_head(&parts, TargetForm::Origin, framing, &mut head).map_err(|e| {
-                Error::new(Kind::InvalidRequest, format!("invalid request: {e}")).with_source(e)
+        let sending = Call::new(&parts, TargetForm::Origin, framing, self.limits, &mut head)
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidRequest,
+                    "the request cannot be sent as it is",
+                )
+                .with_source(e)
             })?;
-        let expect_continue = !body.is_empty() && expects_continue(&parts.headers);
         let source = body.into_source().map_err(|e| {
-            Error::new(Kind::Io, format!("the request body factory failed: {e}")).with_source(e)
+            Error::new(ErrorKind::RequestBody, "the request body factory failed").with_source(e)
         })?;
 
         if !runtime.is_acquired() {
@@ -104,204 +123,189 @@ impl MainExec {
         runtime.connect_if_needed(config.connect_timeout)?;
         let info = runtime.connection_info();
         let conn = connection(&mut runtime)?;
-        conn.set_timeout(config.response_timeout)
-            .map_err(|e| Error::exchange_io(e, "setting the response timeout", None))?;
+        let mut progress = Progress {
+            written_before: conn.written(),
+            complete: false,
+            response_started: false,
+            reused: info.is_some_and(|i| i.reused),
+        };
+        let result = exchange(conn, sending, head, source, config, &mut progress);
+        let facts = progress.facts(runtime.connection().map_or(0, Connection::written));
+        // On error, dropping the runtime discards the connection as a failed exchange.
+        let response = result.map_err(|e| e.with_facts(facts))?;
+        let FinalResponse {
+            head,
+            framing,
+            body: decoder,
+            request_body_complete,
+            ..
+        } = response;
 
-        let mut reader = HeadReader::new(self.limits);
-        let mut received_any = false;
-        let mut body_complete = true;
-        let sent = if expect_continue {
-            send_head(conn, &head)?;
-            match wait_for_continue(conn, &mut reader, config, &mut received_any)? {
-                Continue::SendBody => send_body(conn, Vec::new(), encoder, source).map(|()| None),
-                Continue::Final(head) => {
-                    body_complete = false;
-                    Ok(Some(head))
-                }
-            }
-        } else {
-            send_body(conn, head, encoder, source).map(|()| None)
-        };
-        let early = match sent {
-            Ok(early) => early,
-            // The server hung up while the body was going out: it may have answered
-            // first (a 413, a 401) and the answer may still be readable. Go and curl
-            // read it; Apache reports the write error.
-            Err(e) if e.is_closed_before_response() => {
-                match read_final_head(conn, &mut reader, &mut received_any) {
-                    Ok(head) => {
-                        body_complete = false;
-                        Some(head)
-                    }
-                    // Response bytes came: the read's own error says what went wrong
-                    // (a truncated or non-HTTP head is not "no response"; the retry
-                    // layer must not take it for one). Found in review.
-                    Err(read) if received_any => return Err(read),
-                    Err(_) => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
-        };
-        let head = match early {
-            Some(head) => head,
-            None => read_final_head(conn, &mut reader, &mut received_any)?,
-        };
-
-        let framing = response_framing(&parts.method, &head).map_err(Error::from_h1)?;
-        let exchange = Exchange::new(
-            &parts.method,
-            &parts.headers,
-            head.status,
-            head.version,
-            &head.headers,
-        )
-        .with_request_body_complete(body_complete)
-        .with_request_version(parts.version);
-        // The engine's floor comes first, whatever the strategies say: framing that
-        // ends with the connection, or a request body the server never got whole (it
-        // may still be reading or discarding the rest). The strategies are asked only
-        // when their answer counts.
-        let reuse = if let Some(reason) = framing.close {
-            ReuseInfo::Close {
-                reason: reason.explain(),
-            }
-        } else if !body_complete {
-            ReuseInfo::Close {
-                reason: hcx_reuse::CloseReason::RequestBodyIncomplete.explain(),
-            }
-        } else {
-            match decide(&*self.reuse, &*self.keep_alive, &exchange) {
-                Decision::Close(reason) => ReuseInfo::Close {
-                    reason: reason.explain(),
-                },
-                Decision::Keep { valid_for } => ReuseInfo::Keep { valid_for },
+        // The framing verdict and an incomplete request body are the floor: no strategy
+        // can keep a connection whose next response cannot be found. The strategies are
+        // asked only when their answer counts.
+        let decision = match framing.close {
+            Some(reason) => Decision::Close(reason),
+            None if !request_body_complete => Decision::Close(CloseReason::RequestBodyIncomplete),
+            None => {
+                let exchange = Exchange::new(&parts.method, &parts.headers, &head, framing)
+                    .with_request_body_complete(request_body_complete)
+                    .with_request_version(parts.version);
+                decide(&*self.reuse, &*self.keep_alive, &exchange)
             }
         };
-        match reuse {
-            ReuseInfo::Keep { valid_for } => runtime.mark_reusable(valid_for),
-            ReuseInfo::Close { .. } => runtime.mark_non_reusable(),
-        }
+        runtime.mark(decision);
 
         let mut response = head.into_response(());
         if let Some(info) = info {
             response.extensions_mut().insert(info);
         }
-        response.extensions_mut().insert(reuse);
+        response.extensions_mut().insert(decision);
         if !framing.has_body() {
             runtime.release();
             return Ok(response.map(|()| ResponseBody::empty()));
         }
-        let decoder = BodyDecoder::new(framing.body, &self.limits);
-        Ok(response.map(|()| ResponseBody::streaming(runtime, decoder, config)))
+        Ok(response.map(|()| ResponseBody::streaming(runtime, decoder, config, facts)))
     }
 }
 
-fn connection(runtime: &mut ExecRuntime) -> Result<&mut Connection, Error> {
-    runtime
-        .connection_mut()
-        .ok_or_else(|| Error::new(Kind::InvalidRequest, "the runtime holds no connection"))
-}
-
-/// `Expect: 100-continue` (case-insensitive, RFC 9110 §10.1.1).
-fn expects_continue(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(EXPECT)
-        .iter()
-        .any(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
-}
-
-/// Waits a bounded time for `100 Continue` or a final response.
-fn wait_for_continue(
+/// Sends the request and reads heads until the final one, through the call.
+fn exchange(
     conn: &mut Connection,
-    reader: &mut HeadReader,
+    sending: Sending,
+    head: Vec<u8>,
+    source: Source,
     config: &RequestConfig,
-    received_any: &mut bool,
-) -> Result<Continue, Error> {
-    let wait = match config.response_timeout {
-        Some(t) => t.min(config.expect_continue_timeout),
-        None => config.expect_continue_timeout,
-    };
-    conn.set_timeout(Some(wait))
-        .map_err(|e| Error::exchange_io(e, "setting the expect-continue timeout", None))?;
-    let outcome = loop {
-        match reader.read(conn.buffer()).map_err(Error::from_h1)? {
-            Some(HeadEvent::Informational(h)) if h.status == http::StatusCode::CONTINUE => {
-                break Continue::SendBody;
-            }
-            Some(HeadEvent::Informational(_)) => continue,
-            Some(HeadEvent::Final(h)) => break Continue::Final(h),
-            None => {}
-        }
-        match conn.fill() {
-            Ok(0) => return Err(closed_early(conn, *received_any)),
-            Ok(_) => *received_any = true,
-            // RFC 9110 §10.1.1: a client need not wait indefinitely.
-            Err(e) if is_timeout(&e) => break Continue::SendBody,
-            Err(e) => return Err(read_error(e, *received_any, Some(wait))),
-        }
-    };
+    progress: &mut Progress,
+) -> Result<FinalResponse, Error> {
     conn.set_timeout(config.response_timeout)
         .map_err(|e| Error::exchange_io(e, "setting the response timeout", None))?;
-    Ok(outcome)
-}
-
-/// Reads heads until the final one, skipping 1xx.
-fn read_final_head(
-    conn: &mut Connection,
-    reader: &mut HeadReader,
-    received_any: &mut bool,
-) -> Result<ResponseHead, Error> {
-    loop {
-        match reader.read(conn.buffer()).map_err(Error::from_h1)? {
-            Some(HeadEvent::Final(head)) => return Ok(head),
-            Some(HeadEvent::Informational(_)) => continue,
-            None => {}
+    let sent = match sending {
+        Sending::Body(call) => send_body(conn, head, call, source)?,
+        Sending::AwaitContinue(mut call) => {
+            send_head(conn, &head)?;
+            let wait = config
+                .response_timeout
+                .map_or(config.expect_continue_timeout, |t| {
+                    t.min(config.expect_continue_timeout)
+                });
+            conn.set_timeout(Some(wait))
+                .map_err(|e| Error::exchange_io(e, "setting the expect-continue timeout", None))?;
+            loop {
+                call.try_read(conn.buffer()).map_err(Error::from_h1)?;
+                if call.can_proceed() {
+                    break;
+                }
+                match read(conn, progress) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let codec = call.end_of_stream(conn.buffer());
+                        return Err(end_of_stream(conn, codec, progress));
+                    }
+                    // RFC 9110 §10.1.1: a client need not wait indefinitely.
+                    Err(e) if e.is_response_timeout() => {
+                        call.timed_out();
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            conn.set_timeout(config.response_timeout)
+                .map_err(|e| Error::exchange_io(e, "setting the response timeout", None))?;
+            match call.proceed() {
+                Ok(AfterContinue::SendBody(call)) => send_body(conn, Vec::new(), call, source)?,
+                Ok(AfterContinue::Response(response)) => return Ok(response),
+                Err(_) => unreachable!("the loop ends only when the call can proceed"),
+            }
         }
-        let timeout = conn.timeout();
-        match conn.fill() {
-            Ok(0) => return Err(closed_early(conn, *received_any)),
-            Ok(_) => *received_any = true,
-            Err(e) => return Err(read_error(e, *received_any, timeout)),
+    };
+    match sent {
+        Sent::Complete(call) => {
+            progress.complete = true;
+            read_final(conn, call, progress)
+        }
+        // The server hung up while the body was going out: it may have answered first
+        // (a 413, a 401), and the answer may still be readable. Go and curl read it;
+        // Apache reports the write error.
+        Sent::Interrupted { call, error } => {
+            match read_final(conn, call, progress) {
+                Ok(response) => Ok(response),
+                // Response bytes came: the read's own error says what went wrong (a
+                // truncated or non-HTTP head is not "no response"; the retry layer must
+                // not take it for one).
+                Err(read) if progress.response_started => Err(read),
+                Err(_) => Err(error),
+            }
         }
     }
 }
 
-/// End of stream before the final head: no response at all, or a truncated head.
-fn closed_early(conn: &mut Connection, received_any: bool) -> Error {
-    if !received_any && conn.buffer().is_empty() {
+/// Reads heads until the final one (1xx skipped by the call).
+fn read_final(
+    conn: &mut Connection,
+    mut call: Call<RecvResponse>,
+    progress: &mut Progress,
+) -> Result<FinalResponse, Error> {
+    loop {
+        call.try_read(conn.buffer()).map_err(Error::from_h1)?;
+        call = match call.proceed() {
+            Ok(response) => return Ok(response),
+            Err(call) => call,
+        };
+        if !read(conn, progress)? {
+            let codec = call.end_of_stream(conn.buffer());
+            return Err(end_of_stream(conn, codec, progress));
+        }
+    }
+}
+
+/// One read into the connection's buffer: `Ok(false)` at end of stream.
+fn read(conn: &mut Connection, progress: &mut Progress) -> Result<bool, Error> {
+    match conn.fill() {
+        Ok(0) => Ok(false),
+        Ok(_) => {
+            progress.response_started = true;
+            Ok(true)
+        }
+        Err(e) if !progress.response_started && is_gone(&e) => Err(Error::new(
+            ErrorKind::ClosedBeforeResponse,
+            format!(
+                "connection {} to {} was reset before any response byte",
+                conn.id(),
+                conn.route()
+            ),
+        )
+        .with_source(e)),
+        Err(e) => Err(Error::exchange_io(
+            e,
+            "waiting for the response head",
+            conn.timeout(),
+        )),
+    }
+}
+
+/// End of stream before the final head: no response at all, or a truncated head (or
+/// only interim responses), which the codec's error describes.
+fn end_of_stream(conn: &Connection, codec: hcx_h1::Error, progress: &Progress) -> Error {
+    if progress.response_started || conn.has_buffered() {
+        Error::from_h1(codec)
+    } else {
         Error::new(
-            Kind::ClosedBeforeResponse,
+            ErrorKind::ClosedBeforeResponse,
             format!(
                 "connection {} to {} closed before any response byte",
                 conn.id(),
                 conn.route()
             ),
         )
-    } else {
-        Error::new(
-            Kind::Protocol(ErrorKind::IncompleteHead),
-            format!(
-                "connection closed in the middle of the response head ({} bytes received)",
-                conn.buffer().len()
-            ),
-        )
+        .with_source(codec)
     }
 }
 
-fn read_error(
-    e: std::io::Error,
-    received_any: bool,
-    timeout: Option<std::time::Duration>,
-) -> Error {
-    if !received_any && is_gone(&e) {
-        Error::new(
-            Kind::ClosedBeforeResponse,
-            format!("connection reset before any response byte: {e}"),
-        )
-        .with_source(e)
-    } else {
-        Error::exchange_io(e, "waiting for the response head", timeout)
-    }
+fn connection(runtime: &mut ExecRuntime) -> Result<&mut Connection, Error> {
+    runtime
+        .connection_mut()
+        .ok_or_else(|| Error::new(ErrorKind::InvalidRequest, "the runtime holds no connection"))
 }
 
 impl fmt::Debug for MainExec {

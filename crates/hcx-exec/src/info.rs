@@ -19,21 +19,3 @@ pub struct ConnectionInfo {
     /// How many stale idle connections were found and closed before this one.
     pub stale_discarded: u32,
 }
-
-/// The reuse decision taken after the response head, in the response's extensions:
-/// "why wasn't my connection reused?" always has an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ReuseInfo {
-    /// The connection goes back to the pool once the body is read, valid for this
-    /// long (`None`: no limit).
-    Keep {
-        /// The keep-alive granted.
-        valid_for: Option<Duration>,
-    },
-    /// The connection is closed after this response, and why.
-    Close {
-        /// A short explanation.
-        reason: &'static str,
-    },
-}

@@ -6,11 +6,13 @@
 //! `MainClientExec`, [`ExecRuntime`] is `InternalExecRuntime`,
 //! [`PoolingConnectionManager`] is `PoolingHttpClientConnectionManager`. Blocking
 //! I/O, one thread per request, no background thread. The protocol rules live in
-//! `hcx-h1` (the codec) and `hcx-reuse` (reuse and keep-alive); the pool in
-//! `hcx-pool`. Most users want the `hcx` crate's `Client`, which wraps this.
+//! `hcx-h1` (the codec, including the exchange as a sans-IO [`hcx_h1::Call`]) and
+//! `hcx-reuse` (reuse and keep-alive); the pool in `hcx-pool`; the keep-or-close
+//! vocabulary in `hcx-close`. This crate moves bytes between the call and a
+//! [`Transport`]. Most users want the `hcx` crate's `Client`, which wraps this.
 //!
 //! ```
-//! use hcx_exec::{Body, ConnectionInfo, ExecRuntime, MainExec, PoolingConnectionManager, RequestConfig, Route};
+//! use hcx_exec::{Body, ConnectionInfo, Decision, ExecRuntime, MainExec, PoolingConnectionManager, RequestConfig, Route};
 //! use hcx_testserver::{Method, Reply, TestServer};
 //!
 //! let server = TestServer::builder().route(Method::GET, "/hello", Reply::ok().body("hi")).start()?;
@@ -23,6 +25,8 @@
 //!     let response = exec.execute(&route, request, runtime, &RequestConfig::default())?;
 //!     let info = response.extensions().get::<ConnectionInfo>().copied();
 //!     assert_eq!(info.map(|i| i.reused), Some(round > 0));
+//!     // The keep-or-close decision the pool will act on, with its reason if it closes.
+//!     assert!(response.extensions().get::<Decision>().is_some_and(Decision::is_keep));
 //!     // Reading to the end gives the connection back to the pool.
 //!     assert_eq!(response.into_body().into_string()?, "hi");
 //!     assert_eq!(manager.stats().pool.leased, 0);
@@ -33,7 +37,6 @@
 #![deny(missing_docs)]
 
 mod body;
-mod closes;
 mod config;
 mod connection;
 mod error;
@@ -45,16 +48,17 @@ mod response_body;
 mod route;
 mod runtime;
 mod send;
+mod transport;
 
 pub use body::Body;
-pub use closes::EngineCloses;
-pub use config::RequestConfig;
+pub use config::{RequestConfig, SocketConfig};
 pub use connection::Connection;
-pub use error::Error;
+pub use error::{Error, ErrorKind, RequestProgress};
 pub use exec::MainExec;
+pub use hcx_close::{CloseCounts, CloseReason, Decision};
 /// What a protocol error was ([`Error::protocol_error`]).
 pub use hcx_h1::ErrorKind as ProtocolErrorKind;
-pub use info::{ConnectionInfo, ReuseInfo};
+pub use info::ConnectionInfo;
 pub use manager::{
     Endpoint, ManagerStats, PoolingConnectionManager, PoolingConnectionManagerBuilder, UserToken,
 };
@@ -62,3 +66,4 @@ pub use resolver::{Resolver, StaticResolver, SystemResolver};
 pub use response_body::ResponseBody;
 pub use route::{Route, Scheme};
 pub use runtime::ExecRuntime;
+pub use transport::Transport;

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hcx_pool::{Clock, CoarseClock, Lease, Pool, PoolConfig, PoolStats};
+use hcx_close::{CloseCounts, CloseReason, Decision};
+use hcx_pool::{Clock, CoarseClock, Lease, Pool, PoolConfig, PoolStats, ReusePolicy};
 
-use crate::closes::{CloseCause, CloseCounters, EngineCloses};
+use crate::config::SocketConfig;
 use crate::connection::Connection;
-use crate::error::{Error, Kind};
+use crate::error::{Error, ErrorKind};
 use crate::info::ConnectionInfo;
 use crate::resolver::{Resolver, SystemResolver};
 use crate::route::Route;
@@ -53,11 +54,10 @@ struct Inner {
     clock: SharedClock,
     resolver: Arc<dyn Resolver>,
     validate_after_inactivity: Option<Duration>,
+    socket: SocketConfig,
     next_id: AtomicU64,
     /// Connects that succeeded (`next_id` also counts failed attempts).
     opened: AtomicU64,
-    stale_closed: AtomicU64,
-    closes: CloseCounters,
 }
 
 /// One clock shared by the pool (release stamps, expiry) and the manager (idle time
@@ -78,6 +78,8 @@ pub struct PoolingConnectionManagerBuilder {
     clock: SharedClock,
     resolver: Arc<dyn Resolver>,
     validate_after_inactivity: Option<Duration>,
+    socket: SocketConfig,
+    route_limits: Vec<(Route, usize)>,
 }
 
 impl PoolingConnectionManagerBuilder {
@@ -93,9 +95,34 @@ impl PoolingConnectionManagerBuilder {
         self
     }
 
-    /// A hard limit on each connection's life. Default none. Apache: `timeToLive`.
+    /// The limit of one route, in place of `max_per_route` (0 blocks the route).
+    /// Apache: `setMaxPerRoute(HttpRoute, int)`.
+    pub fn max_per_route_for(mut self, route: Route, max: usize) -> Self {
+        self.route_limits.retain(|(r, _)| *r != route);
+        self.route_limits.push((route, max));
+        self
+    }
+
+    /// A hard limit on each connection's life, from its connect, whatever keep-alive
+    /// the server grants; `None`: no limit. Default none. Apache: `timeToLive`
+    /// (`setConnectionTimeToLive`).
     pub fn time_to_live(mut self, ttl: Option<Duration>) -> Self {
         self.config.time_to_live = ttl;
+        self
+    }
+
+    /// Which idle connection a lease gets: the most recently used (LIFO, the default:
+    /// surplus connections stay idle and expire) or the least (FIFO: all stay warm).
+    /// Apache: `setConnPoolPolicy(PoolReusePolicy)`.
+    pub fn reuse_policy(mut self, policy: ReusePolicy) -> Self {
+        self.config.reuse_policy = policy;
+        self
+    }
+
+    /// Socket options of every connection (`TCP_NODELAY`, buffer sizes, linger).
+    /// Apache: `setDefaultSocketConfig`.
+    pub fn socket_config(mut self, socket: SocketConfig) -> Self {
+        self.socket = socket;
         self
     }
 
@@ -138,18 +165,20 @@ impl PoolingConnectionManagerBuilder {
             .clock(clock.clone())
             .build()
             .map_err(|e| {
-                Error::new(Kind::Config, format!("invalid pool configuration: {e}")).with_source(e)
+                Error::new(ErrorKind::Config, "invalid pool configuration").with_source(e)
             })?;
+        for (route, max) in &self.route_limits {
+            pool.set_max_per_route(route, Some(*max));
+        }
         Ok(PoolingConnectionManager {
             inner: Arc::new(Inner {
                 pool,
                 clock,
                 resolver: self.resolver,
                 validate_after_inactivity: self.validate_after_inactivity,
+                socket: self.socket,
                 next_id: AtomicU64::new(1),
                 opened: AtomicU64::new(0),
-                stale_closed: AtomicU64::new(0),
-                closes: CloseCounters::default(),
             }),
         })
     }
@@ -160,23 +189,24 @@ impl fmt::Debug for PoolingConnectionManagerBuilder {
         f.debug_struct("PoolingConnectionManagerBuilder")
             .field("config", &self.config)
             .field("validate_after_inactivity", &self.validate_after_inactivity)
+            .field("socket", &self.socket)
+            .field("route_limits", &self.route_limits)
             .finish_non_exhaustive()
     }
 }
 
 /// Counts of a [`PoolingConnectionManager`] at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ManagerStats {
     /// The pool's counts (leased, idle, waiting, limit).
     pub pool: PoolStats,
     /// Connections opened since the manager was built.
     pub connections_opened: u64,
-    /// Idle connections the stale probe found closed or unusable, and discarded.
-    pub stale_closed: u64,
-    /// Connections the engine closed after an exchange instead of pooling them, by
-    /// cause.
-    pub closed: EngineCloses,
+    /// Every connection closed, by [`CloseReason`], whichever layer closed it (the
+    /// stale probe, the reuse decision, the engine, expiry, trims, shutdown), each
+    /// counted once: the pool's own count.
+    pub closes: CloseCounts,
 }
 
 impl PoolingConnectionManager {
@@ -187,6 +217,8 @@ impl PoolingConnectionManager {
             clock: SharedClock(Arc::new(CoarseClock::new())),
             resolver: Arc::new(SystemResolver),
             validate_after_inactivity: Some(Duration::ZERO),
+            socket: SocketConfig::default(),
+            route_limits: Vec::new(),
         }
     }
 
@@ -222,8 +254,10 @@ impl PoolingConnectionManager {
                 .pool
                 .lease(route, state.clone())
                 .get(remaining)
-                .map_err(Error::from_lease)?;
-            let Some(conn) = lease.connection() else {
+                .map_err(|e| Error::from_lease(e, route))?;
+            let idle = inner.clock.now().saturating_duration_since(lease.updated());
+            let mut lease = lease;
+            let Some(conn) = lease.connection_mut() else {
                 return Ok(Endpoint::new(
                     self.clone(),
                     lease,
@@ -236,14 +270,12 @@ impl PoolingConnectionManager {
                     },
                 ));
             };
-            let idle = inner.clock.now().saturating_duration_since(lease.updated());
             let probe = inner
                 .validate_after_inactivity
                 .is_some_and(|after| idle >= after);
             if probe && conn.is_stale() {
-                inner.stale_closed.fetch_add(1, Ordering::Relaxed);
                 stale_discarded = stale_discarded.saturating_add(1);
-                lease.discard();
+                lease.discard(CloseReason::Stale);
                 continue;
             }
             let connection_id = conn.id();
@@ -272,13 +304,12 @@ impl PoolingConnectionManager {
         self.inner.pool.close_expired();
     }
 
-    /// The pool's counts and the manager's own.
+    /// The pool's counts, the connections opened, and every close by reason.
     pub fn stats(&self) -> ManagerStats {
         ManagerStats {
             pool: self.inner.pool.stats(),
             connections_opened: self.inner.opened.load(Ordering::Relaxed),
-            stale_closed: self.inner.stale_closed.load(Ordering::Relaxed),
-            closed: self.inner.closes.snapshot(),
+            closes: self.inner.pool.close_counts(),
         }
     }
 
@@ -300,7 +331,13 @@ impl PoolingConnectionManager {
 
     fn open(&self, route: &Route, timeout: Duration) -> Result<Connection, Error> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let conn = Connection::connect(id, route, &*self.inner.resolver, timeout)?;
+        let conn = Connection::connect(
+            id,
+            route,
+            &*self.inner.resolver,
+            timeout,
+            &self.inner.socket,
+        )?;
         self.inner.opened.fetch_add(1, Ordering::Relaxed);
         Ok(conn)
     }
@@ -392,37 +429,32 @@ impl Endpoint {
         self.lease.set_state(state);
     }
 
-    /// Gives the connection back for reuse during `valid_for` (`None`: no keep-alive
-    /// limit; `Some(ZERO)`: close it). A connection with received bytes still unread
-    /// is closed instead: they answer no request, and read as the next response they
-    /// would hand wrong bytes to the next request (`CloseReason::TrailingBytes`).
-    /// Bytes that arrive after the release are the stale probe's to find, at the next
-    /// lease: with the default (probe every reuse) they are; with the probe off or a
-    /// threshold above zero, a server that sends unsolicited bytes later can still
-    /// have them read as the next response.
-    pub fn release(self, valid_for: Option<Duration>) {
-        if self
-            .lease
-            .connection()
-            .is_some_and(Connection::has_buffered)
-        {
-            self.discard_because(CloseCause::TrailingBytes);
-            return;
-        }
-        self.lease.release(true, valid_for);
+    /// Gives the connection back as `decision` says. A connection kept with received
+    /// bytes still unread is closed instead ([`CloseReason::TrailingBytes`]): they
+    /// answer no request, and read as the next response they would hand wrong bytes to
+    /// the next request. Bytes that arrive after the release are the stale probe's to
+    /// find at the next lease: with the default (probe every reuse) they are; with the
+    /// probe off or a threshold above zero, a server that sends unsolicited bytes later
+    /// can still have them read as the next response.
+    pub fn release(self, decision: Decision) {
+        let decision = match decision {
+            Decision::Keep { .. }
+                if self
+                    .lease
+                    .connection()
+                    .is_some_and(Connection::has_buffered) =>
+            {
+                Decision::Close(CloseReason::TrailingBytes)
+            }
+            other => other,
+        };
+        self.lease.release(decision);
     }
 
-    /// Closes the connection and counts why, in [`ManagerStats::closed`].
-    pub(crate) fn discard_because(self, cause: CloseCause) {
-        if self.lease.connection().is_some() {
-            self.manager.inner.closes.count(cause);
-        }
-        self.lease.discard();
-    }
-
-    /// Closes the connection and frees the slot.
-    pub fn discard(self) {
-        self.lease.discard();
+    /// Closes the connection for `reason` (counted in
+    /// [`ManagerStats::closes`]) and frees the slot.
+    pub fn discard(self, reason: CloseReason) {
+        self.lease.discard(reason);
     }
 }
 
@@ -452,8 +484,8 @@ mod tests {
         runtime.connect_if_needed(WAIT)?;
         let info = runtime
             .connection_info()
-            .ok_or_else(|| Error::new(Kind::Io, "no endpoint"))?;
-        runtime.mark_reusable(None);
+            .ok_or_else(|| Error::new(ErrorKind::Io, "no endpoint"))?;
+        runtime.mark(Decision::keep(None));
         runtime.release();
         Ok(info)
     }
@@ -516,7 +548,13 @@ mod tests {
             .max_per_route(0)
             .build()
             .err();
-        assert!(error.is_some_and(|e| e.is_config() && e.to_string().contains("max_per_route")));
+        let error = error.expect("a zero limit is refused");
+        assert!(error.is_config());
+        let cause = std::error::Error::source(&error).map(ToString::to_string);
+        assert!(
+            cause.is_some_and(|c| c.contains("max_per_route")),
+            "{error:?}"
+        );
     }
 
     #[test]

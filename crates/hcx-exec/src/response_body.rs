@@ -8,9 +8,10 @@ use bytes::{Buf, Bytes};
 use hcx_h1::BodyDecoder;
 use http::HeaderMap;
 
-use crate::closes::CloseCause;
+use hcx_close::CloseReason;
+
 use crate::config::RequestConfig;
-use crate::error::{Error, Kind};
+use crate::error::{Error, ErrorKind, Facts};
 use crate::runtime::ExecRuntime;
 
 /// How far one read of a drain may run past the drain deadline.
@@ -25,7 +26,11 @@ const DIRECT_READ_MIN: usize = 8 * 1024;
 /// final `Ok(0)`) are returned, so a loop of requests that reads each body to its end
 /// reuses one connection. A read error discards the connection. Dropping it before
 /// its end drains at most `drain_limit` bytes within `drain_timeout` (from the
-/// [`RequestConfig`]) to keep the connection, and closes it otherwise. Nothing leaks.
+/// [`RequestConfig`]) to keep the connection, and closes it otherwise
+/// ([`CloseReason::UnreadBody`]). Nothing leaks.
+///
+/// A read error comes out of `Read` as an [`io::Error`] carrying the [`Error`]
+/// ([`Error::from_io`] takes it back), and every later read reports the same error.
 ///
 /// Apache HttpClient: the response entity's content stream with its
 /// `EofSensorInputStream` / `ResponseEntityProxy`.
@@ -41,8 +46,8 @@ enum State {
     Tail(Bytes),
     /// Reading from the connection.
     Streaming(Box<Streaming>),
-    /// A read failed; the connection was discarded.
-    Failed(String),
+    /// A read failed; the connection was discarded. Later reads report the same.
+    Failed(Error),
 }
 
 struct Streaming {
@@ -51,6 +56,8 @@ struct Streaming {
     pending: Bytes,
     drain_limit: u64,
     drain_timeout: Duration,
+    /// How the exchange got here, for the errors of the body.
+    facts: Facts,
 }
 
 impl ResponseBody {
@@ -68,6 +75,7 @@ impl ResponseBody {
         runtime: ExecRuntime,
         decoder: BodyDecoder,
         config: &RequestConfig,
+        facts: Facts,
     ) -> Self {
         ResponseBody {
             state: State::Streaming(Box::new(Streaming {
@@ -76,6 +84,10 @@ impl ResponseBody {
                 pending: Bytes::new(),
                 drain_limit: config.drain_limit,
                 drain_timeout: config.drain_timeout,
+                facts: Facts {
+                    response_started: true,
+                    ..facts
+                },
             })),
             trailers: None,
         }
@@ -109,13 +121,15 @@ impl ResponseBody {
         self.into_vec().map(Bytes::from)
     }
 
-    /// Reads the rest of the body as UTF-8 text; other bytes are an error.
+    /// Reads the rest of the body as UTF-8 text; other bytes are an
+    /// [`Utf8`](ErrorKind::Utf8) error (the body was read whole: the connection is
+    /// released as usual).
     pub fn into_string(self) -> Result<String, Error> {
         String::from_utf8(self.into_vec()?).map_err(|e| {
             Error::new(
-                Kind::Io,
+                ErrorKind::Utf8,
                 format!(
-                    "response body is not UTF-8 (at byte {})",
+                    "the response body is not UTF-8 (valid up to byte {})",
                     e.utf8_error().valid_up_to()
                 ),
             )
@@ -127,7 +141,7 @@ impl ResponseBody {
     /// or one too large to drain). Apache: `response.close()` without consuming.
     pub fn discard(mut self) {
         if let State::Streaming(mut s) = std::mem::replace(&mut self.state, State::Done) {
-            s.runtime.discard_because(CloseCause::UnreadBody);
+            s.runtime.discard(CloseReason::UnreadBody);
         }
     }
 
@@ -137,7 +151,7 @@ impl ResponseBody {
         let State::Streaming(s) = &mut self.state else {
             return Ok(());
         };
-        let next = s.next_data();
+        let next = s.next_data().map_err(|e| e.with_facts(s.facts));
         let done = s.decoder.is_done();
         match next {
             Ok(Some(data)) if done => self.finish(Some(data)),
@@ -145,7 +159,7 @@ impl ResponseBody {
             Ok(None) => self.finish(None),
             Err(e) => {
                 // Dropping the runtime discards the connection.
-                self.state = State::Failed(e.to_string());
+                self.state = State::Failed(e.clone());
                 return Err(e);
             }
         }
@@ -183,7 +197,7 @@ impl Streaming {
         let conn = self
             .runtime
             .connection_mut()
-            .ok_or_else(|| Error::new(Kind::Io, "the response body lost its connection"))?;
+            .ok_or_else(|| Error::new(ErrorKind::Io, "the response body lost its connection"))?;
         let timeout = conn.timeout();
         match conn.read_direct(&mut out[..want]) {
             Ok(0) => {
@@ -206,10 +220,9 @@ impl Streaming {
             if self.decoder.is_done() {
                 return Ok(None);
             }
-            let conn = self
-                .runtime
-                .connection_mut()
-                .ok_or_else(|| Error::new(Kind::Io, "the response body lost its connection"))?;
+            let conn = self.runtime.connection_mut().ok_or_else(|| {
+                Error::new(ErrorKind::Io, "the response body lost its connection")
+            })?;
             if !conn.buffer().is_empty() {
                 let data = self
                     .decoder
@@ -235,12 +248,12 @@ impl Streaming {
     /// the connection; discards it if the limits are hit or anything fails.
     fn drain(mut self) {
         if !self.runtime.is_reusable() {
-            // Nothing to drain for: release closes it, counted as not reusable.
+            // Nothing to drain for: release closes it, for the decision's reason.
             self.runtime.release();
             return;
         }
         if self.drain_limit == 0 {
-            self.runtime.discard_because(CloseCause::UnreadBody);
+            self.runtime.discard(CloseReason::UnreadBody);
             return;
         }
         // No deadline when the timeout is too large to add (effectively forever).
@@ -260,7 +273,7 @@ impl Streaming {
                 .remaining()
                 .is_some_and(|rest| drained.saturating_add(rest) > self.drain_limit);
             if left.is_zero() || too_long {
-                self.runtime.discard_because(CloseCause::UnreadBody);
+                self.runtime.discard(CloseReason::UnreadBody);
                 return;
             }
             let wait = response_timeout.map_or(left, |t| t.min(left));
@@ -277,14 +290,14 @@ impl Streaming {
                 .timeout()
                 .is_none_or(|t| t > left.saturating_add(DRAIN_SLACK));
             if overshoots && conn.set_timeout(Some(wait)).is_err() {
-                self.runtime.discard();
+                self.runtime.discard(CloseReason::FailedExchange);
                 return;
             }
             match self.next_data() {
                 Ok(Some(data)) => {
                     drained = drained.saturating_add(data.len() as u64);
                     if drained > self.drain_limit {
-                        self.runtime.discard_because(CloseCause::UnreadBody);
+                        self.runtime.discard(CloseReason::UnreadBody);
                         return;
                     }
                 }
@@ -294,12 +307,12 @@ impl Streaming {
                 }
                 Err(e) => {
                     // A read that timed out is the drain reaching its deadline.
-                    let cause = if e.is_timeout() {
-                        CloseCause::UnreadBody
+                    let reason = if e.is_timeout() {
+                        CloseReason::UnreadBody
                     } else {
-                        CloseCause::FailedExchange
+                        CloseReason::FailedExchange
                     };
-                    self.runtime.discard_because(cause);
+                    self.runtime.discard(reason);
                     return;
                 }
             }
@@ -315,11 +328,7 @@ impl Read for ResponseBody {
         loop {
             match &mut self.state {
                 State::Done => return Ok(0),
-                State::Failed(message) => {
-                    return Err(io::Error::other(format!(
-                        "the response body failed earlier: {message}"
-                    )));
-                }
+                State::Failed(error) => return Err(error.clone().into_io()),
                 State::Tail(tail) => {
                     let n = tail.len().min(out.len());
                     out[..n].copy_from_slice(&tail[..n]);
@@ -336,7 +345,7 @@ impl Read for ResponseBody {
                     return Ok(n);
                 }
                 State::Streaming(s) if out.len() >= DIRECT_READ_MIN && s.can_read_direct() => {
-                    let result = s.read_direct(out);
+                    let result = s.read_direct(out).map_err(|e| e.with_facts(s.facts));
                     let done = s.decoder.is_done();
                     return match result {
                         Ok(n) => {
@@ -347,7 +356,7 @@ impl Read for ResponseBody {
                         }
                         Err(e) => {
                             // Dropping the runtime discards the connection.
-                            self.state = State::Failed(e.to_string());
+                            self.state = State::Failed(e.clone());
                             Err(e.into_io())
                         }
                     };

@@ -4,7 +4,7 @@ use std::fmt;
 
 use http::Uri;
 
-use crate::error::{Error, Kind};
+use crate::error::{Error, ErrorKind};
 
 /// The scheme of a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,8 +76,12 @@ impl Route {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_uri(uri: &Uri) -> Result<Route, Error> {
-        let invalid =
-            |why: &str| Error::new(Kind::InvalidRequest, format!("cannot send to {uri}: {why}"));
+        let invalid = |why: &str| {
+            Error::new(
+                ErrorKind::InvalidUrl,
+                format!("cannot send to {uri}: {why}"),
+            )
+        };
         let scheme = match uri.scheme_str() {
             Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
             Some(s) if s.eq_ignore_ascii_case("https") => {
@@ -135,7 +139,7 @@ mod tests {
     fn route(uri: &str) -> Result<Route, Error> {
         Route::from_uri(
             &uri.parse::<Uri>()
-                .map_err(|e| Error::new(Kind::InvalidRequest, e.to_string()))?,
+                .map_err(|e| Error::new(ErrorKind::InvalidUrl, e.to_string()))?,
         )
     }
 

@@ -3,38 +3,28 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::closes::CloseCause;
+use hcx_close::{CloseReason, Decision};
+
 use crate::connection::Connection;
-use crate::error::{Error, Kind};
+use crate::error::{Error, ErrorKind};
 use crate::info::ConnectionInfo;
 use crate::manager::{Endpoint, PoolingConnectionManager, UserToken};
 use crate::route::Route;
 
-/// What happens to the connection when the exchange ends. Monotone within an
-/// exchange: once non-reusable, nothing makes it reusable again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reuse {
-    /// Nobody said: discard (the safe default).
-    Unmarked,
-    /// Give it back, valid for this long.
-    Reusable(Option<Duration>),
-    /// Close it.
-    NonReusable,
-}
-
 /// The connection of one request, shared by every exec layer that handles it.
 /// Apache HttpClient 5: `InternalExecRuntime`.
 ///
-/// It holds at most one [`Endpoint`]. [`release`](Self::release) gives it back as
-/// marked ([`mark_reusable`](Self::mark_reusable) /
-/// [`mark_non_reusable`](Self::mark_non_reusable); unmarked means discard),
-/// [`discard`](Self::discard) closes it; either happens once, because the endpoint
-/// moves out. Dropping a runtime that still holds an endpoint discards it. After a
-/// release the runtime can acquire again (a redirect to the same route, say).
+/// It holds at most one [`Endpoint`] and the [`Decision`] it will be given back with.
+/// [`mark`](Self::mark) records the decision (monotone: once a layer says close,
+/// nothing re-enables reuse); [`release`](Self::release) gives the endpoint back as
+/// decided (unmarked means close as a failed exchange); [`discard`](Self::discard)
+/// closes it with a reason. Either happens once, because the endpoint moves out.
+/// Dropping a runtime that still holds an endpoint discards it. After a release the
+/// runtime can acquire again (a redirect to the same route, say).
 pub struct ExecRuntime {
     manager: PoolingConnectionManager,
     endpoint: Option<Endpoint>,
-    reuse: Reuse,
+    decision: Option<Decision>,
 }
 
 impl ExecRuntime {
@@ -43,7 +33,7 @@ impl ExecRuntime {
         ExecRuntime {
             manager,
             endpoint: None,
-            reuse: Reuse::Unmarked,
+            decision: None,
         }
     }
 
@@ -62,7 +52,7 @@ impl ExecRuntime {
     ) -> Result<(), Error> {
         if let Some(held) = &self.endpoint {
             return Err(Error::new(
-                Kind::InvalidRequest,
+                ErrorKind::InvalidRequest,
                 format!(
                     "endpoint already acquired (for {}); release or discard it first",
                     held.route()
@@ -70,7 +60,7 @@ impl ExecRuntime {
             ));
         }
         self.endpoint = Some(self.manager.lease(route, state, timeout)?);
-        self.reuse = Reuse::Unmarked;
+        self.decision = None;
         Ok(())
     }
 
@@ -88,7 +78,10 @@ impl ExecRuntime {
     pub fn connect_if_needed(&mut self, connect_timeout: Duration) -> Result<(), Error> {
         match &mut self.endpoint {
             Some(endpoint) => endpoint.connect_if_needed(connect_timeout),
-            None => Err(not_acquired()),
+            None => Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "no endpoint acquired",
+            )),
         }
     }
 
@@ -121,62 +114,53 @@ impl ExecRuntime {
         }
     }
 
-    /// Marks the connection reusable for `valid_for` (`None`: no limit) when it is
-    /// released, unless it was already marked non-reusable. Apache:
-    /// `markConnectionReusable`.
-    pub fn mark_reusable(&mut self, valid_for: Option<Duration>) {
-        if self.reuse != Reuse::NonReusable {
-            self.reuse = Reuse::Reusable(valid_for);
-        }
+    /// Records what to do with the connection at release. Monotone: a close recorded
+    /// earlier stays (with its reason); a keep replaces an earlier keep. Apache:
+    /// `markConnectionReusable` / `markConnectionNonReusable`.
+    pub fn mark(&mut self, decision: Decision) {
+        self.decision = Some(match self.decision {
+            Some(earlier) => earlier.and(decision),
+            None => decision,
+        });
     }
 
-    /// Marks the connection to be closed when released. Apache:
-    /// `markConnectionNonReusable`.
-    pub fn mark_non_reusable(&mut self) {
-        self.reuse = Reuse::NonReusable;
+    /// The decision recorded so far, if any.
+    pub fn decision(&self) -> Option<Decision> {
+        self.decision
     }
 
     /// Whether a release would give the connection back to the pool.
     pub fn is_reusable(&self) -> bool {
-        matches!(self.reuse, Reuse::Reusable(_))
+        self.decision.is_some_and(|d| d.is_keep())
     }
 
-    /// Gives the endpoint back as marked: to the pool if reusable, closed otherwise.
-    /// Does nothing when none is held. Apache: `releaseEndpoint`.
+    /// Gives the endpoint back as marked: to the pool if the decision keeps it, closed
+    /// with the decision's reason otherwise, closed as a
+    /// [`FailedExchange`](CloseReason::FailedExchange) when nobody decided. Does
+    /// nothing when none is held. Apache: `releaseEndpoint`.
     pub fn release(&mut self) {
         if let Some(endpoint) = self.endpoint.take() {
-            match self.reuse {
-                Reuse::Reusable(valid_for) => endpoint.release(valid_for),
-                Reuse::NonReusable => endpoint.discard_because(CloseCause::NotReusable),
-                // Nobody decided: closed as for a failed exchange.
-                Reuse::Unmarked => endpoint.discard_because(CloseCause::FailedExchange),
-            }
+            endpoint.release(
+                self.decision
+                    .unwrap_or(Decision::Close(CloseReason::FailedExchange)),
+            );
         }
-        self.reuse = Reuse::Unmarked;
+        self.decision = None;
     }
 
-    /// Closes the connection and frees its slot. Does nothing when none is held.
-    /// Apache: `discardEndpoint`.
-    pub fn discard(&mut self) {
-        self.discard_because(CloseCause::FailedExchange);
-    }
-
-    /// Closes the connection and counts why (in `ManagerStats::closed`).
-    pub(crate) fn discard_because(&mut self, cause: CloseCause) {
+    /// Closes the connection for `reason` and frees its slot. Does nothing when none
+    /// is held. Apache: `discardEndpoint`.
+    pub fn discard(&mut self, reason: CloseReason) {
         if let Some(endpoint) = self.endpoint.take() {
-            endpoint.discard_because(cause);
+            endpoint.discard(reason);
         }
-        self.reuse = Reuse::Unmarked;
+        self.decision = None;
     }
-}
-
-fn not_acquired() -> Error {
-    Error::new(Kind::InvalidRequest, "no endpoint acquired")
 }
 
 impl Drop for ExecRuntime {
     fn drop(&mut self) {
-        self.discard();
+        self.discard(CloseReason::FailedExchange);
     }
 }
 
@@ -184,7 +168,7 @@ impl fmt::Debug for ExecRuntime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExecRuntime")
             .field("endpoint", &self.endpoint)
-            .field("reuse", &self.reuse)
+            .field("decision", &self.decision)
             .finish()
     }
 }
@@ -202,17 +186,21 @@ mod tests {
         let mut runtime = ExecRuntime::new(manager.clone());
         runtime.acquire(&Route::http("a.test", 80), None, WAIT)?;
         assert!(runtime.is_acquired() && !runtime.is_connected());
-        runtime.mark_non_reusable();
-        runtime.mark_reusable(None);
+        runtime.mark(Decision::Close(CloseReason::ResponseConnectionClose));
+        runtime.mark(Decision::keep(None));
         assert!(
             !runtime.is_reusable(),
             "keep-alive once disabled stays disabled"
+        );
+        assert_eq!(
+            runtime.decision(),
+            Some(Decision::Close(CloseReason::ResponseConnectionClose))
         );
         runtime.release();
         assert_eq!(manager.stats().pool.leased, 0);
         // A new exchange starts unmarked.
         runtime.acquire(&Route::http("a.test", 80), None, WAIT)?;
-        runtime.mark_reusable(Some(WAIT));
+        runtime.mark(Decision::keep(Some(WAIT)));
         assert!(runtime.is_reusable());
         Ok(())
     }
@@ -228,7 +216,7 @@ mod tests {
         runtime.acquire(&route, None, WAIT)?;
         runtime.connect_if_needed(WAIT)?;
         runtime.set_state(Some(alice.clone()));
-        runtime.mark_reusable(None);
+        runtime.mark(Decision::keep(None));
         runtime.release();
 
         runtime.acquire(&route, Some(alice.clone()), WAIT)?;
@@ -261,7 +249,7 @@ mod tests {
         runtime.acquire(&route, None, WAIT)?;
         runtime.connect_if_needed(WAIT)?;
         let id = runtime.connection_info().map(|i| i.connection_id);
-        runtime.mark_reusable(None);
+        runtime.mark(Decision::keep(None));
         runtime.release();
         runtime.release(); // nothing held: a no-op
         assert_eq!(manager.stats().pool.available, 1);
@@ -270,7 +258,7 @@ mod tests {
         let info = runtime.connection_info().ok_or("no info")?;
         assert!(info.reused && info.probed);
         assert_eq!(Some(info.connection_id), id);
-        runtime.discard();
+        runtime.discard(CloseReason::Custom("test"));
         assert_eq!(manager.stats().pool.available, 0);
         assert_eq!(manager.stats().pool.leased, 0);
         Ok(())

@@ -1,52 +1,73 @@
-//! Writing the request: the head, then the body, through the codec's framing.
+//! Writing the request body through the call's framing.
 
 use std::io::{self, Read};
 use std::time::Duration;
 
-use hcx_h1::{BodyEncoder, EncodeError};
+use hcx_h1::{Call, EncodeError, RecvResponse, SendBody};
 
 use crate::body::Source;
 use crate::connection::Connection;
-use crate::error::{Error, Kind};
+use crate::error::{Error, ErrorKind};
 
 /// Bytes bodies up to this size go out in the same write as the head.
 const COALESCE_LIMIT: usize = 64 * 1024;
 /// How much of a reader body is read at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// How sending the request ended.
+pub(crate) enum Sent {
+    /// All of it went out; the response is next.
+    Complete(Call<RecvResponse>),
+    /// The server hung up while it was going out. It may have answered first (a 413,
+    /// a 401): the call reads on, the request marked incomplete; `error` is what to
+    /// report if no answer comes.
+    Interrupted {
+        call: Call<RecvResponse>,
+        error: Error,
+    },
+}
+
+/// A write that failed.
+enum WriteFailure {
+    /// The peer closed or reset the connection.
+    Gone(Error),
+    /// Anything else (a timeout, an I/O error).
+    Other(Error),
+}
+
 /// Writes `out` (the encoded head, or nothing when the head already went) followed by
-/// the framed body.
+/// the framed body, and ends the body.
 pub(crate) fn send_body(
     conn: &mut Connection,
     mut out: Vec<u8>,
-    mut encoder: BodyEncoder,
+    mut call: Call<SendBody>,
     source: Source,
-) -> Result<(), Error> {
-    let timeout = conn.timeout();
-    let write = |conn: &mut Connection, bytes: &[u8]| {
-        conn.write_all(bytes).map_err(|e| write_error(e, timeout))
-    };
+) -> Result<Sent, Error> {
     match source {
         Source::Bytes(bytes) if out.len() + bytes.len() <= COALESCE_LIMIT => {
-            encoder.encode(&bytes, &mut out).map_err(encode_error)?;
-            encoder.finish(&mut out).map_err(encode_error)?;
-            write(conn, &out)
+            call.encode(&bytes, &mut out).map_err(body_error)?;
+            let recv = call.finish(&mut out).map_err(body_error)?;
+            finish(conn, &out, recv)
         }
         Source::Bytes(bytes) => {
-            let frame = encoder.frame(bytes.len()).map_err(encode_error)?;
+            let frame = call.frame(bytes.len()).map_err(body_error)?;
             out.extend_from_slice(frame.prefix());
-            write(conn, &out)?;
-            write(conn, &bytes)?;
+            if let Err(failure) = write(conn, &out) {
+                return interrupted(call, failure);
+            }
+            if let Err(failure) = write(conn, &bytes) {
+                return interrupted(call, failure);
+            }
             out.clear();
             out.extend_from_slice(frame.suffix());
-            encoder.finish(&mut out).map_err(encode_error)?;
-            write(conn, &out)
+            let recv = call.finish(&mut out).map_err(body_error)?;
+            finish(conn, &out, recv)
         }
         Source::Reader(mut reader) => {
             let mut chunk = vec![0u8; READ_CHUNK];
             loop {
                 // A sized body never reads past its length.
-                let room = encoder
+                let room = call
                     .remaining()
                     .map_or(READ_CHUNK, |left| left.min(READ_CHUNK as u64) as usize);
                 if room == 0 {
@@ -58,8 +79,8 @@ pub(crate) fn send_body(
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
                         return Err(Error::new(
-                            Kind::Io,
-                            format!("reading the request body failed: {e}"),
+                            ErrorKind::RequestBody,
+                            "reading the request body failed",
                         )
                         .with_source(e));
                     }
@@ -68,52 +89,81 @@ pub(crate) fn send_body(
                 // a panic.
                 let Some(read) = chunk[..room].get(..n) else {
                     return Err(Error::new(
-                        Kind::Io,
+                        ErrorKind::RequestBody,
                         format!("the request body reader claimed {n} bytes read into {room}"),
                     ));
                 };
-                encoder.encode(read, &mut out).map_err(encode_error)?;
+                call.encode(read, &mut out).map_err(body_error)?;
                 if out.len() >= READ_CHUNK {
-                    write(conn, &out)?;
+                    if let Err(failure) = write(conn, &out) {
+                        return interrupted(call, failure);
+                    }
                     out.clear();
                 }
             }
-            encoder.finish(&mut out).map_err(encode_error)?;
-            write(conn, &out)
+            let recv = call.finish(&mut out).map_err(body_error)?;
+            finish(conn, &out, recv)
         }
     }
 }
 
 /// Writes the head alone (before waiting for `100 Continue`).
 pub(crate) fn send_head(conn: &mut Connection, head: &[u8]) -> Result<(), Error> {
-    let timeout = conn.timeout();
-    conn.write_all(head).map_err(|e| write_error(e, timeout))
+    write(conn, head).map_err(|failure| match failure {
+        WriteFailure::Gone(e) | WriteFailure::Other(e) => e,
+    })
+}
+
+/// Writes the last bytes of the request.
+fn finish(conn: &mut Connection, out: &[u8], mut recv: Call<RecvResponse>) -> Result<Sent, Error> {
+    match write(conn, out) {
+        Ok(()) => Ok(Sent::Complete(recv)),
+        Err(WriteFailure::Gone(error)) => {
+            recv.request_not_fully_sent();
+            Ok(Sent::Interrupted { call: recv, error })
+        }
+        Err(WriteFailure::Other(e)) => Err(e),
+    }
+}
+
+fn interrupted(call: Call<SendBody>, failure: WriteFailure) -> Result<Sent, Error> {
+    match failure {
+        WriteFailure::Gone(error) => Ok(Sent::Interrupted {
+            call: call.abandon(),
+            error,
+        }),
+        WriteFailure::Other(e) => Err(e),
+    }
+}
+
+fn write(conn: &mut Connection, bytes: &[u8]) -> Result<(), WriteFailure> {
+    let timeout: Option<Duration> = conn.timeout();
+    conn.write_all(bytes).map_err(|e| {
+        if is_gone(&e) {
+            // No response will follow a write the peer refused: the retry layer treats
+            // it like a close before any response byte.
+            WriteFailure::Gone(
+                Error::new(
+                    ErrorKind::ClosedBeforeResponse,
+                    "the server closed the connection while the request was being sent",
+                )
+                .with_source(e),
+            )
+        } else {
+            WriteFailure::Other(Error::exchange_io(e, "sending the request", timeout))
+        }
+    })
 }
 
 /// The body broke its own framing while being sent (a sized reader that ended short
-/// or ran long). The head and part of the body are out, so this is an I/O failure of
-/// the exchange, not an invalid request (which promises nothing was sent). The
-/// connection is discarded.
-fn encode_error(e: EncodeError) -> Error {
+/// or ran long). The head and part of the body may be out, so the connection is
+/// discarded.
+fn body_error(e: EncodeError) -> Error {
     Error::new(
-        Kind::Io,
-        format!("the request body did not match its framing while being sent: {e}"),
+        ErrorKind::RequestBody,
+        "the request body did not match its declared length",
     )
     .with_source(e)
-}
-
-/// A write that fails because the server went away means no response will come:
-/// the retry layer treats it like a close before any response byte.
-fn write_error(e: io::Error, timeout: Option<Duration>) -> Error {
-    if is_gone(&e) {
-        Error::new(
-            Kind::ClosedBeforeResponse,
-            format!("connection closed by the server while sending the request: {e}"),
-        )
-        .with_source(e)
-    } else {
-        Error::exchange_io(e, "sending the request", timeout)
-    }
 }
 
 /// The peer closed or reset the connection.

@@ -93,6 +93,37 @@ impl Error {
     }
 }
 
+impl ErrorKind {
+    /// A short phrase naming the kind, without values: "conflicting Content-Length
+    /// values". The [`Error`]'s message has the values.
+    pub fn explain(self) -> &'static str {
+        match self {
+            ErrorKind::NotHttp => "the peer does not speak HTTP/1.x",
+            ErrorKind::UnsupportedVersion => "unsupported HTTP version",
+            ErrorKind::InvalidHead => "malformed response head",
+            ErrorKind::HeadTooLarge => "response head too large",
+            ErrorKind::TooManyHeaders => "too many header fields",
+            ErrorKind::TooManyInformational => "too many informational (1xx) responses",
+            ErrorKind::InvalidContentLength => "invalid Content-Length",
+            ErrorKind::ConflictingContentLength => "conflicting Content-Length values",
+            ErrorKind::InvalidTransferEncoding => "invalid Transfer-Encoding",
+            ErrorKind::InvalidChunkSize => "malformed chunk size",
+            ErrorKind::ChunkSizeOverflow => "chunk size too large",
+            ErrorKind::ChunkLineTooLong => "chunk-size line too long",
+            ErrorKind::InvalidChunkDelimiter => "missing CRLF after chunk data",
+            ErrorKind::InvalidTrailers => "malformed trailer section",
+            ErrorKind::IncompleteBody => "the connection closed before the end of the body",
+            ErrorKind::IncompleteHead => "the connection closed in the middle of the head",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.explain())
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

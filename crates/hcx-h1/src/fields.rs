@@ -5,6 +5,7 @@ use http::HeaderMap;
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 
 use crate::error::ShowBytes;
+use crate::syntax::{parse_decimal, trim_ows};
 
 /// Why the `Content-Length` fields cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,20 +39,6 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Content
         }
     }
     Ok(found)
-}
-
-/// `1*DIGIT` as a `u64`, or `None` for anything else (empty, a sign, overflow).
-pub(crate) fn parse_decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &b| {
-        if b.is_ascii_digit() {
-            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
-    })
 }
 
 /// Checks that the `Transfer-Encoding` fields, read as one list, end in `chunked`
@@ -91,17 +78,6 @@ pub(crate) fn transfer_encoding_is_chunked(headers: &HeaderMap) -> Result<bool, 
         ));
     }
     Ok(true)
-}
-
-/// Strips optional whitespace (SP, HTAB) at both ends (RFC 9110 §5.6.3).
-pub(crate) fn trim_ows(bytes: &[u8]) -> &[u8] {
-    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = bytes.iter().position(|b| !is_ows(b)).unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !is_ows(b))
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
 }
 
 #[cfg(test)]
@@ -195,12 +171,5 @@ mod tests {
             let got = transfer_encoding_is_chunked(&headers);
             assert_eq!(got, expected.map_err(String::from), "values {values:?}");
         }
-    }
-
-    #[test]
-    fn ows_is_trimmed_on_both_ends_only() {
-        assert_eq!(trim_ows(b" \t a b\t "), b"a b");
-        assert_eq!(trim_ows(b"   "), b"");
-        assert_eq!(trim_ows(b""), b"");
     }
 }

@@ -44,7 +44,11 @@ impl ResponseFraming {
 ///
 /// 1. A response to `HEAD`, and every 1xx, 204 and 304 response, has no body,
 ///    whatever its fields say. `101` also closes the connection
-///    ([`CloseReason::SwitchingProtocols`]).
+///    ([`CloseReason::SwitchingProtocols`]). A 1xx or 204 that declares a body anyway
+///    (a `Transfer-Encoding`, or a `Content-Length` other than 0: RFC 9110 §8.6 and
+///    RFC 9112 §6.1 forbid both) may send one nobody will read, so the connection is
+///    closed after it ([`CloseReason::InvalidBodilessResponse`]); a 304's and a HEAD
+///    response's length describe the representation and are fine.
 /// 2. A 2xx response to `CONNECT` has no body; the connection becomes a tunnel
 ///    ([`CloseReason::Tunnel`]).
 /// 3. `Transfer-Encoding` ending in `chunked` means chunked, even with a
@@ -56,7 +60,8 @@ impl ResponseFraming {
 /// 4. `Content-Length` gives the length. Repeated identical values count as one
 ///    (RFC 9110 §8.6); different values or a value that is not a decimal number are
 ///    errors.
-/// 5. Otherwise the body runs until the connection closes ([`CloseReason::ReadToClose`]),
+/// 5. Otherwise the body runs until the connection closes
+///    ([`CloseReason::CloseDelimitedBody`]),
 ///    in HTTP/1.0 and HTTP/1.1 alike.
 ///
 /// ```
@@ -66,7 +71,7 @@ impl ResponseFraming {
 /// let (head, _) = parse_response_head(b"HTTP/1.0 200 OK\r\n\r\n", &Limits::default())?.unwrap();
 /// let framing = response_framing(&Method::GET, &head)?;
 /// assert_eq!(framing.body, BodyFraming::CloseDelimited);
-/// assert_eq!(framing.close, Some(CloseReason::ReadToClose));
+/// assert_eq!(framing.close, Some(CloseReason::CloseDelimitedBody));
 /// # Ok::<(), hcx_h1::Error>(())
 /// ```
 pub fn response_framing(method: &Method, head: &ResponseHead) -> Result<ResponseFraming, Error> {
@@ -79,8 +84,15 @@ pub fn response_framing(method: &Method, head: &ResponseHead) -> Result<Response
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
     {
-        let close =
-            (status == StatusCode::SWITCHING_PROTOCOLS).then_some(CloseReason::SwitchingProtocols);
+        let close = if status == StatusCode::SWITCHING_PROTOCOLS {
+            Some(CloseReason::SwitchingProtocols)
+        } else if (status.is_informational() || status == StatusCode::NO_CONTENT)
+            && declares_a_body(&head.headers)
+        {
+            Some(CloseReason::InvalidBodilessResponse)
+        } else {
+            None
+        };
         return framing(BodyFraming::None, close);
     }
     // Rule 2.
@@ -111,7 +123,10 @@ pub fn response_framing(method: &Method, head: &ResponseHead) -> Result<Response
     match fields::content_length(&head.headers) {
         Ok(Some(n)) => framing(BodyFraming::Length(n), None),
         // Rule 8.
-        Ok(None) => framing(BodyFraming::CloseDelimited, Some(CloseReason::ReadToClose)),
+        Ok(None) => framing(
+            BodyFraming::CloseDelimited,
+            Some(CloseReason::CloseDelimitedBody),
+        ),
         Err(ContentLengthError::Invalid(value)) => Err(Error::new(
             ErrorKind::InvalidContentLength,
             format!(
@@ -123,6 +138,13 @@ pub fn response_framing(method: &Method, head: &ResponseHead) -> Result<Response
             format!("conflicting Content-Length values {a} and {b} in a {status} response"),
         )),
     }
+}
+
+/// Whether fields of a response that can have no body declare one anyway: any
+/// `Transfer-Encoding`, or a `Content-Length` that is not a valid 0.
+fn declares_a_body(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || !matches!(fields::content_length(headers), Ok(None | Some(0)))
 }
 
 #[cfg(test)]
@@ -162,12 +184,32 @@ mod tests {
             (
                 Method::GET,
                 "HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n",
-                ok(None, Option::None),
+                ok(None, Some(InvalidBodilessResponse)),
             ),
             (
                 Method::GET,
                 "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
                 ok(None, Option::None),
+            ),
+            (
+                Method::GET,
+                "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+                ok(None, Option::None),
+            ),
+            (
+                Method::GET,
+                "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+                ok(None, Option::None),
+            ),
+            (
+                Method::GET,
+                "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n",
+                ok(None, Some(InvalidBodilessResponse)),
+            ),
+            (
+                Method::GET,
+                "HTTP/1.1 204 No Content\r\nContent-Length: x\r\n\r\n",
+                ok(None, Some(InvalidBodilessResponse)),
             ),
             (
                 Method::GET,
@@ -291,17 +333,17 @@ mod tests {
             (
                 Method::GET,
                 "HTTP/1.1 200 OK\r\n\r\n",
-                ok(CloseDelimited, Some(ReadToClose)),
+                ok(CloseDelimited, Some(CloseDelimitedBody)),
             ),
             (
                 Method::GET,
                 "HTTP/1.0 200 OK\r\n\r\n",
-                ok(CloseDelimited, Some(ReadToClose)),
+                ok(CloseDelimited, Some(CloseDelimitedBody)),
             ),
             (
                 Method::CONNECT,
                 "HTTP/1.1 502 Bad Gateway\r\n\r\n",
-                ok(CloseDelimited, Some(ReadToClose)),
+                ok(CloseDelimited, Some(CloseDelimitedBody)),
             ),
         ];
         for (method, head, expected) in cases {

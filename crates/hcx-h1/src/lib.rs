@@ -51,7 +51,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod close;
+mod call;
 mod decode;
 mod encode;
 mod error;
@@ -60,8 +60,11 @@ mod framing;
 mod limits;
 mod message;
 mod parse;
+pub mod syntax;
 
-pub use close::CloseReason;
+pub use call::{
+    AfterContinue, AwaitContinue, Call, FinalResponse, RecvResponse, SendBody, Sending,
+};
 pub use decode::{BodyDecoder, Decoded};
 pub use encode::{
     BodyEncoder, EncodeError, Frame, OutBuf, RequestFraming, RequestHead, TargetForm,
@@ -69,6 +72,7 @@ pub use encode::{
 };
 pub use error::{Error, ErrorKind};
 pub use framing::{BodyFraming, ResponseFraming, response_framing};
+pub use hcx_close::CloseReason;
 pub use limits::Limits;
 pub use message::{CompleteResponse, read_response};
 pub use parse::{HeadEvent, HeadReader, ResponseHead, parse_response_head, take_response_head};

@@ -1,14 +1,11 @@
-//! A whole response from a byte slice, for tests, tools and fuzzing: the same steps a
-//! connection takes (heads, framing, body), with the end of the slice as the end of
-//! the connection.
+//! A whole response from a byte slice, for tools and fuzzing: the [`Call`] the engine
+//! drives, reading only, with the end of the slice as the end of the connection.
 
 use bytes::BytesMut;
 use http::{HeaderMap, Method};
 
-use crate::error::{Error, ErrorKind};
-use crate::{
-    BodyDecoder, HeadEvent, HeadReader, Limits, ResponseFraming, ResponseHead, response_framing,
-};
+use crate::error::Error;
+use crate::{Call, FinalResponse, Limits, ResponseFraming, ResponseHead};
 
 /// A response read whole by [`read_response`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,42 +53,29 @@ pub fn read_response(
     let mut pieces = input.chunks(piece.max(1));
     let mut buf = BytesMut::new();
     let mut consumed = 0usize;
-    let mut reader = HeadReader::new(*limits);
-    let mut informational = Vec::new();
-    let head = loop {
+    // The same machine the engine drives, reading only.
+    let mut call = Call::read_only(method.clone(), *limits);
+    let response = loop {
         let before = buf.len();
-        match reader.read(&mut buf)? {
-            Some(HeadEvent::Informational(head)) => {
-                consumed += before - buf.len();
-                informational.push(head);
-            }
-            Some(HeadEvent::Final(head)) => {
-                consumed += before - buf.len();
-                break head;
-            }
-            None => match pieces.next() {
-                Some(piece) => buf.extend_from_slice(piece),
-                None if consumed == 0 && buf.is_empty() => {
-                    return Err(Error::new(
-                        ErrorKind::IncompleteHead,
-                        "connection closed before any response byte",
-                    ));
-                }
-                None => {
-                    return Err(Error::new(
-                        ErrorKind::IncompleteHead,
-                        format!(
-                            "connection closed after {} bytes of a response head",
-                            buf.len()
-                        ),
-                    ));
-                }
-            },
+        call.try_read(&mut buf)?;
+        consumed += before - buf.len();
+        call = match call.proceed() {
+            Ok(response) => break response,
+            Err(call) => call,
+        };
+        match pieces.next() {
+            Some(piece) => buf.extend_from_slice(piece),
+            None => return Err(call.end_of_stream(&buf)),
         }
     };
 
-    let framing = response_framing(method, &head)?;
-    let mut decoder = BodyDecoder::new(framing.body, limits);
+    let FinalResponse {
+        head,
+        framing,
+        body: mut decoder,
+        informational,
+        ..
+    } = response;
     let mut body = Vec::new();
     while !decoder.is_done() {
         let before = buf.len();
@@ -137,7 +121,7 @@ mod tests {
         let r = read(b"HTTP/1.0 200 OK\r\n\r\nall of it").unwrap();
         assert_eq!(r.body, b"all of it");
         assert_eq!(r.framing.body, BodyFraming::CloseDelimited);
-        assert_eq!(r.framing.close, Some(CloseReason::ReadToClose));
+        assert_eq!(r.framing.close, Some(CloseReason::CloseDelimitedBody));
     }
 
     #[test]

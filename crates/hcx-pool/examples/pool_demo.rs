@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hcx_pool::{CloseReason, Pool, PoolConfig};
+use hcx_pool::{CloseReason, Decision, Pool, PoolConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opened = Arc::new(AtomicU64::new(0));
@@ -36,7 +36,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         lease.assign(opened.fetch_add(1, Ordering::Relaxed));
                     }
                     // Every 250th exchange the "server" says Connection: close.
-                    lease.release(i % 250 != 100, Some(Duration::from_secs(30)));
+                    lease.release(if i % 250 == 100 {
+                        Decision::Close(CloseReason::ResponseConnectionClose)
+                    } else {
+                        Decision::keep(Some(Duration::from_secs(30)))
+                    });
                 }
                 Ok::<_, hcx_pool::LeaseError>(worst)
             })
@@ -55,10 +59,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("pool: {}", pool.stats());
     println!("connections opened: {}", opened.load(Ordering::Relaxed));
-    println!("closed so far: {:?}", pool.close_counts());
+    println!("closed so far: {}", pool.close_counts());
     pool.shutdown();
     println!(
-        "after shutdown: {} ({:?})",
+        "after shutdown: {} (closed: {})",
         pool.stats(),
         pool.close_counts()
     );

@@ -11,7 +11,7 @@ use crate::entry::{Entry, Leased, Meta, Slot, Stamp};
 use crate::shared::{Shared, SharedRef};
 use crate::state::{GiveBack, Now};
 use crate::waiters::{Answer, Mailbox, Ticket};
-use crate::{LeaseError, LeaseFailure, RouteKey};
+use crate::{CloseReason, Decision, LeaseError, LeaseFailure, RouteKey};
 
 /// A connection slot lent by the pool.
 ///
@@ -136,22 +136,24 @@ where
         self.meta.expiry.as_expiry().map(|at| epoch.instant(at))
     }
 
-    /// Gives the slot back. A `reusable` connection may be reused for `valid_for`
-    /// (`None`: no keep-alive limit; the time-to-live still applies): it goes straight
-    /// to the oldest waiter that can use it, or idle. Otherwise it is closed and the
-    /// slot freed. An empty slot is freed either way.
+    /// Gives the slot back as `decision` says. [`Decision::Keep`]: the connection may
+    /// be reused while idle less than `valid_for` (`None`: no keep-alive limit; the
+    /// time-to-live still applies); it goes straight to the oldest waiter that can use
+    /// it, or idle. [`Decision::Close`]: it is closed, counted under its reason in
+    /// [`Pool::close_counts`](crate::Pool::close_counts), and the slot freed. An empty
+    /// slot is freed either way.
     ///
-    /// `Some(Duration::ZERO)` means "do not keep" (a server's `Keep-Alive: timeout=0`):
-    /// the connection is closed at once. Apache reads a zero validity as "forever";
-    /// here that is `None`.
+    /// `Keep { valid_for: Some(Duration::ZERO) }` closes at once as expired; build
+    /// decisions with [`Decision::keep`], which makes a zero validity a
+    /// `Close(KeepAliveRefused)`. Apache reads a zero validity as "forever"; here that
+    /// is `None`.
     ///
     /// Apache: `releaseConnection(entry, state, keepAlive)`.
     #[inline]
-    pub fn release(mut self, reusable: bool, valid_for: Option<Duration>) {
-        let how = if reusable {
-            GiveBack::Reusable(valid_for)
-        } else {
-            GiveBack::Discard
+    pub fn release(mut self, decision: Decision) {
+        let how = match decision {
+            Decision::Keep { valid_for } => GiveBack::Reusable(valid_for),
+            Decision::Close(reason) => GiveBack::Discard(reason),
         };
         self.give_back(how);
     }
@@ -163,8 +165,12 @@ where
         self
     }
 
-    /// Closes the connection and frees the slot (the same as dropping the lease).
-    pub fn discard(self) {}
+    /// Closes the connection for `reason` (counted in
+    /// [`Pool::close_counts`](crate::Pool::close_counts)) and frees the slot. Dropping
+    /// the lease does the same with [`CloseReason::Abandoned`].
+    pub fn discard(mut self, reason: CloseReason) {
+        self.give_back(GiveBack::Discard(reason));
+    }
 
     #[inline]
     fn give_back(&mut self, how: GiveBack) {
@@ -174,7 +180,7 @@ where
         let shared = &self.shared;
         let now = match how {
             GiveBack::Reusable(_) => Now::read(&shared.clock, shared.epoch),
-            GiveBack::Untouched | GiveBack::Discard => shared.lazy_now(),
+            GiveBack::Untouched | GiveBack::Discard(_) => shared.lazy_now(),
         };
         let meta = self.meta;
         shared.locked(now, |state, now, out| {
@@ -193,7 +199,7 @@ where
         let how = if self.meta.untouched {
             GiveBack::Untouched
         } else {
-            GiveBack::Discard
+            GiveBack::Discard(CloseReason::Abandoned)
         };
         self.give_back(how);
     }

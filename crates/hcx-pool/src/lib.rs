@@ -13,6 +13,10 @@
 //!   lowering one trims idle surplus and never touches leased connections.
 //! - **Ownership does the bookkeeping.** A [`Lease`] owns its slot: releasing consumes
 //!   it and dropping it discards it, so a slot can neither leak nor come back twice.
+//! - **Every close has a reason.** A lease is released with a
+//!   [`Decision`] (keep for how long, or close and why) or discarded with a
+//!   [`CloseReason`]; the pool's own closes (expiry, idle eviction, trims, shutdown)
+//!   have theirs, and [`Pool::close_counts`] counts them all, once each.
 //! - **No I/O under the lock.** Connections are closed through a
 //!   [`DisposalCallback`] after the lock is released, and async wakers are woken
 //!   there too.
@@ -22,7 +26,7 @@
 //! caller connects (outside every lock) and [`assign`](Lease::assign)s it.
 //!
 //! ```
-//! use hcx_pool::{Pool, PoolConfig};
+//! use hcx_pool::{CloseReason, Decision, Pool, PoolConfig};
 //! use std::time::Duration;
 //!
 //! let pool: Pool<&str, String> = Pool::new(PoolConfig::with_limits(10, 2))?;
@@ -31,15 +35,17 @@
 //! let mut lease = pool.lease(&"example.com:80", None).get(Duration::from_secs(1))?;
 //! assert!(!lease.is_reused());
 //! lease.assign(String::from("connection #1"));
-//! lease.release(true, Some(Duration::from_secs(30)));
+//! lease.release(Decision::keep(Some(Duration::from_secs(30))));
 //!
 //! // The next lease of the route reuses it.
 //! let lease = pool.lease(&"example.com:80", None).get(Duration::from_secs(1))?;
 //! assert!(lease.is_reused());
 //! assert_eq!(lease.connection().map(String::as_str), Some("connection #1"));
 //! assert_eq!(pool.stats().leased, 1);
-//! drop(lease); // dropping without release discards the connection
+//! // Closing says why, and the pool counts each close under its reason.
+//! lease.release(Decision::Close(CloseReason::ResponseConnectionClose));
 //! assert_eq!(pool.stats().leased, 0);
+//! assert_eq!(pool.close_counts().get(CloseReason::ResponseConnectionClose), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -61,12 +67,13 @@ mod sync;
 mod waiters;
 
 pub use clock::{Clock, CoarseClock, ManualClock, SystemClock};
-pub use close::{CloseReason, DisposalCallback};
+pub use close::DisposalCallback;
 pub use config::{ConfigError, PoolConfig, ReusePolicy};
 pub use error::{LeaseError, LeaseFailure};
+pub use hcx_close::{CloseCounts, CloseReason, Decision};
 pub use lease::{CancelHandle, Lease, LeaseRequest};
 pub use pool::{Pool, PoolBuilder};
-pub use stats::{CloseCounts, PoolStats};
+pub use stats::PoolStats;
 
 use std::fmt::Debug;
 use std::hash::Hash;

@@ -11,7 +11,7 @@ use crate::lease::{Lease, LeaseRequest};
 use crate::shared::{Shared, SharedRef};
 use crate::state::{NotNow, State};
 use crate::sync::Mutex;
-use crate::{Clock, CloseCounts, CoarseClock, ConfigError, PoolConfig, PoolStats, RouteKey};
+use crate::{Clock, CoarseClock, ConfigError, PoolConfig, PoolStats, RouteKey};
 
 /// A pool of connections keyed by route, with a total limit and per-route limits.
 ///
@@ -237,9 +237,10 @@ where
         self.shared.state.lock().routes()
     }
 
-    /// How many connections the pool has closed, and why.
-    pub fn close_counts(&self) -> CloseCounts {
-        self.shared.state.lock().core.closed
+    /// How many connections the pool has closed, and why: every close it carried
+    /// out, its own and those its lease holders decided, each counted once.
+    pub fn close_counts(&self) -> hcx_close::CloseCounts {
+        self.shared.state.lock().core.closed.clone()
     }
 
     /// Shuts the pool down; calling it again does nothing. Idle connections are closed,

@@ -29,16 +29,17 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use crate::CloseReason;
 use crate::RouteKey;
 use crate::clock::TimeSource;
-use crate::close::CloseReason;
 use crate::config::ReusePolicy;
 use crate::entry::{Entry, Epoch, Leased, Meta, Slot, Stamp};
 use crate::error::{LeaseError, LeaseFailure};
 use crate::idle::IdleList;
 use crate::route::Routes;
-use crate::stats::{CloseCounts, PoolStats};
+use crate::stats::PoolStats;
 use crate::waiters::{Mailbox, Outcome, Ticket, Waiters};
+use hcx_close::CloseCounts;
 
 /// No route: for trims that have no route to protect.
 const NO_ROUTE: usize = usize::MAX;
@@ -182,8 +183,9 @@ pub(crate) enum GiveBack {
     Reusable(Option<Duration>),
     /// Returned unused by a request that gave up after being served: as it was.
     Untouched,
-    /// Released not reusable, or the lease was dropped.
-    Discard,
+    /// Released not reusable, discarded, or the lease was dropped: closed for this
+    /// reason.
+    Discard(CloseReason),
 }
 
 /// Why a lease request was not served at once.
@@ -303,7 +305,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         if meta.connected {
             let mut reason = match how {
                 _ if core.shutdown => Some(CloseReason::Shutdown),
-                GiveBack::Discard => Some(CloseReason::Discarded),
+                GiveBack::Discard(reason) => Some(reason),
                 GiveBack::Reusable(valid_for) => {
                     // The time-to-live needs the box (`created`); only pools with one
                     // read it here.

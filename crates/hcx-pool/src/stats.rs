@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use crate::CloseReason;
-
 /// Counts of a route or of the whole pool at one moment. Apache: `PoolStats`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PoolStats {
@@ -24,40 +22,5 @@ impl fmt::Display for PoolStats {
             "{} of {} leased, {} idle, {} waiting",
             self.leased, self.max, self.available, self.pending
         )
-    }
-}
-
-/// How many connections the pool has closed, by [`CloseReason`]. New reasons may add
-/// fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct CloseCounts {
-    /// Closed because they expired.
-    pub expired: u64,
-    /// Closed by `close_idle`.
-    pub idle_evicted: u64,
-    /// Closed to respect a limit.
-    pub trimmed: u64,
-    /// Discarded by the lease holder.
-    pub discarded: u64,
-    /// Closed by shutdown.
-    pub shutdown: u64,
-}
-
-impl CloseCounts {
-    pub(crate) fn count(&mut self, reason: CloseReason) {
-        let slot = match reason {
-            CloseReason::Expired => &mut self.expired,
-            CloseReason::IdleEvicted => &mut self.idle_evicted,
-            CloseReason::Trimmed => &mut self.trimmed,
-            CloseReason::Discarded => &mut self.discarded,
-            CloseReason::Shutdown => &mut self.shutdown,
-        };
-        *slot += 1;
-    }
-
-    /// All closes, whatever the reason.
-    pub fn total(&self) -> u64 {
-        self.expired + self.idle_evicted + self.trimmed + self.discarded + self.shutdown
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hcx_pool::{CloseReason, Pool, PoolConfig};
+use hcx_pool::{CloseReason, Decision, Pool, PoolConfig};
 use loom::thread;
 
 type P = Pool<u8, u32>;
@@ -62,9 +62,9 @@ fn release_wakes_a_blocked_waiter() {
         let waiter = thread::spawn(move || {
             let lease = p.lease(&0, None).wait().unwrap();
             assert_eq!(lease.connection(), Some(&1), "handed over, not reopened");
-            lease.release(true, None);
+            lease.release(Decision::keep(None));
         });
-        held.release(true, None);
+        held.release(Decision::keep(None));
         waiter.join().unwrap();
         assert_accounted(&pool, &closed, 1);
     });
@@ -80,7 +80,7 @@ fn cancel_racing_the_hand_off_loses_nothing() {
         let handle = req.cancel_handle();
         let waiter = thread::spawn(move || match req.wait() {
             Ok(lease) => {
-                lease.release(true, None);
+                lease.release(Decision::keep(None));
                 true
             }
             Err(e) => {
@@ -89,7 +89,7 @@ fn cancel_racing_the_hand_off_loses_nothing() {
             }
         });
         let canceller = thread::spawn(move || handle.cancel());
-        held.release(true, None);
+        held.release(Decision::keep(None));
         let got = waiter.join().unwrap();
         let cancelled = canceller.join().unwrap();
         assert_ne!(got, cancelled, "exactly one of them wins");
@@ -110,10 +110,10 @@ fn timeout_racing_a_release_loses_nothing() {
         held.assign(1);
         let p = pool.clone();
         let waiter = thread::spawn(move || match p.lease(&0, None).get(Duration::ZERO) {
-            Ok(lease) => lease.release(true, None),
+            Ok(lease) => lease.release(Decision::keep(None)),
             Err(e) => assert!(e.is_timeout(), "{e}"),
         });
-        held.release(true, None);
+        held.release(Decision::keep(None));
         waiter.join().unwrap();
         assert_accounted(&pool, &closed, 1);
         assert_eq!(pool.stats().available, 1);
@@ -128,12 +128,12 @@ fn shutdown_racing_a_waiter_and_a_release() {
         held.assign(1);
         let p = pool.clone();
         let waiter = thread::spawn(move || match p.lease(&0, None).wait() {
-            Ok(lease) => lease.release(true, None),
+            Ok(lease) => lease.release(Decision::keep(None)),
             Err(e) => assert!(e.is_shutdown(), "{e}"),
         });
         let p = pool.clone();
         let stopper = thread::spawn(move || p.shutdown());
-        held.release(true, None);
+        held.release(Decision::keep(None));
         waiter.join().unwrap();
         stopper.join().unwrap();
         assert_accounted(&pool, &closed, 1);
@@ -163,7 +163,7 @@ fn three_threads_share_one_slot_without_over_allocation() {
                     lease.assign(opened.fetch_add(1, Ordering::SeqCst) as u32);
                 }
                 in_use.fetch_sub(1, Ordering::SeqCst);
-                lease.release(true, None);
+                lease.release(Decision::keep(None));
             }
         };
         let t1 = thread::spawn(worker(
@@ -200,7 +200,7 @@ fn two_routes_competing_for_the_total_limit() {
                 if lease.connection().is_none() {
                     lease.assign(opened.fetch_add(1, Ordering::SeqCst) as u32);
                 }
-                lease.release(true, None);
+                lease.release(Decision::keep(None));
             }
         };
         let t = thread::spawn(run(pool.clone(), 1, Arc::clone(&opened)));
@@ -231,11 +231,11 @@ fn cross_route_hand_off_racing_a_dropped_request() {
             );
             lease.assign(2);
             o.fetch_add(1, Ordering::SeqCst);
-            lease.release(true, None);
+            lease.release(Decision::keep(None));
         });
         let p = pool.clone();
         let dropper = thread::spawn(move || drop(p.lease(&1, None)));
-        held.release(true, None);
+        held.release(Decision::keep(None));
         waiter.join().unwrap();
         dropper.join().unwrap();
         // Route 2's connection may be idle, or trimmed to give the short-lived route 1

@@ -12,7 +12,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use common::*;
-use hcx_pool::{CloseReason, LeaseError, PoolConfig, PoolStats, ReusePolicy};
+use hcx_pool::{CloseReason, Decision, LeaseError, PoolConfig, PoolStats, ReusePolicy};
 use proptest::prelude::*;
 
 const ROUTES: [Route; 3] = ["r0", "r1", "r2"];
@@ -240,7 +240,7 @@ impl Model {
         let how = if reusable {
             Back::Reusable(valid_for)
         } else {
-            Back::Discard
+            Back::Discard(CloseReason::NeverReuse)
         };
         self.give_back_as(lease, how);
     }
@@ -253,7 +253,7 @@ impl Model {
         }
         let (reusable, valid_for) = match how {
             Back::Reusable(v) => (true, v),
-            Back::Discard => (false, None),
+            Back::Discard(_) => (false, None),
             Back::Untouched => (true, None),
         };
         if let Some(conn) = lease.conn {
@@ -275,7 +275,11 @@ impl Model {
                     });
                 }
             } else if !reusable {
-                self.closed.push((conn, CloseReason::Discarded));
+                let reason = match how {
+                    Back::Discard(reason) => reason,
+                    _ => CloseReason::NeverReuse,
+                };
+                self.closed.push((conn, reason));
             } else {
                 let keep = valid_for.map(|v| self.now + v);
                 let ttl_end = self.ttl.map(|t| lease.created + t);
@@ -320,7 +324,7 @@ impl Model {
 enum Back {
     Reusable(Option<u64>),
     Untouched,
-    Discard,
+    Discard(CloseReason),
 }
 
 struct Real {
@@ -435,7 +439,13 @@ fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCa
                     l.set_state(STATES[s]);
                     ml.state = STATES[s];
                 }
-                l.release(reusable, valid_for_ms.map(Duration::from_millis));
+                l.release(if reusable {
+                    Decision::Keep {
+                        valid_for: valid_for_ms.map(Duration::from_millis),
+                    }
+                } else {
+                    Decision::Close(CloseReason::NeverReuse)
+                });
                 m.give_back(ml, reusable, valid_for_ms);
             }
             Op::Discard { lease } => {
@@ -445,7 +455,7 @@ fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCa
                 let i = lease % real.leases.len();
                 drop(real.leases.remove(i));
                 let ml = m.leases.remove(i);
-                m.give_back(ml, false, None);
+                m.give_back_as(ml, Back::Discard(CloseReason::Abandoned));
             }
             Op::Cancel { waiter } | Op::Timeout { waiter } => {
                 if real.waiters.is_empty() {
@@ -493,7 +503,7 @@ fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCa
                     continue;
                 }
                 let i = lease % real.leases.len();
-                real.leases.remove(i).release(true, None);
+                real.leases.remove(i).release(Decision::keep(None));
                 let ml = m.leases.remove(i);
                 m.give_back(ml, true, None);
                 let w = waiter % real.waiters.len();
@@ -583,8 +593,8 @@ fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCa
         // Closes, as multisets.
         let mut real_closed = real.h.closed()[closed_before..].to_vec();
         let mut model_closed = m.closed.clone();
-        real_closed.sort_by_key(|(c, r)| (*c, *r as u8));
-        model_closed.sort_by_key(|(c, r)| (*c, *r as u8));
+        real_closed.sort_by_key(|(c, r)| (*c, r.name()));
+        model_closed.sort_by_key(|(c, r)| (*c, r.name()));
         prop_assert_eq!(real_closed, model_closed, "step {}: {:?} closed", step, op);
 
         // Counts.

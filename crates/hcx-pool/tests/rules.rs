@@ -13,7 +13,9 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use hcx_pool::{CloseReason, ConfigError, LeaseError, Pool, PoolConfig, PoolStats, ReusePolicy};
+use hcx_pool::{
+    CloseReason, ConfigError, Decision, LeaseError, Pool, PoolConfig, PoolStats, ReusePolicy,
+};
 
 fn stats(leased: usize, pending: usize, available: usize, max: usize) -> PoolStats {
     PoolStats {
@@ -55,7 +57,7 @@ fn new_slot_is_empty_and_release_makes_it_reusable() {
     assert_eq!(conn(&lease), None);
     assert_eq!(lease.assign(7), None);
     assert_eq!(h.pool.stats(), stats(1, 0, 0, 2));
-    lease.release(true, None);
+    lease.release(Decision::keep(None));
     assert_eq!(h.pool.stats(), stats(0, 0, 1, 2));
 
     let lease = h.lease("a", None);
@@ -91,7 +93,7 @@ fn limits_per_route_and_total_with_three_routes() {
     assert_eq!(h.pool.stats(), stats(4, 1, 0, 5));
 
     for lease in a {
-        lease.release(true, None);
+        lease.release(Decision::keep(None));
     }
     let a3 = assert_served(&mut a3);
     assert!(a3.is_reused());
@@ -111,7 +113,7 @@ fn released_entry_goes_to_oldest_waiter() {
     for w in [&mut w1, &mut w2, &mut w3] {
         assert_waiting(w);
     }
-    first.release(true, None);
+    first.release(Decision::keep(None));
     // No barging: a newcomer arriving right after the release waits too.
     let mut late = h.pool.lease(&"a", None);
     assert_waiting(&mut late);
@@ -119,11 +121,11 @@ fn released_entry_goes_to_oldest_waiter() {
     assert_waiting(&mut w2);
     let l1 = assert_served(&mut w1);
     assert_eq!(conn(&l1), id, "the connection is handed over, not reopened");
-    l1.release(true, None);
+    l1.release(Decision::keep(None));
     assert_waiting(&mut w3);
-    assert_served(&mut w2).release(true, None);
-    assert_served(&mut w3).release(true, None);
-    assert_served(&mut late).release(true, None);
+    assert_served(&mut w2).release(Decision::keep(None));
+    assert_served(&mut w3).release(Decision::keep(None));
+    assert_served(&mut late).release(Decision::keep(None));
     assert_eq!(h.pool.stats(), stats(0, 0, 1, 1));
     h.check();
 }
@@ -136,10 +138,10 @@ fn fifo_holds_across_routes_blocked_by_the_total() {
     let a2 = h.lease_connected("a", None);
     let mut b = h.pool.lease(&"b", None);
     let mut c = h.pool.lease(&"c", None);
-    a1.release(false, None);
+    a1.discard(CloseReason::Abandoned);
     assert_waiting(&mut c);
     let b = assert_served(&mut b);
-    a2.release(false, None);
+    a2.discard(CloseReason::Abandoned);
     let c = assert_served(&mut c);
     drop((b, c));
     h.check();
@@ -152,7 +154,7 @@ fn redistribution_when_total_is_full_evicts_idle_of_other_routes() {
     let idle: Vec<_> = (0..4).map(|_| h.lease_connected("a", None)).collect();
     let ids: Vec<_> = idle.iter().map(|l| conn(l).unwrap()).collect();
     for lease in idle {
-        lease.release(true, None);
+        lease.release(Decision::keep(None));
     }
     assert_eq!(h.pool.route_stats(&"a"), stats(0, 0, 4, 4));
 
@@ -184,7 +186,7 @@ fn redistribution_serves_waiters_of_other_routes_on_release() {
     let mut b = h.pool.lease(&"b", None);
     assert_waiting(&mut b);
     let a1_id = conn(&a1).unwrap();
-    a1.release(true, None);
+    a1.release(Decision::keep(None));
     let b = assert_served(&mut b);
     assert_eq!(conn(&b), None);
     assert_eq!(h.closed(), vec![(a1_id, CloseReason::Trimmed)]);
@@ -244,8 +246,8 @@ fn lifo_reuses_newest_and_fifo_reuses_oldest() {
         let l1 = h.lease_connected("a", None);
         let l2 = h.lease_connected("a", None);
         let (c1, c2) = (conn(&l1).unwrap(), conn(&l2).unwrap());
-        l1.release(true, None);
-        l2.release(true, None);
+        l1.release(Decision::keep(None));
+        l2.release(Decision::keep(None));
         let got = conn(&h.lease("a", None)).unwrap();
         let want = if expect_first == 1 { c1 } else { c2 };
         assert_eq!(got, want, "{policy:?}");
@@ -258,12 +260,12 @@ fn create_new_if_expired() {
     let h = Harness::limits(2, 2);
     let lease = h.lease_connected("a", None);
     let old = conn(&lease).unwrap();
-    lease.release(true, Some(Duration::from_secs(1)));
+    lease.release(Decision::keep(Some(Duration::from_secs(1))));
     h.clock.advance(Duration::from_millis(1500));
     let lease = h.lease("a", None);
     assert_eq!(conn(&lease), None, "the expired connection is never leased");
     assert_eq!(h.closed(), vec![(old, CloseReason::Expired)]);
-    assert_eq!(h.pool.close_counts().expired, 1);
+    assert_eq!(h.pool.close_counts().get(CloseReason::Expired), 1);
     drop(lease);
     h.check();
 }
@@ -282,7 +284,7 @@ fn valid_for_is_measured_from_release_and_bounded_by_time_to_live() {
         "ttl starts at assignment"
     );
     h.clock.advance(Duration::from_secs(4));
-    lease.release(true, Some(Duration::from_secs(3)));
+    lease.release(Decision::keep(Some(Duration::from_secs(3))));
     let lease = h.lease("a", None);
     assert_eq!(
         lease.expiry(),
@@ -291,14 +293,14 @@ fn valid_for_is_measured_from_release_and_bounded_by_time_to_live() {
     );
     assert_eq!(lease.updated(), created + Duration::from_secs(4));
     h.clock.advance(Duration::from_secs(2));
-    lease.release(true, Some(Duration::from_secs(30)));
+    lease.release(Decision::keep(Some(Duration::from_secs(30))));
     let lease = h.lease("a", None);
     assert_eq!(
         lease.expiry(),
         Some(created + Duration::from_secs(10)),
         "capped by created + ttl"
     );
-    lease.release(true, None);
+    lease.release(Decision::keep(None));
     let mut lease = h.lease("a", None);
     assert_eq!(
         lease.expiry(),
@@ -310,7 +312,7 @@ fn valid_for_is_measured_from_release_and_bounded_by_time_to_live() {
     let old = lease.assign(99);
     assert!(old.is_some());
     assert_eq!(lease.expiry(), Some(created + Duration::from_secs(17)));
-    lease.release(true, None);
+    lease.release(Decision::keep(None));
 }
 
 #[test]
@@ -318,7 +320,10 @@ fn zero_validity_closes_at_release() {
     let h = Harness::limits(2, 2);
     let lease = h.lease_connected("a", None);
     let id = conn(&lease).unwrap();
-    lease.release(true, Some(Duration::ZERO));
+    // Built directly: `Decision::keep` would turn a zero validity into a close.
+    lease.release(Decision::Keep {
+        valid_for: Some(Duration::ZERO),
+    });
     assert_eq!(h.closed(), vec![(id, CloseReason::Expired)]);
     assert_eq!(h.pool.stats(), stats(0, 0, 0, 2));
     assert!(h.pool.routes().is_empty());
@@ -332,8 +337,8 @@ fn close_expired_closes_only_expired_idle_connections() {
     let l2 = h.lease_connected("a", None);
     let l3 = h.lease_connected("a", None);
     let (c1, c2) = (conn(&l1).unwrap(), conn(&l2).unwrap());
-    l1.release(true, Some(Duration::from_millis(10)));
-    l2.release(true, Some(Duration::from_secs(10)));
+    l1.release(Decision::keep(Some(Duration::from_millis(10))));
+    l2.release(Decision::keep(Some(Duration::from_secs(10))));
     h.clock.advance(Duration::from_millis(100));
     h.pool.close_expired();
     assert_eq!(h.closed(), vec![(c1, CloseReason::Expired)]);
@@ -349,10 +354,10 @@ fn expired_idle_connections_are_purged_lazily_by_other_routes_traffic() {
     let h = Harness::limits(5, 5);
     let a = h.idle_connection("a", None);
     let l = h.lease_connected("b", None);
-    l.release(true, Some(Duration::from_secs(60)));
+    l.release(Decision::keep(Some(Duration::from_secs(60))));
     // Give a a validity: lease it back and release with 1s.
     let la = h.lease("a", None);
-    la.release(true, Some(Duration::from_secs(1)));
+    la.release(Decision::keep(Some(Duration::from_secs(1))));
     h.clock.advance(Duration::from_secs(2));
     // Only route b is touched, yet a's expired connection is closed and a leaves the table.
     let lb = h.lease("b", None);
@@ -369,16 +374,16 @@ fn close_idle_closes_connections_idle_at_least_that_long() {
     let l1 = h.lease_connected("a", None);
     let l2 = h.lease_connected("a", None);
     let (c1, c2) = (conn(&l1).unwrap(), conn(&l2).unwrap());
-    l1.release(true, None);
+    l1.release(Decision::keep(None));
     h.clock.advance(Duration::from_millis(50));
-    l2.release(true, None);
+    l2.release(Decision::keep(None));
     h.clock.advance(Duration::from_millis(50));
     h.pool.close_idle(Duration::from_millis(75));
     assert_eq!(h.closed(), vec![(c1, CloseReason::IdleEvicted)]);
     h.pool.close_idle(Duration::from_millis(50));
     assert_eq!(h.closed()[1], (c2, CloseReason::IdleEvicted));
     assert_eq!(h.pool.stats(), stats(0, 0, 0, 3));
-    assert_eq!(h.pool.close_counts().idle_evicted, 2);
+    assert_eq!(h.pool.close_counts().get(CloseReason::IdleEvicted), 2);
     assert!(h.pool.routes().is_empty());
 }
 
@@ -425,7 +430,7 @@ fn cancelled_pending_lease_never_receives_the_entry() {
     let handle = req.cancel_handle();
     assert!(handle.cancel());
     assert!(!handle.cancel(), "nothing left to cancel");
-    held.release(true, None);
+    held.release(Decision::keep(None));
     match poll(&mut req) {
         std::task::Poll::Ready(Err(LeaseError::Cancelled(_))) => {}
         other => panic!(
@@ -448,7 +453,7 @@ fn cancel_after_hand_off_returns_the_entry_to_the_pool() {
     let id = conn(&held);
     let mut req = h.pool.lease(&"a", None);
     let handle = req.cancel_handle();
-    held.release(true, None); // served, not picked up yet
+    held.release(Decision::keep(None)); // served, not picked up yet
     assert_eq!(h.pool.stats(), stats(1, 0, 0, 1));
     assert!(handle.cancel());
     assert_eq!(
@@ -474,7 +479,7 @@ fn dropping_a_served_request_gives_the_connection_back_untouched() {
     drop(served_at_once);
     let held = h.lease("a", None);
     let waiting = h.pool.lease(&"a", None);
-    held.release(true, None); // handed to `waiting`, which never picks it up
+    held.release(Decision::keep(None)); // handed to `waiting`, which never picks it up
     drop(waiting);
     assert!(h.closed().is_empty(), "nothing closed: {:?}", h.closed());
     assert_eq!(h.pool.stats(), stats(0, 0, 1, 1));
@@ -503,7 +508,7 @@ fn blocked_get_is_woken_by_a_release_from_another_thread() {
     let id = conn(&held);
     let req = h.pool.lease(&"a", None);
     let waiter = thread::spawn(move || req.get(Duration::from_secs(60)).map(|l| conn(&l)));
-    held.release(true, None);
+    held.release(Decision::keep(None));
     assert_eq!(waiter.join().unwrap().unwrap(), id);
 }
 
@@ -527,7 +532,7 @@ fn async_waiter_is_woken_once_when_served() {
         "polling twice keeps one waker"
     );
     assert_eq!(count.0.load(Ordering::SeqCst), 0);
-    held.release(true, None);
+    held.release(Decision::keep(None));
     assert_eq!(count.0.load(Ordering::SeqCst), 1);
     assert!(Future::poll(Pin::new(&mut req), &mut cx).is_ready());
 }
@@ -562,7 +567,7 @@ fn lowering_a_limit_trims_idle_lru_and_never_touches_leased() {
     let ids: Vec<_> = leases.iter().map(|l| conn(l).unwrap()).collect();
     let mut leases = leases.into_iter();
     for lease in leases.by_ref().take(3) {
-        lease.release(true, None);
+        lease.release(Decision::keep(None));
     }
     let still: Vec<_> = leases.collect();
     h.pool.set_max_per_route(&"a", Some(1));
@@ -578,10 +583,15 @@ fn lowering_a_limit_trims_idle_lru_and_never_touches_leased() {
     assert_eq!(h.pool.route_stats(&"a"), stats(2, 0, 0, 1));
     let mut w = h.pool.lease(&"a", None);
     for lease in still {
-        lease.release(true, None); // over the limit: trimmed as it comes back
+        lease.release(Decision::keep(None)); // over the limit: trimmed as it comes back
     }
     assert_eq!(h.pool.route_stats(&"a").available, 0);
-    assert_eq!(h.pool.close_counts().trimmed, 4, "{:?}", h.closed());
+    assert_eq!(
+        h.pool.close_counts().get(CloseReason::Trimmed),
+        4,
+        "{:?}",
+        h.closed()
+    );
     let w = assert_served(&mut w);
     assert!(
         w.is_reused(),
@@ -643,7 +653,7 @@ fn shutdown_with_leased_idle_and_pending() {
             .unwrap_err()
             .is_shutdown()
     );
-    leased.release(true, None);
+    leased.release(Decision::keep(None));
     assert_eq!(
         h.closed()[1],
         (leased_id, CloseReason::Shutdown),
@@ -651,7 +661,7 @@ fn shutdown_with_leased_idle_and_pending() {
     );
     drop(leased2);
     assert_eq!(h.pool.stats(), stats(0, 0, 0, 3));
-    assert_eq!(h.pool.close_counts().shutdown, 3);
+    assert_eq!(h.pool.close_counts().get(CloseReason::Shutdown), 3);
     assert!(h.pool.routes().is_empty());
 }
 
@@ -661,7 +671,7 @@ fn shutdown_leaves_a_served_request_its_slot_and_closes_it_on_return() {
     let held = h.lease_connected("a", None);
     let id = conn(&held).unwrap();
     let mut req = h.pool.lease(&"a", None);
-    held.release(true, None); // served, not picked up yet
+    held.release(Decision::keep(None)); // served, not picked up yet
     h.pool.shutdown();
     assert!(
         h.closed().is_empty(),
@@ -670,7 +680,7 @@ fn shutdown_leaves_a_served_request_its_slot_and_closes_it_on_return() {
     let lease = assert_served(&mut req);
     assert_eq!(conn(&lease), Some(id));
     assert_eq!(h.pool.stats().leased, 1);
-    lease.release(true, None);
+    lease.release(Decision::keep(None));
     assert_eq!(h.closed(), vec![(id, CloseReason::Shutdown)]);
     assert_eq!(h.pool.stats().leased, 0);
     assert!(h.pool.routes().is_empty());
@@ -682,7 +692,7 @@ fn shutdown_takes_back_a_served_slot_whose_request_is_dropped() {
     let held = h.lease_connected("a", None);
     let id = conn(&held).unwrap();
     let req = h.pool.lease(&"a", None);
-    held.release(true, None);
+    held.release(Decision::keep(None));
     h.pool.shutdown();
     drop(req);
     assert_eq!(h.closed(), vec![(id, CloseReason::Shutdown)]);
@@ -696,15 +706,15 @@ fn dropped_lease_discards_and_empty_slot_release_frees() {
     let lease = h.lease_connected("a", None);
     let id = conn(&lease).unwrap();
     drop(lease);
-    assert_eq!(h.closed(), vec![(id, CloseReason::Discarded)]);
+    assert_eq!(h.closed(), vec![(id, CloseReason::Abandoned)]);
     let lease = h.lease("a", None);
-    lease.release(true, None); // empty slot: nothing to keep, the slot is freed
+    lease.release(Decision::keep(None)); // empty slot: nothing to keep, the slot is freed
     let mut lease = h.lease_connected("a", None);
     let taken = lease.take_connection();
     assert!(taken.is_some());
-    lease.release(true, None);
+    lease.release(Decision::keep(None));
     assert_eq!(h.pool.stats(), stats(0, 0, 0, 2));
-    assert_eq!(h.pool.close_counts().discarded, 1);
+    assert_eq!(h.pool.close_counts().get(CloseReason::Abandoned), 1);
     assert!(h.pool.routes().is_empty(), "route table is bounded");
 }
 
@@ -714,8 +724,15 @@ fn released_not_reusable_is_closed_and_its_slot_serves_a_waiter() {
     let lease = h.lease_connected("a", None);
     let id = conn(&lease).unwrap();
     let mut w = h.pool.lease(&"a", None);
-    lease.release(false, None);
-    assert_eq!(h.closed(), vec![(id, CloseReason::Discarded)]);
+    lease.release(Decision::Close(CloseReason::ResponseConnectionClose));
+    assert_eq!(h.closed(), vec![(id, CloseReason::ResponseConnectionClose)]);
+    assert_eq!(
+        h.pool
+            .close_counts()
+            .get(CloseReason::ResponseConnectionClose),
+        1,
+        "the holder's reason is counted as given"
+    );
     let w = assert_served(&mut w);
     assert_eq!(conn(&w), None);
 }
@@ -736,7 +753,7 @@ fn disposal_runs_outside_the_pool_lock() {
     *cell.lock().unwrap() = Some(pool.clone());
     let mut lease = pool.lease(&"a", None).get(Duration::ZERO).unwrap();
     lease.assign(5);
-    lease.release(false, None);
+    lease.discard(CloseReason::Abandoned);
     assert_eq!(*seen.lock().unwrap(), vec![(5, Some(stats(0, 0, 0, 1)))]);
     cell.lock().unwrap().take();
 }
@@ -772,7 +789,7 @@ fn lease_ids_are_unique_and_kept_on_reuse() {
     let b = h.lease_connected("a", None);
     assert_ne!(a.id(), b.id());
     let a_id = a.id();
-    a.release(true, None);
+    a.release(Decision::keep(None));
     assert_eq!(h.lease("a", None).id(), a_id);
     drop(b);
 }
@@ -802,7 +819,7 @@ fn waiting_again_on_a_request_polled_to_completion_is_an_error_not_a_panic() {
     let h = Harness::limits(1, 1);
     let held = h.lease_connected("a", None);
     let mut req = h.pool.lease(&"a", None);
-    held.release(true, None);
+    held.release(Decision::keep(None));
     let lease = assert_served(&mut req);
     assert!(
         matches!(
@@ -840,7 +857,7 @@ fn async_waiter_is_woken_before_the_connection_that_made_room_is_closed() {
     let mut b = pool.lease(&"b", None);
     let waker = Waker::from(Arc::clone(&log));
     assert!(Future::poll(Pin::new(&mut b), &mut Context::from_waker(&waker)).is_pending());
-    a.release(true, None); // a's connection is closed to give b a slot
+    a.release(Decision::keep(None)); // a's connection is closed to give b a slot
     assert_eq!(*log.0.lock().unwrap(), vec!["wake", "dispose"]);
 }
 
@@ -857,8 +874,9 @@ fn a_panicking_disposal_does_not_lose_the_wake_up() {
     let waker = Waker::from(Arc::clone(&log));
     assert!(Future::poll(Pin::new(&mut b), &mut Context::from_waker(&waker)).is_pending());
     let p = pool.clone();
-    let outcome =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || a.release(true, None)));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        a.release(Decision::keep(None))
+    }));
     assert!(outcome.is_err(), "the disposal's panic reaches the caller");
     assert_eq!(log.1.load(Ordering::SeqCst), 1, "woken all the same");
     let b = match Future::poll(Pin::new(&mut b), &mut Context::from_waker(&waker)) {
@@ -893,7 +911,7 @@ fn cancel_handle_does_not_keep_the_pool_alive() {
         .unwrap();
     let mut idle = pool.lease(&"idle", None).get(Duration::ZERO).unwrap();
     idle.assign(1);
-    idle.release(true, None);
+    idle.release(Decision::keep(None));
     let held = pool.lease(&"a", None).get(Duration::ZERO).unwrap();
     let req = pool.lease(&"a", None);
     let handle = req.cancel_handle();
@@ -912,7 +930,7 @@ fn a_served_connection_that_expired_before_pick_up_arrives_as_an_empty_slot() {
     let held = h.lease_connected("a", None);
     let id = conn(&held).unwrap();
     let mut req = h.pool.lease(&"a", None);
-    held.release(true, Some(Duration::from_secs(1)));
+    held.release(Decision::keep(Some(Duration::from_secs(1))));
     h.clock.advance(Duration::from_secs(2));
     let lease = assert_served(&mut req);
     assert_eq!(conn(&lease), None, "expired entries are never leased");
@@ -932,7 +950,8 @@ fn thousands_of_waiters_on_a_blocked_route_do_not_hold_up_other_routes() {
         .map(|_| h.pool.lease(&"blocked", None))
         .collect();
     for _ in 0..1_000 {
-        h.lease_connected("open", None).release(true, None);
+        h.lease_connected("open", None)
+            .release(Decision::keep(None));
     }
     assert_eq!(h.pool.route_stats(&"blocked"), stats(0, 10_000, 0, 0));
     h.check();
@@ -973,7 +992,7 @@ fn a_release_trimmed_to_serve_another_route_leaves_its_route_gone() {
     let a = h.lease_connected("a", None);
     let a_id = conn(&a).unwrap();
     let mut b = h.pool.lease(&"b", None);
-    a.release(true, None);
+    a.release(Decision::keep(None));
     let b = assert_served(&mut b);
     assert_eq!(conn(&b), None);
     assert_eq!(h.closed(), vec![(a_id, CloseReason::Trimmed)]);

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use hcx_pool::{CancelHandle, CloseReason, LeaseError, Pool, PoolConfig};
+use hcx_pool::{CancelHandle, CloseReason, Decision, LeaseError, Pool, PoolConfig};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -95,13 +95,14 @@ fn sixteen_threads_four_slots_everything_accounted_for() {
                             in_use.fetch_sub(1, Ordering::SeqCst);
                             match rng.gen_range(0..20) {
                                 0 => drop(lease),
-                                1 => lease.release(false, None),
-                                2 => lease.release(true, Some(Duration::ZERO)),
-                                3..=5 => lease.release(
-                                    true,
-                                    Some(Duration::from_micros(rng.gen_range(1..2_000))),
-                                ),
-                                _ => lease.release(true, Some(Duration::from_secs(30))),
+                                1 => lease.discard(CloseReason::Abandoned),
+                                2 => lease.release(Decision::Keep {
+                                    valid_for: Some(Duration::ZERO),
+                                }),
+                                3..=5 => lease.release(Decision::keep(Some(
+                                    Duration::from_micros(rng.gen_range(1..2_000)),
+                                ))),
+                                _ => lease.release(Decision::keep(Some(Duration::from_secs(30)))),
                             }
                         }
                         Err(LeaseError::Timeout(f)) => {

@@ -57,9 +57,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
     })
 }
 
-/// Reads `"default=30s, max=2m 30s"`: comma-separated `default=` and `max=` settings
-/// (either may be left out; a bare duration is the default). `default=unlimited` sets no
-/// limit without a server `timeout`; `max=none` removes the cap. Names are
+/// Reads `"default=30s, max=2m 30s, margin=500ms"`: comma-separated `default=`, `max=`
+/// and `margin=` settings (any may be left out; a bare duration is the default).
+/// `default=unlimited` sets no limit without a server `timeout`; `max=none` removes the
+/// cap; `margin` is taken off a server's `timeout` (1 s unless set). Names are
 /// case-insensitive. `Display` writes the same form back.
 ///
 /// ```
@@ -96,10 +97,12 @@ impl FromStr for DefaultKeepAliveStrategy {
                 } else {
                     strategy.with_max(parse_setting(text, value)?)
                 };
+            } else if key.eq_ignore_ascii_case("margin") {
+                strategy = strategy.with_margin(parse_setting(text, value)?);
             } else {
                 return Err(ConfigError::new(
                     text,
-                    format!("unknown setting {key:?}; expected \"default\" or \"max\""),
+                    format!("unknown setting {key:?}; expected \"default\", \"max\" or \"margin\""),
                 ));
             }
         }
@@ -127,6 +130,9 @@ impl fmt::Display for DefaultKeepAliveStrategy {
         if let Some(max) = self.max_timeout() {
             write!(f, ", max={}", humantime::format_duration(max))?;
         }
+        if self.margin() != DefaultKeepAliveStrategy::DEFAULT_MARGIN {
+            write!(f, ", margin={}", humantime::format_duration(self.margin()))?;
+        }
         Ok(())
     }
 }
@@ -148,6 +154,15 @@ mod tests {
         let s: DefaultKeepAliveStrategy = " DEFAULT = unlimited , max = none ".parse()?;
         assert_eq!(s, DefaultKeepAliveStrategy::new().with_default_unlimited());
         assert_eq!(s.to_string(), "default=unlimited");
+        assert_eq!(s.to_string().parse::<DefaultKeepAliveStrategy>()?, s);
+        Ok(())
+    }
+
+    #[test]
+    fn a_margin_other_than_the_default_round_trips() -> Result<(), ConfigError> {
+        let s: DefaultKeepAliveStrategy = "default=10s, margin=250ms".parse()?;
+        assert_eq!(s.margin(), Duration::from_millis(250));
+        assert_eq!(s.to_string(), "default=10s, margin=250ms");
         assert_eq!(s.to_string().parse::<DefaultKeepAliveStrategy>()?, s);
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Connection options: the `Connection` header (RFC 9110 §7.6.1) and the legacy
 //! `Proxy-Connection` header.
 
-use crate::syntax::{elements, is_token};
+use hcx_h1::syntax::{elements, is_token};
 
 /// What the connection options of one message say about persistence, accumulated over
 /// its field lines. Once `Close` or `Malformed`, it stays so.

@@ -1,76 +1,77 @@
 //! What a strategy looks at: one request/response exchange, seen after the response
-//! head has been read.
+//! head has been read and framed.
 
-use http::{HeaderMap, Method, StatusCode, Version, request, response};
+use hcx_h1::{ResponseFraming, ResponseHead};
+use http::{HeaderMap, Method, StatusCode, Version};
 
-/// One finished (or abandoned) exchange as the strategies see it: the request head, the
-/// response head, and whether the request body went out completely.
+/// One finished (or abandoned) exchange as the strategies see it: the request head,
+/// the response head, the codec's framing verdict for it, and whether the request body
+/// went out completely.
 ///
-/// It borrows, so the engine can build one right after parsing a response head, before
-/// any body is read and without an `http::Response<B>`. Apache HttpClient passes the
-/// request, the response and an `HttpContext` to `keepAlive(…)`; the context's
-/// "negotiated protocol version" is [`version`](Self::version) here, the version of the
-/// response's status line.
+/// It borrows, so the engine builds one right after the codec framed a response head,
+/// before any body is read. The framing is not re-derived here: it is what
+/// `hcx_h1::response_framing` decided, the same verdict the body is decoded by.
+/// Apache HttpClient passes the request, the response and an `HttpContext` to
+/// `keepAlive(…)`.
 ///
 /// ```
+/// use hcx_h1::{Limits, parse_response_head};
 /// use hcx_reuse::Exchange;
-/// use http::{HeaderMap, Method, StatusCode, Version};
+/// use http::{HeaderMap, Method};
 ///
+/// let (head, _) = parse_response_head(
+///     b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n",
+///     &Limits::default(),
+/// )?
+/// .expect("a complete head");
 /// let request_headers = HeaderMap::new();
-/// let response_headers = HeaderMap::new();
-/// let exchange = Exchange::new(
-///     &Method::POST,
-///     &request_headers,
-///     StatusCode::PAYLOAD_TOO_LARGE,
-///     Version::HTTP_11,
-///     &response_headers,
-/// )
-/// .with_request_body_complete(false); // the server answered before the body was sent
+/// let exchange = Exchange::framed(&Method::POST, &request_headers, &head)?
+///     .with_request_body_complete(false); // the server answered before the body was sent
 /// assert!(!exchange.request_body_complete());
+/// assert_eq!(exchange.status(), 413);
+/// # Ok::<(), hcx_h1::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Exchange<'a> {
     method: &'a Method,
     request_headers: &'a HeaderMap,
-    status: StatusCode,
-    version: Version,
-    response_headers: &'a HeaderMap,
-    request_body_complete: bool,
     request_version: Version,
+    request_body_complete: bool,
+    response: &'a ResponseHead,
+    framing: ResponseFraming,
 }
 
 impl<'a> Exchange<'a> {
-    /// An exchange whose request body (if any) was sent completely.
+    /// An exchange whose response was framed as `framing` (what
+    /// `hcx_h1::response_framing(method, response)` returned). The request is taken as
+    /// HTTP/1.1 with its body (if any) sent completely.
     pub fn new(
         method: &'a Method,
         request_headers: &'a HeaderMap,
-        status: StatusCode,
-        version: Version,
-        response_headers: &'a HeaderMap,
+        response: &'a ResponseHead,
+        framing: ResponseFraming,
     ) -> Self {
         Exchange {
             method,
             request_headers,
-            status,
-            version,
-            response_headers,
-            request_body_complete: true,
             request_version: Version::HTTP_11,
+            request_body_complete: true,
+            response,
+            framing,
         }
     }
 
-    /// An exchange built from the request and response heads, as `http::Request::into_parts`
-    /// and `http::Response::into_parts` (or a codec) produce them. The request body is
-    /// taken as completely sent.
-    pub fn from_parts(request: &'a request::Parts, response: &'a response::Parts) -> Self {
-        Exchange::new(
-            &request.method,
-            &request.headers,
-            response.status,
-            response.version,
-            &response.headers,
-        )
-        .with_request_version(request.version)
+    /// An exchange whose framing is asked of the codec now. Fails when the codec cannot
+    /// frame the response at all (conflicting lengths, a bad `Transfer-Encoding`): the
+    /// engine then fails the exchange and closes the connection without asking the
+    /// strategies.
+    pub fn framed(
+        method: &'a Method,
+        request_headers: &'a HeaderMap,
+        response: &'a ResponseHead,
+    ) -> Result<Self, hcx_h1::Error> {
+        let framing = hcx_h1::response_framing(method, response)?;
+        Ok(Exchange::new(method, request_headers, response, framing))
     }
 
     /// Records the version the request was sent with. Default: HTTP/1.1. An HTTP/1.0
@@ -80,11 +81,6 @@ impl<'a> Exchange<'a> {
     pub fn with_request_version(mut self, version: Version) -> Self {
         self.request_version = version;
         self
-    }
-
-    /// The version the request was sent with.
-    pub fn request_version(&self) -> Version {
-        self.request_version
     }
 
     /// Records whether the request body was sent completely. `false` when the server
@@ -107,24 +103,40 @@ impl<'a> Exchange<'a> {
         self.request_headers
     }
 
-    /// The response status code.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The HTTP version of the response's status line. Apache 5 reads the connection's
-    /// negotiated version from the `HttpContext`; for HTTP/1.x it is this one.
-    pub fn version(&self) -> Version {
-        self.version
-    }
-
-    /// The response header fields as received.
-    pub fn response_headers(&self) -> &'a HeaderMap {
-        self.response_headers
+    /// The version the request was sent with.
+    pub fn request_version(&self) -> Version {
+        self.request_version
     }
 
     /// Whether the request body (if any) was sent completely.
     pub fn request_body_complete(&self) -> bool {
         self.request_body_complete
+    }
+
+    /// The response head.
+    pub fn response(&self) -> &'a ResponseHead {
+        self.response
+    }
+
+    /// The response status code.
+    pub fn status(&self) -> StatusCode {
+        self.response.status
+    }
+
+    /// The HTTP version of the response's status line. Apache 5 reads the connection's
+    /// negotiated version from the `HttpContext`; for HTTP/1.x it is this one.
+    pub fn version(&self) -> Version {
+        self.response.version
+    }
+
+    /// The response header fields as received.
+    pub fn response_headers(&self) -> &'a HeaderMap {
+        &self.response.headers
+    }
+
+    /// The codec's framing verdict: how the body is delimited, and the reason the
+    /// framing alone forbids reuse, if it does.
+    pub fn framing(&self) -> ResponseFraming {
+        self.framing
     }
 }

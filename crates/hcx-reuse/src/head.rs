@@ -2,10 +2,12 @@
 //!
 //! One walk over the few field lines of a typical head is cheaper than a hashed lookup
 //! per field name (the decision runs once per exchange, on the hot path), and it reads
-//! every line of a repeated field in order, as RFC 9110 §5.3 combines them.
+//! every line of a repeated field in order, as RFC 9110 §5.3 combines them. Framing
+//! fields are not parsed here: the codec decided the response's framing once
+//! (`hcx_h1::response_framing`) and the [`Exchange`](crate::Exchange) carries its
+//! verdict; of the request's, only their presence matters.
 
 use crate::connection::Options;
-use crate::framing::{Codings, Length};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName};
 
@@ -14,16 +16,15 @@ use http::{HeaderMap, HeaderName};
 /// standard names that make up most heads.
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
-/// The persistence- and framing-related fields of one header section.
+/// The persistence-related fields of one header section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Summary {
     /// `None` when there is no `Connection` field line at all (an empty one counts).
     pub(crate) connection: Option<Options>,
     /// `None` when there is no `Proxy-Connection` field line.
     pub(crate) proxy_connection: Option<Options>,
-    /// `None` when there is no `Transfer-Encoding` field line.
-    pub(crate) transfer_encoding: Option<Codings>,
-    pub(crate) content_length: Length,
+    /// Both `Content-Length` and `Transfer-Encoding` are present.
+    pub(crate) length_and_coding: bool,
 }
 
 impl Summary {
@@ -31,23 +32,24 @@ impl Summary {
         let mut summary = Summary {
             connection: None,
             proxy_connection: None,
-            transfer_encoding: None,
-            content_length: Length::Absent,
+            length_and_coding: false,
         };
+        let (mut length, mut coding) = (false, false);
         for (name, value) in headers {
-            let value = value.as_bytes();
             if *name == CONNECTION {
+                let value = value.as_bytes();
                 summary.connection = Some(summary.connection.unwrap_or_default().add(value));
             } else if *name == CONTENT_LENGTH {
-                summary.content_length = summary.content_length.add(value);
+                length = true;
             } else if *name == TRANSFER_ENCODING {
-                summary.transfer_encoding =
-                    Some(summary.transfer_encoding.unwrap_or_default().add(value));
+                coding = true;
             } else if *name == PROXY_CONNECTION {
+                let value = value.as_bytes();
                 summary.proxy_connection =
                     Some(summary.proxy_connection.unwrap_or_default().add(value));
             }
         }
+        summary.length_and_coding = length && coding;
         summary
     }
 }
@@ -62,19 +64,12 @@ mod tests {
         let mut map = HeaderMap::new();
         map.append("transfer-encoding", HeaderValue::from_static("gzip"));
         map.append("connection", HeaderValue::from_static("keep-alive"));
-        map.append("transfer-encoding", HeaderValue::from_static("chunked"));
+        map.append("content-length", HeaderValue::from_static("3"));
         map.append("proxy-connection", HeaderValue::from_static("close"));
         let summary = Summary::of(&map);
         assert_eq!(summary.connection, Some(Options::Open { keep_alive: true }));
         assert_eq!(summary.proxy_connection, Some(Options::Close));
-        assert_eq!(
-            summary.transfer_encoding,
-            Some(Codings {
-                last_is_chunked: true,
-                chunked: 1
-            })
-        );
-        assert_eq!(summary.content_length, Length::Absent);
+        assert!(summary.length_and_coding);
     }
 
     #[test]
@@ -86,5 +81,6 @@ mod tests {
             Some(Options::Open { keep_alive: false })
         );
         assert_eq!(Summary::of(&HeaderMap::new()).connection, None);
+        assert!(!Summary::of(&HeaderMap::new()).length_and_coding);
     }
 }

@@ -1,7 +1,7 @@
 //! The keep-alive strategy: how long may a reusable connection stay idle?
 
 use crate::exchange::Exchange;
-use crate::syntax::{parse_u64_saturating, trim_ows};
+use hcx_h1::syntax::{parse_decimal_saturating, trim_ows};
 use http::{HeaderMap, HeaderName};
 use std::fmt;
 use std::time::Duration;
@@ -73,20 +73,20 @@ impl fmt::Display for KeepAlive {
 /// use std::sync::Arc;
 /// use std::time::Duration;
 ///
-/// // Keep one second less than the server allows, to stay clear of its close.
+/// // Keep half of what the server allows, and 10 s when it says nothing.
 /// let strategy: Arc<dyn KeepAliveStrategy> = Arc::new(|exchange: &Exchange<'_>| {
 ///     match keep_alive_timeout(exchange.response_headers()) {
-///         Some(t) if t > Duration::from_secs(1) => KeepAlive::For(t - Duration::from_secs(1)),
+///         Some(t) if !t.is_zero() => KeepAlive::For(t / 2),
 ///         Some(_) => KeepAlive::DoNotKeep,
-///         None => KeepAlive::For(Duration::from_secs(30)),
+///         None => KeepAlive::For(Duration::from_secs(10)),
 ///     }
 /// });
-/// # let mut resp = http::HeaderMap::new();
-/// # resp.insert("keep-alive", http::HeaderValue::from_static("timeout=5"));
+/// # let (head, _) = hcx_h1::parse_response_head(
+/// #     b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n",
+/// #     &hcx_h1::Limits::default()).unwrap().unwrap();
 /// # let req = http::HeaderMap::new();
-/// # let exchange = Exchange::new(&http::Method::GET, &req, http::StatusCode::OK,
-/// #     http::Version::HTTP_11, &resp);
-/// # assert_eq!(strategy.keep_alive(&exchange), KeepAlive::For(Duration::from_secs(4)));
+/// # let exchange = Exchange::framed(&http::Method::GET, &req, &head).unwrap();
+/// # assert_eq!(strategy.keep_alive(&exchange), KeepAlive::For(Duration::from_millis(2500)));
 /// ```
 pub trait KeepAliveStrategy: Send + Sync {
     /// How long the connection may stay idle after `exchange`.
@@ -108,28 +108,77 @@ where
 /// - The first `timeout=N` parameter, over every `Keep-Alive` field line in order, whose
 ///   `N` is a non-negative decimal (case, spaces and quotes tolerated) gives the limit;
 ///   malformed ones are skipped, `max=` and unknown parameters ignored.
+/// - **A safety margin comes off the server's figure**: `timeout=N` keeps the
+///   connection for `N − min(margin, N/2)`, the margin 1 s unless set. The server's
+///   clock starts when it has sent the response, before the client has read it and
+///   given the connection back; a request sent at exactly N would race the server's
+///   close (Node's undici takes 1 s off for the same reason). Half of N at most, so
+///   `timeout=1` still keeps for 500 ms and a loop of back-to-back requests keeps its
+///   connection; undici drops such connections instead.
 /// - `timeout=0` means [`KeepAlive::DoNotKeep`] (Apache 4.5 reads it as "forever").
 /// - No usable `timeout`: the default, 30 s unless set (Apache 5: 3 min, 4.5: forever;
 ///   servers commonly drop idle connections after 5–75 s).
 /// - The cap, if set, bounds the result, the default included.
 ///
 /// Configuration strings use humantime durations: see the `FromStr` and `Display`
-/// implementations (`"default=30s, max=2m 30s"`).
+/// implementations (`"default=30s, max=2m 30s, margin=500ms"`).
+///
+/// ```
+/// use hcx_reuse::DefaultKeepAliveStrategy;
+/// use std::time::Duration;
+/// let s = DefaultKeepAliveStrategy::new();
+/// assert_eq!(s.for_server_timeout(Duration::from_secs(5)), Some(Duration::from_secs(4)));
+/// assert_eq!(s.for_server_timeout(Duration::from_secs(1)), Some(Duration::from_millis(500)));
+/// assert_eq!(s.for_server_timeout(Duration::ZERO), None); // do not keep
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DefaultKeepAliveStrategy {
     default: Option<Duration>,
     max: Option<Duration>,
+    margin: Duration,
 }
 
 impl DefaultKeepAliveStrategy {
     /// The keep-alive used when the server sends no usable `timeout`, unless set: 30 s.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-    /// A 30 s default and no cap.
+    /// The safety margin taken off a server's `timeout`, unless set: 1 s.
+    pub const DEFAULT_MARGIN: Duration = Duration::from_secs(1);
+
+    /// A 30 s default, no cap, a 1 s margin.
     pub const fn new() -> Self {
         DefaultKeepAliveStrategy {
             default: Some(Self::DEFAULT_TIMEOUT),
             max: None,
+            margin: Self::DEFAULT_MARGIN,
+        }
+    }
+
+    /// Takes `margin` (at most half the server's figure) off a server's
+    /// `Keep-Alive: timeout`. `Duration::ZERO` trusts the server's figure to the
+    /// instant. Default 1 s.
+    #[must_use]
+    pub const fn with_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// The safety margin taken off a server's `timeout`.
+    pub fn margin(&self) -> Duration {
+        self.margin
+    }
+
+    /// How long a connection whose server sent `Keep-Alive: timeout=<server>` is
+    /// kept: the server's figure less the margin (at most half of it), capped;
+    /// `None` for "do not keep" (`timeout=0`, or a zero cap).
+    pub fn for_server_timeout(&self, server: Duration) -> Option<Duration> {
+        if server.is_zero() {
+            return None;
+        }
+        let margin = self.margin.min(server / 2);
+        match self.bounded(Some(server - margin)) {
+            KeepAlive::For(d) => Some(d),
+            KeepAlive::Unlimited | KeepAlive::DoNotKeep => None,
         }
     }
 
@@ -195,8 +244,9 @@ impl Default for DefaultKeepAliveStrategy {
 impl KeepAliveStrategy for DefaultKeepAliveStrategy {
     fn keep_alive(&self, exchange: &Exchange<'_>) -> KeepAlive {
         match keep_alive_timeout(exchange.response_headers()) {
-            Some(timeout) if timeout.is_zero() => KeepAlive::DoNotKeep,
-            Some(timeout) => self.bounded(Some(timeout)),
+            Some(timeout) => self
+                .for_server_timeout(timeout)
+                .map_or(KeepAlive::DoNotKeep, KeepAlive::For),
             None => self.bounded(self.default),
         }
     }
@@ -229,7 +279,7 @@ fn timeout_param(param: &[u8]) -> Option<u64> {
         [b'"', inner @ .., b'"'] => trim_ows(inner),
         _ => value,
     };
-    parse_u64_saturating(value)
+    parse_decimal_saturating(value)
 }
 
 #[cfg(test)]
@@ -251,6 +301,28 @@ mod tests {
             KeepAlive::For(Duration::from_secs(60))
         );
         assert_eq!(unlimited.without_max().bounded(None), KeepAlive::Unlimited);
+    }
+
+    #[test]
+    fn the_margin_comes_off_the_server_figure_but_never_more_than_half() {
+        let s = DefaultKeepAliveStrategy::new();
+        let secs = Duration::from_secs;
+        assert_eq!(s.for_server_timeout(secs(75)), Some(secs(74)));
+        assert_eq!(s.for_server_timeout(secs(2)), Some(secs(1)));
+        assert_eq!(
+            s.for_server_timeout(secs(1)),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(s.for_server_timeout(Duration::ZERO), None);
+        let exact = s.with_margin(Duration::ZERO);
+        assert_eq!(exact.for_server_timeout(secs(1)), Some(secs(1)));
+        let capped = s.with_max(secs(10));
+        assert_eq!(capped.for_server_timeout(secs(60)), Some(secs(10)));
+        assert_eq!(
+            s.with_margin(secs(3)).for_server_timeout(secs(4)),
+            Some(secs(2)),
+            "half of 4 s is the most the margin takes"
+        );
     }
 
     #[test]

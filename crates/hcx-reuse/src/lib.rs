@@ -1,50 +1,52 @@
 //! Connection reuse and keep-alive strategies for HTTP/1.1 clients: after each
 //! response, may the connection carry another exchange, and for how long?
 //!
-//! `hcx-reuse` is pure logic over `http` types: no I/O, no allocation on the decision
-//! path, no panics on any header bytes. It is what Apache HttpClient's
-//! `ConnectionReuseStrategy` and `ConnectionKeepAliveStrategy` are, with three changes:
+//! `hcx-reuse` is pure logic over `http` types and the codec's framing verdict: no I/O,
+//! no allocation on the decision path, no panics on any header bytes. It is what Apache
+//! HttpClient's `ConnectionReuseStrategy` and `ConnectionKeepAliveStrategy` are, with
+//! these changes:
 //!
-//! - **Every "no" has a reason.** [`Reuse::Close`] carries a [`CloseReason`] with an
-//!   [`explain`](CloseReason::explain)ation, so "why wasn't my connection reused?"
-//!   always has an answer.
-//! - **RFC 9112 framing, stricter where Apache is lax.** Content-Length together with
-//!   Transfer-Encoding, duplicate Content-Lengths, Transfer-Encoding on HTTP/1.0 all
-//!   close the connection; `close` always beats `keep-alive`.
-//! - **`Keep-Alive: timeout=0` means "do not keep"**, not "forever", and a response
-//!   without one is kept for a bounded default (30 s), not forever.
+//! - **Every "no" has a reason.** The reuse strategy returns `Err(`[`CloseReason`]`)`,
+//!   and [`decide`] turns both answers into the one [`Decision`] the engine and the
+//!   pool act on, so "why wasn't my connection reused?" always has an answer.
+//! - **Framing is decided once, by the codec.** RFC 9112 §6.3 lives in
+//!   `hcx_h1::response_framing`; the [`Exchange`] carries its verdict, and the reuse
+//!   rules read it instead of parsing `Content-Length` and `Transfer-Encoding` again.
+//!   `close` always beats `keep-alive`.
+//! - **`Keep-Alive: timeout=0` means "do not keep"**, not "forever"; a server's
+//!   `timeout=N` is kept for N less a safety margin (1 s, at most half of N), so a
+//!   request never races the server's close; and a response without one is kept for a
+//!   bounded default (30 s), not forever.
 //!
 //! Both strategies are object-safe `Send + Sync` traits, implemented by closures, so
 //! custom ones port directly. It does not parse messages, hold connections or read
-//! clocks: the engine builds an [`Exchange`] from the heads it parsed, and gives the
-//! [`Decision`] to the pool.
+//! clocks.
 //!
 //! ```
+//! use hcx_h1::{Limits, parse_response_head};
 //! use hcx_reuse::{decide, CloseReason, Decision, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange};
-//! use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
+//! use http::{HeaderMap, Method};
 //! use std::time::Duration;
 //!
 //! let reuse = DefaultReuseStrategy;
 //! let keep_alive: DefaultKeepAliveStrategy = "default=30s, max=2m".parse()?;
-//!
-//! // An HTTP/1.1 response with a length: reusable, for the server's 5 s.
 //! let request = HeaderMap::new();
-//! let mut response = HeaderMap::new();
-//! response.insert("content-length", HeaderValue::from_static("42"));
-//! response.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-//! let exchange = Exchange::new(&Method::GET, &request, StatusCode::OK, Version::HTTP_11, &response);
-//! assert_eq!(
-//!     decide(&reuse, &keep_alive, &exchange),
-//!     Decision::Keep { valid_for: Some(Duration::from_secs(5)) }
-//! );
+//!
+//! // An HTTP/1.1 response with a length: reusable, for the server's 5 s less the margin.
+//! let (head, _) = parse_response_head(
+//!     b"HTTP/1.1 200 OK\r\nContent-Length: 42\r\nKeep-Alive: timeout=5\r\n\r\n",
+//!     &Limits::default(),
+//! )?.expect("complete");
+//! let exchange = Exchange::framed(&Method::GET, &request, &head)?;
+//! assert_eq!(decide(&reuse, &keep_alive, &exchange), Decision::keep(Some(Duration::from_secs(4))));
 //!
 //! // Without a length the body runs until the server closes: not reusable, and why.
-//! response.remove("content-length");
-//! let exchange = Exchange::new(&Method::GET, &request, StatusCode::OK, Version::HTTP_11, &response);
+//! let (head, _) = parse_response_head(b"HTTP/1.1 200 OK\r\n\r\n", &Limits::default())?.expect("complete");
+//! let exchange = Exchange::framed(&Method::GET, &request, &head)?;
 //! let decision = decide(&reuse, &keep_alive, &exchange);
-//! assert_eq!(decision.close_reason(), Some(CloseReason::UnframedBody));
+//! assert_eq!(decision.close_reason(), Some(CloseReason::CloseDelimitedBody));
 //! println!("{decision}"); // close: response has no Content-Length or chunked encoding: …
-//! # Ok::<(), hcx_reuse::ConfigError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -53,16 +55,13 @@ mod config;
 mod connection;
 mod decide;
 mod exchange;
-mod framing;
 mod head;
 mod keep_alive;
-mod reason;
 mod reuse;
-mod syntax;
 
 pub use config::{ConfigError, parse_duration};
-pub use decide::{Decision, decide};
+pub use decide::decide;
 pub use exchange::Exchange;
+pub use hcx_close::{CloseReason, Decision};
 pub use keep_alive::{DefaultKeepAliveStrategy, KeepAlive, KeepAliveStrategy, keep_alive_timeout};
-pub use reason::{CloseReason, Reuse};
 pub use reuse::{ConnectionReuseStrategy, DefaultReuseStrategy, NeverReuse};

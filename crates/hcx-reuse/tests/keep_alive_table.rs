@@ -1,6 +1,7 @@
 //! `Keep-Alive: timeout=N` parsing as a table, and the default strategy's default and
 //! cap.
 
+use hcx_h1::ResponseHead;
 use hcx_reuse::{
     DefaultKeepAliveStrategy, Exchange, KeepAlive, KeepAliveStrategy, keep_alive_timeout,
 };
@@ -26,13 +27,8 @@ fn keep_alive_headers(lines: &[&[u8]]) -> Result<HeaderMap, String> {
 fn run(strategy: &DefaultKeepAliveStrategy, lines: &[&[u8]]) -> Result<KeepAlive, String> {
     let request = HeaderMap::new();
     let response = keep_alive_headers(lines)?;
-    let exchange = Exchange::new(
-        &Method::GET,
-        &request,
-        StatusCode::OK,
-        Version::HTTP_11,
-        &response,
-    );
+    let head = ResponseHead::new(Version::HTTP_11, StatusCode::OK, response);
+    let exchange = Exchange::framed(&Method::GET, &request, &head).map_err(|e| e.to_string())?;
     Ok(strategy.keep_alive(&exchange))
 }
 
@@ -117,7 +113,8 @@ fn default_strategy_follows_the_table() -> Result<(), String> {
             secs(u64::MAX),
         ),
     ];
-    let strategy = DefaultKeepAliveStrategy::new();
+    // The parsing table reads the server's figure as is; the margin has its own test.
+    let strategy = DefaultKeepAliveStrategy::new().with_margin(Duration::ZERO);
     let mut failures = Vec::new();
     for (name, lines, expect) in cases {
         let got = run(&strategy, lines)?;
@@ -137,7 +134,11 @@ fn cap_bounds_what_the_server_asks_for() -> Result<(), String> {
         run(&capped, &[b"timeout=99999999999999999999999"])?,
         secs(120)
     );
-    assert_eq!(run(&capped, &[b"timeout=60"])?, secs(60));
+    assert_eq!(
+        run(&capped, &[b"timeout=60"])?,
+        secs(59),
+        "less the 1 s margin"
+    );
     Ok(())
 }
 
@@ -153,7 +154,26 @@ fn configured_default_applies_without_a_usable_timeout() -> Result<(), String> {
     let strategy = DefaultKeepAliveStrategy::new().with_default(Duration::from_secs(5));
     assert_eq!(run(&strategy, &[])?, secs(5));
     assert_eq!(run(&strategy, &[b"timeout=abc"])?, secs(5));
-    assert_eq!(run(&strategy, &[b"timeout=9"])?, secs(9));
+    assert_eq!(run(&strategy, &[b"timeout=9"])?, secs(8));
+    Ok(())
+}
+
+#[test]
+fn the_server_timeout_loses_the_safety_margin_and_timeout_1_keeps_half() -> Result<(), String> {
+    // The server's idle clock starts when it has sent the response; the client's when
+    // it has read it and given the connection back. 1 s off (at most half) keeps a
+    // request from racing the server's close.
+    let strategy = DefaultKeepAliveStrategy::new();
+    assert_eq!(run(&strategy, &[b"timeout=5"])?, secs(4));
+    assert_eq!(run(&strategy, &[b"timeout=2"])?, secs(1));
+    assert_eq!(
+        run(&strategy, &[b"timeout=1"])?,
+        KeepAlive::For(Duration::from_millis(500))
+    );
+    assert_eq!(run(&strategy, &[b"timeout=0"])?, KeepAlive::DoNotKeep);
+    let wide = strategy.with_margin(Duration::from_secs(3));
+    assert_eq!(run(&wide, &[b"timeout=10"])?, secs(7));
+    assert_eq!(run(&wide, &[b"timeout=4"])?, secs(2));
     Ok(())
 }
 
@@ -161,7 +181,7 @@ fn configured_default_applies_without_a_usable_timeout() -> Result<(), String> {
 fn unlimited_default_is_apache_45_forever() -> Result<(), String> {
     let strategy = DefaultKeepAliveStrategy::new().with_default_unlimited();
     assert_eq!(run(&strategy, &[])?, KeepAlive::Unlimited);
-    assert_eq!(run(&strategy, &[b"timeout=9"])?, secs(9));
+    assert_eq!(run(&strategy, &[b"timeout=9"])?, secs(8));
     let capped = strategy.with_max(Duration::from_secs(60));
     assert_eq!(run(&capped, &[])?, secs(60));
     Ok(())
@@ -171,7 +191,7 @@ fn unlimited_default_is_apache_45_forever() -> Result<(), String> {
 fn zero_default_does_not_keep_connections_without_timeout() -> Result<(), String> {
     let strategy = DefaultKeepAliveStrategy::new().with_default(Duration::ZERO);
     assert_eq!(run(&strategy, &[])?, KeepAlive::DoNotKeep);
-    assert_eq!(run(&strategy, &[b"timeout=4"])?, secs(4));
+    assert_eq!(run(&strategy, &[b"timeout=4"])?, secs(3));
     Ok(())
 }
 

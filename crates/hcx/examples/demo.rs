@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hcx::{Client, ConnectionInfo, ReuseInfo};
+use hcx::{Client, ConnectionInfo, Decision};
 use hcx_testserver::Version;
 use hcx_testserver::{Method, Reply, TestServer};
 
@@ -30,6 +30,11 @@ fn main() -> Result<()> {
         )
         .route(
             Method::GET,
+            "/short-keep-alive",
+            Reply::ok().header("Keep-Alive", "timeout=2").body("brief"),
+        )
+        .route(
+            Method::GET,
             "/chunked",
             Reply::ok()
                 .chunked()
@@ -44,6 +49,11 @@ fn main() -> Result<()> {
 
     println!("\n1. sequential requests reuse one connection");
     for i in 0..100 {
+        if i == 1 {
+            // Let the connection sit idle a moment, so its idle time is worth printing
+            // (the pool's clock ticks every few milliseconds).
+            thread::sleep(Duration::from_millis(50));
+        }
         let response = client.get(server.url("/hello"))?;
         let info = response.extensions().get::<ConnectionInfo>().copied();
         let body = response.into_body().into_string()?; // reading to the end releases the connection
@@ -56,18 +66,23 @@ fn main() -> Result<()> {
         server.stats().connections_accepted
     );
 
-    println!("\n2. why a connection was not kept");
-    for path in ["/close", "/http10", "/chunked", "/hello"] {
+    println!("\n2. what happens to each connection, and why");
+    for path in [
+        "/close",
+        "/http10",
+        "/short-keep-alive",
+        "/chunked",
+        "/hello",
+    ] {
         let response = client.get(server.url(path))?;
-        let reuse = response.extensions().get::<ReuseInfo>().copied();
+        let decision = response.extensions().get::<Decision>().copied();
         let body = response.into_body().into_string()?;
-        let verdict = match reuse {
-            Some(ReuseInfo::Keep { valid_for }) => format!("kept (keep-alive {valid_for:?})"),
-            Some(ReuseInfo::Close { reason }) => format!("closed: {reason}"),
-            _ => "unknown".to_string(),
-        };
-        println!("   GET {path:<9} -> {body:?}: {verdict}");
+        let verdict = decision.map_or_else(|| "unknown".to_string(), |d| d.to_string());
+        println!("   GET {path:<17} -> {body:?}: {verdict}");
     }
+    println!(
+        "   (Keep-Alive: timeout=2 is kept 1 s: a safety margin keeps requests off the server's close)"
+    );
 
     println!("\n3. 16 threads, at most 4 connections per route");
     let before = server.stats().connections_accepted;
@@ -96,24 +111,25 @@ fn main() -> Result<()> {
     );
     let stats = client.stats();
     println!(
-        "   pool: {} | opened {} | stale closed {}",
-        stats.pool, stats.connections_opened, stats.stale_closed
+        "   pool: {} | connections opened {}",
+        stats.pool, stats.connections_opened
     );
-    let c = stats.closed;
     println!(
-        "   closed by the engine: {} not reusable, {} unread body, {} trailing bytes, {} failed exchange",
-        c.not_reusable, c.unread_body, c.trailing_bytes, c.failed_exchange
+        "\n4. every connection closed, by reason (one count per close, whichever layer closed it)"
     );
+    for (reason, n) in stats.closes.iter() {
+        println!("   {n:>3} {:<30} {}", reason.name(), reason.explain());
+    }
     Ok(())
 }
 
 fn describe(i: usize, info: Option<ConnectionInfo>, body: &str) {
     match info {
         Some(c) if c.reused => println!(
-            "   request {}: {body:?} on connection {} (reused after {:?} idle, stale probe {})",
+            "   request {}: {body:?} on connection {} (reused after {} ms idle, stale probe {})",
             i + 1,
             c.connection_id,
-            c.idle_for.unwrap_or(Duration::ZERO),
+            c.idle_for.unwrap_or(Duration::ZERO).as_millis(),
             if c.probed { "ran" } else { "skipped" }
         ),
         Some(c) => println!(

@@ -5,13 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hcx_exec::{
-    Error, MainExec, PoolingConnectionManager, PoolingConnectionManagerBuilder, RequestConfig,
-    Resolver,
+    Error, ErrorKind, MainExec, PoolingConnectionManager, PoolingConnectionManagerBuilder,
+    RequestConfig, Resolver, Route, SocketConfig,
 };
 use hcx_h1::Limits;
+use hcx_pool::ReusePolicy;
 use hcx_reuse::{
     ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, KeepAliveStrategy,
 };
+
+use crate::url::IntoUri;
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
 use crate::client::Client;
@@ -28,13 +31,21 @@ pub struct ClientBuilder {
     manager: Option<PoolingConnectionManager>,
     manager_builder: PoolingConnectionManagerBuilder,
     reuse: Arc<dyn ConnectionReuseStrategy>,
-    keep_alive: Arc<dyn KeepAliveStrategy>,
+    keep_alive: KeepAliveChoice,
     limits: Limits,
+    /// The first configuration mistake, reported by `build`.
+    invalid: Option<Error>,
     config: RequestConfig,
     default_headers: HeaderMap,
     /// Set when a default header did not fit; `build` reports it.
     too_many_headers: Option<http::header::MaxSizeReached>,
     user_agent: Option<HeaderValue>,
+}
+
+/// The default keep-alive strategy (whose margin the builder can set) or the user's.
+enum KeepAliveChoice {
+    Default(DefaultKeepAliveStrategy),
+    Custom(Arc<dyn KeepAliveStrategy>),
 }
 
 impl ClientBuilder {
@@ -43,8 +54,9 @@ impl ClientBuilder {
             manager: None,
             manager_builder: PoolingConnectionManager::builder(),
             reuse: Arc::new(DefaultReuseStrategy),
-            keep_alive: Arc::new(DefaultKeepAliveStrategy::default()),
+            keep_alive: KeepAliveChoice::Default(DefaultKeepAliveStrategy::default()),
             limits: Limits::default(),
+            invalid: None,
             config: RequestConfig::default(),
             default_headers: HeaderMap::new(),
             too_many_headers: None,
@@ -69,6 +81,49 @@ impl ClientBuilder {
     /// Most connections per route. Default 5. Apache: `setMaxConnPerRoute`.
     pub fn max_per_route(mut self, max: usize) -> Self {
         self.manager_builder = self.manager_builder.max_per_route(max);
+        self
+    }
+
+    /// The limit of the route of `url` (scheme, host, port), in place of
+    /// [`max_per_route`](Self::max_per_route); 0 blocks the route. A URL that cannot be
+    /// used is reported by [`build`](Self::build). Apache:
+    /// `setMaxPerRoute(HttpRoute, int)`.
+    ///
+    /// ```
+    /// let client = hcx::Client::builder()
+    ///     .max_per_route(5)
+    ///     .max_per_route_for("http://api.internal:8080", 50)
+    ///     .build()?;
+    /// # Ok::<(), hcx::Error>(())
+    /// ```
+    pub fn max_per_route_for(mut self, url: impl IntoUri, max: usize) -> Self {
+        match url.into_uri().and_then(|uri| Route::from_uri(&uri)) {
+            Ok(route) => self.manager_builder = self.manager_builder.max_per_route_for(route, max),
+            Err(e) => self.invalid = self.invalid.or(Some(e)),
+        }
+        self
+    }
+
+    /// A hard limit on each connection's life, from its connect, whatever keep-alive
+    /// the server grants; `None` (the default): no limit. Apache:
+    /// `setConnectionTimeToLive` / `ConnectionConfig.timeToLive`.
+    pub fn time_to_live(mut self, ttl: Option<Duration>) -> Self {
+        self.manager_builder = self.manager_builder.time_to_live(ttl);
+        self
+    }
+
+    /// Which idle connection a request gets: [`ReusePolicy::Lifo`] (the default: the
+    /// most recently used, so surplus connections go idle and expire) or
+    /// [`ReusePolicy::Fifo`] (round-robin, all stay warm). Apache: `setConnPoolPolicy`.
+    pub fn reuse_policy(mut self, policy: ReusePolicy) -> Self {
+        self.manager_builder = self.manager_builder.reuse_policy(policy);
+        self
+    }
+
+    /// Socket options of every connection: `TCP_NODELAY` (on by default), send and
+    /// receive buffer sizes, linger. Apache: `setDefaultSocketConfig`.
+    pub fn socket_config(mut self, socket: SocketConfig) -> Self {
+        self.manager_builder = self.manager_builder.socket_config(socket);
         self
     }
 
@@ -99,7 +154,26 @@ impl ClientBuilder {
     /// Any `Fn(&Exchange) -> KeepAlive` closure works. Apache:
     /// `setKeepAliveStrategy`.
     pub fn keep_alive_strategy(mut self, strategy: impl KeepAliveStrategy + 'static) -> Self {
-        self.keep_alive = Arc::new(strategy);
+        self.keep_alive = KeepAliveChoice::Custom(Arc::new(strategy));
+        self
+    }
+
+    /// The safety margin the default keep-alive strategy takes off a server's
+    /// `Keep-Alive: timeout=N` (at most half of N), so that a connection is never sent
+    /// a request just as the server closes it. Default 1 s; `Duration::ZERO` trusts the
+    /// server's figure. With a keep-alive strategy of your own, set its margin there:
+    /// [`build`](Self::build) reports the conflict.
+    pub fn keep_alive_margin(mut self, margin: Duration) -> Self {
+        match &mut self.keep_alive {
+            KeepAliveChoice::Default(strategy) => *strategy = strategy.with_margin(margin),
+            KeepAliveChoice::Custom(_) => {
+                self.invalid = self.invalid.or(Some(Error::new(
+                    ErrorKind::Config,
+                    "keep_alive_margin applies to the default keep-alive strategy; \
+                     set the margin on the custom strategy instead",
+                )));
+            }
+        }
         self
     }
 
@@ -113,7 +187,7 @@ impl ClientBuilder {
     /// Like [`keep_alive_strategy`](Self::keep_alive_strategy), for a strategy already
     /// behind an `Arc`.
     pub fn shared_keep_alive_strategy(mut self, strategy: Arc<dyn KeepAliveStrategy>) -> Self {
-        self.keep_alive = strategy;
+        self.keep_alive = KeepAliveChoice::Custom(strategy);
         self
     }
 
@@ -164,8 +238,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client; a zero pool limit is a configuration error.
+    /// Builds the client. A zero pool limit, a URL that cannot be used, or a setting
+    /// that does not apply is an error.
     pub fn build(self) -> Result<Client, Error> {
+        if let Some(e) = self.invalid {
+            return Err(e);
+        }
         if let Some(e) = self.too_many_headers {
             return Err(e.into());
         }
@@ -173,7 +251,11 @@ impl ClientBuilder {
             Some(manager) => manager,
             None => self.manager_builder.build()?,
         };
-        let exec = MainExec::new(self.reuse, self.keep_alive).with_limits(self.limits);
+        let keep_alive: Arc<dyn KeepAliveStrategy> = match self.keep_alive {
+            KeepAliveChoice::Default(strategy) => Arc::new(strategy),
+            KeepAliveChoice::Custom(strategy) => strategy,
+        };
+        let exec = MainExec::new(self.reuse, keep_alive).with_limits(self.limits);
         let mut default_headers = self.default_headers;
         if let Some(agent) = self.user_agent {
             if !default_headers.contains_key(USER_AGENT) {

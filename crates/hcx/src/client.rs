@@ -8,9 +8,10 @@ use hcx_exec::{
     ResponseBody, Route,
 };
 use http::header::HeaderMap;
-use http::{Request, Response, Uri};
+use http::{Request, Response};
 
 use crate::builder::ClientBuilder;
+use crate::url::IntoUri;
 
 /// A blocking HTTP/1.1 client. Apache HttpClient 5: `CloseableHttpClient` (classic).
 ///
@@ -66,7 +67,7 @@ impl Client {
     /// client's for this request.
     ///
     /// The URI must be absolute (`http://host[:port]/path`); `https` is not supported
-    /// yet.
+    /// yet ([`ErrorKind::InvalidUrl`](crate::ErrorKind::InvalidUrl), showing the URL).
     pub fn execute(&self, mut request: Request<Body>) -> Result<Response<ResponseBody>, Error> {
         let inner = &*self.inner;
         let own_config = request.extensions_mut().remove::<RequestConfig>();
@@ -106,25 +107,41 @@ impl Client {
         Ok(result)
     }
 
-    /// `GET uri`.
-    pub fn get<U>(&self, uri: U) -> Result<Response<ResponseBody>, Error>
-    where
-        Uri: TryFrom<U>,
-        <Uri as TryFrom<U>>::Error: Into<http::Error>,
-    {
-        self.execute(Request::get(uri).body(Body::empty())?)
+    /// `GET url`.
+    pub fn get(&self, url: impl IntoUri) -> Result<Response<ResponseBody>, Error> {
+        self.execute(Request::get(url.into_uri()?).body(Body::empty())?)
     }
 
-    /// `POST uri` with `body`.
-    pub fn post<U>(&self, uri: U, body: impl Into<Body>) -> Result<Response<ResponseBody>, Error>
-    where
-        Uri: TryFrom<U>,
-        <Uri as TryFrom<U>>::Error: Into<http::Error>,
-    {
-        self.execute(Request::post(uri).body(body.into())?)
+    /// `HEAD url`.
+    pub fn head(&self, url: impl IntoUri) -> Result<Response<ResponseBody>, Error> {
+        self.execute(Request::head(url.into_uri()?).body(Body::empty())?)
     }
 
-    /// The pool's counts and the manager's (connections opened, stale ones closed).
+    /// `POST url` with `body`.
+    pub fn post(
+        &self,
+        url: impl IntoUri,
+        body: impl Into<Body>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        self.execute(Request::post(url.into_uri()?).body(body.into())?)
+    }
+
+    /// `PUT url` with `body`.
+    pub fn put(
+        &self,
+        url: impl IntoUri,
+        body: impl Into<Body>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        self.execute(Request::put(url.into_uri()?).body(body.into())?)
+    }
+
+    /// `DELETE url`.
+    pub fn delete(&self, url: impl IntoUri) -> Result<Response<ResponseBody>, Error> {
+        self.execute(Request::delete(url.into_uri()?).body(Body::empty())?)
+    }
+
+    /// The pool's counts, the connections opened, and every close by
+    /// [`CloseReason`](crate::CloseReason), counted once whichever layer closed it.
     pub fn stats(&self) -> ManagerStats {
         self.inner.manager.stats()
     }
@@ -243,7 +260,7 @@ mod tests {
     #[test]
     fn strategies_can_be_closures_or_shared_trait_objects() -> Result<(), Box<dyn std::error::Error>>
     {
-        use hcx_reuse::{CloseReason, Exchange, KeepAlive, Reuse};
+        use hcx_reuse::{CloseReason, Decision, Exchange, KeepAlive};
         let server = TestServer::builder()
             .default_reply(Reply::new(503u16).body("busy"))
             .start()?;
@@ -251,18 +268,16 @@ mod tests {
         let client = Client::builder()
             .reuse_strategy(|exchange: &Exchange<'_>| {
                 if exchange.status().is_server_error() {
-                    Reuse::Close(CloseReason::Custom("server error"))
+                    Err(CloseReason::Custom("server error"))
                 } else {
-                    Reuse::KeepAlive
+                    Ok(())
                 }
             })
             .build()?;
         let response = client.get(server.url("/"))?;
         assert_eq!(
-            response.extensions().get::<hcx_exec::ReuseInfo>(),
-            Some(&hcx_exec::ReuseInfo::Close {
-                reason: "server error"
-            })
+            response.extensions().get::<Decision>(),
+            Some(&Decision::Close(CloseReason::Custom("server error")))
         );
         drop(response);
         assert_eq!(client.stats().pool.available, 0);
@@ -274,10 +289,8 @@ mod tests {
         let client = Client::builder().shared_keep_alive_strategy(keep).build()?;
         let response = client.get(server.url("/"))?;
         assert_eq!(
-            response.extensions().get::<hcx_exec::ReuseInfo>(),
-            Some(&hcx_exec::ReuseInfo::Keep {
-                valid_for: Some(std::time::Duration::from_secs(9))
-            })
+            response.extensions().get::<Decision>(),
+            Some(&Decision::keep(Some(std::time::Duration::from_secs(9))))
         );
         Ok(())
     }

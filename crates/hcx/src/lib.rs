@@ -1,22 +1,55 @@
 //! hcx: a blocking HTTP/1.1 client for teams who know Apache HttpClient.
 //!
 //! ```
-//! use hcx::Client;
+//! # // A one-shot server on loopback, std only, so the example runs anywhere.
+//! # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! # let url = format!("http://{}/hello", listener.local_addr()?);
+//! # std::thread::spawn(move || -> std::io::Result<()> {
+//! #     use std::io::{Read, Write};
+//! #     let (mut stream, _) = listener.accept()?;
+//! #     let mut head = Vec::new();
+//! #     let mut byte = [0u8; 1];
+//! #     while !head.ends_with(b"\r\n\r\n") {
+//! #         if stream.read(&mut byte)? == 0 { break; }
+//! #         head.push(byte[0]);
+//! #     }
+//! #     stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello, world")
+//! # });
+//! let client = hcx::Client::new();
+//! let body = client.get(&url)?.into_body().into_string()?;
+//! assert_eq!(body, "hello, world");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! One [`Client`] serves every thread: clones share one connection pool. Reading a
+//! body to its end (or dropping it) gives the connection back; every response says
+//! how its connection was obtained ([`ConnectionInfo`]) and what happens to it next
+//! ([`Decision`]: kept for how long, or closed and why):
+//!
+//! ```
+//! use hcx::{Client, CloseReason, ConnectionInfo, Decision};
 //! use hcx_testserver::{Method, Reply, TestServer};
 //!
 //! let server = TestServer::builder()
 //!     .route(Method::GET, "/hello", Reply::ok().body("hello, world"))
+//!     .route(Method::GET, "/bye", Reply::ok().body("bye").connection_close())
 //!     .start()?;
 //! let client = Client::builder().max_per_route(4).build()?;
 //!
-//! for _ in 0..3 {
+//! for round in 0..3 {
 //!     let response = client.get(server.url("/hello"))?;
-//!     assert_eq!(response.status(), 200);
-//!     // Reading the body to its end gives the connection back to the pool.
+//!     let info = response.extensions().get::<ConnectionInfo>().copied();
+//!     assert_eq!(info.map(|i| i.reused), Some(round > 0));
 //!     assert_eq!(response.into_body().into_string()?, "hello, world");
 //! }
+//! let response = client.get(server.url("/bye"))?;
+//! assert_eq!(
+//!     response.extensions().get::<Decision>(),
+//!     Some(&Decision::Close(CloseReason::ResponseConnectionClose))
+//! );
+//! drop(response);
 //! assert_eq!(server.stats().connections_accepted, 1); // one connection, reused
-//! assert_eq!(client.stats().pool.leased, 0);
+//! assert_eq!(client.stats().closes.get(CloseReason::ResponseConnectionClose), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -24,7 +57,8 @@
 //! [`PoolingConnectionManager`] (fair, per-route limits, 25/5 by default), the
 //! `MainClientExec` exchange ([`exec::MainExec`]) with an [`exec::ExecRuntime`] per
 //! request, RFC 9112 reuse decisions that always say why a connection was closed
-//! ([`ReuseInfo`]), and response bodies that release their connection at their end.
+//! ([`CloseReason`], counted in [`Client::stats`]), a keep-alive that ends before the
+//! server's does, and response bodies that release their connection at their end.
 //! Blocking I/O, one thread per request, no background thread.
 //!
 //! What it is not (yet): HTTPS, proxies, retries, redirects and content decoding —
@@ -32,31 +66,58 @@
 //!
 //! Porting notes: [`RequestConfig`] is Apache's `RequestConfig` (defaults: 3 min
 //! connection request and connect timeouts, no response timeout), overridable per
-//! request through the request's extensions; [`Client::execute_with`] is
-//! `execute(request, ResponseHandler)`; [`Error`]'s predicates stand for Apache's
-//! exception classes (`is_closed_before_response` is `NoHttpResponseException`).
+//! request through the request's extensions; [`SocketConfig`] is its `SocketConfig`;
+//! [`Client::execute_with`] is `execute(request, ResponseHandler)`; [`Error::kind`]
+//! returns an [`ErrorKind`] whose
+//! [`apache_equivalent`](ErrorKind::apache_equivalent) names the exception class
+//! (`ClosedBeforeResponse` is `NoHttpResponseException`), and every error says how far
+//! the request got ([`Error::request_progress`], [`Error::is_response_started`],
+//! [`Error::is_connection_reused`]).
+//!
+//! Every type in a public signature of this crate is reachable from here: the common
+//! ones at the top, the rest in [`exec`], [`codec`] and [`pool`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod builder;
 mod client;
+mod url;
 
 pub use builder::{ClientBuilder, DEFAULT_USER_AGENT};
 pub use client::Client;
+pub use url::IntoUri;
 
+pub use hcx_close::{CloseCounts, CloseReason, Decision, Layer};
 pub use hcx_exec::{
-    Body, ConnectionInfo, EngineCloses, Error, ManagerStats, PoolingConnectionManager,
-    ProtocolErrorKind, RequestConfig, Resolver, ResponseBody, ReuseInfo, Route, StaticResolver,
-    SystemResolver, UserToken,
+    Body, ConnectionInfo, Error, ErrorKind, ManagerStats, PoolingConnectionManager,
+    PoolingConnectionManagerBuilder, ProtocolErrorKind, RequestConfig, RequestProgress, Resolver,
+    ResponseBody, Route, Scheme, SocketConfig, StaticResolver, SystemResolver, UserToken,
+};
+pub use hcx_h1::Limits;
+pub use hcx_pool::{
+    Clock, CoarseClock, ManualClock, PoolConfig, PoolStats, ReusePolicy, SystemClock,
 };
 pub use hcx_reuse::{
-    ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange, KeepAlive,
-    KeepAliveStrategy, NeverReuse, Reuse,
+    ConfigError, ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange,
+    KeepAlive, KeepAliveStrategy, NeverReuse, decide, keep_alive_timeout, parse_duration,
 };
 pub use http;
 
 /// The exec engine, for layers of your own: Apache 5's `ExecRuntime` and
-/// `MainClientExec`, the connection endpoint and the connection.
+/// `MainClientExec`, the connection endpoint, the connection and its transport.
 pub mod exec {
-    pub use hcx_exec::{Connection, Endpoint, ExecRuntime, MainExec, Scheme};
+    pub use hcx_exec::{Connection, Endpoint, ExecRuntime, MainExec, Transport};
+}
+
+/// The sans-IO HTTP/1.1 codec (`hcx-h1`): what reuse strategies see of a response
+/// ([`ResponseHead`](codec::ResponseHead), [`ResponseFraming`](codec::ResponseFraming)),
+/// the exchange state machine ([`Call`](codec::Call)), and its errors.
+pub mod codec {
+    pub use hcx_h1::*;
+}
+
+/// The connection pool (`hcx-pool`) behind the manager:
+/// [`PoolingConnectionManager::pool`] returns one.
+pub mod pool {
+    pub use hcx_pool::*;
 }

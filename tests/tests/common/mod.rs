@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use hcx::{Client, ConnectionInfo, ResponseBody, ReuseInfo, Route};
+use hcx::{Client, ConnectionInfo, Decision, ResponseBody, Route};
 use http::Response;
 
 /// The longest any wait may take before a test fails instead of hanging.
@@ -24,8 +24,14 @@ pub fn info(response: &Response<ResponseBody>) -> ConnectionInfo {
     }
 }
 
-pub fn reuse(response: &Response<ResponseBody>) -> Option<ReuseInfo> {
-    response.extensions().get::<ReuseInfo>().copied()
+/// The keep-or-close decision the response carries.
+pub fn decision(response: &Response<ResponseBody>) -> Option<Decision> {
+    response.extensions().get::<Decision>().copied()
+}
+
+/// The reason the response's connection closes, if it does.
+pub fn close_reason(response: &Response<ResponseBody>) -> Option<hcx::CloseReason> {
+    decision(response).and_then(|d| d.close_reason())
 }
 
 pub fn route(url: &str) -> Result<Route, Box<dyn std::error::Error>> {
@@ -38,19 +44,23 @@ pub fn route(url: &str) -> Result<Route, Box<dyn std::error::Error>> {
 /// request deterministically meets a stale connection.
 pub fn wait_until_idle_connection_is_stale(client: &Client, route: &Route) -> TestResult {
     let deadline = Instant::now() + SAFETY;
-    let lease = client
+    let mut lease = client
         .connection_manager()
         .pool()
         .lease(route, None)
         .get(SAFETY)?;
     loop {
-        match lease.connection() {
-            None => return Err("no idle connection in the pool".into()),
-            Some(conn) if conn.is_stale() => break,
-            Some(_) if Instant::now() > deadline => return Err("the FIN never arrived".into()),
-            Some(_) => std::thread::yield_now(),
+        let conn = lease
+            .connection_mut()
+            .ok_or("no idle connection in the pool")?;
+        if conn.is_stale() {
+            break;
         }
+        if Instant::now() > deadline {
+            return Err("the FIN never arrived".into());
+        }
+        std::thread::yield_now();
     }
-    lease.release(true, None);
+    lease.release(Decision::keep(None));
     Ok(())
 }

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use hcx_pool::{CloseReason, Lease, LeaseError, LeaseRequest, ManualClock, Pool, PoolConfig};
+use hcx_pool::{
+    CloseReason, Decision, Lease, LeaseError, LeaseRequest, ManualClock, Pool, PoolConfig,
+};
 
 pub type Route = &'static str;
 pub type Conn = u64;
@@ -74,7 +76,7 @@ impl Harness {
         let mut lease = self.lease_connected(route, state);
         lease.set_state(state);
         let conn = *lease.connection().unwrap();
-        lease.release(true, None);
+        lease.release(Decision::keep(None));
         conn
     }
 
@@ -94,7 +96,7 @@ impl Harness {
             assert!(!lease.is_reused(), "expected a new connection");
             ids[i] = conn(&lease).unwrap();
             lease.set_state(state);
-            lease.release(true, None);
+            lease.release(Decision::keep(None));
         }
         ids
     }

@@ -1,10 +1,10 @@
-//! The many-routes cycle for profiling: `cargo run --release -p hcx-pool --example routes_loop -- [routes] [cycles]`.
+//! The many-routes cycle for profiling: `cargo run --release -p hcx-benches --example routes_loop -- [routes] [cycles]`.
 //!
 //! Mirrors `pool_many_routes` in `benches/benches/pool.rs`: one idle connection per
 //! route, each cycle leases and releases on a route 7919 steps further on.
 use std::time::{Duration, Instant};
 
-use hcx_pool::{Pool, PoolConfig};
+use hcx_pool::{Decision, Pool, PoolConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -18,14 +18,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for r in 0..routes {
         let mut lease = pool.lease(&r, None).get(Duration::ZERO)?;
         lease.assign(u64::from(r));
-        lease.release(true, None);
+        lease.release(Decision::keep(None));
     }
     let mut next = 0u32;
     let start = Instant::now();
     for _ in 0..n {
         next = (next + stride) % routes;
         let lease = pool.lease(&next, None).get(Duration::ZERO)?;
-        lease.release(true, None);
+        lease.release(Decision::keep(None));
     }
     println!(
         "{routes} routes: {:?} per lease/release cycle",

@@ -1,0 +1,429 @@
+//! One exchange as a sans-IO state machine: write the head, maybe wait for
+//! `100 Continue`, send the body, read heads (skipping 1xx) until the final one.
+//!
+//! Each state is a type ([`Call<S>`](Call)); each step consumes the call and returns
+//! the next state, so a body cannot be sent after the response was read and a
+//! response cannot be read before the request went out (ureq-proto's model). The
+//! call owns no socket: the caller moves bytes between it and a transport — a TCP
+//! stream, a TLS stream, a proxy tunnel — and tells it when the transport timed out
+//! or failed. The same machine drives hcx's engine, [`read_response`](crate::read_response)
+//! and the byte-script tests.
+//!
+//! ```text
+//!   Call::new ──► Sending::Body ──────────────────────────► Call<SendBody>
+//!            └──► Sending::AwaitContinue ─► Call<AwaitContinue>
+//!                     100 / wait ran out ──► Call<SendBody> ─ finish / abandon ─► Call<RecvResponse>
+//!                     early final response ─────────────────────────────────────► FinalResponse
+//!   Call<RecvResponse> ─ 1xx skipped, final head ─► FinalResponse (head, framing, body decoder)
+//! ```
+
+use bytes::BytesMut;
+use http::header::EXPECT;
+use http::{HeaderMap, Method, StatusCode};
+
+use crate::encode::{BodyEncoder, EncodeError, Frame, OutBuf, RequestFraming, TargetForm};
+use crate::error::{Error, ErrorKind};
+use crate::{
+    BodyDecoder, HeadEvent, HeadReader, Limits, RequestHead, ResponseFraming, ResponseHead,
+    encode_request_head, response_framing,
+};
+
+/// One exchange in state `S`. See the [module docs](self) for the flow.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use hcx_h1::{Call, Limits, RequestFraming, Sending, TargetForm};
+///
+/// let request = http::Request::get("http://example.com/").body(())?;
+/// let mut wire = Vec::new();
+/// let Sending::Body(call) =
+///     Call::new(&request, TargetForm::Origin, RequestFraming::None, Limits::default(), &mut wire)?
+/// else {
+///     unreachable!("no Expect: 100-continue")
+/// };
+/// let mut call = call.finish(&mut wire)?; // no body: the request is complete
+/// assert_eq!(wire, b"GET / HTTP/1.1\r\nhost: example.com\r\n\r\n");
+///
+/// // What the transport read, in whatever pieces it came.
+/// let mut input = BytesMut::from(&b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
+/// call.try_read(&mut input)?;
+/// let response = call.proceed().expect("the final head is in");
+/// assert_eq!(response.head.status, 200);
+/// assert_eq!(response.informational.len(), 1);
+/// assert_eq!(&input[..], b"hi"); // the body is left for the decoder
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Call<S> {
+    state: S,
+    reading: Reading,
+}
+
+/// Sending the request body (or nothing, for a bodiless request).
+#[derive(Debug)]
+pub struct SendBody {
+    encoder: BodyEncoder,
+}
+
+/// The head is out, with `Expect: 100-continue`; the body waits for `100 Continue`, a
+/// final response, or the caller's timeout.
+#[derive(Debug)]
+pub struct AwaitContinue {
+    encoder: BodyEncoder,
+    continued: bool,
+}
+
+/// The request is out (or abandoned); reading heads until the final one.
+#[derive(Debug)]
+pub struct RecvResponse {
+    _private: (),
+}
+
+/// What [`Call::new`] leads to.
+#[derive(Debug)]
+pub enum Sending {
+    /// Send the body now (possibly in the same write as the head).
+    Body(Call<SendBody>),
+    /// Write the head alone, then wait for `100 Continue` (RFC 9110 §10.1.1).
+    AwaitContinue(Call<AwaitContinue>),
+}
+
+/// What a wait for `100 Continue` ended in.
+#[derive(Debug)]
+pub enum AfterContinue {
+    /// `100 Continue` came, or the wait ran out: send the body.
+    SendBody(Call<SendBody>),
+    /// The server answered before the body was sent (a 417, a 401, a 413). The body
+    /// is not sent, so the connection cannot be reused after this response.
+    Response(FinalResponse),
+}
+
+/// The final response's head, its framing and the decoder of its body: where the
+/// call ends and the body streams.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct FinalResponse {
+    /// The final response's head.
+    pub head: ResponseHead,
+    /// Its framing, decided once by [`response_framing`].
+    pub framing: ResponseFraming,
+    /// The decoder for its body; feed it the bytes after the head.
+    pub body: BodyDecoder,
+    /// Whether the request body went out completely (`false` after an early
+    /// response or an abandoned upload: the connection cannot be reused).
+    pub request_body_complete: bool,
+    /// The interim (1xx) responses before it, in order.
+    pub informational: Vec<ResponseHead>,
+}
+
+/// The reading half, shared by every state.
+#[derive(Debug)]
+struct Reading {
+    method: Method,
+    limits: Limits,
+    reader: HeadReader,
+    informational: Vec<ResponseHead>,
+    /// Whether any response byte was seen (consumed or waiting in the buffer).
+    started: bool,
+    request_body_complete: bool,
+    final_head: Option<(ResponseHead, ResponseFraming)>,
+}
+
+impl Call<SendBody> {
+    /// Starts an exchange: checks the request and writes its head to `out`
+    /// (everything is checked first, so on error `out` is unchanged). `framing` is the
+    /// body's, as [`encode_request_head`] takes it.
+    ///
+    /// A request with a body and `Expect: 100-continue` leads to
+    /// [`Sending::AwaitContinue`]: write the head alone, then wait. Any other leads to
+    /// [`Sending::Body`]. A `100-continue` expectation on a request without a body is
+    /// not waited for (RFC 9110 §10.1.1: a client must not send one).
+    #[allow(clippy::new_ret_no_self)] // the states are the point
+    pub fn new<'a>(
+        head: impl Into<RequestHead<'a>>,
+        form: TargetForm,
+        framing: RequestFraming,
+        limits: Limits,
+        out: &mut impl OutBuf,
+    ) -> Result<Sending, EncodeError> {
+        let head = head.into();
+        let expect = has_body(framing) && expects_continue(head.headers);
+        let method = head.method.clone();
+        let encoder = encode_request_head(head, form, framing, out)?;
+        let reading = Reading::new(method, limits);
+        Ok(if expect {
+            Sending::AwaitContinue(Call {
+                state: AwaitContinue {
+                    encoder,
+                    continued: false,
+                },
+                reading,
+            })
+        } else {
+            Sending::Body(Call {
+                state: SendBody { encoder },
+                reading,
+            })
+        })
+    }
+
+    /// The body's framing.
+    pub fn framing(&self) -> RequestFraming {
+        self.state.encoder.framing()
+    }
+
+    /// Body bytes still owed under a `Content-Length` (`None` when chunked).
+    pub fn remaining(&self) -> Option<u64> {
+        self.state.encoder.remaining()
+    }
+
+    /// Appends `data`, framed, to `out`. See [`BodyEncoder::encode`].
+    pub fn encode(&mut self, data: &[u8], out: &mut impl OutBuf) -> Result<(), EncodeError> {
+        self.state.encoder.encode(data, out)
+    }
+
+    /// What goes around `len` bytes of data written without copying. See
+    /// [`BodyEncoder::frame`].
+    pub fn frame(&mut self, len: usize) -> Result<Frame, EncodeError> {
+        self.state.encoder.frame(len)
+    }
+
+    /// Ends the body (the last chunk, or a check that the length was met) into `out`:
+    /// once `out` is written, the request is complete and the response is next.
+    pub fn finish(self, out: &mut impl OutBuf) -> Result<Call<RecvResponse>, EncodeError> {
+        let Call { state, reading } = self;
+        state.encoder.finish(out)?;
+        Ok(recv(reading, true))
+    }
+
+    /// Gives up sending the body (the transport failed while it was going out) and
+    /// reads whatever answer the server sent first, a 413 or a 401 say. The
+    /// connection cannot be reused after it.
+    pub fn abandon(self) -> Call<RecvResponse> {
+        recv(self.reading, false)
+    }
+}
+
+fn recv(mut reading: Reading, request_body_complete: bool) -> Call<RecvResponse> {
+    reading.request_body_complete = request_body_complete;
+    Call {
+        state: RecvResponse { _private: () },
+        reading,
+    }
+}
+
+impl Call<AwaitContinue> {
+    /// Reads what has arrived: `100 Continue` (send the body), another interim
+    /// response (noted, skipped) or a final response (the body will not be sent).
+    /// Stops at the first of `100` or a final head; bytes after it stay in `buf`.
+    pub fn try_read(&mut self, buf: &mut BytesMut) -> Result<(), Error> {
+        if self.can_proceed() {
+            return Ok(());
+        }
+        if self.reading.read_heads(buf, true)? == Some(Stop::Continue) {
+            self.state.continued = true;
+        }
+        Ok(())
+    }
+
+    /// The caller's wait for `100 Continue` ran out: the body goes anyway (RFC 9110
+    /// §10.1.1: a client need not wait indefinitely).
+    pub fn timed_out(&mut self) {
+        self.state.continued = true;
+    }
+
+    /// Whether [`proceed`](Self::proceed) has an answer.
+    pub fn can_proceed(&self) -> bool {
+        self.state.continued || self.reading.final_head.is_some()
+    }
+
+    /// Whether any response byte arrived.
+    pub fn response_started(&self) -> bool {
+        self.reading.started
+    }
+
+    /// The next state, once [`can_proceed`](Self::can_proceed); `Err(self)` before.
+    // `Err` hands the call back ("not yet"), it is not a failure: boxing it would
+    // allocate on every poll to save a move.
+    #[allow(clippy::result_large_err)]
+    pub fn proceed(mut self) -> Result<AfterContinue, Self> {
+        if self.reading.final_head.is_some() {
+            self.reading.request_body_complete = false;
+            return match self.reading.take_final() {
+                Some(response) => Ok(AfterContinue::Response(response)),
+                None => Err(self),
+            };
+        }
+        if !self.state.continued {
+            return Err(self);
+        }
+        Ok(AfterContinue::SendBody(Call {
+            state: SendBody {
+                encoder: self.state.encoder,
+            },
+            reading: self.reading,
+        }))
+    }
+
+    /// The error for an end of stream now: the connection closed before any
+    /// response, or in the middle of a head.
+    pub fn end_of_stream(&self, buf: &BytesMut) -> Error {
+        self.reading.end_of_stream(buf)
+    }
+}
+
+impl Call<RecvResponse> {
+    /// A call that only reads: the response to a `method` request whose request went
+    /// out some other way (a replayed capture, a fuzz input).
+    pub fn read_only(method: Method, limits: Limits) -> Self {
+        let mut reading = Reading::new(method, limits);
+        reading.request_body_complete = true;
+        Call {
+            state: RecvResponse { _private: () },
+            reading,
+        }
+    }
+
+    /// Reads heads from `buf`: interim ones are noted and skipped, the final one ends
+    /// the call. Bytes after the final head stay in `buf` (the start of the body).
+    pub fn try_read(&mut self, buf: &mut BytesMut) -> Result<(), Error> {
+        if self.can_proceed() {
+            return Ok(());
+        }
+        self.reading.read_heads(buf, false).map(|_| ())
+    }
+
+    /// Whether the final head is in.
+    pub fn can_proceed(&self) -> bool {
+        self.reading.final_head.is_some()
+    }
+
+    /// Whether any response byte arrived.
+    pub fn response_started(&self) -> bool {
+        self.reading.started
+    }
+
+    /// Whether the request body went out completely.
+    pub fn request_body_complete(&self) -> bool {
+        self.reading.request_body_complete
+    }
+
+    /// The bytes [`Call::finish`] produced did not all reach the transport (the
+    /// write failed): the request is incomplete, whatever answer comes, and the
+    /// connection cannot be reused after it.
+    pub fn request_not_fully_sent(&mut self) {
+        self.reading.request_body_complete = false;
+    }
+
+    /// The final response, once [`can_proceed`](Self::can_proceed); `Err(self)` before.
+    #[allow(clippy::result_large_err)] // `Err` is "not yet", see `AwaitContinue::proceed`
+    pub fn proceed(mut self) -> Result<FinalResponse, Self> {
+        match self.reading.take_final() {
+            Some(response) => Ok(response),
+            None => Err(self),
+        }
+    }
+
+    /// The error for an end of stream now: the connection closed before any
+    /// response, or in the middle of a head.
+    pub fn end_of_stream(&self, buf: &BytesMut) -> Error {
+        self.reading.end_of_stream(buf)
+    }
+}
+
+/// Where `read_heads` stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Continue,
+    Final,
+}
+
+impl Reading {
+    fn new(method: Method, limits: Limits) -> Self {
+        Reading {
+            method,
+            limits,
+            reader: HeadReader::new(limits),
+            informational: Vec::new(),
+            started: false,
+            request_body_complete: false,
+            final_head: None,
+        }
+    }
+
+    /// Takes heads from `buf` until a final one (or, with `stop_at_continue`, a
+    /// `100 Continue`) or until more bytes are needed. Framing is decided once, here.
+    fn read_heads(
+        &mut self,
+        buf: &mut BytesMut,
+        stop_at_continue: bool,
+    ) -> Result<Option<Stop>, Error> {
+        self.started |= !buf.is_empty();
+        loop {
+            match self.reader.read(buf)? {
+                None => return Ok(None),
+                Some(HeadEvent::Informational(head)) => {
+                    let is_continue = head.status == StatusCode::CONTINUE;
+                    self.informational.push(head);
+                    if is_continue && stop_at_continue {
+                        return Ok(Some(Stop::Continue));
+                    }
+                }
+                Some(HeadEvent::Final(head)) => {
+                    let framing = response_framing(&self.method, &head)?;
+                    self.final_head = Some((head, framing));
+                    return Ok(Some(Stop::Final));
+                }
+            }
+        }
+    }
+
+    fn take_final(&mut self) -> Option<FinalResponse> {
+        let (head, framing) = self.final_head.take()?;
+        Some(FinalResponse {
+            body: BodyDecoder::new(framing.body, &self.limits),
+            head,
+            framing,
+            request_body_complete: self.request_body_complete,
+            informational: std::mem::take(&mut self.informational),
+        })
+    }
+
+    fn end_of_stream(&self, buf: &BytesMut) -> Error {
+        if !self.started && buf.is_empty() {
+            Error::new(
+                ErrorKind::IncompleteHead,
+                "connection closed before any response byte",
+            )
+        } else if buf.is_empty() {
+            Error::new(
+                ErrorKind::IncompleteHead,
+                format!(
+                    "connection closed after {} informational response(s), before the final one",
+                    self.informational.len()
+                ),
+            )
+        } else {
+            Error::new(
+                ErrorKind::IncompleteHead,
+                format!(
+                    "connection closed after {} bytes of a response head",
+                    buf.len()
+                ),
+            )
+        }
+    }
+}
+
+fn has_body(framing: RequestFraming) -> bool {
+    matches!(framing, RequestFraming::Chunked)
+        || matches!(framing, RequestFraming::Length(n) if n > 0)
+}
+
+/// `Expect: 100-continue` (case-insensitive, RFC 9110 §10.1.1).
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(EXPECT)
+        .iter()
+        .any(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}

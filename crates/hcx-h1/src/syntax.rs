@@ -1,0 +1,159 @@
+//! Field-value syntax shared by every hcx crate that reads header fields: list
+//! elements, optional whitespace, tokens and decimal numbers (RFC 9110 §5.6).
+//!
+//! Header values are bytes (`HeaderValue` admits obs-text and need not be UTF-8), so
+//! everything here works on `&[u8]`, never allocates and never panics. The codec reads
+//! `Content-Length` and `Transfer-Encoding` with it; the reuse strategies read
+//! `Connection` and `Keep-Alive` with it. There is no second copy.
+//!
+//! ```
+//! use hcx_h1::syntax::{elements, is_token, parse_decimal};
+//! let list: Vec<&[u8]> = elements(b" gzip , ,chunked").collect();
+//! assert_eq!(list, [&b"gzip"[..], b"chunked"]);
+//! assert!(is_token(b"keep-alive") && !is_token(b"a b"));
+//! assert_eq!(parse_decimal(b"42"), Some(42));
+//! assert_eq!(parse_decimal(b"-1"), None);
+//! ```
+
+/// Strips optional whitespace (SP, HTAB) at both ends (RFC 9110 §5.6.3).
+pub fn trim_ows(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+/// The non-empty elements of one field line's comma-separated list, each trimmed of
+/// optional whitespace. RFC 9110 §5.6.1: empty elements (`a, , b`) are ignored; the
+/// lines of a repeated field, read in order, make one list (RFC 9110 §5.3).
+///
+/// Quoted strings are not parsed: none of the fields hcx reads as lists
+/// (`Connection`, `Transfer-Encoding`, `Content-Length`, `Keep-Alive`) legitimately
+/// carries a comma inside quotes.
+pub fn elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|element| !element.is_empty())
+}
+
+/// Whether `bytes` is a `token` (RFC 9110 §5.6.2): one or more tchar.
+pub fn is_token(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.iter().all(|&b| TCHAR[usize::from(b)])
+}
+
+/// `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" /
+/// "`" / "|" / "~" / DIGIT / ALPHA`, as a table: one load per byte.
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
+/// `1*DIGIT` as a `u64`; `None` for anything else: empty, a sign, a space inside, or a
+/// value that overflows (RFC 9112 §6.3: such a `Content-Length` cannot frame a message).
+pub fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        if b.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// `1*DIGIT` as a `u64`, saturating at `u64::MAX` instead of failing: a server asking
+/// for an absurdly long keep-alive asks for "as long as possible", and a configured cap
+/// bounds it. `None` for anything that is not all digits.
+pub fn parse_decimal_saturating(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(parse_decimal(digits).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(value: &[u8]) -> Vec<&[u8]> {
+        elements(value).collect()
+    }
+
+    #[test]
+    fn list_skips_empty_elements_and_trims() {
+        assert_eq!(list(b"a, ,b"), vec![&b"a"[..], b"b"]);
+        assert_eq!(list(b" c\t,"), vec![&b"c"[..]]);
+        assert_eq!(list(b",,d"), vec![&b"d"[..]]);
+        assert!(list(b"").is_empty());
+        assert!(list(b" , ,\t").is_empty());
+    }
+
+    #[test]
+    fn ows_is_trimmed_on_both_ends_only() {
+        assert_eq!(trim_ows(b" \t a b\t "), b"a b");
+        assert_eq!(trim_ows(b"   "), b"");
+        assert_eq!(trim_ows(b""), b"");
+    }
+
+    #[test]
+    fn tokens_reject_separators_and_non_ascii() {
+        assert!(is_token(b"keep-alive"));
+        assert!(is_token(b"x!#$%&'*+-.^_`|~9"));
+        assert!(!is_token(b""));
+        assert!(!is_token(b"keep-alive=true"));
+        assert!(!is_token(b"keep alive"));
+        assert!(!is_token(b"\"close\""));
+        assert!(!is_token(b"clos\xe9"));
+    }
+
+    #[test]
+    fn exact_decimal_rejects_signs_overflow_and_junk() {
+        assert_eq!(parse_decimal(b"0"), Some(0));
+        assert_eq!(parse_decimal(b"0010"), Some(10));
+        assert_eq!(parse_decimal(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_decimal(b"18446744073709551616"), None);
+        for junk in [&b""[..], b"-1", b"+1", b"1 0", b"0x10", b"1e3"] {
+            assert_eq!(parse_decimal(junk), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn saturating_decimal_caps_instead_of_failing() {
+        assert_eq!(parse_decimal_saturating(b"5"), Some(5));
+        assert_eq!(
+            parse_decimal_saturating(b"999999999999999999999999999999"),
+            Some(u64::MAX)
+        );
+        assert_eq!(parse_decimal_saturating(b""), None);
+        assert_eq!(parse_decimal_saturating(b"5s"), None);
+    }
+}

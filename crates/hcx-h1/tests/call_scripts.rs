@@ -1,0 +1,898 @@
+//! Byte-script tests of the exchange state machine ([`Call`]): no sockets. A small
+//! driver plays the client's side of one exchange against a scripted server; the
+//! script says what the "transport" does each time the driver needs input or writes
+//! body bytes, and the driver records everything the client wrote and read, in order.
+
+use std::collections::VecDeque;
+
+use bytes::BytesMut;
+use hcx_h1::{
+    AfterContinue, BodyFraming, Call, CloseReason, Error, ErrorKind, FinalResponse, Limits,
+    RecvResponse, RequestFraming, ResponseHead, SendBody, Sending, TargetForm,
+};
+use http::{HeaderMap, Request, StatusCode};
+use proptest::prelude::*;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// What the scripted transport does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    /// The next read returns these server bytes (an empty slice is a read that
+    /// delivered nothing new; the driver just asks the machine again).
+    Bytes(&'static [u8]),
+    /// The next read times out: the driver's 100-continue wait ran out.
+    Timeout,
+    /// The next read sees end of stream.
+    Eof,
+    /// The next body write succeeds. Body writes succeed anyway unless a
+    /// `WriteFails` is next; this event only lets a script fail a *later* write.
+    WriteOk,
+    /// The next body write fails (the server reset the connection mid-upload): the
+    /// driver abandons the upload and reads the early answer.
+    WriteFails,
+}
+
+use Event::{Bytes as B, Eof, Timeout, WriteFails, WriteOk};
+
+/// What the driver did, in order: the transcript the tests check ordering against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// The request head went out.
+    WroteHead(Vec<u8>),
+    /// Body bytes (framing included) went out.
+    WroteBody(Vec<u8>),
+    /// A body write failed.
+    WriteFailed,
+    /// The server's bytes were read.
+    Read(Vec<u8>),
+    /// The 100-continue wait ran out.
+    TimedOut,
+    /// End of stream was read.
+    Eof,
+}
+
+/// The request side of an exchange: the request, its body framing and its body as
+/// the writes it goes out in.
+struct Req {
+    request: Request<()>,
+    framing: RequestFraming,
+    body: Vec<&'static [u8]>,
+}
+
+impl Req {
+    fn get() -> Self {
+        Req {
+            request: Request::get("http://example.com/")
+                .body(())
+                .expect("valid request"),
+            framing: RequestFraming::None,
+            body: Vec::new(),
+        }
+    }
+
+    /// `POST /upload` with `body` written in the given pieces, `Content-Length`
+    /// framed, with `Expect: 100-continue` if `expect`.
+    fn post(body: &[&'static [u8]], expect: bool) -> Self {
+        let mut builder = Request::post("http://example.com/upload");
+        if expect {
+            builder = builder.header("expect", "100-continue");
+        }
+        let len = body.iter().map(|piece| piece.len() as u64).sum();
+        Req {
+            request: builder.body(()).expect("valid request"),
+            framing: RequestFraming::Length(len),
+            body: body.to_vec(),
+        }
+    }
+
+    fn chunked(mut self) -> Self {
+        self.framing = RequestFraming::Chunked;
+        self
+    }
+}
+
+/// What one exchange came to.
+#[derive(Debug)]
+struct Outcome {
+    status: StatusCode,
+    headers: HeaderMap,
+    informational: Vec<ResponseHead>,
+    body: Vec<u8>,
+    trailers: Option<HeaderMap>,
+    /// Whether the machine made the driver wait for `100 Continue`.
+    awaited_continue: bool,
+    /// Body bytes (framing included) that went out on the wire.
+    body_on_wire: Vec<u8>,
+    request_body_complete: bool,
+    close: Option<CloseReason>,
+    body_framing: BodyFraming,
+    /// Bytes read but not consumed by the machine or the body decoder.
+    leftover: Vec<u8>,
+    /// Script events never played (the driver stopped reading before them).
+    unplayed: usize,
+    log: Vec<Step>,
+}
+
+impl Outcome {
+    fn body_sent(&self) -> bool {
+        !self.body_on_wire.is_empty()
+    }
+
+    fn informational_statuses(&self) -> Vec<u16> {
+        self.informational
+            .iter()
+            .map(|h| h.status.as_u16())
+            .collect()
+    }
+
+    /// How many server bytes the driver read in all.
+    fn bytes_read(&self) -> usize {
+        self.log
+            .iter()
+            .map(|step| match step {
+                Step::Read(bytes) => bytes.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// How many server bytes had been read when the first body byte was written
+    /// (`None` when no body byte was written).
+    fn read_before_body(&self) -> Option<usize> {
+        let mut read = 0;
+        for step in &self.log {
+            match step {
+                Step::Read(bytes) => read += bytes.len(),
+                Step::WroteBody(_) => return Some(read),
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+/// The input the driver got when it asked the transport for some.
+enum Input {
+    /// Bytes arrived (they are in the read buffer).
+    Data,
+    Timeout,
+    Eof,
+}
+
+/// The scripted transport, and the driver's record of the exchange.
+struct Transport {
+    script: VecDeque<Event>,
+    log: Vec<Step>,
+    body_on_wire: Vec<u8>,
+}
+
+impl Transport {
+    /// Waits for input: plays the next script event, which must be a read event.
+    fn read(&mut self, buf: &mut BytesMut) -> Input {
+        let event = self
+            .script
+            .pop_front()
+            .expect("script ran out while the client waits for input");
+        match event {
+            Event::Bytes(bytes) => {
+                buf.extend_from_slice(bytes);
+                self.log.push(Step::Read(bytes.to_vec()));
+                Input::Data
+            }
+            Event::Timeout => {
+                self.log.push(Step::TimedOut);
+                Input::Timeout
+            }
+            Event::Eof => {
+                self.log.push(Step::Eof);
+                Input::Eof
+            }
+            Event::WriteOk | Event::WriteFails => {
+                panic!("script: {event:?} where the client reads")
+            }
+        }
+    }
+
+    fn write_head(&mut self, bytes: Vec<u8>) {
+        self.log.push(Step::WroteHead(bytes));
+    }
+
+    /// Writes body bytes; `false` when the script makes the write fail.
+    fn write_body(&mut self, bytes: Vec<u8>) -> bool {
+        match self.script.front() {
+            Some(Event::WriteFails) => {
+                self.script.pop_front();
+                self.log.push(Step::WriteFailed);
+                false
+            }
+            Some(Event::WriteOk) => {
+                self.script.pop_front();
+                self.push_body(bytes);
+                true
+            }
+            _ => {
+                self.push_body(bytes);
+                true
+            }
+        }
+    }
+
+    fn push_body(&mut self, bytes: Vec<u8>) {
+        self.body_on_wire.extend_from_slice(&bytes);
+        self.log.push(Step::WroteBody(bytes));
+    }
+}
+
+/// Plays the client's side of one exchange against `script`: writes the head, waits
+/// for `100 Continue` if the machine says so, sends the body (abandoning it if a
+/// write fails), reads heads until the final one and the body to its end.
+fn exchange(req: &Req, script: &[Event]) -> Result<Outcome, Error> {
+    let mut transport = Transport {
+        script: script.iter().copied().collect(),
+        log: Vec::new(),
+        body_on_wire: Vec::new(),
+    };
+    let mut buf = BytesMut::new();
+    let mut head = Vec::new();
+    let sending = Call::new(
+        &req.request,
+        TargetForm::Origin,
+        req.framing,
+        Limits::default(),
+        &mut head,
+    )
+    .expect("the request encodes");
+    transport.write_head(head);
+
+    let awaited_continue = matches!(sending, Sending::AwaitContinue(_));
+    let early = match sending {
+        Sending::Body(call) => Err(call),
+        Sending::AwaitContinue(mut call) => loop {
+            call.try_read(&mut buf)?;
+            if call.can_proceed() {
+                match call.proceed().expect("can_proceed said it could") {
+                    AfterContinue::SendBody(call) => break Err(call),
+                    AfterContinue::Response(response) => break Ok(response),
+                }
+            }
+            match transport.read(&mut buf) {
+                Input::Data => {}
+                Input::Timeout => call.timed_out(),
+                Input::Eof => return Err(call.end_of_stream(&buf)),
+            }
+        },
+    };
+    let mut response = match early {
+        Ok(response) => response,
+        Err(call) => {
+            let call = send_body(call, &req.body, &mut transport);
+            recv(call, &mut buf, &mut transport)?
+        }
+    };
+
+    let mut body = Vec::new();
+    loop {
+        let data = response.body.decode_buf(&mut buf)?;
+        body.extend_from_slice(&data);
+        if response.body.is_done() {
+            break;
+        }
+        if data.is_empty() {
+            match transport.read(&mut buf) {
+                Input::Data => {}
+                Input::Eof => {
+                    response.body.decode_eof()?;
+                    break;
+                }
+                Input::Timeout => panic!("script: Timeout while reading the response body"),
+            }
+        }
+    }
+
+    Ok(Outcome {
+        status: response.head.status,
+        headers: response.head.headers.clone(),
+        informational: response.informational.clone(),
+        body,
+        trailers: response.body.take_trailers(),
+        awaited_continue,
+        body_on_wire: transport.body_on_wire,
+        request_body_complete: response.request_body_complete,
+        close: response.framing.close,
+        body_framing: response.framing.body,
+        leftover: buf.to_vec(),
+        unplayed: transport.script.len(),
+        log: transport.log,
+    })
+}
+
+/// Sends the body piece by piece, abandoning it at the first failed write.
+fn send_body(
+    mut call: Call<SendBody>,
+    body: &[&'static [u8]],
+    transport: &mut Transport,
+) -> Call<RecvResponse> {
+    for piece in body {
+        let mut out = Vec::new();
+        call.encode(piece, &mut out)
+            .expect("the body fits its framing");
+        if !transport.write_body(out) {
+            return call.abandon();
+        }
+    }
+    let mut out = Vec::new();
+    // `finish` consumes the call before the last frame is written, so a failure of
+    // that write cannot be reported to the machine; no script here fails it.
+    let call = call.finish(&mut out).expect("the body is complete");
+    if !out.is_empty() {
+        assert!(
+            transport.write_body(out),
+            "script: WriteFails on the body's last frame, which the driver cannot abandon"
+        );
+    }
+    call
+}
+
+/// Reads heads until the final one.
+fn recv(
+    mut call: Call<RecvResponse>,
+    buf: &mut BytesMut,
+    transport: &mut Transport,
+) -> Result<FinalResponse, Error> {
+    loop {
+        call.try_read(buf)?;
+        if call.can_proceed() {
+            return Ok(call.proceed().expect("can_proceed said it could"));
+        }
+        match transport.read(buf) {
+            Input::Data => {}
+            Input::Eof => return Err(call.end_of_stream(buf)),
+            Input::Timeout => panic!("script: Timeout while reading the response head"),
+        }
+    }
+}
+
+fn is_post_head(step: &Step) -> bool {
+    match step {
+        Step::WroteHead(bytes) => {
+            bytes.starts_with(b"POST /upload HTTP/1.1\r\n") && bytes.ends_with(b"\r\n\r\n")
+        }
+        _ => false,
+    }
+}
+
+fn read(bytes: &[u8]) -> Step {
+    Step::Read(bytes.to_vec())
+}
+
+fn wrote(bytes: &[u8]) -> Step {
+    Step::WroteBody(bytes.to_vec())
+}
+
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+const OK_2: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+// --- 1. 100-continue honoured ----------------------------------------------------
+
+#[test]
+fn expect_continue_sends_the_body_only_after_100_continue() -> TestResult {
+    let req = Req::post(&[b"hello"], true);
+    let outcome = exchange(&req, &[B(CONTINUE), B(OK_2)])?;
+
+    assert!(outcome.awaited_continue);
+    assert_eq!(outcome.log.len(), 4, "{:?}", outcome.log);
+    assert!(is_post_head(&outcome.log[0]), "{:?}", outcome.log[0]);
+    let Step::WroteHead(head) = &outcome.log[0] else {
+        unreachable!()
+    };
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    assert!(head.contains("\r\nexpect: 100-continue\r\n"), "{head}");
+    assert!(head.contains("\r\ncontent-length: 5\r\n"), "{head}");
+    assert!(!head.contains("hello"), "the head went out alone: {head}");
+    assert_eq!(
+        outcome.log[1..],
+        [read(CONTINUE), wrote(b"hello"), read(OK_2)]
+    );
+
+    assert_eq!(outcome.status, StatusCode::OK);
+    assert_eq!(outcome.body, b"ok");
+    assert_eq!(outcome.body_on_wire, b"hello");
+    assert!(outcome.request_body_complete);
+    assert_eq!(outcome.informational_statuses(), [100]);
+    assert_eq!(outcome.close, None);
+    assert!(outcome.leftover.is_empty());
+    assert_eq!(outcome.unplayed, 0);
+    Ok(())
+}
+
+#[test]
+fn chunked_body_after_100_continue_is_framed_and_terminated() -> TestResult {
+    let req = Req::post(&[b"hel", b"lo"], true).chunked();
+    let outcome = exchange(&req, &[B(CONTINUE), B(OK_2)])?;
+
+    assert!(outcome.awaited_continue);
+    assert_eq!(
+        outcome.log[1..],
+        [
+            read(CONTINUE),
+            wrote(b"3\r\nhel\r\n"),
+            wrote(b"2\r\nlo\r\n"),
+            wrote(b"0\r\n\r\n"),
+            read(OK_2),
+        ]
+    );
+    assert!(outcome.request_body_complete);
+    assert_eq!(
+        (outcome.status, &outcome.body[..]),
+        (StatusCode::OK, &b"ok"[..])
+    );
+    Ok(())
+}
+
+#[test]
+fn interim_response_other_than_100_does_not_release_the_body() -> TestResult {
+    let processing: &[u8] = b"HTTP/1.1 102 Processing\r\n\r\n";
+    let req = Req::post(&[b"hello"], true);
+    let outcome = exchange(&req, &[B(processing), B(CONTINUE), B(OK_2)])?;
+
+    assert_eq!(
+        outcome.log[1..],
+        [
+            read(processing),
+            read(CONTINUE),
+            wrote(b"hello"),
+            read(OK_2)
+        ]
+    );
+    assert_eq!(outcome.informational_statuses(), [102, 100]);
+    assert!(outcome.request_body_complete);
+    Ok(())
+}
+
+#[test]
+fn expect_continue_without_a_body_is_not_waited_for() -> TestResult {
+    let mut req = Req::post(&[], true);
+    assert_eq!(req.framing, RequestFraming::Length(0));
+    let outcome = exchange(&req, &[B(OK_2)])?;
+    assert!(!outcome.awaited_continue);
+    assert!(!outcome.body_sent());
+    assert!(outcome.request_body_complete);
+    assert_eq!(outcome.log[1..], [read(OK_2)]);
+
+    req.framing = RequestFraming::None;
+    let outcome = exchange(&req, &[B(OK_2)])?;
+    assert!(!outcome.awaited_continue);
+    assert!(outcome.request_body_complete);
+    Ok(())
+}
+
+#[test]
+fn expect_continue_is_matched_case_insensitively() -> TestResult {
+    let mut req = Req::post(&[b"hello"], false);
+    req.request
+        .headers_mut()
+        .insert("expect", http::HeaderValue::from_static("100-Continue"));
+    let outcome = exchange(&req, &[B(CONTINUE), B(OK_2)])?;
+    assert!(outcome.awaited_continue);
+    assert_eq!(outcome.read_before_body(), Some(CONTINUE.len()));
+    Ok(())
+}
+
+// --- 2. 100-continue refused ------------------------------------------------------
+
+#[test]
+fn expectation_failed_417_means_the_body_is_never_written() -> TestResult {
+    let refused: &[u8] = b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n";
+    let req = Req::post(&[b"hello"], true);
+    let outcome = exchange(&req, &[B(refused)])?;
+
+    assert!(outcome.awaited_continue);
+    assert_eq!(outcome.status, StatusCode::EXPECTATION_FAILED);
+    assert!(!outcome.body_sent());
+    assert_eq!(outcome.log.len(), 2);
+    assert!(is_post_head(&outcome.log[0]));
+    assert_eq!(outcome.log[1], read(refused));
+    assert!(!outcome.request_body_complete);
+    assert!(outcome.informational.is_empty());
+    assert!(outcome.body.is_empty());
+    assert_eq!(outcome.body_framing, BodyFraming::Length(0));
+    assert!(outcome.leftover.is_empty());
+    Ok(())
+}
+
+// --- 3. 100-continue ignored ------------------------------------------------------
+
+#[test]
+fn continue_wait_that_times_out_sends_the_body_anyway() -> TestResult {
+    let req = Req::post(&[b"hello"], true);
+    let outcome = exchange(&req, &[Timeout, B(OK_2)])?;
+
+    assert!(outcome.awaited_continue);
+    assert_eq!(
+        outcome.log[1..],
+        [Step::TimedOut, wrote(b"hello"), read(OK_2)]
+    );
+    assert_eq!(outcome.status, StatusCode::OK);
+    assert_eq!(outcome.body, b"ok");
+    assert!(outcome.request_body_complete);
+    assert!(outcome.informational.is_empty());
+    assert_eq!(outcome.unplayed, 0);
+    Ok(())
+}
+
+#[test]
+fn late_100_after_the_wait_ran_out_is_kept_as_informational() -> TestResult {
+    let late: &[u8] =
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+    let req = Req::post(&[b"hello"], true);
+    let outcome = exchange(&req, &[Timeout, B(late)])?;
+
+    assert_eq!(
+        outcome.log[1..],
+        [Step::TimedOut, wrote(b"hello"), read(late)]
+    );
+    assert_eq!(outcome.status, StatusCode::CREATED);
+    assert_eq!(outcome.informational_statuses(), [100]);
+    assert!(outcome.request_body_complete);
+    Ok(())
+}
+
+// --- 4. Early 413 -----------------------------------------------------------------
+
+const TOO_LARGE: &[u8] = b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 9\r\n\r\ntoo large";
+
+#[test]
+fn early_413_instead_of_100_leaves_the_body_unsent() -> TestResult {
+    let req = Req::post(&[b"hello"], true);
+    let outcome = exchange(&req, &[B(TOO_LARGE)])?;
+
+    assert_eq!(outcome.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(outcome.body, b"too large");
+    assert!(!outcome.body_sent());
+    assert_eq!(outcome.log[1..], [read(TOO_LARGE)]);
+    assert!(!outcome.request_body_complete);
+    assert!(outcome.informational.is_empty());
+    assert!(outcome.leftover.is_empty());
+    Ok(())
+}
+
+#[test]
+fn failed_upload_is_abandoned_and_the_early_413_read() -> TestResult {
+    let req = Req::post(&[b"hello", b"world"], false);
+    let outcome = exchange(&req, &[WriteFails, B(TOO_LARGE)])?;
+
+    assert!(!outcome.awaited_continue);
+    assert!(!outcome.body_sent());
+    assert_eq!(outcome.log.len(), 3);
+    assert!(is_post_head(&outcome.log[0]));
+    assert_eq!(outcome.log[1..], [Step::WriteFailed, read(TOO_LARGE)]);
+    assert_eq!(outcome.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(outcome.body, b"too large");
+    assert!(!outcome.request_body_complete);
+    Ok(())
+}
+
+#[test]
+fn upload_failing_halfway_is_abandoned_with_the_request_incomplete() -> TestResult {
+    let req = Req::post(&[b"hello", b"world"], false);
+    let outcome = exchange(&req, &[WriteOk, WriteFails, B(TOO_LARGE)])?;
+
+    assert_eq!(outcome.body_on_wire, b"hello");
+    assert_eq!(
+        outcome.log[1..],
+        [wrote(b"hello"), Step::WriteFailed, read(TOO_LARGE)]
+    );
+    assert_eq!(outcome.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(!outcome.request_body_complete);
+    Ok(())
+}
+
+#[test]
+fn abandoned_upload_keeps_the_100_read_before_it() -> TestResult {
+    let req = Req::post(&[b"hello"], true);
+    let outcome = exchange(&req, &[B(CONTINUE), WriteFails, B(TOO_LARGE)])?;
+
+    assert_eq!(
+        outcome.log[1..],
+        [read(CONTINUE), Step::WriteFailed, read(TOO_LARGE)]
+    );
+    assert_eq!(outcome.informational_statuses(), [100]);
+    assert_eq!(outcome.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(!outcome.request_body_complete);
+    Ok(())
+}
+
+#[test]
+fn abandoned_upload_then_end_of_stream_is_an_incomplete_head() {
+    let req = Req::post(&[b"hello"], false);
+    let error = exchange(&req, &[WriteFails, Eof]).expect_err("no answer came");
+    assert_eq!(error.kind(), ErrorKind::IncompleteHead);
+    assert!(
+        error.to_string().contains("before any response byte"),
+        "{error}"
+    );
+}
+
+// --- 5. Several 1xx before the final response -------------------------------------
+
+#[test]
+fn three_interim_responses_are_kept_in_order_before_a_chunked_final() -> TestResult {
+    let script: &[u8] = b"HTTP/1.1 102 Processing\r\n\r\n\
+        HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n\
+        HTTP/1.1 100 Continue\r\n\r\n\
+        HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n\
+        2\r\nhi\r\n0\r\nX-Checksum: abc\r\n\r\n";
+    let outcome = exchange(&Req::get(), &[B(script)])?;
+
+    assert_eq!(outcome.informational_statuses(), [102, 103, 100]);
+    assert_eq!(
+        outcome.informational[1].headers["link"],
+        "</style.css>; rel=preload"
+    );
+    assert!(outcome.informational[0].headers.is_empty());
+    assert!(outcome.informational[2].headers.is_empty());
+    assert_eq!(outcome.status, StatusCode::OK);
+    assert_eq!(outcome.headers["trailer"], "X-Checksum");
+    assert!(!outcome.headers.contains_key("link"));
+    assert_eq!(outcome.body_framing, BodyFraming::Chunked);
+    assert_eq!(outcome.body, b"hi");
+    let trailers = outcome.trailers.expect("the trailer section was sent");
+    assert_eq!(trailers.len(), 1);
+    assert_eq!(trailers["x-checksum"], "abc");
+    assert!(outcome.request_body_complete);
+    assert!(outcome.leftover.is_empty());
+    Ok(())
+}
+
+#[test]
+fn too_many_interim_responses_is_an_error() {
+    let many: &'static [u8] = CONTINUE
+        .repeat(Limits::DEFAULT_MAX_INFORMATIONAL + 1)
+        .leak();
+    let error = exchange(&Req::get(), &[B(many)]).expect_err("a 1xx flood");
+    assert_eq!(error.kind(), ErrorKind::TooManyInformational);
+
+    let just_enough: Vec<u8> = [
+        CONTINUE.repeat(Limits::DEFAULT_MAX_INFORMATIONAL),
+        OK_2.to_vec(),
+    ]
+    .concat();
+    let outcome = exchange(&Req::get(), &[B(just_enough.leak())]).expect("at the limit");
+    assert_eq!(
+        outcome.informational.len(),
+        Limits::DEFAULT_MAX_INFORMATIONAL
+    );
+}
+
+// --- 6. Responses split at every byte boundary ------------------------------------
+
+const CHUNKED_AFTER_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n\
+    HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+const LENGTH_AFTER_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n\
+    HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+
+/// What must not depend on how the response was cut: status, body, informational
+/// count, request completeness, bytes left unconsumed and server bytes read.
+fn summary(outcome: &Outcome) -> (StatusCode, Vec<u8>, usize, bool, Vec<u8>, usize) {
+    (
+        outcome.status,
+        outcome.body.clone(),
+        outcome.informational.len(),
+        outcome.request_body_complete,
+        outcome.leftover.clone(),
+        outcome.bytes_read(),
+    )
+}
+
+fn expected_summary(response: &[u8]) -> (StatusCode, Vec<u8>, usize, bool, Vec<u8>, usize) {
+    (
+        StatusCode::OK,
+        b"hello".to_vec(),
+        1,
+        true,
+        Vec::new(),
+        response.len(),
+    )
+}
+
+fn check_every_split(response: &'static [u8]) -> TestResult {
+    let req = Req::post(&[b"hello"], true);
+    for k in 0..=response.len() {
+        let (first, second) = response.split_at(k);
+        let outcome =
+            exchange(&req, &[B(first), B(second)]).map_err(|e| format!("split at {k}: {e}"))?;
+        assert_eq!(
+            summary(&outcome),
+            expected_summary(response),
+            "split at {k}"
+        );
+        assert_eq!(outcome.body_on_wire, b"hello", "split at {k}");
+        // The body goes out as soon as the whole 100 is in, not before.
+        let released_after = if k >= CONTINUE.len() {
+            k
+        } else {
+            response.len()
+        };
+        assert_eq!(
+            outcome.read_before_body(),
+            Some(released_after),
+            "split at {k}"
+        );
+    }
+
+    let bytes: Vec<Event> = response.chunks(1).map(B).collect();
+    let outcome = exchange(&req, &bytes)?;
+    assert_eq!(
+        summary(&outcome),
+        expected_summary(response),
+        "byte by byte"
+    );
+    assert_eq!(outcome.read_before_body(), Some(CONTINUE.len()));
+    Ok(())
+}
+
+#[test]
+fn chunked_response_split_anywhere_reads_the_same() -> TestResult {
+    check_every_split(CHUNKED_AFTER_100)
+}
+
+#[test]
+fn content_length_response_split_anywhere_reads_the_same() -> TestResult {
+    check_every_split(LENGTH_AFTER_100)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(256)
+    })]
+
+    #[test]
+    fn response_in_arbitrary_pieces_reads_the_same(
+        cuts in proptest::collection::vec(0..=CHUNKED_AFTER_100.len(), 0..12),
+        chunked in any::<bool>(),
+    ) {
+        let response = if chunked { CHUNKED_AFTER_100 } else { LENGTH_AFTER_100 };
+        let mut cuts = cuts;
+        cuts.retain(|&c| c <= response.len());
+        cuts.push(0);
+        cuts.push(response.len());
+        cuts.sort_unstable();
+        let script: Vec<Event> = cuts.windows(2).map(|w| B(&response[w[0]..w[1]])).collect();
+        let outcome = exchange(&Req::post(&[b"hello"], true), &script)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(summary(&outcome), expected_summary(response));
+        prop_assert_eq!(outcome.body_on_wire, b"hello".to_vec());
+    }
+}
+
+// --- 7. End of stream and bytes after the body -----------------------------------
+
+#[test]
+fn end_of_stream_before_any_byte_says_so() {
+    let error = exchange(&Req::get(), &[Eof]).expect_err("nothing came");
+    assert_eq!(error.kind(), ErrorKind::IncompleteHead);
+    assert!(error.is_incomplete_head() && !error.is_protocol());
+    assert!(
+        error.to_string().contains("before any response byte"),
+        "{error}"
+    );
+}
+
+#[test]
+fn end_of_stream_during_the_continue_wait_says_so() {
+    let req = Req::post(&[b"hello"], true);
+    let error = exchange(&req, &[Eof]).expect_err("nothing came");
+    assert_eq!(error.kind(), ErrorKind::IncompleteHead);
+    assert!(
+        error.to_string().contains("before any response byte"),
+        "{error}"
+    );
+
+    // After a timeout, the body went out; the connection then closed unanswered.
+    let error = exchange(&req, &[Timeout, Eof]).expect_err("nothing came");
+    assert!(
+        error.to_string().contains("before any response byte"),
+        "{error}"
+    );
+}
+
+#[test]
+fn end_of_stream_inside_a_head_counts_its_bytes() {
+    let partial: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Le";
+    let error = exchange(&Req::get(), &[B(partial), Eof]).expect_err("cut head");
+    assert_eq!(error.kind(), ErrorKind::IncompleteHead);
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("after {} bytes of a response head", partial.len())),
+        "{message}"
+    );
+    assert!(!message.contains("before any response byte"), "{message}");
+
+    // The same cut in two reads, and during the 100-continue wait.
+    let error =
+        exchange(&Req::get(), &[B(&partial[..5]), B(&partial[5..]), Eof]).expect_err("cut head");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("after {} bytes", partial.len())),
+        "{error}"
+    );
+    let error = exchange(&Req::post(&[b"hello"], true), &[B(partial), Eof]).expect_err("cut head");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("after {} bytes", partial.len())),
+        "{error}"
+    );
+}
+
+#[test]
+fn end_of_stream_after_an_interim_response_names_it() {
+    let error = exchange(&Req::get(), &[B(CONTINUE), Eof]).expect_err("no final head");
+    assert_eq!(error.kind(), ErrorKind::IncompleteHead);
+    let message = error.to_string();
+    assert!(
+        message.contains("after 1 informational response(s), before the final one"),
+        "{message}"
+    );
+}
+
+#[test]
+fn end_of_stream_inside_a_content_length_body_is_an_incomplete_body() {
+    let cut: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel";
+    let error = exchange(&Req::get(), &[B(cut), Eof]).expect_err("cut body");
+    assert_eq!(error.kind(), ErrorKind::IncompleteBody);
+    assert!(
+        error.to_string().contains("after 3 of 5 body bytes"),
+        "{error}"
+    );
+}
+
+#[test]
+fn close_delimited_body_ends_at_end_of_stream() -> TestResult {
+    let outcome = exchange(
+        &Req::get(),
+        &[B(b"HTTP/1.1 200 OK\r\n\r\nsome"), B(b" data"), Eof],
+    )?;
+    assert_eq!(outcome.body, b"some data");
+    assert_eq!(outcome.body_framing, BodyFraming::CloseDelimited);
+    assert_eq!(outcome.close, Some(CloseReason::CloseDelimitedBody));
+    assert_eq!(outcome.unplayed, 0);
+    Ok(())
+}
+
+#[test]
+fn bytes_after_a_content_length_body_are_left_unconsumed() -> TestResult {
+    let extra: &[u8] = b"HTTP/1.1 200 OK\r\n";
+    let script: Vec<u8> = [OK_2, extra].concat();
+    let outcome = exchange(&Req::get(), &[B(script.leak())])?;
+    assert_eq!(outcome.body, b"ok");
+    assert_eq!(outcome.leftover, extra);
+
+    // Also when the head and body come first and the stray bytes in a later read the
+    // driver never needs: the body is done, so it stops reading.
+    let outcome = exchange(&Req::get(), &[B(OK_2), B(extra), Eof])?;
+    assert_eq!(outcome.body, b"ok");
+    assert!(outcome.leftover.is_empty());
+    assert_eq!(outcome.unplayed, 2);
+
+    // And behind an early final response read during the 100-continue wait.
+    let script: Vec<u8> = [TOO_LARGE, b"junk"].concat();
+    let outcome = exchange(&Req::post(&[b"hello"], true), &[B(script.leak())])?;
+    assert_eq!(outcome.body, b"too large");
+    assert_eq!(outcome.leftover, b"junk");
+    assert!(!outcome.body_sent());
+    Ok(())
+}
+
+#[test]
+fn bytes_after_a_bodiless_response_are_left_unconsumed() -> TestResult {
+    let script: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\n\r\n";
+    let outcome = exchange(&Req::get(), &[B(script)])?;
+    assert_eq!(outcome.status, StatusCode::NO_CONTENT);
+    assert_eq!(outcome.body_framing, BodyFraming::None);
+    assert_eq!(outcome.leftover, b"HTTP/1.1 200 OK\r\n\r\n");
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! What `Client::get` and friends accept as a URL.
+
+use http::Uri;
+
+use crate::Error;
+use hcx_exec::ErrorKind;
+
+/// A URL for [`Client::get`](crate::Client::get) and the other shortcuts: `&str`,
+/// `String`, `&String`, [`http::Uri`] or `&Uri`. A text that does not parse is an
+/// [`ErrorKind::InvalidUrl`] error that shows it. (reqwest calls this `IntoUrl`.)
+pub trait IntoUri: sealed::Sealed {
+    /// The parsed URI, or an error that names the text.
+    fn into_uri(self) -> Result<Uri, Error>;
+}
+
+fn parse(text: &str) -> Result<Uri, Error> {
+    text.parse::<Uri>().map_err(|e| {
+        Error::new(ErrorKind::InvalidUrl, format!("invalid URL {text:?}")).with_source(e)
+    })
+}
+
+impl IntoUri for &str {
+    fn into_uri(self) -> Result<Uri, Error> {
+        parse(self)
+    }
+}
+
+impl IntoUri for String {
+    fn into_uri(self) -> Result<Uri, Error> {
+        parse(&self)
+    }
+}
+
+impl IntoUri for &String {
+    fn into_uri(self) -> Result<Uri, Error> {
+        parse(self)
+    }
+}
+
+impl IntoUri for Uri {
+    fn into_uri(self) -> Result<Uri, Error> {
+        Ok(self)
+    }
+}
+
+impl IntoUri for &Uri {
+    fn into_uri(self) -> Result<Uri, Error> {
+        Ok(self.clone())
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for &str {}
+    impl Sealed for String {}
+    impl Sealed for &String {}
+    impl Sealed for http::Uri {}
+    impl Sealed for &http::Uri {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_url_is_shown_in_the_error() {
+        let error = "http://exa mple.com/".into_uri().err();
+        let error = error.expect("a space is not allowed in a URL");
+        assert_eq!(error.kind(), ErrorKind::InvalidUrl);
+        assert!(
+            error.to_string().contains("http://exa mple.com/"),
+            "{error}"
+        );
+        let ok = String::from("http://example.com/a").into_uri();
+        assert_eq!(ok.map(|u| u.path().to_string()).ok().as_deref(), Some("/a"));
+    }
+}
