@@ -94,11 +94,12 @@ impl Connection {
         }
         let resolved = addrs.len();
         if timed_out {
+            // The cause (when there is one) says "timed out"; this says what and when.
             let error = Error::new(
                 ErrorKind::ConnectTimeout,
                 format!(
-                    "connect to {route} timed out after {:?} ({tried} of {resolved} address(es) tried)",
-                    start.elapsed().min(timeout)
+                    "no connection to {route} within the connect timeout of {timeout:?} \
+                     ({tried} of {resolved} address(es) tried)"
                 ),
             );
             return Err(match last {
@@ -396,7 +397,7 @@ mod tests {
         .err();
         assert!(error.is_some_and(|e| e.kind() == ErrorKind::ConnectTimeout
             && e.is_connect()
-            && e.to_string().contains("timed out")));
+            && e.to_string().contains("connect timeout of 0ns")));
         Ok(())
     }
 

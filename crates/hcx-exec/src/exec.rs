@@ -163,7 +163,7 @@ impl MainExec {
         response.extensions_mut().insert(decision);
         if !framing.has_body() {
             runtime.release();
-            return Ok(response.map(|()| ResponseBody::empty()));
+            return Ok(response.map(|()| ResponseBody::empty(facts)));
         }
         Ok(response.map(|()| ResponseBody::streaming(runtime, decoder, config, facts)))
     }

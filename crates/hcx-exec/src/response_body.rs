@@ -37,6 +37,8 @@ const DIRECT_READ_MIN: usize = 8 * 1024;
 pub struct ResponseBody {
     state: State,
     trailers: Option<HeaderMap>,
+    /// How the exchange got here, for every error the body reports.
+    facts: Facts,
 }
 
 enum State {
@@ -56,18 +58,20 @@ struct Streaming {
     pending: Bytes,
     drain_limit: u64,
     drain_timeout: Duration,
-    /// How the exchange got here, for the errors of the body.
-    facts: Facts,
 }
 
 impl ResponseBody {
     /// A body with nothing in it. Not public, and no `Default`: code handed a
     /// `&mut Response<ResponseBody>` (an `execute_with` handler) has no body to swap in,
     /// so it cannot carry the connection off past the call.
-    pub(crate) fn empty() -> Self {
+    pub(crate) fn empty(facts: Facts) -> Self {
         ResponseBody {
             state: State::Done,
             trailers: None,
+            facts: Facts {
+                response_started: true,
+                ..facts
+            },
         }
     }
 
@@ -84,12 +88,12 @@ impl ResponseBody {
                 pending: Bytes::new(),
                 drain_limit: config.drain_limit,
                 drain_timeout: config.drain_timeout,
-                facts: Facts {
-                    response_started: true,
-                    ..facts
-                },
             })),
             trailers: None,
+            facts: Facts {
+                response_started: true,
+                ..facts
+            },
         }
     }
 
@@ -125,6 +129,7 @@ impl ResponseBody {
     /// [`Utf8`](ErrorKind::Utf8) error (the body was read whole: the connection is
     /// released as usual).
     pub fn into_string(self) -> Result<String, Error> {
+        let self_facts = self.facts;
         String::from_utf8(self.into_vec()?).map_err(|e| {
             Error::new(
                 ErrorKind::Utf8,
@@ -134,6 +139,7 @@ impl ResponseBody {
                 ),
             )
             .with_source(e)
+            .with_facts(self_facts)
         })
     }
 
@@ -151,7 +157,7 @@ impl ResponseBody {
         let State::Streaming(s) = &mut self.state else {
             return Ok(());
         };
-        let next = s.next_data().map_err(|e| e.with_facts(s.facts));
+        let next = s.next_data().map_err(|e| e.with_facts(self.facts));
         let done = s.decoder.is_done();
         match next {
             Ok(Some(data)) if done => self.finish(Some(data)),
@@ -345,7 +351,8 @@ impl Read for ResponseBody {
                     return Ok(n);
                 }
                 State::Streaming(s) if out.len() >= DIRECT_READ_MIN && s.can_read_direct() => {
-                    let result = s.read_direct(out).map_err(|e| e.with_facts(s.facts));
+                    let facts = self.facts;
+                    let result = s.read_direct(out).map_err(|e| e.with_facts(facts));
                     let done = s.decoder.is_done();
                     return match result {
                         Ok(n) => {

@@ -7,15 +7,7 @@
 //! call owns no socket: the caller moves bytes between it and a transport — a TCP
 //! stream, a TLS stream, a proxy tunnel — and tells it when the transport timed out
 //! or failed. The same machine drives hcx's engine, [`read_response`](crate::read_response)
-//! and the byte-script tests.
-//!
-//! ```text
-//!   Call::new ──► Sending::Body ──────────────────────────► Call<SendBody>
-//!            └──► Sending::AwaitContinue ─► Call<AwaitContinue>
-//!                     100 / wait ran out ──► Call<SendBody> ─ finish / abandon ─► Call<RecvResponse>
-//!                     early final response ─────────────────────────────────────► FinalResponse
-//!   Call<RecvResponse> ─ 1xx skipped, final head ─► FinalResponse (head, framing, body decoder)
-//! ```
+//! and the byte-script tests. The flow is drawn on [`Call`].
 
 use bytes::BytesMut;
 use http::header::EXPECT;
@@ -28,7 +20,16 @@ use crate::{
     encode_request_head, response_framing,
 };
 
-/// One exchange in state `S`. See the [module docs](self) for the flow.
+/// One exchange in state `S`: each step consumes the call and returns the next state;
+/// the caller moves the bytes.
+///
+/// ```text
+///   Call::new ──► Sending::Body ──────────────────────────► Call<SendBody>
+///            └──► Sending::AwaitContinue ─► Call<AwaitContinue>
+///                     100 / wait ran out ──► Call<SendBody> ─ finish / abandon ─► Call<RecvResponse>
+///                     early final response ─────────────────────────────────────► FinalResponse
+///   Call<RecvResponse> ─ 1xx skipped, final head ─► FinalResponse (head, framing, body decoder)
+/// ```
 ///
 /// ```
 /// use bytes::BytesMut;

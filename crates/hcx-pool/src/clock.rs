@@ -17,7 +17,7 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Instant;
 }
 
-/// The precise monotonic system clock ([`Instant::now`]): about 25 ns a read.
+/// The precise monotonic system clock ([`Instant::now`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
@@ -30,9 +30,9 @@ impl Clock for SystemClock {
 /// A coarse monotonic clock: the kernel's last tick (`CLOCK_MONOTONIC_COARSE` on Linux,
 /// through the `coarsetime` crate), mapped onto [`Instant`]. The default.
 ///
-/// It reads in about 6 ns where [`Instant::now`] takes about 25 ns (measured side by
-/// side on the CI machine), which is a quarter of an uncontended lease + release. Its
-/// resolution is the scheduler tick, 1 to 4 ms: the same class of clock as the
+/// It reads several times faster than [`Instant::now`] (the figures, measured side by
+/// side, are in `docs/benchmarks.md`), which matters on a lease + release that costs
+/// tens of nanoseconds. Its resolution is the scheduler tick, 1 to 4 ms: the same class of clock as the
 /// `System.currentTimeMillis()` Apache HttpClient's pool runs on, and ample for
 /// keep-alive and idle limits measured in seconds. Its instants may run up to one
 /// tick ahead of or behind [`Instant::now`]; differences between two of its own
@@ -82,7 +82,7 @@ impl Clock for CoarseClock {
 ///
 /// The pool stamps every reusable release with the time as nanoseconds since its
 /// epoch. Through `Clock::now` that is a coarse reading mapped onto an `Instant` and
-/// then mapped back (two `Instant` calculations, about 4 ns a cycle); the coarse clock
+/// then mapped back (two `Instant` calculations a cycle); the coarse clock
 /// held as itself gives the elapsed time directly, and its epoch is its own base, so
 /// both ways give the same stamp.
 pub(crate) enum TimeSource {

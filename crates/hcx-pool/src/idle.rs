@@ -174,9 +174,9 @@ impl<E> IdleList<E> {
 }
 
 /// The nodes' store: a slab of our own, so that inserting and removing a node is
-/// inlined into the lease and release paths (`slab::Slab::insert_at` was not, and cost
-/// about 6 ns a cycle in a profile of `cycle_loop`). The most recently freed slot is
-/// reused first: it is warm.
+/// inlined into the lease and release paths (`slab::Slab::insert_at` was not; the
+/// measured cost is in `docs/benchmarks.md`, session 4). The most recently freed slot
+/// is reused first: it is warm.
 #[derive(Debug)]
 struct Nodes<E> {
     slots: Vec<Option<Node<E>>>,

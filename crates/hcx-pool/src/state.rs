@@ -254,7 +254,8 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     /// `not_now`.
     ///
     /// The served slot is the whole return value (an enum of the three outcomes went
-    /// through the stack and cost a store-forwarding stall on every lease, about 8 ns).
+    /// through the stack and cost a store-forwarding stall on every lease; see
+    /// `docs/benchmarks.md`).
     #[inline]
     pub(crate) fn lease(
         &mut self,

@@ -87,6 +87,7 @@ pub use builder::{ClientBuilder, DEFAULT_USER_AGENT};
 pub use client::Client;
 pub use url::IntoUri;
 
+pub use bytes;
 pub use hcx_close::{CloseCounts, CloseReason, Decision, Layer};
 pub use hcx_exec::{
     Body, ConnectionInfo, Error, ErrorKind, ManagerStats, PoolingConnectionManager,
