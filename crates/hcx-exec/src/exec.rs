@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use hcx_close::{CloseReason, Decision};
-use hcx_h1::{AfterContinue, Call, FinalResponse, Limits, RecvResponse, Sending, TargetForm};
+use hcx_h1::{
+    Call, ContinueStep, FinalResponse, Limits, RecvResponse, RecvStep, Sending, TargetForm,
+};
 use hcx_reuse::{
     ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange,
     KeepAliveStrategy, decide,
@@ -191,11 +193,12 @@ fn exchange(
                 });
             conn.set_timeout(Some(wait))
                 .map_err(|e| Error::exchange_io(e, "setting the expect-continue timeout", None))?;
-            loop {
-                call.try_read(conn.buffer()).map_err(Error::from_h1)?;
-                if call.can_proceed() {
-                    break;
-                }
+            let body_call = loop {
+                call = match call.try_read(conn.buffer()).map_err(Error::from_h1)? {
+                    ContinueStep::Wait(call) => call,
+                    ContinueStep::SendBody(call) => break call,
+                    ContinueStep::Response(response) => return Ok(response),
+                };
                 match read(conn, progress) {
                     Ok(true) => {}
                     Ok(false) => {
@@ -203,20 +206,13 @@ fn exchange(
                         return Err(end_of_stream(conn, codec, progress));
                     }
                     // RFC 9110 §10.1.1: a client need not wait indefinitely.
-                    Err(e) if e.is_response_timeout() => {
-                        call.timed_out();
-                        break;
-                    }
+                    Err(e) if e.is_response_timeout() => break call.timed_out(),
                     Err(e) => return Err(e),
                 }
-            }
+            };
             conn.set_timeout(config.response_timeout)
                 .map_err(|e| Error::exchange_io(e, "setting the response timeout", None))?;
-            match call.proceed() {
-                Ok(AfterContinue::SendBody(call)) => send_body(conn, Vec::new(), call, source)?,
-                Ok(AfterContinue::Response(response)) => return Ok(response),
-                Err(_) => unreachable!("the loop ends only when the call can proceed"),
-            }
+            send_body(conn, Vec::new(), body_call, source)?
         }
     };
     match sent {
@@ -247,10 +243,9 @@ fn read_final(
     progress: &mut Progress,
 ) -> Result<FinalResponse, Error> {
     loop {
-        call.try_read(conn.buffer()).map_err(Error::from_h1)?;
-        call = match call.proceed() {
-            Ok(response) => return Ok(response),
-            Err(call) => call,
+        call = match call.try_read(conn.buffer()).map_err(Error::from_h1)? {
+            RecvStep::Response(response) => return Ok(response),
+            RecvStep::Wait(call) => call,
         };
         if !read(conn, progress)? {
             let codec = call.end_of_stream(conn.buffer());

@@ -26,14 +26,14 @@ use crate::{
 /// ```text
 ///   Call::new ──► Sending::Body ──────────────────────────► Call<SendBody>
 ///            └──► Sending::AwaitContinue ─► Call<AwaitContinue>
-///                     100 / wait ran out ──► Call<SendBody> ─ finish / abandon ─► Call<RecvResponse>
-///                     early final response ─────────────────────────────────────► FinalResponse
-///   Call<RecvResponse> ─ 1xx skipped, final head ─► FinalResponse (head, framing, body decoder)
+///                 try_read: 100 / timed_out ──► Call<SendBody> ─ finish / abandon ─► Call<RecvResponse>
+///                 try_read: early final response ──────────────────────────────────► FinalResponse
+///   Call<RecvResponse> ─ try_read: 1xx skipped, final head ─► FinalResponse (head, framing, decoder)
 /// ```
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use hcx_h1::{Call, Limits, RequestFraming, Sending, TargetForm};
+/// use hcx_h1::{Call, Limits, RecvStep, RequestFraming, Sending, TargetForm};
 ///
 /// let request = http::Request::get("http://example.com/").body(())?;
 /// let mut wire = Vec::new();
@@ -42,13 +42,14 @@ use crate::{
 /// else {
 ///     unreachable!("no Expect: 100-continue")
 /// };
-/// let mut call = call.finish(&mut wire)?; // no body: the request is complete
+/// let call = call.finish(&mut wire)?; // no body: the request is complete
 /// assert_eq!(wire, b"GET / HTTP/1.1\r\nhost: example.com\r\n\r\n");
 ///
 /// // What the transport read, in whatever pieces it came.
 /// let mut input = BytesMut::from(&b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
-/// call.try_read(&mut input)?;
-/// let response = call.proceed().expect("the final head is in");
+/// let RecvStep::Response(response) = call.try_read(&mut input)? else {
+///     unreachable!("the final head is in")
+/// };
 /// assert_eq!(response.head.status, 200);
 /// assert_eq!(response.informational.len(), 1);
 /// assert_eq!(&input[..], b"hi"); // the body is left for the decoder
@@ -71,7 +72,6 @@ pub struct SendBody {
 #[derive(Debug)]
 pub struct AwaitContinue {
     encoder: BodyEncoder,
-    continued: bool,
 }
 
 /// The request is out (or abandoned); reading heads until the final one.
@@ -89,13 +89,26 @@ pub enum Sending {
     AwaitContinue(Call<AwaitContinue>),
 }
 
-/// What a wait for `100 Continue` ended in.
+/// Where a read during the wait for `100 Continue` leads.
 #[derive(Debug)]
-pub enum AfterContinue {
-    /// `100 Continue` came, or the wait ran out: send the body.
+pub enum ContinueStep {
+    /// Nothing decisive yet: read more and call [`try_read`](Call::try_read) again (or
+    /// [`timed_out`](Call::timed_out) when the wait runs out).
+    Wait(Call<AwaitContinue>),
+    /// `100 Continue` came: send the body.
     SendBody(Call<SendBody>),
     /// The server answered before the body was sent (a 417, a 401, a 413). The body
     /// is not sent, so the connection cannot be reused after this response.
+    Response(FinalResponse),
+}
+
+/// Where a read of the response heads leads.
+#[derive(Debug)]
+pub enum RecvStep {
+    /// The final head is not complete yet: read more and call
+    /// [`try_read`](Call::try_read) again.
+    Wait(Call<RecvResponse>),
+    /// The final response's head is in.
     Response(FinalResponse),
 }
 
@@ -117,17 +130,15 @@ pub struct FinalResponse {
     pub informational: Vec<ResponseHead>,
 }
 
-/// The reading half, shared by every state.
+/// The reading half, shared by every state. Small on purpose: each step moves it.
 #[derive(Debug)]
 struct Reading {
     method: Method,
-    limits: Limits,
     reader: HeadReader,
     informational: Vec<ResponseHead>,
     /// Whether any response byte was seen (consumed or waiting in the buffer).
     started: bool,
     request_body_complete: bool,
-    final_head: Option<(ResponseHead, ResponseFraming)>,
 }
 
 impl Call<SendBody> {
@@ -154,10 +165,7 @@ impl Call<SendBody> {
         let reading = Reading::new(method, limits);
         Ok(if expect {
             Sending::AwaitContinue(Call {
-                state: AwaitContinue {
-                    encoder,
-                    continued: false,
-                },
+                state: AwaitContinue { encoder },
                 reading,
             })
         } else {
@@ -217,25 +225,21 @@ impl Call<AwaitContinue> {
     /// Reads what has arrived: `100 Continue` (send the body), another interim
     /// response (noted, skipped) or a final response (the body will not be sent).
     /// Stops at the first of `100` or a final head; bytes after it stay in `buf`.
-    pub fn try_read(&mut self, buf: &mut BytesMut) -> Result<(), Error> {
-        if self.can_proceed() {
-            return Ok(());
-        }
-        if self.reading.read_heads(buf, true)? == Some(Stop::Continue) {
-            self.state.continued = true;
-        }
-        Ok(())
+    pub fn try_read(mut self, buf: &mut BytesMut) -> Result<ContinueStep, Error> {
+        Ok(match self.reading.read_heads(buf, true)? {
+            None => ContinueStep::Wait(self),
+            Some(Head::Continue) => ContinueStep::SendBody(self.into_body()),
+            Some(Head::Final(head, framing)) => {
+                self.reading.request_body_complete = false;
+                ContinueStep::Response(self.reading.finish(head, framing))
+            }
+        })
     }
 
     /// The caller's wait for `100 Continue` ran out: the body goes anyway (RFC 9110
     /// §10.1.1: a client need not wait indefinitely).
-    pub fn timed_out(&mut self) {
-        self.state.continued = true;
-    }
-
-    /// Whether [`proceed`](Self::proceed) has an answer.
-    pub fn can_proceed(&self) -> bool {
-        self.state.continued || self.reading.final_head.is_some()
+    pub fn timed_out(self) -> Call<SendBody> {
+        self.into_body()
     }
 
     /// Whether any response byte arrived.
@@ -243,33 +247,19 @@ impl Call<AwaitContinue> {
         self.reading.started
     }
 
-    /// The next state, once [`can_proceed`](Self::can_proceed); `Err(self)` before.
-    // `Err` hands the call back ("not yet"), it is not a failure: boxing it would
-    // allocate on every poll to save a move.
-    #[allow(clippy::result_large_err)]
-    pub fn proceed(mut self) -> Result<AfterContinue, Self> {
-        if self.reading.final_head.is_some() {
-            self.reading.request_body_complete = false;
-            return match self.reading.take_final() {
-                Some(response) => Ok(AfterContinue::Response(response)),
-                None => Err(self),
-            };
-        }
-        if !self.state.continued {
-            return Err(self);
-        }
-        Ok(AfterContinue::SendBody(Call {
-            state: SendBody {
-                encoder: self.state.encoder,
-            },
-            reading: self.reading,
-        }))
-    }
-
     /// The error for an end of stream now: the connection closed before any
     /// response, or in the middle of a head.
     pub fn end_of_stream(&self, buf: &BytesMut) -> Error {
         self.reading.end_of_stream(buf)
+    }
+
+    fn into_body(self) -> Call<SendBody> {
+        Call {
+            state: SendBody {
+                encoder: self.state.encoder,
+            },
+            reading: self.reading,
+        }
     }
 }
 
@@ -287,16 +277,13 @@ impl Call<RecvResponse> {
 
     /// Reads heads from `buf`: interim ones are noted and skipped, the final one ends
     /// the call. Bytes after the final head stay in `buf` (the start of the body).
-    pub fn try_read(&mut self, buf: &mut BytesMut) -> Result<(), Error> {
-        if self.can_proceed() {
-            return Ok(());
-        }
-        self.reading.read_heads(buf, false).map(|_| ())
-    }
-
-    /// Whether the final head is in.
-    pub fn can_proceed(&self) -> bool {
-        self.reading.final_head.is_some()
+    pub fn try_read(mut self, buf: &mut BytesMut) -> Result<RecvStep, Error> {
+        Ok(match self.reading.read_heads(buf, false)? {
+            None | Some(Head::Continue) => RecvStep::Wait(self),
+            Some(Head::Final(head, framing)) => {
+                RecvStep::Response(self.reading.finish(head, framing))
+            }
+        })
     }
 
     /// Whether any response byte arrived.
@@ -316,15 +303,6 @@ impl Call<RecvResponse> {
         self.reading.request_body_complete = false;
     }
 
-    /// The final response, once [`can_proceed`](Self::can_proceed); `Err(self)` before.
-    #[allow(clippy::result_large_err)] // `Err` is "not yet", see `AwaitContinue::proceed`
-    pub fn proceed(mut self) -> Result<FinalResponse, Self> {
-        match self.reading.take_final() {
-            Some(response) => Ok(response),
-            None => Err(self),
-        }
-    }
-
     /// The error for an end of stream now: the connection closed before any
     /// response, or in the middle of a head.
     pub fn end_of_stream(&self, buf: &BytesMut) -> Error {
@@ -333,22 +311,19 @@ impl Call<RecvResponse> {
 }
 
 /// Where `read_heads` stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
+enum Head {
     Continue,
-    Final,
+    Final(ResponseHead, ResponseFraming),
 }
 
 impl Reading {
     fn new(method: Method, limits: Limits) -> Self {
         Reading {
             method,
-            limits,
             reader: HeadReader::new(limits),
             informational: Vec::new(),
             started: false,
             request_body_complete: false,
-            final_head: None,
         }
     }
 
@@ -358,7 +333,7 @@ impl Reading {
         &mut self,
         buf: &mut BytesMut,
         stop_at_continue: bool,
-    ) -> Result<Option<Stop>, Error> {
+    ) -> Result<Option<Head>, Error> {
         self.started |= !buf.is_empty();
         loop {
             match self.reader.read(buf)? {
@@ -367,27 +342,25 @@ impl Reading {
                     let is_continue = head.status == StatusCode::CONTINUE;
                     self.informational.push(head);
                     if is_continue && stop_at_continue {
-                        return Ok(Some(Stop::Continue));
+                        return Ok(Some(Head::Continue));
                     }
                 }
                 Some(HeadEvent::Final(head)) => {
                     let framing = response_framing(&self.method, &head)?;
-                    self.final_head = Some((head, framing));
-                    return Ok(Some(Stop::Final));
+                    return Ok(Some(Head::Final(head, framing)));
                 }
             }
         }
     }
 
-    fn take_final(&mut self) -> Option<FinalResponse> {
-        let (head, framing) = self.final_head.take()?;
-        Some(FinalResponse {
-            body: BodyDecoder::new(framing.body, &self.limits),
+    fn finish(self, head: ResponseHead, framing: ResponseFraming) -> FinalResponse {
+        FinalResponse {
+            body: BodyDecoder::new(framing.body, &self.reader.limits()),
             head,
             framing,
             request_body_complete: self.request_body_complete,
-            informational: std::mem::take(&mut self.informational),
-        })
+            informational: self.informational,
+        }
     }
 
     fn end_of_stream(&self, buf: &BytesMut) -> Error {

@@ -63,7 +63,7 @@ mod parse;
 pub mod syntax;
 
 pub use call::{
-    AfterContinue, AwaitContinue, Call, FinalResponse, RecvResponse, SendBody, Sending,
+    AwaitContinue, Call, ContinueStep, FinalResponse, RecvResponse, RecvStep, SendBody, Sending,
 };
 pub use decode::{BodyDecoder, Decoded};
 pub use encode::{

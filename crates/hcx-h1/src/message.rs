@@ -5,7 +5,7 @@ use bytes::BytesMut;
 use http::{HeaderMap, Method};
 
 use crate::error::Error;
-use crate::{Call, FinalResponse, Limits, ResponseFraming, ResponseHead};
+use crate::{Call, FinalResponse, Limits, RecvStep, ResponseFraming, ResponseHead};
 
 /// A response read whole by [`read_response`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,11 +57,11 @@ pub fn read_response(
     let mut call = Call::read_only(method.clone(), *limits);
     let response = loop {
         let before = buf.len();
-        call.try_read(&mut buf)?;
+        let step = call.try_read(&mut buf)?;
         consumed += before - buf.len();
-        call = match call.proceed() {
-            Ok(response) => break response,
-            Err(call) => call,
+        call = match step {
+            RecvStep::Response(response) => break response,
+            RecvStep::Wait(call) => call,
         };
         match pieces.next() {
             Some(piece) => buf.extend_from_slice(piece),

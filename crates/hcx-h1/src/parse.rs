@@ -159,6 +159,11 @@ impl HeadReader {
         }
     }
 
+    /// The limits it reads with.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// How many informational responses came so far.
     pub fn informational_count(&self) -> usize {
         self.informational

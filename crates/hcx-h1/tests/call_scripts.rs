@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 
 use bytes::BytesMut;
 use hcx_h1::{
-    AfterContinue, BodyFraming, Call, CloseReason, Error, ErrorKind, FinalResponse, Limits,
-    RecvResponse, RequestFraming, ResponseHead, SendBody, Sending, TargetForm,
+    BodyFraming, Call, CloseReason, ContinueStep, Error, ErrorKind, FinalResponse, Limits,
+    RecvResponse, RecvStep, RequestFraming, ResponseHead, SendBody, Sending, TargetForm,
 };
 use http::{HeaderMap, Request, StatusCode};
 use proptest::prelude::*;
@@ -249,16 +249,14 @@ fn exchange(req: &Req, script: &[Event]) -> Result<Outcome, Error> {
     let early = match sending {
         Sending::Body(call) => Err(call),
         Sending::AwaitContinue(mut call) => loop {
-            call.try_read(&mut buf)?;
-            if call.can_proceed() {
-                match call.proceed().expect("can_proceed said it could") {
-                    AfterContinue::SendBody(call) => break Err(call),
-                    AfterContinue::Response(response) => break Ok(response),
-                }
-            }
+            call = match call.try_read(&mut buf)? {
+                ContinueStep::Wait(call) => call,
+                ContinueStep::SendBody(call) => break Err(call),
+                ContinueStep::Response(response) => break Ok(response),
+            };
             match transport.read(&mut buf) {
                 Input::Data => {}
-                Input::Timeout => call.timed_out(),
+                Input::Timeout => break Err(call.timed_out()),
                 Input::Eof => return Err(call.end_of_stream(&buf)),
             }
         },
@@ -322,14 +320,10 @@ fn send_body(
         }
     }
     let mut out = Vec::new();
-    // `finish` consumes the call before the last frame is written, so a failure of
-    // that write cannot be reported to the machine; no script here fails it.
-    let call = call.finish(&mut out).expect("the body is complete");
-    if !out.is_empty() {
-        assert!(
-            transport.write_body(out),
-            "script: WriteFails on the body's last frame, which the driver cannot abandon"
-        );
+    // `finish` produces the last frame; if writing it fails, the call is told.
+    let mut call = call.finish(&mut out).expect("the body is complete");
+    if !out.is_empty() && !transport.write_body(out) {
+        call.request_not_fully_sent();
     }
     call
 }
@@ -341,10 +335,10 @@ fn recv(
     transport: &mut Transport,
 ) -> Result<FinalResponse, Error> {
     loop {
-        call.try_read(buf)?;
-        if call.can_proceed() {
-            return Ok(call.proceed().expect("can_proceed said it could"));
-        }
+        call = match call.try_read(buf)? {
+            RecvStep::Response(response) => return Ok(response),
+            RecvStep::Wait(call) => call,
+        };
         match transport.read(buf) {
             Input::Data => {}
             Input::Eof => return Err(call.end_of_stream(buf)),

@@ -195,7 +195,12 @@ where
     C: Send + 'static,
     S: PartialEq + Send + 'static,
 {
+    #[inline]
     fn drop(&mut self) {
+        // Released or discarded already (the common case): nothing to build.
+        if self.entry.is_none() {
+            return;
+        }
         let how = if self.meta.untouched {
             GiveBack::Untouched
         } else {

@@ -326,7 +326,8 @@ fn every_public_type_is_reachable_through_the_facade() {
     let _: Option<hcx::codec::Call<hcx::codec::AwaitContinue>> = None;
     let _: Option<hcx::codec::Call<hcx::codec::RecvResponse>> = None;
     let _: Option<hcx::codec::Sending> = None;
-    let _: Option<hcx::codec::AfterContinue> = None;
+    let _: Option<hcx::codec::ContinueStep> = None;
+    let _: Option<hcx::codec::RecvStep> = None;
     let _: Option<hcx::codec::FinalResponse> = None;
     let _: Option<hcx::codec::Error> = None;
     let _: Option<hcx::codec::ErrorKind> = None;
@@ -379,9 +380,10 @@ fn every_public_type_is_reachable_through_the_facade() {
         &mut hcx::bytes::BytesMut,
     ) -> Result<hcx::bytes::Bytes, hcx::codec::Error> = hcx::codec::BodyDecoder::decode_buf;
     let _: fn(
-        &mut hcx::codec::Call<hcx::codec::RecvResponse>,
+        hcx::codec::Call<hcx::codec::RecvResponse>,
         &mut hcx::bytes::BytesMut,
-    ) -> Result<(), hcx::codec::Error> = hcx::codec::Call::<hcx::codec::RecvResponse>::try_read;
+    ) -> Result<hcx::codec::RecvStep, hcx::codec::Error> =
+        hcx::codec::Call::<hcx::codec::RecvResponse>::try_read;
     is_out_buf::<hcx::bytes::BytesMut>();
 
     // `hcx::pool`.
@@ -1244,11 +1246,10 @@ fn the_codec_and_the_strategies_work_through_the_facade() -> TestResult {
         hcx::codec::Sending::Body(call) => call,
         hcx::codec::Sending::AwaitContinue(_) => return Err("no body, no 100-continue".into()),
     };
-    let mut call: hcx::codec::Call<hcx::codec::RecvResponse> = call.finish(&mut out)?;
+    let call: hcx::codec::Call<hcx::codec::RecvResponse> = call.finish(&mut out)?;
     assert!(call.request_body_complete() && !call.response_started());
     let mut input = hcx::bytes::BytesMut::from(&b"HTTP/1.1 204 No Content\r\n\r\n"[..]);
-    call.try_read(&mut input)?;
-    let Ok(last) = call.proceed() else {
+    let hcx::codec::RecvStep::Response(last) = call.try_read(&mut input)? else {
         return Err("the final head is in".into());
     };
     assert_eq!(last.head.status, 204);
