@@ -309,3 +309,58 @@ fn an_http10_request_without_keep_alive_is_not_reused() -> TestResult {
     assert_eq!(client.stats().pool.available, 0);
     Ok(())
 }
+
+/// `Keep-Alive: timeout=N` keeps a connection for N less the safety margin (1 s, at
+/// most half of N): it is reused just before, and never leased just after, whatever the
+/// stale probe would say (here the server has not closed yet: only the margin stops
+/// the request from racing its close).
+fn keep_alive_edge(timeout: &'static str, kept_for: Duration) -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok().header("Keep-Alive", timeout).body("x"),
+        )
+        .start()?;
+    let clock = hcx::ManualClock::new();
+    let manager = hcx::PoolingConnectionManager::builder()
+        .clock(clock.clone())
+        .build()?;
+    let client = Client::builder()
+        .connection_manager(manager)
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let response = client.get(server.url("/"))?;
+    assert_eq!(
+        decision(&response),
+        Some(hcx::Decision::keep(Some(kept_for)))
+    );
+    response.into_body().into_string()?;
+
+    // Just inside the kept time: reused.
+    clock.advance(kept_for - Duration::from_millis(1));
+    let response = client.get(server.url("/"))?;
+    assert!(info(&response).reused, "reused inside {kept_for:?}");
+    response.into_body().into_string()?;
+
+    // At the kept time: expired in the pool, a new connection.
+    clock.advance(kept_for);
+    let response = client.get(server.url("/"))?;
+    assert!(!info(&response).reused, "not leased after {kept_for:?}");
+    response.into_body().into_string()?;
+    assert_eq!(client.stats().closes.get(CloseReason::Expired), 1);
+    assert_eq!(server.stats().connections_accepted, 2);
+    Ok(())
+}
+
+#[test]
+fn a_server_keep_alive_timeout_ends_a_second_early_on_the_client() -> TestResult {
+    keep_alive_edge("timeout=5", Duration::from_secs(4))
+}
+
+#[test]
+fn a_one_second_keep_alive_timeout_is_kept_half_a_second() -> TestResult {
+    // The `timeout=1` case: a full 1 s margin would keep nothing, and every
+    // back-to-back request would open a connection; half of it keeps reuse.
+    keep_alive_edge("timeout=1", Duration::from_millis(500))
+}

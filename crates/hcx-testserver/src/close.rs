@@ -2,11 +2,13 @@
 
 use std::fmt;
 
-/// Why the server closed a connection, recorded in its
-/// [`ConnectionInfo`](crate::ConnectionInfo).
+/// Why the *test server* closed a connection, recorded in its
+/// [`ConnectionInfo`](crate::ConnectionInfo). The server's own record, for tests to
+/// check what the peer did; the client's vocabulary for its closes is
+/// `hcx::CloseReason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum CloseReason {
+pub enum ServerCloseReason {
     /// The client closed its side (or reset) between requests.
     ClientClosed,
     /// The request carried `Connection: close`.
@@ -43,31 +45,33 @@ pub enum CloseReason {
     Shutdown,
 }
 
-impl CloseReason {
+impl ServerCloseReason {
     /// A short phrase for logs.
     pub fn explain(self) -> &'static str {
         match self {
-            CloseReason::ClientClosed => "client closed the connection",
-            CloseReason::ClientAskedClose => "request said Connection: close",
-            CloseReason::Http10Request => "HTTP/1.0 request without keep-alive",
-            CloseReason::Http10Reply => "HTTP/1.0 response without keep-alive",
-            CloseReason::CloseAfter => "close-after count reached",
-            CloseReason::SilentClose => "silent close count reached",
-            CloseReason::IdleTimeout => "idle timeout",
-            CloseReason::CloseDelimitedBody => "close-delimited response body",
-            CloseReason::TruncatedBody => "response body truncated on purpose",
-            CloseReason::ReplyClosed => "the reply closed the connection",
-            CloseReason::ExpectationNotMet => "final response to Expect: 100-continue",
-            CloseReason::AmbiguousFraming => "request had Transfer-Encoding and Content-Length",
-            CloseReason::ProtocolError => "protocol error",
-            CloseReason::Io => "I/O error",
-            CloseReason::HandlerPanicked => "handler panicked",
-            CloseReason::Shutdown => "server shut down",
+            ServerCloseReason::ClientClosed => "client closed the connection",
+            ServerCloseReason::ClientAskedClose => "request said Connection: close",
+            ServerCloseReason::Http10Request => "HTTP/1.0 request without keep-alive",
+            ServerCloseReason::Http10Reply => "HTTP/1.0 response without keep-alive",
+            ServerCloseReason::CloseAfter => "close-after count reached",
+            ServerCloseReason::SilentClose => "silent close count reached",
+            ServerCloseReason::IdleTimeout => "idle timeout",
+            ServerCloseReason::CloseDelimitedBody => "close-delimited response body",
+            ServerCloseReason::TruncatedBody => "response body truncated on purpose",
+            ServerCloseReason::ReplyClosed => "the reply closed the connection",
+            ServerCloseReason::ExpectationNotMet => "final response to Expect: 100-continue",
+            ServerCloseReason::AmbiguousFraming => {
+                "request had Transfer-Encoding and Content-Length"
+            }
+            ServerCloseReason::ProtocolError => "protocol error",
+            ServerCloseReason::Io => "I/O error",
+            ServerCloseReason::HandlerPanicked => "handler panicked",
+            ServerCloseReason::Shutdown => "server shut down",
         }
     }
 }
 
-impl fmt::Display for CloseReason {
+impl fmt::Display for ServerCloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.explain())
     }

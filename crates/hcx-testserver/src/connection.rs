@@ -2,11 +2,11 @@
 //! record it, pick the reply, decide whether to close, write, repeat.
 //!
 //! Nothing a client sends can panic this code: every malformed or oversized input
-//! becomes a recorded error and a close with [`CloseReason::ProtocolError`].
+//! becomes a recorded error and a close with [`ServerCloseReason::ProtocolError`].
 
 use crate::builder::{ExpectContinue, SilentClose};
 use crate::chunked::ChunkedDecoder;
-use crate::close::CloseReason;
+use crate::close::ServerCloseReason;
 use crate::encode::{continue_line, encode};
 use crate::reply::{Action, Ending, Framing, Reply};
 use crate::request::{
@@ -27,21 +27,21 @@ const LINGER_MAX_BYTES: usize = 1024 * 1024;
 /// How a connection ends.
 #[derive(Debug, Clone, Copy)]
 struct End {
-    reason: CloseReason,
+    reason: ServerCloseReason,
     /// Read and discard input for a while before closing (a response was sent and the
     /// client may have sent more).
     linger: bool,
 }
 
 impl End {
-    fn now(reason: CloseReason) -> Self {
+    fn now(reason: ServerCloseReason) -> Self {
         End {
             reason,
             linger: false,
         }
     }
 
-    fn linger(reason: CloseReason) -> Self {
+    fn linger(reason: ServerCloseReason) -> Self {
         End {
             reason,
             linger: true,
@@ -90,7 +90,7 @@ impl Connection<'_> {
     fn run(&mut self) -> End {
         loop {
             if self.shared.signal.is_triggered() {
-                return End::now(CloseReason::Shutdown);
+                return End::now(ServerCloseReason::Shutdown);
             }
             let head = match self.read_head() {
                 Ok(head) => head,
@@ -115,7 +115,7 @@ impl Connection<'_> {
         };
 
         // The first reason to close wins; `announce` says whether the client is told.
-        let mut close: Option<CloseReason> = None;
+        let mut close: Option<ServerCloseReason> = None;
         let mut announce = false;
         let mut read_body = true;
         if framing.has_body() && head.version == Version::HTTP_11 && expects_continue(&head.headers)
@@ -129,7 +129,7 @@ impl Connection<'_> {
                 ExpectContinue::Ignore => {}
                 ExpectContinue::FinalResponse => {
                     read_body = false;
-                    close.get_or_insert(CloseReason::ExpectationNotMet);
+                    close.get_or_insert(ServerCloseReason::ExpectationNotMet);
                     announce = true;
                 }
             }
@@ -161,7 +161,7 @@ impl Connection<'_> {
 
         let silent = config.silent_close.filter(|&(at, _)| at == nth);
         if let Some((_, SilentClose::WithoutResponse)) = silent {
-            return Some(End::now(CloseReason::SilentClose));
+            return Some(End::now(ServerCloseReason::SilentClose));
         }
 
         let reply = match catch_unwind(AssertUnwindSafe(|| shared.routes.respond(&request))) {
@@ -171,49 +171,49 @@ impl Connection<'_> {
                     Some(self.id),
                     format!("handler panicked on {} {}", request.method, request.target),
                 );
-                close.get_or_insert(CloseReason::HandlerPanicked);
+                close.get_or_insert(ServerCloseReason::HandlerPanicked);
                 announce = true;
                 Reply::new(500u16)
             }
         };
 
-        let mut close_if = |condition: bool, reason: CloseReason, tell: bool| {
+        let mut close_if = |condition: bool, reason: ServerCloseReason, tell: bool| {
             if condition {
                 close.get_or_insert(reason);
                 announce |= tell;
             }
         };
-        close_if(client_close, CloseReason::ClientAskedClose, true);
-        close_if(http10_close, CloseReason::Http10Request, false);
+        close_if(client_close, ServerCloseReason::ClientAskedClose, true);
+        close_if(http10_close, ServerCloseReason::Http10Request, false);
         let ambiguous = matches!(
             framing,
             BodyFraming::Chunked {
                 with_content_length: true
             }
         );
-        close_if(ambiguous, CloseReason::AmbiguousFraming, true);
+        close_if(ambiguous, ServerCloseReason::AmbiguousFraming, true);
         close_if(
             config.close_after == Some(nth),
-            CloseReason::CloseAfter,
+            ServerCloseReason::CloseAfter,
             true,
         );
-        close_if(silent.is_some(), CloseReason::SilentClose, false);
-        close_if(reply.connection_close, CloseReason::ReplyClosed, true);
-        close_if(reply.then_close, CloseReason::ReplyClosed, false);
+        close_if(silent.is_some(), ServerCloseReason::SilentClose, false);
+        close_if(reply.connection_close, ServerCloseReason::ReplyClosed, true);
+        close_if(reply.then_close, ServerCloseReason::ReplyClosed, false);
         if matches!(reply.action, Action::Respond) {
             let http10 = reply.version == Version::HTTP_10 && !reply_keeps_alive(&reply);
-            close_if(http10, CloseReason::Http10Reply, false);
+            close_if(http10, ServerCloseReason::Http10Reply, false);
             let delimited = matches!(reply.framing, Framing::CloseDelimited);
-            close_if(delimited, CloseReason::CloseDelimitedBody, false);
+            close_if(delimited, ServerCloseReason::CloseDelimitedBody, false);
         }
 
         if let Some(delay) = reply.delay {
             if self.shared.signal.wait_timeout(delay) {
-                return Some(End::now(CloseReason::Shutdown));
+                return Some(End::now(ServerCloseReason::Shutdown));
             }
         }
         match &reply.action {
-            Action::NoResponse => return Some(End::now(CloseReason::ReplyClosed)),
+            Action::NoResponse => return Some(End::now(ServerCloseReason::ReplyClosed)),
             Action::Stall => return Some(self.stall()),
             Action::Raw(bytes) => {
                 self.shared.recorder.response_sent();
@@ -234,7 +234,9 @@ impl Connection<'_> {
                 }
                 match reply.ending {
                     Ending::Complete => {}
-                    Ending::Truncate(_) => return Some(End::linger(CloseReason::TruncatedBody)),
+                    Ending::Truncate(_) => {
+                        return Some(End::linger(ServerCloseReason::TruncatedBody));
+                    }
                     Ending::StallAfter(_) => return Some(self.stall()),
                 }
             }
@@ -333,22 +335,22 @@ impl Connection<'_> {
             }
         }
         End::now(if self.shared.signal.is_triggered() {
-            CloseReason::Shutdown
+            ServerCloseReason::Shutdown
         } else {
-            CloseReason::ClientClosed
+            ServerCloseReason::ClientClosed
         })
     }
 
     fn read_failed(&self, error: ReadError) -> End {
         if self.shared.signal.is_triggered() {
-            return End::now(CloseReason::Shutdown);
+            return End::now(ServerCloseReason::Shutdown);
         }
         match error {
-            ReadError::Eof => End::now(CloseReason::ClientClosed),
-            ReadError::Idle => End::now(CloseReason::IdleTimeout),
+            ReadError::Eof => End::now(ServerCloseReason::ClientClosed),
+            ReadError::Idle => End::now(ServerCloseReason::IdleTimeout),
             ReadError::Protocol(message) => {
                 self.shared.recorder.error(Some(self.id), message);
-                End::now(CloseReason::ProtocolError)
+                End::now(ServerCloseReason::ProtocolError)
             }
             ReadError::Io(e) => self.io_failed(e),
         }
@@ -357,20 +359,20 @@ impl Connection<'_> {
     /// A failed read or write: recorded unless it is the client going away.
     fn io_failed(&self, error: io::Error) -> End {
         if self.shared.signal.is_triggered() {
-            return End::now(CloseReason::Shutdown);
+            return End::now(ServerCloseReason::Shutdown);
         }
         if !is_disconnect(&error) {
             self.shared
                 .recorder
                 .error(Some(self.id), format!("I/O error: {error}"));
         }
-        End::now(CloseReason::Io)
+        End::now(ServerCloseReason::Io)
     }
 
     /// Records the close, then closes: FIN first, then a lingering read if asked.
     fn finish(mut self, end: End) {
         let reason = if self.shared.signal.is_triggered() {
-            CloseReason::Shutdown
+            ServerCloseReason::Shutdown
         } else {
             end.reason
         };

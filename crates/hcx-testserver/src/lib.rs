@@ -57,7 +57,7 @@ mod server;
 mod signal;
 
 pub use builder::{ExpectContinue, SilentClose, TestServerBuilder};
-pub use close::CloseReason;
+pub use close::ServerCloseReason;
 pub use record::{ConnectionInfo, RecordedError, ServerStats, WaitTimeout};
 pub use reply::Reply;
 pub use request::RecordedRequest;

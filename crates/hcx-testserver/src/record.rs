@@ -7,7 +7,7 @@
 //! recorded before the socket is shut down. So when a client has read a response (or
 //! an end of stream), the matching record is already visible.
 
-use crate::close::CloseReason;
+use crate::close::ServerCloseReason;
 use crate::request::RecordedRequest;
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
@@ -50,7 +50,7 @@ pub struct ConnectionInfo {
     /// Requests read on it.
     pub requests: usize,
     /// Why the server closed it, once it has.
-    pub closed: Option<CloseReason>,
+    pub closed: Option<ServerCloseReason>,
 }
 
 /// An error the server recorded instead of panicking.
@@ -167,7 +167,7 @@ impl Recorder {
     }
 
     /// Records the close of `connection`; only the first reason counts.
-    pub(crate) fn connection_closed(&self, connection: usize, reason: CloseReason) {
+    pub(crate) fn connection_closed(&self, connection: usize, reason: ServerCloseReason) {
         self.update(|s| {
             if let Some(c) = s.connections.get_mut(connection) {
                 if c.closed.is_none() {

@@ -2,7 +2,7 @@
 //! tests read back, and shutdown.
 
 use crate::builder::{Config, TestServerBuilder};
-use crate::close::CloseReason;
+use crate::close::ServerCloseReason;
 use crate::connection::serve;
 use crate::record::{ConnectionInfo, RecordedError, Recorder, ServerStats, WaitTimeout};
 use crate::request::RecordedRequest;
@@ -256,12 +256,14 @@ fn spawn_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
             shared
                 .recorder
                 .error(Some(id), format!("could not clone the socket: {e}"));
-            shared.recorder.connection_closed(id, CloseReason::Io);
+            shared.recorder.connection_closed(id, ServerCloseReason::Io);
             return;
         }
     };
     if !registered {
-        shared.recorder.connection_closed(id, CloseReason::Shutdown);
+        shared
+            .recorder
+            .connection_closed(id, ServerCloseReason::Shutdown);
         return;
     }
     let guard = ConnectionGuard {
@@ -302,7 +304,7 @@ impl Drop for ConnectionGuard {
         if !self.shared.recorder.is_closed(self.id) {
             self.shared
                 .recorder
-                .connection_closed(self.id, CloseReason::Io);
+                .connection_closed(self.id, ServerCloseReason::Io);
         }
     }
 }

@@ -4,10 +4,10 @@
 mod common;
 
 use common::{RawClient, SAFETY};
-use hcx_testserver::{CloseReason, ExpectContinue, Method, Reply, SilentClose, TestServer};
+use hcx_testserver::{ExpectContinue, Method, Reply, ServerCloseReason, SilentClose, TestServer};
 use std::time::Duration;
 
-fn close_reason(server: &TestServer, connection: usize) -> Option<CloseReason> {
+fn close_reason(server: &TestServer, connection: usize) -> Option<ServerCloseReason> {
     server.connections()[connection].closed
 }
 
@@ -62,7 +62,7 @@ fn request_connection_close_is_answered_with_close() {
     client.expect_eof();
     assert_eq!(
         close_reason(&server, 0),
-        Some(CloseReason::ClientAskedClose)
+        Some(ServerCloseReason::ClientAskedClose)
     );
 }
 
@@ -80,7 +80,10 @@ fn http10_request_is_closed_unless_it_asks_for_keep_alive() {
     once.expect_eof();
     assert_eq!(server.requests_per_connection(), vec![2, 1]);
     assert_eq!(close_reason(&server, 0), None);
-    assert_eq!(close_reason(&server, 1), Some(CloseReason::Http10Request));
+    assert_eq!(
+        close_reason(&server, 1),
+        Some(ServerCloseReason::Http10Request)
+    );
 }
 
 #[test]
@@ -93,7 +96,7 @@ fn close_after_n_announces_close_on_the_nth_response() {
         client.expect_eof();
         assert_eq!(
             close_reason(&server, connection),
-            Some(CloseReason::CloseAfter)
+            Some(ServerCloseReason::CloseAfter)
         );
     }
     assert_eq!(server.requests_per_connection(), vec![2, 2]);
@@ -111,7 +114,10 @@ fn silent_close_after_response_closes_without_a_header() {
     assert_eq!(second.status, 200);
     assert_eq!(second.header("connection"), None);
     client.expect_eof();
-    assert_eq!(close_reason(&server, 0), Some(CloseReason::SilentClose));
+    assert_eq!(
+        close_reason(&server, 0),
+        Some(ServerCloseReason::SilentClose)
+    );
 }
 
 #[test]
@@ -128,7 +134,10 @@ fn silent_close_without_response_reads_the_request_then_hangs_up() {
     assert_eq!((stats.requests_received, stats.responses_sent), (2, 1));
     let last = server.last_request().unwrap();
     assert_eq!((last.path(), &last.body[..]), ("/second", &b"abc"[..]));
-    assert_eq!(close_reason(&server, 0), Some(CloseReason::SilentClose));
+    assert_eq!(
+        close_reason(&server, 0),
+        Some(ServerCloseReason::SilentClose)
+    );
 }
 
 #[test]
@@ -141,7 +150,10 @@ fn idle_connection_is_closed_after_the_idle_timeout() {
     assert_eq!(client.get("/").status, 200);
     // The server's FIN: a blocking read returns 0 well before the safety timeout.
     client.expect_eof();
-    assert_eq!(close_reason(&server, 0), Some(CloseReason::IdleTimeout));
+    assert_eq!(
+        close_reason(&server, 0),
+        Some(ServerCloseReason::IdleTimeout)
+    );
     assert!(server.errors().is_empty(), "{:?}", server.errors());
 }
 
@@ -153,7 +165,10 @@ fn idle_close_applies_to_a_connection_that_never_sends() {
         .unwrap();
     let mut client = RawClient::connect(&server);
     client.expect_eof();
-    assert_eq!(close_reason(&server, 0), Some(CloseReason::IdleTimeout));
+    assert_eq!(
+        close_reason(&server, 0),
+        Some(ServerCloseReason::IdleTimeout)
+    );
     assert_eq!(server.stats().requests_received, 0);
 }
 
@@ -164,7 +179,10 @@ fn client_close_between_requests_is_recorded_without_error() {
     assert_eq!(client.get("/").status, 200);
     drop(client);
     server.wait_for_closed(1, SAFETY).unwrap();
-    assert_eq!(close_reason(&server, 0), Some(CloseReason::ClientClosed));
+    assert_eq!(
+        close_reason(&server, 0),
+        Some(ServerCloseReason::ClientClosed)
+    );
     assert!(server.errors().is_empty());
 }
 
@@ -215,7 +233,7 @@ fn expect_continue_final_response_skips_the_body_and_closes() {
     assert!(server.last_request().unwrap().body.is_empty());
     assert_eq!(
         close_reason(&server, 0),
-        Some(CloseReason::ExpectationNotMet)
+        Some(ServerCloseReason::ExpectationNotMet)
     );
 }
 
@@ -232,7 +250,10 @@ fn idle_timeout_does_not_apply_inside_a_request() {
     // began, is closed by the idle timeout: at least that long has passed since.
     let mut clock = RawClient::connect(&server);
     clock.expect_eof();
-    assert_eq!(close_reason(&server, 1), Some(CloseReason::IdleTimeout));
+    assert_eq!(
+        close_reason(&server, 1),
+        Some(ServerCloseReason::IdleTimeout)
+    );
     slow.send("data");
     assert_eq!(slow.read_response().status, 200);
     assert_eq!(&server.last_request().unwrap().body[..], b"data");

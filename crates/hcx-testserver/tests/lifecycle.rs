@@ -3,7 +3,7 @@
 mod common;
 
 use common::{RawClient, SAFETY};
-use hcx_testserver::{CloseReason, Reply, TestServer};
+use hcx_testserver::{Reply, ServerCloseReason, TestServer};
 use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
@@ -34,7 +34,7 @@ fn counters_follow_connections_and_requests_from_many_threads() {
         server
             .connections()
             .iter()
-            .all(|c| c.closed == Some(CloseReason::ClientClosed))
+            .all(|c| c.closed == Some(ServerCloseReason::ClientClosed))
     );
 }
 
@@ -92,7 +92,7 @@ fn shutdown_closes_idle_connections_joins_threads_and_stops_listening() {
         server
             .connections()
             .iter()
-            .all(|c| c.closed == Some(CloseReason::Shutdown))
+            .all(|c| c.closed == Some(ServerCloseReason::Shutdown))
     );
     assert!(TcpStream::connect(addr).is_err(), "still listening");
     server.shutdown(); // idempotent
@@ -120,7 +120,10 @@ fn shutdown_with_a_connection_mid_request_ends_it() {
     server.wait_for_connections(1, SAFETY).unwrap();
     server.shutdown();
     client.expect_eof();
-    assert_eq!(server.connections()[0].closed, Some(CloseReason::Shutdown));
+    assert_eq!(
+        server.connections()[0].closed,
+        Some(ServerCloseReason::Shutdown)
+    );
     assert!(server.errors().is_empty(), "{:?}", server.errors());
 }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{RawClient, SAFETY};
-use hcx_testserver::{CloseReason, Method, Reply, TestServer, Version};
+use hcx_testserver::{Method, Reply, ServerCloseReason, TestServer, Version};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -104,7 +104,7 @@ fn http10_close_delimited_reply_is_read_to_close() {
     );
     assert_eq!(
         server.connections()[0].closed,
-        Some(CloseReason::Http10Reply)
+        Some(ServerCloseReason::Http10Reply)
     );
 }
 
@@ -120,7 +120,7 @@ fn http11_close_delimited_reply_closes_without_a_header() {
     assert_eq!(response.body_text(), "to the end");
     assert_eq!(
         server.connections()[0].closed,
-        Some(CloseReason::CloseDelimitedBody)
+        Some(ServerCloseReason::CloseDelimitedBody)
     );
 }
 
@@ -145,7 +145,7 @@ fn raw_replies_are_written_verbatim_and_keep_the_connection_unless_told() {
     assert_eq!(client.read_to_end(), b"NOT HTTP AT ALL");
     assert_eq!(
         server.connections()[0].closed,
-        Some(CloseReason::ReplyClosed)
+        Some(ServerCloseReason::ReplyClosed)
     );
 }
 
@@ -162,7 +162,7 @@ fn truncated_body_announces_the_full_length_then_closes() {
     assert_eq!(client.read_to_end(), b"abcdefghij");
     assert_eq!(
         server.connections()[0].closed,
-        Some(CloseReason::TruncatedBody)
+        Some(ServerCloseReason::TruncatedBody)
     );
 }
 
@@ -181,7 +181,7 @@ fn stalled_body_holds_the_connection_until_the_client_leaves() {
     server.wait_for_closed(1, SAFETY).unwrap();
     assert_eq!(
         server.connections()[0].closed,
-        Some(CloseReason::ClientClosed)
+        Some(ServerCloseReason::ClientClosed)
     );
 }
 
@@ -196,7 +196,10 @@ fn stall_writes_nothing_until_shutdown() {
     server.wait_for_requests(1, SAFETY).unwrap();
     server.shutdown();
     client.expect_eof();
-    assert_eq!(server.connections()[0].closed, Some(CloseReason::Shutdown));
+    assert_eq!(
+        server.connections()[0].closed,
+        Some(ServerCloseReason::Shutdown)
+    );
     assert_eq!(server.stats().responses_sent, 0);
 }
 
@@ -212,7 +215,7 @@ fn no_response_hangs_up_after_reading_the_request() {
     assert_eq!(server.stats().requests_received, 1);
     assert_eq!(
         server.connections()[0].closed,
-        Some(CloseReason::ReplyClosed)
+        Some(ServerCloseReason::ReplyClosed)
     );
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{RawClient, SAFETY};
-use hcx_testserver::{CloseReason, Method, TestServer, Version};
+use hcx_testserver::{Method, ServerCloseReason, TestServer, Version};
 
 #[test]
 fn content_length_body_and_headers_are_recorded() {
@@ -50,7 +50,7 @@ fn chunked_with_content_length_uses_chunked_and_closes() {
     assert_eq!(server.last_request().unwrap().body_text(), "abc");
     assert_eq!(
         server.connections()[0].closed,
-        Some(CloseReason::AmbiguousFraming)
+        Some(ServerCloseReason::AmbiguousFraming)
     );
 }
 
@@ -65,7 +65,7 @@ fn rejects(server: &TestServer, input: &[u8], message: &str) {
     client.expect_eof();
     assert_eq!(
         server.connections()[connection].closed,
-        Some(CloseReason::ProtocolError),
+        Some(ServerCloseReason::ProtocolError),
         "input {:?}",
         String::from_utf8_lossy(input)
     );
