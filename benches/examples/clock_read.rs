@@ -25,6 +25,9 @@ fn main() {
     for round in 1..=5 {
         let s = per_read(&system, n);
         let c = per_read(&coarse, n);
-        println!("round {round}: SystemClock {s:.1} ns, CoarseClock {c:.1} ns, ratio {:.2}", s / c);
+        println!(
+            "round {round}: SystemClock {s:.1} ns, CoarseClock {c:.1} ns, ratio {:.2}",
+            s / c
+        );
     }
 }
