@@ -456,6 +456,7 @@ fn a_pooled_connection_the_server_closed_is_closed_before_response_on_a_reused_c
         .start()?;
     // Without the stale probe the request is written onto the dead connection.
     let client = Client::builder()
+        .disable_automatic_retries()
         .validate_after_inactivity(None)
         .response_timeout(Some(SAFETY))
         .build()?;
@@ -485,7 +486,10 @@ fn a_new_connection_closed_without_an_answer_is_closed_before_response() -> Test
     let server = TestServer::builder()
         .route(Method::GET, "/gone", Reply::no_response())
         .start()?;
-    let client = client()?;
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .disable_automatic_retries()
+        .build()?;
     let error = client
         .get(server.url("/gone"))
         .err()

@@ -35,6 +35,22 @@ pub struct RequestConfig {
     pub drain_limit: u64,
     /// At most this long is spent draining a dropped body. Default 100 ms.
     pub drain_timeout: Duration,
+    /// Whether the redirect layer follows redirects for this request. Default `true`.
+    /// Apache: `redirectsEnabled`.
+    pub redirects_enabled: bool,
+    /// At most this many redirects are followed; one more is an error. Default 50.
+    /// Apache: `maxRedirects`.
+    pub max_redirects: u32,
+    /// Whether a redirect back to a location already visited is followed (up to
+    /// `max_redirects`) instead of failing as circular. Default `false`. Apache:
+    /// `circularRedirectsAllowed`.
+    pub circular_redirects_allowed: bool,
+    /// Whether the authentication layer answers challenges and sends preemptive
+    /// credentials for this request. Default `true`. Apache: `authenticationEnabled`.
+    pub authentication_enabled: bool,
+    /// Whether the content compression layer asks for and decodes compressed bodies
+    /// for this request. Default `true`. Apache: `contentCompressionEnabled`.
+    pub content_compression_enabled: bool,
 }
 
 impl Default for RequestConfig {
@@ -46,6 +62,11 @@ impl Default for RequestConfig {
             expect_continue_timeout: Duration::from_secs(3),
             drain_limit: 64 * 1024,
             drain_timeout: Duration::from_millis(100),
+            redirects_enabled: true,
+            max_redirects: 50,
+            circular_redirects_allowed: false,
+            authentication_enabled: true,
+            content_compression_enabled: true,
         }
     }
 }
@@ -144,6 +165,36 @@ impl RequestConfig {
     pub fn with_drain(mut self, limit: u64, timeout: Duration) -> Self {
         self.drain_limit = limit;
         self.drain_timeout = timeout;
+        self
+    }
+
+    /// Sets [`redirects_enabled`](Self::redirects_enabled).
+    pub fn with_redirects(mut self, enabled: bool) -> Self {
+        self.redirects_enabled = enabled;
+        self
+    }
+
+    /// Sets [`max_redirects`](Self::max_redirects).
+    pub fn with_max_redirects(mut self, max: u32) -> Self {
+        self.max_redirects = max;
+        self
+    }
+
+    /// Sets [`circular_redirects_allowed`](Self::circular_redirects_allowed).
+    pub fn with_circular_redirects_allowed(mut self, allowed: bool) -> Self {
+        self.circular_redirects_allowed = allowed;
+        self
+    }
+
+    /// Sets [`authentication_enabled`](Self::authentication_enabled).
+    pub fn with_authentication(mut self, enabled: bool) -> Self {
+        self.authentication_enabled = enabled;
+        self
+    }
+
+    /// Sets [`content_compression_enabled`](Self::content_compression_enabled).
+    pub fn with_content_compression(mut self, enabled: bool) -> Self {
+        self.content_compression_enabled = enabled;
         self
     }
 }

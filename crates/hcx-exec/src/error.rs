@@ -90,6 +90,15 @@ pub enum ErrorKind {
     /// Any other I/O error during the exchange: a reset in the middle of the body, a
     /// broken pipe while the body was going out. Apache: `IOException`.
     Io,
+    /// A redirect could not be followed: too many, circular, no usable `Location`, or
+    /// a body that cannot be sent again. Apache: `RedirectException` /
+    /// `CircularRedirectException`.
+    Redirect,
+    /// A compressed body could not be decoded (corrupt data). Apache: `ZipException`.
+    Decompression,
+    /// A compressed body decoded past the configured limit (bytes or ratio): a
+    /// decompression bomb, stopped.
+    DecompressionLimit,
 }
 
 impl ErrorKind {
@@ -110,6 +119,9 @@ impl ErrorKind {
             ErrorKind::IncompleteBody => "ConnectionClosedException",
             ErrorKind::RequestBody | ErrorKind::Io => "IOException",
             ErrorKind::Utf8 => "CharacterCodingException",
+            ErrorKind::Redirect => "RedirectException",
+            ErrorKind::Decompression => "ZipException",
+            ErrorKind::DecompressionLimit => "IOException",
         }
     }
 
@@ -131,6 +143,9 @@ impl ErrorKind {
             ErrorKind::RequestBody => "request_body",
             ErrorKind::Utf8 => "utf8",
             ErrorKind::Io => "io",
+            ErrorKind::Redirect => "redirect",
+            ErrorKind::Decompression => "decompression",
+            ErrorKind::DecompressionLimit => "decompression_limit",
         }
     }
 }
@@ -388,7 +403,10 @@ impl Error {
             ErrorKind::IncompleteBody | ErrorKind::ClosedBeforeResponse => {
                 io::ErrorKind::UnexpectedEof
             }
-            ErrorKind::Protocol | ErrorKind::Utf8 => io::ErrorKind::InvalidData,
+            ErrorKind::Protocol
+            | ErrorKind::Utf8
+            | ErrorKind::Decompression
+            | ErrorKind::DecompressionLimit => io::ErrorKind::InvalidData,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, self)
@@ -571,6 +589,9 @@ mod tests {
             ErrorKind::RequestBody,
             ErrorKind::Utf8,
             ErrorKind::Io,
+            ErrorKind::Redirect,
+            ErrorKind::Decompression,
+            ErrorKind::DecompressionLimit,
         ];
         let names: std::collections::HashSet<_> = kinds.iter().map(|k| k.as_str()).collect();
         assert_eq!(names.len(), kinds.len());

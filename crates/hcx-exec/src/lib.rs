@@ -40,6 +40,7 @@ mod body;
 mod config;
 mod connection;
 mod error;
+mod evictor;
 mod exec;
 mod info;
 mod manager;
@@ -54,6 +55,7 @@ pub use body::Body;
 pub use config::{RequestConfig, SocketConfig};
 pub use connection::Connection;
 pub use error::{Error, ErrorKind, RequestProgress};
+pub use evictor::IdleConnectionEvictor;
 pub use exec::MainExec;
 pub use hcx_close::{CloseCounts, CloseReason, Decision};
 /// What a protocol error was ([`Error::protocol_error`]).

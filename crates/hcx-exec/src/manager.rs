@@ -1,8 +1,8 @@
 //! The pooling connection manager: leases connections per route, probes reused ones.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use hcx_close::{CloseCounts, CloseReason, Decision};
@@ -11,6 +11,7 @@ use hcx_pool::{Clock, CoarseClock, Lease, Pool, PoolConfig, PoolStats, ReusePoli
 use crate::config::SocketConfig;
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
+use crate::evictor::EvictorLink;
 use crate::info::ConnectionInfo;
 use crate::resolver::{Resolver, SystemResolver};
 use crate::route::Route;
@@ -58,6 +59,8 @@ struct Inner {
     next_id: AtomicU64,
     /// Connects that succeeded (`next_id` also counts failed attempts).
     opened: AtomicU64,
+    /// How to wake the idle-connection evictor early, once one is started.
+    evictor: OnceLock<EvictorLink>,
 }
 
 /// One clock shared by the pool (release stamps, expiry) and the manager (idle time
@@ -179,6 +182,7 @@ impl PoolingConnectionManagerBuilder {
                 socket: self.socket,
                 next_id: AtomicU64::new(1),
                 opened: AtomicU64::new(0),
+                evictor: OnceLock::new(),
             }),
         })
     }
@@ -207,6 +211,10 @@ pub struct ManagerStats {
     /// stale probe, the reuse decision, the engine, expiry, trims, shutdown), each
     /// counted once: the pool's own count.
     pub closes: CloseCounts,
+    /// Leases that found idle connections on their route but none in their user
+    /// token's state, so could not reuse one (see
+    /// [`Pool::state_mismatches`](hcx_pool::Pool::state_mismatches)).
+    pub state_mismatches: u64,
 }
 
 impl PoolingConnectionManager {
@@ -310,6 +318,7 @@ impl PoolingConnectionManager {
             pool: self.inner.pool.stats(),
             connections_opened: self.inner.opened.load(Ordering::Relaxed),
             closes: self.inner.pool.close_counts(),
+            state_mismatches: self.inner.pool.state_mismatches(),
         }
     }
 
@@ -327,6 +336,15 @@ impl PoolingConnectionManager {
     /// The underlying pool, for its finer controls (per-route limits, close counts).
     pub fn pool(&self) -> &Pool<Route, Connection, UserToken> {
         &self.inner.pool
+    }
+
+    /// Attaches an evictor; `Err` if one is attached already.
+    pub(crate) fn link_evictor(&self, link: EvictorLink) -> Result<(), ()> {
+        self.inner.evictor.set(link).map_err(|_| ())
+    }
+
+    pub(crate) fn evictor_link(&self) -> Option<&EvictorLink> {
+        self.inner.evictor.get()
     }
 
     fn open(&self, route: &Route, timeout: Duration) -> Result<Connection, Error> {
@@ -448,7 +466,14 @@ impl Endpoint {
             }
             other => other,
         };
+        let evictor = match decision {
+            Decision::Keep { valid_for } => self.manager.evictor_link().map(|l| (l, valid_for)),
+            Decision::Close(_) => None,
+        };
         self.lease.release(decision);
+        if let Some((link, valid_for)) = evictor {
+            link.released(self.manager.inner.clock.now(), valid_for);
+        }
     }
 
     /// Closes the connection for `reason` (counted in

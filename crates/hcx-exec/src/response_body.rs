@@ -50,6 +50,8 @@ enum State {
     Streaming(Box<Streaming>),
     /// A read failed; the connection was discarded. Later reads report the same.
     Failed(Error),
+    /// Another reader over the body (a content decoder around the original body).
+    Wrapped(Box<dyn Read + Send>),
 }
 
 struct Streaming {
@@ -97,10 +99,36 @@ impl ResponseBody {
         }
     }
 
+    /// This body seen through another reader, for layers that transform a body on its
+    /// way to the caller (a content decoder): `f` gets this body and returns a reader
+    /// over it. The original keeps releasing its connection at its own end and draining
+    /// or closing it when dropped; errors keep the exchange's facts. Trailers of the
+    /// original body are not visible through the new one.
+    ///
+    /// ```
+    /// # use std::io::Read;
+    /// # fn upper(body: hcx_exec::ResponseBody) -> hcx_exec::ResponseBody {
+    /// // A layer that reads the body through a decoder of its own.
+    /// body.map_reader(|original| original.take(1024))
+    /// # }
+    /// ```
+    pub fn map_reader<R, F>(self, f: F) -> Self
+    where
+        F: FnOnce(ResponseBody) -> R,
+        R: Read + Send + 'static,
+    {
+        let facts = self.facts;
+        ResponseBody {
+            state: State::Wrapped(Box::new(f(self))),
+            trailers: None,
+            facts,
+        }
+    }
+
     /// Whether the body has been read to its end (or failed): its connection is no
     /// longer held.
     pub fn is_end(&self) -> bool {
-        !matches!(self.state, State::Streaming(_))
+        !matches!(self.state, State::Streaming(_) | State::Wrapped(_))
     }
 
     /// The trailer fields of a chunked body, once read to its end.
@@ -335,6 +363,21 @@ impl Read for ResponseBody {
             match &mut self.state {
                 State::Done => return Ok(0),
                 State::Failed(error) => return Err(error.clone().into_io()),
+                State::Wrapped(reader) => {
+                    return match reader.read(out) {
+                        Ok(0) => {
+                            self.state = State::Done;
+                            Ok(0)
+                        }
+                        Ok(n) => Ok(n),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            let error = Error::from_io(e).with_facts(self.facts);
+                            self.state = State::Failed(error.clone());
+                            Err(error.into_io())
+                        }
+                    };
+                }
                 State::Tail(tail) => {
                     let n = tail.len().min(out.len());
                     out[..n].copy_from_slice(&tail[..n]);
@@ -389,6 +432,7 @@ impl fmt::Debug for ResponseBody {
             State::Tail(_) => "tail",
             State::Streaming(_) => "streaming",
             State::Failed(_) => "failed",
+            State::Wrapped(_) => "wrapped",
         };
         f.debug_struct("ResponseBody")
             .field("state", &state)

@@ -223,6 +223,21 @@ where
         });
     }
 
+    /// When an idle connection next needs closing: the nearest keep-alive or
+    /// time-to-live expiry, or, with `idle_for`, the time the least recently used
+    /// idle connection will have been idle that long; `None` when nothing is idle.
+    /// An evictor sleeps until then instead of polling. In the pool's clock.
+    pub fn next_deadline(&self, idle_for: Option<Duration>) -> Option<std::time::Instant> {
+        let stamp = self.shared.state.lock().next_deadline(idle_for)?;
+        Some(self.shared.epoch.instant(stamp))
+    }
+
+    /// The current time in the pool's clock (what expiry and idle times are measured
+    /// against).
+    pub fn now(&self) -> std::time::Instant {
+        self.shared.clock.now()
+    }
+
     /// Counts of the whole pool.
     pub fn stats(&self) -> PoolStats {
         self.shared.state.lock().stats()
@@ -242,6 +257,14 @@ where
     /// out, its own and those its lease holders decided, each counted once.
     pub fn close_counts(&self) -> hcx_close::CloseCounts {
         self.shared.state.lock().core.closed.clone()
+    }
+
+    /// How many leases found idle connections on their route but none bound to the
+    /// state they asked for (nor without a state), so could not reuse one: the reuse
+    /// that stateful connections (Apache's user tokens) cost, which Apache's pool does
+    /// not report.
+    pub fn state_mismatches(&self) -> u64 {
+        self.shared.state.lock().core.state_mismatches
     }
 
     /// Shuts the pool down; calling it again does nothing. Idle connections are closed,

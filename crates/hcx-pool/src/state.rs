@@ -209,6 +209,9 @@ pub(crate) struct Core<R, C, S> {
     leased: usize,
     pub(crate) shutdown: bool,
     pub(crate) closed: CloseCounts,
+    /// Leases that found idle connections on their route, none of them in the state
+    /// asked for (nor stateless), and so could not reuse one.
+    pub(crate) state_mismatches: u64,
     next_id: u64,
     /// No idle entry expires before this (a lower bound; `None`: none expires).
     earliest_expiry: Option<Stamp>,
@@ -239,6 +242,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                 leased: 0,
                 shutdown: false,
                 closed: CloseCounts::default(),
+                state_mismatches: 0,
                 next_id: 0,
                 earliest_expiry: None,
                 epoch,
@@ -560,6 +564,25 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         }
     }
 
+    /// The nearest time an idle connection expires, or (with `idle_for`) becomes idle
+    /// for that long: when an evictor has work next. O(idle connections).
+    pub(crate) fn next_deadline(&self, idle_for: Option<Duration>) -> Option<Stamp> {
+        let core = &self.core;
+        let expiry = core
+            .idle
+            .iter()
+            .filter_map(|(_, _, m)| m.expiry.as_expiry())
+            .min();
+        let idle = idle_for.and_then(|d| {
+            let (key, _) = core.idle.oldest()?;
+            Some(core.idle.meta(key).updated.after(d))
+        });
+        match (expiry, idle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     pub(crate) fn stats(&self) -> PoolStats {
         PoolStats {
             leased: self.core.leased,
@@ -822,6 +845,7 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
         let ends = self.routes[ridx].idle;
         let mut cursor = if lifo { ends.newest() } else { ends.oldest() };
         let mut stateless = None;
+        let mut other_state = false;
         while let Some(key) = cursor {
             cursor = if lifo {
                 self.idle.older(key)
@@ -839,9 +863,14 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
             };
             if exact {
                 return Some(key);
-            } else if meta.stateless && stateless.is_none() {
-                stateless = Some(key);
+            } else if meta.stateless {
+                stateless = stateless.or(Some(key));
+            } else {
+                other_state = true;
             }
+        }
+        if stateless.is_none() && other_state {
+            self.state_mismatches += 1;
         }
         stateless
     }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hcx_exec::{
-    Error, ErrorKind, MainExec, PoolingConnectionManager, PoolingConnectionManagerBuilder,
-    RequestConfig, Resolver, Route, SocketConfig,
+    Error, ErrorKind, IdleConnectionEvictor, MainExec, PoolingConnectionManager,
+    PoolingConnectionManagerBuilder, RequestConfig, Resolver, Route, SocketConfig,
 };
 use hcx_h1::Limits;
 use hcx_pool::ReusePolicy;
@@ -14,10 +14,16 @@ use hcx_reuse::{
     ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, KeepAliveStrategy,
 };
 
-use crate::url::IntoUri;
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
+use crate::chain::main::MainTransport;
+use crate::chain::protocol::ProtocolExec;
+use crate::chain::{
+    ChainElement, ChainOp, ExecHandler, NamedChain, RequestInterceptor, ResponseInterceptor,
+    UserTokenHandler, auth, compress, redirect, retry,
+};
 use crate::client::Client;
+use crate::url::IntoUri;
 
 /// The `User-Agent` sent when a request has none: `hcx/<version>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("hcx/", env!("CARGO_PKG_VERSION"));
@@ -40,6 +46,19 @@ pub struct ClientBuilder {
     /// Set when a default header did not fit; `build` reports it.
     too_many_headers: Option<http::header::MaxSizeReached>,
     user_agent: Option<HeaderValue>,
+    chain_ops: Vec<ChainOp>,
+    request_first: Vec<Arc<dyn RequestInterceptor>>,
+    request_last: Vec<Arc<dyn RequestInterceptor>>,
+    response_interceptors: Vec<Arc<dyn ResponseInterceptor>>,
+    user_tokens: Option<Arc<dyn UserTokenHandler>>,
+    /// `Some(idle limit)` when the evictor is on.
+    evictor: Option<Option<Duration>>,
+    #[cfg(feature = "cookies")]
+    cookies: Option<Arc<crate::chain::CookieStore>>,
+    pub(crate) retry: retry::Settings,
+    pub(crate) redirect: redirect::Settings,
+    pub(crate) auth: auth::Settings,
+    pub(crate) compress: compress::Settings,
 }
 
 /// The default keep-alive strategy (whose margin the builder can set) or the user's.
@@ -61,7 +80,25 @@ impl ClientBuilder {
             default_headers: HeaderMap::new(),
             too_many_headers: None,
             user_agent: Some(HeaderValue::from_static(DEFAULT_USER_AGENT)),
+            chain_ops: Vec::new(),
+            request_first: Vec::new(),
+            request_last: Vec::new(),
+            response_interceptors: Vec::new(),
+            user_tokens: None,
+            evictor: None,
+            #[cfg(feature = "cookies")]
+            cookies: None,
+            retry: retry::Settings::default(),
+            redirect: redirect::Settings::default(),
+            auth: auth::Settings::default(),
+            compress: compress::Settings::default(),
         }
+    }
+
+    /// Records a configuration mistake; `build` reports the first one.
+    pub(crate) fn invalid(mut self, error: Error) -> Self {
+        self.invalid = self.invalid.or(Some(error));
+        self
     }
 
     /// Uses this connection manager (and its pool) instead of building one; the
@@ -238,6 +275,154 @@ impl ClientBuilder {
         self
     }
 
+    /// Adds `handler` first in the exec chain, before REDIRECT: it sees each request
+    /// once. Apache: `addExecInterceptorFirst`.
+    pub fn add_handler_first(
+        mut self,
+        name: impl Into<ChainElement>,
+        handler: impl ExecHandler + 'static,
+    ) -> Self {
+        self.chain_ops
+            .push(ChainOp::First(name.into(), Arc::new(handler)));
+        self
+    }
+
+    /// Adds `handler` last in the exec chain, just before MAIN_TRANSPORT: it sees every
+    /// attempt and every hop, with the headers PROTOCOL added. Apache:
+    /// `addExecInterceptorLast` (which appends after the main transport, where no
+    /// request reaches; here "last" is the last place that runs).
+    pub fn add_handler_last(
+        mut self,
+        name: impl Into<ChainElement>,
+        handler: impl ExecHandler + 'static,
+    ) -> Self {
+        self.chain_ops
+            .push(ChainOp::Last(name.into(), Arc::new(handler)));
+        self
+    }
+
+    /// Adds `handler` just before the element `existing` (built in, or one of yours).
+    /// Before RETRY it sees one call per request (per redirect hop); before REDIRECT,
+    /// one per execution. A name that is not in the chain is reported by `build`.
+    /// Apache: `addExecInterceptorBefore`.
+    pub fn add_handler_before(
+        mut self,
+        existing: impl Into<ChainElement>,
+        name: impl Into<ChainElement>,
+        handler: impl ExecHandler + 'static,
+    ) -> Self {
+        self.chain_ops.push(ChainOp::Before(
+            existing.into(),
+            name.into(),
+            Arc::new(handler),
+        ));
+        self
+    }
+
+    /// Adds `handler` just after the element `existing`. After RETRY it sees every
+    /// attempt. Apache: `addExecInterceptorAfter`.
+    pub fn add_handler_after(
+        mut self,
+        existing: impl Into<ChainElement>,
+        name: impl Into<ChainElement>,
+        handler: impl ExecHandler + 'static,
+    ) -> Self {
+        self.chain_ops.push(ChainOp::After(
+            existing.into(),
+            name.into(),
+            Arc::new(handler),
+        ));
+        self
+    }
+
+    /// Replaces the element `existing` with `handler`, keeping its name and place.
+    /// Apache: `replaceExecInterceptor`.
+    pub fn replace_handler(
+        mut self,
+        existing: impl Into<ChainElement>,
+        handler: impl ExecHandler + 'static,
+    ) -> Self {
+        self.chain_ops
+            .push(ChainOp::Replace(existing.into(), Arc::new(handler)));
+        self
+    }
+
+    /// Adds a request interceptor that runs before the default headers are applied,
+    /// once per attempt. Apache: `addRequestInterceptorFirst`.
+    pub fn add_request_interceptor_first(
+        mut self,
+        interceptor: impl RequestInterceptor + 'static,
+    ) -> Self {
+        self.request_first.push(Arc::new(interceptor));
+        self
+    }
+
+    /// Adds a request interceptor that runs after the default headers are applied
+    /// (it sees `User-Agent`), once per attempt. Apache: `addRequestInterceptorLast`.
+    pub fn add_request_interceptor_last(
+        mut self,
+        interceptor: impl RequestInterceptor + 'static,
+    ) -> Self {
+        self.request_last.push(Arc::new(interceptor));
+        self
+    }
+
+    /// Adds a response interceptor that runs before those added so far. Apache:
+    /// `addResponseInterceptorFirst`.
+    pub fn add_response_interceptor_first(
+        mut self,
+        interceptor: impl ResponseInterceptor + 'static,
+    ) -> Self {
+        self.response_interceptors.insert(0, Arc::new(interceptor));
+        self
+    }
+
+    /// Adds a response interceptor that runs after those added so far. Apache:
+    /// `addResponseInterceptorLast`.
+    pub fn add_response_interceptor_last(
+        mut self,
+        interceptor: impl ResponseInterceptor + 'static,
+    ) -> Self {
+        self.response_interceptors.push(Arc::new(interceptor));
+        self
+    }
+
+    /// Decides the user token a connection is released under when the request's
+    /// context has none (stateful connections). Default: none. Apache:
+    /// `setUserTokenHandler`.
+    pub fn user_token_handler(mut self, handler: impl UserTokenHandler + 'static) -> Self {
+        self.user_tokens = Some(Arc::new(handler));
+        self
+    }
+
+    /// Starts a background thread that closes expired connections (keep-alive or
+    /// time-to-live run out) when they fall due, so a quiet client leaves no socket the
+    /// server closed in `CLOSE_WAIT`. Off by default. The thread stops when the last
+    /// clone of the client is dropped. Apache: `evictExpiredConnections()`.
+    pub fn evict_expired_connections(mut self) -> Self {
+        self.evictor = Some(self.evictor.flatten());
+        self
+    }
+
+    /// Like [`evict_expired_connections`](Self::evict_expired_connections), and also
+    /// closes connections idle at least `idle_for`, whatever their keep-alive. Apache:
+    /// `evictIdleConnections(TimeValue)`.
+    pub fn evict_idle_connections(mut self, idle_for: Duration) -> Self {
+        self.evictor = Some(Some(idle_for));
+        self
+    }
+
+    /// Keeps cookies in `store`: `Set-Cookie` fields are stored, and requests carry the
+    /// cookies that apply to them (unless they set a `Cookie` of their own). Off by
+    /// default, where Apache keeps a store by default: backend callers rarely want
+    /// cookies shared between requests. Keep a clone of the `Arc` to read or clear it.
+    /// Apache: `setDefaultCookieStore`. Feature `cookies`.
+    #[cfg(feature = "cookies")]
+    pub fn cookie_store(mut self, store: Arc<crate::chain::CookieStore>) -> Self {
+        self.cookies = Some(store);
+        self
+    }
+
     /// Builds the client. A zero pool limit, a URL that cannot be used, or a setting
     /// that does not apply is an error.
     pub fn build(self) -> Result<Client, Error> {
@@ -262,12 +447,45 @@ impl ClientBuilder {
                 default_headers.try_insert(USER_AGENT, agent)?;
             }
         }
-        Ok(Client::from_parts(
-            manager,
-            exec,
-            self.config,
-            default_headers,
-        ))
+        // The default chain, outermost first (Apache 5's order), then the user's changes.
+        let mut chain = NamedChain::default();
+        let layers = [
+            (ChainElement::Redirect, redirect::handler(&self.redirect)),
+            (ChainElement::Compress, compress::handler(&self.compress)),
+            (ChainElement::Retry, retry::handler(&self.retry)),
+            (ChainElement::Auth, auth::handler(&self.auth)),
+        ];
+        for (name, handler) in layers {
+            if let Some(handler) = handler {
+                chain.push(name, handler);
+            }
+        }
+        chain.push(
+            ChainElement::Protocol,
+            Arc::new(ProtocolExec {
+                default_headers,
+                request_first: self.request_first,
+                request_last: self.request_last,
+                response: self.response_interceptors,
+                #[cfg(feature = "cookies")]
+                cookies: self.cookies,
+            }),
+        );
+        chain.push(
+            ChainElement::MainTransport,
+            Arc::new(MainTransport {
+                exec,
+                user_tokens: self.user_tokens,
+            }),
+        );
+        for op in self.chain_ops {
+            chain.apply(op)?;
+        }
+        let evictor = match self.evictor {
+            Some(idle_for) => Some(IdleConnectionEvictor::start(&manager, idle_for)?),
+            None => None,
+        };
+        Ok(Client::from_parts(manager, chain, self.config, evictor))
     }
 }
 
@@ -279,6 +497,7 @@ impl fmt::Debug for ClientBuilder {
             .field("config", &self.config)
             .field("default_headers", &self.default_headers)
             .field("user_agent", &self.user_agent)
+            .field("chain_changes", &self.chain_ops.len())
             .finish_non_exhaustive()
     }
 }

@@ -4,19 +4,20 @@ use std::fmt;
 use std::sync::Arc;
 
 use hcx_exec::{
-    Body, Error, ExecRuntime, MainExec, ManagerStats, PoolingConnectionManager, RequestConfig,
+    Body, Error, IdleConnectionEvictor, ManagerStats, PoolingConnectionManager, RequestConfig,
     ResponseBody, Route,
 };
-use http::header::HeaderMap;
 use http::{Request, Response};
 
 use crate::builder::ClientBuilder;
+use crate::chain::{Chain, Context, NamedChain, Scope};
 use crate::url::IntoUri;
 
 /// A blocking HTTP/1.1 client. Apache HttpClient 5: `CloseableHttpClient` (classic).
 ///
 /// Cheap to clone; clones share one connection pool, so one client serves every
-/// thread. Each request runs on the calling thread; nothing runs in the background.
+/// thread. Each request runs on the calling thread, through the exec chain
+/// ([`crate::chain`]); `Debug` lists the chain's order.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -24,9 +25,10 @@ pub struct Client {
 
 struct Inner {
     manager: PoolingConnectionManager,
-    exec: MainExec,
+    chain: NamedChain,
     config: RequestConfig,
-    default_headers: HeaderMap,
+    /// Stopped and joined when the last clone of the client is dropped.
+    evictor: Option<IdleConnectionEvictor>,
 }
 
 impl Client {
@@ -47,42 +49,49 @@ impl Client {
 
     pub(crate) fn from_parts(
         manager: PoolingConnectionManager,
-        exec: MainExec,
+        chain: NamedChain,
         config: RequestConfig,
-        default_headers: HeaderMap,
+        evictor: Option<IdleConnectionEvictor>,
     ) -> Self {
         Client {
             inner: Arc::new(Inner {
                 manager,
-                exec,
+                chain,
                 config,
-                default_headers,
+                evictor,
             }),
         }
     }
 
-    /// Sends `request` and returns the response once its head is read. The body
-    /// streams from the connection: read it to its end (or drop it) to give the
-    /// connection back. A [`RequestConfig`] in the request's extensions replaces the
-    /// client's for this request.
+    /// Sends `request` through the exec chain and returns the response once its head
+    /// is read. The body streams from the connection: read it to its end (or drop it)
+    /// to give the connection back. A [`RequestConfig`] in the request's extensions
+    /// replaces the client's for this request.
     ///
     /// The URI must be absolute (`http://host[:port]/path`); `https` is not supported
     /// yet ([`ErrorKind::InvalidUrl`](crate::ErrorKind::InvalidUrl), showing the URL).
-    pub fn execute(&self, mut request: Request<Body>) -> Result<Response<ResponseBody>, Error> {
+    pub fn execute(&self, request: Request<Body>) -> Result<Response<ResponseBody>, Error> {
+        self.execute_in(request, &mut Context::new())
+    }
+
+    /// Like [`execute`](Self::execute), with a [`Context`] the caller keeps: set a user
+    /// token or attributes before, read the redirect locations, the attempts and what
+    /// handlers left after. Apache: `execute(request, HttpClientContext)`.
+    pub fn execute_in(
+        &self,
+        mut request: Request<Body>,
+        context: &mut Context,
+    ) -> Result<Response<ResponseBody>, Error> {
         let inner = &*self.inner;
-        let own_config = request.extensions_mut().remove::<RequestConfig>();
-        let config = own_config.as_ref().unwrap_or(&inner.config);
-        let headers = request.headers_mut();
-        for name in inner.default_headers.keys() {
-            if !headers.contains_key(name) {
-                for value in inner.default_headers.get_all(name) {
-                    headers.try_append(name.clone(), value.clone())?;
-                }
-            }
-        }
+        let config = request
+            .extensions_mut()
+            .remove::<RequestConfig>()
+            .unwrap_or_else(|| inner.config.clone());
         let route = Route::from_uri(request.uri())?;
-        let runtime = ExecRuntime::new(inner.manager.clone());
-        inner.exec.execute(&route, request, runtime, config)
+        context.clear_redirects();
+        context.set_attempts(0);
+        let mut scope = Scope::new(route, &request, config, context, &inner.manager);
+        Chain::new(inner.chain.handlers()).proceed(request, &mut scope)
     }
 
     /// Sends `request`, hands the response to `handler`, and then gives the
@@ -166,8 +175,10 @@ impl Default for Client {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
+            .field("chain", &self.inner.chain)
             .field("manager", &self.inner.manager)
             .field("config", &self.inner.config)
+            .field("evictor", &self.inner.evictor.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -262,7 +273,7 @@ mod tests {
     {
         use hcx_reuse::{CloseReason, Decision, Exchange, KeepAlive};
         let server = TestServer::builder()
-            .default_reply(Reply::new(503u16).body("busy"))
+            .default_reply(Reply::new(500u16).body("busy"))
             .start()?;
         // Apache users often close after a server error; a closure says so, with a reason.
         let client = Client::builder()

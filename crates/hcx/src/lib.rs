@@ -54,15 +54,20 @@
 //! ```
 //!
 //! What it is: Apache HttpClient 5's classic client in Rust — a [`Client`] over a
-//! [`PoolingConnectionManager`] (fair, per-route limits, 25/5 by default), the
-//! `MainClientExec` exchange ([`exec::MainExec`]) with an [`exec::ExecRuntime`] per
-//! request, RFC 9112 reuse decisions that always say why a connection was closed
-//! ([`CloseReason`], counted in [`Client::stats`]), a keep-alive that ends before the
-//! server's does, and response bodies that release their connection at their end.
-//! Blocking I/O, one thread per request, no background thread.
+//! [`PoolingConnectionManager`] (fair, per-route limits, 25/5 by default) that runs
+//! every request through a named exec chain ([`chain`]): REDIRECT (follows 3xx,
+//! [`RedirectStrategy`]), COMPRESS (gzip and deflate by default, br and zstd by
+//! feature, bounded against decompression bombs), RETRY (replays only what is safe,
+//! honours `Retry-After`, [`RetryStrategy`]), AUTH (Basic and Bearer,
+//! [`CredentialsProvider`]), PROTOCOL (default headers, interceptors, cookies by
+//! feature) and MAIN_TRANSPORT (the `MainClientExec` exchange, [`exec::MainExec`]),
+//! with handlers of your own anywhere in it. RFC 9112 reuse decisions always say why
+//! a connection was closed ([`CloseReason`], counted in [`Client::stats`]), a
+//! keep-alive ends before the server's does, response bodies release their connection
+//! at their end, and an opt-in evictor thread closes idle connections when they fall
+//! due. Blocking I/O, one thread per request.
 //!
-//! What it is not (yet): HTTPS, proxies, retries, redirects and content decoding —
-//! they come as exec layers above [`exec::MainExec`].
+//! What it is not (yet): HTTPS and proxies.
 //!
 //! Porting notes: [`RequestConfig`] is Apache's `RequestConfig` (defaults: 3 min
 //! connection request and connect timeouts, no response timeout), overridable per
@@ -80,10 +85,18 @@
 #![deny(missing_docs)]
 
 mod builder;
+pub mod chain;
 mod client;
 mod url;
 
 pub use builder::{ClientBuilder, DEFAULT_USER_AGENT};
+#[cfg(feature = "cookies")]
+pub use chain::CookieStore;
+pub use chain::{
+    AuthScope, BasicCredentialsProvider, Context, Credentials, CredentialsProvider,
+    DecompressionLimits, DefaultRedirectStrategy, DefaultRetryStrategy, RedirectStrategy,
+    RetryStrategy, UserTokenHandler,
+};
 pub use client::Client;
 pub use url::IntoUri;
 
@@ -107,7 +120,9 @@ pub use http;
 /// The exec engine, for layers of your own: Apache 5's `ExecRuntime` and
 /// `MainClientExec`, the connection endpoint, the connection and its transport.
 pub mod exec {
-    pub use hcx_exec::{Connection, Endpoint, ExecRuntime, MainExec, Transport};
+    pub use hcx_exec::{
+        Connection, Endpoint, ExecRuntime, IdleConnectionEvictor, MainExec, Transport,
+    };
 }
 
 /// The sans-IO HTTP/1.1 codec (`hcx-h1`): what reuse strategies see of a response

@@ -142,7 +142,7 @@ fn respond(method: &str, path: &str, body: &[u8]) -> (Vec<u8>, bool) {
         "/close" => ("200 OK", "Connection: close\r\n", b"bye", true),
         "/keepalive" => ("200 OK", "Keep-Alive: timeout=5\r\n", b"kept", false),
         "/echo" => ("200 OK", "", body, false),
-        "/busy" => ("503 Service Unavailable", "", b"busy", false),
+        "/busy" => ("500 Internal Server Error", "", b"busy", false),
         // Not HTTP at all: a protocol error for the client.
         "/garbage" => return (b"SSH-2.0-OpenSSH_9.6\r\n".to_vec(), true),
         _ => ("404 Not Found", "", b"not found", false),
@@ -726,7 +726,7 @@ fn strategies_of_our_own_are_closures() -> TestResult {
     let response = client.get(server.url("/busy"))?;
     assert_eq!(
         response.status(),
-        hcx::http::StatusCode::SERVICE_UNAVAILABLE
+        hcx::http::StatusCode::INTERNAL_SERVER_ERROR
     );
     assert_eq!(
         decision_of(&response),

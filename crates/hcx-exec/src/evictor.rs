@@ -1,0 +1,291 @@
+//! The idle-connection evictor: one background thread that closes expired and
+//! long-idle pooled connections when they fall due, not on a poll.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded, select};
+
+use crate::error::{Error, ErrorKind};
+use crate::manager::PoolingConnectionManager;
+
+/// Closes idle connections in the background: those whose keep-alive or time-to-live
+/// ran out and, with an idle limit, those unused for that long. Apache HttpClient 5:
+/// `IdleConnectionEvictor` (`HttpClientBuilder.evictExpiredConnections()` /
+/// `evictIdleConnections(…)`).
+///
+/// Apache's evictor wakes every `sleepTime` and sweeps. This one sleeps until the
+/// nearest deadline in the pool and is woken early when a connection given back to the
+/// pool falls due sooner than that, so a connection is closed when it falls due,
+/// without polling. Without it, hcx closes expired connections only when a lease meets
+/// them; a client that goes quiet then keeps sockets the server has closed (in
+/// `CLOSE_WAIT`) until its next request.
+///
+/// One per connection manager, for the manager's life. Dropping it stops the thread
+/// and joins it (promptly: the thread waits on a channel, not a sleep).
+///
+/// ```
+/// use hcx_exec::{IdleConnectionEvictor, PoolingConnectionManager};
+/// use std::time::Duration;
+/// let manager = PoolingConnectionManager::new();
+/// let evictor = IdleConnectionEvictor::start(&manager, Some(Duration::from_secs(30)))?;
+/// drop(evictor); // stops and joins the thread
+/// # Ok::<(), hcx_exec::Error>(())
+/// ```
+pub struct IdleConnectionEvictor {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the manager keeps to wake its evictor early.
+pub(crate) struct EvictorLink {
+    /// When the evictor next wakes, in nanoseconds since `base` (`u64::MAX`: it waits
+    /// for a wake-up).
+    planned: AtomicU64,
+    base: Instant,
+    idle_for: Option<Duration>,
+    wake: Sender<()>,
+}
+
+impl EvictorLink {
+    /// A connection went back to the pool valid for `valid_for` (`None`: no limit) at
+    /// `now`: wakes the evictor if that falls due before its planned wake-up.
+    pub(crate) fn released(&self, now: Instant, valid_for: Option<Duration>) {
+        let due_in = match (valid_for, self.idle_for) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return,
+        };
+        let due = self.stamp(now.checked_add(due_in).unwrap_or(now));
+        if due < self.planned.load(Ordering::Acquire) {
+            // Full: a wake-up is already pending, which will see this connection too.
+            let _ = self.wake.try_send(());
+        }
+    }
+
+    fn stamp(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+impl IdleConnectionEvictor {
+    /// Starts the thread for `manager`: it closes expired connections and, with
+    /// `idle_for`, connections idle at least that long. A manager takes one evictor; a
+    /// second is a configuration error.
+    pub fn start(
+        manager: &PoolingConnectionManager,
+        idle_for: Option<Duration>,
+    ) -> Result<IdleConnectionEvictor, Error> {
+        let (wake_tx, wake_rx) = bounded::<()>(1);
+        let (stop_tx, stop_rx) = bounded::<()>(0);
+        let link = EvictorLink {
+            planned: AtomicU64::new(u64::MAX),
+            base: manager.pool().now(),
+            idle_for,
+            wake: wake_tx,
+        };
+        manager.link_evictor(link).map_err(|()| {
+            Error::new(
+                ErrorKind::Config,
+                "this connection manager already has an idle-connection evictor",
+            )
+        })?;
+        let thread_manager = manager.clone();
+        let thread = std::thread::Builder::new()
+            .name("hcx-evictor".into())
+            .spawn(move || run(&thread_manager, idle_for, &wake_rx, &stop_rx))
+            .map_err(|e| {
+                Error::new(ErrorKind::Config, "cannot start the evictor thread").with_source(e)
+            })?;
+        Ok(IdleConnectionEvictor {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// One sweep, now: closes the connections that are due (expired, or idle at least
+    /// `idle_for`) and returns how long until the next one falls due (`None`: nothing
+    /// idle). What the thread does each time it wakes; call it yourself to evict on a
+    /// schedule of your own, or in tests with a manual clock.
+    pub fn run_once(
+        manager: &PoolingConnectionManager,
+        idle_for: Option<Duration>,
+    ) -> Option<Duration> {
+        manager.close_expired();
+        if let Some(idle_for) = idle_for {
+            manager.close_idle(idle_for);
+        }
+        let pool = manager.pool();
+        let next = pool.next_deadline(idle_for)?;
+        Some(next.saturating_duration_since(pool.now()))
+    }
+}
+
+/// The thread: sweep, plan the next wake-up, wait for it, a wake-up or the stop.
+fn run(
+    manager: &PoolingConnectionManager,
+    idle_for: Option<Duration>,
+    wake: &Receiver<()>,
+    stop: &Receiver<()>,
+) {
+    loop {
+        let next = IdleConnectionEvictor::run_once(manager, idle_for);
+        manager.plan_evictor(next);
+        // A release that raced the sweep has left a wake-up in the channel: the loop
+        // sweeps again at once and plans anew.
+        let woken = match next {
+            Some(wait) => select! {
+                recv(stop) -> _ => return,
+                recv(wake) -> _ => true,
+                default(wait) => false,
+            },
+            None => select! {
+                recv(stop) -> _ => return,
+                recv(wake) -> _ => true,
+            },
+        };
+        if woken {
+            // A burst of wake-ups makes one sweep.
+            while wake.try_recv().is_ok() {}
+        }
+    }
+}
+
+impl PoolingConnectionManager {
+    /// Records when the evictor next wakes (`None`: only when woken).
+    fn plan_evictor(&self, wait: Option<Duration>) {
+        if let Some(link) = self.evictor_link() {
+            let planned = wait
+                .and_then(|w| self.pool().now().checked_add(w))
+                .map_or(u64::MAX, |at| link.stamp(at));
+            link.planned.store(planned, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for IdleConnectionEvictor {
+    fn drop(&mut self) {
+        // Disconnecting the stop channel ends the thread's wait at once.
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl fmt::Debug for IdleConnectionEvictor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdleConnectionEvictor")
+            .field("running", &self.thread.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::Route;
+    use crate::runtime::ExecRuntime;
+    use hcx_close::{CloseReason, Decision};
+    use hcx_pool::ManualClock;
+    use std::net::TcpListener;
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    /// A manager on a manual clock with `n` idle connections released with these
+    /// keep-alives, to a listener that accepts them.
+    fn pooled(
+        clock: &ManualClock,
+        keep: &[Option<Duration>],
+    ) -> Result<(PoolingConnectionManager, TcpListener), Box<dyn std::error::Error>> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let route = Route::http("127.0.0.1", listener.local_addr()?.port());
+        let manager = PoolingConnectionManager::builder()
+            .clock(clock.clone())
+            .build()?;
+        let mut runtimes = Vec::new();
+        for _ in keep {
+            let mut runtime = ExecRuntime::new(manager.clone());
+            runtime.acquire(&route, None, WAIT)?;
+            runtime.connect_if_needed(WAIT)?;
+            runtimes.push(runtime);
+        }
+        for (mut runtime, valid_for) in runtimes.into_iter().zip(keep) {
+            runtime.mark(Decision::keep(*valid_for));
+            runtime.release();
+        }
+        Ok((manager, listener))
+    }
+
+    #[test]
+    fn a_sweep_closes_what_is_due_and_says_when_the_next_falls_due()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let clock = ManualClock::new();
+        let secs = Duration::from_secs;
+        let (manager, _listener) = pooled(&clock, &[Some(secs(5)), Some(secs(30)), None])?;
+        assert_eq!(manager.stats().pool.available, 3);
+
+        // Expiry only: the 5 s connection falls due first.
+        assert_eq!(
+            IdleConnectionEvictor::run_once(&manager, None),
+            Some(secs(5))
+        );
+        clock.advance(secs(5));
+        assert_eq!(
+            IdleConnectionEvictor::run_once(&manager, None),
+            Some(secs(25))
+        );
+        assert_eq!(manager.stats().closes.get(CloseReason::Expired), 1);
+        assert_eq!(manager.stats().pool.available, 2);
+
+        // With an idle limit of 10 s: every connection has been idle 5 s.
+        assert_eq!(
+            IdleConnectionEvictor::run_once(&manager, Some(secs(10))),
+            Some(secs(5))
+        );
+        clock.advance(secs(5));
+        assert_eq!(
+            IdleConnectionEvictor::run_once(&manager, Some(secs(10))),
+            None
+        );
+        assert_eq!(manager.stats().closes.get(CloseReason::IdleEvicted), 2);
+        assert_eq!(manager.stats().pool.available, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_release_that_falls_due_sooner_wakes_the_evictor() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let clock = ManualClock::new();
+        let (manager, _listener) = pooled(&clock, &[])?;
+        let (tx, rx) = bounded(1);
+        let link = EvictorLink {
+            planned: AtomicU64::new(u64::MAX),
+            base: manager.pool().now(),
+            idle_for: None,
+            wake: tx,
+        };
+        let now = manager.pool().now();
+        link.released(now, None);
+        assert!(rx.try_recv().is_err(), "no limit: nothing falls due");
+        link.planned
+            .store(link.stamp(now + Duration::from_secs(10)), Ordering::Release);
+        link.released(now, Some(Duration::from_secs(30)));
+        assert!(rx.try_recv().is_err(), "due after the planned wake-up");
+        link.released(now, Some(Duration::from_secs(3)));
+        assert!(rx.try_recv().is_ok(), "due before it: woken");
+        Ok(())
+    }
+
+    #[test]
+    fn one_evictor_per_manager_and_dropping_it_joins_the_thread() -> Result<(), Error> {
+        let manager = PoolingConnectionManager::new();
+        let first = IdleConnectionEvictor::start(&manager, None)?;
+        let second = IdleConnectionEvictor::start(&manager, None);
+        assert!(second.is_err_and(|e| e.kind() == ErrorKind::Config));
+        drop(first); // returns only once the thread is gone
+        Ok(())
+    }
+}

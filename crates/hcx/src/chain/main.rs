@@ -1,0 +1,83 @@
+//! MAIN_TRANSPORT: lease, connect, run the exchange. Apache HttpClient 5:
+//! `ConnectExec` + `MainClientExec`.
+
+use std::sync::Arc;
+
+use hcx_exec::{Body, Error, ExecRuntime, MainExec, ResponseBody, Route, UserToken};
+use http::{Request, Response};
+
+use super::{Chain, Context, ExecHandler, Scope};
+
+/// Decides the user token a connection is released under when the request's
+/// [`Context`] has none: connections authenticated as one user (a client certificate,
+/// NTLM, a per-user session) must not be lent to another. Apache HttpClient:
+/// `UserTokenHandler` (its default, for NTLM and TLS principals, has no counterpart:
+/// hcx's default is none).
+///
+/// Asked before the exchange, with the route and the request; the token it returns
+/// is written to the context, so the caller sees it and a redirect hop reuses it. The
+/// connection is leased with the context's token (preferring connections bound to
+/// it; [`ManagerStats::state_mismatches`](crate::ManagerStats::state_mismatches)
+/// counts the leases that found idle connections only in other states) and released
+/// bound to the token. Any `Fn(&Route, &Request<Body>, &Context) -> Option<UserToken>`
+/// closure is one.
+pub trait UserTokenHandler: Send + Sync {
+    /// The token the connection of this request is released under; `None`: no state.
+    fn user_token(
+        &self,
+        route: &Route,
+        request: &Request<Body>,
+        context: &Context,
+    ) -> Option<UserToken>;
+}
+
+impl<F> UserTokenHandler for F
+where
+    F: Fn(&Route, &Request<Body>, &Context) -> Option<UserToken> + Send + Sync,
+{
+    fn user_token(
+        &self,
+        route: &Route,
+        request: &Request<Body>,
+        context: &Context,
+    ) -> Option<UserToken> {
+        self(route, request, context)
+    }
+}
+
+/// The last handler: one exchange over a connection leased for `scope.route`.
+pub(crate) struct MainTransport {
+    pub(crate) exec: MainExec,
+    pub(crate) user_tokens: Option<Arc<dyn UserTokenHandler>>,
+}
+
+impl ExecHandler for MainTransport {
+    fn execute(
+        &self,
+        request: Request<Body>,
+        scope: &mut Scope<'_>,
+        _rest: Chain<'_>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        if scope.context.attempts() == 0 {
+            // No RETRY element counted: this is the hop's one attempt.
+            scope.context.set_attempts(1);
+        }
+        let mut runtime = ExecRuntime::new(scope.manager().clone());
+        runtime.acquire(
+            &scope.route,
+            scope.context.user_token.clone(),
+            scope.config.connection_request_timeout,
+        )?;
+        if scope.context.user_token.is_none() {
+            if let Some(handler) = &self.user_tokens {
+                scope.context.user_token =
+                    handler.user_token(&scope.route, &request, scope.context);
+            }
+        }
+        if scope.context.user_token.is_some() {
+            runtime.set_state(scope.context.user_token.clone());
+        }
+        self.exec
+            .execute(&scope.route, request, runtime, &scope.config)
+    }
+}

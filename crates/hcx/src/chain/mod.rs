@@ -1,0 +1,221 @@
+//! The exec chain: every request runs through named handlers, Apache HttpClient 5's
+//! `ExecChainHandler`s, into the main transport.
+//!
+//! The default chain, outermost first (Apache 5's order):
+//!
+//! | element | what it does | Apache |
+//! | --- | --- | --- |
+//! | [`REDIRECT`](ChainElement::Redirect) | follows 3xx responses | `RedirectExec` |
+//! | [`COMPRESS`](ChainElement::Compress) | asks for and decodes compressed bodies | `ContentCompressionExec` |
+//! | [`RETRY`](ChainElement::Retry) | replays what is safe to replay | `HttpRequestRetryExec` |
+//! | [`AUTH`](ChainElement::Auth) | answers `401` challenges, sends preemptive credentials | part of `ProtocolExec` |
+//! | [`PROTOCOL`](ChainElement::Protocol) | default headers, `User-Agent`, interceptors | `ProtocolExec` |
+//! | [`MAIN_TRANSPORT`](ChainElement::MainTransport) | leases, connects, runs the exchange | `ConnectExec` + `MainClientExec` |
+//!
+//! A handler sees the request on its way in and the response (or error) on its way
+//! out, and decides whether and how often to [`proceed`](Chain::proceed): a handler
+//! placed before `RETRY` sees one call per request, one after it one call per attempt.
+//! The builder inserts handlers of your own first, last, before or after a named
+//! element, or replaces one ([`ClientBuilder::add_handler_before`] and friends); the
+//! client's `Debug` lists the order.
+//!
+//! [`ClientBuilder::add_handler_before`]: crate::ClientBuilder::add_handler_before
+
+pub(crate) mod auth;
+pub(crate) mod compress;
+mod context;
+#[cfg(feature = "cookies")]
+mod cookies;
+mod elements;
+pub(crate) mod main;
+pub(crate) mod protocol;
+pub(crate) mod redirect;
+pub(crate) mod retry;
+
+pub use auth::{AuthScope, BasicCredentialsProvider, Credentials, CredentialsProvider};
+pub use compress::DecompressionLimits;
+pub use context::Context;
+#[cfg(feature = "cookies")]
+pub use cookies::CookieStore;
+pub use elements::ChainElement;
+pub(crate) use elements::{ChainOp, NamedChain};
+pub use main::UserTokenHandler;
+pub use protocol::{RequestInterceptor, ResponseInterceptor};
+pub use redirect::{DefaultRedirectStrategy, RedirectStrategy};
+pub use retry::{DefaultRetryStrategy, RetryStrategy, Sleeper, parse_retry_after};
+
+use std::fmt;
+use std::sync::Arc;
+
+use hcx_exec::{Body, Error, ErrorKind, PoolingConnectionManager, RequestConfig, ResponseBody};
+use http::{Method, Request, Response, Uri};
+
+use crate::Route;
+
+/// One element of the exec chain. Apache HttpClient 5: `ExecChainHandler`.
+///
+/// `execute` gets the request, the [`Scope`] of this execution (route, original
+/// request, configuration, context, connection manager) and the rest of the
+/// [`Chain`]; it returns the response, usually by calling
+/// [`chain.proceed(request, scope)`](Chain::proceed) once (or again, to retry), and may
+/// change the request before and the response after. Any `Send + Sync` closure taking
+/// `(Request<Body>, &mut Scope<'_>, Chain<'_>)` and returning
+/// `Result<Response<ResponseBody>, Error>` is one.
+///
+/// ```
+/// use hcx::chain::{Chain, ChainElement, Scope};
+/// use hcx::{Body, Error, ResponseBody};
+/// use hcx::http::{Request, Response};
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+///
+/// // Count every attempt: placed after RETRY, it sees retries too.
+/// let attempts = Arc::new(AtomicUsize::new(0));
+/// let seen = Arc::clone(&attempts);
+/// let client = hcx::Client::builder()
+///     .add_handler_after(
+///         ChainElement::Retry,
+///         "attempt-counter",
+///         move |request: Request<Body>, scope: &mut Scope<'_>, chain: Chain<'_>| {
+///             seen.fetch_add(1, Ordering::Relaxed);
+///             chain.proceed(request, scope)
+///         },
+///     )
+///     .build()?;
+/// assert!(format!("{client:?}").contains("RETRY, attempt-counter, PROTOCOL"));
+/// # Ok::<(), hcx::Error>(())
+/// ```
+pub trait ExecHandler: Send + Sync {
+    /// Handles `request`, usually by calling `chain.proceed(request, scope)`.
+    fn execute(
+        &self,
+        request: Request<Body>,
+        scope: &mut Scope<'_>,
+        chain: Chain<'_>,
+    ) -> Result<Response<ResponseBody>, Error>;
+}
+
+impl<F> ExecHandler for F
+where
+    F: Fn(Request<Body>, &mut Scope<'_>, Chain<'_>) -> Result<Response<ResponseBody>, Error>
+        + Send
+        + Sync,
+{
+    fn execute(
+        &self,
+        request: Request<Body>,
+        scope: &mut Scope<'_>,
+        chain: Chain<'_>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        self(request, scope, chain)
+    }
+}
+
+/// The rest of the chain after the current handler. Apache HttpClient 5: `ExecChain`.
+#[derive(Clone, Copy)]
+pub struct Chain<'a> {
+    rest: &'a [(ChainElement, Arc<dyn ExecHandler>)],
+}
+
+impl<'a> Chain<'a> {
+    pub(crate) fn new(handlers: &'a [(ChainElement, Arc<dyn ExecHandler>)]) -> Self {
+        Chain { rest: handlers }
+    }
+
+    /// Passes `request` to the next handler and returns what comes back. Callable more
+    /// than once (a retry), each time with a request of its own.
+    pub fn proceed(
+        &self,
+        request: Request<Body>,
+        scope: &mut Scope<'_>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        match self.rest.split_first() {
+            Some(((_, handler), rest)) => handler.execute(request, scope, Chain { rest }),
+            None => Err(Error::new(
+                ErrorKind::Config,
+                "the exec chain ended without a handler sending the request \
+                 (a handler after MAIN_TRANSPORT called proceed)",
+            )),
+        }
+    }
+
+    /// The names of the handlers still to come, in order.
+    pub fn remaining(&self) -> impl Iterator<Item = &ChainElement> + '_ {
+        self.rest.iter().map(|(name, _)| name)
+    }
+}
+
+impl fmt::Debug for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.remaining()).finish()
+    }
+}
+
+/// What every handler of one execution shares. Apache HttpClient 5: `ExecChain.Scope`
+/// (with the `HttpClientContext` as [`context`](Self::context)).
+///
+/// One execution is one call of [`Client::execute`](crate::Client::execute): several
+/// attempts and redirect hops, each of which leases its own connection; the response
+/// body owns the connection of the last one. The connection manager is here for
+/// layers that need one ([`manager`](Self::manager)).
+#[non_exhaustive]
+pub struct Scope<'a> {
+    /// Where the current request goes. The redirect layer sets it for each hop.
+    pub route: Route,
+    /// The request configuration in force (the client's, or the one the request
+    /// carried in its extensions).
+    pub config: RequestConfig,
+    /// State of this execution that handlers read and write: user token, redirect
+    /// locations, attempts, attributes.
+    pub context: &'a mut Context,
+    original_method: Method,
+    original_uri: Uri,
+    manager: &'a PoolingConnectionManager,
+}
+
+impl<'a> Scope<'a> {
+    pub(crate) fn new(
+        route: Route,
+        request: &Request<Body>,
+        config: RequestConfig,
+        context: &'a mut Context,
+        manager: &'a PoolingConnectionManager,
+    ) -> Self {
+        Scope {
+            route,
+            config,
+            context,
+            original_method: request.method().clone(),
+            original_uri: request.uri().clone(),
+            manager,
+        }
+    }
+
+    /// The method of the request as the caller gave it (before any redirect).
+    pub fn original_method(&self) -> &Method {
+        &self.original_method
+    }
+
+    /// The URI of the request as the caller gave it (before any redirect).
+    pub fn original_uri(&self) -> &Uri {
+        &self.original_uri
+    }
+
+    /// The connection manager the execution leases from.
+    pub fn manager(&self) -> &PoolingConnectionManager {
+        self.manager
+    }
+}
+
+impl fmt::Debug for Scope<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("route", &self.route)
+            .field(
+                "original",
+                &format_args!("{} {}", self.original_method, self.original_uri),
+            )
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}

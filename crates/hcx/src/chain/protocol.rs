@@ -1,0 +1,114 @@
+//! PROTOCOL: default headers, `User-Agent`, and the interceptors. Apache HttpClient 5:
+//! `ProtocolExec` with its `HttpProcessor`.
+
+use std::sync::Arc;
+
+use hcx_exec::{Body, Error, ResponseBody};
+use http::header::HeaderMap;
+use http::{Request, Response};
+
+use super::{Chain, Context, ExecHandler, Scope};
+
+/// Changes a request before it is sent (adds a header, signs it, records it). Apache
+/// HttpClient: `HttpRequestInterceptor`. Runs in the PROTOCOL element, once per
+/// attempt; an error fails the request before anything is sent. Any
+/// `Fn(&mut Request<Body>, &mut Context) -> Result<(), Error> + Send + Sync` closure
+/// is one.
+pub trait RequestInterceptor: Send + Sync {
+    /// Processes `request` on its way out.
+    fn process(&self, request: &mut Request<Body>, context: &mut Context) -> Result<(), Error>;
+}
+
+impl<F> RequestInterceptor for F
+where
+    F: Fn(&mut Request<Body>, &mut Context) -> Result<(), Error> + Send + Sync,
+{
+    fn process(&self, request: &mut Request<Body>, context: &mut Context) -> Result<(), Error> {
+        self(request, context)
+    }
+}
+
+/// Looks at (or changes) a response once its head is in, before any outer element
+/// (retry, redirect, decompression) sees it. Apache HttpClient:
+/// `HttpResponseInterceptor`. An error fails the request; the response's connection
+/// is released as its body would have been (dropped: drained or closed). Any
+/// `Fn(&mut Response<ResponseBody>, &mut Context) -> Result<(), Error> + Send + Sync`
+/// closure is one.
+pub trait ResponseInterceptor: Send + Sync {
+    /// Processes `response` on its way in.
+    fn process(
+        &self,
+        response: &mut Response<ResponseBody>,
+        context: &mut Context,
+    ) -> Result<(), Error>;
+}
+
+impl<F> ResponseInterceptor for F
+where
+    F: Fn(&mut Response<ResponseBody>, &mut Context) -> Result<(), Error> + Send + Sync,
+{
+    fn process(
+        &self,
+        response: &mut Response<ResponseBody>,
+        context: &mut Context,
+    ) -> Result<(), Error> {
+        self(response, context)
+    }
+}
+
+/// The PROTOCOL element. Request interceptors added first run before the default
+/// headers (and cookies) are applied, those added last after; response interceptors
+/// in the order added (first ones first), after cookies are stored.
+#[derive(Default)]
+pub(crate) struct ProtocolExec {
+    /// Added to every request that does not set the header itself (the default
+    /// `User-Agent` is one of them).
+    pub(crate) default_headers: HeaderMap,
+    pub(crate) request_first: Vec<Arc<dyn RequestInterceptor>>,
+    pub(crate) request_last: Vec<Arc<dyn RequestInterceptor>>,
+    pub(crate) response: Vec<Arc<dyn ResponseInterceptor>>,
+    /// Cookies sent and stored (feature `cookies`; off unless a store is set).
+    #[cfg(feature = "cookies")]
+    pub(crate) cookies: Option<Arc<super::cookies::CookieStore>>,
+}
+
+impl ExecHandler for ProtocolExec {
+    fn execute(
+        &self,
+        mut request: Request<Body>,
+        scope: &mut Scope<'_>,
+        chain: Chain<'_>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        for interceptor in &self.request_first {
+            interceptor.process(&mut request, scope.context)?;
+        }
+        if !self.default_headers.is_empty() {
+            let headers = request.headers_mut();
+            for name in self.default_headers.keys() {
+                if !headers.contains_key(name) {
+                    for value in self.default_headers.get_all(name) {
+                        headers.try_append(name.clone(), value.clone())?;
+                    }
+                }
+            }
+        }
+        #[cfg(feature = "cookies")]
+        let uri = self.cookies.as_ref().map(|store| {
+            let uri = request.uri().clone();
+            super::cookies::add_cookies(store, &uri, request.headers_mut());
+            uri
+        });
+        for interceptor in &self.request_last {
+            interceptor.process(&mut request, scope.context)?;
+        }
+        let mut response = chain.proceed(request, scope)?;
+        #[cfg(feature = "cookies")]
+        if let (Some(store), Some(uri)) = (&self.cookies, &uri) {
+            store.store_from(uri, response.headers());
+        }
+        for interceptor in &self.response {
+            interceptor.process(&mut response, scope.context)?;
+        }
+        Ok(response)
+    }
+}

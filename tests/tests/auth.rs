@@ -1,0 +1,384 @@
+//! The AUTH element end to end: challenges answered once, preemptive credentials,
+//! realms, bodies sent twice or not at all, and credentials kept to their origin.
+
+mod common;
+
+use std::io::Cursor;
+
+use common::{SAFETY, TestResult};
+use hcx::chain::{AuthScope, BasicCredentialsProvider, Credentials, CredentialsProvider};
+use hcx::{Body, Client, RequestConfig};
+use hcx_testserver::{Method, RecordedRequest, Reply, TestServer};
+use http::Request;
+
+/// `alice:s3cret`, base64 by Python's `base64.b64encode`, not by the code under test.
+const ALICE: &str = "Basic YWxpY2U6czNjcmV0";
+const ROOT: &str = "Basic cm9vdDpyMDB0";
+
+/// The reply of a server that wants `expected` as the `Authorization` and challenges
+/// with `challenge` otherwise; a 200 echoes the body it got.
+fn guarded(
+    expected: &'static str,
+    challenge: &'static str,
+) -> impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static {
+    move |request| match request.header("authorization") {
+        Some(given) if given == expected => Reply::ok().body(request.body.clone()),
+        _ => Reply::new(401u16)
+            .header("www-authenticate", challenge)
+            .body("who are you?"),
+    }
+}
+
+/// A client with `provider`, waits bounded by [`SAFETY`], and a drain that always
+/// finishes, so the 401's connection is reused whatever the machine's load.
+fn client_with(
+    provider: impl CredentialsProvider + 'static,
+    preemptive: bool,
+) -> Result<Client, hcx::Error> {
+    Client::builder()
+        .request_config(
+            RequestConfig::default()
+                .with_response_timeout(Some(SAFETY))
+                .with_drain(64 * 1024, SAFETY),
+        )
+        .credentials_provider(provider)
+        .preemptive_auth(preemptive)
+        .build()
+}
+
+/// Credentials for the server's origin only.
+fn for_server(server: &TestServer, credentials: Credentials) -> BasicCredentialsProvider {
+    BasicCredentialsProvider::new().with(AuthScope::new("127.0.0.1", server.port()), credentials)
+}
+
+fn authorizations(server: &TestServer) -> Vec<Option<String>> {
+    server
+        .requests()
+        .iter()
+        .map(|r| r.header("authorization").map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn a_basic_challenge_is_answered_once_on_the_same_connection() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        false,
+    )?;
+    let response = client.post(server.url("/"), "hello")?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.into_body().into_string()?, "hello");
+    assert_eq!(authorizations(&server), [None, Some(ALICE.to_owned())]);
+    assert_eq!(server.stats().requests_received, 2);
+    // The 401 was drained and its connection served the answer.
+    assert_eq!(server.stats().connections_accepted, 1);
+    assert_eq!(server.requests_per_connection(), [2]);
+    Ok(())
+}
+
+#[test]
+fn wrong_credentials_get_the_second_401_back_without_a_loop() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "wrong")),
+        false,
+    )?;
+    let response = client.get(server.url("/"))?;
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.into_body().into_string()?, "who are you?");
+    assert_eq!(
+        authorizations(&server),
+        [None, Some("Basic YWxpY2U6d3Jvbmc=".to_owned())]
+    );
+    Ok(())
+}
+
+#[test]
+fn without_credentials_for_the_host_the_401_is_returned_after_one_request() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
+        .start()?;
+    let provider = BasicCredentialsProvider::new().with(
+        AuthScope::any_port("elsewhere.example"),
+        Credentials::basic("alice", "s3cret"),
+    );
+    let client = client_with(provider, false)?;
+    let response = client.get(server.url("/"))?;
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.into_body().into_string()?, "who are you?");
+    assert_eq!(authorizations(&server), [None]);
+    Ok(())
+}
+
+#[test]
+fn preemptive_basic_sends_one_request_with_the_header() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        true,
+    )?;
+    for _ in 0..3 {
+        assert_eq!(client.get(server.url("/"))?.status(), 200);
+    }
+    assert_eq!(authorizations(&server), vec![Some(ALICE.to_owned()); 3]);
+    Ok(())
+}
+
+#[test]
+fn preemptive_bearer_sends_the_token() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(guarded("Bearer mF_9.B5f-4.1JqM", r#"Bearer realm="api""#))
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::bearer("mF_9.B5f-4.1JqM")),
+        true,
+    )?;
+    assert_eq!(client.get(server.url("/"))?.status(), 200);
+    assert_eq!(
+        authorizations(&server),
+        [Some("Bearer mF_9.B5f-4.1JqM".to_owned())]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_bearer_challenge_is_answered_with_a_token_and_a_basic_one_is_not() -> TestResult {
+    let server = TestServer::builder()
+        .route_fn(
+            Method::GET,
+            "/both",
+            guarded("Bearer tok", r#"Basic realm="x", Bearer realm="x""#),
+        )
+        .route_fn(
+            Method::GET,
+            "/basic",
+            guarded("Bearer tok", r#"Basic realm="x""#),
+        )
+        .start()?;
+    let client = client_with(for_server(&server, Credentials::bearer("tok")), false)?;
+    assert_eq!(client.get(server.url("/both"))?.status(), 200);
+    // A token is not a password: a Basic-only challenge is not answered with it.
+    assert_eq!(client.get(server.url("/basic"))?.status(), 401);
+    assert_eq!(
+        authorizations(&server),
+        [None, Some("Bearer tok".to_owned()), None]
+    );
+    Ok(())
+}
+
+#[test]
+fn challenges_in_several_fields_and_unknown_schemes_are_read_through() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(
+            |request: &RecordedRequest| match request.header("authorization") {
+                Some(ALICE) => Reply::ok(),
+                _ => Reply::new(401u16)
+                    .header(
+                        "WWW-Authenticate",
+                        r#"Newauth realm="apps", type=1, title="Login to \"apps\"""#,
+                    )
+                    .header("WWW-Authenticate", r#"garbage "" ,, BASIC Realm="test""#),
+            },
+        )
+        .start()?;
+    let provider = BasicCredentialsProvider::new().with(
+        AuthScope::new("127.0.0.1", server.port()).with_realm("test"),
+        Credentials::basic("alice", "s3cret"),
+    );
+    let client = client_with(provider, false)?;
+    assert_eq!(client.get(server.url("/"))?.status(), 200);
+    assert_eq!(server.stats().requests_received, 2);
+    Ok(())
+}
+
+#[test]
+fn realm_specific_credentials_answer_their_realm_and_only_it() -> TestResult {
+    let server = TestServer::builder()
+        .route_fn(
+            Method::GET,
+            "/admin",
+            guarded(ROOT, r#"Basic realm="admin""#),
+        )
+        .route_fn(
+            Method::GET,
+            "/user",
+            guarded(ALICE, r#"Basic realm="users""#),
+        )
+        .start()?;
+    let here = AuthScope::new("127.0.0.1", server.port());
+    let provider = BasicCredentialsProvider::new()
+        .with(here.clone(), Credentials::basic("alice", "s3cret"))
+        .with(here.with_realm("admin"), Credentials::basic("root", "r00t"));
+    let client = client_with(provider, false)?;
+    assert_eq!(client.get(server.url("/admin"))?.status(), 200);
+    assert_eq!(client.get(server.url("/user"))?.status(), 200);
+    assert_eq!(
+        authorizations(&server),
+        [None, Some(ROOT.to_owned()), None, Some(ALICE.to_owned())]
+    );
+    Ok(())
+}
+
+#[test]
+fn realm_specific_credentials_are_not_sent_preemptively() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(guarded(ROOT, r#"Basic realm="admin""#))
+        .start()?;
+    let provider = BasicCredentialsProvider::new().with(
+        AuthScope::new("127.0.0.1", server.port()).with_realm("admin"),
+        Credentials::basic("root", "r00t"),
+    );
+    let client = client_with(provider, true)?;
+    assert_eq!(client.get(server.url("/"))?.status(), 200);
+    assert_eq!(authorizations(&server), [None, Some(ROOT.to_owned())]);
+    Ok(())
+}
+
+#[test]
+fn replayable_bodies_are_sent_again_with_the_credentials() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        false,
+    )?;
+    let bytes = client.post(server.url("/bytes"), "payload")?;
+    assert_eq!(bytes.into_body().into_string()?, "payload");
+    // A factory makes a new reader for the second attempt (sent chunked both times).
+    let factory = Body::from_factory(None, || Ok(Cursor::new(b"streamed".to_vec())));
+    let streamed = client.execute(Request::put(server.url("/factory")).body(factory)?)?;
+    assert_eq!(streamed.into_body().into_string()?, "streamed");
+    let seen = server.requests();
+    let bodies: Vec<_> = seen
+        .iter()
+        .map(|r| (r.method.as_str(), r.body_text()))
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            ("POST", "payload".to_owned()),
+            ("POST", "payload".to_owned()),
+            ("PUT", "streamed".to_owned()),
+            ("PUT", "streamed".to_owned()),
+        ]
+    );
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn a_body_that_cannot_be_sent_twice_gets_the_401() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        false,
+    )?;
+    let body = Body::reader(Cursor::new(b"once".to_vec()));
+    let response = client.execute(Request::post(server.url("/")).body(body)?)?;
+    assert_eq!(response.status(), 401);
+    assert_eq!(server.stats().requests_received, 1);
+    assert_eq!(server.requests()[0].body_text(), "once");
+    Ok(())
+}
+
+#[test]
+fn authentication_disabled_per_request_sends_nothing_and_answers_nothing() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        true,
+    )?;
+    let mut request = Request::get(server.url("/")).body(Body::empty())?;
+    let config = client.request_config().clone().with_authentication(false);
+    request.extensions_mut().insert(config);
+    assert_eq!(client.execute(request)?.status(), 401);
+    assert_eq!(authorizations(&server), [None]);
+    // The client's default is untouched: the next request authenticates.
+    assert_eq!(client.get(server.url("/"))?.status(), 200);
+    assert_eq!(authorizations(&server), [None, Some(ALICE.to_owned())]);
+    Ok(())
+}
+
+#[test]
+fn the_caller_s_own_authorization_is_left_alone() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        true,
+    )?;
+    let request = Request::get(server.url("/"))
+        .header("authorization", "Bearer mine")
+        .body(Body::empty())?;
+    assert_eq!(client.execute(request)?.status(), 401);
+    assert_eq!(authorizations(&server), [Some("Bearer mine".to_owned())]);
+    Ok(())
+}
+
+#[test]
+fn credentials_for_one_origin_are_not_sent_to_another_after_a_redirect() -> TestResult {
+    for preemptive in [false, true] {
+        let b = TestServer::builder()
+            .default_fn(guarded(ALICE, r#"Basic realm="test""#))
+            .start()?;
+        let b_url = b.url("/landing");
+        let a = TestServer::builder()
+            .default_fn(
+                move |request: &RecordedRequest| match request.header("authorization") {
+                    Some(ALICE) => Reply::new(302u16).header("location", &b_url),
+                    _ => Reply::new(401u16).header("www-authenticate", r#"Basic realm="test""#),
+                },
+            )
+            .start()?;
+        // Credentials for A only, and B challenging with the same realm.
+        let client = client_with(
+            for_server(&a, Credentials::basic("alice", "s3cret")),
+            preemptive,
+        )?;
+        let response = client.get(a.url("/start"))?;
+        assert_eq!(response.status(), 401, "preemptive: {preemptive}");
+        let on_a = if preemptive {
+            vec![Some(ALICE.to_owned())]
+        } else {
+            vec![None, Some(ALICE.to_owned())]
+        };
+        assert_eq!(authorizations(&a), on_a, "preemptive: {preemptive}");
+        assert_eq!(authorizations(&b), [None], "preemptive: {preemptive}");
+    }
+    Ok(())
+}
+
+#[test]
+fn the_auth_element_is_in_the_chain_only_with_a_provider() -> TestResult {
+    let without = Client::builder().preemptive_auth(true).build()?;
+    assert!(!format!("{without:?}").contains("AUTH"), "{without:?}");
+    let with = client_with(|_: &AuthScope| None, false)?;
+    assert!(format!("{with:?}").contains("AUTH, PROTOCOL"), "{with:?}");
+    Ok(())
+}
+
+#[test]
+fn debug_of_credentials_redacts_the_secret() {
+    let basic = Credentials::basic("alice", "hunter2");
+    let bearer = Credentials::bearer("tok-123");
+    let provider = BasicCredentialsProvider::new().with(AuthScope::any(), basic.clone());
+    let shown = format!("{basic:?} {bearer:?} {basic:#?} {provider:?}");
+    assert!(shown.contains("alice"), "{shown}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("tok-123"),
+        "{shown}"
+    );
+}

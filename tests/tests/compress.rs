@@ -1,0 +1,520 @@
+//! The COMPRESS element end to end: what is asked for, what is decoded, what is left
+//! alone, and what happens to the connection when a body decodes, fails or explodes.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::{SAFETY, TestResult, client, info};
+use flate2::Compression;
+use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+use hcx::chain::DecompressionLimits;
+use hcx::{Body, Client, CloseReason, ErrorKind, RequestConfig};
+use hcx_testserver::{Method, Reply, TestServer};
+use http::Request;
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH};
+
+/// `Hello from brotli! ` ten times, produced once with Python's `brotli` package
+/// (1.2.1): `brotli.compress(b"Hello from brotli! " * 10, quality=11)`.
+const BR_HELLO: &[u8] = b"\x1b\xbd\x00\xf8\x1d\xa9\x53\x9f\xbb\x70\x0d\x82\x24\x26\xa7\x42\
+    \xe8\x32\x8d\xed\xad\x14\xd1\xad\x44\x40\x89\xd5\x55\xd9\x0f\x00";
+
+/// `Hello from zstd! ` ten times, produced once with the zstd CLI (v1.5.4):
+/// `printf 'Hello from zstd! %.0s' {1..10} | zstd -19` (one frame, with its checksum).
+const ZSTD_HELLO: &[u8] = b"\x28\xb5\x2f\xfd\x24\xaa\xc5\x00\x00\x88\x48\x65\x6c\x6c\x6f\x20\
+    \x66\x72\x6f\x6d\x20\x7a\x73\x74\x64\x21\x20\x01\x00\x2d\x44\xcd\x25\x28\x5b\x82\x4c";
+
+/// What the client asks for with every coding compiled in.
+const ACCEPTED: &str = "gzip, deflate, br, zstd";
+
+fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(data)?;
+    encoder.finish()
+}
+
+fn zlib(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(data)?;
+    encoder.finish()
+}
+
+fn raw_deflate(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(data)?;
+    encoder.finish()
+}
+
+/// `len` bytes that do not compress (xorshift).
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+fn text() -> Vec<u8> {
+    b"It was the best of times, it was the worst of times. ".repeat(200)
+}
+
+/// A reply whose body is `encoded`, labelled with `coding`.
+fn encoded(coding: &str, encoded: Vec<u8>) -> Reply {
+    Reply::ok().header("content-encoding", coding).body(encoded)
+}
+
+#[test]
+fn gzip_bodies_are_asked_for_decoded_and_lose_their_encoding_headers() -> TestResult {
+    let body = text();
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            encoded("gzip", gzip(&body)?).header("content-md5", "Q2hlY2sgSW50ZWdyaXR5IQ=="),
+        )
+        .start()?;
+    let client = client()?;
+    let response = client.get(server.url("/"))?;
+    let headers = response.headers();
+    assert!(headers.get(CONTENT_ENCODING).is_none());
+    assert!(headers.get(CONTENT_LENGTH).is_none());
+    assert!(headers.get("content-md5").is_none());
+    assert_eq!(response.into_body().into_vec()?, body);
+    let request = server.last_request().ok_or("no request recorded")?;
+    assert_eq!(request.header("accept-encoding"), Some(ACCEPTED));
+    Ok(())
+}
+
+#[test]
+fn a_gzip_stream_that_ends_before_the_chunked_terminator_keeps_its_connection() -> TestResult {
+    let body = text();
+    let compressed = gzip(&body)?;
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/one",
+            encoded("gzip", compressed.clone()).chunked(),
+        )
+        .route(
+            Method::GET,
+            "/small",
+            encoded("gzip", compressed).chunk_size(7),
+        )
+        .start()?;
+    let client = client()?;
+    for (i, path) in ["/one", "/small", "/one"].into_iter().enumerate() {
+        let response = client.get(server.url(path))?;
+        assert_eq!(info(&response).reused, i > 0, "request {i}");
+        assert_eq!(response.into_body().into_vec()?, body, "{path}");
+        // Read to its end, the decoded body has given the connection back.
+        let stats = client.stats();
+        assert_eq!((stats.pool.leased, stats.pool.available), (0, 1), "{path}");
+    }
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn deflate_is_decoded_zlib_wrapped_or_raw() -> TestResult {
+    let body = text();
+    let server = TestServer::builder()
+        .route(Method::GET, "/zlib", encoded("deflate", zlib(&body)?))
+        .route(Method::GET, "/raw", encoded("deflate", raw_deflate(&body)?))
+        .start()?;
+    let client = client()?;
+    for path in ["/zlib", "/raw"] {
+        let decoded = client.get(server.url(path))?.into_body().into_vec()?;
+        assert_eq!(decoded, body, "{path}");
+    }
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn br_and_zstd_are_decoded() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/br", encoded("br", BR_HELLO.to_vec()))
+        .route(
+            Method::GET,
+            "/zstd",
+            encoded("zstd", ZSTD_HELLO.to_vec()).chunked(),
+        )
+        .start()?;
+    let client = client()?;
+    let br = client.get(server.url("/br"))?.into_body().into_string()?;
+    assert_eq!(br, "Hello from brotli! ".repeat(10));
+    let zstd = client.get(server.url("/zstd"))?.into_body().into_string()?;
+    assert_eq!(zstd, "Hello from zstd! ".repeat(10));
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn stacked_codings_are_undone_in_reverse_order_whatever_their_case() -> TestResult {
+    // deflate applied first, then gzip: gzip is undone first.
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            encoded("Deflate, identity", Vec::new())
+                .header("content-encoding", "GZIP")
+                .body(gzip(&zlib(b"two layers")?)?),
+        )
+        .start()?;
+    let response = client()?.get(server.url("/"))?;
+    assert!(response.headers().get(CONTENT_ENCODING).is_none());
+    assert_eq!(response.into_body().into_string()?, "two layers");
+    Ok(())
+}
+
+#[test]
+fn a_decompression_bomb_stops_at_the_ratio_limit_and_its_connection_is_closed() -> TestResult {
+    // 50 MiB of zeros in about 50 KiB: a ratio of 1,000.
+    const BOMB: usize = 50 << 20;
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..BOMB / zeros.len() {
+        encoder.write_all(&zeros)?;
+    }
+    let bomb = encoder.finish()?;
+    assert!(bomb.len() < 256 << 10, "{} bytes", bomb.len());
+    let server = TestServer::builder()
+        .route(Method::GET, "/bomb", encoded("gzip", bomb))
+        .route(Method::GET, "/", Reply::ok().body("after"))
+        .start()?;
+    let client = client()?;
+    let mut body = client.get(server.url("/bomb"))?.into_body();
+    let mut buffer = vec![0u8; 64 << 10];
+    let mut decoded = 0usize;
+    let error = loop {
+        match body.read(&mut buffer) {
+            Ok(0) => return Err("the bomb decoded to its end".into()),
+            Ok(n) => decoded += n,
+            Err(e) => break hcx::Error::from_io(e),
+        }
+    };
+    assert_eq!(error.kind(), ErrorKind::DecompressionLimit, "{error}");
+    // Stopped just past the 1 MiB the ratio allows for free, far from 50 MiB.
+    assert!(
+        decoded <= 2 << 20,
+        "{decoded} bytes decoded before the limit"
+    );
+    // The error stays, and the connection was closed, not drained into the pool.
+    let again = body.read(&mut buffer).map_err(hcx::Error::from_io);
+    assert!(again.is_err_and(|e| e.kind() == ErrorKind::DecompressionLimit));
+    drop(body);
+    let stats = client.stats();
+    assert_eq!((stats.pool.leased, stats.pool.available), (0, 0));
+    assert_eq!(stats.closes.get(CloseReason::UnreadBody), 1);
+    assert_eq!(
+        client.get(server.url("/"))?.into_body().into_string()?,
+        "after"
+    );
+    assert_eq!(server.stats().connections_accepted, 2);
+    Ok(())
+}
+
+#[test]
+fn into_vec_and_into_string_return_the_typed_limit_error() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", encoded("gzip", gzip(&text())?))
+        .start()?;
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .decompression_limits(DecompressionLimits::default().with_max_decoded_bytes(Some(1000)))
+        .build()?;
+    let as_vec = client.get(server.url("/"))?.into_body().into_vec();
+    assert!(
+        as_vec.is_err_and(|e| e.kind() == ErrorKind::DecompressionLimit
+            && e.to_string().contains("more than 1000 bytes"))
+    );
+    let as_string = client.get(server.url("/"))?.into_body().into_string();
+    assert!(as_string.is_err_and(|e| e.kind() == ErrorKind::DecompressionLimit));
+    Ok(())
+}
+
+#[test]
+fn a_ratio_of_zero_is_a_configuration_error() {
+    let built = Client::builder()
+        .decompression_limits(DecompressionLimits::default().with_max_ratio(Some(0)))
+        .build();
+    assert!(built.is_err_and(|e| e.kind() == ErrorKind::Config));
+}
+
+#[test]
+fn corrupt_streams_and_trailing_data_are_decompression_errors() -> TestResult {
+    let mut corrupt = gzip(&text())?;
+    let middle = corrupt.len() / 2;
+    corrupt[middle..middle + 8].copy_from_slice(b"\xffcorrupt");
+    let mut trailing_gzip = gzip(b"hello")?;
+    trailing_gzip.extend_from_slice(b"and then some");
+    let mut trailing_deflate = raw_deflate(b"hello")?;
+    trailing_deflate.extend_from_slice(b"and then some");
+    let server = TestServer::builder()
+        .route(Method::GET, "/corrupt", encoded("gzip", corrupt))
+        .route(
+            Method::GET,
+            "/plain",
+            encoded("gzip", b"plain text".to_vec()),
+        )
+        .route(
+            Method::GET,
+            "/trailing",
+            encoded("deflate", trailing_deflate),
+        )
+        .route(
+            Method::GET,
+            "/trailing-gzip",
+            encoded("gzip", trailing_gzip),
+        )
+        .start()?;
+    let client = client()?;
+    for path in ["/corrupt", "/plain", "/trailing", "/trailing-gzip"] {
+        match client.get(server.url(path))?.into_body().into_vec() {
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Decompression, "{path}: {e:#}"),
+            Ok(body) => return Err(format!("{path} decoded to {} bytes", body.len()).into()),
+        }
+    }
+    assert_eq!(client.stats().pool.leased, 0);
+    Ok(())
+}
+
+#[test]
+fn a_stream_corrupt_from_its_start_closes_the_connection_without_reading_on() -> TestResult {
+    // 256 KiB that do not compress, then a reserved block type (BTYPE 11) in the
+    // first deflate byte: the decoder fails on its first read.
+    let mut compressed = gzip(&noise(256 << 10))?;
+    compressed[10] = 0xff;
+    let server = TestServer::builder()
+        .route(Method::GET, "/", encoded("gzip", compressed))
+        .start()?;
+    let client = client()?;
+    let result = client.get(server.url("/"))?.into_body().into_vec();
+    assert!(result.is_err_and(|e| e.kind() == ErrorKind::Decompression));
+    let stats = client.stats();
+    assert_eq!((stats.pool.leased, stats.pool.available), (0, 0));
+    assert_eq!(stats.closes.get(CloseReason::UnreadBody), 1);
+    Ok(())
+}
+
+#[test]
+fn a_body_cut_short_keeps_its_own_error_kind() -> TestResult {
+    let compressed = gzip(&text())?;
+    let half = compressed.len() / 2;
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            encoded("gzip", compressed).truncate_body(half),
+        )
+        .start()?;
+    let result = client()?.get(server.url("/"))?.into_body().into_vec();
+    assert!(result.is_err_and(|e| e.kind() == ErrorKind::IncompleteBody));
+    Ok(())
+}
+
+#[test]
+fn the_response_comes_before_any_body_byte_and_a_stall_keeps_its_timeout_kind() -> TestResult {
+    // The head, then nothing: the decoder must not read at `execute`.
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            encoded("gzip", gzip(&text())?).stall_body_after(0),
+        )
+        .start()?;
+    let client = Client::builder()
+        .response_timeout(Some(Duration::from_millis(200)))
+        .build()?;
+    let response = client.get(server.url("/"))?;
+    assert!(response.headers().get(CONTENT_ENCODING).is_none());
+    let result = response.into_body().into_vec();
+    assert!(result.is_err_and(|e| e.kind() == ErrorKind::ResponseTimeout));
+    Ok(())
+}
+
+#[test]
+fn a_decoded_body_dropped_early_drains_the_encoded_rest_and_keeps_its_connection() -> TestResult {
+    // 48 KiB that stay 48 KiB encoded: more than a first read takes, within the
+    // default drain limit (64 KiB).
+    let body = noise(48 << 10);
+    let compressed = gzip(&body)?;
+    assert!(compressed.len() < 64 << 10, "{} bytes", compressed.len());
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            encoded("gzip", compressed).chunk_size(1000),
+        )
+        .start()?;
+    let client = client()?;
+    let mut first = client.get(server.url("/"))?.into_body();
+    let mut start = [0u8; 100];
+    first.read_exact(&mut start)?;
+    assert_eq!(&start[..], &body[..100]);
+    assert_eq!(
+        client.stats().pool.leased,
+        1,
+        "the body still holds its connection"
+    );
+    drop(first);
+    assert_eq!(client.stats().pool.available, 1);
+    let second = client.get(server.url("/"))?;
+    assert!(info(&second).reused);
+    assert_eq!(second.into_body().into_vec()?, body);
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn an_empty_body_labelled_gzip_decodes_to_nothing_and_keeps_its_connection() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", encoded("gzip", Vec::new()).chunked())
+        .start()?;
+    let client = client()?;
+    for _ in 0..2 {
+        assert_eq!(client.get(server.url("/"))?.into_body().into_vec()?, b"");
+    }
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn disabled_on_the_client_asks_for_nothing_and_decodes_nothing() -> TestResult {
+    let compressed = gzip(&text())?;
+    let server = TestServer::builder()
+        .route(Method::GET, "/", encoded("gzip", compressed.clone()))
+        .start()?;
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .disable_content_compression()
+        .build()?;
+    assert!(!format!("{client:?}").contains("COMPRESS"), "{client:?}");
+    let response = client.get(server.url("/"))?;
+    assert_eq!(
+        response
+            .headers()
+            .get(CONTENT_ENCODING)
+            .map(|v| v.as_bytes()),
+        Some(&b"gzip"[..])
+    );
+    assert!(response.headers().get(CONTENT_LENGTH).is_some());
+    assert_eq!(response.into_body().into_vec()?, compressed);
+    let request = server.last_request().ok_or("no request recorded")?;
+    assert_eq!(request.header("accept-encoding"), None);
+    Ok(())
+}
+
+#[test]
+fn disabled_for_one_request_asks_for_nothing_and_decodes_nothing() -> TestResult {
+    let compressed = gzip(&text())?;
+    let server = TestServer::builder()
+        .route(Method::GET, "/", encoded("gzip", compressed.clone()))
+        .start()?;
+    let client = client()?;
+    assert!(
+        format!("{client:?}").contains("REDIRECT, COMPRESS, RETRY"),
+        "{client:?}"
+    );
+    let mut request = Request::get(server.url("/")).body(Body::empty())?;
+    request.extensions_mut().insert(
+        RequestConfig::default()
+            .with_response_timeout(Some(SAFETY))
+            .with_content_compression(false),
+    );
+    let response = client.execute(request)?;
+    assert!(response.headers().get(CONTENT_ENCODING).is_some());
+    assert_eq!(response.into_body().into_vec()?, compressed);
+    let request = server.last_request().ok_or("no request recorded")?;
+    assert_eq!(request.header("accept-encoding"), None);
+    // The next request, with the client's configuration, is decoded again.
+    assert_eq!(client.get(server.url("/"))?.into_body().into_vec()?, text());
+    Ok(())
+}
+
+#[test]
+fn an_unknown_coding_passes_through_untouched() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            encoded("x-custom", b"opaque bytes".to_vec()),
+        )
+        .route(
+            Method::GET,
+            "/mixed",
+            encoded("x-custom, gzip", gzip(b"hi")?),
+        )
+        .start()?;
+    let client = client()?;
+    for path in ["/", "/mixed"] {
+        let response = client.get(server.url(path))?;
+        let headers = response.headers();
+        assert!(headers.get(CONTENT_ENCODING).is_some(), "{path}");
+        assert!(headers.get(CONTENT_LENGTH).is_some(), "{path}");
+        response.into_body().into_vec()?;
+    }
+    let response = client.get(server.url("/"))?;
+    assert_eq!(response.into_body().into_vec()?, b"opaque bytes");
+    Ok(())
+}
+
+#[test]
+fn a_caller_set_accept_encoding_is_kept_and_the_response_still_decoded() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", encoded("gzip", gzip(b"decoded anyway")?))
+        .start()?;
+    let request = Request::get(server.url("/"))
+        .header(ACCEPT_ENCODING, "gzip;q=1.0, identity;q=0.5")
+        .body(Body::empty())?;
+    let response = client()?.execute(request)?;
+    assert_eq!(response.into_body().into_string()?, "decoded anyway");
+    let recorded = server.last_request().ok_or("no request recorded")?;
+    let sent: Vec<_> = recorded.headers.get_all("accept-encoding").iter().collect();
+    assert_eq!(sent, ["gzip;q=1.0, identity;q=0.5"]);
+    Ok(())
+}
+
+#[test]
+fn head_204_304_and_206_responses_are_left_alone() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::HEAD, "/", encoded("gzip", gzip(b"x")?))
+        .route(
+            Method::GET,
+            "/204",
+            Reply::new(204u16).header("content-encoding", "gzip"),
+        )
+        .route(
+            Method::GET,
+            "/304",
+            Reply::new(304u16).header("content-encoding", "gzip"),
+        )
+        .route(
+            Method::GET,
+            "/206",
+            Reply::new(206u16)
+                .header("content-encoding", "gzip")
+                .header("content-range", "bytes 10-16/100")
+                .body("a slice"),
+        )
+        .start()?;
+    let client = client()?;
+    let mut responses = vec![("HEAD", client.head(server.url("/"))?)];
+    for path in ["/204", "/304"] {
+        responses.push((path, client.get(server.url(path))?));
+    }
+    for (what, response) in responses {
+        assert!(response.headers().get(CONTENT_ENCODING).is_some(), "{what}");
+        assert_eq!(response.into_body().into_vec()?, b"", "{what}");
+    }
+    let partial = client.get(server.url("/206"))?;
+    assert_eq!(partial.status(), 206);
+    assert!(partial.headers().get(CONTENT_ENCODING).is_some());
+    assert_eq!(partial.into_body().into_vec()?, b"a slice");
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! The opt-in cookie store (feature `cookies`) end to end.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{SAFETY, TestResult};
+use hcx::Client;
+use hcx::chain::CookieStore;
+use hcx_testserver::{Method, Reply, TestServer};
+
+fn server() -> std::io::Result<TestServer> {
+    TestServer::builder()
+        .route(
+            Method::GET,
+            "/login",
+            Reply::ok()
+                .header("set-cookie", "session=s3cr3t; Path=/")
+                .body("welcome"),
+        )
+        .default_reply(Reply::ok().body("page"))
+        .start()
+}
+
+#[test]
+fn a_cookie_set_by_the_server_goes_back_to_it_and_nowhere_else() -> TestResult {
+    let server = server()?;
+    let elsewhere = server_on_other_name()?;
+    let store = Arc::new(CookieStore::new());
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .cookie_store(Arc::clone(&store))
+        .resolver(hcx::StaticResolver::new().with("other.test", [127, 0, 0, 1].into()))
+        .build()?;
+    client
+        .get(server.url("/login"))?
+        .into_body()
+        .into_string()?;
+    client
+        .get(server.url("/profile"))?
+        .into_body()
+        .into_string()?;
+    let seen = server.requests();
+    assert_eq!(seen[0].header("cookie"), None);
+    assert_eq!(seen[1].header("cookie"), Some("session=s3cr3t"));
+    assert_eq!(store.cookies_for(&server.url("/x").parse()?).len(), 1);
+
+    // Another host (the same address under another name) gets nothing.
+    let other = format!("http://other.test:{}/profile", elsewhere.port());
+    client.get(other)?.into_body().into_string()?;
+    assert_eq!(
+        elsewhere
+            .last_request()
+            .ok_or("no request")?
+            .header("cookie"),
+        None
+    );
+    Ok(())
+}
+
+#[test]
+fn without_a_store_cookies_are_neither_kept_nor_sent() -> TestResult {
+    let server = server()?;
+    let client = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    client
+        .get(server.url("/login"))?
+        .into_body()
+        .into_string()?;
+    client
+        .get(server.url("/profile"))?
+        .into_body()
+        .into_string()?;
+    assert_eq!(server.requests()[1].header("cookie"), None);
+    Ok(())
+}
+
+#[test]
+fn a_cookie_header_the_caller_sets_is_kept_as_is() -> TestResult {
+    let server = server()?;
+    let store = Arc::new(CookieStore::new());
+    let client = Client::builder().cookie_store(store).build()?;
+    client
+        .get(server.url("/login"))?
+        .into_body()
+        .into_string()?;
+    let request = hcx::http::Request::get(server.url("/profile"))
+        .header("cookie", "mine=1")
+        .body(hcx::Body::empty())?;
+    client.execute(request)?.into_body().into_string()?;
+    assert_eq!(server.requests()[1].header("cookie"), Some("mine=1"));
+    Ok(())
+}
+
+fn server_on_other_name() -> std::io::Result<TestServer> {
+    TestServer::builder()
+        .default_reply(Reply::ok().body("other"))
+        .start()
+}

@@ -1,0 +1,117 @@
+//! The idle-connection evictor against real sockets: a quiet client leaves no socket in
+//! CLOSE_WAIT once the server has closed its side and the evictor's idle limit has
+//! passed; without it, the socket stays half-closed until the next request.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{SAFETY, TestResult};
+use hcx::{Client, CloseReason};
+use hcx_testserver::{Method, Reply, TestServer};
+
+/// Client sockets connected to `server_port` in CLOSE_WAIT (the server sent its FIN,
+/// the client has not closed), from `/proc/net/tcp` (state 08).
+fn close_wait_to(server_port: u16) -> std::io::Result<usize> {
+    let table = std::fs::read_to_string("/proc/net/tcp")?;
+    Ok(table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = fields
+                .get(2)
+                .and_then(|remote| remote.rsplit(':').next())
+                .and_then(|hex| u16::from_str_radix(hex, 16).ok());
+            remote_port == Some(server_port) && fields.get(3) == Some(&"08")
+        })
+        .count())
+}
+
+/// Spins (yielding, not sleeping) until `done` holds, for at most SAFETY.
+fn until(mut done: impl FnMut() -> std::io::Result<bool>) -> TestResult {
+    let deadline = Instant::now() + SAFETY;
+    while !done()? {
+        if Instant::now() > deadline {
+            return Err("gave up waiting".into());
+        }
+        std::thread::yield_now();
+    }
+    Ok(())
+}
+
+fn impatient_server() -> std::io::Result<TestServer> {
+    TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("hi"))
+        .idle_timeout(Duration::from_millis(50))
+        .start()
+}
+
+#[test]
+fn without_the_evictor_a_socket_the_server_closed_stays_in_close_wait() -> TestResult {
+    let server = impatient_server()?;
+    let client = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    assert_eq!(
+        client.get(server.url("/"))?.into_body().into_string()?,
+        "hi"
+    );
+    assert_eq!(
+        close_wait_to(server.port())?,
+        0,
+        "open while the server waits"
+    );
+    server.wait_for_closed(1, SAFETY)?;
+    until(|| Ok(close_wait_to(server.port())? == 1))?;
+    // Nothing closes it: the pool still holds it idle.
+    assert_eq!(client.stats().pool.available, 1);
+    assert_eq!(client.stats().closes.total(), 0);
+    Ok(())
+}
+
+#[test]
+fn with_the_evictor_a_quiet_client_leaves_no_close_wait_socket() -> TestResult {
+    let server = impatient_server()?;
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .evict_idle_connections(Duration::from_millis(200))
+        .build()?;
+    assert_eq!(
+        client.get(server.url("/"))?.into_body().into_string()?,
+        "hi"
+    );
+    assert_eq!(
+        close_wait_to(server.port())?,
+        0,
+        "open while the server waits"
+    );
+    server.wait_for_closed(1, SAFETY)?;
+    // The evictor closes the idle connection once idle 200 ms: no request needed.
+    until(|| {
+        Ok(client.stats().closes.get(CloseReason::IdleEvicted) == 1
+            && close_wait_to(server.port())? == 0)
+    })?;
+    assert_eq!(client.stats().pool.available, 0);
+    Ok(())
+}
+
+#[test]
+fn the_evictor_thread_stops_when_the_last_client_clone_is_dropped() -> TestResult {
+    let server = impatient_server()?;
+    let client = Client::builder().evict_expired_connections().build()?;
+    let clone = client.clone();
+    client.get(server.url("/"))?.into_body().into_string()?;
+    drop(client);
+    // The clone still works: the thread runs until the last clone goes.
+    clone.get(server.url("/"))?.into_body().into_string()?;
+    let started = Instant::now();
+    drop(clone); // joins the thread
+    assert!(started.elapsed() < SAFETY);
+    assert!(
+        format!(
+            "{:?}",
+            Client::builder().evict_expired_connections().build()?
+        )
+        .contains("evictor: true")
+    );
+    Ok(())
+}
