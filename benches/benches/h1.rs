@@ -7,6 +7,9 @@
 //!   difference is the cost of the probe (one `recv(MSG_PEEK | MSG_DONTWAIT)`).
 //! - `h1_par_x4_small`, `h1_par_x16_small`: 4 or 16 threads sharing one client limited
 //!   to 4 connections per route; time per request (wall time / all requests).
+//! - `h1_seq_x1_small_bare`: `h1_seq_x1_small` straight through the engine (`MainExec`,
+//!   an `ExecRuntime` per request, the same `User-Agent`), without the exec chain: the
+//!   difference is what the default chain (REDIRECT, COMPRESS, RETRY, PROTOCOL) costs.
 //!
 //! Before criterion runs, a fixed run per configuration prints requests per second and
 //! the connections opened (client and server side).
@@ -15,7 +18,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
-use hcx::Client;
+use hcx::exec::{ExecRuntime, MainExec};
+use hcx::{Body, Client, PoolingConnectionManager, RequestConfig, Route};
 use hcx_testserver::{Method, Reply, TestServer};
 
 const BODY: &str = "hello, world!";
@@ -64,6 +68,46 @@ fn run(client: &Client, url: &str, threads: usize, per_thread: u64) -> Duration 
     start.elapsed()
 }
 
+/// The engine without the chain, as `seq_loop`'s `bare` mode.
+struct Bare {
+    manager: PoolingConnectionManager,
+    exec: MainExec,
+    config: RequestConfig,
+    route: Route,
+}
+
+impl Bare {
+    fn new(url: &str) -> Bare {
+        let uri = url.parse().expect("a valid URL");
+        Bare {
+            manager: PoolingConnectionManager::builder()
+                .max_per_route(4)
+                .build()
+                .expect("valid limits"),
+            exec: MainExec::default(),
+            config: RequestConfig::default().with_response_timeout(Some(Duration::from_secs(10))),
+            route: Route::from_uri(&uri).expect("an http URL"),
+        }
+    }
+
+    fn get(&self, url: &str) -> usize {
+        let request = hcx::http::Request::get(url)
+            .header("user-agent", hcx::DEFAULT_USER_AGENT)
+            .body(Body::empty())
+            .expect("a valid request");
+        let runtime = ExecRuntime::new(self.manager.clone());
+        let body = self
+            .exec
+            .execute(&self.route, request, runtime, &self.config)
+            .expect("response")
+            .into_body()
+            .into_vec()
+            .expect("body");
+        assert_eq!(body.len(), BODY.len());
+        body.len()
+    }
+}
+
 fn sequential(c: &mut Criterion) {
     let server = server();
     let url = server.url("/");
@@ -74,6 +118,8 @@ fn sequential(c: &mut Criterion) {
         let client = client(probe);
         c.bench_function(name, |b| b.iter(|| get(&client, &url)));
     }
+    let bare = Bare::new(&url);
+    c.bench_function("h1_seq_x1_small_bare", |b| b.iter(|| bare.get(&url)));
 }
 
 fn parallel(c: &mut Criterion) {
@@ -119,6 +165,30 @@ fn report(name: &str, threads: usize, probe: bool, secs: f64) {
     );
 }
 
+/// A fixed run of the bare engine, one thread.
+fn report_bare(secs: f64) {
+    let server = server();
+    let url = server.url("/");
+    let bare = Bare::new(&url);
+    for _ in 0..200 {
+        bare.get(&url);
+    }
+    let mut requests = 0u64;
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < secs {
+        for _ in 0..500 {
+            black_box(bare.get(&url));
+        }
+        requests += 500;
+    }
+    println!(
+        "{:<26}  1 thread(s): {:>8.0} requests/s; connections opened: server {}",
+        "h1_seq_x1_small_bare",
+        requests as f64 / start.elapsed().as_secs_f64(),
+        server.stats().connections_accepted,
+    );
+}
+
 fn main() {
     let secs = std::env::var("HCX_H1_REPORT_SECS")
         .ok()
@@ -126,6 +196,7 @@ fn main() {
         .unwrap_or(3.0);
     println!("h1 fixed runs ({secs} s each, max 4 connections per route):");
     report("h1_seq_x1_small", 1, true, secs);
+    report_bare(secs);
     report("h1_seq_x1_small_no_probe", 1, false, secs);
     report("h1_par_x4_small", 4, true, secs);
     report("h1_par_x16_small", 16, true, secs);

@@ -1,33 +1,54 @@
 //! Sequential GETs on one keep-alive connection, a fixed count, for profiling and
 //! instruction counts (`valgrind --tool=callgrind`):
-//! `cargo run --release -p hcx-benches --example seq_loop -- [requests]`.
+//! `cargo run --release -p hcx-benches --example seq_loop -- [requests] [bare]`.
 //!
-//! Client and test server run in this process; the server's share is the same in
-//! every build of the client, so a difference between two builds is the client's.
+//! With `bare`, the requests go straight to the engine (`MainExec` with an
+//! `ExecRuntime` per request, no exec chain): the difference is what the default chain
+//! (REDIRECT, COMPRESS, RETRY, PROTOCOL) costs. Client and test server run in this
+//! process; the server's share is the same either way.
 use std::time::Instant;
 
-use hcx::Client;
+use hcx::exec::{ExecRuntime, MainExec};
+use hcx::http::Request;
+use hcx::{Body, Client, PoolingConnectionManager, RequestConfig, Route};
 use hcx_testserver::{Method, Reply, TestServer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: u32 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_000);
+    let mut args = std::env::args().skip(1);
+    let n: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let bare = args.next().as_deref() == Some("bare");
     let server = TestServer::builder()
         .route(Method::GET, "/", Reply::ok().body("hello, world!"))
         .keep_requests(0)
         .start()?;
     let url = server.url("/");
-    let client = Client::builder().max_per_route(4).build()?;
     let start = Instant::now();
     let mut bytes = 0usize;
-    for _ in 0..n {
-        bytes += client.get(url.as_str())?.into_body().into_vec()?.len();
+    if bare {
+        let manager = PoolingConnectionManager::builder()
+            .max_per_route(4)
+            .build()?;
+        let exec = MainExec::default();
+        let config = RequestConfig::default();
+        let route = Route::from_uri(&url.parse()?)?;
+        for _ in 0..n {
+            let request = Request::get(url.as_str())
+                .header("user-agent", hcx::DEFAULT_USER_AGENT)
+                .body(Body::empty())?;
+            let runtime = ExecRuntime::new(manager.clone());
+            let response = exec.execute(&route, request, runtime, &config)?;
+            bytes += response.into_body().into_vec()?.len();
+        }
+    } else {
+        let client = Client::builder().max_per_route(4).build()?;
+        for _ in 0..n {
+            bytes += client.get(url.as_str())?.into_body().into_vec()?.len();
+        }
     }
     let elapsed = start.elapsed();
     println!(
-        "{n} requests, {bytes} body bytes, {:?} per request, {} connection(s)",
+        "{n} requests{}, {bytes} body bytes, {:?} per request, {} connection(s)",
+        if bare { " (bare engine)" } else { "" },
         elapsed / n,
         server.stats().connections_accepted
     );

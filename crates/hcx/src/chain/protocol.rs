@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use hcx_exec::{Body, Error, ResponseBody};
-use http::header::HeaderMap;
-use http::{Request, Response};
+use http::header::{CONNECTION, HeaderMap, HeaderValue};
+use http::{Request, Response, Version};
 
 use super::{Chain, Context, ExecHandler, Scope};
 
@@ -59,6 +59,13 @@ where
 /// The PROTOCOL element. Request interceptors added first run before the default
 /// headers (and cookies) are applied, those added last after; response interceptors
 /// in the order added (first ones first), after cookies are stored.
+///
+/// Connection handling: an HTTP/1.0 request without a `Connection` field gets
+/// `Connection: keep-alive`, so that its connection can be reused (RFC 9112 §9.3: an
+/// HTTP/1.0 connection persists only when both sides say so). Apache's
+/// `RequestClientConnControl` adds it to every request; on HTTP/1.1 it is the default
+/// and only costs bytes, so hcx leaves HTTP/1.1 requests alone. `Host` is written by
+/// the codec from the URI when the request has none.
 #[derive(Default)]
 pub(crate) struct ProtocolExec {
     /// Added to every request that does not set the header itself (the default
@@ -91,6 +98,11 @@ impl ExecHandler for ProtocolExec {
                     }
                 }
             }
+        }
+        if request.version() == Version::HTTP_10 && !request.headers().contains_key(CONNECTION) {
+            request
+                .headers_mut()
+                .try_insert(CONNECTION, HeaderValue::from_static("keep-alive"))?;
         }
         #[cfg(feature = "cookies")]
         let uri = self.cookies.as_ref().map(|store| {

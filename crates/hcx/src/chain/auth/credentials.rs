@@ -1,0 +1,277 @@
+//! What the AUTH element sends, and where it gets it: [`Credentials`], the
+//! [`CredentialsProvider`] trait, and [`BasicCredentialsProvider`] (credentials by
+//! scope pattern).
+
+use std::fmt;
+use std::sync::{PoisonError, RwLock};
+
+use hcx_exec::{Error, ErrorKind};
+use http::header::HeaderValue;
+
+use super::base64::base64;
+use super::scope::AuthScope;
+
+/// What the AUTH element sends. Apache HttpClient 5: `UsernamePasswordCredentials`
+/// (answered with `BasicScheme`) and `BearerToken`. `Debug` never shows the password
+/// or the token.
+///
+/// ```
+/// use hcx::chain::Credentials;
+/// let credentials = Credentials::basic("alice", "s3cret");
+/// assert_eq!(format!("{credentials:?}"), r#"Basic { username: "alice", password: "<redacted>" }"#);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// A user name and password, sent as `Authorization: Basic base64(user:password)`
+    /// (RFC 7617, UTF-8).
+    Basic {
+        /// The user-id; it must not contain `:` (RFC 7617 §2).
+        username: String,
+        /// The password.
+        password: String,
+    },
+    /// A bearer token, sent as `Authorization: Bearer <token>` (RFC 6750).
+    Bearer(String),
+}
+
+impl Credentials {
+    /// User name and password for the `Basic` scheme.
+    pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials::Basic {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+
+    /// A token for the `Bearer` scheme.
+    pub fn bearer(token: impl Into<String>) -> Self {
+        Credentials::Bearer(token.into())
+    }
+
+    /// The scheme these credentials answer: `"Basic"` or `"Bearer"`.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Credentials::Basic { .. } => "Basic",
+            Credentials::Bearer(_) => "Bearer",
+        }
+    }
+
+    /// The `Authorization` value, marked sensitive. An error (naming `scope`, never
+    /// the secret) when the credentials cannot be sent.
+    pub(super) fn authorization(&self, scope: &AuthScope) -> Result<HeaderValue, Error> {
+        let text = match self {
+            Credentials::Basic { username, .. } if username.contains(':') => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "the Basic user-id {username:?} for {scope} contains ':', \
+                         which RFC 7617 §2 forbids"
+                    ),
+                ));
+            }
+            Credentials::Basic { username, password } => {
+                format!(
+                    "Basic {}",
+                    base64(format!("{username}:{password}").as_bytes())
+                )
+            }
+            Credentials::Bearer(token) => format!("Bearer {token}"),
+        };
+        let mut value = HeaderValue::try_from(text).map_err(|_| {
+            Error::new(
+                ErrorKind::Config,
+                format!(
+                    "the {} credentials for {scope} cannot be sent: not a valid header \
+                     value (control characters?)",
+                    self.scheme()
+                ),
+            )
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &"<redacted>")
+                .finish(),
+            Credentials::Bearer(_) => f.debug_tuple("Bearer").field(&"<redacted>").finish(),
+        }
+    }
+}
+
+/// Gives the credentials for a target. Apache HttpClient 5: `CredentialsProvider`.
+///
+/// Asked on the request's thread, with the hop's host and port and the realm of the
+/// challenge if any ([`AuthScope`]); `None`: no credentials, the `401` goes back to
+/// the caller. Any `Fn(&AuthScope) -> Option<Credentials> + Send + Sync` closure is
+/// one (a token that is refreshed, looked up in a vault…).
+pub trait CredentialsProvider: Send + Sync {
+    /// The credentials for `scope`, if any.
+    fn credentials(&self, scope: &AuthScope) -> Option<Credentials>;
+}
+
+impl<F> CredentialsProvider for F
+where
+    F: Fn(&AuthScope) -> Option<Credentials> + Send + Sync,
+{
+    fn credentials(&self, scope: &AuthScope) -> Option<Credentials> {
+        self(scope)
+    }
+}
+
+/// Credentials by [`AuthScope`] pattern; the most specific match wins (host + port +
+/// realm over host + port over host over any). Apache HttpClient 5:
+/// `BasicCredentialsProvider`.
+///
+/// ```
+/// use hcx::chain::{AuthScope, BasicCredentialsProvider, Credentials, CredentialsProvider};
+/// let provider = BasicCredentialsProvider::new()
+///     .with(AuthScope::any_port("example.com"), Credentials::basic("user", "pw"))
+///     .with(AuthScope::new("example.com", 443).with_realm("admin"), Credentials::basic("root", "pw2"));
+/// let target = AuthScope::new("EXAMPLE.com", 443);
+/// assert_eq!(provider.credentials(&target), Some(Credentials::basic("user", "pw")));
+/// assert_eq!(
+///     provider.credentials(&target.with_realm("admin")),
+///     Some(Credentials::basic("root", "pw2"))
+/// );
+/// assert_eq!(provider.credentials(&AuthScope::new("other.org", 443)), None);
+/// ```
+#[derive(Default)]
+pub struct BasicCredentialsProvider {
+    entries: RwLock<Vec<(AuthScope, Credentials)>>,
+}
+
+impl BasicCredentialsProvider {
+    /// A provider with no credentials.
+    pub fn new() -> Self {
+        BasicCredentialsProvider::default()
+    }
+
+    /// Adds `credentials` for `scope` (replacing those of an equal scope).
+    pub fn with(self, scope: AuthScope, credentials: Credentials) -> Self {
+        self.set_credentials(scope, credentials);
+        self
+    }
+
+    /// Adds `credentials` for `scope`, replacing those of an equal scope; through a
+    /// shared reference, so a provider shared with a client
+    /// ([`shared_credentials_provider`](crate::ClientBuilder::shared_credentials_provider))
+    /// can be updated while it serves. Apache: `setCredentials`.
+    pub fn set_credentials(&self, scope: AuthScope, credentials: Credentials) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        match entries.iter_mut().find(|(s, _)| *s == scope) {
+            Some(entry) => entry.1 = credentials,
+            None => entries.push((scope, credentials)),
+        }
+    }
+
+    /// Removes every entry. Apache: `clear`.
+    pub fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+impl CredentialsProvider for BasicCredentialsProvider {
+    fn credentials(&self, scope: &AuthScope) -> Option<Credentials> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let mut best: Option<(u8, &Credentials)> = None;
+        for (pattern, credentials) in entries.iter() {
+            if let Some(score) = pattern.specificity(scope) {
+                if best.is_none_or(|(b, _)| score > b) {
+                    best = Some((score, credentials));
+                }
+            }
+        }
+        best.map(|(_, credentials)| credentials.clone())
+    }
+}
+
+impl fmt::Debug for BasicCredentialsProvider {
+    /// The scopes and the schemes, secrets redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        f.debug_map()
+            .entries(entries.iter().map(|(s, c)| (s.to_string(), c)))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_and_bearer_authorization_values() -> Result<(), Error> {
+        let scope = AuthScope::any();
+        // RFC 7617 §2's example.
+        let basic = Credentials::basic("Aladdin", "open sesame").authorization(&scope)?;
+        assert_eq!(basic, "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert!(basic.is_sensitive());
+        let bearer = Credentials::bearer("mF_9.B5f-4.1JqM").authorization(&scope)?;
+        assert_eq!(bearer, "Bearer mF_9.B5f-4.1JqM");
+        let colon = Credentials::basic("a:b", "pw").authorization(&scope);
+        assert!(colon.is_err_and(|e| e.is_config() && !e.to_string().contains("pw")));
+        let newline = Credentials::bearer("tok\r\nX-Evil: 1").authorization(&scope);
+        assert!(newline.is_err_and(|e| !e.to_string().contains("tok")));
+        Ok(())
+    }
+
+    #[test]
+    fn the_most_specific_scope_wins() {
+        let provider = BasicCredentialsProvider::new()
+            .with(AuthScope::any(), Credentials::basic("any", "1"))
+            .with(
+                AuthScope::any_port("Example.com"),
+                Credentials::basic("host", "2"),
+            )
+            .with(
+                AuthScope::new("example.com", 80),
+                Credentials::basic("port", "3"),
+            )
+            .with(
+                AuthScope::new("example.com", 80).with_realm("r"),
+                Credentials::basic("realm", "4"),
+            );
+        let user = |scope: AuthScope| match provider.credentials(&scope) {
+            Some(Credentials::Basic { username, .. }) => username,
+            other => format!("{other:?}"),
+        };
+        assert_eq!(
+            user(AuthScope::new("EXAMPLE.COM", 80).with_realm("r")),
+            "realm"
+        );
+        assert_eq!(
+            user(AuthScope::new("example.com", 80).with_realm("R")),
+            "port"
+        );
+        assert_eq!(user(AuthScope::new("example.com", 80)), "port");
+        assert_eq!(user(AuthScope::new("example.com", 8080)), "host");
+        assert_eq!(user(AuthScope::new("example.org", 80)), "any");
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let provider = BasicCredentialsProvider::new()
+            .with(
+                AuthScope::new("h", 1),
+                Credentials::basic("alice", "hunter2"),
+            )
+            .with(AuthScope::any(), Credentials::bearer("tok-123"));
+        let shown = format!("{provider:?} {:#?}", Credentials::bearer("tok-123"));
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("tok-123"),
+            "{shown}"
+        );
+        assert!(shown.contains("alice") && shown.contains("h:1"), "{shown}");
+    }
+}

@@ -1,0 +1,203 @@
+//! AUTH: answers `401` challenges and sends preemptive credentials. Apache HttpClient
+//! 5: the challenge handling of `ProtocolExec` with its `HttpAuthenticator`,
+//! `CredentialsProvider`, `AuthScope`, `UsernamePasswordCredentials`, `BearerToken`
+//! and `BasicScheme`.
+//!
+//! The element is in the chain only when the builder has a
+//! [`credentials_provider`](crate::ClientBuilder::credentials_provider): without one
+//! (the default) there is nothing to answer with, and a `401` reaches the caller as
+//! it came.
+//!
+//! For each hop (REDIRECT, outside this element, sets [`Scope::route`]) it asks the
+//! provider for the credentials of that hop's host and port, so credentials chosen for
+//! one origin are never sent to another. A request that already carries an
+//! `Authorization` header, or whose [`RequestConfig`](crate::RequestConfig) has
+//! `authentication_enabled` off, passes untouched.
+//!
+//! - Preemptive ([`preemptive_auth`](crate::ClientBuilder::preemptive_auth), off by
+//!   default as in Apache): credentials for the target (realm unknown: asked with
+//!   none) go with the first request.
+//! - Otherwise, a `401` whose `WWW-Authenticate` offers `Basic` (or `Bearer`, answered
+//!   with [`Credentials::Bearer`] only) is answered once: the `401` is dropped (its
+//!   body drains, so the connection is reused) and the request is sent again with
+//!   the credentials for (target, realm). What comes back is returned, a second
+//!   `401` included: there is no loop. A body that cannot be sent twice
+//!   ([`Body::is_replayable`]) gets the `401` back.
+//!
+//! Cost: to send the request again, the element keeps a copy of its head and of its
+//! (replayable) body while the first attempt runs: only when a provider is configured,
+//! authentication is enabled and the request has no `Authorization` yet.
+
+mod base64;
+mod challenge;
+mod credentials;
+mod scope;
+
+pub use credentials::{BasicCredentialsProvider, Credentials, CredentialsProvider};
+pub use scope::AuthScope;
+
+use std::sync::Arc;
+
+use hcx_exec::{Body, Error, ResponseBody};
+use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use http::{Request, Response, StatusCode};
+
+use super::{Chain, ExecHandler, Scope};
+
+/// The builder's settings for this layer. The default has no credentials provider:
+/// [`handler`] returns `None` and AUTH is absent from the chain.
+#[derive(Default)]
+pub(crate) struct Settings {
+    provider: Option<Arc<dyn CredentialsProvider>>,
+    preemptive: bool,
+}
+
+/// The layer's handler, or `None` when no credentials provider is configured.
+pub(crate) fn handler(settings: &Settings) -> Option<Arc<dyn ExecHandler>> {
+    let provider = Arc::clone(settings.provider.as_ref()?);
+    Some(Arc::new(AuthExec {
+        provider,
+        preemptive: settings.preemptive,
+    }))
+}
+
+impl crate::ClientBuilder {
+    /// Answers `401` challenges (and, with [`preemptive_auth`](Self::preemptive_auth),
+    /// sends credentials up front) with credentials from `provider`, chosen by each
+    /// hop's host, port and realm. Without a provider (the default) the AUTH element
+    /// is not in the chain. Apache: `setDefaultCredentialsProvider`.
+    ///
+    /// ```
+    /// use hcx::chain::{AuthScope, BasicCredentialsProvider, Credentials};
+    /// use hcx_testserver::{Method, Reply, TestServer};
+    ///
+    /// let server = TestServer::builder()
+    ///     .route_fn(Method::GET, "/", |request| match request.header("authorization") {
+    ///         Some("Basic YWxpY2U6czNjcmV0") => Reply::ok().body("hello, alice"),
+    ///         _ => Reply::new(401u16).header("www-authenticate", r#"Basic realm="demo""#),
+    ///     })
+    ///     .start()?;
+    /// let client = hcx::Client::builder()
+    ///     .credentials_provider(BasicCredentialsProvider::new().with(
+    ///         AuthScope::new("127.0.0.1", server.port()),
+    ///         Credentials::basic("alice", "s3cret"),
+    ///     ))
+    ///     .build()?;
+    /// let response = client.get(server.url("/"))?;
+    /// assert_eq!(response.into_body().into_string()?, "hello, alice");
+    /// assert_eq!(server.stats().requests_received, 2); // the challenge, then the answer
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn credentials_provider(self, provider: impl CredentialsProvider + 'static) -> Self {
+        self.shared_credentials_provider(Arc::new(provider))
+    }
+
+    /// Like [`credentials_provider`](Self::credentials_provider), for a provider
+    /// already behind an `Arc` (shared with other clients, or updated while in use).
+    pub fn shared_credentials_provider(mut self, provider: Arc<dyn CredentialsProvider>) -> Self {
+        self.auth.provider = Some(provider);
+        self
+    }
+
+    /// Sends credentials with the first request, before any challenge, when the
+    /// provider has some for the target's host and port with no realm. Default
+    /// `false`, as in Apache (where preemptive Basic is an `AuthCache` primed by hand).
+    /// Without a [`credentials_provider`](Self::credentials_provider) it does nothing.
+    pub fn preemptive_auth(mut self, enabled: bool) -> Self {
+        self.auth.preemptive = enabled;
+        self
+    }
+}
+
+/// The AUTH element.
+struct AuthExec {
+    provider: Arc<dyn CredentialsProvider>,
+    preemptive: bool,
+}
+
+impl ExecHandler for AuthExec {
+    fn execute(
+        &self,
+        request: Request<Body>,
+        scope: &mut Scope<'_>,
+        chain: Chain<'_>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        // Checked before anything is copied: these are the cheap ways out.
+        if !scope.config.authentication_enabled || request.headers().contains_key(AUTHORIZATION) {
+            return chain.proceed(request, scope);
+        }
+        let (mut head, body) = request.into_parts();
+        if self.preemptive {
+            let target = AuthScope::for_route(&scope.route);
+            if let Some(credentials) = self.provider.credentials(&target) {
+                head.headers
+                    .try_insert(AUTHORIZATION, credentials.authorization(&target)?)?;
+                // Our credentials went out: a 401 now is an answer, not a challenge.
+                return chain.proceed(Request::from_parts(head, body), scope);
+            }
+        }
+        let replay = body.try_clone().map(|copy| (head.clone(), copy));
+        let response = chain.proceed(Request::from_parts(head, body), scope)?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let Some((mut head, body)) = replay else {
+            return Ok(response);
+        };
+        let target = AuthScope::for_route(&scope.route);
+        let Some((credentials, realm)) = self.answer(&response, &target) else {
+            return Ok(response);
+        };
+        let authorization = credentials.authorization(&realm)?;
+        // Dropping the 401 drains its body, so the answer can reuse the connection.
+        drop(response);
+        head.headers.try_insert(AUTHORIZATION, authorization)?;
+        chain.proceed(Request::from_parts(head, body), scope)
+    }
+}
+
+impl AuthExec {
+    /// The credentials that answer one of the challenges of `response`, with the scope
+    /// they were found for. `Bearer` first: a token reveals less than a password.
+    fn answer(
+        &self,
+        response: &Response<ResponseBody>,
+        target: &AuthScope,
+    ) -> Option<(Credentials, AuthScope)> {
+        let mut challenges = Vec::new();
+        for value in response.headers().get_all(WWW_AUTHENTICATE) {
+            challenge::parse(value.as_bytes(), &mut challenges);
+        }
+        for scheme in ["Bearer", "Basic"] {
+            for offered in challenges
+                .iter()
+                .filter(|c| c.scheme.eq_ignore_ascii_case(scheme))
+            {
+                let mut scope = target.clone();
+                scope.realm.clone_from(&offered.realm);
+                match self.provider.credentials(&scope) {
+                    Some(credentials) if credentials.scheme() == scheme => {
+                        return Some((credentials, scope));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_provider_there_is_no_element() {
+        assert!(handler(&Settings::default()).is_none());
+        let settings = Settings {
+            provider: Some(Arc::new(|_: &AuthScope| None)),
+            preemptive: false,
+        };
+        assert!(handler(&settings).is_some());
+    }
+}

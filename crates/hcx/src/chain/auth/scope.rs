@@ -1,0 +1,177 @@
+//! [`AuthScope`]: where credentials apply (host, port, realm), and how a pattern
+//! matches a target.
+
+use std::fmt;
+
+use hcx_exec::Route;
+
+/// Where credentials apply: a host, a port and a realm, each optional (`None`: any).
+/// Apache HttpClient 5: `AuthScope` (without its scheme and protocol fields).
+///
+/// Hosts compare case-insensitively (an IPv6 literal with or without brackets); a
+/// realm compares exactly (RFC 9110 §11.5). As a key of a [`BasicCredentialsProvider`]
+/// a scope is a pattern; as the argument of
+/// [`CredentialsProvider::credentials`] it describes the target: its host and port,
+/// and the realm of the challenge being answered (`None` when no challenge is known,
+/// for preemptive credentials). A pattern field set to a value matches only a target
+/// with that value, so realm-specific credentials are never sent preemptively.
+///
+/// ```
+/// use hcx::chain::AuthScope;
+/// let pattern = AuthScope::new("API.example.com", 8080).with_realm("admin");
+/// assert_eq!(pattern.host(), Some("api.example.com"));
+/// assert_eq!(AuthScope::any_port("example.com").port(), None);
+/// ```
+///
+/// [`BasicCredentialsProvider`]: crate::chain::BasicCredentialsProvider
+/// [`CredentialsProvider::credentials`]: crate::chain::CredentialsProvider::credentials
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct AuthScope {
+    host: Option<String>,
+    port: Option<u16>,
+    pub(super) realm: Option<String>,
+}
+
+impl AuthScope {
+    /// Any host, any port, any realm.
+    pub fn any() -> Self {
+        AuthScope::default()
+    }
+
+    /// `host` on `port`, any realm.
+    pub fn new(host: &str, port: u16) -> Self {
+        AuthScope {
+            host: Some(normalize_host(host)),
+            port: Some(port),
+            realm: None,
+        }
+    }
+
+    /// `host` on any port, any realm.
+    pub fn any_port(host: &str) -> Self {
+        AuthScope {
+            host: Some(normalize_host(host)),
+            port: None,
+            realm: None,
+        }
+    }
+
+    /// The target of a hop to `route` before any challenge: its host and port, no
+    /// realm. What the AUTH element asks the provider for preemptive credentials.
+    pub fn for_route(route: &Route) -> Self {
+        AuthScope::new(&route.host, route.port)
+    }
+
+    /// The same scope limited to `realm` (the `realm` parameter of a challenge).
+    pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// The host, lowercase, an IPv6 literal without brackets; `None`: any.
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// The port; `None`: any.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The realm; `None`: any (or, for a target, not known).
+    pub fn realm(&self) -> Option<&str> {
+        self.realm.as_deref()
+    }
+
+    /// How specifically this pattern matches `target`, `None` if it does not: host
+    /// outweighs port, port outweighs realm, so host+port+realm > host+port > host >
+    /// any.
+    pub(super) fn specificity(&self, target: &AuthScope) -> Option<u8> {
+        fn field<T>(
+            pattern: &Option<T>,
+            target: &Option<T>,
+            eq: impl Fn(&T, &T) -> bool,
+            weight: u8,
+        ) -> Option<u8> {
+            match (pattern, target) {
+                (None, _) => Some(0),
+                (Some(p), Some(t)) if eq(p, t) => Some(weight),
+                _ => None,
+            }
+        }
+        let host = field(
+            &self.host,
+            &target.host,
+            |a, b| a.eq_ignore_ascii_case(b),
+            4,
+        )?;
+        let port = field(&self.port, &target.port, |a, b| a == b, 2)?;
+        let realm = field(&self.realm, &target.realm, |a, b| a == b, 1)?;
+        Some(host + port + realm)
+    }
+}
+
+/// Lowercase, without the brackets of an IPv6 literal: the form of [`Route::host`].
+fn normalize_host(host: &str) -> String {
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host.to_ascii_lowercase()
+}
+
+impl fmt::Display for AuthScope {
+    /// `example.com:8080 realm "admin"`, `*` for what is any.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.host {
+            Some(host) if host.contains(':') => write!(f, "[{host}]")?,
+            Some(host) => f.write_str(host)?,
+            None => f.write_str("*")?,
+        }
+        match self.port {
+            Some(port) => write!(f, ":{port}")?,
+            None => f.write_str(":*")?,
+        }
+        match &self.realm {
+            Some(realm) => write!(f, " realm {realm:?}"),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::{BasicCredentialsProvider, Credentials, CredentialsProvider};
+
+    #[test]
+    fn scope_patterns_match_only_what_they_name() {
+        let target = AuthScope::for_route(&Route::http("[::1]", 8080));
+        assert_eq!(target.host(), Some("::1"));
+        assert_eq!(target.to_string(), "[::1]:8080");
+        assert!(AuthScope::new("[::1]", 8080).specificity(&target).is_some());
+        assert!(AuthScope::new("::1", 80).specificity(&target).is_none());
+        // Realm-specific credentials are not for a target whose realm is unknown.
+        assert!(
+            AuthScope::any()
+                .with_realm("r")
+                .specificity(&target)
+                .is_none()
+        );
+        assert_eq!(AuthScope::any().specificity(&target), Some(0));
+        assert_eq!(
+            AuthScope::any().with_realm("r").to_string(),
+            r#"*:* realm "r""#
+        );
+
+        let provider = BasicCredentialsProvider::new();
+        provider.set_credentials(AuthScope::any(), Credentials::bearer("old"));
+        provider.set_credentials(AuthScope::any(), Credentials::bearer("new"));
+        assert_eq!(
+            provider.credentials(&target),
+            Some(Credentials::bearer("new"))
+        );
+        provider.clear();
+        assert_eq!(provider.credentials(&target), None);
+    }
+}

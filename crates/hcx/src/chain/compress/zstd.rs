@@ -1,0 +1,251 @@
+//! The `zstd` coding's decoder (RFC 8878): frames one after another, skippable frames
+//! skipped, checksums checked, windows over 8 MiB refused (RFC 9659). Compiled with
+//! the `zstd` feature.
+
+use std::io::{self, BufRead, Read};
+
+use hcx_exec::{Error, ErrorKind};
+
+use super::decoder::Input;
+
+/// The largest window a `zstd` frame may need (RFC 9659 §3: 8 MB, zstd's `2^23`).
+const ZSTD_MAX_WINDOW: u64 = 8 << 20;
+
+/// `zstd`: frames one after another (RFC 8878 §3.1).
+pub(super) struct Zstd {
+    pub(super) input: Input,
+    frame: ruzstd::decoding::FrameDecoder,
+    in_frame: bool,
+    frames: u64,
+}
+
+impl Zstd {
+    pub(super) fn new(input: Input) -> Self {
+        Zstd {
+            input,
+            frame: ruzstd::decoding::FrameDecoder::new(),
+            in_frame: false,
+            frames: 0,
+        }
+    }
+
+    /// Skips a skippable frame (RFC 8878 §3.1.2) if one comes next.
+    fn skip_skippable(&mut self) -> io::Result<bool> {
+        let head = self.input.peek(8)?;
+        let Some((magic, rest)) = head.split_first_chunk::<4>() else {
+            return Ok(false);
+        };
+        if u32::from_le_bytes(*magic) & 0xFFFF_FFF0 != 0x184D_2A50 {
+            return Ok(false);
+        }
+        let Some(size) = rest.first_chunk::<4>() else {
+            return Err(zstd_truncated());
+        };
+        let mut skip = u64::from(u32::from_le_bytes(*size)) + 8;
+        while skip > 0 {
+            let available = self.input.fill_buf()?.len();
+            if available == 0 {
+                return Err(zstd_truncated());
+            }
+            let n = usize::try_from(skip).map_or(available, |skip| skip.min(available));
+            self.input.consume(n);
+            skip -= n as u64;
+        }
+        Ok(true)
+    }
+
+    /// Reads the next frame's header, refusing a window over 8 MiB.
+    fn start_frame(&mut self) -> io::Result<()> {
+        // Magic, descriptor, window descriptor, dictionary id, content size.
+        let window = zstd_window(self.input.peek(18)?);
+        if let Some(window) = window
+            && window > ZSTD_MAX_WINDOW
+        {
+            return Err(Error::new(
+                ErrorKind::Decompression,
+                format!(
+                    "the zstd response body needs a {window}-byte window, more than the \
+                     {ZSTD_MAX_WINDOW} bytes the zstd content coding may use (RFC 9659)"
+                ),
+            )
+            .into_io());
+        }
+        self.frame
+            .reset(&mut self.input)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        self.in_frame = true;
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// At the end of a frame: its checksum, if it has one, must match.
+    fn end_frame(&mut self) -> io::Result<()> {
+        self.in_frame = false;
+        match (
+            self.frame.get_checksum_from_data(),
+            self.frame.get_calculated_checksum(),
+        ) {
+            (Some(sent), Some(computed)) if sent != computed => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("zstd frame checksum mismatch: {sent:08x} sent, {computed:08x} computed"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn zstd_truncated() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the zstd stream ends inside a frame",
+    )
+}
+
+/// The window a zstd frame needs, from the start of its header (RFC 8878
+/// §3.1.1.1.2): the window descriptor's, or the content size of a single-segment
+/// frame. `None` when it is not a frame header (left to the decoder to report).
+fn zstd_window(header: &[u8]) -> Option<u64> {
+    let (magic, rest) = header.split_first_chunk::<4>()?;
+    if u32::from_le_bytes(*magic) != 0xFD2F_B528 {
+        return None;
+    }
+    let (&descriptor, rest) = rest.split_first()?;
+    if descriptor & 0x20 == 0 {
+        let window = *rest.first()?;
+        let base = 1u64 << (10 + (window >> 3));
+        return Some(base + base / 8 * u64::from(window & 7));
+    }
+    let dictionary_id = match descriptor & 3 {
+        0 => 0,
+        1 => 1,
+        2 => 2,
+        _ => 4,
+    };
+    let size = rest.get(dictionary_id..)?;
+    Some(match descriptor >> 6 {
+        0 => u64::from(*size.first()?),
+        1 => u64::from(u16::from_le_bytes(*size.first_chunk()?)) + 256,
+        2 => u64::from(u32::from_le_bytes(*size.first_chunk()?)),
+        _ => u64::from_le_bytes(*size.first_chunk()?),
+    })
+}
+
+impl Read for Zstd {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        use ruzstd::decoding::BlockDecodingStrategy;
+        loop {
+            if !self.in_frame {
+                // Another frame if anything follows; the first one always.
+                if self.frames > 0 && self.input.fill_buf()?.is_empty() {
+                    return Ok(0);
+                }
+                if self.skip_skippable()? {
+                    continue;
+                }
+                self.start_frame()?;
+            }
+            let frame = &mut self.frame;
+            while frame.can_collect() < out.len() && !frame.is_finished() {
+                let wanted = out.len() - frame.can_collect();
+                frame
+                    .decode_blocks(&mut self.input, BlockDecodingStrategy::UptoBytes(wanted))
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            }
+            let n = frame.read(out)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            self.end_frame()?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::super::DecompressionLimits;
+    use super::super::codings::Coding;
+    use super::super::test_support::decode_bytes;
+
+    /// `Hello from zstd! ` ten times, as `zstd -19` (v1.5.4) writes it: one
+    /// single-segment frame with its content checksum in the last 4 bytes.
+    const ZSTD_HELLO: &[u8] = b"\x28\xb5\x2f\xfd\x24\xaa\xc5\x00\x00\x88\x48\x65\x6c\x6c\x6f\x20\
+        \x66\x72\x6f\x6d\x20\x7a\x73\x74\x64\x21\x20\x01\x00\x2d\x44\xcd\x25\x28\x5b\x82\x4c";
+
+    #[test]
+    fn zstd_decodes_and_checks_the_content_checksum() -> Result<(), Error> {
+        let limits = DecompressionLimits::default();
+        let decoded = decode_bytes(ZSTD_HELLO, &[Coding::Zstd], limits)?;
+        assert_eq!(decoded, b"Hello from zstd! ".repeat(10));
+        let mut corrupt = ZSTD_HELLO.to_vec();
+        if let Some(last) = corrupt.last_mut() {
+            *last ^= 1;
+        }
+        let mismatch = decode_bytes(&corrupt, &[Coding::Zstd], limits);
+        assert!(mismatch.is_err_and(|e| e.kind() == ErrorKind::Decompression
+            && format!("{e:#}").contains("checksum mismatch")));
+        let short = decode_bytes(&ZSTD_HELLO[..30], &[Coding::Zstd], limits);
+        assert!(short.is_err_and(|e| e.kind() == ErrorKind::Decompression));
+        let long = decode_bytes(&[ZSTD_HELLO, b"junk"].concat(), &[Coding::Zstd], limits);
+        assert!(long.is_err_and(|e| e.kind() == ErrorKind::Decompression));
+        Ok(())
+    }
+
+    #[test]
+    fn zstd_windows_are_read_from_the_frame_header() {
+        let magic = 0xFD2F_B528u32.to_le_bytes();
+        let frame = |rest: &[u8]| [&magic[..], rest].concat();
+        // Window descriptor 0x70: 2^(10+14) = 16 MiB; 0x68: 8 MiB.
+        assert_eq!(zstd_window(&frame(&[0x00, 0x70])), Some(16 << 20));
+        assert_eq!(zstd_window(&frame(&[0x00, 0x68])), Some(8 << 20));
+        assert_eq!(zstd_window(&frame(&[0x00, 0x69])), Some(9 << 20));
+        // Single segment, 1-byte content size.
+        assert_eq!(zstd_window(&frame(&[0x20, 42])), Some(42));
+        // Single segment, 4-byte content size after a 1-byte dictionary id.
+        let size = (100u32 << 20).to_le_bytes();
+        assert_eq!(
+            zstd_window(&frame(&[&[0xA1, 7][..], &size].concat())),
+            Some(100 << 20)
+        );
+        assert_eq!(zstd_window(b"not zstd"), None);
+    }
+
+    #[test]
+    fn zstd_frames_needing_more_than_8_mib_are_refused() {
+        // A raw, last block of 5 bytes under a 16 MiB window descriptor.
+        let mut frame = 0xFD2F_B528u32.to_le_bytes().to_vec();
+        frame.extend_from_slice(&[0x00, 0x70]);
+        let header = (5u32 << 3) | 1; // size 5, raw, last
+        frame.extend_from_slice(&header.to_le_bytes()[..3]);
+        frame.extend_from_slice(b"hello");
+        let refused = decode_bytes(&frame, &[Coding::Zstd], DecompressionLimits::default());
+        assert!(refused.is_err_and(
+            |e| e.kind() == ErrorKind::Decompression && e.to_string().contains("RFC 9659")
+        ));
+        // The same block under an 8 MiB window decodes.
+        frame[5] = 0x68;
+        let decoded = decode_bytes(&frame, &[Coding::Zstd], DecompressionLimits::default());
+        assert_eq!(decoded.ok().as_deref(), Some(&b"hello"[..]));
+    }
+
+    #[test]
+    fn zstd_skippable_and_consecutive_frames_decode() -> Result<(), Error> {
+        let frame = |data: &[u8]| {
+            let mut frame = 0xFD2F_B528u32.to_le_bytes().to_vec();
+            frame.extend_from_slice(&[0x00, 0x50]); // 1 MiB window, no checksum
+            let header = ((data.len() as u32) << 3) | 1;
+            frame.extend_from_slice(&header.to_le_bytes()[..3]);
+            frame.extend_from_slice(data);
+            frame
+        };
+        let mut body = 0x184D_2A53u32.to_le_bytes().to_vec();
+        body.extend_from_slice(&3u32.to_le_bytes());
+        body.extend_from_slice(b"xyz");
+        body.extend(frame(b"hello, "));
+        body.extend(frame(b"world"));
+        let decoded = decode_bytes(&body, &[Coding::Zstd], DecompressionLimits::default())?;
+        assert_eq!(decoded, b"hello, world");
+        Ok(())
+    }
+}

@@ -1,0 +1,284 @@
+//! REDIRECT: follows `3xx` responses. Apache HttpClient 5: `RedirectExec` with its
+//! [`RedirectStrategy`] ([`DefaultRedirectStrategy`]).
+//!
+//! The outermost element: it sees one call per execution and sends one request per
+//! hop down the rest of the chain (so retries, authentication and the default headers
+//! apply to every hop). The rules, for each response:
+//!
+//! - **What is a redirect**: the strategy decides. By default a `301`, `302`, `303`,
+//!   `307` or `308` with a `Location` header; a relative `Location` is resolved
+//!   against the URI of the request it answers (RFC 3986 §5), and one that does not
+//!   parse is an [`ErrorKind::Redirect`] error that shows it.
+//! - **Method and body**: `303` turns any method but `GET` and `HEAD` into a `GET`;
+//!   `301` and `302` turn a `POST` into a `GET` (as browsers do, RFC 9110 §15.4.2–3);
+//!   otherwise, and always for `307` and `308`, the method and body are sent again. A
+//!   body that cannot be sent again (a [`Body::reader`]) fails the execution with an
+//!   [`ErrorKind::Redirect`] error rather than returning the `3xx`: the caller asked
+//!   for the resource, and a `307` in its place would look like success. A request
+//!   turned into a `GET` loses its body and its body headers (`Content-Length`,
+//!   `Content-Type`, `Content-Encoding`, `Content-Language`, `Content-Location`,
+//!   `Transfer-Encoding`, and `Expect`).
+//! - **Another origin** (scheme, host or port): `Authorization`, `Proxy-Authorization`
+//!   and `Cookie` are removed, and so is a `Host` header of the caller's (it named the
+//!   old host). Once removed they stay removed for the rest of the chain.
+//! - **Limits**: at most [`RequestConfig::max_redirects`] hops (default 50), one more
+//!   is an error; a location already visited in this execution, the original URI
+//!   included, is an error ("circular redirect") unless
+//!   [`RequestConfig::circular_redirects_allowed`] (default `false`).
+//! - **Connections**: the `3xx` response is dropped before the next hop, so its body
+//!   drains within the drain limits and its connection goes back to the pool, ready
+//!   for the next hop when it goes to the same place.
+//!
+//! The locations followed are in [`Context::redirect_locations`]. Turn the layer off
+//! for a client with [`ClientBuilder::disable_redirect_handling`], for one request
+//! with [`RequestConfig::with_redirects(false)`](RequestConfig::with_redirects).
+//!
+//! Differences from Apache HttpClient 5 (`RedirectExec`):
+//!
+//! - Apache copies the caller's headers to every hop, credentials included, whatever
+//!   the host; hcx removes them on a change of origin (as browsers, curl and reqwest
+//!   do).
+//! - Apache returns the `3xx` itself when the request body is not repeatable, even for
+//!   a `303` that would drop it; hcx follows when the body is not needed and fails with
+//!   an error when it is.
+//! - Apache's circular check looks only at the locations followed, so `a → b → a`
+//!   fails one hop later, at the second `b`; hcx counts the original URI as visited.
+//! - Apache treats `maxRedirects` ≤ 0 as 50; here `0` follows no redirect (the first
+//!   is an error).
+//! - Apache clears the context's redirect locations at the start of each execution;
+//!   here they accumulate in a [`Context`] reused across executions (the limits and the
+//!   circular check look only at the current execution).
+//!
+//! ```
+//! use hcx::chain::Context;
+//! use hcx_testserver::{Method, Reply, TestServer};
+//!
+//! let server = TestServer::builder()
+//!     .route(Method::GET, "/old", Reply::new(301u16).header("location", "/new"))
+//!     .route(Method::GET, "/new", Reply::ok().body("here"))
+//!     .start()?;
+//! let client = hcx::Client::new();
+//! let mut context = Context::new();
+//! let request = hcx::http::Request::get(server.url("/old")).body(hcx::Body::empty())?;
+//! let response = client.execute_in(request, &mut context)?;
+//! assert_eq!(response.into_body().into_string()?, "here");
+//! assert_eq!(context.redirect_locations()[0].path(), "/new");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Body::reader`]: hcx_exec::Body::reader
+//! [`RequestConfig::max_redirects`]: hcx_exec::RequestConfig::max_redirects
+//! [`RequestConfig::circular_redirects_allowed`]: hcx_exec::RequestConfig::circular_redirects_allowed
+//! [`RequestConfig::with_redirects`]: hcx_exec::RequestConfig::with_redirects
+//! [`RequestConfig`]: hcx_exec::RequestConfig
+//! [`Context`]: crate::chain::Context
+//! [`Context::redirect_locations`]: crate::chain::Context::redirect_locations
+//! [`ClientBuilder::disable_redirect_handling`]: crate::ClientBuilder::disable_redirect_handling
+
+mod rules;
+mod strategy;
+
+pub use strategy::{DefaultRedirectStrategy, RedirectStrategy};
+
+use std::sync::Arc;
+
+use hcx_exec::{Body, Error, ErrorKind, RequestConfig, ResponseBody, Route};
+use http::{Request, Response, Uri};
+use url::Url;
+
+use super::{Chain, ExecHandler, Scope};
+use rules::next_request;
+
+/// The form in which two URIs are compared to find a circular redirect: normalized
+/// as a resolved location is, so `http://H:80/a/../b` and `http://h/b` match.
+fn visit_key(uri: &Uri) -> String {
+    match Url::parse(&uri.to_string()) {
+        Ok(mut url) => {
+            url.set_fragment(None);
+            url.into()
+        }
+        Err(_) => uri.to_string(),
+    }
+}
+
+/// The hops of one execution so far: what the limits are checked against.
+///
+/// Built only when a first redirect comes: parsing and normalising the original URI
+/// costs more than the rest of this element together, and most responses are not
+/// redirects.
+struct Trail {
+    /// The original URI and every location followed, as [`visit_key`]s.
+    visited: Vec<String>,
+    /// The locations followed, for the "too many" message.
+    followed: Vec<Uri>,
+}
+
+impl Trail {
+    fn new(start: &Uri) -> Self {
+        Trail {
+            visited: vec![visit_key(start)],
+            followed: Vec::new(),
+        }
+    }
+
+    /// Records a hop to `location`, or says why it must not be taken.
+    fn follow(&mut self, location: &Uri, config: &RequestConfig) -> Result<(), Error> {
+        let max = config.max_redirects;
+        if self.followed.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
+            let list: Vec<String> = self.followed.iter().map(Uri::to_string).collect();
+            return Err(Error::new(
+                ErrorKind::Redirect,
+                format!(
+                    "too many redirects: more than {max} (followed: [{}]; next: {location})",
+                    list.join(", ")
+                ),
+            ));
+        }
+        let key = visit_key(location);
+        if !config.circular_redirects_allowed && self.visited.contains(&key) {
+            return Err(Error::new(
+                ErrorKind::Redirect,
+                format!("circular redirect to {location}"),
+            ));
+        }
+        self.visited.push(key);
+        self.followed.push(location.clone());
+        Ok(())
+    }
+}
+
+/// The REDIRECT element.
+struct RedirectExec {
+    strategy: Arc<dyn RedirectStrategy>,
+}
+
+impl ExecHandler for RedirectExec {
+    fn execute(
+        &self,
+        request: Request<Body>,
+        scope: &mut Scope<'_>,
+        chain: Chain<'_>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        if !scope.config.redirects_enabled {
+            return chain.proceed(request, scope);
+        }
+        let mut trail: Option<Trail> = None;
+        let original = request.uri().clone();
+        let mut request = request;
+        loop {
+            let (parts, body) = request.into_parts();
+            // Taken before the body is consumed: the next hop may need to send it again.
+            // A reader known to be empty has nothing to replay.
+            let replay = body
+                .try_clone()
+                .or_else(|| body.is_empty().then(Body::empty));
+            let head = Request::from_parts(parts.clone(), ());
+            let response = chain.proceed(Request::from_parts(parts, body), scope)?;
+            if !self.strategy.is_redirected(&head, &response, scope.context) {
+                return Ok(response);
+            }
+            let location = self.strategy.location(&head, &response, scope.context)?;
+            trail
+                .get_or_insert_with(|| Trail::new(&original))
+                .follow(&location, &scope.config)?;
+            let status = response.status();
+            let next = next_request(head, replay, status, location.clone())?;
+            let route = Route::from_uri(&location)?;
+            // Dropping the 3xx drains its body (within the drain limits) and gives its
+            // connection back before the next hop leases one: the same connection
+            // serves the next hop when it goes to the same route.
+            drop(response);
+            scope.route = route;
+            scope.context.push_redirect(location);
+            request = next;
+        }
+    }
+}
+
+/// The builder's settings for this layer: on, with [`DefaultRedirectStrategy`], by
+/// default.
+pub(crate) struct Settings {
+    disabled: bool,
+    strategy: Arc<dyn RedirectStrategy>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            disabled: false,
+            strategy: Arc::new(DefaultRedirectStrategy),
+        }
+    }
+}
+
+/// The layer's handler, or `None` when it is off.
+pub(crate) fn handler(settings: &Settings) -> Option<Arc<dyn ExecHandler>> {
+    if settings.disabled {
+        return None;
+    }
+    Some(Arc::new(RedirectExec {
+        strategy: Arc::clone(&settings.strategy),
+    }))
+}
+
+impl crate::ClientBuilder {
+    /// Decides which responses are redirects and where they lead. Default:
+    /// [`DefaultRedirectStrategy`]. Ignored when redirect handling is disabled
+    /// ([`disable_redirect_handling`](Self::disable_redirect_handling) wins, in either
+    /// order, as in Apache). Apache: `setRedirectStrategy`.
+    pub fn redirect_strategy(mut self, strategy: impl RedirectStrategy + 'static) -> Self {
+        self.redirect.strategy = Arc::new(strategy);
+        self
+    }
+
+    /// Takes the REDIRECT element out of the chain: every `3xx` comes back to the
+    /// caller as it is, and the client's `Debug` no longer lists `REDIRECT` (so
+    /// handlers cannot be placed relative to it). For one request, use
+    /// [`RequestConfig::with_redirects(false)`](RequestConfig::with_redirects)
+    /// instead. Apache: `disableRedirectHandling`.
+    pub fn disable_redirect_handling(mut self) -> Self {
+        self.redirect.disabled = true;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(super) fn uri(text: &str) -> Uri {
+        match text.parse() {
+            Ok(uri) => uri,
+            Err(e) => panic!("{text:?} is a valid URI in this test: {e}"),
+        }
+    }
+
+    #[test]
+    fn the_trail_counts_hops_and_finds_circles_through_normal_forms() {
+        let config = RequestConfig::default().with_max_redirects(2);
+        let mut trail = Trail::new(&uri("http://h/a"));
+        assert!(trail.follow(&uri("http://h/b"), &config).is_ok());
+        let back = trail.follow(&uri("http://H:80/x/../a"), &config);
+        assert!(back.is_err_and(|e| e.to_string().starts_with("circular redirect to")));
+        assert!(trail.follow(&uri("http://h/c"), &config).is_ok());
+        let third = trail.follow(&uri("http://h/d"), &config);
+        assert!(third.is_err_and(|e| e.kind() == ErrorKind::Redirect
+            && e.to_string().contains("more than 2")
+            && e.to_string().contains("http://h/b, http://h/c")));
+
+        let circular = RequestConfig::default().with_circular_redirects_allowed(true);
+        let mut trail = Trail::new(&uri("http://h/a"));
+        assert!(trail.follow(&uri("http://h/a"), &circular).is_ok());
+        assert!(trail.follow(&uri("http://h/a"), &circular).is_ok());
+    }
+
+    #[test]
+    fn the_layer_is_on_by_default_and_off_when_disabled() {
+        assert!(handler(&Settings::default()).is_some());
+        let off = Settings {
+            disabled: true,
+            ..Settings::default()
+        };
+        assert!(handler(&off).is_none());
+    }
+}

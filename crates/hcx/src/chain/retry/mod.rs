@@ -1,0 +1,151 @@
+//! RETRY: sends a request again when that is safe. Apache HttpClient 5:
+//! `HttpRequestRetryExec` with its `HttpRequestRetryStrategy`.
+//!
+//! The rules are documented on the public items, where users read them:
+//! [`RetryStrategy`] says what the layer does (which requests can be retried at all,
+//! how a retry runs), [`DefaultRetryStrategy`] which failures and responses it retries
+//! and how that differs from Apache. This module holds the element, its settings and
+//! the builder's methods; `strategy` the strategies and the [`Sleeper`]; `retry_after`
+//! the `Retry-After` parser (RFC 9110 §10.2.3, with the HTTP-date forms of §5.6.7).
+
+mod retry_after;
+mod strategy;
+
+pub use retry_after::parse_retry_after;
+pub use strategy::{DefaultRetryStrategy, RetryStrategy, Sleeper};
+
+use std::sync::Arc;
+
+use hcx_exec::{Body, Error, ResponseBody};
+use http::{Request, Response};
+
+use super::{Chain, ExecHandler, Scope};
+use strategy::ThreadSleeper;
+
+/// The builder's settings for this layer: on, with the default strategy and a
+/// sleeping thread.
+pub(crate) struct Settings {
+    disabled: bool,
+    strategy: Arc<dyn RetryStrategy>,
+    sleeper: Arc<dyn Sleeper>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            disabled: false,
+            strategy: Arc::new(DefaultRetryStrategy::default()),
+            sleeper: Arc::new(ThreadSleeper),
+        }
+    }
+}
+
+/// The layer's handler, or `None` when it is off.
+pub(crate) fn handler(settings: &Settings) -> Option<Arc<dyn ExecHandler>> {
+    if settings.disabled {
+        return None;
+    }
+    Some(Arc::new(RetryExec {
+        strategy: Arc::clone(&settings.strategy),
+        sleeper: Arc::clone(&settings.sleeper),
+    }))
+}
+
+/// The RETRY element.
+struct RetryExec {
+    strategy: Arc<dyn RetryStrategy>,
+    sleeper: Arc<dyn Sleeper>,
+}
+
+impl ExecHandler for RetryExec {
+    fn execute(
+        &self,
+        request: Request<Body>,
+        scope: &mut Scope<'_>,
+        chain: Chain<'_>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        let (parts, body) = request.into_parts();
+        // The copy every retry sends; a body without one is sent once.
+        let Some(spare) = body.try_clone() else {
+            scope.context.set_attempts(1);
+            return chain.proceed(Request::from_parts(parts, body), scope);
+        };
+        let head = Request::from_parts(parts, ());
+        let mut body = body;
+        let mut attempt = 1;
+        loop {
+            // Set before the attempt, so handlers after RETRY see which one runs.
+            scope.context.set_attempts(attempt);
+            let outcome = chain.proceed(head.clone().map(|()| body), scope);
+            // `spare` is replayable, so this always succeeds; if it ever did not, the
+            // outcome stands rather than a panic.
+            let Some(next) = spare.try_clone() else {
+                return outcome;
+            };
+            match outcome {
+                Err(error) => {
+                    if !self
+                        .strategy
+                        .retry_on_error(&head, &error, attempt, scope.context)
+                    {
+                        return Err(error);
+                    }
+                }
+                Ok(response) => {
+                    let Some(delay) =
+                        self.strategy
+                            .retry_on_response(&head, &response, attempt, scope.context)
+                    else {
+                        return Ok(response);
+                    };
+                    // Drained or closed now, not held through the wait.
+                    drop(response);
+                    self.sleeper.sleep(delay);
+                }
+            }
+            body = next;
+            attempt = attempt.saturating_add(1);
+        }
+    }
+}
+
+impl crate::ClientBuilder {
+    /// Decides which failed attempts and which responses are sent again. Default:
+    /// [`DefaultRetryStrategy`]. Apache: `setRetryStrategy`. Has no effect after
+    /// [`disable_automatic_retries`](Self::disable_automatic_retries).
+    pub fn retry_strategy(mut self, strategy: impl RetryStrategy + 'static) -> Self {
+        self.retry.strategy = Arc::new(strategy);
+        self
+    }
+
+    /// Removes the RETRY element from the chain: every request is sent once, and a
+    /// handler added before or after RETRY is reported by `build`. Stays off whatever
+    /// is set later. Apache: `disableAutomaticRetries`.
+    pub fn disable_automatic_retries(mut self) -> Self {
+        self.retry.disabled = true;
+        self
+    }
+
+    /// How the retry layer waits out a delay (a `Retry-After`). Default: the calling
+    /// thread sleeps. Tests inject a closure that records the delay and returns.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let waits = Arc::new(Mutex::new(Vec::<Duration>::new()));
+    /// let log = Arc::clone(&waits);
+    /// let client = hcx::Client::builder()
+    ///     .retry_sleeper(move |delay: Duration| {
+    ///         if let Ok(mut log) = log.lock() {
+    ///             log.push(delay);
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), hcx::Error>(())
+    /// ```
+    pub fn retry_sleeper(mut self, sleeper: impl Sleeper + 'static) -> Self {
+        self.retry.sleeper = Arc::new(sleeper);
+        self
+    }
+}
