@@ -444,11 +444,7 @@ fn a_strategy_of_your_own_decides_what_is_followed() -> TestResult {
 fn a_location_that_cannot_be_followed_is_an_error_that_shows_it() -> TestResult {
     let server = TestServer::builder()
         .route(Method::GET, "/bad", redirect(302, "http://exa mple.com/"))
-        .route(
-            Method::GET,
-            "/tls",
-            redirect(301, "https://127.0.0.1/secure"),
-        )
+        .route(Method::GET, "/tls", redirect(301, "ftp://127.0.0.1/secure"))
         .start()?;
     let client = client()?;
     let error = client
@@ -460,14 +456,14 @@ fn a_location_that_cannot_be_followed_is_an_error_that_shows_it() -> TestResult 
         error.to_string().contains("http://exa mple.com/"),
         "{error}"
     );
-    // A location hcx cannot send to yet fails as that URL would.
+    // A location hcx cannot send to fails as that URL would.
     let error = client
         .get(server.url("/tls"))
         .err()
         .ok_or("expected an error")?;
     assert_eq!(error.kind(), ErrorKind::InvalidUrl, "{error:#}");
     assert!(
-        error.to_string().contains("https://127.0.0.1/secure"),
+        error.to_string().contains("ftp://127.0.0.1/secure"),
         "{error}"
     );
     assert_eq!(server.stats().requests_received, 2);

@@ -2,16 +2,15 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::config::SocketConfig;
-use crate::error::{Error, ErrorKind, is_timeout};
+use crate::error::Error;
 use crate::resolver::Resolver;
-use crate::route::Route;
+use crate::route::{Route, Scheme};
 use crate::transport::Transport;
 
 /// How much a single read asks the transport for.
@@ -38,8 +37,10 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Resolves `route`'s host and connects to each address in turn until one
-    /// accepts, all within `timeout`, with the socket options of `socket`.
+    /// Opens a connection for `route` within `timeout`, with the socket options of
+    /// `socket`: a TCP connection to the origin or to the route's proxy (every resolved
+    /// address, raced as RFC 8305 "Happy Eyeballs" says), a `CONNECT` tunnel through the proxy for an `https` route, then
+    /// the TLS handshake for an `https` route. The whole takes at most `timeout`.
     pub fn connect(
         id: u64,
         route: &Route,
@@ -47,76 +48,43 @@ impl Connection {
         timeout: Duration,
         socket: &SocketConfig,
     ) -> Result<Connection, Error> {
-        let start = Instant::now();
-        let deadline = start.checked_add(timeout);
-        let addrs = resolver.resolve(&route.host, route.port).map_err(|e| {
-            Error::new(
-                ErrorKind::UnknownHost,
-                format!("cannot resolve {}", route.host),
-            )
-            .with_source(e)
-        })?;
-        if addrs.is_empty() {
-            return Err(Error::new(
-                ErrorKind::UnknownHost,
-                format!("cannot resolve {}: no addresses", route.host),
-            ));
-        }
-        let mut last: Option<(SocketAddr, io::Error)> = None;
-        let mut timed_out = false;
-        let mut tried = 0usize;
-        for &addr in &addrs {
-            let remaining = match deadline {
-                Some(deadline) => {
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    if remaining.is_zero() {
-                        timed_out = true;
-                        break;
-                    }
-                    Some(remaining)
-                }
-                None => None,
-            };
-            tried += 1;
-            match connect_one(addr, remaining, socket) {
-                Ok(stream) => {
-                    return Ok(Connection::from_transport(
-                        id,
-                        route.clone(),
-                        Box::new(stream),
-                    ));
-                }
-                Err(e) => {
-                    timed_out |= is_timeout(&e);
-                    last = Some((addr, e));
-                }
+        let deadline = Instant::now().checked_add(timeout);
+        let (host, port) = match &route.proxy {
+            Some(proxy) => (proxy.host(), proxy.port()),
+            None => (route.host.as_str(), route.port),
+        };
+        let stream = crate::connect::connect_tcp(host, port, resolver, timeout, socket)?;
+        let stream = if route.is_tunnelled() {
+            crate::tunnel::open(stream, route, deadline, timeout)?
+        } else {
+            stream
+        };
+        let transport: Box<dyn Transport> = match route.scheme {
+            Scheme::Http => Box::new(stream),
+            #[cfg(feature = "rustls")]
+            Scheme::Https => {
+                let identity = route
+                    .tls
+                    .clone()
+                    .unwrap_or_else(crate::tls::TlsIdentity::webpki_roots);
+                Box::new(crate::tls::handshake(
+                    &identity,
+                    &route.host,
+                    route.port,
+                    stream,
+                    deadline,
+                    timeout,
+                )?)
             }
-        }
-        let resolved = addrs.len();
-        if timed_out {
-            // The cause (when there is one) says "timed out"; this says what and when.
-            let error = Error::new(
-                ErrorKind::ConnectTimeout,
-                format!(
-                    "no connection to {route} within the connect timeout of {timeout:?} \
-                     ({tried} of {resolved} address(es) tried)"
-                ),
-            );
-            return Err(match last {
-                Some((_, e)) => error.with_source(e),
-                None => error,
-            });
-        }
-        Err(match last {
-            Some((addr, e)) => Error::new(
-                ErrorKind::Connect,
-                format!(
-                    "connect to {route} failed (last tried {addr}, {tried} of {resolved} address(es) tried)"
-                ),
-            )
-            .with_source(e),
-            None => Error::new(ErrorKind::Connect, format!("connect to {route} failed")),
-        })
+            #[cfg(not(feature = "rustls"))]
+            Scheme::Https => {
+                return Err(Error::new(
+                    crate::error::ErrorKind::InvalidUrl,
+                    format!("cannot connect to {route}: https needs hcx's `rustls` feature"),
+                ));
+            }
+        };
+        Ok(Connection::from_transport(id, route.clone(), transport))
     }
 
     /// A connection over a transport opened some other way (a TLS stream, a proxy
@@ -225,41 +193,21 @@ impl Connection {
         self.written
     }
 
-    /// Whether bytes were received and not consumed yet.
+    /// Whether bytes were received and not consumed yet, in this connection's buffer.
     pub(crate) fn has_buffered(&self) -> bool {
         !self.buf.is_empty()
+    }
+
+    /// Whether bytes were received and not consumed yet, here or in the transport
+    /// (plaintext a TLS layer decrypted): such a connection is never pooled.
+    pub(crate) fn has_unread(&mut self) -> bool {
+        !self.buf.is_empty() || self.transport.has_pending()
     }
 
     /// The read buffer: bytes received and not consumed yet.
     pub(crate) fn buffer(&mut self) -> &mut BytesMut {
         &mut self.buf
     }
-}
-
-/// One TCP connect with the socket options set where they must be: buffer sizes
-/// before the handshake (the window scale is agreed then), the rest after.
-fn connect_one(
-    addr: SocketAddr,
-    timeout: Option<Duration>,
-    config: &SocketConfig,
-) -> io::Result<TcpStream> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    if let Some(size) = config.recv_buffer_size {
-        socket.set_recv_buffer_size(size)?;
-    }
-    if let Some(size) = config.send_buffer_size {
-        socket.set_send_buffer_size(size)?;
-    }
-    let target = SockAddr::from(addr);
-    match timeout {
-        Some(timeout) => socket.connect_timeout(&target, timeout)?,
-        None => socket.connect(&target)?,
-    }
-    socket.set_tcp_nodelay(config.tcp_nodelay)?;
-    if config.linger.is_some() {
-        socket.set_linger(config.linger)?;
-    }
-    Ok(socket.into())
 }
 
 impl fmt::Debug for Connection {
@@ -276,9 +224,8 @@ impl fmt::Debug for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolver::{StaticResolver, SystemResolver};
     use std::io::Write;
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
 
     /// A connection, the server's end, and a second handle on the client's socket to
     /// wait on without consuming.
@@ -330,100 +277,5 @@ mod tests {
         conn.write_all(b"GET / HTTP/1.1\r\n\r\n")?;
         assert_eq!(conn.written(), 18);
         Ok(())
-    }
-
-    #[test]
-    fn socket_options_are_applied_at_connect() -> io::Result<()> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let config = SocketConfig::default()
-            .with_tcp_nodelay(false)
-            .with_linger(Some(Duration::from_secs(3)))
-            .with_send_buffer_size(Some(64 * 1024))
-            .with_recv_buffer_size(Some(64 * 1024));
-        let stream = connect_one(
-            listener.local_addr()?,
-            Some(Duration::from_secs(5)),
-            &config,
-        )?;
-        let sock = socket2::SockRef::from(&stream);
-        assert!(!sock.tcp_nodelay()?);
-        assert_eq!(sock.linger()?, Some(Duration::from_secs(3)));
-        // Linux doubles what is asked for, to leave room for its bookkeeping.
-        assert!(sock.send_buffer_size()? >= 64 * 1024);
-        assert!(sock.recv_buffer_size()? >= 64 * 1024);
-        let default = connect_one(listener.local_addr()?, None, &SocketConfig::default())?;
-        assert!(
-            socket2::SockRef::from(&default).tcp_nodelay()?,
-            "TCP_NODELAY by default"
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn connect_tries_every_address_in_turn() -> io::Result<()> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        // Nothing listens on port 1: refused at once.
-        let resolver = move |_: &str, _: u16| -> io::Result<Vec<SocketAddr>> {
-            Ok(vec![
-                SocketAddr::from(([127, 0, 0, 1], 1)),
-                SocketAddr::from(([127, 0, 0, 1], port)),
-            ])
-        };
-        let conn = Connection::connect(
-            7,
-            &Route::http("multi.test", 1),
-            &resolver,
-            Duration::from_secs(5),
-            &SocketConfig::default(),
-        )
-        .map_err(io::Error::other)?;
-        assert_eq!(conn.peer_addr().map(|a| a.port()), Some(port));
-        assert_eq!(conn.id(), 7);
-        Ok(())
-    }
-
-    #[test]
-    fn an_exhausted_connect_timeout_is_a_connect_timeout() -> io::Result<()> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let route = Route::http("127.0.0.1", listener.local_addr()?.port());
-        let error = Connection::connect(
-            1,
-            &route,
-            &SystemResolver,
-            Duration::ZERO,
-            &SocketConfig::default(),
-        )
-        .err();
-        assert!(error.is_some_and(|e| e.kind() == ErrorKind::ConnectTimeout
-            && e.is_connect()
-            && e.to_string().contains("connect timeout of 0ns")));
-        Ok(())
-    }
-
-    #[test]
-    fn refused_and_unknown_names_are_told_apart() {
-        let resolver = StaticResolver::new();
-        let config = SocketConfig::default();
-        let e = Connection::connect(
-            1,
-            &Route::http("nowhere.test", 80),
-            &resolver,
-            Duration::from_secs(1),
-            &config,
-        )
-        .err();
-        assert!(e.is_some_and(
-            |e| e.kind() == ErrorKind::UnknownHost && e.to_string().contains("nowhere.test")
-        ));
-        let e = Connection::connect(
-            1,
-            &Route::http("127.0.0.1", 1),
-            &resolver,
-            Duration::from_secs(1),
-            &config,
-        )
-        .err();
-        assert!(e.is_some_and(|e| e.kind() == ErrorKind::Connect && !e.is_connect_timeout()));
     }
 }

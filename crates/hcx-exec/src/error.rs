@@ -37,6 +37,8 @@ struct Inner {
     source: Option<Source>,
     protocol: Option<hcx_h1::ErrorKind>,
     facts: Facts,
+    /// The proxy's answer to a refused `CONNECT`.
+    proxy: Option<Box<(http::StatusCode, http::HeaderMap)>>,
 }
 
 /// What kind of failure an [`Error`] is. More kinds may be added: match with a
@@ -99,6 +101,15 @@ pub enum ErrorKind {
     /// A compressed body decoded past the configured limit (bytes or ratio): a
     /// decompression bomb, stopped.
     DecompressionLimit,
+    /// The TLS handshake failed: the server's certificate is not valid for the name,
+    /// its issuer is not trusted, it expired, or the server wanted a client
+    /// certificate it did not get. Never retried. Apache: `SSLHandshakeException` /
+    /// `SSLPeerUnverifiedException`.
+    Tls,
+    /// The proxy refused to open a tunnel (`CONNECT` answered with a status other than
+    /// 2xx, such as 407 or 403); [`Error::proxy_status`] and [`Error::proxy_headers`]
+    /// carry its answer. Apache: `TunnelRefusedException`.
+    ProxyTunnel,
 }
 
 impl ErrorKind {
@@ -122,6 +133,8 @@ impl ErrorKind {
             ErrorKind::Redirect => "RedirectException",
             ErrorKind::Decompression => "ZipException",
             ErrorKind::DecompressionLimit => "IOException",
+            ErrorKind::Tls => "SSLHandshakeException",
+            ErrorKind::ProxyTunnel => "TunnelRefusedException",
         }
     }
 
@@ -146,6 +159,8 @@ impl ErrorKind {
             ErrorKind::Redirect => "redirect",
             ErrorKind::Decompression => "decompression",
             ErrorKind::DecompressionLimit => "decompression_limit",
+            ErrorKind::Tls => "tls",
+            ErrorKind::ProxyTunnel => "proxy_tunnel",
         }
     }
 }
@@ -191,6 +206,7 @@ impl Error {
                 source: None,
                 protocol: None,
                 facts: Facts::default(),
+                proxy: None,
             }),
         }
     }
@@ -217,6 +233,10 @@ impl Error {
                 format!("response timeout{after} while {what}"),
             )
             .with_source(e)
+        } else if tls_cause(&e).is_some() {
+            // TLS 1.3 finishes the client's side of the handshake before the server
+            // judges it: a refused client certificate arrives as an alert here.
+            Error::new(ErrorKind::Tls, format!("TLS error while {what}")).with_source(e)
         } else {
             Error::new(ErrorKind::Io, format!("I/O error while {what}")).with_source(e)
         }
@@ -260,6 +280,29 @@ impl Error {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
+    }
+
+    /// The proxy refused a tunnel: its status and header fields.
+    pub(crate) fn proxy_refused(
+        message: impl Into<String>,
+        status: http::StatusCode,
+        headers: http::HeaderMap,
+    ) -> Self {
+        let mut error = Error::new(ErrorKind::ProxyTunnel, message);
+        error.inner.proxy = Some(Box::new((status, headers)));
+        error
+    }
+
+    /// The status the proxy answered a refused `CONNECT` with
+    /// ([`ErrorKind::ProxyTunnel`]): 407 when it wants credentials.
+    pub fn proxy_status(&self) -> Option<http::StatusCode> {
+        self.inner.proxy.as_ref().map(|p| p.0)
+    }
+
+    /// The header fields of the proxy's answer to a refused `CONNECT`
+    /// (`Proxy-Authenticate` among them).
+    pub fn proxy_headers(&self) -> Option<&http::HeaderMap> {
+        self.inner.proxy.as_ref().map(|p| &p.1)
     }
 
     /// What the protocol violation was, for a [`Protocol`](ErrorKind::Protocol) or
@@ -411,6 +454,17 @@ impl Error {
         };
         io::Error::new(kind, self)
     }
+}
+
+/// The rustls error inside `e`, if a TLS connection failed.
+#[cfg(feature = "rustls")]
+fn tls_cause(e: &io::Error) -> Option<&rustls::Error> {
+    e.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+#[cfg(not(feature = "rustls"))]
+fn tls_cause(_: &io::Error) -> Option<std::convert::Infallible> {
+    None
 }
 
 /// A socket timeout shows as `WouldBlock` on Unix and `TimedOut` on Windows.
@@ -592,6 +646,8 @@ mod tests {
             ErrorKind::Redirect,
             ErrorKind::Decompression,
             ErrorKind::DecompressionLimit,
+            ErrorKind::Tls,
+            ErrorKind::ProxyTunnel,
         ];
         let names: std::collections::HashSet<_> = kinds.iter().map(|k| k.as_str()).collect();
         assert_eq!(names.len(), kinds.len());

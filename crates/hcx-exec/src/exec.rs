@@ -95,7 +95,9 @@ impl MainExec {
     /// Runs one exchange of `request` to `route`.
     ///
     /// The request must have an absolute URI or a `Host` header; it is sent in
-    /// origin-form. The request is checked and its head encoded before a connection is
+    /// origin-form, or in absolute-form with the proxy's `Proxy-Authorization` (unless
+    /// the request has its own) when the route goes to a forward proxy, which needs
+    /// an absolute URI. The request is checked and its head encoded before a connection is
     /// leased, so an invalid request never touches the pool.
     pub fn execute(
         &self,
@@ -104,17 +106,28 @@ impl MainExec {
         mut runtime: ExecRuntime,
         config: &RequestConfig,
     ) -> Result<Response<ResponseBody>, Error> {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let framing = body.framing(&parts.method);
+        let form = match &route.proxy {
+            Some(proxy) if route.is_forward_proxy() => {
+                if let Some(credentials) = proxy.authorization() {
+                    parts
+                        .headers
+                        .entry(http::header::PROXY_AUTHORIZATION)
+                        .or_insert(credentials);
+                }
+                TargetForm::Absolute
+            }
+            _ => TargetForm::Origin,
+        };
         let mut head = Vec::with_capacity(256);
-        let sending = Call::new(&parts, TargetForm::Origin, framing, self.limits, &mut head)
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidRequest,
-                    "the request cannot be sent as it is",
-                )
-                .with_source(e)
-            })?;
+        let sending = Call::new(&parts, form, framing, self.limits, &mut head).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidRequest,
+                "the request cannot be sent as it is",
+            )
+            .with_source(e)
+        })?;
         let source = body.into_source().map_err(|e| {
             Error::new(ErrorKind::RequestBody, "the request body factory failed").with_source(e)
         })?;

@@ -38,18 +38,23 @@
 
 mod body;
 mod config;
+mod connect;
 mod connection;
 mod error;
 mod evictor;
 mod exec;
 mod info;
 mod manager;
+mod planner;
 mod resolver;
 mod response_body;
 mod route;
 mod runtime;
 mod send;
+#[cfg(feature = "rustls")]
+mod tls;
 mod transport;
+mod tunnel;
 
 pub use body::Body;
 pub use config::{RequestConfig, SocketConfig};
@@ -64,8 +69,11 @@ pub use info::ConnectionInfo;
 pub use manager::{
     Endpoint, ManagerStats, PoolingConnectionManager, PoolingConnectionManagerBuilder, UserToken,
 };
+pub use planner::{DefaultRoutePlanner, EnvProxyRoutePlanner, RoutePlanner};
 pub use resolver::{Resolver, StaticResolver, SystemResolver};
 pub use response_body::ResponseBody;
-pub use route::{Route, Scheme};
+pub use route::{Proxy, Route, Scheme};
 pub use runtime::ExecRuntime;
+#[cfg(feature = "rustls")]
+pub use tls::{TlsIdentity, crypto_provider};
 pub use transport::Transport;

@@ -454,13 +454,13 @@ impl Endpoint {
     /// find at the next lease: with the default (probe every reuse) they are; with the
     /// probe off or a threshold above zero, a server that sends unsolicited bytes later
     /// can still have them read as the next response.
-    pub fn release(self, decision: Decision) {
+    pub fn release(mut self, decision: Decision) {
         let decision = match decision {
             Decision::Keep { .. }
                 if self
                     .lease
-                    .connection()
-                    .is_some_and(Connection::has_buffered) =>
+                    .connection_mut()
+                    .is_some_and(Connection::has_unread) =>
             {
                 Decision::Close(CloseReason::TrailingBytes)
             }

@@ -8,7 +8,10 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 /// Turns a host name into socket addresses. Apache HttpClient calls this
 /// `DnsResolver`.
 ///
-/// Connect tries the addresses in the order given, within one connect timeout.
+/// Connect races the addresses as RFC 8305 ("Happy Eyeballs") says, within one
+/// connect timeout: IPv6 and IPv4 interleaved, starting with the family of the first
+/// address and keeping the order given within each family, the next attempt 250 ms
+/// after the previous one (or at once when it fails); the first to connect wins.
 pub trait Resolver: Send + Sync {
     /// The addresses of `host` (a name or an IP literal, IPv6 without brackets) at
     /// `port`. An empty list is treated as "not found".

@@ -1,10 +1,12 @@
-//! The pool key: where a connection goes.
+//! The pool key: where a connection goes, through which proxy, with which TLS identity.
 
 use std::fmt;
 
 use http::Uri;
 
 use crate::error::{Error, ErrorKind};
+#[cfg(feature = "rustls")]
+use crate::tls::TlsIdentity;
 
 /// The scheme of a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,7 +14,7 @@ use crate::error::{Error, ErrorKind};
 pub enum Scheme {
     /// Plain `http`.
     Http,
-    /// `https` (not supported yet: TLS comes in a later version).
+    /// `https`: TLS (feature `rustls`).
     Https,
 }
 
@@ -34,21 +36,163 @@ impl Scheme {
     }
 }
 
-/// Where a connection goes: scheme, host and port. The key of the connection pool:
-/// a connection leased for one route is never given to another.
+/// An HTTP proxy: where it listens, and the Basic credentials it wants, if any.
+/// Apache HttpClient: the proxy `HttpHost` of a route, with the credentials of its
+/// `AuthScope`.
 ///
-/// Apache HttpClient calls this `HttpRoute`. It will later carry a proxy and a TLS
-/// identity, hence `#[non_exhaustive]`. The host is lowercase, and an IPv6 literal is
-/// kept without its brackets. `Display` and `Debug` print `http://host:port`.
+/// `Debug` and `Display` never show the password.
+///
+/// ```
+/// use hcx_exec::Proxy;
+/// let proxy = Proxy::new("proxy.internal", 3128).with_basic_auth("svc", "s3cret");
+/// assert_eq!(proxy.to_string(), "proxy.internal:3128");
+/// assert!(!format!("{proxy:?}").contains("s3cret"));
+/// let parsed = Proxy::from_url("http://svc:s3cret@proxy.internal:3128")?;
+/// assert_eq!(parsed, proxy);
+/// # Ok::<(), hcx_exec::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Proxy {
+    host: String,
+    port: u16,
+    credentials: Option<(String, String)>,
+}
+
+impl Proxy {
+    /// A proxy at `host:port`, without credentials.
+    pub fn new(host: &str, port: u16) -> Self {
+        Proxy {
+            host: normalize_host(host),
+            port,
+            credentials: None,
+        }
+    }
+
+    /// A proxy from a URL as `HTTP_PROXY` holds it: `http://[user:pass@]host[:port]`
+    /// (port 80 when absent; a bare `host:port` is read as `http://host:port`).
+    /// Percent-encoded user and password are decoded. Only `http` proxies are
+    /// supported: an `https://` proxy URL is an error.
+    pub fn from_url(text: &str) -> Result<Proxy, Error> {
+        let invalid = |why: &str| {
+            Error::new(
+                ErrorKind::InvalidUrl,
+                format!("invalid proxy URL {:?}: {why}", redact(text)),
+            )
+        };
+        let full;
+        let text_with_scheme = if text.contains("://") {
+            text
+        } else {
+            full = format!("http://{text}");
+            &full
+        };
+        let uri: Uri = text_with_scheme
+            .parse()
+            .map_err(|e| invalid("it does not parse").with_source(e))?;
+        match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("http") => {}
+            Some(other) => return Err(invalid(&format!("the scheme {other:?} is not supported"))),
+            None => return Err(invalid("no scheme")),
+        }
+        let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
+        let host = authority.host();
+        if host.is_empty() {
+            return Err(invalid("no host"));
+        }
+        let mut proxy = Proxy::new(host, authority.port_u16().unwrap_or(80));
+        if let Some((userinfo, _)) = authority.as_str().rsplit_once('@') {
+            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            proxy = proxy.with_basic_auth(&percent_decode(user), &percent_decode(pass));
+        }
+        Ok(proxy)
+    }
+
+    /// The same proxy with `Proxy-Authorization: Basic` credentials.
+    pub fn with_basic_auth(mut self, username: &str, password: &str) -> Self {
+        self.credentials = Some((username.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// The proxy's host (lowercase, IPv6 without brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The proxy's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether credentials are set.
+    pub fn has_credentials(&self) -> bool {
+        self.credentials.is_some()
+    }
+
+    /// The `Proxy-Authorization` value for the credentials, if any.
+    pub(crate) fn authorization(&self) -> Option<http::HeaderValue> {
+        let (user, pass) = self.credentials.as_ref()?;
+        let token = base64(format!("{user}:{pass}").as_bytes());
+        let mut value = http::HeaderValue::from_str(&format!("Basic {token}")).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
+
+impl fmt::Display for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Proxy");
+        d.field("host", &self.host).field("port", &self.port);
+        if let Some((user, _)) = &self.credentials {
+            d.field("user", user).field("password", &"<redacted>");
+        }
+        d.finish()
+    }
+}
+
+/// Where a connection goes: scheme, host and port of the origin, the proxy it goes
+/// through, and the TLS identity it is made with. The key of the connection pool: a
+/// connection leased for one route is never given to another. Apache HttpClient calls
+/// this `HttpRoute`.
+///
+/// The kinds of route:
+///
+/// | route | connects to | requests |
+/// | --- | --- | --- |
+/// | `http`, no proxy | the origin | origin-form |
+/// | `https`, no proxy | the origin, then TLS | origin-form |
+/// | `http` through a proxy | the proxy (the route's host and port are the proxy's: one pool per proxy) | absolute-form, with `Proxy-Authorization` |
+/// | `https` through a proxy | the proxy, a `CONNECT` tunnel to the origin, then TLS | origin-form |
+///
+/// So a tunnel to one origin is never used for another, and a tunnel is never given
+/// back as a connection to the proxy. The host is lowercase, an IPv6 literal is kept
+/// without its brackets. `Display` prints `https://host:port`, then `via proxy:port`
+/// and `(tls: name)` when they apply.
 #[derive(Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Route {
     /// The scheme.
     pub scheme: Scheme,
-    /// The host name or IP literal, lowercase, IPv6 without brackets.
+    /// The host name or IP literal, lowercase, IPv6 without brackets (for an `http`
+    /// route through a proxy: the proxy's).
     pub host: String,
-    /// The port, the scheme's default when the URI gives none.
+    /// The port, the scheme's default when the URI gives none (for an `http` route
+    /// through a proxy: the proxy's).
     pub port: u16,
+    /// The proxy the connection goes through, if any.
+    pub proxy: Option<Proxy>,
+    /// The TLS identity of an `https` route.
+    #[cfg(feature = "rustls")]
+    pub tls: Option<TlsIdentity>,
 }
 
 impl Route {
@@ -58,13 +202,29 @@ impl Route {
             scheme: Scheme::Http,
             host: normalize_host(host),
             port,
+            proxy: None,
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
     }
 
-    /// The route of an absolute URI (`http://host[:port]/…`).
+    /// An `https` route made with `identity`.
+    #[cfg(feature = "rustls")]
+    pub fn https(host: &str, port: u16, identity: TlsIdentity) -> Self {
+        Route {
+            scheme: Scheme::Https,
+            host: normalize_host(host),
+            port,
+            proxy: None,
+            tls: Some(identity),
+        }
+    }
+
+    /// The direct route of an absolute URI (`http://host[:port]/…`, or `https://…`
+    /// with the default [`TlsIdentity`] when the `rustls` feature is on).
     ///
-    /// An `https` URI is an error for now ("TLS not supported yet"), and so is a URI
-    /// without a scheme or a host, or with another scheme.
+    /// A URI without a scheme or a host, or with another scheme, is an
+    /// [`InvalidUrl`](ErrorKind::InvalidUrl) error that shows the URI.
     ///
     /// ```
     /// use hcx_exec::Route;
@@ -72,37 +232,74 @@ impl Route {
     /// assert_eq!(route.to_string(), "http://example.com:80");
     /// let v6 = Route::from_uri(&"http://[::1]:8080/".parse()?)?;
     /// assert_eq!((v6.host.as_str(), v6.port), ("::1", 8080));
-    /// assert!(Route::from_uri(&"https://example.com/".parse()?).is_err());
+    /// assert!(Route::from_uri(&"ftp://example.com/".parse()?).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_uri(uri: &Uri) -> Result<Route, Error> {
-        let invalid = |why: &str| {
-            Error::new(
+        let (scheme, host, port) = origin(uri)?;
+        match scheme {
+            Scheme::Http => Ok(Route::http(host, port)),
+            #[cfg(feature = "rustls")]
+            Scheme::Https => Ok(Route::https(host, port, TlsIdentity::webpki_roots())),
+            #[cfg(not(feature = "rustls"))]
+            Scheme::Https => Err(Error::new(
                 ErrorKind::InvalidUrl,
-                format!("cannot send to {uri}: {why}"),
-            )
-        };
-        let scheme = match uri.scheme_str() {
-            Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
-            Some(s) if s.eq_ignore_ascii_case("https") => {
-                return Err(invalid("TLS not supported yet (https)"));
-            }
-            Some(other) => return Err(invalid(&format!("unsupported scheme {other:?}"))),
-            None => return Err(invalid("the URI has no scheme (an absolute URI is needed)")),
-        };
-        let host = match uri.host() {
-            Some(h) if !h.is_empty() => h,
-            _ => return Err(invalid("the URI has no host")),
-        };
-        Ok(Route {
-            scheme,
-            host: normalize_host(host),
-            port: uri.port_u16().unwrap_or(scheme.default_port()),
-        })
+                format!("cannot send to {uri}: https needs hcx's `rustls` feature"),
+            )),
+        }
+    }
+
+    /// The same route through `proxy`: an `http` route becomes the proxy's route (one
+    /// pool per proxy, requests in absolute-form); an `https` route keeps its origin
+    /// and tunnels through the proxy.
+    #[must_use]
+    pub fn via(mut self, proxy: Proxy) -> Self {
+        if self.scheme == Scheme::Http {
+            self.host = proxy.host.clone();
+            self.port = proxy.port;
+        }
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Whether requests on this route go to a forward proxy in absolute-form (an
+    /// `http` route through a proxy).
+    pub fn is_forward_proxy(&self) -> bool {
+        self.scheme == Scheme::Http && self.proxy.is_some()
+    }
+
+    /// Whether this route tunnels through a proxy (an `https` route through one).
+    pub fn is_tunnelled(&self) -> bool {
+        self.scheme == Scheme::Https && self.proxy.is_some()
     }
 }
 
-fn normalize_host(host: &str) -> String {
+/// The scheme, host and port of an absolute URI, or an error that shows it.
+pub(crate) fn origin(uri: &Uri) -> Result<(Scheme, &str, u16), Error> {
+    let invalid = |why: &str| {
+        Error::new(
+            ErrorKind::InvalidUrl,
+            format!("cannot send to {uri}: {why}"),
+        )
+    };
+    let scheme = match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
+        Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
+        Some(other) => return Err(invalid(&format!("unsupported scheme {other:?}"))),
+        None => return Err(invalid("the URI has no scheme (an absolute URI is needed)")),
+    };
+    let host = match uri.host() {
+        Some(h) if !h.is_empty() => h,
+        _ => return Err(invalid("the URI has no host")),
+    };
+    Ok((
+        scheme,
+        host,
+        uri.port_u16().unwrap_or(scheme.default_port()),
+    ))
+}
+
+pub(crate) fn normalize_host(host: &str) -> String {
     let host = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
@@ -110,8 +307,76 @@ fn normalize_host(host: &str) -> String {
     host.to_ascii_lowercase()
 }
 
+/// `user:pass@` shown as `user:***@`.
+fn redact(text: &str) -> String {
+    match (text.find("://"), text.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let userinfo = &text[start + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &text[..start + 3], &text[at..])
+        }
+        (None, Some(at)) => {
+            let user = text[..at].split(':').next().unwrap_or("");
+            format!("{user}:***{}", &text[at..])
+        }
+        _ => text.to_owned(),
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied(),
+            bytes.get(i + 2).copied(),
+        ) {
+            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Standard base64 with padding (RFC 4648 §4), for `Proxy-Authorization: Basic`.
+fn base64(input: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(TABLE[((n >> (18 - 6 * k)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_forward_proxy() {
+            return match &self.proxy {
+                Some(proxy) => write!(f, "http://* via {proxy}"),
+                None => Ok(()),
+            };
+        }
         if self.host.contains(':') {
             write!(
                 f,
@@ -119,10 +384,20 @@ impl fmt::Display for Route {
                 self.scheme.as_str(),
                 self.host,
                 self.port
-            )
+            )?;
         } else {
-            write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)
+            write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)?;
         }
+        if let Some(proxy) = &self.proxy {
+            write!(f, " via {proxy}")?;
+        }
+        #[cfg(feature = "rustls")]
+        if let Some(tls) = &self.tls {
+            if tls.name() != "default" {
+                write!(f, " (tls: {})", tls.name())?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -163,10 +438,78 @@ mod tests {
     }
 
     #[test]
-    fn https_and_relative_uris_are_refused() {
-        let e = route("https://example.com/").err().map(|e| e.to_string());
-        assert!(e.is_some_and(|m| m.contains("TLS not supported yet")));
-        assert!(route("/relative").is_err_and(|e| e.is_invalid_request()));
-        assert!(route("ftp://h/").is_err_and(|e| e.is_invalid_request()));
+    fn unsupported_and_relative_uris_are_refused_and_shown() {
+        let e = route("ftp://example.com/").err().map(|e| e.to_string());
+        assert!(e.is_some_and(|m| m.contains("ftp://example.com/") && m.contains("ftp")));
+        assert!(route("/relative").is_err_and(|e| e.kind() == ErrorKind::InvalidUrl));
+    }
+
+    #[cfg(feature = "rustls")]
+    #[test]
+    fn https_routes_carry_the_default_identity() -> Result<(), Error> {
+        let r = route("https://Example.com/x")?;
+        assert_eq!((r.scheme, r.port), (Scheme::Https, 443));
+        assert_eq!(r.tls.as_ref().map(TlsIdentity::name), Some("default"));
+        assert_eq!(r, route("https://example.com:443/y")?);
+        Ok(())
+    }
+
+    #[test]
+    fn a_forward_proxy_route_is_the_proxy_s_and_a_tunnel_keeps_its_origin() -> Result<(), Error> {
+        let proxy = Proxy::new("proxy", 3128);
+        let a = route("http://a.test/")?.via(proxy.clone());
+        let b = route("http://b.test:8080/")?.via(proxy.clone());
+        assert_eq!(a, b, "one pool per forward proxy");
+        assert!(a.is_forward_proxy() && !a.is_tunnelled());
+        assert_eq!(a.to_string(), "http://* via proxy:3128");
+        #[cfg(feature = "rustls")]
+        {
+            let ta = route("https://a.test/")?.via(proxy.clone());
+            let tb = route("https://b.test/")?.via(proxy);
+            assert_ne!(ta, tb, "a tunnel to a is not one to b");
+            assert_ne!(ta, a, "a tunnel is not a connection to the proxy");
+            assert!(ta.is_tunnelled());
+            assert_eq!(ta.to_string(), "https://a.test:443 via proxy:3128");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn proxy_urls_parse_with_credentials_and_never_show_the_password() -> Result<(), Error> {
+        let p = Proxy::from_url("http://us%40er:p%3Ass@Proxy.Corp:8080")?;
+        assert_eq!((p.host(), p.port()), ("proxy.corp", 8080));
+        assert!(p.has_credentials());
+        let header = p
+            .authorization()
+            .map(|v| v.to_str().unwrap_or("").to_owned());
+        // base64("us@er:p:ss")
+        assert_eq!(header.as_deref(), Some("Basic dXNAZXI6cDpzcw=="));
+        assert_eq!(Proxy::from_url("proxy:3128")?, Proxy::new("proxy", 3128));
+        assert_eq!(Proxy::from_url("http://proxy")?.port(), 80);
+        let e = Proxy::from_url("https://u:secret@proxy:443")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.is_some_and(|m| m.contains("https") && !m.contains("secret")),
+            "redacted"
+        );
+        assert!(Proxy::from_url("http://").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn base64_follows_rfc_4648() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
     }
 }

@@ -26,6 +26,14 @@ pub trait Transport: Read + Write + Send + fmt::Debug + 'static {
 
     /// The local address, if the transport knows one.
     fn local_addr(&self) -> Option<SocketAddr>;
+
+    /// Whether bytes were received that the caller has not read: a connection with
+    /// any is never pooled (they would be read as the next response). For TLS, the
+    /// plaintext rustls decrypted and holds. Default: none (a plain socket buffers
+    /// nothing of its own).
+    fn has_pending(&mut self) -> bool {
+        false
+    }
 }
 
 impl Transport for TcpStream {

@@ -5,6 +5,7 @@ use crate::request::{Limits, RecordedRequest};
 use crate::routes::{Responder, Routes};
 use crate::server::TestServer;
 use http::Method;
+use rustls::ServerConfig;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -47,6 +48,7 @@ pub(crate) struct Config {
     pub(crate) limits: Limits,
     pub(crate) keep_requests: usize,
     pub(crate) linger: Duration,
+    pub(crate) tls: Option<Arc<ServerConfig>>,
 }
 
 /// Builds a [`TestServer`]. Get one from [`TestServer::builder`].
@@ -72,6 +74,7 @@ impl Default for TestServerBuilder {
                 },
                 keep_requests: usize::MAX,
                 linger: Duration::from_secs(1),
+                tls: None,
             },
             routes: Routes::default(),
         }
@@ -201,6 +204,25 @@ impl TestServerBuilder {
     /// Apache httpd does). Shutdown cuts it short. Default 1 s.
     pub fn linger(mut self, linger: Duration) -> Self {
         self.config.linger = linger;
+        self
+    }
+
+    /// Serves HTTPS: each accepted connection does a TLS handshake with `config` (see
+    /// [`TestCa::server_config`](crate::TestCa::server_config)), then is served exactly
+    /// as in plain mode. Default: plain HTTP.
+    ///
+    /// In TLS mode [`url`](TestServer::url) starts with `https://`; the idle timeout
+    /// also bounds the wait for the first byte of the client's handshake (a silent
+    /// client is closed with `IdleTimeout`, no error recorded); a failed handshake is recorded
+    /// as an error (with rustls' text) and closes the connection with
+    /// [`TlsHandshakeFailed`](crate::ServerCloseReason::TlsHandshakeFailed); each
+    /// connection's [`TlsInfo`](crate::TlsInfo) and the `tls_*` counters of
+    /// [`ServerStats`](crate::ServerStats) say what was negotiated. Every close the
+    /// server makes on purpose (idle timeout, `close_after`, `Connection: close`,
+    /// silent closes, shutdown...) sends `close_notify` before the TCP FIN; a body
+    /// truncated on purpose and an I/O failure do not.
+    pub fn tls(mut self, config: Arc<ServerConfig>) -> Self {
+        self.config.tls = Some(config);
         self
     }
 

@@ -41,6 +41,9 @@ pub enum ServerCloseReason {
     Io,
     /// A handler panicked (the client got a `500`).
     HandlerPanicked,
+    /// The TLS handshake failed (the client rejected the server's certificate, sent
+    /// none when one was required, spoke no TLS...); see the server's errors.
+    TlsHandshakeFailed,
     /// The server was shut down.
     Shutdown,
 }
@@ -66,6 +69,7 @@ impl ServerCloseReason {
             ServerCloseReason::ProtocolError => "protocol error",
             ServerCloseReason::Io => "I/O error",
             ServerCloseReason::HandlerPanicked => "handler panicked",
+            ServerCloseReason::TlsHandshakeFailed => "TLS handshake failed",
             ServerCloseReason::Shutdown => "server shut down",
         }
     }

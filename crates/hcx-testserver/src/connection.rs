@@ -1,5 +1,6 @@
-//! One connection, on its own thread: read a request (head, then body by its framing),
-//! record it, pick the reply, decide whether to close, write, repeat.
+//! One connection, on its own thread: in TLS mode the handshake first; then read a
+//! request (head, then body by its framing), record it, pick the reply, decide whether
+//! to close, write, repeat. The HTTP code sees only a [`Stream`], plain or TLS.
 //!
 //! Nothing a client sends can panic this code: every malformed or oversized input
 //! becomes a recorded error and a close with [`ServerCloseReason::ProtocolError`].
@@ -14,11 +15,14 @@ use crate::request::{
     request_framing,
 };
 use crate::server::Shared;
+use crate::stream::{HandshakeError, Stream, accept_tls};
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, Method, Version};
+use rustls::ServerConfig;
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The most bytes a lingering close reads and discards.
@@ -62,7 +66,14 @@ enum ReadError {
 }
 
 /// Serves connection `id` until it closes, then records why.
-pub(crate) fn serve(shared: &Shared, stream: TcpStream, id: usize) {
+pub(crate) fn serve(shared: &Shared, tcp: TcpStream, id: usize) {
+    let stream = match &shared.config.tls {
+        None => Stream::Plain(tcp),
+        Some(tls) => match handshake(shared, Arc::clone(tls), tcp, id) {
+            Some(stream) => stream,
+            None => return,
+        },
+    };
     let mut conn = Connection {
         shared,
         stream,
@@ -75,9 +86,41 @@ pub(crate) fn serve(shared: &Shared, stream: TcpStream, id: usize) {
     conn.finish(end);
 }
 
+/// The TLS handshake of connection `id`: its stream, or `None` once a failed handshake
+/// has been recorded and its connection closed.
+fn handshake(shared: &Shared, tls: Arc<ServerConfig>, tcp: TcpStream, id: usize) -> Option<Stream> {
+    // A client that connects and never says hello is as idle as one that never sends
+    // a request.
+    let failure = match accept_tls(tls, tcp, shared.config.idle_timeout) {
+        Ok((stream, info)) => {
+            shared.recorder.tls_established(id, info);
+            return Some(stream);
+        }
+        Err(failure) => failure,
+    };
+    let shutdown = shared.signal.is_triggered();
+    let reason = match &failure.error {
+        _ if shutdown => ServerCloseReason::Shutdown,
+        HandshakeError::Closed => ServerCloseReason::ClientClosed,
+        HandshakeError::Idle => ServerCloseReason::IdleTimeout,
+        HandshakeError::Failed(message) => {
+            let message = format!("TLS handshake failed: {message}");
+            shared.recorder.tls_failed(id, message);
+            ServerCloseReason::TlsHandshakeFailed
+        }
+    };
+    shared.recorder.connection_closed(id, reason);
+    failure.close(if shutdown {
+        Duration::ZERO
+    } else {
+        shared.config.linger
+    });
+    None
+}
+
 struct Connection<'a> {
     shared: &'a Shared,
-    stream: TcpStream,
+    stream: Stream,
     id: usize,
     buf: BytesMut,
     /// Requests read so far.
@@ -369,7 +412,8 @@ impl Connection<'_> {
         End::now(ServerCloseReason::Io)
     }
 
-    /// Records the close, then closes: FIN first, then a lingering read if asked.
+    /// Records the close, then closes: `close_notify` in TLS unless the close stands
+    /// for a failure, FIN, then a lingering read if asked.
     fn finish(mut self, end: End) {
         let reason = if self.shared.signal.is_triggered() {
             ServerCloseReason::Shutdown
@@ -377,7 +421,7 @@ impl Connection<'_> {
             end.reason
         };
         self.shared.recorder.connection_closed(self.id, reason);
-        let _ = self.stream.shutdown(Shutdown::Write);
+        self.stream.close_write(sends_close_notify(reason));
         let linger = self.shared.config.linger;
         if end.linger && !linger.is_zero() && !self.shared.signal.is_triggered() {
             if self.set_read_timeout(Some(linger)).is_err() {
@@ -386,7 +430,7 @@ impl Connection<'_> {
             let mut scratch = [0u8; 4096];
             let mut discarded = 0;
             while discarded < LINGER_MAX_BYTES {
-                match self.stream.read(&mut scratch) {
+                match self.stream.read_raw(&mut scratch) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => discarded += n,
                 }
@@ -420,6 +464,16 @@ impl Connection<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether a TLS close for `reason` is announced with `close_notify`: every close the
+/// server makes on purpose is, so a client can tell it from a truncation; a body cut
+/// short on purpose and a failed transport are not, as when a connection breaks.
+fn sends_close_notify(reason: ServerCloseReason) -> bool {
+    !matches!(
+        reason,
+        ServerCloseReason::TruncatedBody | ServerCloseReason::Io
+    )
 }
 
 /// Whether an HTTP/1.0 reply asks to keep the connection (`Connection: keep-alive`).

@@ -15,6 +15,12 @@
 //! - **Records** ([`ServerStats`], [`ConnectionInfo`], [`RecordedRequest`]): what it
 //!   accepted, read and answered, and why it closed each connection, with waits on a
 //!   condvar so tests never sleep.
+//! - **TLS** ([`TestServerBuilder::tls`], [`TestCa`]): the same server over rustls,
+//!   with a CA made at test time, session resumption, optional client certificates,
+//!   `close_notify` on every deliberate close, and what each handshake negotiated
+//!   ([`TlsInfo`]).
+//! - **A forward proxy** ([`TestProxy`]): absolute-form forwarding, `CONNECT` tunnels,
+//!   Basic proxy authentication and refusals, with its own records.
 //! - **No panics on bad input**: malformed requests become [`RecordedError`]s and a
 //!   closed connection. Shutdown (or drop) joins every thread promptly.
 //!
@@ -45,20 +51,25 @@
 #![deny(missing_docs)]
 
 mod builder;
+mod ca;
 mod chunked;
 mod close;
 mod connection;
 mod encode;
+mod proxy;
 mod record;
 mod reply;
 mod request;
 mod routes;
 mod server;
 mod signal;
+mod stream;
 
 pub use builder::{ExpectContinue, SilentClose, TestServerBuilder};
+pub use ca::{CaError, TestCa};
 pub use close::ServerCloseReason;
-pub use record::{ConnectionInfo, RecordedError, ServerStats, WaitTimeout};
+pub use proxy::{ProxyStats, ProxyWaitTimeout, RecordedProxyRequest, TestProxy, TestProxyBuilder};
+pub use record::{ConnectionInfo, RecordedError, ServerStats, TlsInfo, WaitTimeout};
 pub use reply::Reply;
 pub use request::RecordedRequest;
 pub use server::TestServer;

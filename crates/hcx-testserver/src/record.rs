@@ -10,6 +10,7 @@
 use crate::close::ServerCloseReason;
 use crate::request::RecordedRequest;
 use parking_lot::{Condvar, Mutex};
+use rustls::ProtocolVersion;
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
@@ -27,8 +28,15 @@ pub struct ServerStats {
     pub requests_received: usize,
     /// Responses (or raw replies) the server has started writing so far.
     pub responses_sent: usize,
-    /// Errors recorded so far (protocol errors, I/O errors, handler panics).
+    /// Errors recorded so far (protocol errors, I/O errors, handler panics, failed
+    /// TLS handshakes).
     pub errors: usize,
+    /// TLS handshakes completed so far, full or resumed (TLS mode only).
+    pub tls_handshakes: usize,
+    /// Of those, the ones that resumed an earlier session.
+    pub tls_resumed: usize,
+    /// TLS handshakes that failed (each also recorded as an error).
+    pub tls_handshake_failures: usize,
 }
 
 impl ServerStats {
@@ -51,6 +59,28 @@ pub struct ConnectionInfo {
     pub requests: usize,
     /// Why the server closed it, once it has.
     pub closed: Option<ServerCloseReason>,
+    /// What its TLS handshake negotiated, once it completed (`None` for a plain
+    /// connection, or a TLS one whose handshake failed or has not finished).
+    pub tls: Option<TlsInfo>,
+}
+
+/// What a connection's TLS handshake negotiated, as the server saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsInfo {
+    /// The protocol version (`TLSv1_2`, `TLSv1_3`).
+    pub version: Option<ProtocolVersion>,
+    /// Whether the handshake resumed an earlier session (a TLS 1.2 session id or
+    /// ticket, or a TLS 1.3 ticket) rather than doing a full one.
+    pub resumed: bool,
+    /// The server name the client sent (SNI); `None` when it sent none, as rustls
+    /// clients do when connecting to an IP address.
+    pub server_name: Option<String>,
+    /// The negotiated ALPN protocol (`b"http/1.1"`); `None` when the client offered
+    /// none.
+    pub alpn_protocol: Option<Vec<u8>>,
+    /// Whether the client presented a certificate.
+    pub client_certificate: bool,
 }
 
 /// An error the server recorded instead of panicking.
@@ -104,6 +134,16 @@ struct State {
     errors: Vec<RecordedError>,
 }
 
+impl State {
+    fn push_error(&mut self, connection: Option<usize>, message: String) {
+        self.stats.errors += 1;
+        self.errors.push(RecordedError {
+            connection,
+            message,
+        });
+    }
+}
+
 /// The shared record. Locks are held only to copy in or out, never across I/O.
 #[derive(Debug)]
 pub(crate) struct Recorder {
@@ -141,6 +181,7 @@ impl Recorder {
                 peer,
                 requests: 0,
                 closed: None,
+                tls: None,
             });
             s.stats.connections_accepted += 1;
             index
@@ -159,6 +200,27 @@ impl Recorder {
                 }
                 s.requests.push_back(request.clone());
             }
+        });
+    }
+
+    /// Records a completed TLS handshake on `connection`.
+    pub(crate) fn tls_established(&self, connection: usize, info: TlsInfo) {
+        self.update(|s| {
+            s.stats.tls_handshakes += 1;
+            if info.resumed {
+                s.stats.tls_resumed += 1;
+            }
+            if let Some(c) = s.connections.get_mut(connection) {
+                c.tls = Some(info);
+            }
+        });
+    }
+
+    /// Records a failed TLS handshake on `connection`, as an error too.
+    pub(crate) fn tls_failed(&self, connection: usize, message: String) {
+        self.update(|s| {
+            s.stats.tls_handshake_failures += 1;
+            s.push_error(Some(connection), message);
         });
     }
 
@@ -186,13 +248,7 @@ impl Recorder {
     }
 
     pub(crate) fn error(&self, connection: Option<usize>, message: String) {
-        self.update(|s| {
-            s.stats.errors += 1;
-            s.errors.push(RecordedError {
-                connection,
-                message,
-            });
-        });
+        self.update(|s| s.push_error(connection, message));
     }
 
     pub(crate) fn stats(&self) -> ServerStats {

@@ -85,9 +85,15 @@ impl TestServer {
         self.addr.to_string()
     }
 
-    /// `http://{authority}{path}`; `path` should start with `/`.
+    /// `http://{authority}{path}`, or `https://…` in [TLS mode](TestServerBuilder::tls);
+    /// `path` should start with `/`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        let scheme = if self.shared.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}{path}", self.addr)
     }
 
     /// The counters now.
@@ -251,7 +257,10 @@ fn spawn_connection(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let id = shared.recorder.connection_accepted(peer);
     let _ = stream.set_nodelay(true);
     let registered = match stream.try_clone() {
-        Ok(clone) => shared.signal.register(id, clone),
+        // TLS connections close gracefully on shutdown: their threads send close_notify.
+        Ok(clone) => shared
+            .signal
+            .register(id, clone, shared.config.tls.is_some()),
         Err(e) => {
             shared
                 .recorder

@@ -4,15 +4,19 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "rustls")]
+use hcx_exec::TlsIdentity;
 use hcx_exec::{
-    Error, ErrorKind, IdleConnectionEvictor, MainExec, PoolingConnectionManager,
-    PoolingConnectionManagerBuilder, RequestConfig, Resolver, Route, SocketConfig,
+    DefaultRoutePlanner, EnvProxyRoutePlanner, Error, ErrorKind, IdleConnectionEvictor, MainExec,
+    PoolingConnectionManager, PoolingConnectionManagerBuilder, Proxy, RequestConfig, Resolver,
+    RoutePlanner, SocketConfig,
 };
 use hcx_h1::Limits;
 use hcx_pool::ReusePolicy;
 use hcx_reuse::{
     ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, KeepAliveStrategy,
 };
+use http::Uri;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
@@ -36,6 +40,11 @@ pub const DEFAULT_USER_AGENT: &str = concat!("hcx/", env!("CARGO_PKG_VERSION"));
 pub struct ClientBuilder {
     manager: Option<PoolingConnectionManager>,
     manager_builder: PoolingConnectionManagerBuilder,
+    /// Per-route limits by URL, keyed by the planner's route at `build`.
+    route_limits: Vec<(Uri, usize)>,
+    planner: PlannerChoice,
+    #[cfg(feature = "rustls")]
+    tls: Option<TlsIdentity>,
     reuse: Arc<dyn ConnectionReuseStrategy>,
     keep_alive: KeepAliveChoice,
     limits: Limits,
@@ -61,6 +70,16 @@ pub struct ClientBuilder {
     pub(crate) compress: compress::Settings,
 }
 
+/// Where the route planner comes from.
+enum PlannerChoice {
+    /// `DefaultRoutePlanner`, through this proxy if any.
+    Default(Option<Proxy>),
+    /// `EnvProxyRoutePlanner::from_env`, read at `build`.
+    Env,
+    /// The user's.
+    Custom(Arc<dyn RoutePlanner>),
+}
+
 /// The default keep-alive strategy (whose margin the builder can set) or the user's.
 enum KeepAliveChoice {
     Default(DefaultKeepAliveStrategy),
@@ -72,6 +91,10 @@ impl ClientBuilder {
         ClientBuilder {
             manager: None,
             manager_builder: PoolingConnectionManager::builder(),
+            route_limits: Vec::new(),
+            planner: PlannerChoice::Default(None),
+            #[cfg(feature = "rustls")]
+            tls: None,
             reuse: Arc::new(DefaultReuseStrategy),
             keep_alive: KeepAliveChoice::Default(DefaultKeepAliveStrategy::default()),
             limits: Limits::default(),
@@ -121,7 +144,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The limit of the route of `url` (scheme, host, port), in place of
+    /// The limit of the route requests to `url` take (as the route planner decides it
+    /// when the client is built: scheme, host, port, proxy, TLS identity), in place of
     /// [`max_per_route`](Self::max_per_route); 0 blocks the route. A URL that cannot be
     /// used is reported by [`build`](Self::build). Apache:
     /// `setMaxPerRoute(HttpRoute, int)`.
@@ -134,10 +158,63 @@ impl ClientBuilder {
     /// # Ok::<(), hcx::Error>(())
     /// ```
     pub fn max_per_route_for(mut self, url: impl IntoUri, max: usize) -> Self {
-        match url.into_uri().and_then(|uri| Route::from_uri(&uri)) {
-            Ok(route) => self.manager_builder = self.manager_builder.max_per_route_for(route, max),
+        match url.into_uri() {
+            Ok(uri) => self.route_limits.push((uri, max)),
             Err(e) => self.invalid = self.invalid.or(Some(e)),
         }
+        self
+    }
+
+    /// Sends every request through `proxy`: `http` ones in absolute-form to the proxy
+    /// (one pool for the proxy), `https` ones through a `CONNECT` tunnel per origin.
+    /// Replaces an earlier [`proxy_from_env`](Self::proxy_from_env) or
+    /// [`route_planner`](Self::route_planner). Apache: `setProxy(HttpHost)`.
+    ///
+    /// ```
+    /// let proxy = hcx::Proxy::from_url("http://proxy.corp:3128")?.with_basic_auth("me", "secret");
+    /// let client = hcx::Client::builder().proxy(proxy).build()?;
+    /// # Ok::<(), hcx::Error>(())
+    /// ```
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.planner = PlannerChoice::Default(Some(proxy));
+        self
+    }
+
+    /// Takes the proxies from the environment when the client is built (`http_proxy`,
+    /// `https_proxy`, `all_proxy`, `no_proxy`, in either case: see
+    /// [`EnvProxyRoutePlanner`]). Off by default: a library does not change where it
+    /// sends requests because of a variable nobody meant for it. Apache:
+    /// `useSystemProperties()` / `SystemDefaultRoutePlanner`.
+    pub fn proxy_from_env(mut self) -> Self {
+        self.planner = PlannerChoice::Env;
+        self
+    }
+
+    /// Decides routes with `planner` (any `Fn(&Uri) -> Result<Route, Error>`), which
+    /// then also chooses the TLS identity of `https` routes:
+    /// [`tls_config`](Self::tls_config) cannot be combined with it. Apache:
+    /// `setRoutePlanner`.
+    pub fn route_planner(mut self, planner: impl RoutePlanner + 'static) -> Self {
+        self.planner = PlannerChoice::Custom(Arc::new(planner));
+        self
+    }
+
+    /// Makes `https` connections with this rustls configuration (custom roots, client
+    /// certificate, protocol versions…) in place of the default (the bundled webpki
+    /// roots). If it offers no ALPN protocol, `http/1.1` is offered. Connections made
+    /// with it are keyed apart from any other configuration's. Apache:
+    /// `setSSLContext` / `setTlsStrategy`. Feature `rustls`.
+    #[cfg(feature = "rustls")]
+    pub fn tls_config(self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls_identity(TlsIdentity::new("custom", config))
+    }
+
+    /// Like [`tls_config`](Self::tls_config), with an identity named as the pool's
+    /// statistics and messages should show it. A request can carry its own
+    /// [`TlsIdentity`] in its extensions, replacing this one. Feature `rustls`.
+    #[cfg(feature = "rustls")]
+    pub fn tls_identity(mut self, identity: TlsIdentity) -> Self {
+        self.tls = Some(identity);
         self
     }
 
@@ -432,9 +509,17 @@ impl ClientBuilder {
         if let Some(e) = self.too_many_headers {
             return Err(e.into());
         }
+        let planner = self.planner.build(
+            #[cfg(feature = "rustls")]
+            self.tls,
+        )?;
+        let mut manager_builder = self.manager_builder;
+        for (uri, max) in self.route_limits {
+            manager_builder = manager_builder.max_per_route_for(planner.plan(&uri)?, max);
+        }
         let manager = match self.manager {
             Some(manager) => manager,
-            None => self.manager_builder.build()?,
+            None => manager_builder.build()?,
         };
         let keep_alive: Arc<dyn KeepAliveStrategy> = match self.keep_alive {
             KeepAliveChoice::Default(strategy) => Arc::new(strategy),
@@ -485,7 +570,54 @@ impl ClientBuilder {
             Some(idle_for) => Some(IdleConnectionEvictor::start(&manager, idle_for)?),
             None => None,
         };
-        Ok(Client::from_parts(manager, chain, self.config, evictor))
+        Ok(Client::from_parts(
+            manager,
+            chain,
+            self.config,
+            planner,
+            evictor,
+        ))
+    }
+}
+
+impl PlannerChoice {
+    fn build(
+        self,
+        #[cfg(feature = "rustls")] tls: Option<TlsIdentity>,
+    ) -> Result<Arc<dyn RoutePlanner>, Error> {
+        Ok(match self {
+            PlannerChoice::Default(proxy) => {
+                let mut planner = DefaultRoutePlanner::new();
+                if let Some(proxy) = proxy {
+                    planner = planner.with_proxy(proxy);
+                }
+                #[cfg(feature = "rustls")]
+                if let Some(identity) = tls {
+                    planner = planner.with_tls(identity);
+                }
+                Arc::new(planner)
+            }
+            PlannerChoice::Env => {
+                #[allow(unused_mut)]
+                let mut planner = EnvProxyRoutePlanner::from_env()?;
+                #[cfg(feature = "rustls")]
+                if let Some(identity) = tls {
+                    planner = planner.with_tls(identity);
+                }
+                Arc::new(planner)
+            }
+            PlannerChoice::Custom(planner) => {
+                #[cfg(feature = "rustls")]
+                if tls.is_some() {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        "tls_config and route_planner were both set: a custom route planner \
+                         chooses the TLS identity of its routes",
+                    ));
+                }
+                planner
+            }
+        })
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use hcx_exec::{
     Body, Error, IdleConnectionEvictor, ManagerStats, PoolingConnectionManager, RequestConfig,
-    ResponseBody, Route,
+    ResponseBody, RoutePlanner,
 };
 use http::{Request, Response};
 
@@ -27,6 +27,7 @@ struct Inner {
     manager: PoolingConnectionManager,
     chain: NamedChain,
     config: RequestConfig,
+    planner: Arc<dyn RoutePlanner>,
     /// Stopped and joined when the last clone of the client is dropped.
     evictor: Option<IdleConnectionEvictor>,
 }
@@ -51,6 +52,7 @@ impl Client {
         manager: PoolingConnectionManager,
         chain: NamedChain,
         config: RequestConfig,
+        planner: Arc<dyn RoutePlanner>,
         evictor: Option<IdleConnectionEvictor>,
     ) -> Self {
         Client {
@@ -58,6 +60,7 @@ impl Client {
                 manager,
                 chain,
                 config,
+                planner,
                 evictor,
             }),
         }
@@ -66,10 +69,13 @@ impl Client {
     /// Sends `request` through the exec chain and returns the response once its head
     /// is read. The body streams from the connection: read it to its end (or drop it)
     /// to give the connection back. A [`RequestConfig`] in the request's extensions
-    /// replaces the client's for this request.
+    /// replaces the client's for this request, and a [`TlsIdentity`](crate::TlsIdentity)
+    /// there replaces the client's TLS configuration (feature `rustls`).
     ///
-    /// The URI must be absolute (`http://host[:port]/path`); `https` is not supported
-    /// yet ([`ErrorKind::InvalidUrl`](crate::ErrorKind::InvalidUrl), showing the URL).
+    /// The URI must be absolute (`http://host[:port]/path` or `https://…`); another
+    /// is an [`ErrorKind::InvalidUrl`](crate::ErrorKind::InvalidUrl) error that shows
+    /// it. The client's [`RoutePlanner`] decides whether it goes direct or through a
+    /// proxy.
     pub fn execute(&self, request: Request<Body>) -> Result<Response<ResponseBody>, Error> {
         self.execute_in(request, &mut Context::new())
     }
@@ -87,10 +93,15 @@ impl Client {
             .extensions_mut()
             .remove::<RequestConfig>()
             .unwrap_or_else(|| inner.config.clone());
-        let route = Route::from_uri(request.uri())?;
         context.clear_redirects();
         context.set_attempts(0);
-        let mut scope = Scope::new(route, &request, config, context, &inner.manager);
+        let mut scope = Scope::new(
+            &mut request,
+            config,
+            context,
+            &inner.manager,
+            &*inner.planner,
+        )?;
         Chain::new(inner.chain.handlers()).proceed(request, &mut scope)
     }
 

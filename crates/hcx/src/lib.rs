@@ -103,10 +103,13 @@ pub use url::IntoUri;
 pub use bytes;
 pub use hcx_close::{CloseCounts, CloseReason, Decision, Layer};
 pub use hcx_exec::{
-    Body, ConnectionInfo, Error, ErrorKind, ManagerStats, PoolingConnectionManager,
-    PoolingConnectionManagerBuilder, ProtocolErrorKind, RequestConfig, RequestProgress, Resolver,
-    ResponseBody, Route, Scheme, SocketConfig, StaticResolver, SystemResolver, UserToken,
+    Body, ConnectionInfo, DefaultRoutePlanner, EnvProxyRoutePlanner, Error, ErrorKind,
+    ManagerStats, PoolingConnectionManager, PoolingConnectionManagerBuilder, ProtocolErrorKind,
+    Proxy, RequestConfig, RequestProgress, Resolver, ResponseBody, Route, RoutePlanner, Scheme,
+    SocketConfig, StaticResolver, SystemResolver, UserToken,
 };
+#[cfg(feature = "rustls")]
+pub use hcx_exec::{TlsIdentity, crypto_provider};
 pub use hcx_h1::Limits;
 pub use hcx_pool::{
     Clock, CoarseClock, ManualClock, PoolConfig, PoolStats, ReusePolicy, SystemClock,
@@ -116,6 +119,8 @@ pub use hcx_reuse::{
     KeepAlive, KeepAliveStrategy, NeverReuse, decide, keep_alive_timeout, parse_duration,
 };
 pub use http;
+#[cfg(feature = "rustls")]
+pub use rustls;
 
 /// The exec engine, for layers of your own: Apache 5's `ExecRuntime` and
 /// `MainClientExec`, the connection endpoint, the connection and its transport.

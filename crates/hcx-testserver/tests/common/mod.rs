@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod tls;
+
 use hcx_testserver::TestServer;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -34,23 +36,50 @@ impl Response {
     }
 }
 
-pub struct RawClient {
-    stream: TcpStream,
+/// A client over any byte stream: a `TcpStream` by default, a rustls stream for TLS.
+pub struct RawClient<S = TcpStream> {
+    stream: S,
     buf: Vec<u8>,
 }
 
 impl RawClient {
     pub fn connect(server: &TestServer) -> RawClient {
-        let stream = TcpStream::connect(server.addr()).expect("connect");
+        Self::connect_to(server.addr())
+    }
+
+    pub fn connect_to(addr: std::net::SocketAddr) -> RawClient {
+        let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(SAFETY)).expect("read timeout");
+        RawClient::over(stream)
+    }
+}
+
+impl<S: Read + Write> RawClient<S> {
+    pub fn over(stream: S) -> RawClient<S> {
         RawClient {
             stream,
             buf: Vec::new(),
         }
     }
 
+    pub fn stream(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// The stream, once everything read has been consumed (to start TLS over it).
+    pub fn into_stream(self) -> S {
+        assert!(self.buf.is_empty(), "unread bytes: {:?}", self.text());
+        self.stream
+    }
+
+    /// Bytes read but not yet consumed.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
     pub fn send(&mut self, bytes: impl AsRef<[u8]>) {
         self.stream.write_all(bytes.as_ref()).expect("write");
+        self.stream.flush().expect("flush");
     }
 
     pub fn get(&mut self, path: &str) -> Response {

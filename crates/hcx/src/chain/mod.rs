@@ -47,7 +47,11 @@ pub use retry::{DefaultRetryStrategy, RetryStrategy, Sleeper, parse_retry_after}
 use std::fmt;
 use std::sync::Arc;
 
-use hcx_exec::{Body, Error, ErrorKind, PoolingConnectionManager, RequestConfig, ResponseBody};
+#[cfg(feature = "rustls")]
+use hcx_exec::TlsIdentity;
+use hcx_exec::{
+    Body, Error, ErrorKind, PoolingConnectionManager, RequestConfig, ResponseBody, RoutePlanner,
+};
 use http::{Method, Request, Response, Uri};
 
 use crate::Route;
@@ -171,24 +175,53 @@ pub struct Scope<'a> {
     original_method: Method,
     original_uri: Uri,
     manager: &'a PoolingConnectionManager,
+    planner: &'a dyn RoutePlanner,
+    #[cfg(feature = "rustls")]
+    tls: Option<TlsIdentity>,
 }
 
 impl<'a> Scope<'a> {
+    /// The scope of one execution of `request`, its route planned by `planner` (with
+    /// the request's own [`TlsIdentity`], if it carries one in its extensions).
     pub(crate) fn new(
-        route: Route,
-        request: &Request<Body>,
+        request: &mut Request<Body>,
         config: RequestConfig,
         context: &'a mut Context,
         manager: &'a PoolingConnectionManager,
-    ) -> Self {
-        Scope {
+        planner: &'a dyn RoutePlanner,
+    ) -> Result<Self, Error> {
+        #[cfg(feature = "rustls")]
+        let tls = request.extensions_mut().remove::<TlsIdentity>();
+        let route = plan(
+            planner,
+            #[cfg(feature = "rustls")]
+            tls.as_ref(),
+            request.uri(),
+        )?;
+        Ok(Scope {
             route,
             config,
             context,
             original_method: request.method().clone(),
             original_uri: request.uri().clone(),
             manager,
-        }
+            planner,
+            #[cfg(feature = "rustls")]
+            tls,
+        })
+    }
+
+    /// The route a request to `uri` takes in this execution: the client's
+    /// [`RoutePlanner`] decides it, and the TLS identity the request carried (if any)
+    /// replaces the planner's on an `https` route. The redirect layer asks this for
+    /// every hop.
+    pub fn plan(&self, uri: &Uri) -> Result<Route, Error> {
+        plan(
+            self.planner,
+            #[cfg(feature = "rustls")]
+            self.tls.as_ref(),
+            uri,
+        )
     }
 
     /// The method of the request as the caller gave it (before any redirect).
@@ -205,6 +238,21 @@ impl<'a> Scope<'a> {
     pub fn manager(&self) -> &PoolingConnectionManager {
         self.manager
     }
+}
+
+/// The planner's route for `uri`, with `tls` in place of its identity on `https`.
+fn plan(
+    planner: &dyn RoutePlanner,
+    #[cfg(feature = "rustls")] tls: Option<&TlsIdentity>,
+    uri: &Uri,
+) -> Result<Route, Error> {
+    #[allow(unused_mut)]
+    let mut route = planner.plan(uri)?;
+    #[cfg(feature = "rustls")]
+    if let (Some(identity), Some(current)) = (tls, route.tls.as_mut()) {
+        *current = identity.clone();
+    }
+    Ok(route)
 }
 
 impl fmt::Debug for Scope<'_> {

@@ -82,7 +82,7 @@ pub use strategy::{DefaultRedirectStrategy, RedirectStrategy};
 
 use std::sync::Arc;
 
-use hcx_exec::{Body, Error, ErrorKind, RequestConfig, ResponseBody, Route};
+use hcx_exec::{Body, Error, ErrorKind, RequestConfig, ResponseBody};
 use http::{Request, Response, Uri};
 use url::Url;
 
@@ -183,7 +183,7 @@ impl ExecHandler for RedirectExec {
                 .follow(&location, &scope.config)?;
             let status = response.status();
             let next = next_request(head, replay, status, location.clone())?;
-            let route = Route::from_uri(&location)?;
+            let route = scope.plan(&location)?;
             // Dropping the 3xx drains its body (within the drain limits) and gives its
             // connection back before the next hop leases one: the same connection
             // serves the next hop when it goes to the same route.

@@ -1,0 +1,326 @@
+//! HTTPS over rustls: the TLS identity a route is keyed by, the handshake, and the
+//! transport with a stale probe that understands TLS records.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use rustls::{CertificateError, ClientConfig, ClientConnection, StreamOwned};
+
+use crate::error::{Error, ErrorKind, is_timeout};
+use crate::transport::Transport;
+
+/// The TLS configuration a connection is made with, and part of its route's key: a
+/// connection opened with one identity (one set of trusted roots, one client
+/// certificate) is never leased to a request that asked for another. Apache HttpClient
+/// keys connections made with a client certificate implicitly, through the user token
+/// its `DefaultUserTokenHandler` derives from the TLS session, and users lose reuse
+/// without knowing why; here the identity is explicit, named, and each has its own
+/// routes in the pool's statistics.
+///
+/// Two identities are the same when they have the same name and the same
+/// `ClientConfig` (the same `Arc`). Sessions are resumed across new connections of
+/// one identity: rustls keeps the session cache in its `ClientConfig`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use hcx_exec::TlsIdentity;
+///
+/// let mut roots = rustls::RootCertStore::empty();
+/// roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+/// let config = rustls::ClientConfig::builder_with_provider(hcx_exec::crypto_provider())
+///     .with_safe_default_protocol_versions()?
+/// .with_root_certificates(roots)
+/// .with_no_client_auth();
+/// let identity = TlsIdentity::new("tenant-a", Arc::new(config));
+/// assert_eq!(identity.name(), "tenant-a");
+/// assert_eq!(identity.config().alpn_protocols, [b"http/1.1".to_vec()]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct TlsIdentity {
+    name: Arc<str>,
+    config: Arc<ClientConfig>,
+}
+
+impl TlsIdentity {
+    /// An identity named `name` (for statistics and messages) using `config`. If the
+    /// config offers no ALPN protocol, a copy offering `http/1.1` is used.
+    pub fn new(name: &str, config: Arc<ClientConfig>) -> Self {
+        let config = if config.alpn_protocols.is_empty() {
+            let mut copy = (*config).clone();
+            copy.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Arc::new(copy)
+        } else {
+            config
+        };
+        TlsIdentity {
+            name: Arc::from(name),
+            config,
+        }
+    }
+
+    /// The default identity: the Mozilla roots bundled in `webpki-roots` (as the JVM
+    /// ships its own `cacerts`), no client certificate, rustls' safe defaults (TLS 1.2
+    /// and 1.3) with [`crypto_provider`], ALPN `http/1.1`. One per process, so every
+    /// client shares its session cache.
+    ///
+    /// To trust the platform's store instead, build a `ClientConfig` from the
+    /// `rustls-native-certs` crate's certificates and pass it with
+    /// [`TlsIdentity::new`] (or the client builder's `tls_config`).
+    pub fn webpki_roots() -> Self {
+        static DEFAULT: OnceLock<TlsIdentity> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| {
+                let mut roots = rustls::RootCertStore::empty();
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                let config = match ClientConfig::builder_with_provider(crypto_provider())
+                    .with_safe_default_protocol_versions()
+                {
+                    Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
+                    // Every rustls provider supports the safe defaults: this cannot fail.
+                    Err(e) => unreachable!("the crypto provider lacks TLS 1.2 and 1.3: {e}"),
+                };
+                TlsIdentity::new("default", Arc::new(config))
+            })
+            .clone()
+    }
+
+    /// The identity's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The rustls configuration.
+    pub fn config(&self) -> &Arc<ClientConfig> {
+        &self.config
+    }
+}
+
+/// The rustls crypto provider hcx builds its default configuration with: the
+/// process-wide default if the application installed one
+/// (`CryptoProvider::install_default`, e.g. `aws-lc-rs` for post-quantum key
+/// exchange), otherwise the `ring` provider, which builds without a C toolchain.
+///
+/// rustls 0.23.48 deprecates `ring`'s provider because it lacks post-quantum key
+/// exchange; applications that need that install `aws-lc-rs` as the default and hcx
+/// follows it.
+pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    if let Some(installed) = rustls::crypto::CryptoProvider::get_default() {
+        return Arc::clone(installed);
+    }
+    static RING: OnceLock<Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
+    #[allow(deprecated)] // see above: the fallback that needs no C toolchain
+    let ring = RING.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()));
+    Arc::clone(ring)
+}
+
+impl PartialEq for TlsIdentity {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && Arc::ptr_eq(&self.config, &other.config)
+    }
+}
+
+impl Eq for TlsIdentity {}
+
+impl Hash for TlsIdentity {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        Arc::as_ptr(&self.config).hash(state);
+    }
+}
+
+impl fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TlsIdentity({:?})", self.name)
+    }
+}
+
+/// A TLS connection: rustls over a TCP stream (direct, or a proxy tunnel).
+pub(crate) struct TlsTransport {
+    stream: StreamOwned<ClientConnection, TcpStream>,
+}
+
+/// Runs the TLS handshake with `host` over `sock` within `deadline`.
+pub(crate) fn handshake(
+    identity: &TlsIdentity,
+    host: &str,
+    port: u16,
+    mut sock: TcpStream,
+    deadline: Option<Instant>,
+    connect_timeout: Duration,
+) -> Result<TlsTransport, Error> {
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidUrl,
+            format!("{host} is not a name TLS can verify"),
+        )
+        .with_source(e)
+    })?;
+    let mut conn = ClientConnection::new(Arc::clone(identity.config()), name).map_err(|e| {
+        Error::new(
+            ErrorKind::Tls,
+            format!("cannot start TLS with {host}:{port}"),
+        )
+        .with_source(e)
+    })?;
+    while conn.is_handshaking() {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|l| l.is_zero()) {
+            return Err(handshake_timeout(host, port, connect_timeout, None));
+        }
+        // A zero timeout means "block forever" to the OS: `left` is never zero here.
+        sock.set_read_timeout(left)
+            .and_then(|()| sock.set_write_timeout(left))
+            .map_err(|e| Error::exchange_io(e, "setting the TLS handshake timeout", None))?;
+        if let Err(e) = conn.complete_io(&mut sock) {
+            return Err(if is_timeout(&e) {
+                handshake_timeout(host, port, connect_timeout, Some(e))
+            } else {
+                handshake_error(host, port, e)
+            });
+        }
+    }
+    sock.set_read_timeout(None)
+        .and_then(|()| sock.set_write_timeout(None))
+        .map_err(|e| Error::exchange_io(e, "clearing the TLS handshake timeout", None))?;
+    Ok(TlsTransport {
+        stream: StreamOwned::new(conn, sock),
+    })
+}
+
+fn handshake_timeout(host: &str, port: u16, timeout: Duration, cause: Option<io::Error>) -> Error {
+    let error = Error::new(
+        ErrorKind::ConnectTimeout,
+        format!(
+            "TLS handshake with {host}:{port} not done within the connect timeout of {timeout:?}"
+        ),
+    );
+    match cause {
+        Some(e) => error.with_source(e),
+        None => error,
+    }
+}
+
+/// A failed handshake, saying which name or which issuer failed when rustls says so.
+fn handshake_error(host: &str, port: u16, e: io::Error) -> Error {
+    let what = match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::InvalidCertificate(cert)) => match cert {
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                format!("the certificate of {host}:{port} is not valid for the name {host}")
+            }
+            CertificateError::UnknownIssuer => format!(
+                "the certificate of {host}:{port} is signed by an issuer this client does not trust"
+            ),
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                format!("the certificate of {host}:{port} has expired")
+            }
+            _ => format!("the certificate of {host}:{port} was rejected"),
+        },
+        Some(rustls::Error::AlertReceived(alert)) => {
+            format!("{host}:{port} ended the TLS handshake with the alert {alert:?}")
+        }
+        Some(_) => format!("TLS handshake with {host}:{port} failed"),
+        None if e.kind() == io::ErrorKind::UnexpectedEof => {
+            format!("{host}:{port} closed the connection during the TLS handshake")
+        }
+        None => format!("I/O error during the TLS handshake with {host}:{port}"),
+    };
+    Error::new(ErrorKind::Tls, what).with_source(e)
+}
+
+impl TlsTransport {
+    /// Reads whatever records are waiting, without blocking. `true` when the
+    /// connection cannot carry a request: end of stream, `close_notify`, application
+    /// data nobody asked for, or an error. Handshake records that come unasked (TLS 1.3
+    /// session tickets) are taken in, and do not make the connection stale.
+    fn drain_records(&mut self) -> bool {
+        let sock = &mut self.stream.sock;
+        if sock.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let conn = &mut self.stream.conn;
+        let stale = loop {
+            match conn.read_tls(sock) {
+                Ok(0) => break true,
+                Ok(_) => match conn.process_new_packets() {
+                    Ok(state) if state.plaintext_bytes_to_read() > 0 => break true,
+                    Ok(state) if state.peer_has_closed() => break true,
+                    Ok(_) => {}
+                    Err(_) => break true,
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break true,
+            }
+        };
+        sock.set_nonblocking(false).is_err() || stale
+    }
+}
+
+impl Read for TlsTransport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl Write for TlsTransport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+impl Transport for TlsTransport {
+    /// Peeks at the TCP socket first (one non-blocking `recv(MSG_PEEK)`); only when
+    /// something is there are the TLS records read and judged: a `close_notify` or an
+    /// end of stream is stale, a session ticket is not.
+    fn is_stale(&mut self) -> bool {
+        if self.has_pending() {
+            return true;
+        }
+        if !self.stream.sock.is_stale() {
+            return false;
+        }
+        self.drain_records()
+    }
+
+    fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        Transport::set_timeout(&mut self.stream.sock, timeout)
+    }
+
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.stream.sock.peer_addr().ok()
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.stream.sock.local_addr().ok()
+    }
+
+    /// Plaintext rustls has decrypted and nobody read: bytes after the response.
+    fn has_pending(&mut self) -> bool {
+        match self.stream.conn.process_new_packets() {
+            Ok(state) => state.plaintext_bytes_to_read() > 0,
+            Err(_) => true,
+        }
+    }
+}
+
+impl fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsTransport")
+            .field("peer", &self.stream.sock.peer_addr().ok())
+            .field("protocol", &self.stream.conn.protocol_version())
+            .finish()
+    }
+}

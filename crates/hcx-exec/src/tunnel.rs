@@ -1,0 +1,153 @@
+//! A `CONNECT` tunnel through an HTTP proxy (RFC 9110 §9.3.6), the exchange run by
+//! the codec's `Call` like any other.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use hcx_h1::{Call, Limits, RecvStep, RequestFraming, Sending, TargetForm};
+use http::header::{HOST, PROXY_AUTHORIZATION};
+use http::{Method, Request, Uri};
+
+use crate::error::{Error, ErrorKind, is_timeout};
+use crate::route::Route;
+
+/// How much of a refusal's body is read (to show nothing of it; the connection closes).
+const REFUSAL_BODY_LIMIT: usize = 64 * 1024;
+
+/// Asks the proxy `sock` is connected to for a tunnel to the route's origin; the
+/// stream carries the origin's bytes once this returns. A refusal (any status but
+/// 2xx, 407 included) is an [`ErrorKind::ProxyTunnel`] error carrying the proxy's
+/// status and headers.
+pub(crate) fn open(
+    mut sock: TcpStream,
+    route: &Route,
+    deadline: Option<Instant>,
+    timeout: Duration,
+) -> Result<TcpStream, Error> {
+    let Some(proxy) = &route.proxy else {
+        return Ok(sock);
+    };
+    let authority = if route.host.contains(':') {
+        format!("[{}]:{}", route.host, route.port)
+    } else {
+        format!("{}:{}", route.host, route.port)
+    };
+    let failed = |what: &str| format!("the tunnel through {proxy} to {authority} {what}");
+    let uri: Uri = authority.parse().map_err(|e| {
+        Error::new(ErrorKind::InvalidUrl, failed("has no valid authority")).with_source(e)
+    })?;
+    let mut builder = Request::builder()
+        .method(Method::CONNECT)
+        .uri(uri)
+        .header(HOST, authority.as_str());
+    if let Some(value) = proxy.authorization() {
+        builder = builder.header(PROXY_AUTHORIZATION, value);
+    }
+    let request = builder.body(())?;
+    let mut out = Vec::with_capacity(128);
+    let sending = Call::new(
+        &request,
+        TargetForm::Authority,
+        RequestFraming::None,
+        Limits::default(),
+        &mut out,
+    )
+    .map_err(|e| {
+        Error::new(ErrorKind::InvalidRequest, failed("cannot be asked for")).with_source(e)
+    })?;
+    let Sending::Body(call) = sending else {
+        unreachable!("a CONNECT without a body does not wait for 100-continue");
+    };
+    let mut call = call.finish(&mut out).map_err(|e| {
+        Error::new(ErrorKind::InvalidRequest, failed("cannot be asked for")).with_source(e)
+    })?;
+
+    let io = |e: io::Error, what: &str| {
+        if is_timeout(&e) {
+            Error::new(
+                ErrorKind::ConnectTimeout,
+                failed(&format!(
+                    "was not open within the connect timeout of {timeout:?}"
+                )),
+            )
+            .with_source(e)
+        } else {
+            Error::new(ErrorKind::Connect, failed(what)).with_source(e)
+        }
+    };
+    set_timeouts(&sock, deadline).map_err(|e| io(e, "could not be set up"))?;
+    sock.write_all(&out)
+        .map_err(|e| io(e, "could not be asked for"))?;
+
+    let mut buf = BytesMut::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    let response = loop {
+        call = match call.try_read(&mut buf).map_err(Error::from_h1)? {
+            RecvStep::Response(response) => break response,
+            RecvStep::Wait(call) => call,
+        };
+        set_timeouts(&sock, deadline).map_err(|e| io(e, "could not be set up"))?;
+        match sock.read(&mut chunk) {
+            Ok(0) => {
+                return Err(Error::new(
+                    ErrorKind::Connect,
+                    failed("was not answered: the proxy closed the connection"),
+                ));
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e, "was not answered")),
+        }
+    };
+    let status = response.head.status;
+    if status.is_success() {
+        if !buf.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                failed(&format!(
+                    "was opened with {} bytes after the proxy's answer, before the origin spoke",
+                    buf.len()
+                )),
+            ));
+        }
+        sock.set_read_timeout(None)
+            .and_then(|()| sock.set_write_timeout(None))
+            .map_err(|e| io(e, "could not be set up"))?;
+        return Ok(sock);
+    }
+    // Refused: read what of the body is cheap to read, then report the answer.
+    let mut body = response.body;
+    let mut read = buf.len();
+    while !body.is_done() && read < REFUSAL_BODY_LIMIT {
+        if body.decode_buf(&mut buf).is_err() {
+            break;
+        }
+        if body.is_done() || set_timeouts(&sock, deadline).is_err() {
+            break;
+        }
+        match sock.read(&mut chunk) {
+            Ok(n) if n > 0 => {
+                read += n;
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            _ => break,
+        }
+    }
+    Err(Error::proxy_refused(
+        failed(&format!("was refused: {status}")),
+        status,
+        response.head.headers,
+    ))
+}
+
+/// The socket's timeouts set to what is left of the connect timeout.
+fn set_timeouts(sock: &TcpStream, deadline: Option<Instant>) -> io::Result<()> {
+    let left = deadline.map(|d| {
+        d.saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    });
+    sock.set_read_timeout(left)?;
+    sock.set_write_timeout(left)
+}

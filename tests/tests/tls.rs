@@ -1,0 +1,361 @@
+//! HTTPS against the test server's TLS mode, with a CA made for each test (`rcgen`):
+//! reuse and resumption, the verification failures (their own error kind, never
+//! retried), client certificates, the TLS identity in the route key, and the stale
+//! probe over TLS.
+
+mod common;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{SAFETY, TestResult, close_reason, info, wait_until_idle_connection_is_stale};
+use hcx::rustls::ClientConfig;
+use hcx::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use hcx::{
+    Body, Client, CloseReason, Context, ErrorKind, Route, StaticResolver, TlsIdentity,
+    crypto_provider,
+};
+use hcx_testserver::{Method, Reply, ServerCloseReason, TestCa, TestServer};
+use http::Request;
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// A client configuration trusting only `ca`, with a client certificate if given.
+fn trusting(
+    ca: &TestCa,
+    client_cert: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+) -> Result<Arc<ClientConfig>, Box<dyn std::error::Error>> {
+    let builder = ClientConfig::builder_with_provider(crypto_provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(ca.root_store());
+    Ok(Arc::new(match client_cert {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
+        None => builder.with_no_client_auth(),
+    }))
+}
+
+fn tls_server(ca: &TestCa, names: &[&str]) -> io::Result<TestServer> {
+    TestServer::builder()
+        .tls(ca.server_config(names))
+        .route(Method::GET, "/", Reply::ok().body("secret"))
+        .start()
+}
+
+/// A client that resolves every `*.test` name in `names` to 127.0.0.1.
+fn client_for(
+    config: Arc<ClientConfig>,
+    names: &[&str],
+) -> Result<Client, Box<dyn std::error::Error>> {
+    let mut resolver = StaticResolver::new();
+    for name in names {
+        resolver = resolver.with(name, LOCALHOST);
+    }
+    Ok(Client::builder()
+        .tls_config(config)
+        .resolver(resolver)
+        .response_timeout(Some(SAFETY))
+        .build()?)
+}
+
+#[test]
+fn one_handshake_serves_a_hundred_requests() -> TestResult {
+    let ca = TestCa::new()?;
+    let server = tls_server(&ca, &["127.0.0.1"])?;
+    let client = client_for(trusting(&ca, None)?, &[])?;
+    let url = server.url("/");
+    assert!(url.starts_with("https://"), "{url}");
+    for i in 0..100 {
+        let response = client.get(url.as_str())?;
+        assert_eq!(response.status(), 200);
+        assert_eq!(info(&response).reused, i > 0, "request {i}");
+        assert_eq!(response.into_body().into_string()?, "secret");
+    }
+    let stats = server.stats();
+    assert_eq!(stats.requests_received, 100);
+    assert_eq!((stats.connections_accepted, stats.tls_handshakes), (1, 1));
+    assert_eq!(client.stats().connections_opened, 1);
+    let tls = server.connections()[0]
+        .tls
+        .clone()
+        .ok_or("a TLS connection")?;
+    assert_eq!(tls.alpn_protocol.as_deref(), Some(&b"http/1.1"[..]));
+    assert_eq!(tls.server_name, None, "no SNI for an IP address");
+    Ok(())
+}
+
+#[test]
+fn sni_names_the_host_and_alpn_offers_http11() -> TestResult {
+    let ca = TestCa::new()?;
+    let server = tls_server(&ca, &["secure.test"])?;
+    let client = client_for(trusting(&ca, None)?, &["secure.test"])?;
+    let url = format!("https://secure.test:{}/", server.port());
+    assert_eq!(client.get(url)?.into_body().into_string()?, "secret");
+    let tls = server.connections()[0]
+        .tls
+        .clone()
+        .ok_or("a TLS connection")?;
+    assert_eq!(tls.server_name.as_deref(), Some("secure.test"));
+    assert_eq!(tls.alpn_protocol.as_deref(), Some(&b"http/1.1"[..]));
+    Ok(())
+}
+
+#[test]
+fn new_connections_resume_the_session() -> TestResult {
+    let ca = TestCa::new()?;
+    // Each response closes its connection, so each request makes a new one.
+    let server = TestServer::builder()
+        .tls(ca.server_config(&["127.0.0.1"]))
+        .route(Method::GET, "/", Reply::ok().body("secret"))
+        .close_after(1)
+        .start()?;
+    let client = client_for(trusting(&ca, None)?, &[])?;
+    for _ in 0..3 {
+        assert_eq!(
+            client.get(server.url("/"))?.into_body().into_string()?,
+            "secret"
+        );
+    }
+    server.wait_for_closed(3, SAFETY)?;
+    let stats = server.stats();
+    assert_eq!((stats.tls_handshakes, stats.tls_resumed), (3, 2));
+    let resumed: Vec<bool> = server
+        .connections()
+        .iter()
+        .map(|c| c.tls.as_ref().is_some_and(|t| t.resumed))
+        .collect();
+    assert_eq!(resumed, [false, true, true]);
+    assert_eq!(client.stats().connections_opened, 3);
+    Ok(())
+}
+
+#[test]
+fn a_certificate_for_another_name_is_a_tls_error_naming_the_name_and_is_not_retried() -> TestResult
+{
+    let ca = TestCa::new()?;
+    let server = tls_server(&ca, &["right.test"])?;
+    let client = client_for(trusting(&ca, None)?, &["wrong.test"])?;
+    let mut context = Context::new();
+    let request =
+        Request::get(format!("https://wrong.test:{}/", server.port())).body(Body::empty())?;
+    let error = client
+        .execute_in(request, &mut context)
+        .err()
+        .ok_or("the name does not match")?;
+    assert_eq!(error.kind(), ErrorKind::Tls, "{error:#}");
+    let shown = error.to_string();
+    assert!(
+        shown.contains("not valid for the name wrong.test"),
+        "{shown}"
+    );
+    assert!(!error.is_request_sent());
+    assert_eq!(context.attempts(), 1, "a TLS failure is never retried");
+    assert_eq!(client.stats().connections_opened, 0);
+    server.wait_until(SAFETY, |s| s.tls_handshake_failures >= 1)?;
+    assert_eq!(server.stats().connections_accepted, 1);
+    assert_eq!(server.stats().requests_received, 0);
+    Ok(())
+}
+
+#[test]
+fn an_untrusted_issuer_is_rejected_and_a_custom_root_accepted() -> TestResult {
+    let ca = TestCa::new()?;
+    let server = tls_server(&ca, &["127.0.0.1"])?;
+
+    // The default roots (webpki) do not know the test CA.
+    let default = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    let error = default
+        .get(server.url("/"))
+        .err()
+        .ok_or("an unknown issuer")?;
+    assert_eq!(error.kind(), ErrorKind::Tls, "{error:#}");
+    assert!(
+        error
+            .to_string()
+            .contains("signed by an issuer this client does not trust"),
+        "{error}"
+    );
+
+    // Nor does a client trusting another CA.
+    let other = client_for(trusting(&TestCa::new()?, None)?, &[])?;
+    let error = other.get(server.url("/")).err().ok_or("another CA")?;
+    assert_eq!(error.kind(), ErrorKind::Tls, "{error:#}");
+    server.wait_until(SAFETY, |s| s.tls_handshake_failures >= 2)?;
+
+    // A client given the test CA as its root is served.
+    let custom = client_for(trusting(&ca, None)?, &[])?;
+    assert_eq!(
+        custom.get(server.url("/"))?.into_body().into_string()?,
+        "secret"
+    );
+    assert_eq!(server.stats().requests_received, 1);
+    Ok(())
+}
+
+#[test]
+fn a_client_certificate_is_presented_when_the_server_requires_one() -> TestResult {
+    let ca = TestCa::new()?;
+    let server = TestServer::builder()
+        .tls(ca.server_config_requiring_client_cert(&["127.0.0.1"]))
+        .route(Method::GET, "/", Reply::ok().body("for alice"))
+        .start()?;
+
+    let anonymous = client_for(trusting(&ca, None)?, &[])?;
+    let error = anonymous
+        .get(server.url("/"))
+        .err()
+        .ok_or("the server requires a certificate")?;
+    assert_eq!(error.kind(), ErrorKind::Tls, "{error:#}");
+
+    let alice = client_for(trusting(&ca, Some(ca.client_identity("alice")))?, &[])?;
+    assert_eq!(
+        alice.get(server.url("/"))?.into_body().into_string()?,
+        "for alice"
+    );
+    let presented: Vec<bool> = server
+        .connections()
+        .iter()
+        .filter_map(|c| c.tls.as_ref().map(|t| t.client_certificate))
+        .collect();
+    assert_eq!(presented, [true]);
+    Ok(())
+}
+
+#[test]
+fn connections_of_one_tls_identity_are_never_leased_for_another() -> TestResult {
+    let ca = TestCa::new()?;
+    let server = TestServer::builder()
+        .tls(ca.server_config_requiring_client_cert(&["127.0.0.1"]))
+        .route(Method::GET, "/", Reply::ok().body("hi"))
+        .start()?;
+    // The client's identity is alice's; some requests carry bob's.
+    let client = client_for(trusting(&ca, Some(ca.client_identity("alice")))?, &[])?;
+    let bob = TlsIdentity::new("bob", trusting(&ca, Some(ca.client_identity("bob")))?);
+    let as_bob = || -> Result<Request<Body>, http::Error> {
+        let mut request = Request::get(server.url("/")).body(Body::empty())?;
+        request.extensions_mut().insert(bob.clone());
+        Ok(request)
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            client.get(server.url("/"))?.into_body().into_string()?,
+            "hi"
+        );
+        assert_eq!(client.execute(as_bob()?)?.into_body().into_string()?, "hi");
+    }
+    // Two routes, one connection each, every reuse within its own identity.
+    assert_eq!(client.stats().connections_opened, 2);
+    assert_eq!(client.stats().pool.available, 2);
+    let served: Vec<(bool, usize)> = server
+        .connections()
+        .iter()
+        .map(|c| {
+            (
+                c.tls.as_ref().is_some_and(|t| t.client_certificate),
+                c.requests,
+            )
+        })
+        .collect();
+    assert_eq!(served, [(true, 3), (true, 3)]);
+    let bob_route = Route::https("127.0.0.1", server.port(), bob.clone());
+    assert!(bob_route.to_string().contains("bob"), "{bob_route}");
+    let pool = client.connection_manager().pool();
+    assert_eq!(pool.route_stats(&bob_route).available, 1);
+    // The same name with another configuration is another identity.
+    let impostor = TlsIdentity::new("bob", trusting(&ca, Some(ca.client_identity("eve")))?);
+    let impostor_route = Route::https("127.0.0.1", server.port(), impostor);
+    assert_ne!(impostor_route, bob_route);
+    assert_eq!(pool.route_stats(&impostor_route).available, 0);
+    Ok(())
+}
+
+#[test]
+fn a_close_notify_while_idle_is_seen_before_reuse() -> TestResult {
+    let ca = TestCa::new()?;
+    // The server ends idle connections after 50 ms: close_notify, then FIN.
+    let server = TestServer::builder()
+        .tls(ca.server_config(&["127.0.0.1"]))
+        .route(Method::GET, "/", Reply::ok().body("fine"))
+        .idle_timeout(Duration::from_millis(50))
+        .start()?;
+    let config = trusting(&ca, None)?;
+    let identity = TlsIdentity::new("test", config);
+    let client = Client::builder()
+        .tls_identity(identity.clone())
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    assert_eq!(
+        client.get(server.url("/"))?.into_body().into_string()?,
+        "fine"
+    );
+    server.wait_for_closed(1, SAFETY)?;
+    assert_eq!(
+        server.connections()[0].closed,
+        Some(ServerCloseReason::IdleTimeout)
+    );
+    let route = Route::https("127.0.0.1", server.port(), identity);
+    wait_until_idle_connection_is_stale(&client, &route)?;
+
+    let mut context = Context::new();
+    let response = client.execute_in(
+        Request::get(server.url("/")).body(Body::empty())?,
+        &mut context,
+    )?;
+    assert!(!info(&response).reused, "a fresh connection");
+    assert_eq!(response.into_body().into_string()?, "fine");
+    assert_eq!(context.attempts(), 1, "found by the probe, not by a retry");
+    assert_eq!(client.stats().closes.get(CloseReason::Stale), 1);
+    assert_eq!(client.stats().connections_opened, 2);
+    Ok(())
+}
+
+#[test]
+fn bytes_after_a_response_over_tls_are_never_pooled() -> TestResult {
+    let ca = TestCa::new()?;
+    let server = TestServer::builder()
+        .tls(ca.server_config(&["127.0.0.1"]))
+        .route(
+            Method::GET,
+            "/extra",
+            Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiEXTRA"),
+        )
+        .route(Method::GET, "/ok", Reply::ok().body("fine"))
+        .start()?;
+    let client = client_for(trusting(&ca, None)?, &[])?;
+    let response = client.get(server.url("/extra"))?;
+    assert_eq!(close_reason(&response), None, "unknown until the body ends");
+    assert_eq!(response.into_body().into_string()?, "hi");
+    assert_eq!(client.stats().closes.get(CloseReason::TrailingBytes), 1);
+    assert_eq!(client.stats().pool.available, 0);
+    let response = client.get(server.url("/ok"))?;
+    assert!(!info(&response).reused);
+    assert_eq!(response.into_body().into_string()?, "fine");
+    Ok(())
+}
+
+#[test]
+fn a_redirect_from_http_to_https_is_followed_over_tls() -> TestResult {
+    let ca = TestCa::new()?;
+    let secure = tls_server(&ca, &["127.0.0.1"])?;
+    let plain = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::new(301u16).header("location", secure.url("/")),
+        )
+        .start()?;
+    let client = client_for(trusting(&ca, None)?, &[])?;
+    let mut context = Context::new();
+    let response = client.execute_in(
+        Request::get(plain.url("/")).body(Body::empty())?,
+        &mut context,
+    )?;
+    assert_eq!(response.into_body().into_string()?, "secret");
+    assert_eq!(
+        context.redirect_locations(),
+        [secure.url("/").parse::<http::Uri>()?]
+    );
+    assert_eq!(secure.stats().tls_handshakes, 1);
+    Ok(())
+}
