@@ -104,7 +104,8 @@ impl TlsIdentity {
 /// The rustls crypto provider hcx builds its default configuration with: the
 /// process-wide default if the application installed one
 /// (`CryptoProvider::install_default`, e.g. `aws-lc-rs` for post-quantum key
-/// exchange), otherwise the `ring` provider, which builds without a C toolchain.
+/// exchange), otherwise the `ring` provider, which builds without a C toolchain,
+/// with X25519 as its first key exchange group (then P-256, then P-384).
 ///
 /// rustls 0.23.48 deprecates `ring`'s provider because it lacks post-quantum key
 /// exchange; applications that need that install `aws-lc-rs` as the default and hcx
@@ -114,8 +115,16 @@ pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
         return Arc::clone(installed);
     }
     static RING: OnceLock<Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
-    #[allow(deprecated)] // see above: the fallback that needs no C toolchain
-    let ring = RING.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let ring = RING.get_or_init(|| {
+        #[allow(deprecated)] // see above: the fallback that needs no C toolchain
+        let mut provider = rustls::crypto::ring::default_provider();
+        // X25519 first: the client sends a key share for its first group only, and
+        // with ring's P-384 (its default first) a full handshake on loopback takes
+        // about four times as long as with X25519 (docs/benchmarks.md, "HTTPS").
+        use rustls::crypto::ring::kx_group::{SECP256R1, SECP384R1, X25519};
+        provider.kx_groups = vec![X25519, SECP256R1, SECP384R1];
+        Arc::new(provider)
+    });
     Arc::clone(ring)
 }
 

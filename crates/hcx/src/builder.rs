@@ -204,6 +204,22 @@ impl ClientBuilder {
     /// roots). If it offers no ALPN protocol, `http/1.1` is offered. Connections made
     /// with it are keyed apart from any other configuration's. Apache:
     /// `setSSLContext` / `setTlsStrategy`. Feature `rustls`.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use hcx::rustls::pki_types::{CertificateDer, pem::PemObject};
+    ///
+    /// let mut roots = hcx::rustls::RootCertStore::empty();
+    /// for cert in CertificateDer::pem_file_iter("corp-ca.pem")? {
+    ///     roots.add(cert?)?;
+    /// }
+    /// let config = hcx::rustls::ClientConfig::builder_with_provider(hcx::crypto_provider())
+    ///     .with_safe_default_protocol_versions()?
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// let client = hcx::Client::builder().tls_config(Arc::new(config)).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "rustls")]
     pub fn tls_config(self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls_identity(TlsIdentity::new("custom", config))

@@ -67,7 +67,12 @@
 //! at their end, and an opt-in evictor thread closes idle connections when they fall
 //! due. Blocking I/O, one thread per request.
 //!
-//! What it is not (yet): HTTPS and proxies.
+//! HTTPS runs on rustls (feature `rustls`, default): the bundled webpki roots, or a
+//! `rustls::ClientConfig` of your own ([`ClientBuilder::tls_config`]); a client
+//! certificate's connections are keyed apart in the pool ([`TlsIdentity`]). Proxies:
+//! [`ClientBuilder::proxy`], or the environment's (`http_proxy`, `no_proxy`…) with
+//! [`ClientBuilder::proxy_from_env`], or a [`RoutePlanner`] of your own. A name's
+//! addresses are raced as RFC 8305 ("Happy Eyeballs") says.
 //!
 //! Porting notes: [`RequestConfig`] is Apache's `RequestConfig` (defaults: 3 min
 //! connection request and connect timeouts, no response timeout), overridable per
