@@ -1,6 +1,9 @@
 //! Sequential GETs on one keep-alive connection, a fixed count, for profiling and
 //! instruction counts (`valgrind --tool=callgrind`):
-//! `cargo run --release -p hcx-benches --example seq_loop -- [requests] [bare]`.
+//! `cargo run --release -p hcx-benches --example seq_loop -- [requests] [bare|listener]`.
+//!
+//! With `listener`, the client has an event listener whose methods do nothing: the
+//! difference from the default is what reporting events to a listener costs.
 //!
 //! With `bare`, the requests go straight to the engine (`MainExec` with an
 //! `ExecRuntime` per request, no exec chain): the difference is what the default chain
@@ -13,10 +16,17 @@ use hcx::http::Request;
 use hcx::{Body, Client, PoolingConnectionManager, RequestConfig, Route};
 use hcx_testserver::{Method, Reply, TestServer};
 
+/// A listener that ignores every event.
+struct Noop;
+
+impl hcx::EventListener for Noop {}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let n: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(20_000);
-    let bare = args.next().as_deref() == Some("bare");
+    let mode = args.next();
+    let bare = mode.as_deref() == Some("bare");
+    let listener = mode.as_deref() == Some("listener");
     let server = TestServer::builder()
         .route(Method::GET, "/", Reply::ok().body("hello, world!"))
         .keep_requests(0)
@@ -40,7 +50,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             bytes += response.into_body().into_vec()?.len();
         }
     } else {
-        let client = Client::builder().max_per_route(4).build()?;
+        let mut builder = Client::builder().max_per_route(4);
+        if listener {
+            builder = builder.event_listener(Noop);
+        }
+        let client = builder.build()?;
         for _ in 0..n {
             bytes += client.get(url.as_str())?.into_body().into_vec()?.len();
         }
@@ -48,7 +62,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = start.elapsed();
     println!(
         "{n} requests{}, {bytes} body bytes, {:?} per request, {} connection(s)",
-        if bare { " (bare engine)" } else { "" },
+        match (bare, listener) {
+            (true, _) => " (bare engine)",
+            (_, true) => " (no-op listener)",
+            _ => "",
+        },
         elapsed / n,
         server.stats().connections_accepted
     );

@@ -9,6 +9,7 @@ use bytes::BytesMut;
 
 use crate::config::SocketConfig;
 use crate::error::Error;
+use crate::events::{ConnectTimings, TlsSession};
 use crate::resolver::Resolver;
 use crate::route::{Route, Scheme};
 use crate::transport::Transport;
@@ -34,6 +35,8 @@ pub struct Connection {
     /// Bytes written over the connection's life: an exchange compares it before and
     /// after to know whether any request byte went out.
     written: u64,
+    /// How long making it took, step by step.
+    timings: ConnectTimings,
 }
 
 impl Connection {
@@ -48,17 +51,27 @@ impl Connection {
         timeout: Duration,
         socket: &SocketConfig,
     ) -> Result<Connection, Error> {
-        let deadline = Instant::now().checked_add(timeout);
+        let start = Instant::now();
+        let deadline = start.checked_add(timeout);
         let (host, port) = match &route.proxy {
             Some(proxy) => (proxy.host(), proxy.port()),
             None => (route.host.as_str(), route.port),
         };
         let stream = crate::connect::connect_tcp(host, port, resolver, timeout, socket)?;
+        let mut timings = ConnectTimings {
+            tcp: start.elapsed(),
+            ..ConnectTimings::default()
+        };
         let stream = if route.is_tunnelled() {
-            crate::tunnel::open(stream, route, deadline, timeout)?
+            let began = Instant::now();
+            let stream = crate::tunnel::open(stream, route, deadline, timeout)?;
+            timings.tunnel = Some(began.elapsed());
+            stream
         } else {
             stream
         };
+        #[cfg(feature = "rustls")]
+        let began = Instant::now();
         let transport: Box<dyn Transport> = match route.scheme {
             Scheme::Http => Box::new(stream),
             #[cfg(feature = "rustls")]
@@ -84,7 +97,15 @@ impl Connection {
                 ));
             }
         };
-        Ok(Connection::from_transport(id, route.clone(), transport))
+        if route.scheme == Scheme::Https {
+            #[cfg(feature = "rustls")]
+            {
+                timings.tls = Some(began.elapsed());
+            }
+        }
+        let mut conn = Connection::from_transport(id, route.clone(), transport);
+        conn.timings = timings;
+        Ok(conn)
     }
 
     /// A connection over a transport opened some other way (a TLS stream, a proxy
@@ -98,7 +119,19 @@ impl Connection {
             buf: BytesMut::with_capacity(READ_CHUNK),
             timeout: None,
             written: 0,
+            timings: ConnectTimings::default(),
         }
+    }
+
+    /// How long making the connection took, step by step (zero for a connection made
+    /// with [`from_transport`](Self::from_transport)).
+    pub fn connect_timings(&self) -> ConnectTimings {
+        self.timings
+    }
+
+    /// What the TLS handshake negotiated, for a TLS connection.
+    pub fn tls_session(&self) -> Option<TlsSession> {
+        self.transport.tls_session()
     }
 
     /// A number unique to this connection within its manager, for logs and
@@ -156,7 +189,9 @@ impl Connection {
                 other => break other,
             }
         };
-        self.buf.truncate(len + *result.as_ref().unwrap_or(&0));
+        let n = *result.as_ref().unwrap_or(&0);
+        self.buf.truncate(len + n);
+        wire(self.id, "<<", &self.buf[len..]);
         result
     }
 
@@ -167,6 +202,10 @@ impl Connection {
         loop {
             match self.transport.read(out) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(n) => {
+                    wire(self.id, "<<", &out[..n]);
+                    return Ok(n);
+                }
                 other => return other,
             }
         }
@@ -179,6 +218,7 @@ impl Connection {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.written += n as u64;
+                    wire(self.id, ">>", &bytes[..n]);
                     bytes = &bytes[n..];
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -207,6 +247,22 @@ impl Connection {
     /// The read buffer: bytes received and not consumed yet.
     pub(crate) fn buffer(&mut self) -> &mut BytesMut {
         &mut self.buf
+    }
+}
+
+/// The bytes of one read or write, escaped, as a TRACE event of `hcx::wire` (Apache's
+/// `org.apache.hc.client5.http.wire`): nothing unless a subscriber enabled it.
+#[inline]
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+fn wire(id: u64, direction: &str, bytes: &[u8]) {
+    #[cfg(feature = "tracing")]
+    if !bytes.is_empty() {
+        tracing::trace!(
+            target: "hcx::wire",
+            connection = id,
+            "{direction} {}",
+            bytes.escape_ascii()
+        );
     }
 }
 

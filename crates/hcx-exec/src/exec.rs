@@ -17,6 +17,7 @@ use crate::body::{Body, Source};
 use crate::config::RequestConfig;
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Facts, RequestProgress};
+use crate::events::{ConnectionRef, ResponseHeadRef};
 use crate::response_body::ResponseBody;
 use crate::route::Route;
 use crate::runtime::ExecRuntime;
@@ -144,7 +145,23 @@ impl MainExec {
             response_started: false,
             reused: info.is_some_and(|i| i.reused),
         };
-        let result = exchange(conn, sending, head, source, config, &mut progress);
+        let (conn, events) = runtime.connection_and_events();
+        let conn = conn.ok_or_else(no_connection)?;
+        let head_copy = events.wants_request_head().then(|| head.clone());
+        let sent_head = |conn: &Connection| {
+            if let Some(head) = &head_copy {
+                events.request_head_written(&ConnectionRef::new(conn.id(), conn.route()), head);
+            }
+        };
+        let result = exchange(
+            conn,
+            sending,
+            head,
+            source,
+            config,
+            &mut progress,
+            sent_head,
+        );
         let facts = progress.facts(runtime.connection().map_or(0, Connection::written));
         // On error, dropping the runtime discards the connection as a failed exchange.
         let response = result.map_err(|e| e.with_facts(facts))?;
@@ -170,6 +187,18 @@ impl MainExec {
             }
         };
         runtime.mark(decision);
+        if let (Some(conn), events) = runtime.connection_and_events() {
+            let conn_ref = ConnectionRef::new(conn.id(), conn.route());
+            events.response_head_read(
+                &conn_ref,
+                &ResponseHeadRef {
+                    status: head.status,
+                    version: head.version,
+                    headers: &head.headers,
+                },
+            );
+            events.reuse_decided(&conn_ref, decision);
+        }
 
         let mut response = head.into_response(());
         if let Some(info) = info {
@@ -192,13 +221,19 @@ fn exchange(
     source: Source,
     config: &RequestConfig,
     progress: &mut Progress,
+    sent_head: impl Fn(&Connection),
 ) -> Result<FinalResponse, Error> {
     conn.set_timeout(config.response_timeout)
         .map_err(|e| Error::exchange_io(e, "setting the response timeout", None))?;
     let sent = match sending {
-        Sending::Body(call) => send_body(conn, head, call, source)?,
+        Sending::Body(call) => {
+            let sent = send_body(conn, head, call, source)?;
+            sent_head(conn);
+            sent
+        }
         Sending::AwaitContinue(mut call) => {
             send_head(conn, &head)?;
+            sent_head(conn);
             let wait = config
                 .response_timeout
                 .map_or(config.expect_continue_timeout, |t| {
@@ -311,9 +346,11 @@ fn end_of_stream(conn: &Connection, codec: hcx_h1::Error, progress: &Progress) -
 }
 
 fn connection(runtime: &mut ExecRuntime) -> Result<&mut Connection, Error> {
-    runtime
-        .connection_mut()
-        .ok_or_else(|| Error::new(ErrorKind::InvalidRequest, "the runtime holds no connection"))
+    runtime.connection_mut().ok_or_else(no_connection)
+}
+
+fn no_connection() -> Error {
+    Error::new(ErrorKind::InvalidRequest, "the runtime holds no connection")
 }
 
 impl fmt::Debug for MainExec {

@@ -18,4 +18,7 @@ pub struct ConnectionInfo {
     pub probed: bool,
     /// How many stale idle connections were found and closed before this one.
     pub stale_discarded: u32,
+    /// How long the request queued for a slot, when the pool could not serve it at
+    /// once (`None`: served at once).
+    pub lease_waited: Option<Duration>,
 }

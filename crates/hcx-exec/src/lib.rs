@@ -41,10 +41,12 @@ mod config;
 mod connect;
 mod connection;
 mod error;
+mod events;
 mod evictor;
 mod exec;
 mod info;
 mod manager;
+mod metrics;
 mod planner;
 mod resolver;
 mod response_body;
@@ -60,6 +62,10 @@ pub use body::Body;
 pub use config::{RequestConfig, SocketConfig};
 pub use connection::Connection;
 pub use error::{Error, ErrorKind, RequestProgress};
+pub use events::{
+    ConnectTimings, Connected, ConnectionRef, EventListener, Events, RedirectEvent,
+    ResponseHeadRef, RetryCause, RetryEvent, TlsSession,
+};
 pub use evictor::IdleConnectionEvictor;
 pub use exec::MainExec;
 pub use hcx_close::{CloseCounts, CloseReason, Decision};
@@ -69,6 +75,7 @@ pub use info::ConnectionInfo;
 pub use manager::{
     Endpoint, ManagerStats, PoolingConnectionManager, PoolingConnectionManagerBuilder, UserToken,
 };
+pub use metrics::LeaseWaits;
 pub use planner::{DefaultRoutePlanner, EnvProxyRoutePlanner, RoutePlanner};
 pub use resolver::{Resolver, StaticResolver, SystemResolver};
 pub use response_body::ResponseBody;

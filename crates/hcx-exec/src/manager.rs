@@ -11,8 +11,10 @@ use hcx_pool::{Clock, CoarseClock, Lease, Pool, PoolConfig, PoolStats, ReusePoli
 use crate::config::SocketConfig;
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
+use crate::events::{Connected, ConnectionRef, EventListener, Events};
 use crate::evictor::EvictorLink;
 use crate::info::ConnectionInfo;
+use crate::metrics::{LeaseWaitCounters, LeaseWaits};
 use crate::resolver::{Resolver, SystemResolver};
 use crate::route::Route;
 
@@ -61,6 +63,8 @@ struct Inner {
     opened: AtomicU64,
     /// How to wake the idle-connection evictor early, once one is started.
     evictor: OnceLock<EvictorLink>,
+    events: Events,
+    lease_waits: LeaseWaitCounters,
 }
 
 /// One clock shared by the pool (release stamps, expiry) and the manager (idle time
@@ -83,9 +87,18 @@ pub struct PoolingConnectionManagerBuilder {
     validate_after_inactivity: Option<Duration>,
     socket: SocketConfig,
     route_limits: Vec<(Route, usize)>,
+    listener: Option<Arc<dyn EventListener>>,
 }
 
 impl PoolingConnectionManagerBuilder {
+    /// Reports what happens to connections and exchanges to `listener` (see
+    /// [`EventListener`]). One per manager: it sees the requests of every client
+    /// sharing this manager. None by default.
+    pub fn event_listener(mut self, listener: Arc<dyn EventListener>) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
     /// Most connections in all (leased + idle). Default 25. Apache: `maxConnTotal`.
     pub fn max_total(mut self, max: usize) -> Self {
         self.config.max_total = max;
@@ -164,8 +177,16 @@ impl PoolingConnectionManagerBuilder {
     /// Builds the manager; a zero limit is a configuration error.
     pub fn build(self) -> Result<PoolingConnectionManager, Error> {
         let clock = self.clock;
+        let events = Events::new(self.listener);
+        let disposal = {
+            let events = events.clone();
+            move |conn: Connection, reason: CloseReason| {
+                events.closed(&ConnectionRef::new(conn.id(), conn.route()), reason);
+            }
+        };
         let pool = Pool::builder(self.config)
             .clock(clock.clone())
+            .disposal(disposal)
             .build()
             .map_err(|e| {
                 Error::new(ErrorKind::Config, "invalid pool configuration").with_source(e)
@@ -183,6 +204,8 @@ impl PoolingConnectionManagerBuilder {
                 next_id: AtomicU64::new(1),
                 opened: AtomicU64::new(0),
                 evictor: OnceLock::new(),
+                events,
+                lease_waits: LeaseWaitCounters::default(),
             }),
         })
     }
@@ -215,6 +238,8 @@ pub struct ManagerStats {
     /// token's state, so could not reuse one (see
     /// [`Pool::state_mismatches`](hcx_pool::Pool::state_mismatches)).
     pub state_mismatches: u64,
+    /// Leases that queued for a slot, by how long.
+    pub lease_waits: LeaseWaits,
 }
 
 impl PoolingConnectionManager {
@@ -227,6 +252,7 @@ impl PoolingConnectionManager {
             validate_after_inactivity: Some(Duration::ZERO),
             socket: SocketConfig::default(),
             route_limits: Vec::new(),
+            listener: None,
         }
     }
 
@@ -253,30 +279,45 @@ impl PoolingConnectionManager {
         timeout: Duration,
     ) -> Result<Endpoint, Error> {
         let inner = &*self.inner;
+        inner.events.lease_requested(route);
         let deadline = Instant::now().checked_add(timeout);
         let mut stale_discarded = 0u32;
+        let mut lease_waited: Option<Duration> = None;
         loop {
             let remaining =
                 deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
-            let lease = inner
-                .pool
-                .lease(route, state.clone())
-                .get(remaining)
-                .map_err(|e| Error::from_lease(e, route))?;
+            let request = inner.pool.lease(route, state.clone());
+            let leased = if request.is_immediate() {
+                request.get(remaining)
+            } else {
+                let start = Instant::now();
+                let leased = request.get(remaining);
+                let waited = start.elapsed();
+                inner.lease_waits.record(waited);
+                lease_waited = Some(lease_waited.unwrap_or_default() + waited);
+                leased
+            };
+            let lease = match leased {
+                Ok(lease) => lease,
+                Err(e) => {
+                    let error = Error::from_lease(e, route);
+                    inner.events.lease_failed(route, &error);
+                    return Err(error);
+                }
+            };
             let idle = inner.clock.now().saturating_duration_since(lease.updated());
             let mut lease = lease;
             let Some(conn) = lease.connection_mut() else {
-                return Ok(Endpoint::new(
-                    self.clone(),
-                    lease,
-                    ConnectionInfo {
-                        connection_id: 0,
-                        reused: false,
-                        idle_for: None,
-                        probed: false,
-                        stale_discarded,
-                    },
-                ));
+                let info = ConnectionInfo {
+                    connection_id: 0,
+                    reused: false,
+                    idle_for: None,
+                    probed: false,
+                    stale_discarded,
+                    lease_waited,
+                };
+                inner.events.leased(route, &info);
+                return Ok(Endpoint::new(self.clone(), lease, info));
             };
             let probe = inner
                 .validate_after_inactivity
@@ -286,18 +327,16 @@ impl PoolingConnectionManager {
                 lease.discard(CloseReason::Stale);
                 continue;
             }
-            let connection_id = conn.id();
-            return Ok(Endpoint::new(
-                self.clone(),
-                lease,
-                ConnectionInfo {
-                    connection_id,
-                    reused: true,
-                    idle_for: Some(idle),
-                    probed: probe,
-                    stale_discarded,
-                },
-            ));
+            let info = ConnectionInfo {
+                connection_id: conn.id(),
+                reused: true,
+                idle_for: Some(idle),
+                probed: probe,
+                stale_discarded,
+                lease_waited,
+            };
+            inner.events.leased(route, &info);
+            return Ok(Endpoint::new(self.clone(), lease, info));
         }
     }
 
@@ -319,7 +358,26 @@ impl PoolingConnectionManager {
             connections_opened: self.inner.opened.load(Ordering::Relaxed),
             closes: self.inner.pool.close_counts(),
             state_mismatches: self.inner.pool.state_mismatches(),
+            lease_waits: self.inner.lease_waits.snapshot(),
         }
+    }
+
+    /// The counts of every route the pool knows, with the route.
+    pub fn all_route_stats(&self) -> Vec<(Route, PoolStats)> {
+        let pool = &self.inner.pool;
+        pool.routes()
+            .into_iter()
+            .map(|route| {
+                let stats = pool.route_stats(&route);
+                (route, stats)
+            })
+            .collect()
+    }
+
+    /// The events of this manager: its listener and `tracing`. The chain layers
+    /// report retries and redirects through it.
+    pub fn events(&self) -> &Events {
+        &self.inner.events
     }
 
     /// The counts of one route.
@@ -348,16 +406,25 @@ impl PoolingConnectionManager {
     }
 
     fn open(&self, route: &Route, timeout: Duration) -> Result<Connection, Error> {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let conn = Connection::connect(
-            id,
-            route,
-            &*self.inner.resolver,
-            timeout,
-            &self.inner.socket,
-        )?;
-        self.inner.opened.fetch_add(1, Ordering::Relaxed);
-        Ok(conn)
+        let inner = &*self.inner;
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        inner.events.connect_start(route);
+        let result = Connection::connect(id, route, &*inner.resolver, timeout, &inner.socket);
+        match &result {
+            Ok(conn) => {
+                inner.opened.fetch_add(1, Ordering::Relaxed);
+                let connected = Connected {
+                    connection_id: id,
+                    peer: conn.peer_addr(),
+                    local: conn.local_addr(),
+                    timings: conn.connect_timings(),
+                    tls: conn.tls_session(),
+                };
+                inner.events.connect_end(route, Ok(&connected));
+            }
+            Err(e) => inner.events.connect_end(route, Err(e)),
+        }
+        result
     }
 }
 
@@ -466,6 +533,10 @@ impl Endpoint {
             }
             other => other,
         };
+        if let Some(conn) = self.lease.connection() {
+            let conn_ref = ConnectionRef::new(conn.id(), conn.route());
+            self.manager.inner.events.released(&conn_ref, decision);
+        }
         let evictor = match decision {
             Decision::Keep { valid_for } => self.manager.evictor_link().map(|l| (l, valid_for)),
             Decision::Close(_) => None,

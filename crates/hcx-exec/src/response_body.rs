@@ -12,6 +12,7 @@ use hcx_close::CloseReason;
 
 use crate::config::RequestConfig;
 use crate::error::{Error, ErrorKind, Facts};
+use crate::events::ConnectionRef;
 use crate::runtime::ExecRuntime;
 
 /// How far one read of a drain may run past the drain deadline.
@@ -203,6 +204,12 @@ impl ResponseBody {
     fn finish(&mut self, tail: Option<Bytes>) {
         if let State::Streaming(mut s) = std::mem::replace(&mut self.state, State::Done) {
             self.trailers = s.decoder.take_trailers();
+            if let (Some(conn), events) = s.runtime.connection_and_events() {
+                events.body_done(
+                    &ConnectionRef::new(conn.id(), conn.route()),
+                    s.decoder.consumed(),
+                );
+            }
             s.runtime.release();
             if let Some(tail) = tail {
                 self.state = State::Tail(tail);

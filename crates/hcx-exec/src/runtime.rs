@@ -7,6 +7,7 @@ use hcx_close::{CloseReason, Decision};
 
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
+use crate::events::Events;
 use crate::info::ConnectionInfo;
 use crate::manager::{Endpoint, PoolingConnectionManager, UserToken};
 use crate::route::Route;
@@ -103,6 +104,15 @@ impl ExecRuntime {
     /// The connection, if one is held and connected.
     pub fn connection_mut(&mut self) -> Option<&mut Connection> {
         self.endpoint.as_mut().and_then(Endpoint::connection_mut)
+    }
+
+    /// The connection, if one is held and connected, and the manager's events: both at
+    /// once, for the exchange that reports while it holds the connection.
+    pub(crate) fn connection_and_events(&mut self) -> (Option<&mut Connection>, &Events) {
+        (
+            self.endpoint.as_mut().and_then(Endpoint::connection_mut),
+            self.manager.events(),
+        )
     }
 
     /// Binds the held connection to a user token (or none), so that later leases

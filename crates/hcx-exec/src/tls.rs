@@ -12,6 +12,7 @@ use rustls::pki_types::ServerName;
 use rustls::{CertificateError, ClientConfig, ClientConnection, StreamOwned};
 
 use crate::error::{Error, ErrorKind, is_timeout};
+use crate::events::TlsSession;
 use crate::transport::Transport;
 
 /// The TLS configuration a connection is made with, and part of its route's key: a
@@ -152,6 +153,7 @@ impl fmt::Debug for TlsIdentity {
 /// A TLS connection: rustls over a TCP stream (direct, or a proxy tunnel).
 pub(crate) struct TlsTransport {
     stream: StreamOwned<ClientConnection, TcpStream>,
+    session: TlsSession,
 }
 
 /// Runs the TLS handshake with `host` over `sock` within `deadline`.
@@ -197,8 +199,21 @@ pub(crate) fn handshake(
     sock.set_read_timeout(None)
         .and_then(|()| sock.set_write_timeout(None))
         .map_err(|e| Error::exchange_io(e, "clearing the TLS handshake timeout", None))?;
+    let session = TlsSession {
+        version: conn
+            .protocol_version()
+            .map_or_else(String::new, |v| format!("{v:?}")),
+        cipher_suite: conn
+            .negotiated_cipher_suite()
+            .map_or_else(String::new, |s| format!("{:?}", s.suite())),
+        resumed: conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        alpn: conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+    };
     Ok(TlsTransport {
         stream: StreamOwned::new(conn, sock),
+        session,
     })
 }
 
@@ -322,6 +337,10 @@ impl Transport for TlsTransport {
             Ok(state) => state.plaintext_bytes_to_read() > 0,
             Err(_) => true,
         }
+    }
+
+    fn tls_session(&self) -> Option<TlsSession> {
+        Some(self.session.clone())
     }
 }
 

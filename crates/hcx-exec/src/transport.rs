@@ -34,6 +34,11 @@ pub trait Transport: Read + Write + Send + fmt::Debug + 'static {
     fn has_pending(&mut self) -> bool {
         false
     }
+
+    /// What the TLS handshake negotiated, for a TLS transport. Default: `None`.
+    fn tls_session(&self) -> Option<crate::events::TlsSession> {
+        None
+    }
 }
 
 impl Transport for TcpStream {

@@ -7,9 +7,9 @@ use std::time::Duration;
 #[cfg(feature = "rustls")]
 use hcx_exec::TlsIdentity;
 use hcx_exec::{
-    DefaultRoutePlanner, EnvProxyRoutePlanner, Error, ErrorKind, IdleConnectionEvictor, MainExec,
-    PoolingConnectionManager, PoolingConnectionManagerBuilder, Proxy, RequestConfig, Resolver,
-    RoutePlanner, SocketConfig,
+    DefaultRoutePlanner, EnvProxyRoutePlanner, Error, ErrorKind, EventListener,
+    IdleConnectionEvictor, MainExec, PoolingConnectionManager, PoolingConnectionManagerBuilder,
+    Proxy, RequestConfig, Resolver, RoutePlanner, SocketConfig,
 };
 use hcx_h1::Limits;
 use hcx_pool::ReusePolicy;
@@ -40,6 +40,8 @@ pub const DEFAULT_USER_AGENT: &str = concat!("hcx/", env!("CARGO_PKG_VERSION"));
 pub struct ClientBuilder {
     manager: Option<PoolingConnectionManager>,
     manager_builder: PoolingConnectionManagerBuilder,
+    /// The event listener, if set (also given to `manager_builder`).
+    listener: Option<Arc<dyn EventListener>>,
     /// Per-route limits by URL, keyed by the planner's route at `build`.
     route_limits: Vec<(Uri, usize)>,
     planner: PlannerChoice,
@@ -91,6 +93,7 @@ impl ClientBuilder {
         ClientBuilder {
             manager: None,
             manager_builder: PoolingConnectionManager::builder(),
+            listener: None,
             route_limits: Vec::new(),
             planner: PlannerChoice::Default(None),
             #[cfg(feature = "rustls")]
@@ -196,6 +199,19 @@ impl ClientBuilder {
     /// `setRoutePlanner`.
     pub fn route_planner(mut self, planner: impl RoutePlanner + 'static) -> Self {
         self.planner = PlannerChoice::Custom(Arc::new(planner));
+        self
+    }
+
+    /// Reports what happens to connections and exchanges — leases, connects, heads,
+    /// reuse decisions, releases, closes with their reason, retries, redirects — to
+    /// `listener` ([`EventListener`]). OkHttp: `eventListener`; Apache has none. The
+    /// listener belongs to the connection manager: with
+    /// [`connection_manager`](Self::connection_manager), set it on that manager's
+    /// builder instead (this one is then an error).
+    pub fn event_listener(mut self, listener: impl EventListener + 'static) -> Self {
+        let listener: Arc<dyn EventListener> = Arc::new(listener);
+        self.listener = Some(Arc::clone(&listener));
+        self.manager_builder = self.manager_builder.event_listener(listener);
         self
     }
 
@@ -534,6 +550,13 @@ impl ClientBuilder {
             manager_builder = manager_builder.max_per_route_for(planner.plan(&uri)?, max);
         }
         let manager = match self.manager {
+            Some(_) if self.listener.is_some() => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "event_listener and connection_manager were both set: give the listener \
+                     to the manager's builder (PoolingConnectionManagerBuilder::event_listener)",
+                ));
+            }
             Some(manager) => manager,
             None => manager_builder.build()?,
         };

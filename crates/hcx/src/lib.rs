@@ -113,6 +113,10 @@ pub use hcx_exec::{
     Proxy, RequestConfig, RequestProgress, Resolver, ResponseBody, Route, RoutePlanner, Scheme,
     SocketConfig, StaticResolver, SystemResolver, UserToken,
 };
+pub use hcx_exec::{
+    ConnectTimings, Connected, ConnectionRef, EventListener, Events, LeaseWaits, RedirectEvent,
+    ResponseHeadRef, RetryCause, RetryEvent, TlsSession,
+};
 #[cfg(feature = "rustls")]
 pub use hcx_exec::{TlsIdentity, crypto_provider};
 pub use hcx_h1::Limits;

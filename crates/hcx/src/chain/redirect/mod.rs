@@ -82,7 +82,7 @@ pub use strategy::{DefaultRedirectStrategy, RedirectStrategy};
 
 use std::sync::Arc;
 
-use hcx_exec::{Body, Error, ErrorKind, RequestConfig, ResponseBody};
+use hcx_exec::{Body, Error, ErrorKind, RedirectEvent, RequestConfig, ResponseBody};
 use http::{Request, Response, Uri};
 use url::Url;
 
@@ -182,8 +182,15 @@ impl ExecHandler for RedirectExec {
                 .get_or_insert_with(|| Trail::new(&original))
                 .follow(&location, &scope.config)?;
             let status = response.status();
+            let from = head.uri().clone();
             let next = next_request(head, replay, status, location.clone())?;
             let route = scope.plan(&location)?;
+            scope.manager().events().redirect(&RedirectEvent::new(
+                &from,
+                &location,
+                status,
+                next.method(),
+            ));
             // Dropping the 3xx drains its body (within the drain limits) and gives its
             // connection back before the next hop leases one: the same connection
             // serves the next hop when it goes to the same route.

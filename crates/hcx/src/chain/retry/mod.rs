@@ -15,8 +15,9 @@ pub use retry_after::parse_retry_after;
 pub use strategy::{DefaultRetryStrategy, RetryStrategy, Sleeper};
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use hcx_exec::{Body, Error, ResponseBody};
+use hcx_exec::{Body, Error, ResponseBody, RetryCause, RetryEvent};
 use http::{Request, Response};
 
 use super::{Chain, ExecHandler, Scope};
@@ -90,6 +91,13 @@ impl ExecHandler for RetryExec {
                     {
                         return Err(error);
                     }
+                    scope.manager().events().retry(&RetryEvent::new(
+                        head.method(),
+                        head.uri(),
+                        attempt,
+                        RetryCause::Error(&error),
+                        Duration::ZERO,
+                    ));
                 }
                 Ok(response) => {
                     let Some(delay) =
@@ -98,6 +106,13 @@ impl ExecHandler for RetryExec {
                     else {
                         return Ok(response);
                     };
+                    scope.manager().events().retry(&RetryEvent::new(
+                        head.method(),
+                        head.uri(),
+                        attempt,
+                        RetryCause::Status(response.status()),
+                        delay,
+                    ));
                     // Drained or closed now, not held through the wait.
                     drop(response);
                     self.sleeper.sleep(delay);

@@ -1,0 +1,498 @@
+//! What happens to connections and exchanges: an [`EventListener`] of the user's, and
+//! `tracing` events at the same points (feature `tracing`).
+//!
+//! One [`Events`] per connection manager carries both; every point that emits calls
+//! one of its methods, which costs a branch on "is there a listener" and, with the
+//! `tracing` feature, tracing's check of whether a subscriber wants the event (one
+//! relaxed atomic load when none does).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hcx_close::{CloseReason, Decision};
+use http::{HeaderMap, Method, StatusCode, Uri, Version};
+
+use crate::error::Error;
+use crate::info::ConnectionInfo;
+use crate::route::Route;
+
+/// Hooks into the life of connections and exchanges. OkHttp: `EventListener`; Go:
+/// `httptrace.ClientTrace`; Apache HttpClient has none (its logs are the nearest).
+///
+/// Every method has a default that does nothing: implement the ones you need. They
+/// run on the thread doing the work, with no lock of hcx held, in this order for one
+/// request:
+///
+/// ```text
+/// lease_requested → leased (new or reused)          or lease_failed
+///   [connect_start → connect_end]                    for a new connection
+///   request_head_written → response_head_read → reuse_decided
+///   body_done → released (kept, or closed → closed)
+/// retry / redirect                                   between attempts and hops
+/// closed                                             also for pooled connections
+///                                                    closed by expiry, eviction, probe
+/// ```
+///
+/// A listener must be quick and must not panic: it runs inside requests. Register one
+/// with `PoolingConnectionManagerBuilder::event_listener` (or the client builder's
+/// `event_listener`): it sees every request of the clients sharing that manager.
+#[allow(unused_variables)]
+pub trait EventListener: Send + Sync {
+    /// A request asks the pool for a connection to `route`.
+    fn lease_requested(&self, route: &Route) {}
+
+    /// The pool lent a slot: a pooled connection (`info.reused`, with its idle time,
+    /// whether the stale probe ran, and how many stale ones were closed first), or an
+    /// empty slot a new connection is made for (`info.reused == false`).
+    /// `info.lease_waited` says how long the request queued for it.
+    fn leased(&self, route: &Route, info: &ConnectionInfo) {}
+
+    /// No slot: the connection request timeout passed, or the manager shut down.
+    fn lease_failed(&self, route: &Route, error: &Error) {}
+
+    /// A new connection to `route` is being made (resolve, connect, tunnel, TLS).
+    fn connect_start(&self, route: &Route) {}
+
+    /// The connection is made (`Ok`), or could not be (`Err`).
+    fn connect_end(&self, route: &Route, result: Result<&Connected, &Error>) {}
+
+    /// The request head went out on `conn`: `head` is its bytes as sent.
+    fn request_head_written(&self, conn: &ConnectionRef<'_>, head: &[u8]) {}
+
+    /// The final response head came in on `conn` (1xx heads are not reported).
+    fn response_head_read(&self, conn: &ConnectionRef<'_>, head: &ResponseHeadRef<'_>) {}
+
+    /// Whether `conn` may carry another exchange after this one, and for how long
+    /// (`Decision::Keep`), or why not (`Decision::Close` with its [`CloseReason`]).
+    /// Made when the head is read; the connection is given back when the body ends.
+    fn reuse_decided(&self, conn: &ConnectionRef<'_>, decision: Decision) {}
+
+    /// The response body reached its end: `bytes` read for it from the connection
+    /// (chunk framing included, before any content decoding).
+    fn body_done(&self, conn: &ConnectionRef<'_>, bytes: u64) {}
+
+    /// `conn` went back to the pool as `decision` says: kept idle, or closed (then
+    /// [`closed`](Self::closed) follows).
+    fn released(&self, conn: &ConnectionRef<'_>, decision: Decision) {}
+
+    /// `conn` was closed, for `reason`: whichever layer closed it (the reuse decision,
+    /// the engine, the stale probe, expiry, eviction, shutdown), once per connection.
+    fn closed(&self, conn: &ConnectionRef<'_>, reason: CloseReason) {}
+
+    /// The RETRY layer sends the request again.
+    fn retry(&self, event: &RetryEvent<'_>) {}
+
+    /// The REDIRECT layer follows a redirect.
+    fn redirect(&self, event: &RedirectEvent<'_>) {}
+}
+
+/// A shared listener: keep an `Arc` of your listener to read what it gathered, and
+/// give the client a clone.
+impl<T: EventListener + ?Sized> EventListener for Arc<T> {
+    fn lease_requested(&self, route: &Route) {
+        (**self).lease_requested(route);
+    }
+    fn leased(&self, route: &Route, info: &ConnectionInfo) {
+        (**self).leased(route, info);
+    }
+    fn lease_failed(&self, route: &Route, error: &Error) {
+        (**self).lease_failed(route, error);
+    }
+    fn connect_start(&self, route: &Route) {
+        (**self).connect_start(route);
+    }
+    fn connect_end(&self, route: &Route, result: Result<&Connected, &Error>) {
+        (**self).connect_end(route, result);
+    }
+    fn request_head_written(&self, conn: &ConnectionRef<'_>, head: &[u8]) {
+        (**self).request_head_written(conn, head);
+    }
+    fn response_head_read(&self, conn: &ConnectionRef<'_>, head: &ResponseHeadRef<'_>) {
+        (**self).response_head_read(conn, head);
+    }
+    fn reuse_decided(&self, conn: &ConnectionRef<'_>, decision: Decision) {
+        (**self).reuse_decided(conn, decision);
+    }
+    fn body_done(&self, conn: &ConnectionRef<'_>, bytes: u64) {
+        (**self).body_done(conn, bytes);
+    }
+    fn released(&self, conn: &ConnectionRef<'_>, decision: Decision) {
+        (**self).released(conn, decision);
+    }
+    fn closed(&self, conn: &ConnectionRef<'_>, reason: CloseReason) {
+        (**self).closed(conn, reason);
+    }
+    fn retry(&self, event: &RetryEvent<'_>) {
+        (**self).retry(event);
+    }
+    fn redirect(&self, event: &RedirectEvent<'_>) {
+        (**self).redirect(event);
+    }
+}
+
+/// The connection an event is about: its number within its manager and its route.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ConnectionRef<'a> {
+    /// The connection's number ([`ConnectionInfo::connection_id`]).
+    pub id: u64,
+    /// The route it was opened for.
+    pub route: &'a Route,
+}
+
+impl<'a> ConnectionRef<'a> {
+    /// A reference to connection `id` of `route`.
+    pub fn new(id: u64, route: &'a Route) -> Self {
+        ConnectionRef { id, route }
+    }
+}
+
+impl fmt::Display for ConnectionRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "connection {} to {}", self.id, self.route)
+    }
+}
+
+/// A final response head, as [`EventListener::response_head_read`] sees it.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ResponseHeadRef<'a> {
+    /// The status.
+    pub status: StatusCode,
+    /// The HTTP version of the status line.
+    pub version: Version,
+    /// The header fields.
+    pub headers: &'a HeaderMap,
+}
+
+/// A connection just made, as [`EventListener::connect_end`] sees it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Connected {
+    /// The connection's number.
+    pub connection_id: u64,
+    /// The address connected to (the proxy's, through a proxy).
+    pub peer: Option<SocketAddr>,
+    /// The local address.
+    pub local: Option<SocketAddr>,
+    /// The time each step took.
+    pub timings: ConnectTimings,
+    /// The TLS session, for an `https` route.
+    pub tls: Option<TlsSession>,
+}
+
+/// How long the steps of making a connection took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectTimings {
+    /// Resolving the name and connecting the TCP socket (Happy Eyeballs included).
+    pub tcp: Duration,
+    /// The `CONNECT` exchange with the proxy, for a tunnelled route.
+    pub tunnel: Option<Duration>,
+    /// The TLS handshake, for an `https` route.
+    pub tls: Option<Duration>,
+}
+
+impl ConnectTimings {
+    /// All steps together.
+    pub fn total(&self) -> Duration {
+        self.tcp + self.tunnel.unwrap_or_default() + self.tls.unwrap_or_default()
+    }
+}
+
+/// What a TLS handshake negotiated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsSession {
+    /// The protocol version, as rustls names it (`TLSv1_3`).
+    pub version: String,
+    /// The cipher suite, as rustls names it (`TLS13_AES_256_GCM_SHA384`).
+    pub cipher_suite: String,
+    /// Whether the session was resumed (no certificate exchanged).
+    pub resumed: bool,
+    /// The protocol ALPN settled on (`http/1.1`), if any.
+    pub alpn: Option<String>,
+}
+
+/// Why the RETRY layer sends a request again.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum RetryCause<'a> {
+    /// The attempt failed with this error.
+    Error(&'a Error),
+    /// The attempt got this response status (503 or 429 with `Retry-After`, say).
+    Status(StatusCode),
+}
+
+/// A retry, as [`EventListener::retry`] sees it.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RetryEvent<'a> {
+    /// The method of the request.
+    pub method: &'a Method,
+    /// The URI of the request.
+    pub uri: &'a Uri,
+    /// The attempt that failed, from 1.
+    pub attempt: u32,
+    /// What went wrong.
+    pub cause: RetryCause<'a>,
+    /// How long the layer waits before the next attempt.
+    pub delay: Duration,
+}
+
+impl<'a> RetryEvent<'a> {
+    /// The retry of attempt `attempt` of `method uri`, for `cause`, after `delay`.
+    pub fn new(
+        method: &'a Method,
+        uri: &'a Uri,
+        attempt: u32,
+        cause: RetryCause<'a>,
+        delay: Duration,
+    ) -> Self {
+        RetryEvent {
+            method,
+            uri,
+            attempt,
+            cause,
+            delay,
+        }
+    }
+}
+
+/// A redirect followed, as [`EventListener::redirect`] sees it.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RedirectEvent<'a> {
+    /// The URI that answered with a redirect.
+    pub from: &'a Uri,
+    /// Where the next request goes.
+    pub to: &'a Uri,
+    /// The redirect status.
+    pub status: StatusCode,
+    /// The method of the next request (a 303, or a 301/302 to a POST, makes it GET).
+    pub method: &'a Method,
+}
+
+impl<'a> RedirectEvent<'a> {
+    /// A `status` redirect from `from` to `to`, the next request's method `method`.
+    pub fn new(from: &'a Uri, to: &'a Uri, status: StatusCode, method: &'a Method) -> Self {
+        RedirectEvent {
+            from,
+            to,
+            status,
+            method,
+        }
+    }
+}
+
+/// The events of one connection manager: its listener, if any, and `tracing`.
+/// Every point that reports something calls one of these methods; the chain layers
+/// reach it through `PoolingConnectionManager::events`.
+#[derive(Clone, Default)]
+pub struct Events {
+    listener: Option<Arc<dyn EventListener>>,
+}
+
+/// A `tracing` event under one of hcx's targets, when the feature is on.
+macro_rules! trace_event {
+    ($level:ident, $target:literal, $($rest:tt)*) => {
+        #[cfg(feature = "tracing")]
+        tracing::$level!(target: $target, $($rest)*);
+    };
+}
+
+impl Events {
+    pub(crate) fn new(listener: Option<Arc<dyn EventListener>>) -> Self {
+        Events { listener }
+    }
+
+    /// The listener, if one is registered.
+    pub fn listener(&self) -> Option<&Arc<dyn EventListener>> {
+        self.listener.as_ref()
+    }
+
+    /// Whether anyone wants request heads: a listener, or a `tracing` subscriber of
+    /// `hcx::headers` at DEBUG. The engine copies the head only then.
+    #[inline]
+    pub(crate) fn wants_request_head(&self) -> bool {
+        #[cfg(feature = "tracing")]
+        if tracing::enabled!(target: "hcx::headers", tracing::Level::DEBUG) {
+            return true;
+        }
+        self.listener.is_some()
+    }
+
+    #[inline]
+    pub(crate) fn lease_requested(&self, route: &Route) {
+        trace_event!(trace, "hcx::conn", %route, "lease requested");
+        if let Some(l) = &self.listener {
+            l.lease_requested(route);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn leased(&self, route: &Route, info: &ConnectionInfo) {
+        trace_event!(
+            debug,
+            "hcx::conn",
+            %route,
+            connection = info.connection_id,
+            reused = info.reused,
+            idle = ?info.idle_for,
+            probed = info.probed,
+            stale_closed = info.stale_discarded,
+            waited = ?info.lease_waited,
+            "leased"
+        );
+        if let Some(l) = &self.listener {
+            l.leased(route, info);
+        }
+    }
+
+    #[cold]
+    pub(crate) fn lease_failed(&self, route: &Route, error: &Error) {
+        trace_event!(debug, "hcx::conn", %route, %error, "lease failed");
+        if let Some(l) = &self.listener {
+            l.lease_failed(route, error);
+        }
+    }
+
+    pub(crate) fn connect_start(&self, route: &Route) {
+        trace_event!(debug, "hcx::conn", %route, "connecting");
+        if let Some(l) = &self.listener {
+            l.connect_start(route);
+        }
+    }
+
+    pub(crate) fn connect_end(&self, route: &Route, result: Result<&Connected, &Error>) {
+        #[cfg(feature = "tracing")]
+        match result {
+            Ok(c) => tracing::debug!(
+                target: "hcx::conn",
+                %route,
+                connection = c.connection_id,
+                peer = ?c.peer,
+                took = ?c.timings.total(),
+                tls = ?c.tls,
+                "connected"
+            ),
+            Err(e) => tracing::debug!(target: "hcx::conn", %route, error = %e, "connect failed"),
+        }
+        if let Some(l) = &self.listener {
+            l.connect_end(route, result);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn request_head_written(&self, conn: &ConnectionRef<'_>, head: &[u8]) {
+        trace_event!(
+            debug,
+            "hcx::headers",
+            connection = conn.id,
+            head = %String::from_utf8_lossy(head).trim_end(),
+            ">> request head"
+        );
+        if let Some(l) = &self.listener {
+            l.request_head_written(conn, head);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn response_head_read(&self, conn: &ConnectionRef<'_>, head: &ResponseHeadRef<'_>) {
+        trace_event!(
+            debug,
+            "hcx::headers",
+            connection = conn.id,
+            status = head.status.as_u16(),
+            version = ?head.version,
+            headers = ?head.headers,
+            "<< response head"
+        );
+        if let Some(l) = &self.listener {
+            l.response_head_read(conn, head);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn reuse_decided(&self, conn: &ConnectionRef<'_>, decision: Decision) {
+        trace_event!(debug, "hcx::conn", connection = conn.id, %decision, "reuse decided");
+        if let Some(l) = &self.listener {
+            l.reuse_decided(conn, decision);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn body_done(&self, conn: &ConnectionRef<'_>, bytes: u64) {
+        trace_event!(trace, "hcx::conn", connection = conn.id, bytes, "body done");
+        if let Some(l) = &self.listener {
+            l.body_done(conn, bytes);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn released(&self, conn: &ConnectionRef<'_>, decision: Decision) {
+        trace_event!(debug, "hcx::conn", connection = conn.id, %decision, "released");
+        if let Some(l) = &self.listener {
+            l.released(conn, decision);
+        }
+    }
+
+    pub(crate) fn closed(&self, conn: &ConnectionRef<'_>, reason: CloseReason) {
+        trace_event!(
+            debug,
+            "hcx::conn",
+            connection = conn.id,
+            route = %conn.route,
+            reason = reason.name(),
+            "closed: {}",
+            reason.explain()
+        );
+        if let Some(l) = &self.listener {
+            l.closed(conn, reason);
+        }
+    }
+
+    /// Reports a retry (the RETRY layer calls this).
+    pub fn retry(&self, event: &RetryEvent<'_>) {
+        trace_event!(
+            debug,
+            "hcx::exec",
+            method = %event.method,
+            uri = %event.uri,
+            attempt = event.attempt,
+            cause = ?event.cause,
+            delay = ?event.delay,
+            "retrying"
+        );
+        if let Some(l) = &self.listener {
+            l.retry(event);
+        }
+    }
+
+    /// Reports a redirect followed (the REDIRECT layer calls this).
+    pub fn redirect(&self, event: &RedirectEvent<'_>) {
+        trace_event!(
+            debug,
+            "hcx::exec",
+            from = %event.from,
+            to = %event.to,
+            status = event.status.as_u16(),
+            method = %event.method,
+            "following redirect"
+        );
+        if let Some(l) = &self.listener {
+            l.redirect(event);
+        }
+    }
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events")
+            .field("listener", &self.listener.is_some())
+            .field("tracing", &cfg!(feature = "tracing"))
+            .finish()
+    }
+}

@@ -1,0 +1,302 @@
+//! The event listener end to end: what a recording listener sees, in order, for new
+//! and reused connections, closes with their reasons, lease waits and failures,
+//! connect failures, retries, redirects and TLS.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{SAFETY, TestResult, wait_until_idle_connection_is_stale};
+use hcx::{
+    CloseReason, Connected, ConnectionInfo, ConnectionRef, Decision, Error, EventListener,
+    RedirectEvent, ResponseHeadRef, RetryCause, RetryEvent, Route,
+};
+use hcx_testserver::{Method, Reply, SilentClose, TestServer};
+use parking_lot::Mutex;
+
+/// Every event as one line of text, in order.
+#[derive(Default)]
+struct Recorder {
+    lines: Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    fn push(&self, line: String) {
+        self.lines.lock().push(line);
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.lines.lock())
+    }
+}
+
+impl EventListener for Recorder {
+    fn lease_requested(&self, _route: &Route) {
+        self.push("lease".into());
+    }
+    fn leased(&self, _route: &Route, info: &ConnectionInfo) {
+        let how = if info.reused { "reused" } else { "new" };
+        let waited = if info.lease_waited.is_some() {
+            " after waiting"
+        } else {
+            ""
+        };
+        let stale = match info.stale_discarded {
+            0 => String::new(),
+            n => format!(" ({n} stale closed)"),
+        };
+        self.push(format!("leased {how}{waited}{stale}"));
+    }
+    fn lease_failed(&self, _route: &Route, error: &Error) {
+        self.push(format!("lease failed: {:?}", error.kind()));
+    }
+    fn connect_start(&self, _route: &Route) {
+        self.push("connect".into());
+    }
+    fn connect_end(&self, _route: &Route, result: Result<&Connected, &Error>) {
+        match result {
+            Ok(c) => {
+                let tls = c.tls.as_ref().map_or(String::new(), |t| {
+                    format!(" tls {} resumed={}", t.version, t.resumed)
+                });
+                self.push(format!("connected #{}{tls}", c.connection_id));
+            }
+            Err(e) => self.push(format!("connect failed: {:?}", e.kind())),
+        }
+    }
+    fn request_head_written(&self, conn: &ConnectionRef<'_>, head: &[u8]) {
+        let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+        let line = String::from_utf8_lossy(line);
+        self.push(format!("#{} >> {line}", conn.id));
+    }
+    fn response_head_read(&self, conn: &ConnectionRef<'_>, head: &ResponseHeadRef<'_>) {
+        self.push(format!("#{} << {}", conn.id, head.status.as_u16()));
+    }
+    fn reuse_decided(&self, conn: &ConnectionRef<'_>, decision: Decision) {
+        self.push(format!("#{} decided {}", conn.id, short(decision)));
+    }
+    fn body_done(&self, conn: &ConnectionRef<'_>, bytes: u64) {
+        self.push(format!("#{} body {bytes} bytes", conn.id));
+    }
+    fn released(&self, conn: &ConnectionRef<'_>, decision: Decision) {
+        self.push(format!("#{} released {}", conn.id, short(decision)));
+    }
+    fn closed(&self, conn: &ConnectionRef<'_>, reason: CloseReason) {
+        self.push(format!("#{} closed {}", conn.id, reason.name()));
+    }
+    fn retry(&self, event: &RetryEvent<'_>) {
+        let cause = match event.cause {
+            RetryCause::Error(e) => format!("{:?}", e.kind()),
+            RetryCause::Status(s) => s.as_u16().to_string(),
+            _ => "?".into(),
+        };
+        self.push(format!("retry attempt {} after {cause}", event.attempt));
+    }
+    fn redirect(&self, event: &RedirectEvent<'_>) {
+        self.push(format!(
+            "redirect {} to {} ({} {})",
+            event.from.path(),
+            event.to.path(),
+            event.status.as_u16(),
+            event.method
+        ));
+    }
+}
+
+fn short(decision: Decision) -> String {
+    match decision.close_reason() {
+        Some(reason) => format!("close {}", reason.name()),
+        None => "keep".into(),
+    }
+}
+
+fn client_with(recorder: &Arc<Recorder>) -> Result<hcx::Client, hcx::Error> {
+    hcx::Client::builder()
+        .event_listener(Arc::clone(recorder))
+        .response_timeout(Some(SAFETY))
+        .build()
+}
+
+#[test]
+fn a_new_then_a_reused_connection_then_a_close() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("hello"))
+        .route(Method::GET, "/bye", Reply::ok().body("bye").connection_close())
+        .start()?;
+    let recorder = Arc::new(Recorder::default());
+    let client = client_with(&recorder)?;
+    client.get(server.url("/"))?.into_body().into_string()?;
+    assert_eq!(
+        recorder.take(),
+        [
+            "lease",
+            "leased new",
+            "connect",
+            "connected #1",
+            "#1 >> GET / HTTP/1.1",
+            "#1 << 200",
+            "#1 decided keep",
+            "#1 body 5 bytes",
+            "#1 released keep",
+        ]
+    );
+    client.get(server.url("/bye"))?.into_body().into_string()?;
+    assert_eq!(
+        recorder.take(),
+        [
+            "lease",
+            "leased reused",
+            "#1 >> GET /bye HTTP/1.1",
+            "#1 << 200",
+            "#1 decided close response_connection_close",
+            "#1 body 3 bytes",
+            "#1 released close response_connection_close",
+            "#1 closed response_connection_close",
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_stale_pooled_connection_is_reported_closed_before_the_new_one() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("x"))
+        .idle_timeout(Duration::from_millis(50))
+        .start()?;
+    let recorder = Arc::new(Recorder::default());
+    let client = client_with(&recorder)?;
+    client.get(server.url("/"))?.into_body().into_string()?;
+    server.wait_for_closed(1, SAFETY)?;
+    wait_until_idle_connection_is_stale(&client, &common::route(&server.url("/"))?)?;
+    recorder.take();
+    client.get(server.url("/"))?.into_body().into_string()?;
+    let lines = recorder.take();
+    assert_eq!(
+        lines[..4],
+        ["lease", "#1 closed stale", "leased new (1 stale closed)", "connect"]
+    );
+    Ok(())
+}
+
+#[test]
+fn retries_and_redirects_are_reported() -> TestResult {
+    let landing = TestServer::builder()
+        .route(Method::GET, "/landing", Reply::ok().body("here"))
+        .start()?;
+    // Every connection's second request is read and dropped unanswered.
+    let flaky = TestServer::builder()
+        .route(
+            Method::GET,
+            "/flaky",
+            Reply::new(302u16).header("location", landing.url("/landing")),
+        )
+        .silent_close_after(2, SilentClose::WithoutResponse)
+        .start()?;
+    let recorder = Arc::new(Recorder::default());
+    let client = client_with(&recorder)?;
+    // One pooled connection to each server.
+    client.get(flaky.url("/flaky"))?.into_body().into_string()?;
+    recorder.take();
+    let body = client.get(flaky.url("/flaky"))?.into_body().into_string()?;
+    assert_eq!(body, "here");
+    let lines = recorder.take();
+    let notable: Vec<&str> = lines
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with("retry") || l.starts_with("redirect") || l.contains("closed"))
+        .collect();
+    assert_eq!(
+        notable,
+        [
+            "#1 closed failed_exchange",
+            "retry attempt 1 after ClosedBeforeResponse",
+            "redirect /flaky to /landing (302 GET)",
+        ],
+        "{lines:#?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn lease_waits_and_failures_are_reported_and_counted() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("x"))
+        .start()?;
+    let recorder = Arc::new(Recorder::default());
+    let client = hcx::Client::builder()
+        .event_listener(Arc::clone(&recorder))
+        .max_per_route(1)
+        .connection_request_timeout(Duration::from_millis(20))
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let held = client.get(server.url("/"))?;
+    recorder.take();
+    let error = client.get(server.url("/")).err().ok_or("no slot")?;
+    assert!(error.is_lease_timeout());
+    assert_eq!(recorder.take(), ["lease", "lease failed: LeaseTimeout"]);
+    let waits = client.stats().lease_waits;
+    assert_eq!(waits.count(), 1);
+    assert!(waits.total() >= Duration::from_millis(20), "{waits}");
+    drop(held);
+    assert_eq!(client.stats().lease_waits.count(), 1, "no wait when free");
+    Ok(())
+}
+
+#[test]
+fn a_failed_connect_is_reported() -> TestResult {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.local_addr()?.port()
+    };
+    let recorder = Arc::new(Recorder::default());
+    let client = client_with(&recorder)?;
+    let error = client
+        .get(format!("http://127.0.0.1:{port}/"))
+        .err()
+        .ok_or("nothing listens")?;
+    assert_eq!(error.kind(), hcx::ErrorKind::Connect);
+    let lines = recorder.take();
+    assert_eq!(
+        lines[..4],
+        ["lease", "leased new", "connect", "connect failed: Connect"],
+        "{lines:#?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_tls_connect_reports_the_session() -> TestResult {
+    let ca = hcx_testserver::TestCa::new()?;
+    let server = TestServer::builder()
+        .tls(ca.server_config(&["127.0.0.1"]))
+        .route(Method::GET, "/", Reply::ok().body("s"))
+        .close_after(1)
+        .start()?;
+    let config = hcx::rustls::ClientConfig::builder_with_provider(hcx::crypto_provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(ca.root_store())
+        .with_no_client_auth();
+    let recorder = Arc::new(Recorder::default());
+    let client = hcx::Client::builder()
+        .event_listener(Arc::clone(&recorder))
+        .tls_config(Arc::new(config))
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    for _ in 0..2 {
+        client.get(server.url("/"))?.into_body().into_string()?;
+    }
+    let connected: Vec<String> = recorder
+        .take()
+        .into_iter()
+        .filter(|l| l.starts_with("connected"))
+        .collect();
+    assert_eq!(
+        connected,
+        [
+            "connected #1 tls TLSv1_3 resumed=false",
+            "connected #2 tls TLSv1_3 resumed=true"
+        ]
+    );
+    Ok(())
+}
