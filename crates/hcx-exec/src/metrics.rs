@@ -131,10 +131,10 @@ mod tests {
         assert_eq!(counts, [2, 2, 1, 0, 0, 0, 1]);
         assert_eq!(waits.count(), 6);
         assert_eq!(waits.total(), Duration::from_micros(20_006_198));
-        assert_eq!(waits.mean(), Some(Duration::from_micros(3_334_366)));
+        assert_eq!(waits.mean(), Some(Duration::from_nanos(3_334_366_333)));
         assert_eq!(
             waits.to_string(),
-            "6 waited (mean 3.334366s): <100µs 2, <1ms 2, <10ms 1, <100ms 0, <1s 0, <10s 0, >=10s 1"
+            "6 waited (mean 3.334366333s): <100µs 2, <1ms 2, <10ms 1, <100ms 0, <1s 0, <10s 0, >=10s 1"
         );
         assert_eq!(LeaseWaits::default().to_string(), "none waited");
     }

@@ -1,5 +1,6 @@
 //! [`TestServerBuilder`]: routes, connection behaviours and limits, then `start`.
 
+use crate::middlebox::Clock;
 use crate::reply::Reply;
 use crate::request::{Limits, RecordedRequest};
 use crate::routes::{Responder, Routes};
@@ -10,7 +11,7 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How the server answers `Expect: 100-continue`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,6 +50,9 @@ pub(crate) struct Config {
     pub(crate) keep_requests: usize,
     pub(crate) linger: Duration,
     pub(crate) tls: Option<Arc<ServerConfig>>,
+    /// The emulated middlebox's idle limit at start; it may change while running.
+    pub(crate) silent_drop_after: Option<Duration>,
+    pub(crate) clock: Clock,
 }
 
 /// Builds a [`TestServer`]. Get one from [`TestServer::builder`].
@@ -75,6 +79,8 @@ impl Default for TestServerBuilder {
                 keep_requests: usize::MAX,
                 linger: Duration::from_secs(1),
                 tls: None,
+                silent_drop_after: None,
+                clock: Clock::default(),
             },
             routes: Routes::default(),
         }
@@ -223,6 +229,48 @@ impl TestServerBuilder {
     /// truncated on purpose and an I/O failure do not.
     pub fn tls(mut self, config: Arc<ServerConfig>) -> Self {
         self.config.tls = Some(config);
+        self
+    }
+
+    /// Emulates a middlebox (a NAT, a cloud load balancer) in front of the server that
+    /// silently forgets a flow once it has been idle for `idle` or longer: measured from
+    /// when the server writes a response on a connection to when the first byte of the
+    /// next request arrives, on the [`clock`](Self::clock). Default: flows are never
+    /// forgotten.
+    ///
+    /// While a connection waits, nothing is sent: no FIN, however long the idle time. A
+    /// request arriving on a forgotten flow is answered with a TCP reset as soon as its
+    /// first byte arrives, before any response byte, and never reaches the routes: it
+    /// is not counted in [`requests_received`](crate::ServerStats::requests_received)
+    /// but in [`silent_drops`](crate::ServerStats::silent_drops) and
+    /// [`dropped_requests`](TestServer::dropped_requests), and the connection is
+    /// closed with [`SilentDrop`](crate::ServerCloseReason::SilentDrop). The first
+    /// request on a connection, and a request pipelined before the previous response was
+    /// written, follow no idle period and are always delivered. In [TLS
+    /// mode](Self::tls) the reset comes without `close_notify`, and the first byte is
+    /// that of the next TLS record, whatever it carries.
+    ///
+    /// The reset is made by closing the socket with the request's bytes unread, which
+    /// Linux (and Windows) answer with a RST (RFC 2525 §2.17); a kernel that sends a
+    /// FIN instead gives the client an end of stream, still before any response byte.
+    ///
+    /// [`TestServer::set_silent_drop_after`] changes the limit while the server runs.
+    /// The [`idle_timeout`](Self::idle_timeout) is the server's own, on the real clock,
+    /// and still closes with a FIN when it runs out.
+    pub fn silent_drop_after(mut self, idle: Duration) -> Self {
+        self.config.silent_drop_after = Some(idle);
+        self
+    }
+
+    /// The clock that measures idle periods for
+    /// [`silent_drop_after`](Self::silent_drop_after), so that tests advance time
+    /// instead of sleeping (for example a closure reading a manual clock). Called on
+    /// connection threads, outside every lock of the server. Default `Instant::now`.
+    pub fn clock<F>(mut self, now: F) -> Self
+    where
+        F: Fn() -> Instant + Send + Sync + 'static,
+    {
+        self.config.clock = Clock::new(now);
         self
     }
 

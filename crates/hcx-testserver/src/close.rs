@@ -44,6 +44,10 @@ pub enum ServerCloseReason {
     /// The TLS handshake failed (the client rejected the server's certificate, sent
     /// none when one was required, spoke no TLS...); see the server's errors.
     TlsHandshakeFailed,
+    /// The emulated middlebox had forgotten the idle flow (see
+    /// [`silent_drop_after`](crate::TestServerBuilder::silent_drop_after)): the next
+    /// request was answered with a reset, without being read.
+    SilentDrop,
     /// The server was shut down.
     Shutdown,
 }
@@ -70,6 +74,7 @@ impl ServerCloseReason {
             ServerCloseReason::Io => "I/O error",
             ServerCloseReason::HandlerPanicked => "handler panicked",
             ServerCloseReason::TlsHandshakeFailed => "TLS handshake failed",
+            ServerCloseReason::SilentDrop => "idle flow forgotten by the middlebox: reset",
             ServerCloseReason::Shutdown => "server shut down",
         }
     }

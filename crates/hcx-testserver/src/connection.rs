@@ -1,6 +1,7 @@
-//! One connection, on its own thread: in TLS mode the handshake first; then read a
-//! request (head, then body by its framing), record it, pick the reply, decide whether
-//! to close, write, repeat. The HTTP code sees only a [`Stream`], plain or TLS.
+//! One connection, on its own thread: in TLS mode the handshake first; then wait for a
+//! request's first byte (where the emulated middlebox may reset a forgotten flow), read
+//! the request (head, then body by its framing), record it, pick the reply, decide
+//! whether to close, write, repeat. The HTTP code sees only a [`Stream`], plain or TLS.
 //!
 //! Nothing a client sends can panic this code: every malformed or oversized input
 //! becomes a recorded error and a close with [`ServerCloseReason::ProtocolError`].
@@ -9,6 +10,8 @@ use crate::builder::{ExpectContinue, SilentClose};
 use crate::chunked::ChunkedDecoder;
 use crate::close::ServerCloseReason;
 use crate::encode::{continue_line, encode};
+use crate::middlebox::{IdleSince, Verdict};
+use crate::record::DroppedRequest;
 use crate::reply::{Action, Ending, Framing, Reply};
 use crate::request::{
     BodyFraming, Head, RecordedRequest, expects_continue, has_connection_option, parse_head,
@@ -32,23 +35,43 @@ const LINGER_MAX_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone, Copy)]
 struct End {
     reason: ServerCloseReason,
-    /// Read and discard input for a while before closing (a response was sent and the
-    /// client may have sent more).
-    linger: bool,
+    closing: Closing,
+}
+
+/// What the server does to the socket once the close is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    /// `close_notify` (TLS, unless the reason is a failure), FIN, close.
+    Now,
+    /// As `Now`, then read and discard input for a while before closing (a response
+    /// was sent and the client may have sent more).
+    Linger,
+    /// Nothing: no `close_notify`, no FIN. The socket is dropped with input unread, so
+    /// the kernel answers it with a reset (RFC 2525 §2.17), as a middlebox answers a
+    /// segment of a flow it has forgotten. (`SO_LINGER` 0 would say it directly, but
+    /// std has it only unstable and the crate has no `socket2`.)
+    Reset,
 }
 
 impl End {
     fn now(reason: ServerCloseReason) -> Self {
         End {
             reason,
-            linger: false,
+            closing: Closing::Now,
         }
     }
 
     fn linger(reason: ServerCloseReason) -> Self {
         End {
             reason,
-            linger: true,
+            closing: Closing::Linger,
+        }
+    }
+
+    fn reset(reason: ServerCloseReason) -> Self {
+        End {
+            reason,
+            closing: Closing::Reset,
         }
     }
 }
@@ -60,6 +83,12 @@ enum ReadError {
     Eof,
     /// The idle timeout ran out before the first byte of a request.
     Idle,
+    /// The first byte of a request came after an idle period that made the middlebox
+    /// forget the flow. The byte is still unread.
+    Forgotten {
+        idle: Duration,
+        limit: Duration,
+    },
     /// Malformed input, over a limit, or closed in the middle of a request.
     Protocol(String),
     Io(io::Error),
@@ -81,6 +110,7 @@ pub(crate) fn serve(shared: &Shared, tcp: TcpStream, id: usize) {
         buf: BytesMut::with_capacity(8 * 1024),
         requests: 0,
         read_timeout: None,
+        idle_since: None,
     };
     let end = conn.run();
     conn.finish(end);
@@ -127,6 +157,9 @@ struct Connection<'a> {
     requests: usize,
     /// The socket's current read timeout, to skip needless `setsockopt` calls.
     read_timeout: Option<Duration>,
+    /// When the idle period before the next request began: when the last response was
+    /// written. `None` before the first.
+    idle_since: Option<IdleSince>,
 }
 
 impl Connection<'_> {
@@ -135,18 +168,22 @@ impl Connection<'_> {
             if self.shared.signal.is_triggered() {
                 return End::now(ServerCloseReason::Shutdown);
             }
+            let idle_before = match self.await_request() {
+                Ok(idle) => idle,
+                Err(e) => return self.read_failed(e),
+            };
             let head = match self.read_head() {
                 Ok(head) => head,
                 Err(e) => return self.read_failed(e),
             };
-            if let Some(end) = self.exchange(head) {
+            if let Some(end) = self.exchange(head, idle_before) {
                 return end;
             }
         }
     }
 
     /// One request and its reply. `None`: keep the connection for the next request.
-    fn exchange(&mut self, head: Head) -> Option<End> {
+    fn exchange(&mut self, head: Head, idle_before: Option<Duration>) -> Option<End> {
         let shared = self.shared;
         let config = &shared.config;
         let index = self.requests;
@@ -199,6 +236,7 @@ impl Connection<'_> {
             trailers,
             connection: self.id,
             index_on_connection: index,
+            idle_before,
         };
         self.shared.recorder.request_received(&request);
 
@@ -259,7 +297,7 @@ impl Connection<'_> {
             Action::NoResponse => return Some(End::now(ServerCloseReason::ReplyClosed)),
             Action::Stall => return Some(self.stall()),
             Action::Raw(bytes) => {
-                self.shared.recorder.response_sent();
+                self.response_starts();
                 if let Err(e) = self.write(bytes) {
                     return Some(self.io_failed(e));
                 }
@@ -271,7 +309,7 @@ impl Connection<'_> {
                     Ending::Complete => wire.bytes.len(),
                     Ending::Truncate(n) | Ending::StallAfter(n) => cut(n),
                 };
-                self.shared.recorder.response_sent();
+                self.response_starts();
                 if let Err(e) = self.write(&wire.bytes[..len]) {
                     return Some(self.io_failed(e));
                 }
@@ -287,7 +325,48 @@ impl Connection<'_> {
         close.map(End::linger)
     }
 
-    /// Reads the next request head. Waits for its first byte at most the idle timeout.
+    /// A response is about to be written: counts it, and begins the idle period that
+    /// the next request's first byte ends (before the bytes leave, so that a client
+    /// which has read them finds the period begun).
+    fn response_starts(&mut self) {
+        self.shared.recorder.response_sent();
+        self.idle_since = Some(self.shared.middlebox.idle_begins());
+    }
+
+    /// Waits for the first byte of the next request, at most the idle timeout; then the
+    /// middlebox judges the idle period before it. After a watched idle period the byte
+    /// is left unread, so that a reset can follow. `Ok`: the request is delivered,
+    /// after that much idle time (`None` for the first request on the connection,
+    /// which follows no idle period).
+    fn await_request(&mut self) -> Result<Option<Duration>, ReadError> {
+        let since = self.idle_since.take();
+        if !self.buf.is_empty() || self.stream.has_buffered_input() {
+            // Pipelined: it arrived before the previous response was written.
+            return Ok(since.map(|_| Duration::ZERO));
+        }
+        let idle_timeout = self.shared.config.idle_timeout;
+        self.set_read_timeout(idle_timeout).map_err(ReadError::Io)?;
+        let arrived = if since.is_some_and(|since| since.watched()) {
+            self.stream.wait_for_input()
+        } else {
+            self.fill().map(|n| n > 0)
+        };
+        match arrived {
+            Ok(true) => {}
+            Ok(false) => return Err(ReadError::Eof),
+            Err(e) if idle_timeout.is_some() && is_timeout(&e) => return Err(ReadError::Idle),
+            Err(e) if is_disconnect(&e) => return Err(ReadError::Eof),
+            Err(e) => return Err(ReadError::Io(e)),
+        }
+        match since.map(|since| self.shared.middlebox.first_byte(since)) {
+            None => Ok(None),
+            Some(Verdict::Deliver(idle)) => Ok(Some(idle)),
+            Some(Verdict::Forget { idle, limit }) => Err(ReadError::Forgotten { idle, limit }),
+        }
+    }
+
+    /// Reads the next request head, once [`await_request`](Self::await_request) has
+    /// seen its first byte.
     fn read_head(&mut self) -> Result<Head, ReadError> {
         let limits = self.shared.config.limits;
         loop {
@@ -299,12 +378,8 @@ impl Connection<'_> {
                     return Ok(head);
                 }
             }
-            let idle = self
-                .shared
-                .config
-                .idle_timeout
-                .filter(|_| self.buf.is_empty());
-            self.set_read_timeout(idle).map_err(ReadError::Io)?;
+            // Once a request has begun there is no deadline.
+            self.set_read_timeout(None).map_err(ReadError::Io)?;
             match self.fill() {
                 Ok(0) if self.buf.is_empty() => return Err(ReadError::Eof),
                 Ok(0) => {
@@ -314,7 +389,6 @@ impl Connection<'_> {
                     )));
                 }
                 Ok(_) => {}
-                Err(e) if idle.is_some() && is_timeout(&e) => return Err(ReadError::Idle),
                 Err(e) if self.buf.is_empty() && is_disconnect(&e) => return Err(ReadError::Eof),
                 Err(e) => return Err(ReadError::Io(e)),
             }
@@ -391,6 +465,15 @@ impl Connection<'_> {
         match error {
             ReadError::Eof => End::now(ServerCloseReason::ClientClosed),
             ReadError::Idle => End::now(ServerCloseReason::IdleTimeout),
+            ReadError::Forgotten { idle, limit } => {
+                self.shared.recorder.request_dropped(DroppedRequest {
+                    connection: self.id,
+                    index_on_connection: self.requests,
+                    idle,
+                    limit,
+                });
+                End::reset(ServerCloseReason::SilentDrop)
+            }
             ReadError::Protocol(message) => {
                 self.shared.recorder.error(Some(self.id), message);
                 End::now(ServerCloseReason::ProtocolError)
@@ -412,8 +495,7 @@ impl Connection<'_> {
         End::now(ServerCloseReason::Io)
     }
 
-    /// Records the close, then closes: `close_notify` in TLS unless the close stands
-    /// for a failure, FIN, then a lingering read if asked.
+    /// Records the close, then closes as `end` says: see [`Closing`].
     fn finish(mut self, end: End) {
         let reason = if self.shared.signal.is_triggered() {
             ServerCloseReason::Shutdown
@@ -421,9 +503,15 @@ impl Connection<'_> {
             end.reason
         };
         self.shared.recorder.connection_closed(self.id, reason);
+        if end.closing == Closing::Reset {
+            // Dropping the stream (and the signal's clone, once the thread's guard
+            // unregisters it) closes the socket with the request unread: a reset.
+            return;
+        }
         self.stream.close_write(sends_close_notify(reason));
         let linger = self.shared.config.linger;
-        if end.linger && !linger.is_zero() && !self.shared.signal.is_triggered() {
+        if end.closing == Closing::Linger && !linger.is_zero() && !self.shared.signal.is_triggered()
+        {
             if self.set_read_timeout(Some(linger)).is_err() {
                 return;
             }
@@ -472,7 +560,7 @@ impl Connection<'_> {
 fn sends_close_notify(reason: ServerCloseReason) -> bool {
     !matches!(
         reason,
-        ServerCloseReason::TruncatedBody | ServerCloseReason::Io
+        ServerCloseReason::TruncatedBody | ServerCloseReason::Io | ServerCloseReason::SilentDrop
     )
 }
 

@@ -11,7 +11,8 @@
 //!   for malformed cases, hang-ups; or a closure computing one from the request.
 //! - **Connection behaviours** ([`TestServerBuilder`]): keep-alive by default,
 //!   `Connection: close` after N requests, silent close after N, idle-close after a
-//!   timeout, `Expect: 100-continue` answered or not.
+//!   timeout, `Expect: 100-continue` answered or not; a middlebox that silently forgets
+//!   idle flows and resets the next request, its idle time on an injectable clock.
 //! - **Records** ([`ServerStats`], [`ConnectionInfo`], [`RecordedRequest`]): what it
 //!   accepted, read and answered, and why it closed each connection, with waits on a
 //!   condvar so tests never sleep.
@@ -56,6 +57,7 @@ mod chunked;
 mod close;
 mod connection;
 mod encode;
+mod middlebox;
 mod proxy;
 mod record;
 mod reply;
@@ -69,7 +71,9 @@ pub use builder::{ExpectContinue, SilentClose, TestServerBuilder};
 pub use ca::{CaError, TestCa};
 pub use close::ServerCloseReason;
 pub use proxy::{ProxyStats, ProxyWaitTimeout, RecordedProxyRequest, TestProxy, TestProxyBuilder};
-pub use record::{ConnectionInfo, RecordedError, ServerStats, TlsInfo, WaitTimeout};
+pub use record::{
+    ConnectionInfo, DroppedRequest, RecordedError, ServerStats, TlsInfo, WaitTimeout,
+};
 pub use reply::Reply;
 pub use request::RecordedRequest;
 pub use server::TestServer;

@@ -4,8 +4,9 @@
 //!
 //! Ordering that tests may rely on: a request is recorded before its response is
 //! written, a response is counted before its bytes are written, and a close is
-//! recorded before the socket is shut down. So when a client has read a response (or
-//! an end of stream), the matching record is already visible.
+//! recorded before the socket is shut down (or reset, after a dropped request is
+//! recorded). So when a client has read a response (or an end of stream, or a reset),
+//! the matching record is already visible.
 
 use crate::close::ServerCloseReason;
 use crate::request::RecordedRequest;
@@ -37,6 +38,11 @@ pub struct ServerStats {
     pub tls_resumed: usize,
     /// TLS handshakes that failed (each also recorded as an error).
     pub tls_handshake_failures: usize,
+    /// Requests answered with a reset because the emulated middlebox had forgotten
+    /// their idle flow (see
+    /// [`silent_drop_after`](crate::TestServerBuilder::silent_drop_after)); they are
+    /// not in `requests_received`.
+    pub silent_drops: usize,
 }
 
 impl ServerStats {
@@ -81,6 +87,24 @@ pub struct TlsInfo {
     pub alpn_protocol: Option<Vec<u8>>,
     /// Whether the client presented a certificate.
     pub client_certificate: bool,
+}
+
+/// A request that never reached the server: the emulated middlebox had forgotten its
+/// idle flow and answered its first byte with a reset (see
+/// [`silent_drop_after`](crate::TestServerBuilder::silent_drop_after)). Its bytes were
+/// never read, so only where and when it came is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DroppedRequest {
+    /// The index of the connection it came on.
+    pub connection: usize,
+    /// The position it would have had on that connection, from 0 (the requests
+    /// delivered before it).
+    pub index_on_connection: usize,
+    /// How long the connection had been idle when its first byte arrived.
+    pub idle: Duration,
+    /// The limit in force then, which `idle` reached.
+    pub limit: Duration,
 }
 
 /// An error the server recorded instead of panicking.
@@ -131,6 +155,7 @@ struct State {
     connections: Vec<ConnectionInfo>,
     requests: VecDeque<RecordedRequest>,
     keep_requests: usize,
+    dropped: Vec<DroppedRequest>,
     errors: Vec<RecordedError>,
 }
 
@@ -160,6 +185,7 @@ impl Recorder {
                 connections: Vec::new(),
                 requests: VecDeque::new(),
                 keep_requests,
+                dropped: Vec::new(),
                 errors: Vec::new(),
             }),
             changed: Condvar::new(),
@@ -200,6 +226,14 @@ impl Recorder {
                 }
                 s.requests.push_back(request.clone());
             }
+        });
+    }
+
+    /// Records a request the middlebox answered with a reset.
+    pub(crate) fn request_dropped(&self, dropped: DroppedRequest) {
+        self.update(|s| {
+            s.stats.silent_drops += 1;
+            s.dropped.push(dropped);
         });
     }
 
@@ -265,6 +299,10 @@ impl Recorder {
 
     pub(crate) fn last_request(&self) -> Option<RecordedRequest> {
         self.state.lock().requests.back().cloned()
+    }
+
+    pub(crate) fn dropped_requests(&self) -> Vec<DroppedRequest> {
+        self.state.lock().dropped.clone()
     }
 
     pub(crate) fn errors(&self) -> Vec<RecordedError> {

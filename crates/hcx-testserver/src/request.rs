@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
+use std::time::Duration;
 
 /// A request as the server received it, with the body decoded (chunked framing removed).
 ///
@@ -31,6 +32,11 @@ pub struct RecordedRequest {
     pub connection: usize,
     /// Its position on that connection, from 0.
     pub index_on_connection: usize,
+    /// How long the connection had been idle before its first byte arrived: from when
+    /// the server wrote the previous response, on the server's
+    /// [`clock`](crate::TestServerBuilder::clock). `None` for the first request on a
+    /// connection; zero for one pipelined before the previous response was written.
+    pub idle_before: Option<Duration>,
 }
 
 impl RecordedRequest {

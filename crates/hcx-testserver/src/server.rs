@@ -4,7 +4,10 @@
 use crate::builder::{Config, TestServerBuilder};
 use crate::close::ServerCloseReason;
 use crate::connection::serve;
-use crate::record::{ConnectionInfo, RecordedError, Recorder, ServerStats, WaitTimeout};
+use crate::middlebox::Middlebox;
+use crate::record::{
+    ConnectionInfo, DroppedRequest, RecordedError, Recorder, ServerStats, WaitTimeout,
+};
 use crate::request::RecordedRequest;
 use crate::routes::Routes;
 use crate::signal::Signal;
@@ -23,6 +26,7 @@ pub(crate) struct Shared {
     pub(crate) routes: Routes,
     pub(crate) recorder: Recorder,
     pub(crate) signal: Signal,
+    pub(crate) middlebox: Middlebox,
     /// Connection threads not yet known to be finished.
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -52,6 +56,7 @@ impl TestServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             recorder: Recorder::new(config.keep_requests),
+            middlebox: Middlebox::new(config.clock.clone(), config.silent_drop_after),
             config,
             routes,
             signal: Signal::default(),
@@ -120,6 +125,24 @@ impl TestServer {
     /// How many requests each connection carried, by connection index.
     pub fn requests_per_connection(&self) -> Vec<usize> {
         self.connections().iter().map(|c| c.requests).collect()
+    }
+
+    /// The requests answered with a reset because the emulated middlebox had forgotten
+    /// their idle flow, oldest first (see
+    /// [`silent_drop_after`](TestServerBuilder::silent_drop_after)).
+    pub fn dropped_requests(&self) -> Vec<DroppedRequest> {
+        self.shared.recorder.dropped_requests()
+    }
+
+    /// Changes the emulated middlebox's idle limit (`None`: flows are never forgotten),
+    /// as a middlebox whose idle timeout changes mid-run. The limit in force when a
+    /// request's first byte arrives decides, so the change applies to connections idle
+    /// now as well as to later ones; with one exception: on a server started without
+    /// [`silent_drop_after`](TestServerBuilder::silent_drop_after), the first limit set
+    /// applies only to idle periods that begin after the call (until then the server
+    /// reads each request's first byte at once, as it must not to reset the flow).
+    pub fn set_silent_drop_after(&self, idle: Option<Duration>) {
+        self.shared.middlebox.set_forget_after(idle);
     }
 
     /// The errors recorded so far: malformed requests, I/O errors other than the

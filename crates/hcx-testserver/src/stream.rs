@@ -43,6 +43,34 @@ impl Stream {
         let _ = self.tcp().shutdown(Shutdown::Write);
     }
 
+    /// Whether input already read from the socket is waiting in the TLS layer (plaintext
+    /// not yet taken, or the client's `close_notify`): then a read returns without
+    /// waiting for the socket. Never for a plain stream. A TLS error counts as input,
+    /// so that the next read reports it.
+    pub(crate) fn has_buffered_input(&mut self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(tls) => tls.conn.process_new_packets().map_or(true, |io| {
+                io.plaintext_bytes_to_read() > 0 || io.peer_has_closed()
+            }),
+        }
+    }
+
+    /// Waits (at most the read timeout) until the client has sent something, without
+    /// taking it from the socket: `true` once a byte is waiting, `false` at end of
+    /// stream. Bytes left unread there make the socket's close a reset. Below any TLS:
+    /// the byte is the first of a TLS record.
+    pub(crate) fn wait_for_input(&self) -> io::Result<bool> {
+        let mut byte = [0u8; 1];
+        loop {
+            match self.tcp().peek(&mut byte) {
+                Ok(n) => return Ok(n > 0),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Reads raw bytes from the TCP socket, below any TLS: a lingering close only
     /// discards what the client still sends, and must not fail on it.
     pub(crate) fn read_raw(&mut self, buf: &mut [u8]) -> io::Result<usize> {
