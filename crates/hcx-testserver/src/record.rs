@@ -6,7 +6,9 @@
 //! written, a response is counted before its bytes are written, and a close is
 //! recorded before the socket is shut down (or reset, after a dropped request is
 //! recorded). So when a client has read a response (or an end of stream, or a reset),
-//! the matching record is already visible.
+//! the matching record is already visible. Likewise the idle period that a response
+//! begins is stamped on the server's clock before the response is written, so a test
+//! that advances its clock once it has read a response measures from that response.
 
 use crate::close::ServerCloseReason;
 use crate::request::RecordedRequest;
@@ -167,6 +169,16 @@ impl State {
             message,
         });
     }
+
+    /// Only the first reason counts.
+    fn close(&mut self, connection: usize, reason: ServerCloseReason) {
+        if let Some(c) = self.connections.get_mut(connection) {
+            if c.closed.is_none() {
+                c.closed = Some(reason);
+                self.stats.connections_closed += 1;
+            }
+        }
+    }
 }
 
 /// The shared record. Locks are held only to copy in or out, never across I/O.
@@ -229,10 +241,13 @@ impl Recorder {
         });
     }
 
-    /// Records a request the middlebox answered with a reset.
+    /// Records a request the middlebox answered with a reset, and the close of its
+    /// connection for [`SilentDrop`](ServerCloseReason::SilentDrop), in one change: a
+    /// test that sees the drop counted sees the close too.
     pub(crate) fn request_dropped(&self, dropped: DroppedRequest) {
         self.update(|s| {
             s.stats.silent_drops += 1;
+            s.close(dropped.connection, ServerCloseReason::SilentDrop);
             s.dropped.push(dropped);
         });
     }
@@ -264,14 +279,7 @@ impl Recorder {
 
     /// Records the close of `connection`; only the first reason counts.
     pub(crate) fn connection_closed(&self, connection: usize, reason: ServerCloseReason) {
-        self.update(|s| {
-            if let Some(c) = s.connections.get_mut(connection) {
-                if c.closed.is_none() {
-                    c.closed = Some(reason);
-                    s.stats.connections_closed += 1;
-                }
-            }
-        });
+        self.update(|s| s.close(connection, reason));
     }
 
     pub(crate) fn is_closed(&self, connection: usize) -> bool {
