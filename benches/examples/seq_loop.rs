@@ -1,9 +1,10 @@
 //! Sequential GETs on one keep-alive connection, a fixed count, for profiling and
 //! instruction counts (`valgrind --tool=callgrind`):
-//! `cargo run --release -p hcx-benches --example seq_loop -- [requests] [bare|listener]`.
+//! `cargo run --release -p hcx-benches --example seq_loop -- [requests] [bare|listener|nolearn]`.
 //!
 //! With `listener`, the client has an event listener whose methods do nothing: the
-//! difference from the default is what reporting events to a listener costs.
+//! difference from the default is what reporting events to a listener costs. With
+//! `nolearn`, the client does not learn idle limits (`learn_idle_limits(false)`).
 //!
 //! With `bare`, the requests go straight to the engine (`MainExec` with an
 //! `ExecRuntime` per request, no exec chain): the difference is what the default chain
@@ -27,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mode = args.next();
     let bare = mode.as_deref() == Some("bare");
     let listener = mode.as_deref() == Some("listener");
+    let nolearn = mode.as_deref() == Some("nolearn");
     let server = TestServer::builder()
         .route(Method::GET, "/", Reply::ok().body("hello, world!"))
         .keep_requests(0)
@@ -54,6 +56,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if listener {
             builder = builder.event_listener(Noop);
         }
+        if nolearn {
+            builder = builder.learn_idle_limits(false);
+        }
         let client = builder.build()?;
         for _ in 0..n {
             bytes += client.get(url.as_str())?.into_body().into_vec()?.len();
@@ -62,9 +67,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = start.elapsed();
     println!(
         "{n} requests{}, {bytes} body bytes, {:?} per request, {} connection(s)",
-        match (bare, listener) {
-            (true, _) => " (bare engine)",
-            (_, true) => " (no-op listener)",
+        match (bare, listener, nolearn) {
+            (true, _, _) => " (bare engine)",
+            (_, true, _) => " (no-op listener)",
+            (_, _, true) => " (no idle-limit learning)",
             _ => "",
         },
         elapsed / n,

@@ -357,3 +357,34 @@ fn bytes_of_an_answer_before_a_hang_up_are_not_reported_as_no_response() -> Test
     assert_eq!(client.stats().pool.leased, 0);
     Ok(())
 }
+
+#[test]
+fn an_invalid_request_leaves_the_pooled_connection_alone() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("fine"))
+        .start()?;
+    let client = client()?;
+    client.get(server.url("/"))?.into_body().into_string()?;
+    assert_eq!(client.stats().pool.available, 1);
+    let invalid = Request::post(server.url("/"))
+        .header("content-length", "5")
+        .body(Body::from("abc"))?;
+    let error = client
+        .execute(invalid)
+        .err()
+        .ok_or("a length that contradicts the body")?;
+    assert!(error.is_invalid_request(), "{error:?}");
+    // Checked before any lease: the idle connection is still there, nothing closed.
+    let stats = client.stats();
+    assert_eq!(
+        (
+            stats.pool.available,
+            stats.pool.leased,
+            stats.closes.total()
+        ),
+        (1, 0, 0)
+    );
+    let response = client.get(server.url("/"))?;
+    assert!(common::info(&response).reused);
+    Ok(())
+}

@@ -122,7 +122,11 @@ fn client_with(recorder: &Arc<Recorder>) -> Result<hcx::Client, hcx::Error> {
 fn a_new_then_a_reused_connection_then_a_close() -> TestResult {
     let server = TestServer::builder()
         .route(Method::GET, "/", Reply::ok().body("hello"))
-        .route(Method::GET, "/bye", Reply::ok().body("bye").connection_close())
+        .route(
+            Method::GET,
+            "/bye",
+            Reply::ok().body("bye").connection_close(),
+        )
         .start()?;
     let recorder = Arc::new(Recorder::default());
     let client = client_with(&recorder)?;
@@ -174,7 +178,12 @@ fn a_stale_pooled_connection_is_reported_closed_before_the_new_one() -> TestResu
     let lines = recorder.take();
     assert_eq!(
         lines[..4],
-        ["lease", "#1 closed stale", "leased new (1 stale closed)", "connect"]
+        [
+            "lease",
+            "#1 closed stale",
+            "leased new (1 stale closed)",
+            "connect"
+        ]
     );
     Ok(())
 }

@@ -91,7 +91,11 @@ fn one_exchange(server: &TestServer) -> TestResult {
 fn server() -> std::io::Result<TestServer> {
     TestServer::builder()
         .route(Method::GET, "/", Reply::ok().body("hello"))
-        .route(Method::GET, "/bye", Reply::ok().body("bye").connection_close())
+        .route(
+            Method::GET,
+            "/bye",
+            Reply::ok().body("bye").connection_close(),
+        )
         .start()
 }
 
@@ -99,7 +103,10 @@ fn server() -> std::io::Result<TestServer> {
 fn connection_management_is_logged_under_hcx_conn() -> TestResult {
     let server = server()?;
     let lines = capture(vec![("hcx::conn", Level::DEBUG)], || one_exchange(&server))?;
-    assert!(lines.iter().all(|l| l.starts_with("hcx::conn DEBUG:")), "{lines:#?}");
+    assert!(
+        lines.iter().all(|l| l.starts_with("hcx::conn DEBUG:")),
+        "{lines:#?}"
+    );
     let messages: Vec<&str> = lines
         .iter()
         .filter_map(|l| l.strip_prefix("hcx::conn DEBUG: ")?.split(" |").next())
@@ -133,11 +140,17 @@ fn heads_go_to_hcx_headers_and_bytes_to_hcx_wire() -> TestResult {
         vec![("hcx::headers", Level::DEBUG), ("hcx::wire", Level::TRACE)],
         || one_exchange(&server),
     )?;
-    let heads: Vec<&String> = lines.iter().filter(|l| l.starts_with("hcx::headers")).collect();
+    let heads: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("hcx::headers"))
+        .collect();
     assert_eq!(heads.len(), 4, "two requests, two responses: {lines:#?}");
     assert!(heads[0].contains("GET / HTTP/1.1"), "{}", heads[0]);
     assert!(heads[1].contains("status=200"), "{}", heads[1]);
-    let wire: Vec<&String> = lines.iter().filter(|l| l.starts_with("hcx::wire TRACE")).collect();
+    let wire: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("hcx::wire TRACE"))
+        .collect();
     assert!(
         wire.iter()
             .any(|l| l.contains(">> GET /bye HTTP/1.1\\r\\n")),

@@ -71,6 +71,10 @@ pub enum CloseReason {
     KeepAliveRefused,
     /// Reuse is disabled by configuration (the `NeverReuse` strategy).
     NeverReuse,
+    /// The keep-alive strategy would not reuse a connection idle this long: a learned
+    /// idle limit (hcx-reuse's `LearnedIdleLimit`) saw connections of its route die
+    /// idle after a shorter time.
+    IdleLimit,
 
     // The engine, after or around an exchange.
     /// The body was dropped or discarded before its end, and draining the rest would
@@ -126,7 +130,7 @@ pub enum Layer {
 
 impl CloseReason {
     /// Every reason but [`Custom`](Self::Custom), in declaration order.
-    pub const ALL: [CloseReason; 26] = [
+    pub const ALL: [CloseReason; 27] = [
         CloseReason::RequestConnectionClose,
         CloseReason::RequestConnectionMalformed,
         CloseReason::Http10RequestWithoutKeepAlive,
@@ -144,6 +148,7 @@ impl CloseReason {
         CloseReason::Tunnel,
         CloseReason::KeepAliveRefused,
         CloseReason::NeverReuse,
+        CloseReason::IdleLimit,
         CloseReason::UnreadBody,
         CloseReason::TrailingBytes,
         CloseReason::FailedExchange,
@@ -186,6 +191,9 @@ impl CloseReason {
                 "keep-alive strategy allowed no idle time (e.g. Keep-Alive: timeout=0)"
             }
             NeverReuse => "connection reuse disabled (NeverReuse)",
+            IdleLimit => {
+                "idle longer than connections of its route were seen to survive (learned idle limit)"
+            }
             UnreadBody => "response body dropped unread, more left than the drain allows",
             TrailingBytes => "bytes followed the end of the response",
             FailedExchange => "the exchange failed (I/O, timeout or protocol error)",
@@ -219,7 +227,7 @@ impl CloseReason {
             | InvalidBodilessResponse
             | SwitchingProtocols
             | Tunnel => Layer::Framing,
-            KeepAliveRefused | NeverReuse => Layer::KeepAlive,
+            KeepAliveRefused | NeverReuse | IdleLimit => Layer::KeepAlive,
             UnreadBody | TrailingBytes | FailedExchange | Stale => Layer::Engine,
             Expired | IdleEvicted | Trimmed | Shutdown | Abandoned => Layer::Pool,
         }
@@ -249,6 +257,7 @@ impl CloseReason {
             Tunnel => "tunnel",
             KeepAliveRefused => "keep_alive_refused",
             NeverReuse => "never_reuse",
+            IdleLimit => "idle_limit",
             UnreadBody => "unread_body",
             TrailingBytes => "trailing_bytes",
             FailedExchange => "failed_exchange",
@@ -283,15 +292,16 @@ impl CloseReason {
             Tunnel => 14,
             KeepAliveRefused => 15,
             NeverReuse => 16,
-            UnreadBody => 17,
-            TrailingBytes => 18,
-            FailedExchange => 19,
-            Stale => 20,
-            Expired => 21,
-            IdleEvicted => 22,
-            Trimmed => 23,
-            Shutdown => 24,
-            Abandoned => 25,
+            IdleLimit => 17,
+            UnreadBody => 18,
+            TrailingBytes => 19,
+            FailedExchange => 20,
+            Stale => 21,
+            Expired => 22,
+            IdleEvicted => 23,
+            Trimmed => 24,
+            Shutdown => 25,
+            Abandoned => 26,
             Custom(_) => return None,
         })
     }

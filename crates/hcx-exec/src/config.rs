@@ -20,8 +20,9 @@ pub struct RequestConfig {
     /// How long to wait for a connection from the pool. Default 3 minutes.
     /// Apache: `connectionRequestTimeout`.
     pub connection_request_timeout: Duration,
-    /// How long to wait for a TCP connect, over all addresses. Default 3 minutes.
-    /// Apache: `connectTimeout`.
+    /// How long making a new connection may take: the TCP connect over all the
+    /// addresses (raced), the proxy's `CONNECT` tunnel and the TLS handshake together.
+    /// Default 3 minutes. Apache: `connectTimeout`.
     pub connect_timeout: Duration,
     /// The socket timeout while the exchange runs: sending the request, waiting for
     /// the head, and each read of the body. Default `None` (wait forever).
@@ -97,6 +98,36 @@ pub struct SocketConfig {
     /// once); `None`: the system's default behaviour. Default `None`. Apache:
     /// `soLinger` (-1 there).
     pub linger: Option<Duration>,
+    /// TCP keep-alive probes (`SO_KEEPALIVE`, with `TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
+    /// `TCP_KEEPCNT` where the system has them); `None`: off. Default `None`, as
+    /// Apache's `soKeepAlive`. The other defence against middleboxes that forget idle
+    /// flows: probes sent more often than the middlebox's idle timeout keep its state
+    /// alive (and find a dead peer). The learned idle limits work without it.
+    pub tcp_keepalive: Option<TcpKeepalive>,
+}
+
+/// TCP keep-alive timing: when the first probe goes, how often after, how many
+/// unanswered ones mean dead. See [`SocketConfig::tcp_keepalive`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TcpKeepalive {
+    /// Idle time before the first probe (`TCP_KEEPIDLE`).
+    pub idle: Duration,
+    /// Time between probes (`TCP_KEEPINTVL`).
+    pub interval: Duration,
+    /// Unanswered probes before the connection is dropped (`TCP_KEEPCNT`).
+    pub retries: u32,
+}
+
+impl TcpKeepalive {
+    /// Probes after `idle`, then every `interval`, dead after `retries` unanswered.
+    pub fn new(idle: Duration, interval: Duration, retries: u32) -> Self {
+        TcpKeepalive {
+            idle,
+            interval,
+            retries,
+        }
+    }
 }
 
 impl Default for SocketConfig {
@@ -106,6 +137,7 @@ impl Default for SocketConfig {
             send_buffer_size: None,
             recv_buffer_size: None,
             linger: None,
+            tcp_keepalive: None,
         }
     }
 }
@@ -132,6 +164,12 @@ impl SocketConfig {
     /// Sets [`linger`](Self::linger).
     pub fn with_linger(mut self, linger: Option<Duration>) -> Self {
         self.linger = linger;
+        self
+    }
+
+    /// Sets [`tcp_keepalive`](Self::tcp_keepalive).
+    pub fn with_tcp_keepalive(mut self, keepalive: Option<TcpKeepalive>) -> Self {
+        self.tcp_keepalive = keepalive;
         self
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hcx_close::{CloseReason, Decision};
+use hcx_reuse::IdleLimitChange;
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
 
 use crate::error::Error;
@@ -86,6 +87,10 @@ pub trait EventListener: Send + Sync {
 
     /// The REDIRECT layer follows a redirect.
     fn redirect(&self, event: &RedirectEvent<'_>) {}
+
+    /// The keep-alive strategy changed what it learned of a route's idle limit
+    /// (`LearnedIdleLimit`): the bounds before and after, and the reuse that taught it.
+    fn idle_limit_changed(&self, change: &IdleLimitChange) {}
 }
 
 /// A shared listener: keep an `Arc` of your listener to read what it gathered, and
@@ -129,6 +134,9 @@ impl<T: EventListener + ?Sized> EventListener for Arc<T> {
     }
     fn redirect(&self, event: &RedirectEvent<'_>) {
         (**self).redirect(event);
+    }
+    fn idle_limit_changed(&self, change: &IdleLimitChange) {
+        (**self).idle_limit_changed(change);
     }
 }
 
@@ -484,6 +492,16 @@ impl Events {
         );
         if let Some(l) = &self.listener {
             l.redirect(event);
+        }
+    }
+}
+
+impl Events {
+    /// Reports a change of a learned idle limit (the engine calls this).
+    pub(crate) fn idle_limit_changed(&self, change: &IdleLimitChange) {
+        trace_event!(info, "hcx::conn", %change, "idle limit changed");
+        if let Some(l) = &self.listener {
+            l.idle_limit_changed(change);
         }
     }
 }

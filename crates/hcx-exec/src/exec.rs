@@ -8,10 +8,10 @@ use hcx_h1::{
     Call, ContinueStep, FinalResponse, Limits, RecvResponse, RecvStep, Sending, TargetForm,
 };
 use hcx_reuse::{
-    ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange,
-    KeepAliveStrategy, decide,
+    ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange, IdleOutcome,
+    IdleVerdict, KeepAliveStrategy, decide,
 };
-use http::{Request, Response};
+use http::{Method, Request, Response};
 
 use crate::body::{Body, Source};
 use crate::config::RequestConfig;
@@ -33,11 +33,19 @@ use crate::send::{Sent, is_gone, send_body, send_head};
 /// strategies), marks the runtime with it, and releases at once when the response has
 /// no body; otherwise the [`ResponseBody`] owns the runtime and releases it at the
 /// body's end. Any error discards the connection.
+///
+/// Idle connections: before the exchange, a reused connection is offered to the
+/// keep-alive strategy's [`admit`](KeepAliveStrategy::admit) with its idle time; one it
+/// does not admit is closed ([`CloseReason::IdleLimit`]) and another leased. After
+/// the exchange the strategy is told how the reused connection fared
+/// ([`observe`](KeepAliveStrategy::observe)): a response came, or it was closed or reset
+/// before any response byte; what it learns is reported to the event listener.
 #[derive(Clone)]
 pub struct MainExec {
     reuse: Arc<dyn ConnectionReuseStrategy>,
     keep_alive: Arc<dyn KeepAliveStrategy>,
     limits: Limits,
+    idle_probes: bool,
 }
 
 impl Default for MainExec {
@@ -84,7 +92,18 @@ impl MainExec {
             reuse,
             keep_alive,
             limits: Limits::default(),
+            idle_probes: false,
         }
+    }
+
+    /// Lets the keep-alive strategy probe idle times beyond what it admits with
+    /// idempotent requests ([`IdleVerdict::Probe`]): only when something sends such a
+    /// request again if the connection was dead (the client's RETRY layer). Default:
+    /// off.
+    #[must_use]
+    pub fn with_idle_probes(mut self, on: bool) -> Self {
+        self.idle_probes = on;
+        self
     }
 
     /// Sets the response head limits (head bytes, header count, 1xx count).
@@ -134,10 +153,19 @@ impl MainExec {
         })?;
 
         if !runtime.is_acquired() {
-            runtime.acquire(route, None, config.connection_request_timeout)?;
+            let token = runtime.user_token().cloned();
+            runtime.acquire(route, token.clone(), config.connection_request_timeout)?;
+            if token.is_some() {
+                runtime.set_state(token);
+            }
         }
+        let idle_check = self.admit_idle(route, &parts.method, &mut runtime, config)?;
         runtime.connect_if_needed(config.connect_timeout)?;
-        let info = runtime.connection_info();
+        let info = runtime.connection_info().map(|mut info| {
+            info.idle_limit_closed = idle_check.closed;
+            info.idle_probe = idle_check.probe;
+            info
+        });
         let conn = connection(&mut runtime)?;
         let mut progress = Progress {
             written_before: conn.written(),
@@ -162,6 +190,20 @@ impl MainExec {
             &mut progress,
             sent_head,
         );
+        if let Some(idle) = info.filter(|i| i.reused).and_then(|i| i.idle_for) {
+            let outcome = match &result {
+                Ok(_) => Some(IdleOutcome::Survived),
+                Err(e) if !progress.response_started && e.is_closed_before_response() => {
+                    Some(IdleOutcome::DiedIdle)
+                }
+                Err(_) => None,
+            };
+            if let (Some(outcome), Some(now)) = (outcome, runtime.leased_at()) {
+                if let Some(change) = self.keep_alive.observe(route.key(), idle, outcome, now) {
+                    runtime.manager().events().idle_limit_changed(&change);
+                }
+            }
+        }
         let facts = progress.facts(runtime.connection().map_or(0, Connection::written));
         // On error, dropping the runtime discards the connection as a failed exchange.
         let response = result.map_err(|e| e.with_facts(facts))?;
@@ -182,7 +224,8 @@ impl MainExec {
             None => {
                 let exchange = Exchange::new(&parts.method, &parts.headers, &head, framing)
                     .with_request_body_complete(request_body_complete)
-                    .with_request_version(parts.version);
+                    .with_request_version(parts.version)
+                    .with_route(route.key());
                 decide(&*self.reuse, &*self.keep_alive, &exchange)
             }
         };
@@ -210,6 +253,52 @@ impl MainExec {
             return Ok(response.map(|()| ResponseBody::empty(facts)));
         }
         Ok(response.map(|()| ResponseBody::streaming(runtime, decoder, config, facts)))
+    }
+}
+
+/// What the idle check before an exchange did.
+#[derive(Default)]
+struct IdleCheck {
+    /// Pooled connections closed as too idle.
+    closed: u32,
+    /// The connection kept is a probe beyond the learned limit.
+    probe: bool,
+}
+
+impl MainExec {
+    /// Offers the runtime's pooled connection to the keep-alive strategy by its idle
+    /// time; leases again past the ones it does not admit.
+    fn admit_idle(
+        &self,
+        route: &Route,
+        method: &Method,
+        runtime: &mut ExecRuntime,
+        config: &RequestConfig,
+    ) -> Result<IdleCheck, Error> {
+        let idempotent = self.idle_probes && method.is_idempotent();
+        let mut check = IdleCheck::default();
+        loop {
+            let (Some(idle), Some(now)) = (
+                runtime
+                    .connection_info()
+                    .filter(|i| i.reused)
+                    .and_then(|i| i.idle_for),
+                runtime.leased_at(),
+            ) else {
+                return Ok(check);
+            };
+            match self.keep_alive.admit(route.key(), idle, idempotent, now) {
+                IdleVerdict::Reuse => return Ok(check),
+                IdleVerdict::Probe => {
+                    check.probe = true;
+                    return Ok(check);
+                }
+                IdleVerdict::Close => {
+                    check.closed += 1;
+                    runtime.reacquire(CloseReason::IdleLimit, config.connection_request_timeout)?;
+                }
+            }
+        }
     }
 }
 

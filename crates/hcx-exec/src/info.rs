@@ -21,4 +21,10 @@ pub struct ConnectionInfo {
     /// How long the request queued for a slot, when the pool could not serve it at
     /// once (`None`: served at once).
     pub lease_waited: Option<Duration>,
+    /// How many pooled connections idler than the keep-alive strategy admits (a
+    /// learned idle limit) were closed before this one.
+    pub idle_limit_closed: u32,
+    /// Whether this reuse probes an idle time beyond the learned limit (an idempotent
+    /// request, which the RETRY layer can send again).
+    pub idle_probe: bool,
 }

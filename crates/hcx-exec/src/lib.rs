@@ -5,7 +5,8 @@
 //! It is modelled on Apache HttpClient 5's classic exec chain: [`MainExec`] is
 //! `MainClientExec`, [`ExecRuntime`] is `InternalExecRuntime`,
 //! [`PoolingConnectionManager`] is `PoolingHttpClientConnectionManager`. Blocking
-//! I/O, one thread per request, no background thread. The protocol rules live in
+//! I/O, one thread per request, no background thread unless you start the
+//! [`IdleConnectionEvictor`]. The protocol rules live in
 //! `hcx-h1` (the codec, including the exchange as a sans-IO [`hcx_h1::Call`]) and
 //! `hcx-reuse` (reuse and keep-alive); the pool in `hcx-pool`; the keep-or-close
 //! vocabulary in `hcx-close`. This crate moves bytes between the call and a
@@ -59,7 +60,7 @@ mod transport;
 mod tunnel;
 
 pub use body::Body;
-pub use config::{RequestConfig, SocketConfig};
+pub use config::{RequestConfig, SocketConfig, TcpKeepalive};
 pub use connection::Connection;
 pub use error::{Error, ErrorKind, RequestProgress};
 pub use events::{

@@ -43,9 +43,10 @@ type ConnLease = Lease<Route, Connection, UserToken>;
 ///
 /// Defaults as Apache 5: 25 connections in all, 5 per route; the stale probe runs on
 /// every reuse (`validate_after_inactivity` zero, where Apache waits 2 s). Cloning
-/// gives another handle to the same pool. No background thread: idle and expired
-/// connections are closed when a lease meets them, or by
-/// [`close_idle`](Self::close_idle) / [`close_expired`](Self::close_expired).
+/// gives another handle to the same pool. No background thread of its own: idle and
+/// expired connections are closed when a lease meets them, by
+/// [`close_idle`](Self::close_idle) / [`close_expired`](Self::close_expired), or by an
+/// [`IdleConnectionEvictor`](crate::IdleConnectionEvictor) if you start one.
 #[derive(Clone)]
 pub struct PoolingConnectionManager {
     inner: Arc<Inner>,
@@ -305,7 +306,8 @@ impl PoolingConnectionManager {
                     return Err(error);
                 }
             };
-            let idle = inner.clock.now().saturating_duration_since(lease.updated());
+            let leased_at = inner.clock.now();
+            let idle = leased_at.saturating_duration_since(lease.updated());
             let mut lease = lease;
             let Some(conn) = lease.connection_mut() else {
                 let info = ConnectionInfo {
@@ -315,9 +317,11 @@ impl PoolingConnectionManager {
                     probed: false,
                     stale_discarded,
                     lease_waited,
+                    idle_limit_closed: 0,
+                    idle_probe: false,
                 };
                 inner.events.leased(route, &info);
-                return Ok(Endpoint::new(self.clone(), lease, info));
+                return Ok(Endpoint::new(self.clone(), lease, info, leased_at));
             };
             let probe = inner
                 .validate_after_inactivity
@@ -334,9 +338,11 @@ impl PoolingConnectionManager {
                 probed: probe,
                 stale_discarded,
                 lease_waited,
+                idle_limit_closed: 0,
+                idle_probe: false,
             };
             inner.events.leased(route, &info);
-            return Ok(Endpoint::new(self.clone(), lease, info));
+            return Ok(Endpoint::new(self.clone(), lease, info, leased_at));
         }
     }
 
@@ -372,6 +378,11 @@ impl PoolingConnectionManager {
                 (route, stats)
             })
             .collect()
+    }
+
+    /// The time on the pool's clock (the one idle times are measured with).
+    pub fn now(&self) -> Instant {
+        self.inner.clock.now()
     }
 
     /// The events of this manager: its listener and `tracing`. The chain layers
@@ -455,15 +466,29 @@ pub struct Endpoint {
     manager: PoolingConnectionManager,
     lease: ConnLease,
     info: ConnectionInfo,
+    /// The pool clock's time when the slot was leased.
+    leased_at: Instant,
 }
 
 impl Endpoint {
-    fn new(manager: PoolingConnectionManager, lease: ConnLease, info: ConnectionInfo) -> Self {
+    fn new(
+        manager: PoolingConnectionManager,
+        lease: ConnLease,
+        info: ConnectionInfo,
+        leased_at: Instant,
+    ) -> Self {
         Endpoint {
             manager,
             lease,
             info,
+            leased_at,
         }
+    }
+
+    /// The pool clock's time when the slot was leased (what its idle time was measured
+    /// against).
+    pub(crate) fn leased_at(&self) -> Instant {
+        self.leased_at
     }
 
     /// The route of the slot.

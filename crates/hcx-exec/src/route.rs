@@ -262,6 +262,11 @@ impl Route {
         self
     }
 
+    /// The route as the keep-alive strategy keys it: scheme, host, port.
+    pub fn key(&self) -> hcx_reuse::RouteKey<'_> {
+        hcx_reuse::RouteKey::new(self.scheme.as_str(), &self.host, self.port)
+    }
+
     /// Whether requests on this route go to a forward proxy in absolute-form (an
     /// `http` route through a proxy).
     pub fn is_forward_proxy(&self) -> bool {

@@ -1,7 +1,7 @@
 //! One request's hold on a connection: acquire, connect, mark, release or discard.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hcx_close::{CloseReason, Decision};
 
@@ -26,6 +26,7 @@ pub struct ExecRuntime {
     manager: PoolingConnectionManager,
     endpoint: Option<Endpoint>,
     decision: Option<Decision>,
+    user_token: Option<UserToken>,
 }
 
 impl ExecRuntime {
@@ -35,7 +36,22 @@ impl ExecRuntime {
             manager,
             endpoint: None,
             decision: None,
+            user_token: None,
         }
+    }
+
+    /// The user token the engine leases with (preferring connections bound to it)
+    /// and binds the connection to, when [`MainExec`](crate::MainExec) acquires for
+    /// this runtime. Apache: the `HttpClientContext`'s user token.
+    #[must_use]
+    pub fn with_user_token(mut self, token: Option<UserToken>) -> Self {
+        self.user_token = token;
+        self
+    }
+
+    /// The user token set with [`with_user_token`](Self::with_user_token).
+    pub fn user_token(&self) -> Option<&UserToken> {
+        self.user_token.as_ref()
     }
 
     /// The manager it leases from.
@@ -63,6 +79,22 @@ impl ExecRuntime {
         self.endpoint = Some(self.manager.lease(route, state, timeout)?);
         self.decision = None;
         Ok(())
+    }
+
+    /// Closes the held connection for `reason` and leases another for the same route
+    /// and user token within `timeout`: the engine's way past a pooled connection the
+    /// keep-alive strategy does not admit.
+    pub fn reacquire(&mut self, reason: CloseReason, timeout: Duration) -> Result<(), Error> {
+        let Some(endpoint) = self.endpoint.take() else {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "no endpoint acquired",
+            ));
+        };
+        let route = endpoint.route().clone();
+        let state = endpoint.state().cloned();
+        endpoint.discard(reason);
+        self.acquire(&route, state, timeout)
     }
 
     /// Whether an endpoint is held.
@@ -94,6 +126,11 @@ impl ExecRuntime {
     /// How the connection was obtained, if one is held.
     pub fn connection_info(&self) -> Option<ConnectionInfo> {
         self.endpoint.as_ref().map(Endpoint::info)
+    }
+
+    /// The pool clock's time when the held slot was leased.
+    pub(crate) fn leased_at(&self) -> Option<Instant> {
+        self.endpoint.as_ref().map(Endpoint::leased_at)
     }
 
     /// The connection, if one is held and connected.

@@ -1,6 +1,7 @@
 //! What a strategy looks at: one request/response exchange, seen after the response
 //! head has been read and framed.
 
+use crate::idle::RouteKey;
 use hcx_h1::{ResponseFraming, ResponseHead};
 use http::{HeaderMap, Method, StatusCode, Version};
 
@@ -39,6 +40,7 @@ pub struct Exchange<'a> {
     request_body_complete: bool,
     response: &'a ResponseHead,
     framing: ResponseFraming,
+    route: Option<RouteKey<'a>>,
 }
 
 impl<'a> Exchange<'a> {
@@ -58,6 +60,7 @@ impl<'a> Exchange<'a> {
             request_body_complete: true,
             response,
             framing,
+            route: None,
         }
     }
 
@@ -106,6 +109,19 @@ impl<'a> Exchange<'a> {
     /// The version the request was sent with.
     pub fn request_version(&self) -> Version {
         self.request_version
+    }
+
+    /// Records the route the connection serves (the engine does), for strategies
+    /// that decide per route. Default: unknown.
+    #[must_use]
+    pub fn with_route(mut self, route: RouteKey<'a>) -> Self {
+        self.route = Some(route);
+        self
+    }
+
+    /// The route the connection serves, if the engine said.
+    pub fn route(&self) -> Option<RouteKey<'a>> {
+        self.route
     }
 
     /// Whether the request body (if any) was sent completely.

@@ -1,10 +1,11 @@
 //! The keep-alive strategy: how long may a reusable connection stay idle?
 
 use crate::exchange::Exchange;
+use crate::idle::{IdleLimitChange, IdleOutcome, IdleVerdict, RouteKey};
 use hcx_h1::syntax::{parse_decimal_saturating, trim_ows};
 use http::{HeaderMap, HeaderName};
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Not in the `http` crate's constants (RFC 2068 §19.7.1, never standardised). A
 /// `HeaderName` so a lookup does not parse a `&str` key each time.
@@ -91,6 +92,36 @@ impl fmt::Display for KeepAlive {
 pub trait KeepAliveStrategy: Send + Sync {
     /// How long the connection may stay idle after `exchange`.
     fn keep_alive(&self, exchange: &Exchange<'_>) -> KeepAlive;
+
+    /// Whether a pooled connection to `route`, idle for `idle`, may carry a request
+    /// (`idempotent` says whether the RETRY layer could send it again). Asked at every
+    /// reuse; `now` is the pool's clock. Default: always [`IdleVerdict::Reuse`] (the
+    /// keep-alive alone decides). [`LearnedIdleLimit`](crate::LearnedIdleLimit)
+    /// closes connections idle longer than it learned survive.
+    fn admit(
+        &self,
+        route: RouteKey<'_>,
+        idle: Duration,
+        idempotent: bool,
+        now: Instant,
+    ) -> IdleVerdict {
+        let _ = (route, idle, idempotent, now);
+        IdleVerdict::Reuse
+    }
+
+    /// How a reused connection to `route`, idle for `idle`, fared; the engine reports
+    /// every reuse. Returns the change it made to what it learned, if any, for the
+    /// engine to report. Default: ignores it.
+    fn observe(
+        &self,
+        route: RouteKey<'_>,
+        idle: Duration,
+        outcome: IdleOutcome,
+        now: Instant,
+    ) -> Option<IdleLimitChange> {
+        let _ = (route, idle, outcome, now);
+        None
+    }
 }
 
 impl<F> KeepAliveStrategy for F

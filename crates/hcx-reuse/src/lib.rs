@@ -20,7 +20,11 @@
 //!
 //! Both strategies are object-safe `Send + Sync` traits, implemented by closures, so
 //! custom ones port directly. It does not parse messages, hold connections or read
-//! clocks.
+//! clocks (the engine passes the pool's clock where a strategy needs the time).
+//!
+//! Beyond Apache: [`LearnedIdleLimit`], a keep-alive strategy that learns per route
+//! how long idle connections survive a middlebox that drops idle flows silently, and
+//! stops reusing connections idle longer.
 //!
 //! ```
 //! use hcx_h1::{Limits, parse_response_head};
@@ -56,6 +60,7 @@ mod connection;
 mod decide;
 mod exchange;
 mod head;
+mod idle;
 mod keep_alive;
 mod reuse;
 
@@ -63,5 +68,9 @@ pub use config::{ConfigError, parse_duration};
 pub use decide::decide;
 pub use exchange::Exchange;
 pub use hcx_close::{CloseReason, Decision};
+pub use idle::{
+    IdleBounds, IdleLimitChange, IdleOutcome, IdleVerdict, LearnSettings, LearnedIdleLimit,
+    RouteKey,
+};
 pub use keep_alive::{DefaultKeepAliveStrategy, KeepAlive, KeepAliveStrategy, keep_alive_timeout};
 pub use reuse::{ConnectionReuseStrategy, DefaultReuseStrategy, NeverReuse};

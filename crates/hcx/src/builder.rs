@@ -9,12 +9,13 @@ use hcx_exec::TlsIdentity;
 use hcx_exec::{
     DefaultRoutePlanner, EnvProxyRoutePlanner, Error, ErrorKind, EventListener,
     IdleConnectionEvictor, MainExec, PoolingConnectionManager, PoolingConnectionManagerBuilder,
-    Proxy, RequestConfig, Resolver, RoutePlanner, SocketConfig,
+    Proxy, RequestConfig, Resolver, RoutePlanner, SocketConfig, TcpKeepalive,
 };
 use hcx_h1::Limits;
 use hcx_pool::ReusePolicy;
 use hcx_reuse::{
     ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, KeepAliveStrategy,
+    LearnSettings, LearnedIdleLimit,
 };
 use http::Uri;
 
@@ -40,6 +41,8 @@ pub const DEFAULT_USER_AGENT: &str = concat!("hcx/", env!("CARGO_PKG_VERSION"));
 pub struct ClientBuilder {
     manager: Option<PoolingConnectionManager>,
     manager_builder: PoolingConnectionManagerBuilder,
+    /// The socket options, given to the manager's builder at `build`.
+    socket: SocketConfig,
     /// The event listener, if set (also given to `manager_builder`).
     listener: Option<Arc<dyn EventListener>>,
     /// Per-route limits by URL, keyed by the planner's route at `build`.
@@ -49,6 +52,11 @@ pub struct ClientBuilder {
     tls: Option<TlsIdentity>,
     reuse: Arc<dyn ConnectionReuseStrategy>,
     keep_alive: KeepAliveChoice,
+    /// The margin for the default keep-alive strategy, applied (or refused) at `build`,
+    /// whatever the order of the calls.
+    keep_alive_margin: Option<Duration>,
+    /// `Some` when the default keep-alive strategy learns idle limits.
+    learning: Option<LearnSettings>,
     limits: Limits,
     /// The first configuration mistake, reported by `build`.
     invalid: Option<Error>,
@@ -93,6 +101,7 @@ impl ClientBuilder {
         ClientBuilder {
             manager: None,
             manager_builder: PoolingConnectionManager::builder(),
+            socket: SocketConfig::default(),
             listener: None,
             route_limits: Vec::new(),
             planner: PlannerChoice::Default(None),
@@ -100,6 +109,8 @@ impl ClientBuilder {
             tls: None,
             reuse: Arc::new(DefaultReuseStrategy),
             keep_alive: KeepAliveChoice::Default(DefaultKeepAliveStrategy::default()),
+            keep_alive_margin: None,
+            learning: Some(LearnSettings::default()),
             limits: Limits::default(),
             invalid: None,
             config: RequestConfig::default(),
@@ -269,7 +280,17 @@ impl ClientBuilder {
     /// Socket options of every connection: `TCP_NODELAY` (on by default), send and
     /// receive buffer sizes, linger. Apache: `setDefaultSocketConfig`.
     pub fn socket_config(mut self, socket: SocketConfig) -> Self {
-        self.manager_builder = self.manager_builder.socket_config(socket);
+        self.socket = socket;
+        self
+    }
+
+    /// TCP keep-alive probes on every connection: the first after `idle`, then every
+    /// `interval`, dead after `retries` unanswered; `None` (the default, as Apache's
+    /// `soKeepAlive`): off. Probes sent more often than a NAT's or load balancer's
+    /// idle timeout keep the flow alive there. Shorthand for the
+    /// [`SocketConfig::tcp_keepalive`] field.
+    pub fn tcp_keepalive(mut self, keepalive: Option<TcpKeepalive>) -> Self {
+        self.socket.tcp_keepalive = keepalive;
         self
     }
 
@@ -288,7 +309,7 @@ impl ClientBuilder {
     }
 
     /// Decides whether a connection may be reused after a response. Default:
-    /// [`DefaultReuseStrategy`]. Any `Fn(&Exchange) -> Reuse` closure works. Apache:
+    /// [`DefaultReuseStrategy`]. Any `Fn(&Exchange) -> Result<(), CloseReason>` closure works. Apache:
     /// `setConnectionReuseStrategy`.
     pub fn reuse_strategy(mut self, strategy: impl ConnectionReuseStrategy + 'static) -> Self {
         self.reuse = Arc::new(strategy);
@@ -310,16 +331,28 @@ impl ClientBuilder {
     /// server's figure. With a keep-alive strategy of your own, set its margin there:
     /// [`build`](Self::build) reports the conflict.
     pub fn keep_alive_margin(mut self, margin: Duration) -> Self {
-        match &mut self.keep_alive {
-            KeepAliveChoice::Default(strategy) => *strategy = strategy.with_margin(margin),
-            KeepAliveChoice::Custom(_) => {
-                self.invalid = self.invalid.or(Some(Error::new(
-                    ErrorKind::Config,
-                    "keep_alive_margin applies to the default keep-alive strategy; \
-                     set the margin on the custom strategy instead",
-                )));
-            }
-        }
+        self.keep_alive_margin = Some(margin);
+        self
+    }
+
+    /// Learns, per route, how long idle connections survive, and stops reusing
+    /// connections idler than that: the defence against NAT gateways, load balancers
+    /// and firewalls that drop idle flows without a word ([`LearnedIdleLimit`], over
+    /// the default keep-alive strategy). On by default: until a reused connection dies
+    /// idle it changes nothing, and it costs no measurable time (docs/benchmarks.md,
+    /// "Learned idle limits"). With the RETRY layer on, idempotent requests probe
+    /// longer idle times now and then so the limit follows a middlebox that grows
+    /// more patient. A keep-alive strategy of your own is used as given: wrap it in
+    /// [`LearnedIdleLimit::wrapping`] to learn over it. [`Client::idle_limits`] shows
+    /// what was learned. No Apache equivalent.
+    pub fn learn_idle_limits(mut self, on: bool) -> Self {
+        self.learning = on.then(|| self.learning.unwrap_or_default());
+        self
+    }
+
+    /// The settings of the learned idle limits (and turns them on).
+    pub fn idle_limit_settings(mut self, settings: LearnSettings) -> Self {
+        self.learning = Some(settings);
         self
     }
 
@@ -545,7 +578,7 @@ impl ClientBuilder {
             #[cfg(feature = "rustls")]
             self.tls,
         )?;
-        let mut manager_builder = self.manager_builder;
+        let mut manager_builder = self.manager_builder.socket_config(self.socket);
         for (uri, max) in self.route_limits {
             manager_builder = manager_builder.max_per_route_for(planner.plan(&uri)?, max);
         }
@@ -560,11 +593,33 @@ impl ClientBuilder {
             Some(manager) => manager,
             None => manager_builder.build()?,
         };
-        let keep_alive: Arc<dyn KeepAliveStrategy> = match self.keep_alive {
-            KeepAliveChoice::Default(strategy) => Arc::new(strategy),
-            KeepAliveChoice::Custom(strategy) => strategy,
+        let keep_alive_choice = match (self.keep_alive, self.keep_alive_margin) {
+            (KeepAliveChoice::Default(strategy), Some(margin)) => {
+                KeepAliveChoice::Default(strategy.with_margin(margin))
+            }
+            (KeepAliveChoice::Custom(_), Some(_)) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "keep_alive_margin applies to the default keep-alive strategy; \
+                     set the margin on the custom strategy instead",
+                ));
+            }
+            (choice, None) => choice,
         };
-        let exec = MainExec::new(self.reuse, keep_alive).with_limits(self.limits);
+        let mut learned = None;
+        let keep_alive: Arc<dyn KeepAliveStrategy> = match (keep_alive_choice, self.learning) {
+            (KeepAliveChoice::Default(strategy), Some(settings)) => {
+                let strategy =
+                    Arc::new(LearnedIdleLimit::wrapping(strategy).with_settings(settings));
+                learned = Some(Arc::clone(&strategy));
+                strategy
+            }
+            (KeepAliveChoice::Default(strategy), None) => Arc::new(strategy),
+            (KeepAliveChoice::Custom(strategy), _) => strategy,
+        };
+        let exec = MainExec::new(self.reuse, keep_alive)
+            .with_limits(self.limits)
+            .with_idle_probes(self.retry.enabled());
         let mut default_headers = self.default_headers;
         if let Some(agent) = self.user_agent {
             if !default_headers.contains_key(USER_AGENT) {
@@ -615,6 +670,7 @@ impl ClientBuilder {
             self.config,
             planner,
             evictor,
+            learned,
         ))
     }
 }

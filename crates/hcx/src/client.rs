@@ -7,6 +7,7 @@ use hcx_exec::{
     Body, Error, IdleConnectionEvictor, ManagerStats, PoolingConnectionManager, RequestConfig,
     ResponseBody, RoutePlanner,
 };
+use hcx_reuse::{IdleBounds, LearnedIdleLimit};
 use http::{Request, Response};
 
 use crate::builder::ClientBuilder;
@@ -28,6 +29,8 @@ struct Inner {
     chain: NamedChain,
     config: RequestConfig,
     planner: Arc<dyn RoutePlanner>,
+    /// The default keep-alive strategy when it learns idle limits.
+    learned: Option<Arc<LearnedIdleLimit>>,
     /// Stopped and joined when the last clone of the client is dropped.
     evictor: Option<IdleConnectionEvictor>,
 }
@@ -54,6 +57,7 @@ impl Client {
         config: RequestConfig,
         planner: Arc<dyn RoutePlanner>,
         evictor: Option<IdleConnectionEvictor>,
+        learned: Option<Arc<LearnedIdleLimit>>,
     ) -> Self {
         Client {
             inner: Arc::new(Inner {
@@ -61,6 +65,7 @@ impl Client {
                 chain,
                 config,
                 planner,
+                learned,
                 evictor,
             }),
         }
@@ -164,6 +169,16 @@ impl Client {
     /// [`CloseReason`](crate::CloseReason), counted once whichever layer closed it.
     pub fn stats(&self) -> ManagerStats {
         self.inner.manager.stats()
+    }
+
+    /// The idle limits learned per route (`scheme://host:port`), when the client learns
+    /// them ([`ClientBuilder::learn_idle_limits`]); empty otherwise, or before any
+    /// reused connection was idle at least a second.
+    pub fn idle_limits(&self) -> Vec<(String, IdleBounds)> {
+        self.inner
+            .learned
+            .as_ref()
+            .map_or_else(Vec::new, |learned| learned.bounds())
     }
 
     /// The connection manager, for `close_idle`, `close_expired`, per-route stats.

@@ -111,7 +111,7 @@ pub use hcx_exec::{
     Body, ConnectionInfo, DefaultRoutePlanner, EnvProxyRoutePlanner, Error, ErrorKind,
     ManagerStats, PoolingConnectionManager, PoolingConnectionManagerBuilder, ProtocolErrorKind,
     Proxy, RequestConfig, RequestProgress, Resolver, ResponseBody, Route, RoutePlanner, Scheme,
-    SocketConfig, StaticResolver, SystemResolver, UserToken,
+    SocketConfig, StaticResolver, SystemResolver, TcpKeepalive, UserToken,
 };
 pub use hcx_exec::{
     ConnectTimings, Connected, ConnectionRef, EventListener, Events, LeaseWaits, RedirectEvent,
@@ -126,6 +126,10 @@ pub use hcx_pool::{
 pub use hcx_reuse::{
     ConfigError, ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange,
     KeepAlive, KeepAliveStrategy, NeverReuse, decide, keep_alive_timeout, parse_duration,
+};
+pub use hcx_reuse::{
+    IdleBounds, IdleLimitChange, IdleOutcome, IdleVerdict, LearnSettings, LearnedIdleLimit,
+    RouteKey,
 };
 pub use http;
 #[cfg(feature = "rustls")]

@@ -200,6 +200,29 @@ fn connect_opened(
     if config.linger.is_some() {
         socket.set_linger(config.linger)?;
     }
+    if let Some(keepalive) = &config.tcp_keepalive {
+        let params = socket2::TcpKeepalive::new().with_time(keepalive.idle);
+        #[cfg(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd",
+            target_os = "netbsd",
+            target_os = "windows"
+        ))]
+        let params = params.with_interval(keepalive.interval);
+        #[cfg(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd",
+            target_os = "netbsd"
+        ))]
+        let params = params.with_retries(keepalive.retries);
+        socket.set_tcp_keepalive(&params)?;
+    }
     Ok(socket.into())
 }
 
@@ -224,6 +247,7 @@ mod tests {
         )?;
         let sock = socket2::SockRef::from(&stream);
         assert!(!sock.tcp_nodelay()?);
+        assert!(!sock.keepalive()?, "TCP keep-alive is off unless asked for");
         assert_eq!(sock.linger()?, Some(Duration::from_secs(3)));
         // Linux doubles what is asked for, to leave room for its bookkeeping.
         assert!(sock.send_buffer_size()? >= 64 * 1024);
@@ -233,6 +257,22 @@ mod tests {
             socket2::SockRef::from(&default).tcp_nodelay()?,
             "TCP_NODELAY by default"
         );
+        Ok(())
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn tcp_keepalive_is_set_with_its_timing() -> io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let keepalive =
+            crate::config::TcpKeepalive::new(Duration::from_secs(45), Duration::from_secs(10), 4);
+        let config = SocketConfig::default().with_tcp_keepalive(Some(keepalive));
+        let stream = connect_one(listener.local_addr()?, None, &config)?;
+        let sock = socket2::SockRef::from(&stream);
+        assert!(sock.keepalive()?);
+        assert_eq!(sock.tcp_keepalive_time()?, Duration::from_secs(45));
+        assert_eq!(sock.tcp_keepalive_interval()?, Duration::from_secs(10));
+        assert_eq!(sock.tcp_keepalive_retries()?, 4);
         Ok(())
     }
 

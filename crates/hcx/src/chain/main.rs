@@ -62,21 +62,16 @@ impl ExecHandler for MainTransport {
             // No RETRY element counted: this is the hop's one attempt.
             scope.context.set_attempts(1);
         }
-        let mut runtime = ExecRuntime::new(scope.manager().clone());
-        runtime.acquire(
-            &scope.route,
-            scope.context.user_token.clone(),
-            scope.config.connection_request_timeout,
-        )?;
         if scope.context.user_token.is_none() {
             if let Some(handler) = &self.user_tokens {
                 scope.context.user_token =
                     handler.user_token(&scope.route, &request, scope.context);
             }
         }
-        if scope.context.user_token.is_some() {
-            runtime.set_state(scope.context.user_token.clone());
-        }
+        // MainExec leases once the request is known to be sendable: an invalid request
+        // never takes a pooled connection.
+        let runtime = ExecRuntime::new(scope.manager().clone())
+            .with_user_token(scope.context.user_token.clone());
         self.exec
             .execute(&scope.route, request, runtime, &scope.config)
     }

@@ -31,6 +31,13 @@ pub(crate) struct Settings {
     sleeper: Arc<dyn Sleeper>,
 }
 
+impl Settings {
+    /// Whether the RETRY layer is in the chain.
+    pub(crate) fn enabled(&self) -> bool {
+        !self.disabled
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {

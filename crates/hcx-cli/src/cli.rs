@@ -1,0 +1,391 @@
+//! The command line: clap's derive structures, the value parsers, and how a usage
+//! error is reported (one line, exit 2).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind as ClapErrorKind};
+use clap::{Args, Parser, Subcommand};
+use hcx::Proxy;
+use hcx::http::{HeaderName, HeaderValue, Method};
+
+/// hcx: a blocking HTTP/1.1 client that says what its connections did.
+#[derive(Debug, Parser)]
+#[command(name = "hcx", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send one request and print the response body; with -v, the exchange and the
+    /// connection's lifecycle on stderr.
+    Get(GetArgs),
+    /// Send many requests over threads sharing one client, then summarise latency,
+    /// errors, connection reuse, closes by reason and pool waits.
+    Load(LoadArgs),
+    /// Run the client against its embedded test server and explain what the pool and
+    /// the reuse decisions did.
+    Demo,
+}
+
+/// `hcx get URL …`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The URL: http://host:port/path or https://… (the port is optional).
+    pub url: String,
+
+    /// Write the body to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print the exchange and the connection's lifecycle to stderr as it happens.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+
+    /// What to send.
+    #[command(flatten)]
+    pub request: RequestArgs,
+
+    /// How the client connects.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `hcx load URL …`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The URL: http://host:port/path or https://… (the port is optional).
+    pub url: String,
+
+    /// How many requests to send [default: 100, or no limit with --duration].
+    #[arg(
+        short = 'n',
+        long = "requests",
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub requests: Option<u64>,
+
+    /// How many threads send them, sharing one client.
+    #[arg(
+        short = 'c',
+        long = "concurrency",
+        value_name = "C",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..=4096)
+    )]
+    pub concurrency: u32,
+
+    /// Send for this long (500ms, 30s, 2m) instead of a number of requests; with -n
+    /// too, whichever ends first.
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
+    pub duration: Option<Duration>,
+
+    /// At most R requests per second, over all threads together.
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// What to send.
+    #[command(flatten)]
+    pub request: RequestArgs,
+
+    /// The connection pool.
+    #[command(flatten)]
+    pub pool: PoolArgs,
+
+    /// How the client connects.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// The request: method, header fields, body.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Request")]
+pub struct RequestArgs {
+    /// The method [default: GET, or POST with -d / --data-file].
+    #[arg(short = 'X', long = "request", value_name = "METHOD", value_parser = parse_method)]
+    pub method: Option<Method>,
+
+    /// A header field to send, 'Name: value' (repeat for more).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<Header>,
+
+    /// The request body, sent as given with Content-Length (no Content-Type is added:
+    /// set one with -H).
+    #[arg(
+        short = 'd',
+        long = "data",
+        value_name = "DATA",
+        conflicts_with = "data_file"
+    )]
+    pub data: Option<String>,
+
+    /// The request body, read from FILE (into memory, so it can be sent again).
+    #[arg(long = "data-file", value_name = "FILE")]
+    pub data_file: Option<PathBuf>,
+}
+
+/// One `-H 'Name: value'`.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// The field name.
+    pub name: HeaderName,
+    /// The field value.
+    pub value: HeaderValue,
+}
+
+/// How the client connects, times out, follows redirects and retries.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Client")]
+pub struct ClientArgs {
+    /// Trust the CA certificates in this PEM file instead of the bundled Mozilla roots.
+    /// (There is no switch that turns certificate verification off.)
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Send requests through this HTTP proxy: http://user:password@host:port (credentials
+    /// and port optional).
+    #[arg(long, value_name = "URL", value_parser = parse_proxy, conflicts_with = "proxy_from_env")]
+    pub proxy: Option<Proxy>,
+
+    /// Take the proxy from http_proxy, https_proxy, all_proxy and no_proxy.
+    #[arg(long)]
+    pub proxy_from_env: bool,
+
+    /// How long a connect may take, all addresses together [default: 3m].
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
+    pub connect_timeout: Option<Duration>,
+
+    /// How long to wait for the response head and for each read of the body
+    /// (the response timeout) [default: no limit].
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Follow at most N redirects; one more is an error [default: 50].
+    #[arg(long, value_name = "N", conflicts_with = "no_redirects")]
+    pub max_redirects: Option<u32>,
+
+    /// Do not follow redirects: a 3xx is the answer.
+    #[arg(long)]
+    pub no_redirects: bool,
+
+    /// The User-Agent header [default: hcx/VERSION].
+    #[arg(long, value_name = "TEXT", value_parser = parse_header_value)]
+    pub user_agent: Option<HeaderValue>,
+
+    /// At most N retries of a request lost in flight, when replaying it is safe
+    /// (0: never) [default: 1].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+}
+
+/// The connection pool of `hcx load`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Pool")]
+pub struct PoolArgs {
+    /// Most connections per route [default: 5].
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_per_route: Option<u32>,
+
+    /// Most connections in all [default: 25].
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_total: Option<u32>,
+
+    /// How long a connection may stay idle when the server sends no Keep-Alive
+    /// timeout [default: 30s].
+    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
+    pub keep_alive: Option<Duration>,
+
+    /// Probe a pooled connection before reuse only when it has been idle this long;
+    /// `never` turns the stale probe off [default: 0s, every reuse].
+    #[arg(long, value_name = "DUR|never", value_parser = parse_validate_after)]
+    pub validate_after: Option<ValidateAfter>,
+}
+
+/// The value of `--validate-after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidateAfter {
+    /// Probe connections idle at least this long.
+    After(Duration),
+    /// Never probe.
+    Never,
+}
+
+impl ValidateAfter {
+    /// What `validate_after_inactivity` takes.
+    pub fn as_option(self) -> Option<Duration> {
+        match self {
+            ValidateAfter::After(d) => Some(d),
+            ValidateAfter::Never => None,
+        }
+    }
+}
+
+fn parse_method(text: &str) -> Result<Method, String> {
+    Method::from_bytes(text.as_bytes()).map_err(|_| format!("{text:?} is not an HTTP method"))
+}
+
+fn parse_header(text: &str) -> Result<Header, String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?} is not 'Name: value'"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("{:?} is not a header field name", name.trim()))?;
+    let value = parse_header_value(value.trim())?;
+    Ok(Header { name, value })
+}
+
+fn parse_header_value(text: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(text).map_err(|_| {
+        format!("{text:?} is not a header field value (control characters are not allowed)")
+    })
+}
+
+fn parse_proxy(text: &str) -> Result<Proxy, String> {
+    Proxy::from_url(text).map_err(|e| format!("{e:#}"))
+}
+
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("a duration of zero is not allowed here".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e} (try 500ms, 30s, 2m)")),
+    }
+}
+
+fn parse_validate_after(text: &str) -> Result<ValidateAfter, String> {
+    if text.eq_ignore_ascii_case("never") {
+        return Ok(ValidateAfter::Never);
+    }
+    humantime::parse_duration(text)
+        .map(ValidateAfter::After)
+        .map_err(|e| format!("{e} (try 0s, 2s, never)"))
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "{text:?} is not a positive number of requests per second"
+        )),
+    }
+}
+
+/// Reports a command line clap refused: help and version go to stdout with exit 0;
+/// anything else is one line on stderr, `hcx: error: …`, and exit 2.
+pub fn report(error: &clap::Error) -> ExitCode {
+    if matches!(
+        error.kind(),
+        ClapErrorKind::DisplayHelp
+            | ClapErrorKind::DisplayVersion
+            | ClapErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        // Nothing useful to do if stdout is gone.
+        let _ = error.print();
+        return if error.use_stderr() {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let line = one_line(error);
+    let _ = writeln!(std::io::stderr(), "hcx: error: {line}");
+    ExitCode::from(2)
+}
+
+/// clap's message as one line: its first line without the `error: ` prefix, and a
+/// word on where help is.
+fn one_line(error: &clap::Error) -> String {
+    let rendered = error.to_string();
+    let first = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid command line");
+    let first = first.strip_prefix("error: ").unwrap_or(first).trim();
+    let invalid_arg = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.as_str(),
+        _ => "",
+    };
+    if error.kind() == ClapErrorKind::UnknownArgument
+        && matches!(invalid_arg, "--insecure" | "-k" | "--no-verify")
+    {
+        return format!(
+            "{first}: hcx never turns certificate verification off; \
+             trust a private CA with --cacert FILE"
+        );
+    }
+    let suggestion = match error.get(ContextKind::SuggestedArg) {
+        Some(ContextValue::String(arg)) => format!(" (did you mean {arg}?)"),
+        _ => String::new(),
+    };
+    format!("{first}{suggestion}; see 'hcx --help'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn headers_split_at_the_first_colon() -> Result<(), String> {
+        let h = parse_header("X-Thing:  a:b ")?;
+        assert_eq!(h.name.as_str(), "x-thing");
+        assert_eq!(h.value.to_str().ok(), Some("a:b"));
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("bad name: v").is_err());
+        assert!(parse_header("x: line\nbreak").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn durations_are_humantime() {
+        assert_eq!(
+            parse_positive_duration("500ms"),
+            Ok(Duration::from_millis(500))
+        );
+        assert_eq!(parse_positive_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_positive_duration("soon").is_err());
+        assert!(parse_positive_duration("0s").is_err());
+        assert_eq!(parse_validate_after("never"), Ok(ValidateAfter::Never));
+        assert_eq!(
+            parse_validate_after("0s"),
+            Ok(ValidateAfter::After(Duration::ZERO))
+        );
+    }
+
+    #[test]
+    fn rates_are_positive_and_finite() {
+        assert_eq!(parse_rate("2.5"), Ok(2.5));
+        for bad in ["0", "-1", "inf", "NaN", "fast"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn usage_errors_are_one_line() {
+        let error = Cli::try_parse_from(["hcx", "get", "http://x/", "--insecure"]).err();
+        let line = error.as_ref().map(one_line).unwrap_or_default();
+        assert!(line.contains("--insecure"), "{line}");
+        assert!(line.contains("--cacert"), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+        let error = Cli::try_parse_from(["hcx", "get", "http://x/", "--timeout", "soon"]).err();
+        let line = error.as_ref().map(one_line).unwrap_or_default();
+        assert!(line.contains("soon"), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+    }
+}

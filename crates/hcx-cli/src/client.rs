@@ -1,0 +1,232 @@
+//! From the shared flags to an `hcx::Client` and to the request it sends.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hcx::http::{HeaderMap, Method, Request, Uri};
+use hcx::rustls::RootCertStore;
+use hcx::rustls::pki_types::CertificateDer;
+use hcx::rustls::pki_types::pem::PemObject;
+use hcx::{
+    Body, ClientBuilder, DefaultKeepAliveStrategy, DefaultRetryStrategy, IntoUri, RequestConfig,
+    Route,
+};
+
+use crate::cli::{ClientArgs, PoolArgs, RequestArgs};
+use crate::error::CliError;
+
+/// A client builder configured by the `Client` flags (TLS roots, proxy, timeouts,
+/// redirects, user agent, retries). Every flag left out keeps the library's default.
+pub fn builder(args: &ClientArgs) -> Result<ClientBuilder, CliError> {
+    let mut builder = hcx::Client::builder();
+    if let Some(path) = &args.cacert {
+        builder = builder.tls_config(Arc::new(tls_config(path)?));
+    }
+    if let Some(proxy) = &args.proxy {
+        builder = builder.proxy(proxy.clone());
+    }
+    if args.proxy_from_env {
+        builder = builder.proxy_from_env();
+    }
+    // One RequestConfig: the builder's timeout shortcuts and `request_config` replace
+    // each other's work, so everything goes into this one value.
+    let mut config = RequestConfig::default();
+    if let Some(timeout) = args.connect_timeout {
+        config = config.with_connect_timeout(timeout);
+    }
+    if let Some(timeout) = args.timeout {
+        config = config.with_response_timeout(Some(timeout));
+    }
+    if let Some(max) = args.max_redirects {
+        config = config.with_max_redirects(max);
+    }
+    builder = builder.request_config(config);
+    if args.no_redirects {
+        builder = builder.disable_redirect_handling();
+    }
+    if let Some(agent) = &args.user_agent {
+        builder = builder.user_agent(Some(agent.clone()));
+    }
+    if let Some(retries) = args.retries {
+        builder = builder.retry_strategy(DefaultRetryStrategy::new().with_max_retries(retries));
+    }
+    Ok(builder)
+}
+
+/// `builder` with the `Pool` flags of `hcx load` applied.
+pub fn with_pool(mut builder: ClientBuilder, pool: &PoolArgs) -> ClientBuilder {
+    if let Some(max) = pool.max_per_route {
+        builder = builder.max_per_route(to_usize(max));
+    }
+    if let Some(max) = pool.max_total {
+        builder = builder.max_total(to_usize(max));
+    }
+    if let Some(default) = pool.keep_alive {
+        // The builder sets the default strategy's margin but not its default
+        // keep-alive: the whole strategy is replaced, with the library's margin.
+        builder =
+            builder.keep_alive_strategy(DefaultKeepAliveStrategy::new().with_default(default));
+    }
+    if let Some(after) = pool.validate_after {
+        builder = builder.validate_after_inactivity(after.as_option());
+    }
+    builder
+}
+
+fn to_usize(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// A rustls configuration that trusts the certificates of the PEM file at `path`
+/// (and nothing else), as `ClientBuilder::tls_config`'s example builds it.
+fn tls_config(path: &Path) -> Result<hcx::rustls::ClientConfig, CliError> {
+    let shown = path.display();
+    let bad = |why: String| CliError::Other(format!("--cacert {shown}: {why}"));
+    let mut roots = RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| bad(e.to_string()))?;
+        roots
+            .add(cert)
+            .map_err(|e| bad(format!("a certificate cannot be used: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("no certificate in the file".into()));
+    }
+    let config = hcx::rustls::ClientConfig::builder_with_provider(hcx::crypto_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
+/// The request to send, checked once and copied for each send: method, URL, header
+/// fields and body (bytes, so it can be sent again by a retry or a redirect).
+#[derive(Debug, Clone)]
+pub struct RequestTemplate {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+}
+
+impl RequestTemplate {
+    /// Checks `url` (absolute, http or https) and reads the body; the method defaults
+    /// to `POST` when there is a body, as curl's does.
+    pub fn new(url: &str, args: &RequestArgs) -> Result<Self, CliError> {
+        let uri = url.into_uri()?;
+        // The scheme and host are checked here, before any thread or connection.
+        Route::from_uri(&uri)?;
+        let body = match (&args.data, &args.data_file) {
+            (Some(data), _) => Some(Bytes::from(data.clone())),
+            (None, Some(path)) => Some(Bytes::from(std::fs::read(path).map_err(|e| {
+                CliError::io(format!("cannot read --data-file {}", path.display()), e)
+            })?)),
+            (None, None) => None,
+        };
+        let method = args.method.clone().unwrap_or(if body.is_some() {
+            Method::POST
+        } else {
+            Method::GET
+        });
+        let mut headers = HeaderMap::new();
+        for header in &args.headers {
+            headers
+                .try_append(header.name.clone(), header.value.clone())
+                .map_err(hcx::Error::from)?;
+        }
+        Ok(RequestTemplate {
+            method,
+            uri,
+            headers,
+            body,
+        })
+    }
+
+    /// A plain `GET url`.
+    pub fn get(url: &str) -> Result<Self, CliError> {
+        let args = RequestArgs {
+            method: None,
+            headers: Vec::new(),
+            data: None,
+            data_file: None,
+        };
+        RequestTemplate::new(url, &args)
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The URL.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// A request to send.
+    pub fn request(&self) -> Request<Body> {
+        let body = match &self.body {
+            Some(bytes) => Body::from(bytes.clone()),
+            None => Body::empty(),
+        };
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Header;
+    use hcx::http::{HeaderName, HeaderValue};
+
+    fn args() -> RequestArgs {
+        RequestArgs {
+            method: None,
+            headers: Vec::new(),
+            data: None,
+            data_file: None,
+        }
+    }
+
+    #[test]
+    fn a_body_makes_the_default_method_post() -> Result<(), CliError> {
+        let plain = RequestTemplate::new("http://example.test/", &args())?;
+        assert_eq!(plain.request().method(), Method::GET);
+        let mut with_data = args();
+        with_data.data = Some("a=1".into());
+        with_data.headers.push(Header {
+            name: HeaderName::from_static("x-a"),
+            value: HeaderValue::from_static("1"),
+        });
+        let post = RequestTemplate::new("http://example.test/", &with_data)?;
+        let request = post.request();
+        assert_eq!(request.method(), Method::POST);
+        assert_eq!(request.headers()["x-a"], "1");
+        assert_eq!(request.body().content_length(), Some(3));
+        Ok(())
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http_or_https() {
+        for bad in [
+            "example.test/x",
+            "ftp://example.test/",
+            "http://exa mple/",
+            "/path",
+        ] {
+            match RequestTemplate::new(bad, &args()) {
+                Err(CliError::Http(e)) => {
+                    assert_eq!(e.kind(), hcx::ErrorKind::InvalidUrl, "{bad}: {e}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+}

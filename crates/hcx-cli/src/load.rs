@@ -1,0 +1,317 @@
+//! `hcx load`: many requests over threads sharing one client, then the summary.
+
+use std::collections::BTreeMap;
+use std::io::{self, IsTerminal, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hcx::{Client, Error};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::LoadArgs;
+use crate::client::{self, RequestTemplate};
+use crate::counters::Counters;
+use crate::error::CliError;
+use crate::summary::LoadSummary;
+
+/// Requests sent when neither `-n` nor `--duration` is given.
+const DEFAULT_REQUESTS: u64 = 100;
+
+/// The histogram's range in microseconds: 1 µs to an hour, 3 significant digits.
+const LATENCY_MAX_US: u64 = 3_600_000_000;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The request each send copies.
+    pub template: RequestTemplate,
+    /// Threads, each sending one request at a time.
+    pub concurrency: usize,
+    /// Stop after this many requests (`None`: only the duration stops the run).
+    pub requests: Option<u64>,
+    /// Stop starting requests after this long.
+    pub duration: Option<Duration>,
+    /// At most this many requests start per second, over all threads.
+    pub rate: Option<f64>,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// What a run did, as the threads saw it.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Latency of each answered request in microseconds: from the send to the body's
+    /// end.
+    pub latency: Histogram<u64>,
+    /// Answered requests by status code.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Failed requests by `ErrorKind::as_str()`, with the first one's message.
+    pub errors: BTreeMap<&'static str, ErrorTally>,
+    /// Requests answered (their body read to its end).
+    pub responses: u64,
+    /// Body bytes received (after content decoding).
+    pub bytes: u64,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// Requests finished by each thread.
+    pub per_thread: Vec<u64>,
+}
+
+/// Failures of one kind.
+#[derive(Debug, Clone)]
+pub struct ErrorTally {
+    /// How many.
+    pub count: u64,
+    /// The first one, as `{:#}`.
+    pub example: String,
+}
+
+impl Outcome {
+    /// Requests finished, answered or failed.
+    pub fn requests(&self) -> u64 {
+        self.responses + self.failures()
+    }
+
+    /// Requests that failed.
+    pub fn failures(&self) -> u64 {
+        self.errors.values().map(|t| t.count).sum()
+    }
+
+    fn empty(latency: Histogram<u64>) -> Self {
+        Outcome {
+            latency,
+            statuses: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            responses: 0,
+            bytes: 0,
+            elapsed: Duration::ZERO,
+            per_thread: Vec::new(),
+        }
+    }
+
+    fn record_error(&mut self, error: &Error) {
+        self.errors
+            .entry(error.kind().as_str())
+            .and_modify(|t| t.count += 1)
+            .or_insert_with(|| ErrorTally {
+                count: 1,
+                example: format!("{error:#}").replace(['\r', '\n'], " "),
+            });
+    }
+
+    /// Adds a thread's outcome to this one.
+    fn merge(&mut self, other: Outcome) -> Result<(), CliError> {
+        self.per_thread.push(other.requests());
+        self.latency
+            .add(&other.latency)
+            .map_err(|e| CliError::Other(format!("merging latency histograms: {e}")))?;
+        for (status, n) in other.statuses {
+            *self.statuses.entry(status).or_default() += n;
+        }
+        for (kind, tally) in other.errors {
+            self.errors
+                .entry(kind)
+                .and_modify(|t| t.count += tally.count)
+                .or_insert(tally);
+        }
+        self.responses += other.responses;
+        self.bytes += other.bytes;
+        Ok(())
+    }
+}
+
+/// `hcx load`: runs the plan the flags describe, prints the summary (text, or JSON
+/// with `--json`). Fails (exit 1) when no request at all was answered.
+pub fn run(args: &LoadArgs) -> Result<(), CliError> {
+    let template = RequestTemplate::new(&args.url, &args.request)?;
+    let counters = Arc::new(Counters::default());
+    let client = client::with_pool(client::builder(&args.client)?, &args.pool)
+        .event_listener(Arc::clone(&counters))
+        .build()?;
+    let plan = Plan {
+        template,
+        concurrency: usize::try_from(args.concurrency).unwrap_or(1).max(1),
+        requests: args
+            .requests
+            .or(args.duration.is_none().then_some(DEFAULT_REQUESTS)),
+        duration: args.duration,
+        rate: args.rate,
+        progress: io::stderr().is_terminal(),
+    };
+    let outcome = execute(&client, &plan)?;
+    let summary = LoadSummary::new(&plan, &outcome, &counters.counts(), &client);
+    let mut out = io::stdout().lock();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &summary)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        summary.write_text(&mut out)
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::io("writing the summary to stdout", e))?;
+    if outcome.responses == 0 && outcome.requests() > 0 {
+        let first = outcome
+            .errors
+            .iter()
+            .next()
+            .map(|(kind, t)| format!(": {} [{kind}]", t.example))
+            .unwrap_or_default();
+        return Err(CliError::Other(format!(
+            "no request was answered ({} failed){first}",
+            outcome.failures()
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `plan` on `client`: `plan.concurrency` threads take request numbers from one
+/// counter until the count or the duration runs out, each waiting for its number's
+/// turn when a rate is set.
+pub fn execute(client: &Client, plan: &Plan) -> Result<Outcome, CliError> {
+    let histogram = Histogram::<u64>::new_with_bounds(1, LATENCY_MAX_US, 3)
+        .map_err(|e| CliError::Other(format!("cannot make the latency histogram: {e}")))?;
+    let progress = progress_bar(plan);
+    let next = AtomicU64::new(0);
+    let start = Instant::now();
+    let deadline = plan.duration.and_then(|d| start.checked_add(d));
+    let schedule = Schedule {
+        next: &next,
+        start,
+        deadline,
+        limit: plan.requests,
+        rate: plan.rate,
+    };
+    let mut total = Outcome::empty(histogram.clone());
+    let results: Vec<thread::Result<Outcome>> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..plan.concurrency)
+            .map(|_| {
+                let (schedule, progress, histogram) = (&schedule, &progress, histogram.clone());
+                scope.spawn(move || worker(client, plan, schedule, progress, histogram))
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join()).collect()
+    });
+    total.elapsed = start.elapsed();
+    progress.finish_and_clear();
+    for result in results {
+        let outcome = result.map_err(|_| CliError::Other("a load thread panicked".into()))?;
+        total.merge(outcome)?;
+    }
+    Ok(total)
+}
+
+/// Which request comes next, and when.
+struct Schedule<'a> {
+    next: &'a AtomicU64,
+    start: Instant,
+    deadline: Option<Instant>,
+    limit: Option<u64>,
+    rate: Option<f64>,
+}
+
+impl Schedule<'_> {
+    /// Waits for the next request's turn; `false` when the run is over. With a rate,
+    /// the requests due before the end of the duration are exactly the ones sent.
+    fn take(&self) -> bool {
+        let number = self.next.fetch_add(1, Ordering::Relaxed);
+        if self.limit.is_some_and(|limit| number >= limit) {
+            return false;
+        }
+        if let Some(rate) = self.rate {
+            // Request `number` starts at `number / rate` seconds into the run.
+            let offset = Duration::try_from_secs_f64(number as f64 / rate).ok();
+            let Some(due) = offset.and_then(|o| self.start.checked_add(o)) else {
+                return false;
+            };
+            if self.deadline.is_some_and(|end| due >= end) {
+                return false;
+            }
+            let now = Instant::now();
+            if due > now {
+                thread::sleep(due - now);
+            }
+            // Scheduled within the duration: sent, however late the thread woke.
+            return true;
+        }
+        self.deadline.is_none_or(|end| Instant::now() < end)
+    }
+}
+
+fn worker(
+    client: &Client,
+    plan: &Plan,
+    schedule: &Schedule<'_>,
+    progress: &ProgressBar,
+    histogram: Histogram<u64>,
+) -> Outcome {
+    let mut outcome = Outcome::empty(histogram);
+    let mut buf = vec![0u8; 64 * 1024];
+    while schedule.take() {
+        let started = Instant::now();
+        match client.execute(plan.template.request()) {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let mut body = response.into_body();
+                match drain(&mut body, &mut buf) {
+                    Ok(bytes) => {
+                        let micros =
+                            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        outcome.latency.saturating_record(micros.max(1));
+                        *outcome.statuses.entry(status).or_default() += 1;
+                        outcome.responses += 1;
+                        outcome.bytes += bytes;
+                    }
+                    Err(e) => outcome.record_error(&Error::from_io(e)),
+                }
+            }
+            Err(e) => outcome.record_error(&e),
+        }
+        progress.inc(1);
+    }
+    outcome
+}
+
+/// Reads `body` to its end (which gives the connection back), counting the bytes.
+fn drain(body: &mut impl Read, buf: &mut [u8]) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        match body.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A bar over the requests (a spinner for a run by duration), hidden unless asked for.
+fn progress_bar(plan: &Plan) -> ProgressBar {
+    if !plan.progress {
+        return ProgressBar::hidden();
+    }
+    match plan.requests {
+        Some(n) => {
+            let bar = ProgressBar::new(n);
+            if let Ok(style) =
+                ProgressStyle::with_template("{wide_bar} {pos}/{len} requests, eta {eta}")
+            {
+                bar.set_style(style);
+            }
+            bar
+        }
+        None => {
+            let bar = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {pos} requests in {elapsed}")
+            {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! `hcx get` against the test server: the body, `-o`, what is sent, and `-v`.
+
+mod common;
+
+use common::{TIMEOUT, TestResult, hcx, temp_path};
+use hcx_testserver::{Method, Reply, TestServer};
+
+fn server() -> std::io::Result<TestServer> {
+    TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("hello, world"))
+        .route(Method::POST, "/echo", Reply::new(201u16).body("created"))
+        .route(
+            Method::GET,
+            "/moved",
+            Reply::new(302u16).header("location", "/").body("see /"),
+        )
+        .start()
+}
+
+#[test]
+fn the_body_goes_to_stdout() -> TestResult {
+    let server = server()?;
+    let run = hcx(&["get", &server.url("/"), "--timeout", TIMEOUT])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "hello, world");
+    assert_eq!(run.stderr, "", "quiet without -v");
+    Ok(())
+}
+
+#[test]
+fn dash_o_writes_the_body_to_a_file() -> TestResult {
+    let server = server()?;
+    let path = temp_path("body.txt");
+    let shown = path.to_string_lossy().into_owned();
+    let run = hcx(&["get", &server.url("/"), "-o", &shown, "--timeout", TIMEOUT])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert_eq!(std::fs::read_to_string(&path)?, "hello, world");
+    std::fs::remove_file(&path)?;
+    Ok(())
+}
+
+#[test]
+fn post_data_and_headers_are_sent() -> TestResult {
+    let server = server()?;
+    let run = hcx(&[
+        "get",
+        &server.url("/echo"),
+        "-X",
+        "POST",
+        "-d",
+        "name=hcx&kind=client",
+        "-H",
+        "X-Demo: yes",
+        "-H",
+        "Content-Type: application/x-www-form-urlencoded",
+        "--user-agent",
+        "hcx-test/1",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "created");
+    let request = server.last_request().ok_or("nothing recorded")?;
+    assert_eq!(request.method, Method::POST);
+    assert_eq!(request.path(), "/echo");
+    assert_eq!(request.body_text(), "name=hcx&kind=client");
+    assert_eq!(request.header("x-demo"), Some("yes"));
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(request.header("user-agent"), Some("hcx-test/1"));
+    Ok(())
+}
+
+#[test]
+fn a_data_file_makes_a_post() -> TestResult {
+    let server = server()?;
+    let path = temp_path("upload.json");
+    std::fs::write(&path, r#"{"a":1}"#)?;
+    let shown = path.to_string_lossy().into_owned();
+    let run = hcx(&[
+        "get",
+        &server.url("/echo"),
+        "--data-file",
+        &shown,
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    std::fs::remove_file(&path)?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let request = server.last_request().ok_or("nothing recorded")?;
+    assert_eq!(
+        request.method,
+        Method::POST,
+        "a body makes the default POST"
+    );
+    assert_eq!(request.body_text(), r#"{"a":1}"#);
+    assert_eq!(request.header("content-length"), Some("7"));
+    Ok(())
+}
+
+#[test]
+fn dash_v_prints_the_exchange_and_the_connection_lifecycle() -> TestResult {
+    let server = server()?;
+    let run = hcx(&["get", &server.url("/"), "-v", "--timeout", TIMEOUT])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "hello, world", "the body still goes to stdout");
+    let lines = run.stderr_lines();
+    let has = |prefix: &str| lines.iter().any(|l| l.starts_with(prefix));
+    for expected in [
+        "* asking the pool for a connection to http://127.0.0.1:",
+        "* leased a slot for a new connection",
+        "* connecting to http://127.0.0.1:",
+        "* connected #1 to 127.0.0.1:",
+        "> GET / HTTP/1.1",
+        "> host: 127.0.0.1:",
+        "> user-agent: hcx/",
+        "< HTTP/1.1 200 OK",
+        "< content-length: 12",
+        "* #1 keep-alive decision: keep alive for 30s",
+        "* #1 body done: 12 bytes",
+        "* #1 released to the pool, idle: keep alive for 30s",
+    ] {
+        assert!(
+            has(expected),
+            "no line starting {expected:?} in:\n{}",
+            run.stderr
+        );
+    }
+    // In order: lease, connect, request, response, decision, release.
+    let position = |prefix: &str| lines.iter().position(|l| l.starts_with(prefix));
+    let order = [
+        position("* leased"),
+        position("* connected"),
+        position("> GET"),
+        position("< HTTP/1.1"),
+        position("* #1 keep-alive decision"),
+        position("* #1 released"),
+    ];
+    assert!(order.iter().all(Option::is_some), "{order:?}");
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "{order:?}\n{}",
+        run.stderr
+    );
+    Ok(())
+}
+
+#[test]
+fn redirects_are_followed_and_shown_unless_turned_off() -> TestResult {
+    let server = server()?;
+    let run = hcx(&["get", &server.url("/moved"), "-v", "--timeout", TIMEOUT])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "hello, world");
+    assert!(
+        run.stderr
+            .contains("* following a 302 Found redirect from "),
+        "{}",
+        run.stderr
+    );
+
+    let run = hcx(&[
+        "get",
+        &server.url("/moved"),
+        "--no-redirects",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "see /");
+
+    let run = hcx(&[
+        "get",
+        &server.url("/moved"),
+        "--max-redirects",
+        "0",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.stderr_lines().len(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("[redirect]"), "{}", run.stderr);
+    Ok(())
+}
+
+#[test]
+fn a_closing_answer_shows_why_the_connection_closed() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("bye").connection_close())
+        .start()?;
+    let run = hcx(&["get", &server.url("/"), "-v", "--timeout", TIMEOUT])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    for expected in [
+        "< connection: close",
+        "* #1 keep-alive decision: close: response had Connection: close [response_connection_close]",
+        "* #1 released: close: response had Connection: close",
+        "* #1 closed: response had Connection: close [response_connection_close]",
+    ] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l == expected || l.starts_with(expected)),
+            "no {expected:?} in:\n{}",
+            run.stderr
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! `hcx load` against the test server: the JSON summary's figures, and the text one.
+
+mod common;
+
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
+
+use common::{TIMEOUT, TestResult, closed_port, hcx};
+use hcx_testserver::{Method, Reply, TestServer};
+use serde_json::Value;
+
+/// A server whose first `n` requests are answered only once all `n` have arrived (or
+/// after a bound, so a broken client fails rather than hangs): they must be on `n`
+/// connections at once, however the threads are scheduled.
+fn gathering_server(n: usize) -> std::io::Result<TestServer> {
+    let arrived = Arc::new((Mutex::new(0usize), Condvar::new()));
+    TestServer::builder()
+        .keep_requests(0)
+        .route_fn(Method::GET, "/", move |_request| {
+            let (count, all_here) = &*arrived;
+            let mut count = count.lock().unwrap_or_else(PoisonError::into_inner);
+            *count += 1;
+            if *count <= n {
+                all_here.notify_all();
+                let _ = all_here
+                    .wait_timeout_while(count, Duration::from_secs(10), |c| *c < n)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            Reply::ok().body("ok")
+        })
+        .start()
+}
+
+fn json(text: &str) -> Result<Value, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+fn u64_at(value: &Value, pointer: &str) -> Result<u64, String> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| format!("no number at {pointer} in {value}"))
+}
+
+#[test]
+fn the_json_summary_counts_requests_connections_and_latency() -> TestResult {
+    let server = gathering_server(4)?;
+    let run = hcx(&[
+        "load",
+        &server.url("/"),
+        "-n",
+        "200",
+        "-c",
+        "4",
+        "--max-per-route",
+        "4",
+        "--json",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let summary = json(&run.stdout)?;
+    assert_eq!(u64_at(&summary, "/requests")?, 200);
+    assert_eq!(u64_at(&summary, "/responses")?, 200);
+    assert_eq!(u64_at(&summary, "/errors")?, 0);
+    assert_eq!(u64_at(&summary, "/status_codes/200")?, 200);
+    assert_eq!(summary["errors_by_kind"], serde_json::json!({}));
+    // Four threads, a route limit of four, a server that keeps connections: four
+    // connections, then every lease reuses one.
+    assert_eq!(u64_at(&summary, "/connections_opened")?, 4);
+    assert_eq!(server.stats().connections_accepted, 4);
+    assert_eq!(u64_at(&summary, "/leases")?, 200);
+    assert_eq!(u64_at(&summary, "/reused_exchanges")?, 196);
+    assert_eq!(u64_at(&summary, "/retries")?, 0);
+    assert_eq!(summary["closes"], serde_json::json!({}));
+    assert_eq!(u64_at(&summary, "/pool/available")?, 4);
+    assert_eq!(u64_at(&summary, "/routes/0/max")?, 4);
+    assert_eq!(
+        summary["routes"][0]["route"].as_str(),
+        Some(format!("http://{}", server.authority()).as_str())
+    );
+    assert_eq!(u64_at(&summary, "/bytes_received")?, 400);
+    let p50 = u64_at(&summary, "/latency_us/p50")?;
+    let p90 = u64_at(&summary, "/latency_us/p90")?;
+    let p99 = u64_at(&summary, "/latency_us/p99")?;
+    let p999 = u64_at(&summary, "/latency_us/p99_9")?;
+    let max = u64_at(&summary, "/latency_us/max")?;
+    let min = u64_at(&summary, "/latency_us/min")?;
+    assert!(
+        min <= p50 && p50 <= p90 && p90 <= p99 && p99 <= p999 && p999 <= max,
+        "{}",
+        summary["latency_us"]
+    );
+    assert!(summary["requests_per_s"].as_f64().is_some_and(|r| r > 0.0));
+    // The first four requests were in flight together, one on each thread.
+    assert!(u64_at(&summary, "/per_thread/min")? >= 1);
+    assert!(u64_at(&summary, "/per_thread/max")? <= 197);
+    assert!(summary["pool_waits"]["buckets"].is_array());
+    Ok(())
+}
+
+#[test]
+fn more_threads_than_connections_wait_for_the_pool() -> TestResult {
+    let server = gathering_server(2)?;
+    let run = hcx(&[
+        "load",
+        &server.url("/"),
+        "-n",
+        "100",
+        "-c",
+        "6",
+        "--max-per-route",
+        "2",
+        "--json",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let summary = json(&run.stdout)?;
+    assert_eq!(u64_at(&summary, "/requests")?, 100);
+    assert_eq!(u64_at(&summary, "/errors")?, 0);
+    // Six threads never get more than the route's two connections: the others queue
+    // (how many times depends on the scheduler; the figures must agree).
+    assert_eq!(u64_at(&summary, "/connections_opened")?, 2);
+    assert_eq!(u64_at(&summary, "/routes/0/max")?, 2);
+    let waits = &summary["pool_waits"];
+    let in_buckets: u64 = waits["buckets"]
+        .as_array()
+        .ok_or("no buckets")?
+        .iter()
+        .filter_map(|b| b["count"].as_u64())
+        .sum();
+    assert_eq!(
+        in_buckets,
+        u64_at(&summary, "/pool_waits/count")?,
+        "{waits}"
+    );
+    assert_eq!(waits["buckets"][0]["below_us"].as_u64(), Some(100));
+    assert!(waits["buckets"][6]["below_us"].is_null(), "{waits}");
+    Ok(())
+}
+
+#[test]
+fn closes_are_counted_by_reason() -> TestResult {
+    let server = TestServer::builder()
+        .keep_requests(0)
+        .route(Method::GET, "/", Reply::ok().body("x").connection_close())
+        .start()?;
+    let run = hcx(&[
+        "load",
+        &server.url("/"),
+        "-n",
+        "10",
+        "--json",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let summary = json(&run.stdout)?;
+    assert_eq!(u64_at(&summary, "/connections_opened")?, 10);
+    assert_eq!(u64_at(&summary, "/reused_exchanges")?, 0);
+    assert_eq!(u64_at(&summary, "/closes/response_connection_close")?, 10);
+    Ok(())
+}
+
+#[test]
+fn the_text_summary_explains_each_figure() -> TestResult {
+    let server = TestServer::builder()
+        .keep_requests(0)
+        .route(Method::GET, "/", Reply::ok().body("x"))
+        .start()?;
+    let run = hcx(&[
+        "load",
+        &server.url("/"),
+        "-n",
+        "20",
+        "-c",
+        "2",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(
+        run.stderr, "",
+        "no progress bar when stderr is not a terminal"
+    );
+    for expected in [
+        "hcx load: GET http://",
+        "requests ",
+        "latency p50",
+        "latency p99.9",
+        "status 200",
+        "connections",
+        "reused",
+        "pool waits",
+        "pool at end",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "no {expected:?} in:\n{}",
+            run.stdout
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_run_by_duration_and_rate_stops_by_itself() -> TestResult {
+    let server = TestServer::builder()
+        .keep_requests(0)
+        .route(Method::GET, "/", Reply::ok().body("x"))
+        .start()?;
+    // 20 requests/s for 300ms: request k starts at k/20 s, so requests 0..=5 start.
+    let run = hcx(&[
+        "load",
+        &server.url("/"),
+        "--duration",
+        "300ms",
+        "--rate",
+        "20",
+        "-c",
+        "2",
+        "--json",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let summary = json(&run.stdout)?;
+    assert_eq!(u64_at(&summary, "/requests")?, 6);
+    assert!(summary["requests_planned"].is_null());
+    assert_eq!(summary["duration_planned_s"].as_f64(), Some(0.3));
+    Ok(())
+}
+
+#[test]
+fn an_unreachable_target_is_a_summary_of_errors_and_exit_1() -> TestResult {
+    let url = format!("http://127.0.0.1:{}/", closed_port()?);
+    let run = hcx(&["load", &url, "-n", "3", "--json", "--timeout", TIMEOUT])?;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let summary = json(&run.stdout)?;
+    assert_eq!(u64_at(&summary, "/errors_by_kind/connect")?, 3);
+    assert_eq!(u64_at(&summary, "/responses")?, 0);
+    assert!(summary["latency_us"]["p50"].is_null());
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("hcx: error: no request was answered"),
+        "{}",
+        lines[0]
+    );
+    Ok(())
+}

@@ -1,0 +1,704 @@
+//! Idle limits learned per route, against middleboxes that forget idle connections
+//! without a word.
+//!
+//! A NAT gateway, a cloud load balancer or a firewall that drops an idle flow sends
+//! nothing: the stale probe sees a healthy socket, and the next request on it meets a
+//! reset, or silence until the response timeout. [`LearnedIdleLimit`] watches how
+//! reused connections fare by how long they were idle, and stops reusing connections
+//! idle as long as one that died.
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::exchange::Exchange;
+use crate::keep_alive::{DefaultKeepAliveStrategy, KeepAlive, KeepAliveStrategy};
+
+/// Which route a connection serves, as the keep-alive strategy sees it: scheme, host
+/// and port (the proxy's, for plain `http` through a forward proxy). The engine gives
+/// it; strategies that learn per route key their state by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RouteKey<'a> {
+    /// `http` or `https`.
+    pub scheme: &'a str,
+    /// The host name or IP literal.
+    pub host: &'a str,
+    /// The port.
+    pub port: u16,
+}
+
+impl<'a> RouteKey<'a> {
+    /// The route `scheme://host:port`.
+    pub fn new(scheme: &'a str, host: &'a str, port: u16) -> Self {
+        RouteKey { scheme, host, port }
+    }
+}
+
+impl fmt::Display for RouteKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.scheme, self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+/// How a reused connection fared, as the engine reports it to
+/// [`KeepAliveStrategy::observe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdleOutcome {
+    /// A response came on it: the connection was alive after its idle time.
+    Survived,
+    /// It was reset, or closed, before any response byte: dead before the request
+    /// (what a forgotten flow looks like).
+    DiedIdle,
+}
+
+/// What the engine should do with a pooled connection of a given idle time, as
+/// [`KeepAliveStrategy::admit`] decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdleVerdict {
+    /// Reuse it.
+    Reuse,
+    /// Reuse it to learn whether connections this idle still work: the request is
+    /// idempotent, so the RETRY layer can send it again if the connection is dead.
+    Probe,
+    /// Close it (`CloseReason::IdleLimit`) and lease another.
+    Close,
+}
+
+/// The bounds a [`LearnedIdleLimit`] keeps for one route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct IdleBounds {
+    /// The longest idle time a reused connection was seen to survive.
+    pub survived: Duration,
+    /// The shortest idle time after which a reused connection was found dead, when
+    /// no longer idle time has survived since.
+    pub died: Option<Duration>,
+    /// Connections idle longer than this are not reused (`None`: no limit, because no
+    /// connection of this route has died idle).
+    pub limit: Option<Duration>,
+}
+
+impl fmt::Display for IdleBounds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.limit {
+            Some(limit) => write!(f, "limit {limit:?}")?,
+            None => f.write_str("no limit")?,
+        }
+        write!(f, " (survived {:?}", self.survived)?;
+        if let Some(died) = self.died {
+            write!(f, ", died at {died:?}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// A change of a route's learned bounds, returned by [`KeepAliveStrategy::observe`]
+/// for the engine to report (the event listener, `tracing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IdleLimitChange {
+    /// The route, `scheme://host:port`.
+    pub route: String,
+    /// The bounds before.
+    pub before: IdleBounds,
+    /// The bounds after.
+    pub after: IdleBounds,
+    /// The observation that taught it: this idle time, this outcome.
+    pub idle: Duration,
+    /// How that connection fared.
+    pub outcome: IdleOutcome,
+}
+
+impl fmt::Display for IdleLimitChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.outcome {
+            IdleOutcome::Survived => "survived",
+            IdleOutcome::DiedIdle => "died",
+        };
+        write!(
+            f,
+            "{}: a connection idle {:?} {what}: {} -> {}",
+            self.route, self.idle, self.before, self.after
+        )
+    }
+}
+
+/// The settings of a [`LearnedIdleLimit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LearnSettings {
+    /// Idle times below this teach nothing (deaths so soon are races and restarts,
+    /// not middleboxes), and no limit is set below it. Default 1 s.
+    pub min_idle: Duration,
+    /// After a death, how long until an idempotent request may probe a connection
+    /// idler than the limit; doubled after each death, up to `max_probe_interval`;
+    /// back to this after a probe survives. Default 30 s.
+    pub probe_interval: Duration,
+    /// The longest wait between probes. Default 10 min.
+    pub max_probe_interval: Duration,
+    /// A probe whose outcome never came is forgotten after this. Default 5 min.
+    pub probe_timeout: Duration,
+}
+
+impl Default for LearnSettings {
+    fn default() -> Self {
+        LearnSettings {
+            min_idle: Duration::from_secs(1),
+            probe_interval: Duration::from_secs(30),
+            max_probe_interval: Duration::from_secs(600),
+            probe_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A keep-alive strategy that learns, per route, how long an idle connection stays
+/// alive, and stops reusing connections idle longer. It wraps another strategy (the
+/// default: [`DefaultKeepAliveStrategy`]) for the keep-alive of each response.
+///
+/// The engine reports every reuse of a connection idle at least `min_idle`: survived
+/// (a response came) or died idle (reset or closed before any response byte). The
+/// rule, per route:
+///
+/// - **Nothing changes until a connection dies idle.** Before that, only the longest
+///   survived idle time is noted; the limit is unset and reuse is as without this
+///   strategy.
+/// - **A death at idle `d` longer than any survived** sets the limit to the longest
+///   survived idle time (or to `d / 2` when none survived that long, at least
+///   `min_idle`): no connection idle that long carries a request again.
+/// - **Telling a middlebox from a one-off failure** (a server restart, a load
+///   balancer replaced): a death at an idle time no longer than one that survived is
+///   not what a middlebox's idle timeout does, and is ignored; only a second such
+///   death in a row (no survival in between) counts, and then halves the survived
+///   bound. A later death can lower the death bound by at most half. Deaths below
+///   `min_idle` are ignored.
+/// - **Learning upward** (middleboxes and servers change): once the probe interval
+///   has passed since the last death, one idempotent request may reuse a connection
+///   idle up to twice the limit. If it survives, the limit rises to its idle time
+///   (and a death bound below it is dropped), and the next probe may go at once; if it
+///   dies, the RETRY layer sends the request again on a new connection and the probe
+///   interval doubles. Non-idempotent requests never probe.
+/// - **Keep-alive:** the wrapped strategy's, capped at twice the limit (the probes'
+///   reach) once a limit is set.
+///
+/// Learned state is per strategy: share one strategy between clients to share what
+/// they learn. [`bounds`](Self::bounds) lists it.
+pub struct LearnedIdleLimit<S = DefaultKeepAliveStrategy> {
+    inner: S,
+    settings: LearnSettings,
+    /// Routes with a limit set: when zero, `admit` answers without the lock.
+    limited: AtomicUsize,
+    routes: Mutex<HashMap<u64, Vec<RouteState>>>,
+}
+
+/// One route's learned state.
+struct RouteState {
+    scheme: Box<str>,
+    host: Box<str>,
+    port: u16,
+    survived: Duration,
+    died: Option<Duration>,
+    limited: bool,
+    /// Deaths in a row at idle times that survived before.
+    unexplained: u32,
+    next_probe: Option<Instant>,
+    probe_interval: Duration,
+    probing_since: Option<Instant>,
+}
+
+impl RouteState {
+    fn new(route: RouteKey<'_>, settings: &LearnSettings) -> Self {
+        RouteState {
+            scheme: route.scheme.into(),
+            host: route.host.into(),
+            port: route.port,
+            survived: Duration::ZERO,
+            died: None,
+            limited: false,
+            unexplained: 0,
+            next_probe: None,
+            probe_interval: settings.probe_interval,
+            probing_since: None,
+        }
+    }
+
+    fn is(&self, route: RouteKey<'_>) -> bool {
+        self.port == route.port && *self.host == *route.host && *self.scheme == *route.scheme
+    }
+
+    fn key(&self) -> RouteKey<'_> {
+        RouteKey::new(&self.scheme, &self.host, self.port)
+    }
+
+    /// The longest idle time a connection may have and carry any request.
+    fn limit(&self, settings: &LearnSettings) -> Option<Duration> {
+        if !self.limited {
+            return None;
+        }
+        let fallback = self.died.map_or(settings.min_idle, |d| d / 2);
+        Some(if self.survived >= settings.min_idle {
+            self.survived
+        } else {
+            fallback.max(settings.min_idle)
+        })
+    }
+
+    fn bounds(&self, settings: &LearnSettings) -> IdleBounds {
+        IdleBounds {
+            survived: self.survived,
+            died: self.died,
+            limit: self.limit(settings),
+        }
+    }
+}
+
+impl LearnedIdleLimit<DefaultKeepAliveStrategy> {
+    /// Learning over the default keep-alive strategy, with the default settings.
+    pub fn new() -> Self {
+        Self::wrapping(DefaultKeepAliveStrategy::default())
+    }
+}
+
+impl Default for LearnedIdleLimit<DefaultKeepAliveStrategy> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: KeepAliveStrategy> LearnedIdleLimit<S> {
+    /// Learning over `inner`, which gives each response's keep-alive.
+    pub fn wrapping(inner: S) -> Self {
+        LearnedIdleLimit {
+            inner,
+            settings: LearnSettings::default(),
+            limited: AtomicUsize::new(0),
+            routes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// With these settings.
+    #[must_use]
+    pub fn with_settings(mut self, settings: LearnSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &LearnSettings {
+        &self.settings
+    }
+
+    /// The wrapped strategy.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// What has been learned, per route (`scheme://host:port`), in no set order.
+    pub fn bounds(&self) -> Vec<(String, IdleBounds)> {
+        let routes = self.routes.lock();
+        routes
+            .values()
+            .flatten()
+            .map(|state| (state.key().to_string(), state.bounds(&self.settings)))
+            .collect()
+    }
+
+    /// What has been learned for `route`, if it was ever observed.
+    pub fn bounds_of(&self, route: RouteKey<'_>) -> Option<IdleBounds> {
+        let routes = self.routes.lock();
+        routes
+            .get(&hash(route))?
+            .iter()
+            .find(|s| s.is(route))
+            .map(|s| s.bounds(&self.settings))
+    }
+}
+
+fn hash(route: RouteKey<'_>) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    route.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl<S: KeepAliveStrategy> KeepAliveStrategy for LearnedIdleLimit<S> {
+    fn keep_alive(&self, exchange: &Exchange<'_>) -> KeepAlive {
+        let keep = self.inner.keep_alive(exchange);
+        let Some(route) = exchange.route() else {
+            return keep;
+        };
+        if self.limited.load(Ordering::Acquire) == 0 {
+            return keep;
+        }
+        let reach = {
+            let routes = self.routes.lock();
+            routes
+                .get(&hash(route))
+                .and_then(|states| states.iter().find(|s| s.is(route)))
+                .and_then(|s| s.limit(&self.settings))
+                .map(|limit| limit.saturating_mul(2))
+        };
+        match (keep, reach) {
+            (KeepAlive::Unlimited, Some(reach)) => KeepAlive::For(reach),
+            (KeepAlive::For(d), Some(reach)) => KeepAlive::For(d.min(reach)),
+            (keep, _) => keep,
+        }
+    }
+
+    fn admit(
+        &self,
+        route: RouteKey<'_>,
+        idle: Duration,
+        idempotent: bool,
+        now: Instant,
+    ) -> IdleVerdict {
+        if self.limited.load(Ordering::Acquire) == 0 || idle < self.settings.min_idle {
+            return IdleVerdict::Reuse;
+        }
+        let mut routes = self.routes.lock();
+        let Some(state) = routes
+            .get_mut(&hash(route))
+            .and_then(|states| states.iter_mut().find(|s| s.is(route)))
+        else {
+            return IdleVerdict::Reuse;
+        };
+        let Some(limit) = state.limit(&self.settings) else {
+            return IdleVerdict::Reuse;
+        };
+        if idle <= limit {
+            return IdleVerdict::Reuse;
+        }
+        let settings = &self.settings;
+        let probing = state
+            .probing_since
+            .is_some_and(|since| now.saturating_duration_since(since) < settings.probe_timeout);
+        let due = state.next_probe.is_none_or(|at| now >= at);
+        if idempotent && !probing && due && idle <= limit.saturating_mul(2) {
+            state.probing_since = Some(now);
+            return IdleVerdict::Probe;
+        }
+        IdleVerdict::Close
+    }
+
+    fn observe(
+        &self,
+        route: RouteKey<'_>,
+        idle: Duration,
+        outcome: IdleOutcome,
+        now: Instant,
+    ) -> Option<IdleLimitChange> {
+        let settings = &self.settings;
+        if idle < settings.min_idle {
+            return None;
+        }
+        let mut routes = self.routes.lock();
+        let states = routes.entry(hash(route)).or_default();
+        let index = match states.iter().position(|s| s.is(route)) {
+            Some(index) => index,
+            None => {
+                states.push(RouteState::new(route, settings));
+                states.len() - 1
+            }
+        };
+        let state = &mut states[index];
+        let before = state.bounds(settings);
+        let was_limited = state.limited;
+        if state
+            .probing_since
+            .is_some_and(|_| idle > before.limit.unwrap_or(Duration::MAX))
+        {
+            state.probing_since = None;
+        }
+        match outcome {
+            IdleOutcome::Survived => {
+                state.unexplained = 0;
+                if idle > state.survived {
+                    if before.limit.is_some_and(|limit| idle > limit) {
+                        // A probe came back alive: the next may go at once.
+                        state.probe_interval = settings.probe_interval;
+                        state.next_probe = None;
+                    }
+                    state.survived = idle;
+                }
+                if state.died.is_some_and(|died| idle >= died) {
+                    state.died = None;
+                }
+            }
+            IdleOutcome::DiedIdle => {
+                if idle <= state.survived {
+                    state.unexplained += 1;
+                    if state.unexplained < 2 {
+                        return None;
+                    }
+                    // Twice in a row: the middlebox's timeout shrank below what
+                    // survived before.
+                    state.unexplained = 0;
+                    state.survived /= 2;
+                }
+                let floor = state.died.map_or(Duration::ZERO, |died| died / 2);
+                let died = state.died.map_or(idle, |died| died.min(idle)).max(floor);
+                state.died = Some(died.max(settings.min_idle));
+                state.limited = true;
+                state.next_probe = Some(now + state.probe_interval);
+                state.probe_interval = state
+                    .probe_interval
+                    .saturating_mul(2)
+                    .min(settings.max_probe_interval);
+            }
+        }
+        if state.limited && !was_limited {
+            self.limited.fetch_add(1, Ordering::AcqRel);
+        }
+        let after = state.bounds(settings);
+        if (after.limit, after.died) == (before.limit, before.died) {
+            return None;
+        }
+        Some(IdleLimitChange {
+            route: state.key().to_string(),
+            before,
+            after,
+            idle,
+            outcome,
+        })
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for LearnedIdleLimit<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LearnedIdleLimit")
+            .field("inner", &self.inner)
+            .field("settings", &self.settings)
+            .field("limited_routes", &self.limited.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    fn route() -> RouteKey<'static> {
+        RouteKey::new("http", "api.test", 80)
+    }
+
+    /// A strategy and a clock that starts now and only moves when told.
+    struct Script {
+        strategy: LearnedIdleLimit,
+        now: Instant,
+    }
+
+    impl Script {
+        fn new() -> Self {
+            Script {
+                strategy: LearnedIdleLimit::new(),
+                now: Instant::now(),
+            }
+        }
+
+        fn after(&mut self, secs: u64) -> &mut Self {
+            self.now += S * secs as u32;
+            self
+        }
+
+        fn survived(&mut self, idle_secs: u64) -> Option<IdleLimitChange> {
+            let idle = S * idle_secs as u32;
+            self.strategy
+                .observe(route(), idle, IdleOutcome::Survived, self.now)
+        }
+
+        fn died(&mut self, idle_secs: u64) -> Option<IdleLimitChange> {
+            let idle = S * idle_secs as u32;
+            self.strategy
+                .observe(route(), idle, IdleOutcome::DiedIdle, self.now)
+        }
+
+        fn admit(&self, idle_secs: u64, idempotent: bool) -> IdleVerdict {
+            self.strategy
+                .admit(route(), S * idle_secs as u32, idempotent, self.now)
+        }
+
+        fn limit(&self) -> Option<Duration> {
+            self.strategy.bounds_of(route()).and_then(|b| b.limit)
+        }
+    }
+
+    #[test]
+    fn nothing_is_limited_until_a_connection_dies_idle() {
+        let mut s = Script::new();
+        assert_eq!(s.admit(3600, false), IdleVerdict::Reuse);
+        assert_eq!(s.survived(40), None, "a survival alone changes no limit");
+        assert_eq!(s.limit(), None);
+        assert_eq!(s.admit(3600, false), IdleVerdict::Reuse);
+    }
+
+    #[test]
+    fn the_first_death_limits_reuse_to_the_longest_survived_idle_time() {
+        let mut s = Script::new();
+        s.survived(20);
+        s.survived(45);
+        s.survived(30);
+        let change = s.died(70).expect("a death above every survival teaches");
+        assert_eq!(change.before.limit, None);
+        assert_eq!(change.after.limit, Some(S * 45));
+        assert_eq!(change.after.died, Some(S * 70));
+        assert_eq!(change.route, "http://api.test:80");
+        assert!(change.to_string().contains("idle 70s died"), "{change}");
+        assert_eq!(s.admit(45, false), IdleVerdict::Reuse);
+        assert_eq!(s.admit(46, false), IdleVerdict::Close);
+        // An idempotent request may not probe before the probe interval (30 s).
+        assert_eq!(s.admit(46, true), IdleVerdict::Close);
+    }
+
+    #[test]
+    fn a_death_with_nothing_survived_halves_it_and_never_goes_below_min_idle() {
+        let mut s = Script::new();
+        s.died(10);
+        assert_eq!(s.limit(), Some(S * 5));
+        let mut s = Script::new();
+        s.died(1);
+        assert_eq!(s.limit(), Some(S), "min_idle is the floor");
+    }
+
+    #[test]
+    fn deaths_below_min_idle_teach_nothing() {
+        let s = Script::new();
+        let idle = Duration::from_millis(999);
+        let change = s
+            .strategy
+            .observe(route(), idle, IdleOutcome::DiedIdle, s.now);
+        assert_eq!(change, None);
+        assert_eq!(s.strategy.bounds_of(route()), None);
+    }
+
+    #[test]
+    fn one_death_at_an_idle_time_that_survived_before_is_ignored_two_in_a_row_count() {
+        let mut s = Script::new();
+        s.survived(300);
+        s.died(400);
+        assert_eq!(s.limit(), Some(S * 300));
+        // A server restart kills a connection idle only 5 s: not a middlebox.
+        assert_eq!(s.died(5), None);
+        assert_eq!(s.limit(), Some(S * 300));
+        // A survival in between resets the count.
+        s.survived(100);
+        assert_eq!(s.died(200), None);
+        assert_eq!(s.limit(), Some(S * 300));
+        // Twice in a row below what survived: the middlebox grew less patient.
+        let change = s
+            .died(200)
+            .expect("a second unexplained death in a row counts");
+        assert_eq!(change.after.survived, S * 150, "the survived bound halves");
+        assert_eq!(change.after.died, Some(S * 200));
+        assert_eq!(s.limit(), Some(S * 150));
+    }
+
+    #[test]
+    fn one_death_lowers_the_death_bound_by_at_most_half() {
+        let mut s = Script::new();
+        s.died(100);
+        assert_eq!(s.limit(), Some(S * 50));
+        s.died(10); // 10 s is not above anything that survived (nothing did)
+        let bounds = s.strategy.bounds_of(route()).expect("learned");
+        assert_eq!(bounds.died, Some(S * 50), "capped at half of 100 s");
+        assert_eq!(bounds.limit, Some(S * 25));
+    }
+
+    #[test]
+    fn probes_raise_the_limit_after_the_probe_interval() {
+        let mut s = Script::new();
+        s.survived(10);
+        s.died(15);
+        assert_eq!(s.limit(), Some(S * 10));
+        // Within the interval: no probe, even for an idempotent request.
+        s.after(29);
+        assert_eq!(s.admit(12, true), IdleVerdict::Close);
+        s.after(1);
+        // Non-idempotent requests never probe; beyond twice the limit nobody does.
+        assert_eq!(s.admit(12, false), IdleVerdict::Close);
+        assert_eq!(s.admit(21, true), IdleVerdict::Close);
+        assert_eq!(s.admit(12, true), IdleVerdict::Probe);
+        // One probe at a time.
+        assert_eq!(s.admit(12, true), IdleVerdict::Close);
+        // It survived: the limit rises to it, and the next probe may go at once.
+        let change = s.survived(12).expect("the limit rose");
+        assert_eq!(change.after.limit, Some(S * 12));
+        assert_eq!(s.admit(12, false), IdleVerdict::Reuse);
+        assert_eq!(s.admit(20, true), IdleVerdict::Probe);
+        // The server's idle limit really is past 15 s now: the death bound goes.
+        let change = s.survived(20).expect("rose again");
+        assert_eq!(change.after.died, None);
+        assert_eq!(change.after.limit, Some(S * 20));
+    }
+
+    #[test]
+    fn a_failed_probe_doubles_the_probe_interval() {
+        let mut s = Script::new();
+        s.survived(10);
+        s.died(15); // next probe in 30 s, then 60 s
+        s.after(30);
+        assert_eq!(s.admit(14, true), IdleVerdict::Probe);
+        assert!(s.died(14).is_some(), "the death bound falls to 14 s");
+        s.after(59);
+        assert_eq!(s.admit(13, true), IdleVerdict::Close);
+        s.after(1);
+        assert_eq!(s.admit(13, true), IdleVerdict::Probe);
+    }
+
+    #[test]
+    fn a_lost_probe_is_forgotten_after_the_probe_timeout() {
+        let mut s = Script::new();
+        s.survived(10);
+        s.died(15);
+        s.after(30);
+        assert_eq!(s.admit(12, true), IdleVerdict::Probe);
+        // Its outcome never came (the request failed some other way).
+        s.after(299);
+        assert_eq!(s.admit(12, true), IdleVerdict::Close);
+        s.after(1);
+        assert_eq!(s.admit(12, true), IdleVerdict::Probe);
+    }
+
+    #[test]
+    fn the_keep_alive_is_capped_at_the_probes_reach() {
+        let mut s = Script::new();
+        s.survived(10);
+        s.died(15);
+        let head = hcx_h1::parse_response_head(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            &hcx_h1::Limits::default(),
+        )
+        .expect("a valid head")
+        .expect("complete")
+        .0;
+        let headers = http::HeaderMap::new();
+        let exchange = Exchange::framed(&http::Method::GET, &headers, &head)
+            .expect("framed")
+            .with_route(route());
+        assert_eq!(s.strategy.keep_alive(&exchange), KeepAlive::For(S * 20));
+        let elsewhere = Exchange::framed(&http::Method::GET, &headers, &head)
+            .expect("framed")
+            .with_route(RouteKey::new("http", "other.test", 80));
+        assert_eq!(s.strategy.keep_alive(&elsewhere), KeepAlive::For(S * 30));
+    }
+
+    #[test]
+    fn routes_learn_apart() {
+        let mut s = Script::new();
+        s.died(10);
+        let other = RouteKey::new("https", "api.test", 443);
+        assert_eq!(
+            s.strategy.admit(other, S * 3600, false, s.now),
+            IdleVerdict::Reuse
+        );
+        assert_eq!(s.strategy.bounds().len(), 1);
+    }
+}
