@@ -3,14 +3,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use hcx::bytes::Bytes;
 use hcx::http::{HeaderMap, Method, Request, Uri};
 use hcx::rustls::RootCertStore;
 use hcx::rustls::pki_types::CertificateDer;
 use hcx::rustls::pki_types::pem::PemObject;
 use hcx::{
-    Body, ClientBuilder, DefaultKeepAliveStrategy, DefaultRetryStrategy, IntoUri, RequestConfig,
-    Route,
+    Body, ClientBuilder, DefaultKeepAliveStrategy, DefaultRetryStrategy, IntoUri, LearnedIdleLimit,
+    RequestConfig, Route,
 };
 
 use crate::cli::{ClientArgs, PoolArgs, RequestArgs};
@@ -64,9 +64,11 @@ pub fn with_pool(mut builder: ClientBuilder, pool: &PoolArgs) -> ClientBuilder {
     }
     if let Some(default) = pool.keep_alive {
         // The builder sets the default strategy's margin but not its default
-        // keep-alive: the whole strategy is replaced, with the library's margin.
-        builder =
-            builder.keep_alive_strategy(DefaultKeepAliveStrategy::new().with_default(default));
+        // keep-alive, so the strategy is replaced; a strategy of one's own is used as
+        // given, so the learned idle limits (on by default) are wrapped around it
+        // again, as the builder does around its default.
+        let strategy = DefaultKeepAliveStrategy::new().with_default(default);
+        builder = builder.keep_alive_strategy(LearnedIdleLimit::wrapping(strategy));
     }
     if let Some(after) = pool.validate_after {
         builder = builder.validate_after_inactivity(after.as_option());

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hcx::{
     CloseReason, Connected, ConnectionInfo, ConnectionRef, Decision, Error, EventListener,
-    RedirectEvent, ResponseHeadRef, RetryEvent, Route,
+    IdleLimitChange, RedirectEvent, ResponseHeadRef, RetryEvent, Route,
 };
 
 /// Event counts, shared by every thread of a run (relaxed atomics: the totals are
@@ -17,6 +17,9 @@ pub struct Counters {
     leases: AtomicU64,
     reused: AtomicU64,
     stale_closed: AtomicU64,
+    idle_limit_closed: AtomicU64,
+    idle_probes: AtomicU64,
+    idle_limit_changes: AtomicU64,
     lease_failures: AtomicU64,
     connect_failures: AtomicU64,
     heads_written: AtomicU64,
@@ -36,6 +39,14 @@ pub struct Counts {
     pub reused: u64,
     /// Pooled connections the stale probe found closed and discarded before a lease.
     pub stale_closed: u64,
+    /// Pooled connections closed before a lease because they were idler than the
+    /// route's learned idle limit (`ConnectionInfo::idle_limit_closed`).
+    pub idle_limit_closed: u64,
+    /// Reuses that probed an idle time beyond the learned limit
+    /// (`ConnectionInfo::idle_probe`).
+    pub idle_probes: u64,
+    /// Changes of a route's learned idle limit (`EventListener::idle_limit_changed`).
+    pub idle_limit_changes: u64,
     /// Leases that failed (timeout, shutdown).
     pub lease_failures: u64,
     /// Connects that failed.
@@ -61,6 +72,9 @@ impl Counters {
             leases: get(&self.leases),
             reused: get(&self.reused),
             stale_closed: get(&self.stale_closed),
+            idle_limit_closed: get(&self.idle_limit_closed),
+            idle_probes: get(&self.idle_probes),
+            idle_limit_changes: get(&self.idle_limit_changes),
             lease_failures: get(&self.lease_failures),
             connect_failures: get(&self.connect_failures),
             heads_written: get(&self.heads_written),
@@ -84,6 +98,11 @@ impl EventListener for Counters {
         }
         self.stale_closed
             .fetch_add(u64::from(info.stale_discarded), Ordering::Relaxed);
+        self.idle_limit_closed
+            .fetch_add(u64::from(info.idle_limit_closed), Ordering::Relaxed);
+        if info.idle_probe {
+            bump(&self.idle_probes);
+        }
         if let Some(waited) = info.lease_waited {
             let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
             self.longest_wait_nanos.fetch_max(nanos, Ordering::Relaxed);
@@ -115,10 +134,15 @@ impl EventListener for Counters {
     fn redirect(&self, _event: &RedirectEvent<'_>) {
         bump(&self.redirects);
     }
+
+    fn idle_limit_changed(&self, _change: &IdleLimitChange) {
+        bump(&self.idle_limit_changes);
+    }
 }
 
 /// Two listeners as one: every event goes to the first, then the second. (A manager
-/// takes one listener.)
+/// takes one listener, and the library has no fan-out: every method of
+/// `EventListener` must be forwarded here, or the second listener silently misses it.)
 pub struct Both<A, B>(pub A, pub B);
 
 impl<A: EventListener, B: EventListener> EventListener for Both<A, B> {
@@ -173,6 +197,10 @@ impl<A: EventListener, B: EventListener> EventListener for Both<A, B> {
     fn redirect(&self, event: &RedirectEvent<'_>) {
         self.0.redirect(event);
         self.1.redirect(event);
+    }
+    fn idle_limit_changed(&self, change: &IdleLimitChange) {
+        self.0.idle_limit_changed(change);
+        self.1.idle_limit_changed(change);
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use hcx::{
     Client, ClientBuilder, ConnectionInfo, Decision, EventListener, IntoUri, ManualClock,
     PoolingConnectionManager, Route,
 };
-use hcx_testserver::{Method, Reply, SilentClose, TestServer, Version};
+use hcx_testserver::{Method, RecordedRequest, Reply, SilentClose, TestServer, Version};
 
 use crate::client::RequestTemplate;
 use crate::counters::{Both, Counters};
@@ -108,6 +108,7 @@ impl Demo {
                 "/short-keep-alive",
                 Reply::ok().header("Keep-Alive", "timeout=2").body("brief"),
             )
+            .route_fn(Method::GET, "/shared", first_together(ROUTE_LIMIT))
             .keep_requests(64)
             .start()
             .map_err(|e| CliError::io("cannot start the test server", e))?;
@@ -323,8 +324,12 @@ impl Demo {
         );
         say!(
             out,
-            "   (as: hcx load URL -n {} -c {THREADS} --max-per-route {ROUTE_LIMIT})",
+            "   (as: hcx load URL -n {} -c {THREADS} --max-per-route {ROUTE_LIMIT}; the server holds",
             REQUESTS_PER_THREAD * THREADS as u64
+        );
+        say!(
+            out,
+            "   its first {ROUTE_LIMIT} requests until all {ROUTE_LIMIT} are in, so every connection is busy at once)"
         );
         let own = Arc::new(Counters::default());
         let client = self.client_with(
@@ -335,7 +340,7 @@ impl Demo {
         )?;
         let before = self.server.stats().connections_accepted;
         let plan = Plan {
-            template: RequestTemplate::get(&self.server.url("/hello"))?,
+            template: RequestTemplate::get(&self.server.url("/shared"))?,
             concurrency: THREADS,
             requests: Some(REQUESTS_PER_THREAD * THREADS as u64),
             duration: None,
@@ -555,6 +560,25 @@ impl Demo {
             "   (idle connections still in the pools are not closed yet: they close when the clients go)"
         );
         Ok(())
+    }
+}
+
+/// A handler that holds the first `n` requests until all `n` have arrived (or `WAIT`
+/// has passed), then answers every request at once: the first `n` are in flight
+/// together, on `n` connections, whatever the threads' scheduling.
+fn first_together(n: usize) -> impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static {
+    let arrived = Arc::new((Mutex::new(0usize), Condvar::new()));
+    move |_request| {
+        let (count, all_in) = &*arrived;
+        let mut count = count.lock().unwrap_or_else(PoisonError::into_inner);
+        *count += 1;
+        if *count <= n {
+            all_in.notify_all();
+            let _held = all_in
+                .wait_timeout_while(count, WAIT, |c| *c < n)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        Reply::ok().body("hello, world")
     }
 }
 

@@ -20,6 +20,10 @@ use crate::summary::LoadSummary;
 /// Requests sent when neither `-n` nor `--duration` is given.
 const DEFAULT_REQUESTS: u64 = 100;
 
+/// A request number that stops every thread at its next request, whatever the limit
+/// (half the range, so that adding to it never wraps).
+const STOPPED: u64 = u64::MAX / 2;
+
 /// The histogram's range in microseconds: 1 µs to an hour, 3 significant digits.
 const LATENCY_MAX_US: u64 = 3_600_000_000;
 
@@ -187,17 +191,38 @@ pub fn execute(client: &Client, plan: &Plan) -> Result<Outcome, CliError> {
         rate: plan.rate,
     };
     let mut total = Outcome::empty(histogram.clone());
-    let results: Vec<thread::Result<Outcome>> = thread::scope(|scope| {
-        let workers: Vec<_> = (0..plan.concurrency)
-            .map(|_| {
-                let (schedule, progress, histogram) = (&schedule, &progress, histogram.clone());
-                scope.spawn(move || worker(client, plan, schedule, progress, histogram))
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join()).collect()
+    let (results, spawn_error) = thread::scope(|scope| {
+        let mut workers = Vec::with_capacity(plan.concurrency);
+        let mut spawn_error = None;
+        for i in 0..plan.concurrency {
+            let (schedule, progress, histogram) = (&schedule, &progress, histogram.clone());
+            let spawned = thread::Builder::new()
+                .name(format!("hcx-load-{i}"))
+                .spawn_scoped(scope, move || {
+                    worker(client, plan, schedule, progress, histogram)
+                });
+            match spawned {
+                Ok(handle) => workers.push(handle),
+                Err(e) => {
+                    // Too many threads for this machine: the ones running stop at
+                    // their next request.
+                    next.store(STOPPED, Ordering::Relaxed);
+                    spawn_error = Some(e);
+                    break;
+                }
+            }
+        }
+        let results: Vec<thread::Result<Outcome>> = workers.into_iter().map(|w| w.join()).collect();
+        (results, spawn_error)
     });
     total.elapsed = start.elapsed();
     progress.finish_and_clear();
+    if let Some(e) = spawn_error {
+        return Err(CliError::io(
+            format!("cannot start {} load threads", plan.concurrency),
+            e,
+        ));
+    }
     for result in results {
         let outcome = result.map_err(|_| CliError::Other("a load thread panicked".into()))?;
         total.merge(outcome)?;
@@ -219,7 +244,7 @@ impl Schedule<'_> {
     /// the requests due before the end of the duration are exactly the ones sent.
     fn take(&self) -> bool {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
-        if self.limit.is_some_and(|limit| number >= limit) {
+        if number >= STOPPED || self.limit.is_some_and(|limit| number >= limit) {
             return false;
         }
         if let Some(rate) = self.rate {

@@ -58,6 +58,11 @@ pub struct LoadSummary {
     pub reused_exchanges: u64,
     /// Pooled connections the stale probe found closed and discarded before a lease.
     pub stale_closed: u64,
+    /// Pooled connections closed before a lease for being idler than the route's
+    /// learned idle limit.
+    pub idle_limit_closed: u64,
+    /// Changes of a route's learned idle limit.
+    pub idle_limit_changes: u64,
     /// Attempts the RETRY layer sent again.
     pub retries: u64,
     /// Redirects followed.
@@ -228,7 +233,7 @@ impl PoolWaits {
 impl LoadSummary {
     /// The summary of a run of `plan` on `client` with `outcome`, the listener's
     /// `counts`, and the client's statistics now.
-    pub fn new(plan: &Plan, outcome: &Outcome, counts: &Counts, client: &Client) -> Self {
+    pub(crate) fn new(plan: &Plan, outcome: &Outcome, counts: &Counts, client: &Client) -> Self {
         let stats: ManagerStats = client.stats();
         let h = &outcome.latency;
         let answered = !h.is_empty();
@@ -286,6 +291,8 @@ impl LoadSummary {
             leases: counts.leases,
             reused_exchanges: counts.reused,
             stale_closed: counts.stale_closed,
+            idle_limit_closed: counts.idle_limit_closed,
+            idle_limit_changes: counts.idle_limit_changes,
             retries: counts.retries,
             redirects: counts.redirects,
             closes: close_map(&stats.closes),
@@ -304,7 +311,7 @@ impl LoadSummary {
     }
 
     /// The figures with their explanations, as `hcx load` prints them.
-    pub fn figures(&self) -> Figures {
+    pub(crate) fn figures(&self) -> Figures {
         let mut f = Figures::default();
         f.row(
             "requests",
@@ -380,6 +387,16 @@ impl LoadSummary {
             "stale closed",
             self.stale_closed,
             "pooled connections the server had closed, caught by the stale probe before reuse",
+        );
+        f.row(
+            "idle-limit closed",
+            self.idle_limit_closed,
+            format!(
+                "pooled connections idler than the route's learned idle limit, closed before \
+                 reuse ({} change{} of a learned limit)",
+                self.idle_limit_changes,
+                plural(self.idle_limit_changes)
+            ),
         );
         f.row(
             "retries",

@@ -17,7 +17,9 @@ pub fn duration(d: Duration) -> String {
 
 /// `value` with three significant figures (at least the units), then `unit`.
 fn three_figures(value: f64, unit: &str) -> String {
-    if value < 10.0 {
+    if value.fract() == 0.0 {
+        format!("{value:.0}{unit}")
+    } else if value < 10.0 {
         format!("{value:.2}{unit}")
     } else if value < 100.0 {
         format!("{value:.1}{unit}")
@@ -53,6 +55,8 @@ mod tests {
         assert_eq!(duration(Duration::from_micros(1_300)), "1.30ms");
         assert_eq!(duration(Duration::from_micros(25_340)), "25.3ms");
         assert_eq!(duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(duration(Duration::from_millis(50)), "50ms");
+        assert_eq!(duration(Duration::from_secs(2)), "2s");
         assert_eq!(duration(Duration::from_millis(2_500)), "2.50s");
         assert_eq!(duration(Duration::from_secs(150)), "150s");
         assert_eq!(micros(0), "0µs");

@@ -12,7 +12,7 @@ use hcx::http::header::{AUTHORIZATION, PROXY_AUTHORIZATION};
 use hcx::http::{HeaderMap, StatusCode, Version};
 use hcx::{
     CloseReason, Connected, ConnectionInfo, ConnectionRef, Decision, Error, EventListener,
-    RedirectEvent, ResponseHeadRef, RetryCause, RetryEvent, Route,
+    IdleLimitChange, RedirectEvent, ResponseHeadRef, RetryCause, RetryEvent, Route,
 };
 
 use crate::units;
@@ -110,6 +110,19 @@ impl<W: Write + Send> EventListener for VerboseListener<W> {
             line.push_str(&format!(
                 "; first closed {n} stale pooled connection{s} (the server had closed it)"
             ));
+        }
+        if info.idle_limit_closed > 0 {
+            let n = info.idle_limit_closed;
+            let s = if n == 1 { "" } else { "s" };
+            line.push_str(&format!(
+                "; first closed {n} pooled connection{s} idler than the route's learned idle limit"
+            ));
+        }
+        if info.idle_probe {
+            line.push_str(
+                "; idle longer than the learned limit: this idempotent request probes whether \
+                 such connections survive (RETRY resends it if not)",
+            );
         }
         if let Some(waited) = info.lease_waited {
             line.push_str(&format!(
@@ -246,6 +259,10 @@ impl<W: Write + Send> EventListener for VerboseListener<W> {
             "following a {} redirect from {} to {} ({})",
             event.status, event.from, event.to, event.method
         ));
+    }
+
+    fn idle_limit_changed(&self, change: &IdleLimitChange) {
+        self.info(format!("learned idle limit changed: {change}"));
     }
 }
 

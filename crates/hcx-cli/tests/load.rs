@@ -72,6 +72,8 @@ fn the_json_summary_counts_requests_connections_and_latency() -> TestResult {
     assert_eq!(u64_at(&summary, "/leases")?, 200);
     assert_eq!(u64_at(&summary, "/reused_exchanges")?, 196);
     assert_eq!(u64_at(&summary, "/retries")?, 0);
+    assert_eq!(u64_at(&summary, "/stale_closed")?, 0);
+    assert_eq!(u64_at(&summary, "/idle_limit_closed")?, 0);
     assert_eq!(summary["closes"], serde_json::json!({}));
     assert_eq!(u64_at(&summary, "/pool/available")?, 4);
     assert_eq!(u64_at(&summary, "/routes/0/max")?, 4);
