@@ -79,12 +79,18 @@ impl TlsIdentity {
             .get_or_init(|| {
                 let mut roots = rustls::RootCertStore::empty();
                 roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                let config = match ClientConfig::builder_with_provider(crypto_provider())
+                // A provider the application installed may lack TLS 1.2 and 1.3 suites
+                // (a restricted one): then the default identity uses the ring fallback.
+                let builder = ClientConfig::builder_with_provider(crypto_provider())
                     .with_safe_default_protocol_versions()
-                {
+                    .or_else(|_| {
+                        ClientConfig::builder_with_provider(ring_provider())
+                            .with_safe_default_protocol_versions()
+                    });
+                let config = match builder {
                     Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
-                    // Every rustls provider supports the safe defaults: this cannot fail.
-                    Err(e) => unreachable!("the crypto provider lacks TLS 1.2 and 1.3: {e}"),
+                    // Fixed input: ring's own suites cover TLS 1.2 and 1.3.
+                    Err(e) => unreachable!("ring's provider lacks TLS 1.2 and 1.3: {e}"),
                 };
                 TlsIdentity::new("default", Arc::new(config))
             })
@@ -112,9 +118,14 @@ impl TlsIdentity {
 /// exchange; applications that need that install `aws-lc-rs` as the default and hcx
 /// follows it.
 pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
-    if let Some(installed) = rustls::crypto::CryptoProvider::get_default() {
-        return Arc::clone(installed);
+    match rustls::crypto::CryptoProvider::get_default() {
+        Some(installed) => Arc::clone(installed),
+        None => ring_provider(),
     }
+}
+
+/// rustls' ring provider with X25519 first (see [`crypto_provider`]).
+fn ring_provider() -> Arc<rustls::crypto::CryptoProvider> {
     static RING: OnceLock<Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
     let ring = RING.get_or_init(|| {
         #[allow(deprecated)] // see above: the fallback that needs no C toolchain
