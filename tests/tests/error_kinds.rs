@@ -497,6 +497,12 @@ fn a_new_connection_closed_without_an_answer_is_closed_before_response() -> Test
     assert_eq!(error.kind(), ErrorKind::ClosedBeforeResponse, "{error:?}");
     assert_facts(&error, RequestProgress::Complete, false, false);
     assert_display_excludes_source(&error);
+    // An end of stream with no byte has no cause below it to add: the alternate form
+    // says it once.
+    assert_eq!(format!("{error:#}"), error.to_string());
+    // An end of stream with no byte has no cause below it to add: the alternate form
+    // says it once.
+    assert_eq!(format!("{error:#}"), error.to_string());
     assert_eq!(server.stats().requests_received, 1);
     assert_eq!(client.stats().pool.leased, 0);
     Ok(())

@@ -37,6 +37,7 @@ impl EventListener for Recorder {
     }
     fn leased(&self, _route: &Route, info: &ConnectionInfo) {
         let how = if info.reused { "reused" } else { "new" };
+        let how = format!("{how} #{}", info.connection_id);
         let waited = if info.lease_waited.is_some() {
             " after waiting"
         } else {
@@ -135,7 +136,7 @@ fn a_new_then_a_reused_connection_then_a_close() -> TestResult {
         recorder.take(),
         [
             "lease",
-            "leased new",
+            "leased new #1",
             "connect",
             "connected #1",
             "#1 >> GET / HTTP/1.1",
@@ -150,7 +151,7 @@ fn a_new_then_a_reused_connection_then_a_close() -> TestResult {
         recorder.take(),
         [
             "lease",
-            "leased reused",
+            "leased reused #1",
             "#1 >> GET /bye HTTP/1.1",
             "#1 << 200",
             "#1 decided close response_connection_close",
@@ -159,6 +160,31 @@ fn a_new_then_a_reused_connection_then_a_close() -> TestResult {
             "#1 closed response_connection_close",
         ]
     );
+    Ok(())
+}
+
+#[test]
+fn a_pair_of_listeners_both_see_every_event() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/bye",
+            Reply::ok().body("bye").connection_close(),
+        )
+        .start()?;
+    let (first, second) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+    let client = hcx::Client::builder()
+        .event_listener((Arc::clone(&first), Arc::clone(&second)))
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    client.get(server.url("/bye"))?.into_body().into_string()?;
+    let seen = first.take();
+    assert_eq!(seen.len(), 10, "{seen:?}");
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("#1 closed response_connection_close")
+    );
+    assert_eq!(second.take(), seen);
     Ok(())
 }
 
@@ -181,7 +207,7 @@ fn a_stale_pooled_connection_is_reported_closed_before_the_new_one() -> TestResu
         [
             "lease",
             "#1 closed stale",
-            "leased new (1 stale closed)",
+            "leased new #2 (1 stale closed)",
             "connect"
         ]
     );
@@ -268,7 +294,12 @@ fn a_failed_connect_is_reported() -> TestResult {
     let lines = recorder.take();
     assert_eq!(
         lines[..4],
-        ["lease", "leased new", "connect", "connect failed: Connect"],
+        [
+            "lease",
+            "leased new #1",
+            "connect",
+            "connect failed: Connect"
+        ],
         "{lines:#?}"
     );
     Ok(())

@@ -8,10 +8,7 @@ use hcx::http::{HeaderMap, Method, Request, Uri};
 use hcx::rustls::RootCertStore;
 use hcx::rustls::pki_types::CertificateDer;
 use hcx::rustls::pki_types::pem::PemObject;
-use hcx::{
-    Body, ClientBuilder, DefaultKeepAliveStrategy, DefaultRetryStrategy, IntoUri, LearnedIdleLimit,
-    RequestConfig, Route,
-};
+use hcx::{Body, ClientBuilder, DefaultRetryStrategy, IntoUri, RequestConfig, Route};
 
 use crate::cli::{ClientArgs, PoolArgs, RequestArgs};
 use crate::error::CliError;
@@ -29,19 +26,15 @@ pub fn builder(args: &ClientArgs) -> Result<ClientBuilder, CliError> {
     if args.proxy_from_env {
         builder = builder.proxy_from_env();
     }
-    // One RequestConfig: the builder's timeout shortcuts and `request_config` replace
-    // each other's work, so everything goes into this one value.
-    let mut config = RequestConfig::default();
     if let Some(timeout) = args.connect_timeout {
-        config = config.with_connect_timeout(timeout);
+        builder = builder.connect_timeout(timeout);
     }
     if let Some(timeout) = args.timeout {
-        config = config.with_response_timeout(Some(timeout));
+        builder = builder.response_timeout(Some(timeout));
     }
     if let Some(max) = args.max_redirects {
-        config = config.with_max_redirects(max);
+        builder = builder.request_config(RequestConfig::default().with_max_redirects(max));
     }
-    builder = builder.request_config(config);
     if args.no_redirects {
         builder = builder.disable_redirect_handling();
     }
@@ -63,12 +56,7 @@ pub fn with_pool(mut builder: ClientBuilder, pool: &PoolArgs) -> ClientBuilder {
         builder = builder.max_total(to_usize(max));
     }
     if let Some(default) = pool.keep_alive {
-        // The builder sets the default strategy's margin but not its default
-        // keep-alive, so the strategy is replaced; a strategy of one's own is used as
-        // given, so the learned idle limits (on by default) are wrapped around it
-        // again, as the builder does around its default.
-        let strategy = DefaultKeepAliveStrategy::new().with_default(default);
-        builder = builder.keep_alive_strategy(LearnedIdleLimit::wrapping(strategy));
+        builder = builder.default_keep_alive(default);
     }
     if let Some(after) = pool.validate_after {
         builder = builder.validate_after_inactivity(after.as_option());

@@ -1,13 +1,12 @@
 //! An `EventListener` that counts what the summaries report and the pool's own
 //! statistics do not: leases and how they were served, exchanges on the wire,
-//! retries, redirects, the longest lease wait.
+//! retries, redirects.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use hcx::{
-    CloseReason, Connected, ConnectionInfo, ConnectionRef, Decision, Error, EventListener,
-    IdleLimitChange, RedirectEvent, ResponseHeadRef, RetryEvent, Route,
+    Connected, ConnectionInfo, ConnectionRef, Error, EventListener, IdleLimitChange, RedirectEvent,
+    ResponseHeadRef, RetryEvent, Route,
 };
 
 /// Event counts, shared by every thread of a run (relaxed atomics: the totals are
@@ -26,7 +25,6 @@ pub struct Counters {
     heads_read: AtomicU64,
     retries: AtomicU64,
     redirects: AtomicU64,
-    longest_wait_nanos: AtomicU64,
 }
 
 /// The counts at one moment.
@@ -59,15 +57,12 @@ pub struct Counts {
     pub retries: u64,
     /// Redirects the REDIRECT layer followed.
     pub redirects: u64,
-    /// The longest a lease queued for a slot.
-    pub longest_wait: Option<Duration>,
 }
 
 impl Counters {
     /// The counts now.
     pub fn counts(&self) -> Counts {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        let longest = get(&self.longest_wait_nanos);
         Counts {
             leases: get(&self.leases),
             reused: get(&self.reused),
@@ -81,7 +76,6 @@ impl Counters {
             heads_read: get(&self.heads_read),
             retries: get(&self.retries),
             redirects: get(&self.redirects),
-            longest_wait: (longest > 0).then(|| Duration::from_nanos(longest)),
         }
     }
 }
@@ -102,10 +96,6 @@ impl EventListener for Counters {
             .fetch_add(u64::from(info.idle_limit_closed), Ordering::Relaxed);
         if info.idle_probe {
             bump(&self.idle_probes);
-        }
-        if let Some(waited) = info.lease_waited {
-            let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
-            self.longest_wait_nanos.fetch_max(nanos, Ordering::Relaxed);
         }
     }
 
@@ -137,85 +127,5 @@ impl EventListener for Counters {
 
     fn idle_limit_changed(&self, _change: &IdleLimitChange) {
         bump(&self.idle_limit_changes);
-    }
-}
-
-/// Two listeners as one: every event goes to the first, then the second. (A manager
-/// takes one listener, and the library has no fan-out: every method of
-/// `EventListener` must be forwarded here, or the second listener silently misses it.)
-pub struct Both<A, B>(pub A, pub B);
-
-impl<A: EventListener, B: EventListener> EventListener for Both<A, B> {
-    fn lease_requested(&self, route: &Route) {
-        self.0.lease_requested(route);
-        self.1.lease_requested(route);
-    }
-    fn leased(&self, route: &Route, info: &ConnectionInfo) {
-        self.0.leased(route, info);
-        self.1.leased(route, info);
-    }
-    fn lease_failed(&self, route: &Route, error: &Error) {
-        self.0.lease_failed(route, error);
-        self.1.lease_failed(route, error);
-    }
-    fn connect_start(&self, route: &Route) {
-        self.0.connect_start(route);
-        self.1.connect_start(route);
-    }
-    fn connect_end(&self, route: &Route, result: Result<&Connected, &Error>) {
-        self.0.connect_end(route, result);
-        self.1.connect_end(route, result);
-    }
-    fn request_head_written(&self, conn: &ConnectionRef<'_>, head: &[u8]) {
-        self.0.request_head_written(conn, head);
-        self.1.request_head_written(conn, head);
-    }
-    fn response_head_read(&self, conn: &ConnectionRef<'_>, head: &ResponseHeadRef<'_>) {
-        self.0.response_head_read(conn, head);
-        self.1.response_head_read(conn, head);
-    }
-    fn reuse_decided(&self, conn: &ConnectionRef<'_>, decision: Decision) {
-        self.0.reuse_decided(conn, decision);
-        self.1.reuse_decided(conn, decision);
-    }
-    fn body_done(&self, conn: &ConnectionRef<'_>, bytes: u64) {
-        self.0.body_done(conn, bytes);
-        self.1.body_done(conn, bytes);
-    }
-    fn released(&self, conn: &ConnectionRef<'_>, decision: Decision) {
-        self.0.released(conn, decision);
-        self.1.released(conn, decision);
-    }
-    fn closed(&self, conn: &ConnectionRef<'_>, reason: CloseReason) {
-        self.0.closed(conn, reason);
-        self.1.closed(conn, reason);
-    }
-    fn retry(&self, event: &RetryEvent<'_>) {
-        self.0.retry(event);
-        self.1.retry(event);
-    }
-    fn redirect(&self, event: &RedirectEvent<'_>) {
-        self.0.redirect(event);
-        self.1.redirect(event);
-    }
-    fn idle_limit_changed(&self, change: &IdleLimitChange) {
-        self.0.idle_limit_changed(change);
-        self.1.idle_limit_changed(change);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn both_listeners_see_every_event() {
-        let both = Both(Counters::default(), Counters::default());
-        let route = Route::http("example.test", 80);
-        let conn = ConnectionRef::new(1, &route);
-        both.request_head_written(&conn, b"GET / HTTP/1.1\r\n\r\n");
-        let (a, b) = (both.0.counts(), both.1.counts());
-        assert_eq!((a.heads_written, b.heads_written), (1, 1));
-        assert_eq!(a.longest_wait, None);
     }
 }

@@ -15,7 +15,7 @@ use hcx::{
 use hcx_testserver::{Method, RecordedRequest, Reply, SilentClose, TestServer, Version};
 
 use crate::client::RequestTemplate;
-use crate::counters::{Both, Counters};
+use crate::counters::Counters;
 use crate::error::CliError;
 use crate::load::{self, Plan};
 use crate::summary::{Figures, LoadSummary, PoolWaits, close_map};
@@ -336,7 +336,7 @@ impl Demo {
             Client::builder()
                 .max_per_route(ROUTE_LIMIT)
                 .max_total(2 * ROUTE_LIMIT),
-            Both(Arc::clone(&self.counters), Arc::clone(&own)),
+            (Arc::clone(&self.counters), Arc::clone(&own)),
         )?;
         let before = self.server.stats().connections_accepted;
         let plan = Plan {
@@ -439,7 +439,7 @@ impl Demo {
         verbose.set_muted(true);
         let client = self.client_with(
             Client::builder(),
-            Both(Arc::clone(&self.counters), Arc::clone(&verbose)),
+            (Arc::clone(&self.counters), Arc::clone(&verbose)),
         )?;
         let url = flaky.url("/flaky");
         client.get(&url)?.into_body().into_string()?;
@@ -489,7 +489,7 @@ impl Demo {
         for client in &self.clients {
             let stats = client.stats();
             opened += stats.connections_opened;
-            waits += PoolWaits::new(&stats.lease_waits, None).count;
+            waits += PoolWaits::new(&stats.lease_waits).count;
             for (reason, n) in close_map(&stats.closes) {
                 *closes.entry(reason).or_default() += n;
             }

@@ -184,13 +184,13 @@ fn close_key(reason: CloseReason) -> String {
 }
 
 impl PoolWaits {
-    /// From the manager's histogram and the longest wait a listener saw.
-    pub fn new(waits: &LeaseWaits, longest: Option<Duration>) -> Self {
+    /// From the manager's histogram.
+    pub fn new(waits: &LeaseWaits) -> Self {
         PoolWaits {
             count: waits.count(),
             total_us: micros(waits.total()),
             mean_us: waits.mean().map(micros),
-            longest_us: longest.map(micros),
+            longest_us: waits.longest().map(micros),
             buckets: waits
                 .buckets()
                 .map(|(bound, count)| WaitBucket {
@@ -296,7 +296,7 @@ impl LoadSummary {
             retries: counts.retries,
             redirects: counts.redirects,
             closes: close_map(&stats.closes),
-            pool_waits: PoolWaits::new(&stats.lease_waits, counts.longest_wait),
+            pool_waits: PoolWaits::new(&stats.lease_waits),
             pool: stats.pool.into(),
             routes: client
                 .connection_manager()

@@ -102,7 +102,7 @@ impl<W: Write + Send> EventListener for VerboseListener<W> {
                 info.connection_id
             )
         } else {
-            String::from("leased a slot for a new connection")
+            format!("leased a slot for new connection #{}", info.connection_id)
         };
         if info.stale_discarded > 0 {
             let n = info.stale_discarded;

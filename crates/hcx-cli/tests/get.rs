@@ -111,7 +111,7 @@ fn dash_v_prints_the_exchange_and_the_connection_lifecycle() -> TestResult {
     let has = |prefix: &str| lines.iter().any(|l| l.starts_with(prefix));
     for expected in [
         "* asking the pool for a connection to http://127.0.0.1:",
-        "* leased a slot for a new connection",
+        "* leased a slot for new connection #1",
         "* connecting to http://127.0.0.1:",
         "* connected #1 to 127.0.0.1:",
         "> GET / HTTP/1.1",

@@ -19,17 +19,7 @@ pub struct CloseCounts {
 impl CloseCounts {
     /// Counts one close.
     pub fn count(&mut self, reason: CloseReason) {
-        match (reason.index(), reason) {
-            (Some(i), _) => self.counts[i] += 1,
-            (None, CloseReason::Custom(text)) => {
-                match self.custom.iter_mut().find(|(t, _)| *t == text) {
-                    Some((_, n)) => *n += 1,
-                    None => self.custom.push((text, 1)),
-                }
-            }
-            // Every reason but Custom has an index.
-            (None, _) => {}
-        }
+        self.count_n(reason, 1);
     }
 
     /// The closes counted under `reason`.
@@ -42,6 +32,20 @@ impl CloseCounts {
                 .find(|(t, _)| *t == text)
                 .map_or(0, |(_, n)| *n),
             (None, _) => 0,
+        }
+    }
+
+    /// Counts `n` closes under `reason` at once.
+    pub fn count_n(&mut self, reason: CloseReason, n: u64) {
+        match (reason.index(), reason) {
+            (Some(i), _) => self.counts[i] += n,
+            (None, CloseReason::Custom(text)) => {
+                match self.custom.iter_mut().find(|(t, _)| *t == text) {
+                    Some((_, m)) => *m += n,
+                    None => self.custom.push((text, n)),
+                }
+            }
+            (None, _) => {}
         }
     }
 
@@ -63,6 +67,15 @@ impl CloseCounts {
             .iter()
             .map(|(text, n)| (CloseReason::Custom(text), *n));
         fixed.chain(custom)
+    }
+}
+
+/// Adds another tally to this one (closes of several clients or managers).
+impl std::ops::AddAssign<&CloseCounts> for CloseCounts {
+    fn add_assign(&mut self, other: &CloseCounts) {
+        for (reason, n) in other.iter() {
+            self.count_n(reason, n);
+        }
     }
 }
 
@@ -128,5 +141,25 @@ mod tests {
             c.to_string(),
             "1 stale, 1 expired, 2 \"pinned\", 1 \"other\""
         );
+    }
+
+    #[test]
+    fn tallies_add_up_reason_by_reason() {
+        let mut a = CloseCounts::default();
+        a.count(CloseReason::Stale);
+        a.count(CloseReason::Custom("pinned"));
+        let mut b = CloseCounts::default();
+        b.count_n(CloseReason::Stale, 2);
+        b.count(CloseReason::Expired);
+        b.count_n(CloseReason::Custom("pinned"), 3);
+        b.count(CloseReason::Custom("other"));
+        a += &b;
+        assert_eq!(a.get(CloseReason::Stale), 3);
+        assert_eq!(a.get(CloseReason::Expired), 1);
+        assert_eq!(a.get(CloseReason::Custom("pinned")), 4);
+        assert_eq!(a.get(CloseReason::Custom("other")), 1);
+        assert_eq!(a.total(), 9);
+        // The other tally is unchanged.
+        assert_eq!(b.total(), 7);
     }
 }

@@ -140,6 +140,85 @@ impl<T: EventListener + ?Sized> EventListener for Arc<T> {
     }
 }
 
+/// Two listeners, each told every event, the first first: how a client gets more
+/// than one (nest the pairs for more: `(a, (b, c))`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use hcx_exec::{EventListener, Route};
+///
+/// #[derive(Default)]
+/// struct Count(AtomicUsize);
+/// impl EventListener for Count {
+///     fn lease_requested(&self, _: &Route) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+/// let (a, b) = (Arc::new(Count::default()), Arc::new(Count::default()));
+/// let both = (Arc::clone(&a), Arc::clone(&b));
+/// both.lease_requested(&Route::http("127.0.0.1", 80));
+/// assert_eq!((a.0.load(Ordering::Relaxed), b.0.load(Ordering::Relaxed)), (1, 1));
+/// ```
+impl<A: EventListener, B: EventListener> EventListener for (A, B) {
+    fn lease_requested(&self, route: &Route) {
+        self.0.lease_requested(route);
+        self.1.lease_requested(route);
+    }
+    fn leased(&self, route: &Route, info: &ConnectionInfo) {
+        self.0.leased(route, info);
+        self.1.leased(route, info);
+    }
+    fn lease_failed(&self, route: &Route, error: &Error) {
+        self.0.lease_failed(route, error);
+        self.1.lease_failed(route, error);
+    }
+    fn connect_start(&self, route: &Route) {
+        self.0.connect_start(route);
+        self.1.connect_start(route);
+    }
+    fn connect_end(&self, route: &Route, result: Result<&Connected, &Error>) {
+        self.0.connect_end(route, result);
+        self.1.connect_end(route, result);
+    }
+    fn request_head_written(&self, conn: &ConnectionRef<'_>, head: &[u8]) {
+        self.0.request_head_written(conn, head);
+        self.1.request_head_written(conn, head);
+    }
+    fn response_head_read(&self, conn: &ConnectionRef<'_>, head: &ResponseHeadRef<'_>) {
+        self.0.response_head_read(conn, head);
+        self.1.response_head_read(conn, head);
+    }
+    fn reuse_decided(&self, conn: &ConnectionRef<'_>, decision: Decision) {
+        self.0.reuse_decided(conn, decision);
+        self.1.reuse_decided(conn, decision);
+    }
+    fn body_done(&self, conn: &ConnectionRef<'_>, bytes: u64) {
+        self.0.body_done(conn, bytes);
+        self.1.body_done(conn, bytes);
+    }
+    fn released(&self, conn: &ConnectionRef<'_>, decision: Decision) {
+        self.0.released(conn, decision);
+        self.1.released(conn, decision);
+    }
+    fn closed(&self, conn: &ConnectionRef<'_>, reason: CloseReason) {
+        self.0.closed(conn, reason);
+        self.1.closed(conn, reason);
+    }
+    fn retry(&self, event: &RetryEvent<'_>) {
+        self.0.retry(event);
+        self.1.retry(event);
+    }
+    fn redirect(&self, event: &RedirectEvent<'_>) {
+        self.0.redirect(event);
+        self.1.redirect(event);
+    }
+    fn idle_limit_changed(&self, change: &IdleLimitChange) {
+        self.0.idle_limit_changed(change);
+        self.1.idle_limit_changed(change);
+    }
+}
+
 /// The connection an event is about: its number within its manager and its route.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -173,6 +252,17 @@ pub struct ResponseHeadRef<'a> {
     pub version: Version,
     /// The header fields.
     pub headers: &'a HeaderMap,
+}
+
+impl<'a> ResponseHeadRef<'a> {
+    /// A head of `status`, `version` and `headers` (for listeners' tests).
+    pub fn new(status: StatusCode, version: Version, headers: &'a HeaderMap) -> Self {
+        ResponseHeadRef {
+            status,
+            version,
+            headers,
+        }
+    }
 }
 
 /// A connection just made, as [`EventListener::connect_end`] sees it.

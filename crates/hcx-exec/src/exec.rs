@@ -416,8 +416,9 @@ fn read(conn: &mut Connection, progress: &mut Progress) -> Result<bool, Error> {
     }
 }
 
-/// End of stream before the final head: no response at all, or a truncated head (or
-/// only interim responses), which the codec's error describes.
+/// End of stream before the final head: a truncated head (or only interim
+/// responses), which the codec's error describes, or no response at all, which is
+/// said once here (the codec's error would only repeat it as a cause).
 fn end_of_stream(conn: &Connection, codec: hcx_h1::Error, progress: &Progress) -> Error {
     if progress.response_started || conn.has_buffered() {
         Error::from_h1(codec)
@@ -430,7 +431,6 @@ fn end_of_stream(conn: &Connection, codec: hcx_h1::Error, progress: &Progress) -
                 conn.route()
             ),
         )
-        .with_source(codec)
     }
 }
 

@@ -60,7 +60,8 @@ struct Inner {
     validate_after_inactivity: Option<Duration>,
     socket: SocketConfig,
     next_id: AtomicU64,
-    /// Connects that succeeded (`next_id` also counts failed attempts).
+    /// Connects that succeeded (`next_id` counts every empty slot leased, connected
+    /// or not).
     opened: AtomicU64,
     /// How to wake the idle-connection evictor early, once one is started.
     evictor: OnceLock<EvictorLink>,
@@ -310,8 +311,10 @@ impl PoolingConnectionManager {
             let idle = leased_at.saturating_duration_since(lease.updated());
             let mut lease = lease;
             let Some(conn) = lease.connection_mut() else {
+                // The number the connection will have, so that `leased` and the
+                // events of its connect agree.
                 let info = ConnectionInfo {
-                    connection_id: 0,
+                    connection_id: inner.next_id.fetch_add(1, Ordering::Relaxed),
                     reused: false,
                     idle_for: None,
                     probed: false,
@@ -416,9 +419,9 @@ impl PoolingConnectionManager {
         self.inner.evictor.get()
     }
 
-    fn open(&self, route: &Route, timeout: Duration) -> Result<Connection, Error> {
+    /// Opens connection number `id` (given out with the lease of its slot).
+    fn open(&self, route: &Route, id: u64, timeout: Duration) -> Result<Connection, Error> {
         let inner = &*self.inner;
-        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         inner.events.connect_start(route);
         let result = Connection::connect(id, route, &*inner.resolver, timeout, &inner.socket);
         match &result {
@@ -512,8 +515,9 @@ impl Endpoint {
             return Ok(());
         }
         let route = self.lease.route().clone();
-        let conn = self.manager.open(&route, connect_timeout)?;
-        self.info.connection_id = conn.id();
+        let conn = self
+            .manager
+            .open(&route, self.info.connection_id, connect_timeout)?;
         // The slot was empty: nothing is replaced.
         let _ = self.lease.assign(conn);
         Ok(())

@@ -22,6 +22,7 @@ const BOUNDS: [Duration; 6] = [
 pub struct LeaseWaits {
     counts: [u64; BOUNDS.len() + 1],
     total: Duration,
+    longest: Duration,
 }
 
 impl LeaseWaits {
@@ -33,6 +34,11 @@ impl LeaseWaits {
     /// Their waits added up.
     pub fn total(&self) -> Duration {
         self.total
+    }
+
+    /// The longest wait, if any lease waited.
+    pub fn longest(&self) -> Option<Duration> {
+        (self.count() > 0).then_some(self.longest)
     }
 
     /// The mean wait, if any lease waited.
@@ -57,13 +63,14 @@ impl fmt::Debug for LeaseWaits {
         f.debug_struct("LeaseWaits")
             .field("count", &self.count())
             .field("total", &self.total)
+            .field("longest", &self.longest)
             .field("counts", &self.counts)
             .finish()
     }
 }
 
 impl fmt::Display for LeaseWaits {
-    /// `3 waited (mean 1.2ms): <100µs 1, <1ms 0, <10ms 2` — the empty buckets at the
+    /// `3 waited (mean 1.2ms, longest 4ms): <100µs 1, <1ms 0, <10ms 2` — the empty buckets at the
     /// end left out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.count();
@@ -72,7 +79,7 @@ impl fmt::Display for LeaseWaits {
         }
         write!(f, "{count} waited")?;
         if let Some(mean) = self.mean() {
-            write!(f, " (mean {mean:?})")?;
+            write!(f, " (mean {mean:?}, longest {:?})", self.longest)?;
         }
         let last = self.counts.iter().rposition(|&c| c > 0).unwrap_or(0);
         for (i, (bound, n)) in self.buckets().enumerate().take(last + 1) {
@@ -91,6 +98,7 @@ impl fmt::Display for LeaseWaits {
 pub(crate) struct LeaseWaitCounters {
     counts: [AtomicU64; BOUNDS.len() + 1],
     total_nanos: AtomicU64,
+    longest_nanos: AtomicU64,
 }
 
 impl LeaseWaitCounters {
@@ -102,6 +110,7 @@ impl LeaseWaitCounters {
         self.counts[bucket].fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
         self.total_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.longest_nanos.fetch_max(nanos, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> LeaseWaits {
@@ -112,6 +121,7 @@ impl LeaseWaitCounters {
         LeaseWaits {
             counts,
             total: Duration::from_nanos(self.total_nanos.load(Ordering::Relaxed)),
+            longest: Duration::from_nanos(self.longest_nanos.load(Ordering::Relaxed)),
         }
     }
 }
@@ -132,9 +142,11 @@ mod tests {
         assert_eq!(waits.count(), 6);
         assert_eq!(waits.total(), Duration::from_micros(20_006_198));
         assert_eq!(waits.mean(), Some(Duration::from_nanos(3_334_366_333)));
+        assert_eq!(waits.longest(), Some(Duration::from_secs(20)));
+        assert_eq!(LeaseWaits::default().longest(), None);
         assert_eq!(
             waits.to_string(),
-            "6 waited (mean 3.334366333s): <100µs 2, <1ms 2, <10ms 1, <100ms 0, <1s 0, <10s 0, >=10s 1"
+            "6 waited (mean 3.334366333s, longest 20s): <100µs 2, <1ms 2, <10ms 1, <100ms 0, <1s 0, <10s 0, >=10s 1"
         );
         assert_eq!(LeaseWaits::default().to_string(), "none waited");
     }

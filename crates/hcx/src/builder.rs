@@ -55,12 +55,14 @@ pub struct ClientBuilder {
     /// The margin for the default keep-alive strategy, applied (or refused) at `build`,
     /// whatever the order of the calls.
     keep_alive_margin: Option<Duration>,
+    default_keep_alive: Option<Duration>,
     /// `Some` when the default keep-alive strategy learns idle limits.
     learning: Option<LearnSettings>,
     limits: Limits,
     /// The first configuration mistake, reported by `build`.
     invalid: Option<Error>,
     config: RequestConfig,
+    timeouts: TimeoutShortcuts,
     default_headers: HeaderMap,
     /// Set when a default header did not fit; `build` reports it.
     too_many_headers: Option<http::header::MaxSizeReached>,
@@ -91,6 +93,30 @@ enum PlannerChoice {
 }
 
 /// The default keep-alive strategy (whose margin the builder can set) or the user's.
+/// The builder's timeout shortcuts, kept apart from its [`RequestConfig`] so that
+/// neither call order loses the other's setting.
+#[derive(Debug, Clone, Copy, Default)]
+struct TimeoutShortcuts {
+    connection_request: Option<Duration>,
+    connect: Option<Duration>,
+    response: Option<Option<Duration>>,
+}
+
+impl TimeoutShortcuts {
+    fn apply(self, mut config: RequestConfig) -> RequestConfig {
+        if let Some(timeout) = self.connection_request {
+            config = config.with_connection_request_timeout(timeout);
+        }
+        if let Some(timeout) = self.connect {
+            config = config.with_connect_timeout(timeout);
+        }
+        if let Some(timeout) = self.response {
+            config = config.with_response_timeout(timeout);
+        }
+        config
+    }
+}
+
 enum KeepAliveChoice {
     Default(DefaultKeepAliveStrategy),
     Custom(Arc<dyn KeepAliveStrategy>),
@@ -110,10 +136,12 @@ impl ClientBuilder {
             reuse: Arc::new(DefaultReuseStrategy),
             keep_alive: KeepAliveChoice::Default(DefaultKeepAliveStrategy::default()),
             keep_alive_margin: None,
+            default_keep_alive: None,
             learning: Some(LearnSettings::default()),
             limits: Limits::default(),
             invalid: None,
             config: RequestConfig::default(),
+            timeouts: TimeoutShortcuts::default(),
             default_headers: HeaderMap::new(),
             too_many_headers: None,
             user_agent: Some(HeaderValue::from_static(DEFAULT_USER_AGENT)),
@@ -218,7 +246,8 @@ impl ClientBuilder {
     /// `listener` ([`EventListener`]). OkHttp: `eventListener`; Apache has none. The
     /// listener belongs to the connection manager: with
     /// [`connection_manager`](Self::connection_manager), set it on that manager's
-    /// builder instead (this one is then an error).
+    /// builder instead (this one is then an error). One listener per client: for
+    /// more, give a pair, `(first, second)`, which tells both every event.
     pub fn event_listener(mut self, listener: impl EventListener + 'static) -> Self {
         let listener: Arc<dyn EventListener> = Arc::new(listener);
         self.listener = Some(Arc::clone(&listener));
@@ -335,6 +364,18 @@ impl ClientBuilder {
         self
     }
 
+    /// How long the default keep-alive strategy keeps a connection whose server sent
+    /// no usable `Keep-Alive: timeout`. Default 30 s; `Duration::ZERO` keeps no such
+    /// connection. Unlike replacing the strategy, the server's `timeout`, the
+    /// [margin](Self::keep_alive_margin) and the [learned idle
+    /// limits](Self::learn_idle_limits) still apply. With a keep-alive strategy of
+    /// your own, [`build`](Self::build) reports the conflict. Apache 5:
+    /// `RequestConfig.setDefaultKeepAlive` (default 3 min there).
+    pub fn default_keep_alive(mut self, keep: Duration) -> Self {
+        self.default_keep_alive = Some(keep);
+        self
+    }
+
     /// Learns, per route, how long idle connections survive, and stops reusing
     /// connections idler than that: the defence against NAT gateways, load balancers
     /// and firewalls that drop idle flows without a word ([`LearnedIdleLimit`], over
@@ -377,27 +418,31 @@ impl ClientBuilder {
     }
 
     /// The default [`RequestConfig`] (timeouts, drain limits); a request can carry its
-    /// own in its extensions. Apache: `setDefaultRequestConfig`.
+    /// own in its extensions. The timeout shortcuts below win over it whatever the
+    /// order of the calls. Apache: `setDefaultRequestConfig`.
     pub fn request_config(mut self, config: RequestConfig) -> Self {
         self.config = config;
         self
     }
 
-    /// Sets the default connection request (pool) timeout. Default 3 minutes.
+    /// Sets the default connection request (pool) timeout, over
+    /// [`request_config`](Self::request_config). Default 3 minutes.
     pub fn connection_request_timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.with_connection_request_timeout(timeout);
+        self.timeouts.connection_request = Some(timeout);
         self
     }
 
-    /// Sets the default connect timeout. Default 3 minutes.
+    /// Sets the default connect timeout, over [`request_config`](Self::request_config).
+    /// Default 3 minutes.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config = self.config.with_connect_timeout(timeout);
+        self.timeouts.connect = Some(timeout);
         self
     }
 
-    /// Sets the default response timeout. Default none.
+    /// Sets the default response timeout, over
+    /// [`request_config`](Self::request_config). Default none.
     pub fn response_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.config = self.config.with_response_timeout(timeout);
+        self.timeouts.response = Some(timeout);
         self
     }
 
@@ -593,18 +638,31 @@ impl ClientBuilder {
             Some(manager) => manager,
             None => manager_builder.build()?,
         };
-        let keep_alive_choice = match (self.keep_alive, self.keep_alive_margin) {
-            (KeepAliveChoice::Default(strategy), Some(margin)) => {
-                KeepAliveChoice::Default(strategy.with_margin(margin))
+        let keep_alive_choice = match self.keep_alive {
+            KeepAliveChoice::Default(mut strategy) => {
+                if let Some(margin) = self.keep_alive_margin {
+                    strategy = strategy.with_margin(margin);
+                }
+                if let Some(keep) = self.default_keep_alive {
+                    strategy = strategy.with_default(keep);
+                }
+                KeepAliveChoice::Default(strategy)
             }
-            (KeepAliveChoice::Custom(_), Some(_)) => {
+            KeepAliveChoice::Custom(_) if self.keep_alive_margin.is_some() => {
                 return Err(Error::new(
                     ErrorKind::Config,
                     "keep_alive_margin applies to the default keep-alive strategy; \
                      set the margin on the custom strategy instead",
                 ));
             }
-            (choice, None) => choice,
+            KeepAliveChoice::Custom(_) if self.default_keep_alive.is_some() => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "default_keep_alive applies to the default keep-alive strategy; \
+                     set the default on the custom strategy instead",
+                ));
+            }
+            choice => choice,
         };
         let mut learned = None;
         let keep_alive: Arc<dyn KeepAliveStrategy> = match (keep_alive_choice, self.learning) {
@@ -667,7 +725,7 @@ impl ClientBuilder {
         Ok(Client::from_parts(
             manager,
             chain,
-            self.config,
+            self.timeouts.apply(self.config),
             planner,
             evictor,
             learned,
@@ -722,6 +780,7 @@ impl fmt::Debug for ClientBuilder {
             .field("manager", &self.manager)
             .field("manager_builder", &self.manager_builder)
             .field("config", &self.config)
+            .field("timeouts", &self.timeouts)
             .field("default_headers", &self.default_headers)
             .field("user_agent", &self.user_agent)
             .field("chain_changes", &self.chain_ops.len())

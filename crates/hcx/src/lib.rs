@@ -155,3 +155,8 @@ pub mod codec {
 pub mod pool {
     pub use hcx_pool::*;
 }
+
+/// The README's quick start, compiled by `cargo test` so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -797,6 +797,69 @@ fn strategies_of_our_own_are_closures() -> TestResult {
 }
 
 #[test]
+fn default_keep_alive_keeps_the_rest_of_the_default_strategy() -> TestResult {
+    let server = Server::start()?;
+    // Every reuse teaches, however short its idle time, so the test sees learning.
+    let mut settings = hcx::LearnSettings::default();
+    settings.min_idle = Duration::ZERO;
+    let client = bounded_builder()
+        .default_keep_alive(Duration::from_secs(7))
+        .idle_limit_settings(settings)
+        .build()?;
+    // No `Keep-Alive: timeout` from the server: the default given.
+    let response = client.get(server.url("/hello"))?;
+    assert_eq!(
+        decision_of(&response).and_then(|d| d.valid_for()),
+        Some(Duration::from_secs(7))
+    );
+    drop(response);
+    // The server's figure less the margin still wins where it is sent.
+    let response = client.get(server.url("/keepalive"))?;
+    assert_eq!(info_of(&response).map(|i| i.reused), Some(true));
+    assert_eq!(
+        decision_of(&response).and_then(|d| d.valid_for()),
+        Some(Duration::from_secs(4))
+    );
+    drop(response);
+    // And the learned idle limits still wrap it: the reuse was observed.
+    assert_eq!(client.idle_limits().len(), 1);
+
+    let error = expect_err(
+        hcx::Client::builder()
+            .keep_alive_strategy(|_: &hcx::Exchange<'_>| hcx::KeepAlive::Unlimited)
+            .default_keep_alive(Duration::from_secs(2))
+            .build(),
+        "a default keep-alive on a custom keep-alive strategy",
+    )?;
+    assert_eq!(error.kind(), hcx::ErrorKind::Config);
+    Ok(())
+}
+
+#[test]
+fn timeout_shortcuts_survive_a_later_request_config() -> TestResult {
+    let config = hcx::RequestConfig::default().with_response_timeout(Some(Duration::from_secs(9)));
+    let client = hcx::Client::builder()
+        .connect_timeout(Duration::from_secs(4))
+        .connection_request_timeout(Duration::from_secs(5))
+        .request_config(config)
+        .build()?;
+    let config = client.request_config();
+    assert_eq!(config.connect_timeout, Duration::from_secs(4));
+    assert_eq!(config.connection_request_timeout, Duration::from_secs(5));
+    assert_eq!(config.response_timeout, Some(Duration::from_secs(9)));
+
+    // And the other way round: the shortcut wins over the config given after it.
+    let client = hcx::Client::builder()
+        .response_timeout(None)
+        .request_config(
+            hcx::RequestConfig::default().with_response_timeout(Some(Duration::from_secs(9))),
+        )
+        .build()?;
+    assert_eq!(client.request_config().response_timeout, None);
+    Ok(())
+}
+
+#[test]
 fn builder_options_apply() -> TestResult {
     let server = Server::start()?;
     let port = server.port();
