@@ -1,14 +1,13 @@
 //! From the shared flags to an `hcx::Client` and to the request it sends.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use hcx::bytes::Bytes;
 use hcx::http::{HeaderMap, Method, Request, Uri};
 use hcx::rustls::RootCertStore;
 use hcx::rustls::pki_types::CertificateDer;
 use hcx::rustls::pki_types::pem::PemObject;
-use hcx::{Body, ClientBuilder, DefaultRetryStrategy, IntoUri, RequestConfig, Route};
+use hcx::{Body, ClientBuilder, DefaultRetryStrategy, IntoUri, RequestConfig, Route, TlsIdentity};
 
 use crate::cli::{ClientArgs, PoolArgs, RequestArgs};
 use crate::error::CliError;
@@ -18,7 +17,7 @@ use crate::error::CliError;
 pub fn builder(args: &ClientArgs) -> Result<ClientBuilder, CliError> {
     let mut builder = hcx::Client::builder();
     if let Some(path) = &args.cacert {
-        builder = builder.tls_config(Arc::new(tls_config(path)?));
+        builder = builder.tls_identity(trusting(path)?);
     }
     if let Some(proxy) = &args.proxy {
         builder = builder.proxy(proxy.clone());
@@ -68,9 +67,9 @@ fn to_usize(n: u32) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-/// A rustls configuration that trusts the certificates of the PEM file at `path`
-/// (and nothing else), as `ClientBuilder::tls_config`'s example builds it.
-fn tls_config(path: &Path) -> Result<hcx::rustls::ClientConfig, CliError> {
+/// An identity that trusts the certificates of the PEM file at `path` and nothing
+/// else.
+fn trusting(path: &Path) -> Result<TlsIdentity, CliError> {
     let shown = path.display();
     let bad = |why: String| CliError::Other(format!("--cacert {shown}: {why}"));
     let mut roots = RootCertStore::empty();
@@ -84,12 +83,7 @@ fn tls_config(path: &Path) -> Result<hcx::rustls::ClientConfig, CliError> {
     if roots.is_empty() {
         return Err(bad("no certificate in the file".into()));
     }
-    let config = hcx::rustls::ClientConfig::builder_with_provider(hcx::crypto_provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| bad(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
+    TlsIdentity::trusting("cacert", roots).map_err(|e| bad(e.to_string()))
 }
 
 /// The request to send, checked once and copied for each send: method, URL, header

@@ -60,7 +60,7 @@
 //! | `closes` | `{"response_connection_close": n, …}`: closes by `CloseReason::name()` (`custom:<text>` for custom reasons), from `ManagerStats::closes` |
 //! | `pool_waits` | `{count, total_us, mean_us, longest_us, buckets: [{below_us, count}]}`: leases that queued for a slot (`ManagerStats::lease_waits`; `below_us` is `null` for the last bucket) |
 //! | `pool` | `{leased, pending, available, max}` when the run ended |
-//! | `routes` | `[{route, leased, pending, available, max}]`: each route, when the run ended |
+//! | `routes` | `[{route, leased, pending, available, max, idle_limit}]`: each route, when the run ended; `idle_limit` is `{limit_us, survived_us, died_us}` (what the learned idle limits learned of the route: `Client::idle_limits`) or `null` |
 //!
 //! # `hcx demo`
 //!

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use hcx::{Client, CloseCounts, CloseReason, LeaseWaits, ManagerStats, PoolStats};
+use hcx::{Client, CloseCounts, CloseReason, IdleBounds, LeaseWaits, ManagerStats, PoolStats};
 use serde::Serialize;
 
 use crate::counters::Counts;
@@ -151,6 +151,47 @@ pub struct RouteCounts {
     /// Its counts.
     #[serde(flatten)]
     pub counts: PoolCounts,
+    /// What the learned idle limits learned of it; `null` before any reuse of a
+    /// connection idle at least the settings' minimum (or with learning off).
+    pub idle_limit: Option<IdleLimit>,
+}
+
+/// A route's learned idle limit and what taught it (`hcx::IdleBounds`), in
+/// microseconds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct IdleLimit {
+    /// Connections idle longer are not reused; `null`: no limit (none died idle).
+    pub limit_us: Option<u64>,
+    /// The longest idle time a reused connection survived.
+    pub survived_us: u64,
+    /// The shortest idle time after which a reused connection was found dead.
+    pub died_us: Option<u64>,
+}
+
+impl From<IdleBounds> for IdleLimit {
+    fn from(b: IdleBounds) -> Self {
+        IdleLimit {
+            limit_us: b.limit.map(micros),
+            survived_us: micros(b.survived),
+            died_us: b.died.map(micros),
+        }
+    }
+}
+
+impl IdleLimit {
+    /// `limit 4.5s (survived 3s, died at 9s)`.
+    fn describe(&self) -> String {
+        let mut text = match self.limit_us {
+            Some(limit) => format!("learned idle limit {}", units::micros(limit)),
+            None => String::from("no idle limit learned"),
+        };
+        text.push_str(&format!(" (survived {}", units::micros(self.survived_us)));
+        if let Some(died) = self.died_us {
+            text.push_str(&format!(", died at {}", units::micros(died)));
+        }
+        text.push(')');
+        text
+    }
 }
 
 impl From<PoolStats> for PoolCounts {
@@ -298,15 +339,25 @@ impl LoadSummary {
             closes: close_map(&stats.closes),
             pool_waits: PoolWaits::new(&stats.lease_waits),
             pool: stats.pool.into(),
-            routes: client
-                .connection_manager()
-                .all_route_stats()
-                .into_iter()
-                .map(|(route, s)| RouteCounts {
-                    route: route.to_string(),
-                    counts: s.into(),
-                })
-                .collect(),
+            routes: {
+                let learned = client.idle_limits();
+                client
+                    .connection_manager()
+                    .all_route_stats()
+                    .into_iter()
+                    .map(|(route, s)| {
+                        let key = route.key().to_string();
+                        RouteCounts {
+                            route: route.to_string(),
+                            counts: s.into(),
+                            idle_limit: learned
+                                .iter()
+                                .find(|(k, _)| *k == key)
+                                .map(|(_, b)| (*b).into()),
+                        }
+                    })
+                    .collect()
+            },
         }
     }
 
@@ -434,14 +485,15 @@ impl LoadSummary {
         );
         for route in &self.routes {
             let c = &route.counts;
-            f.row(
-                format!("  {}", route.route),
-                "",
-                format!(
-                    "{} of {} leased, {} idle, {} waiting",
-                    c.leased, c.max, c.available, c.pending
-                ),
+            let mut text = format!(
+                "{} of {} leased, {} idle, {} waiting",
+                c.leased, c.max, c.available, c.pending
             );
+            if let Some(idle) = &route.idle_limit {
+                text.push_str("; ");
+                text.push_str(&idle.describe());
+            }
+            f.row(format!("  {}", route.route), "", text);
         }
         f
     }
@@ -525,6 +577,25 @@ fn width(text: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_learned_idle_limit_says_what_taught_it() {
+        let mut bounds = IdleBounds::default();
+        bounds.survived = Duration::from_secs(3);
+        let idle = IdleLimit::from(bounds);
+        assert_eq!(idle.describe(), "no idle limit learned (survived 3s)");
+        bounds.died = Some(Duration::from_secs(9));
+        bounds.limit = Some(Duration::from_millis(4500));
+        let idle = IdleLimit::from(bounds);
+        assert_eq!(
+            (idle.limit_us, idle.survived_us, idle.died_us),
+            (Some(4_500_000), 3_000_000, Some(9_000_000))
+        );
+        assert_eq!(
+            idle.describe(),
+            "learned idle limit 4.50s (survived 3s, died at 9s)"
+        );
+    }
 
     #[test]
     fn figures_are_aligned_and_explained() -> io::Result<()> {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TIMEOUT, TestResult, hcx, pem_certificate, temp_path};
+use common::{TIMEOUT, TestResult, hcx, temp_path};
 use hcx_testserver::{Method, Reply, TestCa, TestServer};
 
 #[test]
@@ -14,7 +14,7 @@ fn cacert_trusts_a_private_ca_and_dash_v_shows_the_handshake() -> TestResult {
         .start()?;
     let url = server.url("/");
     let pem = temp_path("ca.pem");
-    std::fs::write(&pem, pem_certificate(ca.root_der().as_ref()))?;
+    std::fs::write(&pem, ca.root_pem())?;
     let pem_path = pem.to_string_lossy().into_owned();
 
     let run = hcx(&[
@@ -29,7 +29,7 @@ fn cacert_trusts_a_private_ca_and_dash_v_shows_the_handshake() -> TestResult {
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "over TLS");
     let has = |text: &str| run.stderr.lines().any(|l| l.contains(text));
-    assert!(has("(tls: custom)"), "{}", run.stderr);
+    assert!(has("(tls: cacert)"), "{}", run.stderr);
     assert!(has("TLS handshake "), "{}", run.stderr);
     assert!(has("* TLS TLSv1_3, "), "{}", run.stderr);
     assert!(has("resumed: no, ALPN: http/1.1"), "{}", run.stderr);

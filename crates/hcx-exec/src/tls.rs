@@ -97,6 +97,18 @@ impl TlsIdentity {
             .clone()
     }
 
+    /// An identity named `name` that trusts only `roots` (a private CA, a test CA),
+    /// otherwise as [`webpki_roots`](Self::webpki_roots): no client certificate,
+    /// rustls' safe defaults with [`crypto_provider`], ALPN `http/1.1`. Apache:
+    /// `SSLContextBuilder.loadTrustMaterial`.
+    pub fn trusting(name: &str, roots: rustls::RootCertStore) -> Result<Self, rustls::Error> {
+        let config = ClientConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(TlsIdentity::new(name, Arc::new(config)))
+    }
+
     /// The identity's name.
     pub fn name(&self) -> &str {
         &self.name

@@ -79,6 +79,12 @@ impl TestCa {
         self.issuer.der().clone()
     }
 
+    /// The CA's certificate, PEM-encoded: what a tool given a CA file reads (for
+    /// example `hcx get --cacert FILE`).
+    pub fn root_pem(&self) -> String {
+        self.issuer.pem()
+    }
+
     /// A `RootCertStore` holding only this CA.
     pub fn root_store(&self) -> RootCertStore {
         let mut roots = RootCertStore::empty();
