@@ -31,6 +31,9 @@ use std::time::Duration;
 /// The most bytes a lingering close reads and discards.
 const LINGER_MAX_BYTES: usize = 1024 * 1024;
 
+/// How much a single read of a request asks the stream for.
+const READ_CHUNK: usize = 16 * 1024;
+
 /// How a connection ends.
 #[derive(Debug, Clone, Copy)]
 struct End {
@@ -108,6 +111,7 @@ pub(crate) fn serve(shared: &Shared, tcp: TcpStream, id: usize) {
         stream,
         id,
         buf: BytesMut::with_capacity(8 * 1024),
+        scratch: vec![0; READ_CHUNK].into_boxed_slice(),
         requests: 0,
         read_timeout: None,
         idle_since: None,
@@ -153,6 +157,9 @@ struct Connection<'a> {
     stream: Stream,
     id: usize,
     buf: BytesMut,
+    /// Where a read lands before its bytes are appended to `buf`: zeroed once, with the
+    /// connection, not before every read.
+    scratch: Box<[u8]>,
     /// Requests read so far.
     requests: usize,
     /// The socket's current read timeout, to skip needless `setsockopt` calls.
@@ -527,11 +534,10 @@ impl Connection<'_> {
     }
 
     fn fill(&mut self) -> io::Result<usize> {
-        let mut chunk = [0u8; 16 * 1024];
         loop {
-            match self.stream.read(&mut chunk) {
+            match self.stream.read(&mut self.scratch) {
                 Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
+                    self.buf.extend_from_slice(&self.scratch[..n]);
                     return Ok(n);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}

@@ -28,10 +28,21 @@ pub(crate) struct Response {
     pub(crate) has_body: bool,
 }
 
-#[derive(Debug)]
 pub(crate) struct Wire {
     pub(crate) stream: TcpStream,
     pub(crate) buf: BytesMut,
+    /// Where a read lands before its bytes are appended to `buf`: zeroed once, not
+    /// before every read.
+    scratch: Box<[u8]>,
+}
+
+impl std::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wire")
+            .field("stream", &self.stream)
+            .field("buf", &self.buf)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Wire {
@@ -39,6 +50,7 @@ impl Wire {
         Wire {
             stream,
             buf: BytesMut::with_capacity(8 * 1024),
+            scratch: vec![0; 16 * 1024].into_boxed_slice(),
         }
     }
 
@@ -49,11 +61,10 @@ impl Wire {
     }
 
     fn fill(&mut self) -> io::Result<usize> {
-        let mut chunk = [0u8; 16 * 1024];
         loop {
-            match self.stream.read(&mut chunk) {
+            match self.stream.read(&mut self.scratch) {
                 Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
+                    self.buf.extend_from_slice(&self.scratch[..n]);
                     return Ok(n);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
