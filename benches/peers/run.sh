@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Peer comparison: hcx, ureq, reqwest (blocking) and hyper-util against nginx on
+# loopback. See README.md. Environment (defaults):
+#   RUNS=3 SECONDS=3 (or SECONDS_PER_RUN=3) WARMUP=1: runs per cell, measured and warmup seconds
+#   CLIENTS="hcx ureq reqwest hyper"  LAYOUTS="pinned free"  CELLS="<all>"
+#   PORT=18089  FREE_WORKERS=1 (nginx worker_processes in the free layout)
+#   IDLE_CONNS=1000  IDLE_PATHS="/16k /small"  SKIP_STRACE=0  SKIP_IDLE=0  SKIP_WRK=0  SKIP_BUILD=0
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# `SECONDS` is bash's clock: read the user's value once, then leave it alone.
+# (Only an exported SECONDS reaches `env`; bash's own counter does not.)
+RUN_SECONDS="${SECONDS_PER_RUN:-$(env | sed -n 's/^SECONDS=//p')}"
+RUN_SECONDS="${RUN_SECONDS:-3}"
+RUNS="${RUNS:-3}"
+WARMUP="${WARMUP:-1}"
+CLIENTS="${CLIENTS:-hcx ureq reqwest hyper}"
+LAYOUTS="${LAYOUTS:-pinned free}"
+ALL_CELLS="h1_seq_x1_small h1_seq_x1_16k h1_seq_x1_chunked h1_par_x4_small h1_par_x16_small h1_par_x16_small_c4 h1_churn_connclose"
+CELLS="${CELLS:-$ALL_CELLS}"
+PORT="${PORT:-18089}"
+FREE_WORKERS="${FREE_WORKERS:-1}"
+IDLE_CONNS="${IDLE_CONNS:-1000}"
+IDLE_PATHS="${IDLE_PATHS:-/16k /small}"
+NGINX="${NGINX:-/usr/sbin/nginx}"
+BASE="http://127.0.0.1:$PORT"
+
+STAMP="$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$HERE/results"
+RAW="$HERE/results/raw-$STAMP.jsonl"
+SUMMARY="$HERE/results/summary-$STAMP.md"
+: >"$RAW"
+START_TIME=$(date +%s)
+
+# The idle-connection mode opens ~1000 sockets; the cells a few.
+ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+  (cd "$HERE" && cargo build --release --quiet)
+fi
+PEERS="$HERE/target/release/peers"
+
+WORK="$(mktemp -d /tmp/hcx-peers.XXXXXX)"
+chmod 755 "$WORK"
+NGINX_PID=""
+cleanup() {
+  stop_nginx
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---- nginx ---------------------------------------------------------------------------
+mkdir -p "$WORK/html"
+printf 'hello, world\n' >"$WORK/html/small.txt"
+head -c 16384 /dev/zero | tr '\0' 'x' >"$WORK/html/16k.bin"
+# The chunked body: a small HTML file through sub_filter, which drops Content-Length.
+printf '<p>hello, chunked world</p>\n' >"$WORK/html/chunked.html"
+chmod -R a+rX "$WORK/html"
+
+write_conf() { # $1 = worker_processes
+  cat >"$WORK/nginx.conf" <<EOF
+worker_processes $1;
+worker_rlimit_nofile 8192;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log warn;
+daemon on;
+events { worker_connections 4096; multi_accept on; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+  open_file_cache max=16 inactive=600s;
+  open_file_cache_valid 600s;
+  client_body_temp_path $WORK/client_body;
+  proxy_temp_path $WORK/proxy;
+  fastcgi_temp_path $WORK/fastcgi;
+  uwsgi_temp_path $WORK/uwsgi;
+  scgi_temp_path $WORK/scgi;
+  types { text/html html; text/plain txt; application/octet-stream bin; }
+  default_type text/plain;
+  server {
+    listen 127.0.0.1:$PORT backlog=4096;
+    root $WORK/html;
+    location = /small { return 200 "hello, world\n"; }
+    location = /16k { try_files /16k.bin =404; }
+    # sub_filter drops Content-Length, so the body goes chunked. A pattern that never
+    # matches and no sendfile keep the response in memory: head, chunk and last chunk
+    # leave in one writev, as an application server's small chunked reply would.
+    location = /chunked {
+      try_files /chunked.html =404;
+      sendfile off;
+      sub_filter 'no-such-text' '';
+      sub_filter_once off;
+    }
+    location = /close { keepalive_timeout 0; return 200 "hello, world\n"; }
+    location = /nginx_status { stub_status; }
+  }
+}
+EOF
+}
+
+start_nginx() { # $1 = layout
+  local workers=1 pin=()
+  if [[ "$1" == pinned ]]; then pin=(taskset -c 0); else workers="$FREE_WORKERS"; fi
+  write_conf "$workers"
+  "${pin[@]}" "$NGINX" -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log"
+  for _ in $(seq 50); do
+    [[ -s "$WORK/nginx.pid" ]] && curl -fs "$BASE/small" >/dev/null && break
+    sleep 0.1
+  done
+  NGINX_PID="$(cat "$WORK/nginx.pid")"
+}
+
+stop_nginx() {
+  if [[ -n "$NGINX_PID" ]]; then
+    kill "$NGINX_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
+    NGINX_PID=""
+  fi
+}
+
+check_server() {
+  [[ "$(curl -fs "$BASE/small")" == "hello, world" ]] || { echo "nginx /small wrong" >&2; exit 1; }
+  [[ "$(curl -fs "$BASE/16k" | wc -c)" == 16384 ]] || { echo "nginx /16k wrong" >&2; exit 1; }
+  curl -fsv "$BASE/chunked" 2>&1 >/dev/null | grep -qi '^< transfer-encoding: chunked' \
+    || { echo "nginx /chunked is not chunked" >&2; exit 1; }
+  curl -fsv "$BASE/close" 2>&1 >/dev/null | grep -qi '^< connection: close' \
+    || { echo "nginx /close keeps the connection" >&2; exit 1; }
+}
+
+# ---- the cells -----------------------------------------------------------------------
+cell_args() { # cell -> "path threads conns"
+  case "$1" in
+    h1_seq_x1_small) echo "/small 1 1" ;;
+    h1_seq_x1_16k) echo "/16k 1 1" ;;
+    h1_seq_x1_chunked) echo "/chunked 1 1" ;;
+    h1_par_x4_small) echo "/small 4 4" ;;
+    h1_par_x16_small) echo "/small 16 16" ;;
+    h1_par_x16_small_c4) echo "/small 16 4" ;;
+    h1_churn_connclose) echo "/close 1 1" ;;
+    *) echo "unknown cell $1" >&2; exit 1 ;;
+  esac
+}
+
+wrk_reference() { # $1 = layout (pinned only, as the task wants it)
+  local out rps p50 p99
+  out="$(taskset -c 0 wrk -c1 -t1 -d"${RUN_SECONDS}s" --latency "$BASE/small")"
+  rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+  to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000000} }' <<<"$1"; }
+  p50="$(to_us "$(awk '$1=="50%" {print $2}' <<<"$out")")"
+  p99="$(to_us "$(awk '$1=="99%" {print $2}' <<<"$out")")"
+  printf '{"mode":"load","cell":"h1_seq_x1_small","layout":"%s","run":1,"client":"wrk","threads":1,"conns":1,"rps":%s,"p50_us":%s,"p99_us":%s,"errors":0}\n' \
+    "$1" "$rps" "${p50:-null}" "${p99:-null}" | tee -a "$RAW"
+}
+
+run_layout() { # $1 = layout
+  local layout="$1" pin=()
+  [[ "$layout" == pinned ]] && pin=(taskset -c 0)
+  start_nginx "$layout"
+  check_server
+  echo "== layout $layout (nginx pid $NGINX_PID)" >&2
+  for cell in $CELLS; do
+    read -r path threads conns <<<"$(cell_args "$cell")"
+    for client in $CLIENTS; do
+      for run in $(seq "$RUNS"); do
+        "${pin[@]}" "$PEERS" --client "$client" --url "$BASE$path" --threads "$threads" \
+          --conns "$conns" --seconds "$RUN_SECONDS" --warmup "$WARMUP" \
+          --status "$BASE/nginx_status" --cell "$cell" --layout "$layout" --run "$run" \
+          | tee -a "$RAW"
+      done
+    done
+  done
+  if [[ "$layout" == pinned && "${SKIP_WRK:-0}" != 1 && " $CELLS " == *" h1_seq_x1_small "* ]]; then
+    wrk_reference "$layout"
+  fi
+  if [[ "$layout" == pinned && "${SKIP_STRACE:-0}" != 1 ]]; then
+    # Syscalls per request: every syscall of the process (all threads) over every
+    # request it made, warmup included (the setup is a few hundred calls).
+    for client in $CLIENTS; do
+      local trace="$WORK/strace-$client.txt" line calls
+      line="$(taskset -c 0 strace -f -c -o "$trace" "$PEERS" --client "$client" --url "$BASE/small" \
+        --threads 1 --seconds 2 --warmup 0.5 --cell strace --layout pinned)"
+      calls="$(awk '$NF=="total" {print $4}' "$trace")"
+      python3 - "$line" "$calls" "$trace" <<'PY' | tee -a "$RAW"
+import json, sys
+line, calls, trace = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+top = []
+for row in open(trace).read().splitlines()[2:]:
+    parts = row.split()
+    if len(parts) >= 5 and parts[-1] not in ("total",) and not row.startswith("-"):
+        try:
+            top.append((int(parts[3]), parts[-1]))
+        except ValueError:
+            pass
+top.sort(reverse=True)
+total = max(line["total_requests"], 1)
+print(json.dumps({"mode": "strace", "client": line["client"], "layout": "pinned",
+                  "total_requests": line["total_requests"], "syscalls": calls,
+                  "syscalls_per_req": calls / total,
+                  "top": {name: round(n / total, 2) for n, name in top[:6]}}))
+PY
+    done
+  fi
+  if [[ "$layout" == pinned && "${SKIP_IDLE:-0}" != 1 ]]; then
+    # /16k: a body hyper cannot finish before it is read, so the N requests in flight
+    # hold N connections (with /small hyper-util reuses a connection as soon as the
+    # body is off the wire, before its reader asks for it: fewer are opened).
+    for path in $IDLE_PATHS; do
+      for client in $CLIENTS; do
+        [[ "$client" == reqwest ]] && continue # not asked for; its pool is hyper-util's
+        GLIBC_TUNABLES=glibc.pthread.stack_cache_size=0 "$PEERS" --client "$client" \
+          --url "$BASE$path" --threads 2 --idle-conns "$IDLE_CONNS" \
+          --status "$BASE/nginx_status" | tee -a "$RAW"
+      done
+    done
+  fi
+  stop_nginx
+}
+
+for layout in $LAYOUTS; do
+  run_layout "$layout"
+done
+
+python3 "$HERE/summarize.py" "$RAW" \
+  --note "RUNS=$RUNS SECONDS=$RUN_SECONDS WARMUP=$WARMUP FREE_WORKERS=$FREE_WORKERS nginx $("$NGINX" -v 2>&1 | sed 's/.*\///') $(nproc) cores, wall $(( $(date +%s) - START_TIME )) s" \
+  | tee "$SUMMARY"
+echo "raw: $RAW" >&2
+echo "summary: $SUMMARY" >&2
