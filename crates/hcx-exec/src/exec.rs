@@ -21,7 +21,7 @@ use crate::events::{ConnectionRef, ResponseHeadRef};
 use crate::response_body::ResponseBody;
 use crate::route::Route;
 use crate::runtime::ExecRuntime;
-use crate::send::{Sent, is_gone, send_body, send_head};
+use crate::send::{Sent, WriteBuf, is_gone, send_body, send_head};
 
 /// The last link of the exec chain: sends the request over the runtime's connection
 /// and reads the response head. Apache HttpClient: `MainClientExec`.
@@ -140,8 +140,8 @@ impl MainExec {
             }
             _ => TargetForm::Origin,
         };
-        let mut head = Vec::with_capacity(256);
-        let sending = Call::new(&parts, form, framing, self.limits, &mut head).map_err(|e| {
+        let mut head = WriteBuf::take();
+        let sending = Call::new(&parts, form, framing, self.limits, &mut *head).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidRequest,
                 "the request cannot be sent as it is",
@@ -175,7 +175,7 @@ impl MainExec {
         };
         let (conn, events) = runtime.connection_and_events();
         let conn = conn.ok_or_else(no_connection)?;
-        let head_copy = events.wants_request_head().then(|| head.clone());
+        let head_copy = events.wants_request_head().then(|| head.to_vec());
         let sent_head = |conn: &Connection| {
             if let Some(head) = &head_copy {
                 events.request_head_written(&ConnectionRef::new(conn.id(), conn.route()), head);
@@ -306,7 +306,7 @@ impl MainExec {
 fn exchange(
     conn: &mut Connection,
     sending: Sending,
-    head: Vec<u8>,
+    head: WriteBuf,
     source: Source,
     config: &RequestConfig,
     progress: &mut Progress,
@@ -349,7 +349,7 @@ fn exchange(
             };
             conn.set_timeout(config.response_timeout)
                 .map_err(|e| Error::exchange_io(e, "setting the response timeout", None))?;
-            send_body(conn, Vec::new(), body_call, source)?
+            send_body(conn, WriteBuf::take(), body_call, source)?
         }
     };
     match sent {

@@ -1,6 +1,8 @@
 //! Writing the request body through the call's framing.
 
+use std::cell::Cell;
 use std::io::{self, Read};
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use hcx_h1::{Call, EncodeError, RecvResponse, SendBody};
@@ -13,6 +15,55 @@ use crate::error::{Error, ErrorKind};
 const COALESCE_LIMIT: usize = 64 * 1024;
 /// How much of a reader body is read at a time.
 const READ_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    /// The buffer the last request of this thread was encoded into, kept for the next.
+    static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// The buffer a request head (and a small body) is encoded into before it is written:
+/// taken from this thread's spare and given back when dropped, so that sending a
+/// request allocates nothing for it once the thread has sent one.
+pub(crate) struct WriteBuf(Vec<u8>);
+
+impl WriteBuf {
+    /// Capacity above which a buffer is not kept (a large coalesced body).
+    const KEEP_AT_MOST: usize = COALESCE_LIMIT + 4 * 1024;
+
+    /// This thread's spare buffer, empty (a new one if another request on this thread
+    /// holds it).
+    pub(crate) fn take() -> WriteBuf {
+        let mut buf = SPARE.take();
+        buf.clear();
+        if buf.capacity() == 0 {
+            buf.reserve(256);
+        }
+        WriteBuf(buf)
+    }
+}
+
+impl Deref for WriteBuf {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl DerefMut for WriteBuf {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+impl Drop for WriteBuf {
+    fn drop(&mut self) {
+        if self.0.capacity() <= Self::KEEP_AT_MOST {
+            // `try_with`: during thread teardown the spare may be gone already.
+            let buf = std::mem::take(&mut self.0);
+            let _ = SPARE.try_with(|spare| spare.set(buf));
+        }
+    }
+}
 
 /// How sending the request ended.
 pub(crate) enum Sent {
@@ -39,14 +90,14 @@ enum WriteFailure {
 /// the framed body, and ends the body.
 pub(crate) fn send_body(
     conn: &mut Connection,
-    mut out: Vec<u8>,
+    mut out: WriteBuf,
     mut call: Call<SendBody>,
     source: Source,
 ) -> Result<Sent, Error> {
     match source {
         Source::Bytes(bytes) if out.len() + bytes.len() <= COALESCE_LIMIT => {
-            call.encode(&bytes, &mut out).map_err(body_error)?;
-            let recv = call.finish(&mut out).map_err(body_error)?;
+            call.encode(&bytes, &mut *out).map_err(body_error)?;
+            let recv = call.finish(&mut *out).map_err(body_error)?;
             finish(conn, &out, recv)
         }
         Source::Bytes(bytes) => {
@@ -60,7 +111,7 @@ pub(crate) fn send_body(
             }
             out.clear();
             out.extend_from_slice(frame.suffix());
-            let recv = call.finish(&mut out).map_err(body_error)?;
+            let recv = call.finish(&mut *out).map_err(body_error)?;
             finish(conn, &out, recv)
         }
         Source::Reader(mut reader) => {
@@ -93,7 +144,7 @@ pub(crate) fn send_body(
                         format!("the request body reader claimed {n} bytes read into {room}"),
                     ));
                 };
-                call.encode(read, &mut out).map_err(body_error)?;
+                call.encode(read, &mut *out).map_err(body_error)?;
                 if out.len() >= READ_CHUNK {
                     if let Err(failure) = write(conn, &out) {
                         return interrupted(call, failure);
@@ -101,7 +152,7 @@ pub(crate) fn send_body(
                     out.clear();
                 }
             }
-            let recv = call.finish(&mut out).map_err(body_error)?;
+            let recv = call.finish(&mut *out).map_err(body_error)?;
             finish(conn, &out, recv)
         }
     }

@@ -6,6 +6,7 @@ use std::ops::Range;
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
+use smallvec::SmallVec;
 
 use crate::Limits;
 use crate::error::{Error, ErrorKind, ShowBytes};
@@ -239,12 +240,16 @@ struct RawHead {
     version: Version,
     status: StatusCode,
     reason: Range<usize>,
-    fields: Vec<(Range<usize>, Range<usize>)>,
+    fields: SmallVec<[(Range<usize>, Range<usize>); INLINE_FIELDS]>,
     len: usize,
 }
 
 /// As many header slots as fit comfortably on the stack; more come from the heap.
 const STACK_HEADERS: usize = 100;
+
+/// The field offsets a head keeps inline between parsing and building: more than
+/// most responses carry, so the usual head allocates only its `HeaderMap`.
+const INLINE_FIELDS: usize = 16;
 
 fn parse_raw(buf: &[u8], limits: &Limits) -> Result<Option<RawHead>, Error> {
     if buf.is_empty() {

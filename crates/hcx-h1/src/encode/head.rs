@@ -126,7 +126,7 @@ pub fn encode_request_head<'a>(
             out.put(host.as_bytes());
             if let Some(port) = port {
                 out.put(b":");
-                out.put(port.to_string().as_bytes());
+                put_decimal(out, port);
             }
             out.put(b"\r\n");
         }
@@ -240,14 +240,14 @@ impl<'u> Target<'u> {
                 out.put(host.as_bytes());
                 if let Some(port) = port {
                     out.put(b":");
-                    out.put(port.to_string().as_bytes());
+                    put_decimal(out, *port);
                 }
                 put_path(out, path);
             }
             Target::Authority { host, port } => {
                 out.put(host.as_bytes());
                 out.put(b":");
-                out.put(port.to_string().as_bytes());
+                put_decimal(out, *port);
             }
         }
     }
@@ -334,6 +334,22 @@ fn check_framing(
         (RequestFraming::None, Ok(Some(0))) => Ok(RequestFraming::Length(0)),
         _ => Err(conflict(CONTENT_LENGTH)),
     }
+}
+
+/// Writes `n` in decimal without allocating.
+fn put_decimal(out: &mut impl OutBuf, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.put(&digits[at..]);
 }
 
 #[cfg(test)]

@@ -315,3 +315,18 @@ fn returned_encoder_matches_the_written_framing() {
         encode_request_head(&request, TargetForm::Origin, RequestFraming::None, &mut out).unwrap();
     assert_eq!(body.framing(), RequestFraming::Length(0));
 }
+
+#[test]
+fn ports_are_written_in_decimal() {
+    for (port, text) in [
+        (0u16, "0"),
+        (7, "7"),
+        (80, "80"),
+        (8080, "8080"),
+        (65535, "65535"),
+    ] {
+        let mut out = Vec::new();
+        put_decimal(&mut out, port);
+        assert_eq!(out, text.as_bytes());
+    }
+}
