@@ -225,9 +225,9 @@ impl HeadReader {
         }
         // Back up two bytes: the end of head may straddle the old and new bytes.
         let start = self.scanned.saturating_sub(2).max(self.blank);
-        let found = buf[start..].iter().enumerate().any(|(i, &b)| {
-            b == b'\n' && matches!(&buf[start + i + 1..], [b'\n', ..] | [b'\r', b'\n', ..])
-        });
+        let rest = &buf[start..];
+        let found = memchr::memchr_iter(b'\n', rest)
+            .any(|i| matches!(&rest[i + 1..], [b'\n', ..] | [b'\r', b'\n', ..]));
         if !found {
             self.scanned = buf.len();
         }

@@ -91,27 +91,18 @@ pub fn encode_request_head<'a>(
         other => return Err(EncodeError::UnsupportedVersion(other)),
     };
     let target = Target::new(head.method, head.uri, form)?;
-    let host = host_field(&head)?;
-    let framing = check_framing(&head, framing)?;
-    for (name, value) in head.headers {
-        if let Some((index, byte)) = forbidden_value_byte(value.as_bytes()) {
-            return Err(EncodeError::InvalidFieldValue {
-                name: name.clone(),
-                byte,
-                index,
-            });
-        }
-    }
+    let scan = FieldScan::of(head.headers)?;
+    let host = host_field(&head, scan.hosts)?;
+    let framing = check_framing(&head, framing, &scan)?;
 
     // Everything is valid: write.
     let estimate = 64
         + head.uri.path_and_query().map_or(0, |pq| pq.as_str().len())
-        + head.uri.host().map_or(0, str::len)
-        + head
-            .headers
-            .iter()
-            .map(|(n, v)| n.as_str().len() + v.len() + 4)
-            .sum::<usize>();
+        + match host {
+            HostField::Derived { host, .. } => host.len(),
+            HostField::Caller | HostField::Omitted => 0,
+        }
+        + scan.bytes;
     out.reserve_more(estimate);
     out.put(head.method.as_str().as_bytes());
     out.put(b" ");
@@ -132,8 +123,10 @@ pub fn encode_request_head<'a>(
         }
     }
     // RFC 9110 §7.2: Host should be the first field.
-    if let Some(value) = head.headers.get(HOST) {
-        write_field(out, HOST.as_str(), value);
+    if scan.hosts > 0 {
+        if let Some(value) = head.headers.get(HOST) {
+            write_field(out, HOST.as_str(), value);
+        }
     }
     for (name, value) in head.headers {
         if name == HOST || name == CONTENT_LENGTH {
@@ -148,7 +141,7 @@ pub fn encode_request_head<'a>(
             out.put(n.to_string().as_bytes());
             out.put(b"\r\n");
         }
-        RequestFraming::Chunked if head.headers.contains_key(TRANSFER_ENCODING) => {}
+        RequestFraming::Chunked if scan.transfer_encoding => {}
         RequestFraming::Chunked => out.put(b"transfer-encoding: chunked\r\n"),
     }
     out.put(b"\r\n");
@@ -261,6 +254,47 @@ fn put_path(out: &mut impl OutBuf, path: &str) {
     out.put(path.as_bytes());
 }
 
+/// What one pass over the caller's fields found: the framing and `Host` fields the
+/// checks need (so no field is looked up by name twice), and the bytes to write.
+struct FieldScan {
+    hosts: usize,
+    transfer_encoding: bool,
+    content_length: bool,
+    /// The fields' length as written (`name: value\r\n`).
+    bytes: usize,
+}
+
+impl FieldScan {
+    /// Scans `headers`, failing at the first value holding a byte a field value must
+    /// not carry.
+    fn of(headers: &http::HeaderMap) -> Result<FieldScan, EncodeError> {
+        let mut scan = FieldScan {
+            hosts: 0,
+            transfer_encoding: false,
+            content_length: false,
+            bytes: 0,
+        };
+        for (name, value) in headers {
+            if let Some((index, byte)) = forbidden_value_byte(value.as_bytes()) {
+                return Err(EncodeError::InvalidFieldValue {
+                    name: name.clone(),
+                    byte,
+                    index,
+                });
+            }
+            if name == HOST {
+                scan.hosts += 1;
+            } else if name == TRANSFER_ENCODING {
+                scan.transfer_encoding = true;
+            } else if name == CONTENT_LENGTH {
+                scan.content_length = true;
+            }
+            scan.bytes += name.as_str().len() + value.len() + 4;
+        }
+        Ok(scan)
+    }
+}
+
 enum HostField<'u> {
     /// The caller's `Host` field is written as is.
     Caller,
@@ -270,8 +304,8 @@ enum HostField<'u> {
     Omitted,
 }
 
-fn host_field<'u>(head: &RequestHead<'u>) -> Result<HostField<'u>, EncodeError> {
-    match head.headers.get_all(HOST).iter().count() {
+fn host_field<'u>(head: &RequestHead<'u>, hosts: usize) -> Result<HostField<'u>, EncodeError> {
+    match hosts {
         0 => {}
         1 => return Ok(HostField::Caller),
         n => return Err(EncodeError::DuplicateHost(n)),
@@ -301,6 +335,7 @@ fn default_port(scheme: &str) -> Option<u16> {
 fn check_framing(
     head: &RequestHead<'_>,
     framing: RequestFraming,
+    scan: &FieldScan,
 ) -> Result<RequestFraming, EncodeError> {
     let headers = head.headers;
     let conflict = |name: http::HeaderName| {
@@ -319,13 +354,13 @@ fn check_framing(
     if framing == RequestFraming::Chunked && head.version == Version::HTTP_10 {
         return Err(EncodeError::ChunkedInHttp10);
     }
-    if headers.contains_key(TRANSFER_ENCODING) {
+    if scan.transfer_encoding {
         let chunked = fields::transfer_encoding_is_chunked(headers).unwrap_or(false);
         if framing != RequestFraming::Chunked || !chunked {
             return Err(conflict(TRANSFER_ENCODING));
         }
     }
-    if !headers.contains_key(CONTENT_LENGTH) {
+    if !scan.content_length {
         return Ok(framing);
     }
     // RFC 9112 §6.2: no Content-Length alongside Transfer-Encoding.
