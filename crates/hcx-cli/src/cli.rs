@@ -153,6 +153,11 @@ pub struct ClientArgs {
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
 
+    /// Basic credentials for the URL's host and port, sent with the first request
+    /// (as curl's -u does) and never to another host a redirect leads to.
+    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD", value_parser = parse_user)]
+    pub user: Option<UserPassword>,
+
     /// Send requests through this HTTP proxy: http://user:password@host:port (credentials
     /// and port optional).
     #[arg(long, value_name = "URL", value_parser = parse_proxy, conflicts_with = "proxy_from_env")]
@@ -249,6 +254,34 @@ fn parse_header_value(text: &str) -> Result<HeaderValue, String> {
     HeaderValue::from_str(text).map_err(|_| {
         format!("{text:?} is not a header field value (control characters are not allowed)")
     })
+}
+
+/// The value of `-u`: a user name and a password.
+#[derive(Clone)]
+pub struct UserPassword {
+    /// The user name.
+    pub user: String,
+    /// The password.
+    pub password: String,
+}
+
+/// The password is not shown.
+impl std::fmt::Debug for UserPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserPassword")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_user(text: &str) -> Result<UserPassword, String> {
+    match text.split_once(':') {
+        Some((user, password)) if !user.is_empty() => Ok(UserPassword {
+            user: user.to_string(),
+            password: password.to_string(),
+        }),
+        _ => Err("give the user and the password as USER:PASSWORD".into()),
+    }
 }
 
 fn parse_proxy(text: &str) -> Result<Proxy, String> {

@@ -11,11 +11,19 @@ use hcx::{Body, ClientBuilder, DefaultRetryStrategy, IntoUri, RequestConfig, Rou
 
 use crate::cli::{ClientArgs, PoolArgs, RequestArgs};
 use crate::error::CliError;
+use hcx::chain::{AuthScope, BasicCredentialsProvider, Credentials};
 
 /// A client builder configured by the `Client` flags (TLS roots, proxy, timeouts,
 /// redirects, user agent, retries). Every flag left out keeps the library's default.
-pub fn builder(args: &ClientArgs) -> Result<ClientBuilder, CliError> {
+pub fn builder(args: &ClientArgs, uri: &Uri) -> Result<ClientBuilder, CliError> {
     let mut builder = hcx::Client::builder();
+    if let Some(user) = &args.user {
+        // For the URL's host and port only, as curl does without --location-trusted.
+        let scope = AuthScope::for_route(&Route::from_uri(uri)?);
+        let provider = BasicCredentialsProvider::new()
+            .with(scope, Credentials::basic(&user.user, &user.password));
+        builder = builder.credentials_provider(provider).preemptive_auth(true);
+    }
     if let Some(path) = &args.cacert {
         builder = builder.tls_identity(trusting(path)?);
     }

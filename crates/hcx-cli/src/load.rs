@@ -132,7 +132,7 @@ impl Outcome {
 pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     let template = RequestTemplate::new(&args.url, &args.request)?;
     let counters = Arc::new(Counters::default());
-    let client = client::with_pool(client::builder(&args.client)?, &args.pool)
+    let client = client::with_pool(client::builder(&args.client, template.uri())?, &args.pool)
         .event_listener(Arc::clone(&counters))
         .build()?;
     let plan = Plan {

@@ -187,7 +187,10 @@ impl TestServer {
             .wait_until(timeout, &what, |s| s.connections_accepted >= n)
     }
 
-    /// Blocks until the server has closed at least `n` connections.
+    /// Blocks until the server has closed at least `n` connections. A close is recorded
+    /// just before the socket is shut (so that a client that sees the FIN or the reset
+    /// finds the record already there): to know the FIN has reached a client, read to
+    /// its end of stream on the client's side.
     pub fn wait_for_closed(&self, n: usize, timeout: Duration) -> Result<ServerStats, WaitTimeout> {
         let what = || format!("{n} connections closed");
         self.shared
