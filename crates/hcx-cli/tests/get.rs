@@ -213,16 +213,21 @@ fn a_closing_answer_shows_why_the_connection_closed() -> TestResult {
 fn dash_u_sends_basic_credentials_with_the_first_request_to_that_host_only() -> TestResult {
     let other = TestServer::builder()
         .route_fn(Method::GET, "/", |request| {
-            let seen = request.header("authorization").unwrap_or("none").to_string();
+            let seen = request
+                .header("authorization")
+                .unwrap_or("none")
+                .to_string();
             Reply::ok().body(format!("other saw {seen}"))
         })
         .start()?;
     let target = other.url("/");
     let server = TestServer::builder()
-        .route_fn(Method::GET, "/", |request| match request.header("authorization") {
-            // alice:s3cret
-            Some("Basic YWxpY2U6czNjcmV0") => Reply::ok().body("hello, alice"),
-            _ => Reply::new(401u16).header("www-authenticate", r#"Basic realm="demo""#),
+        .route_fn(Method::GET, "/", |request| {
+            match request.header("authorization") {
+                // alice:s3cret
+                Some("Basic YWxpY2U6czNjcmV0") => Reply::ok().body("hello, alice"),
+                _ => Reply::new(401u16).header("www-authenticate", r#"Basic realm="demo""#),
+            }
         })
         .route(
             Method::GET,
@@ -230,14 +235,28 @@ fn dash_u_sends_basic_credentials_with_the_first_request_to_that_host_only() -> 
             Reply::new(302u16).header("location", target.as_str()),
         )
         .start()?;
-    let run = hcx(&["get", &server.url("/"), "-u", "alice:s3cret", "--timeout", TIMEOUT])?;
+    let run = hcx(&[
+        "get",
+        &server.url("/"),
+        "-u",
+        "alice:s3cret",
+        "--timeout",
+        TIMEOUT,
+    ])?;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "hello, alice");
     // Sent up front: no challenge round trip.
     assert_eq!(server.stats().requests_received, 1);
 
     // A redirect to another host (another port) does not take the credentials along.
-    let run = hcx(&["get", &server.url("/away"), "-u", "alice:s3cret", "--timeout", TIMEOUT])?;
+    let run = hcx(&[
+        "get",
+        &server.url("/away"),
+        "-u",
+        "alice:s3cret",
+        "--timeout",
+        TIMEOUT,
+    ])?;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "other saw none");
 
