@@ -163,8 +163,10 @@ run_layout() { # $1 = layout
   echo "== layout $layout (nginx pid $NGINX_PID)" >&2
   for cell in $CELLS; do
     read -r path threads conns <<<"$(cell_args "$cell")"
-    for client in $CLIENTS; do
-      for run in $(seq "$RUNS"); do
+    # Runs interleave the clients (run 1 of each, then run 2 of each…), so that a
+    # noisy stretch of the shared machine falls on every client, not on one.
+    for run in $(seq "$RUNS"); do
+      for client in $CLIENTS; do
         "${pin[@]}" "$PEERS" --client "$client" --url "$BASE$path" --threads "$threads" \
           --conns "$conns" --seconds "$RUN_SECONDS" --warmup "$WARMUP" \
           --status "$BASE/nginx_status" --cell "$cell" --layout "$layout" --run "$run" \
