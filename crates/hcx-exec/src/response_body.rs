@@ -37,7 +37,9 @@ const DIRECT_READ_MIN: usize = 8 * 1024;
 /// `EofSensorInputStream` / `ResponseEntityProxy`.
 pub struct ResponseBody {
     state: State,
-    trailers: Option<HeaderMap>,
+    /// Boxed: rare, and a `HeaderMap` inline would make every response 88 bytes
+    /// larger to move through the chain.
+    trailers: Option<Box<HeaderMap>>,
     /// How the exchange got here, for every error the body reports.
     facts: Facts,
 }
@@ -134,7 +136,7 @@ impl ResponseBody {
 
     /// The trailer fields of a chunked body, once read to its end.
     pub fn trailers(&self) -> Option<&HeaderMap> {
-        self.trailers.as_ref()
+        self.trailers.as_deref()
     }
 
     /// Reads the rest of the body into memory.
@@ -203,7 +205,7 @@ impl ResponseBody {
 
     fn finish(&mut self, tail: Option<Bytes>) {
         if let State::Streaming(mut s) = std::mem::replace(&mut self.state, State::Done) {
-            self.trailers = s.decoder.take_trailers();
+            self.trailers = s.decoder.take_trailers().map(Box::new);
             if let (Some(conn), events) = s.runtime.connection_and_events() {
                 events.body_done(
                     &ConnectionRef::new(conn.id(), conn.route()),
