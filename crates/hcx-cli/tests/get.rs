@@ -235,28 +235,24 @@ fn dash_u_sends_basic_credentials_with_the_first_request_to_that_host_only() -> 
             Reply::new(302u16).header("location", target.as_str()),
         )
         .start()?;
-    let run = hcx(&[
-        "get",
-        &server.url("/"),
-        "-u",
-        "alice:s3cret",
-        "--timeout",
-        TIMEOUT,
-    ])?;
+    let as_alice = |path: &str| {
+        hcx(&[
+            "get",
+            &server.url(path),
+            "-u",
+            "alice:s3cret",
+            "--timeout",
+            TIMEOUT,
+        ])
+    };
+    let run = as_alice("/")?;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "hello, alice");
     // Sent up front: no challenge round trip.
     assert_eq!(server.stats().requests_received, 1);
 
     // A redirect to another host (another port) does not take the credentials along.
-    let run = hcx(&[
-        "get",
-        &server.url("/away"),
-        "-u",
-        "alice:s3cret",
-        "--timeout",
-        TIMEOUT,
-    ])?;
+    let run = as_alice("/away")?;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "other saw none");
 
