@@ -27,8 +27,10 @@ thread_local! {
 pub(crate) struct WriteBuf(Vec<u8>);
 
 impl WriteBuf {
-    /// Capacity above which a buffer is not kept (a large coalesced body).
-    const KEEP_AT_MOST: usize = COALESCE_LIMIT + 4 * 1024;
+    /// Capacity above which a buffer is not kept: a head fits many times over, while a
+    /// buffer grown for a coalesced body is freed, so that each thread keeps at most
+    /// this much (a thousand threads, 4 MiB) however large its last request was.
+    const KEEP_AT_MOST: usize = 4 * 1024;
 
     /// This thread's spare buffer, empty (a new one if another request on this thread
     /// holds it).
@@ -225,4 +227,32 @@ pub(crate) fn is_gone(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_reuses_its_write_buffer_unless_it_grew_large() {
+        let mut first = WriteBuf::take();
+        first.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+        let kept = first.as_ptr();
+        drop(first);
+        let second = WriteBuf::take();
+        assert!(second.is_empty(), "given back empty");
+        assert_eq!(second.as_ptr(), kept, "the same memory");
+
+        // Held by `second`: a nested request on this thread gets one of its own.
+        let nested = WriteBuf::take();
+        assert_ne!(nested.as_ptr(), kept);
+        drop(nested);
+        drop(second);
+
+        let mut large = WriteBuf::take();
+        large.extend_from_slice(&[b'x'; WriteBuf::KEEP_AT_MOST + 1]);
+        drop(large);
+        let after = WriteBuf::take();
+        assert!(after.capacity() <= WriteBuf::KEEP_AT_MOST, "not kept");
+    }
 }
