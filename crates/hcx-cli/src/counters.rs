@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hcx::{
-    Connected, ConnectionInfo, ConnectionRef, Error, EventListener, IdleLimitChange, RedirectEvent,
-    ResponseHeadRef, RetryEvent, Route,
+    CloseReason, Connected, ConnectionInfo, ConnectionRef, Error, EventListener, IdleLimitChange,
+    RedirectEvent, ResponseHeadRef, RetryEvent, Route,
 };
 
 /// Event counts, shared by every thread of a run (relaxed atomics: the totals are
@@ -17,7 +17,6 @@ pub struct Counters {
     reused: AtomicU64,
     stale_closed: AtomicU64,
     idle_limit_closed: AtomicU64,
-    idle_probes: AtomicU64,
     idle_limit_changes: AtomicU64,
     lease_failures: AtomicU64,
     connect_failures: AtomicU64,
@@ -37,12 +36,9 @@ pub struct Counts {
     pub reused: u64,
     /// Pooled connections the stale probe found closed and discarded before a lease.
     pub stale_closed: u64,
-    /// Pooled connections closed before a lease because they were idler than the
-    /// route's learned idle limit (`ConnectionInfo::idle_limit_closed`).
+    /// Pooled connections closed, once leased, because they were idler than the
+    /// route's learned idle limit (`closed` events with `CloseReason::IdleLimit`).
     pub idle_limit_closed: u64,
-    /// Reuses that probed an idle time beyond the learned limit
-    /// (`ConnectionInfo::idle_probe`).
-    pub idle_probes: u64,
     /// Changes of a route's learned idle limit (`EventListener::idle_limit_changed`).
     pub idle_limit_changes: u64,
     /// Leases that failed (timeout, shutdown).
@@ -68,7 +64,6 @@ impl Counters {
             reused: get(&self.reused),
             stale_closed: get(&self.stale_closed),
             idle_limit_closed: get(&self.idle_limit_closed),
-            idle_probes: get(&self.idle_probes),
             idle_limit_changes: get(&self.idle_limit_changes),
             lease_failures: get(&self.lease_failures),
             connect_failures: get(&self.connect_failures),
@@ -92,10 +87,11 @@ impl EventListener for Counters {
         }
         self.stale_closed
             .fetch_add(u64::from(info.stale_discarded), Ordering::Relaxed);
-        self.idle_limit_closed
-            .fetch_add(u64::from(info.idle_limit_closed), Ordering::Relaxed);
-        if info.idle_probe {
-            bump(&self.idle_probes);
+    }
+
+    fn closed(&self, _conn: &ConnectionRef<'_>, reason: CloseReason) {
+        if reason == CloseReason::IdleLimit {
+            bump(&self.idle_limit_closed);
         }
     }
 

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hcx::{
-    Client, ClientBuilder, ConnectionInfo, Decision, EventListener, IntoUri, ManualClock,
+    Client, ClientBuilder, Clock, ConnectionInfo, Decision, EventListener, IntoUri, ManualClock,
     PoolingConnectionManager, Route,
 };
 use hcx_testserver::{Method, RecordedRequest, Reply, SilentClose, TestServer, Version};
@@ -28,6 +28,9 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// The idle timeout of the server that closes idle connections.
 const SERVER_IDLE_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// How long the middlebox of step 7 remembers an idle flow.
+const MIDDLEBOX_FORGETS_AFTER: Duration = Duration::from_secs(60);
 
 /// Threads and the route limit of the shared-pool step.
 const THREADS: usize = 16;
@@ -152,6 +155,7 @@ impl Demo {
         self.idle_close(out, &client)?;
         self.shared_pool(out)?;
         self.retry(out)?;
+        self.middlebox(out)?;
         self.summary(out, started.elapsed())
     }
 
@@ -473,6 +477,119 @@ impl Demo {
         Ok(())
     }
 
+    /// 7. A middlebox that forgets idle flows silently, and the learned idle limit.
+    fn middlebox(&mut self, out: &mut dyn Write) -> Result<(), CliError> {
+        say!(out);
+        say!(
+            out,
+            "7. a NAT or load balancer that forgets flows idle {}s, without a word to either side",
+            MIDDLEBOX_FORGETS_AFTER.as_secs()
+        );
+        say!(
+            out,
+            "   (server and pool on one clock the demo moves by hand; the server allows an hour)"
+        );
+        let clock = ManualClock::new();
+        let server_clock = clock.clone();
+        let kept = || Reply::ok().header("Keep-Alive", "timeout=3600");
+        let server = TestServer::builder()
+            .route(Method::GET, "/", kept().body("got"))
+            .route(Method::POST, "/orders", kept().body("posted"))
+            .silent_drop_after(MIDDLEBOX_FORGETS_AFTER)
+            .clock(move || server_clock.now())
+            .start()
+            .map_err(|e| CliError::io("cannot start the middlebox test server", e))?;
+        let client_on = |learn: bool, demo: &mut Demo| -> Result<Client, CliError> {
+            let listener: Arc<dyn EventListener> = demo.counters.clone();
+            let manager = PoolingConnectionManager::builder()
+                .clock(clock.clone())
+                .event_listener(listener)
+                .build()?;
+            let client = Client::builder()
+                .connection_manager(manager)
+                .learn_idle_limits(learn)
+                .response_timeout(Some(WAIT))
+                .build()?;
+            demo.clients.push(client.clone());
+            Ok(client)
+        };
+        let post = |client: &Client, what: &str| {
+            client
+                .post(server.url("/orders"), what.to_string())
+                .and_then(|r| r.into_body().into_string())
+        };
+
+        let client = client_on(true, self)?;
+        client.get(server.url("/"))?.into_body().into_string()?;
+        clock.advance(Duration::from_secs(45));
+        post(&client, "order 1")?;
+        say!(
+            out,
+            "   GET, then 45s idle, POST order 1: answered on the same connection"
+        );
+        clock.advance(Duration::from_secs(70));
+        let response = client.get(server.url("/"))?;
+        let info = response.extensions().get::<ConnectionInfo>().copied();
+        response.into_body().into_string()?;
+        let learned = client
+            .idle_limits()
+            .first()
+            .map_or_else(|| "nothing".to_string(), |(_, bounds)| bounds.to_string());
+        say!(
+            out,
+            "   70s idle, GET: the middlebox reset it; RETRY sent it again {}",
+            how(info)
+        );
+        say!(out, "   the route's learned idle limit: {learned}");
+        clock.advance(Duration::from_secs(70));
+        let response = client.post(server.url("/orders"), "order 2".to_string())?;
+        let info = response.extensions().get::<ConnectionInfo>().copied();
+        response.into_body().into_string()?;
+        let closed = info.map_or(0, |i| i.idle_limit_closed);
+        say!(
+            out,
+            "   70s idle, POST order 2: {closed} pooled connection closed before use, idler than"
+        );
+        say!(
+            out,
+            "   the limit; the POST went {} and was answered",
+            how(info)
+        );
+
+        let without = client_on(false, self)?;
+        without.get(server.url("/"))?.into_body().into_string()?;
+        clock.advance(Duration::from_secs(70));
+        let lost = match post(&without, "order 3") {
+            Ok(_) => "answered".to_string(),
+            Err(e) => format!("{:?}", e.kind()),
+        };
+        say!(
+            out,
+            "   the same without the learned limit (as every other client): 70s idle, POST order 3"
+        );
+        say!(
+            out,
+            "   -> {lost}: written onto the forgotten connection, and a POST is not sent twice"
+        );
+        let orders: Vec<String> = server
+            .requests()
+            .iter()
+            .filter(|r| r.method == Method::POST)
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect();
+        say!(
+            out,
+            "   the server's record: {} POSTs reached it ({}), {} requests reset by the middlebox",
+            orders.len(),
+            orders.join(", "),
+            server.dropped_requests().len()
+        );
+        let stats = server.stats();
+        self.other_servers
+            .push((stats.connections_accepted, stats.requests_received));
+        Ok(())
+    }
+
     /// Every figure of the demo, all clients together.
     fn summary(&self, out: &mut dyn Write, elapsed: Duration) -> Result<(), CliError> {
         say!(out);
@@ -513,7 +630,11 @@ impl Demo {
             if lost == counts.retries {
                 format!("response heads read: every request was answered ({lost} lost in flight and retried)")
             } else {
-                format!("response heads read ({lost} requests got none)")
+                format!(
+                    "response heads read: {lost} requests got none ({} sent again by RETRY, {} failed)",
+                    counts.retries,
+                    lost.saturating_sub(counts.retries)
+                )
             },
         );
         f.row(
@@ -535,6 +656,11 @@ impl Demo {
             "stale closed",
             counts.stale_closed,
             "pooled connections the server had closed, found by the stale probe before use",
+        );
+        f.row(
+            "idle-limit closed",
+            counts.idle_limit_closed,
+            "pooled connections idler than a learned idle limit, closed instead of used",
         );
         f.row(
             "retries",

@@ -111,19 +111,6 @@ impl<W: Write + Send> EventListener for VerboseListener<W> {
                 "; first closed {n} stale pooled connection{s} (the server had closed it)"
             ));
         }
-        if info.idle_limit_closed > 0 {
-            let n = info.idle_limit_closed;
-            let s = if n == 1 { "" } else { "s" };
-            line.push_str(&format!(
-                "; first closed {n} pooled connection{s} idler than the route's learned idle limit"
-            ));
-        }
-        if info.idle_probe {
-            line.push_str(
-                "; idle longer than the learned limit: this idempotent request probes whether \
-                 such connections survive (RETRY resends it if not)",
-            );
-        }
         if let Some(waited) = info.lease_waited {
             line.push_str(&format!(
                 "; waited {} for a free slot",

@@ -37,9 +37,15 @@ fn the_demo_exits_0_and_explains_each_step() -> TestResult {
         "[closed_before_response]",
         "| * retrying GET http://127.0.0.1:",
         "-> 200 OK \"answered\"",
+        // 7. the middlebox and the learned idle limit
+        "70s idle, GET: the middlebox reset it; RETRY sent it again on new connection",
+        "the route's learned idle limit: limit 45s (survived 45s, died at 70s)",
+        "70s idle, POST order 2: 1 pooled connection closed before use",
+        "-> ClosedBeforeResponse: written onto the forgotten connection",
+        "2 POSTs reached it (order 1, order 2), 2 requests reset by the middlebox",
         // the summary
         "summary: the whole demo",
-        "every request was answered (1 lost in flight and retried)",
+        "3 requests got none (2 sent again by RETRY, 1 failed)",
     ] {
         assert!(out.contains(expected), "no {expected:?} in:\n{out}");
     }
@@ -47,7 +53,8 @@ fn the_demo_exits_0_and_explains_each_step() -> TestResult {
         ("requests", "1600"),
         ("connections", "4"),
         ("stale closed", "1"),
-        ("retries", "1"),
+        ("retries", "2"),
+        ("idle-limit closed", "1"),
     ] {
         assert!(
             has_figure(out, label, value),

@@ -48,6 +48,12 @@ pub trait EventListener: Send + Sync {
     /// whether the stale probe ran, and how many stale ones were closed first), or an
     /// empty slot a new connection is made for (`info.reused == false`).
     /// `info.lease_waited` says how long the request queued for it.
+    ///
+    /// The learned idle limit is checked after the lease: a pooled connection idler
+    /// than it comes as a [`closed`](Self::closed) event with
+    /// [`CloseReason::IdleLimit`] and another `leased`. So `info.idle_limit_closed` and
+    /// `info.idle_probe` are always zero here; the response's [`ConnectionInfo`] has
+    /// them.
     fn leased(&self, route: &Route, info: &ConnectionInfo) {}
 
     /// No slot: the connection request timeout passed, or the manager shut down.
