@@ -142,6 +142,26 @@ impl Demo {
         Ok(client)
     }
 
+    /// `builder` over a pool whose clock is `clock` (which the demo moves by hand),
+    /// with the demo's listener, built and remembered.
+    fn client_on_clock(
+        &mut self,
+        clock: &ManualClock,
+        builder: ClientBuilder,
+    ) -> Result<Client, CliError> {
+        let listener: Arc<dyn EventListener> = self.counters.clone();
+        let manager = PoolingConnectionManager::builder()
+            .clock(clock.clone())
+            .event_listener(listener)
+            .build()?;
+        let client = builder
+            .connection_manager(manager)
+            .response_timeout(Some(WAIT))
+            .build()?;
+        self.clients.push(client.clone());
+        Ok(client)
+    }
+
     fn run(mut self, out: &mut dyn Write) -> Result<(), CliError> {
         let started = Instant::now();
         say!(
@@ -220,16 +240,7 @@ impl Demo {
         );
         say!(out, "   moves by hand: no waiting)");
         let clock = ManualClock::new();
-        let listener: Arc<dyn EventListener> = self.counters.clone();
-        let manager = PoolingConnectionManager::builder()
-            .clock(clock.clone())
-            .event_listener(listener)
-            .build()?;
-        let client = Client::builder()
-            .connection_manager(manager)
-            .response_timeout(Some(WAIT))
-            .build()?;
-        self.clients.push(client.clone());
+        let client = self.client_on_clock(&clock, Client::builder())?;
         let url = self.server.url("/short-keep-alive");
 
         let response = client.get(&url)?;
@@ -499,27 +510,13 @@ impl Demo {
             .clock(move || server_clock.now())
             .start()
             .map_err(|e| CliError::io("cannot start the middlebox test server", e))?;
-        let client_on = |learn: bool, demo: &mut Demo| -> Result<Client, CliError> {
-            let listener: Arc<dyn EventListener> = demo.counters.clone();
-            let manager = PoolingConnectionManager::builder()
-                .clock(clock.clone())
-                .event_listener(listener)
-                .build()?;
-            let client = Client::builder()
-                .connection_manager(manager)
-                .learn_idle_limits(learn)
-                .response_timeout(Some(WAIT))
-                .build()?;
-            demo.clients.push(client.clone());
-            Ok(client)
-        };
         let post = |client: &Client, what: &str| {
             client
                 .post(server.url("/orders"), what.to_string())
                 .and_then(|r| r.into_body().into_string())
         };
 
-        let client = client_on(true, self)?;
+        let client = self.client_on_clock(&clock, Client::builder())?;
         client.get(server.url("/"))?.into_body().into_string()?;
         clock.advance(Duration::from_secs(45));
         post(&client, "order 1")?;
@@ -556,7 +553,7 @@ impl Demo {
             how(info)
         );
 
-        let without = client_on(false, self)?;
+        let without = self.client_on_clock(&clock, Client::builder().learn_idle_limits(false))?;
         without.get(server.url("/"))?.into_body().into_string()?;
         clock.advance(Duration::from_secs(70));
         let lost = match post(&without, "order 3") {
