@@ -14,6 +14,7 @@
 //! Before criterion runs, a fixed run per configuration prints requests per second and
 //! the connections opened (client and server side).
 
+use hcx_benches::exchange::{BODY, get, run};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -21,8 +22,6 @@ use criterion::{Criterion, criterion_group};
 use hcx::exec::{ExecRuntime, MainExec};
 use hcx::{Body, Client, PoolingConnectionManager, RequestConfig, Route};
 use hcx_testserver::{Method, Reply, TestServer};
-
-const BODY: &str = "hello, world!";
 
 fn server() -> TestServer {
     TestServer::builder()
@@ -40,32 +39,6 @@ fn client(probe: bool) -> Client {
         .response_timeout(Some(Duration::from_secs(10)))
         .build()
         .expect("valid client")
-}
-
-fn get(client: &Client, url: &str) -> usize {
-    let body = client
-        .get(url)
-        .expect("response")
-        .into_body()
-        .into_vec()
-        .expect("body");
-    assert_eq!(body.len(), BODY.len());
-    body.len()
-}
-
-/// `per_thread` requests on each of `threads` threads sharing `client`.
-fn run(client: &Client, url: &str, threads: usize, per_thread: u64) -> Duration {
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                for _ in 0..per_thread {
-                    black_box(get(client, url));
-                }
-            });
-        }
-    });
-    start.elapsed()
 }
 
 /// The engine without the chain, as `seq_loop`'s `bare` mode.

@@ -16,7 +16,7 @@
 //! Before criterion runs, a fixed run per configuration prints requests per second,
 //! the handshakes (full and resumed, as the server counted them) and the threads.
 
-use std::hint::black_box;
+use hcx_benches::exchange::{BODY, run};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,8 +25,6 @@ use hcx::rustls::client::Resumption;
 use hcx::rustls::{ClientConfig, ServerConfig};
 use hcx::{Client, crypto_provider};
 use hcx_testserver::{Method, Reply, TestCa, TestServer};
-
-const BODY: &str = "hello, world!";
 
 /// How the server treats connections.
 #[derive(Clone, Copy)]
@@ -70,32 +68,6 @@ fn client(tls: Option<Arc<ClientConfig>>) -> Client {
         builder = builder.tls_config(config);
     }
     builder.build().expect("valid client")
-}
-
-fn get(client: &Client, url: &str) -> usize {
-    let body = client
-        .get(url)
-        .expect("response")
-        .into_body()
-        .into_vec()
-        .expect("body");
-    assert_eq!(body.len(), BODY.len());
-    body.len()
-}
-
-/// `per_thread` requests on each of `threads` threads sharing `client`.
-fn run(client: &Client, url: &str, threads: usize, per_thread: u64) -> Duration {
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                for _ in 0..per_thread {
-                    black_box(get(client, url));
-                }
-            });
-        }
-    });
-    start.elapsed()
 }
 
 /// One benchmark's setup: its server and its client.

@@ -4,4 +4,5 @@
 
 pub mod baseline;
 pub mod contention;
+pub mod exchange;
 pub mod fifo;

@@ -51,6 +51,21 @@ fn for_server(server: &TestServer, credentials: Credentials) -> BasicCredentials
     BasicCredentialsProvider::new().with(AuthScope::new("127.0.0.1", server.port()), credentials)
 }
 
+/// A server guarding every path for alice (`Basic realm="test"`).
+fn alice_server() -> std::io::Result<TestServer> {
+    TestServer::builder()
+        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
+        .start()
+}
+
+/// A client with alice's credentials for `server`, sent up front or not.
+fn alice_client(server: &TestServer, preemptive: bool) -> Result<hcx::Client, hcx::Error> {
+    client_with(
+        for_server(server, Credentials::basic("alice", "s3cret")),
+        preemptive,
+    )
+}
+
 fn authorizations(server: &TestServer) -> Vec<Option<String>> {
     server
         .requests()
@@ -61,13 +76,8 @@ fn authorizations(server: &TestServer) -> Vec<Option<String>> {
 
 #[test]
 fn a_basic_challenge_is_answered_once_on_the_same_connection() -> TestResult {
-    let server = TestServer::builder()
-        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
-        .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        false,
-    )?;
+    let server = alice_server()?;
+    let client = alice_client(&server, false)?;
     let response = client.post(server.url("/"), "hello")?;
     assert_eq!(response.status(), 200);
     assert_eq!(response.into_body().into_string()?, "hello");
@@ -81,9 +91,7 @@ fn a_basic_challenge_is_answered_once_on_the_same_connection() -> TestResult {
 
 #[test]
 fn wrong_credentials_get_the_second_401_back_without_a_loop() -> TestResult {
-    let server = TestServer::builder()
-        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
-        .start()?;
+    let server = alice_server()?;
     let client = client_with(
         for_server(&server, Credentials::basic("alice", "wrong")),
         false,
@@ -100,9 +108,7 @@ fn wrong_credentials_get_the_second_401_back_without_a_loop() -> TestResult {
 
 #[test]
 fn without_credentials_for_the_host_the_401_is_returned_after_one_request() -> TestResult {
-    let server = TestServer::builder()
-        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
-        .start()?;
+    let server = alice_server()?;
     let provider = BasicCredentialsProvider::new().with(
         AuthScope::any_port("elsewhere.example"),
         Credentials::basic("alice", "s3cret"),
@@ -117,13 +123,8 @@ fn without_credentials_for_the_host_the_401_is_returned_after_one_request() -> T
 
 #[test]
 fn preemptive_basic_sends_one_request_with_the_header() -> TestResult {
-    let server = TestServer::builder()
-        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
-        .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        true,
-    )?;
+    let server = alice_server()?;
+    let client = alice_client(&server, true)?;
     for _ in 0..3 {
         assert_eq!(client.get(server.url("/"))?.status(), 200);
     }
@@ -243,13 +244,8 @@ fn realm_specific_credentials_are_not_sent_preemptively() -> TestResult {
 
 #[test]
 fn replayable_bodies_are_sent_again_with_the_credentials() -> TestResult {
-    let server = TestServer::builder()
-        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
-        .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        false,
-    )?;
+    let server = alice_server()?;
+    let client = alice_client(&server, false)?;
     let bytes = client.post(server.url("/bytes"), "payload")?;
     assert_eq!(bytes.into_body().into_string()?, "payload");
     // A factory makes a new reader for the second attempt (sent chunked both times).
@@ -276,13 +272,8 @@ fn replayable_bodies_are_sent_again_with_the_credentials() -> TestResult {
 
 #[test]
 fn a_body_that_cannot_be_sent_twice_gets_the_401() -> TestResult {
-    let server = TestServer::builder()
-        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
-        .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        false,
-    )?;
+    let server = alice_server()?;
+    let client = alice_client(&server, false)?;
     let body = Body::reader(Cursor::new(b"once".to_vec()));
     let response = client.execute(Request::post(server.url("/")).body(body)?)?;
     assert_eq!(response.status(), 401);
@@ -293,13 +284,8 @@ fn a_body_that_cannot_be_sent_twice_gets_the_401() -> TestResult {
 
 #[test]
 fn authentication_disabled_per_request_sends_nothing_and_answers_nothing() -> TestResult {
-    let server = TestServer::builder()
-        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
-        .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        true,
-    )?;
+    let server = alice_server()?;
+    let client = alice_client(&server, true)?;
     let mut request = Request::get(server.url("/")).body(Body::empty())?;
     let config = client.request_config().clone().with_authentication(false);
     request.extensions_mut().insert(config);
@@ -313,13 +299,8 @@ fn authentication_disabled_per_request_sends_nothing_and_answers_nothing() -> Te
 
 #[test]
 fn the_caller_s_own_authorization_is_left_alone() -> TestResult {
-    let server = TestServer::builder()
-        .default_fn(guarded(ALICE, r#"Basic realm="test""#))
-        .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        true,
-    )?;
+    let server = alice_server()?;
+    let client = alice_client(&server, true)?;
     let request = Request::get(server.url("/"))
         .header("authorization", "Bearer mine")
         .body(Body::empty())?;

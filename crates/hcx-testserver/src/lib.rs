@@ -66,6 +66,7 @@ mod routes;
 mod server;
 mod signal;
 mod stream;
+mod wait;
 
 pub use builder::{ExpectContinue, SilentClose, TestServerBuilder};
 pub use ca::{CaError, TestCa};

@@ -17,7 +17,7 @@ use rustls::ProtocolVersion;
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A snapshot of the server's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -322,29 +322,14 @@ impl Recorder {
         &self,
         timeout: Duration,
         what: &dyn Fn() -> String,
-        mut condition: impl FnMut(&ServerStats) -> bool,
+        condition: impl FnMut(&ServerStats) -> bool,
     ) -> Result<ServerStats, WaitTimeout> {
-        let start = Instant::now();
-        let deadline = start.checked_add(timeout);
-        let mut s = self.state.lock();
-        loop {
-            if condition(&s.stats) {
-                return Ok(s.stats);
-            }
-            let timed_out = match deadline {
-                Some(deadline) => self.changed.wait_until(&mut s, deadline).timed_out(),
-                None => {
-                    self.changed.wait(&mut s);
-                    false
-                }
-            };
-            if timed_out && !condition(&s.stats) {
-                return Err(WaitTimeout {
-                    condition: what(),
-                    waited: start.elapsed(),
-                    stats: s.stats,
-                });
-            }
-        }
+        crate::wait::wait_for(&self.state, &self.changed, timeout, |s| s.stats, condition).map_err(
+            |(waited, stats)| WaitTimeout {
+                condition: what(),
+                waited,
+                stats,
+            },
+        )
     }
 }

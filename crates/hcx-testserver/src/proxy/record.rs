@@ -9,7 +9,7 @@ use crate::record::RecordedError;
 use http::{HeaderMap, Method, Version};
 use parking_lot::{Condvar, Mutex};
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A snapshot of the proxy's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -184,29 +184,14 @@ impl ProxyRecorder {
         &self,
         timeout: Duration,
         what: &dyn Fn() -> String,
-        mut condition: impl FnMut(&ProxyStats) -> bool,
+        condition: impl FnMut(&ProxyStats) -> bool,
     ) -> Result<ProxyStats, ProxyWaitTimeout> {
-        let start = Instant::now();
-        let deadline = start.checked_add(timeout);
-        let mut s = self.state.lock();
-        loop {
-            if condition(&s.stats) {
-                return Ok(s.stats);
-            }
-            let timed_out = match deadline {
-                Some(deadline) => self.changed.wait_until(&mut s, deadline).timed_out(),
-                None => {
-                    self.changed.wait(&mut s);
-                    false
-                }
-            };
-            if timed_out && !condition(&s.stats) {
-                return Err(ProxyWaitTimeout {
-                    condition: what(),
-                    waited: start.elapsed(),
-                    stats: s.stats,
-                });
-            }
-        }
+        crate::wait::wait_for(&self.state, &self.changed, timeout, |s| s.stats, condition).map_err(
+            |(waited, stats)| ProxyWaitTimeout {
+                condition: what(),
+                waited,
+                stats,
+            },
+        )
     }
 }
