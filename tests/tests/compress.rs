@@ -480,6 +480,78 @@ fn a_caller_set_accept_encoding_is_kept_and_the_response_still_decoded() -> Test
     Ok(())
 }
 
+/// COMPRESS hands its `Accept-Encoding` to PROTOCOL instead of writing it into the
+/// request: handlers between the two (RETRY's copy of the head included) see the head
+/// as the caller built it, the server gets the field once, ahead of a builder default
+/// for the same name, and a first request interceptor's own value is sent as it is.
+#[test]
+fn accept_encoding_is_added_by_protocol_ahead_of_defaults_and_after_first_interceptors()
+-> TestResult {
+    use std::sync::{Arc, Mutex};
+
+    use hcx::chain::{Chain, ChainElement, Scope};
+    use hcx::{Error, ResponseBody};
+    use http::Response;
+
+    let server = TestServer::builder()
+        .route(Method::GET, "/", encoded("gzip", gzip(b"decoded")?))
+        .start()?;
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let client = Client::builder()
+        .default_header(ACCEPT_ENCODING, http::HeaderValue::from_static("identity"))
+        .add_handler_after(
+            ChainElement::Retry,
+            "look",
+            move |request: Request<Body>,
+                  scope: &mut Scope<'_>,
+                  chain: Chain<'_>|
+                  -> Result<Response<ResponseBody>, Error> {
+                let field = request.headers().get(ACCEPT_ENCODING);
+                let field = field.and_then(|v| v.to_str().ok()).map(str::to_owned);
+                log.lock()
+                    .map_err(|_| Error::new(hcx::ErrorKind::Config, "poisoned"))?
+                    .push(field);
+                chain.proceed(request, scope)
+            },
+        )
+        .add_request_interceptor_first(
+            |request: &mut Request<Body>, _: &mut hcx::chain::Context| {
+                if request.uri().query() == Some("own") {
+                    request
+                        .headers_mut()
+                        .insert(ACCEPT_ENCODING, http::HeaderValue::from_static("gzip"));
+                }
+                Ok(())
+            },
+        )
+        .build()?;
+
+    let response = client.get(server.url("/"))?;
+    assert_eq!(response.into_body().into_string()?, "decoded");
+    let recorded = server.last_request().ok_or("no request recorded")?;
+    let sent: Vec<_> = recorded.headers.get_all("accept-encoding").iter().collect();
+    assert_eq!(
+        sent,
+        [ACCEPTED],
+        "COMPRESS's value, once, ahead of the default"
+    );
+
+    let response = client.get(server.url("/?own"))?;
+    assert_eq!(response.into_body().into_string()?, "decoded");
+    let recorded = server.last_request().ok_or("no request recorded")?;
+    let sent: Vec<_> = recorded.headers.get_all("accept-encoding").iter().collect();
+    assert_eq!(sent, ["gzip"], "the interceptor's own value");
+
+    let seen = seen.lock().map_err(|_| "poisoned")?.clone();
+    assert_eq!(
+        seen,
+        [None, None],
+        "handlers after COMPRESS see the caller's head"
+    );
+    Ok(())
+}
+
 #[test]
 fn head_204_304_and_206_responses_are_left_alone() -> TestResult {
     let server = TestServer::builder()

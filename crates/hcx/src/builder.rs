@@ -534,8 +534,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Adds a request interceptor that runs before the default headers are applied,
-    /// once per attempt. Apache: `addRequestInterceptorFirst`.
+    /// Adds a request interceptor that runs before the default headers (and COMPRESS's
+    /// `Accept-Encoding`) are applied, once per attempt; an `Accept-Encoding` it sets
+    /// is sent as it is. Apache: `addRequestInterceptorFirst`.
     pub fn add_request_interceptor_first(
         mut self,
         interceptor: impl RequestInterceptor + 'static,
@@ -545,7 +546,7 @@ impl ClientBuilder {
     }
 
     /// Adds a request interceptor that runs after the default headers are applied
-    /// (it sees `User-Agent`), once per attempt. Apache: `addRequestInterceptorLast`.
+    /// (it sees `User-Agent` and COMPRESS's `Accept-Encoding`), once per attempt. Apache: `addRequestInterceptorLast`.
     pub fn add_request_interceptor_last(
         mut self,
         interceptor: impl RequestInterceptor + 'static,

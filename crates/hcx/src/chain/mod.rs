@@ -52,6 +52,7 @@ use hcx_exec::TlsIdentity;
 use hcx_exec::{
     Body, Error, ErrorKind, PoolingConnectionManager, RequestConfig, ResponseBody, RoutePlanner,
 };
+use http::header::HeaderValue;
 use http::{Method, Request, Response, Uri};
 
 use crate::Route;
@@ -174,6 +175,7 @@ pub struct Scope<'a> {
     pub context: &'a mut Context,
     original_method: Method,
     original_uri: Uri,
+    accept_encoding: Option<HeaderValue>,
     manager: &'a PoolingConnectionManager,
     planner: &'a dyn RoutePlanner,
     #[cfg(feature = "rustls")]
@@ -204,6 +206,7 @@ impl<'a> Scope<'a> {
             context,
             original_method: request.method().clone(),
             original_uri: request.uri().clone(),
+            accept_encoding: None,
             manager,
             planner,
             #[cfg(feature = "rustls")]
@@ -232,6 +235,22 @@ impl<'a> Scope<'a> {
     /// The URI of the request as the caller gave it (before any redirect).
     pub fn original_uri(&self) -> &Uri {
         &self.original_uri
+    }
+
+    /// The `Accept-Encoding` that [`COMPRESS`](ChainElement::Compress) asks for:
+    /// [`PROTOCOL`](ChainElement::Protocol) adds it to a request that has none, before
+    /// the client's default headers. `None` when content compression is off or no
+    /// coding is compiled in. COMPRESS leaves the request itself alone, so the head
+    /// that RETRY keeps for a replay is the caller's, and copying it costs nothing
+    /// when the caller set no header; a handler of your own that replaces PROTOCOL
+    /// adds it itself.
+    pub fn accept_encoding(&self) -> Option<&HeaderValue> {
+        self.accept_encoding.as_ref()
+    }
+
+    /// Set by COMPRESS for each request it passes on.
+    pub(crate) fn set_accept_encoding(&mut self, value: Option<HeaderValue>) {
+        self.accept_encoding = value;
     }
 
     /// The connection manager the execution leases from.

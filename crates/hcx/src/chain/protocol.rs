@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use hcx_exec::{Body, Error, ResponseBody};
-use http::header::{CONNECTION, HeaderMap, HeaderValue};
+use http::header::{ACCEPT_ENCODING, CONNECTION, HeaderMap, HeaderValue};
 use http::{Request, Response, Version};
 
 use super::{Chain, Context, ExecHandler, Scope};
@@ -56,8 +56,9 @@ where
     }
 }
 
-/// The PROTOCOL element. Request interceptors added first run before the default
-/// headers (and cookies) are applied, those added last after; response interceptors
+/// The PROTOCOL element. Request interceptors added first run before COMPRESS's
+/// `Accept-Encoding` ([`Scope::accept_encoding`]), the default headers (and cookies)
+/// are applied, those added last after; response interceptors
 /// in the order added (first ones first), after cookies are stored.
 ///
 /// Connection handling: an HTTP/1.0 request without a `Connection` field gets
@@ -88,6 +89,13 @@ impl ExecHandler for ProtocolExec {
     ) -> Result<Response<ResponseBody>, Error> {
         for interceptor in &self.request_first {
             interceptor.process(&mut request, scope.context)?;
+        }
+        if let Some(accept) = scope.accept_encoding()
+            && !request.headers().contains_key(ACCEPT_ENCODING)
+        {
+            request
+                .headers_mut()
+                .try_insert(ACCEPT_ENCODING, accept.clone())?;
         }
         if !self.default_headers.is_empty() {
             let headers = request.headers_mut();

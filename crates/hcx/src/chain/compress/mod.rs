@@ -3,11 +3,16 @@
 //!
 //! On the way in, a request without `Accept-Encoding` gets one that lists the codings
 //! compiled in, in this order: `gzip, deflate` (feature `gzip`, on by default), `br`
-//! (feature `brotli`), `zstd` (feature `zstd`). A request that sets the header keeps
-//! it as it is, and its response is still decoded. A default `Accept-Encoding` given
-//! to the builder ([`default_header`](crate::ClientBuilder::default_header)) is added
-//! later, by PROTOCOL, only to requests without one, so this layer's wins, as in
-//! Apache; set the header on the request instead.
+//! (feature `brotli`), `zstd` (feature `zstd`). This layer does not write it into the
+//! request: it hands it to PROTOCOL ([`Scope::accept_encoding`]), which adds it after
+//! its first request interceptors and before the client's default headers. So the
+//! head RETRY keeps for a replay is the one the caller built (copying it allocates
+//! nothing when the caller set no header), and handlers between COMPRESS and PROTOCOL
+//! do not see the field. A request that sets the header keeps it as it is, and its
+//! response is still decoded. A default `Accept-Encoding` given to the builder
+//! ([`default_header`](crate::ClientBuilder::default_header)) is added after this
+//! layer's, only to requests without one, so this layer's wins, as in Apache; set the
+//! header on the request instead.
 //!
 //! On the way out, a body whose `Content-Encoding` lists only codings hcx can decode
 //! is decoded as the caller reads it, and the response loses its `Content-Encoding`,
@@ -85,7 +90,7 @@ pub use limits::DecompressionLimits;
 use std::sync::Arc;
 
 use hcx_exec::{Body, Error, ErrorKind, ResponseBody};
-use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue};
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue};
 use http::{Request, Response, StatusCode};
 
 use super::{Chain, ExecHandler, Scope};
@@ -186,20 +191,17 @@ impl ContentCompressionExec {
 impl ExecHandler for ContentCompressionExec {
     fn execute(
         &self,
-        mut request: Request<Body>,
+        request: Request<Body>,
         scope: &mut Scope<'_>,
         chain: Chain<'_>,
     ) -> Result<Response<ResponseBody>, Error> {
         if !scope.config.content_compression_enabled {
+            scope.set_accept_encoding(None);
             return chain.proceed(request, scope);
         }
-        if let Some(accept) = &self.accept
-            && !request.headers().contains_key(ACCEPT_ENCODING)
-        {
-            request
-                .headers_mut()
-                .try_insert(ACCEPT_ENCODING, accept.clone())?;
-        }
+        // PROTOCOL adds it, to a request that still has none by then: the request
+        // stays as the caller built it on its way through RETRY.
+        scope.set_accept_encoding(self.accept.clone());
         let response = chain.proceed(request, scope)?;
         Ok(decode(response, self.limits))
     }
