@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{TestResult, client};
-use hcx::{Body, Client, CloseReason, Decision, Exchange, RequestConfig};
+use hcx::{Body, Client, CloseReason, Decision, Exchange, RequestConfig, ResponseInfo};
 use hcx_testserver::{ExpectContinue, Method, Reply, TestServer};
 use http::Request;
 
@@ -37,7 +37,10 @@ fn a_final_response_instead_of_100_skips_the_body_and_closes() -> TestResult {
     let response = client.execute(upload(server.url("/"))?)?;
     assert_eq!(response.status(), 413);
     assert_eq!(
-        response.extensions().get::<Decision>(),
+        response
+            .extensions()
+            .get::<ResponseInfo>()
+            .map(|i| &i.decision),
         Some(&Decision::Close(CloseReason::RequestBodyIncomplete))
     );
     assert_eq!(response.into_body().into_string()?, "too big");
@@ -61,7 +64,10 @@ fn a_half_sent_request_closes_even_if_the_reuse_strategy_says_keep() -> TestResu
     let response = client.execute(upload(server.url("/"))?)?;
     assert_eq!(response.status(), 413);
     assert_eq!(
-        response.extensions().get::<Decision>(),
+        response
+            .extensions()
+            .get::<ResponseInfo>()
+            .map(|i| &i.decision),
         Some(&Decision::Close(CloseReason::RequestBodyIncomplete))
     );
     assert_eq!(response.into_body().into_string()?, "too big");

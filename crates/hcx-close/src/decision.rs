@@ -10,7 +10,7 @@ use crate::CloseReason;
 ///
 /// One value from the strategies (hcx-reuse's `decide`) through the exec runtime
 /// (`mark`) to the pool's release (`Lease::release`), and in each response's
-/// extensions, so the decision a user reads is the one the pool acted on. Apache
+/// extensions (hcx-exec's `ResponseInfo`), so the decision a user reads is the one the pool acted on. Apache
 /// HttpClient spreads this over `keepAlive(…) → boolean`, `getKeepAliveDuration(…)`
 /// and `releaseConnection(…, reusable, keepAlive)`.
 ///

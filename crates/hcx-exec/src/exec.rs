@@ -18,6 +18,7 @@ use crate::config::RequestConfig;
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Facts, RequestProgress};
 use crate::events::{ConnectionRef, ResponseHeadRef};
+use crate::info::ResponseInfo;
 use crate::response_body::ResponseBody;
 use crate::route::Route;
 use crate::runtime::ExecRuntime;
@@ -244,10 +245,12 @@ impl MainExec {
         }
 
         let mut response = head.into_response(());
-        if let Some(info) = info {
-            response.extensions_mut().insert(info);
+        if let Some(connection) = info {
+            response.extensions_mut().insert(ResponseInfo {
+                connection,
+                decision,
+            });
         }
-        response.extensions_mut().insert(decision);
         if !framing.has_body() {
             runtime.release();
             return Ok(response.map(|()| ResponseBody::empty(facts)));

@@ -2,8 +2,32 @@
 
 use std::time::Duration;
 
-/// How a response's connection was obtained, in the response's extensions
-/// (`response.extensions().get::<ConnectionInfo>()`). Go's `httptrace.GotConnInfo`.
+use hcx_close::Decision;
+
+/// What the engine tells about a response's connection, in the response's extensions
+/// (`response.extensions().get::<ResponseInfo>()`): how the connection was obtained
+/// and what happens to it after this response. hyper: `HttpInfo`; Go:
+/// `httptrace.GotConnInfo`.
+///
+/// One extension rather than one per fact: `http::Extensions` allocates its map, its
+/// table and each value, so a second value would cost every response an allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResponseInfo {
+    /// How the connection was obtained.
+    pub connection: ConnectionInfo,
+    /// What happens to the connection once the body is read to its end: kept for the
+    /// next request (and for how long), or closed, and why. The reuse decision made
+    /// from the response head; a body that then fails or is dropped unread can still
+    /// close the connection.
+    pub decision: Decision,
+}
+
+/// How a response's connection was obtained: the response's
+/// [`ResponseInfo::connection`], and what [`EventListener::leased`] reports. Go's
+/// `httptrace.GotConnInfo`.
+///
+/// [`EventListener::leased`]: crate::EventListener::leased
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectionInfo {

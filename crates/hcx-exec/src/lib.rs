@@ -13,7 +13,7 @@
 //! [`Transport`]. Most users want the `hcx` crate's `Client`, which wraps this.
 //!
 //! ```
-//! use hcx_exec::{Body, ConnectionInfo, Decision, ExecRuntime, MainExec, PoolingConnectionManager, RequestConfig, Route};
+//! use hcx_exec::{Body, ExecRuntime, MainExec, PoolingConnectionManager, RequestConfig, ResponseInfo, Route};
 //! use hcx_testserver::{Method, Reply, TestServer};
 //!
 //! let server = TestServer::builder().route(Method::GET, "/hello", Reply::ok().body("hi")).start()?;
@@ -24,10 +24,10 @@
 //!     let route = Route::from_uri(request.uri())?;
 //!     let runtime = ExecRuntime::new(manager.clone()); // one per request
 //!     let response = exec.execute(&route, request, runtime, &RequestConfig::default())?;
-//!     let info = response.extensions().get::<ConnectionInfo>().copied();
-//!     assert_eq!(info.map(|i| i.reused), Some(round > 0));
+//!     let info = response.extensions().get::<ResponseInfo>().copied();
+//!     assert_eq!(info.map(|i| i.connection.reused), Some(round > 0));
 //!     // The keep-or-close decision the pool will act on, with its reason if it closes.
-//!     assert!(response.extensions().get::<Decision>().is_some_and(Decision::is_keep));
+//!     assert!(info.is_some_and(|i| i.decision.is_keep()));
 //!     // Reading to the end gives the connection back to the pool.
 //!     assert_eq!(response.into_body().into_string()?, "hi");
 //!     assert_eq!(manager.stats().pool.leased, 0);
@@ -72,7 +72,7 @@ pub use exec::MainExec;
 pub use hcx_close::{CloseCounts, CloseReason, Decision};
 /// What a protocol error was ([`Error::protocol_error`]).
 pub use hcx_h1::ErrorKind as ProtocolErrorKind;
-pub use info::ConnectionInfo;
+pub use info::{ConnectionInfo, ResponseInfo};
 pub use manager::{
     Endpoint, ManagerStats, PoolingConnectionManager, PoolingConnectionManagerBuilder, UserToken,
 };
@@ -80,7 +80,7 @@ pub use metrics::LeaseWaits;
 pub use planner::{DefaultRoutePlanner, EnvProxyRoutePlanner, RoutePlanner};
 pub use resolver::{Resolver, StaticResolver, SystemResolver};
 pub use response_body::ResponseBody;
-pub use route::{Proxy, Route, Scheme};
+pub use route::{Host, Proxy, Route, Scheme};
 pub use runtime::ExecRuntime;
 #[cfg(feature = "rustls")]
 pub use tls::{TlsIdentity, crypto_provider};

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use http::Uri;
+use smol_str::{SmolStr, StrExt};
 
 use crate::error::{Error, ErrorKind};
 #[cfg(feature = "rustls")]
@@ -53,7 +54,7 @@ impl Scheme {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Proxy {
-    host: String,
+    host: Host,
     port: u16,
     credentials: Option<(String, String)>,
 }
@@ -184,7 +185,7 @@ pub struct Route {
     pub scheme: Scheme,
     /// The host name or IP literal, lowercase, IPv6 without brackets (for an `http`
     /// route through a proxy: the proxy's).
-    pub host: String,
+    pub host: Host,
     /// The port, the scheme's default when the URI gives none (for an `http` route
     /// through a proxy: the proxy's).
     pub port: u16,
@@ -304,12 +305,106 @@ pub(crate) fn origin(uri: &Uri) -> Result<(Scheme, &str, u16), Error> {
     ))
 }
 
-pub(crate) fn normalize_host(host: &str) -> String {
+pub(crate) fn normalize_host(host: &str) -> Host {
     let host = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    host.to_ascii_lowercase()
+    Host(host.to_ascii_lowercase_smolstr())
+}
+
+/// A route's host: a name or an IP literal, as [`Route::host`] holds it (lowercase,
+/// IPv6 without brackets, when the route's constructors made it). Read it as a `str`
+/// (`&*host`, [`as_str`](Self::as_str)); compare it with one (`host == "::1"`).
+///
+/// Up to 23 bytes it is held inline, so planning the route of a request to an IP
+/// address or a short name allocates nothing; a longer name is allocated once and
+/// shared by every clone of the route.
+///
+/// ```
+/// use hcx_exec::{Host, Route};
+/// let route = Route::http("Example.COM", 80);
+/// assert_eq!(route.host, "example.com");
+/// assert_eq!(route.host.as_str(), "example.com");
+/// assert_eq!(Host::from("api"), "api");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Host(SmolStr);
+
+impl Host {
+    /// The host as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Host {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Host {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Host {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// As given: no lowercasing, no brackets removed (the route constructors do that).
+impl From<&str> for Host {
+    fn from(host: &str) -> Self {
+        Host(SmolStr::new(host))
+    }
+}
+
+/// As given: no lowercasing, no brackets removed (the route constructors do that).
+impl From<String> for Host {
+    fn from(host: String) -> Self {
+        Host(SmolStr::from(host))
+    }
+}
+
+impl From<Host> for String {
+    fn from(host: Host) -> Self {
+        host.0.into()
+    }
+}
+
+impl PartialEq<str> for Host {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Host {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Host {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl fmt::Debug for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// `user:pass@` shown as `user:***@`.

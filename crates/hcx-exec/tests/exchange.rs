@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hcx_exec::{
     Body, CloseReason, ConnectionInfo, Decision, Error, ExecRuntime, MainExec,
-    PoolingConnectionManager, RequestConfig, Route,
+    PoolingConnectionManager, RequestConfig, ResponseInfo, Route,
 };
 use hcx_testserver::{Method, Reply, SilentClose, TestServer};
 use http::{Request, Response};
@@ -44,7 +44,10 @@ impl Setup {
 }
 
 fn info<B>(response: &Response<B>) -> Option<ConnectionInfo> {
-    response.extensions().get::<ConnectionInfo>().copied()
+    response
+        .extensions()
+        .get::<ResponseInfo>()
+        .map(|i| i.connection)
 }
 
 #[test]
@@ -211,13 +214,19 @@ fn reuse_decisions_are_reported_with_their_reason() -> TestResult {
     let response = setup.get(&server.url("/keep"))?;
     // The server's 7 s less the 1 s safety margin.
     assert_eq!(
-        response.extensions().get::<Decision>(),
+        response
+            .extensions()
+            .get::<ResponseInfo>()
+            .map(|i| &i.decision),
         Some(&Decision::keep(Some(Duration::from_secs(6))))
     );
     drop(response);
     let response = setup.get(&server.url("/close"))?;
     assert_eq!(
-        response.extensions().get::<Decision>(),
+        response
+            .extensions()
+            .get::<ResponseInfo>()
+            .map(|i| &i.decision),
         Some(&Decision::Close(CloseReason::ResponseConnectionClose))
     );
     assert_eq!(response.into_body().into_string()?, "bye");
@@ -304,7 +313,10 @@ fn an_answer_sent_before_the_server_hung_up_on_the_upload_is_still_read() -> Tes
     let response = setup.send(Request::put(url).body(body)?)?;
     assert_eq!(response.status(), 413);
     assert_eq!(
-        response.extensions().get::<Decision>(),
+        response
+            .extensions()
+            .get::<ResponseInfo>()
+            .map(|i| &i.decision),
         Some(&Decision::Close(CloseReason::RequestBodyIncomplete))
     );
     assert_eq!(response.into_body().into_string()?, "too big!");

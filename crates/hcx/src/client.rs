@@ -212,6 +212,7 @@ impl fmt::Debug for Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hcx_exec::ResponseInfo;
     use hcx_testserver::{Method, Reply, TestServer};
 
     fn shareable<T: Clone + Send + Sync + 'static>() {}
@@ -313,7 +314,10 @@ mod tests {
             .build()?;
         let response = client.get(server.url("/"))?;
         assert_eq!(
-            response.extensions().get::<Decision>(),
+            response
+                .extensions()
+                .get::<ResponseInfo>()
+                .map(|i| &i.decision),
             Some(&Decision::Close(CloseReason::Custom("server error")))
         );
         drop(response);
@@ -326,7 +330,10 @@ mod tests {
         let client = Client::builder().shared_keep_alive_strategy(keep).build()?;
         let response = client.get(server.url("/"))?;
         assert_eq!(
-            response.extensions().get::<Decision>(),
+            response
+                .extensions()
+                .get::<ResponseInfo>()
+                .map(|i| &i.decision),
             Some(&Decision::keep(Some(std::time::Duration::from_secs(9))))
         );
         Ok(())

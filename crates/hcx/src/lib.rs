@@ -22,12 +22,13 @@
 //! ```
 //!
 //! One [`Client`] serves every thread: clones share one connection pool. Reading a
-//! body to its end (or dropping it) gives the connection back; every response says
-//! how its connection was obtained ([`ConnectionInfo`]) and what happens to it next
-//! ([`Decision`]: kept for how long, or closed and why):
+//! body to its end (or dropping it) gives the connection back; every response says,
+//! in its [`ResponseInfo`] extension, how its connection was obtained
+//! ([`ConnectionInfo`]) and what happens to it next ([`Decision`]: kept for how long,
+//! or closed and why):
 //!
 //! ```
-//! use hcx::{Client, CloseReason, ConnectionInfo, Decision};
+//! use hcx::{Client, CloseReason, Decision, ResponseInfo};
 //! use hcx_testserver::{Method, Reply, TestServer};
 //!
 //! let server = TestServer::builder()
@@ -38,13 +39,13 @@
 //!
 //! for round in 0..3 {
 //!     let response = client.get(server.url("/hello"))?;
-//!     let info = response.extensions().get::<ConnectionInfo>().copied();
-//!     assert_eq!(info.map(|i| i.reused), Some(round > 0));
+//!     let info = response.extensions().get::<ResponseInfo>();
+//!     assert_eq!(info.map(|i| i.connection.reused), Some(round > 0));
 //!     assert_eq!(response.into_body().into_string()?, "hello, world");
 //! }
 //! let response = client.get(server.url("/bye"))?;
 //! assert_eq!(
-//!     response.extensions().get::<Decision>(),
+//!     response.extensions().get::<ResponseInfo>().map(|i| &i.decision),
 //!     Some(&Decision::Close(CloseReason::ResponseConnectionClose))
 //! );
 //! drop(response);
@@ -108,10 +109,10 @@ pub use url::IntoUri;
 pub use bytes;
 pub use hcx_close::{CloseCounts, CloseReason, Decision, Layer};
 pub use hcx_exec::{
-    Body, ConnectionInfo, DefaultRoutePlanner, EnvProxyRoutePlanner, Error, ErrorKind,
+    Body, ConnectionInfo, DefaultRoutePlanner, EnvProxyRoutePlanner, Error, ErrorKind, Host,
     ManagerStats, PoolingConnectionManager, PoolingConnectionManagerBuilder, ProtocolErrorKind,
-    Proxy, RequestConfig, RequestProgress, Resolver, ResponseBody, Route, RoutePlanner, Scheme,
-    SocketConfig, StaticResolver, SystemResolver, TcpKeepalive, UserToken,
+    Proxy, RequestConfig, RequestProgress, Resolver, ResponseBody, ResponseInfo, Route,
+    RoutePlanner, Scheme, SocketConfig, StaticResolver, SystemResolver, TcpKeepalive, UserToken,
 };
 pub use hcx_exec::{
     ConnectTimings, Connected, ConnectionRef, EventListener, Events, LeaseWaits, RedirectEvent,

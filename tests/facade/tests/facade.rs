@@ -201,11 +201,17 @@ fn bounded_builder() -> hcx::ClientBuilder {
 }
 
 fn decision_of<B>(response: &hcx::http::Response<B>) -> Option<hcx::Decision> {
-    response.extensions().get::<hcx::Decision>().copied()
+    response
+        .extensions()
+        .get::<hcx::ResponseInfo>()
+        .map(|i| i.decision)
 }
 
 fn info_of<B>(response: &hcx::http::Response<B>) -> Option<hcx::ConnectionInfo> {
-    response.extensions().get::<hcx::ConnectionInfo>().copied()
+    response
+        .extensions()
+        .get::<hcx::ResponseInfo>()
+        .map(|i| i.connection)
 }
 
 /// The error of a result that should have failed.

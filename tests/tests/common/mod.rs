@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use hcx::{Client, ConnectionInfo, Decision, ResponseBody, Route};
+use hcx::{Client, ConnectionInfo, Decision, ResponseBody, ResponseInfo, Route};
 use http::Response;
 
 /// The longest any wait may take before a test fails instead of hanging.
@@ -18,7 +18,11 @@ pub fn client() -> Result<Client, hcx::Error> {
 }
 
 pub fn info(response: &Response<ResponseBody>) -> ConnectionInfo {
-    match response.extensions().get::<ConnectionInfo>() {
+    match response
+        .extensions()
+        .get::<ResponseInfo>()
+        .map(|i| &i.connection)
+    {
         Some(info) => *info,
         None => panic!("the response carries no ConnectionInfo"),
     }
@@ -26,7 +30,10 @@ pub fn info(response: &Response<ResponseBody>) -> ConnectionInfo {
 
 /// The keep-or-close decision the response carries.
 pub fn decision(response: &Response<ResponseBody>) -> Option<Decision> {
-    response.extensions().get::<Decision>().copied()
+    response
+        .extensions()
+        .get::<ResponseInfo>()
+        .map(|i| i.decision)
 }
 
 /// The reason the response's connection closes, if it does.
