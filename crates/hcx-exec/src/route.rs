@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use hcx_h1::syntax::{authority_host_port, parse_port};
 use http::Uri;
 use smol_str::{SmolStr, StrExt};
 
@@ -96,11 +97,16 @@ impl Proxy {
             None => return Err(invalid("no scheme")),
         }
         let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
-        let host = authority.host();
+        let (host, port) = authority_host_port(authority.as_str());
         if host.is_empty() {
             return Err(invalid("no host"));
         }
-        let mut proxy = Proxy::new(host, authority.port_u16().unwrap_or(80));
+        let port = match port {
+            None | Some("") => 80,
+            Some(digits) => parse_port(digits)
+                .ok_or_else(|| invalid(&format!("the port {digits:?} is not a port number")))?,
+        };
+        let mut proxy = Proxy::new(host, port);
         if let Some((userinfo, _)) = authority.as_str().rsplit_once('@') {
             let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
             proxy = proxy.with_basic_auth(&percent_decode(user), &percent_decode(pass));
@@ -294,15 +300,18 @@ pub(crate) fn origin(uri: &Uri) -> Result<(Scheme, &str, u16), Error> {
         Some(other) => return Err(invalid(&format!("unsupported scheme {other:?}"))),
         None => return Err(invalid("the URI has no scheme (an absolute URI is needed)")),
     };
-    let host = match uri.host() {
-        Some(h) if !h.is_empty() => h,
-        _ => return Err(invalid("the URI has no host")),
+    let Some((host, port)) = uri.authority().map(|a| authority_host_port(a.as_str())) else {
+        return Err(invalid("the URI has no host"));
     };
-    Ok((
-        scheme,
-        host,
-        uri.port_u16().unwrap_or(scheme.default_port()),
-    ))
+    if host.is_empty() {
+        return Err(invalid("the URI has no host"));
+    }
+    let port = match port {
+        None | Some("") => scheme.default_port(),
+        Some(digits) => parse_port(digits)
+            .ok_or_else(|| invalid(&format!("the port {digits:?} is not a port number")))?,
+    };
+    Ok((scheme, host, port))
 }
 
 pub(crate) fn normalize_host(host: &str) -> Host {
@@ -310,7 +319,11 @@ pub(crate) fn normalize_host(host: &str) -> Host {
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    Host(host.to_ascii_lowercase_smolstr())
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Host(host.to_ascii_lowercase_smolstr())
+    } else {
+        Host(SmolStr::new(host))
+    }
 }
 
 /// A route's host: a name or an IP literal, as [`Route::host`] holds it (lowercase,
@@ -530,6 +543,27 @@ mod tests {
     }
 
     #[test]
+    fn userinfo_empty_ports_and_ipv6_literals_split_where_they_should() -> Result<(), Error> {
+        assert_eq!(
+            route("http://u:p@Host.Example:81/")?,
+            Route::http("host.example", 81)
+        );
+        assert_eq!(route("http://u@[::1]:82/")?, Route::http("::1", 82));
+        assert_eq!(route("http://[::1]/")?, Route::http("::1", 80));
+        assert_eq!(route("http://h:/")?, Route::http("h", 80));
+        // A 23-byte host is held inline, a longer one on the heap: both read the same.
+        let long = "a-host-name-longer-than-23-bytes.example";
+        assert_eq!(route(&format!("http://{long}/"))?.host, long);
+        Ok(())
+    }
+
+    #[test]
+    fn a_port_beyond_65535_is_an_error_not_the_default_port() {
+        let error = route("http://h:65536/").err().map(|e| e.kind());
+        assert_eq!(error, Some(ErrorKind::InvalidUrl));
+    }
+
+    #[test]
     fn ipv6_literals_lose_their_brackets_and_print_with_them() -> Result<(), Error> {
         let r = route("http://[::1]:9/")?;
         assert_eq!(r.host, "::1");
@@ -594,6 +628,8 @@ mod tests {
             "redacted"
         );
         assert!(Proxy::from_url("http://").is_err());
+        // Not port 80 in disguise.
+        assert!(Proxy::from_url("http://proxy:70000").is_err());
         Ok(())
     }
 

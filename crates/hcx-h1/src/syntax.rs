@@ -100,6 +100,54 @@ pub fn parse_decimal_saturating(digits: &[u8]) -> Option<u64> {
     Some(parse_decimal(digits).unwrap_or(u64::MAX))
 }
 
+/// An authority's host and the text after its port colon (RFC 3986 §3.2): `host` for
+/// a name or an IPv4 address, `[…]` with its brackets for an IP literal, userinfo
+/// dropped; the port text is `None` without a colon and may be empty (`host:`). The
+/// URI parser has checked the authority's syntax; this only splits it, with byte
+/// loops (an authority is a few dozen bytes), and is what the codec's `Host` field and
+/// the exec crate's routes both read, so the two never disagree.
+///
+/// ```
+/// use hcx_h1::syntax::authority_host_port;
+/// assert_eq!(authority_host_port("user:pw@Example.com:8080"), ("Example.com", Some("8080")));
+/// assert_eq!(authority_host_port("[::1]"), ("[::1]", None));
+/// assert_eq!(authority_host_port("h:"), ("h", Some("")));
+/// ```
+pub fn authority_host_port(authority: &str) -> (&str, Option<&str>) {
+    let host_port = match authority.as_bytes().iter().rposition(|&b| b == b'@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    let bytes = host_port.as_bytes();
+    let host_end = if bytes.first() == Some(&b'[') {
+        bytes
+            .iter()
+            .position(|&b| b == b']')
+            .map_or(bytes.len(), |close| close + 1)
+    } else {
+        bytes.iter().position(|&b| b == b':').unwrap_or(bytes.len())
+    };
+    let (host, rest) = host_port.split_at(host_end);
+    (host, rest.strip_prefix(':'))
+}
+
+/// A port number from an authority's port text: `None` for text that is not a
+/// decimal number from 0 to 65535 (the `http` crate's `Uri` accepts `h:99999`, and
+/// its `port_u16()` then reads as if there were no port).
+///
+/// ```
+/// use hcx_h1::syntax::parse_port;
+/// assert_eq!(parse_port("8080"), Some(8080));
+/// assert_eq!(parse_port("065535"), None); // six digits
+/// assert_eq!((parse_port("65536"), parse_port(""), parse_port("8o")), (None, None, None));
+/// ```
+pub fn parse_port(text: &str) -> Option<u16> {
+    if text.is_empty() || text.len() > 5 {
+        return None;
+    }
+    parse_decimal(text.as_bytes()).and_then(|n| u16::try_from(n).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use crate::encode::{
     BodyEncoder, EncodeError, OutBuf, RequestFraming, TargetForm, forbidden_value_byte,
 };
 use crate::fields;
+use crate::syntax::{authority_host_port, parse_port};
 
 /// The parts of a request the head encoder reads; borrowed from an
 /// [`http::Request`] or [`http::request::Parts`].
@@ -92,7 +93,7 @@ pub fn encode_request_head<'a>(
     };
     let target = Target::new(head.method, head.uri, form)?;
     let scan = FieldScan::of(head.headers)?;
-    let host = host_field(&head, scan.hosts)?;
+    let host = host_field(&head, form, scan.hosts)?;
     let framing = check_framing(&head, framing, &scan)?;
 
     // Everything is valid: write.
@@ -117,7 +118,7 @@ pub fn encode_request_head<'a>(
             out.put(host.as_bytes());
             if let Some(port) = port {
                 out.put(b":");
-                put_decimal(out, port);
+                out.put(port.as_bytes());
             }
             out.put(b"\r\n");
         }
@@ -299,26 +300,50 @@ enum HostField<'u> {
     /// The caller's `Host` field is written as is.
     Caller,
     /// Made from the URI.
-    Derived { host: &'u str, port: Option<u16> },
+    Derived {
+        host: &'u str,
+        /// The port's digits, when not the scheme's default.
+        port: Option<&'u str>,
+    },
     /// HTTP/1.0 without a host: none is sent.
     Omitted,
 }
 
-fn host_field<'u>(head: &RequestHead<'u>, hosts: usize) -> Result<HostField<'u>, EncodeError> {
+fn host_field<'u>(
+    head: &RequestHead<'u>,
+    form: TargetForm,
+    hosts: usize,
+) -> Result<HostField<'u>, EncodeError> {
     match hosts {
         0 => {}
         1 => return Ok(HostField::Caller),
         n => return Err(EncodeError::DuplicateHost(n)),
     }
-    let Some(host) = head.uri.host() else {
+    let authority = head
+        .uri
+        .authority()
+        .map(|a| authority_host_port(a.as_str()));
+    let Some((host, port)) = authority.filter(|(host, _)| !host.is_empty()) else {
         return if head.version == Version::HTTP_10 {
             Ok(HostField::Omitted)
         } else {
             Err(EncodeError::MissingHost)
         };
     };
-    let default = head.uri.scheme_str().and_then(default_port);
-    let port = head.uri.port_u16().filter(|&p| Some(p) != default);
+    let port = match port {
+        None | Some("") => None,
+        Some(digits) => {
+            let Some(number) = parse_port(digits) else {
+                return Err(EncodeError::InvalidTarget {
+                    form,
+                    uri: head.uri.to_string(),
+                    reason: "the port is not a number from 0 to 65535",
+                });
+            };
+            let default = head.uri.scheme_str().and_then(default_port);
+            (Some(number) != default).then_some(digits)
+        }
+    };
     Ok(HostField::Derived { host, port })
 }
 

@@ -68,6 +68,9 @@ fn origin_form_targets_and_derived_host() {
             "ws://example.com:80/",
             "GET / HTTP/1.1\r\nhost: example.com:80\r\n\r\n",
         ),
+        ("http://u@[::1]/x", "GET /x HTTP/1.1\r\nhost: [::1]\r\n\r\n"),
+        ("http://h:/", "GET / HTTP/1.1\r\nhost: h\r\n\r\n"),
+        ("http://h:0080/", "GET / HTTP/1.1\r\nhost: h\r\n\r\n"),
     ];
     for (uri, expected) in cases {
         assert_eq!(
@@ -96,6 +99,19 @@ fn caller_host_comes_first_and_wins() {
     assert_eq!(
         encode(&relative, TargetForm::Origin, RequestFraming::None).unwrap(),
         "GET /only/path HTTP/1.1\r\nhost: h\r\n\r\n"
+    );
+}
+
+#[test]
+fn a_port_beyond_65535_is_an_invalid_target_not_a_host_without_port() {
+    let error = encode(
+        &get("http://h:65536/"),
+        TargetForm::Origin,
+        RequestFraming::None,
+    );
+    assert!(
+        matches!(error, Err(EncodeError::InvalidTarget { reason, .. }) if reason.contains("port")),
+        "{error:?}"
     );
 }
 
