@@ -103,31 +103,37 @@ pub fn parse_decimal_saturating(digits: &[u8]) -> Option<u64> {
 /// An authority's host and the text after its port colon (RFC 3986 §3.2): `host` for
 /// a name or an IPv4 address, `[…]` with its brackets for an IP literal, userinfo
 /// dropped; the port text is `None` without a colon and may be empty (`host:`). The
-/// URI parser has checked the authority's syntax; this only splits it, with byte
-/// loops (an authority is a few dozen bytes), and is what the codec's `Host` field and
+/// URI parser has checked the authority's syntax; this only splits it, in one pass
+/// over its bytes (not the generic `str` searchers), and is what the codec's `Host` field and
 /// the exec crate's routes both read, so the two never disagree.
 ///
 /// ```
 /// use hcx_h1::syntax::authority_host_port;
 /// assert_eq!(authority_host_port("user:pw@Example.com:8080"), ("Example.com", Some("8080")));
 /// assert_eq!(authority_host_port("[::1]"), ("[::1]", None));
+/// assert_eq!(authority_host_port("u:p@[::1]:81"), ("[::1]", Some("81")));
+/// assert_eq!(authority_host_port("a:b@c@d:82"), ("d", Some("82")));
 /// assert_eq!(authority_host_port("h:"), ("h", Some("")));
 /// ```
 pub fn authority_host_port(authority: &str) -> (&str, Option<&str>) {
-    let host_port = match authority.as_bytes().iter().rposition(|&b| b == b'@') {
-        Some(at) => &authority[at + 1..],
-        None => authority,
-    };
-    let bytes = host_port.as_bytes();
-    let host_end = if bytes.first() == Some(&b'[') {
-        bytes
-            .iter()
-            .position(|&b| b == b']')
-            .map_or(bytes.len(), |close| close + 1)
+    // One pass: where the host starts (after the last `@`) and the first `:` after it.
+    let bytes = authority.as_bytes();
+    let (mut start, mut colon) = (0, None);
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'@' {
+            (start, colon) = (i + 1, None);
+        } else if b == b':' && colon.is_none() {
+            colon = Some(i);
+        }
+    }
+    let host_end = if bytes.get(start) == Some(&b'[') {
+        // An IP literal's colons are its own: the port comes after the `]`.
+        let close = bytes[start..].iter().position(|&b| b == b']');
+        close.map_or(bytes.len(), |close| start + close + 1)
     } else {
-        bytes.iter().position(|&b| b == b':').unwrap_or(bytes.len())
+        colon.unwrap_or(bytes.len())
     };
-    let (host, rest) = host_port.split_at(host_end);
+    let (host, rest) = authority[start..].split_at(host_end - start);
     (host, rest.strip_prefix(':'))
 }
 
