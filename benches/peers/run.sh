@@ -144,15 +144,15 @@ cell_args() { # cell -> "path threads conns"
   esac
 }
 
-wrk_reference() { # $1 = layout (pinned only, as the task wants it)
+wrk_reference() { # $1 = layout (pinned only, as the task wants it), $2 = run
   local out rps p50 p99
   out="$(taskset -c 0 wrk -c1 -t1 -d"${RUN_SECONDS}s" --latency "$BASE/small")"
   rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
   to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000000} }' <<<"$1"; }
   p50="$(to_us "$(awk '$1=="50%" {print $2}' <<<"$out")")"
   p99="$(to_us "$(awk '$1=="99%" {print $2}' <<<"$out")")"
-  printf '{"mode":"load","cell":"h1_seq_x1_small","layout":"%s","run":1,"client":"wrk","threads":1,"conns":1,"rps":%s,"p50_us":%s,"p99_us":%s,"errors":0}\n' \
-    "$1" "$rps" "${p50:-null}" "${p99:-null}" | tee -a "$RAW"
+  printf '{"mode":"load","cell":"h1_seq_x1_small","layout":"%s","run":%s,"client":"wrk","threads":1,"conns":1,"rps":%s,"p50_us":%s,"p99_us":%s,"errors":0}\n' \
+    "$1" "$2" "$rps" "${p50:-null}" "${p99:-null}" | tee -a "$RAW"
 }
 
 run_layout() { # $1 = layout
@@ -172,11 +172,13 @@ run_layout() { # $1 = layout
           --status "$BASE/nginx_status" --cell "$cell" --layout "$layout" --run "$run" \
           | tee -a "$RAW"
       done
+      # The wrk reference runs in the same rounds, so its median and the clients'
+      # come from the same stretch of the machine.
+      if [[ "$layout" == pinned && "$cell" == h1_seq_x1_small && "${SKIP_WRK:-0}" != 1 ]]; then
+        wrk_reference "$layout" "$run"
+      fi
     done
   done
-  if [[ "$layout" == pinned && "${SKIP_WRK:-0}" != 1 && " $CELLS " == *" h1_seq_x1_small "* ]]; then
-    wrk_reference "$layout"
-  fi
   if [[ "$layout" == pinned && "${SKIP_STRACE:-0}" != 1 ]]; then
     # Syscalls per request: every syscall of the process (all threads) over every
     # request it made, warmup included (the setup is a few hundred calls).

@@ -79,6 +79,11 @@ def main():
                 if (cell, "hcx") in rps and others else "–"
             )
             out.append(f"| {cell} | " + " | ".join(row) + f" | {ratio} |")
+        for cell in cells:
+            if (cell, "hcx") in rps and (cell, "wrk") in rps:
+                runs = len(loads[(layout, cell, "wrk")])
+                out += ["", f"{cell}: hcx / wrk = {rps[(cell, 'hcx')] / rps[(cell, 'wrk')]:.3f}"
+                        f" (medians; wrk: {runs} run{'s' if runs != 1 else ''})"]
 
         out += ["", "Client CPU µs per request (user + sys, median run)", ""]
         cpu_clients = [c for c in clients if c != "wrk"]

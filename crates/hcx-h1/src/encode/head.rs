@@ -86,9 +86,10 @@ pub fn encode_request_head<'a>(
     out: &mut impl OutBuf,
 ) -> Result<BodyEncoder, EncodeError> {
     let head = head.into();
+    // With the space before it and the line's end.
     let version: &[u8] = match head.version {
-        Version::HTTP_11 => b"HTTP/1.1",
-        Version::HTTP_10 => b"HTTP/1.0",
+        Version::HTTP_11 => b" HTTP/1.1\r\n",
+        Version::HTTP_10 => b" HTTP/1.0\r\n",
         other => return Err(EncodeError::UnsupportedVersion(other)),
     };
     let target = Target::new(head.method, head.uri, form)?;
@@ -108,9 +109,7 @@ pub fn encode_request_head<'a>(
     out.put(head.method.as_str().as_bytes());
     out.put(b" ");
     target.write(out);
-    out.put(b" ");
     out.put(version);
-    out.put(b"\r\n");
     match host {
         HostField::Caller | HostField::Omitted => {}
         HostField::Derived { host, port } => {

@@ -71,6 +71,7 @@ pub trait OutBuf: sealed::Sealed {
 }
 
 impl OutBuf for Vec<u8> {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
     }
@@ -80,6 +81,7 @@ impl OutBuf for Vec<u8> {
 }
 
 impl OutBuf for BytesMut {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
     }
