@@ -85,6 +85,26 @@ def main():
                 out += ["", f"{cell}: hcx / wrk = {rps[(cell, 'hcx')] / rps[(cell, 'wrk')]:.3f}"
                         f" (medians; wrk: {runs} run{'s' if runs != 1 else ''})"]
 
+        # On a shared machine the whole machine drifts between rounds; a round's
+        # clients run back to back, so the ratio within a round is the paired figure.
+        paired = []
+        for cell in cells:
+            for other in [c for c in clients if c != "hcx"]:
+                by_run = {r["run"]: r for r in loads.get((layout, cell, other), [])}
+                ratios = sorted(
+                    h["rps"] / by_run[h["run"]]["rps"]
+                    for h in loads.get((layout, cell, "hcx"), [])
+                    if h["run"] in by_run and by_run[h["run"]]["rps"]
+                )
+                if len(ratios) >= 2:
+                    paired.append(
+                        f"| {cell} | hcx / {other} | {statistics.median(ratios):.2f} "
+                        f"| {ratios[0]:.2f}–{ratios[-1]:.2f} | {len(ratios)} |")
+        if paired:
+            out += ["", "Requests/s ratios paired by round (median, range)", "",
+                    "| cell | ratio | median | range | rounds |", "|---|---|---|---|---|"]
+            out += paired
+
         out += ["", "Client CPU µs per request (user + sys, median run)", ""]
         cpu_clients = [c for c in clients if c != "wrk"]
         out.append("| cell | " + " | ".join(cpu_clients) + " | hcx / best other |")
