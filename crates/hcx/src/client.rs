@@ -8,7 +8,7 @@ use hcx_exec::{
     ResponseBody, RoutePlanner,
 };
 use hcx_reuse::{IdleBounds, LearnedIdleLimit};
-use http::{Request, Response};
+use http::{Method, Request, Response, Uri};
 
 use crate::builder::ClientBuilder;
 use crate::chain::{Chain, Context, NamedChain, Scope};
@@ -134,12 +134,12 @@ impl Client {
 
     /// `GET url`.
     pub fn get(&self, url: impl IntoUri) -> Result<Response<ResponseBody>, Error> {
-        self.execute(Request::get(url.into_uri()?).body(Body::empty())?)
+        self.execute(request(Method::GET, url.into_uri()?, Body::empty()))
     }
 
     /// `HEAD url`.
     pub fn head(&self, url: impl IntoUri) -> Result<Response<ResponseBody>, Error> {
-        self.execute(Request::head(url.into_uri()?).body(Body::empty())?)
+        self.execute(request(Method::HEAD, url.into_uri()?, Body::empty()))
     }
 
     /// `POST url` with `body`.
@@ -148,7 +148,7 @@ impl Client {
         url: impl IntoUri,
         body: impl Into<Body>,
     ) -> Result<Response<ResponseBody>, Error> {
-        self.execute(Request::post(url.into_uri()?).body(body.into())?)
+        self.execute(request(Method::POST, url.into_uri()?, body.into()))
     }
 
     /// `PUT url` with `body`.
@@ -157,12 +157,12 @@ impl Client {
         url: impl IntoUri,
         body: impl Into<Body>,
     ) -> Result<Response<ResponseBody>, Error> {
-        self.execute(Request::put(url.into_uri()?).body(body.into())?)
+        self.execute(request(Method::PUT, url.into_uri()?, body.into()))
     }
 
     /// `DELETE url`.
     pub fn delete(&self, url: impl IntoUri) -> Result<Response<ResponseBody>, Error> {
-        self.execute(Request::delete(url.into_uri()?).body(Body::empty())?)
+        self.execute(request(Method::DELETE, url.into_uri()?, Body::empty()))
     }
 
     /// The pool's counts, the connections opened, and every close by
@@ -207,6 +207,15 @@ impl fmt::Debug for Client {
             .field("evictor", &self.inner.evictor.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// A request with `method`, `uri` and `body` and nothing else, built in place (the
+/// `http` builder moves its parts through a `Result` at every step).
+fn request(method: Method, uri: Uri, body: Body) -> Request<Body> {
+    let mut request = Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    request
 }
 
 #[cfg(test)]

@@ -163,7 +163,6 @@ impl ExecHandler for RedirectExec {
             return chain.proceed(request, scope);
         }
         let mut trail: Option<Trail> = None;
-        let original = request.uri().clone();
         let mut request = request;
         loop {
             let (parts, body) = request.into_parts();
@@ -178,8 +177,9 @@ impl ExecHandler for RedirectExec {
                 return Ok(response);
             }
             let location = self.strategy.location(&head, &response, scope.context)?;
+            // At the first redirect, `head` is still the request as it came in.
             trail
-                .get_or_insert_with(|| Trail::new(&original))
+                .get_or_insert_with(|| Trail::new(head.uri()))
                 .follow(&location, &scope.config)?;
             let status = response.status();
             let from = head.uri().clone();
