@@ -341,7 +341,7 @@ pub(crate) fn normalize_host(host: &str) -> Host {
 /// assert_eq!(route.host.as_str(), "example.com");
 /// assert_eq!(Host::from("api"), "api");
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Host(SmolStr);
 
 impl Host {
