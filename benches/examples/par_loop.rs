@@ -1,7 +1,7 @@
 //! T threads sharing one hcx `Client` (`max_per_route` = T), GETs in a loop against a
 //! URL for a fixed time, for throughput and client CPU per request against a real
 //! server (nginx on loopback, say):
-//! `cargo run --release -p hcx-benches --example par_loop -- URL [threads] [seconds]`.
+//! `cargo run --release -p hcx-benches --example par_loop -- URL [threads] [seconds] [no-yield]`.
 //!
 //! Prints requests per second and, over the timed run (after a short warm-up), the
 //! client's CPU time per request (user + system, and the threads' run time) and its
@@ -83,7 +83,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "http://127.0.0.1:18090/small".into());
     let threads: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(4);
     let secs: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(5.0);
-    let client = Client::builder().max_per_route(threads).build()?;
+    // `no-yield`: the exchange sleeps at once even when crowded (the A/B of
+    // `yield_when_crowded`).
+    let yield_when_crowded = args.next().as_deref() != Some("no-yield");
+    let client = Client::builder()
+        .max_per_route(threads)
+        .yield_when_crowded(yield_when_crowded)
+        .build()?;
     // One request first, so a bad URL fails loudly.
     client.get(url.as_str())?.into_body().into_vec()?;
 

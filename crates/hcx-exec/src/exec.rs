@@ -64,6 +64,9 @@ struct Progress {
     complete: bool,
     response_started: bool,
     reused: bool,
+    /// Yield the CPU once before the first wait for the response (the process has
+    /// more exchanges out than CPUs); cleared once done.
+    yield_first: bool,
 }
 
 impl Progress {
@@ -167,12 +170,14 @@ impl MainExec {
             info.idle_probe = idle_check.probe;
             info
         });
+        let yield_first = runtime.crowded();
         let conn = connection(&mut runtime)?;
         let mut progress = Progress {
             written_before: conn.written(),
             complete: false,
             response_started: false,
             reused: info.is_some_and(|i| i.reused),
+            yield_first,
         };
         let (conn, events) = runtime.connection_and_events();
         let conn = conn.ok_or_else(no_connection)?;
@@ -396,6 +401,12 @@ fn read_final(
 
 /// One read into the connection's buffer: `Ok(false)` at end of stream.
 fn read(conn: &mut Connection, progress: &mut Progress) -> Result<bool, Error> {
+    if progress.yield_first {
+        // More exchanges than CPUs: let a thread whose response is in run first,
+        // rather than going to sleep at once and being woken (docs/exec.md).
+        progress.yield_first = false;
+        std::thread::yield_now();
+    }
     match conn.fill() {
         Ok(0) => Ok(false),
         Ok(_) => {

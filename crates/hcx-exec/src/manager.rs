@@ -1,7 +1,7 @@
 //! The pooling connection manager: leases connections per route, probes reused ones.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,7 @@ struct Inner {
     clock: SharedClock,
     resolver: Arc<dyn Resolver>,
     validate_after_inactivity: Option<Duration>,
+    yield_when_crowded: bool,
     socket: SocketConfig,
     next_id: AtomicU64,
     /// Connects that succeeded (`next_id` counts every empty slot leased, connected
@@ -90,6 +91,7 @@ pub struct PoolingConnectionManagerBuilder {
     socket: SocketConfig,
     route_limits: Vec<(Route, usize)>,
     listener: Option<Arc<dyn EventListener>>,
+    yield_when_crowded: bool,
 }
 
 impl PoolingConnectionManagerBuilder {
@@ -168,6 +170,19 @@ impl PoolingConnectionManagerBuilder {
         self
     }
 
+    /// Whether an exchange yields its CPU once before it first sleeps waiting for the
+    /// response, when the process has more connections leased (from every manager)
+    /// than CPUs it may run on (`std::thread::available_parallelism`, read once).
+    /// Default `true`. Then a thread whose response has come runs at once, and the
+    /// yielding thread is often still runnable when its own comes, so it is not woken
+    /// from sleep (a wake-up that crosses CPUs costs microseconds); with one thread per
+    /// CPU or fewer nothing changes. Measured in docs/benchmarks.md ("Yielding when
+    /// crowded"). No Apache equivalent.
+    pub fn yield_when_crowded(mut self, yield_when_crowded: bool) -> Self {
+        self.yield_when_crowded = yield_when_crowded;
+        self
+    }
+
     /// Where time is read for keep-alive expiry, time-to-live and the idle time that
     /// decides the stale probe. Default [`CoarseClock`]; tests use
     /// [`ManualClock`](hcx_pool::ManualClock).
@@ -202,6 +217,7 @@ impl PoolingConnectionManagerBuilder {
                 clock,
                 resolver: self.resolver,
                 validate_after_inactivity: self.validate_after_inactivity,
+                yield_when_crowded: self.yield_when_crowded,
                 socket: self.socket,
                 next_id: AtomicU64::new(1),
                 opened: AtomicU64::new(0),
@@ -255,6 +271,7 @@ impl PoolingConnectionManager {
             socket: SocketConfig::default(),
             route_limits: Vec::new(),
             listener: None,
+            yield_when_crowded: true,
         }
     }
 
@@ -471,6 +488,35 @@ pub struct Endpoint {
     info: ConnectionInfo,
     /// The pool clock's time when the slot was leased.
     leased_at: Instant,
+    /// Counts this endpoint among the process's leased ones while it lives.
+    active: Active,
+}
+
+/// Endpoints leased in this process (every manager's) and not yet given back.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// One endpoint's place in [`ACTIVE`]; knows whether, when it was leased, more
+/// endpoints were out than the CPUs this process may run on.
+struct Active {
+    crowded: bool,
+}
+
+impl Active {
+    /// Counts one more endpoint; `watch`: whether to note crowding at all.
+    fn enter(watch: bool) -> Self {
+        static CPUS: OnceLock<usize> = OnceLock::new();
+        let active = ACTIVE.fetch_add(1, Ordering::Relaxed) + 1;
+        let crowded = watch
+            && active
+                > *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
+        Active { crowded }
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Endpoint {
@@ -481,11 +527,21 @@ impl Endpoint {
         leased_at: Instant,
     ) -> Self {
         Endpoint {
+            active: Active::enter(manager.inner.yield_when_crowded),
             manager,
             lease,
             info,
             leased_at,
         }
+    }
+
+    /// Whether, when this endpoint was leased, the process had more endpoints out
+    /// (across every manager) than CPUs it may run on (`available_parallelism`, read
+    /// once). Then the exchange yields its CPU once before it sleeps waiting for the
+    /// response: a thread whose response has come runs at once, and this one is often
+    /// still runnable when its own comes, so it is not woken from sleep.
+    pub fn crowded(&self) -> bool {
+        self.active.crowded
     }
 
     /// The pool clock's time when the slot was leased (what its idle time was measured

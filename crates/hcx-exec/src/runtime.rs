@@ -128,6 +128,12 @@ impl ExecRuntime {
         self.endpoint.as_ref().map(Endpoint::info)
     }
 
+    /// Whether the held endpoint was leased while the process had more endpoints out
+    /// than CPUs (see `Endpoint::crowded`).
+    pub(crate) fn crowded(&self) -> bool {
+        self.endpoint.as_ref().is_some_and(Endpoint::crowded)
+    }
+
     /// The pool clock's time when the held slot was leased.
     pub(crate) fn leased_at(&self) -> Option<Instant> {
         self.endpoint.as_ref().map(Endpoint::leased_at)

@@ -337,6 +337,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether an exchange yields its CPU once before it first sleeps waiting for its
+    /// response when more connections are leased than the process has CPUs. Default
+    /// `true`; see [`PoolingConnectionManagerBuilder::yield_when_crowded`].
+    ///
+    /// [`PoolingConnectionManagerBuilder::yield_when_crowded`]: hcx_exec::PoolingConnectionManagerBuilder::yield_when_crowded
+    pub fn yield_when_crowded(mut self, yield_when_crowded: bool) -> Self {
+        self.manager_builder = self.manager_builder.yield_when_crowded(yield_when_crowded);
+        self
+    }
+
     /// Decides whether a connection may be reused after a response. Default:
     /// [`DefaultReuseStrategy`]. Any `Fn(&Exchange) -> Result<(), CloseReason>` closure works. Apache:
     /// `setConnectionReuseStrategy`.
