@@ -172,12 +172,12 @@ impl PoolingConnectionManagerBuilder {
 
     /// Whether an exchange yields its CPU once before it first sleeps waiting for the
     /// response, when the process has more connections leased (from every manager)
-    /// than CPUs it may run on (`std::thread::available_parallelism`, read once).
-    /// Default `true`. Then a thread whose response has come runs at once, and the
-    /// yielding thread is often still runnable when its own comes, so it is not woken
-    /// from sleep (a wake-up that crosses CPUs costs microseconds); with one thread per
-    /// CPU or fewer nothing changes. Measured in docs/benchmarks.md ("Yielding when
-    /// crowded"). No Apache equivalent.
+    /// than CPUs it may run on (`std::thread::available_parallelism`, read once) and
+    /// more than one CPU. Default `true`. Then a thread whose response has come runs
+    /// at once, and the yielding thread is often still runnable when its own comes, so
+    /// it is not woken from sleep (a wake-up that crosses CPUs costs microseconds);
+    /// with one thread per CPU or fewer, or one CPU, nothing changes. Measured in
+    /// docs/benchmarks.md ("Yielding when crowded"). No Apache equivalent.
     pub fn yield_when_crowded(mut self, yield_when_crowded: bool) -> Self {
         self.yield_when_crowded = yield_when_crowded;
         self
@@ -502,14 +502,17 @@ struct Active {
 }
 
 impl Active {
-    /// Counts one more endpoint; `watch`: whether to note crowding at all.
+    /// Counts one more endpoint; `watch`: whether to note crowding at all. On one
+    /// CPU nothing is crowded: every wake-up is local there, and a yield would only
+    /// add a switch.
     fn enter(watch: bool) -> Self {
         static CPUS: OnceLock<usize> = OnceLock::new();
         let active = ACTIVE.fetch_add(1, Ordering::Relaxed) + 1;
-        let crowded = watch
-            && active
-                > *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
-        Active { crowded }
+        let cpus =
+            *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
+        Active {
+            crowded: watch && cpus > 1 && active > cpus,
+        }
     }
 }
 
@@ -537,7 +540,7 @@ impl Endpoint {
 
     /// Whether, when this endpoint was leased, the process had more endpoints out
     /// (across every manager) than CPUs it may run on (`available_parallelism`, read
-    /// once). Then the exchange yields its CPU once before it sleeps waiting for the
+    /// once), and more than one CPU. Then the exchange yields its CPU once before it sleeps waiting for the
     /// response: a thread whose response has come runs at once, and this one is often
     /// still runnable when its own comes, so it is not woken from sleep.
     pub fn crowded(&self) -> bool {

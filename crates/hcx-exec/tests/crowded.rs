@@ -29,8 +29,14 @@ fn endpoints_beyond_the_cpus_are_crowded_and_their_exchanges_complete() -> TestR
         assert!(!endpoint.crowded(), "endpoint {n} of {cpus} CPUs");
         held.push(endpoint);
     }
+    // On one CPU every wake-up is local: nothing to save, nothing is crowded.
     let extra = manager.lease(&route, None, wait)?;
-    assert!(extra.crowded(), "endpoint {} of {cpus} CPUs", cpus + 1);
+    assert_eq!(
+        extra.crowded(),
+        cpus > 1,
+        "endpoint {} of {cpus} CPUs",
+        cpus + 1
+    );
     drop(extra);
 
     // An exchange made while crowded (it yields once before waiting) completes.
