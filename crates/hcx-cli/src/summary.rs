@@ -166,6 +166,10 @@ pub struct IdleLimit {
     pub survived_us: u64,
     /// The shortest idle time after which a reused connection was found dead.
     pub died_us: Option<u64>,
+    /// The bounds as learned, for the text (their own `Display`, as `hcx demo` and
+    /// `hcx get -v` show them).
+    #[serde(skip)]
+    bounds: IdleBounds,
 }
 
 impl From<IdleBounds> for IdleLimit {
@@ -174,23 +178,15 @@ impl From<IdleBounds> for IdleLimit {
             limit_us: b.limit.map(micros),
             survived_us: micros(b.survived),
             died_us: b.died.map(micros),
+            bounds: b,
         }
     }
 }
 
 impl IdleLimit {
-    /// `limit 4.5s (survived 3s, died at 9s)`.
-    fn describe(&self) -> String {
-        let mut text = match self.limit_us {
-            Some(limit) => format!("learned idle limit {}", units::micros(limit)),
-            None => String::from("no idle limit learned"),
-        };
-        text.push_str(&format!(" (survived {}", units::micros(self.survived_us)));
-        if let Some(died) = self.died_us {
-            text.push_str(&format!(", died at {}", units::micros(died)));
-        }
-        text.push(')');
-        text
+    /// `learned idle: limit 4.5s (survived 3s, died at 9s)`: `IdleBounds`' own text.
+    fn text(&self) -> String {
+        format!("learned idle: {}", self.bounds)
     }
 }
 
@@ -491,7 +487,7 @@ impl LoadSummary {
             );
             if let Some(idle) = &route.idle_limit {
                 text.push_str("; ");
-                text.push_str(&idle.describe());
+                text.push_str(&idle.text());
             }
             f.row(format!("  {}", route.route), "", text);
         }
@@ -583,7 +579,7 @@ mod tests {
         let mut bounds = IdleBounds::default();
         bounds.survived = Duration::from_secs(3);
         let idle = IdleLimit::from(bounds);
-        assert_eq!(idle.describe(), "no idle limit learned (survived 3s)");
+        assert_eq!(idle.text(), "learned idle: no limit (survived 3s)");
         bounds.died = Some(Duration::from_secs(9));
         bounds.limit = Some(Duration::from_millis(4500));
         let idle = IdleLimit::from(bounds);
@@ -592,8 +588,8 @@ mod tests {
             (Some(4_500_000), 3_000_000, Some(9_000_000))
         );
         assert_eq!(
-            idle.describe(),
-            "learned idle limit 4.50s (survived 3s, died at 9s)"
+            idle.text(),
+            "learned idle: limit 4.5s (survived 3s, died at 9s)"
         );
     }
 

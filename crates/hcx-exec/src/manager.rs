@@ -540,9 +540,10 @@ impl Endpoint {
 
     /// Whether, when this endpoint was leased, the process had more endpoints out
     /// (across every manager) than CPUs it may run on (`available_parallelism`, read
-    /// once), and more than one CPU. Then the exchange yields its CPU once before it sleeps waiting for the
-    /// response: a thread whose response has come runs at once, and this one is often
-    /// still runnable when its own comes, so it is not woken from sleep.
+    /// once), and more than one CPU. Then the exchange yields its CPU once before it
+    /// sleeps waiting for the response: a thread whose response has come runs at once,
+    /// and this one is often still runnable when its own comes, so it is not woken
+    /// from sleep.
     pub fn crowded(&self) -> bool {
         self.active.crowded
     }

@@ -97,15 +97,7 @@ impl Proxy {
             None => return Err(invalid("no scheme")),
         }
         let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
-        let (host, port) = authority_host_port(authority.as_str());
-        if host.is_empty() {
-            return Err(invalid("no host"));
-        }
-        let port = match port {
-            None | Some("") => 80,
-            Some(digits) => parse_port(digits)
-                .ok_or_else(|| invalid(&format!("the port {digits:?} is not a port number")))?,
-        };
+        let (host, port) = host_port(authority.as_str(), 80).map_err(|why| invalid(&why))?;
         let mut proxy = Proxy::new(host, port);
         if let Some((userinfo, _)) = authority.as_str().rsplit_once('@') {
             let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
@@ -300,18 +292,25 @@ pub(crate) fn origin(uri: &Uri) -> Result<(Scheme, &str, u16), Error> {
         Some(other) => return Err(invalid(&format!("unsupported scheme {other:?}"))),
         None => return Err(invalid("the URI has no scheme (an absolute URI is needed)")),
     };
-    let Some((host, port)) = uri.authority().map(|a| authority_host_port(a.as_str())) else {
-        return Err(invalid("the URI has no host"));
-    };
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let (host, port) = host_port(authority, scheme.default_port()).map_err(|why| invalid(&why))?;
+    Ok((scheme, host, port))
+}
+
+/// An authority's host (an IP literal with its brackets) and port, `default` when it
+/// gives none; otherwise why not: no host, or a port that is not a port number.
+fn host_port(authority: &str, default: u16) -> Result<(&str, u16), String> {
+    let (host, port) = authority_host_port(authority);
     if host.is_empty() {
-        return Err(invalid("the URI has no host"));
+        return Err("the URI has no host".to_owned());
     }
     let port = match port {
-        None | Some("") => scheme.default_port(),
-        Some(digits) => parse_port(digits)
-            .ok_or_else(|| invalid(&format!("the port {digits:?} is not a port number")))?,
+        None | Some("") => default,
+        Some(digits) => {
+            parse_port(digits).ok_or_else(|| format!("the port {digits:?} is not a port number"))?
+        }
     };
-    Ok((scheme, host, port))
+    Ok((host, port))
 }
 
 pub(crate) fn normalize_host(host: &str) -> Host {

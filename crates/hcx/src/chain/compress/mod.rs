@@ -90,6 +90,8 @@ pub use limits::DecompressionLimits;
 use std::sync::Arc;
 
 use hcx_exec::{Body, Error, ErrorKind, ResponseBody};
+use std::sync::OnceLock;
+
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HeaderValue};
 use http::{Request, Response, StatusCode};
 
@@ -181,9 +183,16 @@ struct ContentCompressionExec {
 
 impl ContentCompressionExec {
     fn new(limits: DecompressionLimits) -> Self {
-        let accept = (!ACCEPTED.is_empty())
-            .then(|| HeaderValue::from_str(&ACCEPTED.join(", ")).ok())
-            .flatten();
+        // Joined once per process and kept for its life (a few dozen bytes), so that
+        // the value is a static one: the copies every request hands to PROTOCOL and
+        // into its header map are a pointer, not a reference count that every thread
+        // would bump on one shared cache line.
+        static TEXT: OnceLock<&'static str> = OnceLock::new();
+        let accept = (!ACCEPTED.is_empty()).then(|| {
+            HeaderValue::from_static(
+                TEXT.get_or_init(|| Box::leak(ACCEPTED.join(", ").into_boxed_str())),
+            )
+        });
         ContentCompressionExec { accept, limits }
     }
 }
