@@ -1,6 +1,7 @@
 //! Response head parsing on `httparse`, with limits, and the skipping of
 //! informational (1xx) responses.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
@@ -177,13 +178,33 @@ impl HeadReader {
     /// [`ErrorKind::TooManyInformational`]: a server cannot keep a client waiting
     /// forever with `100 Continue`s.
     pub fn read(&mut self, buf: &mut BytesMut) -> Result<Option<HeadEvent>, Error> {
-        if buf.len() < self.limits.max_head_bytes && !self.may_hold_a_head(buf) {
+        // A head usually arrives whole in one read, so the first look parses at once
+        // and scans for the blank line only if that did not give a head. Either way the
+        // outcome is the one the scan decides: a head is parsed (and may fail) only
+        // once a blank line may have come, so a head that trickles in is not parsed
+        // from its start on every read, and an incomplete head fails alike whether it
+        // came whole or a byte at a time.
+        let first_look = self.scanned == 0 && self.blank == 0;
+        if !first_look && !self.may_parse(buf) {
             // Still no blank line: only the cheap "is this HTTP at all" check.
             check_http_prefix(buf)?;
             return Ok(None);
         }
-        let Some(head) = take_response_head(buf, &self.limits)? else {
-            return Ok(None);
+        let head = match take_response_head(buf, &self.limits) {
+            Ok(Some(head)) => head,
+            Ok(None) => {
+                if first_look {
+                    self.may_parse(buf);
+                }
+                return Ok(None);
+            }
+            Err(e) if first_look && !self.may_parse(buf) => {
+                // An error in a head not yet whole: as if it had not been parsed yet.
+                drop(e);
+                check_http_prefix(buf)?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
         };
         self.scanned = 0;
         self.blank = 0;
@@ -205,6 +226,12 @@ impl HeadReader {
 }
 
 impl HeadReader {
+    /// Whether `buf` is worth parsing: it reached the size limit (so the parser can
+    /// say so) or it may hold a complete head.
+    fn may_parse(&mut self, buf: &[u8]) -> bool {
+        buf.len() >= self.limits.max_head_bytes || self.may_hold_a_head(buf)
+    }
+
     /// Whether `buf` may hold a complete head: a line feed followed by an empty line
     /// (`\n\r\n` or `\n\n`) after the first non-empty line, somewhere past what
     /// earlier calls already scanned.
@@ -259,19 +286,21 @@ fn parse_raw(buf: &[u8], limits: &Limits) -> Result<Option<RawHead>, Error> {
 
     // Parsing at most `max_head_bytes` bytes makes "complete" mean "within the limit".
     let window = &buf[..buf.len().min(limits.max_head_bytes)];
-    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    // Slots the parser fills without them being cleared first: clearing a hundred
+    // would write 3 KB of stack on every response.
+    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut heap = Vec::new();
-    let slots: &mut [httparse::Header<'_>] = if limits.max_headers <= STACK_HEADERS {
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if limits.max_headers <= STACK_HEADERS {
         &mut stack[..limits.max_headers]
     } else {
-        heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
+        heap.resize_with(limits.max_headers, MaybeUninit::uninit);
         &mut heap
     };
-    let mut response = httparse::Response::new(slots);
+    let mut response = httparse::Response::new(&mut []);
     let mut config = httparse::ParserConfig::default();
     // RFC 9112 §5.2: a user agent must accept obs-fold in a response and read it as SP.
     config.allow_obsolete_multiline_headers_in_responses(true);
-    let len = match config.parse_response(&mut response, window) {
+    let len = match config.parse_response_with_uninit_headers(&mut response, window, slots) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_bytes => {
             return Err(Error::new(
@@ -346,7 +375,7 @@ impl RawHead {
                     format!("invalid header field name {}", ShowBytes(name_bytes)),
                 )
             })?;
-            let value = if raw_value.contains(&b'\r') || raw_value.contains(&b'\n') {
+            let value = if memchr::memchr2(b'\r', b'\n', raw_value).is_some() {
                 // obs-fold: each CR and LF becomes a SP (RFC 9112 §5.2).
                 let unfolded: Vec<u8> = raw_value
                     .iter()
