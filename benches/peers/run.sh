@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Peer comparison: hcx, ureq, reqwest (blocking) and hyper-util against nginx on
-# loopback. See README.md. Environment (defaults):
+# loopback, or against peers-server where nginx is missing. See README.md.
+# Environment (defaults):
 #   RUNS=3 SECONDS=3 (or SECONDS_PER_RUN=3) WARMUP=1: runs per cell, measured and warmup seconds
 #   CLIENTS="hcx ureq reqwest hyper"  LAYOUTS="pinned free"  CELLS="<all>"
-#   PORT=18089  FREE_WORKERS=1 (nginx worker_processes in the free layout)
+#   SERVER=auto (nginx if installed, else peers-server; or nginx, rust)  INSTALL_NGINX=0
+#   PORT=18089  FREE_WORKERS=1 (server workers in the free layout)
 #   IDLE_CONNS=1000  IDLE_PATHS="/16k /small"  SKIP_STRACE=0  SKIP_IDLE=0  SKIP_WRK=0  SKIP_BUILD=0
 set -euo pipefail
 
@@ -22,7 +24,8 @@ PORT="${PORT:-18089}"
 FREE_WORKERS="${FREE_WORKERS:-1}"
 IDLE_CONNS="${IDLE_CONNS:-1000}"
 IDLE_PATHS="${IDLE_PATHS:-/16k /small}"
-NGINX="${NGINX:-/usr/sbin/nginx}"
+NGINX="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
+SERVER="${SERVER:-auto}"
 BASE="http://127.0.0.1:$PORT"
 
 STAMP="$(date +%Y%m%d-%H%M%S)"
@@ -39,12 +42,43 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   (cd "$HERE" && cargo build --release --quiet)
 fi
 PEERS="$HERE/target/release/peers"
+RUST_SERVER="$HERE/target/release/peers-server"
+
+# ---- which server --------------------------------------------------------------------
+# nginx is the reference; where it is missing the run asks for it (INSTALL_NGINX=1
+# installs it with apt-get as root) or uses peers-server, and says so.
+if [[ "$SERVER" == auto && ! -x "$NGINX" && "${INSTALL_NGINX:-0}" == 1 ]]; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "nginx not found: installing it (apt-get install nginx)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null; } \
+      || echo "installing nginx failed" >&2
+    NGINX="$(command -v nginx || echo "$NGINX")"
+  else
+    echo "INSTALL_NGINX=1 needs root and apt-get" >&2
+  fi
+fi
+if [[ "$SERVER" == auto ]]; then
+  if [[ -x "$NGINX" ]]; then SERVER=nginx; else
+    SERVER=rust
+    echo "nginx not found ($NGINX): using peers-server (SERVER=rust); INSTALL_NGINX=1 installs nginx" >&2
+  fi
+fi
+case "$SERVER" in
+  nginx) [[ -x "$NGINX" ]] || { echo "SERVER=nginx but $NGINX is not there" >&2; exit 1; }
+    SERVER_NAME="nginx $("$NGINX" -v 2>&1 | sed 's/.*\///')" ;;
+  rust) SERVER_NAME="peers-server" ;;
+  *) echo "SERVER must be auto, nginx or rust" >&2; exit 1 ;;
+esac
+have() { command -v "$1" >/dev/null; }
+if [[ "${SKIP_WRK:-0}" != 1 ]] && ! have wrk; then echo "wrk not found: no wrk reference" >&2; SKIP_WRK=1; fi
+if [[ "${SKIP_STRACE:-0}" != 1 ]] && ! have strace; then echo "strace not found: no syscall counts" >&2; SKIP_STRACE=1; fi
 
 WORK="$(mktemp -d /tmp/hcx-peers.XXXXXX)"
 chmod 755 "$WORK"
-NGINX_PID=""
+SERVER_PID=""
 cleanup() {
-  stop_nginx
+  stop_server
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -101,33 +135,38 @@ http {
 EOF
 }
 
-start_nginx() { # $1 = layout
+start_server() { # $1 = layout
   local workers=1 pin=()
   if [[ "$1" == pinned ]]; then pin=(taskset -c 0); else workers="$FREE_WORKERS"; fi
-  write_conf "$workers"
-  "${pin[@]}" "$NGINX" -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log"
+  if [[ "$SERVER" == nginx ]]; then
+    write_conf "$workers"
+    "${pin[@]}" "$NGINX" -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log"
+  else
+    "${pin[@]}" "$RUST_SERVER" --port "$PORT" --workers "$workers" 2>"$WORK/error.log" &
+    SERVER_PID=$!
+  fi
   for _ in $(seq 50); do
-    [[ -s "$WORK/nginx.pid" ]] && curl -fs "$BASE/small" >/dev/null && break
+    curl -fs "$BASE/small" >/dev/null && break
     sleep 0.1
   done
-  NGINX_PID="$(cat "$WORK/nginx.pid")"
+  if [[ "$SERVER" == nginx ]]; then SERVER_PID="$(cat "$WORK/nginx.pid")"; fi
 }
 
-stop_nginx() {
-  if [[ -n "$NGINX_PID" ]]; then
-    kill "$NGINX_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
-    NGINX_PID=""
+stop_server() {
+  if [[ -n "$SERVER_PID" ]]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    SERVER_PID=""
   fi
 }
 
 check_server() {
-  [[ "$(curl -fs "$BASE/small")" == "hello, world" ]] || { echo "nginx /small wrong" >&2; exit 1; }
-  [[ "$(curl -fs "$BASE/16k" | wc -c)" == 16384 ]] || { echo "nginx /16k wrong" >&2; exit 1; }
+  [[ "$(curl -fs "$BASE/small")" == "hello, world" ]] || { echo "$SERVER_NAME /small wrong" >&2; exit 1; }
+  [[ "$(curl -fs "$BASE/16k" | wc -c)" == 16384 ]] || { echo "$SERVER_NAME /16k wrong" >&2; exit 1; }
   curl -fsv "$BASE/chunked" 2>&1 >/dev/null | grep -qi '^< transfer-encoding: chunked' \
-    || { echo "nginx /chunked is not chunked" >&2; exit 1; }
+    || { echo "$SERVER_NAME /chunked is not chunked" >&2; exit 1; }
   curl -fsv "$BASE/close" 2>&1 >/dev/null | grep -qi '^< connection: close' \
-    || { echo "nginx /close keeps the connection" >&2; exit 1; }
+    || { echo "$SERVER_NAME /close keeps the connection" >&2; exit 1; }
 }
 
 # ---- the cells -----------------------------------------------------------------------
@@ -158,9 +197,9 @@ wrk_reference() { # $1 = layout (pinned only, as the task wants it), $2 = run
 run_layout() { # $1 = layout
   local layout="$1" pin=()
   [[ "$layout" == pinned ]] && pin=(taskset -c 0)
-  start_nginx "$layout"
+  start_server "$layout"
   check_server
-  echo "== layout $layout (nginx pid $NGINX_PID)" >&2
+  echo "== layout $layout ($SERVER_NAME, pid $SERVER_PID)" >&2
   for cell in $CELLS; do
     read -r path threads conns <<<"$(cell_args "$cell")"
     # Runs interleave the clients (run 1 of each, then run 2 of each…), so that a
@@ -220,7 +259,7 @@ PY
       done
     done
   fi
-  stop_nginx
+  stop_server
 }
 
 for layout in $LAYOUTS; do
@@ -228,7 +267,7 @@ for layout in $LAYOUTS; do
 done
 
 python3 "$HERE/summarize.py" "$RAW" \
-  --note "RUNS=$RUNS SECONDS=$RUN_SECONDS WARMUP=$WARMUP FREE_WORKERS=$FREE_WORKERS nginx $("$NGINX" -v 2>&1 | sed 's/.*\///') $(nproc) cores, wall $(( $(date +%s) - START_TIME )) s" \
+  --note "RUNS=$RUNS SECONDS=$RUN_SECONDS WARMUP=$WARMUP FREE_WORKERS=$FREE_WORKERS $SERVER_NAME $(nproc) cores, wall $(( $(date +%s) - START_TIME )) s" \
   | tee "$SUMMARY"
 echo "raw: $RAW" >&2
 echo "summary: $SUMMARY" >&2

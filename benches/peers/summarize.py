@@ -51,7 +51,7 @@ def main():
         if line.get("mode") == "load":
             loads[(line["layout"], line["cell"], line["client"])].append(line)
 
-    out = ["# hcx peer comparison (nginx on loopback)", ""]
+    out = ["# hcx peer comparison (on loopback; the server is in the note below)", ""]
     if note:
         out += [note, ""]
     layouts = order({k[0] for k in loads}, ["pinned", "free"])
@@ -153,8 +153,8 @@ def main():
     if idles:
         out += ["## Memory per idle pooled connection", "",
                 "Growth of the resident set and of the live heap once the connections are "
-                "idle in the pool, divided by the connections nginx accepted.", "",
-                "| body | client | connections wanted | accepted by nginx | RSS bytes/conn "
+                "idle in the pool, divided by the connections the server accepted.", "",
+                "| body | client | connections wanted | accepted by the server | RSS bytes/conn "
                 "| live heap bytes/conn | errors |",
                 "|---|---|---|---|---|---|---|"]
         for i in idles:

@@ -1,6 +1,6 @@
 //! `peers`: one load run of one HTTP/1.1 client against a server, printed as one JSON
-//! line. `run.sh` drives it against nginx on loopback over every cell, client and CPU
-//! layout (see README.md).
+//! line. `run.sh` drives it against nginx (or `peers-server`) on loopback over every
+//! cell, client and CPU layout (see README.md).
 //!
 //! ```text
 //! peers --client hcx|ureq|reqwest|hyper --url URL --threads T [--conns C]
@@ -581,7 +581,8 @@ fn idle_hyper(args: &Args, n: usize) -> Result<Memory, String> {
     Ok((base, after, errors))
 }
 
-/// nginx's `stub_status` "accepts" at `--status`, over a connection of its own.
+/// nginx's `stub_status` "accepts" at `--status` (peers-server serves the same
+/// page), over a connection of its own.
 fn read_accepts(args: &Args) -> Option<i64> {
     let url = args.status.as_deref()?;
     let rest = url.strip_prefix("http://")?;
