@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Where the CPU of one pinned request goes: hcx (the driver, T=1) against `wrk -c1`.
+# Where the CPU of one pinned request goes: hcx (the driver, T=1) against `wrk -c1`, and
+# against wrk sending hcx's two default fields too (User-Agent, Accept-Encoding).
 # nginx (one worker), the client and `perf record -C 0` share CPU 0; the samples are
 # split by process (client or nginx) and by user or kernel, in µs per request.
 #   benches/peers/cpu_split.sh [rounds=3]      (needs perf, wrk, nginx; root for perf -C)
@@ -71,7 +72,7 @@ for line in sys.stdin:
         other += pct
 per = secs * 1e6 / n
 f = lambda x: x / 100 * per
-print(f"{client:4} {n:8d} requests, {per:5.2f} us/request: client user {f(cu):.2f} kernel {f(ck):.2f}"
+print(f"{client:10} {n:8d} requests, {per:5.2f} us/request: client user {f(cu):.2f} kernel {f(ck):.2f}"
       f" | nginx user {f(nu):.2f} kernel {f(nk):.2f} | other {f(other):.2f}")
 ' "$@"
 }
@@ -82,9 +83,15 @@ for _ in $(seq "$ROUNDS"); do
   n="$(grep -o '"total_requests":[0-9]*' "$WORK/out" | cut -d: -f2)"
   perf report -i "$WORK/perf.data" --no-children --sort comm,dso -q -g none 2>/dev/null \
     | split "$n" hcx "$(duration)"
-  perf record -q -C 0 -F 5000 -o "$WORK/perf.data" -- taskset -c 0 wrk -c1 -t1 \
-    -d"${RUN_SECONDS}s" "$URL" >"$WORK/out" 2>&1
-  n="$(awk '/requests in/ {print $1}' "$WORK/out")"
-  perf report -i "$WORK/perf.data" --no-children --sort comm,dso -q -g none 2>/dev/null \
-    | split "$n" wrk "$(duration)"
+  # wrk as users run it, then with the two fields hcx sends by default (as Apache's
+  # clients do): what those cost nginx shows apart from what the client costs.
+  for fields in no yes; do
+    extra=()
+    [[ "$fields" == yes ]] && extra=(-H "user-agent: hcx/0.1.0" -H "accept-encoding: gzip, deflate")
+    perf record -q -C 0 -F 5000 -o "$WORK/perf.data" -- taskset -c 0 wrk -c1 -t1 \
+      -d"${RUN_SECONDS}s" "${extra[@]}" "$URL" >"$WORK/out" 2>&1
+    n="$(awk '/requests in/ {print $1}' "$WORK/out")"
+    perf report -i "$WORK/perf.data" --no-children --sort comm,dso -q -g none 2>/dev/null \
+      | split "$n" "$([[ "$fields" == yes ]] && echo wrk+fields || echo wrk)" "$(duration)"
+  done
 done
