@@ -1,7 +1,7 @@
 //! T threads sharing one hcx `Client` (`max_per_route` = T), GETs in a loop against a
 //! URL for a fixed time, for throughput and client CPU per request against a real
 //! server (nginx on loopback, say):
-//! `cargo run --release -p hcx-benches --example par_loop -- URL [threads] [seconds] [no-yield]`.
+//! `cargo run --release -p hcx-benches --example par_loop -- URL [threads] [seconds] [no-yield] [bare]`.
 //!
 //! Prints requests per second and, over the timed run (after a short warm-up), the
 //! client's CPU time per request (user + system, and the threads' run time) and its
@@ -83,13 +83,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "http://127.0.0.1:18090/small".into());
     let threads: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(4);
     let secs: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(5.0);
-    // `no-yield`: the exchange sleeps at once even when crowded (the A/B of
-    // `yield_when_crowded`).
-    let yield_when_crowded = args.next().as_deref() != Some("no-yield");
-    let client = Client::builder()
+    // Options after the seconds, in any order. `no-yield`: the exchange sleeps at once
+    // even when crowded (the A/B of `yield_when_crowded`). `bare`: no RETRY, REDIRECT
+    // or COMPRESS layer and no `User-Agent` (what the layers and the default fields
+    // cost).
+    let options: Vec<String> = args.collect();
+    let has = |name: &str| options.iter().any(|o| o == name);
+    let mut builder = Client::builder()
         .max_per_route(threads)
-        .yield_when_crowded(yield_when_crowded)
-        .build()?;
+        .yield_when_crowded(!has("no-yield"));
+    if has("bare") {
+        builder = builder
+            .disable_automatic_retries()
+            .disable_redirect_handling()
+            .disable_content_compression()
+            .user_agent(None);
+    }
+    let client = builder.build()?;
     // One request first, so a bad URL fails loudly.
     client.get(url.as_str())?.into_body().into_vec()?;
 
