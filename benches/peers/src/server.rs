@@ -228,7 +228,11 @@ fn read_and_answer(conn: &mut Conn, responses: &Responses, counters: &Counters) 
             return true;
         }
         match conn.stream.read(&mut chunk) {
-            Ok(0) => return false,
+            // The peer is done sending: answer what it sent, then close.
+            Ok(0) => {
+                conn.closing = true;
+                return true;
+            }
             Ok(n) => {
                 conn.input.extend_from_slice(&chunk[..n]);
                 if !answer(conn, responses, counters) {
