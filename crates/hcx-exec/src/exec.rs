@@ -388,10 +388,13 @@ fn read_final(
     progress: &mut Progress,
 ) -> Result<FinalResponse, Error> {
     loop {
-        call = match call.try_read(conn.buffer()).map_err(Error::from_h1)? {
-            RecvStep::Response(response) => return Ok(response),
-            RecvStep::Wait(call) => call,
-        };
+        // An empty buffer holds no head: read first (the usual case on entry).
+        if conn.has_buffered() {
+            call = match call.try_read(conn.buffer()).map_err(Error::from_h1)? {
+                RecvStep::Response(response) => return Ok(response),
+                RecvStep::Wait(call) => call,
+            };
+        }
         if !read(conn, progress)? {
             let codec = call.end_of_stream(conn.buffer());
             return Err(end_of_stream(conn, codec, progress));
