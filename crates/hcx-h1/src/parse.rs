@@ -375,7 +375,9 @@ impl RawHead {
                     format!("invalid header field name {}", ShowBytes(name_bytes)),
                 )
             })?;
-            let value = if memchr::memchr2(b'\r', b'\n', raw_value).is_some() {
+            // httparse lets a CR into a value only as part of an obs-fold's CRLF, so a
+            // LF finds every fold (and a lone CR would still fail as a value below).
+            let value = if raw_value.contains(&b'\n') {
                 // obs-fold: each CR and LF becomes a SP (RFC 9112 §5.2).
                 let unfolded: Vec<u8> = raw_value
                     .iter()

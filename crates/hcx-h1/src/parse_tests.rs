@@ -123,6 +123,16 @@ fn obs_fold_becomes_spaces() {
 }
 
 #[test]
+fn a_bare_lf_fold_becomes_spaces_and_a_lone_cr_in_a_value_is_refused() {
+    let (head, _) = parse(b"HTTP/1.1 200 OK\nX: a\n b\nY: c\n\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.headers["x"], "a  b");
+    // Folds are found by their LF: a CR reaches a value only inside one.
+    assert!(parse(b"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n").is_err());
+}
+
+#[test]
 fn head_over_the_byte_limit_is_an_error_even_when_partial() {
     let mut limits = Limits::default().with_max_head_bytes(32);
     let long = b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaa";
