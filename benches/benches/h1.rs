@@ -14,7 +14,7 @@
 //! Before criterion runs, a fixed run per configuration prints requests per second and
 //! the connections opened (client and server side).
 
-use hcx_benches::exchange::{BODY, get, run};
+use hcx_benches::exchange::{BODY, get, read_body, run};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -69,15 +69,11 @@ impl Bare {
             .body(Body::empty())
             .expect("a valid request");
         let runtime = ExecRuntime::new(self.manager.clone());
-        let body = self
-            .exec
-            .execute(&self.route, request, runtime, &self.config)
-            .expect("response")
-            .into_body()
-            .into_vec()
-            .expect("body");
-        assert_eq!(body.len(), BODY.len());
-        body.len()
+        read_body(
+            self.exec
+                .execute(&self.route, request, runtime, &self.config)
+                .expect("response"),
+        )
     }
 }
 

@@ -4,7 +4,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use hcx::Client;
+use hcx::http::Response;
+use hcx::{Client, ResponseBody};
 
 /// The body every exchange benchmark's server sends.
 pub const BODY: &str = "hello, world!";
@@ -12,12 +13,13 @@ pub const BODY: &str = "hello, world!";
 /// One GET of `url`, its body read to the end and checked against [`BODY`]; returns
 /// the body's length.
 pub fn get(client: &Client, url: &str) -> usize {
-    let body = client
-        .get(url)
-        .expect("response")
-        .into_body()
-        .into_vec()
-        .expect("body");
+    read_body(client.get(url).expect("response"))
+}
+
+/// Reads `response`'s body to its end and checks it against [`BODY`]'s length;
+/// returns the length.
+pub fn read_body(response: Response<ResponseBody>) -> usize {
+    let body = response.into_body().into_vec().expect("body");
     assert_eq!(body.len(), BODY.len());
     body.len()
 }

@@ -37,11 +37,8 @@ fn a_final_response_instead_of_100_skips_the_body_and_closes() -> TestResult {
     let response = client.execute(upload(server.url("/"))?)?;
     assert_eq!(response.status(), 413);
     assert_eq!(
-        response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| &i.decision),
-        Some(&Decision::Close(CloseReason::RequestBodyIncomplete))
+        ResponseInfo::of(&response).map(|i| i.decision),
+        Some(Decision::Close(CloseReason::RequestBodyIncomplete))
     );
     assert_eq!(response.into_body().into_string()?, "too big");
     assert_eq!(server.last_request().ok_or("no request")?.body.len(), 0);
@@ -64,11 +61,8 @@ fn a_half_sent_request_closes_even_if_the_reuse_strategy_says_keep() -> TestResu
     let response = client.execute(upload(server.url("/"))?)?;
     assert_eq!(response.status(), 413);
     assert_eq!(
-        response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| &i.decision),
-        Some(&Decision::Close(CloseReason::RequestBodyIncomplete))
+        ResponseInfo::of(&response).map(|i| i.decision),
+        Some(Decision::Close(CloseReason::RequestBodyIncomplete))
     );
     assert_eq!(response.into_body().into_string()?, "too big");
     assert_eq!(

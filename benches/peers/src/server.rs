@@ -15,7 +15,7 @@
 //!
 //! Built for speed the way nginx's one worker is: an edge-triggered epoll loop per
 //! worker thread (mio), non-blocking sockets with `TCP_NODELAY`, every response
-//! prepared once (the `Date` field rewritten once a second), pipelined requests
+//! rendered whole once a second (for the `Date` field), pipelined requests
 //! answered in one write, no allocation per request once a connection's buffers have
 //! grown. `--workers N` runs N loops on one shared listener (nginx's
 //! `worker_processes`).
@@ -38,6 +38,7 @@ const LISTENER: Token = Token(usize::MAX);
 const MAX_HEAD: usize = 16 * 1024;
 const SMALL: &[u8] = b"hello, world\n";
 const CHUNKED_BODY: &[u8] = b"<p>hello, chunked world</p>\n";
+const NOT_FOUND: &[u8] = b"not found\n";
 
 /// Counters the status page shows, shared by every worker.
 #[derive(Default)]
@@ -271,14 +272,7 @@ fn answer(conn: &mut Conn, responses: &Responses, counters: &Counters) -> bool {
             });
         let path = request.path.unwrap_or("/");
         counters.requests.fetch_add(1, Ordering::Relaxed);
-        let close = match path {
-            "/small" => responses.small(&mut conn.output, close_asked),
-            "/16k" => responses.large(&mut conn.output, close_asked),
-            "/chunked" => responses.chunked(&mut conn.output, close_asked),
-            "/close" => responses.close(&mut conn.output),
-            "/nginx_status" => responses.status(&mut conn.output, counters),
-            _ => responses.not_found(&mut conn.output, close_asked),
-        };
+        let close = responses.answer(path, close_asked, &mut conn.output, counters);
         conn.closing = close;
         start += len;
     }
@@ -302,86 +296,94 @@ fn flush(conn: &mut Conn) -> bool {
     true
 }
 
-/// The responses, prepared once; `Date` is rewritten when the second changes.
+/// Every response whole, keep-alive and close, rendered again when the second (and
+/// with it the `Date` field) changes: answering a request is one copy.
 struct Responses {
-    date: [u8; 29],
     second: u64,
-    large_body: Vec<u8>,
-    chunked_body: Vec<u8>,
     started: Instant,
+    small: Rendered,
+    large: Rendered,
+    chunked: Rendered,
+    not_found: Rendered,
 }
+
+/// One location's response, `[keep-alive, close]`.
+type Rendered = [Vec<u8>; 2];
 
 impl Responses {
     fn new() -> Self {
-        let mut chunked_body = format!("{:x}\r\n", CHUNKED_BODY.len()).into_bytes();
-        chunked_body.extend_from_slice(CHUNKED_BODY);
-        chunked_body.extend_from_slice(b"\r\n0\r\n\r\n");
         let mut responses = Responses {
-            date: [b' '; 29],
             second: u64::MAX,
-            large_body: vec![b'x'; 16 * 1024],
-            chunked_body,
             started: Instant::now(),
+            small: Rendered::default(),
+            large: Rendered::default(),
+            chunked: Rendered::default(),
+            not_found: Rendered::default(),
         };
         responses.refresh();
         responses
     }
 
+    /// Renders every response again if the second changed since the last time.
     fn refresh(&mut self) {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        if now != self.second {
-            self.second = now;
-            self.date = http_date(now);
+        if now == self.second {
+            return;
+        }
+        self.second = now;
+        let date = http_date(now);
+        let mut chunked_body = format!("{:x}\r\n", CHUNKED_BODY.len()).into_bytes();
+        chunked_body.extend_from_slice(CHUNKED_BODY);
+        chunked_body.extend_from_slice(b"\r\n0\r\n\r\n");
+        let large_body = vec![b'x'; 16 * 1024];
+        for (i, close) in [false, true].into_iter().enumerate() {
+            self.small[i] = render(&date, "200 OK", "text/plain", false, SMALL, close);
+            self.large[i] = render(
+                &date,
+                "200 OK",
+                "application/octet-stream",
+                false,
+                &large_body,
+                close,
+            );
+            self.chunked[i] = render(&date, "200 OK", "text/html", true, &chunked_body, close);
+            self.not_found[i] = render(
+                &date,
+                "404 Not Found",
+                "text/plain",
+                false,
+                NOT_FOUND,
+                close,
+            );
         }
     }
 
-    /// Status line, `Server`, `Date`, `Content-Type`, then the framing fields as nginx
-    /// orders them.
-    fn head(&self, out: &mut Vec<u8>, status: &str, content_type: &str) {
-        out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(status.as_bytes());
-        out.extend_from_slice(b"\r\nServer: peers-server\r\nDate: ");
-        out.extend_from_slice(&self.date);
-        out.extend_from_slice(b"\r\nContent-Type: ");
-        out.extend_from_slice(content_type.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-
-    fn with_length(&self, out: &mut Vec<u8>, status: &str, body: &[u8], close: bool) -> bool {
-        self.head(out, status, "text/plain");
-        let _ = write!(out, "Content-Length: {}\r\n", body.len());
-        out.extend_from_slice(connection(close));
-        out.extend_from_slice(body);
+    /// Writes the response for `path` (`close`: the request asked for it); whether the
+    /// connection closes after it.
+    fn answer(&self, path: &str, close: bool, out: &mut Vec<u8>, counters: &Counters) -> bool {
+        let rendered = match path {
+            "/small" => &self.small,
+            "/16k" => &self.large,
+            "/chunked" => &self.chunked,
+            "/close" => {
+                out.extend_from_slice(&self.small[1]);
+                return true;
+            }
+            "/nginx_status" => {
+                self.status(out, counters);
+                return true;
+            }
+            _ => &self.not_found,
+        };
+        out.extend_from_slice(&rendered[usize::from(close)]);
         close
     }
 
-    fn small(&self, out: &mut Vec<u8>, close: bool) -> bool {
-        self.with_length(out, "200 OK", SMALL, close)
-    }
-
-    fn large(&self, out: &mut Vec<u8>, close: bool) -> bool {
-        self.head(out, "200 OK", "application/octet-stream");
-        let _ = write!(out, "Content-Length: {}\r\n", self.large_body.len());
-        out.extend_from_slice(connection(close));
-        out.extend_from_slice(&self.large_body);
-        close
-    }
-
-    fn chunked(&self, out: &mut Vec<u8>, close: bool) -> bool {
-        self.head(out, "200 OK", "text/html");
-        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-        out.extend_from_slice(connection(close));
-        out.extend_from_slice(&self.chunked_body);
-        close
-    }
-
-    fn close(&self, out: &mut Vec<u8>) -> bool {
-        self.with_length(out, "200 OK", SMALL, true)
-    }
-
-    fn status(&self, out: &mut Vec<u8>, counters: &Counters) -> bool {
+    /// The `stub_status`-style page the driver reads accepted connections from; the
+    /// connection closes after it.
+    fn status(&self, out: &mut Vec<u8>, counters: &Counters) {
         let accepts = counters.accepts.load(Ordering::Relaxed);
         let body = format!(
             "Active connections: {} \nserver accepts handled requests\n {accepts} {accepts} {} \nReading: 0 Writing: 1 Waiting: 0 \nUptime: {}s\n",
@@ -389,12 +391,45 @@ impl Responses {
             counters.requests.load(Ordering::Relaxed),
             self.started.elapsed().as_secs(),
         );
-        self.with_length(out, "200 OK", body.as_bytes(), true)
+        let date = http_date(self.second);
+        out.extend_from_slice(&render(
+            &date,
+            "200 OK",
+            "text/plain",
+            false,
+            body.as_bytes(),
+            true,
+        ));
     }
+}
 
-    fn not_found(&self, out: &mut Vec<u8>, close: bool) -> bool {
-        self.with_length(out, "404 Not Found", b"not found\n", close)
+/// A whole response: status line, `Server`, `Date`, `Content-Type`, then the framing
+/// fields as nginx orders them (`Transfer-Encoding: chunked` when `chunked`, `body`
+/// being chunked already; else `Content-Length`), `Connection`, `body`.
+fn render(
+    date: &[u8; 29],
+    status: &str,
+    content_type: &str,
+    chunked: bool,
+    body: &[u8],
+    close: bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(192 + body.len());
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_bytes());
+    out.extend_from_slice(b"\r\nServer: peers-server\r\nDate: ");
+    out.extend_from_slice(date);
+    out.extend_from_slice(b"\r\nContent-Type: ");
+    out.extend_from_slice(content_type.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    } else {
+        let _ = write!(out, "Content-Length: {}\r\n", body.len());
     }
+    out.extend_from_slice(connection(close));
+    out.extend_from_slice(body);
+    out
 }
 
 fn connection(close: bool) -> &'static [u8] {

@@ -190,10 +190,7 @@ impl Demo {
         let before = self.server.stats().connections_accepted;
         for i in 0..100 {
             let response = client.get(self.server.url("/hello"))?;
-            let info = response
-                .extensions()
-                .get::<ResponseInfo>()
-                .map(|i| i.connection);
+            let info = ResponseInfo::of(&response).map(|i| i.connection);
             // Reading the body to its end gives the connection back to the pool.
             let body = response.into_body().into_string()?;
             if i < 2 {
@@ -222,10 +219,7 @@ impl Demo {
         );
         for path in ["/close", "/http10", "/no-idle", "/chunked", "/hello"] {
             let response = client.get(self.server.url(path))?;
-            let decision = response
-                .extensions()
-                .get::<ResponseInfo>()
-                .map(|i| i.decision);
+            let decision = ResponseInfo::of(&response).map(|i| i.decision);
             let body = response.into_body().into_string()?;
             let verdict = decision.map_or_else(|| "no decision".to_string(), |d| d.to_string());
             say!(out, "   GET {path:<9} -> {body:<22} {verdict}");
@@ -250,14 +244,9 @@ impl Demo {
         let url = self.server.url("/short-keep-alive");
 
         let response = client.get(&url)?;
-        let decision = response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| i.decision);
-        let info = response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| i.connection);
+        let response_info = ResponseInfo::of(&response);
+        let decision = response_info.map(|i| i.decision);
+        let info = response_info.map(|i| i.connection);
         response.into_body().into_string()?;
         let verdict = decision.map_or_else(|| "no decision".to_string(), |d| d.to_string());
         say!(
@@ -272,19 +261,13 @@ impl Demo {
 
         clock.advance(Duration::from_millis(500));
         let response = client.get(&url)?;
-        let info = response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| i.connection);
+        let info = ResponseInfo::of(&response).map(|i| i.connection);
         response.into_body().into_string()?;
         say!(out, "   0.5s later: {}", how(info));
 
         clock.advance(Duration::from_millis(1500));
         let response = client.get(&url)?;
-        let info = response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| i.connection);
+        let info = ResponseInfo::of(&response).map(|i| i.connection);
         response.into_body().into_string()?;
         let expired = client.stats().closes.get(hcx::CloseReason::Expired);
         say!(
@@ -311,10 +294,7 @@ impl Demo {
         let url = idle.url("/");
 
         let response = client.get(&url)?;
-        let first = response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| i.connection);
+        let first = ResponseInfo::of(&response).map(|i| i.connection);
         let body = response.into_body().into_string()?;
         say!(out, "   GET / -> {body:?} {}, kept in the pool", how(first));
 
@@ -332,10 +312,7 @@ impl Demo {
 
         let retries_before = self.counters.counts().retries;
         let response = client.get(&url)?;
-        let second = response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| i.connection);
+        let second = ResponseInfo::of(&response).map(|i| i.connection);
         let body = response.into_body().into_string()?;
         let retried = self.counters.counts().retries - retries_before;
         let stale = second.map_or(0, |i| i.stale_discarded);
@@ -550,10 +527,7 @@ impl Demo {
         );
         clock.advance(Duration::from_secs(70));
         let response = client.get(server.url("/"))?;
-        let info = response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| i.connection);
+        let info = ResponseInfo::of(&response).map(|i| i.connection);
         response.into_body().into_string()?;
         let learned = client
             .idle_limits()
@@ -567,10 +541,7 @@ impl Demo {
         say!(out, "   the route's learned idle limit: {learned}");
         clock.advance(Duration::from_secs(70));
         let response = client.post(server.url("/orders"), "order 2".to_string())?;
-        let info = response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| i.connection);
+        let info = ResponseInfo::of(&response).map(|i| i.connection);
         response.into_body().into_string()?;
         let closed = info.map_or(0, |i| i.idle_limit_closed);
         say!(

@@ -10,8 +10,8 @@ use crate::CloseReason;
 ///
 /// One value from the strategies (hcx-reuse's `decide`) through the exec runtime
 /// (`mark`) to the pool's release (`Lease::release`), and in each response's
-/// extensions (hcx-exec's `ResponseInfo`), so the decision a user reads is the one the pool acted on. Apache
-/// HttpClient spreads this over `keepAlive(…) → boolean`, `getKeepAliveDuration(…)`
+/// extensions (hcx-exec's `ResponseInfo`), so the decision a user reads is the one
+/// the pool acted on. Apache HttpClient spreads this over `keepAlive(…) → boolean`, `getKeepAliveDuration(…)`
 /// and `releaseConnection(…, reusable, keepAlive)`.
 ///
 /// ```

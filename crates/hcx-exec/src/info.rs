@@ -5,7 +5,7 @@ use std::time::Duration;
 use hcx_close::Decision;
 
 /// What the engine tells about a response's connection, in the response's extensions
-/// (`response.extensions().get::<ResponseInfo>()`): how the connection was obtained
+/// ([`ResponseInfo::of`]): how the connection was obtained
 /// and what happens to it after this response. hyper: `HttpInfo`; Go:
 /// `httptrace.GotConnInfo`.
 ///
@@ -21,6 +21,20 @@ pub struct ResponseInfo {
     /// from the response head; a body that then fails or is dropped unread can still
     /// close the connection.
     pub decision: Decision,
+}
+
+impl ResponseInfo {
+    /// The info `response` carries: `response.extensions().get::<ResponseInfo>()`,
+    /// copied. `None` for a response the engine did not make (or one whose extensions
+    /// were replaced).
+    ///
+    /// ```
+    /// use hcx_exec::ResponseInfo;
+    /// assert_eq!(ResponseInfo::of(&http::Response::new(())), None);
+    /// ```
+    pub fn of<B>(response: &http::Response<B>) -> Option<ResponseInfo> {
+        response.extensions().get::<ResponseInfo>().copied()
+    }
 }
 
 /// How a response's connection was obtained: the response's

@@ -24,7 +24,7 @@
 //!     let route = Route::from_uri(request.uri())?;
 //!     let runtime = ExecRuntime::new(manager.clone()); // one per request
 //!     let response = exec.execute(&route, request, runtime, &RequestConfig::default())?;
-//!     let info = response.extensions().get::<ResponseInfo>().copied();
+//!     let info = ResponseInfo::of(&response);
 //!     assert_eq!(info.map(|i| i.connection.reused), Some(round > 0));
 //!     // The keep-or-close decision the pool will act on, with its reason if it closes.
 //!     assert!(info.is_some_and(|i| i.decision.is_keep()));

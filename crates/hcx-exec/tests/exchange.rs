@@ -44,10 +44,7 @@ impl Setup {
 }
 
 fn info<B>(response: &Response<B>) -> Option<ConnectionInfo> {
-    response
-        .extensions()
-        .get::<ResponseInfo>()
-        .map(|i| i.connection)
+    ResponseInfo::of(response).map(|i| i.connection)
 }
 
 #[test]
@@ -214,20 +211,14 @@ fn reuse_decisions_are_reported_with_their_reason() -> TestResult {
     let response = setup.get(&server.url("/keep"))?;
     // The server's 7 s less the 1 s safety margin.
     assert_eq!(
-        response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| &i.decision),
-        Some(&Decision::keep(Some(Duration::from_secs(6))))
+        ResponseInfo::of(&response).map(|i| i.decision),
+        Some(Decision::keep(Some(Duration::from_secs(6))))
     );
     drop(response);
     let response = setup.get(&server.url("/close"))?;
     assert_eq!(
-        response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| &i.decision),
-        Some(&Decision::Close(CloseReason::ResponseConnectionClose))
+        ResponseInfo::of(&response).map(|i| i.decision),
+        Some(Decision::Close(CloseReason::ResponseConnectionClose))
     );
     assert_eq!(response.into_body().into_string()?, "bye");
     assert_eq!(setup.manager.stats().pool.available, 0);
@@ -313,11 +304,8 @@ fn an_answer_sent_before_the_server_hung_up_on_the_upload_is_still_read() -> Tes
     let response = setup.send(Request::put(url).body(body)?)?;
     assert_eq!(response.status(), 413);
     assert_eq!(
-        response
-            .extensions()
-            .get::<ResponseInfo>()
-            .map(|i| &i.decision),
-        Some(&Decision::Close(CloseReason::RequestBodyIncomplete))
+        ResponseInfo::of(&response).map(|i| i.decision),
+        Some(Decision::Close(CloseReason::RequestBodyIncomplete))
     );
     assert_eq!(response.into_body().into_string()?, "too big!");
     assert_eq!(setup.manager.stats().pool.leased, 0);

@@ -198,9 +198,8 @@ impl HeadReader {
                 }
                 return Ok(None);
             }
-            Err(e) if first_look && !self.may_parse(buf) => {
+            Err(_) if first_look && !self.may_parse(buf) => {
                 // An error in a head not yet whole: as if it had not been parsed yet.
-                drop(e);
                 check_http_prefix(buf)?;
                 return Ok(None);
             }

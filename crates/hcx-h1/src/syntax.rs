@@ -104,8 +104,8 @@ pub fn parse_decimal_saturating(digits: &[u8]) -> Option<u64> {
 /// a name or an IPv4 address, `[…]` with its brackets for an IP literal, userinfo
 /// dropped; the port text is `None` without a colon and may be empty (`host:`). The
 /// URI parser has checked the authority's syntax; this only splits it, in one pass
-/// over its bytes (not the generic `str` searchers), and is what the codec's `Host` field and
-/// the exec crate's routes both read, so the two never disagree.
+/// over its bytes (not the generic `str` searchers), and is what the codec's `Host`
+/// field and the exec crate's routes both read, so the two never disagree.
 ///
 /// ```
 /// use hcx_h1::syntax::authority_host_port;

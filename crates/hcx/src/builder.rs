@@ -556,7 +556,8 @@ impl ClientBuilder {
     }
 
     /// Adds a request interceptor that runs after the default headers are applied
-    /// (it sees `User-Agent` and COMPRESS's `Accept-Encoding`), once per attempt. Apache: `addRequestInterceptorLast`.
+    /// (it sees `User-Agent` and COMPRESS's `Accept-Encoding`), once per attempt.
+    /// Apache: `addRequestInterceptorLast`.
     pub fn add_request_interceptor_last(
         mut self,
         interceptor: impl RequestInterceptor + 'static,

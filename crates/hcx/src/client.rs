@@ -323,11 +323,8 @@ mod tests {
             .build()?;
         let response = client.get(server.url("/"))?;
         assert_eq!(
-            response
-                .extensions()
-                .get::<ResponseInfo>()
-                .map(|i| &i.decision),
-            Some(&Decision::Close(CloseReason::Custom("server error")))
+            ResponseInfo::of(&response).map(|i| i.decision),
+            Some(Decision::Close(CloseReason::Custom("server error")))
         );
         drop(response);
         assert_eq!(client.stats().pool.available, 0);
@@ -339,11 +336,8 @@ mod tests {
         let client = Client::builder().shared_keep_alive_strategy(keep).build()?;
         let response = client.get(server.url("/"))?;
         assert_eq!(
-            response
-                .extensions()
-                .get::<ResponseInfo>()
-                .map(|i| &i.decision),
-            Some(&Decision::keep(Some(std::time::Duration::from_secs(9))))
+            ResponseInfo::of(&response).map(|i| i.decision),
+            Some(Decision::keep(Some(std::time::Duration::from_secs(9))))
         );
         Ok(())
     }

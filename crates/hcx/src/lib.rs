@@ -39,14 +39,14 @@
 //!
 //! for round in 0..3 {
 //!     let response = client.get(server.url("/hello"))?;
-//!     let info = response.extensions().get::<ResponseInfo>();
+//!     let info = ResponseInfo::of(&response); // the response's extension
 //!     assert_eq!(info.map(|i| i.connection.reused), Some(round > 0));
 //!     assert_eq!(response.into_body().into_string()?, "hello, world");
 //! }
 //! let response = client.get(server.url("/bye"))?;
 //! assert_eq!(
-//!     response.extensions().get::<ResponseInfo>().map(|i| &i.decision),
-//!     Some(&Decision::Close(CloseReason::ResponseConnectionClose))
+//!     ResponseInfo::of(&response).map(|i| i.decision),
+//!     Some(Decision::Close(CloseReason::ResponseConnectionClose))
 //! );
 //! drop(response);
 //! assert_eq!(server.stats().connections_accepted, 1); // one connection, reused

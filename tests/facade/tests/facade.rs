@@ -201,17 +201,11 @@ fn bounded_builder() -> hcx::ClientBuilder {
 }
 
 fn decision_of<B>(response: &hcx::http::Response<B>) -> Option<hcx::Decision> {
-    response
-        .extensions()
-        .get::<hcx::ResponseInfo>()
-        .map(|i| i.decision)
+    hcx::ResponseInfo::of(response).map(|i| i.decision)
 }
 
 fn info_of<B>(response: &hcx::http::Response<B>) -> Option<hcx::ConnectionInfo> {
-    response
-        .extensions()
-        .get::<hcx::ResponseInfo>()
-        .map(|i| i.connection)
+    hcx::ResponseInfo::of(response).map(|i| i.connection)
 }
 
 /// The error of a result that should have failed.

@@ -18,22 +18,15 @@ pub fn client() -> Result<Client, hcx::Error> {
 }
 
 pub fn info(response: &Response<ResponseBody>) -> ConnectionInfo {
-    match response
-        .extensions()
-        .get::<ResponseInfo>()
-        .map(|i| &i.connection)
-    {
-        Some(info) => *info,
-        None => panic!("the response carries no ConnectionInfo"),
+    match ResponseInfo::of(response) {
+        Some(info) => info.connection,
+        None => panic!("the response carries no ResponseInfo"),
     }
 }
 
 /// The keep-or-close decision the response carries.
 pub fn decision(response: &Response<ResponseBody>) -> Option<Decision> {
-    response
-        .extensions()
-        .get::<ResponseInfo>()
-        .map(|i| i.decision)
+    ResponseInfo::of(response).map(|i| i.decision)
 }
 
 /// The reason the response's connection closes, if it does.

@@ -57,9 +57,9 @@ where
 }
 
 /// The PROTOCOL element. Request interceptors added first run before COMPRESS's
-/// `Accept-Encoding` ([`Scope::accept_encoding`]), the default headers (and cookies)
-/// are applied, those added last after; response interceptors
-/// in the order added (first ones first), after cookies are stored.
+/// `Accept-Encoding` ([`Scope::accept_encoding`]), the default headers and cookies
+/// are added, those added last after them; response interceptors run in the order
+/// added (first ones first), after cookies are stored.
 ///
 /// Connection handling: an HTTP/1.0 request without a `Connection` field gets
 /// `Connection: keep-alive`, so that its connection can be reused (RFC 9112 §9.3: an
