@@ -9,8 +9,8 @@ use crate::CloseReason;
 /// reusable for a while, or close it, and why.
 ///
 /// One value from the strategies (hcx-reuse's `decide`) through the exec runtime
-/// (`mark`) to the pool's release (`Lease::release`), and in each response's
-/// extensions (hcx-exec's `ResponseInfo`), so the decision a user reads is the one
+/// (`mark`) to the pool's release (`Lease::release`), and in each response
+/// (hcx-exec's `ResponseInfo`), so the decision a user reads is the one
 /// the pool acted on. Apache HttpClient spreads this over `keepAlive(…) → boolean`, `getKeepAliveDuration(…)`
 /// and `releaseConnection(…, reusable, keepAlive)`.
 ///

@@ -249,18 +249,20 @@ impl MainExec {
             events.reuse_decided(&conn_ref, decision);
         }
 
-        let mut response = head.into_response(());
-        if let Some(connection) = info {
-            response.extensions_mut().insert(ResponseInfo {
+        let body = if framing.has_body() {
+            ResponseBody::streaming(runtime, decoder, config, facts)
+        } else {
+            runtime.release();
+            ResponseBody::empty(facts)
+        };
+        let body = match info {
+            Some(connection) => body.with_info(ResponseInfo {
                 connection,
                 decision,
-            });
-        }
-        if !framing.has_body() {
-            runtime.release();
-            return Ok(response.map(|()| ResponseBody::empty(facts)));
-        }
-        Ok(response.map(|()| ResponseBody::streaming(runtime, decoder, config, facts)))
+            }),
+            None => body,
+        };
+        Ok(head.into_response(body))
     }
 }
 

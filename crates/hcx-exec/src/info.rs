@@ -4,13 +4,16 @@ use std::time::Duration;
 
 use hcx_close::Decision;
 
-/// What the engine tells about a response's connection, in the response's extensions
-/// ([`ResponseInfo::of`]): how the connection was obtained
-/// and what happens to it after this response. hyper: `HttpInfo`; Go:
+use crate::ResponseBody;
+
+/// What the engine tells about a response's connection, carried by the response's
+/// body ([`ResponseInfo::of`], [`ResponseBody::info`]): how the connection was
+/// obtained and what happens to it after this response. hyper: `HttpInfo`; Go:
 /// `httptrace.GotConnInfo`.
 ///
-/// One extension rather than one per fact: `http::Extensions` allocates its map, its
-/// table and each value, so a second value would cost every response an allocation.
+/// Carried by the body rather than as a response extension: `http::Extensions`
+/// allocates its map, its table and each value, three allocations for every response;
+/// the body keeps it in one box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ResponseInfo {
@@ -24,16 +27,15 @@ pub struct ResponseInfo {
 }
 
 impl ResponseInfo {
-    /// The info `response` carries: `response.extensions().get::<ResponseInfo>()`,
-    /// copied. `None` for a response the engine did not make (or one whose extensions
-    /// were replaced).
+    /// The info `response` carries, copied: `response.body().info()`. `None` for a
+    /// response the engine did not make, or one whose body was replaced by a body
+    /// without it.
     ///
-    /// ```
-    /// use hcx_exec::ResponseInfo;
-    /// assert_eq!(ResponseInfo::of(&http::Response::new(())), None);
-    /// ```
-    pub fn of<B>(response: &http::Response<B>) -> Option<ResponseInfo> {
-        response.extensions().get::<ResponseInfo>().copied()
+    /// It stays with the body through a content decoder
+    /// ([`ResponseBody::map_reader`]) and goes with it: `response.map(..)` to another
+    /// body type leaves it behind.
+    pub fn of(response: &http::Response<ResponseBody>) -> Option<ResponseInfo> {
+        response.body().info().copied()
     }
 }
 

@@ -13,6 +13,7 @@ use hcx_close::CloseReason;
 use crate::config::RequestConfig;
 use crate::error::{Error, ErrorKind, Facts};
 use crate::events::ConnectionRef;
+use crate::info::ResponseInfo;
 use crate::runtime::ExecRuntime;
 
 /// How far one read of a drain may run past the drain deadline.
@@ -42,6 +43,10 @@ pub struct ResponseBody {
     trailers: Option<Box<HeaderMap>>,
     /// How the exchange got here, for every error the body reports.
     facts: Facts,
+    /// What the engine tells about the connection ([`ResponseInfo::of`]). Boxed for the
+    /// same reason as the trailers; one allocation, where a response extension costs
+    /// three (the map, its table, the value).
+    info: Option<Box<ResponseInfo>>,
 }
 
 enum State {
@@ -77,6 +82,7 @@ impl ResponseBody {
                 response_started: true,
                 ..facts
             },
+            info: None,
         }
     }
 
@@ -99,7 +105,21 @@ impl ResponseBody {
                 response_started: true,
                 ..facts
             },
+            info: None,
         }
+    }
+
+    /// This body, carrying `info` about its connection.
+    pub(crate) fn with_info(mut self, info: ResponseInfo) -> Self {
+        self.info = Some(Box::new(info));
+        self
+    }
+
+    /// What the engine tells about the connection this body's response came on: how
+    /// it was obtained and whether it is kept. `None` for a body the engine did not
+    /// make. [`ResponseInfo::of`] reads it from a response.
+    pub fn info(&self) -> Option<&ResponseInfo> {
+        self.info.as_deref()
     }
 
     /// This body seen through another reader, for layers that transform a body on its
@@ -115,16 +135,18 @@ impl ResponseBody {
     /// body.map_reader(|original| original.take(1024))
     /// # }
     /// ```
-    pub fn map_reader<R, F>(self, f: F) -> Self
+    pub fn map_reader<R, F>(mut self, f: F) -> Self
     where
         F: FnOnce(ResponseBody) -> R,
         R: Read + Send + 'static,
     {
         let facts = self.facts;
+        let info = self.info.take();
         ResponseBody {
             state: State::Wrapped(Box::new(f(self))),
             trailers: None,
             facts,
+            info,
         }
     }
 

@@ -43,7 +43,7 @@ impl Setup {
     }
 }
 
-fn info<B>(response: &Response<B>) -> Option<ConnectionInfo> {
+fn info(response: &Response<hcx_exec::ResponseBody>) -> Option<ConnectionInfo> {
     ResponseInfo::of(response).map(|i| i.connection)
 }
 

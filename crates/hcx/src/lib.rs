@@ -23,7 +23,7 @@
 //!
 //! One [`Client`] serves every thread: clones share one connection pool. Reading a
 //! body to its end (or dropping it) gives the connection back; every response says,
-//! in its [`ResponseInfo`] extension, how its connection was obtained
+//! in its [`ResponseInfo`], how its connection was obtained
 //! ([`ConnectionInfo`]) and what happens to it next ([`Decision`]: kept for how long,
 //! or closed and why):
 //!
@@ -39,7 +39,7 @@
 //!
 //! for round in 0..3 {
 //!     let response = client.get(server.url("/hello"))?;
-//!     let info = ResponseInfo::of(&response); // the response's extension
+//!     let info = ResponseInfo::of(&response); // carried by the body
 //!     assert_eq!(info.map(|i| i.connection.reused), Some(round > 0));
 //!     assert_eq!(response.into_body().into_string()?, "hello, world");
 //! }

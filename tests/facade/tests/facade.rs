@@ -200,11 +200,11 @@ fn bounded_builder() -> hcx::ClientBuilder {
         .response_timeout(Some(TIMEOUT))
 }
 
-fn decision_of<B>(response: &hcx::http::Response<B>) -> Option<hcx::Decision> {
+fn decision_of(response: &hcx::http::Response<hcx::ResponseBody>) -> Option<hcx::Decision> {
     hcx::ResponseInfo::of(response).map(|i| i.decision)
 }
 
-fn info_of<B>(response: &hcx::http::Response<B>) -> Option<hcx::ConnectionInfo> {
+fn info_of(response: &hcx::http::Response<hcx::ResponseBody>) -> Option<hcx::ConnectionInfo> {
     hcx::ResponseInfo::of(response).map(|i| i.connection)
 }
 
