@@ -299,17 +299,19 @@ impl PoolingConnectionManager {
     ) -> Result<Endpoint, Error> {
         let inner = &*self.inner;
         inner.events.lease_requested(route);
-        let deadline = Instant::now().checked_add(timeout);
+        // Fixed at the first wait: a request served at once reads no clock for it.
+        let mut deadline: Option<Option<Instant>> = None;
         let mut stale_discarded = 0u32;
         let mut lease_waited: Option<Duration> = None;
         loop {
-            let remaining =
-                deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
             let request = inner.pool.lease(route, state.clone());
             let leased = if request.is_immediate() {
-                request.get(remaining)
+                // Served (or refused) at once: `get` does not wait.
+                request.get(timeout)
             } else {
                 let start = Instant::now();
+                let deadline = *deadline.get_or_insert_with(|| start.checked_add(timeout));
+                let remaining = deadline.map_or(timeout, |d| d.saturating_duration_since(start));
                 let leased = request.get(remaining);
                 let waited = start.elapsed();
                 inner.lease_waits.record(waited);
