@@ -89,11 +89,12 @@ pub fn parse_response_head(
     buf: &[u8],
     limits: &Limits,
 ) -> Result<Option<(ResponseHead, usize)>, Error> {
-    let Some(raw) = parse_raw(buf, limits)? else {
+    let mut fields = Fields::new();
+    let Some(raw) = parse_raw(buf, limits, &mut fields)? else {
         return Ok(None);
     };
     let len = raw.len;
-    Ok(Some((raw.build(buf, None)?, len)))
+    Ok(Some((raw.build(&fields, buf, None)?, len)))
 }
 
 /// Parses a response head at the start of `buf` and, when it is complete, removes it
@@ -105,11 +106,12 @@ pub fn take_response_head(
     buf: &mut BytesMut,
     limits: &Limits,
 ) -> Result<Option<ResponseHead>, Error> {
-    let Some(raw) = parse_raw(buf, limits)? else {
+    let mut fields = Fields::new();
+    let Some(raw) = parse_raw(buf, limits, &mut fields)? else {
         return Ok(None);
     };
     let shared = buf.split_to(raw.len).freeze();
-    raw.build(&shared, Some(&shared)).map(Some)
+    raw.build(&fields, &shared, Some(&shared)).map(Some)
 }
 
 /// Reads the heads of one exchange: any informational (1xx) responses, then the
@@ -261,14 +263,19 @@ impl HeadReader {
     }
 }
 
-/// Where the parts of a parsed head lie in the buffer.
+/// Where the parts of a parsed head lie in the buffer; its fields' names and values
+/// are in a [`Fields`] beside it.
 struct RawHead {
     version: Version,
     status: StatusCode,
     reason: Range<usize>,
-    fields: SmallVec<[(Range<usize>, Range<usize>); INLINE_FIELDS]>,
     len: usize,
 }
+
+/// Where each field's name and value lie in the buffer. Kept apart from [`RawHead`]
+/// and filled in place: half a kilobyte inline, it would otherwise be copied on every
+/// return and call between parsing and building.
+type Fields = SmallVec<[(Range<usize>, Range<usize>); INLINE_FIELDS]>;
 
 /// As many header slots as fit comfortably on the stack; more come from the heap.
 const STACK_HEADERS: usize = 100;
@@ -277,7 +284,7 @@ const STACK_HEADERS: usize = 100;
 /// most responses carry, so the usual head allocates only its `HeaderMap`.
 const INLINE_FIELDS: usize = 16;
 
-fn parse_raw(buf: &[u8], limits: &Limits) -> Result<Option<RawHead>, Error> {
+fn parse_raw(buf: &[u8], limits: &Limits, fields: &mut Fields) -> Result<Option<RawHead>, Error> {
     if buf.is_empty() {
         return Ok(None);
     }
@@ -332,21 +339,16 @@ fn parse_raw(buf: &[u8], limits: &Limits) -> Result<Option<RawHead>, Error> {
     let reason = response
         .reason
         .map_or(0..0, |r| offset_range(buf, len, r.as_bytes()));
-    let fields = response
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                offset_range(buf, len, h.name.as_bytes()),
-                offset_range(buf, len, h.value),
-            )
-        })
-        .collect();
+    fields.extend(response.headers.iter().map(|h| {
+        (
+            offset_range(buf, len, h.name.as_bytes()),
+            offset_range(buf, len, h.value),
+        )
+    }));
     Ok(Some(RawHead {
         version,
         status,
         reason,
-        fields,
         len,
     }))
 }
@@ -354,7 +356,12 @@ fn parse_raw(buf: &[u8], limits: &Limits) -> Result<Option<RawHead>, Error> {
 impl RawHead {
     /// Builds the head from the buffer the ranges point into; with `shared`, the same
     /// bytes as `Bytes`, values are slices of it instead of copies.
-    fn build(self, src: &[u8], shared: Option<&Bytes>) -> Result<ResponseHead, Error> {
+    fn build(
+        self,
+        fields: &Fields,
+        src: &[u8],
+        shared: Option<&Bytes>,
+    ) -> Result<ResponseHead, Error> {
         // `http` caps a map at 24,576 fields and panics past it in `with_capacity` and
         // `append`: with limits raised that far, the `try_` forms turn it into an error.
         let too_many = || {
@@ -363,10 +370,9 @@ impl RawHead {
                 "more header fields than an http::HeaderMap can hold (24,576)".to_string(),
             )
         };
-        let mut headers =
-            HeaderMap::try_with_capacity(self.fields.len()).map_err(|_| too_many())?;
-        for (name_range, value_range) in self.fields {
-            let name_bytes = &src[name_range];
+        let mut headers = HeaderMap::try_with_capacity(fields.len()).map_err(|_| too_many())?;
+        for (name_range, value_range) in fields {
+            let name_bytes = &src[name_range.clone()];
             let raw_value = &src[value_range.clone()];
             let name = HeaderName::from_bytes(name_bytes).map_err(|_| {
                 Error::new(
@@ -384,7 +390,7 @@ impl RawHead {
                     .collect();
                 HeaderValue::from_bytes(&unfolded)
             } else if let Some(shared) = shared {
-                HeaderValue::from_maybe_shared(shared.slice(value_range))
+                HeaderValue::from_maybe_shared(shared.slice(value_range.clone()))
             } else {
                 HeaderValue::from_bytes(raw_value)
             };
