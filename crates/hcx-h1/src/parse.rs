@@ -374,7 +374,7 @@ impl RawHead {
         for (name_range, value_range) in fields {
             let name_bytes = &src[name_range.clone()];
             let raw_value = &src[value_range.clone()];
-            let name = HeaderName::from_bytes(name_bytes).map_err(|_| {
+            let name = field_name(name_bytes).map_err(|_| {
                 Error::new(
                     ErrorKind::InvalidHead,
                     format!("invalid header field name {}", ShowBytes(name_bytes)),
@@ -415,6 +415,49 @@ impl RawHead {
             headers,
             reason,
         })
+    }
+}
+
+/// The name of a response field. The names servers send most, spelt as they send them
+/// (`Content-Length`, not `content-length`), are matched by length and bytes and come
+/// back as `http`'s constants; any other spelling or name goes through
+/// `HeaderName::from_bytes`, which lowercases it into a scratch buffer and looks it up
+/// among all the standard names, about a hundred instructions a field. Both ways give
+/// the same name.
+fn field_name(bytes: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderName> {
+    use http::header::{
+        CACHE_CONTROL, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, DATE, ETAG,
+        EXPIRES, LAST_MODIFIED, LOCATION, SERVER, SET_COOKIE, TRANSFER_ENCODING, VARY,
+    };
+    let known = match bytes.len() {
+        4 => match bytes {
+            b"Date" => Some(DATE),
+            b"ETag" => Some(ETAG),
+            b"Vary" => Some(VARY),
+            _ => None,
+        },
+        6 => (bytes == b"Server").then_some(SERVER),
+        7 => (bytes == b"Expires").then_some(EXPIRES),
+        8 => (bytes == b"Location").then_some(LOCATION),
+        10 => match bytes {
+            b"Connection" => Some(CONNECTION),
+            b"Set-Cookie" => Some(SET_COOKIE),
+            _ => None,
+        },
+        12 => (bytes == b"Content-Type").then_some(CONTENT_TYPE),
+        13 => match bytes {
+            b"Cache-Control" => Some(CACHE_CONTROL),
+            b"Last-Modified" => Some(LAST_MODIFIED),
+            _ => None,
+        },
+        14 => (bytes == b"Content-Length").then_some(CONTENT_LENGTH),
+        16 => (bytes == b"Content-Encoding").then_some(CONTENT_ENCODING),
+        17 => (bytes == b"Transfer-Encoding").then_some(TRANSFER_ENCODING),
+        _ => None,
+    };
+    match known {
+        Some(name) => Ok(name),
+        None => HeaderName::from_bytes(bytes),
     }
 }
 

@@ -120,6 +120,17 @@ fn obs_fold_becomes_spaces() {
         .unwrap();
     assert_eq!(head.headers["x"], "a   b");
     assert_eq!(head.headers["y"], "c");
+    // Empty lines before the status line add line ends too: with or without a fold
+    // after them, the values come out right.
+    let (head, _) = parse(b"\r\n\nHTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.headers["x"], "a   b");
+    let (head, _) = parse(b"\r\nHTTP/1.1 200 OK\r\nX: a\r\nY: c\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.headers["x"], "a");
+    assert_eq!(head.headers["y"], "c");
 }
 
 #[test]
@@ -372,4 +383,37 @@ fn blank_lines_before_a_trickled_head_are_scanned_once() {
     };
     assert_eq!(head.status, 200);
     assert!(buf.is_empty());
+}
+
+#[test]
+fn field_names_spelt_as_servers_send_them_are_the_names_from_bytes_gives() {
+    let names: &[&[u8]] = &[
+        b"Date",
+        b"ETag",
+        b"Vary",
+        b"Server",
+        b"Expires",
+        b"Location",
+        b"Connection",
+        b"Set-Cookie",
+        b"Content-Type",
+        b"Cache-Control",
+        b"Last-Modified",
+        b"Content-Length",
+        b"Content-Encoding",
+        b"Transfer-Encoding",
+    ];
+    for &name in names {
+        let expected = HeaderName::from_bytes(name).unwrap();
+        assert_eq!(field_name(name).unwrap(), expected);
+        // The other spellings take the general way to the same name.
+        assert_eq!(field_name(&name.to_ascii_lowercase()).unwrap(), expected);
+        assert_eq!(field_name(&name.to_ascii_uppercase()).unwrap(), expected);
+    }
+    // Names of those lengths that are not in the list, and ones that are not names.
+    assert_eq!(field_name(b"X-Ab").unwrap(), "x-ab");
+    assert_eq!(field_name(b"Content-Typo").unwrap(), "content-typo");
+    assert!(field_name(b"Date ").is_err());
+    assert!(field_name(b"").is_err());
+    assert!(field_name(b"Con\x00nection").is_err());
 }
