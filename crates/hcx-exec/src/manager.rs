@@ -289,7 +289,9 @@ impl PoolingConnectionManager {
     ///
     /// A reused connection idle at least `validate_after_inactivity` is probed first;
     /// a stale one is closed and the lease tried again within what is left of
-    /// `timeout`. The endpoint may hold no connection yet:
+    /// `timeout`, counted from the first stale connection closed or the first wait,
+    /// whichever comes first (a lease served at once reads no clock for it). The
+    /// endpoint may hold no connection yet:
     /// [`Endpoint::connect_if_needed`] opens one.
     pub fn lease(
         &self,
@@ -299,7 +301,8 @@ impl PoolingConnectionManager {
     ) -> Result<Endpoint, Error> {
         let inner = &*self.inner;
         inner.events.lease_requested(route);
-        // Fixed at the first wait: a request served at once reads no clock for it.
+        // Fixed at the first wait or the first stale connection closed: a request
+        // served at once reads no clock for it.
         let mut deadline: Option<Option<Instant>> = None;
         let mut stale_discarded = 0u32;
         let mut lease_waited: Option<Duration> = None;
@@ -349,6 +352,7 @@ impl PoolingConnectionManager {
                 .validate_after_inactivity
                 .is_some_and(|after| idle >= after);
             if probe && conn.is_stale() {
+                deadline.get_or_insert_with(|| Instant::now().checked_add(timeout));
                 stale_discarded = stale_discarded.saturating_add(1);
                 lease.discard(CloseReason::Stale);
                 continue;

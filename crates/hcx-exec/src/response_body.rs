@@ -125,8 +125,10 @@ impl ResponseBody {
     /// This body seen through another reader, for layers that transform a body on its
     /// way to the caller (a content decoder): `f` gets this body and returns a reader
     /// over it. The original keeps releasing its connection at its own end and draining
-    /// or closing it when dropped; errors keep the exchange's facts. Trailers of the
-    /// original body are not visible through the new one.
+    /// or closing it when dropped; errors keep the exchange's facts, and its
+    /// [`info`](Self::info) moves to the new body (the original handed to `f` no
+    /// longer carries it). Trailers of the original body are not visible through the
+    /// new one.
     ///
     /// ```
     /// # use std::io::Read;
