@@ -378,3 +378,100 @@ fn a_one_second_keep_alive_timeout_is_kept_half_a_second() -> TestResult {
     // back-to-back request would open a connection; half of it keeps reuse.
     keep_alive_edge("timeout=1", Duration::from_millis(500))
 }
+
+/// Reads one request head from `stream` (up to its blank line); `None` at its end.
+fn read_request_head(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(head)
+}
+
+/// Bytes a server sends past its `Content-Length` in the same segment as the body's
+/// end are seen, whatever the size of the caller's buffer: a read straight into a
+/// large buffer (no copy through the connection's) must not leave them in the socket
+/// to answer the next request, even when the buffer holds exactly the rest of the
+/// body. The stale probe is off, so nothing else would catch them. The server sends
+/// the body only once the client holds the head, so a large enough buffer takes the
+/// direct path; the surplus is a whole response of its own, "evil".
+#[test]
+fn bytes_past_the_body_end_close_the_connection_even_on_a_direct_read() -> TestResult {
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    const REAL: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal";
+    const BODY_LEN: usize = 10_000;
+    let body_and_surplus: Vec<u8> = std::iter::repeat_n(b'x', BODY_LEN)
+        .chain(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"
+                .iter()
+                .copied(),
+        )
+        .collect();
+    for buffer in [4, 64 * 1024, BODY_LEN] {
+        let body_and_surplus = body_and_surplus.clone();
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}/", listener.local_addr()?);
+        let (send_body, body_wanted) = mpsc::channel::<()>();
+        let server = std::thread::spawn(move || -> std::io::Result<()> {
+            // The first connection: the head, then on cue the body with a surplus.
+            let (mut first, _) = listener.accept()?;
+            read_request_head(&mut first).ok_or(std::io::ErrorKind::UnexpectedEof)?;
+            write!(
+                first,
+                "HTTP/1.1 200 OK\r\nContent-Length: {BODY_LEN}\r\n\r\n"
+            )?;
+            let _ = body_wanted.recv();
+            first.write_all(&body_and_surplus)?;
+            // Any request still sent on it would get "evil" first; answer it truly.
+            std::thread::spawn(move || {
+                while read_request_head(&mut first).is_some() {
+                    if first.write_all(REAL).is_err() {
+                        break;
+                    }
+                }
+            });
+            // The next connection, if the client opens one.
+            let (mut second, _) = listener.accept()?;
+            while read_request_head(&mut second).is_some() {
+                second.write_all(REAL)?;
+            }
+            Ok(())
+        });
+        let client = Client::builder()
+            .response_timeout(Some(SAFETY))
+            .validate_after_inactivity(None)
+            .build()?;
+        let mut body = client.get(url.as_str())?.into_body();
+        send_body.send(())?;
+        let mut chunk = vec![0u8; buffer];
+        let mut got = Vec::new();
+        loop {
+            let n = body.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(got.len(), BODY_LEN, "buffer of {buffer}");
+        let next = client.get(url.as_str())?.into_body().into_string()?;
+        assert_eq!(
+            next, "real",
+            "buffer of {buffer}: the surplus answered the next request"
+        );
+        assert_eq!(
+            client.stats().closes.get(CloseReason::TrailingBytes),
+            1,
+            "buffer of {buffer}"
+        );
+        drop(client);
+        server.join().map_err(|_| "the server panicked")??;
+    }
+    Ok(())
+}

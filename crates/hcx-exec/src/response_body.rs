@@ -168,7 +168,10 @@ impl ResponseBody {
         let mut out = Vec::new();
         if let State::Streaming(s) = &self.state {
             if let Some(n) = s.decoder.remaining() {
-                out.reserve(usize::try_from(n).unwrap_or(0).min(1 << 20));
+                // One byte more than the body: room for a read that reaches its end to
+                // see bytes past it (`read_direct`) in the same call.
+                let n = usize::try_from(n).unwrap_or(0).saturating_add(1);
+                out.reserve(n.min(1 << 20));
             }
         }
         self.read_to_end(&mut out).map_err(Error::from_io)?;
@@ -257,24 +260,41 @@ impl Streaming {
     }
 
     /// Reads body bytes from the socket into `out` without copying them through the
-    /// connection's buffer, never past the body's end.
+    /// connection's buffer; bytes past the body's end go to that buffer.
+    ///
+    /// The read asks for as much as `out` holds, not just the rest of the body: bytes
+    /// a server sent beyond its `Content-Length` in the same segment must end up in
+    /// the connection's buffer, where the release sees them and closes the connection
+    /// ([`CloseReason::TrailingBytes`]) as a read through that buffer would. Left in
+    /// the socket, they would answer the next request on the connection whenever the
+    /// stale probe does not run. A buffer that holds exactly the rest would leave no
+    /// room to see them, so its last byte is left to the next read.
     fn read_direct(&mut self, out: &mut [u8]) -> Result<usize, Error> {
         let rest = self.decoder.remaining().unwrap_or(0);
-        let want = usize::try_from(rest).map_or(out.len(), |rest| rest.min(out.len()));
+        let rest = usize::try_from(rest).unwrap_or(usize::MAX);
+        let ask = if rest == out.len() {
+            rest - 1
+        } else {
+            out.len()
+        };
         let conn = self
             .runtime
             .connection_mut()
             .ok_or_else(|| Error::new(ErrorKind::Io, "the response body lost its connection"))?;
         let timeout = conn.timeout();
-        match conn.read_direct(&mut out[..want]) {
+        match conn.read_direct(&mut out[..ask]) {
             Ok(0) => {
                 // Before the declared length: always an incomplete body.
                 self.decoder.decode_eof().map_err(Error::from_h1)?;
                 Ok(0)
             }
             Ok(n) => {
+                let body = n.min(rest);
+                if body < n {
+                    conn.buffer().extend_from_slice(&out[body..n]);
+                }
                 // A length-framed decoder takes all it is given, up to its rest.
-                let decoded = self.decoder.decode(&out[..n]).map_err(Error::from_h1)?;
+                let decoded = self.decoder.decode(&out[..body]).map_err(Error::from_h1)?;
                 Ok(decoded.data.len())
             }
             Err(e) => Err(Error::exchange_io(e, "reading the response body", timeout)),
