@@ -470,3 +470,82 @@ fn a_location_that_cannot_be_followed_is_an_error_that_shows_it() -> TestResult 
     assert_eq!(client.stats().pool.leased, 0);
     Ok(())
 }
+
+/// The client's default headers (the usual way to give every request an API token)
+/// follow the same rule as the caller's own: after a redirect to another origin no
+/// default `Authorization`, `Cookie` or `Proxy-Authorization` is sent, on that hop or
+/// on one back to the first origin; other default headers still are. The same origin
+/// keeps them.
+#[test]
+fn default_credentials_do_not_follow_a_redirect_to_another_origin() -> TestResult {
+    use http::header::{AUTHORIZATION, COOKIE, HeaderName, HeaderValue, PROXY_AUTHORIZATION};
+    // `other` sends `/bounce` back to `server`'s `/home`, known once it has started.
+    let home = Arc::new(std::sync::OnceLock::<String>::new());
+    let other = {
+        let home = Arc::clone(&home);
+        TestServer::builder()
+            .route(Method::GET, "/landing", Reply::ok().body("other"))
+            .default_fn(move |_: &RecordedRequest| {
+                redirect(302, home.get().map_or("/", String::as_str))
+            })
+            .start()?
+    };
+    let server = TestServer::builder()
+        .route(Method::GET, "/here", redirect(302, "/home"))
+        .route(Method::GET, "/home", Reply::ok().body("home"))
+        .route(Method::GET, "/away", redirect(302, &other.url("/landing")))
+        .route(Method::GET, "/round", redirect(302, &other.url("/bounce")))
+        .start()?;
+    home.set(server.url("/home")).map_err(|_| "set twice")?;
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .default_header(AUTHORIZATION, HeaderValue::from_static("Bearer api-token"))
+        .default_header(COOKIE, HeaderValue::from_static("sid=secret"))
+        .default_header(
+            PROXY_AUTHORIZATION,
+            HeaderValue::from_static("Basic cHJveHk="),
+        )
+        .default_header(
+            HeaderName::from_static("x-tenant"),
+            HeaderValue::from_static("acme"),
+        )
+        .build()?;
+
+    // Same origin: every default header on both hops.
+    assert_eq!(
+        client.get(server.url("/here"))?.into_body().into_string()?,
+        "home"
+    );
+    let at_home = server.last_request().ok_or("no request at /home")?;
+    assert_eq!(at_home.path(), "/home");
+    assert_eq!(at_home.header("authorization"), Some("Bearer api-token"));
+    assert_eq!(at_home.header("cookie"), Some("sid=secret"));
+
+    // Another origin: the credentials stay home, the rest goes.
+    assert_eq!(
+        client.get(server.url("/away"))?.into_body().into_string()?,
+        "other"
+    );
+    let away = server.last_request().ok_or("no request at /away")?;
+    assert_eq!(away.header("authorization"), Some("Bearer api-token"));
+    let landed = other.last_request().ok_or("the other origin saw nothing")?;
+    assert_eq!(landed.header("authorization"), None);
+    assert_eq!(landed.header("cookie"), None);
+    assert_eq!(landed.header("proxy-authorization"), None);
+    assert_eq!(landed.header("x-tenant"), Some("acme"));
+
+    // Away and back: once left, the first origin gets no default credentials either.
+    assert_eq!(
+        client
+            .get(server.url("/round"))?
+            .into_body()
+            .into_string()?,
+        "home"
+    );
+    let returned = server.last_request().ok_or("no request back home")?;
+    assert_eq!(returned.path(), "/home");
+    assert_eq!(returned.header("authorization"), None);
+    assert_eq!(returned.header("cookie"), None);
+    assert_eq!(returned.header("x-tenant"), Some("acme"));
+    Ok(())
+}

@@ -457,7 +457,10 @@ impl ClientBuilder {
     }
 
     /// Adds a header sent with every request that does not set that header itself.
-    /// Apache: `setDefaultHeaders`.
+    /// Apache: `setDefaultHeaders`. Unlike Apache's, default credentials
+    /// (`Authorization`, `Proxy-Authorization`, `Cookie`) are not sent after a redirect
+    /// has left the request's origin, as the caller's own are not
+    /// ([`Scope::left_origin`](crate::chain::Scope::left_origin)).
     pub fn default_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         if let Err(e) = self.default_headers.try_append(name, value) {
             self.too_many_headers.get_or_insert(e);

@@ -176,6 +176,7 @@ pub struct Scope<'a> {
     original_method: Method,
     original_uri: Uri,
     accept_encoding: Option<HeaderValue>,
+    left_origin: bool,
     manager: &'a PoolingConnectionManager,
     planner: &'a dyn RoutePlanner,
     #[cfg(feature = "rustls")]
@@ -207,6 +208,7 @@ impl<'a> Scope<'a> {
             original_method: request.method().clone(),
             original_uri: request.uri().clone(),
             accept_encoding: None,
+            left_origin: false,
             manager,
             planner,
             #[cfg(feature = "rustls")]
@@ -251,6 +253,21 @@ impl<'a> Scope<'a> {
     /// Set by COMPRESS for each request it passes on.
     pub(crate) fn set_accept_encoding(&mut self, value: Option<HeaderValue>) {
         self.accept_encoding = value;
+    }
+
+    /// Whether a redirect in this execution went to another origin (scheme, host or
+    /// port). From then on the credentials (`Authorization`, `Proxy-Authorization`,
+    /// `Cookie`) and a `Host` of the caller's stay off every hop: REDIRECT removed
+    /// them from the request, and [`PROTOCOL`](ChainElement::Protocol) does not add
+    /// the client's default headers of those names. A handler of your own that adds
+    /// credentials should ask this too.
+    pub fn left_origin(&self) -> bool {
+        self.left_origin
+    }
+
+    /// Set by REDIRECT when it follows a redirect to another origin.
+    pub(crate) fn set_left_origin(&mut self) {
+        self.left_origin = true;
     }
 
     /// The connection manager the execution leases from.

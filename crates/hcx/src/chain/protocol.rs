@@ -7,6 +7,7 @@ use hcx_exec::{Body, Error, ResponseBody};
 use http::header::{ACCEPT_ENCODING, CONNECTION, HeaderMap, HeaderValue};
 use http::{Request, Response, Version};
 
+use super::redirect::ORIGIN_HEADERS;
 use super::{Chain, Context, ExecHandler, Scope};
 
 /// Changes a request before it is sent (adds a header, signs it, records it). Apache
@@ -98,8 +99,13 @@ impl ExecHandler for ProtocolExec {
                 .try_insert(ACCEPT_ENCODING, accept.clone())?;
         }
         if !self.default_headers.is_empty() {
+            let left_origin = scope.left_origin();
             let headers = request.headers_mut();
             for name in self.default_headers.keys() {
+                // After a redirect to another origin, no default credentials.
+                if left_origin && ORIGIN_HEADERS.contains(name) {
+                    continue;
+                }
                 if !headers.contains_key(name) {
                     for value in self.default_headers.get_all(name) {
                         headers.try_append(name.clone(), value.clone())?;

@@ -20,7 +20,10 @@
 //!   `Transfer-Encoding`, and `Expect`).
 //! - **Another origin** (scheme, host or port): `Authorization`, `Proxy-Authorization`
 //!   and `Cookie` are removed, and so is a `Host` header of the caller's (it named the
-//!   old host). Once removed they stay removed for the rest of the chain.
+//!   old host). Once removed they stay removed for the rest of the execution: PROTOCOL
+//!   does not put back the client's [default headers](crate::ClientBuilder::default_header)
+//!   of those names on any later hop ([`Scope::left_origin`]), even one that returns
+//!   to the first origin.
 //! - **Limits**: at most [`RequestConfig::max_redirects`] hops (default 50), one more
 //!   is an error; a location already visited in this execution, the original URI
 //!   included, is an error ("circular redirect") unless
@@ -36,8 +39,9 @@
 //! Differences from Apache HttpClient 5 (`RedirectExec`):
 //!
 //! - Apache copies the caller's headers to every hop, credentials included, whatever
-//!   the host; hcx removes them on a change of origin (as browsers, curl and reqwest
-//!   do).
+//!   the host, and adds its default headers (`RequestDefaultHeaders`) to each; hcx
+//!   removes credentials on a change of origin and adds no default credentials after
+//!   it (as browsers, curl and reqwest do).
 //! - Apache returns the `3xx` itself when the request body is not repeatable, even for
 //!   a `303` that would drop it; hcx follows when the body is not needed and fails with
 //!   an error when it is.
@@ -45,9 +49,6 @@
 //!   fails one hop later, at the second `b`; hcx counts the original URI as visited.
 //! - Apache treats `maxRedirects` ≤ 0 as 50; here `0` follows no redirect (the first
 //!   is an error).
-//! - Apache clears the context's redirect locations at the start of each execution;
-//!   here they accumulate in a [`Context`] reused across executions (the limits and the
-//!   circular check look only at the current execution).
 //!
 //! ```
 //! use hcx::chain::Context;
@@ -87,6 +88,7 @@ use http::{Request, Response, Uri};
 use url::Url;
 
 use super::{Chain, ExecHandler, Scope};
+pub(crate) use rules::ORIGIN_HEADERS;
 use rules::next_request;
 
 /// The form in which two URIs are compared to find a circular redirect: normalized
@@ -183,6 +185,7 @@ impl ExecHandler for RedirectExec {
                 .follow(&location, &scope.config)?;
             let status = response.status();
             let from = head.uri().clone();
+            let left_origin = !rules::same_origin(&from, &location);
             let next = next_request(head, replay, status, location.clone())?;
             let route = scope.plan(&location)?;
             scope.manager().events().redirect(&RedirectEvent::new(
@@ -196,6 +199,9 @@ impl ExecHandler for RedirectExec {
             // serves the next hop when it goes to the same route.
             drop(response);
             scope.route = route;
+            if left_origin {
+                scope.set_left_origin();
+            }
             scope.context.push_redirect(location);
             request = next;
         }

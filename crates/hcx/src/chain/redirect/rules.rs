@@ -9,7 +9,7 @@ use url::Url;
 /// Whether `a` and `b` have the same origin (scheme, host, port with the scheme's
 /// default): the boundary across which credentials are not carried. A URI that is not
 /// absolute has no origin and matches nothing.
-fn same_origin(a: &Uri, b: &Uri) -> bool {
+pub(super) fn same_origin(a: &Uri, b: &Uri) -> bool {
     let origin = |uri: &Uri| Url::parse(&uri.to_string()).ok().map(|u| u.origin());
     match (origin(a), origin(b)) {
         // An opaque origin (a scheme without one) is unequal to every other.
@@ -50,7 +50,9 @@ const BODY_HEADERS: [HeaderName; 7] = [
 ];
 
 /// Headers not carried to another origin: credentials, and a `Host` naming the old one.
-const ORIGIN_HEADERS: [HeaderName; 4] = [
+/// PROTOCOL does not add the client's default headers of these names either once an
+/// execution has left its origin ([`Scope::left_origin`](crate::chain::Scope::left_origin)).
+pub(crate) const ORIGIN_HEADERS: [HeaderName; 4] = [
     header::AUTHORIZATION,
     header::PROXY_AUTHORIZATION,
     header::COOKIE,
