@@ -83,7 +83,9 @@ impl ExecRuntime {
 
     /// Closes the held connection for `reason` and leases another for the same route
     /// and user token within `timeout`: the engine's way past a pooled connection the
-    /// keep-alive strategy does not admit.
+    /// keep-alive strategy does not admit. The new slot is bound to the token the old
+    /// one had, whatever the pool hands back (a new slot, or an unbound idle
+    /// connection), so it is never later lent to another user's request.
     pub fn reacquire(&mut self, reason: CloseReason, timeout: Duration) -> Result<(), Error> {
         let Some(endpoint) = self.endpoint.take() else {
             return Err(Error::new(
@@ -94,7 +96,11 @@ impl ExecRuntime {
         let route = endpoint.route().clone();
         let state = endpoint.state().cloned();
         endpoint.discard(reason);
-        self.acquire(&route, state, timeout)
+        self.acquire(&route, state.clone(), timeout)?;
+        if state.is_some() {
+            self.set_state(state);
+        }
+        Ok(())
     }
 
     /// Whether an endpoint is held.
