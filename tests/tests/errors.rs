@@ -124,6 +124,22 @@ fn a_status_line_that_is_not_http_is_a_protocol_error_at_once() -> TestResult {
 }
 
 #[test]
+fn a_bare_cr_in_a_head_is_a_protocol_error_at_once() -> TestResult {
+    // No blank line ever comes and the connection stays open: only an immediate error
+    // passes, not a wait for the response timeout.
+    let raw = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\r\nabc";
+    let server = server_with("/cr", Reply::raw(raw))?;
+    let client = client()?;
+    let error = client
+        .get(server.url("/cr"))
+        .err()
+        .ok_or("expected an error")?;
+    assert!(error.is_protocol(), "{error:?}");
+    assert_eq!(error.protocol_error(), Some(ProtocolErrorKind::InvalidHead));
+    assert_healthy(&client, &server)
+}
+
+#[test]
 fn a_bad_chunk_size_is_a_protocol_error() -> TestResult {
     let raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n";
     let server = server_with("/chunk", Reply::raw(raw))?;

@@ -235,7 +235,8 @@ impl HeadReader {
 
     /// Whether `buf` may hold a complete head: a line feed followed by an empty line
     /// (`\n\r\n` or `\n\n`) after the first non-empty line, somewhere past what
-    /// earlier calls already scanned.
+    /// earlier calls already scanned; or one that can never be complete, with a CR
+    /// not followed by LF (which the parser refuses anywhere in a head).
     fn may_hold_a_head(&mut self, buf: &[u8]) -> bool {
         if self.scanned > buf.len() {
             // The caller consumed or replaced the buffer.
@@ -255,7 +256,11 @@ impl HeadReader {
         let start = self.scanned.saturating_sub(2).max(self.blank);
         let rest = &buf[start..];
         let found = memchr::memchr_iter(b'\n', rest)
-            .any(|i| matches!(&rest[i + 1..], [b'\n', ..] | [b'\r', b'\n', ..]));
+            .any(|i| matches!(&rest[i + 1..], [b'\n', ..] | [b'\r', b'\n', ..]))
+            // A CR followed by anything but LF fails the head wherever it is, so the
+            // parser may say so now rather than after bytes that never come.
+            || memchr::memchr_iter(b'\r', rest)
+                .any(|i| rest.get(i + 1).is_some_and(|&b| b != b'\n'));
         if !found {
             self.scanned = buf.len();
         }

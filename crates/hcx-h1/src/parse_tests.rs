@@ -417,3 +417,43 @@ fn field_names_spelt_as_servers_send_them_are_the_names_from_bytes_gives() {
     assert!(field_name(b"").is_err());
     assert!(field_name(b"Con\x00nection").is_err());
 }
+
+/// A CR followed by anything but LF can never be part of a head, so the reader fails
+/// as soon as it sees one, whole or fed a byte at a time, instead of waiting for a
+/// blank line that may never come (the server keeping the connection open).
+#[test]
+fn head_reader_fails_at_a_bare_cr_without_waiting_for_a_blank_line() {
+    let cases: &[&[u8]] = &[
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\r\nabc",
+        b"HTTP/1.1 200 OK\r\nX: a\rb",
+        b"HTTP/1.1 200 O\rK",
+    ];
+    for &bytes in cases {
+        let whole = HeadReader::new(Limits::default()).read(&mut BytesMut::from(bytes));
+        assert!(whole.is_err(), "{}: {whole:?}", ShowBytes(bytes));
+        let mut reader = HeadReader::new(Limits::default());
+        let mut buf = BytesMut::new();
+        let mut failed_at = None;
+        for (i, &b) in bytes.iter().enumerate() {
+            buf.extend_from_slice(&[b]);
+            if reader.read(&mut buf).is_err() {
+                failed_at = Some(i);
+                break;
+            }
+        }
+        // At the byte after the CR at the latest: that byte shows the CR is bare.
+        let cr = bytes
+            .windows(2)
+            .position(|w| w[0] == b'\r' && w[1] != b'\n');
+        assert_eq!(failed_at, cr.map(|i| i + 1), "{}", ShowBytes(bytes));
+    }
+    // A CR at the end of what has come so far may still be followed by its LF.
+    let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r"[..]);
+    let mut reader = HeadReader::new(Limits::default());
+    assert!(matches!(reader.read(&mut buf), Ok(None)));
+    buf.extend_from_slice(b"\nA: 1\r\n\r\n");
+    assert!(matches!(
+        reader.read(&mut buf),
+        Ok(Some(HeadEvent::Final(_)))
+    ));
+}
