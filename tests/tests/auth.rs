@@ -363,3 +363,46 @@ fn debug_of_credentials_redacts_the_secret() {
         "{shown}"
     );
 }
+
+/// Through a forward proxy (`http`, requests in absolute-form) the route's host and
+/// port are the proxy's, but origin credentials are still looked up for the origin:
+/// credentials scoped to the origin answer its 401, and credentials scoped to the
+/// proxy's host and port never reach the origin, preemptive or not.
+#[test]
+fn origin_credentials_are_the_origins_through_a_forward_proxy() -> TestResult {
+    let origin = alice_server()?;
+    let proxy = hcx_testserver::TestProxy::builder().start()?;
+    let alice = || Credentials::basic("alice", "s3cret");
+    let client = Client::builder()
+        .proxy(hcx::Proxy::from_url(&proxy.url())?)
+        .request_config(RequestConfig::default().with_response_timeout(Some(SAFETY)))
+        .credentials_provider(
+            BasicCredentialsProvider::new()
+                .with(AuthScope::new("127.0.0.1", origin.port()), alice()),
+        )
+        .build()?;
+    let response = client.get(origin.url("/"))?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(authorizations(&origin), [None, Some(ALICE.to_owned())]);
+
+    for preemptive in [false, true] {
+        let origin = alice_server()?;
+        let client = Client::builder()
+            .proxy(hcx::Proxy::from_url(&proxy.url())?)
+            .request_config(RequestConfig::default().with_response_timeout(Some(SAFETY)))
+            .credentials_provider(
+                BasicCredentialsProvider::new()
+                    .with(AuthScope::new("127.0.0.1", proxy.port()), alice()),
+            )
+            .preemptive_auth(preemptive)
+            .build()?;
+        let response = client.get(origin.url("/"))?;
+        assert_eq!(response.status(), 401, "preemptive {preemptive}");
+        assert!(
+            authorizations(&origin).iter().all(Option::is_none),
+            "preemptive {preemptive}: the origin got {:?}",
+            authorizations(&origin)
+        );
+    }
+    Ok(())
+}

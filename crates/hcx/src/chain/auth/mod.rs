@@ -126,9 +126,13 @@ impl ExecHandler for AuthExec {
         if !scope.config.authentication_enabled || request.headers().contains_key(AUTHORIZATION) {
             return chain.proceed(request, scope);
         }
+        // The origin's host and port, from the URI: on an `http` route through a
+        // forward proxy the route's are the proxy's.
+        let Some(target) = AuthScope::for_uri(request.uri()) else {
+            return chain.proceed(request, scope);
+        };
         let (mut head, body) = request.into_parts();
         if self.preemptive {
-            let target = AuthScope::for_route(&scope.route);
             if let Some(credentials) = self.provider.credentials(&target) {
                 head.headers
                     .try_insert(AUTHORIZATION, credentials.authorization(&target)?)?;
@@ -144,7 +148,6 @@ impl ExecHandler for AuthExec {
         let Some((mut head, body)) = replay else {
             return Ok(response);
         };
-        let target = AuthScope::for_route(&scope.route);
         let Some((credentials, realm)) = self.answer(&response, &target) else {
             return Ok(response);
         };

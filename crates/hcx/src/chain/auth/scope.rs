@@ -4,6 +4,7 @@
 use std::fmt;
 
 use hcx_exec::Route;
+use http::Uri;
 
 /// Where credentials apply: a host, a port and a realm, each optional (`None`: any).
 /// Apache HttpClient 5: `AuthScope` (without its scheme and protocol fields).
@@ -56,10 +57,34 @@ impl AuthScope {
         }
     }
 
-    /// The target of a hop to `route` before any challenge: its host and port, no
-    /// realm. What the AUTH element asks the provider for preemptive credentials.
+    /// The host and port of `route`, no realm. For an `http` route through a forward
+    /// proxy that is the proxy's, not the origin's: the AUTH element asks
+    /// [`for_uri`](Self::for_uri) instead.
     pub fn for_route(route: &Route) -> Self {
         AuthScope::new(&route.host, route.port)
+    }
+
+    /// The target of a request to `uri` before any challenge: the origin's host and
+    /// port (the scheme's default when the URI gives none), no realm. What the AUTH
+    /// element asks the provider for, whatever proxy the request goes through: origin
+    /// credentials are for the origin (RFC 9110 §11.6.2), never for a proxy on the
+    /// way. `None` for a URI without a host or a known scheme.
+    ///
+    /// ```
+    /// use hcx::chain::AuthScope;
+    /// let uri = "http://API.example.com/v1".parse().unwrap();
+    /// assert_eq!(AuthScope::for_uri(&uri), Some(AuthScope::new("api.example.com", 80)));
+    /// let uri = "https://[::1]:8443/".parse().unwrap();
+    /// assert_eq!(AuthScope::for_uri(&uri), Some(AuthScope::new("::1", 8443)));
+    /// ```
+    pub fn for_uri(uri: &Uri) -> Option<Self> {
+        let default = match uri.scheme_str()? {
+            s if s.eq_ignore_ascii_case("http") => 80,
+            s if s.eq_ignore_ascii_case("https") => 443,
+            _ => return None,
+        };
+        let host = uri.host().filter(|h| !h.is_empty())?;
+        Some(AuthScope::new(host, uri.port_u16().unwrap_or(default)))
     }
 
     /// The same scope limited to `realm` (the `realm` parameter of a challenge).
