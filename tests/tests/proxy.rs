@@ -428,3 +428,64 @@ fn child_proxy_from_env() -> TestResult {
     assert_eq!(text(&client, &format!("http://direct.test:{port}/"))?, "hi");
     Ok(())
 }
+
+/// A proxy that refuses `CONNECT` with a chunked body and keeps its connection open:
+/// the refusal is whole once its last chunk is in, so the client reports it and
+/// closes the connection at once, not when the connect timeout (an hour here) runs
+/// out. The fake proxy waits at most `SAFETY` for the client to close.
+#[test]
+fn a_refused_tunnel_with_a_chunked_body_fails_at_once() -> TestResult {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let proxy = std::thread::spawn(move || -> std::io::Result<bool> {
+        let (mut sock, _) = listener.accept()?;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if sock.read(&mut byte)? == 0 {
+                return Ok(false);
+            }
+            head.push(byte[0]);
+        }
+        sock.write_all(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+              Proxy-Authenticate: Basic realm=\"p\"\r\n\
+              Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        )?;
+        // Whether the client closed the connection before SAFETY ran out.
+        sock.set_read_timeout(Some(SAFETY))?;
+        let mut rest = [0u8; 64];
+        loop {
+            match sock.read(&mut rest) {
+                Ok(0) => return Ok(true),
+                Ok(_) => {}
+                Err(_) => return Ok(false),
+            }
+        }
+    });
+    let client = Client::builder()
+        .proxy(Proxy::new("127.0.0.1", port))
+        .connect_timeout(std::time::Duration::from_secs(3600))
+        .build()?;
+    // The origin is never reached: the tunnel to it is refused.
+    let error = client
+        .get("https://127.0.0.1:1/")
+        .err()
+        .ok_or("the refused tunnel must fail")?;
+    assert_eq!(error.kind(), ErrorKind::ProxyTunnel, "{error:#}");
+    assert_eq!(
+        error.proxy_status(),
+        Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+    );
+    let closed = proxy.join().map_err(|_| "the proxy panicked")??;
+    assert!(
+        closed,
+        "the client waited on a refusal that was already whole"
+    );
+    assert_eq!(client.stats().pool.leased, 0);
+    assert_eq!(client.stats().pool.available, 0);
+    Ok(())
+}

@@ -120,9 +120,18 @@ pub(crate) fn open(
     // Refused: read what of the body is cheap to read, then report the answer.
     let mut body = response.body;
     let mut read = buf.len();
-    while !body.is_done() && read < REFUSAL_BODY_LIMIT {
-        if body.decode_buf(&mut buf).is_err() {
-            break;
+    'drain: while !body.is_done() && read < REFUSAL_BODY_LIMIT {
+        // One call decodes one piece (a chunk's data): take all that the buffered
+        // bytes give before reading more, or a body already whole (a chunked one with
+        // its last chunk in) waits for bytes that never come, until the timeout.
+        loop {
+            let before = buf.len();
+            match body.decode_buf(&mut buf) {
+                Ok(_) if body.is_done() => break,
+                Ok(_) if buf.len() < before => {}
+                Ok(_) => break,
+                Err(_) => break 'drain,
+            }
         }
         if body.is_done() || set_timeouts(&sock, deadline).is_err() {
             break;
