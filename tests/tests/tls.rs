@@ -101,6 +101,31 @@ fn sni_names_the_host_and_alpn_offers_http11() -> TestResult {
     Ok(())
 }
 
+/// A config shared with an HTTP/2 client offers `h2` first; to a server that prefers
+/// `h2`, hcx (which speaks HTTP/1.1 only) still offers `http/1.1` alone, so the
+/// connection is HTTP/1.1 on both sides.
+#[test]
+fn a_config_offering_h2_is_narrowed_to_http11() -> TestResult {
+    let ca = TestCa::new()?;
+    let mut server_config = (*ca.server_config(&["secure.test"])).clone();
+    server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let server = TestServer::builder()
+        .tls(Arc::new(server_config))
+        .route(Method::GET, "/", Reply::ok().body("secret"))
+        .start()?;
+    let mut config = (*trusting(&ca, None)?).clone();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let client = client_for(Arc::new(config), &["secure.test"])?;
+    let url = format!("https://secure.test:{}/", server.port());
+    assert_eq!(client.get(url)?.into_body().into_string()?, "secret");
+    let tls = server.connections()[0]
+        .tls
+        .clone()
+        .ok_or("a TLS connection")?;
+    assert_eq!(tls.alpn_protocol.as_deref(), Some(&b"http/1.1"[..]));
+    Ok(())
+}
+
 #[test]
 fn new_connections_resume_the_session() -> TestResult {
     let ca = TestCa::new()?;

@@ -49,10 +49,13 @@ pub struct TlsIdentity {
 }
 
 impl TlsIdentity {
-    /// An identity named `name` (for statistics and messages) using `config`. If the
-    /// config offers no ALPN protocol, a copy offering `http/1.1` is used.
+    /// An identity named `name` (for statistics and messages) using `config`. hcx
+    /// speaks HTTP/1.1 only, so the config must offer `http/1.1` alone in ALPN: one
+    /// offering nothing or more (a config shared with an HTTP/2 client offers `h2`
+    /// first) is replaced by a copy offering `http/1.1`, so no server can pick a
+    /// protocol hcx would then not speak (RFC 7301 §3.2).
     pub fn new(name: &str, config: Arc<ClientConfig>) -> Self {
-        let config = if config.alpn_protocols.is_empty() {
+        let config = if config.alpn_protocols != [b"http/1.1".to_vec()] {
             let mut copy = (*config).clone();
             copy.alpn_protocols = vec![b"http/1.1".to_vec()];
             Arc::new(copy)
@@ -234,6 +237,16 @@ pub(crate) fn handshake(
             .alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).into_owned()),
     };
+    // Only `http/1.1` is offered (`TlsIdentity::new`); a server that names another
+    // protocol anyway would be spoken to in one it did not agree to.
+    if let Some(other) = session.alpn.as_deref().filter(|p| *p != "http/1.1") {
+        return Err(Error::new(
+            ErrorKind::Tls,
+            format!(
+                "TLS with {host}:{port}: the server chose ALPN protocol {other:?}, not http/1.1"
+            ),
+        ));
+    }
     Ok(TlsTransport {
         stream: StreamOwned::new(conn, sock),
         session,

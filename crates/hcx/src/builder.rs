@@ -257,7 +257,8 @@ impl ClientBuilder {
 
     /// Makes `https` connections with this rustls configuration (custom roots, client
     /// certificate, protocol versions…) in place of the default (the bundled webpki
-    /// roots). If it offers no ALPN protocol, `http/1.1` is offered. Connections made
+    /// roots). ALPN offers `http/1.1` alone whatever the config lists (hcx speaks
+    /// HTTP/1.1 only; a config shared with an HTTP/2 client is narrowed). Connections made
     /// with it are keyed apart from any other configuration's. Apache:
     /// `setSSLContext` / `setTlsStrategy`. Feature `rustls`.
     ///
