@@ -446,7 +446,11 @@ impl<S: KeepAliveStrategy> KeepAliveStrategy for LearnedIdleLimit<S> {
                 let died = state.died.map_or(idle, |died| died.min(idle)).max(floor);
                 state.died = Some(died.max(settings.min_idle));
                 state.limited = true;
-                state.next_probe = Some(now + state.probe_interval);
+                // An interval too long to add to the clock (settings of `Duration::MAX`
+                // for "never probe") waits a century instead of overflowing.
+                const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+                let wait = state.probe_interval.min(CENTURY);
+                state.next_probe = Some(now.checked_add(wait).unwrap_or(now));
                 state.probe_interval = state
                     .probe_interval
                     .saturating_mul(2)
@@ -528,6 +532,33 @@ mod tests {
 
         fn limit(&self) -> Option<Duration> {
             self.strategy.bounds_of(route()).and_then(|b| b.limit)
+        }
+    }
+
+    /// `Duration::MAX` as the probe interval ("never probe upward"), or an uncapped
+    /// back-off doubling past what the clock can add: no panic, and the limit learned
+    /// holds.
+    #[test]
+    fn probe_intervals_too_long_for_the_clock_neither_panic_nor_lift_the_limit() {
+        for (start, cap, deaths) in [
+            (Duration::MAX, Duration::MAX, 1),
+            (S * 30, Duration::MAX, 70),
+        ] {
+            let settings = LearnSettings {
+                probe_interval: start,
+                max_probe_interval: cap,
+                ..LearnSettings::default()
+            };
+            let mut s = Script::new();
+            s.strategy = LearnedIdleLimit::new().with_settings(settings);
+            s.survived(10);
+            for _ in 0..deaths {
+                s.died(20);
+            }
+            assert_eq!(s.limit(), Some(S * 10));
+            assert_eq!(s.admit(15, false), IdleVerdict::Close);
+            assert_eq!(s.admit(15, true), IdleVerdict::Close, "no probe is due");
+            assert_eq!(s.admit(5, false), IdleVerdict::Reuse);
         }
     }
 
