@@ -96,3 +96,54 @@ fn server_on_other_name() -> std::io::Result<TestServer> {
         .default_reply(Reply::ok().body("other"))
         .start()
 }
+
+/// RFC 6265 §5.3 step 5: a cookie for a public suffix (`Domain=com`, its example) is
+/// ignored. Set by `evil.com` for all of `com`, it must not reach `bank.com`; a cookie
+/// for `evil.com` itself still goes back to it.
+#[test]
+fn a_cookie_for_a_top_level_domain_is_ignored() -> TestResult {
+    use std::net::{IpAddr, Ipv4Addr};
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/set",
+            Reply::ok()
+                .header("set-cookie", "sid=attacker; Domain=com; Path=/")
+                .header("set-cookie", "own=fine; Domain=evil.com; Path=/")
+                .body("set"),
+        )
+        .default_reply(Reply::ok().body("page"))
+        .start()?;
+    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .cookie_store(Arc::new(CookieStore::new()))
+        .resolver(
+            hcx::StaticResolver::new()
+                .with("evil.com", localhost)
+                .with("bank.com", localhost),
+        )
+        .build()?;
+    let port = server.port();
+    client
+        .get(format!("http://evil.com:{port}/set"))?
+        .into_body()
+        .into_string()?;
+    client
+        .get(format!("http://evil.com:{port}/page"))?
+        .into_body()
+        .into_string()?;
+    let back = server.last_request().ok_or("no request")?;
+    assert_eq!(back.header("cookie"), Some("own=fine"));
+    client
+        .get(format!("http://bank.com:{port}/account"))?
+        .into_body()
+        .into_string()?;
+    let bank = server.last_request().ok_or("no request")?;
+    assert_eq!(
+        bank.header("cookie"),
+        None,
+        "Domain=com from evil.com reached bank.com"
+    );
+    Ok(())
+}

@@ -11,8 +11,10 @@ use http::{HeaderMap, Uri};
 /// `CookieStore` / `BasicCookieStore`, which Apache turns on by default; backend
 /// callers rarely want cookies shared across requests, so hcx leaves it off until
 /// [`ClientBuilder::cookie_store`](crate::ClientBuilder::cookie_store) (feature
-/// `cookies`). Without the public-suffix list: a server can set a cookie for a
-/// registrable parent domain it does not own only if it is a suffix of its own name.
+/// `cookies`). Without the public-suffix list: a cookie naming a top-level domain
+/// (`Domain=com`) is refused, as curl refuses it, but a server can still set one for
+/// a public suffix of two labels or more above its own name (`Domain=co.uk` from
+/// `a.co.uk`), which Apache's list-based filter would refuse.
 ///
 /// Shared by reference: keep an `Arc` to read or clear it while the client runs.
 #[derive(Default)]
@@ -63,16 +65,26 @@ impl CookieStore {
     }
 
     /// Stores the `Set-Cookie` fields of a response to `uri`; ones that do not parse
-    /// or do not apply to `uri` are ignored, as browsers ignore them.
+    /// or do not apply to `uri` are ignored, as browsers ignore them, and so is one
+    /// whose `Domain` is a top-level name ([`domain_allowed`]).
     pub(crate) fn store_from(&self, uri: &Uri, headers: &HeaderMap) {
         let Some(url) = to_url(uri) else {
             return;
         };
+        let host = url.host_str().unwrap_or("");
         let mut store = self.lock();
         for value in headers.get_all(SET_COOKIE) {
-            if let Ok(text) = value.to_str() {
-                let _ = store.parse(text, &url);
+            let Ok(text) = value.to_str() else { continue };
+            let Ok(cookie) = cookie_store::RawCookie::parse(text) else {
+                continue;
+            };
+            if cookie
+                .domain()
+                .is_some_and(|domain| !domain_allowed(domain, host))
+            {
+                continue;
             }
+            let _ = store.insert_raw(&cookie, &url);
         }
     }
 
@@ -93,6 +105,17 @@ pub(crate) fn add_cookies(store: &CookieStore, uri: &Uri, headers: &mut HeaderMa
     if let Some(value) = store.header_for(uri) {
         headers.insert(COOKIE, value);
     }
+}
+
+/// Whether a cookie from `host` may name `domain` in its `Domain` attribute, beyond
+/// the store's own rule (the domain must be `host` or a suffix of it). Without the
+/// public-suffix list, curl's rule: a domain without an inner dot (`com`, `test`) is a
+/// top-level name no site owns, allowed only as the host itself (`localhost`).
+/// RFC 6265 §5.3 step 5 refuses public suffixes, `com` its example.
+fn domain_allowed(domain: &str, host: &str) -> bool {
+    let domain = domain.strip_prefix('.').unwrap_or(domain);
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    domain.contains('.') || domain.eq_ignore_ascii_case(host)
 }
 
 fn to_url(uri: &Uri) -> Option<url::Url> {
@@ -146,5 +169,17 @@ mod tests {
         assert!(store.header_for(&other_host).is_none());
         store.clear();
         assert!(store.cookies_for(&app).is_empty());
+    }
+
+    #[test]
+    fn top_level_domains_are_refused_unless_they_are_the_host() {
+        assert!(!domain_allowed("com", "evil.com"));
+        assert!(!domain_allowed(".com", "evil.com"));
+        assert!(!domain_allowed("com.", "evil.com"));
+        assert!(!domain_allowed("test", "www.evil.test"));
+        assert!(domain_allowed("evil.com", "www.evil.com"));
+        assert!(domain_allowed(".evil.com", "www.evil.com"));
+        assert!(domain_allowed("localhost", "localhost"));
+        assert!(domain_allowed("LocalHost", "localhost"));
     }
 }
