@@ -567,16 +567,18 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
     /// The nearest time an idle connection expires, or (with `idle_for`) becomes idle
     /// for that long: when an evictor has work next. O(idle connections).
     pub(crate) fn next_deadline(&self, idle_for: Option<Duration>) -> Option<Stamp> {
-        let core = &self.core;
-        let expiry = core
-            .idle
-            .iter()
-            .filter_map(|(_, _, m)| m.expiry.as_expiry())
-            .min();
-        let idle = idle_for.and_then(|d| {
-            let (key, _) = core.idle.oldest()?;
-            Some(core.idle.meta(key).updated.after(d))
-        });
+        // One pass for both. The least recently updated entry is not always at the
+        // list's oldest end: a connection given back untouched (a served request
+        // dropped unread) keeps its old stamp but goes to the newest end.
+        let mut expiry: Option<Stamp> = None;
+        let mut updated: Option<Stamp> = None;
+        for (_, _, meta) in self.core.idle.iter() {
+            if let Some(at) = meta.expiry.as_expiry() {
+                expiry = Some(expiry.map_or(at, |e| e.min(at)));
+            }
+            updated = Some(updated.map_or(meta.updated, |u| u.min(meta.updated)));
+        }
+        let idle = idle_for.and_then(|d| Some(updated?.after(d)));
         match (expiry, idle) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

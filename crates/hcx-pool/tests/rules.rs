@@ -999,3 +999,30 @@ fn a_release_trimmed_to_serve_another_route_leaves_its_route_gone() {
     assert_eq!(h.pool.routes(), vec!["b"]);
     h.check();
 }
+
+/// A lease request served at once and dropped unread gives its connection back
+/// untouched (its idle time kept) at the newest end of the idle list. The next
+/// deadline is still when the longest-idle connection reaches `idle_for`.
+#[test]
+fn the_next_deadline_follows_the_longest_idle_after_an_untouched_give_back() {
+    let h = Harness::limits(10, 10);
+    let x = h.lease_connected("a", None);
+    let cx = conn(&x).unwrap();
+    x.release(Decision::keep(None)); // X idle since t=0
+    h.clock.advance(Duration::from_secs(5));
+    h.lease_connected("b", None).release(Decision::keep(None)); // Y idle since t=5
+    let request = h.pool.lease(&"a", None);
+    assert!(request.is_immediate());
+    drop(request); // X back, untouched
+    h.check();
+    let now = h.pool.now();
+    let next = h.pool.next_deadline(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(
+        next - now,
+        Duration::from_secs(5),
+        "X reaches 10 s idle at t=10"
+    );
+    h.clock.advance(Duration::from_secs(5));
+    h.pool.close_idle(Duration::from_secs(10));
+    assert_eq!(h.closed(), vec![(cx, CloseReason::IdleEvicted)]);
+}
