@@ -131,6 +131,11 @@ fn run(
     stop: &Receiver<()>,
 ) {
     loop {
+        // While it sweeps, every release wakes it: one that lands after the sweep has
+        // looked at the pool, but before the new plan is stored, would otherwise be
+        // compared with the old plan (already past) and send nothing, and the evictor
+        // would then wait for the next release with a connection left to close.
+        manager.plan_evictor(None);
         let next = IdleConnectionEvictor::run_once(manager, idle_for);
         manager.plan_evictor(next);
         // A release that raced the sweep has left a wake-up in the channel: the loop
