@@ -140,3 +140,63 @@ fn a_reader_that_breaks_its_contract_is_an_error_not_a_panic()
     assert_eq!(client.stats().pool.available, 0, "nor pooled");
     Ok(())
 }
+
+/// RFC 9110 §9.3.8: a client must not send content in a `TRACE` request (the server
+/// echoes it back). Refused before anything is sent.
+#[test]
+fn a_trace_request_with_content_is_refused_before_it_is_sent()
+-> Result<(), Box<dyn std::error::Error>> {
+    let server = TestServer::builder()
+        .route(hcx_testserver::Method::TRACE, "/", Reply::ok())
+        .start()?;
+    let client = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    let request = Request::builder()
+        .method(http::Method::TRACE)
+        .uri(server.url("/"))
+        .body(Body::from("secret"))?;
+    let error = client
+        .execute(request)
+        .err()
+        .ok_or("a TRACE with content was sent")?;
+    assert_eq!(error.kind(), hcx::ErrorKind::InvalidRequest, "{error:?}");
+    assert_eq!(server.stats().requests_received, 0);
+    // Without content it goes.
+    let request = Request::builder()
+        .method(http::Method::TRACE)
+        .uri(server.url("/"))
+        .body(Body::empty())?;
+    assert_eq!(client.execute(request)?.status(), 200);
+    Ok(())
+}
+
+/// A sized reader is exactly its length: one with more bytes than declared fails with
+/// `RequestBody` before the body's last bytes go out, so the server never takes the
+/// cut body for the whole one; `Read::take` sends part of a reader on purpose.
+#[test]
+fn a_sized_reader_longer_than_declared_fails_and_take_sends_part()
+-> Result<(), Box<dyn std::error::Error>> {
+    let server = TestServer::builder()
+        .route(hcx_testserver::Method::PUT, "/", Reply::ok())
+        .start()?;
+    let client = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    for (bytes, declared) in [(&b"0123456789"[..], 5), (&b"x"[..], 0)] {
+        let request = Request::put(server.url("/")).body(Body::sized_reader(
+            std::io::Cursor::new(bytes.to_vec()),
+            declared,
+        ))?;
+        let error = client
+            .execute(request)
+            .err()
+            .ok_or("a reader longer than declared went out cut")?;
+        assert_eq!(error.kind(), hcx::ErrorKind::RequestBody, "{error:?}");
+    }
+    assert_eq!(server.stats().requests_received, 0, "no request seen whole");
+    let request = Request::put(server.url("/")).body(Body::sized_reader(
+        std::io::Cursor::new(b"0123456789".to_vec()).take(5),
+        5,
+    ))?;
+    assert_eq!(client.execute(request)?.status(), 200);
+    let seen = server.last_request().ok_or("no request")?;
+    assert_eq!(&seen.body[..], b"01234");
+    Ok(())
+}

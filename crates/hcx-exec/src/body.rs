@@ -53,8 +53,11 @@ impl Body {
     }
 
     /// A body of exactly `len` bytes read from `reader`, sent with `Content-Length`. A
-    /// reader that ends early fails the request (the connection is closed). Not
-    /// replayable.
+    /// reader that ends early, or has more than `len` bytes, fails the request with
+    /// [`ErrorKind::RequestBody`] before the body's last bytes go out (the connection
+    /// is closed). To send part of a reader, give `reader.take(len)`. Not replayable.
+    ///
+    /// [`ErrorKind::RequestBody`]: crate::ErrorKind::RequestBody
     pub fn sized_reader(reader: impl Read + Send + 'static, len: u64) -> Self {
         Body {
             kind: BodyKind::Reader {
@@ -65,7 +68,8 @@ impl Body {
     }
 
     /// A body made by calling `factory` each time it is sent: replayable. `len` is its
-    /// length if known (`Content-Length`), else it is sent chunked.
+    /// length if known (`Content-Length`; each reader must give exactly that many
+    /// bytes, as with [`sized_reader`](Self::sized_reader)), else it is sent chunked.
     pub fn from_factory<F, R>(len: Option<u64>, factory: F) -> Self
     where
         F: Fn() -> io::Result<R> + Send + Sync + 'static,

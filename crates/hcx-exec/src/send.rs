@@ -118,12 +118,17 @@ pub(crate) fn send_body(
         }
         Source::Reader(mut reader) => {
             let mut chunk = vec![0u8; READ_CHUNK];
+            // Whether the reader was asked for a byte past its declared length.
+            let mut probed = false;
             loop {
                 // A sized body never reads past its length.
                 let room = call
                     .remaining()
                     .map_or(READ_CHUNK, |left| left.min(READ_CHUNK as u64) as usize);
                 if room == 0 {
+                    if !probed && reads_more(&mut *reader)? {
+                        return Err(overrun());
+                    }
                     break;
                 }
                 let n = match reader.read(&mut chunk[..room]) {
@@ -147,6 +152,15 @@ pub(crate) fn send_body(
                     ));
                 };
                 call.encode(read, &mut *out).map_err(body_error)?;
+                // The declared length is reached: a reader with more breaks it, and is
+                // an error before the last piece goes out, so the server never takes
+                // the cut body for the whole one (Go's net/http refuses it too).
+                if call.remaining() == Some(0) {
+                    probed = true;
+                    if reads_more(&mut *reader)? {
+                        return Err(overrun());
+                    }
+                }
                 if out.len() >= READ_CHUNK {
                     if let Err(failure) = write(conn, &out) {
                         return interrupted(call, failure);
@@ -156,6 +170,32 @@ pub(crate) fn send_body(
             }
             let recv = call.finish(&mut *out).map_err(body_error)?;
             finish(conn, &out, recv)
+        }
+    }
+}
+
+/// A sized reader with bytes past its declared length.
+fn overrun() -> Error {
+    Error::new(
+        ErrorKind::RequestBody,
+        "the request body reader has more bytes than its declared length \
+         (wrap it in Read::take to send only part of it)",
+    )
+}
+
+/// Whether `reader`, at the end of its declared length, still has a byte to give.
+fn reads_more(reader: &mut dyn Read) -> Result<bool, Error> {
+    let mut byte = [0u8; 1];
+    loop {
+        match reader.read(&mut byte) {
+            Ok(n) => return Ok(n > 0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(
+                    Error::new(ErrorKind::RequestBody, "reading the request body failed")
+                        .with_source(e),
+                );
+            }
         }
     }
 }

@@ -52,6 +52,9 @@ pub enum EncodeError {
     },
     /// Chunked framing in an HTTP/1.0 request, which has no chunked coding.
     ChunkedInHttp10,
+    /// Content in a `TRACE` request (RFC 9110 §9.3.8: a client must not send any; the
+    /// server echoes the request back).
+    ContentInTrace,
     /// A trailer field that must not be sent as a trailer (RFC 9110 §6.5.1), or
     /// trailers for a body that is not chunked.
     ForbiddenTrailer(HeaderName),
@@ -104,6 +107,9 @@ impl fmt::Display for EncodeError {
             ),
             EncodeError::ChunkedInHttp10 => {
                 f.write_str("chunked body framing in an HTTP/1.0 request")
+            }
+            EncodeError::ContentInTrace => {
+                f.write_str("a TRACE request cannot carry content (RFC 9110 §9.3.8)")
             }
             EncodeError::ForbiddenTrailer(name) => {
                 write!(f, "field {name} cannot be sent as a trailer")

@@ -378,6 +378,11 @@ fn check_framing(
     if framing == RequestFraming::Chunked && head.version == Version::HTTP_10 {
         return Err(EncodeError::ChunkedInHttp10);
     }
+    if *head.method == Method::TRACE
+        && !matches!(framing, RequestFraming::None | RequestFraming::Length(0))
+    {
+        return Err(EncodeError::ContentInTrace);
+    }
     if scan.transfer_encoding {
         let chunked = fields::transfer_encoding_is_chunked(headers).unwrap_or(false);
         if framing != RequestFraming::Chunked || !chunked {

@@ -311,6 +311,27 @@ fn versions_other_than_1x_and_chunked_in_1_0_are_refused() {
 }
 
 #[test]
+fn a_trace_request_carries_no_content() {
+    let trace = Request::builder()
+        .method(Method::TRACE)
+        .uri("http://h/")
+        .body(())
+        .unwrap();
+    for framing in [RequestFraming::Length(6), RequestFraming::Chunked] {
+        assert_eq!(
+            encode(&trace, TargetForm::Origin, framing),
+            Err(EncodeError::ContentInTrace)
+        );
+    }
+    for framing in [RequestFraming::None, RequestFraming::Length(0)] {
+        assert!(
+            encode(&trace, TargetForm::Origin, framing).is_ok(),
+            "{framing:?}"
+        );
+    }
+}
+
+#[test]
 fn head_from_parts_and_into_bytes_mut() {
     let (parts, ()) = Request::delete("http://h/x").body(()).unwrap().into_parts();
     let mut out = bytes::BytesMut::new();
