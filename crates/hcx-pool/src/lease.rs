@@ -270,9 +270,15 @@ where
         let shared = Arc::clone(&this.shared);
         let expiry = leased.meta.expiry;
         if expiry != Stamp::NEVER && leased.meta.is_expired(shared.clock.stamp(shared.epoch)) {
-            shared.locked(shared.lazy_now(), |state, now, out| {
-                state.expired_before_pick_up(&mut leased, now, out)
-            });
+            // Owned by its `Lease` before the close runs the disposal callback.
+            return Ok(shared.locked_owned(
+                shared.lazy_now(),
+                move |state, now, out| {
+                    state.expired_before_pick_up(&mut leased, now, out);
+                    leased
+                },
+                |leased| Lease::new(Arc::clone(&shared), leased),
+            ));
         }
         Ok(Lease::new(shared, leased))
     }

@@ -142,11 +142,15 @@ where
     pub fn lease(&self, route: &R, state: Option<S>) -> LeaseRequest<R, C, S> {
         let shared = &self.shared;
         let mut not_now = None;
-        let leased = shared.locked(shared.lazy_now(), |st, now, out| {
-            st.lease(route, state, now, out, &mut not_now)
-        });
-        if let Some(leased) = leased {
-            return LeaseRequest::ready(Lease::new(Arc::clone(shared), leased));
+        // The slot is owned by its `Lease` before closes made on the way (expired or
+        // trimmed idle connections) run the disposal callback.
+        let lease = shared.locked_owned(
+            shared.lazy_now(),
+            |st, now, out| st.lease(route, state, now, out, &mut not_now),
+            |leased| leased.map(|leased| Lease::new(Arc::clone(shared), leased)),
+        );
+        if let Some(lease) = lease {
+            return LeaseRequest::ready(lease);
         }
         match not_now {
             Some(NotNow::Queued(mailbox)) => LeaseRequest::waiting(Arc::clone(shared), mailbox),

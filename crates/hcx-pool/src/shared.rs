@@ -38,14 +38,28 @@ impl<R: RouteKey, C: 'static, S: PartialEq> Shared<R, C, S> {
         now: Now<'_>,
         f: impl FnOnce(&mut State<R, C, S>, &mut Now<'_>, &mut Deferred<C>) -> T,
     ) -> T {
+        self.locked_owned(now, f, |result| result)
+    }
+
+    /// Like [`locked`](Self::locked), with `own` turning the result into what gives it
+    /// back on drop (a `Lease`) before the deferred closes run: a disposal callback
+    /// that panics then cannot leak a slot handed out under the lock.
+    #[inline]
+    pub(crate) fn locked_owned<T, U>(
+        &self,
+        now: Now<'_>,
+        f: impl FnOnce(&mut State<R, C, S>, &mut Now<'_>, &mut Deferred<C>) -> T,
+        own: impl FnOnce(T) -> U,
+    ) -> U {
         let mut now = now;
         let mut out = Deferred::new();
         let result = {
             let mut state: MutexGuard<'_, State<R, C, S>> = self.state.lock();
             f(&mut state, &mut now, &mut out)
         };
+        let owned = own(result);
         self.finish(&mut out);
-        result
+        owned
     }
 
     /// The after-unlock half of `locked`. Usually there is nothing to do; the work,

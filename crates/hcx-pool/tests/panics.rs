@@ -146,3 +146,58 @@ fn a_lease_can_be_waited_on_from_a_thread_local_destructor() {
     drop(held);
     pool.check_invariants().unwrap();
 }
+
+/// A pool of one connection whose disposal panics while `panicking` is set.
+fn pool_with_panicking_disposal(
+    clock: Option<hcx_pool::ManualClock>,
+) -> (Pool<&'static str, u32>, Arc<AtomicBool>) {
+    let panicking = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&panicking);
+    let mut builder = Pool::builder(PoolConfig::with_limits(1, 1)).disposal(
+        move |_c: u32, _r: hcx_pool::CloseReason| {
+            if flag.load(Ordering::SeqCst) {
+                panic!("the disposal callback failed");
+            }
+        },
+    );
+    if let Some(clock) = clock {
+        builder = builder.clock(clock);
+    }
+    (builder.build().expect("valid limits"), panicking)
+}
+
+/// A lease that closes idle connections on its way (one trimmed to make room, one
+/// expired) runs the disposal after it holds its slot: a disposal that panics reaches
+/// the caller, but the slot goes back to the pool and the route stays usable.
+#[test]
+fn a_disposal_panicking_during_a_lease_does_not_leak_its_slot() {
+    // Trimmed: route b needs room that route a's idle connection holds.
+    let (pool, panicking) = pool_with_panicking_disposal(None);
+    let mut a = pool.lease(&"a", None).get(Duration::ZERO).unwrap();
+    a.assign(1);
+    a.release(hcx_pool::Decision::keep(None));
+    panicking.store(true, Ordering::SeqCst);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.lease(&"b", None).get(Duration::ZERO)
+    }));
+    assert!(outcome.is_err(), "the disposal's panic reaches the caller");
+    panicking.store(false, Ordering::SeqCst);
+    assert_eq!(pool.stats().leased, 0, "{}", pool.stats());
+    assert!(pool.lease(&"b", None).get(Duration::ZERO).is_ok());
+
+    // Expired: route a's idle connection is past its keep-alive.
+    let clock = hcx_pool::ManualClock::new();
+    let (pool, panicking) = pool_with_panicking_disposal(Some(clock.clone()));
+    let mut a = pool.lease(&"a", None).get(Duration::ZERO).unwrap();
+    a.assign(1);
+    a.release(hcx_pool::Decision::keep(Some(Duration::from_secs(1))));
+    clock.advance(Duration::from_secs(2));
+    panicking.store(true, Ordering::SeqCst);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.lease(&"a", None).get(Duration::ZERO)
+    }));
+    assert!(outcome.is_err(), "the disposal's panic reaches the caller");
+    panicking.store(false, Ordering::SeqCst);
+    assert_eq!(pool.stats().leased, 0, "{}", pool.stats());
+    assert!(pool.lease(&"a", None).get(Duration::ZERO).is_ok());
+}
