@@ -115,3 +115,51 @@ fn the_evictor_thread_stops_when_the_last_client_clone_is_dropped() -> TestResul
     );
     Ok(())
 }
+
+/// An event listener that panics in `closed` the first time, and reports every close
+/// on a channel.
+struct PanicsOnceOnClose {
+    panicked: std::sync::atomic::AtomicBool,
+    closes: std::sync::Mutex<std::sync::mpsc::Sender<CloseReason>>,
+}
+
+impl hcx::EventListener for PanicsOnceOnClose {
+    fn closed(&self, _: &hcx::ConnectionRef<'_>, reason: CloseReason) {
+        if let Ok(closes) = self.closes.lock() {
+            let _ = closes.send(reason);
+        }
+        if !self
+            .panicked
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            panic!("a listener bug");
+        }
+    }
+}
+
+/// A listener that panics while the evictor closes a connection does not stop the
+/// evictor: the next idle connection is evicted too.
+#[test]
+fn the_evictor_survives_a_listener_that_panics() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("hi"))
+        .start()?;
+    let (tx, closes) = std::sync::mpsc::channel();
+    let listener = std::sync::Arc::new(PanicsOnceOnClose {
+        panicked: std::sync::atomic::AtomicBool::new(false),
+        closes: std::sync::Mutex::new(tx),
+    });
+    let client = Client::builder()
+        .event_listener(listener)
+        .evict_idle_connections(Duration::from_millis(20))
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    for round in ["the listener panics", "after the panic"] {
+        client.get(server.url("/"))?.into_body().into_string()?;
+        let reason = closes
+            .recv_timeout(SAFETY)
+            .map_err(|_| format!("no eviction: {round}"))?;
+        assert_eq!(reason, CloseReason::IdleEvicted, "{round}");
+    }
+    Ok(())
+}

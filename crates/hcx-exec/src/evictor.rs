@@ -123,6 +123,9 @@ impl IdleConnectionEvictor {
     }
 }
 
+/// How long the thread waits to sweep again after a sweep that panicked.
+const AFTER_PANIC: Duration = Duration::from_secs(1);
+
 /// The thread: sweep, plan the next wake-up, wait for it, a wake-up or the stop.
 fn run(
     manager: &PoolingConnectionManager,
@@ -136,7 +139,14 @@ fn run(
         // compared with the old plan (already past) and send nothing, and the evictor
         // would then wait for the next release with a connection left to close.
         manager.plan_evictor(None);
-        let next = IdleConnectionEvictor::run_once(manager, idle_for);
+        let sweep = || IdleConnectionEvictor::run_once(manager, idle_for);
+        let next = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(sweep)) {
+            Ok(next) => next,
+            // A callback panicked mid-sweep (an event listener's `closed`): the thread
+            // lives on, or no idle connection would be evicted again, and sweeps anew
+            // a second later for what that sweep did not get to.
+            Err(_) => Some(AFTER_PANIC),
+        };
         manager.plan_evictor(next);
         // A release that raced the sweep has left a wake-up in the channel: the loop
         // sweeps again at once and plans anew.

@@ -12,6 +12,11 @@ use crate::entry::{Epoch, Stamp};
 ///
 /// Lease timeouts are not read from it: a blocked `get` waits on the operating
 /// system's clock.
+///
+/// `now` may be called with the pool's lock held (the pool reads the time lazily,
+/// only when a decision needs it): it must not call into the pool, or into the
+/// connection manager or client that owns it, which would wait on that lock for
+/// ever, and it must not panic.
 pub trait Clock: Send + Sync + 'static {
     /// The current instant.
     fn now(&self) -> Instant;
