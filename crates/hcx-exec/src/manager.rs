@@ -317,13 +317,20 @@ impl PoolingConnectionManager {
                 let remaining = deadline.map_or(timeout, |d| d.saturating_duration_since(start));
                 let leased = request.get(remaining);
                 let waited = start.elapsed();
-                inner.lease_waits.record(waited);
                 lease_waited = Some(lease_waited.unwrap_or_default() + waited);
                 leased
+            };
+            // One lease, one wait in the metrics, however many times it queued (a
+            // stale connection discarded sends it back to the queue).
+            let record_wait = || {
+                if let Some(waited) = lease_waited {
+                    inner.lease_waits.record(waited);
+                }
             };
             let lease = match leased {
                 Ok(lease) => lease,
                 Err(e) => {
+                    record_wait();
                     let error = Error::from_lease(e, route);
                     inner.events.lease_failed(route, &error);
                     return Err(error);
@@ -345,6 +352,7 @@ impl PoolingConnectionManager {
                     idle_limit_closed: 0,
                     idle_probe: false,
                 };
+                record_wait();
                 inner.events.leased(route, &info);
                 return Ok(Endpoint::new(self.clone(), lease, info, leased_at));
             };
@@ -367,6 +375,7 @@ impl PoolingConnectionManager {
                 idle_limit_closed: 0,
                 idle_probe: false,
             };
+            record_wait();
             inner.events.leased(route, &info);
             return Ok(Endpoint::new(self.clone(), lease, info, leased_at));
         }
