@@ -372,30 +372,27 @@ fn debug_of_credentials_redacts_the_secret() {
 fn origin_credentials_are_the_origins_through_a_forward_proxy() -> TestResult {
     let origin = alice_server()?;
     let proxy = hcx_testserver::TestProxy::builder().start()?;
-    let alice = || Credentials::basic("alice", "s3cret");
-    let client = Client::builder()
-        .proxy(hcx::Proxy::from_url(&proxy.url())?)
-        .request_config(RequestConfig::default().with_response_timeout(Some(SAFETY)))
-        .credentials_provider(
-            BasicCredentialsProvider::new()
-                .with(AuthScope::new("127.0.0.1", origin.port()), alice()),
-        )
-        .build()?;
+    // A client through the proxy with alice's credentials scoped to `port` of 127.0.0.1.
+    let through_proxy =
+        |port: u16, preemptive: bool| -> Result<Client, Box<dyn std::error::Error>> {
+            Ok(Client::builder()
+                .proxy(hcx::Proxy::from_url(&proxy.url())?)
+                .request_config(RequestConfig::default().with_response_timeout(Some(SAFETY)))
+                .credentials_provider(BasicCredentialsProvider::new().with(
+                    AuthScope::new("127.0.0.1", port),
+                    Credentials::basic("alice", "s3cret"),
+                ))
+                .preemptive_auth(preemptive)
+                .build()?)
+        };
+    let client = through_proxy(origin.port(), false)?;
     let response = client.get(origin.url("/"))?;
     assert_eq!(response.status(), 200);
     assert_eq!(authorizations(&origin), [None, Some(ALICE.to_owned())]);
 
     for preemptive in [false, true] {
         let origin = alice_server()?;
-        let client = Client::builder()
-            .proxy(hcx::Proxy::from_url(&proxy.url())?)
-            .request_config(RequestConfig::default().with_response_timeout(Some(SAFETY)))
-            .credentials_provider(
-                BasicCredentialsProvider::new()
-                    .with(AuthScope::new("127.0.0.1", proxy.port()), alice()),
-            )
-            .preemptive_auth(preemptive)
-            .build()?;
+        let client = through_proxy(proxy.port(), preemptive)?;
         let response = client.get(origin.url("/"))?;
         assert_eq!(response.status(), 401, "preemptive {preemptive}");
         assert!(

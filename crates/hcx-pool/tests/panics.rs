@@ -166,6 +166,23 @@ fn pool_with_panicking_disposal(
     (builder.build().expect("valid limits"), panicking)
 }
 
+/// Leases `route` while the disposal panics: the panic reaches the caller, the slot
+/// goes back to the pool, and the route can be leased again.
+fn lease_through_a_panicking_disposal(
+    pool: &Pool<&'static str, u32>,
+    panicking: &AtomicBool,
+    route: &'static str,
+) {
+    panicking.store(true, Ordering::SeqCst);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.lease(&route, None).get(Duration::ZERO)
+    }));
+    assert!(outcome.is_err(), "the disposal's panic reaches the caller");
+    panicking.store(false, Ordering::SeqCst);
+    assert_eq!(pool.stats().leased, 0, "{}", pool.stats());
+    assert!(pool.lease(&route, None).get(Duration::ZERO).is_ok());
+}
+
 /// A lease that closes idle connections on its way (one trimmed to make room, one
 /// expired) runs the disposal after it holds its slot: a disposal that panics reaches
 /// the caller, but the slot goes back to the pool and the route stays usable.
@@ -176,14 +193,7 @@ fn a_disposal_panicking_during_a_lease_does_not_leak_its_slot() {
     let mut a = pool.lease(&"a", None).get(Duration::ZERO).unwrap();
     a.assign(1);
     a.release(hcx_pool::Decision::keep(None));
-    panicking.store(true, Ordering::SeqCst);
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        pool.lease(&"b", None).get(Duration::ZERO)
-    }));
-    assert!(outcome.is_err(), "the disposal's panic reaches the caller");
-    panicking.store(false, Ordering::SeqCst);
-    assert_eq!(pool.stats().leased, 0, "{}", pool.stats());
-    assert!(pool.lease(&"b", None).get(Duration::ZERO).is_ok());
+    lease_through_a_panicking_disposal(&pool, &panicking, "b");
 
     // Expired: route a's idle connection is past its keep-alive.
     let clock = hcx_pool::ManualClock::new();
@@ -192,12 +202,5 @@ fn a_disposal_panicking_during_a_lease_does_not_leak_its_slot() {
     a.assign(1);
     a.release(hcx_pool::Decision::keep(Some(Duration::from_secs(1))));
     clock.advance(Duration::from_secs(2));
-    panicking.store(true, Ordering::SeqCst);
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        pool.lease(&"a", None).get(Duration::ZERO)
-    }));
-    assert!(outcome.is_err(), "the disposal's panic reaches the caller");
-    panicking.store(false, Ordering::SeqCst);
-    assert_eq!(pool.stats().leased, 0, "{}", pool.stats());
-    assert!(pool.lease(&"a", None).get(Duration::ZERO).is_ok());
+    lease_through_a_panicking_disposal(&pool, &panicking, "a");
 }
