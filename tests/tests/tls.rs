@@ -43,6 +43,15 @@ fn tls_server(ca: &TestCa, names: &[&str]) -> io::Result<TestServer> {
         .start()
 }
 
+/// What the server recorded of the TLS session of its first connection.
+fn first_tls(server: &TestServer) -> Result<hcx_testserver::TlsInfo, &'static str> {
+    server
+        .connections()
+        .first()
+        .and_then(|c| c.tls.clone())
+        .ok_or("a TLS connection")
+}
+
 /// A client that resolves every `*.test` name in `names` to 127.0.0.1.
 fn client_for(
     config: Arc<ClientConfig>,
@@ -76,10 +85,7 @@ fn one_handshake_serves_a_hundred_requests() -> TestResult {
     assert_eq!(stats.requests_received, 100);
     assert_eq!((stats.connections_accepted, stats.tls_handshakes), (1, 1));
     assert_eq!(client.stats().connections_opened, 1);
-    let tls = server.connections()[0]
-        .tls
-        .clone()
-        .ok_or("a TLS connection")?;
+    let tls = first_tls(&server)?;
     assert_eq!(tls.alpn_protocol.as_deref(), Some(&b"http/1.1"[..]));
     assert_eq!(tls.server_name, None, "no SNI for an IP address");
     Ok(())
@@ -92,10 +98,7 @@ fn sni_names_the_host_and_alpn_offers_http11() -> TestResult {
     let client = client_for(trusting(&ca, None)?, &["secure.test"])?;
     let url = format!("https://secure.test:{}/", server.port());
     assert_eq!(client.get(url)?.into_body().into_string()?, "secret");
-    let tls = server.connections()[0]
-        .tls
-        .clone()
-        .ok_or("a TLS connection")?;
+    let tls = first_tls(&server)?;
     assert_eq!(tls.server_name.as_deref(), Some("secure.test"));
     assert_eq!(tls.alpn_protocol.as_deref(), Some(&b"http/1.1"[..]));
     Ok(())
@@ -118,10 +121,7 @@ fn a_config_offering_h2_is_narrowed_to_http11() -> TestResult {
     let client = client_for(Arc::new(config), &["secure.test"])?;
     let url = format!("https://secure.test:{}/", server.port());
     assert_eq!(client.get(url)?.into_body().into_string()?, "secret");
-    let tls = server.connections()[0]
-        .tls
-        .clone()
-        .ok_or("a TLS connection")?;
+    let tls = first_tls(&server)?;
     assert_eq!(tls.alpn_protocol.as_deref(), Some(&b"http/1.1"[..]));
     Ok(())
 }
