@@ -41,6 +41,9 @@ pub const DEFAULT_USER_AGENT: &str = concat!("hcx/", env!("CARGO_PKG_VERSION"));
 pub struct ClientBuilder {
     manager: Option<PoolingConnectionManager>,
     manager_builder: PoolingConnectionManagerBuilder,
+    /// The connection-manager settings made on this builder, by name: an error with a
+    /// [`connection_manager`](Self::connection_manager) of the caller's, which has its own.
+    manager_settings: Vec<&'static str>,
     /// The socket options, given to the manager's builder at `build`.
     socket: SocketConfig,
     /// The event listener, if set (also given to `manager_builder`).
@@ -127,6 +130,7 @@ impl ClientBuilder {
         ClientBuilder {
             manager: None,
             manager_builder: PoolingConnectionManager::builder(),
+            manager_settings: Vec::new(),
             socket: SocketConfig::default(),
             listener: None,
             route_limits: Vec::new(),
@@ -166,9 +170,13 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses this connection manager (and its pool) instead of building one; the
-    /// manager settings of this builder are then ignored. Apache:
-    /// `setConnectionManager`.
+    /// Uses this connection manager (and its pool) instead of building one. The
+    /// manager's settings are then the manager's own: one made on this builder as well
+    /// (`max_total`, `max_per_route`, `max_per_route_for`, `time_to_live`,
+    /// `reuse_policy`, `socket_config`, `tcp_keepalive`, `resolver`,
+    /// `validate_after_inactivity`, `yield_when_crowded`, `event_listener`) is a
+    /// [`Config`](ErrorKind::Config) error from [`build`](Self::build), not silently
+    /// dropped. Apache: `setConnectionManager`.
     pub fn connection_manager(mut self, manager: PoolingConnectionManager) -> Self {
         self.manager = Some(manager);
         self
@@ -177,12 +185,14 @@ impl ClientBuilder {
     /// Most connections in all. Default 25. Apache: `setMaxConnTotal`.
     pub fn max_total(mut self, max: usize) -> Self {
         self.manager_builder = self.manager_builder.max_total(max);
+        self.manager_settings.push("max_total");
         self
     }
 
     /// Most connections per route. Default 5. Apache: `setMaxConnPerRoute`.
     pub fn max_per_route(mut self, max: usize) -> Self {
         self.manager_builder = self.manager_builder.max_per_route(max);
+        self.manager_settings.push("max_per_route");
         self
     }
 
@@ -204,6 +214,7 @@ impl ClientBuilder {
             Ok(uri) => self.route_limits.push((uri, max)),
             Err(e) => self.invalid = self.invalid.or(Some(e)),
         }
+        self.manager_settings.push("max_per_route_for");
         self
     }
 
@@ -296,6 +307,7 @@ impl ClientBuilder {
     /// `setConnectionTimeToLive` / `ConnectionConfig.timeToLive`.
     pub fn time_to_live(mut self, ttl: Option<Duration>) -> Self {
         self.manager_builder = self.manager_builder.time_to_live(ttl);
+        self.manager_settings.push("time_to_live");
         self
     }
 
@@ -304,6 +316,7 @@ impl ClientBuilder {
     /// [`ReusePolicy::Fifo`] (round-robin, all stay warm). Apache: `setConnPoolPolicy`.
     pub fn reuse_policy(mut self, policy: ReusePolicy) -> Self {
         self.manager_builder = self.manager_builder.reuse_policy(policy);
+        self.manager_settings.push("reuse_policy");
         self
     }
 
@@ -311,6 +324,7 @@ impl ClientBuilder {
     /// receive buffer sizes, linger. Apache: `setDefaultSocketConfig`.
     pub fn socket_config(mut self, socket: SocketConfig) -> Self {
         self.socket = socket;
+        self.manager_settings.push("socket_config");
         self
     }
 
@@ -321,6 +335,7 @@ impl ClientBuilder {
     /// [`SocketConfig::tcp_keepalive`] field.
     pub fn tcp_keepalive(mut self, keepalive: Option<TcpKeepalive>) -> Self {
         self.socket.tcp_keepalive = keepalive;
+        self.manager_settings.push("tcp_keepalive");
         self
     }
 
@@ -328,6 +343,7 @@ impl ClientBuilder {
     /// `setDnsResolver`.
     pub fn resolver(mut self, resolver: impl Resolver + 'static) -> Self {
         self.manager_builder = self.manager_builder.resolver(resolver);
+        self.manager_settings.push("resolver");
         self
     }
 
@@ -335,6 +351,7 @@ impl ClientBuilder {
     /// zero: every reuse. Apache: `setValidateAfterInactivity` (2 s there).
     pub fn validate_after_inactivity(mut self, after: Option<Duration>) -> Self {
         self.manager_builder = self.manager_builder.validate_after_inactivity(after);
+        self.manager_settings.push("validate_after_inactivity");
         self
     }
 
@@ -345,6 +362,7 @@ impl ClientBuilder {
     /// [`PoolingConnectionManagerBuilder::yield_when_crowded`]: hcx_exec::PoolingConnectionManagerBuilder::yield_when_crowded
     pub fn yield_when_crowded(mut self, yield_when_crowded: bool) -> Self {
         self.manager_builder = self.manager_builder.yield_when_crowded(yield_when_crowded);
+        self.manager_settings.push("yield_when_crowded");
         self
     }
 
@@ -444,14 +462,18 @@ impl ClientBuilder {
     }
 
     /// Sets the default connect timeout, over [`request_config`](Self::request_config).
-    /// Default 3 minutes.
+    /// Default 3 minutes. Zero is a [`Config`](ErrorKind::Config) error from
+    /// [`build`](Self::build): Apache reads 0 as "no limit", which a port would carry
+    /// over into a client that never connects; there is no "no limit" here.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts.connect = Some(timeout);
         self
     }
 
     /// Sets the default response timeout, over
-    /// [`request_config`](Self::request_config). Default none.
+    /// [`request_config`](Self::request_config). Default none. `Some(Duration::ZERO)` is
+    /// a [`Config`](ErrorKind::Config) error from [`build`](Self::build) (Apache's 0 is
+    /// "no limit": say `None`).
     pub fn response_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeouts.response = Some(timeout);
         self
@@ -651,6 +673,17 @@ impl ClientBuilder {
                      to the manager's builder (PoolingConnectionManagerBuilder::event_listener)",
                 ));
             }
+            Some(_) if !self.manager_settings.is_empty() => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "{} set on the client builder with a connection_manager of your own, \
+                         which would ignore them: set them on its builder \
+                         (PoolingConnectionManager::builder())",
+                        self.manager_settings.join(", ")
+                    ),
+                ));
+            }
             Some(manager) => manager,
             None => manager_builder.build()?,
         };
@@ -734,17 +767,29 @@ impl ClientBuilder {
         for op in self.chain_ops {
             chain.apply(op)?;
         }
+        let config = self.timeouts.apply(self.config);
+        // Apache reads a zero connect or socket timeout as "no limit"; here it would be
+        // a client that fails every request at once, so a port's 0 is refused.
+        if config.connect_timeout.is_zero() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "a connect timeout of zero fails every connect (Apache's 0 means no limit; \
+                 hcx has none: give a duration)",
+            ));
+        }
+        if config.response_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "a response timeout of zero fails every request (for no limit, as Apache's \
+                 0, give None)",
+            ));
+        }
         let evictor = match self.evictor {
             Some(idle_for) => Some(IdleConnectionEvictor::start(&manager, idle_for)?),
             None => None,
         };
         Ok(Client::from_parts(
-            manager,
-            chain,
-            self.timeouts.apply(self.config),
-            planner,
-            evictor,
-            learned,
+            manager, chain, config, planner, evictor, learned,
         ))
     }
 }

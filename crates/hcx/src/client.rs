@@ -115,10 +115,12 @@ impl Client {
     /// drained (within the drain limits) or the connection closed. Apache:
     /// `execute(request, ResponseHandler)`.
     ///
-    /// The handler reads the body through `response.body_mut()` (a [`Read`]); it
-    /// cannot move the body out, so the guarantee holds whatever it does, a panic
-    /// included. A body meant to outlive the call is what [`execute`](Self::execute)
-    /// is for.
+    /// The handler reads the body through `response.body_mut()` (a [`Read`]); the
+    /// guarantee holds whatever it does with it, a panic included. One way round it
+    /// remains: a handler that owns another `ResponseBody` (from an earlier
+    /// [`execute`](Self::execute)) can swap it in with `std::mem::swap` and return this
+    /// one, which then holds its connection until it ends or is dropped, as any body
+    /// from `execute` does. A body meant to outlive the call is what `execute` is for.
     ///
     /// [`Read`]: std::io::Read
     pub fn execute_with<T>(

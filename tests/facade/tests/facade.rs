@@ -1337,3 +1337,54 @@ fn the_codec_and_the_strategies_work_through_the_facade() -> TestResult {
     assert_eq!(kind, hcx::codec::ErrorKind::NotHttp);
     Ok(())
 }
+
+/// What the builder refuses rather than drop or carry over silently: connection-manager
+/// settings next to a manager of the caller's (which has its own), and zero timeouts
+/// (Apache's 0 is "no limit"; here a zero would fail every request).
+#[test]
+fn settings_that_would_be_ignored_or_fail_every_request_are_config_errors() -> TestResult {
+    let with_manager =
+        || hcx::Client::builder().connection_manager(hcx::PoolingConnectionManager::new());
+    let cases: Vec<(&str, Result<hcx::Client, hcx::Error>)> = vec![
+        ("max_total", with_manager().max_total(0).build()),
+        ("max_per_route", with_manager().max_per_route(3).build()),
+        (
+            "time_to_live",
+            with_manager()
+                .time_to_live(Some(Duration::from_secs(5)))
+                .build(),
+        ),
+        (
+            "max_per_route_for",
+            with_manager()
+                .max_per_route_for("http://api.test", 3)
+                .build(),
+        ),
+        (
+            "connect timeout",
+            bounded_builder().connect_timeout(Duration::ZERO).build(),
+        ),
+        (
+            "response timeout",
+            bounded_builder()
+                .response_timeout(Some(Duration::ZERO))
+                .build(),
+        ),
+    ];
+    for (what, built) in cases {
+        let error = expect_err(built, what)?;
+        assert_eq!(error.kind(), hcx::ErrorKind::Config, "{what}: {error}");
+        assert!(
+            error
+                .to_string()
+                .contains(what.split(' ').next().unwrap_or(what)),
+            "{what}: {error}"
+        );
+    }
+    // A manager of one's own with settings that are not the manager's still builds.
+    with_manager()
+        .response_timeout(Some(TIMEOUT))
+        .connect_timeout(TIMEOUT)
+        .build()?;
+    Ok(())
+}
