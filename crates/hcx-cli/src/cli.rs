@@ -83,7 +83,8 @@ pub struct LoadArgs {
     pub concurrency: u32,
 
     /// Send for this long (500ms, 30s, 2m) instead of a number of requests; with -n
-    /// too, whichever ends first.
+    /// too, whichever ends first. Without --timeout, a response may take as long as
+    /// the duration, so a server that stalls cannot keep the run going.
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
 
@@ -336,10 +337,31 @@ pub fn report(error: &clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// `text` with each CR and LF inside single quotes (where clap quotes a value) shown
+/// as `\r` and `\n`.
+fn escape_quoted_breaks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '\n' if quoted => out.push_str("\\n"),
+            '\r' if quoted => out.push_str("\\r"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// clap's message as one line: its first line without the `error: ` prefix, and a
 /// word on where help is.
 fn one_line(error: &clap::Error) -> String {
-    let rendered = error.to_string();
+    // A value with a line break in it (`-H $'X: a\nb'`) would cut the message at the
+    // break: the breaks inside quoted values are shown escaped first.
+    let rendered = escape_quoted_breaks(&error.to_string());
     let first = rendered
         .lines()
         .find(|l| !l.trim().is_empty())
@@ -407,6 +429,18 @@ mod tests {
         for bad in ["0", "-1", "inf", "NaN", "fast"] {
             assert!(parse_rate(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_value_with_a_line_break_keeps_its_reason() {
+        let error = Cli::try_parse_from(["hcx", "get", "-H", "X: a\nb", "http://x/"]).err();
+        let line = error.as_ref().map(one_line).unwrap_or_default();
+        assert!(line.contains("a\\nb"), "{line}");
+        assert!(
+            line.contains("header field value"),
+            "the reason is kept: {line}"
+        );
+        assert!(!line.contains('\n'), "{line}");
     }
 
     #[test]

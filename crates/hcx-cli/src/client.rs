@@ -94,6 +94,13 @@ fn trusting(path: &Path) -> Result<TlsIdentity, CliError> {
     TlsIdentity::trusting("cacert", roots).map_err(|e| bad(e.to_string()))
 }
 
+/// Whether `url`'s authority has a userinfo part (`user:password@host`).
+fn has_userinfo(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.contains('@')
+}
+
 /// The request to send, checked once and copied for each send: method, URL, header
 /// fields and body (bytes, so it can be sent again by a retry or a redirect).
 #[derive(Debug, Clone)]
@@ -108,6 +115,15 @@ impl RequestTemplate {
     /// Checks `url` (absolute, http or https) and reads the body; the method defaults
     /// to `POST` when there is a body, as curl's does.
     pub fn new(url: &str, args: &RequestArgs) -> Result<Self, CliError> {
+        if has_userinfo(url) {
+            // Refused before the URL is parsed or shown anywhere, so the password is
+            // neither sent unasked nor printed in a message or a summary.
+            return Err(CliError::Other(
+                "the URL carries credentials (user:password@): hcx does not take them \
+                 from a URL; give them with -u USER:PASSWORD"
+                    .into(),
+            ));
+        }
         let uri = url.into_uri()?;
         // The scheme and host are checked here, before any thread or connection.
         Route::from_uri(&uri)?;
@@ -185,6 +201,24 @@ mod tests {
             data: None,
             data_file: None,
         }
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_without_showing_them() {
+        for url in [
+            "http://bob:secret@example.test/",
+            "http://bob:secret@example.test:99999/",
+            "https://bob@example.test/path?q=a@b",
+        ] {
+            let error = RequestTemplate::new(url, &args())
+                .err()
+                .map(|e| e.to_string());
+            let error = error.unwrap_or_default();
+            assert!(error.contains("-u USER:PASSWORD"), "{url}: {error}");
+            assert!(!error.contains("secret"), "{url}: {error}");
+        }
+        // An @ after the authority is no userinfo.
+        assert!(RequestTemplate::new("http://example.test/a@b?c=@", &args()).is_ok());
     }
 
     #[test]

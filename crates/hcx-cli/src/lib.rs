@@ -28,8 +28,10 @@
 //!
 //! # `hcx load`
 //!
-//! Sends `-n` requests (default 100), or sends for `--duration`, optionally at most
-//! `--rate` per second in all, from `-c` threads (default 1) sharing one client, then
+//! Sends `-n` requests (default 100), or sends for `--duration` (without `--timeout`,
+//! each response may take that long, so a stalled server cannot keep the run going),
+//! optionally at most `--rate` per second in all, from `-c` threads (default 1)
+//! sharing one client, then
 //! prints a summary with a one-line explanation of each figure. The pool flags default
 //! to the library's (5 per route, 25 in all, 30 s keep-alive, probe on every reuse,
 //! learned idle limits on), so the summary shows what a default client does. A

@@ -132,7 +132,13 @@ impl Outcome {
 pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     let template = RequestTemplate::new(&args.url, &args.request)?;
     let counters = Arc::new(Counters::default());
-    let client = client::with_pool(client::builder(&args.client, template.uri())?, &args.pool)
+    let mut builder = client::builder(&args.client, template.uri())?;
+    if let (Some(duration), None) = (args.duration, args.client.timeout) {
+        // The duration stops starting requests; a stalled one must end too (wrk's
+        // --timeout and ab's -s do the same by default).
+        builder = builder.response_timeout(Some(duration));
+    }
+    let client = client::with_pool(builder, &args.pool)
         .event_listener(Arc::clone(&counters))
         .build()?;
     let plan = Plan {

@@ -497,9 +497,9 @@ impl LoadSummary {
     /// Writes the summary as text.
     pub fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
         let what = match (self.requests_planned, self.duration_planned_s) {
-            (Some(n), None) => format!("{n} requests"),
+            (Some(n), None) => format!("{n} request{}", plural(n)),
             (None, Some(s)) => format!("for {s}s"),
-            (Some(n), Some(s)) => format!("{n} requests or {s}s"),
+            (Some(n), Some(s)) => format!("{n} request{} or {s}s", plural(n)),
             (None, None) => String::new(),
         };
         let rate = self

@@ -5,7 +5,7 @@ mod common;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use common::{TIMEOUT, TestResult, closed_port, hcx};
+use common::{TIMEOUT, TestResult, closed_port, hcx, hcx_within};
 use hcx_testserver::{Method, Reply, TestServer};
 use serde_json::Value;
 
@@ -231,6 +231,34 @@ fn a_run_by_duration_and_rate_stops_by_itself() -> TestResult {
     assert_eq!(u64_at(&summary, "/requests")?, 6);
     assert!(summary["requests_planned"].is_null());
     assert_eq!(summary["duration_planned_s"].as_f64(), Some(0.3));
+    Ok(())
+}
+
+/// A run by duration against a server that never answers ends by itself, without
+/// --timeout: each request may take as long as the duration, then counts as a
+/// response timeout (as wrk and ab end theirs).
+#[test]
+fn a_run_by_duration_ends_against_a_server_that_stalls() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::stall())
+        .start()?;
+    let args = [
+        "load",
+        &server.url("/"),
+        "--duration",
+        "200ms",
+        "-c",
+        "2",
+        "--json",
+    ];
+    let run = hcx_within(&args, Duration::from_secs(10))?;
+    assert_eq!(run.code, Some(1), "ended by itself with exit 1: {run:?}");
+    let summary = json(&run.stdout)?;
+    assert_eq!(u64_at(&summary, "/responses")?, 0);
+    assert_eq!(
+        u64_at(&summary, "/errors_by_kind/response_timeout")?,
+        u64_at(&summary, "/requests")?
+    );
     Ok(())
 }
 

@@ -42,6 +42,28 @@ pub fn hcx(args: &[&str]) -> std::io::Result<Run> {
     Ok(Run::from(output))
 }
 
+/// Like [`hcx`], for a run that must end by itself: killed after `limit` if it has
+/// not (its `code` is then `None`), so a regression fails the test instead of hanging.
+pub fn hcx_within(args: &[&str], limit: std::time::Duration) -> std::io::Result<Run> {
+    let child = Command::new(env!("CARGO_BIN_EXE_hcx"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = child.id().to_string();
+    let (ended, wait) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if wait.recv_timeout(limit).is_err() {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+        }
+    });
+    let output = child.wait_with_output();
+    let _ = ended.send(());
+    let _ = watchdog.join();
+    Ok(Run::from(output?))
+}
+
 /// A loopback port nothing listens on (bound, then closed).
 pub fn closed_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
