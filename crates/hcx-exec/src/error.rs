@@ -85,7 +85,8 @@ pub enum ErrorKind {
     /// `ProtocolException` / `MalformedChunkCodingException`.
     Protocol,
     /// Reading the caller's request body failed (its reader or factory returned an
-    /// error, or a sized body ended short). The connection is discarded.
+    /// error, or a sized body had fewer or more bytes than its declared length). The
+    /// connection is discarded.
     RequestBody,
     /// The response body is not UTF-8 (from `into_string`).
     Utf8,
