@@ -72,10 +72,14 @@ fn main() {
     let counters = Arc::new(Counters::default());
     let handles: Vec<_> = (0..workers.max(1))
         .map(|_| {
-            let listener = listener.try_clone().expect("cloning the listener");
+            let listener = listener.try_clone().unwrap_or_else(|e| {
+                eprintln!("peers-server: cloning the listener: {e}");
+                std::process::exit(1)
+            });
             let counters = Arc::clone(&counters);
             std::thread::spawn(move || {
-                if let Err(e) = Worker::new(TcpListener::from_std(listener), counters).run() {
+                let worker = Worker::new(TcpListener::from_std(listener), counters);
+                if let Err(e) = worker.and_then(Worker::run) {
                     eprintln!("peers-server: worker stopped: {e}");
                     std::process::exit(1)
                 }
@@ -113,15 +117,15 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(listener: TcpListener, counters: Arc<Counters>) -> Self {
-        Worker {
-            poll: Poll::new().expect("epoll"),
+    fn new(listener: TcpListener, counters: Arc<Counters>) -> io::Result<Self> {
+        Ok(Worker {
+            poll: Poll::new()?,
             listener,
             conns: HashMap::new(),
             next: 0,
             counters,
             responses: Responses::new(),
-        }
+        })
     }
 
     fn run(mut self) -> io::Result<()> {

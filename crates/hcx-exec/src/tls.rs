@@ -55,7 +55,8 @@ impl TlsIdentity {
     /// first) is replaced by a copy offering `http/1.1`, so no server can pick a
     /// protocol hcx would then not speak (RFC 7301 §3.2).
     pub fn new(name: &str, config: Arc<ClientConfig>) -> Self {
-        let config = if config.alpn_protocols != [b"http/1.1".to_vec()] {
+        let only_http11 = matches!(config.alpn_protocols.as_slice(), [p] if p == b"http/1.1");
+        let config = if !only_http11 {
             let mut copy = (*config).clone();
             copy.alpn_protocols = vec![b"http/1.1".to_vec()];
             Arc::new(copy)

@@ -255,12 +255,13 @@ impl HeadReader {
         // Back up two bytes: the end of head may straddle the old and new bytes.
         let start = self.scanned.saturating_sub(2).max(self.blank);
         let rest = &buf[start..];
-        let found = memchr::memchr_iter(b'\n', rest)
-            .any(|i| matches!(&rest[i + 1..], [b'\n', ..] | [b'\r', b'\n', ..]))
-            // A CR followed by anything but LF fails the head wherever it is, so the
-            // parser may say so now rather than after bytes that never come.
-            || memchr::memchr_iter(b'\r', rest)
-                .any(|i| rest.get(i + 1).is_some_and(|&b| b != b'\n'));
+        // One pass for both: a LF that starts an empty line, or a CR followed by
+        // anything but LF, which fails the head wherever it is (the parser may say so
+        // now rather than after bytes that never come).
+        let found = memchr::memchr2_iter(b'\n', b'\r', rest).any(|i| match rest[i] {
+            b'\n' => matches!(&rest[i + 1..], [b'\n', ..] | [b'\r', b'\n', ..]),
+            _ => rest.get(i + 1).is_some_and(|&b| b != b'\n'),
+        });
         if !found {
             self.scanned = buf.len();
         }

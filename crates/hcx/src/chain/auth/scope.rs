@@ -72,19 +72,18 @@ impl AuthScope {
     ///
     /// ```
     /// use hcx::chain::AuthScope;
-    /// let uri = "http://API.example.com/v1".parse().unwrap();
+    /// let uri = "http://API.example.com/v1".parse()?;
     /// assert_eq!(AuthScope::for_uri(&uri), Some(AuthScope::new("api.example.com", 80)));
-    /// let uri = "https://[::1]:8443/".parse().unwrap();
+    /// let uri = "https://[::1]:8443/".parse()?;
     /// assert_eq!(AuthScope::for_uri(&uri), Some(AuthScope::new("::1", 8443)));
+    /// # Ok::<(), hcx::http::uri::InvalidUri>(())
     /// ```
     pub fn for_uri(uri: &Uri) -> Option<Self> {
-        let default = match uri.scheme_str()? {
-            s if s.eq_ignore_ascii_case("http") => 80,
-            s if s.eq_ignore_ascii_case("https") => 443,
-            _ => return None,
-        };
-        let host = uri.host().filter(|h| !h.is_empty())?;
-        Some(AuthScope::new(host, uri.port_u16().unwrap_or(default)))
+        // The origin as a direct route has it: the same host, port and defaults the
+        // planner uses, without the proxy that may stand in between.
+        Route::from_uri(uri)
+            .ok()
+            .map(|route| AuthScope::for_route(&route))
     }
 
     /// The same scope limited to `realm` (the `realm` parameter of a challenge).

@@ -185,25 +185,24 @@ impl ExecHandler for RedirectExec {
                 .follow(&location, &scope.config)?;
             let status = response.status();
             let from = head.uri().clone();
-            let left_origin = !rules::same_origin(&from, &location);
             let next = next_request(head, replay, status, location.clone())?;
             let route = scope.plan(&location)?;
             scope.manager().events().redirect(&RedirectEvent::new(
                 &from,
                 &location,
                 status,
-                next.method(),
+                next.request.method(),
             ));
             // Dropping the 3xx drains its body (within the drain limits) and gives its
             // connection back before the next hop leases one: the same connection
             // serves the next hop when it goes to the same route.
             drop(response);
             scope.route = route;
-            if left_origin {
+            if next.left_origin {
                 scope.set_left_origin();
             }
             scope.context.push_redirect(location);
-            request = next;
+            request = next.request;
         }
     }
 }

@@ -9,7 +9,7 @@ use url::Url;
 /// Whether `a` and `b` have the same origin (scheme, host, port with the scheme's
 /// default): the boundary across which credentials are not carried. A URI that is not
 /// absolute has no origin and matches nothing.
-pub(super) fn same_origin(a: &Uri, b: &Uri) -> bool {
+fn same_origin(a: &Uri, b: &Uri) -> bool {
     let origin = |uri: &Uri| Url::parse(&uri.to_string()).ok().map(|u| u.origin());
     match (origin(a), origin(b)) {
         // An opaque origin (a scheme without one) is unequal to every other.
@@ -59,15 +59,24 @@ pub(crate) const ORIGIN_HEADERS: [HeaderName; 4] = [
     header::HOST,
 ];
 
-/// The request of the next hop: `head` (the current hop's request) sent to `location`
-/// after a `status` response, with `replay` as the body if it keeps one (`None`: the
-/// body cannot be sent again).
+/// The next hop of a redirect.
+pub(super) struct NextHop {
+    /// The request to send.
+    pub(super) request: Request<Body>,
+    /// Whether it goes to another origin than the hop before (its credentials were
+    /// removed).
+    pub(super) left_origin: bool,
+}
+
+/// The next hop: `head` (the current hop's request) sent to `location` after a
+/// `status` response, with `replay` as the body if it keeps one (`None`: the body
+/// cannot be sent again).
 pub(super) fn next_request(
     head: Request<()>,
     replay: Option<Body>,
     status: StatusCode,
     location: Uri,
-) -> Result<Request<Body>, Error> {
+) -> Result<NextHop, Error> {
     let (mut parts, ()) = head.into_parts();
     let body = match rewrite(&parts.method, status) {
         Rewrite::ToGet => {
@@ -88,13 +97,17 @@ pub(super) fn next_request(
             )
         })?,
     };
-    if !same_origin(&parts.uri, &location) {
+    let left_origin = !same_origin(&parts.uri, &location);
+    if left_origin {
         for name in &ORIGIN_HEADERS {
             parts.headers.remove(name);
         }
     }
     parts.uri = location;
-    Ok(Request::from_parts(parts, body))
+    Ok(NextHop {
+        request: Request::from_parts(parts, body),
+        left_origin,
+    })
 }
 
 #[cfg(test)]
@@ -163,6 +176,8 @@ mod tests {
             StatusCode::SEE_OTHER,
             uri("http://h/done"),
         )?;
+        assert!(!next.left_origin);
+        let next = next.request;
         assert_eq!(next.method(), Method::GET);
         assert!(next.body().is_empty());
         for gone in ["content-type", "content-length"] {
@@ -184,6 +199,8 @@ mod tests {
                 StatusCode::TEMPORARY_REDIRECT,
                 uri(to),
             )?;
+            assert!(next.left_origin, "{to}");
+            let next = next.request;
             assert_eq!(next.method(), Method::POST, "{to}");
             assert_eq!(next.body().content_length(), Some(5), "{to}");
             for gone in ["authorization", "proxy-authorization", "cookie", "host"] {
@@ -212,7 +229,7 @@ mod tests {
             StatusCode::FOUND,
             uri("http://h/b"),
         );
-        assert!(dropped.is_ok_and(|r| r.method() == Method::GET));
+        assert!(dropped.is_ok_and(|hop| hop.request.method() == Method::GET));
     }
 
     #[test]
