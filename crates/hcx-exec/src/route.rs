@@ -261,9 +261,14 @@ impl Route {
         self
     }
 
-    /// The route as the keep-alive strategy keys it: scheme, host, port.
+    /// The route as the keep-alive strategy keys it: scheme, host, port, and the proxy
+    /// of a tunnel.
     pub fn key(&self) -> hcx_reuse::RouteKey<'_> {
-        hcx_reuse::RouteKey::new(self.scheme.as_str(), &self.host, self.port)
+        let key = hcx_reuse::RouteKey::new(self.scheme.as_str(), &self.host, self.port);
+        match &self.proxy {
+            Some(proxy) if self.is_tunnelled() => key.via(&proxy.host, proxy.port),
+            _ => key,
+        }
     }
 
     /// Whether requests on this route go to a forward proxy in absolute-form (an
@@ -603,7 +608,13 @@ mod tests {
             assert_ne!(ta, a, "a tunnel is not a connection to the proxy");
             assert!(ta.is_tunnelled());
             assert_eq!(ta.to_string(), "https://a.test:443 via proxy:3128");
+            let direct = route("https://a.test/")?;
+            assert_ne!(ta.key(), direct.key(), "a tunnel learns its own idle limit");
+            assert_eq!(ta.key().to_string(), "https://a.test:443 via proxy:3128");
+            assert_eq!(direct.key().to_string(), "https://a.test:443");
         }
+        // A forward-proxy route is keyed as the proxy's: its packets go there.
+        assert_eq!(a.key().to_string(), "http://proxy:3128");
         Ok(())
     }
 

@@ -20,8 +20,14 @@ use crate::exchange::Exchange;
 use crate::keep_alive::{DefaultKeepAliveStrategy, KeepAlive, KeepAliveStrategy};
 
 /// Which route a connection serves, as the keep-alive strategy sees it: scheme, host
-/// and port (the proxy's, for plain `http` through a forward proxy). The engine gives
-/// it; strategies that learn per route key their state by it.
+/// and port (the proxy's, for plain `http` through a forward proxy), and the proxy a
+/// tunnel goes through. The engine gives it; strategies that learn per route key their
+/// state by it.
+///
+/// A tunnel through a proxy and a direct connection to the same origin are two keys:
+/// their packets cross different middleboxes, which may forget idle flows at
+/// different times. A forward-proxy route needs no tunnel field: its host and port
+/// are the proxy's already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RouteKey<'a> {
     /// `http` or `https`.
@@ -30,21 +36,50 @@ pub struct RouteKey<'a> {
     pub host: &'a str,
     /// The port.
     pub port: u16,
+    /// The proxy's host and port, for a route tunnelled through one (`CONNECT`).
+    pub tunnel: Option<(&'a str, u16)>,
 }
 
 impl<'a> RouteKey<'a> {
-    /// The route `scheme://host:port`.
+    /// The direct route `scheme://host:port`.
     pub fn new(scheme: &'a str, host: &'a str, port: u16) -> Self {
-        RouteKey { scheme, host, port }
+        RouteKey {
+            scheme,
+            host,
+            port,
+            tunnel: None,
+        }
+    }
+
+    /// The same route, tunnelled through the proxy at `host:port`.
+    #[must_use]
+    pub fn via(mut self, host: &'a str, port: u16) -> Self {
+        self.tunnel = Some((host, port));
+        self
     }
 }
 
 impl fmt::Display for RouteKey<'_> {
+    /// `scheme://host:port`, then ` via proxy:port` for a tunnel (IPv6 literals in
+    /// brackets).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "{}://[{}]:{}", self.scheme, self.host, self.port)
+        write!(f, "{}://{}", self.scheme, HostPort(self.host, self.port))?;
+        if let Some((host, port)) = self.tunnel {
+            write!(f, " via {}", HostPort(host, port))?;
+        }
+        Ok(())
+    }
+}
+
+/// `host:port`, an IPv6 literal in brackets.
+struct HostPort<'a>(&'a str, u16);
+
+impl fmt::Display for HostPort<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.contains(':') {
+            write!(f, "[{}]:{}", self.0, self.1)
         } else {
-            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+            write!(f, "{}:{}", self.0, self.1)
         }
     }
 }
@@ -106,7 +141,7 @@ impl fmt::Display for IdleBounds {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IdleLimitChange {
-    /// The route, `scheme://host:port`.
+    /// The route, `scheme://host:port` (then ` via proxy:port` for a tunnel).
     pub route: String,
     /// The bounds before.
     pub before: IdleBounds,
@@ -204,6 +239,7 @@ struct RouteState {
     scheme: Box<str>,
     host: Box<str>,
     port: u16,
+    tunnel: Option<(Box<str>, u16)>,
     survived: Duration,
     died: Option<Duration>,
     limited: bool,
@@ -220,6 +256,7 @@ impl RouteState {
             scheme: route.scheme.into(),
             host: route.host.into(),
             port: route.port,
+            tunnel: route.tunnel.map(|(host, port)| (host.into(), port)),
             survived: Duration::ZERO,
             died: None,
             limited: false,
@@ -231,11 +268,16 @@ impl RouteState {
     }
 
     fn is(&self, route: RouteKey<'_>) -> bool {
-        self.port == route.port && *self.host == *route.host && *self.scheme == *route.scheme
+        self.key() == route
     }
 
     fn key(&self) -> RouteKey<'_> {
-        RouteKey::new(&self.scheme, &self.host, self.port)
+        RouteKey {
+            scheme: &self.scheme,
+            host: &self.host,
+            port: self.port,
+            tunnel: self.tunnel.as_ref().map(|(host, port)| (&**host, *port)),
+        }
     }
 
     /// The longest idle time a connection may have and carry any request.
@@ -301,7 +343,7 @@ impl<S: KeepAliveStrategy> LearnedIdleLimit<S> {
         &self.inner
     }
 
-    /// What has been learned, per route (`scheme://host:port`), in no set order.
+    /// What has been learned, per route (as [`RouteKey`] displays it), in no set order.
     pub fn bounds(&self) -> Vec<(String, IdleBounds)> {
         let routes = self.routes.lock();
         routes
@@ -731,5 +773,32 @@ mod tests {
             IdleVerdict::Reuse
         );
         assert_eq!(s.strategy.bounds().len(), 1);
+    }
+
+    #[test]
+    fn a_tunnel_and_the_direct_route_to_its_origin_learn_apart() {
+        let s = Script::new();
+        let direct = RouteKey::new("https", "api.test", 443);
+        let tunnel = direct.via("proxy.test", 3128);
+        assert_ne!(direct, tunnel);
+        s.strategy
+            .observe(tunnel, S * 5, IdleOutcome::Survived, s.now);
+        let change = s
+            .strategy
+            .observe(tunnel, S * 10, IdleOutcome::DiedIdle, s.now)
+            .expect("a death past every survival sets a limit");
+        assert_eq!(change.route, "https://api.test:443 via proxy.test:3128");
+        assert_eq!(
+            s.strategy.admit(tunnel, S * 60, false, s.now),
+            IdleVerdict::Close
+        );
+        assert_eq!(
+            s.strategy.admit(direct, S * 60, false, s.now),
+            IdleVerdict::Reuse,
+            "the direct route has learned nothing"
+        );
+        assert_eq!(s.strategy.bounds_of(direct), None);
+        let shown = RouteKey::new("https", "::1", 8443).via("::1", 3128);
+        assert_eq!(shown.to_string(), "https://[::1]:8443 via [::1]:3128");
     }
 }

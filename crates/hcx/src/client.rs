@@ -173,9 +173,10 @@ impl Client {
         self.inner.manager.stats()
     }
 
-    /// The idle limits learned per route (`scheme://host:port`), when the client learns
-    /// them ([`ClientBuilder::learn_idle_limits`]); empty otherwise, or before any
-    /// reused connection was idle at least a second.
+    /// The idle limits learned per route (`scheme://host:port`, then ` via proxy:port`
+    /// for a tunnel), when the client learns them
+    /// ([`ClientBuilder::learn_idle_limits`]); empty otherwise, or before any reused
+    /// connection was idle at least a second.
     pub fn idle_limits(&self) -> Vec<(String, IdleBounds)> {
         self.inner
             .learned
