@@ -155,7 +155,8 @@ pub struct ClientArgs {
     pub cacert: Option<PathBuf>,
 
     /// Basic credentials for the URL's host and port, sent with the first request
-    /// (as curl's -u does) and never to another host a redirect leads to.
+    /// (as curl's -u does) and never to another host a redirect leads to. Credentials
+    /// in the URL (user:password@host) are used the same way when -u is not given.
     #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD", value_parser = parse_user)]
     pub user: Option<UserPassword>,
 

@@ -9,17 +9,18 @@ use hcx::rustls::pki_types::CertificateDer;
 use hcx::rustls::pki_types::pem::PemObject;
 use hcx::{Body, ClientBuilder, DefaultRetryStrategy, IntoUri, RequestConfig, Route, TlsIdentity};
 
-use crate::cli::{ClientArgs, PoolArgs, RequestArgs};
+use crate::cli::{ClientArgs, PoolArgs, RequestArgs, UserPassword};
 use crate::error::CliError;
 use hcx::chain::{AuthScope, BasicCredentialsProvider, Credentials};
 
 /// A client builder configured by the `Client` flags (TLS roots, proxy, timeouts,
-/// redirects, user agent, retries). Every flag left out keeps the library's default.
-pub fn builder(args: &ClientArgs, uri: &Uri) -> Result<ClientBuilder, CliError> {
+/// redirects, user agent, retries) for `template`'s requests. Every flag left out keeps
+/// the library's default. Credentials come from `-u`, or else from the URL.
+pub fn builder(args: &ClientArgs, template: &RequestTemplate) -> Result<ClientBuilder, CliError> {
     let mut builder = hcx::Client::builder();
-    if let Some(user) = &args.user {
+    if let Some(user) = args.user.as_ref().or(template.url_user.as_ref()) {
         // For the URL's host and port only, as curl does without --location-trusted.
-        let scope = AuthScope::for_route(&Route::from_uri(uri)?);
+        let scope = AuthScope::for_route(&Route::from_uri(&template.uri)?);
         let provider = BasicCredentialsProvider::new()
             .with(scope, Credentials::basic(&user.user, &user.password));
         builder = builder.credentials_provider(provider).preemptive_auth(true);
@@ -94,11 +95,30 @@ fn trusting(path: &Path) -> Result<TlsIdentity, CliError> {
     TlsIdentity::trusting("cacert", roots).map_err(|e| bad(e.to_string()))
 }
 
-/// Whether `url`'s authority has a userinfo part (`user:password@host`).
-fn has_userinfo(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    authority.contains('@')
+/// `url` without the userinfo of its authority (`user:password@host`), and that
+/// userinfo percent-decoded (a missing password is empty). An `@` past the authority is
+/// no userinfo.
+fn split_userinfo(url: &str) -> (String, Option<UserPassword>) {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let Some(at) = url[start..end].rfind('@').map(|i| start + i) else {
+        return (url.to_owned(), None);
+    };
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let (user, password) = url[start..at]
+        .split_once(':')
+        .unwrap_or((&url[start..at], ""));
+    let user = UserPassword {
+        user: decode(user),
+        password: decode(password),
+    };
+    (format!("{}{}", &url[..start], &url[at + 1..]), Some(user))
 }
 
 /// The request to send, checked once and copied for each send: method, URL, header
@@ -109,22 +129,18 @@ pub struct RequestTemplate {
     uri: Uri,
     headers: HeaderMap,
     body: Option<Bytes>,
+    /// The credentials the URL carried (taken out of `uri`).
+    url_user: Option<UserPassword>,
 }
 
 impl RequestTemplate {
     /// Checks `url` (absolute, http or https) and reads the body; the method defaults
     /// to `POST` when there is a body, as curl's does.
     pub fn new(url: &str, args: &RequestArgs) -> Result<Self, CliError> {
-        if has_userinfo(url) {
-            // Refused before the URL is parsed or shown anywhere, so the password is
-            // neither sent unasked nor printed in a message or a summary.
-            return Err(CliError::Other(
-                "the URL carries credentials (user:password@): hcx does not take them \
-                 from a URL; give them with -u USER:PASSWORD"
-                    .into(),
-            ));
-        }
-        let uri = url.into_uri()?;
+        // The credentials are taken out before the URL is parsed, so no message, summary
+        // or request head shows the password.
+        let (url, url_user) = split_userinfo(url);
+        let uri = url.as_str().into_uri()?;
         // The scheme and host are checked here, before any thread or connection.
         Route::from_uri(&uri)?;
         let body = match (&args.data, &args.data_file) {
@@ -150,6 +166,7 @@ impl RequestTemplate {
             uri,
             headers,
             body,
+            url_user,
         })
     }
 
@@ -169,7 +186,7 @@ impl RequestTemplate {
         &self.method
     }
 
-    /// The URL.
+    /// The URL, without any credentials it was given with.
     pub fn uri(&self) -> &Uri {
         &self.uri
     }
@@ -204,21 +221,35 @@ mod tests {
     }
 
     #[test]
-    fn credentials_in_the_url_are_refused_without_showing_them() {
-        for url in [
-            "http://bob:secret@example.test/",
-            "http://bob:secret@example.test:99999/",
-            "https://bob@example.test/path?q=a@b",
-        ] {
-            let error = RequestTemplate::new(url, &args())
-                .err()
-                .map(|e| e.to_string());
-            let error = error.unwrap_or_default();
-            assert!(error.contains("-u USER:PASSWORD"), "{url}: {error}");
-            assert!(!error.contains("secret"), "{url}: {error}");
-        }
+    fn credentials_in_the_url_are_taken_out_of_it_and_decoded() -> Result<(), CliError> {
+        let t = RequestTemplate::new("http://bob:s%40cr%3At@example.test:81/p?q=a@b", &args())?;
+        assert_eq!(t.uri().to_string(), "http://example.test:81/p?q=a@b");
+        let user = t
+            .url_user
+            .as_ref()
+            .map(|u| (u.user.as_str(), u.password.as_str()));
+        assert_eq!(user, Some(("bob", "s@cr:t")));
+        assert!(
+            !format!("{t:?}").contains("cr"),
+            "the password is not shown"
+        );
+        let t = RequestTemplate::new("https://bob@example.test/", &args())?;
+        let user = t
+            .url_user
+            .as_ref()
+            .map(|u| (u.user.as_str(), u.password.as_str()));
+        assert_eq!(user, Some(("bob", "")));
         // An @ after the authority is no userinfo.
-        assert!(RequestTemplate::new("http://example.test/a@b?c=@", &args()).is_ok());
+        let t = RequestTemplate::new("http://example.test/a@b?c=@#d@", &args())?;
+        assert!(t.url_user.is_none());
+        assert_eq!(t.uri().path(), "/a@b");
+        // A bad URL's error does not show the password either.
+        let error = RequestTemplate::new("http://bob:secret@example.test:99999/", &args())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(!error.is_empty() && !error.contains("secret"), "{error}");
+        Ok(())
     }
 
     #[test]

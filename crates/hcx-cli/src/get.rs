@@ -14,7 +14,7 @@ use crate::verbose::VerboseListener;
 /// success (as curl without `--fail`); a request that fails is exit 1.
 pub fn run(args: &GetArgs) -> Result<(), CliError> {
     let template = RequestTemplate::new(&args.url, &args.request)?;
-    let mut builder = client::builder(&args.client, template.uri())?;
+    let mut builder = client::builder(&args.client, &template)?;
     if args.verbose {
         builder = builder.event_listener(VerboseListener::new(io::stderr()));
     }

@@ -10,10 +10,12 @@
 //!
 //! `get` and `load` also take the client flags: `--cacert FILE` (PEM roots that replace
 //! the bundled Mozilla roots), `-u USER:PASSWORD` (Basic credentials for the URL's host
-//! and port, sent up front, not to another host a redirect leads to), `--proxy URL`, `--proxy-from-env`, `--connect-timeout
-//! DUR`, `--timeout DUR` (the response timeout), `--max-redirects N`,
-//! `--no-redirects`, `--user-agent TEXT` and `--retries N`. Durations are humantime:
-//! `500ms`, `30s`, `2m`. There is no flag that turns certificate verification off.
+//! and port, sent up front, not to another host a redirect leads to; without it,
+//! credentials in the URL, `http://user:password@host/`, are used the same way and never
+//! shown), `--proxy URL`, `--proxy-from-env`, `--connect-timeout DUR`, `--timeout DUR`
+//! (the response timeout), `--max-redirects N`, `--no-redirects`, `--user-agent TEXT` and
+//! `--retries N`. Durations are humantime: `500ms`, `30s`, `2m`. There is no flag that
+//! turns certificate verification off.
 //!
 //! # `hcx get`
 //!

@@ -132,7 +132,7 @@ impl Outcome {
 pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     let template = RequestTemplate::new(&args.url, &args.request)?;
     let counters = Arc::new(Counters::default());
-    let mut builder = client::builder(&args.client, template.uri())?;
+    let mut builder = client::builder(&args.client, &template)?;
     if let (Some(duration), None) = (args.duration, args.client.timeout) {
         // The duration stops starting requests; a stalled one must end too (wrk's
         // --timeout and ab's -s do the same by default).

@@ -262,3 +262,28 @@ fn dash_u_sends_basic_credentials_with_the_first_request_to_that_host_only() -> 
     assert!(!run.stderr.contains("s3cret"));
     Ok(())
 }
+
+#[test]
+fn credentials_in_the_url_are_sent_as_dash_u_would_and_never_shown() -> TestResult {
+    let server = TestServer::builder()
+        .route_fn(Method::GET, "/", |request| {
+            match request.header("authorization") {
+                // alice:s3cr@t
+                Some("Basic YWxpY2U6czNjckB0") => Reply::ok().body("hello, alice"),
+                _ => Reply::new(401u16).header("www-authenticate", r#"Basic realm="demo""#),
+            }
+        })
+        .start()?;
+    let url = server.url("/").replacen("://", "://alice:s3cr%40t@", 1);
+    let run = hcx(&["get", &url, "-v", "--timeout", TIMEOUT])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "hello, alice");
+    assert_eq!(server.stats().requests_received, 1, "sent up front");
+    for secret in ["s3cr", "YWxpY2U6czNjckB0"] {
+        assert!(!run.stderr.contains(secret), "{}", run.stderr);
+    }
+    // -u wins over the URL's credentials.
+    let run = hcx(&["get", &url, "-u", "alice:wrong", "--timeout", TIMEOUT])?;
+    assert_ne!(run.stdout, "hello, alice", "{run:?}");
+    Ok(())
+}
