@@ -72,8 +72,8 @@ struct Streaming {
 
 impl ResponseBody {
     /// A body with nothing in it. Not public, and no `Default`: code handed a
-    /// `&mut Response<ResponseBody>` (an `execute_with` handler) has no body to swap in
-    /// unless it owns one from another response already.
+    /// `&mut Response<ResponseBody>` has no body to swap in unless it owns one from
+    /// another response already.
     pub(crate) fn empty(facts: Facts) -> Self {
         ResponseBody {
             state: State::Done,

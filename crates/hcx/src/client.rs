@@ -12,6 +12,7 @@ use http::{Method, Request, Response, Uri};
 
 use crate::builder::ClientBuilder;
 use crate::chain::{Chain, Context, NamedChain, Scope};
+use crate::lent::BodyReader;
 use crate::url::IntoUri;
 
 /// A blocking HTTP/1.1 client. Apache HttpClient 5: `CloseableHttpClient` (classic).
@@ -113,24 +114,24 @@ impl Client {
     /// Sends `request`, hands the response to `handler`, and then gives the
     /// connection back whatever the handler did: the unread rest of the body is
     /// drained (within the drain limits) or the connection closed. Apache:
-    /// `execute(request, ResponseHandler)`.
+    /// `execute(request, HttpClientResponseHandler)`.
     ///
-    /// The handler reads the body through `response.body_mut()` (a [`Read`]); the
-    /// guarantee holds whatever it does with it, a panic included. One way round it
-    /// remains: a handler that owns another `ResponseBody` (from an earlier
-    /// [`execute`](Self::execute)) can swap it in with `std::mem::swap` and return this
-    /// one, which then holds its connection until it ends or is dropped, as any body
-    /// from `execute` does. A body meant to outlive the call is what `execute` is for.
-    ///
-    /// [`Read`]: std::io::Read
+    /// The handler reads the body through `response.body_mut()`, a [`BodyReader`]: it
+    /// can read it and look at it, not take it, so the guarantee holds whatever the
+    /// handler does, a panic included. A body meant to outlive the call is what
+    /// [`execute`](Self::execute) is for.
     pub fn execute_with<T>(
         &self,
         request: Request<Body>,
-        handler: impl FnOnce(&mut Response<ResponseBody>) -> T,
+        handler: impl FnOnce(&mut Response<BodyReader<'_>>) -> T,
     ) -> Result<T, Error> {
-        let mut response = self.execute(request)?;
+        let (parts, mut body) = self.execute(request)?.into_parts();
+        let mut response = Response::from_parts(parts, BodyReader::new(&mut body));
         let result = handler(&mut response);
         drop(response);
+        // Read to its end, the body has given its connection back already; otherwise
+        // it is drained or closed here.
+        drop(body);
         Ok(result)
     }
 
@@ -226,6 +227,7 @@ mod tests {
     use super::*;
     use hcx_exec::ResponseInfo;
     use hcx_testserver::{Method, Reply, TestServer};
+    use http::StatusCode;
 
     fn shareable<T: Clone + Send + Sync + 'static>() {}
     fn sendable<T: Send + 'static>() {}
@@ -292,9 +294,9 @@ mod tests {
             .build()?;
         let status = client
             .execute_with(Request::get(server.url("/")).body(Body::empty())?, |r| {
-                r.status()
+                (r.status(), r.body().info().map(|i| i.connection.reused))
             })?;
-        assert_eq!(status, 200);
+        assert_eq!(status, (StatusCode::OK, Some(false)));
         let len =
             client.execute_with(Request::get(server.url("/")).body(Body::empty())?, |r| {
                 let mut all = Vec::new();

@@ -93,6 +93,7 @@
 mod builder;
 pub mod chain;
 mod client;
+mod lent;
 mod url;
 
 pub use builder::{ClientBuilder, DEFAULT_USER_AGENT};
@@ -104,6 +105,7 @@ pub use chain::{
     RetryStrategy, UserTokenHandler,
 };
 pub use client::Client;
+pub use lent::BodyReader;
 pub use url::IntoUri;
 
 pub use bytes;

@@ -1041,7 +1041,7 @@ fn execute_with_hands_the_response_to_a_closure() -> TestResult {
         .body(hcx::Body::from("ping"))?;
     let (status, text) = client.execute_with(
         request,
-        |response: &mut hcx::http::Response<hcx::ResponseBody>| {
+        |response: &mut hcx::http::Response<hcx::BodyReader<'_>>| {
             let mut text = String::new();
             response
                 .body_mut()
@@ -1055,7 +1055,7 @@ fn execute_with_hands_the_response_to_a_closure() -> TestResult {
     // A handler that reads nothing: the body is drained and the connection kept.
     let request = hcx::http::Request::get(server.url("/hello")).body(hcx::Body::empty())?;
     let reused = client.execute_with(request, |response| {
-        info_of(response).map(|info| info.reused)
+        response.body().info().map(|info| info.connection.reused)
     })?;
     assert_eq!(reused, Some(true));
     let stats = client.stats();

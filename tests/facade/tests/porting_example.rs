@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use hcx::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use hcx::http::{Request, Response};
-use hcx::{Body, Client, DefaultRetryStrategy, ResponseBody};
+use hcx::{Body, BodyReader, Client, DefaultRetryStrategy};
 
 /// `HttpClients.custom()` with a `PoolingHttpClientConnectionManager`, a
 /// `ConnectionConfig`, a `RequestConfig`, a retry strategy and a default header.
@@ -45,7 +45,7 @@ fn build_client() -> Result<Client, hcx::Error> {
 /// The `HttpClientResponseHandler<String>`: the body as text, or an error for any
 /// status from 300 up. `execute_with` gives the connection back after it returns.
 fn body_or_error(
-    response: &mut Response<ResponseBody>,
+    response: &mut Response<BodyReader<'_>>,
 ) -> Result<String, Box<dyn std::error::Error>> {
     let status = response.status();
     let mut body = String::new();
