@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::error::{Error, ErrorKind};
+
 /// Timeouts and limits of one request. Apache HttpClient 5: `RequestConfig`.
 ///
 /// The client has a default; a request overrides it by carrying one in its
@@ -11,9 +13,14 @@ use std::time::Duration;
 /// use hcx_exec::RequestConfig;
 /// use std::time::Duration;
 /// let config = RequestConfig::default().with_response_timeout(Some(Duration::from_secs(5)));
-/// assert_eq!(config.connect_timeout, Duration::from_secs(180));
+/// assert_eq!(config.connect_timeout, None); // the connection manager's
 /// assert_eq!(config.response_timeout, Some(Duration::from_secs(5)));
 /// ```
+///
+/// As in Apache 5, the connect and socket timeouts belong to the connection manager
+/// (Apache: `ConnectionConfig`); a `RequestConfig` overrides them only where it says
+/// `Some`. So a request carrying `RequestConfig::default().with_redirects(false)` keeps
+/// the manager's timeouts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RequestConfig {
@@ -22,11 +29,16 @@ pub struct RequestConfig {
     pub connection_request_timeout: Duration,
     /// How long making a new connection may take: the TCP connect over all the
     /// addresses (raced), the proxy's `CONNECT` tunnel and the TLS handshake together.
-    /// Default 3 minutes. Apache: `connectTimeout`.
-    pub connect_timeout: Duration,
+    /// `None` (the default): the connection manager's
+    /// ([`connect_timeout`](crate::PoolingConnectionManagerBuilder::connect_timeout),
+    /// 3 minutes unless set). Apache: `connectTimeout`.
+    pub connect_timeout: Option<Duration>,
     /// The socket timeout while the exchange runs: sending the request, waiting for
-    /// the head, and each read of the body. Default `None` (wait forever).
-    /// Apache: `responseTimeout`.
+    /// the head, and each read of the body. `None` (the default): the connection
+    /// manager's
+    /// [`socket_timeout`](crate::PoolingConnectionManagerBuilder::socket_timeout)
+    /// (none unless set: wait forever). Apache: `responseTimeout`, whose `null` leaves
+    /// `ConnectionConfig.socketTimeout` in force.
     pub response_timeout: Option<Duration>,
     /// How long to wait for `100 Continue` before sending the body anyway, when the
     /// request carries `Expect: 100-continue`. Default 3 s (Apache's `waitForContinue`).
@@ -58,7 +70,7 @@ impl Default for RequestConfig {
     fn default() -> Self {
         RequestConfig {
             connection_request_timeout: Duration::from_secs(180),
-            connect_timeout: Duration::from_secs(180),
+            connect_timeout: None,
             response_timeout: None,
             expect_continue_timeout: Duration::from_secs(3),
             drain_limit: 64 * 1024,
@@ -181,16 +193,27 @@ impl RequestConfig {
         self
     }
 
-    /// Sets [`connect_timeout`](Self::connect_timeout).
+    /// Sets [`connect_timeout`](Self::connect_timeout), over the connection manager's.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.connect_timeout = Some(timeout);
         self
     }
 
-    /// Sets [`response_timeout`](Self::response_timeout).
+    /// Sets [`response_timeout`](Self::response_timeout) (`None`: the connection
+    /// manager's socket timeout).
     pub fn with_response_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.response_timeout = timeout;
         self
+    }
+
+    /// A [`Config`](ErrorKind::Config) error for a setting that would fail every
+    /// request: a zero connect or response timeout. Apache reads 0 as "no limit"; here
+    /// a ported 0 would be a client that never connects or never waits, so it is
+    /// refused (`None` is "the manager's", a long duration is "no limit"). The client
+    /// checks its default at build and a request's own before sending it.
+    pub fn check(&self) -> Result<(), Error> {
+        zero_timeout("connect", self.connect_timeout)?;
+        zero_timeout("response", self.response_timeout)
     }
 
     /// Sets [`expect_continue_timeout`](Self::expect_continue_timeout).
@@ -235,4 +258,18 @@ impl RequestConfig {
         self.content_compression_enabled = enabled;
         self
     }
+}
+
+/// A [`Config`](ErrorKind::Config) error if `timeout` is zero.
+pub(crate) fn zero_timeout(which: &str, timeout: Option<Duration>) -> Result<(), Error> {
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "a {which} timeout of zero fails every request (Apache's 0 means no limit: \
+                 give None for the default, or a long duration)"
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -224,7 +224,7 @@ mod tests {
         for _ in keep {
             let mut runtime = ExecRuntime::new(manager.clone());
             runtime.acquire(&route, None, WAIT)?;
-            runtime.connect_if_needed(WAIT)?;
+            runtime.connect_if_needed(Some(WAIT))?;
             runtimes.push(runtime);
         }
         for (mut runtime, valid_for) in runtimes.into_iter().zip(keep) {

@@ -130,6 +130,16 @@ impl MainExec {
         mut runtime: ExecRuntime,
         config: &RequestConfig,
     ) -> Result<Response<ResponseBody>, Error> {
+        // A request that sets no response timeout has the manager's socket timeout
+        // (Apache: a null `responseTimeout` leaves `ConnectionConfig.socketTimeout`).
+        let with_socket_timeout;
+        let config = match (config.response_timeout, runtime.manager().socket_timeout()) {
+            (None, Some(socket)) => {
+                with_socket_timeout = config.clone().with_response_timeout(Some(socket));
+                &with_socket_timeout
+            }
+            _ => config,
+        };
         let (mut parts, body) = request.into_parts();
         let framing = body.framing(&parts.method);
         let form = match &route.proxy {

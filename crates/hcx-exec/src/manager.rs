@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use hcx_close::{CloseCounts, CloseReason, Decision};
 use hcx_pool::{Clock, CoarseClock, Lease, Pool, PoolConfig, PoolStats, ReusePolicy};
 
-use crate::config::SocketConfig;
+use crate::config::{SocketConfig, zero_timeout};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Connected, ConnectionRef, EventListener, Events};
@@ -58,6 +58,8 @@ struct Inner {
     clock: SharedClock,
     resolver: Arc<dyn Resolver>,
     validate_after_inactivity: Option<Duration>,
+    connect_timeout: Duration,
+    socket_timeout: Option<Duration>,
     yield_when_crowded: bool,
     socket: SocketConfig,
     next_id: AtomicU64,
@@ -88,6 +90,8 @@ pub struct PoolingConnectionManagerBuilder {
     clock: SharedClock,
     resolver: Arc<dyn Resolver>,
     validate_after_inactivity: Option<Duration>,
+    connect_timeout: Duration,
+    socket_timeout: Option<Duration>,
     socket: SocketConfig,
     route_limits: Vec<(Route, usize)>,
     listener: Option<Arc<dyn EventListener>>,
@@ -170,6 +174,27 @@ impl PoolingConnectionManagerBuilder {
         self
     }
 
+    /// How long making a new connection may take (the TCP connect over every address,
+    /// a proxy's `CONNECT` and the TLS handshake together), unless a request's
+    /// [`RequestConfig::connect_timeout`](crate::RequestConfig::connect_timeout) says
+    /// otherwise. Default 3 minutes; zero is a [`Config`](ErrorKind::Config) error from
+    /// [`build`](Self::build). Apache: `ConnectionConfig.connectTimeout`.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The socket timeout of every exchange (sending the request, waiting for the
+    /// head, each read of the body), unless a request's
+    /// [`RequestConfig::response_timeout`](crate::RequestConfig::response_timeout) says
+    /// otherwise. Default `None`: wait forever. `Some(ZERO)` is a
+    /// [`Config`](ErrorKind::Config) error from [`build`](Self::build). Apache:
+    /// `ConnectionConfig.socketTimeout`.
+    pub fn socket_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.socket_timeout = timeout;
+        self
+    }
+
     /// Whether an exchange yields its CPU once before it first sleeps waiting for the
     /// response, when the process has more connections leased (from every manager)
     /// than CPUs it may run on (`std::thread::available_parallelism`, read once) and
@@ -191,8 +216,10 @@ impl PoolingConnectionManagerBuilder {
         self
     }
 
-    /// Builds the manager; a zero limit is a configuration error.
+    /// Builds the manager; a zero limit or timeout is a configuration error.
     pub fn build(self) -> Result<PoolingConnectionManager, Error> {
+        zero_timeout("connect", Some(self.connect_timeout))?;
+        zero_timeout("socket", self.socket_timeout)?;
         let clock = self.clock;
         let events = Events::new(self.listener);
         let disposal = {
@@ -217,6 +244,8 @@ impl PoolingConnectionManagerBuilder {
                 clock,
                 resolver: self.resolver,
                 validate_after_inactivity: self.validate_after_inactivity,
+                connect_timeout: self.connect_timeout,
+                socket_timeout: self.socket_timeout,
                 yield_when_crowded: self.yield_when_crowded,
                 socket: self.socket,
                 next_id: AtomicU64::new(1),
@@ -234,6 +263,8 @@ impl fmt::Debug for PoolingConnectionManagerBuilder {
         f.debug_struct("PoolingConnectionManagerBuilder")
             .field("config", &self.config)
             .field("validate_after_inactivity", &self.validate_after_inactivity)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("socket_timeout", &self.socket_timeout)
             .field("socket", &self.socket)
             .field("route_limits", &self.route_limits)
             .finish_non_exhaustive()
@@ -268,6 +299,8 @@ impl PoolingConnectionManager {
             clock: SharedClock(Arc::new(CoarseClock::new())),
             resolver: Arc::new(SystemResolver),
             validate_after_inactivity: Some(Duration::ZERO),
+            connect_timeout: Duration::from_secs(180),
+            socket_timeout: None,
             socket: SocketConfig::default(),
             route_limits: Vec::new(),
             listener: None,
@@ -279,7 +312,7 @@ impl PoolingConnectionManager {
     pub fn new() -> Self {
         match Self::builder().build() {
             Ok(manager) => manager,
-            // Only zero limits are refused, and the defaults are 25 and 5.
+            // Only zero limits and timeouts are refused, and the defaults are none.
             Err(e) => unreachable!("the default configuration is valid: {e}"),
         }
     }
@@ -390,6 +423,18 @@ impl PoolingConnectionManager {
     /// `closeExpired`.
     pub fn close_expired(&self) {
         self.inner.pool.close_expired();
+    }
+
+    /// The connect timeout of requests that set none. See
+    /// [`PoolingConnectionManagerBuilder::connect_timeout`].
+    pub fn connect_timeout(&self) -> Duration {
+        self.inner.connect_timeout
+    }
+
+    /// The socket timeout of requests that set no response timeout. See
+    /// [`PoolingConnectionManagerBuilder::socket_timeout`].
+    pub fn socket_timeout(&self) -> Option<Duration> {
+        self.inner.socket_timeout
     }
 
     /// The pool's counts, the connections opened, and every close by reason.
@@ -584,11 +629,13 @@ impl Endpoint {
         self.lease.connection().is_some()
     }
 
-    /// Opens a connection if the slot holds none, within `connect_timeout`.
-    pub fn connect_if_needed(&mut self, connect_timeout: Duration) -> Result<(), Error> {
+    /// Opens a connection if the slot holds none, within `connect_timeout` (`None`:
+    /// the manager's [`connect_timeout`](PoolingConnectionManagerBuilder::connect_timeout)).
+    pub fn connect_if_needed(&mut self, connect_timeout: Option<Duration>) -> Result<(), Error> {
         if self.lease.connection().is_some() {
             return Ok(());
         }
+        let connect_timeout = connect_timeout.unwrap_or(self.manager.inner.connect_timeout);
         let route = self.lease.route().clone();
         let conn = self
             .manager
@@ -681,7 +728,7 @@ mod tests {
     fn cycle(manager: &PoolingConnectionManager, route: &Route) -> Result<ConnectionInfo, Error> {
         let mut runtime = ExecRuntime::new(manager.clone());
         runtime.acquire(route, None, WAIT)?;
-        runtime.connect_if_needed(WAIT)?;
+        runtime.connect_if_needed(Some(WAIT))?;
         let info = runtime
             .connection_info()
             .ok_or_else(|| Error::new(ErrorKind::Io, "no endpoint"))?;

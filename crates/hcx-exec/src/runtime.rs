@@ -113,8 +113,9 @@ impl ExecRuntime {
         self.endpoint.as_ref().is_some_and(Endpoint::is_connected)
     }
 
-    /// Opens the connection if the endpoint has none.
-    pub fn connect_if_needed(&mut self, connect_timeout: Duration) -> Result<(), Error> {
+    /// Opens the connection if the endpoint has none, within `connect_timeout` (`None`:
+    /// the manager's).
+    pub fn connect_if_needed(&mut self, connect_timeout: Option<Duration>) -> Result<(), Error> {
         match &mut self.endpoint {
             Some(endpoint) => endpoint.connect_if_needed(connect_timeout),
             None => Err(Error::new(
@@ -273,7 +274,7 @@ mod tests {
         let alice = UserToken::new("alice");
         let mut runtime = ExecRuntime::new(manager.clone());
         runtime.acquire(&route, None, WAIT)?;
-        runtime.connect_if_needed(WAIT)?;
+        runtime.connect_if_needed(Some(WAIT))?;
         runtime.set_state(Some(alice.clone()));
         runtime.mark(Decision::keep(None));
         runtime.release();
@@ -306,7 +307,7 @@ mod tests {
         let manager = PoolingConnectionManager::new();
         let mut runtime = ExecRuntime::new(manager.clone());
         runtime.acquire(&route, None, WAIT)?;
-        runtime.connect_if_needed(WAIT)?;
+        runtime.connect_if_needed(Some(WAIT))?;
         let id = runtime.connection_info().map(|i| i.connection_id);
         runtime.mark(Decision::keep(None));
         runtime.release();

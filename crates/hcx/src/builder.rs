@@ -101,7 +101,6 @@ enum PlannerChoice {
 #[derive(Debug, Clone, Copy, Default)]
 struct TimeoutShortcuts {
     connection_request: Option<Duration>,
-    connect: Option<Duration>,
     response: Option<Option<Duration>>,
 }
 
@@ -109,9 +108,6 @@ impl TimeoutShortcuts {
     fn apply(self, mut config: RequestConfig) -> RequestConfig {
         if let Some(timeout) = self.connection_request {
             config = config.with_connection_request_timeout(timeout);
-        }
-        if let Some(timeout) = self.connect {
-            config = config.with_connect_timeout(timeout);
         }
         if let Some(timeout) = self.response {
             config = config.with_response_timeout(timeout);
@@ -173,8 +169,9 @@ impl ClientBuilder {
     /// Uses this connection manager (and its pool) instead of building one. The
     /// manager's settings are then the manager's own: one made on this builder as well
     /// (`max_total`, `max_per_route`, `max_per_route_for`, `time_to_live`,
-    /// `reuse_policy`, `socket_config`, `tcp_keepalive`, `resolver`,
-    /// `validate_after_inactivity`, `yield_when_crowded`, `event_listener`) is a
+    /// `reuse_policy`, `socket_config`, `tcp_keepalive`, `resolver`, `connect_timeout`,
+    /// `socket_timeout`, `validate_after_inactivity`, `yield_when_crowded`,
+    /// `event_listener`) is a
     /// [`Config`](ErrorKind::Config) error from [`build`](Self::build), not silently
     /// dropped. Apache: `setConnectionManager`.
     pub fn connection_manager(mut self, manager: PoolingConnectionManager) -> Self {
@@ -461,19 +458,35 @@ impl ClientBuilder {
         self
     }
 
-    /// Sets the default connect timeout, over [`request_config`](Self::request_config).
-    /// Default 3 minutes. Zero is a [`Config`](ErrorKind::Config) error from
-    /// [`build`](Self::build): Apache reads 0 as "no limit", which a port would carry
-    /// over into a client that never connects; there is no "no limit" here.
+    /// The connection manager's connect timeout: requests whose [`RequestConfig`] sets
+    /// none (the default) use it. Default 3 minutes. Zero is a
+    /// [`Config`](ErrorKind::Config) error from [`build`](Self::build): Apache reads 0
+    /// as "no limit", which a port would carry over into a client that never connects.
+    /// Apache: `ConnectionConfig.setConnectTimeout`.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.connect = Some(timeout);
+        self.manager_builder = self.manager_builder.connect_timeout(timeout);
+        self.manager_settings.push("connect_timeout");
+        self
+    }
+
+    /// The connection manager's socket timeout: requests whose [`RequestConfig`] sets
+    /// no response timeout (the default, a request's own included) use it. Default
+    /// none (wait forever). `Some(Duration::ZERO)` is a [`Config`](ErrorKind::Config)
+    /// error from [`build`](Self::build). Apache: `ConnectionConfig.setSocketTimeout`.
+    pub fn socket_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.manager_builder = self.manager_builder.socket_timeout(timeout);
+        self.manager_settings.push("socket_timeout");
         self
     }
 
     /// Sets the default response timeout, over
-    /// [`request_config`](Self::request_config). Default none. `Some(Duration::ZERO)` is
-    /// a [`Config`](ErrorKind::Config) error from [`build`](Self::build) (Apache's 0 is
-    /// "no limit": say `None`).
+    /// [`request_config`](Self::request_config): the socket timeout of every exchange
+    /// of a request that carries no [`RequestConfig`] of its own. Default `None`: the
+    /// [`socket_timeout`](Self::socket_timeout). `Some(Duration::ZERO)` is a
+    /// [`Config`](ErrorKind::Config) error from [`build`](Self::build) (Apache's 0 is
+    /// "no limit": give a long duration). Apache: `RequestConfig.setResponseTimeout`
+    /// on the default request config; a request's own config replaces it whole, so a
+    /// timeout every request must keep belongs in `socket_timeout`.
     pub fn response_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeouts.response = Some(timeout);
         self
@@ -768,22 +781,7 @@ impl ClientBuilder {
             chain.apply(op)?;
         }
         let config = self.timeouts.apply(self.config);
-        // Apache reads a zero connect or socket timeout as "no limit"; here it would be
-        // a client that fails every request at once, so a port's 0 is refused.
-        if config.connect_timeout.is_zero() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "a connect timeout of zero fails every connect (Apache's 0 means no limit; \
-                 hcx has none: give a duration)",
-            ));
-        }
-        if config.response_timeout.is_some_and(|t| t.is_zero()) {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "a response timeout of zero fails every request (for no limit, as Apache's \
-                 0, give None)",
-            ));
-        }
+        config.check()?;
         let evictor = match self.evictor {
             Some(idle_for) => Some(IdleConnectionEvictor::start(&manager, idle_for)?),
             None => None,

@@ -95,10 +95,13 @@ impl Client {
         context: &mut Context,
     ) -> Result<Response<ResponseBody>, Error> {
         let inner = &*self.inner;
-        let config = request
-            .extensions_mut()
-            .remove::<RequestConfig>()
-            .unwrap_or_else(|| inner.config.clone());
+        let config = match request.extensions_mut().remove::<RequestConfig>() {
+            Some(own) => {
+                own.check()?;
+                own
+            }
+            None => inner.config.clone(),
+        };
         context.clear_redirects();
         context.set_attempts(0);
         let mut scope = Scope::new(

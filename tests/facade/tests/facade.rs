@@ -844,7 +844,13 @@ fn timeout_shortcuts_survive_a_later_request_config() -> TestResult {
         .request_config(config)
         .build()?;
     let config = client.request_config();
-    assert_eq!(config.connect_timeout, Duration::from_secs(4));
+    // The connect timeout is the manager's (Apache: ConnectionConfig); the request
+    // config leaves it to the manager.
+    assert_eq!(config.connect_timeout, None);
+    assert_eq!(
+        client.connection_manager().connect_timeout(),
+        Duration::from_secs(4)
+    );
     assert_eq!(config.connection_request_timeout, Duration::from_secs(5));
     assert_eq!(config.response_timeout, Some(Duration::from_secs(9)));
 
@@ -1176,8 +1182,9 @@ fn the_exec_layer_and_the_manager_work_through_the_facade() -> TestResult {
     assert_eq!(stats.pool.available, 0);
 
     // A client over this manager shares its pool.
-    let client = bounded_builder()
+    let client = hcx::Client::builder()
         .connection_manager(manager.clone())
+        .response_timeout(Some(TIMEOUT))
         .build()?;
     drop(client.get(server.url("/hello"))?);
     assert_eq!(manager.stats().connections_opened, 2);
@@ -1384,7 +1391,7 @@ fn settings_that_would_be_ignored_or_fail_every_request_are_config_errors() -> T
     // A manager of one's own with settings that are not the manager's still builds.
     with_manager()
         .response_timeout(Some(TIMEOUT))
-        .connect_timeout(TIMEOUT)
+        .connection_request_timeout(TIMEOUT)
         .build()?;
     Ok(())
 }
