@@ -392,6 +392,26 @@ fn a_429_with_an_http_date_is_retried_when_that_date_comes() -> TestResult {
 }
 
 #[test]
+fn a_retry_after_date_already_past_waits_the_default_interval() -> TestResult {
+    let past = http_date(SystemTime::now() - Duration::from_secs(3600));
+    let server = TestServer::builder()
+        .route_seq(
+            Method::GET,
+            "/",
+            [
+                Reply::new(429u16).header("retry-after", past.as_str()),
+                Reply::ok(),
+            ],
+        )
+        .start()?;
+    let delays = Delays::default();
+    let client = builder(&delays).build()?;
+    assert_eq!(client.get(server.url("/"))?.status(), StatusCode::OK);
+    assert_eq!(delays.taken(), [Duration::from_secs(1)]);
+    Ok(())
+}
+
+#[test]
 fn a_retry_after_beyond_the_cap_returns_the_response_as_it_is() -> TestResult {
     let server = TestServer::builder()
         .route_seq(
@@ -491,7 +511,8 @@ fn a_503_to_a_post_is_retried_with_the_same_body() -> TestResult {
         client.post(server.url("/"), "order")?.status(),
         StatusCode::OK
     );
-    assert_eq!(delays.taken(), [Duration::ZERO]);
+    // `Retry-After: 0` asks for no wait: the default interval holds, as in Apache.
+    assert_eq!(delays.taken(), [Duration::from_secs(1)]);
     let bodies: Vec<_> = server.requests().iter().map(|r| r.body_text()).collect();
     assert_eq!(bodies, ["order", "order"]);
     Ok(())

@@ -106,7 +106,7 @@ impl<S: RetryStrategy + ?Sized> RetryStrategy for Arc<S> {
 /// After a response whose status is retriable (`429`, `503`), whatever the method (the
 /// server says it did not act on the request), it retries after the response's
 /// `Retry-After` ([`parse_retry_after`]), or after the default interval when there is
-/// none or it cannot be read. A `Retry-After` longer than the cap is not waited for:
+/// none, it cannot be read, or it asks for no wait (zero, or a date already past). A `Retry-After` longer than the cap is not waited for:
 /// the response is returned as it is, for the caller to decide.
 ///
 /// Defaults: at most 1 retry (Apache's `maxRetries`); statuses `429` and `503`
@@ -235,10 +235,13 @@ impl RetryStrategy for DefaultRetryStrategy {
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, SystemTime::now()));
+        // Zero (or a date already past) is no wait asked for: the default interval
+        // holds, so a storm of 503s still gets a back-off (Apache uses the header only
+        // when it is positive).
         match asked {
             Some(delay) if delay > self.max_retry_after => None,
-            Some(delay) => Some(delay),
-            None => Some(self.default_interval),
+            Some(delay) if !delay.is_zero() => Some(delay),
+            _ => Some(self.default_interval),
         }
     }
 }
