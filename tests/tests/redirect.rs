@@ -237,7 +237,7 @@ fn a_redirect_to_another_origin_drops_credentials_a_same_origin_one_keeps_them()
 }
 
 #[test]
-fn a_redirect_back_to_a_visited_uri_is_a_circular_redirect_error() -> TestResult {
+fn a_redirect_to_a_location_already_followed_is_a_circular_redirect_error() -> TestResult {
     let server = TestServer::builder()
         .route(Method::GET, "/a", redirect(302, "/b"))
         .route(Method::GET, "/b", redirect(302, "/a"))
@@ -248,12 +248,53 @@ fn a_redirect_back_to_a_visited_uri_is_a_circular_redirect_error() -> TestResult
         .err()
         .ok_or("expected an error")?;
     assert_eq!(error.kind(), ErrorKind::Redirect, "{error:#}");
+    // As Apache: the locations followed are /b and /a; /b again is the circle.
     assert_eq!(
         error.to_string(),
-        format!("circular redirect to {}", server.url("/a"))
+        format!("circular redirect to {}", server.url("/b"))
     );
-    assert_eq!(paths(&server), ["/a", "/b"]);
+    assert_eq!(paths(&server), ["/a", "/b", "/a"]);
     assert_eq!(client.stats().pool.leased, 0);
+    Ok(())
+}
+
+#[test]
+fn post_redirect_get_to_the_same_url_is_followed() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::POST, "/form", redirect(303, "/form").body("saved"))
+        .route(Method::GET, "/form", Reply::ok().body("thanks"))
+        .start()?;
+    let client = client()?;
+    let request = Request::post(server.url("/form")).body(Body::from("name=x"))?;
+    let response = client.execute(request)?;
+    assert_eq!(response.into_body().into_string()?, "thanks");
+    let methods: Vec<_> = server.requests().iter().map(|r| r.method.clone()).collect();
+    assert_eq!(methods, [Method::POST, Method::GET]);
+    Ok(())
+}
+
+#[test]
+fn a_redirect_to_the_request_s_own_uri_is_followed_once() -> TestResult {
+    let server = TestServer::builder()
+        .route_seq(
+            Method::GET,
+            "/check",
+            [redirect(302, "/check"), Reply::ok().body("ok")],
+        )
+        .route(Method::GET, "/loop", redirect(302, "/loop"))
+        .start()?;
+    let client = client()?;
+    assert_eq!(
+        client
+            .get(server.url("/check"))?
+            .into_body()
+            .into_string()?,
+        "ok"
+    );
+    // A second hop to it is the circle.
+    let error = client.get(server.url("/loop")).err().map(|e| e.kind());
+    assert_eq!(error, Some(ErrorKind::Redirect));
+    assert_eq!(paths(&server), ["/check", "/check", "/loop", "/loop"]);
     Ok(())
 }
 

@@ -25,9 +25,11 @@
 //!   of those names on any later hop ([`Scope::left_origin`]), even one that returns
 //!   to the first origin.
 //! - **Limits**: at most [`RequestConfig::max_redirects`] hops (default 50), one more
-//!   is an error; a location already visited in this execution, the original URI
-//!   included, is an error ("circular redirect") unless
-//!   [`RequestConfig::circular_redirects_allowed`] (default `false`).
+//!   is an error; a location already followed in this execution is an error
+//!   ("circular redirect") unless [`RequestConfig::circular_redirects_allowed`]
+//!   (default `false`). As in Apache, the original URI is not counted: a first hop
+//!   back to it (Post/Redirect/Get to the same URL, a page that redirects to itself
+//!   once a cookie is set) is followed.
 //! - **Connections**: the `3xx` response is dropped before the next hop, so its body
 //!   drains within the drain limits and its connection goes back to the pool, ready
 //!   for the next hop when it goes to the same place.
@@ -38,15 +40,15 @@
 //!
 //! Differences from Apache HttpClient 5 (`RedirectExec`):
 //!
-//! - Apache copies the caller's headers to every hop, credentials included, whatever
-//!   the host, and adds its default headers (`RequestDefaultHeaders`) to each; hcx
+//! - Apache up to 5.4 copies the caller's headers to every hop, credentials included,
+//!   whatever the host, and adds its default headers (`RequestDefaultHeaders`) to
+//!   each; 5.5 and later instead return the `3xx` to the caller when a request that
+//!   carries credentials is redirected to another host. hcx follows the redirect,
 //!   removes credentials on a change of origin and adds no default credentials after
 //!   it (as browsers, curl and reqwest do).
 //! - Apache returns the `3xx` itself when the request body is not repeatable, even for
 //!   a `303` that would drop it; hcx follows when the body is not needed and fails with
 //!   an error when it is.
-//! - Apache's circular check looks only at the locations followed, so `a → b → a`
-//!   fails one hop later, at the second `b`; hcx counts the original URI as visited.
 //! - Apache treats `maxRedirects` ≤ 0 as 50; here `0` follows no redirect (the first
 //!   is an error).
 //!
@@ -105,24 +107,21 @@ fn visit_key(uri: &Uri) -> String {
 
 /// The hops of one execution so far: what the limits are checked against.
 ///
-/// Built only when a first redirect comes: parsing and normalising the original URI
-/// costs more than the rest of this element together, and most responses are not
-/// redirects.
+/// Built only when a first redirect comes: most responses are not redirects.
+///
+/// As Apache's `RedirectLocations`, it holds the locations followed, not the original
+/// URI: a first hop back to the request's own URI is followed (`POST /form` answered
+/// `303 See Other` to `/form` asks for `GET /form`; a login check redirects to itself
+/// once a cookie is set), and a second is circular.
+#[derive(Default)]
 struct Trail {
-    /// The original URI and every location followed, as [`visit_key`]s.
+    /// Every location followed, as [`visit_key`]s.
     visited: Vec<String>,
     /// The locations followed, for the "too many" message.
     followed: Vec<Uri>,
 }
 
 impl Trail {
-    fn new(start: &Uri) -> Self {
-        Trail {
-            visited: vec![visit_key(start)],
-            followed: Vec::new(),
-        }
-    }
-
     /// Records a hop to `location`, or says why it must not be taken.
     fn follow(&mut self, location: &Uri, config: &RequestConfig) -> Result<(), Error> {
         let max = config.max_redirects;
@@ -179,9 +178,8 @@ impl ExecHandler for RedirectExec {
                 return Ok(response);
             }
             let location = self.strategy.location(&head, &response, scope.context)?;
-            // At the first redirect, `head` is still the request as it came in.
             trail
-                .get_or_insert_with(|| Trail::new(head.uri()))
+                .get_or_insert_with(Trail::default)
                 .follow(&location, &scope.config)?;
             let status = response.status();
             let from = head.uri().clone();
@@ -268,9 +266,9 @@ mod tests {
     #[test]
     fn the_trail_counts_hops_and_finds_circles_through_normal_forms() {
         let config = RequestConfig::default().with_max_redirects(2);
-        let mut trail = Trail::new(&uri("http://h/a"));
+        let mut trail = Trail::default();
         assert!(trail.follow(&uri("http://h/b"), &config).is_ok());
-        let back = trail.follow(&uri("http://H:80/x/../a"), &config);
+        let back = trail.follow(&uri("http://H:80/x/../b"), &config);
         assert!(back.is_err_and(|e| e.to_string().starts_with("circular redirect to")));
         assert!(trail.follow(&uri("http://h/c"), &config).is_ok());
         let third = trail.follow(&uri("http://h/d"), &config);
@@ -279,7 +277,7 @@ mod tests {
             && e.to_string().contains("http://h/b, http://h/c")));
 
         let circular = RequestConfig::default().with_circular_redirects_allowed(true);
-        let mut trail = Trail::new(&uri("http://h/a"));
+        let mut trail = Trail::default();
         assert!(trail.follow(&uri("http://h/a"), &circular).is_ok());
         assert!(trail.follow(&uri("http://h/a"), &circular).is_ok());
     }
