@@ -147,3 +147,43 @@ fn a_cookie_for_a_top_level_domain_is_ignored() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_secure_cookie_never_goes_over_plain_http_even_to_loopback() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/login",
+            Reply::ok()
+                .header("set-cookie", "session=s3cr3t; Secure; Path=/")
+                .header("set-cookie", "theme=dark; Path=/"),
+        )
+        .default_reply(Reply::ok().body("page"))
+        .start()?;
+    let store = Arc::new(CookieStore::new());
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .cookie_store(Arc::clone(&store))
+        .build()?;
+    client
+        .get(server.url("/login"))?
+        .into_body()
+        .into_string()?;
+    client
+        .get(server.url("/account"))?
+        .into_body()
+        .into_string()?;
+    let sent = server.last_request().ok_or("no request")?;
+    assert_eq!(sent.path(), "/account");
+    assert_eq!(sent.header("cookie"), Some("theme=dark"));
+    // The store still holds it, for https requests to the same host.
+    let over_https = format!("https://{}/account", server.authority()).parse()?;
+    let mut names: Vec<_> = store
+        .cookies_for(&over_https)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["session", "theme"]);
+    Ok(())
+}

@@ -16,6 +16,10 @@ use http::{HeaderMap, Uri};
 /// a public suffix of two labels or more above its own name (`Domain=co.uk` from
 /// `a.co.uk`), which Apache's list-based filter would refuse.
 ///
+/// A `Secure` cookie goes only over `https`, as RFC 6265 §5.4 and Apache's
+/// `BasicSecureHandler` say, loopback hosts included (browsers count `localhost` as
+/// secure; a test against `http://localhost` must see what production sees).
+///
 /// Shared by reference: keep an `Arc` to read or clear it while the client runs.
 #[derive(Default)]
 pub struct CookieStore {
@@ -34,8 +38,7 @@ impl CookieStore {
             return Vec::new();
         };
         let store = self.lock();
-        store
-            .get_request_values(&url)
+        sendable(&store, &url)
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect()
     }
@@ -50,7 +53,7 @@ impl CookieStore {
         let url = to_url(uri)?;
         let store = self.lock();
         let mut line = String::new();
-        for (name, value) in store.get_request_values(&url) {
+        for (name, value) in sendable(&store, &url) {
             if !line.is_empty() {
                 line.push_str("; ");
             }
@@ -129,6 +132,21 @@ impl fmt::Debug for CookieStore {
             .field("cookies", &count)
             .finish()
     }
+}
+
+/// The `(name, value)` of the cookies a request to `url` carries: those the store
+/// matches, without the `Secure` ones unless `url` is `https` (the store counts
+/// loopback hosts as secure, as browsers do; Apache and RFC 6265 §5.4 do not).
+fn sendable<'a>(
+    store: &'a cookie_store::CookieStore,
+    url: &url::Url,
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    let secure_channel = url.scheme() == "https";
+    store
+        .matches(url)
+        .into_iter()
+        .filter(move |cookie| secure_channel || cookie.secure() != Some(true))
+        .map(|cookie| cookie.name_value())
 }
 
 #[cfg(test)]
