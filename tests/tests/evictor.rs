@@ -163,3 +163,36 @@ fn the_evictor_survives_a_listener_that_panics() -> TestResult {
     }
     Ok(())
 }
+
+/// Reports every close's reason on a channel.
+struct Closes(std::sync::Mutex<std::sync::mpsc::Sender<CloseReason>>);
+
+impl hcx::EventListener for Closes {
+    fn closed(&self, _: &hcx::ConnectionRef<'_>, reason: CloseReason) {
+        if let Ok(tx) = self.0.lock() {
+            let _ = tx.send(reason);
+        }
+    }
+}
+
+#[test]
+fn the_evictor_closes_a_connection_kept_without_limit_when_its_time_to_live_ends() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("hi"))
+        .start()?;
+    let (tx, closes) = std::sync::mpsc::channel();
+    let client = Client::builder()
+        .event_listener(Closes(std::sync::Mutex::new(tx)))
+        // Apache 4.5's keep-alive: no limit when the server names none.
+        .keep_alive_strategy(hcx::DefaultKeepAliveStrategy::new().with_default_unlimited())
+        .time_to_live(Some(Duration::from_millis(100)))
+        .evict_expired_connections()
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    client.get(server.url("/"))?.into_body().into_string()?;
+    assert_eq!(client.stats().pool.available, 1);
+    // The event comes when the time-to-live ends; SAFETY only bounds the wait.
+    let reason = closes.recv_timeout(SAFETY).ok();
+    assert_eq!(reason, Some(CloseReason::Expired), "{:?}", client.stats());
+    Ok(())
+}

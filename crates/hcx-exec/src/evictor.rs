@@ -50,15 +50,28 @@ pub(crate) struct EvictorLink {
 }
 
 impl EvictorLink {
-    /// A connection went back to the pool valid for `valid_for` (`None`: no limit) at
-    /// `now`: wakes the evictor if that falls due before its planned wake-up.
-    pub(crate) fn released(&self, now: Instant, valid_for: Option<Duration>) {
-        let due_in = match (valid_for, self.idle_for) {
+    /// A connection went back to the pool at `now`, valid for `valid_for` (`None`: no
+    /// keep-alive limit) and at most until `ttl_end` (its time-to-live; `None`: none):
+    /// wakes the evictor if the first of those, or of `idle_for`, falls due before its
+    /// planned wake-up.
+    pub(crate) fn released(
+        &self,
+        now: Instant,
+        valid_for: Option<Duration>,
+        ttl_end: Option<Instant>,
+    ) {
+        let idle_due = match (valid_for, self.idle_for) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (Some(a), None) | (None, Some(a)) => Some(a),
+            (None, None) => None,
+        }
+        .map(|due_in| now.checked_add(due_in).unwrap_or(now));
+        let due_at = match (idle_due, ttl_end) {
             (Some(a), Some(b)) => a.min(b),
             (Some(a), None) | (None, Some(a)) => a,
             (None, None) => return,
         };
-        let due = self.stamp(now.checked_add(due_in).unwrap_or(now));
+        let due = self.stamp(due_at);
         if due < self.planned.load(Ordering::Acquire) {
             // Full: a wake-up is already pending, which will see this connection too.
             let _ = self.wake.try_send(());
@@ -283,14 +296,28 @@ mod tests {
             wake: tx,
         };
         let now = manager.pool().now();
-        link.released(now, None);
+        link.released(now, None, None);
         assert!(rx.try_recv().is_err(), "no limit: nothing falls due");
         link.planned
             .store(link.stamp(now + Duration::from_secs(10)), Ordering::Release);
-        link.released(now, Some(Duration::from_secs(30)));
+        link.released(now, Some(Duration::from_secs(30)), None);
         assert!(rx.try_recv().is_err(), "due after the planned wake-up");
-        link.released(now, Some(Duration::from_secs(3)));
+        link.released(now, Some(Duration::from_secs(3)), None);
         assert!(rx.try_recv().is_ok(), "due before it: woken");
+        // The time-to-live counts too, with no keep-alive limit or a longer one.
+        link.released(now, None, Some(now + Duration::from_secs(20)));
+        assert!(rx.try_recv().is_err(), "its end after the planned wake-up");
+        link.released(now, None, Some(now + Duration::from_secs(5)));
+        assert!(
+            rx.try_recv().is_ok(),
+            "no keep-alive limit, a time-to-live: woken"
+        );
+        link.released(
+            now,
+            Some(Duration::from_secs(60)),
+            Some(now + Duration::from_secs(5)),
+        );
+        assert!(rx.try_recv().is_ok(), "the time-to-live ends first: woken");
         Ok(())
     }
 

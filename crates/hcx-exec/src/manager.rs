@@ -60,6 +60,8 @@ struct Inner {
     validate_after_inactivity: Option<Duration>,
     connect_timeout: Duration,
     socket_timeout: Option<Duration>,
+    /// The pool's time-to-live, for the evictor's wake-ups (fixed at build).
+    time_to_live: Option<Duration>,
     yield_when_crowded: bool,
     socket: SocketConfig,
     next_id: AtomicU64,
@@ -228,6 +230,7 @@ impl PoolingConnectionManagerBuilder {
                 events.closed(&ConnectionRef::new(conn.id(), conn.route()), reason);
             }
         };
+        let time_to_live = self.config.time_to_live;
         let pool = Pool::builder(self.config)
             .clock(clock.clone())
             .disposal(disposal)
@@ -246,6 +249,7 @@ impl PoolingConnectionManagerBuilder {
                 validate_after_inactivity: self.validate_after_inactivity,
                 connect_timeout: self.connect_timeout,
                 socket_timeout: self.socket_timeout,
+                time_to_live,
                 yield_when_crowded: self.yield_when_crowded,
                 socket: self.socket,
                 next_id: AtomicU64::new(1),
@@ -689,12 +693,16 @@ impl Endpoint {
             self.manager.inner.events.released(&conn_ref, decision);
         }
         let evictor = match decision {
-            Decision::Keep { valid_for } => self.manager.evictor_link().map(|l| (l, valid_for)),
+            Decision::Keep { valid_for } => self.manager.evictor_link().map(|link| {
+                let ttl_end = (self.manager.inner.time_to_live)
+                    .and_then(|ttl| self.lease.created().checked_add(ttl));
+                (link, valid_for, ttl_end)
+            }),
             Decision::Close(_) => None,
         };
         self.lease.release(decision);
-        if let Some((link, valid_for)) = evictor {
-            link.released(self.manager.inner.clock.now(), valid_for);
+        if let Some((link, valid_for, ttl_end)) = evictor {
+            link.released(self.manager.inner.clock.now(), valid_for, ttl_end);
         }
     }
 
