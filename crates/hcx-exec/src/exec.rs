@@ -354,7 +354,13 @@ fn exchange(
                 call = match call.try_read(conn.buffer()).map_err(Error::from_h1)? {
                     ContinueStep::Wait(call) => call,
                     ContinueStep::SendBody(call) => break call,
-                    ContinueStep::Response(response) => return Ok(response),
+                    ContinueStep::Response(response) => {
+                        // Its body is read with the response timeout, not the wait's.
+                        conn.set_timeout(config.response_timeout).map_err(|e| {
+                            Error::exchange_io(e, "setting the response timeout", None)
+                        })?;
+                        return Ok(response);
+                    }
                 };
                 match read(conn, progress) {
                     Ok(true) => {}
