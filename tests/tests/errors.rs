@@ -330,6 +330,41 @@ fn stray_bytes_after_a_response_are_never_read_as_the_next_response_even_without
 }
 
 #[test]
+fn stray_bytes_behind_a_response_that_ends_where_a_full_read_does_are_found_too() -> TestResult {
+    // The engine reads 8 KiB at a time: a response of exactly 8192 bytes ends where
+    // the first read does, and the stray response behind it, sent in the same write,
+    // is still in the socket when the body ends.
+    let bare = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nX-Pad: \r\n\r\n";
+    let mut raw = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nX-Pad: {}\r\n\r\n",
+        "p".repeat(8192 - 1000 - bare.len())
+    );
+    raw.push_str(&"a".repeat(1000));
+    assert_eq!(raw.len(), 8192);
+    raw.push_str("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG");
+    let server = server_with("/extra", Reply::raw(raw))?;
+    for probe in [None, Some(Duration::from_secs(2))] {
+        let client = Client::builder()
+            .validate_after_inactivity(probe)
+            .response_timeout(Some(SAFETY))
+            .build()?;
+        let first = client.get(server.url("/extra"))?;
+        assert_eq!(
+            common::close_reason(&first),
+            None,
+            "the head alone does not tell"
+        );
+        assert_eq!(first.into_body().into_vec()?.len(), 1000);
+        let closes = client.stats().closes;
+        assert_eq!(closes.get(hcx::CloseReason::TrailingBytes), 1, "{closes}");
+        let next = client.get(server.url("/ok"))?;
+        assert!(!common::info(&next).reused, "probe {probe:?}");
+        assert_eq!(next.into_body().into_string()?, "fine");
+    }
+    Ok(())
+}
+
+#[test]
 fn a_server_that_hangs_up_during_the_upload_is_closed_before_response() -> TestResult {
     // The server refuses a body over 1 KiB by closing without a response; the client is
     // still writing 8 MiB: the failed write (or the read after it) means no response.

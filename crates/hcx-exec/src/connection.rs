@@ -50,6 +50,8 @@ pub struct Connection {
     written: u64,
     /// How long making it took, step by step.
     timings: ConnectTimings,
+    /// Whether the last read filled its whole buffer: more may be waiting behind it.
+    filled: bool,
 }
 
 impl Connection {
@@ -133,6 +135,7 @@ impl Connection {
             timeout: None,
             written: 0,
             timings: ConnectTimings::default(),
+            filled: false,
         }
     }
 
@@ -209,6 +212,7 @@ impl Connection {
                 other => break other?,
             }
         };
+        self.filled = n == scratch.len();
         let read = &scratch[..n];
         self.buf.extend_from_slice(read);
         wire(self.id, "<<", read);
@@ -223,6 +227,7 @@ impl Connection {
             match self.transport.read(out) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Ok(n) => {
+                    self.filled = n == out.len();
                     wire(self.id, "<<", &out[..n]);
                     return Ok(n);
                 }
@@ -258,10 +263,15 @@ impl Connection {
         !self.buf.is_empty()
     }
 
-    /// Whether bytes were received and not consumed yet, here or in the transport
-    /// (plaintext a TLS layer decrypted): such a connection is never pooled.
+    /// Whether bytes came after the response: received and not consumed yet, here or
+    /// in the transport (plaintext a TLS layer decrypted), or, when the last read
+    /// filled its whole buffer (the response may have ended exactly there), waiting in
+    /// the socket (one non-blocking peek, only then). Such a connection is never
+    /// pooled: the bytes would be read as the next response.
     pub(crate) fn has_unread(&mut self) -> bool {
-        !self.buf.is_empty() || self.transport.has_pending()
+        !self.buf.is_empty()
+            || self.transport.has_pending()
+            || (self.filled && self.transport.has_waiting_bytes())
     }
 
     /// The read buffer: bytes received and not consumed yet.

@@ -368,6 +368,19 @@ impl Transport for TlsTransport {
         self.stream.sock.local_addr().ok()
     }
 
+    /// Plaintext already decrypted, or records in the socket that decrypt to some
+    /// (read without blocking; a session ticket among them is taken in).
+    fn has_waiting_bytes(&mut self) -> bool {
+        if self.has_pending() {
+            return true;
+        }
+        if !self.stream.sock.has_waiting_bytes() {
+            return false;
+        }
+        self.drain_records();
+        self.has_pending()
+    }
+
     /// Plaintext rustls has decrypted and nobody read: bytes after the response.
     fn has_pending(&mut self) -> bool {
         match self.stream.conn.process_new_packets() {

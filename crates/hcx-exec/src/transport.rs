@@ -35,6 +35,15 @@ pub trait Transport: Read + Write + Send + fmt::Debug + 'static {
         false
     }
 
+    /// Whether bytes are waiting that a read would return at once: asked (only) when a
+    /// response ended exactly where a read that filled its buffer did, so bytes the
+    /// server sent after it may still sit in the socket. Must not block; an end of
+    /// stream or an error is no bytes (the stale probe judges those). For TLS,
+    /// application data only (a session ticket is not). Default: `false`.
+    fn has_waiting_bytes(&mut self) -> bool {
+        false
+    }
+
     /// What the TLS handshake negotiated, for a TLS transport. Default: `None`.
     fn tls_session(&self) -> Option<crate::events::TlsSession> {
         None
@@ -57,6 +66,11 @@ impl Transport for TcpStream {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.set_read_timeout(timeout)?;
         self.set_write_timeout(timeout)
+    }
+
+    /// One non-blocking `recv(MSG_PEEK | MSG_DONTWAIT)` that finds a byte.
+    fn has_waiting_bytes(&mut self) -> bool {
+        matches!(peek_nonblocking(self), Ok(n) if n > 0)
     }
 
     fn peer_addr(&self) -> Option<SocketAddr> {
