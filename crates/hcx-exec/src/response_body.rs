@@ -185,7 +185,9 @@ impl ResponseBody {
 
     /// Reads the rest of the body as UTF-8 text; other bytes are an
     /// [`Utf8`](ErrorKind::Utf8) error (the body was read whole: the connection is
-    /// released as usual).
+    /// released as usual). The `Content-Type` charset is not looked at: for another
+    /// charset, or to replace bad bytes as Apache's `EntityUtils.toString` does, take
+    /// [`into_vec`](Self::into_vec) and decode it.
     pub fn into_string(self) -> Result<String, Error> {
         let self_facts = self.facts;
         String::from_utf8(self.into_vec()?).map_err(|e| {
