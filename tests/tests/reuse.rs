@@ -61,6 +61,42 @@ fn connection_close_from_the_server_is_honoured() -> TestResult {
 }
 
 #[test]
+fn a_discarded_body_marked_to_close_is_closed_for_the_decision_s_reason() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/bye",
+            Reply::ok().body("0123456789").connection_close(),
+        )
+        .start()?;
+    let client = client()?;
+
+    drop(client.get(server.url("/bye"))?);
+    assert_eq!(
+        client
+            .stats()
+            .closes
+            .get(CloseReason::ResponseConnectionClose),
+        1
+    );
+
+    let response = client.get(server.url("/bye"))?;
+    assert_eq!(
+        close_reason(&response),
+        Some(CloseReason::ResponseConnectionClose)
+    );
+    response.into_body().discard();
+    let closes = client.stats().closes;
+    assert_eq!(
+        closes.get(CloseReason::ResponseConnectionClose),
+        2,
+        "{closes}"
+    );
+    assert_eq!(closes.get(CloseReason::UnreadBody), 0, "{closes}");
+    Ok(())
+}
+
+#[test]
 fn connection_close_from_the_client_is_honoured() -> TestResult {
     let server = TestServer::builder()
         .default_reply(Reply::ok().body("x"))
@@ -130,6 +166,34 @@ fn a_chunked_body_with_trailers_is_read_whole_and_keeps_the_connection() -> Test
         assert_eq!(trailers["x-checksum"], "42");
     }
     assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn a_chunked_body_whose_end_is_buffered_releases_before_its_last_data() -> TestResult {
+    // Head, one chunk and the last-chunk in one write.
+    let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    let chunked = TestServer::builder()
+        .route(Method::GET, "/", Reply::raw(&raw[..]))
+        .start()?;
+    let sized = TestServer::builder()
+        .default_reply(Reply::ok().body("hello"))
+        .start()?;
+    let client = client()?;
+
+    for (server, framing) in [(&sized, "Content-Length"), (&chunked, "chunked")] {
+        let mut response = client.get(server.url("/"))?;
+        let mut data = [0u8; 5];
+        response.body_mut().read_exact(&mut data)?;
+        assert_eq!(&data, b"hello", "{framing}");
+        assert_eq!(
+            client.stats().pool.leased,
+            0,
+            "{framing}: the last data came with the connection still leased"
+        );
+        assert!(response.body().is_end(), "{framing}");
+    }
+    assert_eq!(client.stats().pool.available, 2);
     Ok(())
 }
 

@@ -69,6 +69,9 @@ pub(crate) struct ChunkedDecoder {
     trailers: Option<HeaderMap>,
     max_line: usize,
     max_fields: usize,
+    /// A framing error found past data returned first: the next call, and every
+    /// later one, reports it.
+    failed: Option<Error>,
 }
 
 /// What one `decode` call found.
@@ -91,6 +94,7 @@ impl ChunkedDecoder {
             trailers: None,
             max_line: limits.max_head_bytes,
             max_fields: limits.max_headers,
+            failed: None,
         }
     }
 
@@ -108,10 +112,26 @@ impl ChunkedDecoder {
 
     /// Consumes framing bytes until it reaches chunk data (returned as a range of
     /// `input`), the end of the body, or the end of `input`.
+    ///
+    /// After a chunk's data it goes on through the framing that follows, as far as
+    /// `input` has it, and stops before the next chunk's data: when the last-chunk
+    /// and the final CRLF are already in `input`, the call that returns the last data
+    /// also reports the end (the caller can let the connection go before handing
+    /// that data out, without a read to learn what it already has). A framing error
+    /// met on the way is left for the next call: the bad byte stays unconsumed, so a
+    /// caller that decodes whatever input is left before reading more sees it at once.
     pub(crate) fn decode(&mut self, input: &[u8]) -> Result<Step, Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         let mut i = 0;
+        let mut data = 0..0;
         while i < input.len() && self.state != State::Done {
             if self.state == State::Data {
+                if !data.is_empty() {
+                    // The next chunk's data: for the next call.
+                    break;
+                }
                 let available = (input.len() - i) as u64;
                 // `n` is at most `available`, which came from a usize.
                 let n = self.remaining.min(available) as usize;
@@ -119,29 +139,37 @@ impl ChunkedDecoder {
                 if self.remaining == 0 {
                     self.state = State::DataCr;
                 }
-                let data = i..i + n;
-                self.offset += (i + n) as u64;
-                return Ok(Step {
-                    consumed: i + n,
-                    data,
-                });
+                data = i..i + n;
+                i += n;
+                continue;
             }
             let result = self.step(input[i]);
             i += 1;
             if let Err(why) = result {
                 let at = self.offset + i as u64 - 1;
-                return Err(self.error(why, at));
+                let error = self.error(why, at);
+                if data.is_empty() {
+                    return Err(error);
+                }
+                // The data before the bad byte is good: it goes out first, and the
+                // bad byte is left in the input for the next call to report.
+                self.failed = Some(error);
+                i -= 1;
+                break;
             }
         }
         self.offset += i as u64;
-        Ok(Step {
-            consumed: i,
-            data: i..i,
-        })
+        if data.is_empty() {
+            data = i..i;
+        }
+        Ok(Step { consumed: i, data })
     }
 
     /// The error for a connection that ended now, or `None` if the body is complete.
     pub(crate) fn eof_error(&self) -> Option<Error> {
+        if let Some(e) = &self.failed {
+            return Some(e.clone());
+        }
         let place = match self.state {
             State::Done => return None,
             State::Data => format!(

@@ -89,10 +89,14 @@ impl BodyDecoder {
 
     /// Decodes from the start of `input`.
     ///
-    /// Each call returns at most one contiguous run of body data. If it returns no
-    /// data and the body is not done, it consumed all of `input`: read more and call
-    /// again. Once done, it consumes nothing more. After an error, every later call
-    /// returns the same error.
+    /// Each call returns at most one contiguous run of body data. A chunked body's
+    /// data comes with the framing after it consumed as far as `input` goes (up to
+    /// the next chunk's data), so the call that returns the last data already says
+    /// `done` when the end of the body is in `input`; a framing error found that way
+    /// is returned by the next call, after the data (the bad byte is left
+    /// unconsumed). If it returns no data and the body is not done, it consumed all
+    /// of `input`: read more and call again. Once done, it consumes nothing more.
+    /// After an error, every later call returns the same error.
     pub fn decode(&mut self, input: &[u8]) -> Result<Decoded, Error> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
@@ -303,9 +307,37 @@ mod tests {
         let mut d = BodyDecoder::new(BodyFraming::Chunked, &limits());
         let mut buf = BytesMut::from(&b"3\r\nabc\r\n0\r\n\r\nHTTP/1.1"[..]);
         assert_eq!(d.decode_buf(&mut buf).unwrap(), "abc");
+        assert!(d.is_done(), "the end was in the buffer with the last data");
         assert_eq!(d.decode_buf(&mut buf).unwrap(), "");
-        assert!(d.is_done());
         assert_eq!(&buf[..], b"HTTP/1.1");
         assert_eq!(d.trailers(), None);
+    }
+
+    #[test]
+    fn chunked_data_comes_with_the_framing_after_it_and_a_bad_byte_there_comes_next() {
+        let mut d = BodyDecoder::new(BodyFraming::Chunked, &limits());
+        let input = b"3\r\nabc\r\n2\r\ndeX";
+        let first = d.decode(input).unwrap();
+        // Up to the next chunk's data, not into it.
+        assert_eq!(
+            (first.data.clone(), first.consumed, first.done),
+            (3..6, 11, false)
+        );
+        let at = first.consumed;
+        let second = d.decode(&input[at..]).unwrap();
+        assert_eq!(&input[at..][second.data], b"de");
+        // The bad byte is left for the next call.
+        assert_eq!(&input[at + second.consumed..], b"X");
+        let e = d.decode(b"X").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidChunkDelimiter);
+        assert_eq!(
+            e.to_string(),
+            "byte 0x58 ('X') where CRLF was expected after the data of chunk #2 (body offset 13)"
+        );
+        assert_eq!(
+            d.decode_eof().unwrap_err(),
+            e,
+            "end of stream reports it too"
+        );
     }
 }
