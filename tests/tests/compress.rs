@@ -6,7 +6,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::{SAFETY, TestResult, client, info};
+use common::{SAFETY, TestResult, client, close_reason, info};
 use flate2::Compression;
 use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
 use hcx::chain::DecompressionLimits;
@@ -368,6 +368,81 @@ fn a_decoded_body_dropped_early_drains_the_encoded_rest_and_keeps_its_connection
     assert!(info(&second).reused);
     assert_eq!(second.into_body().into_vec()?, body);
     assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn a_decoded_body_discarded_closes_its_connection_without_reading_on() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/gz",
+            encoded("gzip", gzip(&b"abcdefgh".repeat(1000))?),
+        )
+        .route(
+            Method::GET,
+            "/plain",
+            Reply::ok().body("abcdefgh".repeat(1000)),
+        )
+        // More than the decoder's first read takes: it stays encoded at this size.
+        .route(
+            Method::GET,
+            "/noise",
+            encoded("gzip", gzip(&noise(48 << 10))?).chunk_size(1000),
+        )
+        .start()?;
+    let client = client()?;
+
+    // The body as it came: closed, as `discard` says.
+    client.get(server.url("/plain"))?.into_body().discard();
+    let stats = client.stats();
+    assert_eq!(stats.closes.get(CloseReason::UnreadBody), 1, "{stats:?}");
+    assert_eq!(stats.pool.available, 0, "{stats:?}");
+
+    // The decoded body: closed the same way, not drained and pooled.
+    client.get(server.url("/gz"))?.into_body().discard();
+    let stats = client.stats();
+    assert_eq!(stats.closes.get(CloseReason::UnreadBody), 2, "{stats:?}");
+    assert_eq!(stats.pool.available, 0, "{stats:?}");
+    assert_eq!(stats.pool.leased, 0, "{stats:?}");
+
+    // Partly read, then discarded: still closed, not drained.
+    let mut body = client.get(server.url("/noise"))?.into_body();
+    let mut start = [0u8; 100];
+    body.read_exact(&mut start)?;
+    assert_eq!(&start[..], &noise(100)[..]);
+    assert_eq!(client.stats().pool.leased, 1);
+    body.discard();
+    let stats = client.stats();
+    assert_eq!(stats.closes.get(CloseReason::UnreadBody), 3, "{stats:?}");
+    assert_eq!(stats.pool.available, 0, "{stats:?}");
+    Ok(())
+}
+
+#[test]
+fn a_decoded_body_discarded_on_a_closing_connection_is_closed_for_the_response_s_reason()
+-> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            encoded("gzip", gzip(&noise(48 << 10))?).connection_close(),
+        )
+        .start()?;
+    let client = client()?;
+    let response = client.get(server.url("/"))?;
+    assert_eq!(
+        close_reason(&response),
+        Some(CloseReason::ResponseConnectionClose)
+    );
+    response.into_body().discard();
+    let closes = client.stats().closes;
+    assert_eq!(
+        closes.get(CloseReason::ResponseConnectionClose),
+        1,
+        "{closes}"
+    );
+    assert_eq!(closes.get(CloseReason::UnreadBody), 0, "{closes}");
     Ok(())
 }
 

@@ -164,6 +164,64 @@ fn a_new_then_a_reused_connection_then_a_close() -> TestResult {
 }
 
 #[test]
+fn a_body_drained_when_dropped_reports_body_done_before_released() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("0123456789"))
+        .start()?;
+    let recorder = Arc::new(Recorder::default());
+    let client = client_with(&recorder)?;
+    // Dropped unread (as REDIRECT drops every 3xx): the 10 bytes are drained, the
+    // connection kept.
+    drop(client.get(server.url("/"))?);
+    assert_eq!(client.stats().pool.available, 1);
+    let lines = recorder.take();
+    assert_eq!(
+        lines[lines.len() - 3..],
+        ["#1 decided keep", "#1 body 10 bytes", "#1 released keep"]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_response_without_a_body_reports_body_done_of_no_bytes() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::HEAD,
+            "/",
+            Reply::ok()
+                .header("Content-Length", "1234")
+                .without_framing(),
+        )
+        .route(Method::GET, "/204", Reply::new(204u16).without_framing())
+        .route(Method::GET, "/empty", Reply::ok().body(""))
+        .start()?;
+    let recorder = Arc::new(Recorder::default());
+    let client = client_with(&recorder)?;
+    let head = hcx::Body::empty();
+    drop(client.execute(http::Request::head(server.url("/")).body(head)?)?);
+    drop(client.get(server.url("/204"))?);
+    drop(client.get(server.url("/empty"))?);
+    let lines = recorder.take();
+    let ends: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("body") || l.contains("released"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            "#1 body 0 bytes",
+            "#1 released keep",
+            "#1 body 0 bytes",
+            "#1 released keep",
+            "#1 body 0 bytes",
+            "#1 released keep",
+        ]
+    );
+    Ok(())
+}
+
+#[test]
 fn a_pair_of_listeners_both_see_every_event() -> TestResult {
     let server = TestServer::builder()
         .route(

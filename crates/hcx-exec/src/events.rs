@@ -30,7 +30,8 @@ use crate::route::Route;
 /// lease_requested → leased (new or reused)          or lease_failed
 ///   [connect_start → connect_end]                    for a new connection
 ///   request_head_written → response_head_read → reuse_decided
-///   body_done → released (kept, or closed → closed)
+///   body_done → released (kept, or closed → closed)   the body read to its end
+///   closed                                           the body failed or was cut off
 /// retry / redirect                                   between attempts and hops
 /// closed                                             also for pooled connections
 ///                                                    closed by expiry, eviction, probe
@@ -77,7 +78,12 @@ pub trait EventListener: Send + Sync {
     fn reuse_decided(&self, conn: &ConnectionRef<'_>, decision: Decision) {}
 
     /// The response body reached its end: `bytes` read for it from the connection
-    /// (chunk framing included, before any content decoding).
+    /// (chunk framing included, before any content decoding). Reported for every
+    /// response read to its end, whether the caller read it, dropping it drained
+    /// the rest, or it had no body (HEAD, 204, 304, `Content-Length: 0`: 0 bytes),
+    /// always just before [`released`](Self::released). A body that failed, or was
+    /// closed before its end (discarded, or dropped past the drain limits), has
+    /// none: its connection goes straight to [`closed`](Self::closed).
     fn body_done(&self, conn: &ConnectionRef<'_>, bytes: u64) {}
 
     /// `conn` went back to the pool as `decision` says: kept idle, or closed (then

@@ -262,7 +262,7 @@ impl MainExec {
         let body = if framing.has_body() {
             ResponseBody::streaming(runtime, decoder, config, facts)
         } else {
-            runtime.release();
+            runtime.release_at_body_end(0);
             ResponseBody::empty(facts)
         };
         let body = match info {

@@ -2,6 +2,8 @@
 
 use std::fmt;
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
@@ -12,7 +14,6 @@ use hcx_close::CloseReason;
 
 use crate::config::RequestConfig;
 use crate::error::{Error, ErrorKind, Facts};
-use crate::events::ConnectionRef;
 use crate::info::ResponseInfo;
 use crate::runtime::ExecRuntime;
 
@@ -29,7 +30,8 @@ const DIRECT_READ_MIN: usize = 8 * 1024;
 /// reuses one connection. A read error discards the connection. Dropping it before
 /// its end drains at most `drain_limit` bytes within `drain_timeout` (from the
 /// [`RequestConfig`]) to keep the connection, and closes it otherwise
-/// ([`CloseReason::UnreadBody`]). Nothing leaks.
+/// ([`CloseReason::UnreadBody`]); [`discard`](Self::discard) closes it without
+/// reading on. Nothing leaks.
 ///
 /// A read error comes out of `Read` as an [`io::Error`] carrying the [`Error`]
 /// ([`Error::from_io`] takes it back), and every later read reports the same error.
@@ -58,8 +60,10 @@ enum State {
     Streaming(Box<Streaming>),
     /// A read failed; the connection was discarded. Later reads report the same.
     Failed(Error),
-    /// Another reader over the body (a content decoder around the original body).
-    Wrapped(Box<dyn Read + Send>),
+    /// Another reader over the body (a content decoder around the original body),
+    /// and the signal that makes the original close rather than drain when the
+    /// reader drops it (`None`: the original holds no connection).
+    Wrapped(Box<dyn Read + Send>, Option<DiscardSignal>),
 }
 
 struct Streaming {
@@ -68,6 +72,26 @@ struct Streaming {
     pending: Bytes,
     drain_limit: u64,
     drain_timeout: Duration,
+    /// Set when this body is wrapped ([`ResponseBody::map_reader`]): raised when the
+    /// wrapping body is discarded.
+    discard_signal: Option<DiscardSignal>,
+}
+
+/// What a body wrapped by [`ResponseBody::map_reader`] shares with the body that wraps
+/// it: the wrapping body can reach the original only by dropping the reader that owns
+/// it, so [`ResponseBody::discard`] raises this first, and the original, dropped,
+/// closes its connection instead of draining it.
+#[derive(Clone, Default)]
+struct DiscardSignal(Arc<AtomicBool>);
+
+impl DiscardSignal {
+    fn raise(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn is_raised(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
 }
 
 impl ResponseBody {
@@ -99,6 +123,7 @@ impl ResponseBody {
                 pending: Bytes::new(),
                 drain_limit: config.drain_limit,
                 drain_timeout: config.drain_timeout,
+                discard_signal: None,
             })),
             trailers: None,
             facts: Facts {
@@ -125,9 +150,10 @@ impl ResponseBody {
     /// This body seen through another reader, for layers that transform a body on its
     /// way to the caller (a content decoder): `f` gets this body and returns a reader
     /// over it. The original keeps releasing its connection at its own end and draining
-    /// or closing it when dropped; errors keep the exchange's facts, and its
-    /// [`info`](Self::info) moves to the new body (the original handed to `f` no
-    /// longer carries it). Trailers of the original body are not visible through the
+    /// or closing it when dropped; [`discard`](Self::discard) on the new body closes
+    /// it without reading on, as on the original. Errors keep the exchange's facts,
+    /// and its [`info`](Self::info) moves to the new body (the original handed to `f`
+    /// no longer carries it). Trailers of the original body are not visible through the
     /// new one.
     ///
     /// ```
@@ -144,8 +170,13 @@ impl ResponseBody {
     {
         let facts = self.facts;
         let info = self.info.take();
+        let signal = match &mut self.state {
+            State::Streaming(s) => Some(s.discard_signal.get_or_insert_default().clone()),
+            State::Wrapped(_, signal) => signal.clone(),
+            State::Done | State::Tail(_) | State::Failed(_) => None,
+        };
         ResponseBody {
-            state: State::Wrapped(Box::new(f(self))),
+            state: State::Wrapped(Box::new(f(self)), signal),
             trailers: None,
             facts,
             info,
@@ -155,7 +186,7 @@ impl ResponseBody {
     /// Whether the body has been read to its end (or failed): its connection is no
     /// longer held.
     pub fn is_end(&self) -> bool {
-        !matches!(self.state, State::Streaming(_) | State::Wrapped(_))
+        !matches!(self.state, State::Streaming(_) | State::Wrapped(..))
     }
 
     /// The trailer fields of a chunked body, once read to its end.
@@ -204,10 +235,22 @@ impl ResponseBody {
     }
 
     /// Closes the connection now without reading the rest (for a body nobody wants,
-    /// or one too large to drain). Apache: `response.close()` without consuming.
+    /// or one too large to drain), as [`CloseReason::UnreadBody`]; a connection the
+    /// response already said to close is closed for that reason, the one its
+    /// [`ResponseInfo`] gives. A body seen through another reader
+    /// ([`map_reader`](Self::map_reader), a decoded body) closes the original's
+    /// connection the same way. Apache: `response.close()` without consuming.
     pub fn discard(mut self) {
-        if let State::Streaming(mut s) = std::mem::replace(&mut self.state, State::Done) {
-            s.runtime.discard(CloseReason::UnreadBody);
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Streaming(s) => s.close_unread(),
+            State::Wrapped(reader, signal) => {
+                if let Some(signal) = signal {
+                    signal.raise();
+                }
+                // The original body goes with the reader: dropped, it sees the signal.
+                drop(reader);
+            }
+            State::Done | State::Tail(_) | State::Failed(_) => {}
         }
     }
 
@@ -235,13 +278,7 @@ impl ResponseBody {
     fn finish(&mut self, tail: Option<Bytes>) {
         if let State::Streaming(mut s) = std::mem::replace(&mut self.state, State::Done) {
             self.trailers = s.decoder.take_trailers().map(Box::new);
-            if let (Some(conn), events) = s.runtime.connection_and_events() {
-                events.body_done(
-                    &ConnectionRef::new(conn.id(), conn.route()),
-                    s.decoder.consumed(),
-                );
-            }
-            s.runtime.release();
+            s.runtime.release_at_body_end(s.decoder.consumed());
             if let Some(tail) = tail {
                 self.state = State::Tail(tail);
             }
@@ -333,6 +370,17 @@ impl Streaming {
         }
     }
 
+    /// Closes the connection without reading the rest: for the decision's reason when
+    /// it was not to be kept anyway (every close has one answer), else as
+    /// [`CloseReason::UnreadBody`].
+    fn close_unread(mut self) {
+        if self.runtime.is_reusable() {
+            self.runtime.discard(CloseReason::UnreadBody);
+        } else {
+            self.runtime.release();
+        }
+    }
+
     /// Reads and drops the rest of the body within the drain limits, then releases
     /// the connection; discards it if the limits are hit or anything fails.
     fn drain(mut self) {
@@ -351,7 +399,7 @@ impl Streaming {
         let mut drained = 0u64;
         loop {
             if self.decoder.is_done() {
-                self.runtime.release();
+                self.runtime.release_at_body_end(self.decoder.consumed());
                 return;
             }
             let left = deadline.map_or(Duration::MAX, |d| {
@@ -391,7 +439,7 @@ impl Streaming {
                     }
                 }
                 Ok(None) => {
-                    self.runtime.release();
+                    self.runtime.release_at_body_end(self.decoder.consumed());
                     return;
                 }
                 Err(e) => {
@@ -418,7 +466,7 @@ impl Read for ResponseBody {
             match &mut self.state {
                 State::Done => return Ok(0),
                 State::Failed(error) => return Err(error.clone().into_io()),
-                State::Wrapped(reader) => {
+                State::Wrapped(reader, _) => {
                     return match reader.read(out) {
                         Ok(0) => {
                             self.state = State::Done;
@@ -475,7 +523,14 @@ impl Read for ResponseBody {
 impl Drop for ResponseBody {
     fn drop(&mut self) {
         if let State::Streaming(s) = std::mem::replace(&mut self.state, State::Done) {
-            s.drain();
+            if s.discard_signal
+                .as_ref()
+                .is_some_and(DiscardSignal::is_raised)
+            {
+                s.close_unread();
+            } else {
+                s.drain();
+            }
         }
     }
 }
@@ -487,7 +542,7 @@ impl fmt::Debug for ResponseBody {
             State::Tail(_) => "tail",
             State::Streaming(_) => "streaming",
             State::Failed(_) => "failed",
-            State::Wrapped(_) => "wrapped",
+            State::Wrapped(..) => "wrapped",
         };
         f.debug_struct("ResponseBody")
             .field("state", &state)

@@ -7,7 +7,7 @@ use hcx_close::{CloseReason, Decision};
 
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
-use crate::events::Events;
+use crate::events::{ConnectionRef, Events};
 use crate::info::ConnectionInfo;
 use crate::manager::{Endpoint, PoolingConnectionManager, UserToken};
 use crate::route::Route;
@@ -206,6 +206,19 @@ impl ExecRuntime {
             );
         }
         self.decision = None;
+    }
+
+    /// The response body reached its end, `bytes` read for it from the connection (0
+    /// for a response without a body): reports `body_done`, then
+    /// [`release`](Self::release)s. The one way an exchange that read its response
+    /// whole gives its connection back, so the listener sees `body_done → released`
+    /// for every such request, whether the caller read the body, a drop drained it,
+    /// or there was none.
+    pub(crate) fn release_at_body_end(&mut self, bytes: u64) {
+        if let (Some(conn), events) = self.connection_and_events() {
+            events.body_done(&ConnectionRef::new(conn.id(), conn.route()), bytes);
+        }
+        self.release();
     }
 
     /// Closes the connection for `reason` and frees its slot. Does nothing when none
