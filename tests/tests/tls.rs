@@ -384,3 +384,155 @@ fn a_redirect_from_http_to_https_is_followed_over_tls() -> TestResult {
     assert_eq!(secure.stats().tls_handshakes, 1);
     Ok(())
 }
+
+/// What a [`raw_tls_server`] sends after its first response, in the same TCP write.
+#[derive(Clone, Copy)]
+enum Behind {
+    /// A whole second response, in a record of its own.
+    StrayResponse,
+    /// A `close_notify`, the TCP connection left open until the client closes it.
+    CloseNotify,
+}
+
+/// A TLS server of rustls's own (session tickets off, so nothing else comes unasked)
+/// whose first connection answers its first request with `first` and then `behind`,
+/// and answers "right" to every other request on any connection.
+fn raw_tls_server(ca: &TestCa, first: String, behind: Behind) -> io::Result<u16> {
+    use std::io::{Read, Write};
+    let mut config = (*ca.server_config(&["127.0.0.1"])).clone();
+    config.send_tls13_tickets = 0;
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        for (index, sock) in listener.incoming().enumerate() {
+            let Ok(mut sock) = sock else { return };
+            let config = Arc::clone(&config);
+            let first = (index == 0).then(|| first.clone());
+            std::thread::spawn(
+                move || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+                    sock.set_read_timeout(Some(SAFETY))?;
+                    let mut conn = hcx::rustls::ServerConnection::new(config)?;
+                    while conn.is_handshaking() {
+                        conn.complete_io(&mut sock)?;
+                    }
+                    let mut first = first;
+                    let mut head = Vec::new();
+                    loop {
+                        let mut chunk = [0u8; 4096];
+                        let n = match conn.reader().read(&mut chunk) {
+                            Ok(n) => n,
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                if conn.complete_io(&mut sock)?.0 == 0 {
+                                    return Ok(());
+                                }
+                                continue;
+                            }
+                            Err(e) => return Err(e.into()),
+                        };
+                        if n == 0 {
+                            return Ok(());
+                        }
+                        head.extend_from_slice(&chunk[..n]);
+                        if !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                            continue;
+                        }
+                        head.clear();
+                        match first.take() {
+                            Some(response) => {
+                                conn.writer().write_all(response.as_bytes())?;
+                                match behind {
+                                    Behind::StrayResponse => conn.writer().write_all(
+                                        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG",
+                                    )?,
+                                    Behind::CloseNotify => conn.send_close_notify(),
+                                }
+                            }
+                            None => conn
+                                .writer()
+                                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nright")?,
+                        }
+                        // Every pending record in one write.
+                        let mut records = Vec::new();
+                        while conn.wants_write() {
+                            conn.write_tls(&mut records)?;
+                        }
+                        sock.write_all(&records)?;
+                        if matches!(behind, Behind::CloseNotify) && !conn.wants_read() {
+                            // Hold the TCP connection open until the client closes it.
+                            let mut rest = [0u8; 256];
+                            while sock.read(&mut rest).unwrap_or(0) > 0 {}
+                            return Ok(());
+                        }
+                    }
+                },
+            );
+        }
+    });
+    Ok(port)
+}
+
+/// A response of exactly `len` plaintext bytes, with a 10-byte body.
+fn response_of(len: usize) -> String {
+    let bare = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-Pad: \r\n\r\n0123456789";
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-Pad: {}\r\n\r\n0123456789",
+        "p".repeat(len - bare.len())
+    );
+    assert_eq!(response.len(), len);
+    response
+}
+
+#[test]
+fn a_stray_record_behind_a_response_that_ends_a_full_socket_read_is_found() -> TestResult {
+    // 4074 bytes of plaintext make one 4096-byte TLS 1.3 record: it ends exactly where
+    // rustls's 4 KiB read of the socket does, though the plaintext read is short.
+    for len in [4074, 4000, 8192] {
+        let ca = TestCa::new()?;
+        let port = raw_tls_server(&ca, response_of(len), Behind::StrayResponse)?;
+        let client = Client::builder()
+            .tls_config(trusting(&ca, None)?)
+            .validate_after_inactivity(None)
+            .response_timeout(Some(SAFETY))
+            .build()?;
+        let url = format!("https://127.0.0.1:{port}/");
+        assert_eq!(
+            client.get(url.as_str())?.into_body().into_string()?,
+            "0123456789"
+        );
+        let second = client.get(url.as_str())?.into_body().into_string()?;
+        assert_eq!(second, "right", "plaintext of {len} bytes");
+        assert_eq!(
+            client.stats().closes.get(CloseReason::TrailingBytes),
+            1,
+            "plaintext of {len} bytes"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_close_notify_that_came_with_the_response_is_stale_at_the_next_lease() -> TestResult {
+    for len in [8192, 4074] {
+        let ca = TestCa::new()?;
+        let port = raw_tls_server(&ca, response_of(len), Behind::CloseNotify)?;
+        let client = Client::builder()
+            .tls_config(trusting(&ca, None)?)
+            .response_timeout(Some(SAFETY))
+            .build()?;
+        let url = format!("https://127.0.0.1:{port}/");
+        assert_eq!(
+            client.get(url.as_str())?.into_body().into_string()?,
+            "0123456789"
+        );
+        // A POST is never replayed once sent: it must not go out on a connection the
+        // server has said it closes.
+        let mut context = Context::new();
+        let post = Request::post(url.as_str()).body(Body::from("order"))?;
+        let response = client.execute_in(post, &mut context)?;
+        assert!(!info(&response).reused, "plaintext of {len} bytes");
+        assert_eq!(response.into_body().into_string()?, "right");
+        assert_eq!(context.attempts(), 1);
+    }
+    Ok(())
+}

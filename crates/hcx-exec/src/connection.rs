@@ -265,13 +265,16 @@ impl Connection {
 
     /// Whether bytes came after the response: received and not consumed yet, here or
     /// in the transport (plaintext a TLS layer decrypted), or, when the last read
-    /// filled its whole buffer (the response may have ended exactly there), waiting in
-    /// the socket (one non-blocking peek, only then). Such a connection is never
+    /// filled its whole buffer (the response may have ended exactly there; for TLS,
+    /// the last read of the socket), waiting in the socket (one non-blocking peek,
+    /// only then). Such a connection is never
     /// pooled: the bytes would be read as the next response.
     pub(crate) fn has_unread(&mut self) -> bool {
-        !self.buf.is_empty()
-            || self.transport.has_pending()
-            || (self.filled && self.transport.has_waiting_bytes())
+        if !self.buf.is_empty() || self.transport.has_pending() {
+            return true;
+        }
+        let filled = self.transport.last_read_filled().unwrap_or(self.filled);
+        filled && self.transport.has_waiting_bytes()
     }
 
     /// The read buffer: bytes received and not consumed yet.

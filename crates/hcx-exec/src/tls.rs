@@ -179,8 +179,35 @@ impl fmt::Debug for TlsIdentity {
 
 /// A TLS connection: rustls over a TCP stream (direct, or a proxy tunnel).
 pub(crate) struct TlsTransport {
-    stream: StreamOwned<ClientConnection, TcpStream>,
+    stream: StreamOwned<ClientConnection, Socket>,
     session: TlsSession,
+}
+
+/// The TCP stream under rustls, noting whether its last read filled the buffer rustls
+/// gave it: whether a read of plaintext filled the caller's buffer says nothing of
+/// the socket (rustls reads records in 4 KiB steps and returns at a whole record),
+/// and bytes behind a response are looked for when the socket's read was full.
+struct Socket {
+    tcp: TcpStream,
+    filled: bool,
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.tcp.read(buf)?;
+        self.filled = n == buf.len();
+        Ok(n)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
 }
 
 /// Runs the TLS handshake with `host` over `sock` within `deadline`.
@@ -249,7 +276,13 @@ pub(crate) fn handshake(
         ));
     }
     Ok(TlsTransport {
-        stream: StreamOwned::new(conn, sock),
+        stream: StreamOwned::new(
+            conn,
+            Socket {
+                tcp: sock,
+                filled: false,
+            },
+        ),
         session,
     })
 }
@@ -303,7 +336,7 @@ impl TlsTransport {
     /// data nobody asked for, or an error. Handshake records that come unasked (TLS 1.3
     /// session tickets) are taken in, and do not make the connection stale.
     fn drain_records(&mut self) -> bool {
-        let sock = &mut self.stream.sock;
+        let sock = &mut self.stream.sock.tcp;
         if sock.set_nonblocking(true).is_err() {
             return true;
         }
@@ -346,26 +379,33 @@ impl Transport for TlsTransport {
     /// Peeks at the TCP socket first (one non-blocking `recv(MSG_PEEK)`); only when
     /// something is there are the TLS records read and judged: a `close_notify` or an
     /// end of stream is stale, a session ticket is not.
+    ///
+    /// A `close_notify` rustls already took in (with the last response's records, or
+    /// by an earlier look) is stale too, though the socket may still be open.
     fn is_stale(&mut self) -> bool {
-        if self.has_pending() {
-            return true;
+        match self.stream.conn.process_new_packets() {
+            Ok(state) if state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() => {
+                return true;
+            }
+            Ok(_) => {}
+            Err(_) => return true,
         }
-        if !self.stream.sock.is_stale() {
+        if !self.stream.sock.tcp.is_stale() {
             return false;
         }
         self.drain_records()
     }
 
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        Transport::set_timeout(&mut self.stream.sock, timeout)
+        Transport::set_timeout(&mut self.stream.sock.tcp, timeout)
     }
 
     fn peer_addr(&self) -> Option<SocketAddr> {
-        self.stream.sock.peer_addr().ok()
+        self.stream.sock.tcp.peer_addr().ok()
     }
 
     fn local_addr(&self) -> Option<SocketAddr> {
-        self.stream.sock.local_addr().ok()
+        self.stream.sock.tcp.local_addr().ok()
     }
 
     /// Plaintext already decrypted, or records in the socket that decrypt to some
@@ -374,11 +414,16 @@ impl Transport for TlsTransport {
         if self.has_pending() {
             return true;
         }
-        if !self.stream.sock.has_waiting_bytes() {
+        if !self.stream.sock.tcp.has_waiting_bytes() {
             return false;
         }
         self.drain_records();
         self.has_pending()
+    }
+
+    /// Whether rustls's last read of the socket filled its buffer.
+    fn last_read_filled(&self) -> Option<bool> {
+        Some(self.stream.sock.filled)
     }
 
     /// Plaintext rustls has decrypted and nobody read: bytes after the response.
@@ -397,7 +442,7 @@ impl Transport for TlsTransport {
 impl fmt::Debug for TlsTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsTransport")
-            .field("peer", &self.stream.sock.peer_addr().ok())
+            .field("peer", &self.stream.sock.tcp.peer_addr().ok())
             .field("protocol", &self.stream.conn.protocol_version())
             .finish()
     }

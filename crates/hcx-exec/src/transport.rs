@@ -44,6 +44,15 @@ pub trait Transport: Read + Write + Send + fmt::Debug + 'static {
         false
     }
 
+    /// Whether the transport's own last read of the network filled the buffer it
+    /// read into (more may wait behind it), for a transport whose reads of the
+    /// network differ from the connection's reads of it (TLS: records, not
+    /// plaintext); `None`: the connection judges by its own last read. Default:
+    /// `None`.
+    fn last_read_filled(&self) -> Option<bool> {
+        None
+    }
+
     /// What the TLS handshake negotiated, for a TLS transport. Default: `None`.
     fn tls_session(&self) -> Option<crate::events::TlsSession> {
         None
