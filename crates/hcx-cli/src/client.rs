@@ -97,28 +97,52 @@ fn trusting(path: &Path) -> Result<TlsIdentity, CliError> {
 
 /// `url` without the userinfo of its authority (`user:password@host`), and that
 /// userinfo percent-decoded (a missing password is empty). An `@` past the authority is
-/// no userinfo.
-fn split_userinfo(url: &str) -> (String, Option<UserPassword>) {
+/// no userinfo. An empty user name, or one or a password that does not decode to
+/// UTF-8, is an error that does not show them.
+fn split_userinfo(url: &str) -> Result<(String, Option<UserPassword>), CliError> {
     let start = url.find("://").map_or(0, |i| i + 3);
     let end = url[start..]
         .find(['/', '?', '#'])
         .map_or(url.len(), |i| start + i);
     let Some(at) = url[start..end].rfind('@').map(|i| start + i) else {
-        return (url.to_owned(), None);
+        return Ok((url.to_owned(), None));
     };
     let decode = |text: &str| {
         percent_encoding::percent_decode_str(text)
-            .decode_utf8_lossy()
-            .into_owned()
+            .decode_utf8()
+            .map(|text| text.into_owned())
+            .map_err(|_| {
+                CliError::Other(
+                    "the user name or password in the URL is not UTF-8 once percent-decoded".into(),
+                )
+            })
     };
     let (user, password) = url[start..at]
         .split_once(':')
         .unwrap_or((&url[start..at], ""));
+    if user.is_empty() {
+        return Err(CliError::Other(
+            "the URL has credentials (@) without a user name: give user:password@host, \
+             or -u USER:PASSWORD"
+                .into(),
+        ));
+    }
     let user = UserPassword {
-        user: decode(user),
-        password: decode(password),
+        user: decode(user)?,
+        password: decode(password)?,
     };
-    (format!("{}{}", &url[..start], &url[at + 1..]), Some(user))
+    Ok((format!("{}{}", &url[..start], &url[at + 1..]), Some(user)))
+}
+
+/// `url` with whatever lies between `://` and its last `@` hidden: what a message about
+/// a URL that did not parse may show (a password holding `/`, `?` or `#` unencoded
+/// ends the authority early, so no userinfo was taken out of it).
+fn redacted(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url[start..].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..start], &url[start + at..]),
+        None => url.to_owned(),
+    }
 }
 
 /// The request to send, checked once and copied for each send: method, URL, header
@@ -139,10 +163,23 @@ impl RequestTemplate {
     pub fn new(url: &str, args: &RequestArgs) -> Result<Self, CliError> {
         // The credentials are taken out before the URL is parsed, so no message, summary
         // or request head shows the password.
-        let (url, url_user) = split_userinfo(url);
-        let uri = url.as_str().into_uri()?;
+        let (url, url_user) = split_userinfo(url)?;
+        // An error names the URL: with an `@` still in it, the rest of a password.
+        let shown = |e: hcx::Error| {
+            let safe = redacted(&url);
+            if safe == url {
+                return CliError::Http(e);
+            }
+            let text = format!("{e:#} [{}]", e.kind().as_str());
+            CliError::Other(if text.contains(url.as_str()) {
+                text.replace(url.as_str(), &safe)
+            } else {
+                format!("the URL {safe} cannot be used [{}]", e.kind().as_str())
+            })
+        };
+        let uri = url.as_str().into_uri().map_err(shown)?;
         // The scheme and host are checked here, before any thread or connection.
-        Route::from_uri(&uri)?;
+        Route::from_uri(&uri).map_err(shown)?;
         let body = match (&args.data, &args.data_file) {
             (Some(data), _) => Some(Bytes::from(data.clone())),
             (None, Some(path)) => Some(Bytes::from(std::fs::read(path).map_err(|e| {
@@ -243,12 +280,39 @@ mod tests {
         let t = RequestTemplate::new("http://example.test/a@b?c=@#d@", &args())?;
         assert!(t.url_user.is_none());
         assert_eq!(t.uri().path(), "/a@b");
-        // A bad URL's error does not show the password either.
-        let error = RequestTemplate::new("http://bob:secret@example.test:99999/", &args())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(!error.is_empty() && !error.contains("secret"), "{error}");
+        // A bad URL's error does not show the password either, nor the part of one
+        // that an unencoded `/`, `?` or `#` left outside the authority.
+        for url in [
+            "http://bob:secret@example.test:99999/",
+            "http://bob:se/cret@example.test/",
+            "http://bob:se?cret@example.test/",
+            "http://bob:se#cret@example.test/",
+        ] {
+            let error = RequestTemplate::new(url, &args())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(!error.is_empty(), "{url}: refused");
+            assert!(
+                !error.contains("cret") && !error.contains(":se"),
+                "{url}: {error}"
+            );
+        }
+        // No user name, or bytes that are not UTF-8: refused, without showing them.
+        for url in [
+            "http://:pw@example.test/",
+            "http://@example.test/",
+            "http://bob:%FF%FE@example.test/",
+        ] {
+            let error = RequestTemplate::new(url, &args())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                !error.is_empty() && !error.contains("pw") && !error.contains("FF"),
+                "{url}: {error}"
+            );
+        }
         Ok(())
     }
 
