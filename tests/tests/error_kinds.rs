@@ -290,6 +290,25 @@ fn real_connect_timeout() -> Result<(hcx::Error, Duration), Box<dyn std::error::
 }
 
 #[test]
+fn a_request_s_own_connect_timeout_overrides_the_manager_s() -> TestResult {
+    let (listener, queue) = unanswering_listener()?;
+    // The manager would wait 3 minutes; the request says 200 ms.
+    let client = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    let request = with_config(
+        Request::get(format!("http://{}/", listener.local_addr()?)).body(Body::empty())?,
+        RequestConfig::default().with_connect_timeout(Duration::from_millis(200)),
+    );
+    let error = client
+        .execute(request)
+        .err()
+        .ok_or("no answer to the SYN")?;
+    assert_eq!(error.kind(), ErrorKind::ConnectTimeout, "{error:?}");
+    assert!(error.to_string().contains("200ms"), "{error}");
+    drop(queue);
+    Ok(())
+}
+
+#[test]
 fn a_listener_whose_accept_queue_is_full_is_a_connect_timeout() -> TestResult {
     let (error, took) = real_connect_timeout()?;
     assert_eq!(error.kind(), ErrorKind::ConnectTimeout, "{error:?}");

@@ -113,3 +113,20 @@ fn manager_timeouts_are_checked_and_not_dropped() {
         "the settings are named"
     );
 }
+
+#[test]
+fn the_socket_timeout_bounds_each_read_of_the_body_too() -> TestResult {
+    use std::io::Read;
+    let server = TestServer::builder()
+        .default_reply(Reply::ok().body("partial").stall_body_after(3))
+        .start()?;
+    let client = Client::builder()
+        .socket_timeout(Some(Duration::from_millis(100)))
+        .build()?;
+    let mut response = client.get(server.url("/"))?;
+    let mut body = Vec::new();
+    let error = response.body_mut().read_to_end(&mut body).err();
+    let kind = error.map(|e| hcx::Error::from_io(e).kind());
+    assert_eq!(kind, Some(ErrorKind::ResponseTimeout));
+    Ok(())
+}

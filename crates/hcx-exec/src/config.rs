@@ -266,8 +266,8 @@ pub(crate) fn zero_timeout(which: &str, timeout: Option<Duration>) -> Result<(),
         return Err(Error::new(
             ErrorKind::Config,
             format!(
-                "a {which} timeout of zero fails every request (Apache's 0 means no limit: \
-                 give None for the default, or a long duration)"
+                "a {which} timeout of zero fails every request (Apache's 0 means no limit; \
+                 here leave it unset for the default, or give a long duration)"
             ),
         ));
     }
