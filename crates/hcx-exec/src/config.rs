@@ -85,7 +85,9 @@ impl Default for RequestConfig {
 }
 
 /// Socket options of every connection a manager opens. Apache HttpClient 5:
-/// `SocketConfig` (its `soTimeout` is the [`RequestConfig::response_timeout`] here).
+/// `SocketConfig` (its `soTimeout` is the connection manager's
+/// [`socket_timeout`](crate::PoolingConnectionManagerBuilder::socket_timeout) here,
+/// which a request's [`RequestConfig::response_timeout`] overrides).
 ///
 /// ```
 /// use hcx_exec::SocketConfig;

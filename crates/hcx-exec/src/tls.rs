@@ -127,8 +127,8 @@ impl TlsIdentity {
 /// The rustls crypto provider hcx builds its default configuration with: the
 /// process-wide default if the application installed one
 /// (`CryptoProvider::install_default`, e.g. `aws-lc-rs` for post-quantum key
-/// exchange), otherwise the `ring` provider, which builds without a C toolchain,
-/// with X25519 as its first key exchange group (then P-256, then P-384).
+/// exchange), otherwise the `ring` provider, which builds with the system C compiler
+/// alone (no cmake, unlike `aws-lc-rs`), with X25519 as its first key exchange group (then P-256, then P-384).
 ///
 /// rustls 0.23.48 deprecates `ring`'s provider because it lacks post-quantum key
 /// exchange; applications that need that install `aws-lc-rs` as the default and hcx

@@ -75,8 +75,9 @@
 //! [`ClientBuilder::proxy_from_env`], or a [`RoutePlanner`] of your own. A name's
 //! addresses are raced as RFC 8305 ("Happy Eyeballs") says.
 //!
-//! Porting notes: [`RequestConfig`] is Apache's `RequestConfig` (defaults: 3 min
-//! connection request and connect timeouts, no response timeout), overridable per
+//! Porting notes: [`RequestConfig`] is Apache's `RequestConfig` (defaults: a 3 min
+//! connection request timeout; connect and response timeouts `None`, meaning the
+//! connection manager's: 3 min to connect, no socket timeout), overridable per
 //! request through the request's extensions; [`SocketConfig`] is its `SocketConfig`;
 //! [`Client::execute_with`] is `execute(request, ResponseHandler)`; [`Error::kind`]
 //! returns an [`ErrorKind`] whose
