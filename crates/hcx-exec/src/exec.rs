@@ -144,15 +144,25 @@ impl MainExec {
         let framing = body.framing(&parts.method);
         let form = match &route.proxy {
             Some(proxy) if route.is_forward_proxy() => {
-                if let Some(credentials) = proxy.authorization() {
+                // The request's own wins (`entry` would reserve room first, and panic
+                // on a full map even when the field is there).
+                let own = parts
+                    .headers
+                    .contains_key(http::header::PROXY_AUTHORIZATION);
+                if let Some(credentials) = proxy.authorization()?.filter(|_| !own) {
                     parts
                         .headers
-                        .entry(http::header::PROXY_AUTHORIZATION)
-                        .or_insert(credentials);
+                        .try_insert(http::header::PROXY_AUTHORIZATION, credentials)?;
                 }
                 TargetForm::Absolute
             }
-            _ => TargetForm::Origin,
+            Some(_) => {
+                // Through a tunnel the request goes to the origin: proxy credentials
+                // are the CONNECT's (RFC 9110 §11.7.2), never the origin's.
+                parts.headers.remove(http::header::PROXY_AUTHORIZATION);
+                TargetForm::Origin
+            }
+            None => TargetForm::Origin,
         };
         let mut head = WriteBuf::take();
         let sending = Call::new(&parts, form, framing, self.limits, &mut *head).map_err(|e| {

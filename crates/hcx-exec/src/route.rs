@@ -101,7 +101,17 @@ impl Proxy {
         let mut proxy = Proxy::new(host, port);
         if let Some((userinfo, _)) = authority.as_str().rsplit_once('@') {
             let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            proxy = proxy.with_basic_auth(&percent_decode(user), &percent_decode(pass));
+            let decode = |part: &str| {
+                String::from_utf8(percent_decode(part))
+                    .map_err(|_| invalid("its credentials are not UTF-8 once percent-decoded"))
+            };
+            proxy = proxy.with_basic_auth(&decode(user)?, &decode(pass)?);
+            if proxy.check().is_err() {
+                return Err(invalid(
+                    "its user name holds a ':' once percent-decoded, which Basic \
+                     authentication cannot carry (RFC 7617)",
+                ));
+            }
         }
         Ok(proxy)
     }
@@ -127,13 +137,34 @@ impl Proxy {
         self.credentials.is_some()
     }
 
+    /// A [`Config`](ErrorKind::Config) error for credentials Basic cannot carry: a
+    /// user name holding a `:` (the proxy would split there: RFC 7617 §2). The client
+    /// builder checks its proxy with it; a request through one fails with it before
+    /// anything is sent.
+    pub fn check(&self) -> Result<(), Error> {
+        self.authorization().map(drop)
+    }
+
     /// The `Proxy-Authorization` value for the credentials, if any.
-    pub(crate) fn authorization(&self) -> Option<http::HeaderValue> {
-        let (user, pass) = self.credentials.as_ref()?;
+    pub(crate) fn authorization(&self) -> Result<Option<http::HeaderValue>, Error> {
+        let Some((user, pass)) = self.credentials.as_ref() else {
+            return Ok(None);
+        };
+        if user.contains(':') {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "the user name of the credentials of proxy {self} holds a ':', which \
+                     Basic authentication cannot carry (RFC 7617)"
+                ),
+            ));
+        }
         let token = base64(format!("{user}:{pass}").as_bytes());
-        let mut value = http::HeaderValue::from_str(&format!("Basic {token}")).ok()?;
+        // Base64 is always a valid header value.
+        let mut value = http::HeaderValue::from_str(&format!("Basic {token}"))
+            .map_err(|e| Error::new(ErrorKind::Config, "proxy credentials").with_source(e))?;
         value.set_sensitive(true);
-        Some(value)
+        Ok(Some(value))
     }
 }
 
@@ -440,7 +471,7 @@ fn redact(text: &str) -> String {
     }
 }
 
-fn percent_decode(text: &str) -> String {
+fn percent_decode(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -461,7 +492,7 @@ fn percent_decode(text: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// Standard base64 with padding (RFC 4648 §4), for `Proxy-Authorization: Basic`.
@@ -624,7 +655,7 @@ mod tests {
         assert_eq!((p.host(), p.port()), ("proxy.corp", 8080));
         assert!(p.has_credentials());
         let header = p
-            .authorization()
+            .authorization()?
             .map(|v| v.to_str().unwrap_or("").to_owned());
         // base64("us@er:p:ss")
         assert_eq!(header.as_deref(), Some("Basic dXNAZXI6cDpzcw=="));

@@ -42,7 +42,7 @@ pub(crate) fn open(
         .method(Method::CONNECT)
         .uri(uri)
         .header(HOST, authority.as_str());
-    if let Some(value) = proxy.authorization() {
+    if let Some(value) = proxy.authorization()? {
         builder = builder.header(PROXY_AUTHORIZATION, value);
     }
     let request = builder.body(())?;

@@ -226,6 +226,9 @@ impl ClientBuilder {
     /// # Ok::<(), hcx::Error>(())
     /// ```
     pub fn proxy(mut self, proxy: Proxy) -> Self {
+        if let Err(e) = proxy.check() {
+            return self.invalid(e);
+        }
         self.planner = PlannerChoice::Default(Some(proxy));
         self
     }

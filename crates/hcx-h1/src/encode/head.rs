@@ -1,6 +1,6 @@
 //! Writing a request head: request line, `Host`, the caller's fields, framing fields.
 
-use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 
 use crate::encode::{
@@ -128,8 +128,18 @@ pub fn encode_request_head<'a>(
             write_field(out, HOST.as_str(), value);
         }
     }
+    // RFC 9110 §10.1.1: no 100-continue expectation on a request without content.
+    let content = matches!(
+        framing,
+        RequestFraming::Chunked | RequestFraming::Length(1..)
+    );
     for (name, value) in head.headers {
-        if name == HOST || name == CONTENT_LENGTH {
+        if name == HOST
+            || name == CONTENT_LENGTH
+            || (name == EXPECT
+                && !content
+                && value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+        {
             continue;
         }
         write_field(out, name.as_str(), value);
@@ -179,6 +189,14 @@ impl<'u> Target<'u> {
             reason,
         };
         let path = uri.path_and_query().map_or("", |pq| pq.as_str());
+        if uri.host().is_some_and(|host| host.contains('%')) {
+            // RFC 6874 §4: a zone identifier only means something on this host.
+            return Err(invalid("an IPv6 zone identifier is not sent (RFC 6874)"));
+        }
+        if *method == Method::CONNECT && form != TargetForm::Authority {
+            // RFC 9112 §3.2.3: CONNECT names host:port, and only CONNECT does.
+            return Err(invalid("CONNECT needs the authority-form (host:port)"));
+        }
         match form {
             TargetForm::Origin if path == "*" => {
                 if method == Method::OPTIONS {

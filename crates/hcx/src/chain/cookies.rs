@@ -100,14 +100,21 @@ impl CookieStore {
     }
 }
 
-/// Adds the store's cookies to `headers` unless the caller set a `Cookie` of their own.
-pub(crate) fn add_cookies(store: &CookieStore, uri: &Uri, headers: &mut HeaderMap) {
+/// Adds the store's cookies to `headers` unless the caller set a `Cookie` of their own;
+/// a map with no room left is an [`InvalidRequest`](hcx_exec::ErrorKind::InvalidRequest)
+/// error.
+pub(crate) fn add_cookies(
+    store: &CookieStore,
+    uri: &Uri,
+    headers: &mut HeaderMap,
+) -> Result<(), hcx_exec::Error> {
     if headers.contains_key(COOKIE) {
-        return;
+        return Ok(());
     }
     if let Some(value) = store.header_for(uri) {
-        headers.insert(COOKIE, value);
+        headers.try_insert(COOKIE, value)?;
     }
+    Ok(())
 }
 
 /// Whether a cookie from `host` may name `domain` in its `Domain` attribute, beyond

@@ -119,11 +119,14 @@ impl ExecHandler for ProtocolExec {
                 .try_insert(CONNECTION, HeaderValue::from_static("keep-alive"))?;
         }
         #[cfg(feature = "cookies")]
-        let uri = self.cookies.as_ref().map(|store| {
-            let uri = request.uri().clone();
-            super::cookies::add_cookies(store, &uri, request.headers_mut());
-            uri
-        });
+        let uri = match &self.cookies {
+            Some(store) => {
+                let uri = request.uri().clone();
+                super::cookies::add_cookies(store, &uri, request.headers_mut())?;
+                Some(uri)
+            }
+            None => None,
+        };
         for interceptor in &self.request_last {
             interceptor.process(&mut request, scope.context)?;
         }

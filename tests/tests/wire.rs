@@ -1,0 +1,453 @@
+//! What goes on the wire for a request, checked byte by byte against servers that
+//! record it: the request-target of CONNECT, proxy credentials through a tunnel and
+//! from URLs, fields hcx adds to a full header map, `Expect` without content, and
+//! IPv6 zone identifiers.
+
+mod common;
+
+mod connect {
+    // A `CONNECT` request given to the client must go out in authority-form
+    // (RFC 9110 §9.3.6, RFC 9112 §3.2.3) or be refused before anything is sent.
+
+    use super::common;
+
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+    use std::thread;
+
+    use hcx::{Body, ErrorKind};
+    use http::{Method, Request};
+
+    /// Where the server hands over the request heads it read.
+    type Heads = mpsc::Receiver<Vec<u8>>;
+
+    /// Accepts one connection and hands back the request head it carried (empty when the
+    /// connection sent nothing), answering `200` with `Connection: close`.
+    fn one_request_server() -> Result<(u16, Heads, thread::JoinHandle<()>), std::io::Error> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let (tx, rx) = mpsc::channel();
+        let server = thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let _ = stream.set_read_timeout(Some(common::SAFETY));
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&chunk[..n]),
+                }
+            }
+            if !head.is_empty() {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n");
+            }
+            let _ = tx.send(head);
+        });
+        Ok((port, rx, server))
+    }
+
+    #[test]
+    fn a_connect_request_is_sent_in_authority_form_or_refused() -> common::TestResult {
+        let (port, rx, server) = one_request_server()?;
+        let client = common::client()?;
+        let request = Request::builder()
+            .method(Method::CONNECT)
+            .uri(format!("http://127.0.0.1:{port}/"))
+            .body(Body::empty())?;
+        let result = client.execute(request);
+        // Wakes the server when the client never connected.
+        drop(TcpStream::connect(("127.0.0.1", port)));
+        server.join().map_err(|_| "server thread panicked")?;
+        let wire = String::from_utf8(rx.recv_timeout(common::SAFETY)?)?;
+        let request_line = wire.split("\r\n").next().unwrap_or("");
+        match result {
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e}");
+                assert!(wire.is_empty(), "refused, yet sent: {wire:?}");
+            }
+            Ok(_) => assert_eq!(
+                request_line,
+                format!("CONNECT 127.0.0.1:{port} HTTP/1.1"),
+                "CONNECT needs the authority-form request-target (RFC 9112 §3.2.3)"
+            ),
+        }
+        Ok(())
+    }
+}
+
+mod tunnel_credentials {
+    // A request's own `Proxy-Authorization` is the proxy's (docs/https-and-proxies.md:
+    // "with `Proxy-Authorization` when the proxy has credentials (and the request has
+    // none of its own)"; RFC 9110 §11.7.2: it applies only to the next inbound proxy).
+    // For an `https` target the request travels through a `CONNECT` tunnel to the
+    // origin: the header must not go with it to the origin server.
+
+    use super::common;
+
+    use std::sync::Arc;
+
+    use common::{SAFETY, TestResult};
+    use hcx::rustls::ClientConfig;
+    use hcx::{Body, Client, Proxy, crypto_provider};
+    use hcx_testserver::{Method, Reply, TestCa, TestProxy, TestServer};
+    use http::Request;
+
+    #[test]
+    fn a_requests_proxy_authorization_never_reaches_the_origin_through_a_tunnel() -> TestResult {
+        let ca = TestCa::new()?;
+        let origin = TestServer::builder()
+            .tls(ca.server_config(&["127.0.0.1"]))
+            .route(Method::GET, "/", Reply::ok().body("secure"))
+            .start()?;
+        let proxy = TestProxy::builder().start()?;
+        let tls = Arc::new(
+            ClientConfig::builder_with_provider(crypto_provider())
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(ca.root_store())
+                .with_no_client_auth(),
+        );
+        let client = Client::builder()
+            .proxy(Proxy::from_url(&proxy.url())?)
+            .tls_config(tls)
+            .response_timeout(Some(SAFETY))
+            .build()?;
+        let request = Request::get(origin.url("/"))
+            .header("proxy-authorization", "Basic cHJveHl1c2VyOnByb3h5cGFzcw==")
+            .body(Body::empty())?;
+        let body = client.execute(request)?.into_body().into_string()?;
+        assert_eq!(body, "secure");
+        assert_eq!(proxy.tunnels().len(), 1, "went through the tunnel");
+        let leaked: Vec<_> = origin
+            .requests()
+            .iter()
+            .filter_map(|r| r.header("proxy-authorization").map(str::to_owned))
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "the proxy's credentials went to the origin server: {leaked:?}"
+        );
+        Ok(())
+    }
+}
+
+mod full_header_map {
+    // A request whose header map is full gets a typed error, never a panic, when hcx
+    // itself adds a field (the client builder already promises this for default
+    // headers: `more_default_headers_than_a_header_map_holds_is_an_error_not_a_panic`).
+
+    use super::common;
+
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::Arc;
+    use std::thread;
+
+    use hcx::{Body, Client, CookieStore, ErrorKind, Proxy};
+    use http::{HeaderName, HeaderValue, Request};
+
+    /// A GET whose header map cannot take one more field, already carrying the fields
+    /// PROTOCOL would add (`Accept-Encoding`, `User-Agent`), so it adds none.
+    fn full_request(url: &str) -> Result<Request<Body>, Box<dyn std::error::Error>> {
+        let mut request = Request::get(url).body(Body::empty())?;
+        let headers = request.headers_mut();
+        headers.try_insert("accept-encoding", HeaderValue::from_static("identity"))?;
+        headers.try_insert("user-agent", HeaderValue::from_static("t"))?;
+        for i in 0.. {
+            let name = HeaderName::try_from(format!("x-h{i}"))?;
+            if headers
+                .try_insert(name, HeaderValue::from_static("v"))
+                .is_err()
+            {
+                break;
+            }
+        }
+        Ok(request)
+    }
+
+    fn outcome(client: &Client, request: Request<Body>) -> Result<Result<(), hcx::Error>, String> {
+        catch_unwind(AssertUnwindSafe(|| client.execute(request).map(drop))).map_err(|panic| {
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default()
+        })
+    }
+
+    #[test]
+    fn proxy_credentials_on_a_full_header_map_are_an_error_not_a_panic() -> common::TestResult {
+        // Nothing is accepted: a fixed hcx fails before it connects (and the response
+        // timeout bounds the test if it did send).
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let proxy =
+            Proxy::new("127.0.0.1", listener.local_addr()?.port()).with_basic_auth("u", "p");
+        let client = Client::builder()
+            .response_timeout(Some(common::SAFETY))
+            .proxy(proxy)
+            .build()?;
+        match outcome(&client, full_request("http://origin.example/")?) {
+            Err(panic) => panic!("MainExec panicked adding Proxy-Authorization: {panic}"),
+            Ok(result) => {
+                let e = result
+                    .err()
+                    .ok_or("a full header map cannot take Proxy-Authorization")?;
+                assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e}");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn stored_cookies_on_a_full_header_map_are_an_error_not_a_panic() -> common::TestResult {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://127.0.0.1:{}/", listener.local_addr()?.port());
+        // One exchange that sets a cookie; the second request must fail before it connects.
+        let server = thread::spawn(move || -> std::io::Result<()> {
+            let (mut stream, _) = listener.accept()?;
+            stream.set_read_timeout(Some(common::SAFETY))?;
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut chunk)? {
+                    0 => break,
+                    n => head.extend_from_slice(&chunk[..n]),
+                }
+            }
+            stream.write_all(
+                b"HTTP/1.1 200 OK\r\nset-cookie: a=b\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            )
+        });
+        let store = Arc::new(CookieStore::new());
+        let client = Client::builder()
+            .response_timeout(Some(common::SAFETY))
+            .cookie_store(Arc::clone(&store))
+            .build()?;
+        client.get(&url)?;
+        server.join().map_err(|_| "server thread panicked")??;
+        assert_eq!(store.cookies_for(&url.parse()?).len(), 1);
+
+        match outcome(&client, full_request(&url)?) {
+            Err(panic) => panic!("PROTOCOL panicked adding the Cookie field: {panic}"),
+            Ok(result) => {
+                let e = result.err().ok_or("a full header map cannot take Cookie")?;
+                assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e}");
+            }
+        }
+        Ok(())
+    }
+}
+
+mod proxy_basic {
+    // RFC 7617 §2: a Basic user-id containing ':' is invalid — the receiver splits at the
+    // first colon, so `a:b` / `p` is read as user `a`, password `b:p`. hcx's own
+    // `Credentials::basic` refuses such a user-id (ErrorKind::Config); the proxy's
+    // credentials must not silently send it either.
+
+    use super::common;
+
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+    use std::thread;
+
+    use hcx::{Client, Proxy};
+
+    #[test]
+    fn a_proxy_url_with_a_colon_in_the_user_id_is_refused() {
+        // Documented: "Credentials … in the URL (`http://user:pa%3Ass@proxy:3128`,
+        // percent-decoded)". A decoded ':' in the user is ambiguous on the wire.
+        let parsed = Proxy::from_url("http://a%3Ab:p@proxy.example:3128");
+        assert!(
+            parsed.is_err(),
+            "user-id \"a:b\" accepted: Proxy-Authorization would be Basic base64(\"a:b:p\")"
+        );
+    }
+
+    #[test]
+    fn proxy_basic_credentials_with_a_colon_in_the_user_id_are_not_sent() -> common::TestResult {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let (tx, rx) = mpsc::channel();
+        let server = thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let _ = stream.set_read_timeout(Some(common::SAFETY));
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&chunk[..n]),
+                }
+            }
+            if !head.is_empty() {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+            let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+        });
+        let client = Client::builder()
+            .response_timeout(Some(common::SAFETY))
+            .proxy(Proxy::new("127.0.0.1", port).with_basic_auth("a:b", "p"))
+            .build();
+        let result = client.map(|c| c.get("http://origin.example/").map(drop));
+        drop(TcpStream::connect(("127.0.0.1", port)));
+        server.join().map_err(|_| "server thread panicked")?;
+        let wire = rx.recv_timeout(common::SAFETY)?;
+        // base64("a:b:p")
+        assert!(
+            !wire.contains("Basic YTpiOnA="),
+            "ambiguous Basic credentials went to the proxy (result {:?}):\n{wire}",
+            result.map_err(|e| e.to_string())
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_proxy_url_whose_credentials_are_not_utf8_is_refused() {
+        // Percent-decoded then turned into text with from_utf8_lossy (route.rs:464): the
+        // proxy gets base64("\u{FFFD}:p"), credentials the caller never gave.
+        let parsed = Proxy::from_url("http://%FF:p@proxy.example:3128");
+        assert!(
+            parsed.is_err(),
+            "non-UTF-8 user silently replaced by U+FFFD"
+        );
+    }
+}
+
+mod expect {
+    // RFC 9110 §10.1.1: "A client MUST NOT generate a 100-continue expectation in a
+    // request that does not include content." hcx's codec knows the rule (it does not
+    // wait on such a request: `Call::new`'s docs) but still writes the field.
+
+    use super::common;
+
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+    use std::thread;
+
+    use hcx::Body;
+    use http::Request;
+
+    #[test]
+    fn no_100_continue_expectation_on_a_request_without_content() -> common::TestResult {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let (tx, rx) = mpsc::channel();
+        let server = thread::spawn(move || {
+            for _ in 0..2 {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    return;
+                };
+                let _ = stream.set_read_timeout(Some(common::SAFETY));
+                let mut head = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                if head.is_empty() {
+                    return;
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+                let _ = tx.send(String::from_utf8_lossy(&head).to_ascii_lowercase());
+            }
+        });
+        let client = common::client()?;
+        let url = format!("http://127.0.0.1:{port}/");
+        // A GET without a body, and a POST with an empty one (Content-Length: 0).
+        let get = Request::get(&url)
+            .header("expect", "100-continue")
+            .body(Body::empty())?;
+        let post = Request::post(&url)
+            .header("expect", "100-continue")
+            .body(Body::empty())?;
+        let results = [
+            client.execute(get).map(drop),
+            client.execute(post).map(drop),
+        ];
+        drop(TcpStream::connect(("127.0.0.1", port)));
+        server.join().map_err(|_| "server thread panicked")?;
+        for result in results {
+            result?;
+        }
+        for _ in 0..2 {
+            let head = rx.recv_timeout(common::SAFETY)?;
+            assert!(
+                !head.contains("expect: 100-continue"),
+                "a 100-continue expectation on a request without content:\n{head}"
+            );
+        }
+        Ok(())
+    }
+}
+
+mod zone_id {
+    // RFC 6874 §4: "An HTTP client, proxy, or other intermediary MUST remove any ZoneID
+    // attached to an outgoing URI, as it has only local significance at the sending
+    // host." The `http` crate accepts `http://[fe80::1%25eth0]:8080/`; through a forward
+    // proxy hcx writes the zone into both the absolute-form target and `Host`.
+
+    use super::common;
+
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+    use std::thread;
+
+    use hcx::{Body, Client, Proxy};
+    use http::Request;
+
+    #[test]
+    fn no_ipv6_zone_id_goes_to_a_proxy() -> common::TestResult {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let (tx, rx) = mpsc::channel();
+        let server = thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let _ = stream.set_read_timeout(Some(common::SAFETY));
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&chunk[..n]),
+                }
+            }
+            if !head.is_empty() {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+            let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+        });
+        let client = Client::builder()
+            .response_timeout(Some(common::SAFETY))
+            .proxy(Proxy::new("127.0.0.1", port))
+            .build()?;
+        let request = Request::get("http://[fe80::1%25eth0]:8080/z").body(Body::empty())?;
+        let result = client.execute(request).map(drop);
+        drop(TcpStream::connect(("127.0.0.1", port)));
+        server.join().map_err(|_| "server thread panicked")?;
+        let wire = rx.recv_timeout(common::SAFETY)?;
+        assert!(
+            !wire.contains("%25"),
+            "a zone identifier went out (result {:?}):\n{wire}",
+            result.map_err(|e| e.to_string())
+        );
+        Ok(())
+    }
+}
