@@ -539,3 +539,49 @@ fn bytes_past_the_body_end_close_the_connection_even_on_a_direct_read() -> TestR
     }
     Ok(())
 }
+
+/// Accepts one connection, reads one request head, writes `response`, then waits
+/// (bounded by SAFETY) for the client to close.
+fn serve_raw_once(response: &'static [u8]) -> std::io::Result<(u16, std::thread::JoinHandle<()>)> {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let handle = std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(common::SAFETY));
+        let mut head = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let _ = stream.write_all(response);
+        while matches!(stream.read(&mut chunk), Ok(n) if n > 0) {}
+    });
+    Ok((port, handle))
+}
+
+#[test]
+fn an_interim_response_that_declares_a_body_closes_the_connection() -> TestResult {
+    for response in [
+        &b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nContent-Length: 10\r\n\r\n\
+           HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..],
+        &b"HTTP/1.1 100 Continue\r\nTransfer-Encoding: chunked\r\n\r\n\
+           HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..],
+    ] {
+        let (port, server) = serve_raw_once(response)?;
+        let client = common::client()?;
+        let response = client.get(format!("http://127.0.0.1:{port}/"))?;
+        let reason = common::close_reason(&response);
+        assert_eq!(response.into_body().into_string()?, "hi");
+        drop(client);
+        server.join().map_err(|_| "server panicked")?;
+        // docs/reuse.md: a 1xx with a Transfer-Encoding or a positive length closes.
+        assert_eq!(reason, Some(CloseReason::InvalidBodilessResponse));
+    }
+    Ok(())
+}

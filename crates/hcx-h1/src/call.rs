@@ -139,6 +139,8 @@ struct Reading {
     /// Whether any response byte was seen (consumed or waiting in the buffer).
     started: bool,
     request_body_complete: bool,
+    /// The close an interim response's framing called for (a 1xx that declared a body).
+    interim_close: Option<crate::CloseReason>,
 }
 
 impl Call<SendBody> {
@@ -324,6 +326,7 @@ impl Reading {
             informational: Vec::new(),
             started: false,
             request_body_complete: false,
+            interim_close: None,
         }
     }
 
@@ -339,6 +342,11 @@ impl Reading {
             match self.reader.read(buf)? {
                 None => return Ok(None),
                 Some(HeadEvent::Informational(head)) => {
+                    if self.interim_close.is_none() {
+                        self.interim_close = response_framing(&self.method, &head)
+                            .ok()
+                            .and_then(|f| f.close);
+                    }
                     let is_continue = head.status == StatusCode::CONTINUE;
                     self.informational.push(head);
                     if is_continue && stop_at_continue {
@@ -353,7 +361,8 @@ impl Reading {
         }
     }
 
-    fn finish(self, head: ResponseHead, framing: ResponseFraming) -> FinalResponse {
+    fn finish(self, head: ResponseHead, mut framing: ResponseFraming) -> FinalResponse {
+        framing.close = framing.close.or(self.interim_close);
         FinalResponse {
             body: BodyDecoder::new(framing.body, &self.reader.limits()),
             head,
