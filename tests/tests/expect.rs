@@ -134,3 +134,65 @@ fn an_early_final_response_is_read_with_the_response_timeout_not_the_wait_s() ->
     assert_eq!(response.into_body().into_string()?, "helloworld");
     Ok(())
 }
+
+/// Reads one request head (and, with `body`, its 5-byte body); `None` at end of stream.
+fn read_request(stream: &mut std::net::TcpStream, body: bool) -> Option<String> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            if !body || data.len() >= end + 4 + 5 {
+                return Some(String::from_utf8_lossy(&data[..end]).to_ascii_lowercase());
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => data.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+#[test]
+fn a_417_to_an_expect_continue_request_is_repeated_without_the_expectation() -> TestResult {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let server = std::thread::spawn(move || {
+        let mut heads = Vec::new();
+        if let Ok((mut s, _)) = listener.accept() {
+            let _ = s.set_read_timeout(Some(common::SAFETY));
+            if let Some(head) = read_request(&mut s, false) {
+                heads.push(head);
+                let _ = s.write_all(
+                    b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        }
+        // The repeat (or the test's own connection when none comes).
+        if let Ok((mut s, _)) = listener.accept() {
+            let _ = s.set_read_timeout(Some(common::SAFETY));
+            if let Some(head) = read_request(&mut s, true) {
+                heads.push(head);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone");
+            }
+        }
+        heads
+    });
+    let client = client()?;
+    let mut context = hcx::Context::new();
+    let request = Request::post(format!("http://{addr}/upload"))
+        .header("expect", "100-continue")
+        .body(Body::from("hello"))?;
+    let response = client.execute_in(request, &mut context)?;
+    let status = response.status();
+    let body = response.into_body().into_string()?;
+    drop(std::net::TcpStream::connect(addr));
+    let heads = server.join().map_err(|_| "server panicked")?;
+    assert_eq!((status.as_u16(), body.as_str()), (200, "done"));
+    assert_eq!(context.attempts(), 2);
+    assert_eq!(heads.len(), 2);
+    assert!(heads[0].contains("expect: 100-continue"), "{}", heads[0]);
+    assert!(!heads[1].contains("expect:"), "{}", heads[1]);
+    Ok(())
+}

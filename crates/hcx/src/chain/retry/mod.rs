@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hcx_exec::{Body, Error, ResponseBody, RetryCause, RetryEvent};
-use http::{Request, Response};
+use http::header::EXPECT;
+use http::{Request, Response, StatusCode};
 
 use super::{Chain, ExecHandler, Scope};
 use strategy::ThreadSleeper;
@@ -78,7 +79,7 @@ impl ExecHandler for RetryExec {
             scope.context.set_attempts(1);
             return chain.proceed(Request::from_parts(parts, body), scope);
         };
-        let head = Request::from_parts(parts, ());
+        let mut head = Request::from_parts(parts, ());
         let mut body = body;
         let mut attempt = 1;
         loop {
@@ -106,6 +107,22 @@ impl ExecHandler for RetryExec {
                         Duration::ZERO,
                     ));
                 }
+                // RFC 9110 §10.1.1: a 417 to a request that expected 100-continue is
+                // repeated without the expectation (the server did not act on it).
+                Ok(response)
+                    if response.status() == StatusCode::EXPECTATION_FAILED
+                        && expects_continue(&head) =>
+                {
+                    head.headers_mut().remove(EXPECT);
+                    scope.manager().events().retry(&RetryEvent::new(
+                        head.method(),
+                        head.uri(),
+                        attempt,
+                        RetryCause::Status(response.status()),
+                        Duration::ZERO,
+                    ));
+                    drop(response);
+                }
                 Ok(response) => {
                     let Some(delay) =
                         self.strategy
@@ -129,6 +146,14 @@ impl ExecHandler for RetryExec {
             attempt = attempt.saturating_add(1);
         }
     }
+}
+
+/// Whether `head` carries `Expect: 100-continue`.
+fn expects_continue(head: &Request<()>) -> bool {
+    head.headers()
+        .get_all(EXPECT)
+        .iter()
+        .any(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 impl crate::ClientBuilder {

@@ -36,6 +36,10 @@ use crate::chain::Context;
 /// next attempt, and a reader has no copy. Apache likewise gives up on an entity that
 /// is not repeatable.
 ///
+/// One repeat is RETRY's own, whatever the strategy: a `417 Expectation Failed` to a
+/// request that carried `Expect: 100-continue` is sent again at once without the
+/// expectation (RFC 9110 §10.1.1; Apache returns the 417), and counts as an attempt.
+///
 /// [`Body::reader`]: hcx_exec::Body::reader
 /// [`Body::sized_reader`]: hcx_exec::Body::sized_reader
 /// [`Body::try_clone`]: hcx_exec::Body::try_clone
