@@ -398,3 +398,146 @@ fn a_tls_connect_reports_the_session() -> TestResult {
     );
     Ok(())
 }
+
+/// `redirect` and `retry` are reported once the `3xx` or the retried response has given
+/// its connection back: with one slot in all, a request made from the callback gets it.
+mod callbacks_after_the_slot_is_free {
+    use std::cell::Cell;
+    use std::sync::{Arc, Mutex, OnceLock, mpsc};
+    use std::thread;
+    use std::time::Duration;
+
+    use hcx::Client;
+    use hcx_testserver::{Method, Reply, TestServer};
+
+    /// What the callback saw: leased and idle counts, and its own request's outcome.
+    type Seen = (usize, usize, Result<String, hcx::ErrorKind>);
+
+    thread_local!(static NESTED: Cell<bool> = const { Cell::new(false) });
+
+    /// On the event named `on`, records the pool's counts and sends one nested request.
+    struct Probe {
+        on: &'static str,
+        client: OnceLock<Client>,
+        url: OnceLock<String>,
+        seen: Mutex<Vec<Seen>>,
+    }
+
+    impl Probe {
+        fn hook(&self, event: &str) {
+            if event != self.on || NESTED.with(Cell::get) {
+                return;
+            }
+            let (Some(client), Some(url)) = (self.client.get(), self.url.get()) else {
+                return;
+            };
+            let stats = client.stats().pool;
+            NESTED.with(|n| n.set(true));
+            let nested = client
+                .get(url.as_str())
+                .and_then(|r| r.into_body().into_string())
+                .map_err(|e| e.kind());
+            NESTED.with(|n| n.set(false));
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.push((stats.leased, stats.available, nested));
+            }
+        }
+    }
+
+    impl hcx::EventListener for Probe {
+        fn redirect(&self, _: &hcx::RedirectEvent<'_>) {
+            self.hook("redirect");
+        }
+        fn retry(&self, _: &hcx::RetryEvent<'_>) {
+            self.hook("retry");
+        }
+    }
+
+    /// One request to `path` on a client with a single connection slot; returns what the
+    /// probe saw inside the callback.
+    fn run(on: &'static str) -> Result<Vec<Seen>, String> {
+        let other = TestServer::builder()
+            .route(Method::GET, "/other", Reply::ok().body("other"))
+            .start()
+            .map_err(|e| e.to_string())?;
+        let first = TestServer::builder()
+            .route(Method::GET, "/plain", Reply::ok().body("plain"))
+            .route(
+                Method::GET,
+                "/moved",
+                Reply::new(302u16)
+                    .header("location", other.url("/other").as_str())
+                    .body("moved"),
+            )
+            .route_seq(
+                Method::GET,
+                "/busy",
+                [
+                    Reply::new(503u16).header("retry-after", "0").body("busy"),
+                    Reply::ok().body("plain"),
+                ],
+            )
+            .start()
+            .map_err(|e| e.to_string())?;
+        let probe = Arc::new(Probe {
+            on,
+            client: OnceLock::new(),
+            url: OnceLock::new(),
+            seen: Mutex::new(Vec::new()),
+        });
+        let client = Client::builder()
+            .max_total(1)
+            .connection_request_timeout(Duration::from_millis(300))
+            .response_timeout(Some(super::common::SAFETY))
+            .retry_sleeper(|_: Duration| {})
+            .event_listener(Arc::clone(&probe))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let _ = probe.client.set(client.clone());
+        let _ = probe.url.set(other.url("/other"));
+        let path = match on {
+            "redirect" => "/moved",
+            "retry" => "/busy",
+            _ => "/plain",
+        };
+        client
+            .get(first.url(path).as_str())
+            .and_then(|r| r.into_body().into_string())
+            .map_err(|e| format!("{e:#}"))?;
+        let seen = probe.seen.lock().map_err(|e| e.to_string())?.clone();
+        Ok(seen)
+    }
+
+    fn check(on: &'static str) {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = tx.send(run(on));
+        });
+        let seen = match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(Ok(seen)) => seen,
+            Ok(Err(e)) => panic!("{on}: {e}"),
+            Err(_) => panic!("{on}: watchdog: no answer in 5 s"),
+        };
+        assert_eq!(seen.len(), 1, "{on}: {seen:?}");
+        let (leased, _available, nested) = &seen[0];
+        assert_eq!(
+            *leased, 0,
+            "{on}: the connection given back is still counted leased inside the callback: {seen:?}"
+        );
+        assert_eq!(
+            nested.as_deref(),
+            Ok("other"),
+            "{on}: a request from the callback could not get the one slot: {seen:?}"
+        );
+    }
+
+    #[test]
+    fn redirect_runs_after_the_3xx_gave_its_connection_back() {
+        check("redirect");
+    }
+
+    #[test]
+    fn retry_runs_after_the_retried_response_gave_its_connection_back() {
+        check("retry");
+    }
+}

@@ -86,18 +86,22 @@ pub trait EventListener: Send + Sync {
     /// none: its connection goes straight to [`closed`](Self::closed).
     fn body_done(&self, conn: &ConnectionRef<'_>, bytes: u64) {}
 
-    /// `conn` went back to the pool as `decision` says: kept idle, or closed (then
-    /// [`closed`](Self::closed) follows).
+    /// `conn` is given back as `decision` says: kept idle, or closed (then
+    /// [`closed`](Self::closed) follows). It runs just before the pool takes the
+    /// connection: its slot still counts as leased, so a request made from here that
+    /// needs that slot waits for it.
     fn released(&self, conn: &ConnectionRef<'_>, decision: Decision) {}
 
     /// `conn` was closed, for `reason`: whichever layer closed it (the reuse decision,
     /// the engine, the stale probe, expiry, eviction, shutdown), once per connection.
     fn closed(&self, conn: &ConnectionRef<'_>, reason: CloseReason) {}
 
-    /// The RETRY layer sends the request again.
+    /// The RETRY layer sends the request again (the retried response, if any, has
+    /// given its connection back already).
     fn retry(&self, event: &RetryEvent<'_>) {}
 
-    /// The REDIRECT layer follows a redirect.
+    /// The REDIRECT layer follows a redirect (the `3xx` has given its connection back
+    /// already).
     fn redirect(&self, event: &RedirectEvent<'_>) {}
 
     /// The keep-alive strategy changed what it learned of a route's idle limit

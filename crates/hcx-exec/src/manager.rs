@@ -443,11 +443,15 @@ impl PoolingConnectionManager {
 
     /// The pool's counts, the connections opened, and every close by reason.
     pub fn stats(&self) -> ManagerStats {
+        // The pool's counts under one lock: one moment. `opened` is read after them,
+        // and counted before a connection is assigned to its slot, so every connection
+        // counted idle or closed here is counted opened too.
+        let (pool, closes, state_mismatches) = self.inner.pool.snapshot();
         ManagerStats {
-            pool: self.inner.pool.stats(),
-            connections_opened: self.inner.opened.load(Ordering::Relaxed),
-            closes: self.inner.pool.close_counts(),
-            state_mismatches: self.inner.pool.state_mismatches(),
+            pool,
+            connections_opened: self.inner.opened.load(Ordering::Acquire),
+            closes,
+            state_mismatches,
             lease_waits: self.inner.lease_waits.snapshot(),
         }
     }
@@ -507,7 +511,7 @@ impl PoolingConnectionManager {
         let result = Connection::connect(id, route, &*inner.resolver, timeout, &inner.socket);
         match &result {
             Ok(conn) => {
-                inner.opened.fetch_add(1, Ordering::Relaxed);
+                inner.opened.fetch_add(1, Ordering::Release);
                 let connected = Connected {
                     connection_id: id,
                     peer: conn.peer_addr(),

@@ -247,6 +247,17 @@ where
         self.shared.state.lock().stats()
     }
 
+    /// [`stats`](Self::stats), [`close_counts`](Self::close_counts) and
+    /// [`state_mismatches`](Self::state_mismatches) read under one lock: one moment.
+    pub fn snapshot(&self) -> (PoolStats, hcx_close::CloseCounts, u64) {
+        let state = self.shared.state.lock();
+        (
+            state.stats(),
+            state.core.closed.clone(),
+            state.core.state_mismatches,
+        )
+    }
+
     /// Counts of one route (zeros, with its limit, if it has nothing).
     pub fn route_stats(&self, route: &R) -> PoolStats {
         self.shared.state.lock().route_stats(route)

@@ -185,16 +185,16 @@ impl ExecHandler for RedirectExec {
             let from = head.uri().clone();
             let next = next_request(head, replay, status, location.clone())?;
             let route = scope.plan(&location)?;
+            // Dropping the 3xx drains its body (within the drain limits) and gives its
+            // connection back before the next hop leases one: the same connection
+            // serves the next hop when it goes to the same route.
+            drop(response);
             scope.manager().events().redirect(&RedirectEvent::new(
                 &from,
                 &location,
                 status,
                 next.request.method(),
             ));
-            // Dropping the 3xx drains its body (within the drain limits) and gives its
-            // connection back before the next hop leases one: the same connection
-            // serves the next hop when it goes to the same route.
-            drop(response);
             scope.route = route;
             if next.left_origin {
                 scope.set_left_origin();

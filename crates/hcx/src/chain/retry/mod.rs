@@ -114,14 +114,15 @@ impl ExecHandler for RetryExec {
                         && expects_continue(&head) =>
                 {
                     head.headers_mut().remove(EXPECT);
+                    let status = response.status();
+                    drop(response);
                     scope.manager().events().retry(&RetryEvent::new(
                         head.method(),
                         head.uri(),
                         attempt,
-                        RetryCause::Status(response.status()),
+                        RetryCause::Status(status),
                         Duration::ZERO,
                     ));
-                    drop(response);
                 }
                 Ok(response) => {
                     let Some(delay) =
@@ -130,15 +131,16 @@ impl ExecHandler for RetryExec {
                     else {
                         return Ok(response);
                     };
+                    let status = response.status();
+                    // Drained or closed now, not held through the wait.
+                    drop(response);
                     scope.manager().events().retry(&RetryEvent::new(
                         head.method(),
                         head.uri(),
                         attempt,
-                        RetryCause::Status(response.status()),
+                        RetryCause::Status(status),
                         delay,
                     ));
-                    // Drained or closed now, not held through the wait.
-                    drop(response);
                     self.sleeper.sleep(delay);
                 }
             }
