@@ -40,6 +40,11 @@ use crate::route::Route;
 /// A listener must be quick and must not panic: it runs inside requests. Register one
 /// with `PoolingConnectionManagerBuilder::event_listener` (or the client builder's
 /// `event_listener`): it sees every request of the clients sharing that manager.
+///
+/// A listener that keeps a clone of the client or manager it listens to (to read
+/// `stats()`, say) makes a cycle: the pool, its connections and its evictor thread are
+/// then never freed. Keep a [`std::sync::Weak`] to a shared handle instead, or read
+/// what the events themselves carry.
 #[allow(unused_variables)]
 pub trait EventListener: Send + Sync {
     /// A request asks the pool for a connection to `route`.
