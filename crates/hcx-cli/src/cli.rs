@@ -243,12 +243,17 @@ fn parse_method(text: &str) -> Result<Method, String> {
 }
 
 fn parse_header(text: &str) -> Result<Header, String> {
+    // Not shown: a header may hold a credential.
     let (name, value) = text
         .split_once(':')
-        .ok_or_else(|| format!("{text:?} is not 'Name: value'"))?;
+        .ok_or_else(|| "give a header field as 'Name: value'".to_string())?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| format!("{:?} is not a header field name", name.trim()))?;
-    let value = parse_header_value(value.trim())?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| {
+        format!(
+            "the value of {name} is not a header field value (control characters are not allowed)"
+        )
+    })?;
     Ok(Header { name, value })
 }
 
@@ -372,6 +377,18 @@ fn one_line(error: &clap::Error) -> String {
         Some(ContextValue::String(arg)) => arg.as_str(),
         _ => "",
     };
+    // The values of these may hold a password or a token: clap's message quotes the
+    // value, so only the validator's reason (which does not) is shown.
+    if error.kind() == ClapErrorKind::ValueValidation
+        && ["--user", "-u", "--proxy", "--header", "-H"]
+            .iter()
+            .any(|secret| invalid_arg.split(' ').next() == Some(*secret))
+    {
+        let reason = std::error::Error::source(error)
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        return format!("invalid value for '{invalid_arg}': {reason}; see 'hcx --help'");
+    }
     if error.kind() == ClapErrorKind::UnknownArgument
         && matches!(invalid_arg, "--insecure" | "-k" | "--no-verify")
     {
@@ -436,7 +453,9 @@ mod tests {
     fn a_value_with_a_line_break_keeps_its_reason() {
         let error = Cli::try_parse_from(["hcx", "get", "-H", "X: a\nb", "http://x/"]).err();
         let line = error.as_ref().map(one_line).unwrap_or_default();
-        assert!(line.contains("a\\nb"), "{line}");
+        // A header's value may be a credential: the field is named, the value not shown.
+        assert!(line.contains("the value of x"), "{line}");
+        assert!(!line.contains("a\\nb") && !line.contains("a\nb"), "{line}");
         assert!(
             line.contains("header field value"),
             "the reason is kept: {line}"

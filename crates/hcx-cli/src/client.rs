@@ -137,7 +137,7 @@ fn split_userinfo(url: &str) -> Result<(String, Option<UserPassword>), CliError>
 /// `url` with whatever lies between `://` and its last `@` hidden: what a message about
 /// a URL that did not parse may show (a password holding `/`, `?` or `#` unencoded
 /// ends the authority early, so no userinfo was taken out of it).
-fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     let start = url.find("://").map_or(0, |i| i + 3);
     match url[start..].rfind('@') {
         Some(at) => format!("{}***{}", &url[..start], &url[start + at..]),

@@ -26,7 +26,8 @@
 //! closed first, the wait for a slot), the connect (peer, time per step, TLS version,
 //! resumption, ALPN), the keep-alive decision with its reason, the body's end, the
 //! release or the close with its reason, retries and redirects; `>` lines for the
-//! request head as sent (credentials redacted) and `<` lines for the response head.
+//! request head as sent (credentials and cookies redacted) and `<` lines for the
+//! response head.
 //!
 //! # `hcx load`
 //!

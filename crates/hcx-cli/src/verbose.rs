@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hcx::http::header::{AUTHORIZATION, PROXY_AUTHORIZATION};
+use hcx::http::header::{AUTHORIZATION, COOKIE, LOCATION, PROXY_AUTHORIZATION, SET_COOKIE};
 use hcx::http::{HeaderMap, StatusCode, Version};
 use hcx::{
     CloseReason, Connected, ConnectionInfo, ConnectionRef, Decision, Error, EventListener,
@@ -19,8 +19,8 @@ use crate::units;
 
 /// Prints every event to `out` (stderr for `hcx get -v`), each line after `prefix`.
 ///
-/// Credentials are not printed: the values of `Authorization` and
-/// `Proxy-Authorization` show as `<redacted>`.
+/// Credentials are not printed: the values of `Authorization`, `Proxy-Authorization`,
+/// `Cookie` and `Set-Cookie` show as `<redacted>`, and a `Location`'s userinfo as `***`.
 pub struct VerboseListener<W> {
     out: Mutex<W>,
     prefix: &'static str,
@@ -261,23 +261,27 @@ fn response_head_lines(version: Version, status: StatusCode, headers: &HeaderMap
         status.canonical_reason().unwrap_or("")
     )];
     for (name, value) in headers {
-        lines.push(format!(
+        lines.push(redact(&format!(
             "{name}: {}",
             String::from_utf8_lossy(value.as_bytes())
-        ));
+        )));
     }
     lines.push(String::new());
     lines
 }
 
-/// A request head line with credentials hidden.
+/// A head line with credentials and cookies hidden, and the userinfo of a `Location`.
 fn redact(line: &str) -> String {
-    if let Some((name, _)) = line.split_once(':') {
+    if let Some((name, value)) = line.split_once(':') {
         let name = name.trim();
-        if name.eq_ignore_ascii_case(AUTHORIZATION.as_str())
-            || name.eq_ignore_ascii_case(PROXY_AUTHORIZATION.as_str())
+        if [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE, SET_COOKIE]
+            .iter()
+            .any(|secret| name.eq_ignore_ascii_case(secret.as_str()))
         {
             return format!("{name}: <redacted>");
+        }
+        if name.eq_ignore_ascii_case(LOCATION.as_str()) {
+            return format!("{name}: {}", crate::client::redacted(value.trim()));
         }
     }
     line.to_string()

@@ -284,7 +284,9 @@ impl Connection {
 }
 
 /// The bytes of one read or write, escaped, as a TRACE event of `hcx::wire` (Apache's
-/// `org.apache.hc.client5.http.wire`): nothing unless a subscriber enabled it.
+/// `org.apache.hc.client5.http.wire`): nothing unless a subscriber enabled it. The
+/// bytes are shown as they are, credentials and cookies included (docs/configuration.md
+/// says so); `hcx::headers` is the redacted view.
 #[inline]
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 fn wire(id: u64, direction: &str, bytes: &[u8]) {

@@ -415,6 +415,60 @@ pub struct Events {
 }
 
 /// A `tracing` event under one of hcx's targets, when the feature is on.
+/// Fields whose values `hcx::headers` does not print: credentials and cookies.
+#[cfg(feature = "tracing")]
+fn is_secret(name: &[u8]) -> bool {
+    [
+        &b"authorization"[..],
+        b"proxy-authorization",
+        b"cookie",
+        b"set-cookie",
+    ]
+    .iter()
+    .any(|secret| name.eq_ignore_ascii_case(secret))
+}
+
+/// A request head as text for `hcx::headers`, the values of credentials and cookies
+/// replaced by `<redacted>`.
+#[cfg(feature = "tracing")]
+fn redacted_head(head: &[u8]) -> String {
+    let text = String::from_utf8_lossy(head);
+    let mut out = String::with_capacity(text.len());
+    for line in text.trim_end().split("\r\n") {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        match line.split_once(':') {
+            Some((name, _)) if is_secret(name.trim().as_bytes()) => {
+                out.push_str(name);
+                out.push_str(": <redacted>");
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// Response fields for `hcx::headers`, as `HeaderMap`'s `Debug` prints them, the
+/// values of credentials and cookies replaced by `<redacted>`.
+#[cfg(feature = "tracing")]
+struct RedactedFields<'a>(&'a http::HeaderMap);
+
+#[cfg(feature = "tracing")]
+impl fmt::Debug for RedactedFields<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in self.0 {
+            if is_secret(name.as_str().as_bytes()) {
+                map.entry(name, &"<redacted>");
+            } else {
+                map.entry(name, value);
+            }
+        }
+        map.finish()
+    }
+}
+
 macro_rules! trace_event {
     ($level:ident, $target:literal, $($rest:tt)*) => {
         #[cfg(feature = "tracing")]
@@ -510,7 +564,7 @@ impl Events {
             debug,
             "hcx::headers",
             connection = conn.id,
-            head = %String::from_utf8_lossy(head).trim_end(),
+            head = %redacted_head(head),
             ">> request head"
         );
         if let Some(l) = &self.listener {
@@ -526,7 +580,7 @@ impl Events {
             connection = conn.id,
             status = head.status.as_u16(),
             version = ?head.version,
-            headers = ?head.headers,
+            headers = ?RedactedFields(head.headers),
             "<< response head"
         );
         if let Some(l) = &self.listener {

@@ -455,19 +455,27 @@ impl fmt::Display for Host {
     }
 }
 
-/// `user:pass@` shown as `user:***@`.
+/// `user:pass@` shown as `user:***@`. A `://` counts as the scheme's only after a
+/// scheme's characters (so one in a query after the `@` does not hide the password).
 fn redact(text: &str) -> String {
-    match (text.find("://"), text.rfind('@')) {
-        (Some(start), Some(at)) if at > start => {
-            let userinfo = &text[start + 3..at];
+    let start = match text.find("://") {
+        Some(i)
+            if !text[..i].is_empty()
+                && text[..i]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+        {
+            i + 3
+        }
+        _ => 0,
+    };
+    match text[start..].rfind('@') {
+        Some(at) => {
+            let userinfo = &text[start..start + at];
             let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &text[..start + 3], &text[at..])
+            format!("{}{user}:***{}", &text[..start], &text[start + at..])
         }
-        (None, Some(at)) => {
-            let user = text[..at].split(':').next().unwrap_or("");
-            format!("{user}:***{}", &text[at..])
-        }
-        _ => text.to_owned(),
+        None => text.to_owned(),
     }
 }
 

@@ -19,7 +19,9 @@ use hcx_reuse::{
 };
 use http::Uri;
 
-use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use http::header::{
+    AUTHORIZATION, COOKIE, HeaderMap, HeaderName, HeaderValue, PROXY_AUTHORIZATION, USER_AGENT,
+};
 
 use crate::chain::main::MainTransport;
 use crate::chain::protocol::ProtocolExec;
@@ -500,7 +502,11 @@ impl ClientBuilder {
     /// (`Authorization`, `Proxy-Authorization`, `Cookie`) are not sent after a redirect
     /// has left the request's origin, as the caller's own are not
     /// ([`Scope::left_origin`](crate::chain::Scope::left_origin)).
-    pub fn default_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+    pub fn default_header(mut self, name: HeaderName, mut value: HeaderValue) -> Self {
+        // Credentials are marked sensitive, so no `Debug` of the builder shows them.
+        if [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE].contains(&name) {
+            value.set_sensitive(true);
+        }
         if let Err(e) = self.default_headers.try_append(name, value) {
             self.too_many_headers.get_or_insert(e);
         }

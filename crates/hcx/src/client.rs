@@ -13,7 +13,7 @@ use http::{Method, Request, Response, Uri};
 use crate::builder::ClientBuilder;
 use crate::chain::{Chain, Context, NamedChain, Scope};
 use crate::lent::BodyReader;
-use crate::url::IntoUri;
+use crate::url::{IntoUri, strip_userinfo};
 
 /// A blocking HTTP/1.1 client. Apache HttpClient 5: `CloseableHttpClient` (classic).
 ///
@@ -95,6 +95,9 @@ impl Client {
         context: &mut Context,
     ) -> Result<Response<ResponseBody>, Error> {
         let inner = &*self.inner;
+        if let Some(clean) = strip_userinfo(request.uri()) {
+            *request.uri_mut() = clean;
+        }
         let config = match request.extensions_mut().remove::<RequestConfig>() {
             Some(own) => {
                 own.check()?;

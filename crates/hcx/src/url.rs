@@ -15,8 +15,29 @@ pub trait IntoUri: sealed::Sealed {
 
 fn parse(text: &str) -> Result<Uri, Error> {
     text.parse::<Uri>().map_err(|e| {
-        Error::new(ErrorKind::InvalidUrl, format!("invalid URL {text:?}")).with_source(e)
+        let shown = redact_userinfo(text);
+        Error::new(ErrorKind::InvalidUrl, format!("invalid URL {shown:?}")).with_source(e)
     })
+}
+
+/// `uri` without the `user:password@` of its authority, or `None` when it has none.
+/// hcx never sends a URL's userinfo (credentials come from a credentials provider), so
+/// the client takes it out where a URI comes in: no error, event or log line shows it.
+pub(crate) fn strip_userinfo(uri: &Uri) -> Option<Uri> {
+    let (_, host) = uri.authority()?.as_str().rsplit_once('@')?;
+    let mut parts = uri.clone().into_parts();
+    parts.authority = Some(host.parse().ok()?);
+    Uri::from_parts(parts).ok()
+}
+
+/// The text of a URL with whatever lies between `://` (or its start) and its last `@`
+/// hidden, for messages about a URL that may not even parse.
+pub(crate) fn redact_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
+    let start = text.find("://").map_or(0, |i| i + 3);
+    match text.get(start..).and_then(|rest| rest.rfind('@')) {
+        Some(at) => format!("{}***{}", &text[..start], &text[start + at..]).into(),
+        None => text.into(),
+    }
 }
 
 impl IntoUri for &str {

@@ -8,6 +8,7 @@ use http::{Request, Response, StatusCode, Uri};
 use url::Url;
 
 use crate::chain::Context;
+use crate::url::redact_userinfo;
 
 /// Decides which responses are redirects and where they lead. Apache HttpClient 5:
 /// `RedirectStrategy`.
@@ -114,7 +115,8 @@ fn location(base: &Uri, status: StatusCode, headers: &HeaderMap) -> Result<Uri, 
     })?;
     // Servers do send raw UTF-8 in Location; the URL parser percent-encodes it.
     let text = std::str::from_utf8(value.as_bytes()).map_err(|e| {
-        let shown = String::from_utf8_lossy(value.as_bytes());
+        let lossy = String::from_utf8_lossy(value.as_bytes());
+        let shown = redact_userinfo(&lossy);
         Error::new(
             ErrorKind::Redirect,
             format!("the Location {shown:?} of the {status} response from {base} is not UTF-8"),
@@ -122,9 +124,10 @@ fn location(base: &Uri, status: StatusCode, headers: &HeaderMap) -> Result<Uri, 
         .with_source(e)
     })?;
     resolve(base, text).map_err(|(why, e)| {
+        let shown = redact_userinfo(text);
         Error::new(
             ErrorKind::Redirect,
-            format!("invalid Location {text:?} in the {status} response from {base}: {why}"),
+            format!("invalid Location {shown:?} in the {status} response from {base}: {why}"),
         )
         .with_source(e)
     })
@@ -142,6 +145,9 @@ fn resolve(base: &Uri, reference: &str) -> Result<Uri, Why> {
         .join(reference)
         .map_err(|e| ("not a URI reference", e.into()))?;
     url.set_fragment(None);
+    // A Location's userinfo is never sent (nor shown in events and errors after).
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
     url.as_str()
         .parse::<Uri>()
         .map_err(|e| ("not a URI a request can be sent to", e.into()))
