@@ -109,8 +109,8 @@ pub struct SocketConfig {
     /// `None`: the system's. Default `None`. Apache: `rcvBufSize`.
     pub recv_buffer_size: Option<usize>,
     /// `SO_LINGER`: how long a close waits for unsent data (`Some(ZERO)`: reset at
-    /// once); `None`: the system's default behaviour. Default `None`. Apache:
-    /// `soLinger` (-1 there).
+    /// once; another value is rounded up to whole seconds, the system's unit); `None`:
+    /// the system's default behaviour. Default `None`. Apache: `soLinger` (-1 there).
     pub linger: Option<Duration>,
     /// TCP keep-alive probes (`SO_KEEPALIVE`, with `TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
     /// `TCP_KEEPCNT` where the system has them); `None`: off. Default `None`, as
@@ -141,6 +141,23 @@ impl TcpKeepalive {
             interval,
             retries,
         }
+    }
+
+    /// A [`Config`](ErrorKind::Config) error for values the system cannot apply (it
+    /// counts whole seconds, 1 to 32,767, and 1 to 127 probes on Linux): otherwise
+    /// every connect would fail on setting them. The manager's builder checks it.
+    pub fn check(&self) -> Result<(), Error> {
+        let seconds = |d: Duration| d.subsec_nanos() == 0 && (1..=32_767).contains(&d.as_secs());
+        if !seconds(self.idle) || !seconds(self.interval) || !(1..=127).contains(&self.retries) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "TCP keep-alive {self:?} cannot be applied: idle and interval are whole \
+                     seconds from 1 to 32767, retries from 1 to 127"
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -222,6 +222,9 @@ impl PoolingConnectionManagerBuilder {
     pub fn build(self) -> Result<PoolingConnectionManager, Error> {
         zero_timeout("connect", Some(self.connect_timeout))?;
         zero_timeout("socket", self.socket_timeout)?;
+        if let Some(keepalive) = &self.socket.tcp_keepalive {
+            keepalive.check()?;
+        }
         let clock = self.clock;
         let events = Events::new(self.listener);
         let disposal = {

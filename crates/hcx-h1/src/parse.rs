@@ -290,6 +290,10 @@ const STACK_HEADERS: usize = 100;
 /// most responses carry, so the usual head allocates only its `HeaderMap`.
 const INLINE_FIELDS: usize = 16;
 
+/// The most fields an `http::HeaderMap` holds; `try_with_capacity` and `try_append`
+/// refuse more.
+const MAX_MAP_FIELDS: usize = 24_576;
+
 fn parse_raw(buf: &[u8], limits: &Limits, fields: &mut Fields) -> Result<Option<RawHead>, Error> {
     if buf.is_empty() {
         return Ok(None);
@@ -302,10 +306,17 @@ fn parse_raw(buf: &[u8], limits: &Limits, fields: &mut Fields) -> Result<Option<
     // would write 3 KB of stack on every response.
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut heap = Vec::new();
-    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if limits.max_headers <= STACK_HEADERS {
-        &mut stack[..limits.max_headers]
+    // A field line takes at least 3 bytes (`a:\n`), and an `http::HeaderMap` holds at
+    // most 24,576 fields: more slots than either allows can never be filled, so a huge
+    // `max_headers` ("no limit") costs no more than the window needs.
+    let max_fields = limits
+        .max_headers
+        .min(window.len() / 3 + 1)
+        .min(MAX_MAP_FIELDS + 1);
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if max_fields <= STACK_HEADERS {
+        &mut stack[..max_fields]
     } else {
-        heap.resize_with(limits.max_headers, MaybeUninit::uninit);
+        heap.resize_with(max_fields, MaybeUninit::uninit);
         &mut heap
     };
     let mut response = httparse::Response::new(&mut []);
@@ -503,7 +514,7 @@ fn map_httparse_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Error 
             ErrorKind::TooManyHeaders,
             format!(
                 "response head has more than {} header fields",
-                limits.max_headers
+                limits.max_headers.min(MAX_MAP_FIELDS)
             ),
         ),
         httparse::Error::Version => Error::new(

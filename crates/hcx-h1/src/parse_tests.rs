@@ -457,3 +457,27 @@ fn head_reader_fails_at_a_bare_cr_without_waiting_for_a_blank_line() {
         Ok(Some(HeadEvent::Final(_)))
     ));
 }
+
+#[test]
+fn a_huge_max_headers_costs_no_more_than_the_head_needs() {
+    // "No limit", as Apache's maxHeaderCount = -1 would be ported: no panic, no
+    // allocation of usize::MAX slots.
+    let limits = Limits::default().with_max_headers(usize::MAX);
+    let head = parse_response_head(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &limits);
+    assert_eq!(
+        head.ok().flatten().map(|(h, _)| h.status),
+        Some(http::StatusCode::OK)
+    );
+    // A head of many fields still parses up to what a HeaderMap holds.
+    let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for i in 0..1000 {
+        many.extend_from_slice(format!("x-{i}: v\r\n").as_bytes());
+    }
+    many.extend_from_slice(b"\r\n");
+    let limits = limits.with_max_head_bytes(many.len());
+    let head = parse_response_head(&many, &limits);
+    assert_eq!(
+        head.ok().flatten().map(|(h, _)| h.headers.len()),
+        Some(1000)
+    );
+}

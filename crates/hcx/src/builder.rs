@@ -39,6 +39,9 @@ pub const DEFAULT_USER_AGENT: &str = concat!("hcx/", env!("CARGO_PKG_VERSION"));
 /// `PoolingHttpClientConnectionManagerBuilder`.
 ///
 /// Either give a ready [`PoolingConnectionManager`] (to share one pool between
+/// The bytes of the shortest response head, `HTTP/1.1 200\r\n\r\n`.
+const SHORTEST_HEAD: usize = 16;
+
 /// clients), or set its limits here.
 pub struct ClientBuilder {
     manager: Option<PoolingConnectionManager>,
@@ -443,6 +446,8 @@ impl ClientBuilder {
     }
 
     /// Limits on response heads (size, field count, 1xx count). Default 64 KiB, 100, 16.
+    /// A `max_head_bytes` below the shortest head (16 bytes) is a
+    /// [`Config`](ErrorKind::Config) error from [`build`](Self::build).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -791,6 +796,17 @@ impl ClientBuilder {
         }
         let config = self.timeouts.apply(self.config);
         config.check()?;
+        // The shortest head is `HTTP/1.1 200\r\n\r\n`: a smaller limit fails every
+        // response, after the request was sent, as the server's fault.
+        if self.limits.max_head_bytes < SHORTEST_HEAD {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "a head limit of {} bytes fits no response (the shortest head is {SHORTEST_HEAD})",
+                    self.limits.max_head_bytes
+                ),
+            ));
+        }
         let evictor = match self.evictor {
             Some(idle_for) => Some(IdleConnectionEvictor::start(&manager, idle_for)?),
             None => None,

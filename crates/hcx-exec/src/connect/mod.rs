@@ -197,8 +197,18 @@ fn connect_opened(
         None => socket.connect(&target)?,
     }
     socket.set_tcp_nodelay(config.tcp_nodelay)?;
-    if config.linger.is_some() {
-        socket.set_linger(config.linger)?;
+    if let Some(linger) = config.linger {
+        // The system counts whole seconds in an int: a part of a second is rounded up
+        // (only ZERO means "reset at once"), more than it holds is its most.
+        let secs = if linger.is_zero() {
+            0
+        } else {
+            linger
+                .as_secs()
+                .saturating_add(u64::from(linger.subsec_nanos() > 0))
+                .min(i32::MAX as u64)
+        };
+        socket.set_linger(Some(Duration::from_secs(secs)))?;
     }
     if let Some(keepalive) = &config.tcp_keepalive {
         let params = socket2::TcpKeepalive::new().with_time(keepalive.idle);

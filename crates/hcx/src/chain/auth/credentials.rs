@@ -76,6 +76,21 @@ impl Credentials {
                     base64(format!("{username}:{password}").as_bytes())
                 )
             }
+            // RFC 6750 §2.1: b64token, one or more of these characters.
+            Credentials::Bearer(token)
+                if token.is_empty()
+                    || !token
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b)) =>
+            {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "the Bearer credentials for {scope} are empty or hold characters \
+                         RFC 6750 does not allow (letters, digits and -._~+/= only)"
+                    ),
+                ));
+            }
             Credentials::Bearer(token) => format!("Bearer {token}"),
         };
         let mut value = HeaderValue::try_from(text).map_err(|_| {
@@ -223,6 +238,11 @@ mod tests {
         assert!(colon.is_err_and(|e| e.is_config() && !e.to_string().contains("pw")));
         let newline = Credentials::bearer("tok\r\nX-Evil: 1").authorization(&scope);
         assert!(newline.is_err_and(|e| !e.to_string().contains("tok")));
+        // An empty token (an unset variable) or one outside RFC 6750's characters.
+        for bad in ["", "tök", "a b"] {
+            let e = Credentials::bearer(bad).authorization(&scope);
+            assert!(e.is_err_and(|e| e.is_config()), "{bad:?}");
+        }
         Ok(())
     }
 

@@ -1,0 +1,200 @@
+//! Settings at their edges: a value the system or the parser cannot take is a
+//! `Config` error at build, or is applied as near as it can be, never a panic or a
+//! request that fails as if the network or the server were at fault.
+
+mod common;
+
+mod linger {
+    // `SocketConfig::linger` documents `Some(Duration::ZERO)` as "reset at once"; any
+    // other value must close gracefully (FIN), waiting up to that long for unsent data.
+
+    use super::common;
+
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::thread;
+    use std::time::Duration;
+
+    use common::{SAFETY, TestResult};
+    use hcx::{Client, SocketConfig};
+
+    /// What the server's read sees after the client closes: `Ok(0)` (FIN) or an error
+    /// (`ConnectionReset`: the client sent a RST).
+    fn how_the_client_closes(
+        linger: Duration,
+    ) -> Result<std::io::Result<usize>, Box<dyn std::error::Error>> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let server = thread::spawn(move || -> std::io::Result<std::io::Result<usize>> {
+            let (mut stream, _) = listener.accept()?;
+            stream.set_read_timeout(Some(SAFETY))?;
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut chunk)? {
+                    0 => break,
+                    n => head.extend_from_slice(&chunk[..n]),
+                }
+            }
+            stream.write_all(
+                b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
+            )?;
+            Ok(stream.read(&mut chunk))
+        });
+        let client = Client::builder()
+            .socket_config(SocketConfig::default().with_linger(Some(linger)))
+            .response_timeout(Some(SAFETY))
+            .build()?;
+        let body = client
+            .get(format!("http://127.0.0.1:{port}/"))?
+            .into_body()
+            .into_string()?;
+        assert_eq!(body, "ok");
+        Ok(server.join().map_err(|_| "server thread panicked")??)
+    }
+
+    #[test]
+    fn a_sub_second_linger_closes_with_a_fin_not_a_reset() -> TestResult {
+        let seen = how_the_client_closes(Duration::from_millis(500))?;
+        // Today: Err(ConnectionReset) — 500 ms is truncated to 0 s, SO_LINGER {on, 0}.
+        assert!(matches!(seen, Ok(0)), "linger 500ms closed with {seen:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_linger_of_2_pow_32_seconds_closes_with_a_fin_not_a_reset() -> TestResult {
+        let seen = how_the_client_closes(Duration::from_secs(1 << 32))?;
+        // Today: Err(ConnectionReset) — the seconds wrap to 0 in socket2's `as c_int`.
+        assert!(matches!(seen, Ok(0)), "linger 2^32 s closed with {seen:?}");
+        Ok(())
+    }
+}
+
+mod tcp_keepalive {
+    // A `TcpKeepalive` the system cannot apply must be a `Config` error from `build`
+    // (or be clamped/rounded), not a `Connect` failure on every request.
+
+    use super::common;
+
+    use std::time::Duration;
+
+    use common::{SAFETY, TestResult};
+    use hcx::{Client, ErrorKind, TcpKeepalive};
+    use hcx_testserver::{Method, Reply, TestServer};
+
+    fn check(keepalive: TcpKeepalive) -> TestResult {
+        let server = TestServer::builder()
+            .route(Method::GET, "/", Reply::ok().body("hi"))
+            .start()?;
+        let built = Client::builder()
+            .tcp_keepalive(Some(keepalive))
+            .response_timeout(Some(SAFETY))
+            .build();
+        match built {
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Config, "{keepalive:?}: {e}"),
+            Ok(client) => match client.get(server.url("/")) {
+                Ok(response) => assert_eq!(response.status(), 200),
+                // Today: ErrorKind::Connect, "connect to 127.0.0.1:… failed …: Invalid
+                // argument (os error 22)", with nothing sent and no hint at the setting.
+                Err(e) => panic!(
+                    "{keepalive:?}: every request fails with {:?}: {e:#}",
+                    e.kind()
+                ),
+            },
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_sub_second_keepalive_idle_is_refused_or_rounded_up() -> TestResult {
+        check(TcpKeepalive::new(
+            Duration::from_millis(500),
+            Duration::from_secs(5),
+            3,
+        ))
+    }
+
+    #[test]
+    fn a_keepalive_idle_above_the_system_maximum_is_refused_or_clamped() -> TestResult {
+        // 12 h: Linux caps TCP_KEEPIDLE at 32767 s.
+        check(TcpKeepalive::new(
+            Duration::from_secs(12 * 3600),
+            Duration::from_secs(60),
+            5,
+        ))
+    }
+
+    #[test]
+    fn too_many_keepalive_retries_are_refused_or_clamped() -> TestResult {
+        // Linux caps TCP_KEEPCNT at 127.
+        check(TcpKeepalive::new(
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+            200,
+        ))
+    }
+}
+
+mod head_limit {
+    // hcx refuses at `build` the settings that would fail every request (zero pool
+    // limits, zero connect/response timeouts, `max_ratio` 0). `max_head_bytes: 0` is one:
+    // no response head fits, and each failure is blamed on the server.
+
+    use super::common;
+
+    use common::{SAFETY, TestResult};
+    use hcx::{Client, ErrorKind, Limits};
+    use hcx_testserver::{Method, Reply, TestServer};
+
+    #[test]
+    fn a_zero_head_limit_is_a_config_error_not_a_protocol_error_per_response() -> TestResult {
+        let server = TestServer::builder()
+            .route(Method::GET, "/", Reply::ok().body("hi"))
+            .start()?;
+        let built = Client::builder()
+            .limits(Limits::default().with_max_head_bytes(0))
+            .response_timeout(Some(SAFETY))
+            .build();
+        match built {
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Config, "{e}"),
+            Ok(client) => {
+                let result = client.get(server.url("/")).map(|r| r.status());
+                // Today: Err(Protocol) "invalid response: response head too large: response
+                // head larger than the limit of 0 bytes (status line "HTTP/1.1 200 OK")".
+                panic!("max_head_bytes 0 accepted; a healthy server's answer gives {result:?}");
+            }
+        }
+        Ok(())
+    }
+}
+
+mod max_headers {
+    // `Limits::max_headers` is a public field with a public setter: a huge value ("no
+    // limit", as Apache's `maxHeaderCount = -1` would be ported) must not panic.
+
+    use super::common;
+
+    use common::{SAFETY, TestResult};
+    use hcx::{Client, Limits};
+    use hcx_testserver::{Method, Reply, TestServer};
+
+    #[test]
+    fn a_huge_max_headers_does_not_panic_on_a_response() -> TestResult {
+        let server = TestServer::builder()
+            .route(Method::GET, "/", Reply::ok().body("hi"))
+            .start()?;
+        let client = Client::builder()
+            .limits(Limits::default().with_max_headers(usize::MAX))
+            .response_timeout(Some(SAFETY))
+            .build()?;
+        let url = server.url("/");
+        // Today: panics with "capacity overflow" in hcx-h1's parse_raw.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            client.get(url).map(|r| r.status())
+        }));
+        let result =
+            outcome.map_err(|_| "client.get panicked with Limits::max_headers = usize::MAX")?;
+        assert_eq!(result?, 200);
+        Ok(())
+    }
+}
