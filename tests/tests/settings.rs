@@ -198,3 +198,132 @@ mod max_headers {
         Ok(())
     }
 }
+
+mod chain_names {
+    // `ChainElement::from(&'static str)` maps "RETRY" to the built-in RETRY element;
+    // `ChainElement::from(String)` (a name read from configuration) makes a handler
+    // name "RETRY" instead, which displays the same and matches nothing.
+
+    use super::common::TestResult;
+    use hcx::chain::{Chain, ChainElement, Scope};
+    use hcx::{Body, Client, Error, ResponseBody};
+    use http::{Request, Response};
+
+    fn pass(
+        request: Request<Body>,
+        scope: &mut Scope<'_>,
+        chain: Chain<'_>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        chain.proceed(request, scope)
+    }
+
+    #[test]
+    fn a_built_in_name_given_as_a_string_names_the_built_in_element() {
+        // Today: Named("RETRY") != Retry, though both print "RETRY".
+        assert_eq!(
+            ChainElement::from(String::from("RETRY")),
+            ChainElement::Retry
+        );
+    }
+
+    #[test]
+    fn replacing_retry_by_a_string_name_works() -> TestResult {
+        let name: String = "RETRY".to_owned(); // e.g. read from a config file
+        // Today: Err(Config) "no element RETRY in the exec chain (REDIRECT, COMPRESS,
+        // RETRY, AUTH, PROTOCOL, MAIN_TRANSPORT); was it disabled?"
+        let built = Client::builder().replace_handler(name, pass).build();
+        assert!(built.is_ok(), "{:?}", built.err().map(|e| e.to_string()));
+        Ok(())
+    }
+
+    #[test]
+    fn a_handler_cannot_be_added_under_a_built_in_name() {
+        // Today: Ok — the chain then holds two elements both shown as "RETRY".
+        let built = Client::builder()
+            .add_handler_first(String::from("RETRY"), pass)
+            .build();
+        assert!(built.is_err(), "a second element named RETRY was accepted");
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod socket_config_order {
+    // `ClientBuilder::tcp_keepalive` is "shorthand for the SocketConfig::tcp_keepalive
+    // field"; a later `socket_config` (to set, say, a linger) silently drops it, while
+    // the builder's other shortcuts (`response_timeout`, `connection_request_timeout`,
+    // `keep_alive_margin`) hold "whatever the order of the calls".
+    // Linux only: reads the socket's keep-alive timer from /proc/net/tcp.
+
+    use std::time::Duration;
+
+    use super::common::{SAFETY, TestResult, route};
+    use hcx::{Client, Decision, SocketConfig, TcpKeepalive};
+    use hcx_testserver::{Method, Reply, TestServer};
+
+    /// Whether the pooled connection's socket (by local port) runs a keep-alive timer
+    /// (`tr` = 2 in /proc/net/tcp).
+    fn keepalive_timer_on(client: &Client, url: &str) -> Result<bool, Box<dyn std::error::Error>> {
+        let mut lease = client
+            .connection_manager()
+            .pool()
+            .lease(&route(url)?, None)
+            .get(SAFETY)?;
+        let port = lease
+            .connection_mut()
+            .and_then(|c| c.local_addr())
+            .ok_or("no pooled connection")?
+            .port();
+        lease.release(Decision::keep(None));
+        let table = std::fs::read_to_string("/proc/net/tcp")?;
+        let wanted = format!(":{port:04X}");
+        for line in table.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.get(1).is_some_and(|local| local.ends_with(&wanted))
+                && cols.get(3) == Some(&"01")
+            {
+                return Ok(cols.get(5).is_some_and(|t| t.starts_with("02:")));
+            }
+        }
+        Err("socket not found in /proc/net/tcp".into())
+    }
+
+    fn check(client: Client) -> Result<bool, Box<dyn std::error::Error>> {
+        let server = TestServer::builder()
+            .route(Method::GET, "/", Reply::ok().body("hi"))
+            .start()?;
+        let url = server.url("/");
+        assert_eq!(client.get(&url)?.into_body().into_string()?, "hi");
+        keepalive_timer_on(&client, &url)
+    }
+
+    #[test]
+    fn tcp_keepalive_survives_a_later_socket_config() -> TestResult {
+        let keepalive = Some(TcpKeepalive::new(
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+            3,
+        ));
+        let linger = SocketConfig::default().with_linger(Some(Duration::from_secs(1)));
+        // Control: the other order keeps it.
+        let before = Client::builder()
+            .socket_config(linger.clone())
+            .tcp_keepalive(keepalive)
+            .response_timeout(Some(SAFETY))
+            .build()?;
+        assert!(
+            check(before)?,
+            "control: keep-alive set after socket_config"
+        );
+        let after = Client::builder()
+            .tcp_keepalive(keepalive)
+            .socket_config(linger)
+            .response_timeout(Some(SAFETY))
+            .build()?;
+        // Today: false — the keep-alive was dropped without a word.
+        assert!(
+            check(after)?,
+            "tcp_keepalive was dropped by a later socket_config"
+        );
+        Ok(())
+    }
+}

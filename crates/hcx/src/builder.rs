@@ -51,6 +51,8 @@ pub struct ClientBuilder {
     manager_settings: Vec<&'static str>,
     /// The socket options, given to the manager's builder at `build`.
     socket: SocketConfig,
+    /// `tcp_keepalive`, kept apart so that a later `socket_config` does not drop it.
+    tcp_keepalive: Option<Option<TcpKeepalive>>,
     /// The event listener, if set (also given to `manager_builder`).
     listener: Option<Arc<dyn EventListener>>,
     /// Per-route limits by URL, keyed by the planner's route at `build`.
@@ -133,6 +135,7 @@ impl ClientBuilder {
             manager_builder: PoolingConnectionManager::builder(),
             manager_settings: Vec::new(),
             socket: SocketConfig::default(),
+            tcp_keepalive: None,
             listener: None,
             route_limits: Vec::new(),
             planner: PlannerChoice::Default(None),
@@ -337,9 +340,10 @@ impl ClientBuilder {
     /// `interval`, dead after `retries` unanswered; `None` (the default, as Apache's
     /// `soKeepAlive`): off. Probes sent more often than a NAT's or load balancer's
     /// idle timeout keep the flow alive there. Shorthand for the
-    /// [`SocketConfig::tcp_keepalive`] field.
+    /// [`SocketConfig::tcp_keepalive`] field, which it sets over
+    /// [`socket_config`](Self::socket_config) whatever the order of the calls.
     pub fn tcp_keepalive(mut self, keepalive: Option<TcpKeepalive>) -> Self {
-        self.socket.tcp_keepalive = keepalive;
+        self.tcp_keepalive = Some(keepalive);
         self.manager_settings.push("tcp_keepalive");
         self
     }
@@ -688,7 +692,11 @@ impl ClientBuilder {
             #[cfg(feature = "rustls")]
             self.tls,
         )?;
-        let mut manager_builder = self.manager_builder.socket_config(self.socket);
+        let mut socket = self.socket;
+        if let Some(keepalive) = self.tcp_keepalive {
+            socket.tcp_keepalive = keepalive;
+        }
+        let mut manager_builder = self.manager_builder.socket_config(socket);
         for (uri, max) in self.route_limits {
             manager_builder = manager_builder.max_per_route_for(planner.plan(&uri)?, max);
         }

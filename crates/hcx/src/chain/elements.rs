@@ -52,24 +52,33 @@ impl fmt::Display for ChainElement {
     }
 }
 
-impl From<&'static str> for ChainElement {
-    /// A handler's name; the built-in names (`"RETRY"`, …) name the built-in elements.
-    fn from(name: &'static str) -> Self {
-        match name {
+impl ChainElement {
+    /// The built-in element `name` names, if any.
+    fn built_in(name: &str) -> Option<ChainElement> {
+        Some(match name {
             "REDIRECT" => ChainElement::Redirect,
             "COMPRESS" => ChainElement::Compress,
             "RETRY" => ChainElement::Retry,
             "AUTH" => ChainElement::Auth,
             "PROTOCOL" => ChainElement::Protocol,
             "MAIN_TRANSPORT" => ChainElement::MainTransport,
-            other => ChainElement::Named(Cow::Borrowed(other)),
-        }
+            _ => return None,
+        })
+    }
+}
+
+impl From<&'static str> for ChainElement {
+    /// A handler's name; the built-in names (`"RETRY"`, …) name the built-in elements.
+    fn from(name: &'static str) -> Self {
+        ChainElement::built_in(name).unwrap_or(ChainElement::Named(Cow::Borrowed(name)))
     }
 }
 
 impl From<String> for ChainElement {
+    /// A handler's name (read from configuration, say); the built-in names name the
+    /// built-in elements, as from a `&'static str`.
     fn from(name: String) -> Self {
-        ChainElement::Named(Cow::Owned(name))
+        ChainElement::built_in(&name).unwrap_or(ChainElement::Named(Cow::Owned(name)))
     }
 }
 
