@@ -327,3 +327,48 @@ mod socket_config_order {
         Ok(())
     }
 }
+
+mod proxy_host {
+    // `Proxy::new` and `Route::http` take a host as text and accept any string; a host
+    // that can never be connected to must be refused where the setting is made (as
+    // `Proxy::from_url` and `ClientBuilder::max_per_route_for` do), not fail every
+    // request with a DNS lookup of a string that is not a name.
+
+    use std::time::Duration;
+
+    use super::common::{SAFETY, TestResult};
+    use hcx::{Client, ErrorKind, Proxy};
+    use hcx_testserver::{Method, Reply, TestServer};
+
+    #[test]
+    fn a_proxy_host_that_is_not_a_host_is_refused_by_build() -> TestResult {
+        let server = TestServer::builder()
+            .route(Method::GET, "/", Reply::ok().body("hi"))
+            .start()?;
+        // The usual slip (host:port in the host), and strings that are no host at all.
+        for host in ["127.0.0.1:3128", "", "a b", "[::1", "http://127.0.0.1"] {
+            let built = Client::builder()
+                .proxy(Proxy::new(host, 3128))
+                .connect_timeout(Duration::from_secs(2))
+                .response_timeout(Some(SAFETY))
+                .build();
+            match built {
+                Err(e) => assert!(
+                    matches!(e.kind(), ErrorKind::Config | ErrorKind::InvalidUrl),
+                    "{host:?}: {e}"
+                ),
+                // Today: built, and every request fails with
+                // UnknownHost "cannot resolve 127.0.0.1:3128: failed to lookup address
+                // information" (or "cannot resolve : …"), after a resolver call.
+                Ok(client) => {
+                    let error = client.get(server.url("/")).err();
+                    panic!(
+                        "Proxy::new({host:?}, 3128) was accepted; each request then fails with {:?}",
+                        error.map(|e| (e.kind(), e.to_string()))
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}

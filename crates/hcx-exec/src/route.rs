@@ -137,11 +137,28 @@ impl Proxy {
         self.credentials.is_some()
     }
 
-    /// A [`Config`](ErrorKind::Config) error for credentials Basic cannot carry: a
-    /// user name holding a `:` (the proxy would split there: RFC 7617 §2). The client
-    /// builder checks its proxy with it; a request through one fails with it before
-    /// anything is sent.
+    /// A [`Config`](ErrorKind::Config) error for a proxy no request can use: a host
+    /// that is no host (empty, with a space, a `/`, an `@`, or a `:` outside an IPv6
+    /// literal — `Proxy::new("proxy:3128", 3128)` is the usual slip), or credentials
+    /// Basic cannot carry (a user name holding a `:`, where the proxy would split:
+    /// RFC 7617 §2). The client builder checks its proxy with it; a request through
+    /// one fails with the credentials' error before anything is sent.
     pub fn check(&self) -> Result<(), Error> {
+        let host = self.host.as_str();
+        let bad = host.is_empty()
+            || host
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b"/@[]?#".contains(&b))
+            || (host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err());
+        if bad {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "the proxy host {host:?} is not a host name or IP address (give the \
+                     port apart, or use Proxy::from_url)"
+                ),
+            ));
+        }
         self.authorization().map(drop)
     }
 
