@@ -107,29 +107,25 @@ impl ExecHandler for RetryExec {
                         Duration::ZERO,
                     ));
                 }
-                // RFC 9110 §10.1.1: a 417 to a request that expected 100-continue is
-                // repeated without the expectation (the server did not act on it).
-                Ok(response)
-                    if response.status() == StatusCode::EXPECTATION_FAILED
-                        && expects_continue(&head) =>
-                {
-                    head.headers_mut().remove(EXPECT);
-                    let status = response.status();
-                    drop(response);
-                    scope.manager().events().retry(&RetryEvent::new(
-                        head.method(),
-                        head.uri(),
-                        attempt,
-                        RetryCause::Status(status),
-                        Duration::ZERO,
-                    ));
-                }
                 Ok(response) => {
-                    let Some(delay) =
-                        self.strategy
-                            .retry_on_response(&head, &response, attempt, scope.context)
-                    else {
-                        return Ok(response);
+                    // RFC 9110 §10.1.1: a 417 to a request that expected 100-continue
+                    // is repeated at once without the expectation (the server did not
+                    // act on it); any other response as the strategy says.
+                    let delay = if response.status() == StatusCode::EXPECTATION_FAILED
+                        && expects_continue(&head)
+                    {
+                        head.headers_mut().remove(EXPECT);
+                        Duration::ZERO
+                    } else {
+                        match self.strategy.retry_on_response(
+                            &head,
+                            &response,
+                            attempt,
+                            scope.context,
+                        ) {
+                            Some(delay) => delay,
+                            None => return Ok(response),
+                        }
                     };
                     let status = response.status();
                     // Drained or closed now, not held through the wait.
