@@ -196,3 +196,22 @@ fn a_417_to_an_expect_continue_request_is_repeated_without_the_expectation() -> 
     assert!(!heads[1].contains("expect:"), "{}", heads[1]);
     Ok(())
 }
+
+#[test]
+fn a_417_to_a_request_without_content_is_not_repeated() -> TestResult {
+    // The encoder leaves `Expect: 100-continue` out of a request without content, so a
+    // 417 to it is about something else: repeating it would send the POST twice.
+    let server = TestServer::builder()
+        .default_reply(Reply::new(417u16))
+        .start()?;
+    let client = client()?;
+    let mut context = hcx::Context::new();
+    let request = Request::post(server.url("/upload"))
+        .header("expect", "100-continue")
+        .body(Body::empty())?;
+    let response = client.execute_in(request, &mut context)?;
+    assert_eq!(response.status().as_u16(), 417);
+    assert_eq!(context.attempts(), 1);
+    assert_eq!(server.stats().requests_received, 1);
+    Ok(())
+}

@@ -176,6 +176,8 @@ fn invalid_url_error_hides_userinfo() {
         "ftp://bob:uri-SECRET@example.com/",
         "http://bob:uri-SECRET@example.com:99999/",
         "http://bob:uri-SECRET@[fe80::1%25eth0]:80/",
+        // A '://' in a query after the '@' is no scheme's.
+        "bob:uri-SECRET@host /?x=http://y",
     ] {
         let e = client.get(url).expect_err("must fail");
         assert_clean(url, &format!("{e} | {e:#} | {e:?}"));

@@ -139,7 +139,26 @@ fn split_userinfo(url: &str) -> Result<(String, Option<UserPassword>), CliError>
 /// ends the authority early, so no userinfo was taken out of it).
 pub(crate) fn redacted(url: &str) -> String {
     let start = url.find("://").map_or(0, |i| i + 3);
-    match url[start..].rfind('@') {
+    // For a URL that parsed, its authority ends at the first `/`, `?` or `#`: an `@`
+    // past it (`?email=a@b`) is no userinfo. For one that did not, the last `@` of all
+    // (a password with an unencoded `/` may have cut the authority short).
+    let parsed = url.parse::<hcx::http::Uri>().is_ok_and(|uri| {
+        // `http` takes any port text: `bob:se` of `http://bob:se/cret@h/` is no port.
+        uri.authority().is_none_or(|a| {
+            let text = a.as_str();
+            let text = text.rsplit_once('@').map_or(text, |(_, host)| host);
+            let port_text = text.rfind(':').is_some_and(|i| !text[i..].contains(']'));
+            !port_text || a.port_u16().is_some()
+        })
+    });
+    let end = if parsed {
+        url[start..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |i| start + i)
+    } else {
+        url.len()
+    };
+    match url[start..end].rfind('@') {
         Some(at) => format!("{}***{}", &url[..start], &url[start + at..]),
         None => url.to_owned(),
     }
@@ -255,6 +274,18 @@ mod tests {
             data: None,
             data_file: None,
         }
+    }
+
+    #[test]
+    fn only_userinfo_is_hidden_never_a_host() {
+        assert_eq!(
+            redacted("https://example.com/login?email=a@b.example"),
+            "https://example.com/login?email=a@b.example"
+        );
+        assert_eq!(redacted("/x?u=a@b"), "/x?u=a@b");
+        assert_eq!(redacted("http://u:p@host/a@b"), "http://***@host/a@b");
+        // Not a URL: everything up to the last '@' may be a password.
+        assert_eq!(redacted("http://bob:se/cret@h/"), "http://***@h/");
     }
 
     #[test]

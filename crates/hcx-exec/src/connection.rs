@@ -277,6 +277,11 @@ impl Connection {
         filled && self.transport.has_waiting_bytes()
     }
 
+    /// Whether the peer has said it closes, in what was already read (no I/O).
+    pub(crate) fn peer_closed(&mut self) -> bool {
+        self.transport.peer_closed()
+    }
+
     /// The read buffer: bytes received and not consumed yet.
     pub(crate) fn buffer(&mut self) -> &mut BytesMut {
         &mut self.buf

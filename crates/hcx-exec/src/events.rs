@@ -414,7 +414,6 @@ pub struct Events {
     listener: Option<Arc<dyn EventListener>>,
 }
 
-/// A `tracing` event under one of hcx's targets, when the feature is on.
 /// Fields whose values `hcx::headers` does not print: credentials and cookies.
 #[cfg(feature = "tracing")]
 fn is_secret(name: &[u8]) -> bool {
@@ -469,6 +468,7 @@ impl fmt::Debug for RedactedFields<'_> {
     }
 }
 
+/// A `tracing` event under one of hcx's targets, when the feature is on.
 macro_rules! trace_event {
     ($level:ident, $target:literal, $($rest:tt)*) => {
         #[cfg(feature = "tracing")]

@@ -693,6 +693,16 @@ impl Endpoint {
             {
                 Decision::Close(CloseReason::TrailingBytes)
             }
+            // The server said it closes (a TLS close_notify already taken in): stale
+            // before it is pooled, whether or not the probe would run.
+            Decision::Keep { .. }
+                if self
+                    .lease
+                    .connection_mut()
+                    .is_some_and(Connection::peer_closed) =>
+            {
+                Decision::Close(CloseReason::Stale)
+            }
             other => other,
         };
         if let Some(conn) = self.lease.connection() {

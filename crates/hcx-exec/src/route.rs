@@ -106,12 +106,17 @@ impl Proxy {
                     .map_err(|_| invalid("its credentials are not UTF-8 once percent-decoded"))
             };
             proxy = proxy.with_basic_auth(&decode(user)?, &decode(pass)?);
-            if proxy.check().is_err() {
+            if proxy.authorization().is_err() {
                 return Err(invalid(
                     "its user name holds a ':' once percent-decoded, which Basic \
                      authentication cannot carry (RFC 7617)",
                 ));
             }
+        }
+        if proxy.check().is_err() {
+            return Err(invalid(
+                "its host is not a host name or IP address (an IPv6 zone, say)",
+            ));
         }
         Ok(proxy)
     }

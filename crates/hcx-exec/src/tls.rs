@@ -417,8 +417,17 @@ impl Transport for TlsTransport {
         if !self.stream.sock.tcp.has_waiting_bytes() {
             return false;
         }
+        // Records taken in here may hold a close_notify: `peer_closed` sees it.
         self.drain_records();
         self.has_pending()
+    }
+
+    /// A `close_notify` rustls took in (no I/O: `process_new_packets` only).
+    fn peer_closed(&mut self) -> bool {
+        self.stream
+            .conn
+            .process_new_packets()
+            .map_or(true, |state| state.peer_has_closed())
     }
 
     /// Whether rustls's last read of the socket filled its buffer.

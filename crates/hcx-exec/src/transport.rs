@@ -44,6 +44,13 @@ pub trait Transport: Read + Write + Send + fmt::Debug + 'static {
         false
     }
 
+    /// Whether the peer has said it closes, in what the transport already read (for
+    /// TLS, a `close_notify` rustls took in): such a connection is not pooled. Never
+    /// does I/O. Default: `false`.
+    fn peer_closed(&mut self) -> bool {
+        false
+    }
+
     /// Whether the transport's own last read of the network filled the buffer it
     /// read into (more may wait behind it), for a transport whose reads of the
     /// network differ from the connection's reads of it (TLS: records, not

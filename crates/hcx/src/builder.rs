@@ -35,13 +35,13 @@ use crate::url::IntoUri;
 /// The `User-Agent` sent when a request has none: `hcx/<version>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("hcx/", env!("CARGO_PKG_VERSION"));
 
+/// The bytes of the shortest response head, `HTTP/1.1 200\r\n\r\n`.
+const SHORTEST_HEAD: usize = 16;
+
 /// Builds a [`Client`]. Apache HttpClient 5: `HttpClientBuilder` /
 /// `PoolingHttpClientConnectionManagerBuilder`.
 ///
 /// Either give a ready [`PoolingConnectionManager`] (to share one pool between
-/// The bytes of the shortest response head, `HTTP/1.1 200\r\n\r\n`.
-const SHORTEST_HEAD: usize = 16;
-
 /// clients), or set its limits here.
 pub struct ClientBuilder {
     manager: Option<PoolingConnectionManager>,

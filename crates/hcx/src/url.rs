@@ -33,7 +33,19 @@ pub(crate) fn strip_userinfo(uri: &Uri) -> Option<Uri> {
 /// The text of a URL with whatever lies between `://` (or its start) and its last `@`
 /// hidden, for messages about a URL that may not even parse.
 pub(crate) fn redact_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
-    let start = text.find("://").map_or(0, |i| i + 3);
+    // A `://` is the scheme's only after a scheme's characters (one in a query after
+    // the `@` is not).
+    let start = match text.find("://") {
+        Some(i)
+            if i > 0
+                && text[..i]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+        {
+            i + 3
+        }
+        _ => 0,
+    };
     match text.get(start..).and_then(|rest| rest.rfind('@')) {
         Some(at) => format!("{}***{}", &text[..start], &text[start + at..]).into(),
         None => text.into(),

@@ -111,8 +111,11 @@ impl ExecHandler for RetryExec {
                     // RFC 9110 §10.1.1: a 417 to a request that expected 100-continue
                     // is repeated at once without the expectation (the server did not
                     // act on it); any other response as the strategy says.
+                    // (Only a request with content carried the expectation on the wire:
+                    // the encoder leaves it out of one without.)
                     let delay = if response.status() == StatusCode::EXPECTATION_FAILED
                         && expects_continue(&head)
+                        && !spare.is_empty()
                     {
                         head.headers_mut().remove(EXPECT);
                         Duration::ZERO

@@ -172,7 +172,9 @@ impl DefaultRetryStrategy {
     }
 
     /// At most this many retries (so `max + 1` attempts); 0 never retries. Default 1.
-    /// Apache: `maxRetries`.
+    /// Apache: `maxRetries`. RETRY's own repeat of a `417` without `Expect` (see
+    /// [`RetryStrategy`]) is not the strategy's and happens whatever this says, but it
+    /// counts as an attempt.
     pub fn with_max_retries(mut self, max: u32) -> Self {
         self.max_retries = max;
         self
