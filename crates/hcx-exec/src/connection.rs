@@ -7,13 +7,14 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use hcx_close::CloseReason;
 
 use crate::config::SocketConfig;
 use crate::error::Error;
 use crate::events::{ConnectTimings, TlsSession};
 use crate::resolver::Resolver;
 use crate::route::{Route, Scheme};
-use crate::transport::Transport;
+use crate::transport::{Leftover, Transport};
 
 /// How much a single read asks the transport for.
 const READ_CHUNK: usize = 8 * 1024;
@@ -263,23 +264,21 @@ impl Connection {
         !self.buf.is_empty()
     }
 
-    /// Whether bytes came after the response: received and not consumed yet, here or
-    /// in the transport (plaintext a TLS layer decrypted), or, when the last read
-    /// filled its whole buffer (the response may have ended exactly there; for TLS,
-    /// the last read of the socket), waiting in the socket (one non-blocking peek,
-    /// only then). Such a connection is never
-    /// pooled: the bytes would be read as the next response.
-    pub(crate) fn has_unread(&mut self) -> bool {
-        if !self.buf.is_empty() || self.transport.has_pending() {
-            return true;
+    /// Why the connection must not be pooled after the response just read, if it
+    /// must not: bytes came after it (in the buffer, or in the transport: TLS
+    /// plaintext, or bytes still in the socket behind a read that filled its buffer,
+    /// found by one non-blocking peek only then) are
+    /// [`TrailingBytes`](CloseReason::TrailingBytes), as they would be read as the
+    /// next response; the peer's word that it closes is [`Stale`](CloseReason::Stale).
+    pub(crate) fn leftover(&mut self) -> Option<CloseReason> {
+        if !self.buf.is_empty() {
+            return Some(CloseReason::TrailingBytes);
         }
-        let filled = self.transport.last_read_filled().unwrap_or(self.filled);
-        filled && self.transport.has_waiting_bytes()
-    }
-
-    /// Whether the peer has said it closes, in what was already read (no I/O).
-    pub(crate) fn peer_closed(&mut self) -> bool {
-        self.transport.peer_closed()
+        match self.transport.leftover(self.filled) {
+            Leftover::Nothing => None,
+            Leftover::Bytes => Some(CloseReason::TrailingBytes),
+            Leftover::Closed => Some(CloseReason::Stale),
+        }
     }
 
     /// The read buffer: bytes received and not consumed yet.

@@ -84,4 +84,4 @@ pub use route::{Host, Proxy, Route, Scheme};
 pub use runtime::ExecRuntime;
 #[cfg(feature = "rustls")]
 pub use tls::{TlsIdentity, crypto_provider};
-pub use transport::Transport;
+pub use transport::{Leftover, Transport};

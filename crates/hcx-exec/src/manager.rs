@@ -684,26 +684,15 @@ impl Endpoint {
     /// probe off or a threshold above zero, a server that sends unsolicited bytes later
     /// can still have them read as the next response.
     pub fn release(mut self, decision: Decision) {
+        // Bytes after the response, or the server's word that it closes: not pooled,
+        // whether or not the stale probe would run at the next lease.
         let decision = match decision {
-            Decision::Keep { .. }
-                if self
-                    .lease
-                    .connection_mut()
-                    .is_some_and(Connection::has_unread) =>
-            {
-                Decision::Close(CloseReason::TrailingBytes)
-            }
-            // The server said it closes (a TLS close_notify already taken in): stale
-            // before it is pooled, whether or not the probe would run.
-            Decision::Keep { .. }
-                if self
-                    .lease
-                    .connection_mut()
-                    .is_some_and(Connection::peer_closed) =>
-            {
-                Decision::Close(CloseReason::Stale)
-            }
-            other => other,
+            Decision::Keep { .. } => self
+                .lease
+                .connection_mut()
+                .and_then(Connection::leftover)
+                .map_or(decision, Decision::Close),
+            close => close,
         };
         if let Some(conn) = self.lease.connection() {
             let conn_ref = ConnectionRef::new(conn.id(), conn.route());

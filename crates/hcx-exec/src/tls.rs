@@ -13,7 +13,7 @@ use rustls::{CertificateError, ClientConfig, ClientConnection, StreamOwned};
 
 use crate::error::{Error, ErrorKind, is_timeout};
 use crate::events::TlsSession;
-use crate::transport::Transport;
+use crate::transport::{Leftover, Transport, has_waiting_bytes};
 
 /// The TLS configuration a connection is made with, and part of its route's key: a
 /// connection opened with one identity (one set of trusted roots, one client
@@ -331,6 +331,18 @@ fn handshake_error(host: &str, port: u16, e: io::Error) -> Error {
 }
 
 impl TlsTransport {
+    /// What rustls holds now, without I/O: decrypted plaintext nobody read (or a TLS
+    /// error: the connection is unusable either way) is bytes, a `close_notify` is the
+    /// peer closing.
+    fn taken_in(&mut self) -> Leftover {
+        match self.stream.conn.process_new_packets() {
+            Ok(state) if state.plaintext_bytes_to_read() > 0 => Leftover::Bytes,
+            Ok(state) if state.peer_has_closed() => Leftover::Closed,
+            Ok(_) => Leftover::Nothing,
+            Err(_) => Leftover::Bytes,
+        }
+    }
+
     /// Reads whatever records are waiting, without blocking. `true` when the
     /// connection cannot carry a request: end of stream, `close_notify`, application
     /// data nobody asked for, or an error. Handshake records that come unasked (TLS 1.3
@@ -383,12 +395,8 @@ impl Transport for TlsTransport {
     /// A `close_notify` rustls already took in (with the last response's records, or
     /// by an earlier look) is stale too, though the socket may still be open.
     fn is_stale(&mut self) -> bool {
-        match self.stream.conn.process_new_packets() {
-            Ok(state) if state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() => {
-                return true;
-            }
-            Ok(_) => {}
-            Err(_) => return true,
+        if self.taken_in() != Leftover::Nothing {
+            return true;
         }
         if !self.stream.sock.tcp.is_stale() {
             return false;
@@ -408,39 +416,20 @@ impl Transport for TlsTransport {
         self.stream.sock.tcp.local_addr().ok()
     }
 
-    /// Plaintext already decrypted, or records in the socket that decrypt to some
-    /// (read without blocking; a session ticket among them is taken in).
-    fn has_waiting_bytes(&mut self) -> bool {
-        if self.has_pending() {
-            return true;
+    /// What rustls already took in; when its last read of the socket filled its
+    /// buffer (the records may end exactly there: `read_filled`, about the plaintext,
+    /// says nothing of them) and bytes wait, the records there too, read without
+    /// blocking (a session ticket among them is taken in, and is nothing).
+    fn leftover(&mut self, _read_filled: bool) -> Leftover {
+        let seen = self.taken_in();
+        if seen == Leftover::Nothing
+            && self.stream.sock.filled
+            && has_waiting_bytes(&self.stream.sock.tcp)
+        {
+            self.drain_records();
+            return self.taken_in();
         }
-        if !self.stream.sock.tcp.has_waiting_bytes() {
-            return false;
-        }
-        // Records taken in here may hold a close_notify: `peer_closed` sees it.
-        self.drain_records();
-        self.has_pending()
-    }
-
-    /// A `close_notify` rustls took in (no I/O: `process_new_packets` only).
-    fn peer_closed(&mut self) -> bool {
-        self.stream
-            .conn
-            .process_new_packets()
-            .map_or(true, |state| state.peer_has_closed())
-    }
-
-    /// Whether rustls's last read of the socket filled its buffer.
-    fn last_read_filled(&self) -> Option<bool> {
-        Some(self.stream.sock.filled)
-    }
-
-    /// Plaintext rustls has decrypted and nobody read: bytes after the response.
-    fn has_pending(&mut self) -> bool {
-        match self.stream.conn.process_new_packets() {
-            Ok(state) => state.plaintext_bytes_to_read() > 0,
-            Err(_) => true,
-        }
+        seen
     }
 
     fn tls_session(&self) -> Option<TlsSession> {

@@ -27,37 +27,17 @@ pub trait Transport: Read + Write + Send + fmt::Debug + 'static {
     /// The local address, if the transport knows one.
     fn local_addr(&self) -> Option<SocketAddr>;
 
-    /// Whether bytes were received that the caller has not read: a connection with
-    /// any is never pooled (they would be read as the next response). For TLS, the
-    /// plaintext rustls decrypted and holds. Default: none (a plain socket buffers
-    /// nothing of its own).
-    fn has_pending(&mut self) -> bool {
-        false
-    }
-
-    /// Whether bytes are waiting that a read would return at once: asked (only) when a
-    /// response ended exactly where a read that filled its buffer did, so bytes the
-    /// server sent after it may still sit in the socket. Must not block; an end of
-    /// stream or an error is no bytes (the stale probe judges those). For TLS,
-    /// application data only (a session ticket is not). Default: `false`.
-    fn has_waiting_bytes(&mut self) -> bool {
-        false
-    }
-
-    /// Whether the peer has said it closes, in what the transport already read (for
-    /// TLS, a `close_notify` rustls took in): such a connection is not pooled. Never
-    /// does I/O. Default: `false`.
-    fn peer_closed(&mut self) -> bool {
-        false
-    }
-
-    /// Whether the transport's own last read of the network filled the buffer it
-    /// read into (more may wait behind it), for a transport whose reads of the
-    /// network differ from the connection's reads of it (TLS: records, not
-    /// plaintext); `None`: the connection judges by its own last read. Default:
-    /// `None`.
-    fn last_read_filled(&self) -> Option<bool> {
-        None
+    /// What follows the response just read, asked once before the connection is
+    /// pooled: bytes nobody asked for (they would be read as the next response), the
+    /// peer's word that it closes (a TLS `close_notify` taken in), or nothing.
+    /// `read_filled` says whether the connection's last read filled its buffer: only
+    /// then may bytes the server sent behind the response still wait in the socket,
+    /// and only then may a plain socket look (one non-blocking peek). Must not block.
+    /// Default: [`Leftover::Nothing`] (a transport that buffers nothing of its own and
+    /// cannot peek).
+    fn leftover(&mut self, read_filled: bool) -> Leftover {
+        let _ = read_filled;
+        Leftover::Nothing
     }
 
     /// What the TLS handshake negotiated, for a TLS transport. Default: `None`.
@@ -84,9 +64,15 @@ impl Transport for TcpStream {
         self.set_write_timeout(timeout)
     }
 
-    /// One non-blocking `recv(MSG_PEEK | MSG_DONTWAIT)` that finds a byte.
-    fn has_waiting_bytes(&mut self) -> bool {
-        matches!(peek_nonblocking(self), Ok(n) if n > 0)
+    /// After a full read, one non-blocking `recv(MSG_PEEK | MSG_DONTWAIT)`: a byte
+    /// there is [`Leftover::Bytes`]; an end of stream or an error is left to the stale
+    /// probe.
+    fn leftover(&mut self, read_filled: bool) -> Leftover {
+        if read_filled && has_waiting_bytes(self) {
+            Leftover::Bytes
+        } else {
+            Leftover::Nothing
+        }
     }
 
     fn peer_addr(&self) -> Option<SocketAddr> {
@@ -96,6 +82,22 @@ impl Transport for TcpStream {
     fn local_addr(&self) -> Option<SocketAddr> {
         TcpStream::local_addr(self).ok()
     }
+}
+
+/// What [`Transport::leftover`] found after a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leftover {
+    /// Nothing: the connection can be pooled.
+    Nothing,
+    /// Bytes nobody asked for: never pooled (`CloseReason::TrailingBytes`).
+    Bytes,
+    /// The peer said it closes: never pooled (`CloseReason::Stale`).
+    Closed,
+}
+
+/// Whether one non-blocking peek finds a byte waiting on `stream`.
+pub(crate) fn has_waiting_bytes(stream: &TcpStream) -> bool {
+    matches!(peek_nonblocking(stream), Ok(n) if n > 0)
 }
 
 #[cfg(unix)]

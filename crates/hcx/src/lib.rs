@@ -143,7 +143,7 @@ pub use rustls;
 /// `MainClientExec`, the connection endpoint, the connection and its transport.
 pub mod exec {
     pub use hcx_exec::{
-        Connection, Endpoint, ExecRuntime, IdleConnectionEvictor, MainExec, Transport,
+        Connection, Endpoint, ExecRuntime, IdleConnectionEvictor, Leftover, MainExec, Transport,
     };
 }
 
