@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use hcx::bytes::Bytes;
+use hcx::exec::redact_userinfo;
 use hcx::http::{HeaderMap, Method, Request, Uri};
 use hcx::rustls::RootCertStore;
 use hcx::rustls::pki_types::CertificateDer;
@@ -134,34 +135,9 @@ fn split_userinfo(url: &str) -> Result<(String, Option<UserPassword>), CliError>
     Ok((format!("{}{}", &url[..start], &url[at + 1..]), Some(user)))
 }
 
-/// `url` with whatever lies between `://` and its last `@` hidden: what a message about
-/// a URL that did not parse may show (a password holding `/`, `?` or `#` unencoded
-/// ends the authority early, so no userinfo was taken out of it).
+/// `url` with its userinfo hidden ([`redact_userinfo`]).
 pub(crate) fn redacted(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    // For a URL that parsed, its authority ends at the first `/`, `?` or `#`: an `@`
-    // past it (`?email=a@b`) is no userinfo. For one that did not, the last `@` of all
-    // (a password with an unencoded `/` may have cut the authority short).
-    let parsed = url.parse::<hcx::http::Uri>().is_ok_and(|uri| {
-        // `http` takes any port text: `bob:se` of `http://bob:se/cret@h/` is no port.
-        uri.authority().is_none_or(|a| {
-            let text = a.as_str();
-            let text = text.rsplit_once('@').map_or(text, |(_, host)| host);
-            let port_text = text.rfind(':').is_some_and(|i| !text[i..].contains(']'));
-            !port_text || a.port_u16().is_some()
-        })
-    });
-    let end = if parsed {
-        url[start..]
-            .find(['/', '?', '#'])
-            .map_or(url.len(), |i| start + i)
-    } else {
-        url.len()
-    };
-    match url[start..end].rfind('@') {
-        Some(at) => format!("{}***{}", &url[..start], &url[start + at..]),
-        None => url.to_owned(),
-    }
+    redact_userinfo(url).into_owned()
 }
 
 /// The request to send, checked once and copied for each send: method, URL, header

@@ -80,7 +80,7 @@ pub use metrics::LeaseWaits;
 pub use planner::{DefaultRoutePlanner, EnvProxyRoutePlanner, RoutePlanner};
 pub use resolver::{Resolver, StaticResolver, SystemResolver};
 pub use response_body::ResponseBody;
-pub use route::{Host, Proxy, Route, Scheme};
+pub use route::{Host, Proxy, Route, Scheme, redact_userinfo};
 pub use runtime::ExecRuntime;
 #[cfg(feature = "rustls")]
 pub use tls::{TlsIdentity, crypto_provider};

@@ -1,5 +1,6 @@
 //! The pool key: where a connection goes, through which proxy, with which TLS identity.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use hcx_h1::syntax::{authority_host_port, parse_port};
@@ -78,7 +79,7 @@ impl Proxy {
         let invalid = |why: &str| {
             Error::new(
                 ErrorKind::InvalidUrl,
-                format!("invalid proxy URL {:?}: {why}", redact(text)),
+                format!("invalid proxy URL {:?}: {why}", redact_userinfo(text)),
             )
         };
         let full;
@@ -477,12 +478,16 @@ impl fmt::Display for Host {
     }
 }
 
-/// `user:pass@` shown as `user:***@`. A `://` counts as the scheme's only after a
-/// scheme's characters (so one in a query after the `@` does not hide the password).
-fn redact(text: &str) -> String {
+/// `text`, a URL or what was meant as one, with its userinfo (`user:password@`)
+/// shown as `***@`, for messages, logs and tools. Text that parses as a URI loses the
+/// userinfo of its authority only (an `@` in its path or query is kept); text that
+/// does not, everything from its scheme's `://` (or its start) to its last `@`, as a
+/// password with an unencoded `/`, `?` or `#` may have cut the authority short. A
+/// `://` is a scheme's only after a scheme's characters.
+pub fn redact_userinfo(text: &str) -> Cow<'_, str> {
     let start = match text.find("://") {
         Some(i)
-            if !text[..i].is_empty()
+            if i > 0
                 && text[..i]
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
@@ -491,14 +496,31 @@ fn redact(text: &str) -> String {
         }
         _ => 0,
     };
-    match text[start..].rfind('@') {
-        Some(at) => {
-            let userinfo = &text[start..start + at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &text[..start], &text[start + at..])
-        }
-        None => text.to_owned(),
+    let end = if parses_with_its_port(text) {
+        text[start..]
+            .find(['/', '?', '#'])
+            .map_or(text.len(), |i| start + i)
+    } else {
+        text.len()
+    };
+    match text[start..end].rfind('@') {
+        Some(at) => format!("{}***{}", &text[..start], &text[start + at..]).into(),
+        None => text.into(),
     }
+}
+
+/// Whether `text` parses as a URI whose port, if it names one, is a number (`http`
+/// takes any port text: `bob:se` of `http://bob:se/cret@h/` is no port).
+fn parses_with_its_port(text: &str) -> bool {
+    text.parse::<Uri>().is_ok_and(|uri| {
+        uri.authority().is_none_or(|a| {
+            let host_port = a.as_str().rsplit_once('@').map_or(a.as_str(), |(_, h)| h);
+            let port_text = host_port
+                .rfind(':')
+                .is_some_and(|i| !host_port[i..].contains(']'));
+            !port_text || a.port_u16().is_some()
+        })
+    })
 }
 
 fn percent_decode(text: &str) -> Vec<u8> {
@@ -677,6 +699,27 @@ mod tests {
         // A forward-proxy route is keyed as the proxy's: its packets go there.
         assert_eq!(a.key().to_string(), "http://proxy:3128");
         Ok(())
+    }
+
+    #[test]
+    fn redaction_hides_userinfo_and_nothing_else() {
+        for (text, shown) in [
+            ("http://u:p@host/a@b", "http://***@host/a@b"),
+            (
+                "https://example.com/login?email=a@b.example",
+                "https://example.com/login?email=a@b.example",
+            ),
+            ("/x?u=a@b", "/x?u=a@b"),
+            // Not a URI: up to the last '@', which may end a password with a '/' in it.
+            ("http://bob:se/cret@h/", "http://***@h/"),
+            // A '://' after the '@' is no scheme's.
+            (
+                "bob:hunter2@proxy:3128/?next=http://x",
+                "***@proxy:3128/?next=http://x",
+            ),
+        ] {
+            assert_eq!(redact_userinfo(text), shown, "{text}");
+        }
     }
 
     #[test]

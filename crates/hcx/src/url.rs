@@ -3,7 +3,7 @@
 use http::Uri;
 
 use crate::Error;
-use hcx_exec::ErrorKind;
+use hcx_exec::{ErrorKind, redact_userinfo};
 
 /// A URL for [`Client::get`](crate::Client::get) and the other shortcuts: `&str`,
 /// `String`, `&String`, [`http::Uri`] or `&Uri`. A text that does not parse is an
@@ -28,28 +28,6 @@ pub(crate) fn strip_userinfo(uri: &Uri) -> Option<Uri> {
     let mut parts = uri.clone().into_parts();
     parts.authority = Some(host.parse().ok()?);
     Uri::from_parts(parts).ok()
-}
-
-/// The text of a URL with whatever lies between `://` (or its start) and its last `@`
-/// hidden, for messages about a URL that may not even parse.
-pub(crate) fn redact_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
-    // A `://` is the scheme's only after a scheme's characters (one in a query after
-    // the `@` is not).
-    let start = match text.find("://") {
-        Some(i)
-            if i > 0
-                && text[..i]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
-        {
-            i + 3
-        }
-        _ => 0,
-    };
-    match text.get(start..).and_then(|rest| rest.rfind('@')) {
-        Some(at) => format!("{}***{}", &text[..start], &text[start + at..]).into(),
-        None => text.into(),
-    }
 }
 
 impl IntoUri for &str {

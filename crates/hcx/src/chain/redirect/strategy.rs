@@ -2,13 +2,12 @@
 //! default [`DefaultRedirectStrategy`], and the resolution of a `Location` against
 //! the request URI (RFC 3986 §5).
 
-use hcx_exec::{Error, ErrorKind, ResponseBody};
+use hcx_exec::{Error, ErrorKind, ResponseBody, redact_userinfo};
 use http::header::{self, HeaderMap};
 use http::{Request, Response, StatusCode, Uri};
 use url::Url;
 
 use crate::chain::Context;
-use crate::url::redact_userinfo;
 
 /// Decides which responses are redirects and where they lead. Apache HttpClient 5:
 /// `RedirectStrategy`.
