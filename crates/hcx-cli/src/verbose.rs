@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hcx::http::header::{AUTHORIZATION, COOKIE, LOCATION, PROXY_AUTHORIZATION, SET_COOKIE};
+use hcx::exec::is_secret_field;
+use hcx::http::header::LOCATION;
 use hcx::http::{HeaderMap, StatusCode, Version};
 use hcx::{
     CloseReason, Connected, ConnectionInfo, ConnectionRef, Decision, Error, EventListener,
@@ -274,10 +275,7 @@ fn response_head_lines(version: Version, status: StatusCode, headers: &HeaderMap
 fn redact(line: &str) -> String {
     if let Some((name, value)) = line.split_once(':') {
         let name = name.trim();
-        if [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE, SET_COOKIE]
-            .iter()
-            .any(|secret| name.eq_ignore_ascii_case(secret.as_str()))
-        {
+        if is_secret_field(name.as_bytes()) {
             return format!("{name}: <redacted>");
         }
         if name.eq_ignore_ascii_case(LOCATION.as_str()) {

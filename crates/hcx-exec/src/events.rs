@@ -414,9 +414,10 @@ pub struct Events {
     listener: Option<Arc<dyn EventListener>>,
 }
 
-/// Fields whose values `hcx::headers` does not print: credentials and cookies.
-#[cfg(feature = "tracing")]
-fn is_secret(name: &[u8]) -> bool {
+/// Whether a field named `name` (any case) carries a secret: credentials and cookies
+/// (`Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie`). Their values are
+/// what `hcx::headers`, the `hcx` tool's `-v` and `Debug` output do not show.
+pub fn is_secret_field(name: &[u8]) -> bool {
     [
         &b"authorization"[..],
         b"proxy-authorization",
@@ -438,7 +439,7 @@ fn redacted_head(head: &[u8]) -> String {
             out.push_str("\r\n");
         }
         match line.split_once(':') {
-            Some((name, _)) if is_secret(name.trim().as_bytes()) => {
+            Some((name, _)) if is_secret_field(name.trim().as_bytes()) => {
                 out.push_str(name);
                 out.push_str(": <redacted>");
             }
@@ -458,7 +459,7 @@ impl fmt::Debug for RedactedFields<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for (name, value) in self.0 {
-            if is_secret(name.as_str().as_bytes()) {
+            if is_secret_field(name.as_str().as_bytes()) {
                 map.entry(name, &"<redacted>");
             } else {
                 map.entry(name, value);

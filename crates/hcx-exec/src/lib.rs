@@ -65,7 +65,7 @@ pub use connection::Connection;
 pub use error::{Error, ErrorKind, RequestProgress};
 pub use events::{
     ConnectTimings, Connected, ConnectionRef, EventListener, Events, RedirectEvent,
-    ResponseHeadRef, RetryCause, RetryEvent, TlsSession,
+    ResponseHeadRef, RetryCause, RetryEvent, TlsSession, is_secret_field,
 };
 pub use evictor::IdleConnectionEvictor;
 pub use exec::MainExec;

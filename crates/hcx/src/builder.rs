@@ -6,6 +6,7 @@ use std::time::Duration;
 
 #[cfg(feature = "rustls")]
 use hcx_exec::TlsIdentity;
+use hcx_exec::is_secret_field;
 use hcx_exec::{
     DefaultRoutePlanner, EnvProxyRoutePlanner, Error, ErrorKind, EventListener,
     IdleConnectionEvictor, MainExec, PoolingConnectionManager, PoolingConnectionManagerBuilder,
@@ -19,9 +20,7 @@ use hcx_reuse::{
 };
 use http::Uri;
 
-use http::header::{
-    AUTHORIZATION, COOKIE, HeaderMap, HeaderName, HeaderValue, PROXY_AUTHORIZATION, USER_AGENT,
-};
+use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
 use crate::chain::main::MainTransport;
 use crate::chain::protocol::ProtocolExec;
@@ -513,7 +512,7 @@ impl ClientBuilder {
     /// ([`Scope::left_origin`](crate::chain::Scope::left_origin)).
     pub fn default_header(mut self, name: HeaderName, mut value: HeaderValue) -> Self {
         // Credentials are marked sensitive, so no `Debug` of the builder shows them.
-        if [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE].contains(&name) {
+        if is_secret_field(name.as_str().as_bytes()) {
             value.set_sensitive(true);
         }
         if let Err(e) = self.default_headers.try_append(name, value) {

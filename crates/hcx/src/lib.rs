@@ -144,7 +144,7 @@ pub use rustls;
 pub mod exec {
     pub use hcx_exec::{
         Connection, Endpoint, ExecRuntime, IdleConnectionEvictor, Leftover, MainExec, Transport,
-        redact_userinfo,
+        is_secret_field, redact_userinfo,
     };
 }
 
