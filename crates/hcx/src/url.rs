@@ -24,7 +24,10 @@ fn parse(text: &str) -> Result<Uri, Error> {
 /// hcx never sends a URL's userinfo (credentials come from a credentials provider), so
 /// the client takes it out where a URI comes in: no error, event or log line shows it.
 pub(crate) fn strip_userinfo(uri: &Uri) -> Option<Uri> {
-    let (_, host) = uri.authority()?.as_str().rsplit_once('@')?;
+    let authority = uri.authority()?.as_str();
+    // On every request: a plain byte loop over a short authority, no searcher set-up.
+    let at = authority.bytes().rposition(|b| b == b'@')?;
+    let host = &authority[at + 1..];
     let mut parts = uri.clone().into_parts();
     parts.authority = Some(host.parse().ok()?);
     Uri::from_parts(parts).ok()
