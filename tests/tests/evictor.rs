@@ -196,3 +196,37 @@ fn the_evictor_closes_a_connection_kept_without_limit_when_its_time_to_live_ends
     assert_eq!(reason, Some(CloseReason::Expired), "{:?}", client.stats());
     Ok(())
 }
+
+/// Two clients in turn on one connection manager (Apache: a shared
+/// `PoolingHttpClientConnectionManager`), each with an evictor: once the first client
+/// is gone, the second starts its own, which evicts.
+#[test]
+fn a_client_sharing_a_manager_starts_an_evictor_after_the_first_client_is_dropped() -> TestResult {
+    let server = impatient_server()?;
+    let (tx, closes) = std::sync::mpsc::channel();
+    let manager = hcx::PoolingConnectionManager::builder()
+        .event_listener(std::sync::Arc::new(Closes(std::sync::Mutex::new(tx))))
+        .build()?;
+    let first = Client::builder()
+        .connection_manager(manager.clone())
+        .evict_expired_connections()
+        .build()?;
+    assert!(
+        Client::builder()
+            .connection_manager(manager.clone())
+            .evict_expired_connections()
+            .build()
+            .is_err_and(|e| e.kind() == hcx::ErrorKind::Config),
+        "one evictor at a time"
+    );
+    drop(first);
+    let second = Client::builder()
+        .connection_manager(manager)
+        .evict_idle_connections(Duration::from_millis(20))
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    second.get(server.url("/"))?.into_body().into_string()?;
+    let reason = closes.recv_timeout(SAFETY).ok();
+    assert_eq!(reason, Some(CloseReason::IdleEvicted));
+    Ok(())
+}

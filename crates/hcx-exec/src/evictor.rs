@@ -2,7 +2,7 @@
 //! long-idle pooled connections when they fall due, not on a poll.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -23,8 +23,9 @@ use crate::manager::PoolingConnectionManager;
 /// them; a client that goes quiet then keeps sockets the server has closed (in
 /// `CLOSE_WAIT`) until its next request.
 ///
-/// One per connection manager, for the manager's life. Dropping it stops the thread
-/// and joins it (promptly: the thread waits on a channel, not a sleep).
+/// One at a time per connection manager. Dropping it stops the thread and joins it
+/// (promptly: the thread waits on a channel, not a sleep); another can then be started
+/// for the same manager, by a new client sharing it, say.
 ///
 /// ```
 /// use hcx_exec::{IdleConnectionEvictor, PoolingConnectionManager};
@@ -37,16 +38,25 @@ use crate::manager::PoolingConnectionManager;
 pub struct IdleConnectionEvictor {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    manager: PoolingConnectionManager,
 }
 
-/// What the manager keeps to wake its evictor early.
+/// What the manager keeps to wake its evictor early: made by the first evictor started
+/// for it and kept for the manager's life, so that the release path reads it without a
+/// lock; each evictor claims it while it runs.
 pub(crate) struct EvictorLink {
     /// When the evictor next wakes, in nanoseconds since `base` (`u64::MAX`: it waits
-    /// for a wake-up).
+    /// for a wake-up; 0, while none runs: nothing is due before it, so no release
+    /// sends).
     planned: AtomicU64,
     base: Instant,
-    idle_for: Option<Duration>,
+    /// The running evictor's idle limit in nanoseconds (`u64::MAX`: none).
+    idle_for: AtomicU64,
     wake: Sender<()>,
+    /// The thread's end of `wake`, kept for the next evictor.
+    woken: Receiver<()>,
+    /// Whether an evictor holds the link.
+    running: AtomicBool,
 }
 
 impl EvictorLink {
@@ -60,7 +70,7 @@ impl EvictorLink {
         valid_for: Option<Duration>,
         ttl_end: Option<Instant>,
     ) {
-        let idle_due = match (valid_for, self.idle_for) {
+        let idle_due = match (valid_for, self.idle_for()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (Some(a), None) | (None, Some(a)) => Some(a),
             (None, None) => None,
@@ -78,6 +88,49 @@ impl EvictorLink {
         }
     }
 
+    fn new(base: Instant) -> EvictorLink {
+        let (wake, woken) = bounded::<()>(1);
+        EvictorLink {
+            planned: AtomicU64::new(0),
+            base,
+            idle_for: AtomicU64::new(u64::MAX),
+            wake,
+            woken,
+            running: AtomicBool::new(false),
+        }
+    }
+
+    fn idle_for(&self) -> Option<Duration> {
+        match self.idle_for.load(Ordering::Acquire) {
+            u64::MAX => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
+    }
+
+    /// Claims the link for a new evictor; `false` if one runs.
+    fn claim(&self, idle_for: Option<Duration>) -> bool {
+        if self
+            .running
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        let nanos = idle_for.map_or(u64::MAX, |d| {
+            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
+        });
+        self.idle_for.store(nanos, Ordering::Release);
+        // Wake-ups meant for the last evictor: the new one sweeps first anyway.
+        while self.woken.try_recv().is_ok() {}
+        true
+    }
+
+    /// The evictor holding the link has stopped: releases stop waking anyone.
+    fn unclaim(&self) {
+        self.planned.store(0, Ordering::Release);
+        self.running.store(false, Ordering::Release);
+    }
+
     fn stamp(&self, at: Instant) -> u64 {
         u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
     }
@@ -85,36 +138,33 @@ impl EvictorLink {
 
 impl IdleConnectionEvictor {
     /// Starts the thread for `manager`: it closes expired connections and, with
-    /// `idle_for`, connections idle at least that long. A manager takes one evictor; a
-    /// second is a configuration error.
+    /// `idle_for`, connections idle at least that long. A manager runs one evictor at a
+    /// time; starting a second while the first runs is a configuration error.
     pub fn start(
         manager: &PoolingConnectionManager,
         idle_for: Option<Duration>,
     ) -> Result<IdleConnectionEvictor, Error> {
-        let (wake_tx, wake_rx) = bounded::<()>(1);
-        let (stop_tx, stop_rx) = bounded::<()>(0);
-        let link = EvictorLink {
-            planned: AtomicU64::new(u64::MAX),
-            base: manager.pool().now(),
-            idle_for,
-            wake: wake_tx,
-        };
-        manager.link_evictor(link).map_err(|()| {
-            Error::new(
+        let link = manager.evictor_link_or_init(|| EvictorLink::new(manager.pool().now()));
+        if !link.claim(idle_for) {
+            return Err(Error::new(
                 ErrorKind::Config,
                 "this connection manager already has an idle-connection evictor",
-            )
-        })?;
+            ));
+        }
+        let (stop_tx, stop_rx) = bounded::<()>(0);
         let thread_manager = manager.clone();
+        let wake_rx = link.woken.clone();
         let thread = std::thread::Builder::new()
             .name("hcx-evictor".into())
             .spawn(move || run(&thread_manager, idle_for, &wake_rx, &stop_rx))
             .map_err(|e| {
+                link.unclaim();
                 Error::new(ErrorKind::Config, "cannot start the evictor thread").with_source(e)
             })?;
         Ok(IdleConnectionEvictor {
             stop: Some(stop_tx),
             thread: Some(thread),
+            manager: manager.clone(),
         })
     }
 
@@ -199,6 +249,9 @@ impl Drop for IdleConnectionEvictor {
         drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        if let Some(link) = self.manager.evictor_link() {
+            link.unclaim();
         }
     }
 }
@@ -288,13 +341,10 @@ mod tests {
     {
         let clock = ManualClock::new();
         let (manager, _listener) = pooled(&clock, &[])?;
-        let (tx, rx) = bounded(1);
-        let link = EvictorLink {
-            planned: AtomicU64::new(u64::MAX),
-            base: manager.pool().now(),
-            idle_for: None,
-            wake: tx,
-        };
+        let link = EvictorLink::new(manager.pool().now());
+        let rx = link.woken.clone();
+        assert!(link.claim(None));
+        link.planned.store(u64::MAX, Ordering::Release);
         let now = manager.pool().now();
         link.released(now, None, None);
         assert!(rx.try_recv().is_err(), "no limit: nothing falls due");
@@ -318,6 +368,10 @@ mod tests {
             Some(now + Duration::from_secs(5)),
         );
         assert!(rx.try_recv().is_ok(), "the time-to-live ends first: woken");
+        // Once the evictor holding the link stops, nothing is woken.
+        link.unclaim();
+        link.released(now, Some(Duration::from_secs(3)), None);
+        assert!(rx.try_recv().is_err(), "no evictor: no wake-up");
         Ok(())
     }
 
@@ -328,6 +382,29 @@ mod tests {
         let second = IdleConnectionEvictor::start(&manager, None);
         assert!(second.is_err_and(|e| e.kind() == ErrorKind::Config));
         drop(first); // returns only once the thread is gone
+        Ok(())
+    }
+
+    #[test]
+    fn an_evictor_started_after_one_was_dropped_runs_and_is_woken()
+    -> Result<(), Box<dyn std::error::Error>> {
+        // A client sharing a manager with an earlier, dropped client starts its own.
+        let (manager, _listener) = pooled(&ManualClock::new(), &[])?;
+        drop(IdleConnectionEvictor::start(&manager, None)?);
+        let second = IdleConnectionEvictor::start(&manager, Some(Duration::from_secs(7)))?;
+        let link = manager.evictor_link().ok_or("no link")?;
+        assert_eq!(
+            link.idle_for(),
+            Some(Duration::from_secs(7)),
+            "the new limit"
+        );
+        assert!(
+            IdleConnectionEvictor::start(&manager, None).is_err(),
+            "still one at a time"
+        );
+        drop(second);
+        assert!(!link.running.load(Ordering::Acquire));
+        drop(IdleConnectionEvictor::start(&manager, None)?);
         Ok(())
     }
 }

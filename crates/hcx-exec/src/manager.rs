@@ -498,9 +498,9 @@ impl PoolingConnectionManager {
         &self.inner.pool
     }
 
-    /// Attaches an evictor; `Err` if one is attached already.
-    pub(crate) fn link_evictor(&self, link: EvictorLink) -> Result<(), ()> {
-        self.inner.evictor.set(link).map_err(|_| ())
+    /// The link to this manager's evictors, made by `init` the first time.
+    pub(crate) fn evictor_link_or_init(&self, init: impl FnOnce() -> EvictorLink) -> &EvictorLink {
+        self.inner.evictor.get_or_init(init)
     }
 
     pub(crate) fn evictor_link(&self) -> Option<&EvictorLink> {
