@@ -46,9 +46,10 @@ const NO_ROUTE: usize = usize::MAX;
 
 /// Work that must wait until the pool lock is released: waking waiters (a waker may
 /// run arbitrary code, and waking a thread is a system call) and closing connections
-/// (they may do I/O). One wake-up, the common case of a hand-off, is kept inline; the
-/// rest is allocated only when there is some, so the common lease and release pay
-/// nothing for it.
+/// (they may do I/O). One wake-up, the common case of a hand-off, and one close, the
+/// common case of a release after `Connection: close`, are kept inline; the rest is
+/// allocated only when there is some, so the common lease and release pay nothing for
+/// it.
 ///
 /// A served waiter must never miss its wake-up, even if user code panics under the
 /// lock after the hand-off (a route key's `Clone` or `Debug`) or a waker panics while
@@ -56,6 +57,7 @@ const NO_ROUTE: usize = usize::MAX;
 #[derive(Debug)]
 pub(crate) struct Deferred<C> {
     wake_first: Option<Waker>,
+    close_first: Option<(C, CloseReason)>,
     work: Option<Box<Work<C>>>,
 }
 
@@ -70,6 +72,7 @@ impl<C> Deferred<C> {
     pub(crate) fn new() -> Self {
         Self {
             wake_first: None,
+            close_first: None,
             work: None,
         }
     }
@@ -84,7 +87,11 @@ impl<C> Deferred<C> {
     }
 
     pub(crate) fn close(&mut self, conn: C, reason: CloseReason) {
-        self.work().closings.push_back((conn, reason));
+        if self.close_first.is_none() && self.work.is_none() {
+            self.close_first = Some((conn, reason));
+        } else {
+            self.work().closings.push_back((conn, reason));
+        }
     }
 
     #[inline]
@@ -101,7 +108,7 @@ impl<C> Deferred<C> {
     /// `true` if there is nothing to do after unlock.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.wake_first.is_none() && self.work.is_none()
+        self.wake_first.is_none() && self.close_first.is_none() && self.work.is_none()
     }
 
     /// Wakes every waiter, in the order they were served.
@@ -120,6 +127,9 @@ impl<C> Deferred<C> {
     /// taken out before it runs, so a panic leaves the rest to `Drop`.
     pub(crate) fn run(&mut self, mut dispose: impl FnMut(C, CloseReason)) {
         self.wake_all();
+        if let Some((conn, reason)) = self.close_first.take() {
+            dispose(conn, reason);
+        }
         if let Some(work) = self.work.as_mut() {
             while let Some((conn, reason)) = work.closings.pop_front() {
                 dispose(conn, reason);

@@ -36,6 +36,11 @@ pub(super) fn interleave_families(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
     let Some(first_is_v6) = addrs.first().map(SocketAddr::is_ipv6) else {
         return addrs;
     };
+    // One family (an IP literal, a host with only A records): nothing to interleave,
+    // and nothing to allocate.
+    if addrs.iter().all(|addr| addr.is_ipv6() == first_is_v6) {
+        return addrs;
+    }
     let len = addrs.len();
     let (first, other): (Vec<_>, Vec<_>) = addrs
         .into_iter()
