@@ -47,7 +47,7 @@ RUST_SERVER="$HERE/target/release/peers-server"
 # ---- which server --------------------------------------------------------------------
 # nginx is the reference; where it is missing the run asks for it (INSTALL_NGINX=1
 # installs it with apt-get as root) or uses peers-server, and says so.
-if [[ "$SERVER" == auto && ! -x "$NGINX" && "${INSTALL_NGINX:-0}" == 1 ]]; then
+if [[ "$SERVER" != rust && ! -x "$NGINX" && "${INSTALL_NGINX:-0}" == 1 ]]; then
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
     echo "nginx not found: installing it (apt-get install nginx)" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null \
@@ -184,14 +184,18 @@ cell_args() { # cell -> "path threads conns"
 }
 
 wrk_reference() { # $1 = layout (pinned only, as the task wants it), $2 = run
-  local out rps p50 p99
+  local out rps p50 p99 errors
   out="$(taskset -c 0 wrk -c1 -t1 -d"${RUN_SECONDS}s" --latency "$BASE/small")"
   rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
   to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000000} }' <<<"$1"; }
   p50="$(to_us "$(awk '$1=="50%" {print $2}' <<<"$out")")"
   p99="$(to_us "$(awk '$1=="99%" {print $2}' <<<"$out")")"
-  printf '{"mode":"load","cell":"h1_seq_x1_small","layout":"%s","run":%s,"client":"wrk","threads":1,"conns":1,"rps":%s,"p50_us":%s,"p99_us":%s,"errors":0}\n' \
-    "$1" "$2" "$rps" "${p50:-null}" "${p99:-null}" | tee -a "$RAW"
+  # wrk's own error lines: socket errors (connect, read, write, timeout) and
+  # responses other than 2xx/3xx; absent when there were none.
+  errors="$(awk '/^  Socket errors:/ {gsub(/,/,""); n+=$4+$6+$8+$10}
+    /^  Non-2xx or 3xx responses:/ {n+=$5} END {print n+0}' <<<"$out")"
+  printf '{"mode":"load","cell":"h1_seq_x1_small","layout":"%s","run":%s,"client":"wrk","threads":1,"conns":1,"rps":%s,"p50_us":%s,"p99_us":%s,"errors":%s}\n' \
+    "$1" "$2" "$rps" "${p50:-null}" "${p99:-null}" "$errors" | tee -a "$RAW"
 }
 
 run_layout() { # $1 = layout
@@ -266,8 +270,13 @@ for layout in $LAYOUTS; do
   run_layout "$layout"
 done
 
+# Which hcx was measured: the commit (with "+changes" for a dirty tree) and when the
+# driver was built, which with SKIP_BUILD=1 may be before the commit.
+HCX_REV="$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[[ -n "$(git -C "$HERE/../.." status --porcelain --untracked-files=no 2>/dev/null)" ]] && HCX_REV="$HCX_REV+changes"
+BUILT="$(date -u -r "$PEERS" +%Y-%m-%dT%H:%MZ 2>/dev/null || echo unknown)"
 python3 "$HERE/summarize.py" "$RAW" \
-  --note "RUNS=$RUNS SECONDS=$RUN_SECONDS WARMUP=$WARMUP FREE_WORKERS=$FREE_WORKERS $SERVER_NAME $(nproc) cores, wall $(( $(date +%s) - START_TIME )) s" \
+  --note "RUNS=$RUNS SECONDS=$RUN_SECONDS WARMUP=$WARMUP FREE_WORKERS=$FREE_WORKERS $SERVER_NAME $(nproc) cores, wall $(( $(date +%s) - START_TIME )) s; hcx $HCX_REV, driver built $BUILT" \
   | tee "$SUMMARY"
 echo "raw: $RAW" >&2
 echo "summary: $SUMMARY" >&2

@@ -4,8 +4,10 @@
 usage: summarize.py raw-<stamp>.jsonl [--note TEXT]
 
 Per layout: requests/s (median of the runs) per cell and client, with hcx / the best
-other client; CPU µs per request; then, per cell, the median run's details. Then the
-syscall counts (strace) and the idle-connection memory.
+other client; CPU µs per request; then, per cell, the median run's details. The median
+run is the run with the median requests/s (of an even count, the upper of the middle
+two), and every figure of a cell comes from it, so they agree; errors are summed over
+all runs. Then the syscall counts (strace) and the idle-connection memory.
 """
 import json
 import statistics
@@ -63,10 +65,7 @@ def main():
             (cell, client): median_run(loads[(layout, cell, client)])
             for cell in cells for client in clients if loads.get((layout, cell, client))
         }
-        rps = {
-            key: statistics.median(r["rps"] for r in loads[(layout,) + key])
-            for key in medians
-        }
+        rps = {key: run["rps"] for key, run in medians.items()}
 
         out += [f"## {layout}", "", "Requests/s (median of runs)", ""]
         out.append("| cell | " + " | ".join(clients) + " | hcx / best other |")
@@ -119,7 +118,7 @@ def main():
 
         out += ["", "Median run details", "",
                 "| cell | client | rps | p50 µs | p99 µs | CPU µs/req | csw/req | allocs/req "
-                "| accepted (run / measured) | errors |",
+                "| accepted (run / measured) | errors (all runs) |",
                 "|---|---|---|---|---|---|---|---|---|---|"]
         for cell in cells:
             for client in clients:
@@ -127,9 +126,11 @@ def main():
                 if not r:
                     continue
                 accepted = f"{fmt(r.get('accepted_total'))} / {fmt(r.get('accepted_measured'))}"
-                errors = fmt(r.get("errors"))
-                if r.get("first_error"):
-                    errors += f" ({r['first_error'][:60]})"
+                runs = loads[(layout, cell, client)]
+                errors = fmt(sum(x.get("errors") or 0 for x in runs))
+                first = next((x["first_error"] for x in runs if x.get("first_error")), None)
+                if first:
+                    errors += f" ({first[:60]})"
                 out.append(
                     f"| {cell} | {client} | {fmt(r['rps'])} | {fmt(r.get('p50_us'), 1)} "
                     f"| {fmt(r.get('p99_us'), 1)} | {fmt(r.get('cpu_us_per_req'), 1)} "
