@@ -275,3 +275,48 @@ fn debug_and_display_of_secret_holding_types_hold_up() -> TestResult {
     assert_clean("Debug/Display", &all);
     Ok(())
 }
+
+/// A logging interceptor placed last prints the request as it is sent, and a handler
+/// prints the response: the caller's own `Authorization` and `Cookie`, the cookie the
+/// store adds and the server's `Set-Cookie` are all hidden from that `Debug`, as
+/// AUTH's `Authorization` always was.
+#[test]
+fn debug_of_requests_and_responses_hides_credentials_and_cookies() -> TestResult {
+    let server = server()?;
+    let seen = Arc::new(Mutex::new(String::new()));
+    let log = Arc::clone(&seen);
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .cookie_store(Arc::new(hcx::CookieStore::new()))
+        .add_request_interceptor_last(
+            move |request: &mut hcx::http::Request<Body>, _: &mut hcx::chain::Context| {
+                let _ = writeln!(log.lock(), "{request:?}");
+                Ok::<(), hcx::Error>(())
+            },
+        )
+        .build()?;
+    // The first response stores `sid=setc-SECRET`; the second request carries it.
+    for _ in 0..2 {
+        let request = hcx::http::Request::get(server.url("/"))
+            .header(AUTHORIZATION, "Bearer tok-SECRET")
+            .body(Body::empty())?;
+        let response = client.execute(request)?;
+        let _ = writeln!(seen.lock(), "{response:?}");
+        response.into_body().into_string()?;
+    }
+    let out = seen.lock().clone();
+    assert!(
+        out.contains("authorization") && out.contains("set-cookie"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"cookie\": Sensitive"),
+        "the store's cookie: {out}"
+    );
+    assert_clean("Debug of requests and responses", &out);
+    // Marked sensitive, not changed: the server got the values.
+    let sent = server.last_request().ok_or("no request")?;
+    assert_eq!(sent.headers[AUTHORIZATION], "Bearer tok-SECRET");
+    assert_eq!(sent.headers[COOKIE], "sid=setc-SECRET");
+    Ok(())
+}

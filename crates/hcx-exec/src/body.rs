@@ -22,6 +22,7 @@ type Factory = Arc<dyn Fn() -> io::Result<BoxReader> + Send + Sync + 'static>;
 ///
 /// [`is_replayable`](Self::is_replayable) says whether it can be sent twice (the retry
 /// and redirect layers need to know); [`try_clone`](Self::try_clone) makes the copy.
+#[doc(alias("HttpEntity", "StringEntity", "ByteArrayEntity", "InputStreamEntity"))]
 pub struct Body {
     kind: BodyKind,
 }

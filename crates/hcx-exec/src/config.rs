@@ -25,7 +25,9 @@ use crate::error::{Error, ErrorKind};
 #[non_exhaustive]
 pub struct RequestConfig {
     /// How long to wait for a connection from the pool. Default 3 minutes.
-    /// Apache: `connectionRequestTimeout`.
+    /// `Duration::ZERO` never waits (a busy pool fails the request at once with
+    /// `LeaseTimeout`), where Apache reads 0 as "wait forever": for that, give a long
+    /// duration (`Duration::MAX` works). Apache: `connectionRequestTimeout`.
     pub connection_request_timeout: Duration,
     /// How long making a new connection may take: the TCP connect over all the
     /// addresses (raced), the proxy's `CONNECT` tunnel and the TLS handshake together.

@@ -60,29 +60,37 @@ pub enum ErrorKind {
     /// A configuration value cannot be used (a pool limit of zero …).
     Config,
     /// The host name did not resolve. Apache: `UnknownHostException`.
+    #[doc(alias("UnknownHostException"))]
     UnknownHost,
     /// The connect failed: refused, unreachable. Apache: `HttpHostConnectException`.
+    #[doc(alias("HttpHostConnectException", "ConnectException"))]
     Connect,
     /// The connect timeout ran out. Apache: `ConnectTimeoutException`.
+    #[doc(alias("ConnectTimeoutException"))]
     ConnectTimeout,
     /// No connection came free in the pool within the connection request timeout.
     /// Apache: `ConnectionRequestTimeoutException`.
+    #[doc(alias("ConnectionRequestTimeoutException", "ConnectionPoolTimeoutException"))]
     LeaseTimeout,
     /// The connection manager was shut down. Apache: `IllegalStateException`
     /// ("Connection pool shut down").
     Shutdown,
     /// The server did not answer, or send more of the body, within the response
     /// timeout. Apache: `SocketTimeoutException`.
+    #[doc(alias("SocketTimeoutException"))]
     ResponseTimeout,
     /// The connection closed or was reset before any byte of a response arrived.
     /// Apache: `NoHttpResponseException`.
+    #[doc(alias("NoHttpResponseException"))]
     ClosedBeforeResponse,
     /// The connection ended before the response body did. Apache:
     /// `ConnectionClosedException` / `TruncatedChunkException`.
+    #[doc(alias("ConnectionClosedException", "TruncatedChunkException"))]
     IncompleteBody,
     /// The server broke HTTP/1.1: not HTTP, a bad chunk size, conflicting lengths, a
     /// truncated head … The codec's own kind is [`Error::protocol_error`]. Apache:
     /// `ProtocolException` / `MalformedChunkCodingException`.
+    #[doc(alias("ProtocolException", "MalformedChunkCodingException"))]
     Protocol,
     /// Reading the caller's request body failed (its reader or factory returned an
     /// error, or a sized body had fewer or more bytes than its declared length). The
@@ -96,6 +104,7 @@ pub enum ErrorKind {
     /// A redirect could not be followed: too many, circular, no usable `Location`, or
     /// a body that cannot be sent again. Apache: `RedirectException` /
     /// `CircularRedirectException`.
+    #[doc(alias("RedirectException", "CircularRedirectException"))]
     Redirect,
     /// A compressed body could not be decoded (corrupt data). Apache: `ZipException`.
     Decompression,
@@ -106,10 +115,12 @@ pub enum ErrorKind {
     /// its issuer is not trusted, it expired, or the server wanted a client
     /// certificate it did not get. Never retried. Apache: `SSLHandshakeException` /
     /// `SSLPeerUnverifiedException`.
+    #[doc(alias("SSLHandshakeException", "SSLException"))]
     Tls,
     /// The proxy refused to open a tunnel (`CONNECT` answered with a status other than
     /// 2xx, such as 407 or 403); [`Error::proxy_status`] and [`Error::proxy_headers`]
     /// carry its answer. Apache: `TunnelRefusedException`.
+    #[doc(alias("TunnelRefusedException"))]
     ProxyTunnel,
 }
 

@@ -16,6 +16,7 @@ use crate::ResponseBody;
 /// the body keeps it in one box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[doc(alias("EndpointDetails"))]
 pub struct ResponseInfo {
     /// How the connection was obtained.
     pub connection: ConnectionInfo,

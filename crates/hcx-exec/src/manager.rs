@@ -48,6 +48,7 @@ type ConnLease = Lease<Route, Connection, UserToken>;
 /// [`close_idle`](Self::close_idle) / [`close_expired`](Self::close_expired), or by an
 /// [`IdleConnectionEvictor`](crate::IdleConnectionEvictor) if you start one.
 #[derive(Clone)]
+#[doc(alias("PoolingHttpClientConnectionManager"))]
 pub struct PoolingConnectionManager {
     inner: Arc<Inner>,
 }
@@ -87,6 +88,7 @@ impl Clock for SharedClock {
 }
 
 /// Builds a [`PoolingConnectionManager`].
+#[doc(alias("PoolingHttpClientConnectionManagerBuilder"))]
 pub struct PoolingConnectionManagerBuilder {
     config: PoolConfig,
     clock: SharedClock,
@@ -281,6 +283,7 @@ impl fmt::Debug for PoolingConnectionManagerBuilder {
 /// Counts of a [`PoolingConnectionManager`] at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[doc(alias("PoolStats", "getTotalStats"))]
 pub struct ManagerStats {
     /// The pool's counts (leased, idle, waiting, limit).
     pub pool: PoolStats,
@@ -483,12 +486,14 @@ impl PoolingConnectionManager {
     }
 
     /// The counts of one route.
+    #[doc(alias("getStats"))]
     pub fn route_stats(&self, route: &Route) -> PoolStats {
         self.inner.pool.route_stats(route)
     }
 
     /// Closes every idle connection and fails every lease, waiting or future; leased
     /// connections are closed when given back. Apache: `close()`.
+    #[doc(alias("close"))]
     pub fn shutdown(&self) {
         self.inner.pool.shutdown();
     }

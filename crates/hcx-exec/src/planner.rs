@@ -15,6 +15,7 @@ use crate::tls::TlsIdentity;
 /// `HttpRoutePlanner` (`DefaultRoutePlanner`, `DefaultProxyRoutePlanner`,
 /// `SystemDefaultRoutePlanner`). Asked for every request and every redirect hop. Any
 /// `Fn(&Uri) -> Result<Route, Error> + Send + Sync` closure is one.
+#[doc(alias("HttpRoutePlanner"))]
 pub trait RoutePlanner: Send + Sync {
     /// The route for a request to `uri` (absolute).
     fn plan(&self, uri: &Uri) -> Result<Route, Error>;
@@ -33,6 +34,7 @@ where
 /// identity. The default planner (with no proxy). Apache: `DefaultRoutePlanner` /
 /// `DefaultProxyRoutePlanner`.
 #[derive(Clone)]
+#[doc(alias("DefaultProxyRoutePlanner"))]
 pub struct DefaultRoutePlanner {
     proxy: Option<Proxy>,
     #[cfg(feature = "rustls")]
@@ -133,6 +135,7 @@ impl fmt::Debug for DefaultRoutePlanner {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
+#[doc(alias("SystemDefaultRoutePlanner"))]
 pub struct EnvProxyRoutePlanner {
     http: Option<Proxy>,
     https: Option<Proxy>,

@@ -12,6 +12,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 /// connect timeout: IPv6 and IPv4 interleaved, starting with the family of the first
 /// address and keeping the order given within each family, the next attempt 250 ms
 /// after the previous one (or at once when it fails); the first to connect wins.
+#[doc(alias("DnsResolver"))]
 pub trait Resolver: Send + Sync {
     /// The addresses of `host` (a name or an IP literal, IPv6 without brackets) at
     /// `port`. An empty list is treated as "not found".
@@ -30,6 +31,7 @@ where
 /// The operating system's resolver (`getaddrinfo` through [`ToSocketAddrs`]). The
 /// default. Apache: `SystemDefaultDnsResolver`.
 #[derive(Debug, Clone, Copy, Default)]
+#[doc(alias("SystemDefaultDnsResolver"))]
 pub struct SystemResolver;
 
 impl Resolver for SystemResolver {
@@ -53,6 +55,7 @@ impl Resolver for SystemResolver {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Default)]
+#[doc(alias("InMemoryDnsResolver"))]
 pub struct StaticResolver {
     names: HashMap<String, Vec<IpAddr>>,
 }

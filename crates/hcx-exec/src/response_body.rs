@@ -38,6 +38,7 @@ const DIRECT_READ_MIN: usize = 8 * 1024;
 ///
 /// Apache HttpClient: the response entity's content stream with its
 /// `EofSensorInputStream` / `ResponseEntityProxy`.
+#[doc(alias("HttpEntity", "CloseableHttpResponse"))]
 pub struct ResponseBody {
     state: State,
     /// Boxed: rare, and a `HeaderMap` inline would make every response 88 bytes
@@ -195,6 +196,7 @@ impl ResponseBody {
     }
 
     /// Reads the rest of the body into memory.
+    #[doc(alias("toByteArray"))]
     pub fn into_vec(mut self) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
         if let State::Streaming(s) = &self.state {
@@ -219,6 +221,7 @@ impl ResponseBody {
     /// released as usual). The `Content-Type` charset is not looked at: for another
     /// charset, or to replace bad bytes as Apache's `EntityUtils.toString` does, take
     /// [`into_vec`](Self::into_vec) and decode it.
+    #[doc(alias("toString"))]
     pub fn into_string(self) -> Result<String, Error> {
         let self_facts = self.facts;
         String::from_utf8(self.into_vec()?).map_err(|e| {
@@ -240,6 +243,7 @@ impl ResponseBody {
     /// [`ResponseInfo`] gives. A body seen through another reader
     /// ([`map_reader`](Self::map_reader), a decoded body) closes the original's
     /// connection the same way. Apache: `response.close()` without consuming.
+    #[doc(alias("close"))]
     pub fn discard(mut self) {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Streaming(s) => s.close_unread(),

@@ -55,6 +55,7 @@ impl Scheme {
 /// # Ok::<(), hcx_exec::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
+#[doc(alias("HttpHost"))]
 pub struct Proxy {
     host: Host,
     port: u16,
@@ -232,6 +233,7 @@ impl fmt::Debug for Proxy {
 /// and `(tls: name)` when they apply.
 #[derive(Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[doc(alias("HttpRoute"))]
 pub struct Route {
     /// The scheme.
     pub scheme: Scheme,

@@ -411,7 +411,7 @@ impl RawHead {
             } else {
                 HeaderValue::from_bytes(raw_value)
             };
-            let value = value.map_err(|_| {
+            let mut value = value.map_err(|_| {
                 Error::new(
                     ErrorKind::InvalidHead,
                     format!(
@@ -420,6 +420,11 @@ impl RawHead {
                     ),
                 )
             })?;
+            // A server's cookies are secrets of the session: no `Debug` of the response
+            // (a handler's or an interceptor's log line) shows them.
+            if name == http::header::SET_COOKIE {
+                value.set_sensitive(true);
+            }
             headers.try_append(name, value).map_err(|_| too_many())?;
         }
         let reason = match shared {

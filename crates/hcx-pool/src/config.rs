@@ -21,7 +21,11 @@ pub enum ReusePolicy {
 ///
 /// The defaults are Apache HttpClient 5's: 25 connections in all, 5 per route, LIFO
 /// reuse, no time-to-live.
+///
+/// `#[non_exhaustive]`: start from [`PoolConfig::default`] or
+/// [`PoolConfig::with_limits`] and use the `with_*` setters (or assign the fields).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolConfig {
     /// Most connections (leased + idle) in the whole pool. Default 25.
     /// Apache: `maxTotal`.
@@ -56,6 +60,20 @@ impl PoolConfig {
             default_max_per_route,
             ..Self::default()
         }
+    }
+
+    /// Sets [`reuse_policy`](Self::reuse_policy).
+    #[must_use]
+    pub fn with_reuse_policy(mut self, policy: ReusePolicy) -> Self {
+        self.reuse_policy = policy;
+        self
+    }
+
+    /// Sets [`time_to_live`](Self::time_to_live).
+    #[must_use]
+    pub fn with_time_to_live(mut self, ttl: Option<Duration>) -> Self {
+        self.time_to_live = ttl;
+        self
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {

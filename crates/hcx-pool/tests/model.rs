@@ -346,11 +346,9 @@ impl Real {
 }
 
 fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCaseError> {
-    let config = PoolConfig {
-        reuse_policy: policy,
-        time_to_live: ttl.map(Duration::from_millis),
-        ..PoolConfig::with_limits(4, 2)
-    };
+    let config = PoolConfig::with_limits(4, 2)
+        .with_reuse_policy(policy)
+        .with_time_to_live(ttl.map(Duration::from_millis));
     let mut real = Real {
         h: Harness::new(config),
         leases: Vec::new(),

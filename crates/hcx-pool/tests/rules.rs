@@ -239,10 +239,7 @@ fn route_full_of_mismatched_idle_evicts_its_least_recently_used() {
 #[test]
 fn lifo_reuses_newest_and_fifo_reuses_oldest() {
     for (policy, expect_first) in [(ReusePolicy::Lifo, 2), (ReusePolicy::Fifo, 1)] {
-        let h = Harness::new(PoolConfig {
-            reuse_policy: policy,
-            ..PoolConfig::with_limits(5, 5)
-        });
+        let h = Harness::new(PoolConfig::with_limits(5, 5).with_reuse_policy(policy));
         let l1 = h.lease_connected("a", None);
         let l2 = h.lease_connected("a", None);
         let (c1, c2) = (conn(&l1).unwrap(), conn(&l2).unwrap());
@@ -272,10 +269,9 @@ fn create_new_if_expired() {
 
 #[test]
 fn valid_for_is_measured_from_release_and_bounded_by_time_to_live() {
-    let h = Harness::new(PoolConfig {
-        time_to_live: Some(Duration::from_secs(10)),
-        ..PoolConfig::with_limits(2, 2)
-    });
+    let h = Harness::new(
+        PoolConfig::with_limits(2, 2).with_time_to_live(Some(Duration::from_secs(10))),
+    );
     let lease = h.lease_connected("a", None);
     let created = lease.created();
     assert_eq!(
@@ -889,10 +885,7 @@ fn a_panicking_disposal_does_not_lose_the_wake_up() {
 
 #[test]
 fn zero_time_to_live_is_a_config_error() {
-    let config = PoolConfig {
-        time_to_live: Some(Duration::ZERO),
-        ..PoolConfig::default()
-    };
+    let config = PoolConfig::default().with_time_to_live(Some(Duration::ZERO));
     assert_eq!(
         Pool::<Route, Conn>::new(config).unwrap_err(),
         ConfigError::ZeroTimeToLive

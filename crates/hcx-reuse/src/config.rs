@@ -10,6 +10,8 @@ use std::time::Duration;
 /// expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// What the text was meant to be: "duration", "keep-alive setting".
+    what: &'static str,
     input: String,
     problem: String,
 }
@@ -17,6 +19,7 @@ pub struct ConfigError {
 impl ConfigError {
     fn new(input: &str, problem: impl Into<String>) -> Self {
         ConfigError {
+            what: "keep-alive setting",
             input: input.to_owned(),
             problem: problem.into(),
         }
@@ -32,8 +35,8 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "invalid keep-alive setting {:?}: {}",
-            self.input, self.problem
+            "invalid {} {:?}: {}",
+            self.what, self.input, self.problem
         )
     }
 }
@@ -49,8 +52,9 @@ impl Error for ConfigError {}
 /// # Ok::<(), hcx_reuse::ConfigError>(())
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(text.trim()).map_err(|e| {
-        ConfigError::new(
+    humantime::parse_duration(text.trim()).map_err(|e| ConfigError {
+        what: "duration",
+        ..ConfigError::new(
             text,
             format!("expected a duration such as \"30s\" or \"2m 30s\" ({e})"),
         )

@@ -89,6 +89,7 @@ impl fmt::Display for KeepAlive {
 /// # let exchange = Exchange::framed(&http::Method::GET, &req, &head).unwrap();
 /// # assert_eq!(strategy.keep_alive(&exchange), KeepAlive::For(Duration::from_millis(2500)));
 /// ```
+#[doc(alias("ConnectionKeepAliveStrategy"))]
 pub trait KeepAliveStrategy: Send + Sync {
     /// How long the connection may stay idle after `exchange`.
     fn keep_alive(&self, exchange: &Exchange<'_>) -> KeepAlive;
@@ -163,6 +164,7 @@ where
 /// assert_eq!(s.for_server_timeout(Duration::ZERO), None); // do not keep
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[doc(alias("DefaultConnectionKeepAliveStrategy"))]
 pub struct DefaultKeepAliveStrategy {
     default: Option<Duration>,
     max: Option<Duration>,

@@ -77,6 +77,7 @@ where
 /// reads its verdict from the [`Exchange`] rather than parsing the fields again.
 /// Where this differs from Apache 4.4 and 5.x, and why, is in `docs/reuse.md`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[doc(alias("DefaultConnectionReuseStrategy"))]
 pub struct DefaultReuseStrategy;
 
 impl ConnectionReuseStrategy for DefaultReuseStrategy {
@@ -135,6 +136,7 @@ impl ConnectionReuseStrategy for DefaultReuseStrategy {
 /// Never reuses a connection: every exchange gets a new one. Apache HttpCore 4.4 calls it
 /// `NoConnectionReuseStrategy`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[doc(alias("NoConnectionReuseStrategy"))]
 pub struct NeverReuse;
 
 impl ConnectionReuseStrategy for NeverReuse {

@@ -42,6 +42,7 @@ const SHORTEST_HEAD: usize = 16;
 ///
 /// Either give a ready [`PoolingConnectionManager`] (to share one pool between
 /// clients), or set its limits here.
+#[doc(alias("HttpClientBuilder", "HttpClients"))]
 pub struct ClientBuilder {
     manager: Option<PoolingConnectionManager>,
     manager_builder: PoolingConnectionManagerBuilder,
@@ -181,12 +182,14 @@ impl ClientBuilder {
     /// `event_listener`) is a
     /// [`Config`](ErrorKind::Config) error from [`build`](Self::build), not silently
     /// dropped. Apache: `setConnectionManager`.
+    #[doc(alias("setConnectionManager"))]
     pub fn connection_manager(mut self, manager: PoolingConnectionManager) -> Self {
         self.manager = Some(manager);
         self
     }
 
     /// Most connections in all. Default 25. Apache: `setMaxConnTotal`.
+    #[doc(alias("setMaxConnTotal", "setMaxTotal"))]
     pub fn max_total(mut self, max: usize) -> Self {
         self.manager_builder = self.manager_builder.max_total(max);
         self.manager_settings.push("max_total");
@@ -194,6 +197,7 @@ impl ClientBuilder {
     }
 
     /// Most connections per route. Default 5. Apache: `setMaxConnPerRoute`.
+    #[doc(alias("setMaxConnPerRoute", "setDefaultMaxPerRoute"))]
     pub fn max_per_route(mut self, max: usize) -> Self {
         self.manager_builder = self.manager_builder.max_per_route(max);
         self.manager_settings.push("max_per_route");
@@ -213,6 +217,7 @@ impl ClientBuilder {
     ///     .build()?;
     /// # Ok::<(), hcx::Error>(())
     /// ```
+    #[doc(alias("setMaxPerRoute"))]
     pub fn max_per_route_for(mut self, url: impl IntoUri, max: usize) -> Self {
         match url.into_uri() {
             Ok(uri) => self.route_limits.push((uri, max)),
@@ -232,6 +237,7 @@ impl ClientBuilder {
     /// let client = hcx::Client::builder().proxy(proxy).build()?;
     /// # Ok::<(), hcx::Error>(())
     /// ```
+    #[doc(alias("setProxy"))]
     pub fn proxy(mut self, proxy: Proxy) -> Self {
         if let Err(e) = proxy.check() {
             return self.invalid(e);
@@ -245,6 +251,7 @@ impl ClientBuilder {
     /// [`EnvProxyRoutePlanner`]). Off by default: a library does not change where it
     /// sends requests because of a variable nobody meant for it. Apache:
     /// `useSystemProperties()` / `SystemDefaultRoutePlanner`.
+    #[doc(alias("useSystemProperties", "SystemDefaultRoutePlanner"))]
     pub fn proxy_from_env(mut self) -> Self {
         self.planner = PlannerChoice::Env;
         self
@@ -254,6 +261,7 @@ impl ClientBuilder {
     /// then also chooses the TLS identity of `https` routes:
     /// [`tls_config`](Self::tls_config) cannot be combined with it. Apache:
     /// `setRoutePlanner`.
+    #[doc(alias("setRoutePlanner"))]
     pub fn route_planner(mut self, planner: impl RoutePlanner + 'static) -> Self {
         self.planner = PlannerChoice::Custom(Arc::new(planner));
         self
@@ -296,6 +304,7 @@ impl ClientBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "rustls")]
+    #[doc(alias("setSSLContext", "setSSLSocketFactory", "setTlsStrategy"))]
     pub fn tls_config(self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls_identity(TlsIdentity::new("custom", config))
     }
@@ -312,6 +321,7 @@ impl ClientBuilder {
     /// A hard limit on each connection's life, from its connect, whatever keep-alive
     /// the server grants; `None` (the default): no limit. Apache:
     /// `setConnectionTimeToLive` / `ConnectionConfig.timeToLive`.
+    #[doc(alias("setConnectionTimeToLive", "setTimeToLive"))]
     pub fn time_to_live(mut self, ttl: Option<Duration>) -> Self {
         self.manager_builder = self.manager_builder.time_to_live(ttl);
         self.manager_settings.push("time_to_live");
@@ -321,6 +331,7 @@ impl ClientBuilder {
     /// Which idle connection a request gets: [`ReusePolicy::Lifo`] (the default: the
     /// most recently used, so surplus connections go idle and expire) or
     /// [`ReusePolicy::Fifo`] (round-robin, all stay warm). Apache: `setConnPoolPolicy`.
+    #[doc(alias("setConnPoolPolicy"))]
     pub fn reuse_policy(mut self, policy: ReusePolicy) -> Self {
         self.manager_builder = self.manager_builder.reuse_policy(policy);
         self.manager_settings.push("reuse_policy");
@@ -329,6 +340,7 @@ impl ClientBuilder {
 
     /// Socket options of every connection: `TCP_NODELAY` (on by default), send and
     /// receive buffer sizes, linger. Apache: `setDefaultSocketConfig`.
+    #[doc(alias("setDefaultSocketConfig"))]
     pub fn socket_config(mut self, socket: SocketConfig) -> Self {
         self.socket = socket;
         self.manager_settings.push("socket_config");
@@ -349,6 +361,7 @@ impl ClientBuilder {
 
     /// How host names are resolved. Default: the system resolver. Apache:
     /// `setDnsResolver`.
+    #[doc(alias("setDnsResolver"))]
     pub fn resolver(mut self, resolver: impl Resolver + 'static) -> Self {
         self.manager_builder = self.manager_builder.resolver(resolver);
         self.manager_settings.push("resolver");
@@ -357,6 +370,7 @@ impl ClientBuilder {
 
     /// Probe reused connections idle at least this long (`None`: never). Default
     /// zero: every reuse. Apache: `setValidateAfterInactivity` (2 s there).
+    #[doc(alias("setValidateAfterInactivity"))]
     pub fn validate_after_inactivity(mut self, after: Option<Duration>) -> Self {
         self.manager_builder = self.manager_builder.validate_after_inactivity(after);
         self.manager_settings.push("validate_after_inactivity");
@@ -377,6 +391,7 @@ impl ClientBuilder {
     /// Decides whether a connection may be reused after a response. Default:
     /// [`DefaultReuseStrategy`]. Any `Fn(&Exchange) -> Result<(), CloseReason>` closure works. Apache:
     /// `setConnectionReuseStrategy`.
+    #[doc(alias("setConnectionReuseStrategy"))]
     pub fn reuse_strategy(mut self, strategy: impl ConnectionReuseStrategy + 'static) -> Self {
         self.reuse = Arc::new(strategy);
         self
@@ -386,6 +401,7 @@ impl ClientBuilder {
     /// [`DefaultKeepAliveStrategy`] (the server's `Keep-Alive: timeout`, else 30 s).
     /// Any `Fn(&Exchange) -> KeepAlive` closure works. Apache:
     /// `setKeepAliveStrategy`.
+    #[doc(alias("setKeepAliveStrategy"))]
     pub fn keep_alive_strategy(mut self, strategy: impl KeepAliveStrategy + 'static) -> Self {
         self.keep_alive = KeepAliveChoice::Custom(Arc::new(strategy));
         self
@@ -408,6 +424,7 @@ impl ClientBuilder {
     /// limits](Self::learn_idle_limits) still apply. With a keep-alive strategy of
     /// your own, [`build`](Self::build) reports the conflict. Apache 5:
     /// `RequestConfig.setDefaultKeepAlive` (default 3 min there).
+    #[doc(alias("setDefaultKeepAlive"))]
     pub fn default_keep_alive(mut self, keep: Duration) -> Self {
         self.default_keep_alive = Some(keep);
         self
@@ -459,6 +476,7 @@ impl ClientBuilder {
     /// The default [`RequestConfig`] (timeouts, drain limits); a request can carry its
     /// own in its extensions. The timeout shortcuts below win over it whatever the
     /// order of the calls. Apache: `setDefaultRequestConfig`.
+    #[doc(alias("setDefaultRequestConfig"))]
     pub fn request_config(mut self, config: RequestConfig) -> Self {
         self.config = config;
         self
@@ -466,6 +484,10 @@ impl ClientBuilder {
 
     /// Sets the default connection request (pool) timeout, over
     /// [`request_config`](Self::request_config). Default 3 minutes.
+    /// `Duration::ZERO` never waits: a request fails at once with
+    /// [`LeaseTimeout`](ErrorKind::LeaseTimeout) when no connection is free. Apache
+    /// reads 0 as "wait forever": port that as a long duration (`Duration::MAX` works).
+    #[doc(alias("setConnectionRequestTimeout"))]
     pub fn connection_request_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts.connection_request = Some(timeout);
         self
@@ -476,6 +498,7 @@ impl ClientBuilder {
     /// [`Config`](ErrorKind::Config) error from [`build`](Self::build): Apache reads 0
     /// as "no limit", which a port would carry over into a client that never connects.
     /// Apache: `ConnectionConfig.setConnectTimeout`.
+    #[doc(alias("setConnectTimeout"))]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.manager_builder = self.manager_builder.connect_timeout(timeout);
         self.manager_settings.push("connect_timeout");
@@ -486,6 +509,7 @@ impl ClientBuilder {
     /// no response timeout (the default, a request's own included) use it. Default
     /// none (wait forever). `Some(Duration::ZERO)` is a [`Config`](ErrorKind::Config)
     /// error from [`build`](Self::build). Apache: `ConnectionConfig.setSocketTimeout`.
+    #[doc(alias("setSocketTimeout", "setSoTimeout"))]
     pub fn socket_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.manager_builder = self.manager_builder.socket_timeout(timeout);
         self.manager_settings.push("socket_timeout");
@@ -500,6 +524,7 @@ impl ClientBuilder {
     /// "no limit": give a long duration). Apache: `RequestConfig.setResponseTimeout`
     /// on the default request config; a request's own config replaces it whole, so a
     /// timeout every request must keep belongs in `socket_timeout`.
+    #[doc(alias("setResponseTimeout"))]
     pub fn response_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeouts.response = Some(timeout);
         self
@@ -510,6 +535,7 @@ impl ClientBuilder {
     /// (`Authorization`, `Proxy-Authorization`, `Cookie`) are not sent after a redirect
     /// has left the request's origin, as the caller's own are not
     /// ([`Scope::left_origin`](crate::chain::Scope::left_origin)).
+    #[doc(alias("setDefaultHeaders"))]
     pub fn default_header(mut self, name: HeaderName, mut value: HeaderValue) -> Self {
         // Credentials are marked sensitive, so no `Debug` of the builder shows them.
         if is_secret_field(name.as_str().as_bytes()) {
@@ -523,6 +549,7 @@ impl ClientBuilder {
 
     /// The `User-Agent` sent when a request has none (`None`: send none). Default
     /// `hcx/<version>`. Apache: `setUserAgent`.
+    #[doc(alias("setUserAgent"))]
     pub fn user_agent(mut self, value: Option<HeaderValue>) -> Self {
         self.user_agent = value;
         self
@@ -530,6 +557,7 @@ impl ClientBuilder {
 
     /// Adds `handler` first in the exec chain, before REDIRECT: it sees each request
     /// once. Apache: `addExecInterceptorFirst`.
+    #[doc(alias("addExecInterceptorFirst"))]
     pub fn add_handler_first(
         mut self,
         name: impl Into<ChainElement>,
@@ -544,6 +572,7 @@ impl ClientBuilder {
     /// attempt and every hop, with the headers PROTOCOL added. Apache:
     /// `addExecInterceptorLast` (which appends after the main transport, where no
     /// request reaches; here "last" is the last place that runs).
+    #[doc(alias("addExecInterceptorLast"))]
     pub fn add_handler_last(
         mut self,
         name: impl Into<ChainElement>,
@@ -558,6 +587,7 @@ impl ClientBuilder {
     /// Before RETRY it sees one call per request (per redirect hop); before REDIRECT,
     /// one per execution. A name that is not in the chain is reported by `build`.
     /// Apache: `addExecInterceptorBefore`.
+    #[doc(alias("addExecInterceptorBefore"))]
     pub fn add_handler_before(
         mut self,
         existing: impl Into<ChainElement>,
@@ -574,6 +604,7 @@ impl ClientBuilder {
 
     /// Adds `handler` just after the element `existing`. After RETRY it sees every
     /// attempt. Apache: `addExecInterceptorAfter`.
+    #[doc(alias("addExecInterceptorAfter"))]
     pub fn add_handler_after(
         mut self,
         existing: impl Into<ChainElement>,
@@ -590,6 +621,7 @@ impl ClientBuilder {
 
     /// Replaces the element `existing` with `handler`, keeping its name and place.
     /// Apache: `replaceExecInterceptor`.
+    #[doc(alias("replaceExecInterceptor"))]
     pub fn replace_handler(
         mut self,
         existing: impl Into<ChainElement>,
@@ -603,6 +635,7 @@ impl ClientBuilder {
     /// Adds a request interceptor that runs before the default headers (and COMPRESS's
     /// `Accept-Encoding`) are applied, once per attempt; an `Accept-Encoding` it sets
     /// is sent as it is. Apache: `addRequestInterceptorFirst`.
+    #[doc(alias("addRequestInterceptorFirst"))]
     pub fn add_request_interceptor_first(
         mut self,
         interceptor: impl RequestInterceptor + 'static,
@@ -614,6 +647,7 @@ impl ClientBuilder {
     /// Adds a request interceptor that runs after the default headers are applied
     /// (it sees `User-Agent` and COMPRESS's `Accept-Encoding`), once per attempt.
     /// Apache: `addRequestInterceptorLast`.
+    #[doc(alias("addRequestInterceptorLast"))]
     pub fn add_request_interceptor_last(
         mut self,
         interceptor: impl RequestInterceptor + 'static,
@@ -624,6 +658,7 @@ impl ClientBuilder {
 
     /// Adds a response interceptor that runs before those added so far. Apache:
     /// `addResponseInterceptorFirst`.
+    #[doc(alias("addResponseInterceptorFirst"))]
     pub fn add_response_interceptor_first(
         mut self,
         interceptor: impl ResponseInterceptor + 'static,
@@ -634,6 +669,7 @@ impl ClientBuilder {
 
     /// Adds a response interceptor that runs after those added so far. Apache:
     /// `addResponseInterceptorLast`.
+    #[doc(alias("addResponseInterceptorLast"))]
     pub fn add_response_interceptor_last(
         mut self,
         interceptor: impl ResponseInterceptor + 'static,
@@ -645,6 +681,7 @@ impl ClientBuilder {
     /// Decides the user token a connection is released under when the request's
     /// context has none (stateful connections). Default: none. Apache:
     /// `setUserTokenHandler`.
+    #[doc(alias("setUserTokenHandler"))]
     pub fn user_token_handler(mut self, handler: impl UserTokenHandler + 'static) -> Self {
         self.user_tokens = Some(Arc::new(handler));
         self
@@ -654,6 +691,7 @@ impl ClientBuilder {
     /// time-to-live run out) when they fall due, so a quiet client leaves no socket the
     /// server closed in `CLOSE_WAIT`. Off by default. The thread stops when the last
     /// clone of the client is dropped. Apache: `evictExpiredConnections()`.
+    #[doc(alias("evictExpiredConnections"))]
     pub fn evict_expired_connections(mut self) -> Self {
         self.evictor = Some(self.evictor.flatten());
         self
@@ -662,6 +700,7 @@ impl ClientBuilder {
     /// Like [`evict_expired_connections`](Self::evict_expired_connections), and also
     /// closes connections idle at least `idle_for`, whatever their keep-alive. Apache:
     /// `evictIdleConnections(TimeValue)`.
+    #[doc(alias("evictIdleConnections"))]
     pub fn evict_idle_connections(mut self, idle_for: Duration) -> Self {
         self.evictor = Some(Some(idle_for));
         self
@@ -673,6 +712,7 @@ impl ClientBuilder {
     /// cookies shared between requests. Keep a clone of the `Arc` to read or clear it.
     /// Apache: `setDefaultCookieStore`. Feature `cookies`.
     #[cfg(feature = "cookies")]
+    #[doc(alias("setDefaultCookieStore"))]
     pub fn cookie_store(mut self, store: Arc<crate::chain::CookieStore>) -> Self {
         self.cookies = Some(store);
         self

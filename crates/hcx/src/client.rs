@@ -21,6 +21,7 @@ use crate::url::{IntoUri, strip_userinfo};
 /// thread. Each request runs on the calling thread, through the exec chain
 /// ([`crate::chain`]); `Debug` lists the chain's order.
 #[derive(Clone)]
+#[doc(alias("CloseableHttpClient", "HttpClient"))]
 pub struct Client {
     inner: Arc<Inner>,
 }
@@ -38,12 +39,14 @@ struct Inner {
 
 impl Client {
     /// A builder with the defaults.
+    #[doc(alias("custom", "HttpClients.custom", "HttpClientBuilder.create"))]
     pub fn builder() -> ClientBuilder {
         ClientBuilder::new()
     }
 
     /// A client with the defaults (25 connections, 5 per route, the default
     /// strategies and timeouts).
+    #[doc(alias("createDefault", "HttpClients.createDefault"))]
     pub fn new() -> Self {
         match Client::builder().build() {
             Ok(client) => client,
@@ -89,6 +92,7 @@ impl Client {
     /// Like [`execute`](Self::execute), with a [`Context`] the caller keeps: set a user
     /// token or attributes before, read the redirect locations, the attempts and what
     /// handlers left after. Apache: `execute(request, HttpClientContext)`.
+    #[doc(alias("HttpClientContext"))]
     pub fn execute_in(
         &self,
         mut request: Request<Body>,
@@ -98,6 +102,7 @@ impl Client {
         if let Some(clean) = strip_userinfo(request.uri()) {
             *request.uri_mut() = clean;
         }
+        mark_secrets_sensitive(request.headers_mut());
         let config = match request.extensions_mut().remove::<RequestConfig>() {
             Some(own) => {
                 own.check()?;
@@ -126,6 +131,7 @@ impl Client {
     /// can read it and look at it, not take it, so the guarantee holds whatever the
     /// handler does, a panic included. A body meant to outlive the call is what
     /// [`execute`](Self::execute) is for.
+    #[doc(alias("HttpClientResponseHandler", "ResponseHandler"))]
     pub fn execute_with<T>(
         &self,
         request: Request<Body>,
@@ -176,6 +182,7 @@ impl Client {
 
     /// The pool's counts, the connections opened, and every close by
     /// [`CloseReason`](crate::CloseReason), counted once whichever layer closed it.
+    #[doc(alias("getTotalStats"))]
     pub fn stats(&self) -> ManagerStats {
         self.inner.manager.stats()
     }
@@ -226,6 +233,19 @@ fn request(method: Method, uri: Uri, body: Body) -> Request<Body> {
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     request
+}
+
+/// Marks the caller's credentials and cookies sensitive, as the client's own (default
+/// headers, AUTH, the cookie store) are, so that no `Debug` of the request (an
+/// interceptor's or a handler's log line) shows them. One pass over the fields, no
+/// lookups: most requests carry a few or none.
+fn mark_secrets_sensitive(headers: &mut http::HeaderMap) {
+    use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+    for (name, value) in headers.iter_mut() {
+        if name == AUTHORIZATION || name == PROXY_AUTHORIZATION || name == COOKIE {
+            value.set_sensitive(true);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use http::{Extensions, Uri};
 /// ```
 #[derive(Default)]
 #[non_exhaustive]
+#[doc(alias("HttpClientContext", "HttpContext"))]
 pub struct Context {
     /// The user token connections are leased with and released under: a connection
     /// bound to one token is preferred for, and given only to, requests with that

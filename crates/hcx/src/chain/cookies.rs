@@ -62,9 +62,13 @@ impl CookieStore {
             line.push_str(value);
         }
         drop(store);
-        (!line.is_empty())
+        let mut value = (!line.is_empty())
             .then(|| HeaderValue::from_str(&line).ok())
-            .flatten()
+            .flatten()?;
+        // As AUTH's `Authorization`: no `Debug` of the request (a logging interceptor
+        // or handler) shows the cookies.
+        value.set_sensitive(true);
+        Some(value)
     }
 
     /// Stores the `Set-Cookie` fields of a response to `uri`; ones that do not parse

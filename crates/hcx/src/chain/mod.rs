@@ -90,6 +90,7 @@ use crate::Route;
 /// assert!(format!("{client:?}").contains("RETRY, attempt-counter, PROTOCOL"));
 /// # Ok::<(), hcx::Error>(())
 /// ```
+#[doc(alias("ExecChainHandler"))]
 pub trait ExecHandler: Send + Sync {
     /// Handles `request`, usually by calling `chain.proceed(request, scope)`.
     fn execute(

@@ -15,6 +15,7 @@ use super::{Chain, Context, ExecHandler, Scope};
 /// attempt; an error fails the request before anything is sent. Any
 /// `Fn(&mut Request<Body>, &mut Context) -> Result<(), Error> + Send + Sync` closure
 /// is one.
+#[doc(alias("HttpRequestInterceptor"))]
 pub trait RequestInterceptor: Send + Sync {
     /// Processes `request` on its way out.
     fn process(&self, request: &mut Request<Body>, context: &mut Context) -> Result<(), Error>;
@@ -35,6 +36,7 @@ where
 /// is released as its body would have been (dropped: drained or closed). Any
 /// `Fn(&mut Response<ResponseBody>, &mut Context) -> Result<(), Error> + Send + Sync`
 /// closure is one.
+#[doc(alias("HttpResponseInterceptor"))]
 pub trait ResponseInterceptor: Send + Sync {
     /// Processes `response` on its way in.
     fn process(

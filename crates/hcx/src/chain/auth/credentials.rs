@@ -22,6 +22,7 @@ use super::scope::AuthScope;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[doc(alias("UsernamePasswordCredentials", "BearerToken"))]
 pub enum Credentials {
     /// A user name and password, sent as `Authorization: Basic base64(user:password)`
     /// (RFC 7617, UTF-8).

@@ -88,6 +88,7 @@ impl crate::ClientBuilder {
     /// assert_eq!(server.stats().requests_received, 2); // the challenge, then the answer
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[doc(alias("setDefaultCredentialsProvider"))]
     pub fn credentials_provider(self, provider: impl CredentialsProvider + 'static) -> Self {
         self.shared_credentials_provider(Arc::new(provider))
     }

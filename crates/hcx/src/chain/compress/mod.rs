@@ -150,6 +150,7 @@ impl crate::ClientBuilder {
     /// same. Apache: `disableContentCompression`.
     ///
     /// [`RequestConfig::with_content_compression(false)`]: crate::RequestConfig::with_content_compression
+    #[doc(alias("disableContentCompression"))]
     pub fn disable_content_compression(mut self) -> Self {
         self.compress.enabled = false;
         self

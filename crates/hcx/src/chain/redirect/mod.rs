@@ -236,6 +236,7 @@ impl crate::ClientBuilder {
     /// [`DefaultRedirectStrategy`]. Ignored when redirect handling is disabled
     /// ([`disable_redirect_handling`](Self::disable_redirect_handling) wins, in either
     /// order, as in Apache). Apache: `setRedirectStrategy`.
+    #[doc(alias("setRedirectStrategy"))]
     pub fn redirect_strategy(mut self, strategy: impl RedirectStrategy + 'static) -> Self {
         self.redirect.strategy = Arc::new(strategy);
         self
@@ -246,6 +247,7 @@ impl crate::ClientBuilder {
     /// handlers cannot be placed relative to it). For one request, use
     /// [`RequestConfig::with_redirects(false)`](RequestConfig::with_redirects)
     /// instead. Apache: `disableRedirectHandling`.
+    #[doc(alias("disableRedirectHandling"))]
     pub fn disable_redirect_handling(mut self) -> Self {
         self.redirect.disabled = true;
         self

@@ -161,6 +161,11 @@ impl crate::ClientBuilder {
     /// Decides which failed attempts and which responses are sent again. Default:
     /// [`DefaultRetryStrategy`]. Apache: `setRetryStrategy`. Has no effect after
     /// [`disable_automatic_retries`](Self::disable_automatic_retries).
+    #[doc(alias(
+        "setRetryStrategy",
+        "setRetryHandler",
+        "setServiceUnavailableRetryStrategy"
+    ))]
     pub fn retry_strategy(mut self, strategy: impl RetryStrategy + 'static) -> Self {
         self.retry.strategy = Arc::new(strategy);
         self
@@ -169,6 +174,7 @@ impl crate::ClientBuilder {
     /// Removes the RETRY element from the chain: every request is sent once, and a
     /// handler added before or after RETRY is reported by `build`. Stays off whatever
     /// is set later. Apache: `disableAutomaticRetries`.
+    #[doc(alias("disableAutomaticRetries"))]
     pub fn disable_automatic_retries(mut self) -> Self {
         self.retry.disabled = true;
         self

@@ -43,6 +43,11 @@ use crate::chain::Context;
 /// [`Body::reader`]: hcx_exec::Body::reader
 /// [`Body::sized_reader`]: hcx_exec::Body::sized_reader
 /// [`Body::try_clone`]: hcx_exec::Body::try_clone
+#[doc(alias(
+    "HttpRequestRetryStrategy",
+    "HttpRequestRetryHandler",
+    "ServiceUnavailableRetryStrategy"
+))]
 pub trait RetryStrategy: Send + Sync {
     /// After attempt number `attempt` failed with `error`: send the request again, at
     /// once? Apache: `retryRequest(HttpRequest, IOException, int, HttpContext)`.
@@ -144,6 +149,7 @@ impl<S: RetryStrategy + ?Sized> RetryStrategy for Arc<S> {
 /// # Ok::<(), hcx::Error>(())
 /// ```
 #[derive(Debug, Clone)]
+#[doc(alias("DefaultHttpRequestRetryStrategy", "DefaultHttpRequestRetryHandler"))]
 pub struct DefaultRetryStrategy {
     max_retries: u32,
     statuses: Vec<StatusCode>,
