@@ -62,6 +62,14 @@ mod linger {
     }
 
     #[test]
+    fn a_linger_of_2_pow_16_seconds_closes_with_a_fin_not_a_reset() -> TestResult {
+        let seen = how_the_client_closes(Duration::from_secs(1 << 16))?;
+        // Windows: `l_linger` is a u_short, which 2^16 s would wrap to 0.
+        assert!(matches!(seen, Ok(0)), "linger 2^16 s closed with {seen:?}");
+        Ok(())
+    }
+
+    #[test]
     fn a_linger_of_2_pow_32_seconds_closes_with_a_fin_not_a_reset() -> TestResult {
         let seen = how_the_client_closes(Duration::from_secs(1 << 32))?;
         // Today: Err(ConnectionReset) — the seconds wrap to 0 in socket2's `as c_int`.

@@ -131,7 +131,8 @@ pub struct TcpKeepalive {
     pub idle: Duration,
     /// Time between probes (`TCP_KEEPINTVL`).
     pub interval: Duration,
-    /// Unanswered probes before the connection is dropped (`TCP_KEEPCNT`).
+    /// Unanswered probes before the connection is dropped (`TCP_KEEPCNT`; fixed at 10
+    /// on Windows before Windows 10 1703, which does not take it).
     pub retries: u32,
 }
 

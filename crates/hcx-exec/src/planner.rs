@@ -110,7 +110,9 @@ impl fmt::Debug for DefaultRoutePlanner {
 /// `all_proxy` for both when the specific one is unset, `no_proxy` for the hosts that
 /// go direct; each also in upper case (the lower-case name wins when both are set). As
 /// Go does, `HTTP_PROXY` is ignored when `REQUEST_METHOD` is set (a CGI environment,
-/// where a request's `Proxy:` header lands in `HTTP_PROXY`: "httpoxy").
+/// where a request's `Proxy:` header lands in `HTTP_PROXY`: "httpoxy"); on Windows,
+/// whose variable names are case-insensitive, [`from_env`](Self::from_env) then
+/// ignores `http_proxy` too (it is the same variable).
 ///
 /// `no_proxy` is a comma-separated list: `*` (everything direct); a host name, which
 /// matches itself and its subdomains (`example.com` and `.example.com` both match
@@ -146,7 +148,15 @@ pub struct EnvProxyRoutePlanner {
 impl EnvProxyRoutePlanner {
     /// Reads the process environment now.
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_vars(|name| std::env::var(name).ok())
+        // Windows looks names up case-insensitively: under CGI, `http_proxy` there is
+        // the `HTTP_PROXY` a request's `Proxy:` header set ("httpoxy"), so it is not read.
+        let cgi_on_windows = cfg!(windows) && std::env::var_os("REQUEST_METHOD").is_some();
+        Self::from_vars(|name| {
+            if cgi_on_windows && name == "http_proxy" {
+                return None;
+            }
+            std::env::var(name).ok()
+        })
     }
 
     /// Reads the variables from `var` (the value of a name, or `None` when unset).

@@ -161,6 +161,14 @@ impl Failure {
     }
 }
 
+/// The longest `SO_LINGER` the system holds, in seconds: `l_linger` is an `int`, and a
+/// `u_short` on Windows (socket2 casts with `as`, so a larger value would wrap, to 0 at
+/// 2^16 s there: a reset instead of a graceful close).
+#[cfg(windows)]
+const LINGER_MAX_SECS: u64 = u16::MAX as u64;
+#[cfg(not(windows))]
+const LINGER_MAX_SECS: u64 = i32::MAX as u64;
+
 /// One TCP connect with the socket options set where they must be.
 fn connect_one(
     addr: SocketAddr,
@@ -198,15 +206,16 @@ fn connect_opened(
     }
     socket.set_tcp_nodelay(config.tcp_nodelay)?;
     if let Some(linger) = config.linger {
-        // The system counts whole seconds in an int: a part of a second is rounded up
-        // (only ZERO means "reset at once"), more than it holds is its most.
+        // The system counts whole seconds in an int (a u_short on Windows): a part of a
+        // second is rounded up (only ZERO means "reset at once"), more than it holds is
+        // its most.
         let secs = if linger.is_zero() {
             0
         } else {
             linger
                 .as_secs()
                 .saturating_add(u64::from(linger.subsec_nanos() > 0))
-                .min(i32::MAX as u64)
+                .min(LINGER_MAX_SECS)
         };
         socket.set_linger(Some(Duration::from_secs(secs)))?;
     }
@@ -222,16 +231,24 @@ fn connect_opened(
             target_os = "windows"
         ))]
         let params = params.with_interval(keepalive.interval);
+        #[cfg(windows)]
+        let without_retries = params.clone();
         #[cfg(any(
             target_os = "linux",
             target_os = "android",
             target_os = "macos",
             target_os = "ios",
             target_os = "freebsd",
-            target_os = "netbsd"
+            target_os = "netbsd",
+            target_os = "windows"
         ))]
         let params = params.with_retries(keepalive.retries);
-        socket.set_tcp_keepalive(&params)?;
+        let applied = socket.set_tcp_keepalive(&params);
+        // Windows takes TCP_KEEPCNT from Windows 10 1703 on; before it (Server 2016)
+        // the option is refused and the count is fixed at 10: idle and interval apply.
+        #[cfg(windows)]
+        let applied = applied.or_else(|_| socket.set_tcp_keepalive(&without_retries));
+        applied?;
     }
     Ok(socket.into())
 }
