@@ -37,12 +37,15 @@ impl Clock for SystemClock {
 ///
 /// It reads several times faster than [`Instant::now`] (the figures, measured side by
 /// side, are in `docs/benchmarks.md`), which matters on a lease + release that costs
-/// tens of nanoseconds. Its resolution is the scheduler tick, 1 to 4 ms: the same class of clock as the
+/// tens of nanoseconds. Its resolution is the scheduler tick, 1 to 4 ms on Linux
+/// (`GetTickCount64` on Windows: 10 to 16 ms): the same class of clock as the
 /// `System.currentTimeMillis()` Apache HttpClient's pool runs on, and ample for
-/// keep-alive and idle limits measured in seconds. Its instants may run up to one
+/// keep-alive and idle limits measured in seconds. On Linux its instants run up to one
 /// tick ahead of or behind [`Instant::now`]; differences between two of its own
-/// readings are monotonic and accurate to a tick. Use [`SystemClock`] where stamps
-/// must be exact.
+/// readings are monotonic and accurate to a tick. On macOS it counts time the machine
+/// sleeps and `Instant` does not, so after a sleep its instants run ahead of
+/// `Instant::now` by the time slept, and pooled connections count as idle for it: as
+/// a server would see them. Use [`SystemClock`] where stamps must be exact.
 #[derive(Debug, Clone, Copy)]
 pub struct CoarseClock {
     base: Instant,
