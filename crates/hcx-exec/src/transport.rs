@@ -86,6 +86,7 @@ impl Transport for TcpStream {
 
 /// What [`Transport::leftover`] found after a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Leftover {
     /// Nothing: the connection can be pooled.
     Nothing,

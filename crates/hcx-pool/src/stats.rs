@@ -4,6 +4,7 @@ use std::fmt;
 
 /// Counts of a route or of the whole pool at one moment. Apache: `PoolStats`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct PoolStats {
     /// Connections lent out (including slots handed to a waiter that has not picked them up yet).
     pub leased: usize,

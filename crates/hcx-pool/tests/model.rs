@@ -597,12 +597,12 @@ fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCa
 
         // Counts.
         for (r, name) in ROUTES.iter().enumerate() {
-            let want = PoolStats {
-                leased: m.route_leased(r),
-                pending: m.waiters.iter().filter(|w| w.route == r).count(),
-                available: m.route_idle(r),
-                max: m.route_max(r),
-            };
+            let want = pool_stats(
+                m.route_leased(r),
+                m.waiters.iter().filter(|w| w.route == r).count(),
+                m.route_idle(r),
+                m.route_max(r),
+            );
             prop_assert_eq!(
                 real.h.pool.route_stats(name),
                 want,
@@ -611,12 +611,7 @@ fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCa
                 name
             );
         }
-        let want = PoolStats {
-            leased: m.leases.len(),
-            pending: m.waiters.len(),
-            available: m.idle.len(),
-            max: m.max_total,
-        };
+        let want = pool_stats(m.leases.len(), m.waiters.len(), m.idle.len(), m.max_total);
         prop_assert_eq!(real.h.pool.stats(), want, "step {}", step);
         let mut routes = real.h.pool.routes();
         routes.sort_unstable();
@@ -661,4 +656,14 @@ proptest! {
     fn pool_agrees_with_model_fifo(ops in proptest::collection::vec(op(), 1..80), ttl in proptest::option::of(5..60u64)) {
         run(ops, ReusePolicy::Fifo, ttl)?;
     }
+}
+
+/// `PoolStats` is `#[non_exhaustive]`: built from its default.
+fn pool_stats(leased: usize, pending: usize, available: usize, max: usize) -> PoolStats {
+    let mut stats = PoolStats::default();
+    stats.leased = leased;
+    stats.pending = pending;
+    stats.available = available;
+    stats.max = max;
+    stats
 }

@@ -18,12 +18,12 @@ use hcx_pool::{
 };
 
 fn stats(leased: usize, pending: usize, available: usize, max: usize) -> PoolStats {
-    PoolStats {
-        leased,
-        pending,
-        available,
-        max,
-    }
+    let mut stats = PoolStats::default();
+    stats.leased = leased;
+    stats.pending = pending;
+    stats.available = available;
+    stats.max = max;
+    stats
 }
 
 #[test]

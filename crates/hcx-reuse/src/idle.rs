@@ -87,6 +87,7 @@ impl fmt::Display for HostPort<'_> {
 /// How a reused connection fared, as the engine reports it to
 /// [`KeepAliveStrategy::observe`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IdleOutcome {
     /// A response came on it: the connection was alive after its idle time.
     Survived,
