@@ -183,6 +183,12 @@ pub struct LearnSettings {
     pub max_probe_interval: Duration,
     /// A probe whose outcome never came is forgotten after this. Default 5 min.
     pub probe_timeout: Duration,
+    /// The most routes whose state is kept. A new route past it takes the place of
+    /// the route observed least recently, one with no limit set first, so a client
+    /// that talks to ever new origins (a crawler, a gateway) holds a bounded table.
+    /// Default 1,024 (each route's state is a couple of hundred bytes); 0 learns
+    /// nothing.
+    pub max_routes: usize,
 }
 
 impl Default for LearnSettings {
@@ -192,6 +198,7 @@ impl Default for LearnSettings {
             probe_interval: Duration::from_secs(30),
             max_probe_interval: Duration::from_secs(600),
             probe_timeout: Duration::from_secs(300),
+            max_routes: 1024,
         }
     }
 }
@@ -232,7 +239,52 @@ pub struct LearnedIdleLimit<S = DefaultKeepAliveStrategy> {
     settings: LearnSettings,
     /// Routes with a limit set: when zero, `admit` answers without the lock.
     limited: AtomicUsize,
-    routes: Mutex<HashMap<u64, Vec<RouteState>>>,
+    routes: Mutex<Routes>,
+}
+
+/// The routes' states by the hash of their key (a collision shares the list), and how
+/// many there are in all.
+#[derive(Default)]
+struct Routes {
+    by_hash: HashMap<u64, Vec<RouteState>>,
+    len: usize,
+}
+
+impl Routes {
+    fn get(&self, route: RouteKey<'_>) -> Option<&RouteState> {
+        self.by_hash.get(&hash(route))?.iter().find(|s| s.is(route))
+    }
+
+    fn get_mut(&mut self, route: RouteKey<'_>) -> Option<&mut RouteState> {
+        self.by_hash
+            .get_mut(&hash(route))?
+            .iter_mut()
+            .find(|s| s.is(route))
+    }
+
+    /// Takes out the state to give up for a new route: the least recently observed
+    /// of those with no limit set, or of all when every route has one. Returns
+    /// whether it had a limit.
+    fn evict_one(&mut self) -> Option<bool> {
+        let (hash, index, limited) = self
+            .by_hash
+            .iter()
+            .flat_map(|(hash, states)| {
+                states
+                    .iter()
+                    .enumerate()
+                    .map(move |(index, s)| (*hash, index, s.limited, s.last_seen))
+            })
+            .min_by_key(|&(_, _, limited, last_seen)| (limited, last_seen))
+            .map(|(hash, index, limited, _)| (hash, index, limited))?;
+        let states = self.by_hash.get_mut(&hash)?;
+        states.swap_remove(index);
+        if states.is_empty() {
+            self.by_hash.remove(&hash);
+        }
+        self.len -= 1;
+        Some(limited)
+    }
 }
 
 /// One route's learned state.
@@ -249,10 +301,12 @@ struct RouteState {
     next_probe: Option<Instant>,
     probe_interval: Duration,
     probing_since: Option<Instant>,
+    /// When it was last observed: the least recent goes first when the table is full.
+    last_seen: Instant,
 }
 
 impl RouteState {
-    fn new(route: RouteKey<'_>, settings: &LearnSettings) -> Self {
+    fn new(route: RouteKey<'_>, settings: &LearnSettings, now: Instant) -> Self {
         RouteState {
             scheme: route.scheme.into(),
             host: route.host.into(),
@@ -265,6 +319,7 @@ impl RouteState {
             next_probe: None,
             probe_interval: settings.probe_interval,
             probing_since: None,
+            last_seen: now,
         }
     }
 
@@ -323,7 +378,7 @@ impl<S: KeepAliveStrategy> LearnedIdleLimit<S> {
             inner,
             settings: LearnSettings::default(),
             limited: AtomicUsize::new(0),
-            routes: Mutex::new(HashMap::new()),
+            routes: Mutex::new(Routes::default()),
         }
     }
 
@@ -348,6 +403,7 @@ impl<S: KeepAliveStrategy> LearnedIdleLimit<S> {
     pub fn bounds(&self) -> Vec<(String, IdleBounds)> {
         let routes = self.routes.lock();
         routes
+            .by_hash
             .values()
             .flatten()
             .map(|state| (state.key().to_string(), state.bounds(&self.settings)))
@@ -357,11 +413,7 @@ impl<S: KeepAliveStrategy> LearnedIdleLimit<S> {
     /// What has been learned for `route`, if it was ever observed.
     pub fn bounds_of(&self, route: RouteKey<'_>) -> Option<IdleBounds> {
         let routes = self.routes.lock();
-        routes
-            .get(&hash(route))?
-            .iter()
-            .find(|s| s.is(route))
-            .map(|s| s.bounds(&self.settings))
+        routes.get(route).map(|s| s.bounds(&self.settings))
     }
 }
 
@@ -383,8 +435,7 @@ impl<S: KeepAliveStrategy> KeepAliveStrategy for LearnedIdleLimit<S> {
         let reach = {
             let routes = self.routes.lock();
             routes
-                .get(&hash(route))
-                .and_then(|states| states.iter().find(|s| s.is(route)))
+                .get(route)
                 .and_then(|s| s.limit(&self.settings))
                 .map(|limit| limit.saturating_mul(2))
         };
@@ -406,10 +457,7 @@ impl<S: KeepAliveStrategy> KeepAliveStrategy for LearnedIdleLimit<S> {
             return IdleVerdict::Reuse;
         }
         let mut routes = self.routes.lock();
-        let Some(state) = routes
-            .get_mut(&hash(route))
-            .and_then(|states| states.iter_mut().find(|s| s.is(route)))
-        else {
+        let Some(state) = routes.get_mut(route) else {
             return IdleVerdict::Reuse;
         };
         let Some(limit) = state.limit(&self.settings) else {
@@ -442,15 +490,22 @@ impl<S: KeepAliveStrategy> KeepAliveStrategy for LearnedIdleLimit<S> {
             return None;
         }
         let mut routes = self.routes.lock();
-        let states = routes.entry(hash(route)).or_default();
-        let index = match states.iter().position(|s| s.is(route)) {
-            Some(index) => index,
-            None => {
-                states.push(RouteState::new(route, settings));
-                states.len() - 1
+        if routes.get(route).is_none() {
+            if settings.max_routes == 0 {
+                return None;
             }
-        };
-        let state = &mut states[index];
+            if routes.len >= settings.max_routes && routes.evict_one() == Some(true) {
+                self.limited.fetch_sub(1, Ordering::AcqRel);
+            }
+            routes
+                .by_hash
+                .entry(hash(route))
+                .or_default()
+                .push(RouteState::new(route, settings, now));
+            routes.len += 1;
+        }
+        let state = routes.get_mut(route)?;
+        state.last_seen = now;
         let before = state.bounds(settings);
         let was_limited = state.limited;
         if state
@@ -603,6 +658,81 @@ mod tests {
             assert_eq!(s.admit(15, true), IdleVerdict::Close, "no probe is due");
             assert_eq!(s.admit(5, false), IdleVerdict::Reuse);
         }
+    }
+
+    /// A client that meets ever new origins keeps `max_routes` of them: a new route
+    /// takes the place of the least recently observed one with no limit, and a route
+    /// that learned a limit is given up only when every route has one.
+    #[test]
+    fn the_table_keeps_max_routes_giving_up_unlimited_routes_first() {
+        let settings = LearnSettings {
+            max_routes: 3,
+            ..LearnSettings::default()
+        };
+        let strategy = LearnedIdleLimit::new().with_settings(settings);
+        let hosts = ["a.test", "b.test", "c.test", "d.test", "e.test", "f.test"];
+        let key = |host| RouteKey::new("http", host, 80);
+        let mut now = Instant::now();
+        let mut observe = |host, outcome| {
+            now += S;
+            strategy.observe(key(host), S * 10, outcome, now)
+        };
+        // a learns a limit; b and c only survive.
+        observe("a.test", IdleOutcome::Survived);
+        assert!(
+            observe("a.test", IdleOutcome::DiedIdle).is_none(),
+            "unexplained"
+        );
+        assert!(
+            observe("a.test", IdleOutcome::DiedIdle).is_some(),
+            "twice: a limit"
+        );
+        observe("b.test", IdleOutcome::Survived);
+        observe("c.test", IdleOutcome::Survived);
+        // d takes b's place (unlimited, least recent), e takes c's, f takes d's.
+        for host in &hosts[3..] {
+            observe(host, IdleOutcome::Survived);
+            assert_eq!(strategy.bounds().len(), 3);
+        }
+        let kept: Vec<bool> = hosts
+            .iter()
+            .map(|host| strategy.bounds_of(key(host)).is_some())
+            .collect();
+        assert_eq!(kept, [true, false, false, false, true, true]);
+        assert!(
+            strategy
+                .bounds_of(key("a.test"))
+                .is_some_and(|b| b.limit.is_some())
+        );
+        // With every route limited, the least recent limited one goes, and the count
+        // of limited routes follows.
+        for host in ["e.test", "f.test"] {
+            observe(host, IdleOutcome::DiedIdle);
+            observe(host, IdleOutcome::DiedIdle);
+        }
+        assert_eq!(strategy.limited.load(Ordering::Acquire), 3);
+        observe("g.test", IdleOutcome::Survived);
+        assert!(
+            strategy.bounds_of(key("a.test")).is_none(),
+            "the least recent"
+        );
+        assert_eq!(strategy.limited.load(Ordering::Acquire), 2);
+        assert_eq!(strategy.bounds().len(), 3);
+    }
+
+    #[test]
+    fn max_routes_zero_learns_nothing() {
+        let settings = LearnSettings {
+            max_routes: 0,
+            ..LearnSettings::default()
+        };
+        let mut s = Script::new();
+        s.strategy = LearnedIdleLimit::new().with_settings(settings);
+        s.survived(10);
+        assert_eq!(s.died(20), None);
+        assert_eq!(s.died(20), None);
+        assert!(s.strategy.bounds().is_empty());
+        assert_eq!(s.admit(3600, false), IdleVerdict::Reuse);
     }
 
     #[test]
