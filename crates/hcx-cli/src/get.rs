@@ -44,8 +44,8 @@ pub fn run(args: &GetArgs) -> Result<(), CliError> {
 }
 
 /// Copies the body to `out`, telling a failed read (the request's) from a failed
-/// write (the output's). With `refuse_binary`, a body whose first read looks binary
-/// is not written.
+/// write (the output's). With `refuse_binary`, each read is checked before it is
+/// written, and the copy stops at the first that looks binary.
 fn copy(
     body: &mut impl Read,
     out: &mut impl Write,
@@ -53,7 +53,7 @@ fn copy(
     refuse_binary: bool,
 ) -> Result<(), CliError> {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut first = true;
+    let mut text = TextCheck::default();
     loop {
         let n = match body.read(&mut buf) {
             Ok(0) => break,
@@ -61,10 +61,10 @@ fn copy(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::from_io(e).into()),
         };
-        if std::mem::take(&mut first) && refuse_binary && looks_binary(&buf[..n]) {
+        if refuse_binary && !text.continues(&buf[..n]) {
             return Err(CliError::Other(
-                "the body looks binary and stdout is a terminal: not written \
-                 (save it with -o FILE, or pipe it)"
+                "the body looks binary and stdout is a terminal: not written from there \
+                 on (save it with -o FILE, or pipe it)"
                     .into(),
             ));
         }
@@ -74,25 +74,73 @@ fn copy(
     out.flush().map_err(|e| CliError::io(writing, e))
 }
 
-/// Whether the start of a body is binary rather than text: a NUL byte, or bytes that
-/// are not UTF-8 (a sequence cut off at the end of the read does not count).
-fn looks_binary(start: &[u8]) -> bool {
-    start.contains(&0) || std::str::from_utf8(start).is_err_and(|e| e.error_len().is_some())
+/// Whether a body read piece by piece is still text: no NUL byte, and UTF-8 across the
+/// pieces (a character cut off at the end of one piece is taken up by the next).
+#[derive(Default)]
+struct TextCheck {
+    /// The start of a character the last piece cut off.
+    tail: Vec<u8>,
+}
+
+impl TextCheck {
+    fn continues(&mut self, piece: &[u8]) -> bool {
+        if piece.contains(&0) {
+            return false;
+        }
+        let mut joined = std::mem::take(&mut self.tail);
+        joined.extend_from_slice(piece);
+        match std::str::from_utf8(&joined) {
+            Ok(_) => true,
+            Err(e) if e.error_len().is_some() => false,
+            Err(e) => {
+                self.tail = joined[e.valid_up_to()..].to_vec();
+                true
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn is_text(pieces: &[&[u8]]) -> bool {
+        let mut check = TextCheck::default();
+        pieces.iter().all(|piece| check.continues(piece))
+    }
+
     #[test]
     fn text_in_any_script_is_not_binary_and_nul_or_invalid_utf8_is() {
-        assert!(!looks_binary(b"{\"ok\": true}\n"));
-        assert!(!looks_binary("grüße, 世界".as_bytes()));
-        // A character cut off by the end of the read is text still.
-        assert!(!looks_binary(&"é".as_bytes()[..1]));
-        assert!(looks_binary(b"PK\x03\x04\x00\x00"));
-        assert!(looks_binary(b"\x89PNG\r\n\x1a\n"));
-        assert!(looks_binary(b"caf\xe9 latin-1"));
+        assert!(is_text(&[b"{\"ok\": true}\n"]));
+        assert!(is_text(&["grüße, 世界".as_bytes()]));
+        // A character cut between two reads is text still.
+        let world = "世界".as_bytes();
+        assert!(is_text(&[&world[..1], &world[1..4], &world[4..]]));
+        assert!(!is_text(&[b"PK\x03\x04\x00\x00"]));
+        assert!(!is_text(&[b"\x89PNG\r\n\x1a\n"]));
+        assert!(!is_text(&[b"caf\xe9 latin-1"]));
+        // Text first, binary later: caught in the later read.
+        assert!(!is_text(&[b"%PDF-1.7\n", b"\x00\xe9\xff"]));
+    }
+
+    #[test]
+    fn a_body_that_turns_binary_stops_before_the_binary_read() {
+        /// Gives its pieces one read at a time.
+        struct Pieces(Vec<&'static [u8]>);
+        impl Read for Pieces {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Ok(0);
+                }
+                let piece = self.0.remove(0);
+                buf[..piece.len()].copy_from_slice(piece);
+                Ok(piece.len())
+            }
+        }
+        let mut out = Vec::new();
+        let mut body = Pieces(vec![b"%PDF-1.7\n", b"\x00\xe9\xff", b"more"]);
+        assert!(copy(&mut body, &mut out, "writing", true).is_err());
+        assert_eq!(out, b"%PDF-1.7\n", "the text before it only");
     }
 
     #[test]

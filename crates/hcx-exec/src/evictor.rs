@@ -38,7 +38,18 @@ use crate::manager::PoolingConnectionManager;
 pub struct IdleConnectionEvictor {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
-    manager: PoolingConnectionManager,
+}
+
+/// Held by the evictor's thread: gives the manager's link up when the thread ends,
+/// after its last plan, however it ends and whoever dropped the evictor.
+struct Claim(PoolingConnectionManager);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(link) = self.0.evictor_link() {
+            link.unclaim();
+        }
+    }
 }
 
 /// What the manager keeps to wake its evictor early: made by the first evictor started
@@ -152,19 +163,21 @@ impl IdleConnectionEvictor {
             ));
         }
         let (stop_tx, stop_rx) = bounded::<()>(0);
-        let thread_manager = manager.clone();
+        let claim = Claim(manager.clone());
         let wake_rx = link.woken.clone();
         let thread = std::thread::Builder::new()
             .name("hcx-evictor".into())
-            .spawn(move || run(&thread_manager, idle_for, &wake_rx, &stop_rx))
+            .spawn(move || {
+                let claim = claim;
+                run(&claim.0, idle_for, &wake_rx, &stop_rx);
+            })
+            // A thread that could not start drops its closure, and the claim with it.
             .map_err(|e| {
-                link.unclaim();
                 Error::new(ErrorKind::Config, "cannot start the evictor thread").with_source(e)
             })?;
         Ok(IdleConnectionEvictor {
             stop: Some(stop_tx),
             thread: Some(thread),
-            manager: manager.clone(),
         })
     }
 
@@ -248,10 +261,12 @@ impl Drop for IdleConnectionEvictor {
         // Disconnecting the stop channel ends the thread's wait at once.
         drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        if let Some(link) = self.manager.evictor_link() {
-            link.unclaim();
+            // Dropped on its own thread (the last client handle let go in an event
+            // listener's `closed`, which runs there during a sweep): it cannot join
+            // itself; it ends when the sweep returns and gives the link up then.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -385,6 +400,73 @@ mod tests {
         Ok(())
     }
 
+    /// The last handle of an evictor dropped on its own thread (by an event listener's
+    /// `closed`, which runs there during a sweep: a listener that upgraded a `Weak` to
+    /// the client when the caller dropped theirs) must still free the manager for the
+    /// next evictor once that thread has ended.
+    #[test]
+    fn an_evictor_dropped_on_its_own_thread_still_lets_another_start()
+    -> Result<(), Box<dyn std::error::Error>> {
+        use crate::events::{ConnectionRef, EventListener};
+        use std::sync::{Arc, Mutex};
+
+        struct DropsTheEvictor {
+            evictor: Mutex<crossbeam_channel::Receiver<IdleConnectionEvictor>>,
+            done: Mutex<crossbeam_channel::Sender<()>>,
+        }
+        /// Reports even when the drop panics.
+        struct Done(crossbeam_channel::Sender<()>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        impl EventListener for DropsTheEvictor {
+            fn closed(&self, _: &ConnectionRef<'_>, _: CloseReason) {
+                let Ok(evictor) = self.evictor.lock().unwrap().recv_timeout(WAIT) else {
+                    return;
+                };
+                let _done = Done(self.done.lock().unwrap().clone());
+                drop(evictor); // the last handle, on the evictor's own thread
+            }
+        }
+
+        let (give, take) = bounded(1);
+        let (done_tx, done) = bounded(1);
+        let clock = ManualClock::new();
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let route = Route::http("127.0.0.1", listener.local_addr()?.port());
+        let manager = PoolingConnectionManager::builder()
+            .clock(clock.clone())
+            .event_listener(Arc::new(DropsTheEvictor {
+                evictor: Mutex::new(take),
+                done: Mutex::new(done_tx),
+            }))
+            .build()?;
+        let mut runtime = ExecRuntime::new(manager.clone());
+        runtime.acquire(&route, None, WAIT)?;
+        runtime.connect_if_needed(Some(WAIT))?;
+        runtime.mark(Decision::keep(Some(Duration::from_secs(5))));
+        runtime.release();
+        clock.advance(Duration::from_secs(5)); // expired: the first sweep closes it
+
+        let evictor = IdleConnectionEvictor::start(&manager, None)?;
+        give.send(evictor)?;
+        done.recv_timeout(WAIT)?;
+        // The thread is ending (its stop channel is gone); give it until WAIT.
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut again = IdleConnectionEvictor::start(&manager, None);
+        while again.is_err() && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+            again = IdleConnectionEvictor::start(&manager, None);
+        }
+        assert!(
+            again.is_ok(),
+            "no evictor runs, yet none can start: {:?}",
+            again.err()
+        );
+        Ok(())
+    }
     #[test]
     fn an_evictor_started_after_one_was_dropped_runs_and_is_woken()
     -> Result<(), Box<dyn std::error::Error>> {
