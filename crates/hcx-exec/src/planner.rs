@@ -145,18 +145,26 @@ pub struct EnvProxyRoutePlanner {
     direct: DefaultRoutePlanner,
 }
 
+/// The variables as `from_vars` reads them from an environment that looks names up
+/// case-insensitively or not. Where it does (Windows), `http_proxy` under CGI is the
+/// `HTTP_PROXY` a request's `Proxy:` header set ("httpoxy"), so it is not read.
+fn cgi_safe(
+    case_insensitive: bool,
+    var: impl Fn(&str) -> Option<String>,
+) -> impl Fn(&str) -> Option<String> {
+    let cgi = case_insensitive && var("REQUEST_METHOD").is_some();
+    move |name| {
+        if cgi && name == "http_proxy" {
+            return None;
+        }
+        var(name)
+    }
+}
+
 impl EnvProxyRoutePlanner {
     /// Reads the process environment now.
     pub fn from_env() -> Result<Self, Error> {
-        // Windows looks names up case-insensitively: under CGI, `http_proxy` there is
-        // the `HTTP_PROXY` a request's `Proxy:` header set ("httpoxy"), so it is not read.
-        let cgi_on_windows = cfg!(windows) && std::env::var_os("REQUEST_METHOD").is_some();
-        Self::from_vars(|name| {
-            if cgi_on_windows && name == "http_proxy" {
-                return None;
-            }
-            std::env::var(name).ok()
-        })
+        Self::from_vars(cgi_safe(cfg!(windows), |name| std::env::var(name).ok()))
     }
 
     /// Reads the variables from `var` (the value of a name, or `None` when unset).
@@ -410,6 +418,27 @@ mod tests {
             ("HTTP_PROXY", "http://evil:1"),
         ]))?;
         assert!(cgi.proxy_for(&"http://a.test/".parse()?).is_none());
+
+        // A case-insensitive environment (Windows): `http_proxy` finds the same
+        // HTTP_PROXY, so under CGI it is not read there either.
+        let table = [("REQUEST_METHOD", "GET"), ("HTTP_PROXY", "http://evil:1")];
+        let insensitive = |name: &str| {
+            table
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| (*v).to_string())
+        };
+        let unsafe_cgi = EnvProxyRoutePlanner::from_vars(insensitive)?;
+        assert!(unsafe_cgi.proxy_for(&"http://a.test/".parse()?).is_some());
+        let windows_cgi = EnvProxyRoutePlanner::from_vars(cgi_safe(true, insensitive))?;
+        assert!(windows_cgi.proxy_for(&"http://a.test/".parse()?).is_none());
+        let not_cgi = cgi_safe(true, |name| (name == "http_proxy").then(|| "p:1".into()));
+        assert!(
+            EnvProxyRoutePlanner::from_vars(not_cgi)?
+                .proxy_for(&"http://a.test/".parse()?)
+                .is_some(),
+            "outside CGI http_proxy is read"
+        );
 
         let none = EnvProxyRoutePlanner::from_vars(|_| None)?;
         assert!(none.plan(&"http://a.test/".parse()?)?.proxy.is_none());
