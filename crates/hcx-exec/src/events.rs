@@ -37,6 +37,11 @@ use crate::route::Route;
 ///                                                    closed by expiry, eviction, probe
 /// ```
 ///
+/// The pairs are reported in full when requests fail with an error; a panic in your
+/// own code running inside a request (a [`Resolver`](crate::Resolver), a rustls
+/// certificate verifier, a handler) unwinds out of it without the events still due,
+/// `connect_end` among them.
+///
 /// A listener must be quick and must not panic: it runs inside requests. Register one
 /// with `PoolingConnectionManagerBuilder::event_listener` (or the client builder's
 /// `event_listener`): it sees every request of the clients sharing that manager.
