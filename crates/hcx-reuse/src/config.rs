@@ -6,8 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// A configuration string that could not be read. Says what the text was and what was
-/// expected.
+/// A configuration string that could not be read (a duration, a keep-alive setting).
+/// Says what the text was and what was expected. Not the pool's `ConfigError` (a limit
+/// of zero), nor the `Config` kind of a request's error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// What the text was meant to be: "duration", "keep-alive setting".

@@ -1,5 +1,6 @@
 //! The opt-in cookie store (cargo feature `cookies`), used by the PROTOCOL element.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
@@ -20,16 +21,78 @@ use http::{HeaderMap, Uri};
 /// `BasicSecureHandler` say, loopback hosts included (browsers count `localhost` as
 /// secure; a test against `http://localhost` must see what production sees).
 ///
+/// Bounded, for clients that live long and meet many servers: a cookie a server
+/// deletes (`Max-Age=0`, an `Expires` in the past) is removed at once, as Apache's
+/// `BasicCookieStore.addCookie` removes it; cookies that expire on their own are
+/// swept out every [`SWEEP_EVERY`](Self::SWEEP_EVERY) cookies stored (and by
+/// [`clear_expired`](Self::clear_expired)); and past
+/// [`max_cookies`](Self::max_cookies) (default 3,000, the total RFC 6265 §6.1 asks a
+/// store to hold at least) the cookie set least recently gives way, after the expired
+/// ones, as RFC 6265 §5.3 lets a store evict. Apache's store has no limit.
+///
 /// Shared by reference: keep an `Arc` to read or clear it while the client runs.
-#[derive(Default)]
 pub struct CookieStore {
-    store: Mutex<cookie_store::CookieStore>,
+    store: Mutex<Store>,
+}
+
+/// The cookies, and when each was last set, for eviction.
+struct Store {
+    cookies: cookie_store::CookieStore,
+    /// `(domain, path, name)` → the sequence number of its last setting.
+    set_at: HashMap<(String, String, String), u64>,
+    next: u64,
+    /// Cookies stored since the last sweep of expired ones.
+    since_sweep: usize,
+    max_cookies: usize,
+}
+
+impl Default for CookieStore {
+    fn default() -> Self {
+        CookieStore {
+            store: Mutex::new(Store {
+                cookies: cookie_store::CookieStore::default(),
+                set_at: HashMap::new(),
+                next: 0,
+                since_sweep: 0,
+                max_cookies: CookieStore::DEFAULT_MAX_COOKIES,
+            }),
+        }
+    }
 }
 
 impl CookieStore {
+    /// The default of [`max_cookies`](Self::max_cookies).
+    pub const DEFAULT_MAX_COOKIES: usize = 3000;
+
+    /// How many cookies are stored between two sweeps of the expired ones.
+    pub const SWEEP_EVERY: usize = 256;
+
     /// An empty store.
     pub fn new() -> Self {
         CookieStore::default()
+    }
+
+    /// With at most `max` cookies (0 stores none).
+    #[must_use]
+    pub fn max_cookies(self, max: usize) -> Self {
+        self.lock().max_cookies = max;
+        self
+    }
+
+    /// How many cookies it holds (unexpired ones; the expired ones are swept out).
+    pub fn len(&self) -> usize {
+        self.lock().cookies.iter_unexpired().count()
+    }
+
+    /// Whether it holds no unexpired cookie.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes the cookies that have expired; `true` if there were any. Apache:
+    /// `clearExpired(Date)`.
+    pub fn clear_expired(&self) -> bool {
+        self.lock().sweep() > 0
     }
 
     /// The cookies a request to `uri` would carry now, as `(name, value)`.
@@ -38,14 +101,16 @@ impl CookieStore {
             return Vec::new();
         };
         let store = self.lock();
-        sendable(&store, &url)
+        sendable(&store.cookies, &url)
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect()
     }
 
     /// Forgets every cookie.
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut store = self.lock();
+        store.cookies.clear();
+        store.set_at.clear();
     }
 
     /// The `Cookie` header for a request to `uri`, if any cookie applies.
@@ -53,7 +118,7 @@ impl CookieStore {
         let url = to_url(uri)?;
         let store = self.lock();
         let mut line = String::new();
-        for (name, value) in sendable(&store, &url) {
+        for (name, value) in sendable(&store.cookies, &url) {
             if !line.is_empty() {
                 line.push_str("; ");
             }
@@ -91,17 +156,89 @@ impl CookieStore {
             {
                 continue;
             }
-            let _ = store.insert_raw(&cookie, &url);
+            store.insert(&cookie, &url);
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, cookie_store::CookieStore> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
         // A panic while holding the lock cannot leave the store half-written in a way
         // that matters more than losing cookies: keep going with what is there.
         self.store
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+impl Store {
+    /// Stores `cookie` from a response to `url`, within the bounds.
+    fn insert(&mut self, cookie: &cookie_store::RawCookie<'_>, url: &url::Url) {
+        if self.max_cookies == 0 {
+            return;
+        }
+        let Ok(parsed) = cookie_store::Cookie::try_from_raw_cookie(cookie, url) else {
+            return;
+        };
+        let key = key_of(&parsed);
+        match self.cookies.insert(parsed.into_owned(), url) {
+            // A deletion: the store only marks the old cookie expired.
+            Ok(cookie_store::StoreAction::ExpiredExisting) => {
+                self.remove(&key);
+            }
+            Ok(_) => {
+                self.set_at.insert(key, self.next);
+                self.next += 1;
+                self.since_sweep += 1;
+                if self.since_sweep >= CookieStore::SWEEP_EVERY {
+                    self.sweep();
+                }
+                if self.set_at.len() > self.max_cookies {
+                    self.sweep();
+                }
+                while self.set_at.len() > self.max_cookies {
+                    let Some(oldest) = self
+                        .set_at
+                        .iter()
+                        .min_by_key(|(_, at)| **at)
+                        .map(|(key, _)| key.clone())
+                    else {
+                        break;
+                    };
+                    self.remove(&oldest);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Removes every expired cookie; returns how many.
+    fn sweep(&mut self) -> usize {
+        self.since_sweep = 0;
+        let expired: Vec<_> = self
+            .cookies
+            .iter_any()
+            .filter(|c| c.is_expired())
+            .map(key_of)
+            .collect();
+        for key in &expired {
+            self.remove(key);
+        }
+        expired.len()
+    }
+
+    fn remove(&mut self, key: &(String, String, String)) {
+        let (domain, path, name) = key;
+        self.cookies.remove(domain, path, name);
+        self.set_at.remove(key);
+    }
+}
+
+/// A stored cookie's key in the store: its domain, path and name.
+fn key_of(cookie: &cookie_store::Cookie<'_>) -> (String, String, String) {
+    (
+        String::from(&cookie.domain),
+        String::from(&cookie.path),
+        cookie.name().to_owned(),
+    )
 }
 
 /// Adds the store's cookies to `headers` unless the caller set a `Cookie` of their own;
@@ -138,7 +275,7 @@ fn to_url(uri: &Uri) -> Option<url::Url> {
 
 impl fmt::Debug for CookieStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let count = self.lock().iter_unexpired().count();
+        let count = self.len();
         f.debug_struct("CookieStore")
             .field("cookies", &count)
             .finish()
@@ -198,6 +335,68 @@ mod tests {
         assert!(store.header_for(&other_host).is_none());
         store.clear();
         assert!(store.cookies_for(&app).is_empty());
+    }
+
+    fn set(store: &CookieStore, url: &str, cookies: &[String]) {
+        let mut headers = HeaderMap::new();
+        for cookie in cookies {
+            if let Ok(value) = HeaderValue::from_str(cookie) {
+                headers.append(SET_COOKIE, value);
+            }
+        }
+        store.store_from(&url.parse().unwrap_or_default(), &headers);
+    }
+
+    /// Entries held, expired ones included.
+    fn held(store: &CookieStore) -> usize {
+        store.lock().cookies.iter_any().count()
+    }
+
+    #[test]
+    fn a_cookie_the_server_deletes_is_removed_not_kept_expired() {
+        let store = CookieStore::new();
+        let names: Vec<String> = (0..300).map(|i| format!("c{i}=v; Path=/")).collect();
+        set(&store, "http://a.test/", &names);
+        assert_eq!((store.len(), held(&store)), (300, 300));
+        let deletions: Vec<String> = (0..300)
+            .map(|i| format!("c{i}=; Max-Age=0; Path=/"))
+            .collect();
+        set(&store, "http://a.test/", &deletions);
+        assert_eq!((store.len(), held(&store)), (0, 0), "nothing left behind");
+        assert!(!store.clear_expired(), "nothing expired to clear");
+    }
+
+    #[test]
+    fn past_max_cookies_the_least_recently_set_gives_way() {
+        let store = CookieStore::new().max_cookies(3);
+        let url: Uri = "http://a.test/".parse().unwrap_or_default();
+        for name in ["a", "b", "c"] {
+            set(&store, "http://a.test/", &[format!("{name}=1; Path=/")]);
+        }
+        // b is set again: a is now the least recently set.
+        set(&store, "http://a.test/", &["b=2; Path=/".to_string()]);
+        set(&store, "http://a.test/", &["d=1; Path=/".to_string()]);
+        let mut names: Vec<String> = store
+            .cookies_for(&url)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["b", "c", "d"]);
+        assert_eq!(held(&store), 3);
+        // A default path per request path (a cookie set on /items/<id>/view without a
+        // Path) is a new cookie each time: still bounded.
+        for id in 0..50 {
+            set(
+                &store,
+                &format!("http://a.test/items/{id}/view"),
+                &["seen=1".to_string()],
+            );
+        }
+        assert_eq!((store.len(), held(&store)), (3, 3));
+        let none = CookieStore::new().max_cookies(0);
+        set(&none, "http://a.test/", &["a=1".to_string()]);
+        assert!(none.is_empty());
     }
 
     #[test]
