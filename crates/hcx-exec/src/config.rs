@@ -215,16 +215,17 @@ impl RequestConfig {
         self
     }
 
-    /// Sets [`connect_timeout`](Self::connect_timeout), over the connection manager's.
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
+    /// Sets [`connect_timeout`](Self::connect_timeout), over the connection manager's
+    /// (a `Duration`, or an `Option`: `None` goes back to the manager's).
+    pub fn with_connect_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.connect_timeout = timeout.into();
         self
     }
 
-    /// Sets [`response_timeout`](Self::response_timeout) (`None`: the connection
-    /// manager's socket timeout).
-    pub fn with_response_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.response_timeout = timeout;
+    /// Sets [`response_timeout`](Self::response_timeout) (a `Duration`, or an
+    /// `Option`: `None` is the connection manager's socket timeout).
+    pub fn with_response_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.response_timeout = timeout.into();
         self
     }
 
@@ -294,4 +295,26 @@ pub(crate) fn zero_timeout(which: &str, timeout: Option<Duration>) -> Result<(),
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_take_a_duration_or_an_option_and_none_goes_back_to_the_managers() {
+        let secs = Duration::from_secs;
+        let config = RequestConfig::default()
+            .with_connect_timeout(secs(2))
+            .with_response_timeout(secs(5));
+        assert_eq!(config.connect_timeout, Some(secs(2)));
+        assert_eq!(config.response_timeout, Some(secs(5)));
+        let config = config
+            .with_connect_timeout(None)
+            .with_response_timeout(None);
+        assert_eq!(
+            (config.connect_timeout, config.response_timeout),
+            (None, None)
+        );
+    }
 }
