@@ -20,6 +20,9 @@ type Factory = Arc<dyn Fn() -> io::Result<BoxReader> + Send + Sync + 'static>;
 ///   length ([`Body::reader`], chunked);
 /// - a factory of readers ([`Body::from_factory`]), which can be sent again.
 ///
+/// It is `Send`, not `Sync` (a reader body holds a `Read + Send`): a request is built
+/// and sent by one thread at a time.
+///
 /// [`is_replayable`](Self::is_replayable) says whether it can be sent twice (the retry
 /// and redirect layers need to know); [`try_clone`](Self::try_clone) makes the copy.
 #[doc(alias("HttpEntity", "StringEntity", "ByteArrayEntity", "InputStreamEntity"))]

@@ -36,6 +36,10 @@ const DIRECT_READ_MIN: usize = 8 * 1024;
 /// A read error comes out of `Read` as an [`io::Error`] carrying the [`Error`]
 /// ([`Error::from_io`] takes it back), and every later read reports the same error.
 ///
+/// It is `Send`, not `Sync`: move it to another thread to read it there, but it is
+/// read by one thread at a time (a `Response<ResponseBody>` shared by reference across
+/// threads needs a lock around it).
+///
 /// Apache HttpClient: the response entity's content stream with its
 /// `EofSensorInputStream` / `ResponseEntityProxy`.
 #[doc(alias("HttpEntity", "CloseableHttpResponse"))]

@@ -1,0 +1,147 @@
+//! The facade's public types, checked at compile time: every one is `Debug`; the
+//! client, its builder, the manager and the errors are `Send + Sync`; the bodies are
+//! `Send` (not `Sync`, as their docs say); the error types are `std::error::Error`.
+#![allow(elided_lifetimes_in_paths)]
+fn debug<T: ?Sized + std::fmt::Debug>() {}
+#[test]
+fn all_debug() {
+    debug::<hcx::Body>();
+    debug::<hcx::BodyReader>();
+    debug::<hcx::Client>();
+    debug::<hcx::ClientBuilder>();
+    debug::<hcx::CloseCounts>();
+    debug::<hcx::CoarseClock>();
+    debug::<hcx::ConfigError>();
+    debug::<hcx::ConnectTimings>();
+    debug::<hcx::Connected>();
+    debug::<hcx::ConnectionInfo>();
+    debug::<hcx::ConnectionRef>();
+    debug::<hcx::DefaultKeepAliveStrategy>();
+    debug::<hcx::DefaultReuseStrategy>();
+    debug::<hcx::DefaultRoutePlanner>();
+    debug::<hcx::EnvProxyRoutePlanner>();
+    debug::<hcx::Error>();
+    debug::<hcx::Events>();
+    debug::<hcx::Exchange>();
+    debug::<hcx::Host>();
+    debug::<hcx::IdleBounds>();
+    debug::<hcx::IdleLimitChange>();
+    debug::<hcx::LearnSettings>();
+    debug::<hcx::LearnedIdleLimit>();
+    debug::<hcx::LeaseWaits>();
+    debug::<hcx::Limits>();
+    debug::<hcx::ManagerStats>();
+    debug::<hcx::ManualClock>();
+    debug::<hcx::NeverReuse>();
+    debug::<hcx::PoolConfig>();
+    debug::<hcx::PoolStats>();
+    debug::<hcx::PoolingConnectionManager>();
+    debug::<hcx::PoolingConnectionManagerBuilder>();
+    debug::<hcx::Proxy>();
+    debug::<hcx::RedirectEvent>();
+    debug::<hcx::RequestConfig>();
+    debug::<hcx::ResponseBody>();
+    debug::<hcx::ResponseHeadRef>();
+    debug::<hcx::ResponseInfo>();
+    debug::<hcx::RetryEvent>();
+    debug::<hcx::Route>();
+    debug::<hcx::RouteKey>();
+    debug::<hcx::SocketConfig>();
+    debug::<hcx::StaticResolver>();
+    debug::<hcx::SystemClock>();
+    debug::<hcx::SystemResolver>();
+    debug::<hcx::TcpKeepalive>();
+    debug::<hcx::TlsIdentity>();
+    debug::<hcx::TlsSession>();
+    debug::<hcx::UserToken>();
+    debug::<hcx::chain::AuthScope>();
+    debug::<hcx::chain::BasicCredentialsProvider>();
+    debug::<hcx::chain::Chain>();
+    debug::<hcx::chain::Context>();
+    #[cfg(any())] // feature `cookies` (checked with --features hcx/cookies)
+    debug::<hcx::chain::CookieStore>();
+    debug::<hcx::chain::DecompressionLimits>();
+    debug::<hcx::chain::DefaultRedirectStrategy>();
+    debug::<hcx::chain::DefaultRetryStrategy>();
+    debug::<hcx::chain::Scope>();
+    debug::<hcx::codec::AwaitContinue>();
+    debug::<hcx::codec::BodyDecoder>();
+    debug::<hcx::codec::BodyEncoder>();
+    debug::<hcx::codec::CompleteResponse>();
+    debug::<hcx::codec::Decoded>();
+    debug::<hcx::codec::Error>();
+    debug::<hcx::codec::FinalResponse>();
+    debug::<hcx::codec::Frame>();
+    debug::<hcx::codec::HeadReader>();
+    debug::<hcx::codec::Limits>();
+    debug::<hcx::codec::RecvResponse>();
+    debug::<hcx::codec::RequestHead>();
+    debug::<hcx::codec::ResponseFraming>();
+    debug::<hcx::codec::ResponseHead>();
+    debug::<hcx::codec::SendBody>();
+    debug::<hcx::exec::Connection>();
+    debug::<hcx::exec::Endpoint>();
+    debug::<hcx::exec::ExecRuntime>();
+    debug::<hcx::exec::IdleConnectionEvictor>();
+    debug::<hcx::exec::MainExec>();
+    debug::<hcx::pool::CloseCounts>();
+    debug::<hcx::pool::CoarseClock>();
+    debug::<hcx::pool::LeaseFailure>();
+    debug::<hcx::pool::ManualClock>();
+    debug::<hcx::pool::PoolConfig>();
+    debug::<hcx::pool::PoolStats>();
+    debug::<hcx::pool::SystemClock>();
+    debug::<hcx::CloseReason>();
+    debug::<hcx::Decision>();
+    debug::<hcx::ErrorKind>();
+    debug::<hcx::IdleOutcome>();
+    debug::<hcx::IdleVerdict>();
+    debug::<hcx::KeepAlive>();
+    debug::<hcx::Layer>();
+    debug::<hcx::ProtocolErrorKind>();
+    debug::<hcx::RequestProgress>();
+    debug::<hcx::RetryCause>();
+    debug::<hcx::ReusePolicy>();
+    debug::<hcx::Scheme>();
+    debug::<hcx::chain::ChainElement>();
+    debug::<hcx::chain::Credentials>();
+    debug::<hcx::codec::BodyFraming>();
+    debug::<hcx::codec::CloseReason>();
+    debug::<hcx::codec::ContinueStep>();
+    debug::<hcx::codec::EncodeError>();
+    debug::<hcx::codec::ErrorKind>();
+    debug::<hcx::codec::HeadEvent>();
+    debug::<hcx::codec::RecvStep>();
+    debug::<hcx::codec::RequestFraming>();
+    debug::<hcx::codec::Sending>();
+    debug::<hcx::codec::TargetForm>();
+    debug::<hcx::exec::Leftover>();
+    debug::<hcx::pool::CloseReason>();
+    debug::<hcx::pool::ConfigError>();
+    debug::<hcx::pool::Decision>();
+    debug::<hcx::pool::LeaseError>();
+    debug::<hcx::pool::ReusePolicy>();
+}
+fn send_sync<T: Send + Sync>() {}
+fn send<T: Send>() {}
+fn err<T: std::error::Error + Send + Sync + 'static>() {}
+#[test]
+fn send_sync_core() {
+    send_sync::<hcx::Client>();
+    send_sync::<hcx::ClientBuilder>();
+    // Send, not Sync: a reader body holds a `dyn Read + Send`, a response body its
+    // connection's `dyn Transport`.
+    send::<hcx::Body>();
+    send::<hcx::ResponseBody>();
+    send_sync::<hcx::Error>();
+    send_sync::<hcx::PoolingConnectionManager>();
+    send_sync::<hcx::RequestConfig>();
+    send_sync::<hcx::ResponseInfo>();
+    send_sync::<hcx::chain::Context>();
+    err::<hcx::Error>();
+    err::<hcx::ConfigError>();
+    err::<hcx::pool::ConfigError>();
+    err::<hcx::codec::Error>();
+    err::<hcx::pool::LeaseError>();
+    err::<hcx::codec::EncodeError>();
+}
