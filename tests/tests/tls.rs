@@ -543,3 +543,37 @@ fn a_close_notify_that_came_with_the_response_is_stale_at_the_next_lease() -> Te
     }
     Ok(())
 }
+
+/// A client that talks to many HTTPS origins resumes sessions with more than rustls'
+/// default 32 servers: the identities hcx builds keep sessions for 512.
+#[test]
+fn sessions_of_many_servers_are_kept_for_resumption() -> TestResult {
+    let ca = TestCa::new()?;
+    let names: Vec<String> = (0..40).map(|i| format!("h{i}.test")).collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let server = TestServer::builder()
+        .tls(ca.server_config(&name_refs))
+        .route(Method::GET, "/", Reply::ok().body("secret"))
+        .close_after(1)
+        .start()?;
+    let mut resolver = StaticResolver::new();
+    for name in &names {
+        resolver = resolver.with(name, LOCALHOST);
+    }
+    let client = Client::builder()
+        .tls_identity(hcx::TlsIdentity::trusting("test", ca.root_store())?)
+        .resolver(resolver)
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    for name in names.iter().chain([&names[0]]) {
+        let url = format!("https://{name}:{}/", server.port());
+        assert_eq!(client.get(url)?.into_body().into_string()?, "secret");
+    }
+    server.wait_for_closed(41, SAFETY)?;
+    let last = server.connections().last().and_then(|c| c.tls.clone());
+    assert!(
+        last.as_ref().is_some_and(|t| t.resumed),
+        "h0.test after 39 other servers: {last:?}"
+    );
+    Ok(())
+}

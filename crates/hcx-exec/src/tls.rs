@@ -8,12 +8,18 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use rustls::client::Resumption;
 use rustls::pki_types::ServerName;
 use rustls::{CertificateError, ClientConfig, ClientConnection, StreamOwned};
 
 use crate::error::{Error, ErrorKind, is_timeout};
 use crate::events::TlsSession;
 use crate::transport::{Leftover, Transport, has_waiting_bytes};
+
+/// The TLS sessions the identities hcx builds keep for resumption: rustls keeps up to
+/// eight tickets per server, so 512 servers (its default, 256, is 32 servers). About
+/// a few hundred bytes each, held only for servers met. JSSE's cache holds 20,480.
+const SESSIONS: usize = 4096;
 
 /// The TLS configuration a connection is made with, and part of its route's key: a
 /// connection opened with one identity (one set of trusted roots, one client
@@ -91,11 +97,12 @@ impl TlsIdentity {
                         ClientConfig::builder_with_provider(ring_provider())
                             .with_safe_default_protocol_versions()
                     });
-                let config = match builder {
+                let mut config = match builder {
                     Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
                     // Fixed input: ring's own suites cover TLS 1.2 and 1.3.
                     Err(e) => unreachable!("ring's provider lacks TLS 1.2 and 1.3: {e}"),
                 };
+                config.resumption = Resumption::in_memory_sessions(SESSIONS);
                 TlsIdentity::new("default", Arc::new(config))
             })
             .clone()
@@ -106,10 +113,11 @@ impl TlsIdentity {
     /// rustls' safe defaults with [`crypto_provider`], ALPN `http/1.1`. Apache:
     /// `SSLContextBuilder.loadTrustMaterial`.
     pub fn trusting(name: &str, roots: rustls::RootCertStore) -> Result<Self, rustls::Error> {
-        let config = ClientConfig::builder_with_provider(crypto_provider())
+        let mut config = ClientConfig::builder_with_provider(crypto_provider())
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
+        config.resumption = Resumption::in_memory_sessions(SESSIONS);
         Ok(TlsIdentity::new(name, Arc::new(config)))
     }
 
