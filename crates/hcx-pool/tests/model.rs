@@ -12,7 +12,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use common::*;
-use hcx_pool::{CloseReason, Decision, LeaseError, PoolConfig, PoolStats, ReusePolicy};
+use hcx_pool::{CloseReason, Decision, LeaseError, PoolConfig, ReusePolicy};
 use proptest::prelude::*;
 
 const ROUTES: [Route; 3] = ["r0", "r1", "r2"];
@@ -597,7 +597,7 @@ fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCa
 
         // Counts.
         for (r, name) in ROUTES.iter().enumerate() {
-            let want = pool_stats(
+            let want = stats(
                 m.route_leased(r),
                 m.waiters.iter().filter(|w| w.route == r).count(),
                 m.route_idle(r),
@@ -611,7 +611,7 @@ fn run(ops: Vec<Op>, policy: ReusePolicy, ttl: Option<u64>) -> Result<(), TestCa
                 name
             );
         }
-        let want = pool_stats(m.leases.len(), m.waiters.len(), m.idle.len(), m.max_total);
+        let want = stats(m.leases.len(), m.waiters.len(), m.idle.len(), m.max_total);
         prop_assert_eq!(real.h.pool.stats(), want, "step {}", step);
         let mut routes = real.h.pool.routes();
         routes.sort_unstable();
@@ -656,14 +656,4 @@ proptest! {
     fn pool_agrees_with_model_fifo(ops in proptest::collection::vec(op(), 1..80), ttl in proptest::option::of(5..60u64)) {
         run(ops, ReusePolicy::Fifo, ttl)?;
     }
-}
-
-/// `PoolStats` is `#[non_exhaustive]`: built from its default.
-fn pool_stats(leased: usize, pending: usize, available: usize, max: usize) -> PoolStats {
-    let mut stats = PoolStats::default();
-    stats.leased = leased;
-    stats.pending = pending;
-    stats.available = available;
-    stats.max = max;
-    stats
 }

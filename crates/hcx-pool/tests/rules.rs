@@ -13,18 +13,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use hcx_pool::{
-    CloseReason, ConfigError, Decision, LeaseError, Pool, PoolConfig, PoolStats, ReusePolicy,
-};
-
-fn stats(leased: usize, pending: usize, available: usize, max: usize) -> PoolStats {
-    let mut stats = PoolStats::default();
-    stats.leased = leased;
-    stats.pending = pending;
-    stats.available = available;
-    stats.max = max;
-    stats
-}
+use hcx_pool::{CloseReason, ConfigError, Decision, LeaseError, Pool, PoolConfig, ReusePolicy};
 
 #[test]
 fn zero_limits_are_config_errors() {

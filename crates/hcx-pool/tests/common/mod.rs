@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use hcx_pool::{
     CloseReason, Decision, Lease, LeaseError, LeaseRequest, ManualClock, Pool, PoolConfig,
+    PoolStats,
 };
 
 pub type Route = &'static str;
@@ -132,4 +133,14 @@ pub fn assert_served(req: &mut TestRequest) -> TestLease {
         Poll::Ready(Err(e)) => panic!("request failed: {e}"),
         Poll::Pending => panic!("request should have been served"),
     }
+}
+
+/// Counts as `PoolStats` (which is `#[non_exhaustive]`: built from its default).
+pub fn stats(leased: usize, pending: usize, available: usize, max: usize) -> PoolStats {
+    let mut stats = PoolStats::default();
+    stats.leased = leased;
+    stats.pending = pending;
+    stats.available = available;
+    stats.max = max;
+    stats
 }
