@@ -25,7 +25,10 @@ use crate::manager::PoolingConnectionManager;
 ///
 /// One at a time per connection manager. Dropping it stops the thread and joins it
 /// (promptly: the thread waits on a channel, not a sleep); another can then be started
-/// for the same manager, by a new client sharing it, say.
+/// for the same manager, by a new client sharing it, say. Dropped on its own thread
+/// (the last client handle let go in an event listener's `closed`, which runs there
+/// during a sweep), it cannot join: the thread ends when that sweep returns, and only
+/// then can another start.
 ///
 /// ```
 /// use hcx_exec::{IdleConnectionEvictor, PoolingConnectionManager};
