@@ -25,36 +25,55 @@ use http::{HeaderMap, Uri};
 /// deletes (`Max-Age=0`, an `Expires` in the past) is removed at once, as Apache's
 /// `BasicCookieStore.addCookie` removes it; cookies that expire on their own are
 /// swept out every [`SWEEP_EVERY`](Self::SWEEP_EVERY) cookies stored (and by
-/// [`clear_expired`](Self::clear_expired)); and past
-/// [`max_cookies`](Self::max_cookies) (default 3,000, the total RFC 6265 §6.1 asks a
-/// store to hold at least) the cookie set least recently gives way, after the expired
-/// ones, as RFC 6265 §5.3 lets a store evict. Apache's store has no limit.
+/// [`clear_expired`](Self::clear_expired)). As RFC 6265 §5.3 lets a store evict:
+/// past [`max_per_domain`](Self::max_per_domain) cookies of one domain (default 180,
+/// as Chromium), that domain's cookie set least recently gives way; past
+/// [`max_cookies`](Self::max_cookies) in all (default 3,000, the total §6.1 asks a
+/// store to hold at least), the domain whose cookies were sent or set least recently
+/// gives up its oldest. A session cookie sent on every request is not what goes.
+/// Apache's store has no limit.
+///
+/// Cookies are kept by domain, so building a request's `Cookie` looks at the domains
+/// its host can match (the host and its parent domains), not at every cookie held.
 ///
 /// Shared by reference: keep an `Arc` to read or clear it while the client runs.
 pub struct CookieStore {
     store: Mutex<Store>,
 }
 
-/// The cookies, and when each was last set, for eviction.
+/// The cookies by domain (the host of a host-only cookie, else its `Domain`), with
+/// what eviction needs.
 struct Store {
-    cookies: cookie_store::CookieStore,
-    /// `(domain, path, name)` → the sequence number of its last setting.
-    set_at: HashMap<(String, String, String), u64>,
-    next: u64,
+    domains: HashMap<String, DomainCookies>,
+    /// Cookies held in all.
+    len: usize,
+    /// A clock of sets and sends, for "least recently".
+    tick: u64,
     /// Cookies stored since the last sweep of expired ones.
     since_sweep: usize,
     max_cookies: usize,
+    max_per_domain: usize,
+}
+
+/// The cookies of one domain.
+struct DomainCookies {
+    cookies: cookie_store::CookieStore,
+    /// `(path, name)` → the tick it was last set at.
+    set_at: HashMap<(String, String), u64>,
+    /// The tick one of its cookies was last set or sent at.
+    used: u64,
 }
 
 impl Default for CookieStore {
     fn default() -> Self {
         CookieStore {
             store: Mutex::new(Store {
-                cookies: cookie_store::CookieStore::default(),
-                set_at: HashMap::new(),
-                next: 0,
+                domains: HashMap::new(),
+                len: 0,
+                tick: 0,
                 since_sweep: 0,
                 max_cookies: CookieStore::DEFAULT_MAX_COOKIES,
+                max_per_domain: CookieStore::DEFAULT_MAX_PER_DOMAIN,
             }),
         }
     }
@@ -64,6 +83,9 @@ impl CookieStore {
     /// The default of [`max_cookies`](Self::max_cookies).
     pub const DEFAULT_MAX_COOKIES: usize = 3000;
 
+    /// The default of [`max_per_domain`](Self::max_per_domain).
+    pub const DEFAULT_MAX_PER_DOMAIN: usize = 180;
+
     /// How many cookies are stored between two sweeps of the expired ones.
     pub const SWEEP_EVERY: usize = 256;
 
@@ -72,16 +94,28 @@ impl CookieStore {
         CookieStore::default()
     }
 
-    /// With at most `max` cookies (0 stores none).
+    /// With at most `max` cookies in all (0 stores none).
     #[must_use]
     pub fn max_cookies(self, max: usize) -> Self {
         self.lock().max_cookies = max;
         self
     }
 
+    /// With at most `max` cookies per domain (0 stores none).
+    #[must_use]
+    pub fn max_per_domain(self, max: usize) -> Self {
+        self.lock().max_per_domain = max;
+        self
+    }
+
     /// How many cookies it holds (unexpired ones; the expired ones are swept out).
     pub fn len(&self) -> usize {
-        self.lock().cookies.iter_unexpired().count()
+        let store = self.lock();
+        store
+            .domains
+            .values()
+            .map(|d| d.cookies.iter_unexpired().count())
+            .sum()
     }
 
     /// Whether it holds no unexpired cookie.
@@ -100,8 +134,9 @@ impl CookieStore {
         let Some(url) = to_url(uri) else {
             return Vec::new();
         };
-        let store = self.lock();
-        sendable(&store.cookies, &url)
+        let mut store = self.lock();
+        store
+            .sendable(&url)
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect()
     }
@@ -109,16 +144,16 @@ impl CookieStore {
     /// Forgets every cookie.
     pub fn clear(&self) {
         let mut store = self.lock();
-        store.cookies.clear();
-        store.set_at.clear();
+        store.domains.clear();
+        store.len = 0;
     }
 
     /// The `Cookie` header for a request to `uri`, if any cookie applies.
     pub(crate) fn header_for(&self, uri: &Uri) -> Option<HeaderValue> {
         let url = to_url(uri)?;
-        let store = self.lock();
+        let mut store = self.lock();
         let mut line = String::new();
-        for (name, value) in sendable(&store.cookies, &url) {
+        for (name, value) in store.sendable(&url) {
             if !line.is_empty() {
                 line.push_str("; ");
             }
@@ -172,73 +207,140 @@ impl CookieStore {
 impl Store {
     /// Stores `cookie` from a response to `url`, within the bounds.
     fn insert(&mut self, cookie: &cookie_store::RawCookie<'_>, url: &url::Url) {
-        if self.max_cookies == 0 {
+        if self.max_cookies == 0 || self.max_per_domain == 0 {
             return;
         }
         let Ok(parsed) = cookie_store::Cookie::try_from_raw_cookie(cookie, url) else {
             return;
         };
-        let key = key_of(&parsed);
-        match self.cookies.insert(parsed.into_owned(), url) {
+        let domain = String::from(&parsed.domain);
+        let key = (String::from(&parsed.path), parsed.name().to_owned());
+        let tick = self.tick;
+        self.tick += 1;
+        let entry = self.domains.entry(domain.clone());
+        let cookies = entry.or_insert_with(|| DomainCookies {
+            cookies: cookie_store::CookieStore::default(),
+            set_at: HashMap::new(),
+            used: tick,
+        });
+        match cookies.cookies.insert(parsed.into_owned(), url) {
             // A deletion: the store only marks the old cookie expired.
             Ok(cookie_store::StoreAction::ExpiredExisting) => {
-                self.remove(&key);
+                self.len -= cookies.remove(&domain, &key);
             }
             Ok(_) => {
-                self.set_at.insert(key, self.next);
-                self.next += 1;
+                cookies.used = tick;
+                if cookies.set_at.insert(key, tick).is_none() {
+                    self.len += 1;
+                }
+                if cookies.set_at.len() > self.max_per_domain {
+                    self.len -= cookies.sweep(&domain);
+                }
+                while cookies.set_at.len() > self.max_per_domain {
+                    self.len -= cookies.evict_oldest(&domain);
+                }
                 self.since_sweep += 1;
-                if self.since_sweep >= CookieStore::SWEEP_EVERY {
-                    self.sweep();
-                }
-                if self.set_at.len() > self.max_cookies {
-                    self.sweep();
-                }
-                while self.set_at.len() > self.max_cookies {
-                    let Some(oldest) = self
-                        .set_at
-                        .iter()
-                        .min_by_key(|(_, at)| **at)
-                        .map(|(key, _)| key.clone())
-                    else {
-                        break;
-                    };
-                    self.remove(&oldest);
-                }
             }
             Err(_) => {}
         }
+        if self
+            .domains
+            .get(&domain)
+            .is_some_and(|d| d.set_at.is_empty())
+        {
+            self.domains.remove(&domain);
+        }
+        if self.since_sweep >= CookieStore::SWEEP_EVERY {
+            self.sweep();
+        }
+        while self.len > self.max_cookies {
+            let Some(lru) = self
+                .domains
+                .iter()
+                .min_by_key(|(_, d)| d.used)
+                .map(|(domain, _)| domain.clone())
+            else {
+                break;
+            };
+            if let Some(cookies) = self.domains.get_mut(&lru) {
+                self.len -= cookies.evict_oldest(&lru);
+                if cookies.set_at.is_empty() {
+                    self.domains.remove(&lru);
+                }
+            }
+        }
+    }
+
+    /// The `(name, value)` of the cookies a request to `url` carries: those of the
+    /// domains its host can match (itself and its parent domains) that match it,
+    /// without the `Secure` ones unless `url` is `https` (the store counts loopback
+    /// hosts as secure, as browsers do; Apache and RFC 6265 §5.4 do not). Marks those
+    /// domains used.
+    fn sendable<'a>(&'a mut self, url: &url::Url) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let secure_channel = url.scheme() == "https";
+        let host = url.host_str().unwrap_or("");
+        // The host, then each parent domain: `a.b.test`, `b.test`, `test`.
+        let candidates: Vec<&str> = std::iter::once(host)
+            .chain(host.match_indices('.').map(|(i, _)| &host[i + 1..]))
+            .filter(|d| !d.is_empty())
+            .collect();
+        let tick = self.tick;
+        self.tick += 1;
+        for domain in &candidates {
+            if let Some(cookies) = self.domains.get_mut(*domain) {
+                cookies.used = tick;
+            }
+        }
+        let domains = &self.domains;
+        candidates
+            .into_iter()
+            .filter_map(move |domain| domains.get(domain))
+            .flat_map(move |cookies| cookies.cookies.matches(url))
+            .filter(move |cookie| secure_channel || cookie.secure() != Some(true))
+            .map(|cookie| cookie.name_value())
     }
 
     /// Removes every expired cookie; returns how many.
     fn sweep(&mut self) -> usize {
         self.since_sweep = 0;
-        let expired: Vec<_> = self
-            .cookies
-            .iter_any()
-            .filter(|c| c.is_expired())
-            .map(key_of)
-            .collect();
-        for key in &expired {
-            self.remove(key);
-        }
-        expired.len()
-    }
-
-    fn remove(&mut self, key: &(String, String, String)) {
-        let (domain, path, name) = key;
-        self.cookies.remove(domain, path, name);
-        self.set_at.remove(key);
+        let mut removed = 0;
+        self.domains.retain(|domain, cookies| {
+            removed += cookies.sweep(domain);
+            !cookies.set_at.is_empty()
+        });
+        self.len -= removed;
+        removed
     }
 }
 
-/// A stored cookie's key in the store: its domain, path and name.
-fn key_of(cookie: &cookie_store::Cookie<'_>) -> (String, String, String) {
-    (
-        String::from(&cookie.domain),
-        String::from(&cookie.path),
-        cookie.name().to_owned(),
-    )
+impl DomainCookies {
+    /// Removes the cookie `(path, name)` of `domain`; returns how many it held (0 or 1).
+    fn remove(&mut self, domain: &str, key: &(String, String)) -> usize {
+        let (path, name) = key;
+        self.cookies.remove(domain, path, name);
+        usize::from(self.set_at.remove(key).is_some())
+    }
+
+    /// Removes the cookie of `domain` set least recently; returns how many it held.
+    fn evict_oldest(&mut self, domain: &str) -> usize {
+        let oldest = self
+            .set_at
+            .iter()
+            .min_by_key(|(_, at)| **at)
+            .map(|(key, _)| key.clone());
+        oldest.map_or(0, |key| self.remove(domain, &key))
+    }
+
+    /// Removes the expired cookies of `domain`; returns how many.
+    fn sweep(&mut self, domain: &str) -> usize {
+        let expired: Vec<(String, String)> = self
+            .cookies
+            .iter_any()
+            .filter(|c| c.is_expired())
+            .map(|c| (String::from(&c.path), c.name().to_owned()))
+            .collect();
+        expired.iter().map(|key| self.remove(domain, key)).sum()
+    }
 }
 
 /// Adds the store's cookies to `headers` unless the caller set a `Cookie` of their own;
@@ -280,21 +382,6 @@ impl fmt::Debug for CookieStore {
             .field("cookies", &count)
             .finish()
     }
-}
-
-/// The `(name, value)` of the cookies a request to `url` carries: those the store
-/// matches, without the `Secure` ones unless `url` is `https` (the store counts
-/// loopback hosts as secure, as browsers do; Apache and RFC 6265 §5.4 do not).
-fn sendable<'a>(
-    store: &'a cookie_store::CookieStore,
-    url: &url::Url,
-) -> impl Iterator<Item = (&'a str, &'a str)> {
-    let secure_channel = url.scheme() == "https";
-    store
-        .matches(url)
-        .into_iter()
-        .filter(move |cookie| secure_channel || cookie.secure() != Some(true))
-        .map(|cookie| cookie.name_value())
 }
 
 #[cfg(test)]
@@ -349,16 +436,23 @@ mod tests {
 
     /// Entries held, expired ones included.
     fn held(store: &CookieStore) -> usize {
-        store.lock().cookies.iter_any().count()
+        let store = store.lock();
+        let held = store
+            .domains
+            .values()
+            .map(|d| d.cookies.iter_any().count())
+            .sum();
+        assert_eq!(held, store.len, "the count kept");
+        held
     }
 
     #[test]
     fn a_cookie_the_server_deletes_is_removed_not_kept_expired() {
         let store = CookieStore::new();
-        let names: Vec<String> = (0..300).map(|i| format!("c{i}=v; Path=/")).collect();
+        let names: Vec<String> = (0..150).map(|i| format!("c{i}=v; Path=/")).collect();
         set(&store, "http://a.test/", &names);
-        assert_eq!((store.len(), held(&store)), (300, 300));
-        let deletions: Vec<String> = (0..300)
+        assert_eq!((store.len(), held(&store)), (150, 150));
+        let deletions: Vec<String> = (0..150)
             .map(|i| format!("c{i}=; Max-Age=0; Path=/"))
             .collect();
         set(&store, "http://a.test/", &deletions);
@@ -397,6 +491,72 @@ mod tests {
         let none = CookieStore::new().max_cookies(0);
         set(&none, "http://a.test/", &["a=1".to_string()]);
         assert!(none.is_empty());
+    }
+
+    fn names_for(store: &CookieStore, url: &str) -> Vec<String> {
+        let mut names: Vec<String> = store
+            .cookies_for(&url.parse().unwrap_or_default())
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// RFC 6265 §5.3's order: a cookie sent on every request is not the first to go,
+    /// and one site filling the store evicts its own cookies, not another's.
+    #[test]
+    fn eviction_spares_what_is_used_and_a_site_cannot_push_out_the_others() {
+        let store = CookieStore::new().max_cookies(3).max_per_domain(2);
+        set(
+            &store,
+            "http://api.test/",
+            &["session=1; Path=/".to_string()],
+        );
+        set(&store, "http://b.test/", &["b=1; Path=/".to_string()]);
+        // The session cookie is sent: api.test is used more recently than b.test.
+        assert_eq!(names_for(&store, "http://api.test/x"), ["session"]);
+        set(&store, "http://c.test/", &["c=1; Path=/".to_string()]);
+        set(&store, "http://c.test/", &["c2=1; Path=/".to_string()]);
+        // Over three in all: b.test, used least recently, gives way.
+        assert_eq!(names_for(&store, "http://api.test/"), ["session"]);
+        assert!(names_for(&store, "http://b.test/").is_empty());
+        // A site setting a cookie per path stays within its own two.
+        for id in 0..50 {
+            set(
+                &store,
+                &format!("http://c.test/items/{id}/view"),
+                &["seen=1".to_string()],
+            );
+        }
+        assert_eq!(names_for(&store, "http://api.test/"), ["session"]);
+        assert_eq!(held(&store), 3);
+    }
+
+    /// A `Domain` cookie from one host goes to its sibling hosts; the lookup by
+    /// domain finds it from the host's parent domains.
+    #[test]
+    fn a_domain_cookie_reaches_sibling_hosts_and_host_only_ones_do_not() {
+        let store = CookieStore::new();
+        set(
+            &store,
+            "http://a.shop.test/",
+            &[
+                "wide=1; Domain=shop.test; Path=/".to_string(),
+                "narrow=1; Path=/".to_string(),
+            ],
+        );
+        assert_eq!(names_for(&store, "http://a.shop.test/"), ["narrow", "wide"]);
+        assert_eq!(names_for(&store, "http://b.a.shop.test/"), ["wide"]);
+        assert_eq!(names_for(&store, "http://shop.test/"), ["wide"]);
+        assert!(names_for(&store, "http://other.test/").is_empty());
+        set(
+            &store,
+            "http://127.0.0.1:8080/",
+            &["ip=1; Path=/".to_string()],
+        );
+        assert_eq!(names_for(&store, "http://127.0.0.1:8080/"), ["ip"]);
+        assert_eq!(held(&store), 3);
     }
 
     #[test]
