@@ -665,3 +665,39 @@ fn head_204_304_and_206_responses_are_left_alone() -> TestResult {
     assert_eq!(partial.into_body().into_vec()?, b"a slice");
     Ok(())
 }
+
+/// Stacked codings (`gzip, gzip`) where the inner layer is a bomb and the outer one
+/// yields nothing: empty gzip members, 20 bytes each, compressed again. Every layer's
+/// output is held to the limits, not only the last one's: the inner layer decodes
+/// about 400 bytes per byte read past the 1 MiB threshold, and is stopped as a single
+/// layer would be (unchecked, three such layers kept a thread busy for minutes).
+#[test]
+fn an_inner_coding_that_decodes_to_much_while_the_outer_yields_nothing_is_a_bomb() -> TestResult {
+    let mut empty_member = GzEncoder::new(Vec::new(), Compression::default());
+    empty_member.write_all(b"")?;
+    let inner = empty_member.finish()?.repeat(60_000); // 1.2 MB that decode to nothing
+    let mut outer = GzEncoder::new(Vec::new(), Compression::best());
+    outer.write_all(&inner)?;
+    let wire = outer.finish()?;
+    assert!(
+        inner.len() > 100 * wire.len(),
+        "{} from {}",
+        inner.len(),
+        wire.len()
+    );
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok()
+                .header("content-encoding", "gzip, gzip")
+                .body(wire),
+        )
+        .start()?;
+    let result = client()?.get(server.url("/"))?.into_body().into_vec();
+    assert_eq!(
+        result.map_err(|e| e.kind()).err(),
+        Some(ErrorKind::DecompressionLimit)
+    );
+    Ok(())
+}

@@ -90,7 +90,8 @@ impl Decoding {
         if !empty {
             let mut top = Stage::new(self.last, wire);
             for &coding in self.earlier.iter().rev() {
-                top = Stage::new(coding, Input::on_stage(top));
+                let limits = (self.limits, self.label.clone());
+                top = Stage::new(coding, Input::on_stage(top, limits));
             }
             self.state = State::Decoding(Box::new(top));
         }
@@ -167,6 +168,11 @@ pub(super) struct Input {
     consumed: u64,
     /// The failure of the body, kept to be reported with its own kind.
     failed: Option<Error>,
+    /// On a stage: the bytes it produced, and the limits they are held to (with the
+    /// body's label), as the last stage's output is: an inner layer that decodes to
+    /// much while the outer one yields nothing (stacked codings) is a bomb too.
+    produced: u64,
+    limits: Option<(DecompressionLimits, String)>,
 }
 
 enum Source {
@@ -178,14 +184,14 @@ enum Source {
 
 impl Input {
     fn on_wire(encoded: Box<dyn Encoded>) -> Self {
-        Input::from_source(Source::Wire(Some(encoded)))
+        Input::from_source(Source::Wire(Some(encoded)), None)
     }
 
-    fn on_stage(stage: Stage) -> Self {
-        Input::from_source(Source::Stage(Box::new(stage)))
+    fn on_stage(stage: Stage, limits: (DecompressionLimits, String)) -> Self {
+        Input::from_source(Source::Stage(Box::new(stage)), Some(limits))
     }
 
-    fn from_source(source: Source) -> Self {
+    fn from_source(source: Source, limits: Option<(DecompressionLimits, String)>) -> Self {
         Input {
             source,
             buffer: vec![0; BUFFER].into_boxed_slice(),
@@ -193,6 +199,8 @@ impl Input {
             end: 0,
             consumed: 0,
             failed: None,
+            produced: 0,
+            limits,
         }
     }
 
@@ -234,7 +242,17 @@ impl Input {
                     }
                 }
             }
-            Source::Stage(stage) => stage.read(space)?,
+            Source::Stage(stage) => {
+                let n = stage.read(space)?;
+                self.produced = self.produced.saturating_add(n as u64);
+                if let Some((limits, label)) = &self.limits {
+                    let encoded = stage.input().wire().consumed;
+                    if let Some(error) = limits.check(label, self.produced, encoded) {
+                        return Err(error.into_io());
+                    }
+                }
+                n
+            }
         };
         self.end += n;
         Ok(n)

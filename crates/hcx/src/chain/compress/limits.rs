@@ -16,6 +16,10 @@ use hcx_exec::{Error, ErrorKind};
 /// runs at about 1,000 (gzip's most) and far more (brotli, zstd). The first MiB is
 /// free so that small, very compressible bodies (a page of spaces) pass.
 ///
+/// With stacked codings (`Content-Encoding: gzip, gzip`) every layer's output is held
+/// to the same limits against the bytes read off the wire, not only the last one's: an
+/// inner layer that decodes to much while the outer one yields nothing is a bomb too.
+///
 /// ```
 /// use hcx::chain::DecompressionLimits;
 /// let client = hcx::Client::builder()
