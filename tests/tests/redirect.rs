@@ -590,3 +590,51 @@ fn default_credentials_do_not_follow_a_redirect_to_another_origin() -> TestResul
     assert_eq!(returned.header("x-tenant"), Some("acme"));
     Ok(())
 }
+
+/// A field value marked sensitive (`HeaderValue::set_sensitive`: an API key of the
+/// caller's or among the client's default headers) is treated as a credential: not
+/// carried to another origin by a redirect, https to http included. Unmarked fields go
+/// along, as in Apache HttpClient.
+#[test]
+fn values_marked_sensitive_stay_with_their_origin_on_a_redirect() -> TestResult {
+    use http::header::{HeaderName, HeaderValue};
+    let other = TestServer::builder()
+        .default_reply(Reply::ok().body("other"))
+        .start()?;
+    let server = TestServer::builder()
+        .route(Method::GET, "/away", redirect(302, &other.url("/landing")))
+        .route(Method::GET, "/stay", redirect(302, "/kept"))
+        .route(Method::GET, "/kept", Reply::ok().body("kept"))
+        .start()?;
+    let mut default_key = HeaderValue::from_static("default-secret");
+    default_key.set_sensitive(true);
+    let client = Client::builder()
+        .default_header(HeaderName::from_static("x-default-key"), default_key)
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let request = |url: String| {
+        let mut key = HeaderValue::from_static("caller-secret");
+        key.set_sensitive(true);
+        Request::get(url)
+            .header("x-api-key", key)
+            .header("x-trace", "7")
+            .body(Body::empty())
+    };
+    client
+        .execute(request(server.url("/away"))?)?
+        .into_body()
+        .into_string()?;
+    let landed = other.last_request().ok_or("the other server saw nothing")?;
+    assert_eq!(landed.header("x-api-key"), None);
+    assert_eq!(landed.header("x-default-key"), None);
+    assert_eq!(landed.header("x-trace"), Some("7"), "unmarked: carried");
+    client
+        .execute(request(server.url("/stay"))?)?
+        .into_body()
+        .into_string()?;
+    let kept = server.last_request().ok_or("no request")?;
+    assert_eq!(kept.path(), "/kept");
+    assert_eq!(kept.header("x-api-key"), Some("caller-secret"));
+    assert_eq!(kept.header("x-default-key"), Some("default-secret"));
+    Ok(())
+}

@@ -7,7 +7,7 @@ use hcx_exec::{Body, Error, ResponseBody};
 use http::header::{ACCEPT_ENCODING, CONNECTION, HeaderMap, HeaderValue};
 use http::{Request, Response, Version};
 
-use super::redirect::ORIGIN_HEADERS;
+use super::redirect::stays_with_origin;
 use super::{Chain, Context, ExecHandler, Scope};
 
 /// Changes a request before it is sent (adds a header, signs it, records it). Apache
@@ -104,8 +104,15 @@ impl ExecHandler for ProtocolExec {
             let left_origin = scope.left_origin();
             let headers = request.headers_mut();
             for name in self.default_headers.keys() {
-                // After a redirect to another origin, no default credentials.
-                if left_origin && ORIGIN_HEADERS.contains(name) {
+                // After a redirect to another origin, no default credentials (nor any
+                // value marked sensitive).
+                if left_origin
+                    && self
+                        .default_headers
+                        .get_all(name)
+                        .iter()
+                        .any(|value| stays_with_origin(name, value))
+                {
                     continue;
                 }
                 if !headers.contains_key(name) {

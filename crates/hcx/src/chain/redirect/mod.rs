@@ -90,8 +90,8 @@ use http::{Request, Response, Uri};
 use url::Url;
 
 use super::{Chain, ExecHandler, Scope};
-pub(crate) use rules::ORIGIN_HEADERS;
 use rules::next_request;
+pub(crate) use rules::stays_with_origin;
 
 /// The form in which two URIs are compared to find a circular redirect: normalized
 /// as a resolved location is, so `http://H:80/a/../b` and `http://h/b` match.

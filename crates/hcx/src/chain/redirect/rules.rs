@@ -59,6 +59,14 @@ pub(crate) const ORIGIN_HEADERS: [HeaderName; 4] = [
     header::HOST,
 ];
 
+/// Whether a field stays with the origin it was sent to, and is not carried to another
+/// one by a redirect: the [`ORIGIN_HEADERS`], and any value marked sensitive
+/// (`HeaderValue::set_sensitive`: an API key of your own, say), which hcx treats as a
+/// credential.
+pub(crate) fn stays_with_origin(name: &HeaderName, value: &http::HeaderValue) -> bool {
+    ORIGIN_HEADERS.contains(name) || value.is_sensitive()
+}
+
 /// The next hop of a redirect.
 pub(super) struct NextHop {
     /// The request to send.
@@ -99,7 +107,13 @@ pub(super) fn next_request(
     };
     let left_origin = !same_origin(&parts.uri, &location);
     if left_origin {
-        for name in &ORIGIN_HEADERS {
+        let staying: Vec<HeaderName> = parts
+            .headers
+            .iter()
+            .filter(|(name, value)| stays_with_origin(name, value))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &staying {
             parts.headers.remove(name);
         }
     }
