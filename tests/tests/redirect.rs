@@ -202,9 +202,10 @@ fn with_credentials(url: String) -> Result<Request<Body>, http::Error> {
         .body(Body::empty())
 }
 
-#[test]
-fn a_redirect_to_another_origin_drops_credentials_a_same_origin_one_keeps_them() -> TestResult {
-    // Both on 127.0.0.1, on different ports: different origins.
+/// `other`, and `server` whose `/away` redirects to `other`'s `/landing` (another
+/// origin: both on 127.0.0.1, on different ports) and whose `/stay` to its own
+/// `/kept`.
+fn away_and_stay() -> std::io::Result<(TestServer, TestServer)> {
     let other = TestServer::builder()
         .default_reply(Reply::ok().body("other"))
         .start()?;
@@ -213,6 +214,12 @@ fn a_redirect_to_another_origin_drops_credentials_a_same_origin_one_keeps_them()
         .route(Method::GET, "/stay", redirect(302, "/kept"))
         .route(Method::GET, "/kept", Reply::ok().body("kept"))
         .start()?;
+    Ok((other, server))
+}
+
+#[test]
+fn a_redirect_to_another_origin_drops_credentials_a_same_origin_one_keeps_them() -> TestResult {
+    let (other, server) = away_and_stay()?;
     let client = client()?;
 
     let response = client.execute(with_credentials(server.url("/away"))?)?;
@@ -598,14 +605,7 @@ fn default_credentials_do_not_follow_a_redirect_to_another_origin() -> TestResul
 #[test]
 fn values_marked_sensitive_stay_with_their_origin_on_a_redirect() -> TestResult {
     use http::header::{HeaderName, HeaderValue};
-    let other = TestServer::builder()
-        .default_reply(Reply::ok().body("other"))
-        .start()?;
-    let server = TestServer::builder()
-        .route(Method::GET, "/away", redirect(302, &other.url("/landing")))
-        .route(Method::GET, "/stay", redirect(302, "/kept"))
-        .route(Method::GET, "/kept", Reply::ok().body("kept"))
-        .start()?;
+    let (other, server) = away_and_stay()?;
     let mut default_key = HeaderValue::from_static("default-secret");
     default_key.set_sensitive(true);
     let client = Client::builder()
