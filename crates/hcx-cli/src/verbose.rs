@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hcx::exec::is_secret_field;
+use hcx::exec::{is_secret_field, redact_userinfo};
 use hcx::http::header::LOCATION;
 use hcx::http::{HeaderMap, StatusCode, Version};
 use hcx::{
@@ -279,7 +279,7 @@ fn redact(line: &str) -> String {
             return format!("{name}: <redacted>");
         }
         if name.eq_ignore_ascii_case(LOCATION.as_str()) {
-            return format!("{name}: {}", crate::client::redacted(value.trim()));
+            return format!("{name}: {}", redact_userinfo(value.trim()));
         }
     }
     line.to_string()

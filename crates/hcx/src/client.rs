@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use hcx_exec::{
     Body, Error, IdleConnectionEvictor, ManagerStats, PoolingConnectionManager, RequestConfig,
-    ResponseBody, RoutePlanner,
+    ResponseBody, RoutePlanner, is_secret_field,
 };
 use hcx_reuse::{IdleBounds, LearnedIdleLimit};
 use http::{Method, Request, Response, Uri};
@@ -235,14 +235,12 @@ fn request(method: Method, uri: Uri, body: Body) -> Request<Body> {
     request
 }
 
-/// Marks the caller's credentials and cookies sensitive, as the client's own (default
-/// headers, AUTH, the cookie store) are, so that no `Debug` of the request (an
-/// interceptor's or a handler's log line) shows them. One pass over the fields, no
-/// lookups: most requests carry a few or none.
+/// Marks the caller's credentials and cookies ([`is_secret_field`]) sensitive, as the
+/// client's own (default headers, AUTH, the cookie store) are, so that no `Debug` of
+/// the request (an interceptor's or a handler's log line) shows them.
 fn mark_secrets_sensitive(headers: &mut http::HeaderMap) {
-    use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
     for (name, value) in headers.iter_mut() {
-        if name == AUTHORIZATION || name == PROXY_AUTHORIZATION || name == COOKIE {
+        if is_secret_field(name.as_str().as_bytes()) {
             value.set_sensitive(true);
         }
     }

@@ -276,24 +276,18 @@ impl Store {
     /// without the `Secure` ones unless `url` is `https` (the store counts loopback
     /// hosts as secure, as browsers do; Apache and RFC 6265 §5.4 do not). Marks those
     /// domains used.
-    fn sendable<'a>(&'a mut self, url: &url::Url) -> impl Iterator<Item = (&'a str, &'a str)> {
+    fn sendable<'a>(&'a mut self, url: &'a url::Url) -> impl Iterator<Item = (&'a str, &'a str)> {
         let secure_channel = url.scheme() == "https";
         let host = url.host_str().unwrap_or("");
-        // The host, then each parent domain: `a.b.test`, `b.test`, `test`.
-        let candidates: Vec<&str> = std::iter::once(host)
-            .chain(host.match_indices('.').map(|(i, _)| &host[i + 1..]))
-            .filter(|d| !d.is_empty())
-            .collect();
         let tick = self.tick;
         self.tick += 1;
-        for domain in &candidates {
-            if let Some(cookies) = self.domains.get_mut(*domain) {
+        for domain in domains_of(host) {
+            if let Some(cookies) = self.domains.get_mut(domain) {
                 cookies.used = tick;
             }
         }
         let domains = &self.domains;
-        candidates
-            .into_iter()
+        domains_of(host)
             .filter_map(move |domain| domains.get(domain))
             .flat_map(move |cookies| cookies.cookies.matches(url))
             .filter(move |cookie| secure_channel || cookie.secure() != Some(true))
@@ -311,6 +305,14 @@ impl Store {
         self.len -= removed;
         removed
     }
+}
+
+/// The domains whose cookies a request to `host` can carry: the host, then each parent
+/// domain (`a.b.test`, `b.test`, `test`).
+fn domains_of(host: &str) -> impl Iterator<Item = &str> {
+    std::iter::once(host)
+        .chain(host.match_indices('.').map(|(i, _)| &host[i + 1..]))
+        .filter(|domain| !domain.is_empty())
 }
 
 impl DomainCookies {
