@@ -551,15 +551,12 @@ fn serve_raw_once(response: &'static [u8]) -> std::io::Result<(u16, std::thread:
             return;
         };
         let _ = stream.set_read_timeout(Some(common::SAFETY));
-        let mut head = Vec::new();
-        let mut chunk = [0u8; 4096];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => head.extend_from_slice(&chunk[..n]),
-            }
+        let head = common::read_head(&mut stream);
+        if !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            return;
         }
         let _ = stream.write_all(response);
+        let mut chunk = [0u8; 4096];
         while matches!(stream.read(&mut chunk), Ok(n) if n > 0) {}
     });
     Ok((port, handle))

@@ -483,23 +483,35 @@ fn response_of(len: usize) -> String {
     response
 }
 
+/// A client (probing after `probe` of idle time) of a raw TLS server that answers
+/// with `len` bytes of plaintext and then `behind`, and the URL of its first
+/// exchange, done.
+fn first_exchange(
+    len: usize,
+    behind: Behind,
+    probe: Option<Duration>,
+) -> Result<(Client, String), Box<dyn std::error::Error>> {
+    let ca = TestCa::new()?;
+    let port = raw_tls_server(&ca, response_of(len), behind)?;
+    let client = Client::builder()
+        .tls_config(trusting(&ca, None)?)
+        .validate_after_inactivity(probe)
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let url = format!("https://127.0.0.1:{port}/");
+    assert_eq!(
+        client.get(url.as_str())?.into_body().into_string()?,
+        "0123456789"
+    );
+    Ok((client, url))
+}
+
 #[test]
 fn a_stray_record_behind_a_response_that_ends_a_full_socket_read_is_found() -> TestResult {
     // 4074 bytes of plaintext make one 4096-byte TLS 1.3 record: it ends exactly where
     // rustls's 4 KiB read of the socket does, though the plaintext read is short.
     for len in [4074, 4000, 8192] {
-        let ca = TestCa::new()?;
-        let port = raw_tls_server(&ca, response_of(len), Behind::StrayResponse)?;
-        let client = Client::builder()
-            .tls_config(trusting(&ca, None)?)
-            .validate_after_inactivity(None)
-            .response_timeout(Some(SAFETY))
-            .build()?;
-        let url = format!("https://127.0.0.1:{port}/");
-        assert_eq!(
-            client.get(url.as_str())?.into_body().into_string()?,
-            "0123456789"
-        );
+        let (client, url) = first_exchange(len, Behind::StrayResponse, None)?;
         let second = client.get(url.as_str())?.into_body().into_string()?;
         assert_eq!(second, "right", "plaintext of {len} bytes");
         assert_eq!(
@@ -520,18 +532,7 @@ fn a_close_notify_that_came_with_the_response_is_stale_at_the_next_lease() -> Te
         (8192, None),
         (4074, None),
     ] {
-        let ca = TestCa::new()?;
-        let port = raw_tls_server(&ca, response_of(len), Behind::CloseNotify)?;
-        let client = Client::builder()
-            .tls_config(trusting(&ca, None)?)
-            .validate_after_inactivity(probe)
-            .response_timeout(Some(SAFETY))
-            .build()?;
-        let url = format!("https://127.0.0.1:{port}/");
-        assert_eq!(
-            client.get(url.as_str())?.into_body().into_string()?,
-            "0123456789"
-        );
+        let (client, url) = first_exchange(len, Behind::CloseNotify, probe)?;
         // A POST is never replayed once sent: it must not go out on a connection the
         // server has said it closes.
         let mut context = Context::new();

@@ -5,53 +5,65 @@
 
 mod common;
 
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+
+/// Where a recording server hands over the request heads it read.
+type Heads = mpsc::Receiver<Vec<u8>>;
+
+/// Accepts up to `connections` connections and hands back the request head each
+/// carried, answering `200` (no body) with `Connection: close`; a connection that
+/// sent nothing hands back an empty head and ends the server.
+fn recording_server(connections: usize) -> std::io::Result<(u16, Heads, thread::JoinHandle<()>)> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let (tx, rx) = mpsc::channel();
+    let server = thread::spawn(move || {
+        for _ in 0..connections {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let _ = stream.set_read_timeout(Some(common::SAFETY));
+            let head = common::read_head(&mut stream);
+            let sent_nothing = head.is_empty();
+            if !sent_nothing {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+            let _ = tx.send(head);
+            if sent_nothing {
+                return;
+            }
+        }
+    });
+    Ok((port, rx, server))
+}
+
+/// Wakes the recording server on `port` if the client never connected, and waits for
+/// it to end.
+fn stop(port: u16, server: thread::JoinHandle<()>) -> common::TestResult {
+    drop(TcpStream::connect(("127.0.0.1", port)));
+    server.join().map_err(|_| "server thread panicked")?;
+    Ok(())
+}
+
 mod connect {
     // A `CONNECT` request given to the client must go out in authority-form
     // (RFC 9110 §9.3.6, RFC 9112 §3.2.3) or be refused before anything is sent.
 
     use super::common;
 
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::sync::mpsc;
-    use std::thread;
+    use super::{recording_server, stop};
 
     use hcx::{Body, ErrorKind};
     use http::{Method, Request};
 
-    /// Where the server hands over the request heads it read.
-    type Heads = mpsc::Receiver<Vec<u8>>;
-
-    /// Accepts one connection and hands back the request head it carried (empty when the
-    /// connection sent nothing), answering `200` with `Connection: close`.
-    fn one_request_server() -> Result<(u16, Heads, thread::JoinHandle<()>), std::io::Error> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let (tx, rx) = mpsc::channel();
-        let server = thread::spawn(move || {
-            let Ok((mut stream, _)) = listener.accept() else {
-                return;
-            };
-            let _ = stream.set_read_timeout(Some(common::SAFETY));
-            let mut head = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&chunk[..n]),
-                }
-            }
-            if !head.is_empty() {
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n");
-            }
-            let _ = tx.send(head);
-        });
-        Ok((port, rx, server))
-    }
-
     #[test]
     fn a_connect_request_is_sent_in_authority_form_or_refused() -> common::TestResult {
-        let (port, rx, server) = one_request_server()?;
+        let (port, rx, server) = recording_server(1)?;
         let client = common::client()?;
         let request = Request::builder()
             .method(Method::CONNECT)
@@ -59,8 +71,7 @@ mod connect {
             .body(Body::empty())?;
         let result = client.execute(request);
         // Wakes the server when the client never connected.
-        drop(TcpStream::connect(("127.0.0.1", port)));
-        server.join().map_err(|_| "server thread panicked")?;
+        stop(port, server)?;
         let wire = String::from_utf8(rx.recv_timeout(common::SAFETY)?)?;
         let request_line = wire.split("\r\n").next().unwrap_or("");
         match result {
@@ -249,10 +260,7 @@ mod proxy_basic {
 
     use super::common;
 
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::sync::mpsc;
-    use std::thread;
+    use super::{recording_server, stop};
 
     use hcx::{Client, Proxy};
 
@@ -269,37 +277,14 @@ mod proxy_basic {
 
     #[test]
     fn proxy_basic_credentials_with_a_colon_in_the_user_id_are_not_sent() -> common::TestResult {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let (tx, rx) = mpsc::channel();
-        let server = thread::spawn(move || {
-            let Ok((mut stream, _)) = listener.accept() else {
-                return;
-            };
-            let _ = stream.set_read_timeout(Some(common::SAFETY));
-            let mut head = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&chunk[..n]),
-                }
-            }
-            if !head.is_empty() {
-                let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                );
-            }
-            let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
-        });
+        let (port, rx, server) = recording_server(1)?;
         let client = Client::builder()
             .response_timeout(Some(common::SAFETY))
             .proxy(Proxy::new("127.0.0.1", port).with_basic_auth("a:b", "p"))
             .build();
         let result = client.map(|c| c.get("http://origin.example/").map(drop));
-        drop(TcpStream::connect(("127.0.0.1", port)));
-        server.join().map_err(|_| "server thread panicked")?;
-        let wire = rx.recv_timeout(common::SAFETY)?;
+        stop(port, server)?;
+        let wire = String::from_utf8_lossy(&rx.recv_timeout(common::SAFETY)?).into_owned();
         // base64("a:b:p")
         assert!(
             !wire.contains("Basic YTpiOnA="),
@@ -328,42 +313,14 @@ mod expect {
 
     use super::common;
 
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::sync::mpsc;
-    use std::thread;
+    use super::{recording_server, stop};
 
     use hcx::Body;
     use http::Request;
 
     #[test]
     fn no_100_continue_expectation_on_a_request_without_content() -> common::TestResult {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let (tx, rx) = mpsc::channel();
-        let server = thread::spawn(move || {
-            for _ in 0..2 {
-                let Ok((mut stream, _)) = listener.accept() else {
-                    return;
-                };
-                let _ = stream.set_read_timeout(Some(common::SAFETY));
-                let mut head = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut chunk) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => head.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                if head.is_empty() {
-                    return;
-                }
-                let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                );
-                let _ = tx.send(String::from_utf8_lossy(&head).to_ascii_lowercase());
-            }
-        });
+        let (port, rx, server) = recording_server(2)?;
         let client = common::client()?;
         let url = format!("http://127.0.0.1:{port}/");
         // A GET without a body, and a POST with an empty one (Content-Length: 0).
@@ -377,13 +334,13 @@ mod expect {
             client.execute(get).map(drop),
             client.execute(post).map(drop),
         ];
-        drop(TcpStream::connect(("127.0.0.1", port)));
-        server.join().map_err(|_| "server thread panicked")?;
+        stop(port, server)?;
         for result in results {
             result?;
         }
         for _ in 0..2 {
-            let head = rx.recv_timeout(common::SAFETY)?;
+            let head =
+                String::from_utf8_lossy(&rx.recv_timeout(common::SAFETY)?).to_ascii_lowercase();
             assert!(
                 !head.contains("expect: 100-continue"),
                 "a 100-continue expectation on a request without content:\n{head}"
@@ -401,48 +358,22 @@ mod zone_id {
 
     use super::common;
 
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::sync::mpsc;
-    use std::thread;
+    use super::{recording_server, stop};
 
     use hcx::{Body, Client, Proxy};
     use http::Request;
 
     #[test]
     fn no_ipv6_zone_id_goes_to_a_proxy() -> common::TestResult {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let (tx, rx) = mpsc::channel();
-        let server = thread::spawn(move || {
-            let Ok((mut stream, _)) = listener.accept() else {
-                return;
-            };
-            let _ = stream.set_read_timeout(Some(common::SAFETY));
-            let mut head = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&chunk[..n]),
-                }
-            }
-            if !head.is_empty() {
-                let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                );
-            }
-            let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
-        });
+        let (port, rx, server) = recording_server(1)?;
         let client = Client::builder()
             .response_timeout(Some(common::SAFETY))
             .proxy(Proxy::new("127.0.0.1", port))
             .build()?;
         let request = Request::get("http://[fe80::1%25eth0]:8080/z").body(Body::empty())?;
         let result = client.execute(request).map(drop);
-        drop(TcpStream::connect(("127.0.0.1", port)));
-        server.join().map_err(|_| "server thread panicked")?;
-        let wire = rx.recv_timeout(common::SAFETY)?;
+        stop(port, server)?;
+        let wire = String::from_utf8_lossy(&rx.recv_timeout(common::SAFETY)?).into_owned();
         assert!(
             !wire.contains("%25"),
             "a zone identifier went out (result {:?}):\n{wire}",

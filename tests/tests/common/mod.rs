@@ -64,3 +64,17 @@ pub fn wait_until_idle_connection_is_stale(client: &Client, route: &Route) -> Te
     lease.release(Decision::keep(None));
     Ok(())
 }
+
+/// Reads from `stream` until a request head has ended (`CRLF CRLF`), the stream ends or
+/// a read fails; returns what it read (the whole head, or what came before the end).
+pub fn read_head(stream: &mut impl std::io::Read) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+        }
+    }
+    head
+}
