@@ -1,7 +1,9 @@
 //! T threads sharing one hcx `Client` (`max_per_route` = T), GETs in a loop against a
 //! URL for a fixed time, for throughput and client CPU per request against a real
 //! server (nginx on loopback, say):
-//! `cargo run --release -p hcx-benches --example par_loop -- URL [threads] [seconds] [no-yield] [bare]`.
+//! `cargo run --release -p hcx-benches --example par_loop -- URL [threads] [seconds] [options]`,
+//! options `no-yield`, `bare`, `no-retry`, `no-redirect`, `no-compress`,
+//! `no-user-agent`, `json` (below).
 //!
 //! Prints requests per second and, over the timed run (after a short warm-up), the
 //! client's CPU time per request (user + system, and the threads' run time) and its
@@ -86,18 +88,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Options after the seconds, in any order. `no-yield`: the exchange sleeps at once
     // even when crowded (the A/B of `yield_when_crowded`). `bare`: no RETRY, REDIRECT
     // or COMPRESS layer and no `User-Agent` (what the layers and the default fields
-    // cost).
+    // cost). `json`: one line with requests/s and CPU per request.
     let options: Vec<String> = args.collect();
     let has = |name: &str| options.iter().any(|o| o == name);
     let mut builder = Client::builder()
         .max_per_route(threads)
         .yield_when_crowded(!has("no-yield"));
-    if has("bare") {
-        builder = builder
-            .disable_automatic_retries()
-            .disable_redirect_handling()
-            .disable_content_compression()
-            .user_agent(None);
+    // `no-retry`, `no-redirect`, `no-compress`, `no-user-agent`: one of those at a
+    // time (what each costs).
+    if has("bare") || has("no-retry") {
+        builder = builder.disable_automatic_retries();
+    }
+    if has("bare") || has("no-redirect") {
+        builder = builder.disable_redirect_handling();
+    }
+    if has("bare") || has("no-compress") {
+        builder = builder.disable_content_compression();
+    }
+    if has("bare") || has("no-user-agent") {
+        builder = builder.user_agent(None);
     }
     let client = builder.build()?;
     // One request first, so a bad URL fails loudly.
@@ -138,6 +147,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let n = total? as f64;
     let cpu = (after.user_us - before.user_us) + (after.sys_us - before.sys_us);
+    if has("json") {
+        // One line for `benches/peers/wrk_ab.sh`.
+        println!(
+            "{{\"rps\":{:.0},\"cpu_us_per_req\":{:.2}}}",
+            n / elapsed.as_secs_f64(),
+            cpu / n
+        );
+        return Ok(());
+    }
     println!(
         "T={threads} {n:.0} requests in {:.2?}: {:.0} req/s, CPU {:.2} µs/request (user {:.2}, sys {:.2}; \
          threads' run time {:.2}), ctx switches/request: voluntary {:.3}, involuntary {:.3}",
