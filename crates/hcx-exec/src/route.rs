@@ -319,8 +319,8 @@ impl Route {
 
     /// The route as the keep-alive strategy keys it: scheme, host, port, and the proxy
     /// of a tunnel.
-    pub fn key(&self) -> hcx_reuse::RouteKey<'_> {
-        let key = hcx_reuse::RouteKey::new(self.scheme.as_str(), &self.host, self.port);
+    pub fn key(&self) -> hcx_reuse::RouteRef<'_> {
+        let key = hcx_reuse::RouteRef::new(self.scheme.as_str(), &self.host, self.port);
         match &self.proxy {
             Some(proxy) if self.is_tunnelled() => key.via(&proxy.host, proxy.port),
             _ => key,

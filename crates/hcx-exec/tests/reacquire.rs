@@ -11,7 +11,7 @@ use hcx_exec::{
 };
 use hcx_reuse::{
     DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange, IdleVerdict, KeepAlive,
-    KeepAliveStrategy, RouteKey,
+    KeepAliveStrategy, RouteRef,
 };
 use hcx_testserver::{Method, Reply, TestServer};
 use http::Request;
@@ -30,7 +30,7 @@ impl KeepAliveStrategy for RefuseOnce {
         DefaultKeepAliveStrategy::default().keep_alive(exchange)
     }
 
-    fn admit(&self, _: RouteKey<'_>, _: Duration, _: bool, _: Instant) -> IdleVerdict {
+    fn admit(&self, _: RouteRef<'_>, _: Duration, _: bool, _: Instant) -> IdleVerdict {
         if self.0.swap(false, Ordering::SeqCst) {
             IdleVerdict::Close
         } else {

@@ -10,16 +10,16 @@ use std::time::Duration;
 /// Says what the text was and what was expected. Not the pool's `ConfigError` (a limit
 /// of zero), nor the `Config` kind of a request's error.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub struct ParseSettingError {
     /// What the text was meant to be: "duration", "keep-alive setting".
     what: &'static str,
     input: String,
     problem: String,
 }
 
-impl ConfigError {
+impl ParseSettingError {
     fn new(input: &str, problem: impl Into<String>) -> Self {
-        ConfigError {
+        ParseSettingError {
             what: "keep-alive setting",
             input: input.to_owned(),
             problem: problem.into(),
@@ -32,7 +32,7 @@ impl ConfigError {
     }
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for ParseSettingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -42,7 +42,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl Error for ConfigError {}
+impl Error for ParseSettingError {}
 
 /// Parses a humantime duration: `"30s"`, `"2m 30s"`, `"1h"`, `"500ms"`.
 ///
@@ -50,12 +50,12 @@ impl Error for ConfigError {}
 /// use std::time::Duration;
 /// assert_eq!(hcx_reuse::parse_duration("2m 30s")?, Duration::from_secs(150));
 /// assert!(hcx_reuse::parse_duration("30").is_err()); // a unit is required
-/// # Ok::<(), hcx_reuse::ConfigError>(())
+/// # Ok::<(), hcx_reuse::ParseSettingError>(())
 /// ```
-pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(text.trim()).map_err(|e| ConfigError {
+pub fn parse_duration(text: &str) -> Result<Duration, ParseSettingError> {
+    humantime::parse_duration(text.trim()).map_err(|e| ParseSettingError {
         what: "duration",
-        ..ConfigError::new(
+        ..ParseSettingError::new(
             text,
             format!("expected a duration such as \"30s\" or \"2m 30s\" ({e})"),
         )
@@ -76,12 +76,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
 /// assert_eq!(s.default_timeout(), Some(Duration::from_secs(60)));
 /// assert_eq!(s.max_timeout(), Some(Duration::from_secs(150)));
 /// assert_eq!(s.to_string(), "default=1m, max=2m 30s");
-/// # Ok::<(), hcx_reuse::ConfigError>(())
+/// # Ok::<(), hcx_reuse::ParseSettingError>(())
 /// ```
 impl FromStr for DefaultKeepAliveStrategy {
-    type Err = ConfigError;
+    type Err = ParseSettingError;
 
-    fn from_str(text: &str) -> Result<Self, ConfigError> {
+    fn from_str(text: &str) -> Result<Self, ParseSettingError> {
         let mut strategy = DefaultKeepAliveStrategy::new();
         let mut any = false;
         for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
@@ -105,14 +105,14 @@ impl FromStr for DefaultKeepAliveStrategy {
             } else if key.eq_ignore_ascii_case("margin") {
                 strategy = strategy.with_margin(parse_setting(text, value)?);
             } else {
-                return Err(ConfigError::new(
+                return Err(ParseSettingError::new(
                     text,
                     format!("unknown setting {key:?}; expected \"default\", \"max\" or \"margin\""),
                 ));
             }
         }
         if !any {
-            return Err(ConfigError::new(
+            return Err(ParseSettingError::new(
                 text,
                 "empty; expected e.g. \"default=30s, max=2m\"",
             ));
@@ -121,8 +121,8 @@ impl FromStr for DefaultKeepAliveStrategy {
     }
 }
 
-fn parse_setting(text: &str, value: &str) -> Result<Duration, ConfigError> {
-    parse_duration(value).map_err(|e| ConfigError::new(text, e.problem))
+fn parse_setting(text: &str, value: &str) -> Result<Duration, ParseSettingError> {
+    parse_duration(value).map_err(|e| ParseSettingError::new(text, e.problem))
 }
 
 impl fmt::Display for DefaultKeepAliveStrategy {
@@ -147,7 +147,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bare_duration_is_the_default() -> Result<(), ConfigError> {
+    fn bare_duration_is_the_default() -> Result<(), ParseSettingError> {
         let s: DefaultKeepAliveStrategy = "45s".parse()?;
         assert_eq!(s.default_timeout(), Some(Duration::from_secs(45)));
         assert_eq!(s.max_timeout(), None);
@@ -155,7 +155,7 @@ mod tests {
     }
 
     #[test]
-    fn unlimited_default_and_no_cap_round_trip() -> Result<(), ConfigError> {
+    fn unlimited_default_and_no_cap_round_trip() -> Result<(), ParseSettingError> {
         let s: DefaultKeepAliveStrategy = " DEFAULT = unlimited , max = none ".parse()?;
         assert_eq!(s, DefaultKeepAliveStrategy::new().with_default_unlimited());
         assert_eq!(s.to_string(), "default=unlimited");
@@ -164,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn a_margin_other_than_the_default_round_trips() -> Result<(), ConfigError> {
+    fn a_margin_other_than_the_default_round_trips() -> Result<(), ParseSettingError> {
         let s: DefaultKeepAliveStrategy = "default=10s, margin=250ms".parse()?;
         assert_eq!(s.margin(), Duration::from_millis(250));
         assert_eq!(s.to_string(), "default=10s, margin=250ms");

@@ -1,7 +1,7 @@
 //! What a strategy looks at: one request/response exchange, seen after the response
 //! head has been read and framed.
 
-use crate::idle::RouteKey;
+use crate::idle::RouteRef;
 use hcx_h1::{ResponseFraming, ResponseHead};
 use http::{HeaderMap, Method, StatusCode, Version};
 
@@ -40,7 +40,7 @@ pub struct Exchange<'a> {
     request_body_complete: bool,
     response: &'a ResponseHead,
     framing: ResponseFraming,
-    route: Option<RouteKey<'a>>,
+    route: Option<RouteRef<'a>>,
 }
 
 impl<'a> Exchange<'a> {
@@ -114,13 +114,13 @@ impl<'a> Exchange<'a> {
     /// Records the route the connection serves (the engine does), for strategies
     /// that decide per route. Default: unknown.
     #[must_use]
-    pub fn with_route(mut self, route: RouteKey<'a>) -> Self {
+    pub fn with_route(mut self, route: RouteRef<'a>) -> Self {
         self.route = Some(route);
         self
     }
 
     /// The route the connection serves, if the engine said.
-    pub fn route(&self) -> Option<RouteKey<'a>> {
+    pub fn route(&self) -> Option<RouteRef<'a>> {
         self.route
     }
 

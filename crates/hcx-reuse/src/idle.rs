@@ -28,8 +28,12 @@ use crate::keep_alive::{DefaultKeepAliveStrategy, KeepAlive, KeepAliveStrategy};
 /// their packets cross different middleboxes, which may forget idle flows at
 /// different times. A forward-proxy route needs no tunnel field: its host and port
 /// are the proxy's already.
+///
+/// A borrowed view of the engine's route (`Route::key` gives one), so it costs no
+/// allocation per exchange. (The pool's `RouteKey` is something else: the trait its
+/// route type implements.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RouteKey<'a> {
+pub struct RouteRef<'a> {
     /// `http` or `https`.
     pub scheme: &'a str,
     /// The host name or IP literal.
@@ -40,10 +44,10 @@ pub struct RouteKey<'a> {
     pub tunnel: Option<(&'a str, u16)>,
 }
 
-impl<'a> RouteKey<'a> {
+impl<'a> RouteRef<'a> {
     /// The direct route `scheme://host:port`.
     pub fn new(scheme: &'a str, host: &'a str, port: u16) -> Self {
-        RouteKey {
+        RouteRef {
             scheme,
             host,
             port,
@@ -59,7 +63,7 @@ impl<'a> RouteKey<'a> {
     }
 }
 
-impl fmt::Display for RouteKey<'_> {
+impl fmt::Display for RouteRef<'_> {
     /// `scheme://host:port`, then ` via proxy:port` for a tunnel (IPv6 literals in
     /// brackets).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -251,11 +255,11 @@ struct Routes {
 }
 
 impl Routes {
-    fn get(&self, route: RouteKey<'_>) -> Option<&RouteState> {
+    fn get(&self, route: RouteRef<'_>) -> Option<&RouteState> {
         self.by_hash.get(&hash(route))?.iter().find(|s| s.is(route))
     }
 
-    fn get_mut(&mut self, route: RouteKey<'_>) -> Option<&mut RouteState> {
+    fn get_mut(&mut self, route: RouteRef<'_>) -> Option<&mut RouteState> {
         self.by_hash
             .get_mut(&hash(route))?
             .iter_mut()
@@ -306,7 +310,7 @@ struct RouteState {
 }
 
 impl RouteState {
-    fn new(route: RouteKey<'_>, settings: &LearnSettings, now: Instant) -> Self {
+    fn new(route: RouteRef<'_>, settings: &LearnSettings, now: Instant) -> Self {
         RouteState {
             scheme: route.scheme.into(),
             host: route.host.into(),
@@ -323,12 +327,12 @@ impl RouteState {
         }
     }
 
-    fn is(&self, route: RouteKey<'_>) -> bool {
+    fn is(&self, route: RouteRef<'_>) -> bool {
         self.key() == route
     }
 
-    fn key(&self) -> RouteKey<'_> {
-        RouteKey {
+    fn key(&self) -> RouteRef<'_> {
+        RouteRef {
             scheme: &self.scheme,
             host: &self.host,
             port: self.port,
@@ -399,7 +403,7 @@ impl<S: KeepAliveStrategy> LearnedIdleLimit<S> {
         &self.inner
     }
 
-    /// What has been learned, per route (as [`RouteKey`] displays it), in no set order.
+    /// What has been learned, per route (as [`RouteRef`] displays it), in no set order.
     pub fn bounds(&self) -> Vec<(String, IdleBounds)> {
         let routes = self.routes.lock();
         routes
@@ -411,13 +415,13 @@ impl<S: KeepAliveStrategy> LearnedIdleLimit<S> {
     }
 
     /// What has been learned for `route`, if it was ever observed.
-    pub fn bounds_of(&self, route: RouteKey<'_>) -> Option<IdleBounds> {
+    pub fn bounds_of(&self, route: RouteRef<'_>) -> Option<IdleBounds> {
         let routes = self.routes.lock();
         routes.get(route).map(|s| s.bounds(&self.settings))
     }
 }
 
-fn hash(route: RouteKey<'_>) -> u64 {
+fn hash(route: RouteRef<'_>) -> u64 {
     let mut hasher = DefaultHasher::new();
     route.hash(&mut hasher);
     hasher.finish()
@@ -448,7 +452,7 @@ impl<S: KeepAliveStrategy> KeepAliveStrategy for LearnedIdleLimit<S> {
 
     fn admit(
         &self,
-        route: RouteKey<'_>,
+        route: RouteRef<'_>,
         idle: Duration,
         idempotent: bool,
         now: Instant,
@@ -480,7 +484,7 @@ impl<S: KeepAliveStrategy> KeepAliveStrategy for LearnedIdleLimit<S> {
 
     fn observe(
         &self,
-        route: RouteKey<'_>,
+        route: RouteRef<'_>,
         idle: Duration,
         outcome: IdleOutcome,
         now: Instant,
@@ -588,8 +592,8 @@ mod tests {
 
     const S: Duration = Duration::from_secs(1);
 
-    fn route() -> RouteKey<'static> {
-        RouteKey::new("http", "api.test", 80)
+    fn route() -> RouteRef<'static> {
+        RouteRef::new("http", "api.test", 80)
     }
 
     /// A strategy and a clock that starts now and only moves when told.
@@ -671,7 +675,7 @@ mod tests {
         };
         let strategy = LearnedIdleLimit::new().with_settings(settings);
         let hosts = ["a.test", "b.test", "c.test", "d.test", "e.test", "f.test"];
-        let key = |host| RouteKey::new("http", host, 80);
+        let key = |host| RouteRef::new("http", host, 80);
         let mut now = Instant::now();
         let mut observe = |host, outcome| {
             now += S;
@@ -890,7 +894,7 @@ mod tests {
         assert_eq!(s.strategy.keep_alive(&exchange), KeepAlive::For(S * 20));
         let elsewhere = Exchange::framed(&http::Method::GET, &headers, &head)
             .expect("framed")
-            .with_route(RouteKey::new("http", "other.test", 80));
+            .with_route(RouteRef::new("http", "other.test", 80));
         assert_eq!(s.strategy.keep_alive(&elsewhere), KeepAlive::For(S * 30));
     }
 
@@ -898,7 +902,7 @@ mod tests {
     fn routes_learn_apart() {
         let mut s = Script::new();
         s.died(10);
-        let other = RouteKey::new("https", "api.test", 443);
+        let other = RouteRef::new("https", "api.test", 443);
         assert_eq!(
             s.strategy.admit(other, S * 3600, false, s.now),
             IdleVerdict::Reuse
@@ -909,7 +913,7 @@ mod tests {
     #[test]
     fn a_tunnel_and_the_direct_route_to_its_origin_learn_apart() {
         let s = Script::new();
-        let direct = RouteKey::new("https", "api.test", 443);
+        let direct = RouteRef::new("https", "api.test", 443);
         let tunnel = direct.via("proxy.test", 3128);
         assert_ne!(direct, tunnel);
         s.strategy
@@ -929,7 +933,7 @@ mod tests {
             "the direct route has learned nothing"
         );
         assert_eq!(s.strategy.bounds_of(direct), None);
-        let shown = RouteKey::new("https", "::1", 8443).via("::1", 3128);
+        let shown = RouteRef::new("https", "::1", 8443).via("::1", 3128);
         assert_eq!(shown.to_string(), "https://[::1]:8443 via [::1]:3128");
     }
 }

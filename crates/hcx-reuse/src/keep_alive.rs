@@ -1,7 +1,7 @@
 //! The keep-alive strategy: how long may a reusable connection stay idle?
 
 use crate::exchange::Exchange;
-use crate::idle::{IdleLimitChange, IdleOutcome, IdleVerdict, RouteKey};
+use crate::idle::{IdleLimitChange, IdleOutcome, IdleVerdict, RouteRef};
 use hcx_h1::syntax::{parse_decimal_saturating, trim_ows};
 use http::{HeaderMap, HeaderName};
 use std::fmt;
@@ -101,7 +101,7 @@ pub trait KeepAliveStrategy: Send + Sync {
     /// closes connections idle longer than it learned survive.
     fn admit(
         &self,
-        route: RouteKey<'_>,
+        route: RouteRef<'_>,
         idle: Duration,
         idempotent: bool,
         now: Instant,
@@ -115,7 +115,7 @@ pub trait KeepAliveStrategy: Send + Sync {
     /// engine to report. Default: ignores it.
     fn observe(
         &self,
-        route: RouteKey<'_>,
+        route: RouteRef<'_>,
         idle: Duration,
         outcome: IdleOutcome,
         now: Instant,

@@ -64,13 +64,13 @@ mod idle;
 mod keep_alive;
 mod reuse;
 
-pub use config::{ConfigError, parse_duration};
+pub use config::{ParseSettingError, parse_duration};
 pub use decide::decide;
 pub use exchange::Exchange;
 pub use hcx_close::{CloseReason, Decision};
 pub use idle::{
     IdleBounds, IdleLimitChange, IdleOutcome, IdleVerdict, LearnSettings, LearnedIdleLimit,
-    RouteKey,
+    RouteRef,
 };
 pub use keep_alive::{DefaultKeepAliveStrategy, KeepAlive, KeepAliveStrategy, keep_alive_timeout};
 pub use reuse::{ConnectionReuseStrategy, DefaultReuseStrategy, NeverReuse};

@@ -128,12 +128,12 @@ pub use hcx_pool::{
     Clock, CoarseClock, ManualClock, PoolConfig, PoolStats, ReusePolicy, SystemClock,
 };
 pub use hcx_reuse::{
-    ConfigError, ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange,
-    KeepAlive, KeepAliveStrategy, NeverReuse, decide, keep_alive_timeout, parse_duration,
+    ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange, KeepAlive,
+    KeepAliveStrategy, NeverReuse, ParseSettingError, decide, keep_alive_timeout, parse_duration,
 };
 pub use hcx_reuse::{
     IdleBounds, IdleLimitChange, IdleOutcome, IdleVerdict, LearnSettings, LearnedIdleLimit,
-    RouteKey,
+    RouteRef,
 };
 pub use http;
 #[cfg(feature = "rustls")]

@@ -11,7 +11,7 @@ fn all_debug() {
     debug::<hcx::ClientBuilder>();
     debug::<hcx::CloseCounts>();
     debug::<hcx::CoarseClock>();
-    debug::<hcx::ConfigError>();
+    debug::<hcx::ParseSettingError>();
     debug::<hcx::ConnectTimings>();
     debug::<hcx::Connected>();
     debug::<hcx::ConnectionInfo>();
@@ -45,7 +45,7 @@ fn all_debug() {
     debug::<hcx::ResponseInfo>();
     debug::<hcx::RetryEvent>();
     debug::<hcx::Route>();
-    debug::<hcx::RouteKey>();
+    debug::<hcx::RouteRef>();
     debug::<hcx::SocketConfig>();
     debug::<hcx::StaticResolver>();
     debug::<hcx::SystemClock>();
@@ -139,7 +139,7 @@ fn send_sync_core() {
     send_sync::<hcx::ResponseInfo>();
     send_sync::<hcx::chain::Context>();
     err::<hcx::Error>();
-    err::<hcx::ConfigError>();
+    err::<hcx::ParseSettingError>();
     err::<hcx::pool::ConfigError>();
     err::<hcx::codec::Error>();
     err::<hcx::pool::LeaseError>();

@@ -281,7 +281,7 @@ fn every_public_type_is_reachable_through_the_facade() {
     let _: Option<Arc<dyn hcx::KeepAliveStrategy>> = None;
     let _: Option<hcx::DefaultKeepAliveStrategy> = None;
     let _: Option<hcx::Exchange<'static>> = None;
-    let _: Option<hcx::ConfigError> = None;
+    let _: Option<hcx::ParseSettingError> = None;
     let _: Option<hcx::ProtocolErrorKind> = None;
     let _: Option<Arc<dyn hcx::Clock>> = None;
     let _: Option<hcx::CoarseClock> = None;
@@ -295,7 +295,7 @@ fn every_public_type_is_reachable_through_the_facade() {
         &hcx::Exchange<'_>,
     ) -> hcx::Decision = hcx::decide::<hcx::DefaultReuseStrategy, hcx::DefaultKeepAliveStrategy>;
     let _: fn(&hcx::http::HeaderMap) -> Option<Duration> = hcx::keep_alive_timeout;
-    let _: fn(&str) -> Result<Duration, hcx::ConfigError> = hcx::parse_duration;
+    let _: fn(&str) -> Result<Duration, hcx::ParseSettingError> = hcx::parse_duration;
 
     // The `http` crate, re-exported whole.
     let _: Option<hcx::http::Request<hcx::Body>> = None;
@@ -1284,7 +1284,7 @@ fn the_codec_and_the_strategies_work_through_the_facade() -> TestResult {
         hcx::KeepAliveStrategy::keep_alive(&configured, &exchange),
         hcx::KeepAlive::For(Duration::from_secs(2))
     );
-    let error: hcx::ConfigError = "default=soon"
+    let error: hcx::ParseSettingError = "default=soon"
         .parse::<hcx::DefaultKeepAliveStrategy>()
         .err()
         .ok_or("not a duration")?;
