@@ -403,3 +403,33 @@ fn origin_credentials_are_the_origins_through_a_forward_proxy() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn credentials_scoped_to_https_never_go_over_plain_http() -> TestResult {
+    let server = alice_server()?;
+    let scope = AuthScope::new("127.0.0.1", server.port());
+    // The same host and port, but only over TLS: a plain-text challenge is not
+    // answered, not even preemptively.
+    for preemptive in [false, true] {
+        let tls_only = BasicCredentialsProvider::new().with(
+            scope.clone().with_scheme(hcx::Scheme::Https),
+            Credentials::basic("alice", "s3cret"),
+        );
+        let client = client_with(tls_only, preemptive)?;
+        assert_eq!(client.get(server.url("/"))?.status(), 401);
+    }
+    // Scoped to `http`, or to any scheme, they are sent.
+    let plain = BasicCredentialsProvider::new().with(
+        scope.with_scheme(hcx::Scheme::Http),
+        Credentials::basic("alice", "s3cret"),
+    );
+    assert_eq!(
+        client_with(plain, false)?.get(server.url("/"))?.status(),
+        200
+    );
+    assert_eq!(
+        authorizations(&server),
+        [None, None, None, Some(ALICE.to_owned())]
+    );
+    Ok(())
+}

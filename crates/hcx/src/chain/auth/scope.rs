@@ -1,33 +1,41 @@
-//! [`AuthScope`]: where credentials apply (host, port, realm), and how a pattern
-//! matches a target.
+//! [`AuthScope`]: where credentials apply (scheme, host, port, realm), and how a
+//! pattern matches a target.
 
 use std::fmt;
 
-use hcx_exec::Route;
+use hcx_exec::{Route, Scheme};
 use http::Uri;
 
-/// Where credentials apply: a host, a port and a realm, each optional (`None`: any).
-/// Apache HttpClient 5: `AuthScope` (without its scheme and protocol fields).
+/// Where credentials apply: a scheme (`http` or `https`), a host, a port and a realm,
+/// each optional (`None`: any). Apache HttpClient 5: `AuthScope` (its `protocol` is
+/// the scheme here; it has no auth-scheme field, the credentials' kind says that).
 ///
 /// Hosts compare case-insensitively (an IPv6 literal with or without brackets); a
 /// realm compares exactly (RFC 9110 §11.5). As a key of a [`BasicCredentialsProvider`]
 /// a scope is a pattern; as the argument of
-/// [`CredentialsProvider::credentials`] it describes the target: its host and port,
-/// and the realm of the challenge being answered (`None` when no challenge is known,
-/// for preemptive credentials). A pattern field set to a value matches only a target
-/// with that value, so realm-specific credentials are never sent preemptively.
+/// [`CredentialsProvider::credentials`] it describes the target: its scheme, host and
+/// port, and the realm of the challenge being answered (`None` when no challenge is
+/// known, for preemptive credentials). A pattern field set to a value matches only a
+/// target with that value, so realm-specific credentials are never sent preemptively,
+/// and credentials scoped to `https` never go over plain `http` (not even to the same
+/// host after an `https` to `http` redirect).
 ///
 /// ```
+/// use hcx::Scheme;
 /// use hcx::chain::AuthScope;
 /// let pattern = AuthScope::new("API.example.com", 8080).with_realm("admin");
 /// assert_eq!(pattern.host(), Some("api.example.com"));
 /// assert_eq!(AuthScope::any_port("example.com").port(), None);
+/// // Only over TLS, on any port of the host:
+/// let tls_only = AuthScope::any_port("example.com").with_scheme(Scheme::Https);
+/// assert_eq!(tls_only.scheme(), Some(Scheme::Https));
 /// ```
 ///
 /// [`BasicCredentialsProvider`]: crate::chain::BasicCredentialsProvider
 /// [`CredentialsProvider::credentials`]: crate::chain::CredentialsProvider::credentials
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct AuthScope {
+    scheme: Option<Scheme>,
     host: Option<String>,
     port: Option<u16>,
     pub(super) realm: Option<String>,
@@ -39,43 +47,48 @@ impl AuthScope {
         AuthScope::default()
     }
 
-    /// `host` on `port`, any realm.
+    /// `host` on `port`, any scheme, any realm.
     pub fn new(host: &str, port: u16) -> Self {
         AuthScope {
+            scheme: None,
             host: Some(normalize_host(host)),
             port: Some(port),
             realm: None,
         }
     }
 
-    /// `host` on any port, any realm.
+    /// `host` on any port, any scheme, any realm.
     pub fn any_port(host: &str) -> Self {
         AuthScope {
+            scheme: None,
             host: Some(normalize_host(host)),
             port: None,
             realm: None,
         }
     }
 
-    /// The host and port of `route`, no realm. For an `http` route through a forward
-    /// proxy that is the proxy's, not the origin's: the AUTH element asks
-    /// [`for_uri`](Self::for_uri) instead.
+    /// The scheme, host and port of `route`, no realm. For an `http` route through a
+    /// forward proxy the host and port are the proxy's, not the origin's: the AUTH
+    /// element asks [`for_uri`](Self::for_uri) instead.
     pub fn for_route(route: &Route) -> Self {
-        AuthScope::new(&route.host, route.port)
+        AuthScope::new(&route.host, route.port).with_scheme(route.scheme)
     }
 
-    /// The target of a request to `uri` before any challenge: the origin's host and
-    /// port (the scheme's default when the URI gives none), no realm. What the AUTH
+    /// The target of a request to `uri` before any challenge: the origin's scheme,
+    /// host and port (the scheme's default when the URI gives none), no realm. What the AUTH
     /// element asks the provider for, whatever proxy the request goes through: origin
     /// credentials are for the origin (RFC 9110 §11.6.2), never for a proxy on the
     /// way. `None` for a URI without a host or a known scheme.
     ///
     /// ```
+    /// use hcx::Scheme;
     /// use hcx::chain::AuthScope;
     /// let uri = "http://API.example.com/v1".parse()?;
-    /// assert_eq!(AuthScope::for_uri(&uri), Some(AuthScope::new("api.example.com", 80)));
+    /// let target = AuthScope::new("api.example.com", 80).with_scheme(Scheme::Http);
+    /// assert_eq!(AuthScope::for_uri(&uri), Some(target));
     /// let uri = "https://[::1]:8443/".parse()?;
-    /// assert_eq!(AuthScope::for_uri(&uri), Some(AuthScope::new("::1", 8443)));
+    /// let target = AuthScope::new("::1", 8443).with_scheme(Scheme::Https);
+    /// assert_eq!(AuthScope::for_uri(&uri), Some(target));
     /// # Ok::<(), hcx::http::uri::InvalidUri>(())
     /// ```
     pub fn for_uri(uri: &Uri) -> Option<Self> {
@@ -86,10 +99,24 @@ impl AuthScope {
             .map(|route| AuthScope::for_route(&route))
     }
 
+    /// The same scope limited to `scheme`: `Scheme::Https` keeps credentials off
+    /// plain-text connections. Apache: the `protocol` of an `AuthScope`.
+    #[doc(alias("protocol", "getProtocol"))]
+    #[must_use]
+    pub fn with_scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = Some(scheme);
+        self
+    }
+
     /// The same scope limited to `realm` (the `realm` parameter of a challenge).
     pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
         self
+    }
+
+    /// The scheme; `None`: any.
+    pub fn scheme(&self) -> Option<Scheme> {
+        self.scheme
     }
 
     /// The host, lowercase, an IPv6 literal without brackets; `None`: any.
@@ -108,8 +135,8 @@ impl AuthScope {
     }
 
     /// How specifically this pattern matches `target`, `None` if it does not: host
-    /// outweighs port, port outweighs realm, so host+port+realm > host+port > host >
-    /// any.
+    /// outweighs scheme, scheme port, port realm (Apache's order), so
+    /// host+scheme+port+realm > host+scheme+port > … > host > any.
     pub(super) fn specificity(&self, target: &AuthScope) -> Option<u8> {
         fn field<T>(
             pattern: &Option<T>,
@@ -127,11 +154,12 @@ impl AuthScope {
             &self.host,
             &target.host,
             |a, b| a.eq_ignore_ascii_case(b),
-            4,
+            8,
         )?;
+        let scheme = field(&self.scheme, &target.scheme, |a, b| a == b, 4)?;
         let port = field(&self.port, &target.port, |a, b| a == b, 2)?;
         let realm = field(&self.realm, &target.realm, |a, b| a == b, 1)?;
-        Some(host + port + realm)
+        Some(host + scheme + port + realm)
     }
 }
 
@@ -145,8 +173,12 @@ fn normalize_host(host: &str) -> String {
 }
 
 impl fmt::Display for AuthScope {
-    /// `example.com:8080 realm "admin"`, `*` for what is any.
+    /// `https://example.com:8080 realm "admin"`, `*` for a host or port that is any,
+    /// no `scheme://` for any scheme.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(scheme) = self.scheme {
+            write!(f, "{}://", scheme.as_str())?;
+        }
         match &self.host {
             Some(host) if host.contains(':') => write!(f, "[{host}]")?,
             Some(host) => f.write_str(host)?,
@@ -172,7 +204,24 @@ mod tests {
     fn scope_patterns_match_only_what_they_name() {
         let target = AuthScope::for_route(&Route::http("[::1]", 8080));
         assert_eq!(target.host(), Some("::1"));
-        assert_eq!(target.to_string(), "[::1]:8080");
+        assert_eq!(target.scheme(), Some(Scheme::Http));
+        assert_eq!(target.to_string(), "http://[::1]:8080");
+        assert_eq!(AuthScope::new("::1", 8080).to_string(), "[::1]:8080");
+        // A scheme in the pattern must be the target's.
+        let tls = AuthScope::new("::1", 8080).with_scheme(Scheme::Https);
+        assert!(tls.specificity(&target).is_none());
+        let plain = AuthScope::new("::1", 8080).with_scheme(Scheme::Http);
+        assert!(
+            plain.specificity(&target) > AuthScope::new("::1", 8080).specificity(&target),
+            "the scheme makes a pattern more specific"
+        );
+        assert!(
+            AuthScope::any_port("::1").specificity(&target)
+                > AuthScope::any()
+                    .with_scheme(Scheme::Http)
+                    .specificity(&target),
+            "the host outweighs the scheme"
+        );
         assert!(AuthScope::new("[::1]", 8080).specificity(&target).is_some());
         assert!(AuthScope::new("::1", 80).specificity(&target).is_none());
         // Realm-specific credentials are not for a target whose realm is unknown.
