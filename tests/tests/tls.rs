@@ -578,3 +578,78 @@ fn sessions_of_many_servers_are_kept_for_resumption() -> TestResult {
     );
     Ok(())
 }
+
+/// Two identities made from one `Arc<ClientConfig>` are one, though `TlsIdentity::new`
+/// copies a config whose ALPN is not `http/1.1` alone (an ordinary one: empty).
+#[test]
+fn identities_from_one_config_are_equal() -> TestResult {
+    let ca = TestCa::new()?;
+    let config = trusting(&ca, None)?;
+    assert_eq!(
+        TlsIdentity::new("tenant", config.clone()),
+        TlsIdentity::new("tenant", config),
+    );
+    Ok(())
+}
+
+/// A per-request identity built from the application's one `ClientConfig` (the port of
+/// one `SSLContext`) must reuse connections, not open one route per request.
+#[test]
+fn per_request_identity_from_one_config_reuses_connections() -> TestResult {
+    let ca = TestCa::new()?;
+    let server = TestServer::builder()
+        .tls(ca.server_config(&["localhost"]))
+        .default_reply(Reply::ok().body("x"))
+        .start()?;
+    let url = format!("https://localhost:{}/", server.port());
+    let config = trusting(&ca, None)?;
+    let client = Client::new();
+    let mut reused = Vec::new();
+    for _ in 0..3 {
+        let mut request = Request::get(&url).body(Body::empty())?;
+        request
+            .extensions_mut()
+            .insert(TlsIdentity::new("tenant", config.clone()));
+        let response = client.execute(request)?;
+        reused.push(hcx::ResponseInfo::of(&response).map(|i| i.connection.reused));
+        response.into_body().into_string()?;
+    }
+    assert_eq!(reused, [Some(false), Some(true), Some(true)]);
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+/// Apache `cm.setMaxPerRoute(route, 1)` ported with the identity the client uses.
+#[test]
+fn per_route_limit_applies_to_https_route_with_custom_identity() -> TestResult {
+    let ca = TestCa::new()?;
+    let server = TestServer::builder()
+        .tls(ca.server_config(&["localhost"]))
+        .default_reply(Reply::ok().body("x"))
+        .start()?;
+    let config = trusting(&ca, None)?;
+    let manager = hcx::PoolingConnectionManager::builder()
+        .max_per_route_for(
+            Route::https(
+                "localhost",
+                server.port(),
+                TlsIdentity::new("tenant", config.clone()),
+            ),
+            1,
+        )
+        .build()?;
+    let client = Client::builder()
+        .connection_manager(manager.clone())
+        .tls_identity(TlsIdentity::new("tenant", config))
+        .connection_request_timeout(Duration::from_millis(200))
+        .build()?;
+    let url = format!("https://localhost:{}/", server.port());
+    let held = client.get(&url)?;
+    let second = client.get(&url);
+    assert_eq!(
+        second.err().map(|e| e.kind()),
+        Some(ErrorKind::LeaseTimeout)
+    );
+    drop(held);
+    Ok(())
+}

@@ -29,8 +29,9 @@ const SESSIONS: usize = 4096;
 /// without knowing why; here the identity is explicit, named, and each has its own
 /// routes in the pool's statistics.
 ///
-/// Two identities are the same when they have the same name and the same
-/// `ClientConfig` (the same `Arc`). Sessions are resumed across new connections of
+/// Two identities are the same when they have the same name and were made from the
+/// same `ClientConfig` (the same `Arc`, as given to [`new`](Self::new), whether or not
+/// hcx had to copy it to set ALPN). Sessions are resumed across new connections of
 /// one identity: rustls keeps the session cache in its `ClientConfig`.
 ///
 /// ```
@@ -51,7 +52,14 @@ const SESSIONS: usize = 4096;
 #[derive(Clone)]
 pub struct TlsIdentity {
     name: Arc<str>,
+    /// What connections are made with: the caller's config, or a copy of it offering
+    /// only `http/1.1` in ALPN.
     config: Arc<ClientConfig>,
+    /// The config as the caller gave it, which the identity is compared and hashed by:
+    /// two identities made from one `Arc` are one, though each `new` made its own
+    /// copy. Held, so its address cannot be reused by another config while this
+    /// identity lives.
+    origin: Arc<ClientConfig>,
 }
 
 impl TlsIdentity {
@@ -62,16 +70,20 @@ impl TlsIdentity {
     /// protocol hcx would then not speak (RFC 7301 §3.2).
     pub fn new(name: &str, config: Arc<ClientConfig>) -> Self {
         let only_http11 = matches!(config.alpn_protocols.as_slice(), [p] if p == b"http/1.1");
+        let origin = config;
         let config = if !only_http11 {
-            let mut copy = (*config).clone();
+            // The copy shares the original's session store (`Resumption` holds an
+            // `Arc`), so identities made from one config resume each other's sessions.
+            let mut copy = (*origin).clone();
             copy.alpn_protocols = vec![b"http/1.1".to_vec()];
             Arc::new(copy)
         } else {
-            config
+            Arc::clone(&origin)
         };
         TlsIdentity {
             name: Arc::from(name),
             config,
+            origin,
         }
     }
 
@@ -166,7 +178,7 @@ fn ring_provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 impl PartialEq for TlsIdentity {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && Arc::ptr_eq(&self.config, &other.config)
+        self.name == other.name && Arc::ptr_eq(&self.origin, &other.origin)
     }
 }
 
@@ -175,7 +187,7 @@ impl Eq for TlsIdentity {}
 impl Hash for TlsIdentity {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.name.hash(state);
-        Arc::as_ptr(&self.config).hash(state);
+        Arc::as_ptr(&self.origin).hash(state);
     }
 }
 
