@@ -439,3 +439,54 @@ fn an_invalid_request_leaves_the_pooled_connection_alone() -> TestResult {
     assert!(common::info(&response).reused);
     Ok(())
 }
+
+/// An error a layer makes after an exchange (here a response interceptor refusing the
+/// response) says the request was sent: a caller resending what "was not sent" would
+/// otherwise send the order twice.
+#[test]
+fn response_interceptor_error_says_the_request_was_sent() -> TestResult {
+    let server = TestServer::builder()
+        .default_reply(Reply::ok().header("x-bad", "1").body("x"))
+        .start()?;
+    let client = Client::builder()
+        .disable_automatic_retries()
+        .add_response_interceptor_last(
+            |response: &mut hcx::http::Response<hcx::ResponseBody>, _: &mut hcx::Context| {
+                if response.headers().contains_key("x-bad") {
+                    Err(hcx::Error::new(hcx::ErrorKind::Protocol, "bad response"))
+                } else {
+                    Ok(())
+                }
+            },
+        )
+        .build()?;
+    let error = client.post(server.url("/orders"), "order").unwrap_err();
+    assert_eq!(server.stats().requests_received, 1);
+    assert!(error.is_request_sent(), "{:?}", error.request_progress());
+    assert!(error.is_response_started());
+    Ok(())
+}
+
+/// A redirect that cannot be followed (a `307` to a request whose body cannot be sent
+/// again) fails after the first exchange: the error says the request was sent, though
+/// REDIRECT made it and not the exchange.
+#[test]
+fn an_error_after_a_redirect_says_the_request_was_sent() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::POST,
+            "/orders",
+            Reply::new(307u16).header("location", "/elsewhere"),
+        )
+        .route(Method::GET, "/ok", Reply::ok().body("fine"))
+        .start()?;
+    let client = client()?;
+    let body = Body::reader(std::io::Cursor::new(b"order".to_vec()));
+    let request = Request::post(server.url("/orders")).body(body)?;
+    let error = client.execute(request).unwrap_err();
+    assert_eq!(error.kind(), hcx::ErrorKind::Redirect, "{error}");
+    assert_eq!(server.stats().requests_received, 1);
+    assert!(error.is_request_sent(), "{:?}", error.request_progress());
+    assert!(error.is_response_started());
+    assert_healthy(&client, &server)
+}

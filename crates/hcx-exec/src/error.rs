@@ -184,7 +184,8 @@ impl fmt::Display for ErrorKind {
 }
 
 /// How much of the request had been written to the connection when an error came.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// Ordered: `NotStarted < Partial < Complete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub enum RequestProgress {
     /// No byte of the request was written: it failed before (lease, connect, an
     /// invalid request) or at the first write.
@@ -232,6 +233,21 @@ impl Error {
     /// Records how far the exchange got.
     pub(crate) fn with_facts(mut self, facts: Facts) -> Self {
         self.inner.facts = facts;
+        self
+    }
+
+    /// The same error, saying that an exchange before it wrote `progress` of the
+    /// request and, with `response_started`, got a response: for a layer that fails
+    /// after an exchange (it refuses the response, or cannot go on from it), so that
+    /// the caller does not take a request the server has seen for one never sent.
+    /// What the error already says, where it says more, stays. The `hcx` facade's
+    /// `Client::execute` does this itself for every error of an execution, from what
+    /// its exchanges did.
+    #[must_use]
+    pub fn after_exchange(mut self, progress: RequestProgress, response_started: bool) -> Self {
+        let facts = &mut self.inner.facts;
+        facts.progress = facts.progress.max(progress);
+        facts.response_started |= response_started;
         self
     }
 
@@ -323,7 +339,10 @@ impl Error {
         self.inner.protocol
     }
 
-    /// How much of the request was written before the failure.
+    /// How much of the request was written before the failure. For an error of a
+    /// whole execution (`Client::execute`), at least what any of its exchanges
+    /// wrote: an earlier attempt, an earlier redirect hop, or the exchange whose
+    /// response a layer then refused.
     pub fn request_progress(&self) -> RequestProgress {
         self.inner.facts.progress
     }
@@ -334,7 +353,8 @@ impl Error {
     }
 
     /// Whether any byte of a response had arrived. `false` means the server sent
-    /// nothing that could be a response to this request.
+    /// nothing that could be a response to this request (for an execution's error: to
+    /// any of its exchanges).
     pub fn is_response_started(&self) -> bool {
         self.inner.facts.response_started
     }

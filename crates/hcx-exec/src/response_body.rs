@@ -13,6 +13,7 @@ use http::HeaderMap;
 use hcx_close::CloseReason;
 
 use crate::config::RequestConfig;
+use crate::error::RequestProgress;
 use crate::error::{Error, ErrorKind, Facts};
 use crate::info::ResponseInfo;
 use crate::runtime::ExecRuntime;
@@ -143,6 +144,15 @@ impl ResponseBody {
     pub(crate) fn with_info(mut self, info: ResponseInfo) -> Self {
         self.info = Some(Box::new(info));
         self
+    }
+
+    /// How much of the request had been written when this response came:
+    /// [`Complete`](RequestProgress::Complete), or
+    /// [`Partial`](RequestProgress::Partial) when the server answered before the
+    /// request body was sent (an early `413`). `NotStarted` for a body the engine did
+    /// not make.
+    pub fn request_progress(&self) -> RequestProgress {
+        self.facts.progress
     }
 
     /// What the engine tells about the connection this body's response came on: how

@@ -119,7 +119,9 @@ impl Client {
             &inner.manager,
             &*inner.planner,
         )?;
-        Chain::new(inner.chain.handlers()).proceed(request, &mut scope)
+        Chain::new(inner.chain.handlers())
+            .proceed(request, &mut scope)
+            .map_err(|error| scope.execution_error(error))
     }
 
     /// Sends `request`, hands the response to `handler`, and then gives the

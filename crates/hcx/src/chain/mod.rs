@@ -50,7 +50,8 @@ use std::sync::Arc;
 #[cfg(feature = "rustls")]
 use hcx_exec::TlsIdentity;
 use hcx_exec::{
-    Body, Error, ErrorKind, PoolingConnectionManager, RequestConfig, ResponseBody, RoutePlanner,
+    Body, Error, ErrorKind, PoolingConnectionManager, RequestConfig, RequestProgress, ResponseBody,
+    RoutePlanner,
 };
 use http::header::HeaderValue;
 use http::{Method, Request, Response, Uri};
@@ -178,6 +179,9 @@ pub struct Scope<'a> {
     original_uri: Uri,
     accept_encoding: Option<HeaderValue>,
     left_origin: bool,
+    /// The most any exchange of this execution wrote of its request, and whether one
+    /// got a response: every error of the execution says at least that.
+    exchanged: Option<(RequestProgress, bool)>,
     manager: &'a PoolingConnectionManager,
     planner: &'a dyn RoutePlanner,
     #[cfg(feature = "rustls")]
@@ -210,6 +214,7 @@ impl<'a> Scope<'a> {
             original_uri: request.uri().clone(),
             accept_encoding: None,
             left_origin: false,
+            exchanged: None,
             manager,
             planner,
             #[cfg(feature = "rustls")]
@@ -269,6 +274,24 @@ impl<'a> Scope<'a> {
     /// Set by REDIRECT when it follows a redirect to another origin.
     pub(crate) fn set_left_origin(&mut self) {
         self.left_origin = true;
+    }
+
+    /// Records what one exchange of this execution did (MAIN_TRANSPORT, after each).
+    pub(crate) fn note_exchange(&mut self, progress: RequestProgress, response_started: bool) {
+        let (seen, started) = self.exchanged.get_or_insert((progress, response_started));
+        *seen = (*seen).max(progress);
+        *started |= response_started;
+    }
+
+    /// `error` as the execution's error: saying at least what its exchanges did, so
+    /// an error a layer makes after a response (a refused response, a redirect that
+    /// cannot be followed, a later attempt that never got a connection) does not
+    /// read as a request never sent.
+    pub(crate) fn execution_error(&self, error: Error) -> Error {
+        match self.exchanged {
+            Some((progress, started)) => error.after_exchange(progress, started),
+            None => error,
+        }
     }
 
     /// The connection manager the execution leases from.
