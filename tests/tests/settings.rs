@@ -380,3 +380,26 @@ mod proxy_host {
         Ok(())
     }
 }
+
+/// A zero idle eviction time would close every connection as it is released (no
+/// pooling): refused, as the zero timeouts and time to live are.
+#[test]
+fn evict_idle_zero_is_refused() {
+    let built = hcx::Client::builder()
+        .evict_idle_connections(std::time::Duration::ZERO)
+        .build();
+    assert_eq!(built.err().map(|e| e.kind()), Some(hcx::ErrorKind::Config));
+}
+
+/// A pool limit that cannot be used names the setting in the error's own message, not
+/// only in its `source()` (a log line printing `{error}` shows it).
+#[test]
+fn pool_config_error_names_the_setting() {
+    let error = hcx::Client::builder()
+        .time_to_live(Some(std::time::Duration::ZERO))
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("time_to_live"), "{error}");
+    let error = hcx::Client::builder().max_per_route(0).build().unwrap_err();
+    assert!(error.to_string().contains("max_per_route"), "{error}");
+}

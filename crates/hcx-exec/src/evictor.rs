@@ -153,11 +153,20 @@ impl EvictorLink {
 impl IdleConnectionEvictor {
     /// Starts the thread for `manager`: it closes expired connections and, with
     /// `idle_for`, connections idle at least that long. A manager runs one evictor at a
-    /// time; starting a second while the first runs is a configuration error.
+    /// time; starting a second while the first runs is a configuration error, and so
+    /// is an `idle_for` of zero (every connection would be closed as it is released:
+    /// no pooling at all, the likely result of porting a 0 meant as "off").
     pub fn start(
         manager: &PoolingConnectionManager,
         idle_for: Option<Duration>,
     ) -> Result<IdleConnectionEvictor, Error> {
+        if idle_for == Some(Duration::ZERO) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "an idle eviction time of zero closes every connection as it is released \
+                 (no pooling); to evict only expired connections, give no idle time",
+            ));
+        }
         let link = manager.evictor_link_or_init(|| EvictorLink::new(manager.pool().now()));
         if !link.claim(idle_for) {
             return Err(Error::new(

@@ -699,8 +699,9 @@ impl ClientBuilder {
     }
 
     /// Like [`evict_expired_connections`](Self::evict_expired_connections), and also
-    /// closes connections idle at least `idle_for`, whatever their keep-alive. Apache:
-    /// `evictIdleConnections(TimeValue)`.
+    /// closes connections idle at least `idle_for`, whatever their keep-alive. Zero is
+    /// a [`Config`](ErrorKind::Config) error from [`build`](Self::build): it would close
+    /// every connection as it is released. Apache: `evictIdleConnections(TimeValue)`.
     #[doc(alias("evictIdleConnections"))]
     pub fn evict_idle_connections(mut self, idle_for: Duration) -> Self {
         self.evictor = Some(Some(idle_for));
