@@ -354,6 +354,28 @@ fn a_zero_connect_timeout_is_a_config_error_without_a_connect() -> TestResult {
 // ---------------------------------------------------------------------------------
 
 #[test]
+fn a_route_blocked_with_a_limit_of_zero_says_so() -> TestResult {
+    let server = TestServer::builder().default_reply(Reply::ok()).start()?;
+    let client = Client::builder()
+        .max_per_route_for(server.url("/"), 0)
+        .connection_request_timeout(Duration::from_millis(1))
+        .build()?;
+    let error = client
+        .get(server.url("/"))
+        .err()
+        .ok_or("the route is blocked")?;
+    assert_eq!(error.kind(), ErrorKind::LeaseTimeout, "{error:?}");
+    assert!(
+        error.to_string().contains("the route's limit is 0"),
+        "not a busy pool: {error}"
+    );
+    assert_nothing_happened(&error);
+    assert_display_excludes_source(&error);
+    assert_eq!(server.stats().connections_accepted, 0);
+    Ok(())
+}
+
+#[test]
 fn a_full_pool_is_a_lease_timeout_with_the_counts_before_anything_is_sent() -> TestResult {
     let server = TestServer::builder()
         .default_reply(Reply::ok().generated_body(100_000))

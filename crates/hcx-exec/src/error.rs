@@ -299,6 +299,12 @@ impl Error {
                 ErrorKind::LeaseTimeout,
                 "the connection request was cancelled",
             )
+        } else if e.failure().route_stats.max == 0 {
+            // Not a busy pool: a route blocked with a per-route limit of zero.
+            (
+                ErrorKind::LeaseTimeout,
+                "no connection came free in time: the route's limit is 0 connections",
+            )
         } else {
             (ErrorKind::LeaseTimeout, "no connection came free in time")
         };
