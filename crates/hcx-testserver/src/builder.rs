@@ -197,8 +197,10 @@ impl TestServerBuilder {
         self
     }
 
-    /// Keeps only the last `n` recorded requests (0: none), for long benchmark runs.
-    /// Counters stay exact. Default: all.
+    /// Keeps only the last `n` recorded requests (0: none), and of the connections
+    /// only the last `n` once closed (open ones stay recorded), for long runs: the
+    /// record stays bounded however many connections come and go. Counters stay exact.
+    /// Default: all.
     pub fn keep_requests(mut self, n: usize) -> Self {
         self.config.keep_requests = n;
         self

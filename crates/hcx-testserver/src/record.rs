@@ -154,7 +154,10 @@ impl std::error::Error for WaitTimeout {}
 #[derive(Debug)]
 struct State {
     stats: ServerStats,
-    connections: Vec<ConnectionInfo>,
+    /// The connections recorded, oldest first; the first has index `first_connection`.
+    /// With `keep_requests` limited, closed ones beyond that many are forgotten.
+    connections: VecDeque<ConnectionInfo>,
+    first_connection: usize,
     requests: VecDeque<RecordedRequest>,
     keep_requests: usize,
     dropped: Vec<DroppedRequest>,
@@ -162,6 +165,11 @@ struct State {
 }
 
 impl State {
+    fn connection_mut(&mut self, index: usize) -> Option<&mut ConnectionInfo> {
+        let at = index.checked_sub(self.first_connection)?;
+        self.connections.get_mut(at)
+    }
+
     fn push_error(&mut self, connection: Option<usize>, message: String) {
         self.stats.errors += 1;
         self.errors.push(RecordedError {
@@ -172,7 +180,7 @@ impl State {
 
     /// Only the first reason counts.
     fn close(&mut self, connection: usize, reason: ServerCloseReason) {
-        if let Some(c) = self.connections.get_mut(connection) {
+        if let Some(c) = self.connection_mut(connection) {
             if c.closed.is_none() {
                 c.closed = Some(reason);
                 self.stats.connections_closed += 1;
@@ -194,7 +202,8 @@ impl Recorder {
         Recorder {
             state: Mutex::new(State {
                 stats: ServerStats::default(),
-                connections: Vec::new(),
+                connections: VecDeque::new(),
+                first_connection: 0,
                 requests: VecDeque::new(),
                 keep_requests,
                 dropped: Vec::new(),
@@ -213,8 +222,19 @@ impl Recorder {
     /// Records a new connection and returns its index.
     pub(crate) fn connection_accepted(&self, peer: SocketAddr) -> usize {
         self.update(|s| {
-            let index = s.connections.len();
-            s.connections.push(ConnectionInfo {
+            let index = s.first_connection + s.connections.len();
+            // A long run with a limited record keeps a bounded one: closed connections
+            // beyond `keep_requests` are forgotten, oldest first (open ones stay, their
+            // closes still to count).
+            if s.keep_requests != usize::MAX {
+                while s.connections.len() >= s.keep_requests.max(1)
+                    && s.connections.front().is_some_and(|c| c.closed.is_some())
+                {
+                    s.connections.pop_front();
+                    s.first_connection += 1;
+                }
+            }
+            s.connections.push_back(ConnectionInfo {
                 index,
                 peer,
                 requests: 0,
@@ -229,7 +249,7 @@ impl Recorder {
     pub(crate) fn request_received(&self, request: &RecordedRequest) {
         self.update(|s| {
             s.stats.requests_received += 1;
-            if let Some(c) = s.connections.get_mut(request.connection) {
+            if let Some(c) = s.connection_mut(request.connection) {
                 c.requests += 1;
             }
             if s.keep_requests > 0 {
@@ -259,7 +279,7 @@ impl Recorder {
             if info.resumed {
                 s.stats.tls_resumed += 1;
             }
-            if let Some(c) = s.connections.get_mut(connection) {
+            if let Some(c) = s.connection_mut(connection) {
                 c.tls = Some(info);
             }
         });
@@ -284,8 +304,9 @@ impl Recorder {
 
     pub(crate) fn is_closed(&self, connection: usize) -> bool {
         let s = self.state.lock();
-        s.connections
-            .get(connection)
+        connection
+            .checked_sub(s.first_connection)
+            .and_then(|at| s.connections.get(at))
             .is_none_or(|c| c.closed.is_some())
     }
 
@@ -298,7 +319,7 @@ impl Recorder {
     }
 
     pub(crate) fn connections(&self) -> Vec<ConnectionInfo> {
-        self.state.lock().connections.clone()
+        self.state.lock().connections.iter().cloned().collect()
     }
 
     pub(crate) fn requests(&self) -> Vec<RecordedRequest> {

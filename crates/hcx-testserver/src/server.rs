@@ -117,7 +117,9 @@ impl TestServer {
         self.shared.recorder.last_request()
     }
 
-    /// Every accepted connection, by index.
+    /// Every accepted connection, oldest first (`ConnectionInfo::index` says which);
+    /// with [`keep_requests`](crate::TestServerBuilder::keep_requests) limited, closed
+    /// ones beyond that many are forgotten.
     pub fn connections(&self) -> Vec<ConnectionInfo> {
         self.shared.recorder.connections()
     }

@@ -77,6 +77,29 @@ fn keep_requests_keeps_only_the_latest() {
 }
 
 #[test]
+fn keep_requests_bounds_the_connection_record_too() {
+    let server = TestServer::builder()
+        .keep_requests(2)
+        .default_reply(Reply::ok().then_close())
+        .route(hcx_testserver::Method::GET, "/keep", Reply::ok())
+        .start()
+        .unwrap();
+    for n in 1..=10 {
+        let mut client = RawClient::connect(&server);
+        assert_eq!(client.get("/").status, 200);
+        client.expect_eof();
+        server.wait_for_closed(n, SAFETY).unwrap();
+    }
+    // One more, left open: open connections stay recorded whatever the limit.
+    let mut open = RawClient::connect(&server);
+    assert_eq!(open.get("/keep").status, 200);
+    let kept: Vec<usize> = server.connections().iter().map(|c| c.index).collect();
+    assert_eq!(kept, [9, 10], "the last closed one and the open one");
+    assert_eq!(server.stats().connections_accepted, 11);
+    assert_eq!(server.stats().connections_closed, 10);
+}
+
+#[test]
 fn shutdown_closes_idle_connections_joins_threads_and_stops_listening() {
     let mut server = TestServer::builder().start().unwrap();
     let addr = server.addr();
