@@ -490,3 +490,64 @@ fn an_error_after_a_redirect_says_the_request_was_sent() -> TestResult {
     assert!(error.is_response_started());
     assert_healthy(&client, &server)
 }
+
+/// With RETRY on: an error a response interceptor returns for a GET (an `Io` kind,
+/// which RETRY replays when it reads as lost in flight) carries the exchange's facts
+/// on its way through RETRY, so the GET the server answered is not sent again.
+#[test]
+fn retry_does_not_replay_a_request_whose_response_a_layer_refused() -> TestResult {
+    let server = TestServer::builder()
+        .default_reply(Reply::ok().body("x"))
+        .start()?;
+    let client = Client::builder()
+        .add_response_interceptor_last(
+            |_: &mut hcx::http::Response<hcx::ResponseBody>, _: &mut hcx::Context| {
+                Err(hcx::Error::new(
+                    hcx::ErrorKind::Io,
+                    "refused by the interceptor",
+                ))
+            },
+        )
+        .build()?;
+    let error = client.get(server.url("/")).unwrap_err();
+    assert_eq!(server.stats().requests_received, 1, "{error}");
+    assert!(error.is_request_sent() && error.is_response_started());
+    Ok(())
+}
+
+/// A retry that fails before sending anything (its connect refused) after a first
+/// attempt got a `503`: the execution's error says the request was sent.
+#[test]
+fn a_retry_that_never_connected_still_says_the_request_was_sent() -> TestResult {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let (gone_tx, gone_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut stream, _) = listener.accept()?;
+        common::read_head(&mut stream);
+        std::io::Write::write_all(
+            &mut stream,
+            b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 0\r\ncontent-length: 0\r\n\
+              connection: close\r\n\r\n",
+        )?;
+        drop(stream);
+        drop(listener); // nothing listens on the port from here on
+        let _ = gone_tx.send(());
+        Ok(())
+    });
+    let gone = std::sync::Mutex::new(gone_rx);
+    let client = Client::builder()
+        // Between the attempts: wait until the server is gone, so the retry's connect
+        // is refused.
+        .retry_sleeper(move |_: Duration| {
+            if let Ok(gone) = gone.lock() {
+                let _ = gone.recv_timeout(SAFETY);
+            }
+        })
+        .build()?;
+    let error = client.get(format!("http://127.0.0.1:{port}/")).unwrap_err();
+    server.join().map_err(|_| "the server thread panicked")??;
+    assert_eq!(error.kind(), hcx::ErrorKind::Connect, "{error}");
+    assert!(error.is_request_sent() && error.is_response_started());
+    Ok(())
+}

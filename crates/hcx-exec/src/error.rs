@@ -241,8 +241,8 @@ impl Error {
     /// after an exchange (it refuses the response, or cannot go on from it), so that
     /// the caller does not take a request the server has seen for one never sent.
     /// What the error already says, where it says more, stays. The `hcx` facade's
-    /// `Client::execute` does this itself for every error of an execution, from what
-    /// its exchanges did.
+    /// exec chain does this itself for every error a handler returns (`Chain::proceed`,
+    /// from the exchanges made below it), so layers need not.
     #[must_use]
     pub fn after_exchange(mut self, progress: RequestProgress, response_started: bool) -> Self {
         let facts = &mut self.inner.facts;
@@ -345,10 +345,11 @@ impl Error {
         self.inner.protocol
     }
 
-    /// How much of the request was written before the failure. For an error of a
-    /// whole execution (`Client::execute`), at least what any of its exchanges
-    /// wrote: an earlier attempt, an earlier redirect hop, or the exchange whose
-    /// response a layer then refused.
+    /// How much of the request was written before the failure. For an error
+    /// `Client::execute` returns, at least what any exchange of the execution wrote:
+    /// an earlier attempt, an earlier redirect hop, or the exchange whose response a
+    /// layer then refused. (An error reading a response body says what that body's
+    /// exchange wrote.)
     pub fn request_progress(&self) -> RequestProgress {
         self.inner.facts.progress
     }

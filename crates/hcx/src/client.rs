@@ -119,9 +119,8 @@ impl Client {
             &inner.manager,
             &*inner.planner,
         )?;
-        Chain::new(inner.chain.handlers())
-            .proceed(request, &mut scope)
-            .map_err(|error| scope.execution_error(error))
+        // `proceed` gives the error at least the facts of the execution's exchanges.
+        Chain::new(inner.chain.handlers()).proceed(request, &mut scope)
     }
 
     /// Sends `request`, hands the response to `handler`, and then gives the

@@ -72,15 +72,7 @@ impl ExecHandler for MainTransport {
         // never takes a pooled connection.
         let runtime = ExecRuntime::new(scope.manager().clone())
             .with_user_token(scope.context.user_token.clone());
-        let result = self
-            .exec
-            .execute(&scope.route, request, runtime, &scope.config);
-        match &result {
-            Ok(response) => scope.note_exchange(response.body().request_progress(), true),
-            Err(error) => {
-                scope.note_exchange(error.request_progress(), error.is_response_started())
-            }
-        }
-        result
+        self.exec
+            .execute(&scope.route, request, runtime, &scope.config)
     }
 }

@@ -131,13 +131,44 @@ impl<'a> Chain<'a> {
 
     /// Passes `request` to the next handler and returns what comes back. Callable more
     /// than once (a retry), each time with a request of its own.
+    ///
+    /// An error coming back says at least what the exchanges made during this call did
+    /// ([`Error::after_exchange`]): a handler that refuses a response it got (a
+    /// response interceptor, a redirect that cannot be followed) or a retry that then
+    /// fails before sending does not hand up an error that reads as a request never
+    /// sent, to RETRY's decision or to the caller.
     pub fn proceed(
         &self,
         request: Request<Body>,
         scope: &mut Scope<'_>,
     ) -> Result<Response<ResponseBody>, Error> {
         match self.rest.split_first() {
-            Some(((_, handler), rest)) => handler.execute(request, scope, Chain { rest }),
+            Some(((_, handler), rest)) => {
+                // The exchanges of this call are counted apart, then added to the
+                // enclosing call's (a stack: each `proceed` sees its own).
+                let enclosing = scope.exchanged.take();
+                let result = handler.execute(request, scope, Chain { rest });
+                if rest.is_empty() {
+                    // The last handler sends (MAIN_TRANSPORT, or what replaced it).
+                    match &result {
+                        Ok(response) => {
+                            scope.note_exchange(response.body().request_progress(), true);
+                        }
+                        Err(error) => scope
+                            .note_exchange(error.request_progress(), error.is_response_started()),
+                    }
+                }
+                let during = scope.exchanged;
+                if let Some((progress, started)) = enclosing {
+                    scope.note_exchange(progress, started);
+                }
+                match (result, during) {
+                    (Err(error), Some((progress, started))) => {
+                        Err(error.after_exchange(progress, started))
+                    }
+                    (result, _) => result,
+                }
+            }
             None => Err(Error::new(
                 ErrorKind::Config,
                 "the exec chain ended without a handler sending the request \
@@ -179,8 +210,8 @@ pub struct Scope<'a> {
     original_uri: Uri,
     accept_encoding: Option<HeaderValue>,
     left_origin: bool,
-    /// The most any exchange of this execution wrote of its request, and whether one
-    /// got a response: every error of the execution says at least that.
+    /// The most the exchanges of the current `Chain::proceed` call wrote of their
+    /// request, and whether one got a response (`proceed` keeps one per call, nested).
     exchanged: Option<(RequestProgress, bool)>,
     manager: &'a PoolingConnectionManager,
     planner: &'a dyn RoutePlanner,
@@ -276,22 +307,11 @@ impl<'a> Scope<'a> {
         self.left_origin = true;
     }
 
-    /// Records what one exchange of this execution did (MAIN_TRANSPORT, after each).
-    pub(crate) fn note_exchange(&mut self, progress: RequestProgress, response_started: bool) {
+    /// Records what one exchange did (in `Chain::proceed`, after the last handler).
+    fn note_exchange(&mut self, progress: RequestProgress, response_started: bool) {
         let (seen, started) = self.exchanged.get_or_insert((progress, response_started));
         *seen = (*seen).max(progress);
         *started |= response_started;
-    }
-
-    /// `error` as the execution's error: saying at least what its exchanges did, so
-    /// an error a layer makes after a response (a refused response, a redirect that
-    /// cannot be followed, a later attempt that never got a connection) does not
-    /// read as a request never sent.
-    pub(crate) fn execution_error(&self, error: Error) -> Error {
-        match self.exchanged {
-            Some((progress, started)) => error.after_exchange(progress, started),
-            None => error,
-        }
     }
 
     /// The connection manager the execution leases from.
