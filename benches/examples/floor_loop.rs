@@ -101,6 +101,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stream.write_all(request.as_bytes())?;
         let mut filled = 0;
         let end = loop {
+            if filled == buf.len() {
+                return Err("the response head does not fit the 8 KiB buffer".into());
+            }
             let n = stream.read(&mut buf[filled..])?;
             if n == 0 {
                 return Err("closed".into());
@@ -139,6 +142,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             raw_content_length(&buf[..end])
         };
+        if end + length > buf.len() {
+            return Err(format!("a {length}-byte body does not fit the 8 KiB buffer").into());
+        }
         while filled < end + length {
             let n = stream.read(&mut buf[filled..])?;
             if n == 0 {

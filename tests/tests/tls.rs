@@ -587,7 +587,20 @@ fn identities_from_one_config_are_equal() -> TestResult {
     let config = trusting(&ca, None)?;
     assert_eq!(
         TlsIdentity::new("tenant", config.clone()),
-        TlsIdentity::new("tenant", config),
+        TlsIdentity::new("tenant", config.clone()),
+    );
+    // And hash alike: one key in a map (the pool's routes). The hash is the name and
+    // the config's address, not its (interiorly mutable) session cache.
+    #[allow(clippy::mutable_key_type)]
+    let keys: std::collections::HashSet<TlsIdentity> = [
+        TlsIdentity::new("tenant", config.clone()),
+        TlsIdentity::new("tenant", config.clone()),
+    ]
+    .into();
+    assert_eq!(keys.len(), 1);
+    assert_ne!(
+        TlsIdentity::new("tenant", config.clone()),
+        TlsIdentity::new("other", config),
     );
     Ok(())
 }

@@ -20,7 +20,8 @@ use hcx::chain::{AuthScope, BasicCredentialsProvider, Credentials};
 pub fn builder(args: &ClientArgs, template: &RequestTemplate) -> Result<ClientBuilder, CliError> {
     let mut builder = hcx::Client::builder();
     if let Some(user) = args.user.as_ref().or(template.url_user.as_ref()) {
-        // For the URL's host and port only, as curl does without --location-trusted.
+        // For the URL's scheme, host and port only, as curl does without
+        // --location-trusted (never over plain http after a redirect from https).
         let scope = AuthScope::for_route(&Route::from_uri(&template.uri)?);
         let provider = BasicCredentialsProvider::new()
             .with(scope, Credentials::basic(&user.user, &user.password));

@@ -164,7 +164,8 @@ impl IdleConnectionEvictor {
             return Err(Error::new(
                 ErrorKind::Config,
                 "an idle eviction time of zero closes every connection as it is released \
-                 (no pooling); to evict only expired connections, give no idle time",
+                 (no pooling); to close only expired connections, start the evictor \
+                 without one (the client builder's evict_expired_connections)",
             ));
         }
         let link = manager.evictor_link_or_init(|| EvictorLink::new(manager.pool().now()));

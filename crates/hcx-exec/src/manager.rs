@@ -6,7 +6,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use hcx_close::{CloseCounts, CloseReason, Decision};
-use hcx_pool::{Clock, CoarseClock, Lease, Pool, PoolConfig, PoolStats, ReusePolicy};
+use hcx_pool::{
+    Clock, CoarseClock, ConfigError as PoolConfigError, Lease, Pool, PoolConfig, PoolStats,
+    ReusePolicy,
+};
 
 use crate::config::{SocketConfig, zero_timeout};
 use crate::connection::Connection;
@@ -240,13 +243,24 @@ impl PoolingConnectionManagerBuilder {
             .clock(clock.clone())
             .disposal(disposal)
             .build()
-            // The pool's message names the setting and what to do; as the message, so
-            // a log line that prints only the error shows it.
+            // The setting by the builders' names, and what to do, in the message (a log
+            // line printing only the error shows it); the pool's error as the source.
             .map_err(|e| {
+                let what = match e {
+                    PoolConfigError::ZeroMaxTotal => "max_total must be at least 1".into(),
+                    PoolConfigError::ZeroDefaultMaxPerRoute => "max_per_route must be at least 1 \
+                        (to block one route: max_per_route_for(route, 0))"
+                        .into(),
+                    PoolConfigError::ZeroTimeToLive => {
+                        "time_to_live must be positive (None for no limit)".into()
+                    }
+                    other => other.to_string(),
+                };
                 Error::new(
                     ErrorKind::Config,
-                    format!("invalid pool configuration: {e}"),
+                    format!("invalid pool configuration: {what}"),
                 )
+                .with_source(e)
             })?;
         for (route, max) in &self.route_limits {
             pool.set_max_per_route(route, Some(*max));
@@ -821,8 +835,18 @@ mod tests {
             .err();
         let error = error.expect("a zero limit is refused");
         assert!(error.is_config());
-        // Named in the message itself: a log line printing only `{error}` shows it.
-        assert!(error.to_string().contains("max_per_route"), "{error:?}");
+        // Named in the message itself, by the builder's name: a log line printing only
+        // `{error}` shows it. The pool's own error stays the source.
+        assert!(
+            error.to_string().contains("max_per_route must"),
+            "{error:?}"
+        );
+        assert!(!error.to_string().contains("default_"), "{error:?}");
+        let cause = std::error::Error::source(&error);
+        assert!(
+            cause.is_some_and(|c| c.is::<PoolConfigError>()),
+            "{error:?}"
+        );
     }
 
     #[test]

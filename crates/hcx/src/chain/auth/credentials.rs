@@ -124,10 +124,12 @@ impl fmt::Debug for Credentials {
 
 /// Gives the credentials for a target. Apache HttpClient 5: `CredentialsProvider`.
 ///
-/// Asked on the request's thread, with the hop's host and port and the realm of the
-/// challenge if any ([`AuthScope`]); `None`: no credentials, the `401` goes back to
-/// the caller. Any `Fn(&AuthScope) -> Option<Credentials> + Send + Sync` closure is
-/// one (a token that is refreshed, looked up in a vault…).
+/// Asked on the request's thread, with the hop's scheme, host and port and the realm
+/// of the challenge if any ([`AuthScope`]); `None`: no credentials, the `401` goes
+/// back to the caller. Any `Fn(&AuthScope) -> Option<Credentials> + Send + Sync`
+/// closure is one (a token that is refreshed, looked up in a vault…). The target
+/// always carries its scheme, so a closure compares fields (`scope.host()`,
+/// `scope.port()`), not the whole scope against an `AuthScope::new(..)`.
 pub trait CredentialsProvider: Send + Sync {
     /// The credentials for `scope`, if any.
     fn credentials(&self, scope: &AuthScope) -> Option<Credentials>;
@@ -142,9 +144,10 @@ where
     }
 }
 
-/// Credentials by [`AuthScope`] pattern; the most specific match wins (host + port +
-/// realm over host + port over host over any). Apache HttpClient 5:
-/// `BasicCredentialsProvider`.
+/// Credentials by [`AuthScope`] pattern; the most specific match wins, by Apache's
+/// order: the host counts most, then the scheme, then the port, then the realm (so
+/// host + scheme beats host + port + realm, and host + port + realm beats host +
+/// port, host, any). Apache HttpClient 5: `BasicCredentialsProvider`.
 ///
 /// ```
 /// use hcx::chain::{AuthScope, BasicCredentialsProvider, Credentials, CredentialsProvider};
@@ -225,6 +228,7 @@ impl fmt::Debug for BasicCredentialsProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hcx_exec::Scheme;
 
     #[test]
     fn basic_and_bearer_authorization_values() -> Result<(), Error> {
@@ -278,6 +282,20 @@ mod tests {
         assert_eq!(user(AuthScope::new("example.com", 80)), "port");
         assert_eq!(user(AuthScope::new("example.com", 8080)), "host");
         assert_eq!(user(AuthScope::new("example.org", 80)), "any");
+
+        // Apache's order: the scheme outweighs the port and the realm together.
+        let provider = provider.with(
+            AuthScope::any_port("example.com").with_scheme(Scheme::Https),
+            Credentials::basic("tls", "5"),
+        );
+        let user = |scope: AuthScope| match provider.credentials(&scope) {
+            Some(Credentials::Basic { username, .. }) => username,
+            other => format!("{other:?}"),
+        };
+        let https = AuthScope::new("example.com", 80).with_scheme(Scheme::Https);
+        assert_eq!(user(https.with_realm("r")), "tls");
+        let http = AuthScope::new("example.com", 80).with_scheme(Scheme::Http);
+        assert_eq!(user(http.with_realm("r")), "realm");
     }
 
     #[test]

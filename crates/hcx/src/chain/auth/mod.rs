@@ -9,8 +9,8 @@
 //! it came.
 //!
 //! For each hop (REDIRECT, outside this element, sets [`Scope::route`]) it asks the
-//! provider for the credentials of that hop's host and port, so credentials chosen for
-//! one origin are never sent to another. A request that already carries an
+//! provider for the credentials of that hop's scheme, host and port, so credentials
+//! chosen for one origin are never sent to another. A request that already carries an
 //! `Authorization` header, or whose [`RequestConfig`](crate::RequestConfig) has
 //! `authentication_enabled` off, passes untouched.
 //!
@@ -101,7 +101,7 @@ impl crate::ClientBuilder {
     }
 
     /// Sends credentials with the first request, before any challenge, when the
-    /// provider has some for the target's host and port with no realm. Default
+    /// provider has some for the target's scheme, host and port with no realm. Default
     /// `false`, as in Apache (where preemptive Basic is an `AuthCache` primed by hand).
     /// Without a [`credentials_provider`](Self::credentials_provider) it does nothing.
     pub fn preemptive_auth(mut self, enabled: bool) -> Self {
@@ -127,8 +127,8 @@ impl ExecHandler for AuthExec {
         if !scope.config.authentication_enabled || request.headers().contains_key(AUTHORIZATION) {
             return chain.proceed(request, scope);
         }
-        // The origin's host and port, from the URI: on an `http` route through a
-        // forward proxy the route's are the proxy's.
+        // The origin's scheme, host and port, from the URI: on an `http` route through
+        // a forward proxy the route's are the proxy's.
         let Some(target) = AuthScope::for_uri(request.uri()) else {
             return chain.proceed(request, scope);
         };

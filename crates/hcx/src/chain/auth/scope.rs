@@ -42,7 +42,7 @@ pub struct AuthScope {
 }
 
 impl AuthScope {
-    /// Any host, any port, any realm.
+    /// Any scheme, any host, any port, any realm.
     pub fn any() -> Self {
         AuthScope::default()
     }
