@@ -104,7 +104,16 @@ fn a_body_that_would_take_too_long_to_drain_is_closed() -> TestResult {
         .request_config(RequestConfig::default().with_drain(64 * 1024, Duration::from_millis(20)))
         .build()?;
     let body = client.get(server.url("/"))?.into_body();
-    drop(body); // the rest never comes: the drain gives up after 20 ms
+    // The rest never comes: the drain gives up after 20 ms. On another thread, so a
+    // drain that lost its timeout fails the test instead of hanging it.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(body);
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(SAFETY)
+        .map_err(|_| "dropping the body never returned")?;
     assert_eq!(client.stats().pool.leased, 0);
     assert_eq!(client.stats().pool.available, 0);
     Ok(())

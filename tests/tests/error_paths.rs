@@ -800,11 +800,20 @@ fn blackhole() -> std::io::Result<(TcpListener, Vec<std::net::TcpStream>)> {
     }
 }
 
+/// The client's connect-attempt threads (named `hcx-connect`) alive now. Only these:
+/// other tests of this binary run in parallel and start and end threads of their own.
 fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+    std::fs::read_dir("/proc/self/task").map_or(0, |dir| {
+        dir.flatten()
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|name| name.trim_end() == "hcx-connect")
+            })
+            .count()
+    })
 }
 
-/// Waits (yielding, bounded) until at most `n` threads remain.
+/// Waits (yielding, bounded) until at most `n` connect-attempt threads remain.
 fn threads_settle_to(n: usize) -> usize {
     let deadline = std::time::Instant::now() + SAFETY;
     loop {
@@ -879,6 +888,9 @@ fn shutdown_with_bodies_alive_and_waiters() -> TestResult {
         while client.stats().pool.pending == 0 && std::time::Instant::now() < deadline {
             std::thread::yield_now();
         }
+        // Otherwise the shutdown below could come before the lease and the test would
+        // not be about a queued waiter at all.
+        assert_eq!(client.stats().pool.pending, 1, "the waiter never queued");
         client.connection_manager().shutdown();
         let outcome = handle.join().map_err(|_| "waiter panicked")?;
         assert_eq!(outcome, Err(ErrorKind::Shutdown));

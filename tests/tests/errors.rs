@@ -96,8 +96,9 @@ fn a_body_that_stalls_times_out_while_reading() -> TestResult {
         "/stall",
         Reply::ok().generated_body(1000).stall_body_after(10),
     )?;
+    // The head must come within it: long enough for a loaded CI machine.
     let client = Client::builder()
-        .response_timeout(Some(Duration::from_millis(100)))
+        .response_timeout(Some(Duration::from_secs(1)))
         .build()?;
     let error = client
         .get(server.url("/stall"))?

@@ -160,7 +160,14 @@ fn hcx_exec_retry_event_hides_request_userinfo() -> TestResult {
         .start()?;
     let url = server.url("/").replacen("://", "://bob:uri-SECRET@", 1);
     let out = capture(vec![("hcx::exec", Level::DEBUG)], || {
-        let _ = common::client()?.get(url.as_str());
+        let outcome = common::client()?.get(url.as_str()).map(|r| r.status());
+        // Retried, then given up: the server never answers.
+        assert!(
+            outcome
+                .as_ref()
+                .is_err_and(hcx::Error::is_closed_before_response),
+            "{outcome:?}"
+        );
         Ok(())
     })?;
     assert!(out.contains("retrying"), "{out}");

@@ -143,7 +143,7 @@ fn silent_close_without_response_reads_the_request_then_hangs_up() {
 #[test]
 fn idle_connection_is_closed_after_the_idle_timeout() {
     let server = TestServer::builder()
-        .idle_timeout(Duration::from_millis(50))
+        .idle_timeout(Duration::from_millis(500))
         .start()
         .unwrap();
     let mut client = RawClient::connect(&server);
@@ -240,7 +240,7 @@ fn expect_continue_final_response_skips_the_body_and_closes() {
 #[test]
 fn idle_timeout_does_not_apply_inside_a_request() {
     let server = TestServer::builder()
-        .idle_timeout(Duration::from_millis(20))
+        .idle_timeout(Duration::from_millis(500))
         .start()
         .unwrap();
     let mut slow = RawClient::connect(&server);

@@ -294,7 +294,7 @@ fn a_first_limit_set_while_running_applies_to_idle_periods_begun_after_it() {
 fn the_servers_own_idle_timeout_still_closes_a_watched_connection_with_a_fin() {
     let clock = ManualClock::new();
     let server = middlebox(&clock, LIMIT)
-        .idle_timeout(Duration::from_millis(50))
+        .idle_timeout(Duration::from_millis(500))
         .start()
         .unwrap();
     let mut client = RawClient::connect(&server);

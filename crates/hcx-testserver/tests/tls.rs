@@ -223,7 +223,7 @@ fn idle_timeout_closes_with_close_notify() {
     let ca = TestCa::new().unwrap();
     let server = TestServer::builder()
         .tls(ca.server_config(NAMES))
-        .idle_timeout(Duration::from_millis(50))
+        .idle_timeout(Duration::from_millis(500))
         .start()
         .unwrap();
     let config = ClientOptions::trusting(ca.root_der()).build();

@@ -325,10 +325,9 @@ mod tests {
         let stream = connect_tcp("dual.test", 80, &resolver, SAFETY, &SocketConfig::default())?;
         let took = start.elapsed();
         assert_eq!(stream.peer_addr()?, live.local_addr()?);
-        assert!(
-            took >= CONNECTION_ATTEMPT_DELAY && took < Duration::from_secs(2),
-            "took {took:?}"
-        );
+        // Not before the delay (a lower bound, which no slow machine breaks); that it
+        // did not wait for the blackhole's timeout is the peer address above.
+        assert!(took >= CONNECTION_ATTEMPT_DELAY, "took {took:?}");
         // The attempt still waiting on the blackhole was aborted, not left to run
         // until the connect timeout.
         #[cfg(target_os = "linux")]
@@ -340,11 +339,17 @@ mod tests {
     fn a_refused_address_starts_the_next_attempt_at_once() -> TestResult {
         let live = TcpListener::bind("127.0.0.1:0")?;
         let resolver = resolving_to(vec![closed_port()?, live.local_addr()?]);
-        let start = Instant::now();
-        let stream = connect_tcp("dual.test", 80, &resolver, SAFETY, &SocketConfig::default())?;
-        let took = start.elapsed();
+        // An attempt delay longer than the connect timeout: only a refusal that starts
+        // the next attempt at once connects at all (no stopwatch needed).
+        let stream = connect_tcp_with(
+            "dual.test",
+            80,
+            &resolver,
+            SAFETY,
+            &SocketConfig::default(),
+            SAFETY * 2,
+        )?;
         assert_eq!(stream.peer_addr()?, live.local_addr()?);
-        assert!(took < CONNECTION_ATTEMPT_DELAY / 2, "took {took:?}");
         Ok(())
     }
 
@@ -376,8 +381,9 @@ mod tests {
         );
         // socket2's poll rounds the rest down to whole milliseconds, so an attempt may
         // give up a fraction of a millisecond early.
+        // The upper bound is a safety net for a lost deadline, not a timing goal.
         assert!(
-            took >= timeout - Duration::from_millis(10) && took < Duration::from_secs(2),
+            took >= timeout - Duration::from_millis(10) && took < SAFETY,
             "took {took:?}"
         );
         Ok(())
