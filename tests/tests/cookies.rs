@@ -78,7 +78,10 @@ fn without_a_store_cookies_are_neither_kept_nor_sent() -> TestResult {
 fn a_cookie_header_the_caller_sets_is_kept_as_is() -> TestResult {
     let server = server()?;
     let store = Arc::new(CookieStore::new());
-    let client = Client::builder().cookie_store(store).build()?;
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .cookie_store(store)
+        .build()?;
     client
         .get(server.url("/login"))?
         .into_body()

@@ -314,7 +314,10 @@ fn stray_bytes_after_a_response_are_never_read_as_the_next_response_even_without
             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG",
         ),
     )?;
-    let client = Client::builder().validate_after_inactivity(None).build()?;
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .validate_after_inactivity(None)
+        .build()?;
     let first = client
         .get(server.url("/extra"))?
         .into_body()
@@ -450,6 +453,7 @@ fn response_interceptor_error_says_the_request_was_sent() -> TestResult {
         .default_reply(Reply::ok().header("x-bad", "1").body("x"))
         .start()?;
     let client = Client::builder()
+        .response_timeout(Some(SAFETY))
         .disable_automatic_retries()
         .add_response_interceptor_last(
             |response: &mut hcx::http::Response<hcx::ResponseBody>, _: &mut hcx::Context| {
@@ -501,6 +505,7 @@ fn retry_does_not_replay_a_request_whose_response_a_layer_refused() -> TestResul
         .default_reply(Reply::ok().body("x"))
         .start()?;
     let client = Client::builder()
+        .response_timeout(Some(SAFETY))
         .add_response_interceptor_last(
             |_: &mut hcx::http::Response<hcx::ResponseBody>, _: &mut hcx::Context| {
                 Err(hcx::Error::new(
@@ -538,6 +543,7 @@ fn a_retry_that_never_connected_still_says_the_request_was_sent() -> TestResult 
     });
     let gone = std::sync::Mutex::new(gone_rx);
     let client = Client::builder()
+        .response_timeout(Some(SAFETY))
         // Between the attempts: wait until the server is gone, so the retry's connect
         // is refused.
         .retry_sleeper(move |_: Duration| {

@@ -55,11 +55,8 @@ fn without_the_evictor_a_socket_the_server_closed_stays_in_close_wait() -> TestR
         client.get(server.url("/"))?.into_body().into_string()?,
         "hi"
     );
-    assert_eq!(
-        close_wait_to(server.port())?,
-        0,
-        "open while the server waits"
-    );
+    // (No check that the socket is still open here: the server's 50 ms idle close
+    // may already have come on a loaded machine.)
     server.wait_for_closed(1, SAFETY)?;
     until(|| Ok(close_wait_to(server.port())? == 1))?;
     // Nothing closes it: the pool still holds it idle.
@@ -79,11 +76,8 @@ fn with_the_evictor_a_quiet_client_leaves_no_close_wait_socket() -> TestResult {
         client.get(server.url("/"))?.into_body().into_string()?,
         "hi"
     );
-    assert_eq!(
-        close_wait_to(server.port())?,
-        0,
-        "open while the server waits"
-    );
+    // (No check that the socket is still open here: the server's 50 ms idle close
+    // may already have come on a loaded machine.)
     server.wait_for_closed(1, SAFETY)?;
     // The evictor closes the idle connection once idle 200 ms: no request needed.
     until(|| {
