@@ -30,18 +30,10 @@ enum Level {
     Map,
 }
 
-/// User and system CPU time of the process, in microseconds (`/proc/self/stat`).
+/// User and system CPU time of the process, in microseconds.
 fn cpu_us() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) * 10_000.0
+    let (user, sys) = hcx_benches::proc_time::process_cpu_us();
+    user + sys
 }
 
 /// The position just past the blank line ending the head, if it is in `buf`.

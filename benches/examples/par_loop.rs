@@ -26,25 +26,9 @@ struct Usage {
     involuntary: i64,
 }
 
-/// Microseconds per clock tick (`getconf CLK_TCK` is 100 on Linux).
-const TICK_US: f64 = 10_000.0;
-
 fn usage() -> Usage {
     let mut u = Usage::default();
-    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
-        // The fields after the command's closing parenthesis: utime is the 14th field
-        // of the line, the 12th after it; stime the 13th.
-        let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        u.user_us = ticks(11) * TICK_US;
-        u.sys_us = ticks(12) * TICK_US;
-    }
+    (u.user_us, u.sys_us) = hcx_benches::proc_time::process_cpu_us();
     for task in std::fs::read_dir("/proc/self/task")
         .into_iter()
         .flatten()

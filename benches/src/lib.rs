@@ -6,3 +6,4 @@ pub mod baseline;
 pub mod contention;
 pub mod exchange;
 pub mod fifo;
+pub mod proc_time;

@@ -91,6 +91,20 @@ fn a_body_dropped_half_read_leaks_nothing() -> TestResult {
     Ok(())
 }
 
+/// Drops `body` on another thread and waits for it within [`SAFETY`] (a bound, not a
+/// timing goal): a drain that lost its timeout fails the test instead of hanging it.
+fn drop_within_safety(body: hcx::ResponseBody) -> TestResult {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(body);
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(SAFETY)
+        .map_err(|_| "dropping the body never returned")?;
+    Ok(())
+}
+
 #[test]
 fn a_body_that_would_take_too_long_to_drain_is_closed() -> TestResult {
     let server = TestServer::builder()
@@ -104,16 +118,8 @@ fn a_body_that_would_take_too_long_to_drain_is_closed() -> TestResult {
         .request_config(RequestConfig::default().with_drain(64 * 1024, Duration::from_millis(20)))
         .build()?;
     let body = client.get(server.url("/"))?.into_body();
-    // The rest never comes: the drain gives up after 20 ms. On another thread, so a
-    // drain that lost its timeout fails the test instead of hanging it.
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        drop(body);
-        let _ = done.send(());
-    });
-    finished
-        .recv_timeout(SAFETY)
-        .map_err(|_| "dropping the body never returned")?;
+    // The rest never comes: the drain gives up after 20 ms.
+    drop_within_safety(body)?;
     assert_eq!(client.stats().pool.leased, 0);
     assert_eq!(client.stats().pool.available, 0);
     Ok(())
@@ -142,15 +148,8 @@ fn dropping_a_partly_read_chunked_body_is_bounded_by_the_drain_timeout() -> Test
     let mut first = [0u8; 5];
     std::io::Read::read_exact(&mut body, &mut first)?;
     assert_eq!(&first, b"hello");
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        drop(body);
-        let _ = done.send(());
-    });
-    // A safety bound, not a timing goal: the drop gives up after its 20 ms drain.
-    finished
-        .recv_timeout(SAFETY)
-        .map_err(|_| "dropping the body never returned")?;
+    // The drop gives up after its 20 ms drain.
+    drop_within_safety(body)?;
     assert_eq!(client.stats().pool.leased, 0);
     assert_eq!(client.stats().closes.get(hcx::CloseReason::UnreadBody), 1);
     Ok(())
