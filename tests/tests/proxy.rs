@@ -489,3 +489,25 @@ fn a_refused_tunnel_with_a_chunked_body_fails_at_once() -> TestResult {
     assert_eq!(client.stats().pool.available, 0);
     Ok(())
 }
+
+/// The JVM's `http.nonProxyHosts` syntax (`localhost|127.*`) ported into `no_proxy`
+/// would match nothing and send everything through the proxy: refused with a message
+/// that names the entry, where a well-formed list is taken.
+#[test]
+fn no_proxy_in_the_jvm_syntax_is_refused() {
+    let planner = |no_proxy: &'static str| {
+        hcx::EnvProxyRoutePlanner::from_vars(move |name| match name {
+            "http_proxy" => Some("http://127.0.0.1:3128".into()),
+            "no_proxy" => Some(no_proxy.into()),
+            _ => None,
+        })
+    };
+    let error = planner("localhost|127.*").err();
+    assert!(
+        error.as_ref().is_some_and(
+            |e| e.kind() == hcx::ErrorKind::Config && e.to_string().contains("localhost|127.*")
+        ),
+        "{error:?}"
+    );
+    assert!(planner("localhost, *.internal, .corp, 127.0.0.0/8, [::1]:8080").is_ok());
+}

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use http::Uri;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::route::{Proxy, Route, Scheme, normalize_host, origin};
 #[cfg(feature = "rustls")]
 use crate::tls::TlsIdentity;
@@ -169,7 +169,10 @@ impl EnvProxyRoutePlanner {
 
     /// Reads the variables from `var` (the value of a name, or `None` when unset).
     /// An empty value counts as unset. A proxy URL that does not parse is an
-    /// [`InvalidUrl`](crate::ErrorKind::InvalidUrl) error.
+    /// [`InvalidUrl`](crate::ErrorKind::InvalidUrl) error; a `no_proxy` entry that is
+    /// no host, domain (`.example.com`, `*.example.com`), IP, CIDR block or `*` is a
+    /// [`Config`](crate::ErrorKind::Config) error (the JVM's `http.nonProxyHosts`
+    /// syntax, `localhost|127.*`, matches nothing here: it would be ignored silently).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let get = |lower: &str, upper: &str| {
             var(lower)
@@ -187,7 +190,7 @@ impl EnvProxyRoutePlanner {
         let all_proxy = parse(all)?;
         let http = parse(http_var)?.or_else(|| all_proxy.clone());
         let https = parse(get("https_proxy", "HTTPS_PROXY"))?.or(all_proxy);
-        let no_proxy = NoProxy::parse(&get("no_proxy", "NO_PROXY").unwrap_or_default());
+        let no_proxy = NoProxy::parse(&get("no_proxy", "NO_PROXY").unwrap_or_default())?;
         Ok(EnvProxyRoutePlanner {
             http,
             https,
@@ -251,12 +254,26 @@ enum Pattern {
 }
 
 impl NoProxy {
-    fn parse(list: &str) -> NoProxy {
+    fn parse(list: &str) -> Result<NoProxy, Error> {
         let mut no_proxy = NoProxy::default();
         for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             if entry == "*" {
                 no_proxy.everything = true;
                 continue;
+            }
+            let named = entry.strip_prefix("*.").unwrap_or(entry);
+            if !named
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._:/[]%".contains(c))
+            {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "no_proxy entry {entry:?} is no host, domain, IP address or CIDR \
+                         block (entries are separated by commas; `|` and `*` inside a name \
+                         are the JVM's http.nonProxyHosts syntax)"
+                    ),
+                ));
             }
             let (body, port) = split_port(entry);
             let body = body.trim_start_matches("*.").trim_start_matches('.');
@@ -273,7 +290,7 @@ impl NoProxy {
             };
             no_proxy.entries.push((pattern, port));
         }
-        no_proxy
+        Ok(no_proxy)
     }
 
     fn matches(&self, host: &str, port: u16) -> bool {
@@ -343,7 +360,7 @@ mod tests {
     use super::*;
 
     fn no_proxy(list: &str, host: &str, port: u16) -> bool {
-        NoProxy::parse(list).matches(host, port)
+        NoProxy::parse(list).is_ok_and(|n| n.matches(host, port))
     }
 
     #[test]
