@@ -162,11 +162,11 @@ impl<'a> Chain<'a> {
                 if let Some((progress, started)) = enclosing {
                     scope.note_exchange(progress, started);
                 }
-                match (result, during) {
-                    (Err(error), Some((progress, started))) => {
-                        Err(error.after_exchange(progress, started))
+                match during {
+                    Some((progress, started)) => {
+                        result.map_err(|error| error.after_exchange(progress, started))
                     }
-                    (result, _) => result,
+                    None => result,
                 }
             }
             None => Err(Error::new(
