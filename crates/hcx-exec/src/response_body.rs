@@ -13,8 +13,7 @@ use http::HeaderMap;
 use hcx_close::CloseReason;
 
 use crate::config::RequestConfig;
-use crate::error::RequestProgress;
-use crate::error::{Error, ErrorKind, Facts};
+use crate::error::{Error, ErrorKind, Facts, RequestProgress};
 use crate::info::ResponseInfo;
 use crate::runtime::ExecRuntime;
 
