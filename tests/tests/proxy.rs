@@ -511,3 +511,21 @@ fn no_proxy_in_the_jvm_syntax_is_refused() {
     );
     assert!(planner("localhost, *.internal, .corp, 127.0.0.0/8, [::1]:8080").is_ok());
 }
+
+/// Only the JVM's markers are refused: a name hcx does not otherwise recognise (an
+/// internationalised one, an underscore) is taken as it always was.
+#[test]
+fn no_proxy_refuses_only_the_jvm_markers() {
+    let planner = hcx::EnvProxyRoutePlanner::from_vars(|name| match name {
+        "http_proxy" => Some("http://127.0.0.1:3128".into()),
+        "no_proxy" => Some("bücher.example, my_host, *, 127.*".into()),
+        _ => None,
+    });
+    assert!(planner.is_err(), "`127.*` has a `*` inside: refused");
+    let planner = hcx::EnvProxyRoutePlanner::from_vars(|name| match name {
+        "http_proxy" => Some("http://127.0.0.1:3128".into()),
+        "no_proxy" => Some("bücher.example, my_host".into()),
+        _ => None,
+    });
+    assert!(planner.is_ok(), "{planner:?}");
+}

@@ -169,10 +169,10 @@ impl EnvProxyRoutePlanner {
 
     /// Reads the variables from `var` (the value of a name, or `None` when unset).
     /// An empty value counts as unset. A proxy URL that does not parse is an
-    /// [`InvalidUrl`](crate::ErrorKind::InvalidUrl) error; a `no_proxy` entry that is
-    /// no host, domain (`.example.com`, `*.example.com`), IP, CIDR block or `*` is a
-    /// [`Config`](crate::ErrorKind::Config) error (the JVM's `http.nonProxyHosts`
-    /// syntax, `localhost|127.*`, matches nothing here: it would be ignored silently).
+    /// [`InvalidUrl`](crate::ErrorKind::InvalidUrl) error; a `no_proxy` entry in the
+    /// JVM's `http.nonProxyHosts` syntax (`localhost|127.*`: a `|`, or a `*` other
+    /// than a leading `*.` or a lone `*`) is a [`Config`](crate::ErrorKind::Config)
+    /// error, as it would match nothing here and be ignored silently.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let get = |lower: &str, upper: &str| {
             var(lower)
@@ -261,17 +261,16 @@ impl NoProxy {
                 no_proxy.everything = true;
                 continue;
             }
+            // The JVM's `http.nonProxyHosts` markers: `|` between entries, `*` inside
+            // one. Anything else is left to match or not (an IDN, an odd name).
             let named = entry.strip_prefix("*.").unwrap_or(entry);
-            if !named
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-._:/[]%".contains(c))
-            {
+            if named.contains(['|', '*']) {
                 return Err(Error::new(
                     ErrorKind::Config,
                     format!(
-                        "no_proxy entry {entry:?} is no host, domain, IP address or CIDR \
-                         block (entries are separated by commas; `|` and `*` inside a name \
-                         are the JVM's http.nonProxyHosts syntax)"
+                        "no_proxy entry {entry:?} is in the JVM's http.nonProxyHosts syntax \
+                         (`|`, `*` inside a name), which matches nothing here: separate \
+                         entries with commas and write a domain as .example.com"
                     ),
                 ));
             }
