@@ -14,12 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
-use common::{SAFETY, TestResult};
+use common::{SAFETY, TestResult, trusting};
 use hcx::chain::{Chain, Scope};
-use hcx::rustls::ClientConfig;
 use hcx::{
     Body, Client, CloseReason, ConnectionInfo, ConnectionRef, Decision, Error, ErrorKind,
-    EventListener, Proxy, RequestConfig, ResponseBody, Route, crypto_provider,
+    EventListener, Proxy, RequestConfig, ResponseBody, Route,
 };
 use hcx_testserver::{Method, Reply, StatusCode, TestCa, TestProxy, TestServer};
 use http::{Request, Response};
@@ -525,15 +524,6 @@ fn client_dropped_while_a_body_lives() -> TestResult {
         assert_eq!(manager.stats().pool.leased, 0);
     }
     Ok(())
-}
-
-fn trusting(ca: &TestCa) -> Result<Arc<ClientConfig>, Box<dyn std::error::Error>> {
-    Ok(Arc::new(
-        ClientConfig::builder_with_provider(crypto_provider())
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(ca.root_store())
-            .with_no_client_auth(),
-    ))
 }
 
 #[test]

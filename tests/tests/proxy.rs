@@ -8,13 +8,11 @@ mod common;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
-use std::sync::Arc;
 
-use common::{SAFETY, TestResult, info};
-use hcx::rustls::ClientConfig;
+use common::{SAFETY, TestResult, info, trusting};
 use hcx::{
     Body, Client, Context, EnvProxyRoutePlanner, ErrorKind, Proxy, Route, StaticResolver,
-    TlsIdentity, crypto_provider,
+    TlsIdentity,
 };
 use hcx_testserver::{Method, Reply, StatusCode, TestCa, TestProxy, TestServer};
 use http::Request;
@@ -33,15 +31,6 @@ fn tls_server(ca: &TestCa, body: &'static str) -> std::io::Result<TestServer> {
         .tls(ca.server_config(&["127.0.0.1"]))
         .route(Method::GET, "/", Reply::ok().body(body))
         .start()
-}
-
-fn trusting(ca: &TestCa) -> Result<Arc<ClientConfig>, Box<dyn std::error::Error>> {
-    Ok(Arc::new(
-        ClientConfig::builder_with_provider(crypto_provider())
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(ca.root_store())
-            .with_no_client_auth(),
-    ))
 }
 
 fn text(client: &Client, url: &str) -> Result<String, hcx::Error> {

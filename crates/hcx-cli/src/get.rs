@@ -87,13 +87,20 @@ impl TextCheck {
         if piece.contains(&0) {
             return false;
         }
-        let mut joined = std::mem::take(&mut self.tail);
-        joined.extend_from_slice(piece);
-        match std::str::from_utf8(&joined) {
+        // Copied only when a character was cut off (at most three bytes waiting):
+        // otherwise the piece is checked where it lies.
+        let joined;
+        let bytes = if self.tail.is_empty() {
+            piece
+        } else {
+            joined = [std::mem::take(&mut self.tail).as_slice(), piece].concat();
+            &joined
+        };
+        match std::str::from_utf8(bytes) {
             Ok(_) => true,
             Err(e) if e.error_len().is_some() => false,
             Err(e) => {
-                self.tail = joined[e.valid_up_to()..].to_vec();
+                self.tail = bytes[e.valid_up_to()..].to_vec();
                 true
             }
         }

@@ -266,6 +266,40 @@ impl Routes {
             .find(|s| s.is(route))
     }
 
+    /// The state of `route`, made if new (first giving up one route when the table
+    /// holds `max_routes`), with whether the route given up had a limit. `None` when
+    /// `max_routes` is 0. The route is hashed once.
+    fn get_or_insert(
+        &mut self,
+        route: RouteRef<'_>,
+        settings: &LearnSettings,
+        now: Instant,
+    ) -> Option<(&mut RouteState, bool)> {
+        let key = hash(route);
+        let known = self
+            .by_hash
+            .get(&key)
+            .is_some_and(|states| states.iter().any(|s| s.is(route)));
+        let mut evicted_limited = false;
+        if !known {
+            if settings.max_routes == 0 {
+                return None;
+            }
+            if self.len >= settings.max_routes {
+                evicted_limited = self.evict_one() == Some(true);
+            }
+            let state = RouteState::new(route, settings, now);
+            self.by_hash.entry(key).or_default().push(state);
+            self.len += 1;
+        }
+        let state = self
+            .by_hash
+            .get_mut(&key)?
+            .iter_mut()
+            .find(|s| s.is(route))?;
+        Some((state, evicted_limited))
+    }
+
     /// Takes out the state to give up for a new route: the least recently observed
     /// of those with no limit set, or of all when every route has one. Returns
     /// whether it had a limit.
@@ -494,21 +528,10 @@ impl<S: KeepAliveStrategy> KeepAliveStrategy for LearnedIdleLimit<S> {
             return None;
         }
         let mut routes = self.routes.lock();
-        if routes.get(route).is_none() {
-            if settings.max_routes == 0 {
-                return None;
-            }
-            if routes.len >= settings.max_routes && routes.evict_one() == Some(true) {
-                self.limited.fetch_sub(1, Ordering::AcqRel);
-            }
-            routes
-                .by_hash
-                .entry(hash(route))
-                .or_default()
-                .push(RouteState::new(route, settings, now));
-            routes.len += 1;
+        let (state, evicted_limited) = routes.get_or_insert(route, settings, now)?;
+        if evicted_limited {
+            self.limited.fetch_sub(1, Ordering::AcqRel);
         }
-        let state = routes.get_mut(route)?;
         state.last_seen = now;
         let before = state.bounds(settings);
         let was_limited = state.limited;

@@ -78,3 +78,15 @@ pub fn read_head(stream: &mut impl std::io::Read) -> Vec<u8> {
     }
     head
 }
+
+/// A client configuration trusting only `ca`'s root (no client certificate).
+pub fn trusting(
+    ca: &hcx_testserver::TestCa,
+) -> Result<std::sync::Arc<hcx::rustls::ClientConfig>, Box<dyn std::error::Error>> {
+    Ok(std::sync::Arc::new(
+        hcx::rustls::ClientConfig::builder_with_provider(hcx::crypto_provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(ca.root_store())
+            .with_no_client_auth(),
+    ))
+}

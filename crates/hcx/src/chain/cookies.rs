@@ -1,5 +1,6 @@
 //! The opt-in cookie store (cargo feature `cookies`), used by the PROTOCOL element.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
@@ -60,8 +61,9 @@ struct DomainCookies {
     cookies: cookie_store::CookieStore,
     /// `(path, name)` → the tick it was last set at.
     set_at: HashMap<(String, String), u64>,
-    /// The tick one of its cookies was last set or sent at.
-    used: u64,
+    /// The tick one of its cookies was last set or sent at (a `Cell`: sending marks it
+    /// while the cookies are borrowed; the store's mutex guards it).
+    used: Cell<u64>,
 }
 
 impl Default for CookieStore {
@@ -221,7 +223,7 @@ impl Store {
         let cookies = entry.or_insert_with(|| DomainCookies {
             cookies: cookie_store::CookieStore::default(),
             set_at: HashMap::new(),
-            used: tick,
+            used: Cell::new(tick),
         });
         match cookies.cookies.insert(parsed.into_owned(), url) {
             // A deletion: the store only marks the old cookie expired.
@@ -229,7 +231,7 @@ impl Store {
                 self.len -= cookies.remove(&domain, &key);
             }
             Ok(_) => {
-                cookies.used = tick;
+                cookies.used.set(tick);
                 if cookies.set_at.insert(key, tick).is_none() {
                     self.len += 1;
                 }
@@ -257,7 +259,7 @@ impl Store {
             let Some(lru) = self
                 .domains
                 .iter()
-                .min_by_key(|(_, d)| d.used)
+                .min_by_key(|(_, d)| d.used.get())
                 .map(|(domain, _)| domain.clone())
             else {
                 break;
@@ -281,14 +283,11 @@ impl Store {
         let host = url.host_str().unwrap_or("");
         let tick = self.tick;
         self.tick += 1;
-        for domain in domains_of(host) {
-            if let Some(cookies) = self.domains.get_mut(domain) {
-                cookies.used = tick;
-            }
-        }
+        // One lookup per domain: each found is marked used as it is read.
         let domains = &self.domains;
         domains_of(host)
             .filter_map(move |domain| domains.get(domain))
+            .inspect(move |cookies| cookies.used.set(tick))
             .flat_map(move |cookies| cookies.cookies.matches(url))
             .filter(move |cookie| secure_channel || cookie.secure() != Some(true))
             .map(|cookie| cookie.name_value())
