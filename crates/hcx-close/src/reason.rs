@@ -90,6 +90,9 @@ pub enum CloseReason {
     /// The stale probe found the idle connection closed by the server, reset, or
     /// holding bytes nobody asked for, when it was about to be reused.
     Stale,
+    /// The request was aborted from another thread (an abort handle) while it held the
+    /// connection: its socket was shut down mid-exchange, so it cannot be reused.
+    Aborted,
 
     // The pool.
     /// Its keep-alive validity or the pool's time-to-live ran out.
@@ -130,7 +133,7 @@ pub enum Layer {
 
 impl CloseReason {
     /// Every reason but [`Custom`](Self::Custom), in declaration order.
-    pub const ALL: [CloseReason; 27] = [
+    pub const ALL: [CloseReason; 28] = [
         CloseReason::RequestConnectionClose,
         CloseReason::RequestConnectionMalformed,
         CloseReason::Http10RequestWithoutKeepAlive,
@@ -158,6 +161,7 @@ impl CloseReason {
         CloseReason::Trimmed,
         CloseReason::Shutdown,
         CloseReason::Abandoned,
+        CloseReason::Aborted,
     ];
 
     /// A short phrase for logs, statistics and the CLI.
@@ -198,6 +202,7 @@ impl CloseReason {
             TrailingBytes => "bytes followed the end of the response",
             FailedExchange => "the exchange failed (I/O, timeout or protocol error)",
             Stale => "stale: closed by the server, reset, or sent unasked bytes while idle",
+            Aborted => "the request was aborted (abort handle) while it held the connection",
             Expired => "keep-alive or time-to-live expired",
             IdleEvicted => "idle longer than allowed (idle eviction)",
             Trimmed => "idle surplus trimmed to respect a pool limit",
@@ -228,7 +233,7 @@ impl CloseReason {
             | SwitchingProtocols
             | Tunnel => Layer::Framing,
             KeepAliveRefused | NeverReuse | IdleLimit => Layer::KeepAlive,
-            UnreadBody | TrailingBytes | FailedExchange | Stale => Layer::Engine,
+            UnreadBody | TrailingBytes | FailedExchange | Stale | Aborted => Layer::Engine,
             Expired | IdleEvicted | Trimmed | Shutdown | Abandoned => Layer::Pool,
         }
     }
@@ -267,6 +272,7 @@ impl CloseReason {
             Trimmed => "trimmed",
             Shutdown => "shutdown",
             Abandoned => "abandoned",
+            Aborted => "aborted",
             Custom(_) => "custom",
         }
     }
@@ -302,6 +308,7 @@ impl CloseReason {
             Trimmed => 24,
             Shutdown => 25,
             Abandoned => 26,
+            Aborted => 27,
             Custom(_) => return None,
         })
     }

@@ -151,6 +151,11 @@ impl Connection {
         self.transport.tls_session()
     }
 
+    /// A second handle on the socket, for an abort (see [`Transport::abort_socket`]).
+    pub(crate) fn abort_socket(&self) -> Option<std::net::TcpStream> {
+        self.transport.abort_socket()
+    }
+
     /// A number unique to this connection within its manager, for logs and
     /// [`ConnectionInfo`](crate::ConnectionInfo).
     pub fn id(&self) -> u64 {

@@ -122,6 +122,13 @@ pub enum ErrorKind {
     /// carry its answer. Apache: `TunnelRefusedException`.
     #[doc(alias("TunnelRefusedException"))]
     ProxyTunnel,
+    /// The request was aborted with its [`AbortHandle`](crate::AbortHandle) (from
+    /// another thread, or before it started). Never retried; the connection it held,
+    /// if any, was closed. [`Error::is_request_sent`] says whether the server may have
+    /// seen it. Apache: `RequestFailedException` ("Request aborted"), 4.5's
+    /// `RequestAbortedException`.
+    #[doc(alias("RequestAbortedException", "RequestFailedException"))]
+    Aborted,
 }
 
 impl ErrorKind {
@@ -147,6 +154,7 @@ impl ErrorKind {
             ErrorKind::DecompressionLimit => "IOException",
             ErrorKind::Tls => "SSLHandshakeException",
             ErrorKind::ProxyTunnel => "TunnelRefusedException",
+            ErrorKind::Aborted => "RequestFailedException",
         }
     }
 
@@ -173,6 +181,7 @@ impl ErrorKind {
             ErrorKind::DecompressionLimit => "decompression_limit",
             ErrorKind::Tls => "tls",
             ErrorKind::ProxyTunnel => "proxy_tunnel",
+            ErrorKind::Aborted => "aborted",
         }
     }
 }
@@ -428,6 +437,11 @@ impl Error {
     /// The connection manager was shut down.
     pub fn is_shutdown(&self) -> bool {
         self.kind() == ErrorKind::Shutdown
+    }
+
+    /// The request was aborted ([`ErrorKind::Aborted`]).
+    pub fn is_aborted(&self) -> bool {
+        self.kind() == ErrorKind::Aborted
     }
 
     /// The request cannot be sent as it is, or its URL cannot be used. Nothing was

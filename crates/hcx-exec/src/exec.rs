@@ -215,7 +215,8 @@ impl MainExec {
             config,
             &mut progress,
             sent_head,
-        );
+        )
+        .map_err(|e| runtime.if_aborted(e, "during the exchange"));
         if let Some(idle) = info.filter(|i| i.reused).and_then(|i| i.idle_for) {
             let outcome = match &result {
                 Ok(_) => Some(IdleOutcome::Survived),

@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod abort;
 mod body;
 mod config;
 mod connect;
@@ -59,6 +60,7 @@ mod tls;
 mod transport;
 mod tunnel;
 
+pub use abort::AbortHandle;
 pub use body::Body;
 pub use config::{RequestConfig, SocketConfig, TcpKeepalive};
 pub use connection::Connection;

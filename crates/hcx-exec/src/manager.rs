@@ -11,6 +11,7 @@ use hcx_pool::{
     ReusePolicy,
 };
 
+use crate::abort::{AbortHandle, Target, aborted};
 use crate::config::{SocketConfig, zero_timeout};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
@@ -362,8 +363,25 @@ impl PoolingConnectionManager {
         state: Option<UserToken>,
         timeout: Duration,
     ) -> Result<Endpoint, Error> {
+        self.lease_abortable(route, state, timeout, None)
+    }
+
+    /// [`lease`](Self::lease), ended by `abort`: refused once it is aborted, and a
+    /// wait for a connection is cancelled when it is.
+    pub(crate) fn lease_abortable(
+        &self,
+        route: &Route,
+        state: Option<UserToken>,
+        timeout: Duration,
+        abort: Option<&AbortHandle>,
+    ) -> Result<Endpoint, Error> {
         let inner = &*self.inner;
         inner.events.lease_requested(route);
+        if let Some(abort) = abort {
+            abort
+                .check("before it leased a connection")
+                .inspect_err(|e| inner.events.lease_failed(route, e))?;
+        }
         // Fixed at the first wait or the first stale connection closed: a request
         // served at once reads no clock for it.
         let mut deadline: Option<Option<Instant>> = None;
@@ -378,9 +396,30 @@ impl PoolingConnectionManager {
                 let start = Instant::now();
                 let deadline = *deadline.get_or_insert_with(|| start.checked_add(timeout));
                 let remaining = deadline.map_or(timeout, |d| d.saturating_duration_since(start));
+                const WAITING: &str = "while it waited for a connection from the pool";
+                if let Some(abort) = abort {
+                    // Dropping the request on the way out cancels it.
+                    abort
+                        .watch(Target::Lease(request.cancel_handle()), WAITING)
+                        .inspect_err(|e| inner.events.lease_failed(route, e))?;
+                }
                 let leased = request.get(remaining);
                 let waited = start.elapsed();
                 lease_waited = Some(lease_waited.unwrap_or_default() + waited);
+                if abort.is_some_and(AbortHandle::unwatch) {
+                    inner.lease_waits.record(lease_waited.unwrap_or_default());
+                    let error = match leased {
+                        // Handed over as the abort came: not used, so not kept either
+                        // (its state is not known to be good).
+                        Ok(lease) => {
+                            lease.discard(CloseReason::Aborted);
+                            aborted(WAITING)
+                        }
+                        Err(e) => aborted(WAITING).with_source(e),
+                    };
+                    inner.events.lease_failed(route, &error);
+                    return Err(error);
+                }
                 leased
             };
             // One lease, one wait in the metrics, however many times it queued (a

@@ -22,6 +22,9 @@ const DRAIN_SLACK: Duration = Duration::from_millis(5);
 /// Reads into a caller's buffer at least this large skip the connection's buffer.
 const DIRECT_READ_MIN: usize = 8 * 1024;
 
+/// When an aborted body read failed.
+const READING_BODY: &str = "while its response body was read";
+
 /// The body of a response, read with [`Read`].
 ///
 /// It owns the request's [`ExecRuntime`] while the body streams. At the body's end the
@@ -277,7 +280,9 @@ impl ResponseBody {
         let State::Streaming(s) = &mut self.state else {
             return Ok(());
         };
-        let next = s.next_data().map_err(|e| e.with_facts(self.facts));
+        let next = s
+            .next_data()
+            .map_err(|e| s.runtime.if_aborted(e, READING_BODY).with_facts(self.facts));
         let done = s.decoder.is_done();
         match next {
             Ok(Some(data)) if done => self.finish(Some(data)),
@@ -515,7 +520,9 @@ impl Read for ResponseBody {
                 }
                 State::Streaming(s) if out.len() >= DIRECT_READ_MIN && s.can_read_direct() => {
                     let facts = self.facts;
-                    let result = s.read_direct(out).map_err(|e| e.with_facts(facts));
+                    let result = s
+                        .read_direct(out)
+                        .map_err(|e| s.runtime.if_aborted(e, READING_BODY).with_facts(facts));
                     let done = s.decoder.is_done();
                     return match result {
                         Ok(n) => {

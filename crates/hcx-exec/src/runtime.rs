@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use hcx_close::{CloseReason, Decision};
 
+use crate::abort::{AbortHandle, Target, aborted};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
 use crate::events::{ConnectionRef, Events};
@@ -27,6 +28,10 @@ pub struct ExecRuntime {
     endpoint: Option<Endpoint>,
     decision: Option<Decision>,
     user_token: Option<UserToken>,
+    /// The request's abort handle, if it has one.
+    abort: Option<AbortHandle>,
+    /// The connection's socket is registered with `abort`.
+    armed: bool,
 }
 
 impl ExecRuntime {
@@ -37,7 +42,41 @@ impl ExecRuntime {
             endpoint: None,
             decision: None,
             user_token: None,
+            abort: None,
+            armed: false,
         }
+    }
+
+    /// Lets `abort` end this runtime's work: a lease waiting in the pool is
+    /// cancelled, the connection's socket is shut down (a read or write on it ends),
+    /// and the connection is closed, not pooled, at its release.
+    #[must_use]
+    pub fn with_abort(mut self, abort: Option<AbortHandle>) -> Self {
+        self.abort = abort;
+        self
+    }
+
+    /// The abort handle given with [`with_abort`](Self::with_abort).
+    pub fn abort_handle(&self) -> Option<&AbortHandle> {
+        self.abort.as_ref()
+    }
+
+    /// `error`, or an [`ErrorKind::Aborted`] error caused by it when the request was
+    /// aborted (an abort shows as whatever the shut-down socket made of the exchange).
+    pub(crate) fn if_aborted(&self, error: Error, when: &str) -> Error {
+        match &self.abort {
+            Some(abort) if abort.is_aborted() && error.kind() != ErrorKind::Aborted => {
+                aborted(when).with_source(error)
+            }
+            _ => error,
+        }
+    }
+
+    /// Takes the socket back from the abort handle; `true` when the request was
+    /// aborted (its connection must not be pooled).
+    fn disarm(&mut self) -> bool {
+        self.armed = false;
+        self.abort.as_ref().is_some_and(AbortHandle::unwatch)
     }
 
     /// The user token the engine leases with (preferring connections bound to it)
@@ -76,7 +115,11 @@ impl ExecRuntime {
                 ),
             ));
         }
-        self.endpoint = Some(self.manager.lease(route, state, timeout)?);
+        self.endpoint =
+            Some(
+                self.manager
+                    .lease_abortable(route, state, timeout, self.abort.as_ref())?,
+            );
         self.decision = None;
         Ok(())
     }
@@ -95,6 +138,11 @@ impl ExecRuntime {
         };
         let route = endpoint.route().clone();
         let state = endpoint.state().cloned();
+        let reason = if self.disarm() {
+            CloseReason::Aborted
+        } else {
+            reason
+        };
         endpoint.discard(reason);
         self.acquire(&route, state.clone(), timeout)?;
         if state.is_some() {
@@ -116,13 +164,31 @@ impl ExecRuntime {
     /// Opens the connection if the endpoint has none, within `connect_timeout` (`None`:
     /// the manager's).
     pub fn connect_if_needed(&mut self, connect_timeout: Option<Duration>) -> Result<(), Error> {
-        match &mut self.endpoint {
-            Some(endpoint) => endpoint.connect_if_needed(connect_timeout),
-            None => Err(Error::new(
+        let Some(endpoint) = &mut self.endpoint else {
+            return Err(Error::new(
                 ErrorKind::InvalidRequest,
                 "no endpoint acquired",
-            )),
+            ));
+        };
+        let Some(abort) = &self.abort else {
+            return endpoint.connect_if_needed(connect_timeout);
+        };
+        if self.armed {
+            return Ok(());
         }
+        if !endpoint.is_connected() {
+            abort.check("before it connected")?;
+            endpoint.connect_if_needed(connect_timeout)?;
+        }
+        // From here on an abort shuts the socket down (a transport that cannot give a
+        // second handle on it is only checked for the abort, now and at its release).
+        let socket = endpoint.connection().and_then(Connection::abort_socket);
+        abort.watch(
+            socket.map_or(Target::Nothing, Target::Socket),
+            "while it connected",
+        )?;
+        self.armed = true;
+        Ok(())
     }
 
     /// The held endpoint.
@@ -200,10 +266,13 @@ impl ExecRuntime {
     /// nothing when none is held. Apache: `releaseEndpoint`.
     pub fn release(&mut self) {
         if let Some(endpoint) = self.endpoint.take() {
-            endpoint.release(
+            let decision = if self.disarm() {
+                Decision::Close(CloseReason::Aborted)
+            } else {
                 self.decision
-                    .unwrap_or(Decision::Close(CloseReason::FailedExchange)),
-            );
+                    .unwrap_or(Decision::Close(CloseReason::FailedExchange))
+            };
+            endpoint.release(decision);
         }
         self.decision = None;
     }
@@ -225,6 +294,11 @@ impl ExecRuntime {
     /// is held. Apache: `discardEndpoint`.
     pub fn discard(&mut self, reason: CloseReason) {
         if let Some(endpoint) = self.endpoint.take() {
+            let reason = if self.disarm() {
+                CloseReason::Aborted
+            } else {
+                reason
+            };
             endpoint.discard(reason);
         }
         self.decision = None;

@@ -455,6 +455,11 @@ impl Transport for TlsTransport {
     fn tls_session(&self) -> Option<TlsSession> {
         Some(self.session.clone())
     }
+
+    /// The TCP socket under the TLS records: shut down, it ends a blocked read.
+    fn abort_socket(&self) -> Option<std::net::TcpStream> {
+        self.stream.sock.tcp.try_clone().ok()
+    }
 }
 
 impl fmt::Debug for TlsTransport {

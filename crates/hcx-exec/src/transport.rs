@@ -44,6 +44,16 @@ pub trait Transport: Read + Write + Send + fmt::Debug + 'static {
     fn tls_session(&self) -> Option<crate::events::TlsSession> {
         None
     }
+
+    /// A second handle on the TCP socket under this transport
+    /// ([`TcpStream::try_clone`]), which an [`AbortHandle`](crate::AbortHandle) shuts
+    /// down from another thread to end a blocked read or write. Asked once per
+    /// exchange, only for a request that carries an abort handle. `None` (the
+    /// default): an abort does not interrupt a read or write on this transport, and
+    /// the request fails at its end, or at its timeout.
+    fn abort_socket(&self) -> Option<TcpStream> {
+        None
+    }
 }
 
 impl Transport for TcpStream {
@@ -81,6 +91,10 @@ impl Transport for TcpStream {
 
     fn local_addr(&self) -> Option<SocketAddr> {
         TcpStream::local_addr(self).ok()
+    }
+
+    fn abort_socket(&self) -> Option<TcpStream> {
+        self.try_clone().ok()
     }
 }
 

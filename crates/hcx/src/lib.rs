@@ -112,10 +112,11 @@ pub use url::IntoUri;
 pub use bytes;
 pub use hcx_close::{CloseCounts, CloseReason, Decision, Layer};
 pub use hcx_exec::{
-    Body, ConnectionInfo, DefaultRoutePlanner, EnvProxyRoutePlanner, Error, ErrorKind, Host,
-    ManagerStats, PoolingConnectionManager, PoolingConnectionManagerBuilder, ProtocolErrorKind,
-    Proxy, RequestConfig, RequestProgress, Resolver, ResponseBody, ResponseInfo, Route,
-    RoutePlanner, Scheme, SocketConfig, StaticResolver, SystemResolver, TcpKeepalive, UserToken,
+    AbortHandle, Body, ConnectionInfo, DefaultRoutePlanner, EnvProxyRoutePlanner, Error, ErrorKind,
+    Host, ManagerStats, PoolingConnectionManager, PoolingConnectionManagerBuilder,
+    ProtocolErrorKind, Proxy, RequestConfig, RequestProgress, Resolver, ResponseBody, ResponseInfo,
+    Route, RoutePlanner, Scheme, SocketConfig, StaticResolver, SystemResolver, TcpKeepalive,
+    UserToken,
 };
 pub use hcx_exec::{
     ConnectTimings, Connected, ConnectionRef, EventListener, Events, LeaseWaits, RedirectEvent,

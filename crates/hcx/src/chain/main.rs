@@ -71,7 +71,8 @@ impl ExecHandler for MainTransport {
         // MainExec leases once the request is known to be sendable: an invalid request
         // never takes a pooled connection.
         let runtime = ExecRuntime::new(scope.manager().clone())
-            .with_user_token(scope.context.user_token.clone());
+            .with_user_token(scope.context.user_token.clone())
+            .with_abort(scope.abort_handle().cloned());
         self.exec
             .execute(&scope.route, request, runtime, &scope.config)
     }

@@ -50,8 +50,8 @@ use std::sync::Arc;
 #[cfg(feature = "rustls")]
 use hcx_exec::TlsIdentity;
 use hcx_exec::{
-    Body, Error, ErrorKind, PoolingConnectionManager, RequestConfig, RequestProgress, ResponseBody,
-    RoutePlanner,
+    AbortHandle, Body, Error, ErrorKind, PoolingConnectionManager, RequestConfig, RequestProgress,
+    ResponseBody, RoutePlanner,
 };
 use http::header::HeaderValue;
 use http::{Method, Request, Response, Uri};
@@ -215,6 +215,7 @@ pub struct Scope<'a> {
     exchanged: Option<(RequestProgress, bool)>,
     manager: &'a PoolingConnectionManager,
     planner: &'a dyn RoutePlanner,
+    abort: Option<AbortHandle>,
     #[cfg(feature = "rustls")]
     tls: Option<TlsIdentity>,
 }
@@ -231,6 +232,7 @@ impl<'a> Scope<'a> {
     ) -> Result<Self, Error> {
         #[cfg(feature = "rustls")]
         let tls = request.extensions_mut().remove::<TlsIdentity>();
+        let abort = request.extensions_mut().remove::<AbortHandle>();
         let route = plan(
             planner,
             #[cfg(feature = "rustls")]
@@ -248,6 +250,7 @@ impl<'a> Scope<'a> {
             exchanged: None,
             manager,
             planner,
+            abort,
             #[cfg(feature = "rustls")]
             tls,
         })
@@ -312,6 +315,19 @@ impl<'a> Scope<'a> {
         let (seen, started) = self.exchanged.get_or_insert((progress, response_started));
         *seen = (*seen).max(progress);
         *started |= response_started;
+    }
+
+    /// The request's [`AbortHandle`], if it carried one in its extensions: the
+    /// execution holds it for every attempt and hop (MAIN_TRANSPORT hands it to each
+    /// exchange's [`ExecRuntime`](hcx_exec::ExecRuntime)). A handler of your own that
+    /// waits should ask it.
+    pub fn abort_handle(&self) -> Option<&AbortHandle> {
+        self.abort.as_ref()
+    }
+
+    /// Whether the request was aborted with its [`AbortHandle`].
+    pub fn is_aborted(&self) -> bool {
+        self.abort.as_ref().is_some_and(AbortHandle::is_aborted)
     }
 
     /// The connection manager the execution leases from.

@@ -93,9 +93,11 @@ impl ExecHandler for RetryExec {
             };
             match outcome {
                 Err(error) => {
-                    if !self
-                        .strategy
-                        .retry_on_error(&head, &error, attempt, scope.context)
+                    // An aborted request is never sent again, whatever the strategy.
+                    if error.is_aborted()
+                        || !self
+                            .strategy
+                            .retry_on_error(&head, &error, attempt, scope.context)
                     {
                         return Err(error);
                     }
@@ -140,7 +142,10 @@ impl ExecHandler for RetryExec {
                         RetryCause::Status(status),
                         delay,
                     ));
-                    self.sleeper.sleep(delay);
+                    // Aborted: the next attempt fails before it leases; no wait first.
+                    if !scope.is_aborted() {
+                        self.sleeper.sleep(delay);
+                    }
                 }
             }
             body = next;

@@ -1,0 +1,233 @@
+//! Aborting a request from another thread. Apache HttpClient 5:
+//! `HttpUriRequestBase.cancel()` (`Cancellable`); 4.5: `HttpRequestBase.abort()`.
+
+use std::fmt;
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use hcx_pool::CancelHandle;
+
+use crate::connection::Connection;
+use crate::error::{Error, ErrorKind};
+use crate::manager::UserToken;
+use crate::route::Route;
+
+/// Aborts one request, from any thread: the request fails with an
+/// [`ErrorKind::Aborted`] error at once if it waits for a pooled connection, for the
+/// server's response, or in a read of its response body, and the connection it held is
+/// closed, never pooled. Apache HttpClient 5: `HttpUriRequestBase.cancel()`; 4.5:
+/// `HttpRequestBase.abort()`.
+///
+/// A request carries its handle in its extensions; keep a clone to abort it with
+/// (the `hcx` facade takes it from the request for the whole execution: every
+/// retry and redirect hop of it). An aborted handle stays aborted: a request sent with
+/// it later fails before it leases a connection.
+///
+/// What an abort interrupts: the wait in the connection pool (the lease request is
+/// cancelled), and any read or write on the connection's socket (the socket is shut
+/// down, which ends a blocked call at once). A connect in progress is not
+/// interrupted: the request fails when it ends, within the connect timeout (and an
+/// abort during the `hcx` facade's wait before a retry ends the execution when the
+/// wait ends).
+/// Once the response body has been read to its end the connection is back in the
+/// pool and an abort does not touch it.
+///
+/// Whether the server saw the request is in the error's facts
+/// ([`Error::is_request_sent`], [`Error::request_progress`]); an aborted request is
+/// never retried.
+///
+/// Shutting down the socket needs a second handle on it
+/// ([`Transport::abort_socket`](crate::Transport::abort_socket)): a `dup` of the file
+/// descriptor per exchange of a request that carries a handle, and none for the others.
+///
+/// ```
+/// use hcx_exec::{AbortHandle, ErrorKind};
+///
+/// let abort = AbortHandle::new();
+/// let mut request = http::Request::get("http://127.0.0.1:9/").body(hcx_exec::Body::empty())?;
+/// request.extensions_mut().insert(abort.clone());
+/// abort.abort(); // from another thread, typically; before the start it fails at once
+/// assert!(abort.is_aborted());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default)]
+#[doc(alias("Cancellable", "cancel", "HttpUriRequestBase", "HttpRequestBase"))]
+pub struct AbortHandle {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// Set once, under `target`'s lock; read without it by [`AbortHandle::is_aborted`].
+    aborted: AtomicBool,
+    /// What the request is blocked on, if an abort can end it.
+    target: Mutex<Target>,
+}
+
+impl Shared {
+    /// The target, locked (nothing panics while holding it; a poisoned lock is taken
+    /// as it is).
+    fn target(&self) -> MutexGuard<'_, Target> {
+        self.target.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What an abort ends.
+#[derive(Default)]
+pub(crate) enum Target {
+    #[default]
+    Nothing,
+    /// A lease request waiting in the pool.
+    Lease(CancelHandle<Route, Connection, UserToken>),
+    /// A second handle on the socket of the connection the request holds.
+    Socket(TcpStream),
+}
+
+impl AbortHandle {
+    /// A handle that has not aborted anything yet.
+    pub fn new() -> Self {
+        AbortHandle::default()
+    }
+
+    /// Aborts the request: ends its wait in the pool or shuts its socket down. Safe to
+    /// call from any thread, any number of times, before, during or after the
+    /// request; the request's own thread sees an [`ErrorKind::Aborted`] error.
+    #[doc(alias("cancel"))]
+    pub fn abort(&self) {
+        // The flag is set under the lock, and the request's thread takes its target
+        // back under the same lock (`unwatch`) and then looks at the flag: whatever this
+        // takes is never pooled again, and anything registered later sees the flag.
+        let target = {
+            let mut target = self.shared.target();
+            self.shared.aborted.store(true, Ordering::Release);
+            std::mem::take(&mut *target)
+        };
+        // Outside the lock: a cancel takes the pool's lock; the shutdown is a system
+        // call (it does not block).
+        match target {
+            Target::Nothing => {}
+            Target::Lease(lease) => {
+                lease.cancel();
+            }
+            Target::Socket(socket) => {
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    /// Whether [`abort`](Self::abort) was called.
+    #[doc(alias("isCancelled", "isAborted"))]
+    pub fn is_aborted(&self) -> bool {
+        self.shared.aborted.load(Ordering::Acquire)
+    }
+
+    /// `Err` ([`ErrorKind::Aborted`]) once aborted.
+    pub(crate) fn check(&self, when: &str) -> Result<(), Error> {
+        if self.is_aborted() {
+            Err(aborted(when))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Registers what an abort should end from now on; `Err` (and `target` dropped)
+    /// if the request is aborted already.
+    pub(crate) fn watch(&self, target: Target, when: &str) -> Result<(), Error> {
+        let mut current = self.shared.target();
+        if self.shared.aborted.load(Ordering::Acquire) {
+            drop(current);
+            drop(target);
+            return Err(aborted(when));
+        }
+        *current = target;
+        Ok(())
+    }
+
+    /// Takes back what [`watch`](Self::watch) registered; `true` if the request was
+    /// aborted (then the connection, whose socket may be shut down, must not be
+    /// pooled).
+    pub(crate) fn unwatch(&self) -> bool {
+        let (target, aborted) = {
+            let mut current = self.shared.target();
+            (
+                std::mem::take(&mut *current),
+                self.shared.aborted.load(Ordering::Acquire),
+            )
+        };
+        // The second socket handle is closed outside the lock.
+        drop(target);
+        aborted
+    }
+}
+
+/// The error of an aborted request; `when` says what it was doing.
+pub(crate) fn aborted(when: &str) -> Error {
+    Error::new(
+        ErrorKind::Aborted,
+        format!("the request was aborted {when}"),
+    )
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("aborted", &self.is_aborted())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    #[test]
+    fn an_abort_shuts_the_watched_socket_and_is_seen_at_unwatch() -> std::io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let mut client = TcpStream::connect(listener.local_addr()?)?;
+        let (_server, _) = listener.accept()?;
+        let abort = AbortHandle::new();
+        assert!(
+            abort
+                .watch(Target::Socket(client.try_clone()?), "x")
+                .is_ok()
+        );
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 8];
+            client.read(&mut buf)
+        });
+        abort.abort();
+        // The blocked read ends: end of stream after a shutdown.
+        let read = reader.join().expect("the reader does not panic");
+        assert!(matches!(read, Ok(0)), "{read:?}");
+        assert!(abort.unwatch(), "the owner learns of the abort");
+        assert!(abort.is_aborted());
+        Ok(())
+    }
+
+    #[test]
+    fn nothing_is_watched_after_an_abort_and_a_later_abort_touches_nothing_released()
+    -> std::io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let client = TcpStream::connect(listener.local_addr()?)?;
+        let (_server, _) = listener.accept()?;
+        let abort = AbortHandle::new();
+        abort.watch(Target::Socket(client.try_clone()?), "x").ok();
+        assert!(!abort.unwatch(), "released before any abort");
+        abort.abort();
+        // The socket was taken back first: still open for writing.
+        assert!(std::io::Write::write(&mut &client, b"a").is_ok());
+        let refused = abort.watch(Target::Socket(client.try_clone()?), "while leasing");
+        let error = refused.err().map(|e| (e.kind(), e.to_string()));
+        assert_eq!(
+            error,
+            Some((
+                ErrorKind::Aborted,
+                "the request was aborted while leasing".to_string()
+            ))
+        );
+        Ok(())
+    }
+}
