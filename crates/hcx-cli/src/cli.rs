@@ -49,6 +49,11 @@ pub struct GetArgs {
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
 
+    /// Abort the whole operation (redirects and retries, the body to its end) if it
+    /// takes longer than this (curl's --max-time) [default: no limit].
+    #[arg(short = 'm', long, value_name = "DUR", value_parser = parse_positive_duration)]
+    pub max_time: Option<Duration>,
+
     /// What to send.
     #[command(flatten)]
     pub request: RequestArgs,

@@ -2,8 +2,10 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
+use std::sync::mpsc;
+use std::time::Duration;
 
-use hcx::Error;
+use hcx::{AbortHandle, Error, ErrorKind};
 
 use crate::cli::GetArgs;
 use crate::client::{self, RequestTemplate};
@@ -19,7 +21,58 @@ pub fn run(args: &GetArgs) -> Result<(), CliError> {
         builder = builder.event_listener(VerboseListener::new(io::stderr()));
     }
     let client = builder.build()?;
-    let response = client.execute(template.request())?;
+    let mut request = template.request();
+    let Some(limit) = args.max_time else {
+        return fetch(&client, request, args);
+    };
+    let abort = AbortHandle::new();
+    request.extensions_mut().insert(abort.clone());
+    let timer = MaxTime::start(limit, abort);
+    let result = fetch(&client, request, args);
+    timer.stop();
+    result.map_err(|e| match e {
+        CliError::Http(e) if e.is_aborted() => CliError::Http(
+            Error::new(
+                ErrorKind::Aborted,
+                format!("--max-time {} reached", humantime::format_duration(limit)),
+            )
+            .with_source(e),
+        ),
+        other => other,
+    })
+}
+
+/// Aborts a request when its time is up, on a thread of its own.
+struct MaxTime {
+    /// Dropped (or sent to) when the operation ends first: the thread leaves.
+    done: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl MaxTime {
+    fn start(limit: Duration, abort: AbortHandle) -> Self {
+        let (done, ended) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = ended.recv_timeout(limit) {
+                abort.abort();
+            }
+        });
+        MaxTime { done, thread }
+    }
+
+    fn stop(self) {
+        let _ = self.done.send(());
+        let _ = self.thread.join();
+    }
+}
+
+/// Sends `request` and writes its body where the flags say.
+fn fetch(
+    client: &hcx::Client,
+    request: hcx::http::Request<hcx::Body>,
+    args: &GetArgs,
+) -> Result<(), CliError> {
+    let response = client.execute(request)?;
     let mut body = response.into_body();
     match &args.output {
         Some(path) => {

@@ -287,3 +287,42 @@ fn credentials_in_the_url_are_sent_as_dash_u_would_and_never_shown() -> TestResu
     assert_ne!(run.stdout, "hello, alice", "{run:?}");
     Ok(())
 }
+
+#[test]
+fn max_time_aborts_a_request_whose_server_does_not_answer() -> TestResult {
+    let server = TestServer::builder()
+        .default_reply(Reply::stall())
+        .start()?;
+    // No response timeout: only --max-time ends the wait.
+    let run = hcx(&["get", &server.url("/"), "--max-time", "200ms"])?;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("--max-time 200ms reached") && run.stderr.contains("[aborted]"),
+        "{run:?}"
+    );
+    assert_eq!(run.stdout, "");
+    // Sent once: an aborted request is not retried.
+    assert_eq!(server.stats().requests_received, 1);
+    Ok(())
+}
+
+#[test]
+fn max_time_covers_the_body_and_a_fast_answer_is_untouched() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/slow-body",
+            Reply::ok().generated_body(10_000).stall_body_after(100),
+        )
+        .route(Method::GET, "/", Reply::ok().body("hello, world"))
+        .start()?;
+    let run = hcx(&["get", &server.url("/slow-body"), "-m", "200ms"])?;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("[aborted]"), "{run:?}");
+    assert_eq!(run.stdout.len(), 100, "the bytes that came are written");
+
+    let run = hcx(&["get", &server.url("/"), "--max-time", "60s"])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "hello, world");
+    Ok(())
+}
