@@ -30,8 +30,6 @@ pub struct ExecRuntime {
     user_token: Option<UserToken>,
     /// The request's abort handle, if it has one.
     abort: Option<AbortHandle>,
-    /// The connection's socket is registered with `abort`.
-    armed: bool,
 }
 
 impl ExecRuntime {
@@ -43,7 +41,6 @@ impl ExecRuntime {
             decision: None,
             user_token: None,
             abort: None,
-            armed: false,
         }
     }
 
@@ -51,6 +48,7 @@ impl ExecRuntime {
     /// cancelled, the connection's socket is shut down (a read or write on it ends),
     /// and the connection is closed, not pooled, at its release.
     #[must_use]
+    #[inline]
     pub fn with_abort(mut self, abort: Option<AbortHandle>) -> Self {
         self.abort = abort;
         self
@@ -74,15 +72,19 @@ impl ExecRuntime {
 
     /// Takes the socket back from the abort handle; `true` when the request was
     /// aborted (its connection must not be pooled).
-    fn disarm(&mut self) -> bool {
-        self.armed = false;
-        self.abort.as_ref().is_some_and(AbortHandle::unwatch)
+    #[inline]
+    fn disarm(&self) -> bool {
+        match &self.abort {
+            None => false,
+            Some(abort) => abort.unwatch(),
+        }
     }
 
     /// The user token the engine leases with (preferring connections bound to it)
     /// and binds the connection to, when [`MainExec`](crate::MainExec) acquires for
     /// this runtime. Apache: the `HttpClientContext`'s user token.
     #[must_use]
+    #[inline]
     pub fn with_user_token(mut self, token: Option<UserToken>) -> Self {
         self.user_token = token;
         self
@@ -164,31 +166,14 @@ impl ExecRuntime {
     /// Opens the connection if the endpoint has none, within `connect_timeout` (`None`:
     /// the manager's).
     pub fn connect_if_needed(&mut self, connect_timeout: Option<Duration>) -> Result<(), Error> {
-        let Some(endpoint) = &mut self.endpoint else {
-            return Err(Error::new(
+        match (&mut self.endpoint, &self.abort) {
+            (Some(endpoint), None) => endpoint.connect_if_needed(connect_timeout),
+            (Some(endpoint), Some(abort)) => connect_watched(endpoint, abort, connect_timeout),
+            (None, _) => Err(Error::new(
                 ErrorKind::InvalidRequest,
                 "no endpoint acquired",
-            ));
-        };
-        let Some(abort) = &self.abort else {
-            return endpoint.connect_if_needed(connect_timeout);
-        };
-        if self.armed {
-            return Ok(());
+            )),
         }
-        if !endpoint.is_connected() {
-            abort.check("before it connected")?;
-            endpoint.connect_if_needed(connect_timeout)?;
-        }
-        // From here on an abort shuts the socket down (a transport that cannot give a
-        // second handle on it is only checked for the abort, now and at its release).
-        let socket = endpoint.connection().and_then(Connection::abort_socket);
-        abort.watch(
-            socket.map_or(Target::Nothing, Target::Socket),
-            "while it connected",
-        )?;
-        self.armed = true;
-        Ok(())
     }
 
     /// The held endpoint.
@@ -303,6 +288,27 @@ impl ExecRuntime {
         }
         self.decision = None;
     }
+}
+
+/// Connects `endpoint` unless aborted, then lets `abort` shut its socket down: from
+/// here on an abort ends a read or write on it (a transport that cannot give a second
+/// handle on its socket is only checked for the abort, now and at its release). Asked
+/// again, it registers the same socket again.
+#[inline(never)]
+fn connect_watched(
+    endpoint: &mut Endpoint,
+    abort: &AbortHandle,
+    connect_timeout: Option<Duration>,
+) -> Result<(), Error> {
+    if !endpoint.is_connected() {
+        abort.check("before it connected")?;
+        endpoint.connect_if_needed(connect_timeout)?;
+    }
+    let socket = endpoint.connection().and_then(Connection::abort_socket);
+    abort.watch(
+        socket.map_or(Target::Nothing, Target::Socket),
+        "while it connected",
+    )
 }
 
 impl Drop for ExecRuntime {

@@ -103,7 +103,12 @@ impl Client {
             *request.uri_mut() = clean;
         }
         mark_secrets_sensitive(request.headers_mut());
-        let config = match request.extensions_mut().remove::<RequestConfig>() {
+        let own = if request.extensions().is_empty() {
+            None
+        } else {
+            request.extensions_mut().remove::<RequestConfig>()
+        };
+        let config = match own {
             Some(own) => {
                 own.check()?;
                 own

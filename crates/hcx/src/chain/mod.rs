@@ -230,9 +230,15 @@ impl<'a> Scope<'a> {
         manager: &'a PoolingConnectionManager,
         planner: &'a dyn RoutePlanner,
     ) -> Result<Self, Error> {
+        // Most requests carry no extension: nothing to look up.
+        let extended = !request.extensions().is_empty();
         #[cfg(feature = "rustls")]
-        let tls = request.extensions_mut().remove::<TlsIdentity>();
-        let abort = request.extensions_mut().remove::<AbortHandle>();
+        let tls = extended
+            .then(|| request.extensions_mut().remove::<TlsIdentity>())
+            .flatten();
+        let abort = extended
+            .then(|| request.extensions_mut().remove::<AbortHandle>())
+            .flatten();
         let route = plan(
             planner,
             #[cfg(feature = "rustls")]
