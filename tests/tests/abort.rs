@@ -116,12 +116,14 @@ fn an_abort_ends_a_wait_for_a_pooled_connection_and_sends_nothing() -> TestResul
         let client = client.clone();
         move || client.execute(request).map(|r| r.status())
     });
-    // Queued behind the holder (an abort before that fails the lease as well, at its
-    // check before the wait).
+    // Wait (yielding, bounded) until it is queued behind the holder: otherwise the
+    // abort would come before the lease, and the test would be about the check before
+    // the wait, not the wait.
     let deadline = Instant::now() + SAFETY;
     while client.stats().pool.pending == 0 && Instant::now() < deadline {
         std::thread::yield_now();
     }
+    assert_eq!(client.stats().pool.pending, 1, "the request never queued");
     abort.abort();
     let error = match outcome()? {
         Ok(status) => return Err(format!("answered {status}").into()),

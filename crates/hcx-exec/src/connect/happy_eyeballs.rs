@@ -440,44 +440,10 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn a_loser_that_connected_too_is_closed() -> TestResult {
-        // Which attempt wins, and whether the other got as far as a connection, is
-        // up to the scheduler: a few races, each checked.
-        for _ in 0..20 {
-            let a = TcpListener::bind("127.0.0.1:0")?;
-            let b = TcpListener::bind("127.0.0.1:0")?;
-            let resolver = resolving_to(vec![a.local_addr()?, b.local_addr()?]);
-            // No delay: both attempts start at once, both can connect.
-            let stream = connect_tcp_with(
-                "dual.test",
-                80,
-                &resolver,
-                SAFETY,
-                &SocketConfig::default(),
-                Duration::ZERO,
-            )?;
-            let (winner, loser) = if stream.peer_addr()? == a.local_addr()? {
-                (&a, &b)
-            } else {
-                (&b, &a)
-            };
-            let (_accepted, _) = winner.accept()?;
-            // The loser's connect may have been aborted before its handshake
-            // completed; if it did complete, its connection is closed, not kept.
-            loser.set_nonblocking(true)?;
-            match loser.accept() {
-                Ok((mut accepted, _)) => {
-                    accepted.set_nonblocking(false)?;
-                    accepted.set_read_timeout(Some(SAFETY))?;
-                    match accepted.read(&mut [0; 1]) {
-                        Ok(n) => assert_eq!(n, 0, "the loser's connection is closed"),
-                        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
-                    }
-                }
-                Err(e) => assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}"),
-            }
-        }
-        Ok(())
-    }
+    // A loser that connected after the race ended is closed by ownership: its report,
+    // stream inside, is dropped with the channel. A race-based test of it (two loopback
+    // listeners, no attempt delay) checked nothing: the loser's thread found the race
+    // abandoned before its connect in every run (0 of 20 iterations connected), so it
+    // was removed; `abandoned_attempts_are_shut_down_and_the_winner_is_not` checks the
+    // shutdown of attempts still in flight deterministically.
 }
