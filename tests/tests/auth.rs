@@ -433,3 +433,130 @@ fn credentials_scoped_to_https_never_go_over_plain_http() -> TestResult {
     );
     Ok(())
 }
+
+/// The parameters of an `Authorization: Digest …` value (test data has no comma in
+/// a value), unquoted.
+fn digest_params(value: &str) -> Option<Vec<(String, String)>> {
+    let rest = value.strip_prefix("Digest ")?;
+    rest.split(", ")
+        .map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            let value = value.trim_matches('"');
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+fn md5_hex(text: &str) -> String {
+    use md5::Digest;
+    md5::Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `request` carries a correct RFC 7616 MD5 `qop=auth` answer for
+/// `user`/`password` to nonce `n0nce` in realm `vault`, computed here independently.
+fn digest_answer_ok(request: &RecordedRequest, user: &str, password: &str) -> bool {
+    let Some(params) = request.header("authorization").and_then(digest_params) else {
+        return false;
+    };
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let (Some(uri), Some(nc), Some(cnonce), Some(response)) =
+        (get("uri"), get("nc"), get("cnonce"), get("response"))
+    else {
+        return false;
+    };
+    let ha1 = md5_hex(&format!("{user}:vault:{password}"));
+    let ha2 = md5_hex(&format!("{}:{uri}", request.method));
+    let expected = md5_hex(&format!("{ha1}:n0nce:{nc}:{cnonce}:auth:{ha2}"));
+    get("username") == Some(user)
+        && get("realm") == Some("vault")
+        && get("nonce") == Some("n0nce")
+        && get("qop") == Some("auth")
+        && get("opaque") == Some("0paque")
+        && uri == request.target
+        && response == expected
+}
+
+const DIGEST_CHALLENGE: &str =
+    r#"Digest realm="vault", qop="auth", nonce="n0nce", opaque="0paque""#;
+
+#[test]
+fn a_digest_challenge_is_answered_and_the_password_never_crosses_the_wire() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(|request: &RecordedRequest| {
+            if digest_answer_ok(request, "alice", "s3cret") {
+                Reply::ok().body("hello, alice")
+            } else {
+                Reply::new(401u16)
+                    .header("www-authenticate", DIGEST_CHALLENGE)
+                    .body("who are you?")
+            }
+        })
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        false,
+    )?;
+    let response = client.get(server.url("/vault?item=1"))?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.into_body().into_string()?, "hello, alice");
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2, "the challenge, then the answer");
+    let answer = seen[1].header("authorization").ok_or("an answer")?;
+    assert!(answer.starts_with("Digest "), "{answer}");
+    assert!(!answer.contains("s3cret"), "{answer}");
+    assert_eq!(
+        server.stats().connections_accepted,
+        1,
+        "the 401 drained, reused"
+    );
+    Ok(())
+}
+
+#[test]
+fn digest_is_chosen_over_basic_and_an_unsupported_digest_falls_back_to_basic() -> TestResult {
+    for (digest, expected_scheme) in [
+        (DIGEST_CHALLENGE, "Digest "),
+        // `auth-int` alone hashes the body: not supported, so Basic answers.
+        (
+            r#"Digest realm="vault", qop="auth-int", nonce="n0nce""#,
+            "Basic ",
+        ),
+    ] {
+        let server = TestServer::builder()
+            .default_fn(move |request: &RecordedRequest| {
+                if digest_answer_ok(request, "alice", "s3cret")
+                    || request.header("authorization") == Some(ALICE)
+                {
+                    Reply::ok().body("in")
+                } else {
+                    // Basic offered first: the order of the server's offers does not
+                    // decide, the strength of the schemes does.
+                    Reply::new(401u16)
+                        .header("www-authenticate", r#"Basic realm="vault""#)
+                        .header("www-authenticate", digest)
+                }
+            })
+            .start()?;
+        let client = client_with(
+            for_server(&server, Credentials::basic("alice", "s3cret")),
+            false,
+        )?;
+        let response = client.get(server.url("/"))?;
+        assert_eq!(response.status(), 200, "{digest}");
+        let seen = server.requests();
+        let answer = seen.get(1).and_then(|r| r.header("authorization"));
+        assert!(
+            answer.is_some_and(|a| a.starts_with(expected_scheme)),
+            "{digest}: {answer:?}"
+        );
+    }
+    Ok(())
+}

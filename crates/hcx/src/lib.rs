@@ -59,7 +59,7 @@
 //! every request through a named exec chain ([`chain`]): REDIRECT (follows 3xx,
 //! [`RedirectStrategy`]), COMPRESS (gzip and deflate by default, br and zstd by
 //! feature, bounded against decompression bombs), RETRY (replays only what is safe,
-//! honours `Retry-After`, [`RetryStrategy`]), AUTH (Basic and Bearer,
+//! honours `Retry-After`, [`RetryStrategy`]), AUTH (Bearer, Digest and Basic,
 //! [`CredentialsProvider`]), PROTOCOL (default headers, interceptors, cookies by
 //! feature) and MAIN_TRANSPORT (the `MainClientExec` exchange, [`exec::MainExec`]),
 //! with handlers of your own anywhere in it. RFC 9112 reuse decisions always say why

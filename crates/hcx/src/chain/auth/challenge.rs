@@ -6,6 +6,19 @@
 pub(super) struct Challenge {
     pub(super) scheme: String,
     pub(super) realm: Option<String>,
+    /// Every parameter, name lowercased, in order (`realm` too); a repeated name
+    /// keeps its first value.
+    pub(super) params: Vec<(String, String)>,
+}
+
+impl Challenge {
+    /// The value of parameter `name` (lowercase).
+    pub(super) fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Appends the challenges of one field value to `out`.
@@ -28,6 +41,7 @@ pub(super) fn parse(value: &[u8], out: &mut Vec<Challenge>) {
         let mut challenge = Challenge {
             scheme: String::from_utf8_lossy(scheme).into_owned(),
             realm: None,
+            params: Vec::new(),
         };
         let spaced = p.skip(is_ws) > 0;
         if spaced && !p.token68() {
@@ -88,7 +102,8 @@ impl Parser<'_> {
         loop {
             let start = self.i;
             let Some(name) = self.token() else { return };
-            let is_realm = name.eq_ignore_ascii_case(b"realm");
+            let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+            let is_realm = name == "realm";
             self.skip(is_ws);
             if self.peek() != Some(b'=') {
                 // Not a parameter: the scheme of the next challenge.
@@ -105,8 +120,12 @@ impl Parser<'_> {
                 self.skip_past_comma();
                 return;
             };
+            let value = String::from_utf8_lossy(&value).into_owned();
             if is_realm && challenge.realm.is_none() {
-                challenge.realm = Some(String::from_utf8_lossy(&value).into_owned());
+                challenge.realm = Some(value.clone());
+            }
+            if challenge.param(&name).is_none() {
+                challenge.params.push((name, value));
             }
             self.skip(is_ws);
             if self.peek() != Some(b',') {
@@ -156,7 +175,7 @@ mod tests {
         let mut out = Vec::new();
         parse(value.as_bytes(), &mut out);
         out.into_iter()
-            .map(|Challenge { scheme, realm }| (scheme, realm))
+            .map(|Challenge { scheme, realm, .. }| (scheme, realm))
             .collect()
     }
 
@@ -199,6 +218,26 @@ mod tests {
             challenges(r#", ,Basic realm="x",, Digest realm="y", nonce="n""#),
             [c("Basic", Some("x")), c("Digest", Some("y"))]
         );
+    }
+
+    #[test]
+    fn a_digest_challenge_keeps_its_parameters() {
+        let mut out = Vec::new();
+        parse(
+            br#"Digest realm="http-auth@example.org", QOP="auth, auth-int", algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS", Basic realm="b""#,
+            &mut out,
+        );
+        let digest = &out[0];
+        assert_eq!(digest.scheme, "Digest");
+        assert_eq!(digest.param("realm"), Some("http-auth@example.org"));
+        assert_eq!(digest.param("qop"), Some("auth, auth-int"));
+        assert_eq!(digest.param("algorithm"), Some("SHA-256"));
+        assert_eq!(
+            digest.param("nonce"),
+            Some("7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v")
+        );
+        assert_eq!(digest.param("stale"), None);
+        assert_eq!(out[1].param("realm"), Some("b"));
     }
 
     #[test]

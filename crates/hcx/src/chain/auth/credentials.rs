@@ -25,7 +25,8 @@ use super::scope::AuthScope;
 #[doc(alias("UsernamePasswordCredentials", "BearerToken"))]
 pub enum Credentials {
     /// A user name and password, sent as `Authorization: Basic base64(user:password)`
-    /// (RFC 7617, UTF-8).
+    /// (RFC 7617, UTF-8), or answering a `Digest` challenge (RFC 7616), which sends
+    /// only a hash of the password.
     Basic {
         /// The user-id; it must not contain `:` (RFC 7617 §2).
         username: String,

@@ -1,7 +1,7 @@
 //! AUTH: answers `401` challenges and sends preemptive credentials. Apache HttpClient
 //! 5: the challenge handling of `ProtocolExec` with its `HttpAuthenticator`,
-//! `CredentialsProvider`, `AuthScope`, `UsernamePasswordCredentials`, `BearerToken`
-//! and `BasicScheme`.
+//! `CredentialsProvider`, `AuthScope`, `UsernamePasswordCredentials`, `BearerToken`,
+//! `BasicScheme` and `DigestScheme`.
 //!
 //! The element is in the chain only when the builder has a
 //! [`credentials_provider`](crate::ClientBuilder::credentials_provider): without one
@@ -17,8 +17,11 @@
 //! - Preemptive ([`preemptive_auth`](crate::ClientBuilder::preemptive_auth), off by
 //!   default as in Apache): credentials for the target (realm unknown: asked with
 //!   none) go with the first request.
-//! - Otherwise, a `401` whose `WWW-Authenticate` offers `Basic` (or `Bearer`, answered
-//!   with [`Credentials::Bearer`] only) is answered once: the `401` is dropped (its
+//! - Otherwise, a `401` is answered once, choosing among its `WWW-Authenticate`
+//!   challenges by strength: `Bearer` (with [`Credentials::Bearer`] only), then
+//!   `Digest` (RFC 7616: `MD5`, `SHA-256`, `SHA-512-256`, each also `-sess`;
+//!   `qop=auth` or none; a challenge wanting only `auth-int` is passed over), then
+//!   `Basic`; [`Credentials::Basic`] answers both of the last two: the `401` is dropped (its
 //!   body drains, so the connection is reused) and the request is sent again with
 //!   the credentials for (target, realm). What comes back is returned, a second
 //!   `401` included: there is no loop. A body that cannot be sent twice
@@ -31,6 +34,7 @@
 mod base64;
 mod challenge;
 mod credentials;
+mod digest;
 mod scope;
 
 pub use credentials::{BasicCredentialsProvider, Credentials, CredentialsProvider};
@@ -38,8 +42,8 @@ pub use scope::AuthScope;
 
 use std::sync::Arc;
 
-use hcx_exec::{Body, Error, ResponseBody};
-use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use hcx_exec::{Body, Error, ErrorKind, ResponseBody};
+use http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use http::{Request, Response, StatusCode};
 
 use super::{Chain, ExecHandler, Scope};
@@ -149,10 +153,9 @@ impl ExecHandler for AuthExec {
         let Some((mut head, body)) = replay else {
             return Ok(response);
         };
-        let Some((credentials, realm)) = self.answer(&response, &target) else {
+        let Some(authorization) = self.answer(&response, &target, &head)? else {
             return Ok(response);
         };
-        let authorization = credentials.authorization(&realm)?;
         // Dropping the 401 drains its body, so the answer can reuse the connection.
         drop(response);
         head.headers.try_insert(AUTHORIZATION, authorization)?;
@@ -161,33 +164,65 @@ impl ExecHandler for AuthExec {
 }
 
 impl AuthExec {
-    /// The credentials that answer one of the challenges of `response`, with the scope
-    /// they were found for. `Bearer` first: a token reveals less than a password.
+    /// The `Authorization` value that answers one of the challenges of `response` to
+    /// the request `head`, with the credentials the provider has for the target and
+    /// that challenge's realm. Strongest first, as Apache: `Bearer` (a token reveals
+    /// less than a password), then `Digest` (the password never crosses the wire),
+    /// then `Basic`; user name and password ([`Credentials::Basic`]) answer both of the
+    /// last two. `None`: nothing to answer with.
     fn answer(
         &self,
         response: &Response<ResponseBody>,
         target: &AuthScope,
-    ) -> Option<(Credentials, AuthScope)> {
+        head: &http::request::Parts,
+    ) -> Result<Option<HeaderValue>, Error> {
         let mut challenges = Vec::new();
         for value in response.headers().get_all(WWW_AUTHENTICATE) {
             challenge::parse(value.as_bytes(), &mut challenges);
         }
-        for scheme in ["Bearer", "Basic"] {
+        for scheme in ["Bearer", "Digest", "Basic"] {
             for offered in challenges
                 .iter()
                 .filter(|c| c.scheme.eq_ignore_ascii_case(scheme))
             {
                 let mut scope = target.clone();
                 scope.realm.clone_from(&offered.realm);
-                match self.provider.credentials(&scope) {
-                    Some(credentials) if credentials.scheme() == scheme => {
-                        return Some((credentials, scope));
+                let Some(credentials) = self.provider.credentials(&scope) else {
+                    continue;
+                };
+                match (scheme, &credentials) {
+                    ("Digest", Credentials::Basic { username, password }) => {
+                        let request_target = head.uri.path_and_query().map_or("/", |p| p.as_str());
+                        let cnonce = digest::client_nonce()?;
+                        let Some(text) = digest::authorization(
+                            offered,
+                            username,
+                            password,
+                            &head.method,
+                            request_target,
+                            &cnonce,
+                        ) else {
+                            // A challenge asking for what is not supported: another
+                            // challenge (Basic, say) may still be answered.
+                            continue;
+                        };
+                        let mut value = HeaderValue::from_bytes(text.as_bytes()).map_err(|_| {
+                            Error::new(
+                                ErrorKind::InvalidRequest,
+                                format!("the Digest answer for {scope} is not a valid field value"),
+                            )
+                        })?;
+                        value.set_sensitive(true);
+                        return Ok(Some(value));
+                    }
+                    (_, credentials) if credentials.scheme() == scheme => {
+                        return credentials.authorization(&scope).map(Some);
                     }
                     _ => {}
                 }
             }
         }
-        None
+        Ok(None)
     }
 }
 
