@@ -49,8 +49,9 @@ pub struct GetArgs {
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
 
-    /// Abort the whole operation (redirects and retries, the body to its end) if it
-    /// takes longer than this (curl's --max-time) [default: no limit].
+    /// Abort the whole operation (connects, redirects and retries, the body to its
+    /// end) if it takes longer than this, as curl's --max-time (a name lookup under way
+    /// is not cut short) [default: no limit].
     #[arg(short = 'm', long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub max_time: Option<Duration>,
 

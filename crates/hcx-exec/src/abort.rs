@@ -2,9 +2,11 @@
 //! `HttpUriRequestBase.cancel()` (`Cancellable`); 4.5: `HttpRequestBase.abort()`.
 
 use std::fmt;
+use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use hcx_pool::CancelHandle;
 
@@ -13,33 +15,35 @@ use crate::error::{Error, ErrorKind};
 use crate::manager::UserToken;
 use crate::route::Route;
 
-/// Aborts one request, from any thread: the request fails with an
-/// [`ErrorKind::Aborted`] error at once if it waits for a pooled connection, for the
-/// server's response, or in a read of its response body, and the connection it held is
-/// closed, never pooled. Apache HttpClient 5: `HttpUriRequestBase.cancel()`; 4.5:
-/// `HttpRequestBase.abort()`.
+/// Aborts one request, from any thread: the request fails at once with an
+/// [`ErrorKind::Aborted`] error, and the connection it held is closed, never pooled.
+/// Apache HttpClient 5: `HttpUriRequestBase.cancel()`; 4.5: `HttpRequestBase.abort()`.
 ///
 /// A request carries its handle in its extensions; keep a clone to abort it with
 /// (the `hcx` facade takes it from the request for the whole execution: every
-/// retry and redirect hop of it). An aborted handle stays aborted: a request sent with
-/// it later fails before it leases a connection.
+/// retry and redirect hop of it). One handle is for one request in flight at a time:
+/// it follows the last exchange that registered with it. An aborted handle stays
+/// aborted: a request sent with it later fails before it leases a connection.
 ///
-/// What an abort interrupts: the wait in the connection pool (the lease request is
-/// cancelled), and any read or write on the connection's socket (the socket is shut
-/// down, which ends a blocked call at once). A connect in progress is not
-/// interrupted: the request fails when it ends, within the connect timeout (and an
-/// abort during the `hcx` facade's wait before a retry ends the execution when the
-/// wait ends).
-/// Once the response body has been read to its end the connection is back in the
-/// pool and an abort does not touch it.
+/// What an abort ends: the wait in the connection pool (the lease request is
+/// cancelled); a TCP connect under way, every attempt of a Happy Eyeballs race, the
+/// proxy tunnel and the TLS handshake (each attempt's socket is shut down); any read
+/// or write on the connection (its socket is shut down, which ends a blocked call at
+/// once); the `hcx` facade's default wait before a retry. Not a name lookup under way
+/// (the request fails when it ends), nor a retry sleeper of your own. Once the
+/// response body has been read to its end the connection is back in the pool and an
+/// abort does not touch it; an abort during the body, even one delimited by the
+/// connection's close, is an error, never the body's end.
 ///
-/// Whether the server saw the request is in the error's facts
-/// ([`Error::is_request_sent`], [`Error::request_progress`]); an aborted request is
-/// never retried.
+/// How much of the request the server may have seen is in the error's facts
+/// ([`Error::request_progress`]: `NotStarted`, `Partial` or `Complete`;
+/// [`Error::is_request_sent`] only when all of it went); an aborted request is never
+/// retried.
 ///
-/// Shutting down the socket needs a second handle on it
-/// ([`Transport::abort_socket`](crate::Transport::abort_socket)): a `dup` of the file
-/// descriptor per exchange of a request that carries a handle, and none for the others.
+/// Shutting a socket down needs a second handle on it
+/// ([`Transport::abort_socket`](crate::Transport::abort_socket), `socket.try_clone()`
+/// at each connect attempt): a `dup` of the file descriptor per attempt and per
+/// exchange of a request that carries a handle, and none for the others.
 ///
 /// ```
 /// use hcx_exec::{AbortHandle, ErrorKind};
@@ -63,6 +67,8 @@ struct Shared {
     aborted: AtomicBool,
     /// What the request is blocked on, if an abort can end it.
     target: Mutex<Target>,
+    /// Signalled at the abort, for [`AbortHandle::wait_timeout`].
+    aborted_signal: Condvar,
 }
 
 impl Shared {
@@ -82,6 +88,9 @@ pub(crate) enum Target {
     Lease(CancelHandle<Route, Connection, UserToken>),
     /// A second handle on the socket of the connection the request holds.
     Socket(TcpStream),
+    /// Second handles on the sockets of the connect attempts under way (several when
+    /// addresses are raced); the winner's carries on through a tunnel and TLS.
+    Connecting(Vec<TcpStream>),
 }
 
 impl AbortHandle {
@@ -103,8 +112,9 @@ impl AbortHandle {
             self.shared.aborted.store(true, Ordering::Release);
             std::mem::take(&mut *target)
         };
+        self.shared.aborted_signal.notify_all();
         // Outside the lock: a cancel takes the pool's lock; the shutdown is a system
-        // call (it does not block).
+        // call (it does not block; on a socket still connecting it ends the connect).
         match target {
             Target::Nothing => {}
             Target::Lease(lease) => {
@@ -113,6 +123,41 @@ impl AbortHandle {
             Target::Socket(socket) => {
                 let _ = socket.shutdown(Shutdown::Both);
             }
+            Target::Connecting(sockets) => {
+                for socket in sockets {
+                    let _ = socket.shutdown(Shutdown::Both);
+                }
+            }
+        }
+    }
+
+    /// Waits `timeout`, or less if the request is aborted meanwhile: `true` when it
+    /// was (at once if it was already). The RETRY layer's default wait before a retry.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut guard = self.shared.target();
+        loop {
+            if self.shared.aborted.load(Ordering::Acquire) {
+                return true;
+            }
+            guard = match deadline {
+                None => self
+                    .shared
+                    .aborted_signal
+                    .wait(guard)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    self.shared
+                        .aborted_signal
+                        .wait_timeout(guard, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
         }
     }
 
@@ -140,7 +185,34 @@ impl AbortHandle {
             drop(target);
             return Err(aborted(when));
         }
-        *current = target;
+        let replaced = std::mem::replace(&mut *current, target);
+        drop(current);
+        // Socket handles it held (the connect attempts') are closed outside the lock.
+        drop(replaced);
+        Ok(())
+    }
+
+    /// Adds the socket of a connect attempt about to start (a second handle on it): an
+    /// abort shuts it down, which ends the connect, and the tunnel and TLS handshake
+    /// after it. `Err` (the attempt must not start) once aborted.
+    pub(crate) fn add_connecting(&self, socket: TcpStream) -> io::Result<()> {
+        let replaced = {
+            let mut current = self.shared.target();
+            if self.shared.aborted.load(Ordering::Acquire) {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the request was aborted",
+                ));
+            }
+            match &mut *current {
+                Target::Connecting(sockets) => {
+                    sockets.push(socket);
+                    Target::Nothing
+                }
+                other => std::mem::replace(other, Target::Connecting(vec![socket])),
+            }
+        };
+        drop(replaced);
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use hcx_close::CloseReason;
 
+use crate::abort::AbortHandle;
 use crate::config::SocketConfig;
 use crate::error::Error;
 use crate::events::{ConnectTimings, TlsSession};
@@ -67,13 +68,26 @@ impl Connection {
         timeout: Duration,
         socket: &SocketConfig,
     ) -> Result<Connection, Error> {
+        Connection::connect_abortable(id, route, resolver, timeout, socket, None)
+    }
+
+    /// [`connect`](Self::connect), with every attempt's socket given to `abort`, which
+    /// ends the connect, the tunnel or the handshake under way when it aborts.
+    pub(crate) fn connect_abortable(
+        id: u64,
+        route: &Route,
+        resolver: &dyn Resolver,
+        timeout: Duration,
+        socket: &SocketConfig,
+        abort: Option<&AbortHandle>,
+    ) -> Result<Connection, Error> {
         let start = Instant::now();
         let deadline = start.checked_add(timeout);
         let (host, port) = match &route.proxy {
             Some(proxy) => (proxy.host(), proxy.port()),
             None => (route.host.as_str(), route.port),
         };
-        let stream = crate::connect::connect_tcp(host, port, resolver, timeout, socket)?;
+        let stream = crate::connect::connect_tcp(host, port, resolver, timeout, socket, abort)?;
         let mut timings = ConnectTimings {
             tcp: start.elapsed(),
             ..ConnectTimings::default()

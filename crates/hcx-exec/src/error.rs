@@ -124,9 +124,9 @@ pub enum ErrorKind {
     ProxyTunnel,
     /// The request was aborted with its [`AbortHandle`](crate::AbortHandle) (from
     /// another thread, or before it started). Never retried; the connection it held,
-    /// if any, was closed. [`Error::is_request_sent`] says whether the server may have
-    /// seen it. Apache: `RequestFailedException` ("Request aborted"), 4.5's
-    /// `RequestAbortedException`.
+    /// if any, was closed. [`Error::request_progress`] says how much of the request the
+    /// server may have seen. Apache: `RequestFailedException` ("Request aborted"),
+    /// 4.5's `RequestAbortedException`.
     #[doc(alias("RequestAbortedException", "RequestFailedException"))]
     Aborted,
 }

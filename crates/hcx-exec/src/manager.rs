@@ -572,10 +572,23 @@ impl PoolingConnectionManager {
     }
 
     /// Opens connection number `id` (given out with the lease of its slot).
-    fn open(&self, route: &Route, id: u64, timeout: Duration) -> Result<Connection, Error> {
+    fn open(
+        &self,
+        route: &Route,
+        id: u64,
+        timeout: Duration,
+        abort: Option<&AbortHandle>,
+    ) -> Result<Connection, Error> {
         let inner = &*self.inner;
         inner.events.connect_start(route);
-        let result = Connection::connect(id, route, &*inner.resolver, timeout, &inner.socket);
+        let result = Connection::connect_abortable(
+            id,
+            route,
+            &*inner.resolver,
+            timeout,
+            &inner.socket,
+            abort,
+        );
         match &result {
             Ok(conn) => {
                 inner.opened.fetch_add(1, Ordering::Release);
@@ -707,6 +720,15 @@ impl Endpoint {
     /// Opens a connection if the slot holds none, within `connect_timeout` (`None`:
     /// the manager's [`connect_timeout`](PoolingConnectionManagerBuilder::connect_timeout)).
     pub fn connect_if_needed(&mut self, connect_timeout: Option<Duration>) -> Result<(), Error> {
+        self.connect_abortable(connect_timeout, None)
+    }
+
+    /// [`connect_if_needed`](Self::connect_if_needed), ended by `abort`.
+    pub(crate) fn connect_abortable(
+        &mut self,
+        connect_timeout: Option<Duration>,
+        abort: Option<&AbortHandle>,
+    ) -> Result<(), Error> {
         if self.lease.connection().is_some() {
             return Ok(());
         }
@@ -714,7 +736,7 @@ impl Endpoint {
         let route = self.lease.route().clone();
         let conn = self
             .manager
-            .open(&route, self.info.connection_id, connect_timeout)?;
+            .open(&route, self.info.connection_id, connect_timeout, abort)?;
         // The slot was empty: nothing is replaced.
         let _ = self.lease.assign(conn);
         Ok(())

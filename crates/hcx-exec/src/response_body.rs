@@ -12,6 +12,7 @@ use http::HeaderMap;
 
 use hcx_close::CloseReason;
 
+use crate::abort::{AbortHandle, aborted};
 use crate::config::RequestConfig;
 use crate::error::{Error, ErrorKind, Facts, RequestProgress};
 use crate::info::ResponseInfo;
@@ -346,7 +347,7 @@ impl Streaming {
         match conn.read_direct(&mut out[..ask]) {
             Ok(0) => {
                 // Before the declared length: always an incomplete body.
-                self.decoder.decode_eof().map_err(Error::from_h1)?;
+                self.end_of_stream()?;
                 Ok(0)
             }
             Ok(n) => {
@@ -385,7 +386,7 @@ impl Streaming {
             }
             let timeout = conn.timeout();
             match conn.fill() {
-                Ok(0) => self.decoder.decode_eof().map_err(Error::from_h1)?,
+                Ok(0) => self.end_of_stream()?,
                 Ok(_) => {}
                 Err(e) => return Err(Error::exchange_io(e, "reading the response body", timeout)),
             }
@@ -395,6 +396,20 @@ impl Streaming {
     /// Closes the connection without reading the rest: for the decision's reason when
     /// it was not to be kept anyway (every close has one answer), else as
     /// [`CloseReason::UnreadBody`].
+    /// The connection's end of stream: the end of a body delimited by the close, or
+    /// an incomplete one. After an abort it is the shut-down socket, never the
+    /// server's close: an error, not the end of the body.
+    fn end_of_stream(&mut self) -> Result<(), Error> {
+        if self
+            .runtime
+            .abort_handle()
+            .is_some_and(AbortHandle::is_aborted)
+        {
+            return Err(aborted(READING_BODY));
+        }
+        self.decoder.decode_eof().map_err(Error::from_h1)
+    }
+
     fn close_unread(mut self) {
         if self.runtime.is_reusable() {
             self.runtime.discard(CloseReason::UnreadBody);

@@ -302,7 +302,17 @@ fn connect_watched(
 ) -> Result<(), Error> {
     if !endpoint.is_connected() {
         abort.check("before it connected")?;
-        endpoint.connect_if_needed(connect_timeout)?;
+        // An abort during the connect shows as whatever the shut-down socket made of
+        // it (a refusal, a reset): said as the abort it is.
+        endpoint
+            .connect_abortable(connect_timeout, Some(abort))
+            .map_err(|e| {
+                if abort.is_aborted() {
+                    aborted("while it connected").with_source(e)
+                } else {
+                    e
+                }
+            })?;
     }
     let socket = endpoint.connection().and_then(Connection::abort_socket);
     abort.watch(

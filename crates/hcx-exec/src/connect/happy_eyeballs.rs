@@ -26,6 +26,7 @@ use crossbeam_channel::Sender;
 use socket2::Socket;
 
 use super::{Failure, connect_opened, open, remaining};
+use crate::abort::AbortHandle;
 use crate::config::SocketConfig;
 
 /// Interleaves the address families, starting with the family of the first address
@@ -62,6 +63,7 @@ pub(super) fn race(
     deadline: Option<Instant>,
     attempt_delay: Duration,
     config: &SocketConfig,
+    abort: Option<&AbortHandle>,
 ) -> Result<TcpStream, Failure> {
     let (reports, results) = crossbeam_channel::unbounded::<Report>();
     // Declared after the channel so that it drops first: the attempts still running
@@ -82,7 +84,7 @@ pub(super) fn race(
             next_start = None;
             if let Some(addr) = queue.next() {
                 failure.tried += 1;
-                next_start = match in_flight.start(addr, remaining, config, &reports) {
+                next_start = match in_flight.start(addr, remaining, config, &reports, abort) {
                     Ok(()) => Instant::now().checked_add(attempt_delay),
                     Err(e) => {
                         failure.record(addr, e);
@@ -154,8 +156,9 @@ impl InFlight {
         timeout: Option<Duration>,
         config: &SocketConfig,
         reports: &Sender<Report>,
+        abort: Option<&AbortHandle>,
     ) -> io::Result<()> {
-        let socket = open(addr, config)?;
+        let socket = open(addr, config, abort)?;
         let handle = socket.try_clone()?;
         let attempt = self.handles.len();
         let abandoned = Arc::clone(&self.abandoned);
@@ -207,7 +210,8 @@ impl Drop for InFlight {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{CONNECTION_ATTEMPT_DELAY, connect_tcp, connect_tcp_with};
+    use super::super::CONNECTION_ATTEMPT_DELAY;
+    use super::super::tests::{connect_tcp, connect_tcp_with};
     use super::*;
     use crate::error::ErrorKind;
     use std::error::Error as _;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use crate::abort::AbortHandle;
 use crate::config::SocketConfig;
 use crate::error::{Error, ErrorKind, is_timeout};
 use crate::resolver::Resolver;
@@ -39,6 +40,7 @@ pub(crate) fn connect_tcp(
     resolver: &dyn Resolver,
     timeout: Duration,
     socket: &SocketConfig,
+    abort: Option<&AbortHandle>,
 ) -> Result<TcpStream, Error> {
     connect_tcp_with(
         host,
@@ -47,6 +49,7 @@ pub(crate) fn connect_tcp(
         timeout,
         socket,
         CONNECTION_ATTEMPT_DELAY,
+        abort,
     )
 }
 
@@ -58,6 +61,7 @@ fn connect_tcp_with(
     timeout: Duration,
     socket: &SocketConfig,
     attempt_delay: Duration,
+    abort: Option<&AbortHandle>,
 ) -> Result<TcpStream, Error> {
     // `None`: a timeout too long to fall on an `Instant`, i.e. none.
     let deadline = Instant::now().checked_add(timeout);
@@ -72,8 +76,8 @@ fn connect_tcp_with(
                 format!("cannot resolve {host}: no addresses"),
             ));
         }
-        [addr] => connect_single(*addr, deadline, socket),
-        addrs => happy_eyeballs::race(addrs, deadline, attempt_delay, socket),
+        [addr] => connect_single(*addr, deadline, socket, abort),
+        addrs => happy_eyeballs::race(addrs, deadline, attempt_delay, socket, abort),
     };
     outcome.map_err(|failure| failure.into_error(host, port, timeout, addrs.len()))
 }
@@ -83,6 +87,7 @@ fn connect_single(
     addr: SocketAddr,
     deadline: Option<Instant>,
     socket: &SocketConfig,
+    abort: Option<&AbortHandle>,
 ) -> Result<TcpStream, Failure> {
     let mut failure = Failure::default();
     let remaining = remaining(deadline);
@@ -91,7 +96,7 @@ fn connect_single(
         return Err(failure);
     }
     failure.tried = 1;
-    connect_one(addr, remaining, socket).map_err(|e| {
+    connect_one(addr, remaining, socket, abort).map_err(|e| {
         failure.record(addr, e);
         failure
     })
@@ -174,14 +179,23 @@ fn connect_one(
     addr: SocketAddr,
     timeout: Option<Duration>,
     config: &SocketConfig,
+    abort: Option<&AbortHandle>,
 ) -> io::Result<TcpStream> {
-    connect_opened(open(addr, config)?, addr, timeout, config)
+    connect_opened(open(addr, config, abort)?, addr, timeout, config)
 }
 
 /// A socket for `addr` with the options that must be set before the handshake: the
 /// buffer sizes (the window scale is agreed in the SYN).
-fn open(addr: SocketAddr, config: &SocketConfig) -> io::Result<Socket> {
+fn open(
+    addr: SocketAddr,
+    config: &SocketConfig,
+    abort: Option<&AbortHandle>,
+) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if let Some(abort) = abort {
+        // An abort from here on shuts it down: the connect, tunnel and handshake end.
+        abort.add_connecting(socket.try_clone()?.into())?;
+    }
     if let Some(size) = config.recv_buffer_size {
         socket.set_recv_buffer_size(size)?;
     }
@@ -258,6 +272,38 @@ mod tests {
     use super::*;
     use crate::resolver::{StaticResolver, SystemResolver};
     use std::net::TcpListener;
+
+    /// [`super::connect_tcp`] without an abort handle.
+    pub(super) fn connect_tcp(
+        host: &str,
+        port: u16,
+        resolver: &dyn Resolver,
+        timeout: Duration,
+        socket: &SocketConfig,
+    ) -> Result<TcpStream, Error> {
+        super::connect_tcp(host, port, resolver, timeout, socket, None)
+    }
+
+    /// [`super::connect_tcp_with`] without an abort handle.
+    pub(super) fn connect_tcp_with(
+        host: &str,
+        port: u16,
+        resolver: &dyn Resolver,
+        timeout: Duration,
+        socket: &SocketConfig,
+        attempt_delay: Duration,
+    ) -> Result<TcpStream, Error> {
+        super::connect_tcp_with(host, port, resolver, timeout, socket, attempt_delay, None)
+    }
+
+    /// [`super::connect_one`] without an abort handle.
+    fn connect_one(
+        addr: SocketAddr,
+        timeout: Option<Duration>,
+        config: &SocketConfig,
+    ) -> io::Result<TcpStream> {
+        super::connect_one(addr, timeout, config, None)
+    }
 
     #[test]
     fn socket_options_are_applied_at_connect() -> io::Result<()> {

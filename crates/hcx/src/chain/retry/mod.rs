@@ -22,14 +22,14 @@ use http::header::EXPECT;
 use http::{Request, Response, StatusCode};
 
 use super::{Chain, ExecHandler, Scope};
-use strategy::ThreadSleeper;
 
 /// The builder's settings for this layer: on, with the default strategy and a
 /// sleeping thread.
 pub(crate) struct Settings {
     disabled: bool,
     strategy: Arc<dyn RetryStrategy>,
-    sleeper: Arc<dyn Sleeper>,
+    /// `None`: the default wait (the thread sleeps, and an abort ends it).
+    sleeper: Option<Arc<dyn Sleeper>>,
 }
 
 impl Settings {
@@ -44,7 +44,7 @@ impl Default for Settings {
         Settings {
             disabled: false,
             strategy: Arc::new(DefaultRetryStrategy::default()),
-            sleeper: Arc::new(ThreadSleeper),
+            sleeper: None,
         }
     }
 }
@@ -56,14 +56,14 @@ pub(crate) fn handler(settings: &Settings) -> Option<Arc<dyn ExecHandler>> {
     }
     Some(Arc::new(RetryExec {
         strategy: Arc::clone(&settings.strategy),
-        sleeper: Arc::clone(&settings.sleeper),
+        sleeper: settings.sleeper.clone(),
     }))
 }
 
 /// The RETRY element.
 struct RetryExec {
     strategy: Arc<dyn RetryStrategy>,
-    sleeper: Arc<dyn Sleeper>,
+    sleeper: Option<Arc<dyn Sleeper>>,
 }
 
 impl ExecHandler for RetryExec {
@@ -143,8 +143,16 @@ impl ExecHandler for RetryExec {
                         delay,
                     ));
                     // Aborted: the next attempt fails before it leases; no wait first.
+                    // The default wait ends at an abort too; a sleeper of your own is
+                    // called as it is.
                     if !scope.is_aborted() {
-                        self.sleeper.sleep(delay);
+                        match (&self.sleeper, scope.abort_handle()) {
+                            (Some(sleeper), _) => sleeper.sleep(delay),
+                            (None, Some(abort)) => {
+                                abort.wait_timeout(delay);
+                            }
+                            (None, None) => std::thread::sleep(delay),
+                        }
                     }
                 }
             }
@@ -204,7 +212,7 @@ impl crate::ClientBuilder {
     /// # Ok::<(), hcx::Error>(())
     /// ```
     pub fn retry_sleeper(mut self, sleeper: impl Sleeper + 'static) -> Self {
-        self.retry.sleeper = Arc::new(sleeper);
+        self.retry.sleeper = Some(Arc::new(sleeper));
         self
     }
 }

@@ -302,8 +302,10 @@ fn is_idempotent(request: &Request<()>) -> bool {
         || request.headers().contains_key("idempotency-key")
 }
 
-/// How the retry layer waits before a retry. The default calls
-/// [`std::thread::sleep`]; tests inject one that records the delay and returns. Any
+/// How the retry layer waits before a retry. The default sleeps on the calling
+/// thread, and ends early when the request is aborted ([`AbortHandle`](crate::AbortHandle));
+/// tests inject one that records the delay and returns (it is called as it is, abort
+/// or not). Any
 /// `Fn(Duration) + Send + Sync` closure is one. No Apache equivalent (it sleeps on the
 /// thread).
 pub trait Sleeper: Send + Sync {
@@ -317,15 +319,6 @@ where
 {
     fn sleep(&self, delay: Duration) {
         self(delay)
-    }
-}
-
-/// The default sleeper: the calling thread sleeps.
-pub(super) struct ThreadSleeper;
-
-impl Sleeper for ThreadSleeper {
-    fn sleep(&self, delay: Duration) {
-        std::thread::sleep(delay);
     }
 }
 
