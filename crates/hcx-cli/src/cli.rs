@@ -161,11 +161,18 @@ pub struct ClientArgs {
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
 
-    /// Basic credentials for the URL's host and port, sent with the first request
-    /// (as curl's -u does) and never to another host a redirect leads to. Credentials
+    /// Credentials for the URL's host and port, sent as Basic with the first request
+    /// (as curl's -u does; with --digest, only in answer to a challenge) and never to another host a redirect leads to. Credentials
     /// in the URL (user:password@host) are used the same way when -u is not given.
     #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD", value_parser = parse_user)]
     pub user: Option<UserPassword>,
+
+    /// Send the credentials of -u (or of the URL) only in answer to the server's
+    /// challenge, with the strongest scheme it offers (Digest before Basic), never up
+    /// front: with Digest the password itself never crosses the wire (curl's
+    /// --digest).
+    #[arg(long)]
+    pub digest: bool,
 
     /// Send requests through this HTTP proxy: http://user:password@host:port (credentials
     /// and port optional).

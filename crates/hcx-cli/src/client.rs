@@ -25,7 +25,9 @@ pub fn builder(args: &ClientArgs, template: &RequestTemplate) -> Result<ClientBu
         let scope = AuthScope::for_route(&Route::from_uri(&template.uri)?);
         let provider = BasicCredentialsProvider::new()
             .with(scope, Credentials::basic(&user.user, &user.password));
-        builder = builder.credentials_provider(provider).preemptive_auth(true);
+        builder = builder
+            .credentials_provider(provider)
+            .preemptive_auth(!args.digest);
     }
     if let Some(path) = &args.cacert {
         builder = builder.tls_identity(trusting(path)?);

@@ -326,3 +326,38 @@ fn max_time_covers_the_body_and_a_fast_answer_is_untouched() -> TestResult {
     assert_eq!(run.stdout, "hello, world");
     Ok(())
 }
+
+#[test]
+fn digest_answers_the_challenge_without_sending_the_password() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(|request| match request.header("authorization") {
+            Some(answer) if answer.starts_with(r#"Digest username="alice", realm="vault""#) => {
+                Reply::ok().body("in")
+            }
+            _ => Reply::new(401u16).header(
+                "www-authenticate",
+                r#"Basic realm="vault", Digest realm="vault", qop="auth", nonce="n0nce""#,
+            ),
+        })
+        .start()?;
+    let run = hcx(&[
+        "get",
+        &server.url("/"),
+        "-u",
+        "alice:s3cret",
+        "--digest",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "in");
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2, "the challenge, then the answer");
+    assert_eq!(seen[0].header("authorization"), None, "nothing up front");
+    let answer = seen[1].header("authorization").unwrap_or_default();
+    assert!(
+        !answer.contains("s3cret") && !answer.contains("YWxpY2U6czNjcmV0"),
+        "{answer}"
+    );
+    Ok(())
+}

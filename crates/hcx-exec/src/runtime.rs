@@ -300,7 +300,8 @@ fn connect_watched(
     abort: &AbortHandle,
     connect_timeout: Option<Duration>,
 ) -> Result<(), Error> {
-    if !endpoint.is_connected() {
+    let reused = endpoint.is_connected();
+    if !reused {
         abort.check("before it connected")?;
         // An abort during the connect shows as whatever the shut-down socket made of
         // it (a refusal, a reset): said as the abort it is.
@@ -317,7 +318,11 @@ fn connect_watched(
     let socket = endpoint.connection().and_then(Connection::abort_socket);
     abort.watch(
         socket.map_or(Target::Nothing, Target::Socket),
-        "while it connected",
+        if reused {
+            "before its exchange"
+        } else {
+            "while it connected"
+        },
     )
 }
 
