@@ -14,6 +14,7 @@ use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
 use crate::manager::UserToken;
 use crate::route::Route;
+use crate::transport::SocketHandle;
 
 /// Aborts one request, from any thread: the request fails at once with an
 /// [`ErrorKind::Aborted`] error, and the connection it held is closed, never pooled.
@@ -40,10 +41,11 @@ use crate::route::Route;
 /// [`Error::is_request_sent`] only when all of it went); an aborted request is never
 /// retried.
 ///
-/// Shutting a socket down needs a second handle on it
-/// ([`Transport::abort_socket`](crate::Transport::abort_socket), `socket.try_clone()`
-/// at each connect attempt): a `dup` of the file descriptor per attempt and per
-/// exchange of a request that carries a handle, and none for the others.
+/// Shutting a socket down needs a handle on it: a second descriptor (`dup`) of each
+/// connect attempt's socket, and for the exchange
+/// [`Transport::abort_socket`](crate::Transport::abort_socket) (hcx's own transports
+/// share the connection's socket: no second descriptor). Requests without a handle
+/// pay nothing.
 ///
 /// ```
 /// use hcx_exec::{AbortHandle, ErrorKind};
@@ -86,8 +88,8 @@ pub(crate) enum Target {
     Nothing,
     /// A lease request waiting in the pool.
     Lease(CancelHandle<Route, Connection, UserToken>),
-    /// A second handle on the socket of the connection the request holds.
-    Socket(TcpStream),
+    /// A handle on the socket of the connection the request holds.
+    Socket(SocketHandle),
     /// Second handles on the sockets of the connect attempts under way (several when
     /// addresses are raced); the winner's carries on through a tunnel and TLS.
     Connecting(Vec<TcpStream>),
@@ -120,9 +122,7 @@ impl AbortHandle {
             Target::Lease(lease) => {
                 lease.cancel();
             }
-            Target::Socket(socket) => {
-                let _ = socket.shutdown(Shutdown::Both);
-            }
+            Target::Socket(socket) => socket.shutdown(),
             Target::Connecting(sockets) => {
                 for socket in sockets {
                     let _ = socket.shutdown(Shutdown::Both);
@@ -263,7 +263,7 @@ mod tests {
         let abort = AbortHandle::new();
         assert!(
             abort
-                .watch(Target::Socket(client.try_clone()?), "x")
+                .watch(Target::Socket(SocketHandle::new(client.try_clone()?)), "x")
                 .is_ok()
         );
         let reader = std::thread::spawn(move || {
@@ -286,12 +286,17 @@ mod tests {
         let client = TcpStream::connect(listener.local_addr()?)?;
         let (_server, _) = listener.accept()?;
         let abort = AbortHandle::new();
-        abort.watch(Target::Socket(client.try_clone()?), "x").ok();
+        abort
+            .watch(Target::Socket(SocketHandle::new(client.try_clone()?)), "x")
+            .ok();
         assert!(!abort.unwatch(), "released before any abort");
         abort.abort();
         // The socket was taken back first: still open for writing.
         assert!(std::io::Write::write(&mut &client, b"a").is_ok());
-        let refused = abort.watch(Target::Socket(client.try_clone()?), "while leasing");
+        let refused = abort.watch(
+            Target::Socket(SocketHandle::new(client.try_clone()?)),
+            "while leasing",
+        );
         let error = refused.err().map(|e| (e.kind(), e.to_string()));
         assert_eq!(
             error,

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -13,9 +14,10 @@ use crate::abort::AbortHandle;
 use crate::config::SocketConfig;
 use crate::error::Error;
 use crate::events::{ConnectTimings, TlsSession};
+use crate::live::{LiveEntry, LiveSockets};
 use crate::resolver::Resolver;
 use crate::route::{Route, Scheme};
-use crate::transport::{Leftover, Transport};
+use crate::transport::{Leftover, SharedTcp, Transport};
 
 /// How much a single read asks the transport for.
 const READ_CHUNK: usize = 8 * 1024;
@@ -54,6 +56,8 @@ pub struct Connection {
     timings: ConnectTimings,
     /// Whether the last read filled its whole buffer: more may be waiting behind it.
     filled: bool,
+    /// Its socket in its manager's list of live connections (while it lives).
+    live: Option<LiveEntry>,
 }
 
 impl Connection {
@@ -68,7 +72,7 @@ impl Connection {
         timeout: Duration,
         socket: &SocketConfig,
     ) -> Result<Connection, Error> {
-        Connection::connect_abortable(id, route, resolver, timeout, socket, None)
+        Connection::connect_abortable(id, route, resolver, timeout, socket, None, None)
     }
 
     /// [`connect`](Self::connect), with every attempt's socket given to `abort`, which
@@ -80,6 +84,7 @@ impl Connection {
         timeout: Duration,
         socket: &SocketConfig,
         abort: Option<&AbortHandle>,
+        live: Option<&Arc<LiveSockets>>,
     ) -> Result<Connection, Error> {
         let start = Instant::now();
         let deadline = start.checked_add(timeout);
@@ -100,10 +105,22 @@ impl Connection {
         } else {
             stream
         };
+        // Shared with the manager's list of live connections, which
+        // `shutdown_immediate` shuts down, and with an abort.
+        let stream = Arc::new(stream);
+        let entry = match live {
+            Some(live) => Some(live.register(id, &stream).ok_or_else(|| {
+                Error::new(
+                    crate::error::ErrorKind::Shutdown,
+                    format!("the connection manager was shut down while connecting to {route}"),
+                )
+            })?),
+            None => None,
+        };
         #[cfg(feature = "rustls")]
         let began = Instant::now();
         let transport: Box<dyn Transport> = match route.scheme {
-            Scheme::Http => Box::new(stream),
+            Scheme::Http => Box::new(SharedTcp(stream)),
             #[cfg(feature = "rustls")]
             Scheme::Https => {
                 let identity = route
@@ -135,6 +152,7 @@ impl Connection {
         }
         let mut conn = Connection::from_transport(id, route.clone(), transport);
         conn.timings = timings;
+        conn.live = entry;
         Ok(conn)
     }
 
@@ -151,6 +169,7 @@ impl Connection {
             written: 0,
             timings: ConnectTimings::default(),
             filled: false,
+            live: None,
         }
     }
 
@@ -166,7 +185,7 @@ impl Connection {
     }
 
     /// A second handle on the socket, for an abort (see [`Transport::abort_socket`]).
-    pub(crate) fn abort_socket(&self) -> Option<std::net::TcpStream> {
+    pub(crate) fn abort_socket(&self) -> Option<crate::transport::SocketHandle> {
         self.transport.abort_socket()
     }
 

@@ -47,6 +47,7 @@ mod events;
 mod evictor;
 mod exec;
 mod info;
+mod live;
 mod manager;
 mod metrics;
 mod planner;
@@ -86,4 +87,4 @@ pub use route::{Host, Proxy, Route, Scheme, redact_userinfo};
 pub use runtime::ExecRuntime;
 #[cfg(feature = "rustls")]
 pub use tls::{TlsIdentity, crypto_provider};
-pub use transport::{Leftover, Transport};
+pub use transport::{Leftover, SocketHandle, Transport};

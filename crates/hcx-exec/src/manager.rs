@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{Connected, ConnectionRef, EventListener, Events};
 use crate::evictor::EvictorLink;
 use crate::info::ConnectionInfo;
+use crate::live::LiveSockets;
 use crate::metrics::{LeaseWaitCounters, LeaseWaits};
 use crate::resolver::{Resolver, SystemResolver};
 use crate::route::Route;
@@ -77,6 +78,8 @@ struct Inner {
     evictor: OnceLock<EvictorLink>,
     events: Events,
     lease_waits: LeaseWaitCounters,
+    /// Every live connection's socket, for `shutdown_immediate`.
+    live: Arc<LiveSockets>,
 }
 
 /// One clock shared by the pool (release stamps, expiry) and the manager (idle time
@@ -283,6 +286,7 @@ impl PoolingConnectionManagerBuilder {
                 evictor: OnceLock::new(),
                 events,
                 lease_waits: LeaseWaitCounters::default(),
+                live: Arc::default(),
             }),
         })
     }
@@ -557,6 +561,24 @@ impl PoolingConnectionManager {
         self.inner.pool.shutdown();
     }
 
+    /// [`shutdown`](Self::shutdown), and every connection a request holds is shut down
+    /// at once (its socket, in both directions): each request in flight fails with an
+    /// [`ErrorKind::Shutdown`] error that says how far it got, and a connect finishing
+    /// after this is refused. Apache: `close(CloseMode.IMMEDIATE)`; 4.5's `shutdown()`,
+    /// which closes leased connections too. A name lookup or a TCP connect under way
+    /// is not cut short (it fails when it ends).
+    #[doc(alias("CloseMode.IMMEDIATE"))]
+    pub fn shutdown_immediate(&self) {
+        self.inner.pool.shutdown();
+        self.inner.live.shutdown_all();
+    }
+
+    /// Whether [`shutdown_immediate`](Self::shutdown_immediate) has run: an exchange
+    /// that fails after it fails because of it.
+    pub(crate) fn is_shut_down_immediately(&self) -> bool {
+        self.inner.live.is_closed()
+    }
+
     /// The underlying pool, for its finer controls (per-route limits, close counts).
     pub fn pool(&self) -> &Pool<Route, Connection, UserToken> {
         &self.inner.pool
@@ -588,6 +610,7 @@ impl PoolingConnectionManager {
             timeout,
             &inner.socket,
             abort,
+            Some(&inner.live),
         );
         match &result {
             Ok(conn) => {

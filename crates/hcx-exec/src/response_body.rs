@@ -12,7 +12,6 @@ use http::HeaderMap;
 
 use hcx_close::CloseReason;
 
-use crate::abort::{AbortHandle, aborted};
 use crate::config::RequestConfig;
 use crate::error::{Error, ErrorKind, Facts, RequestProgress};
 use crate::info::ResponseInfo;
@@ -400,13 +399,7 @@ impl Streaming {
     /// an incomplete one. After an abort it is the shut-down socket, never the
     /// server's close: an error, not the end of the body.
     fn end_of_stream(&mut self) -> Result<(), Error> {
-        if self
-            .runtime
-            .abort_handle()
-            .is_some_and(AbortHandle::is_aborted)
-        {
-            return Err(aborted(READING_BODY));
-        }
+        self.runtime.check_end_of_stream(READING_BODY)?;
         self.decoder.decode_eof().map_err(Error::from_h1)
     }
 

@@ -62,12 +62,30 @@ impl ExecRuntime {
     /// `error`, or an [`ErrorKind::Aborted`] error caused by it when the request was
     /// aborted (an abort shows as whatever the shut-down socket made of the exchange).
     pub(crate) fn if_aborted(&self, error: Error, when: &str) -> Error {
+        if matches!(error.kind(), ErrorKind::Aborted | ErrorKind::Shutdown) {
+            return error;
+        }
         match &self.abort {
-            Some(abort) if abort.is_aborted() && error.kind() != ErrorKind::Aborted => {
-                aborted(when).with_source(error)
+            Some(abort) if abort.is_aborted() => aborted(when).with_source(error),
+            // The socket was shut down under the exchange: say why.
+            _ if self.manager.is_shut_down_immediately() => {
+                shut_down_under(when).with_source(error)
             }
             _ => error,
         }
+    }
+
+    /// The end of stream of the connection's socket: `Err` when it is not the
+    /// server's close but an abort or `shutdown_immediate` (a body delimited by the
+    /// close must not end there).
+    pub(crate) fn check_end_of_stream(&self, when: &str) -> Result<(), Error> {
+        if let Some(abort) = &self.abort {
+            abort.check(when)?;
+        }
+        if self.manager.is_shut_down_immediately() {
+            return Err(shut_down_under(when));
+        }
+        Ok(())
     }
 
     /// Takes the socket back from the abort handle; `true` when the request was
@@ -166,14 +184,15 @@ impl ExecRuntime {
     /// Opens the connection if the endpoint has none, within `connect_timeout` (`None`:
     /// the manager's).
     pub fn connect_if_needed(&mut self, connect_timeout: Option<Duration>) -> Result<(), Error> {
-        match (&mut self.endpoint, &self.abort) {
+        let result = match (&mut self.endpoint, &self.abort) {
             (Some(endpoint), None) => endpoint.connect_if_needed(connect_timeout),
             (Some(endpoint), Some(abort)) => connect_watched(endpoint, abort, connect_timeout),
             (None, _) => Err(Error::new(
                 ErrorKind::InvalidRequest,
                 "no endpoint acquired",
             )),
-        }
+        };
+        result.map_err(|e| self.if_aborted(e, "while it connected"))
     }
 
     /// The held endpoint.
@@ -288,6 +307,14 @@ impl ExecRuntime {
         }
         self.decision = None;
     }
+}
+
+/// The error of a request whose connection `shutdown_immediate` shut down.
+fn shut_down_under(when: &str) -> Error {
+    Error::new(
+        ErrorKind::Shutdown,
+        format!("the connection manager was shut down (shutdown_immediate) {when}"),
+    )
 }
 
 /// Connects `endpoint` unless aborted, then lets `abort` shut its socket down: from

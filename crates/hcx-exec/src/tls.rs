@@ -14,7 +14,9 @@ use rustls::{CertificateError, ClientConfig, ClientConnection, StreamOwned};
 
 use crate::error::{Error, ErrorKind, is_timeout};
 use crate::events::TlsSession;
-use crate::transport::{Leftover, Transport, has_waiting_bytes};
+use crate::transport::{
+    Leftover, SocketHandle, Transport, has_waiting_bytes, set_tcp_timeout, tcp_is_stale,
+};
 
 /// The TLS sessions the identities hcx builds keep for resumption: rustls keeps up to
 /// eight tickets per server, so 512 servers (its default, 256, is 32 servers). About
@@ -208,13 +210,14 @@ pub(crate) struct TlsTransport {
 /// the socket (rustls reads records in 4 KiB steps and returns at a whole record),
 /// and bytes behind a response are looked for when the socket's read was full.
 struct Socket {
-    tcp: TcpStream,
+    /// Shared with the manager's list of live connections and with an abort.
+    tcp: Arc<TcpStream>,
     filled: bool,
 }
 
 impl Read for Socket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.tcp.read(buf)?;
+        let n = (&*self.tcp).read(buf)?;
         self.filled = n == buf.len();
         Ok(n)
     }
@@ -222,11 +225,11 @@ impl Read for Socket {
 
 impl Write for Socket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.tcp.write(buf)
+        (&*self.tcp).write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.tcp.flush()
+        (&*self.tcp).flush()
     }
 }
 
@@ -235,10 +238,11 @@ pub(crate) fn handshake(
     identity: &TlsIdentity,
     host: &str,
     port: u16,
-    mut sock: TcpStream,
+    tcp: Arc<TcpStream>,
     deadline: Option<Instant>,
     connect_timeout: Duration,
 ) -> Result<TlsTransport, Error> {
+    let mut sock = Socket { tcp, filled: false };
     let name = ServerName::try_from(host.to_owned()).map_err(|e| {
         Error::new(
             ErrorKind::InvalidUrl,
@@ -259,8 +263,7 @@ pub(crate) fn handshake(
             return Err(handshake_timeout(host, port, connect_timeout, None));
         }
         // A zero timeout means "block forever" to the OS: `left` is never zero here.
-        sock.set_read_timeout(left)
-            .and_then(|()| sock.set_write_timeout(left))
+        set_tcp_timeout(&sock.tcp, left)
             .map_err(|e| Error::exchange_io(e, "setting the TLS handshake timeout", None))?;
         if let Err(e) = conn.complete_io(&mut sock) {
             return Err(if is_timeout(&e) {
@@ -270,8 +273,7 @@ pub(crate) fn handshake(
             });
         }
     }
-    sock.set_read_timeout(None)
-        .and_then(|()| sock.set_write_timeout(None))
+    set_tcp_timeout(&sock.tcp, None)
         .map_err(|e| Error::exchange_io(e, "clearing the TLS handshake timeout", None))?;
     let session = TlsSession {
         version: conn
@@ -296,13 +298,7 @@ pub(crate) fn handshake(
         ));
     }
     Ok(TlsTransport {
-        stream: StreamOwned::new(
-            conn,
-            Socket {
-                tcp: sock,
-                filled: false,
-            },
-        ),
+        stream: StreamOwned::new(conn, sock),
         session,
     })
 }
@@ -368,13 +364,13 @@ impl TlsTransport {
     /// data nobody asked for, or an error. Handshake records that come unasked (TLS 1.3
     /// session tickets) are taken in, and do not make the connection stale.
     fn drain_records(&mut self) -> bool {
-        let sock = &mut self.stream.sock.tcp;
+        let sock = &*self.stream.sock.tcp;
         if sock.set_nonblocking(true).is_err() {
             return true;
         }
         let conn = &mut self.stream.conn;
         let stale = loop {
-            match conn.read_tls(sock) {
+            match conn.read_tls(&mut &*sock) {
                 Ok(0) => break true,
                 Ok(_) => match conn.process_new_packets() {
                     Ok(state) if state.plaintext_bytes_to_read() > 0 => break true,
@@ -418,14 +414,14 @@ impl Transport for TlsTransport {
         if self.taken_in() != Leftover::Nothing {
             return true;
         }
-        if !self.stream.sock.tcp.is_stale() {
+        if !tcp_is_stale(&self.stream.sock.tcp) {
             return false;
         }
         self.drain_records()
     }
 
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        Transport::set_timeout(&mut self.stream.sock.tcp, timeout)
+        set_tcp_timeout(&self.stream.sock.tcp, timeout)
     }
 
     fn peer_addr(&self) -> Option<SocketAddr> {
@@ -457,8 +453,8 @@ impl Transport for TlsTransport {
     }
 
     /// The TCP socket under the TLS records: shut down, it ends a blocked read.
-    fn abort_socket(&self) -> Option<std::net::TcpStream> {
-        self.stream.sock.tcp.try_clone().ok()
+    fn abort_socket(&self) -> Option<SocketHandle> {
+        Some(SocketHandle::shared(Arc::clone(&self.stream.sock.tcp)))
     }
 }
 

@@ -2,7 +2,8 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A byte stream under an HTTP/1.1 connection: plain TCP today, a TLS stream or a
@@ -45,13 +46,14 @@ pub trait Transport: Read + Write + Send + fmt::Debug + 'static {
         None
     }
 
-    /// A second handle on the TCP socket under this transport
-    /// ([`TcpStream::try_clone`]), which an [`AbortHandle`](crate::AbortHandle) shuts
-    /// down from another thread to end a blocked read or write. Asked once per
+    /// A handle on the TCP socket under this transport, which an
+    /// [`AbortHandle`](crate::AbortHandle) shuts down from another thread to end a
+    /// blocked read or write: a [`SocketHandle::new`] of a second descriptor
+    /// ([`TcpStream::try_clone`]), or a [`SocketHandle::shared`] socket. Asked once per
     /// exchange, only for a request that carries an abort handle. `None` (the
     /// default): an abort does not interrupt a read or write on this transport, and
     /// the request fails at its end, or at its timeout.
-    fn abort_socket(&self) -> Option<TcpStream> {
+    fn abort_socket(&self) -> Option<SocketHandle> {
         None
     }
 }
@@ -61,17 +63,11 @@ impl Transport for TcpStream {
     /// end of stream, stray bytes or an error mean stale. Apache HttpClient's
     /// `isStale()` does the same with a 1 ms blocking read.
     fn is_stale(&mut self) -> bool {
-        match peek_nonblocking(self) {
-            Ok(_) => true, // EOF (0) or stray bytes
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => peek_nonblocking(self).is_ok(),
-            Err(_) => true,
-        }
+        tcp_is_stale(self)
     }
 
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.set_read_timeout(timeout)?;
-        self.set_write_timeout(timeout)
+        set_tcp_timeout(self, timeout)
     }
 
     /// After a full read, one non-blocking `recv(MSG_PEEK | MSG_DONTWAIT)`: a byte
@@ -93,8 +89,124 @@ impl Transport for TcpStream {
         TcpStream::local_addr(self).ok()
     }
 
-    fn abort_socket(&self) -> Option<TcpStream> {
-        self.try_clone().ok()
+    fn abort_socket(&self) -> Option<SocketHandle> {
+        self.try_clone().ok().map(SocketHandle::new)
+    }
+}
+
+/// The stale probe of a TCP socket: one non-blocking `recv(MSG_PEEK)`.
+pub(crate) fn tcp_is_stale(stream: &TcpStream) -> bool {
+    match peek_nonblocking(stream) {
+        Ok(_) => true, // EOF (0) or stray bytes
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => peek_nonblocking(stream).is_ok(),
+        Err(_) => true,
+    }
+}
+
+/// Sets a TCP socket's read and write timeouts.
+pub(crate) fn set_tcp_timeout(stream: &TcpStream, timeout: Option<Duration>) -> io::Result<()> {
+    stream.set_read_timeout(timeout)?;
+    stream.set_write_timeout(timeout)
+}
+
+/// Shuts a connection's TCP socket down from another thread, ending a blocked read or
+/// write on it (and a connect, tunnel or handshake under way): what
+/// [`Transport::abort_socket`] gives an [`AbortHandle`](crate::AbortHandle).
+pub struct SocketHandle(HandleRepr);
+
+enum HandleRepr {
+    /// A second descriptor of the socket.
+    Owned(TcpStream),
+    /// The connection's own socket, shared.
+    Shared(Arc<TcpStream>),
+}
+
+impl SocketHandle {
+    /// A handle over a second descriptor of the socket (`TcpStream::try_clone`),
+    /// closed when the handle is dropped.
+    pub fn new(socket: TcpStream) -> Self {
+        SocketHandle(HandleRepr::Owned(socket))
+    }
+
+    /// A handle over a socket the transport shares (no second descriptor).
+    pub fn shared(socket: Arc<TcpStream>) -> Self {
+        SocketHandle(HandleRepr::Shared(socket))
+    }
+
+    /// Shuts the socket down in both directions (errors, such as a socket already
+    /// closed by the peer, are ignored: it is done either way).
+    pub fn shutdown(&self) {
+        let socket = match &self.0 {
+            HandleRepr::Owned(socket) => socket,
+            HandleRepr::Shared(socket) => socket,
+        };
+        let _ = socket.shutdown(Shutdown::Both);
+    }
+}
+
+impl fmt::Debug for SocketHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let socket = match &self.0 {
+            HandleRepr::Owned(socket) => socket,
+            HandleRepr::Shared(socket) => socket,
+        };
+        f.debug_tuple("SocketHandle")
+            .field(&socket.peer_addr().ok())
+            .finish()
+    }
+}
+
+/// hcx's own TCP transport: its socket shared with the connection manager's list of
+/// live connections ([`shutdown_immediate`](crate::PoolingConnectionManager::shutdown_immediate))
+/// and with an abort, which shut it down from another thread without a second
+/// descriptor.
+#[derive(Debug)]
+pub(crate) struct SharedTcp(pub(crate) Arc<TcpStream>);
+
+impl Read for SharedTcp {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for SharedTcp {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.0).flush()
+    }
+}
+
+impl Transport for SharedTcp {
+    fn is_stale(&mut self) -> bool {
+        tcp_is_stale(&self.0)
+    }
+
+    fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        set_tcp_timeout(&self.0, timeout)
+    }
+
+    fn leftover(&mut self, read_filled: bool) -> Leftover {
+        if read_filled && has_waiting_bytes(&self.0) {
+            Leftover::Bytes
+        } else {
+            Leftover::Nothing
+        }
+    }
+
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.0.peer_addr().ok()
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.0.local_addr().ok()
+    }
+
+    fn abort_socket(&self) -> Option<SocketHandle> {
+        Some(SocketHandle::shared(Arc::clone(&self.0)))
     }
 }
 

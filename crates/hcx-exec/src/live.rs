@@ -1,0 +1,115 @@
+//! The sockets of a manager's live connections, for
+//! [`PoolingConnectionManager::shutdown_immediate`](crate::PoolingConnectionManager::shutdown_immediate):
+//! idle ones are the pool's to close, but a leased connection is its holder's, so the
+//! manager keeps a weak reference to every connection's socket and shuts them all down.
+
+use std::collections::HashMap;
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+/// Every live connection's socket, by connection id.
+#[derive(Default)]
+pub(crate) struct LiveSockets {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Set by `shutdown_all`: a connection made after it is refused.
+    closed: bool,
+    sockets: HashMap<u64, Weak<TcpStream>>,
+}
+
+impl LiveSockets {
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers the socket of connection `id`, until the returned entry drops;
+    /// `None` once [`shutdown_all`](Self::shutdown_all) has run (the connection must
+    /// not be used).
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        id: u64,
+        socket: &Arc<TcpStream>,
+    ) -> Option<LiveEntry> {
+        let mut inner = self.inner();
+        if inner.closed {
+            return None;
+        }
+        inner.sockets.insert(id, Arc::downgrade(socket));
+        Some(LiveEntry {
+            live: Arc::clone(self),
+            id,
+        })
+    }
+
+    /// Refuses connections from now on and shuts down the socket of every live one
+    /// (outside the lock: a system call each, which does not block).
+    pub(crate) fn shutdown_all(&self) {
+        let sockets: Vec<Arc<TcpStream>> = {
+            let mut inner = self.inner();
+            inner.closed = true;
+            inner.sockets.values().filter_map(Weak::upgrade).collect()
+        };
+        for socket in sockets {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Whether [`shutdown_all`](Self::shutdown_all) has run.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner().closed
+    }
+
+    /// How many connections are registered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.inner().sockets.len()
+    }
+}
+
+/// A connection's place in [`LiveSockets`]; dropped with the connection.
+pub(crate) struct LiveEntry {
+    live: Arc<LiveSockets>,
+    id: u64,
+}
+
+impl Drop for LiveEntry {
+    fn drop(&mut self) {
+        let removed = self.live.inner().sockets.remove(&self.id);
+        // The weak reference is dropped outside the lock (it frees nothing but its
+        // count, but keeps the lock short either way).
+        drop(removed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    #[test]
+    fn live_sockets_are_shut_down_and_later_ones_refused() -> std::io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let live = Arc::new(LiveSockets::default());
+        let a = Arc::new(TcpStream::connect(listener.local_addr()?)?);
+        let (_peer_a, _) = listener.accept()?;
+        let entry = live.register(1, &a);
+        assert!(entry.is_some());
+        {
+            let b = Arc::new(TcpStream::connect(listener.local_addr()?)?);
+            let _gone = live.register(2, &b);
+        }
+        assert_eq!(live.len(), 1, "a dropped connection leaves the list");
+        live.shutdown_all();
+        assert_eq!((&*a).read(&mut [0u8; 1])?, 0, "shut down: end of stream");
+        let c = Arc::new(TcpStream::connect(listener.local_addr()?)?);
+        assert!(live.register(3, &c).is_none(), "refused after the shutdown");
+        assert!(live.is_closed());
+        drop(entry);
+        assert_eq!(live.len(), 0);
+        Ok(())
+    }
+}

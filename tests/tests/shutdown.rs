@@ -1,0 +1,144 @@
+//! `shutdown_immediate` (Apache 5's `close(CloseMode.IMMEDIATE)`, 4.5's `shutdown()`):
+//! the requests in flight fail at once with a `Shutdown` error that says how far they
+//! got, over plain TCP and TLS, and nothing is pooled or connected afterwards. Plain
+//! `shutdown` leaves them to finish.
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{SAFETY, TestResult};
+use hcx::{Client, Error, ErrorKind, RequestProgress};
+use hcx_testserver::{Reply, TestCa, TestServer};
+
+/// Longer than [`SAFETY`]: only the shutdown can end a wait in time.
+const PATIENT: Duration = Duration::from_secs(60);
+
+/// Runs `work` on another thread; its result, or an error after [`SAFETY`].
+fn in_background<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> impl FnOnce() -> Result<T, String> {
+    let (done, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(work());
+    });
+    move || {
+        result
+            .recv_timeout(SAFETY)
+            .map_err(|_| "the request in flight did not end".to_string())
+    }
+}
+
+fn facts(error: &Error) -> (ErrorKind, RequestProgress, bool) {
+    (
+        error.kind(),
+        error.request_progress(),
+        error.is_response_started(),
+    )
+}
+
+#[test]
+fn a_request_waiting_for_its_response_fails_at_once() -> TestResult {
+    let server = TestServer::builder()
+        .default_reply(Reply::stall())
+        .start()?;
+    let client = Client::builder().response_timeout(Some(PATIENT)).build()?;
+    let url = server.url("/");
+    let outcome = in_background({
+        let client = client.clone();
+        move || client.get(url).map(|r| r.status())
+    });
+    server.wait_for_requests(1, SAFETY)?;
+    client.connection_manager().shutdown_immediate();
+    let error = outcome()?.err().ok_or("the shutdown ends the request")?;
+    assert_eq!(
+        facts(&error),
+        (ErrorKind::Shutdown, RequestProgress::Complete, false),
+        "{error:#}"
+    );
+    assert!(error.to_string().contains("shutdown_immediate"), "{error}");
+    server.wait_for_closed(1, SAFETY)?;
+    assert_eq!(client.stats().pool.leased, 0);
+    // Nothing more: the manager is shut down.
+    let after = client.get(server.url("/")).err().map(|e| e.kind());
+    assert_eq!(after, Some(ErrorKind::Shutdown));
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn a_body_being_read_fails_and_idle_connections_close() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            hcx_testserver::Method::GET,
+            "/slow",
+            Reply::ok()
+                .generated_body(10_000)
+                .close_delimited()
+                .stall_body_after(100),
+        )
+        .route(hcx_testserver::Method::GET, "/", Reply::ok().body("idle"))
+        .start()?;
+    let client = Client::builder().response_timeout(Some(PATIENT)).build()?;
+    // One connection busy with a body, one idle in the pool.
+    let busy = client.get(server.url("/slow"))?;
+    assert_eq!(
+        client.get(server.url("/"))?.into_body().into_string()?,
+        "idle"
+    );
+    assert_eq!(client.stats().pool.available, 1);
+    let read = in_background(move || busy.into_body().into_vec());
+    client.connection_manager().shutdown_immediate();
+    let error = match read()? {
+        Ok(body) => return Err(format!("read {} bytes as the whole body", body.len()).into()),
+        Err(e) => e,
+    };
+    // A body delimited by the close does not end at the shut-down socket's EOF.
+    assert_eq!(
+        facts(&error),
+        (ErrorKind::Shutdown, RequestProgress::Complete, true),
+        "{error:#}"
+    );
+    server.wait_for_closed(2, SAFETY)?;
+    let stats = client.stats();
+    assert_eq!((stats.pool.leased, stats.pool.available), (0, 0));
+    Ok(())
+}
+
+#[test]
+fn a_tls_request_in_flight_fails_at_once() -> TestResult {
+    let ca = TestCa::new()?;
+    let server = TestServer::builder()
+        .tls(ca.server_config(&["127.0.0.1"]))
+        .default_reply(Reply::stall())
+        .start()?;
+    let client = Client::builder()
+        .tls_config(common::trusting(&ca)?)
+        .response_timeout(Some(PATIENT))
+        .build()?;
+    let url = server.url("/");
+    let outcome = in_background({
+        let client = client.clone();
+        move || client.get(url).map(|r| r.status())
+    });
+    server.wait_for_requests(1, SAFETY)?;
+    client.connection_manager().shutdown_immediate();
+    let error = outcome()?.err().ok_or("the shutdown ends the request")?;
+    assert_eq!(error.kind(), ErrorKind::Shutdown, "{error:#}");
+    Ok(())
+}
+
+#[test]
+fn plain_shutdown_lets_a_request_in_flight_finish() -> TestResult {
+    let server = TestServer::builder()
+        .default_reply(Reply::ok().body("finished"))
+        .start()?;
+    let client = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    let response = client.get(server.url("/"))?;
+    client.connection_manager().shutdown();
+    // The body still reads: plain shutdown aborts nothing in flight.
+    assert_eq!(response.into_body().into_string()?, "finished");
+    assert_eq!(client.stats().pool.leased, 0);
+    Ok(())
+}
