@@ -458,6 +458,12 @@ fn md5_hex(text: &str) -> String {
 /// Whether `request` carries a correct RFC 7616 MD5 `qop=auth` answer for
 /// `user`/`password` to nonce `n0nce` in realm `vault`, computed here independently.
 fn digest_answer_ok(request: &RecordedRequest, user: &str, password: &str) -> bool {
+    digest_answer_to(request, user, password, "n0nce")
+}
+
+/// [`digest_answer_ok`] for another nonce; the `uri` must be the request-target as
+/// it came on the wire.
+fn digest_answer_to(request: &RecordedRequest, user: &str, password: &str, nonce: &str) -> bool {
     let Some(params) = request.header("authorization").and_then(digest_params) else {
         return false;
     };
@@ -474,10 +480,10 @@ fn digest_answer_ok(request: &RecordedRequest, user: &str, password: &str) -> bo
     };
     let ha1 = md5_hex(&format!("{user}:vault:{password}"));
     let ha2 = md5_hex(&format!("{}:{uri}", request.method));
-    let expected = md5_hex(&format!("{ha1}:n0nce:{nc}:{cnonce}:auth:{ha2}"));
+    let expected = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
     get("username") == Some(user)
         && get("realm") == Some("vault")
-        && get("nonce") == Some("n0nce")
+        && get("nonce") == Some(nonce)
         && get("qop") == Some("auth")
         && get("opaque") == Some("0paque")
         && uri == request.target
@@ -558,5 +564,103 @@ fn digest_is_chosen_over_basic_and_an_unsupported_digest_falls_back_to_basic() -
             "{digest}: {answer:?}"
         );
     }
+    Ok(())
+}
+
+/// A server that wants alice's Digest answer (nonce `n0nce`) and challenges otherwise.
+fn digest_server() -> std::io::Result<TestServer> {
+    TestServer::builder()
+        .default_fn(|request: &RecordedRequest| {
+            if digest_answer_ok(request, "alice", "s3cret") {
+                Reply::ok().body(format!("in at {}", request.target))
+            } else {
+                Reply::new(401u16).header("www-authenticate", DIGEST_CHALLENGE)
+            }
+        })
+        .start()
+}
+
+#[test]
+fn the_digest_uri_is_the_request_target_as_sent() -> TestResult {
+    let server = digest_server()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        false,
+    )?;
+    // An empty path before a query goes out as `/?x=1`: the answer says the same.
+    let url = format!("http://127.0.0.1:{}?x=1", server.port());
+    let response = client.get(url.as_str())?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.into_body().into_string()?, "in at /?x=1");
+
+    // Through a forward proxy the target is in absolute-form, and so is `uri`. (The
+    // server plays the proxy: it answers what it is sent.)
+    let client = Client::builder()
+        .proxy(hcx::Proxy::from_url(&server.url(""))?)
+        .credentials_provider(BasicCredentialsProvider::new().with(
+            AuthScope::new("origin.test", 80),
+            Credentials::basic("alice", "s3cret"),
+        ))
+        .build()?;
+    let response = client.get("http://origin.test/x?q=1")?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.into_body().into_string()?,
+        "in at http://origin.test/x?q=1"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_stale_nonce_is_answered_once_more_with_the_fresh_one() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(|request: &RecordedRequest| {
+            if digest_answer_to(request, "alice", "s3cret", "fresh") {
+                Reply::ok().body("in")
+            } else if digest_answer_to(request, "alice", "s3cret", "n0nce") {
+                // The right password with a nonce the server no longer takes.
+                Reply::new(401u16).header(
+                    "www-authenticate",
+                    r#"Digest realm="vault", qop="auth", nonce="fresh", opaque="0paque", stale=true"#,
+                )
+            } else {
+                Reply::new(401u16).header("www-authenticate", DIGEST_CHALLENGE)
+            }
+        })
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        false,
+    )?;
+    let response = client.get(server.url("/"))?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(server.stats().requests_received, 3);
+
+    // A wrong password is not answered again: the second 401 (not stale) comes back.
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "wrong")),
+        false,
+    )?;
+    let response = client.get(server.url("/"))?;
+    assert_eq!(response.status(), 401);
+    assert_eq!(server.stats().requests_received, 5);
+    Ok(())
+}
+
+#[test]
+fn basic_sent_up_front_to_a_digest_server_is_followed_by_the_digest_answer() -> TestResult {
+    let server = digest_server()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        true,
+    )?;
+    let response = client.get(server.url("/"))?;
+    assert_eq!(response.status(), 200);
+    let seen = server.requests();
+    let schemes: Vec<_> = seen
+        .iter()
+        .map(|r| r.header("authorization").and_then(|a| a.split(' ').next()))
+        .collect();
+    assert_eq!(schemes, [Some("Basic"), Some("Digest")]);
     Ok(())
 }

@@ -4,9 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use hcx_close::{CloseReason, Decision};
-use hcx_h1::{
-    Call, ContinueStep, FinalResponse, Limits, RecvResponse, RecvStep, Sending, TargetForm,
-};
+use hcx_h1::{Call, ContinueStep, FinalResponse, Limits, RecvResponse, RecvStep, Sending};
 use hcx_reuse::{
     ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange, IdleOutcome,
     IdleVerdict, KeepAliveStrategy, decide,
@@ -142,7 +140,8 @@ impl MainExec {
         };
         let (mut parts, body) = request.into_parts();
         let framing = body.framing(&parts.method);
-        let form = match &route.proxy {
+        let form = route.target_form();
+        match &route.proxy {
             Some(proxy) if route.is_forward_proxy() => {
                 // The request's own wins (`entry` would reserve room first, and panic
                 // on a full map even when the field is there).
@@ -154,16 +153,14 @@ impl MainExec {
                         .headers
                         .try_insert(http::header::PROXY_AUTHORIZATION, credentials)?;
                 }
-                TargetForm::Absolute
             }
             Some(_) => {
                 // Through a tunnel the request goes to the origin: proxy credentials
                 // are the CONNECT's (RFC 9110 §11.7.2), never the origin's.
                 parts.headers.remove(http::header::PROXY_AUTHORIZATION);
-                TargetForm::Origin
             }
-            None => TargetForm::Origin,
-        };
+            None => {}
+        }
         let mut head = WriteBuf::take();
         let sending = Call::new(&parts, form, framing, self.limits, &mut *head).map_err(|e| {
             Error::new(

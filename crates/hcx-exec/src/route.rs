@@ -333,6 +333,16 @@ impl Route {
         self.scheme == Scheme::Http && self.proxy.is_some()
     }
 
+    /// The form of the request-target on this route: absolute-form to a forward
+    /// proxy, origin-form otherwise (directly, or through a tunnel).
+    pub fn target_form(&self) -> hcx_h1::TargetForm {
+        if self.is_forward_proxy() {
+            hcx_h1::TargetForm::Absolute
+        } else {
+            hcx_h1::TargetForm::Origin
+        }
+    }
+
     /// Whether this route tunnels through a proxy (an `https` route through one).
     pub fn is_tunnelled(&self) -> bool {
         self.scheme == Scheme::Https && self.proxy.is_some()

@@ -68,7 +68,7 @@ pub use call::{
 pub use decode::{BodyDecoder, Decoded};
 pub use encode::{
     BodyEncoder, EncodeError, Frame, OutBuf, RequestFraming, RequestHead, TargetForm,
-    encode_request_head,
+    encode_request_head, request_target,
 };
 pub use error::{Error, ErrorKind};
 pub use framing::{BodyFraming, ResponseFraming, response_framing};

@@ -272,6 +272,16 @@ impl<'u> Target<'u> {
     }
 }
 
+/// The request-target [`encode_request_head`] writes for `uri` in `form` (an empty
+/// path as `/`, the absolute-form through a forward proxy, …): what a Digest answer's
+/// `uri` must repeat (RFC 7616 §3.4). Errors as the encoder's.
+pub fn request_target(method: &Method, uri: &Uri, form: TargetForm) -> Result<String, EncodeError> {
+    let mut out = Vec::new();
+    Target::new(method, uri, form)?.write(&mut out);
+    // The parts of a `Uri` are ASCII.
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
 fn put_path(out: &mut impl OutBuf, path: &str) {
     // RFC 9112 §3.2.1: an empty path is sent as "/" (also before a bare "?query").
     if !path.starts_with('/') {

@@ -6,7 +6,7 @@ mod head;
 
 pub use body::{BodyEncoder, Frame};
 pub use error::EncodeError;
-pub use head::{RequestHead, encode_request_head};
+pub use head::{RequestHead, encode_request_head, request_target};
 
 use bytes::BytesMut;
 use http::Method;

@@ -16,7 +16,9 @@
 //!
 //! - Preemptive ([`preemptive_auth`](crate::ClientBuilder::preemptive_auth), off by
 //!   default as in Apache): credentials for the target (realm unknown: asked with
-//!   none) go with the first request.
+//!   none) go with the first request. A `401` to them that offers another scheme
+//!   (Basic sent up front to a Digest server) is answered with it, as Apache does;
+//!   one for the same scheme is the answer.
 //! - Otherwise, a `401` is answered once, choosing among its `WWW-Authenticate`
 //!   challenges by strength: `Bearer` (with [`Credentials::Bearer`] only), then
 //!   `Digest` (RFC 7616: `MD5`, `SHA-256`, `SHA-512-256`, each also `-sess`;
@@ -24,12 +26,16 @@
 //!   `Basic`; [`Credentials::Basic`] answers both of the last two: the `401` is dropped (its
 //!   body drains, so the connection is reused) and the request is sent again with
 //!   the credentials for (target, realm). What comes back is returned, a second
-//!   `401` included: there is no loop. A body that cannot be sent twice
-//!   ([`Body::is_replayable`]) gets the `401` back.
+//!   `401` included, except one Digest challenge saying the nonce went stale
+//!   (`stale=true`), answered once more with the fresh nonce: there is no loop. A
+//!   body that cannot be sent twice ([`Body::is_replayable`]) gets the `401` back.
+//!   A Digest answer's `uri` is the request-target as sent (absolute-form to a
+//!   forward proxy); realm, nonce and user name are taken as UTF-8.
 //!
 //! Cost: to send the request again, the element keeps a copy of its head and of its
-//! (replayable) body while the first attempt runs: only when a provider is configured,
-//! authentication is enabled and the request has no `Authorization` yet.
+//! (replayable) body while each attempt runs: only when a provider is configured,
+//! authentication is enabled and the request has no `Authorization` of its own
+//! (with preemptive credentials too, for a challenge of another scheme).
 
 mod base64;
 mod challenge;
@@ -43,6 +49,7 @@ pub use scope::AuthScope;
 use std::sync::Arc;
 
 use hcx_exec::{Body, Error, ErrorKind, ResponseBody};
+use hcx_h1::{TargetForm, request_target};
 use http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use http::{Request, Response, StatusCode};
 
@@ -137,30 +144,61 @@ impl ExecHandler for AuthExec {
             return chain.proceed(request, scope);
         };
         let (mut head, body) = request.into_parts();
+        // The scheme of the credentials last sent, if any.
+        let mut sent: Option<&'static str> = None;
         if self.preemptive {
             if let Some(credentials) = self.provider.credentials(&target) {
                 head.headers
                     .try_insert(AUTHORIZATION, credentials.authorization(&target)?)?;
-                // Our credentials went out: a 401 now is an answer, not a challenge.
-                return chain.proceed(Request::from_parts(head, body), scope);
+                sent = Some(credentials.scheme());
             }
         }
-        let replay = body.try_clone().map(|copy| (head.clone(), copy));
-        let response = chain.proceed(Request::from_parts(head, body), scope)?;
-        if response.status() != StatusCode::UNAUTHORIZED {
-            return Ok(response);
+        let form = scope.route.target_form();
+        let mut replay = body.try_clone().map(|copy| (head.clone(), copy));
+        let mut response = chain.proceed(Request::from_parts(head, body), scope)?;
+        // At most two answers: a challenge, then (after a Digest answer) the same
+        // challenge with a fresh nonce (`stale=true`), or (after credentials sent up
+        // front) a challenge for another scheme. No loop beyond.
+        for _ in 0..2 {
+            if response.status() != StatusCode::UNAUTHORIZED {
+                break;
+            }
+            let Some((mut head, body)) = replay.take() else {
+                break;
+            };
+            let Some(answer) = self.answer(&response, &target, &head, form)? else {
+                break;
+            };
+            let go = match sent {
+                None => true,
+                // Only a nonce that went stale is answered again.
+                Some("Digest") if answer.scheme == "Digest" => answer.stale,
+                // A 401 to credentials of one scheme that offers another (Basic sent
+                // up front to a Digest server): answered, as Apache does.
+                Some(previous) => previous != answer.scheme,
+            };
+            if !go {
+                break;
+            }
+            // Dropping the 401 drains its body, so the answer can reuse the connection.
+            drop(response);
+            replay = body.try_clone().map(|copy| (head.clone(), copy));
+            head.headers.try_insert(AUTHORIZATION, answer.value)?;
+            sent = Some(answer.scheme);
+            response = chain.proceed(Request::from_parts(head, body), scope)?;
         }
-        let Some((mut head, body)) = replay else {
-            return Ok(response);
-        };
-        let Some(authorization) = self.answer(&response, &target, &head)? else {
-            return Ok(response);
-        };
-        // Dropping the 401 drains its body, so the answer can reuse the connection.
-        drop(response);
-        head.headers.try_insert(AUTHORIZATION, authorization)?;
-        chain.proceed(Request::from_parts(head, body), scope)
+        Ok(response)
     }
+}
+
+/// What answers a challenge.
+struct Answer {
+    /// `Bearer`, `Digest` or `Basic`.
+    scheme: &'static str,
+    /// The `Authorization` value, marked sensitive.
+    value: HeaderValue,
+    /// The challenge said the nonce of an earlier answer went stale (Digest).
+    stale: bool,
 }
 
 impl AuthExec {
@@ -175,7 +213,8 @@ impl AuthExec {
         response: &Response<ResponseBody>,
         target: &AuthScope,
         head: &http::request::Parts,
-    ) -> Result<Option<HeaderValue>, Error> {
+        form: TargetForm,
+    ) -> Result<Option<Answer>, Error> {
         let mut challenges = Vec::new();
         for value in response.headers().get_all(WWW_AUTHENTICATE) {
             challenge::parse(value.as_bytes(), &mut challenges);
@@ -192,14 +231,24 @@ impl AuthExec {
                 };
                 match (scheme, &credentials) {
                     ("Digest", Credentials::Basic { username, password }) => {
-                        let request_target = head.uri.path_and_query().map_or("/", |p| p.as_str());
+                        // The request-target as the encoder writes it on this hop's
+                        // route (absolute-form to a forward proxy, an empty path as
+                        // `/`): what the answer's `uri` repeats (RFC 7616 §3.4).
+                        let request_target = request_target(&head.method, &head.uri, form)
+                            .map_err(|e| {
+                                Error::new(
+                                    ErrorKind::InvalidRequest,
+                                    "the request cannot be sent as it is",
+                                )
+                                .with_source(e)
+                            })?;
                         let cnonce = digest::client_nonce()?;
                         let Some(text) = digest::authorization(
                             offered,
                             username,
                             password,
                             &head.method,
-                            request_target,
+                            &request_target,
                             &cnonce,
                         ) else {
                             // A challenge asking for what is not supported: another
@@ -213,10 +262,21 @@ impl AuthExec {
                             )
                         })?;
                         value.set_sensitive(true);
-                        return Ok(Some(value));
+                        let stale = offered
+                            .param("stale")
+                            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+                        return Ok(Some(Answer {
+                            scheme: "Digest",
+                            value,
+                            stale,
+                        }));
                     }
                     (_, credentials) if credentials.scheme() == scheme => {
-                        return credentials.authorization(&scope).map(Some);
+                        return Ok(Some(Answer {
+                            scheme: credentials.scheme(),
+                            value: credentials.authorization(&scope)?,
+                            stale: false,
+                        }));
                     }
                     _ => {}
                 }
