@@ -9,7 +9,7 @@ mod common;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{SAFETY, TestResult};
+use common::{PATIENT, SAFETY, TestResult, facts, in_background};
 use hcx::chain::Context;
 use hcx::{
     AbortHandle, Body, Client, CloseReason, Error, ErrorKind, RequestProgress, ResponseBody,
@@ -23,35 +23,6 @@ fn get(url: &str, abort: &AbortHandle) -> Result<Request<Body>, http::Error> {
     request.extensions_mut().insert(abort.clone());
     Ok(request)
 }
-
-/// Runs `work` on another thread; its result, or an error if it has not ended within
-/// [`SAFETY`] (a lost abort fails the test instead of hanging it).
-fn in_background<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> impl FnOnce() -> Result<T, String> {
-    let (done, result) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(work());
-    });
-    move || {
-        result
-            .recv_timeout(SAFETY)
-            .map_err(|_| "the aborted request did not end".to_string())
-    }
-}
-
-/// What an error says of the exchange: kind, progress, and whether a response began.
-fn facts(error: &Error) -> (ErrorKind, RequestProgress, bool) {
-    (
-        error.kind(),
-        error.request_progress(),
-        error.is_response_started(),
-    )
-}
-
-/// Longer than [`SAFETY`]: a wait the abort does not end fails the test before its
-/// own timeout could end it (and be reported as the abort).
-const PATIENT: Duration = Duration::from_secs(60);
 
 fn client() -> Result<Client, hcx::Error> {
     Client::builder()

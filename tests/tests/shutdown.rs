@@ -5,38 +5,9 @@
 
 mod common;
 
-use std::sync::mpsc;
-use std::time::Duration;
-
-use common::{SAFETY, TestResult};
-use hcx::{Client, Error, ErrorKind, RequestProgress};
+use common::{PATIENT, SAFETY, TestResult, facts, in_background};
+use hcx::{Client, ErrorKind, RequestProgress};
 use hcx_testserver::{Reply, TestCa, TestServer};
-
-/// Longer than [`SAFETY`]: only the shutdown can end a wait in time.
-const PATIENT: Duration = Duration::from_secs(60);
-
-/// Runs `work` on another thread; its result, or an error after [`SAFETY`].
-fn in_background<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> impl FnOnce() -> Result<T, String> {
-    let (done, result) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(work());
-    });
-    move || {
-        result
-            .recv_timeout(SAFETY)
-            .map_err(|_| "the request in flight did not end".to_string())
-    }
-}
-
-fn facts(error: &Error) -> (ErrorKind, RequestProgress, bool) {
-    (
-        error.kind(),
-        error.request_progress(),
-        error.is_response_started(),
-    )
-}
 
 #[test]
 fn a_request_waiting_for_its_response_fails_at_once() -> TestResult {

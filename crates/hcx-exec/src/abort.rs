@@ -216,6 +216,27 @@ impl AbortHandle {
         Ok(())
     }
 
+    /// After a race of connect attempts: keeps only the winner's socket (the one bound
+    /// to `local`), so the losers' second descriptors close now, and a loser that
+    /// connected is not held open (no FIN sent) until the connect ends.
+    pub(crate) fn keep_connecting(&self, local: std::net::SocketAddr) {
+        let losers: Vec<TcpStream> = {
+            let mut current = self.shared.target();
+            match &mut *current {
+                Target::Connecting(sockets) => {
+                    let (winner, losers): (Vec<_>, Vec<_>) = sockets
+                        .drain(..)
+                        .partition(|s| s.local_addr().ok() == Some(local));
+                    *sockets = winner;
+                    losers
+                }
+                _ => Vec::new(),
+            }
+        };
+        // Closed outside the lock.
+        drop(losers);
+    }
+
     /// Takes back what [`watch`](Self::watch) registered; `true` if the request was
     /// aborted (then the connection, whose socket may be shut down, must not be
     /// pooled).
@@ -305,6 +326,30 @@ mod tests {
                 "the request was aborted while leasing".to_string()
             ))
         );
+        Ok(())
+    }
+
+    #[test]
+    fn after_a_race_only_the_winner_is_left_to_the_abort() -> std::io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let abort = AbortHandle::new();
+        let mut attempts = Vec::new();
+        for _ in 0..3 {
+            let stream = TcpStream::connect(listener.local_addr()?)?;
+            let (peer, _) = listener.accept()?;
+            abort.add_connecting(stream.try_clone()?)?;
+            attempts.push((stream, peer));
+        }
+        abort.keep_connecting(attempts[1].0.local_addr()?);
+        abort.abort();
+        // The winner is shut down; the losers' descriptors were let go, not shut down.
+        assert_eq!((&attempts[1].0).read(&mut [0u8; 1])?, 0);
+        for i in [0, 2] {
+            std::io::Write::write_all(&mut &attempts[i].0, b"x")?;
+            let mut byte = [0u8; 1];
+            (&attempts[i].1).read_exact(&mut byte)?;
+            assert_eq!(&byte, b"x", "loser {i} untouched");
+        }
         Ok(())
     }
 }

@@ -90,3 +90,33 @@ pub fn trusting(
             .with_no_client_auth(),
     ))
 }
+
+/// Longer than [`SAFETY`]: a client wait that only an abort or a shutdown may end in
+/// time (if it does not, the test fails at [`SAFETY`] before this timeout could end
+/// the wait and be taken for it).
+pub const PATIENT: Duration = Duration::from_secs(60);
+
+/// Runs `work` on another thread; its result, or an error if it has not ended within
+/// [`SAFETY`] (a request that was to be ended fails the test instead of hanging it).
+pub fn in_background<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> impl FnOnce() -> Result<T, String> {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(work());
+    });
+    move || {
+        result
+            .recv_timeout(SAFETY)
+            .map_err(|_| "the request in flight did not end".to_string())
+    }
+}
+
+/// What an error says of the exchange: kind, progress, and whether a response began.
+pub fn facts(error: &hcx::Error) -> (hcx::ErrorKind, hcx::RequestProgress, bool) {
+    (
+        error.kind(),
+        error.request_progress(),
+        error.is_response_started(),
+    )
+}

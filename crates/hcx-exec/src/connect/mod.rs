@@ -77,7 +77,15 @@ fn connect_tcp_with(
             ));
         }
         [addr] => connect_single(*addr, deadline, socket, abort),
-        addrs => happy_eyeballs::race(addrs, deadline, attempt_delay, socket, abort),
+        addrs => {
+            let won = happy_eyeballs::race(addrs, deadline, attempt_delay, socket, abort);
+            if let (Ok(stream), Some(abort)) = (&won, abort) {
+                if let Ok(local) = stream.local_addr() {
+                    abort.keep_connecting(local);
+                }
+            }
+            won
+        }
     };
     outcome.map_err(|failure| failure.into_error(host, port, timeout, addrs.len()))
 }
