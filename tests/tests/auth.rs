@@ -664,3 +664,71 @@ fn basic_sent_up_front_to_a_digest_server_is_followed_by_the_digest_answer() -> 
     assert_eq!(schemes, [Some("Basic"), Some("Digest")]);
     Ok(())
 }
+
+/// The `nc` of a request's Digest answer.
+fn nonce_count(request: &RecordedRequest) -> Option<String> {
+    let params = request.header("authorization").and_then(digest_params)?;
+    params
+        .into_iter()
+        .find(|(name, _)| name == "nc")
+        .map(|(_, value)| value)
+}
+
+#[test]
+fn a_digest_session_answers_the_next_requests_up_front() -> TestResult {
+    let server = digest_server()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        false,
+    )?;
+    for _ in 0..3 {
+        assert_eq!(client.get(server.url("/"))?.status(), 200);
+    }
+    // One challenge, then every request answered up front with the nonce counted on.
+    let seen = server.requests();
+    let counts: Vec<_> = seen.iter().map(nonce_count).collect();
+    assert_eq!(
+        counts,
+        [
+            None,
+            Some("00000001".to_owned()),
+            Some("00000002".to_owned()),
+            Some("00000003".to_owned())
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_session_the_server_no_longer_takes_is_challenged_afresh() -> TestResult {
+    // A server that takes each nonce once (as one that forgot it, or restarted):
+    // a session's answer (nc 2) gets a plain 401, answered as a new challenge.
+    let server = TestServer::builder()
+        .default_fn(|request: &RecordedRequest| {
+            if nonce_count(request).as_deref() == Some("00000001")
+                && digest_answer_ok(request, "alice", "s3cret")
+            {
+                Reply::ok().body("in")
+            } else {
+                Reply::new(401u16).header("www-authenticate", DIGEST_CHALLENGE)
+            }
+        })
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        false,
+    )?;
+    assert_eq!(client.get(server.url("/"))?.status(), 200);
+    assert_eq!(client.get(server.url("/"))?.status(), 200);
+    let counts: Vec<_> = server.requests().iter().map(nonce_count).collect();
+    assert_eq!(
+        counts,
+        [
+            None,
+            Some("00000001".to_owned()),
+            Some("00000002".to_owned()),
+            Some("00000001".to_owned())
+        ]
+    );
+    Ok(())
+}

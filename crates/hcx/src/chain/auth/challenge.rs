@@ -2,7 +2,7 @@
 //! anything it cannot read is skipped up to the next comma.
 
 /// One challenge: its scheme as sent, and its `realm` parameter if any.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Challenge {
     pub(super) scheme: String,
     pub(super) realm: Option<String>,

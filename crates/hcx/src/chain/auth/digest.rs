@@ -76,8 +76,9 @@ pub(super) fn client_nonce() -> Result<String, Error> {
 
 /// The `Authorization` value (without its sensitivity mark) that answers `challenge`
 /// for `username` and `password`, for a request with `method` to `target` (its
-/// request-target, as sent); `None` when the challenge asks for something not
-/// supported (see the module). `cnonce` is used when the challenge has a `qop`.
+/// request-target, as sent), the first use of the nonce; `None` when the challenge
+/// asks for something not supported (see the module). `cnonce` is used when the
+/// challenge has a `qop`.
 pub(super) fn authorization(
     challenge: &Challenge,
     username: &str,
@@ -85,6 +86,20 @@ pub(super) fn authorization(
     method: &Method,
     target: &str,
     cnonce: &str,
+) -> Option<String> {
+    authorization_nc(challenge, username, password, method, target, cnonce, 1)
+}
+
+/// [`authorization`] for the `nc`-th use of the challenge's nonce (a nonce kept from
+/// an earlier exchange is used again with the count one higher, RFC 7616 §3.4).
+pub(super) fn authorization_nc(
+    challenge: &Challenge,
+    username: &str,
+    password: &str,
+    method: &Method,
+    target: &str,
+    cnonce: &str,
+    nc: u32,
 ) -> Option<String> {
     let nonce = challenge.param("nonce")?;
     let (algorithm, sess) = Algorithm::parse(challenge.param("algorithm"))?;
@@ -102,7 +117,7 @@ pub(super) fn authorization(
         }
     };
     let realm = challenge.param("realm").unwrap_or("");
-    let nc = "00000001";
+    let nc = format!("{nc:08x}");
     let mut ha1 = algorithm.hex(&format!("{username}:{realm}:{password}"));
     if sess {
         ha1 = algorithm.hex(&format!("{ha1}:{nonce}:{cnonce}"));

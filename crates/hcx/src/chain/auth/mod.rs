@@ -31,6 +31,10 @@
 //!   body that cannot be sent twice ([`Body::is_replayable`]) gets the `401` back.
 //!   A Digest answer's `uri` is the request-target as sent (absolute-form to a
 //!   forward proxy); realm, nonce and user name are taken as UTF-8.
+//! - A Digest challenge whose answer was accepted is kept per target, as Apache's
+//!   `AuthCache` keeps a `DigestScheme`: later requests there answer it up front
+//!   (nonce count one higher, fresh client nonce), one round trip instead of two; a
+//!   plain `401` to such an answer is answered as a new challenge.
 //!
 //! Cost: to send the request again, the element keeps a copy of its head and of its
 //! (replayable) body while each attempt runs: only when a provider is configured,
@@ -46,7 +50,8 @@ mod scope;
 pub use credentials::{BasicCredentialsProvider, Credentials, CredentialsProvider};
 pub use scope::AuthScope;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use hcx_exec::{Body, Error, ErrorKind, ResponseBody};
 use hcx_h1::{TargetForm, request_target};
@@ -54,6 +59,7 @@ use http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use http::{Request, Response, StatusCode};
 
 use super::{Chain, ExecHandler, Scope};
+use challenge::Challenge;
 
 /// The builder's settings for this layer. The default has no credentials provider:
 /// [`handler`] returns `None` and AUTH is absent from the chain.
@@ -69,6 +75,7 @@ pub(crate) fn handler(settings: &Settings) -> Option<Arc<dyn ExecHandler>> {
     Some(Arc::new(AuthExec {
         provider,
         preemptive: settings.preemptive,
+        digest_sessions: Mutex::default(),
     }))
 }
 
@@ -125,7 +132,22 @@ impl crate::ClientBuilder {
 struct AuthExec {
     provider: Arc<dyn CredentialsProvider>,
     preemptive: bool,
+    /// The Digest challenge last answered with success, per target (scheme, host,
+    /// port), and how many times its nonce was used: the next request to the target
+    /// answers it up front (nonce count one higher), saving the round trip of a
+    /// challenge, as Apache's `AuthCache` does with a `DigestScheme`.
+    digest_sessions: Mutex<HashMap<AuthScope, DigestSession>>,
 }
+
+/// A Digest challenge kept for the next requests to its target.
+struct DigestSession {
+    challenge: Challenge,
+    /// Uses of its nonce so far.
+    nc: u32,
+}
+
+/// At most this many targets keep a Digest session (the map is emptied past it).
+const MAX_DIGEST_SESSIONS: usize = 256;
 
 impl ExecHandler for AuthExec {
     fn execute(
@@ -144,16 +166,24 @@ impl ExecHandler for AuthExec {
             return chain.proceed(request, scope);
         };
         let (mut head, body) = request.into_parts();
+        let form = scope.route.target_form();
         // The scheme of the credentials last sent, if any.
         let mut sent: Option<&'static str> = None;
-        if self.preemptive {
+        // Sent up front from a Digest session kept from an earlier request.
+        let mut from_session = false;
+        if let Some(value) = self.session_answer(&target, &head, form)? {
+            head.headers.try_insert(AUTHORIZATION, value)?;
+            sent = Some("Digest");
+            from_session = true;
+        } else if self.preemptive {
             if let Some(credentials) = self.provider.credentials(&target) {
                 head.headers
                     .try_insert(AUTHORIZATION, credentials.authorization(&target)?)?;
                 sent = Some(credentials.scheme());
             }
         }
-        let form = scope.route.target_form();
+        // The Digest challenge last answered, kept if its answer is accepted.
+        let mut answered_digest: Option<Challenge> = None;
         let mut replay = body.try_clone().map(|copy| (head.clone(), copy));
         let mut response = chain.proceed(Request::from_parts(head, body), scope)?;
         // At most two answers: a challenge, then (after a Digest answer) the same
@@ -171,8 +201,9 @@ impl ExecHandler for AuthExec {
             };
             let go = match sent {
                 None => true,
-                // Only a nonce that went stale is answered again.
-                Some("Digest") if answer.scheme == "Digest" => answer.stale,
+                // Only a nonce that went stale is answered again, or any challenge to
+                // a kept session's answer (the server may have forgotten its nonce).
+                Some("Digest") if answer.scheme == "Digest" => answer.stale || from_session,
                 // A 401 to credentials of one scheme that offers another (Basic sent
                 // up front to a Digest server): answered, as Apache does.
                 Some(previous) => previous != answer.scheme,
@@ -185,10 +216,109 @@ impl ExecHandler for AuthExec {
             replay = body.try_clone().map(|copy| (head.clone(), copy));
             head.headers.try_insert(AUTHORIZATION, answer.value)?;
             sent = Some(answer.scheme);
+            from_session = false;
+            answered_digest = answer.digest;
             response = chain.proceed(Request::from_parts(head, body), scope)?;
         }
+        self.keep_session(target, &response, answered_digest, from_session);
         Ok(response)
     }
+}
+
+impl AuthExec {
+    /// The answer to `target`'s kept Digest challenge, its nonce used once more;
+    /// `None` without a session (or credentials for it).
+    fn session_answer(
+        &self,
+        target: &AuthScope,
+        head: &http::request::Parts,
+        form: TargetForm,
+    ) -> Result<Option<HeaderValue>, Error> {
+        let (challenge, nc) = {
+            let mut sessions = self.sessions();
+            let Some(session) = sessions.get_mut(target) else {
+                return Ok(None);
+            };
+            session.nc = session.nc.saturating_add(1);
+            (session.challenge.clone(), session.nc)
+        };
+        let mut scope = target.clone();
+        scope.realm.clone_from(&challenge.realm);
+        let Some(Credentials::Basic { username, password }) = self.provider.credentials(&scope)
+        else {
+            return Ok(None);
+        };
+        let request_target = sent_target(head, form)?;
+        let cnonce = digest::client_nonce()?;
+        let Some(text) = digest::authorization_nc(
+            &challenge,
+            &username,
+            &password,
+            &head.method,
+            &request_target,
+            &cnonce,
+            nc,
+        ) else {
+            return Ok(None);
+        };
+        digest_value(&text, &scope).map(Some)
+    }
+
+    /// After the exchange: keeps the Digest challenge whose answer was accepted for
+    /// the next requests to `target`; forgets a kept one the server refused.
+    fn keep_session(
+        &self,
+        target: AuthScope,
+        response: &Response<ResponseBody>,
+        answered: Option<Challenge>,
+        refused_from_session: bool,
+    ) {
+        let accepted = response.status() != StatusCode::UNAUTHORIZED;
+        match answered {
+            Some(challenge) if accepted => {
+                let mut sessions = self.sessions();
+                if sessions.len() >= MAX_DIGEST_SESSIONS && !sessions.contains_key(&target) {
+                    sessions.clear();
+                }
+                sessions.insert(target, DigestSession { challenge, nc: 1 });
+            }
+            _ if !accepted && refused_from_session => {
+                self.sessions().remove(&target);
+            }
+            _ => {}
+        }
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, HashMap<AuthScope, DigestSession>> {
+        self.digest_sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The request-target as the encoder writes it on a route of `form` (absolute-form to
+/// a forward proxy, an empty path as `/`): what a Digest answer's `uri` repeats
+/// (RFC 7616 §3.4).
+fn sent_target(head: &http::request::Parts, form: TargetForm) -> Result<String, Error> {
+    request_target(&head.method, &head.uri, form).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidRequest,
+            "the request cannot be sent as it is",
+        )
+        .with_source(e)
+    })
+}
+
+/// A Digest answer as a sensitive header value.
+fn digest_value(text: &str, scope: &AuthScope) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::from_bytes(text.as_bytes()).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidRequest,
+            format!("the Digest answer for {scope} is not a valid field value"),
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// What answers a challenge.
@@ -199,6 +329,8 @@ struct Answer {
     value: HeaderValue,
     /// The challenge said the nonce of an earlier answer went stale (Digest).
     stale: bool,
+    /// The Digest challenge answered, to keep if the answer is accepted.
+    digest: Option<Challenge>,
 }
 
 impl AuthExec {
@@ -231,17 +363,7 @@ impl AuthExec {
                 };
                 match (scheme, &credentials) {
                     ("Digest", Credentials::Basic { username, password }) => {
-                        // The request-target as the encoder writes it on this hop's
-                        // route (absolute-form to a forward proxy, an empty path as
-                        // `/`): what the answer's `uri` repeats (RFC 7616 §3.4).
-                        let request_target = request_target(&head.method, &head.uri, form)
-                            .map_err(|e| {
-                                Error::new(
-                                    ErrorKind::InvalidRequest,
-                                    "the request cannot be sent as it is",
-                                )
-                                .with_source(e)
-                            })?;
+                        let request_target = sent_target(head, form)?;
                         let cnonce = digest::client_nonce()?;
                         let Some(text) = digest::authorization(
                             offered,
@@ -255,13 +377,7 @@ impl AuthExec {
                             // challenge (Basic, say) may still be answered.
                             continue;
                         };
-                        let mut value = HeaderValue::from_bytes(text.as_bytes()).map_err(|_| {
-                            Error::new(
-                                ErrorKind::InvalidRequest,
-                                format!("the Digest answer for {scope} is not a valid field value"),
-                            )
-                        })?;
-                        value.set_sensitive(true);
+                        let value = digest_value(&text, &scope)?;
                         let stale = offered
                             .param("stale")
                             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -269,6 +385,7 @@ impl AuthExec {
                             scheme: "Digest",
                             value,
                             stale,
+                            digest: Some(offered.clone()),
                         }));
                     }
                     (_, credentials) if credentials.scheme() == scheme => {
@@ -276,6 +393,7 @@ impl AuthExec {
                             scheme: credentials.scheme(),
                             value: credentials.authorization(&scope)?,
                             stale: false,
+                            digest: None,
                         }));
                     }
                     _ => {}
