@@ -66,7 +66,9 @@
 //! a connection was closed ([`CloseReason`], counted in [`Client::stats`]), a
 //! keep-alive ends before the server's does, response bodies release their connection
 //! at their end, and an opt-in evictor thread closes idle connections when they fall
-//! due. Blocking I/O, one thread per request.
+//! due. Blocking I/O, one thread per request: another thread ends one with its
+//! [`AbortHandle`] (Apache's `abort()`/`cancel()`), or every request in flight with
+//! [`PoolingConnectionManager::shutdown_immediate`].
 //!
 //! HTTPS runs on rustls (feature `rustls`, default): the bundled webpki roots, or a
 //! `rustls::ClientConfig` of your own ([`ClientBuilder::tls_config`]); a client
