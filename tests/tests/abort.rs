@@ -272,26 +272,13 @@ fn an_abort_before_a_retry_wait_skips_it_and_sends_nothing_more() -> TestResult 
     Ok(())
 }
 
-/// Signals RETRY's decision to retry (it then waits).
-struct Retrying(std::sync::Mutex<Option<mpsc::Sender<()>>>);
-
-impl hcx::EventListener for Retrying {
-    fn retry(&self, _event: &hcx::RetryEvent<'_>) {
-        if let Some(tx) = self.0.lock().ok().and_then(|mut s| s.take()) {
-            let _ = tx.send(());
-        }
-    }
-}
-
 #[test]
 fn an_abort_ends_the_default_wait_before_a_retry() -> TestResult {
     // 25 s of `Retry-After` (the default cap is 30 s): only the abort ends the wait
     // within SAFETY.
     let server = busy_server("25")?;
-    let (retrying, waiting) = mpsc::channel();
-    let client = Client::builder()
-        .event_listener(Retrying(std::sync::Mutex::new(Some(retrying))))
-        .build()?;
+    let (retrying, waiting) = common::Retrying::new();
+    let client = Client::builder().event_listener(retrying).build()?;
     let abort = AbortHandle::new();
     let request = get(&server.url("/busy"), &abort)?;
     let outcome = in_background({

@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{PATIENT, SAFETY, TestResult, facts, in_background};
 use hcx::{Client, ErrorKind, RequestProgress};
 use hcx_testserver::{Reply, TestCa, TestServer};
@@ -111,5 +113,109 @@ fn plain_shutdown_lets_a_request_in_flight_finish() -> TestResult {
     // The body still reads: plain shutdown aborts nothing in flight.
     assert_eq!(response.into_body().into_string()?, "finished");
     assert_eq!(client.stats().pool.leased, 0);
+    Ok(())
+}
+
+#[test]
+fn a_proxy_tunnel_being_opened_is_ended() -> TestResult {
+    // A proxy that accepts and never answers the CONNECT.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let proxy_url = format!("http://{}", proxy.local_addr()?);
+    let client = Client::builder()
+        .proxy(hcx::Proxy::from_url(&proxy_url)?)
+        .connect_timeout(PATIENT)
+        .response_timeout(Some(PATIENT))
+        .build()?;
+    let outcome = in_background({
+        let client = client.clone();
+        move || client.get("https://origin.test/").map(|r| r.status())
+    });
+    let (_silent, _) = proxy.accept()?;
+    client.connection_manager().shutdown_immediate();
+    let error = outcome()?.err().ok_or("the shutdown ends the tunnel")?;
+    assert_eq!(
+        facts(&error),
+        (ErrorKind::Shutdown, RequestProgress::NotStarted, false),
+        "{error:#}"
+    );
+    Ok(())
+}
+
+fn busy_server() -> std::io::Result<TestServer> {
+    // 25 s of `Retry-After` (under the default cap of 30 s).
+    TestServer::builder()
+        .default_reply(Reply::new(503u16).header("retry-after", "25").body("busy"))
+        .start()
+}
+
+#[test]
+fn the_wait_before_a_retry_is_ended() -> TestResult {
+    let server = busy_server()?;
+    let (retrying, waiting) = common::Retrying::new();
+    let client = Client::builder().event_listener(retrying).build()?;
+    let url = server.url("/");
+    let outcome = in_background({
+        let client = client.clone();
+        move || client.get(url).map(|r| r.status())
+    });
+    waiting.recv_timeout(SAFETY)?;
+    client.connection_manager().shutdown_immediate();
+    let error = outcome()?.err().ok_or("the shutdown ends the wait")?;
+    assert_eq!(error.kind(), ErrorKind::Shutdown, "{error:#}");
+    assert_eq!(server.stats().requests_received, 1);
+    Ok(())
+}
+
+/// Retries every failure, up to five attempts.
+struct RetryAll;
+
+impl hcx::RetryStrategy for RetryAll {
+    fn retry_on_error(
+        &self,
+        _: &http::Request<()>,
+        _: &hcx::Error,
+        attempt: u32,
+        _: &hcx::chain::Context,
+    ) -> bool {
+        attempt < 5
+    }
+
+    fn retry_on_response(
+        &self,
+        _: &http::Request<()>,
+        _: &http::Response<hcx::ResponseBody>,
+        _: u32,
+        _: &hcx::chain::Context,
+    ) -> Option<Duration> {
+        None
+    }
+}
+
+#[test]
+fn a_request_ended_by_the_shutdown_is_not_retried_whatever_the_strategy() -> TestResult {
+    let server = TestServer::builder()
+        .default_reply(Reply::stall())
+        .start()?;
+    let client = Client::builder()
+        .response_timeout(Some(PATIENT))
+        .retry_strategy(RetryAll)
+        .build()?;
+    let url = server.url("/");
+    let outcome = in_background({
+        let client = client.clone();
+        move || {
+            let mut context = hcx::chain::Context::new();
+            let request = http::Request::get(url).body(hcx::Body::empty());
+            let result = request
+                .map_err(|e| e.to_string())
+                .map(|r| client.execute_in(r, &mut context).map(|r| r.status()));
+            (result, context.attempts())
+        }
+    });
+    server.wait_for_requests(1, SAFETY)?;
+    client.connection_manager().shutdown_immediate();
+    let (result, attempts) = outcome()?;
+    assert_eq!(result?.err().map(|e| e.kind()), Some(ErrorKind::Shutdown));
+    assert_eq!(attempts, 1, "RETRY gave up at the shutdown");
     Ok(())
 }

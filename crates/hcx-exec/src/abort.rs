@@ -132,12 +132,18 @@ impl AbortHandle {
     }
 
     /// Waits `timeout`, or less if the request is aborted meanwhile: `true` when it
-    /// was (at once if it was already). The RETRY layer's default wait before a retry.
+    /// was (at once if it was already).
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.wait_timeout_or(timeout, || false)
+    }
+
+    /// [`wait_timeout`](Self::wait_timeout), also ending when `stop` holds, looked at
+    /// on each [`wake`](Self::wake). `true` when aborted or stopped.
+    pub(crate) fn wait_timeout_or(&self, timeout: Duration, stop: impl Fn() -> bool) -> bool {
         let deadline = Instant::now().checked_add(timeout);
         let mut guard = self.shared.target();
         loop {
-            if self.shared.aborted.load(Ordering::Acquire) {
+            if self.shared.aborted.load(Ordering::Acquire) || stop() {
                 return true;
             }
             guard = match deadline {
@@ -190,6 +196,15 @@ impl AbortHandle {
         // Socket handles it held (the connect attempts') are closed outside the lock.
         drop(replaced);
         Ok(())
+    }
+
+    /// Wakes a [`wait_timeout_or`](Self::wait_timeout_or) to look at its `stop`
+    /// again (under the lock, so a waiter between its look and its sleep is not
+    /// missed).
+    pub(crate) fn wake(&self) {
+        let guard = self.shared.target();
+        self.shared.aborted_signal.notify_all();
+        drop(guard);
     }
 
     /// Adds the socket of a connect attempt about to start (a second handle on it): an

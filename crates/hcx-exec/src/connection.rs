@@ -97,16 +97,9 @@ impl Connection {
             tcp: start.elapsed(),
             ..ConnectTimings::default()
         };
-        let stream = if route.is_tunnelled() {
-            let began = Instant::now();
-            let stream = crate::tunnel::open(stream, route, deadline, timeout)?;
-            timings.tunnel = Some(began.elapsed());
-            stream
-        } else {
-            stream
-        };
         // Shared with the manager's list of live connections, which
-        // `shutdown_immediate` shuts down, and with an abort.
+        // `shutdown_immediate` shuts down (the tunnel and the TLS handshake too, from
+        // here on), and with an abort.
         let stream = Arc::new(stream);
         let entry = match live {
             Some(live) => Some(live.register(id, &stream).ok_or_else(|| {
@@ -116,6 +109,14 @@ impl Connection {
                 )
             })?),
             None => None,
+        };
+        let stream = if route.is_tunnelled() {
+            let began = Instant::now();
+            let stream = crate::tunnel::open(stream, route, deadline, timeout)?;
+            timings.tunnel = Some(began.elapsed());
+            stream
+        } else {
+            stream
         };
         #[cfg(feature = "rustls")]
         let began = Instant::now();

@@ -5,12 +5,17 @@
 
 use std::collections::HashMap;
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use crate::abort::AbortHandle;
 
 /// Every live connection's socket, by connection id.
 #[derive(Default)]
 pub(crate) struct LiveSockets {
     inner: Mutex<Inner>,
+    /// Set by `shutdown_all` (under the lock, read without it).
+    closed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -18,6 +23,10 @@ struct Inner {
     /// Set by `shutdown_all`: a connection made after it is refused.
     closed: bool,
     sockets: HashMap<u64, Weak<TcpStream>>,
+    /// Waits in progress ([`PoolingConnectionManager::wait`](crate::PoolingConnectionManager::wait)),
+    /// woken by `shutdown_all`.
+    waiters: HashMap<u64, AbortHandle>,
+    next_waiter: u64,
 }
 
 impl LiveSockets {
@@ -47,19 +56,52 @@ impl LiveSockets {
     /// Refuses connections from now on and shuts down the socket of every live one
     /// (outside the lock: a system call each, which does not block).
     pub(crate) fn shutdown_all(&self) {
-        let sockets: Vec<Arc<TcpStream>> = {
+        let (sockets, waiters): (Vec<Arc<TcpStream>>, Vec<AbortHandle>) = {
             let mut inner = self.inner();
             inner.closed = true;
-            inner.sockets.values().filter_map(Weak::upgrade).collect()
+            self.closed.store(true, Ordering::Release);
+            (
+                inner.sockets.values().filter_map(Weak::upgrade).collect(),
+                inner.waiters.values().cloned().collect(),
+            )
         };
         for socket in sockets {
             let _ = socket.shutdown(Shutdown::Both);
+        }
+        for waiter in waiters {
+            waiter.wake();
         }
     }
 
     /// Whether [`shutdown_all`](Self::shutdown_all) has run.
     pub(crate) fn is_closed(&self) -> bool {
-        self.inner().closed
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Waits `delay`, ending early when `abort` aborts or
+    /// [`shutdown_all`](Self::shutdown_all) runs.
+    pub(crate) fn wait(&self, delay: std::time::Duration, abort: Option<&AbortHandle>) {
+        let own;
+        let handle = match abort {
+            Some(abort) => abort,
+            None => {
+                own = AbortHandle::new();
+                &own
+            }
+        };
+        let key = {
+            let mut inner = self.inner();
+            if inner.closed {
+                return;
+            }
+            let key = inner.next_waiter;
+            inner.next_waiter = key.wrapping_add(1);
+            inner.waiters.insert(key, handle.clone());
+            key
+        };
+        handle.wait_timeout_or(delay, || self.is_closed());
+        let removed = self.inner().waiters.remove(&key);
+        drop(removed);
     }
 
     /// How many connections are registered.

@@ -562,15 +562,26 @@ impl PoolingConnectionManager {
     }
 
     /// [`shutdown`](Self::shutdown), and every connection a request holds is shut down
-    /// at once (its socket, in both directions): each request in flight fails with an
-    /// [`ErrorKind::Shutdown`] error that says how far it got, and a connect finishing
-    /// after this is refused. Apache: `close(CloseMode.IMMEDIATE)`; 4.5's `shutdown()`,
-    /// which closes leased connections too. A name lookup or a TCP connect under way
-    /// is not cut short (it fails when it ends).
+    /// at once (its socket, in both directions, a proxy tunnel or TLS handshake under
+    /// way included), and every [`wait`](Self::wait) (RETRY's before a retry) ends:
+    /// each request in flight fails with an [`ErrorKind::Shutdown`] error that says how
+    /// far it got, is not retried, and a connect finishing after this is refused.
+    /// Apache: `close(CloseMode.IMMEDIATE)`; 4.5's `shutdown()`, which closes leased
+    /// connections too. A name lookup or a TCP connect under way is not cut short (the
+    /// request fails when it ends, within the connect timeout), nor a retry sleeper of
+    /// your own.
     #[doc(alias("CloseMode.IMMEDIATE"))]
     pub fn shutdown_immediate(&self) {
         self.inner.pool.shutdown();
         self.inner.live.shutdown_all();
+    }
+
+    /// Waits `delay` on the calling thread, ending early when `abort` aborts or the
+    /// manager is shut down with [`shutdown_immediate`](Self::shutdown_immediate):
+    /// the `hcx` facade's default wait before a retry, for handlers of your own that
+    /// wait too.
+    pub fn wait(&self, delay: Duration, abort: Option<&AbortHandle>) {
+        self.inner.live.wait(delay, abort);
     }
 
     /// Whether [`shutdown_immediate`](Self::shutdown_immediate) has run: an exchange

@@ -110,9 +110,9 @@ pub(crate) fn set_tcp_timeout(stream: &TcpStream, timeout: Option<Duration>) -> 
     stream.set_write_timeout(timeout)
 }
 
-/// Shuts a connection's TCP socket down from another thread, ending a blocked read or
-/// write on it (and a connect, tunnel or handshake under way): what
-/// [`Transport::abort_socket`] gives an [`AbortHandle`](crate::AbortHandle).
+/// Shuts a connected TCP socket down from another thread, ending a blocked read or
+/// write on it: what [`Transport::abort_socket`] gives an
+/// [`AbortHandle`](crate::AbortHandle) for the exchange.
 pub struct SocketHandle(HandleRepr);
 
 enum HandleRepr {

@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -21,11 +22,11 @@ const REFUSAL_BODY_LIMIT: usize = 64 * 1024;
 /// 2xx, 407 included) is an [`ErrorKind::ProxyTunnel`] error carrying the proxy's
 /// status and headers.
 pub(crate) fn open(
-    mut sock: TcpStream,
+    sock: Arc<TcpStream>,
     route: &Route,
     deadline: Option<Instant>,
     timeout: Duration,
-) -> Result<TcpStream, Error> {
+) -> Result<Arc<TcpStream>, Error> {
     let Some(proxy) = &route.proxy else {
         return Ok(sock);
     };
@@ -78,7 +79,8 @@ pub(crate) fn open(
         }
     };
     set_timeouts(&sock, deadline).map_err(|e| io(e, "could not be set up"))?;
-    sock.write_all(&out)
+    (&*sock)
+        .write_all(&out)
         .map_err(|e| io(e, "could not be asked for"))?;
 
     let mut buf = BytesMut::with_capacity(1024);
@@ -89,7 +91,7 @@ pub(crate) fn open(
             RecvStep::Wait(call) => call,
         };
         set_timeouts(&sock, deadline).map_err(|e| io(e, "could not be set up"))?;
-        match sock.read(&mut chunk) {
+        match (&*sock).read(&mut chunk) {
             Ok(0) => {
                 return Err(Error::new(
                     ErrorKind::Connect,
@@ -136,7 +138,7 @@ pub(crate) fn open(
         if body.is_done() || set_timeouts(&sock, deadline).is_err() {
             break;
         }
-        match sock.read(&mut chunk) {
+        match (&*sock).read(&mut chunk) {
             Ok(n) if n > 0 => {
                 read += n;
                 buf.extend_from_slice(&chunk[..n]);

@@ -120,3 +120,22 @@ pub fn facts(error: &hcx::Error) -> (hcx::ErrorKind, hcx::RequestProgress, bool)
         error.is_response_started(),
     )
 }
+
+/// An event listener that signals RETRY's first decision to retry (it then waits).
+pub struct Retrying(std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>);
+
+impl Retrying {
+    /// The listener, and where its signal arrives.
+    pub fn new() -> (Self, std::sync::mpsc::Receiver<()>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (Retrying(std::sync::Mutex::new(Some(tx))), rx)
+    }
+}
+
+impl hcx::EventListener for Retrying {
+    fn retry(&self, _event: &hcx::RetryEvent<'_>) {
+        if let Some(tx) = self.0.lock().ok().and_then(|mut s| s.take()) {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -95,6 +95,7 @@ impl ExecHandler for RetryExec {
                 Err(error) => {
                     // An aborted request is never sent again, whatever the strategy.
                     if error.is_aborted()
+                        || error.is_shutdown()
                         || !self
                             .strategy
                             .retry_on_error(&head, &error, attempt, scope.context)
@@ -146,12 +147,9 @@ impl ExecHandler for RetryExec {
                     // The default wait ends at an abort too; a sleeper of your own is
                     // called as it is.
                     if !scope.is_aborted() {
-                        match (&self.sleeper, scope.abort_handle()) {
-                            (Some(sleeper), _) => sleeper.sleep(delay),
-                            (None, Some(abort)) => {
-                                abort.wait_timeout(delay);
-                            }
-                            (None, None) => std::thread::sleep(delay),
+                        match &self.sleeper {
+                            Some(sleeper) => sleeper.sleep(delay),
+                            None => scope.manager().wait(delay, scope.abort_handle()),
                         }
                     }
                 }
