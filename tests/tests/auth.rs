@@ -701,14 +701,20 @@ fn a_digest_session_answers_the_next_requests_up_front() -> TestResult {
 
 #[test]
 fn a_session_the_server_no_longer_takes_is_challenged_afresh() -> TestResult {
-    // A server that takes each nonce once (as one that forgot it, or restarted):
-    // a session's answer (nc 2) gets a plain 401, answered as a new challenge.
+    // A server that restarted: it refuses the session's answer to its old nonce
+    // (n0nce, nc 2) with a plain 401 and a new nonce, answered as a new challenge.
     let server = TestServer::builder()
         .default_fn(|request: &RecordedRequest| {
-            if nonce_count(request).as_deref() == Some("00000001")
-                && digest_answer_ok(request, "alice", "s3cret")
+            let first_use = nonce_count(request).as_deref() == Some("00000001");
+            if digest_answer_to(request, "alice", "s3cret", "n1nce")
+                || (first_use && digest_answer_ok(request, "alice", "s3cret"))
             {
                 Reply::ok().body("in")
+            } else if request.header("authorization").is_some() {
+                Reply::new(401u16).header(
+                    "www-authenticate",
+                    r#"Digest realm="vault", qop="auth", nonce="n1nce", opaque="0paque""#,
+                )
             } else {
                 Reply::new(401u16).header("www-authenticate", DIGEST_CHALLENGE)
             }
@@ -720,15 +726,102 @@ fn a_session_the_server_no_longer_takes_is_challenged_afresh() -> TestResult {
     )?;
     assert_eq!(client.get(server.url("/"))?.status(), 200);
     assert_eq!(client.get(server.url("/"))?.status(), 200);
+    assert_eq!(client.get(server.url("/"))?.status(), 200);
     let counts: Vec<_> = server.requests().iter().map(nonce_count).collect();
+    let expected = [
+        None,
+        Some("00000001"),
+        Some("00000002"),
+        Some("00000001"),
+        Some("00000002"),
+    ]
+    .map(|c| c.map(str::to_owned));
+    // The last is the new nonce's session, answered up front.
+    assert_eq!(counts, expected);
+    Ok(())
+}
+
+#[test]
+fn a_session_refused_once_is_forgotten_even_when_basic_then_answers() -> TestResult {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Digest at first; then, from `basic_only` on, Basic only.
+    let basic_only = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&basic_only);
+    let server = TestServer::builder()
+        .default_fn(move |request: &RecordedRequest| {
+            let ok = if flag.load(Ordering::SeqCst) {
+                request.header("authorization") == Some(ALICE)
+            } else {
+                digest_answer_ok(request, "alice", "s3cret")
+            };
+            if ok {
+                Reply::ok().body("in")
+            } else if flag.load(Ordering::SeqCst) {
+                Reply::new(401u16).header("www-authenticate", r#"Basic realm="vault""#)
+            } else {
+                Reply::new(401u16).header("www-authenticate", DIGEST_CHALLENGE)
+            }
+        })
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        true,
+    )?;
+    assert_eq!(client.get(server.url("/"))?.status(), 200); // Basic, then Digest
+    basic_only.store(true, Ordering::SeqCst);
+    assert_eq!(client.get(server.url("/"))?.status(), 200); // the session, then Basic
+    assert_eq!(client.get(server.url("/"))?.status(), 200); // Basic up front
+    let schemes: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| {
+            r.header("authorization")
+                .and_then(|a| a.split(' ').next())
+                .map(str::to_owned)
+        })
+        .collect();
+    let expected = ["Basic", "Digest", "Digest", "Basic", "Basic"].map(|s| Some(s.to_owned()));
+    assert_eq!(schemes, expected);
+    Ok(())
+}
+
+#[test]
+fn an_answer_after_a_refused_session_counts_the_nonce_on() -> TestResult {
+    use std::sync::Mutex;
+    // A server that takes each nonce count once, in order (a replay check), and
+    // refuses the first answer made from the session (as if it had raced another).
+    let last = Mutex::new(0u32);
+    let refused_once = Mutex::new(false);
+    let server = TestServer::builder()
+        .default_fn(move |request: &RecordedRequest| {
+            let nc = nonce_count(request).and_then(|n| u32::from_str_radix(&n, 16).ok());
+            if let (true, Some(nc)) = (digest_answer_ok(request, "alice", "s3cret"), nc) {
+                let mut refused = refused_once.lock().unwrap_or_else(|e| e.into_inner());
+                let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+                if nc == 2 && !*refused {
+                    *refused = true;
+                    *last = nc;
+                } else if nc > *last {
+                    *last = nc;
+                    return Reply::ok().body("in");
+                }
+            }
+            Reply::new(401u16).header("www-authenticate", DIGEST_CHALLENGE)
+        })
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        false,
+    )?;
+    assert_eq!(client.get(server.url("/"))?.status(), 200);
+    assert_eq!(client.get(server.url("/"))?.status(), 200);
+    let counts: Vec<_> = server.requests().iter().map(nonce_count).collect();
+    let expected =
+        [None, Some("00000001"), Some("00000002"), Some("00000003")].map(|c| c.map(str::to_owned));
     assert_eq!(
-        counts,
-        [
-            None,
-            Some("00000001".to_owned()),
-            Some("00000002".to_owned()),
-            Some("00000001".to_owned())
-        ]
+        counts, expected,
+        "the answer after the refusal is not a replay"
     );
     Ok(())
 }

@@ -79,6 +79,7 @@ pub(super) fn client_nonce() -> Result<String, Error> {
 /// request-target, as sent), the first use of the nonce; `None` when the challenge
 /// asks for something not supported (see the module). `cnonce` is used when the
 /// challenge has a `qop`.
+#[cfg(test)]
 pub(super) fn authorization(
     challenge: &Challenge,
     username: &str,

@@ -186,6 +186,8 @@ impl ExecHandler for AuthExec {
         let mut answered_digest: Option<Challenge> = None;
         let mut replay = body.try_clone().map(|copy| (head.clone(), copy));
         let mut response = chain.proceed(Request::from_parts(head, body), scope)?;
+        // A kept session the server refused is forgotten, whatever answers next.
+        let session_refused = from_session && response.status() == StatusCode::UNAUTHORIZED;
         // At most two answers: a challenge, then (after a Digest answer) the same
         // challenge with a fresh nonce (`stale=true`), or (after credentials sent up
         // front) a challenge for another scheme. No loop beyond.
@@ -220,7 +222,7 @@ impl ExecHandler for AuthExec {
             answered_digest = answer.digest;
             response = chain.proceed(Request::from_parts(head, body), scope)?;
         }
-        self.keep_session(target, &response, answered_digest, from_session);
+        self.keep_session(target, &response, answered_digest, session_refused);
         Ok(response)
     }
 }
@@ -271,21 +273,41 @@ impl AuthExec {
         target: AuthScope,
         response: &Response<ResponseBody>,
         answered: Option<Challenge>,
-        refused_from_session: bool,
+        session_refused: bool,
     ) {
         let accepted = response.status() != StatusCode::UNAUTHORIZED;
+        let mut sessions = self.sessions();
         match answered {
             Some(challenge) if accepted => {
-                let mut sessions = self.sessions();
-                if sessions.len() >= MAX_DIGEST_SESSIONS && !sessions.contains_key(&target) {
-                    sessions.clear();
+                // The same nonce keeps its count (other requests may have used it
+                // since); a new one starts at the one use just made.
+                let same_nonce = sessions
+                    .get(&target)
+                    .is_some_and(|s| s.challenge.param("nonce") == challenge.param("nonce"));
+                if !same_nonce {
+                    if sessions.len() >= MAX_DIGEST_SESSIONS && !sessions.contains_key(&target) {
+                        sessions.clear();
+                    }
+                    sessions.insert(target, DigestSession { challenge, nc: 1 });
                 }
-                sessions.insert(target, DigestSession { challenge, nc: 1 });
             }
-            _ if !accepted && refused_from_session => {
-                self.sessions().remove(&target);
+            _ if session_refused => {
+                sessions.remove(&target);
             }
             _ => {}
+        }
+    }
+
+    /// The nonce count for an answer to `offered`: one past the kept session's when it
+    /// holds the same nonce (a server that saw those counts refuses them again), else 1.
+    fn next_nonce_count(&self, target: &AuthScope, offered: &Challenge) -> u32 {
+        let mut sessions = self.sessions();
+        match sessions.get_mut(target) {
+            Some(session) if session.challenge.param("nonce") == offered.param("nonce") => {
+                session.nc = session.nc.saturating_add(1);
+                session.nc
+            }
+            _ => 1,
         }
     }
 
@@ -365,13 +387,15 @@ impl AuthExec {
                     ("Digest", Credentials::Basic { username, password }) => {
                         let request_target = sent_target(head, form)?;
                         let cnonce = digest::client_nonce()?;
-                        let Some(text) = digest::authorization(
+                        let nc = self.next_nonce_count(target, offered);
+                        let Some(text) = digest::authorization_nc(
                             offered,
                             username,
                             password,
                             &head.method,
                             &request_target,
                             &cnonce,
+                            nc,
                         ) else {
                             // A challenge asking for what is not supported: another
                             // challenge (Basic, say) may still be answered.

@@ -303,9 +303,12 @@ fn is_idempotent(request: &Request<()>) -> bool {
 }
 
 /// How the retry layer waits before a retry. The default sleeps on the calling
-/// thread, and ends early when the request is aborted ([`AbortHandle`](crate::AbortHandle));
-/// tests inject one that records the delay and returns (it is called as it is, abort
-/// or not). Any
+/// thread and ends early when the request is aborted ([`AbortHandle`](crate::AbortHandle))
+/// or the manager is shut down with
+/// [`shutdown_immediate`](crate::PoolingConnectionManager::shutdown_immediate)
+/// ([`PoolingConnectionManager::wait`](crate::PoolingConnectionManager::wait)); tests
+/// inject one that records the delay and returns. One of your own is called as it is
+/// (not after an abort), and is not cut short. Any
 /// `Fn(Duration) + Send + Sync` closure is one. No Apache equivalent (it sleeps on the
 /// thread).
 pub trait Sleeper: Send + Sync {
