@@ -50,9 +50,10 @@ pub struct GetArgs {
     pub verbose: bool,
 
     /// Abort the whole operation (connects, redirects and retries, the body to its
-    /// end) if it takes longer than this, as curl's --max-time (a name lookup under way
-    /// is not cut short) [default: no limit].
-    #[arg(short = 'm', long, value_name = "DUR", value_parser = parse_positive_duration)]
+    /// end) if it takes longer than this: seconds as curl's --max-time takes them (2,
+    /// 0.5) or a duration (500ms, 1m); a name lookup under way is not cut short
+    /// [default: no limit].
+    #[arg(short = 'm', long, value_name = "SECS|DUR", value_parser = parse_max_time)]
     pub max_time: Option<Duration>,
 
     /// What to send.
@@ -317,6 +318,17 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// curl's `--max-time`: plain (fractional) seconds, or a duration with its unit.
+fn parse_max_time(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() => {
+            Duration::try_from_secs_f64(secs).map_err(|_| format!("{text} seconds is too long"))
+        }
+        Ok(_) => Err("a positive number of seconds (or a duration: 500ms, 30s)".into()),
+        Err(_) => parse_positive_duration(text),
+    }
+}
+
 fn parse_validate_after(text: &str) -> Result<ValidateAfter, String> {
     if text.eq_ignore_ascii_case("never") {
         return Ok(ValidateAfter::Never);
@@ -426,6 +438,17 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn max_time_takes_curl_s_seconds_or_a_duration() -> Result<(), String> {
+        assert_eq!(parse_max_time("2")?, Duration::from_secs(2));
+        assert_eq!(parse_max_time("0.5")?, Duration::from_millis(500));
+        assert_eq!(parse_max_time("250ms")?, Duration::from_millis(250));
+        for bad in ["0", "-1", "inf", "NaN", "1e300", "soon"] {
+            assert!(parse_max_time(bad).is_err(), "{bad}");
+        }
+        Ok(())
     }
 
     #[test]

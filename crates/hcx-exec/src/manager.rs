@@ -555,8 +555,9 @@ impl PoolingConnectionManager {
     }
 
     /// Closes every idle connection and fails every lease, waiting or future; leased
-    /// connections are closed when given back. Apache: `close()`.
-    #[doc(alias("close"))]
+    /// connections are closed when given back, so requests in flight finish. Apache's
+    /// `close()` (and 4.5's `shutdown()`) close the leased ones too: that is
+    /// [`shutdown_immediate`](Self::shutdown_immediate).
     pub fn shutdown(&self) {
         self.inner.pool.shutdown();
     }
@@ -570,7 +571,7 @@ impl PoolingConnectionManager {
     /// connections too. A name lookup or a TCP connect under way is not cut short (the
     /// request fails when it ends, within the connect timeout), nor a retry sleeper of
     /// your own.
-    #[doc(alias("CloseMode.IMMEDIATE"))]
+    #[doc(alias("close", "CloseMode.IMMEDIATE"))]
     pub fn shutdown_immediate(&self) {
         self.inner.pool.shutdown();
         self.inner.live.shutdown_all();

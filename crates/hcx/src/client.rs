@@ -204,7 +204,10 @@ impl Client {
             .map_or_else(Vec::new, |learned| learned.bounds())
     }
 
-    /// The connection manager, for `close_idle`, `close_expired`, per-route stats.
+    /// The connection manager, for `close_idle`, `close_expired`, per-route stats, and
+    /// to close the client: `shutdown_immediate()` as Apache's `close()` (requests in
+    /// flight fail at once), or `shutdown()` (they finish first).
+    #[doc(alias("close", "CloseMode"))]
     pub fn connection_manager(&self) -> &PoolingConnectionManager {
         &self.inner.manager
     }

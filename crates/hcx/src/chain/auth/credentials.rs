@@ -12,8 +12,8 @@ use super::base64::base64;
 use super::scope::AuthScope;
 
 /// What the AUTH element sends. Apache HttpClient 5: `UsernamePasswordCredentials`
-/// (answered with `BasicScheme`) and `BearerToken`. `Debug` never shows the password
-/// or the token.
+/// (answering a `DigestScheme` or a `BasicScheme` challenge, the stronger first) and
+/// `BearerToken`. `Debug` never shows the password or the token.
 ///
 /// ```
 /// use hcx::chain::Credentials;
@@ -38,7 +38,10 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    /// User name and password for the `Basic` scheme.
+    /// A user name and password: they answer a `Digest` challenge (RFC 7616, only a
+    /// hash of the password is sent) or a `Basic` one (RFC 7617), Digest first when a
+    /// server offers both.
+    #[doc(alias("UsernamePasswordCredentials", "DigestScheme", "BasicScheme"))]
     pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
         Credentials::Basic {
             username: username.into(),
@@ -51,7 +54,9 @@ impl Credentials {
         Credentials::Bearer(token.into())
     }
 
-    /// The scheme these credentials answer: `"Basic"` or `"Bearer"`.
+    /// The scheme these credentials are sent with up front
+    /// ([`preemptive_auth`](crate::ClientBuilder::preemptive_auth)): `"Basic"` for a
+    /// user name and password (which answer a `Digest` challenge too), or `"Bearer"`.
     pub fn scheme(&self) -> &'static str {
         match self {
             Credentials::Basic { .. } => "Basic",
@@ -184,6 +189,7 @@ impl BasicCredentialsProvider {
     /// shared reference, so a provider shared with a client
     /// ([`shared_credentials_provider`](crate::ClientBuilder::shared_credentials_provider))
     /// can be updated while it serves. Apache: `setCredentials`.
+    #[doc(alias("setCredentials"))]
     pub fn set_credentials(&self, scope: AuthScope, credentials: Credentials) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         match entries.iter_mut().find(|(s, _)| *s == scope) {

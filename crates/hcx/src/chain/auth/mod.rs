@@ -119,9 +119,15 @@ impl crate::ClientBuilder {
     }
 
     /// Sends credentials with the first request, before any challenge, when the
-    /// provider has some for the target's scheme, host and port with no realm. Default
-    /// `false`, as in Apache (where preemptive Basic is an `AuthCache` primed by hand).
-    /// Without a [`credentials_provider`](Self::credentials_provider) it does nothing.
+    /// provider has some for the target's scheme, host and port with no realm: a user
+    /// name and password go as **Basic** (the password in base64, readable on plain
+    /// `http`), a token as Bearer. Default `false`, as in Apache (where preemptive
+    /// Basic is an `AuthCache` primed with a `BasicScheme` by hand). Against a Digest
+    /// server leave it off: the Digest answer then follows the 401, and later requests
+    /// answer up front from the kept Digest session (`AuthCache` with a
+    /// `DigestScheme`) without Basic. Without a
+    /// [`credentials_provider`](Self::credentials_provider) it does nothing.
+    #[doc(alias("AuthCache"))]
     pub fn preemptive_auth(mut self, enabled: bool) -> Self {
         self.auth.preemptive = enabled;
         self
