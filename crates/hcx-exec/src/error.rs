@@ -264,12 +264,13 @@ impl Error {
     /// timeout, anything else stays I/O. `what` says what was being done.
     pub(crate) fn exchange_io(e: io::Error, what: &str, timeout: Option<Duration>) -> Self {
         if is_timeout(&e) {
+            // The system's own word for it ("Resource temporarily unavailable", EAGAIN
+            // on Linux) says nothing more, and reads as another failure: no source.
             let after = timeout.map_or_else(String::new, |t| format!(" after {t:?}"));
             Error::new(
                 ErrorKind::ResponseTimeout,
                 format!("response timeout{after} while {what}"),
             )
-            .with_source(e)
         } else if tls_cause(&e).is_some() {
             // TLS 1.3 finishes the client's side of the handshake before the server
             // judges it: a refused client certificate arrives as an alert here.
@@ -623,7 +624,8 @@ mod tests {
         );
         assert!(err.is_response_timeout() && err.is_timeout());
         assert!(err.to_string().contains("50ms"), "{err}");
-        assert!(err.source().is_some());
+        // EAGAIN says nothing more and reads as another failure.
+        assert!(err.source().is_none());
     }
 
     #[test]

@@ -65,12 +65,12 @@ impl ExecRuntime {
         if matches!(error.kind(), ErrorKind::Aborted | ErrorKind::Shutdown) {
             return error;
         }
+        // What the shut-down socket made of the exchange (a close before the response,
+        // a reset) is its consequence, not its cause: not kept as the source, which
+        // would read as the server's doing.
         match &self.abort {
-            Some(abort) if abort.is_aborted() => aborted(when).with_source(error),
-            // The socket was shut down under the exchange: say why.
-            _ if self.manager.is_shut_down_immediately() => {
-                shut_down_under(when).with_source(error)
-            }
+            Some(abort) if abort.is_aborted() => aborted(when),
+            _ if self.manager.is_shut_down_immediately() => shut_down_under(when),
             _ => error,
         }
     }
@@ -336,7 +336,7 @@ fn connect_watched(
             .connect_abortable(connect_timeout, Some(abort))
             .map_err(|e| {
                 if abort.is_aborted() {
-                    aborted("while it connected").with_source(e)
+                    aborted("while it connected")
                 } else {
                     e
                 }
