@@ -146,8 +146,8 @@ pub use rustls;
 /// `MainClientExec`, the connection endpoint, the connection and its transport.
 pub mod exec {
     pub use hcx_exec::{
-        Connection, Endpoint, ExecRuntime, IdleConnectionEvictor, Leftover, MainExec, Transport,
-        is_secret_field, redact_userinfo,
+        Connection, Endpoint, ExecRuntime, IdleConnectionEvictor, Leftover, MainExec, SocketHandle,
+        Transport, is_secret_field, redact_userinfo,
     };
 }
 
