@@ -51,8 +51,8 @@ pub struct GetArgs {
 
     /// Abort the whole operation (connects, redirects and retries, the body to its
     /// end) if it takes longer than this: seconds as curl's --max-time takes them (2,
-    /// 0.5) or a duration (500ms, 1m); a name lookup under way is not cut short
-    /// [default: no limit].
+    /// 0.5) or a duration (500ms, 1m); a name lookup under way is not cut short. Exit
+    /// 28 when it runs out, as curl's [default: no limit].
     #[arg(short = 'm', long, value_name = "SECS|DUR", value_parser = parse_max_time)]
     pub max_time: Option<Duration>,
 

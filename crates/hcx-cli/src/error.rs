@@ -19,6 +19,9 @@ pub enum CliError {
     },
     /// Anything else, said in a sentence. Exit 1.
     Other(String),
+    /// `hcx get --max-time` ran out: the request was aborted (its error, which says
+    /// so). Exit 28, as curl's "operation timed out".
+    MaxTime(hcx::Error),
 }
 
 impl CliError {
@@ -32,7 +35,10 @@ impl CliError {
 
     /// The process's exit code for this failure.
     pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(1)
+        match self {
+            CliError::MaxTime(_) => ExitCode::from(28),
+            _ => ExitCode::from(1),
+        }
     }
 }
 
@@ -41,7 +47,7 @@ impl fmt::Display for CliError {
     /// followed by its kind in brackets.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
-            CliError::Http(e) => format!("{e:#} [{}]", e.kind().as_str()),
+            CliError::Http(e) | CliError::MaxTime(e) => format!("{e:#} [{}]", e.kind().as_str()),
             CliError::Io { what, source } => format!("{what}: {source}"),
             CliError::Other(text) => text.clone(),
         };
@@ -53,7 +59,7 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            CliError::Http(e) => Some(e),
+            CliError::Http(e) | CliError::MaxTime(e) => Some(e),
             CliError::Io { source, .. } => Some(source),
             CliError::Other(_) => None,
         }

@@ -31,7 +31,7 @@ pub fn run(args: &GetArgs) -> Result<(), CliError> {
     let result = fetch(&client, request, args);
     timer.stop();
     result.map_err(|e| match e {
-        CliError::Http(e) if e.is_aborted() => CliError::Http(
+        CliError::Http(e) if e.is_aborted() => CliError::MaxTime(
             Error::new(
                 ErrorKind::Aborted,
                 format!("--max-time {} reached", humantime::format_duration(limit)),

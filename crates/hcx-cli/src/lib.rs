@@ -108,8 +108,8 @@ pub use crate::summary::{
 };
 
 /// Runs `hcx` with the process's arguments: parses them, runs the command, reports a
-/// failure in one line on stderr, and returns the exit code (0, 1, or 2 for a wrong
-/// command line).
+/// failure in one line on stderr, and returns the exit code (0, 1, 2 for a wrong
+/// command line, or 28 when `hcx get --max-time` ran out, as curl's).
 pub fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
