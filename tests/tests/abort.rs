@@ -13,7 +13,6 @@ use common::{PATIENT, SAFETY, TestResult, facts, in_background};
 use hcx::chain::Context;
 use hcx::{
     AbortHandle, Body, Client, CloseReason, Error, ErrorKind, RequestProgress, ResponseBody,
-    RetryStrategy,
 };
 use hcx_testserver::{Method, Reply, TestCa, TestServer};
 use http::{Request, Response};
@@ -176,25 +175,6 @@ fn an_abort_after_the_body_s_end_leaves_its_connection_pooled() -> TestResult {
     Ok(())
 }
 
-/// Retries every failure, up to five attempts.
-struct RetryAll;
-
-impl RetryStrategy for RetryAll {
-    fn retry_on_error(&self, _: &Request<()>, _: &Error, attempt: u32, _: &Context) -> bool {
-        attempt < 5
-    }
-
-    fn retry_on_response(
-        &self,
-        _: &Request<()>,
-        _: &Response<ResponseBody>,
-        _: u32,
-        _: &Context,
-    ) -> Option<Duration> {
-        None
-    }
-}
-
 #[test]
 fn an_aborted_request_is_not_retried_whatever_the_strategy() -> TestResult {
     let server = TestServer::builder()
@@ -202,7 +182,7 @@ fn an_aborted_request_is_not_retried_whatever_the_strategy() -> TestResult {
         .start()?;
     let client = Client::builder()
         .response_timeout(Some(PATIENT))
-        .retry_strategy(RetryAll)
+        .retry_strategy(common::RetryAll)
         .build()?;
     let abort = AbortHandle::new();
     let request = get(&server.url("/"), &abort)?;

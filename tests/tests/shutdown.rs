@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{PATIENT, SAFETY, TestResult, facts, in_background};
 use hcx::{Client, ErrorKind, RequestProgress};
 use hcx_testserver::{Reply, TestCa, TestServer};
@@ -166,31 +164,6 @@ fn the_wait_before_a_retry_is_ended() -> TestResult {
     Ok(())
 }
 
-/// Retries every failure, up to five attempts.
-struct RetryAll;
-
-impl hcx::RetryStrategy for RetryAll {
-    fn retry_on_error(
-        &self,
-        _: &http::Request<()>,
-        _: &hcx::Error,
-        attempt: u32,
-        _: &hcx::chain::Context,
-    ) -> bool {
-        attempt < 5
-    }
-
-    fn retry_on_response(
-        &self,
-        _: &http::Request<()>,
-        _: &http::Response<hcx::ResponseBody>,
-        _: u32,
-        _: &hcx::chain::Context,
-    ) -> Option<Duration> {
-        None
-    }
-}
-
 #[test]
 fn a_request_ended_by_the_shutdown_is_not_retried_whatever_the_strategy() -> TestResult {
     let server = TestServer::builder()
@@ -198,7 +171,7 @@ fn a_request_ended_by_the_shutdown_is_not_retried_whatever_the_strategy() -> Tes
         .start()?;
     let client = Client::builder()
         .response_timeout(Some(PATIENT))
-        .retry_strategy(RetryAll)
+        .retry_strategy(common::RetryAll)
         .build()?;
     let url = server.url("/");
     let outcome = in_background({

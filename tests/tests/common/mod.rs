@@ -139,3 +139,28 @@ impl hcx::EventListener for Retrying {
         }
     }
 }
+
+/// A retry strategy that retries every failure, up to five attempts (and no response).
+pub struct RetryAll;
+
+impl hcx::RetryStrategy for RetryAll {
+    fn retry_on_error(
+        &self,
+        _: &http::Request<()>,
+        _: &hcx::Error,
+        attempt: u32,
+        _: &hcx::chain::Context,
+    ) -> bool {
+        attempt < 5
+    }
+
+    fn retry_on_response(
+        &self,
+        _: &http::Request<()>,
+        _: &http::Response<hcx::ResponseBody>,
+        _: u32,
+        _: &hcx::chain::Context,
+    ) -> Option<Duration> {
+        None
+    }
+}
