@@ -130,6 +130,7 @@ fn an_abort_ends_a_body_read_and_the_connection_is_not_pooled() -> TestResult {
         facts(&error),
         (ErrorKind::Aborted, RequestProgress::Complete, true)
     );
+    assert!(error.to_string().contains(" of 10000 bytes"), "{error}");
     let stats = client.stats();
     assert_eq!((stats.pool.leased, stats.pool.available), (0, 0));
     assert_eq!(stats.closes.get(CloseReason::Aborted), 1);

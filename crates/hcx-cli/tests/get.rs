@@ -320,6 +320,10 @@ fn max_time_covers_the_body_and_a_fast_answer_is_untouched() -> TestResult {
     assert_eq!(run.code, Some(28), "{run:?}");
     assert!(run.stderr.contains("[aborted]"), "{run:?}");
     assert_eq!(run.stdout.len(), 100, "the bytes that came are written");
+    assert!(
+        run.stderr.contains("after 100 of 10000 bytes"),
+        "says how far the body got, as curl does: {run:?}"
+    );
 
     let run = hcx(&["get", &server.url("/"), "--max-time", "60s"])?;
     assert_eq!(run.code, Some(0), "{run:?}");

@@ -22,9 +22,6 @@ const DRAIN_SLACK: Duration = Duration::from_millis(5);
 /// Reads into a caller's buffer at least this large skip the connection's buffer.
 const DIRECT_READ_MIN: usize = 8 * 1024;
 
-/// When an aborted body read failed.
-const READING_BODY: &str = "while its response body was read";
-
 /// The body of a response, read with [`Read`].
 ///
 /// It owns the request's [`ExecRuntime`] while the body streams. At the body's end the
@@ -280,9 +277,11 @@ impl ResponseBody {
         let State::Streaming(s) = &mut self.state else {
             return Ok(());
         };
-        let next = s
-            .next_data()
-            .map_err(|e| s.runtime.if_aborted(e, READING_BODY).with_facts(self.facts));
+        let next = s.next_data().map_err(|e| {
+            s.runtime
+                .if_aborted(e, &s.reading_when())
+                .with_facts(self.facts)
+        });
         let done = s.decoder.is_done();
         match next {
             Ok(Some(data)) if done => self.finish(Some(data)),
@@ -309,6 +308,19 @@ impl ResponseBody {
 }
 
 impl Streaming {
+    /// Where a body read that an abort (or `shutdown_immediate`) ended was: after how
+    /// many bytes, of how many when the length is known.
+    fn reading_when(&self) -> String {
+        let read = self.decoder.consumed();
+        match self.decoder.remaining() {
+            Some(rest) => format!(
+                "while its response body was read, after {read} of {} bytes",
+                read.saturating_add(rest)
+            ),
+            None => format!("while its response body was read, after {read} bytes"),
+        }
+    }
+
     /// Whether the next read can go straight from the socket into the caller's buffer:
     /// a `Content-Length` body with nothing buffered.
     fn can_read_direct(&self) -> bool {
@@ -399,7 +411,7 @@ impl Streaming {
     /// an incomplete one. After an abort it is the shut-down socket, never the
     /// server's close: an error, not the end of the body.
     fn end_of_stream(&mut self) -> Result<(), Error> {
-        self.runtime.check_end_of_stream(READING_BODY)?;
+        self.runtime.check_end_of_stream(|| self.reading_when())?;
         self.decoder.decode_eof().map_err(Error::from_h1)
     }
 
@@ -530,7 +542,7 @@ impl Read for ResponseBody {
                     let facts = self.facts;
                     let result = s
                         .read_direct(out)
-                        .map_err(|e| s.runtime.if_aborted(e, READING_BODY).with_facts(facts));
+                        .map_err(|e| s.runtime.if_aborted(e, &s.reading_when()).with_facts(facts));
                     let done = s.decoder.is_done();
                     return match result {
                         Ok(n) => {

@@ -78,12 +78,12 @@ impl ExecRuntime {
     /// The end of stream of the connection's socket: `Err` when it is not the
     /// server's close but an abort or `shutdown_immediate` (a body delimited by the
     /// close must not end there).
-    pub(crate) fn check_end_of_stream(&self, when: &str) -> Result<(), Error> {
-        if let Some(abort) = &self.abort {
-            abort.check(when)?;
+    pub(crate) fn check_end_of_stream(&self, when: impl FnOnce() -> String) -> Result<(), Error> {
+        if self.abort.as_ref().is_some_and(AbortHandle::is_aborted) {
+            return Err(aborted(&when()));
         }
         if self.manager.is_shut_down_immediately() {
-            return Err(shut_down_under(when));
+            return Err(shut_down_under(&when()));
         }
         Ok(())
     }
