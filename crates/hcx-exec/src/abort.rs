@@ -308,7 +308,9 @@ mod tests {
         });
         abort.abort();
         // The blocked read ends: end of stream after a shutdown.
-        let read = reader.join().expect("the reader does not panic");
+        let read = reader
+            .join()
+            .map_err(|_| std::io::Error::other("the reader panicked"))?;
         assert!(matches!(read, Ok(0)), "{read:?}");
         assert!(abort.unwatch(), "the owner learns of the abort");
         assert!(abort.is_aborted());

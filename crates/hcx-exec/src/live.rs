@@ -20,8 +20,6 @@ pub(crate) struct LiveSockets {
 
 #[derive(Default)]
 struct Inner {
-    /// Set by `shutdown_all`: a connection made after it is refused.
-    closed: bool,
     sockets: HashMap<u64, Weak<TcpStream>>,
     /// Waits in progress ([`PoolingConnectionManager::wait`](crate::PoolingConnectionManager::wait)),
     /// woken by `shutdown_all`.
@@ -43,7 +41,9 @@ impl LiveSockets {
         socket: &Arc<TcpStream>,
     ) -> Option<LiveEntry> {
         let mut inner = self.inner();
-        if inner.closed {
+        // Read under the lock `shutdown_all` sets it under: a connection registered
+        // after its sweep is refused, one before is swept.
+        if self.is_closed() {
             return None;
         }
         inner.sockets.insert(id, Arc::downgrade(socket));
@@ -57,8 +57,7 @@ impl LiveSockets {
     /// (outside the lock: a system call each, which does not block).
     pub(crate) fn shutdown_all(&self) {
         let (sockets, waiters): (Vec<Arc<TcpStream>>, Vec<AbortHandle>) = {
-            let mut inner = self.inner();
-            inner.closed = true;
+            let inner = self.inner();
             self.closed.store(true, Ordering::Release);
             (
                 inner.sockets.values().filter_map(Weak::upgrade).collect(),
@@ -91,7 +90,7 @@ impl LiveSockets {
         };
         let key = {
             let mut inner = self.inner();
-            if inner.closed {
+            if self.is_closed() {
                 return;
             }
             let key = inner.next_waiter;

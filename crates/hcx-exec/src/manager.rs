@@ -567,8 +567,8 @@ impl PoolingConnectionManager {
     /// way included), and every [`wait`](Self::wait) (RETRY's before a retry) ends:
     /// each request in flight fails with an [`ErrorKind::Shutdown`] error that says how
     /// far it got, is not retried, and a connect finishing after this is refused.
-    /// Apache: `close(CloseMode.IMMEDIATE)`; 4.5's `shutdown()`, which closes leased
-    /// connections too. A name lookup or a TCP connect under way is not cut short (the
+    /// Apache: `close()` (either `CloseMode`) and 4.5's `shutdown()`, which close
+    /// leased connections too. A name lookup or a TCP connect under way is not cut short (the
     /// request fails when it ends, within the connect timeout), nor a retry sleeper of
     /// your own.
     #[doc(alias("close", "CloseMode.IMMEDIATE"))]

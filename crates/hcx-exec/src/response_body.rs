@@ -404,9 +404,6 @@ impl Streaming {
         }
     }
 
-    /// Closes the connection without reading the rest: for the decision's reason when
-    /// it was not to be kept anyway (every close has one answer), else as
-    /// [`CloseReason::UnreadBody`].
     /// The connection's end of stream: the end of a body delimited by the close, or
     /// an incomplete one. After an abort it is the shut-down socket, never the
     /// server's close: an error, not the end of the body.
@@ -415,6 +412,9 @@ impl Streaming {
         self.decoder.decode_eof().map_err(Error::from_h1)
     }
 
+    /// Closes the connection without reading the rest: for the decision's reason when
+    /// it was not to be kept anyway (every close has one answer), else as
+    /// [`CloseReason::UnreadBody`].
     fn close_unread(mut self) {
         if self.runtime.is_reusable() {
             self.runtime.discard(CloseReason::UnreadBody);

@@ -68,24 +68,26 @@ impl ExecRuntime {
         // What the shut-down socket made of the exchange (a close before the response,
         // a reset) is its consequence, not its cause: not kept as the source, which
         // would read as the server's doing.
-        match &self.abort {
-            Some(abort) if abort.is_aborted() => aborted(when),
-            _ if self.manager.is_shut_down_immediately() => shut_down_under(when),
-            _ => error,
-        }
+        self.interruption(|| when.to_owned()).unwrap_or(error)
     }
 
     /// The end of stream of the connection's socket: `Err` when it is not the
     /// server's close but an abort or `shutdown_immediate` (a body delimited by the
     /// close must not end there).
     pub(crate) fn check_end_of_stream(&self, when: impl FnOnce() -> String) -> Result<(), Error> {
+        self.interruption(when).map_or(Ok(()), Err)
+    }
+
+    /// The error of an exchange interrupted from another thread, if it was: by its
+    /// abort handle, or by `shutdown_immediate`; `when` says what it was doing.
+    fn interruption(&self, when: impl FnOnce() -> String) -> Option<Error> {
         if self.abort.as_ref().is_some_and(AbortHandle::is_aborted) {
-            return Err(aborted(&when()));
+            Some(aborted(&when()))
+        } else if self.manager.is_shut_down_immediately() {
+            Some(shut_down_under(&when()))
+        } else {
+            None
         }
-        if self.manager.is_shut_down_immediately() {
-            return Err(shut_down_under(&when()));
-        }
-        Ok(())
     }
 
     /// Takes the socket back from the abort handle; `true` when the request was
@@ -331,16 +333,8 @@ fn connect_watched(
     if !reused {
         abort.check("before it connected")?;
         // An abort during the connect shows as whatever the shut-down socket made of
-        // it (a refusal, a reset): said as the abort it is.
-        endpoint
-            .connect_abortable(connect_timeout, Some(abort))
-            .map_err(|e| {
-                if abort.is_aborted() {
-                    aborted("while it connected")
-                } else {
-                    e
-                }
-            })?;
+        // it (a refusal, a reset): `connect_if_needed` says it as the abort it is.
+        endpoint.connect_abortable(connect_timeout, Some(abort))?;
     }
     let socket = endpoint.connection().and_then(Connection::abort_socket);
     abort.watch(

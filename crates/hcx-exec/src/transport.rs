@@ -137,22 +137,21 @@ impl SocketHandle {
     /// Shuts the socket down in both directions (errors, such as a socket already
     /// closed by the peer, are ignored: it is done either way).
     pub fn shutdown(&self) {
-        let socket = match &self.0 {
+        let _ = self.socket().shutdown(Shutdown::Both);
+    }
+
+    fn socket(&self) -> &TcpStream {
+        match &self.0 {
             HandleRepr::Owned(socket) => socket,
             HandleRepr::Shared(socket) => socket,
-        };
-        let _ = socket.shutdown(Shutdown::Both);
+        }
     }
 }
 
 impl fmt::Debug for SocketHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let socket = match &self.0 {
-            HandleRepr::Owned(socket) => socket,
-            HandleRepr::Shared(socket) => socket,
-        };
         f.debug_tuple("SocketHandle")
-            .field(&socket.peer_addr().ok())
+            .field(&self.socket().peer_addr().ok())
             .finish()
     }
 }

@@ -258,7 +258,7 @@ impl AuthExec {
         };
         let request_target = sent_target(head, form)?;
         let cnonce = digest::client_nonce()?;
-        let Some(text) = digest::authorization_nc(
+        let Some(text) = digest::authorization(
             &challenge,
             &username,
             &password,
@@ -394,7 +394,7 @@ impl AuthExec {
                         let request_target = sent_target(head, form)?;
                         let cnonce = digest::client_nonce()?;
                         let nc = self.next_nonce_count(target, offered);
-                        let Some(text) = digest::authorization_nc(
+                        let Some(text) = digest::authorization(
                             offered,
                             username,
                             password,
