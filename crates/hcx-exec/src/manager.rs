@@ -413,10 +413,11 @@ impl PoolingConnectionManager {
                 if abort.is_some_and(AbortHandle::unwatch) {
                     inner.lease_waits.record(lease_waited.unwrap_or_default());
                     let error = match leased {
-                        // Handed over as the abort came: not used, so not kept either
-                        // (its state is not known to be good).
+                        // Handed over as the abort came: never read or written, so
+                        // it goes back as it was (the abort only cancelled the lease
+                        // request, which had been served already).
                         Ok(lease) => {
-                            lease.discard(CloseReason::Aborted);
+                            lease.release_unused();
                             aborted(WAITING)
                         }
                         Err(e) => aborted(WAITING).with_source(e),
@@ -564,13 +565,13 @@ impl PoolingConnectionManager {
 
     /// [`shutdown`](Self::shutdown), and every connection a request holds is shut down
     /// at once (its socket, in both directions, a proxy tunnel or TLS handshake under
-    /// way included), and every [`wait`](Self::wait) (RETRY's before a retry) ends:
-    /// each request in flight fails with an [`ErrorKind::Shutdown`] error that says how
-    /// far it got, is not retried, and a connect finishing after this is refused.
-    /// Apache: `close()` (either `CloseMode`) and 4.5's `shutdown()`, which close
-    /// leased connections too. A name lookup or a TCP connect under way is not cut short (the
-    /// request fails when it ends, within the connect timeout), nor a retry sleeper of
-    /// your own.
+    /// way included), every TCP connect under way ends, and every [`wait`](Self::wait)
+    /// (RETRY's before a retry) ends: each request in flight fails with an
+    /// [`ErrorKind::Shutdown`] error that says how far it got, is not retried, and a
+    /// connect finishing after this is refused. Apache: `close()` (either
+    /// `CloseMode`) and 4.5's `shutdown()`, which close leased connections too. A name
+    /// lookup under way is not cut short (the request fails when it ends), nor a retry
+    /// sleeper of your own.
     #[doc(alias("close", "CloseMode.IMMEDIATE"))]
     pub fn shutdown_immediate(&self) {
         self.inner.pool.shutdown();

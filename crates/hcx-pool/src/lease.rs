@@ -165,6 +165,16 @@ where
         self
     }
 
+    /// Gives back a lease its holder picked up but did not use: as if the request
+    /// had been cancelled before the hand-off. A connection goes back idle as it was
+    /// (its validity, idle time and state unchanged), nothing is closed, and a new slot
+    /// without a connection is freed. For a holder that gave up just as it was served
+    /// (an abort racing the hand-off); a connection that was read or written must go
+    /// through [`release`](Self::release) or [`discard`](Self::discard).
+    pub fn release_unused(mut self) {
+        self.give_back(GiveBack::Untouched);
+    }
+
     /// Closes the connection for `reason` (counted in
     /// [`Pool::close_counts`](crate::Pool::close_counts)) and frees the slot. Dropping
     /// the lease does the same with [`CloseReason::Abandoned`].

@@ -473,6 +473,31 @@ fn dropping_a_served_request_gives_the_connection_back_untouched() {
 }
 
 #[test]
+fn a_lease_released_unused_keeps_its_connection_idle_and_its_validity() {
+    let h = Harness::limits(1, 1);
+    let held = h.lease_connected("a", None);
+    let id = conn(&held);
+    held.release(Decision::keep(Some(Duration::from_secs(60))));
+    let waiting = h.pool.lease(&"a", None);
+    let lease = waiting.get(Duration::ZERO).expect("served at once");
+    let valid_until = lease.expiry();
+    lease.release_unused();
+    assert!(h.closed().is_empty(), "nothing closed: {:?}", h.closed());
+    assert_eq!(h.pool.stats(), stats(0, 0, 1, 1));
+    let again = h.lease("a", None);
+    assert_eq!(conn(&again), id);
+    assert_eq!(again.expiry(), valid_until, "its validity unchanged");
+    again.release(Decision::keep(None));
+    h.check();
+    // A new slot without a connection is freed.
+    let h = Harness::limits(1, 1);
+    h.lease("b", None).release_unused();
+    assert_eq!(h.pool.stats(), stats(0, 0, 0, 1));
+    assert!(h.closed().is_empty());
+    h.check();
+}
+
+#[test]
 fn blocked_get_is_woken_by_a_cancel_from_another_thread() {
     let h = Harness::limits(1, 1);
     let held = h.lease_connected("a", None);
