@@ -6,10 +6,11 @@
 
 mod common;
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{PATIENT, SAFETY, TestResult, facts, in_background};
+use common::{
+    ConnectStarted, PATIENT, SAFETY, TestResult, facts, in_background, unanswering_listener,
+};
 use hcx::chain::Context;
 use hcx::{
     AbortHandle, Body, Client, CloseReason, Error, ErrorKind, RequestProgress, ResponseBody,
@@ -352,35 +353,15 @@ fn an_abort_ends_a_tls_handshake_the_server_never_answers() -> TestResult {
     Ok(())
 }
 
-/// Signals the first connect start of the client it listens to.
-struct ConnectStarted(std::sync::Mutex<Option<mpsc::Sender<()>>>);
-
-impl hcx::EventListener for ConnectStarted {
-    fn connect_start(&self, _route: &hcx::Route) {
-        if let Some(tx) = self.0.lock().ok().and_then(|mut s| s.take()) {
-            let _ = tx.send(());
-        }
-    }
-}
-
 #[test]
 fn an_abort_ends_a_tcp_connect_that_gets_no_answer() -> TestResult {
     // A listener whose accept queue is full: its SYNs are dropped, a connect hangs.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let (listener, queue) = unanswering_listener()?;
     let addr = listener.local_addr()?;
-    let mut queue = Vec::new();
-    loop {
-        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
-            Ok(stream) => queue.push(stream),
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
-            Err(e) => return Err(e.into()),
-        }
-        assert!(queue.len() < 10_000, "the accept queue never filled");
-    }
-    let (started, connecting) = mpsc::channel();
+    let (started, connecting) = ConnectStarted::new();
     let client = Client::builder()
         .connect_timeout(PATIENT)
-        .event_listener(ConnectStarted(std::sync::Mutex::new(Some(started))))
+        .event_listener(started)
         .build()?;
     let abort = AbortHandle::new();
     let request = get(&format!("http://{addr}/"), &abort)?;

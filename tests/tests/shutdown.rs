@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{PATIENT, SAFETY, TestResult, facts, in_background};
+use common::{
+    ConnectStarted, PATIENT, SAFETY, TestResult, facts, in_background, unanswering_listener,
+};
 use hcx::{Client, ErrorKind, RequestProgress};
 use hcx_testserver::{Reply, TestCa, TestServer};
 
@@ -190,5 +192,32 @@ fn a_request_ended_by_the_shutdown_is_not_retried_whatever_the_strategy() -> Tes
     let (result, attempts) = outcome()?;
     assert_eq!(result?.err().map(|e| e.kind()), Some(ErrorKind::Shutdown));
     assert_eq!(attempts, 1, "RETRY gave up at the shutdown");
+    Ok(())
+}
+
+#[test]
+fn a_tcp_connect_that_gets_no_answer_is_ended() -> TestResult {
+    let (listener, queue) = unanswering_listener()?;
+    let (started, connecting) = ConnectStarted::new();
+    let client = Client::builder()
+        .connect_timeout(PATIENT)
+        .event_listener(started)
+        .build()?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let outcome = in_background({
+        let client = client.clone();
+        move || client.get(url).map(|r| r.status())
+    });
+    connecting.recv_timeout(SAFETY)?;
+    // Before or during the connect: either way it ends now, as the shutdown's doing.
+    client.connection_manager().shutdown_immediate();
+    let error = outcome()?.err().ok_or("the shutdown ends the connect")?;
+    assert_eq!(
+        facts(&error),
+        (ErrorKind::Shutdown, RequestProgress::NotStarted, false),
+        "{error:#}"
+    );
+    assert_eq!(client.stats().pool.leased, 0);
+    drop(queue);
     Ok(())
 }

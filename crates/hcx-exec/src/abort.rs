@@ -93,6 +93,9 @@ pub(crate) enum Target {
     /// Second handles on the sockets of the connect attempts under way (several when
     /// addresses are raced); the winner's carries on through a tunnel and TLS.
     Connecting(Vec<TcpStream>),
+    /// The connection manager was shut down immediately while the request connected
+    /// ([`AbortHandle::interrupt`]): no further connect attempt may start.
+    ShutDown,
 }
 
 impl AbortHandle {
@@ -118,7 +121,7 @@ impl AbortHandle {
         // Outside the lock: a cancel takes the pool's lock; the shutdown is a system
         // call (it does not block; on a socket still connecting it ends the connect).
         match target {
-            Target::Nothing => {}
+            Target::Nothing | Target::ShutDown => {}
             Target::Lease(lease) => {
                 lease.cancel();
             }
@@ -198,13 +201,33 @@ impl AbortHandle {
         Ok(())
     }
 
-    /// Wakes a [`wait_timeout_or`](Self::wait_timeout_or) to look at its `stop`
-    /// again (under the lock, so a waiter between its look and its sleep is not
-    /// missed).
-    pub(crate) fn wake(&self) {
-        let guard = self.shared.target();
-        self.shared.aborted_signal.notify_all();
-        drop(guard);
+    /// What `shutdown_immediate` does to the work registered with it: a wait
+    /// ([`wait_timeout_or`](Self::wait_timeout_or)) looks at its `stop` again, and a
+    /// connect ends, its attempts' sockets shut down and no further one started. Not
+    /// an abort: the handle does not become aborted (the request fails with the
+    /// manager's `Shutdown` error), and anything else it watches is left alone.
+    pub(crate) fn interrupt(&self) {
+        let sockets = {
+            let mut current = self.shared.target();
+            // Notified under the lock: a waiter between its look and its sleep is not
+            // missed.
+            self.shared.aborted_signal.notify_all();
+            match &mut *current {
+                Target::Connecting(sockets) => {
+                    let sockets = std::mem::take(sockets);
+                    *current = Target::ShutDown;
+                    sockets
+                }
+                Target::Nothing => {
+                    *current = Target::ShutDown;
+                    Vec::new()
+                }
+                Target::Lease(_) | Target::Socket(_) | Target::ShutDown => Vec::new(),
+            }
+        };
+        for socket in sockets {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
     }
 
     /// Adds the socket of a connect attempt about to start (a second handle on it): an
@@ -217,6 +240,12 @@ impl AbortHandle {
                 return Err(io::Error::new(
                     io::ErrorKind::ConnectionAborted,
                     "the request was aborted",
+                ));
+            }
+            if matches!(*current, Target::ShutDown) {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the connection manager was shut down (shutdown_immediate)",
                 ));
             }
             match &mut *current {
@@ -314,6 +343,27 @@ mod tests {
         assert!(matches!(read, Ok(0)), "{read:?}");
         assert!(abort.unwatch(), "the owner learns of the abort");
         assert!(abort.is_aborted());
+        Ok(())
+    }
+
+    #[test]
+    fn an_interrupt_ends_the_connect_attempts_refuses_more_and_is_no_abort() -> std::io::Result<()>
+    {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let mut attempt = TcpStream::connect(listener.local_addr()?)?;
+        let (_server, _) = listener.accept()?;
+        let handle = AbortHandle::new();
+        handle.add_connecting(attempt.try_clone()?)?;
+        handle.interrupt();
+        assert_eq!(attempt.read(&mut [0u8; 1])?, 0, "shut down: end of stream");
+        let refused = handle.add_connecting(attempt.try_clone()?);
+        assert_eq!(
+            refused.map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::ConnectionAborted),
+            "no attempt starts after the interrupt"
+        );
+        assert!(!handle.is_aborted(), "an interrupt is not an abort");
+        assert!(!handle.unwatch());
         Ok(())
     }
 

@@ -92,7 +92,32 @@ impl Connection {
             Some(proxy) => (proxy.host(), proxy.port()),
             None => (route.host.as_str(), route.port),
         };
-        let stream = crate::connect::connect_tcp(host, port, resolver, timeout, socket, abort)?;
+        // `shutdown_immediate` ends the connect too: every attempt's socket goes to a
+        // handle the manager holds until the connect ends (the request's abort handle,
+        // or one of its own).
+        let own;
+        let (watch, _pending) = match live {
+            Some(live) => {
+                let handle = match abort {
+                    Some(abort) => abort,
+                    None => {
+                        own = AbortHandle::new();
+                        &own
+                    }
+                };
+                let entry = live
+                    .enter(handle)
+                    .ok_or_else(|| shut_down_while_connecting(route))?;
+                (Some(handle), Some(entry))
+            }
+            None => (abort, None),
+        };
+        let stream = crate::connect::connect_tcp(host, port, resolver, timeout, socket, watch)
+            .map_err(|e| match live {
+                // What the shut-down socket made of the connect is not the cause.
+                Some(live) if live.is_closed() => shut_down_while_connecting(route),
+                _ => e,
+            })?;
         let mut timings = ConnectTimings {
             tcp: start.elapsed(),
             ..ConnectTimings::default()
@@ -102,12 +127,10 @@ impl Connection {
         // here on), and with an abort.
         let stream = Arc::new(stream);
         let entry = match live {
-            Some(live) => Some(live.register(id, &stream).ok_or_else(|| {
-                Error::new(
-                    crate::error::ErrorKind::Shutdown,
-                    format!("the connection manager was shut down while connecting to {route}"),
-                )
-            })?),
+            Some(live) => Some(
+                live.register(id, &stream)
+                    .ok_or_else(|| shut_down_while_connecting(route))?,
+            ),
             None => None,
         };
         let stream = if route.is_tunnelled() {
@@ -324,6 +347,14 @@ impl Connection {
     pub(crate) fn buffer(&mut self) -> &mut BytesMut {
         &mut self.buf
     }
+}
+
+/// The error of a connect `shutdown_immediate` came before or during.
+fn shut_down_while_connecting(route: &Route) -> Error {
+    Error::new(
+        crate::error::ErrorKind::Shutdown,
+        format!("the connection manager was shut down while connecting to {route}"),
+    )
 }
 
 /// The bytes of one read or write, escaped, as a TRACE event of `hcx::wire` (Apache's

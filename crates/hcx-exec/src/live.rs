@@ -21,10 +21,12 @@ pub(crate) struct LiveSockets {
 #[derive(Default)]
 struct Inner {
     sockets: HashMap<u64, Weak<TcpStream>>,
-    /// Waits in progress ([`PoolingConnectionManager::wait`](crate::PoolingConnectionManager::wait)),
-    /// woken by `shutdown_all`.
-    waiters: HashMap<u64, AbortHandle>,
-    next_waiter: u64,
+    /// Work in progress that holds no connection yet, ended by `shutdown_all`
+    /// ([`AbortHandle::interrupt`]): waits
+    /// ([`PoolingConnectionManager::wait`](crate::PoolingConnectionManager::wait)) and
+    /// connects.
+    pending: HashMap<u64, AbortHandle>,
+    next_pending: u64,
 }
 
 impl LiveSockets {
@@ -56,20 +58,37 @@ impl LiveSockets {
     /// Refuses connections from now on and shuts down the socket of every live one
     /// (outside the lock: a system call each, which does not block).
     pub(crate) fn shutdown_all(&self) {
-        let (sockets, waiters): (Vec<Arc<TcpStream>>, Vec<AbortHandle>) = {
+        let (sockets, pending): (Vec<Arc<TcpStream>>, Vec<AbortHandle>) = {
             let inner = self.inner();
             self.closed.store(true, Ordering::Release);
             (
                 inner.sockets.values().filter_map(Weak::upgrade).collect(),
-                inner.waiters.values().cloned().collect(),
+                inner.pending.values().cloned().collect(),
             )
         };
         for socket in sockets {
             let _ = socket.shutdown(Shutdown::Both);
         }
-        for waiter in waiters {
-            waiter.wake();
+        for handle in pending {
+            handle.interrupt();
         }
+    }
+
+    /// Registers work that holds no connection yet (a wait, a connect) under `handle`
+    /// until the returned entry drops: `shutdown_all` then
+    /// [interrupts](AbortHandle::interrupt) it. `None` once `shutdown_all` has run.
+    pub(crate) fn enter(self: &Arc<Self>, handle: &AbortHandle) -> Option<PendingEntry> {
+        let mut inner = self.inner();
+        if self.is_closed() {
+            return None;
+        }
+        let key = inner.next_pending;
+        inner.next_pending = key.wrapping_add(1);
+        inner.pending.insert(key, handle.clone());
+        Some(PendingEntry {
+            live: Arc::clone(self),
+            key,
+        })
     }
 
     /// Whether [`shutdown_all`](Self::shutdown_all) has run.
@@ -79,7 +98,7 @@ impl LiveSockets {
 
     /// Waits `delay`, ending early when `abort` aborts or
     /// [`shutdown_all`](Self::shutdown_all) runs.
-    pub(crate) fn wait(&self, delay: std::time::Duration, abort: Option<&AbortHandle>) {
+    pub(crate) fn wait(self: &Arc<Self>, delay: std::time::Duration, abort: Option<&AbortHandle>) {
         let own;
         let handle = match abort {
             Some(abort) => abort,
@@ -88,25 +107,30 @@ impl LiveSockets {
                 &own
             }
         };
-        let key = {
-            let mut inner = self.inner();
-            if self.is_closed() {
-                return;
-            }
-            let key = inner.next_waiter;
-            inner.next_waiter = key.wrapping_add(1);
-            inner.waiters.insert(key, handle.clone());
-            key
+        let Some(_entry) = self.enter(handle) else {
+            return;
         };
         handle.wait_timeout_or(delay, || self.is_closed());
-        let removed = self.inner().waiters.remove(&key);
-        drop(removed);
     }
 
     /// How many connections are registered.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.inner().sockets.len()
+    }
+}
+
+/// The place of a wait or a connect in [`LiveSockets`], taken back at its drop.
+pub(crate) struct PendingEntry {
+    live: Arc<LiveSockets>,
+    key: u64,
+}
+
+impl Drop for PendingEntry {
+    fn drop(&mut self) {
+        let removed = self.live.inner().pending.remove(&self.key);
+        // The handle (perhaps its last clone) is dropped outside the lock.
+        drop(removed);
     }
 }
 

@@ -164,3 +164,42 @@ impl hcx::RetryStrategy for RetryAll {
         None
     }
 }
+
+/// A listener on 127.0.0.1 whose accept queue is full, and the connections that fill
+/// it (keep them): its SYNs are dropped, so a connect to it hangs.
+pub fn unanswering_listener() -> std::io::Result<(std::net::TcpListener, Vec<std::net::TcpStream>)>
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let mut queue = Vec::new();
+    loop {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            Ok(stream) => queue.push(stream),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
+            Err(e) => return Err(e),
+        }
+        if queue.len() >= 10_000 {
+            return Err(std::io::Error::other("the accept queue never filled"));
+        }
+    }
+    Ok((listener, queue))
+}
+
+/// An event listener that signals the first connect start of the client.
+pub struct ConnectStarted(std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>);
+
+impl ConnectStarted {
+    /// The listener, and where its signal arrives.
+    pub fn new() -> (Self, std::sync::mpsc::Receiver<()>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (ConnectStarted(std::sync::Mutex::new(Some(tx))), rx)
+    }
+}
+
+impl hcx::EventListener for ConnectStarted {
+    fn connect_start(&self, _route: &hcx::Route) {
+        if let Some(tx) = self.0.lock().ok().and_then(|mut s| s.take()) {
+            let _ = tx.send(());
+        }
+    }
+}
