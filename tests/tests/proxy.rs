@@ -287,6 +287,38 @@ fn no_proxy_sends_matching_hosts_direct() -> TestResult {
 }
 
 #[test]
+fn proxy_credentials_set_by_hand_never_reach_an_origin_reached_directly() -> TestResult {
+    let origin = plain_server("origin")?;
+    let proxy = TestProxy::builder().start()?;
+    let planner = EnvProxyRoutePlanner::from_vars(vars(&[
+        ("http_proxy", proxy.url()),
+        ("no_proxy", "127.0.0.1".to_owned()),
+    ]))?;
+    let client = Client::builder()
+        .route_planner(planner)
+        .response_timeout(Some(SAFETY))
+        .default_header(
+            http::header::PROXY_AUTHORIZATION,
+            http::HeaderValue::from_static("Basic cHJveHk6c2VjcmV0"),
+        )
+        .build()?;
+    assert_eq!(text(&client, &origin.url("/"))?, "origin");
+    assert_eq!(proxy.stats().requests_received, 0, "no_proxy: direct");
+    let seen = origin.last_request().ok_or("the origin saw nothing")?;
+    assert_eq!(seen.header("proxy-authorization"), None);
+    // Without any proxy configured either.
+    let direct = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    let request = Request::get(origin.url("/"))
+        .header("proxy-authorization", "Basic cHJveHk6c2VjcmV0")
+        .body(Body::empty())?;
+    direct.execute(request)?.into_body().into_vec()?;
+    let seen = origin.last_request().ok_or("the origin saw nothing")?;
+    assert_eq!(seen.header("proxy-authorization"), None);
+    assert_eq!(origin.stats().requests_received, 2);
+    Ok(())
+}
+
+#[test]
 fn no_proxy_cidr_blocks_match_ip_addresses() -> TestResult {
     let server = plain_server("hi")?;
     let proxy = TestProxy::builder().start()?;
