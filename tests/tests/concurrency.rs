@@ -154,3 +154,46 @@ fn dropping_a_partly_read_chunked_body_is_bounded_by_the_drain_timeout() -> Test
     assert_eq!(client.stats().closes.get(hcx::CloseReason::UnreadBody), 1);
     Ok(())
 }
+
+#[test]
+fn a_drain_ends_at_its_deadline_while_only_framing_bytes_trickle_in() -> TestResult {
+    // Found in review: a trailer section (or a chunk extension, a size line) yields no
+    // body data, and the drain read on without looking at its deadline: a server
+    // sending one trailer byte at a time held the drop until it finished, then the
+    // connection was pooled.
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let server = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut s, _) = listener.accept()?;
+        s.set_nodelay(true)?;
+        common::read_head(&mut s);
+        s.write_all(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-Slow: ",
+        )?;
+        // A trailer byte every 5 ms until the client closes (the write fails), for at
+        // most SAFETY: the pace of the trickle, not a wait for the client.
+        let start = std::time::Instant::now();
+        while start.elapsed() < SAFETY {
+            if s.write_all(b"a").is_err() {
+                return Ok(());
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        s.write_all(b"\r\n\r\n")
+    });
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .request_config(RequestConfig::default().with_drain(64 * 1024, Duration::from_millis(20)))
+        .build()?;
+    let mut body = client.get(url.as_str())?.into_body();
+    let mut two = [0u8; 2];
+    body.read_exact(&mut two)?;
+    assert_eq!(&two, b"hi");
+    drop_within_safety(body)?;
+    assert_eq!(client.stats().pool.leased, 0);
+    assert_eq!(client.stats().pool.available, 0, "not pooled");
+    assert_eq!(client.stats().closes.get(hcx::CloseReason::UnreadBody), 1);
+    server.join().map_err(|_| "the server panicked")??;
+    Ok(())
+}

@@ -376,6 +376,13 @@ impl Streaming {
 
     /// The next decoded data (`None`: the body is done), reading the socket as needed.
     fn next_data(&mut self) -> Result<Option<Bytes>, Error> {
+        self.next_data_until(None)
+    }
+
+    /// [`next_data`](Self::next_data), giving up with a timeout before any read that
+    /// would start past `deadline` (framing bytes that yield no data — a trailer
+    /// section, chunk extensions — must not keep a drain going past its deadline).
+    fn next_data_until(&mut self, deadline: Option<Instant>) -> Result<Option<Bytes>, Error> {
         loop {
             if self.decoder.is_done() {
                 return Ok(None);
@@ -396,6 +403,12 @@ impl Streaming {
                 }
             }
             let timeout = conn.timeout();
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::new(
+                    ErrorKind::ResponseTimeout,
+                    "the drain of the response body reached its deadline",
+                ));
+            }
             match conn.fill() {
                 Ok(0) => self.end_of_stream()?,
                 Ok(_) => {}
@@ -472,7 +485,7 @@ impl Streaming {
                 self.runtime.discard(CloseReason::FailedExchange);
                 return;
             }
-            match self.next_data() {
+            match self.next_data_until(deadline) {
                 Ok(Some(data)) => {
                     drained = drained.saturating_add(data.len() as u64);
                     if drained > self.drain_limit {
