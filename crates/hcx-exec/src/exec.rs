@@ -120,7 +120,7 @@ impl MainExec {
     /// origin-form, or in absolute-form with the proxy's `Proxy-Authorization` (unless
     /// the request has its own) when the route goes to a forward proxy, which needs
     /// an absolute URI. On any other route a `Proxy-Authorization` the request carries
-    /// is removed: it would go to the origin. The request is checked and its head encoded before a connection is
+    /// is not sent (the codec writes none in origin-form). The request is checked and its head encoded before a connection is
     /// leased, so an invalid request never touches the pool.
     pub fn execute(
         &self,
@@ -155,12 +155,10 @@ impl MainExec {
                         .try_insert(http::header::PROXY_AUTHORIZATION, credentials)?;
                 }
             }
-            _ => {
-                // Direct or through a tunnel the request goes to the origin: proxy
-                // credentials are for a proxy (a tunnel's are the CONNECT's, RFC 9110
-                // §11.7.2), never the origin's, whoever set them.
-                parts.headers.remove(http::header::PROXY_AUTHORIZATION);
-            }
+            // Direct or through a tunnel the request goes to the origin in
+            // origin-form, in which the codec never writes a `Proxy-Authorization`
+            // (a tunnel's credentials are the CONNECT's, RFC 9110 §11.7.2).
+            _ => {}
         }
         let mut head = WriteBuf::take();
         let sending = Call::new(&parts, form, framing, self.limits, &mut *head).map_err(|e| {

@@ -1,6 +1,6 @@
 //! Writing a request head: request line, `Host`, the caller's fields, framing fields.
 
-use http::header::{CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, EXPECT, HOST, PROXY_AUTHORIZATION, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 
 use crate::encode::{
@@ -51,7 +51,10 @@ impl<'a> From<&'a http::request::Parts> for RequestHead<'a> {
 /// - `Host` comes first: the caller's if set (more than one is an error), else made
 ///   from the URI's host and port, the port left out when it is the scheme's default
 ///   (80 for http, 443 for https). An HTTP/1.0 request without either gets none.
-/// - The caller's fields follow in order, names in lower case.
+/// - The caller's fields follow in order, names in lower case; in origin-form (to the
+///   origin server itself, directly or through a tunnel) not `Proxy-Authorization`,
+///   which is a proxy's (RFC 9110 §11.7.2) and would hand its credentials to the
+///   origin.
 /// - `framing` decides the framing field. The caller's own `Content-Length` or
 ///   `Transfer-Encoding` must agree with it, else [`EncodeError::FramingConflict`]
 ///   (a disagreeing length would desynchronise the connection): `Length(n)` accepts a
@@ -133,9 +136,11 @@ pub fn encode_request_head<'a>(
         framing,
         RequestFraming::Chunked | RequestFraming::Length(1..)
     );
+    let to_origin = form == TargetForm::Origin;
     for (name, value) in head.headers {
         if name == HOST
             || name == CONTENT_LENGTH
+            || (to_origin && name == PROXY_AUTHORIZATION)
             || (name == EXPECT
                 && !content
                 && value.as_bytes().eq_ignore_ascii_case(b"100-continue"))

@@ -142,6 +142,31 @@ fn missing_or_duplicate_host_is_an_error() {
 }
 
 #[test]
+fn proxy_authorization_is_written_only_to_a_proxy() -> Result<(), Box<dyn std::error::Error>> {
+    let request = Request::get("http://example.com/")
+        .header("proxy-authorization", "Basic cDpz")
+        .header("accept", "*/*")
+        .body(())?;
+    assert_eq!(
+        encode(&request, TargetForm::Origin, RequestFraming::None)?,
+        "GET / HTTP/1.1\r\nhost: example.com\r\naccept: */*\r\n\r\n"
+    );
+    assert_eq!(
+        encode(&request, TargetForm::Absolute, RequestFraming::None)?,
+        "GET http://example.com/ HTTP/1.1\r\nhost: example.com\r\n\
+         proxy-authorization: Basic cDpz\r\naccept: */*\r\n\r\n"
+    );
+    let connect = Request::connect("example.com:443")
+        .header("proxy-authorization", "Basic cDpz")
+        .body(())?;
+    assert!(
+        encode(&connect, TargetForm::Authority, RequestFraming::None)?
+            .contains("\r\nproxy-authorization: Basic cDpz\r\n")
+    );
+    Ok(())
+}
+
+#[test]
 fn other_forms_of_target() {
     let request = get("http://user@example.com:8080/a?b");
     assert_eq!(

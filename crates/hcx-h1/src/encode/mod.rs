@@ -51,7 +51,8 @@ impl RequestFraming {
 #[non_exhaustive]
 pub enum TargetForm {
     /// `/path?query`, for requests to an origin server. `/` when the path is empty,
-    /// and `*` (asterisk-form) for `OPTIONS *`.
+    /// and `*` (asterisk-form) for `OPTIONS *`. A `Proxy-Authorization` field is not
+    /// written in this form: it is for a proxy.
     #[default]
     Origin,
     /// `http://host:port/path?query`, for requests through a forward proxy.
