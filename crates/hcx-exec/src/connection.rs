@@ -258,6 +258,12 @@ impl Connection {
         self.timeout
     }
 
+    /// Whether the transport's end of stream was not confirmed by the peer (TLS
+    /// without `close_notify`): see [`Transport::end_unconfirmed`].
+    pub(crate) fn end_unconfirmed(&self) -> bool {
+        self.transport.end_unconfirmed()
+    }
+
     /// Reads once from the transport into the buffer; `Ok(0)` is end of stream.
     pub(crate) fn fill(&mut self) -> io::Result<usize> {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {

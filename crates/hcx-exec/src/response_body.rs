@@ -13,6 +13,7 @@ use http::HeaderMap;
 use hcx_close::CloseReason;
 
 use crate::config::RequestConfig;
+use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Facts, RequestProgress};
 use crate::info::ResponseInfo;
 use crate::runtime::ExecRuntime;
@@ -422,7 +423,24 @@ impl Streaming {
     /// server's close: an error, not the end of the body.
     fn end_of_stream(&mut self) -> Result<(), Error> {
         self.runtime.check_end_of_stream(|| self.reading_when())?;
-        self.decoder.decode_eof().map_err(Error::from_h1)
+        self.decoder.decode_eof().map_err(Error::from_h1)?;
+        // A body delimited by the close (the only one an end of stream completes)
+        // ends at the peer's word only: TLS without `close_notify` may be a cut.
+        if self
+            .runtime
+            .connection()
+            .is_some_and(Connection::end_unconfirmed)
+        {
+            return Err(Error::new(
+                ErrorKind::IncompleteBody,
+                format!(
+                    "the server closed the connection without a TLS close_notify {}: \
+                     the body may be cut short",
+                    self.reading_when()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Closes the connection without reading the rest: for the decision's reason when

@@ -203,6 +203,9 @@ impl fmt::Debug for TlsIdentity {
 pub(crate) struct TlsTransport {
     stream: StreamOwned<ClientConnection, Socket>,
     session: TlsSession,
+    /// The peer closed TCP without a `close_notify`: reads return end of stream, and
+    /// [`Transport::end_unconfirmed`] says it was not a clean close.
+    unclean_eof: bool,
 }
 
 /// The TCP stream under rustls, noting whether its last read filled the buffer rustls
@@ -300,6 +303,7 @@ pub(crate) fn handshake(
     Ok(TlsTransport {
         stream: StreamOwned::new(conn, sock),
         session,
+        unclean_eof: false,
     })
 }
 
@@ -388,8 +392,48 @@ impl TlsTransport {
 }
 
 impl Read for TlsTransport {
+    /// rustls reports a TCP end of stream without `close_notify` as an
+    /// `UnexpectedEof` error; here it is an end of stream like any other (a response
+    /// head or a body with a length cut short there is incomplete, as over TCP), noted
+    /// for [`Transport::end_unconfirmed`] (a body delimited by the close must not end
+    /// there). A record rustls rejects behind records it already decrypted does not
+    /// lose their plaintext: it is read first, and the error comes at the next read
+    /// (the connection is never pooled: `taken_in` sees the error).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.read(buf)
+        if self.unclean_eof {
+            return Ok(0);
+        }
+        match self.stream.read(buf) {
+            Err(e)
+                if e.kind() == io::ErrorKind::UnexpectedEof
+                    && e.get_ref().is_none_or(|inner| !inner.is::<rustls::Error>()) =>
+            {
+                self.unclean_eof = true;
+                Ok(0)
+            }
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                match self.stream.conn.reader().read(buf) {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+impl Drop for TlsTransport {
+    /// Sends `close_notify` (RFC 8446 §6.1: each party must before closing its write
+    /// side; JSSE's `SSLSocket.close()` under Apache does), so that the server sees a
+    /// clean close and not a possible truncation. One write on a non-blocking socket,
+    /// its outcome ignored: a close never waits for the peer.
+    fn drop(&mut self) {
+        let sock = &*self.stream.sock.tcp;
+        if sock.set_nonblocking(true).is_err() {
+            return;
+        }
+        self.stream.conn.send_close_notify();
+        let _ = self.stream.conn.write_tls(&mut &*sock);
     }
 }
 
@@ -450,6 +494,10 @@ impl Transport for TlsTransport {
 
     fn tls_session(&self) -> Option<TlsSession> {
         Some(self.session.clone())
+    }
+
+    fn end_unconfirmed(&self) -> bool {
+        self.unclean_eof
     }
 
     /// The TCP socket under the TLS records: shut down, it ends a blocked read.

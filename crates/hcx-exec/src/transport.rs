@@ -46,6 +46,16 @@ pub trait Transport: Read + Write + Send + fmt::Debug + 'static {
         None
     }
 
+    /// Whether the end of stream a read returned was not confirmed by the peer: for
+    /// TLS, the TCP connection closed without a `close_notify` (RFC 8446 §6.1), which
+    /// anyone on the path can cause to cut a response short. A body delimited by the
+    /// connection's close does not end there: it fails with
+    /// [`ErrorKind::IncompleteBody`](crate::ErrorKind::IncompleteBody). Default:
+    /// `false` (a TCP end of stream is all there is to know).
+    fn end_unconfirmed(&self) -> bool {
+        false
+    }
+
     /// A handle on the TCP socket under this transport, which an
     /// [`AbortHandle`](crate::AbortHandle) shuts down from another thread to end a
     /// blocked read or write: a [`SocketHandle::new`] of a second descriptor
