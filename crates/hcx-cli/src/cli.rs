@@ -321,9 +321,13 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
 /// curl's `--max-time`: plain (fractional) seconds, or a duration with its unit.
 fn parse_max_time(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>() {
-        Ok(secs) if secs > 0.0 && secs.is_finite() => {
-            Duration::try_from_secs_f64(secs).map_err(|_| format!("{text} seconds is too long"))
-        }
+        Ok(secs) if secs > 0.0 && secs.is_finite() => match Duration::try_from_secs_f64(secs) {
+            Ok(d) if d.is_zero() => {
+                Err(format!("{text} seconds rounds to zero: give at least 1ns"))
+            }
+            Ok(d) => Ok(d),
+            Err(_) => Err(format!("{text} seconds is too long")),
+        },
         Ok(_) => Err("a positive number of seconds (or a duration: 500ms, 30s)".into()),
         Err(_) => parse_positive_duration(text),
     }

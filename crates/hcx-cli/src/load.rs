@@ -151,6 +151,21 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
         rate: args.rate,
         progress: io::stderr().is_terminal(),
     };
+    if let (Some(rate), Some(n), None) = (plan.rate, plan.requests, plan.duration) {
+        // The last request must fall on a time the schedule can hold, or the run
+        // would end short of -n and look complete.
+        let last = n.saturating_sub(1) as f64 / rate;
+        let fits = Duration::try_from_secs_f64(last)
+            .ok()
+            .and_then(|offset| Instant::now().checked_add(offset))
+            .is_some();
+        if !fits {
+            return Err(CliError::Other(format!(
+                "--rate {rate} is too low to schedule {n} requests (the last one would \
+                 start {last:e} seconds from now); raise it, or give --duration"
+            )));
+        }
+    }
     let outcome = execute(&client, &plan)?;
     let summary = LoadSummary::new(&plan, &outcome, &counters.counts(), &client);
     let mut out = io::stdout().lock();

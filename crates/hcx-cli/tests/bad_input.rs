@@ -62,6 +62,8 @@ fn bad_numbers_and_headers_are_usage_errors() -> TestResult {
             "https://proxy:3128",
         ],
         &["get", "http://127.0.0.1:1/", "-d", "a", "--data-file", "f"],
+        // Found in review: below a nanosecond it rounded to zero, taken as given.
+        &["get", "http://127.0.0.1:1/", "--max-time", "1e-10"],
         &["get"],
     ] {
         let run = hcx(args)?;
@@ -129,5 +131,18 @@ fn help_and_version_succeed() -> TestResult {
     let run = hcx(&["--version"])?;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(run.stdout.starts_with("hcx "), "{}", run.stdout);
+    Ok(())
+}
+
+#[test]
+fn a_rate_too_low_to_schedule_every_request_is_refused() -> TestResult {
+    // Found in review: the run stopped after the first request and exited 0.
+    let run = hcx(&["load", "http://127.0.0.1:1/", "-n", "3", "--rate", "1e-300"])?;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let line = one_error_line(&run);
+    assert!(
+        line.contains("--rate") && line.contains("too low"),
+        "{line}"
+    );
     Ok(())
 }

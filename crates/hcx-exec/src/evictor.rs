@@ -89,7 +89,8 @@ impl EvictorLink {
             (Some(a), None) | (None, Some(a)) => Some(a),
             (None, None) => None,
         }
-        .map(|due_in| now.checked_add(due_in).unwrap_or(now));
+        // Too far to fall on an `Instant`: never due.
+        .and_then(|due_in| now.checked_add(due_in));
         let due_at = match (idle_due, ttl_end) {
             (Some(a), Some(b)) => a.min(b),
             (Some(a), None) | (None, Some(a)) => a,
