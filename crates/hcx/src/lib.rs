@@ -96,6 +96,7 @@
 mod builder;
 pub mod chain;
 mod client;
+pub mod form;
 mod lent;
 mod url;
 
@@ -108,6 +109,7 @@ pub use chain::{
     RetryStrategy, UserTokenHandler,
 };
 pub use client::Client;
+pub use form::RequestBuilderExt;
 pub use lent::BodyReader;
 pub use url::IntoUri;
 
