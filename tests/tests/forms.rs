@@ -1,11 +1,13 @@
 //! Form bodies and query parameters (`hcx::RequestBuilderExt`: Apache's
 //! `UrlEncodedFormEntity` and `URIBuilder.addParameter`) as the server receives them,
-//! and a form body replayed to a redirect that keeps the method.
+//! and a form body replayed to a redirect that keeps the method; `multipart/form-data`
+//! with a file, read again for the redirect, and a file that changed size refused.
 
 mod common;
 
 use common::{SAFETY, TestResult};
-use hcx::{Client, RequestBuilderExt};
+use hcx::multipart::{Form, Part};
+use hcx::{Client, ErrorKind, RequestBuilderExt};
 use hcx_testserver::{Method, Reply, TestServer};
 use http::Request;
 
@@ -50,5 +52,102 @@ fn a_form_body_is_sent_again_after_a_307() -> TestResult {
         .map(|r| format!("{} {}", r.target, r.body_text()))
         .collect();
     assert_eq!(bodies, ["/old k=v+w", "/new k=v+w"]);
+    Ok(())
+}
+
+/// A file of its own for one test, removed at the end.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str, contents: &[u8]) -> std::io::Result<TempFile> {
+        let dir = std::env::temp_dir().join(format!("hcx-forms-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(name);
+        std::fs::write(&path, contents)?;
+        Ok(TempFile(path))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+#[test]
+fn a_multipart_form_with_a_file_arrives_whole_and_again_after_a_307() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::POST,
+            "/old",
+            Reply::new(307u16).header("location", "/new"),
+        )
+        .route(Method::POST, "/new", Reply::ok().body("stored"))
+        .start()?;
+    let file = TempFile::new("notes.txt", b"line one\nline two\n")?;
+    let form = Form::new()
+        .text("title", "Notes")
+        .file("upload", &file.0)?
+        .part(
+            "raw",
+            Part::bytes(&b"\x00\xff"[..]).mime_str("application/x-raw"),
+        );
+    let boundary = form.boundary().to_owned();
+    let client = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    let request = Request::post(server.url("/old")).multipart(form)?;
+    assert_eq!(
+        client.execute(request)?.into_body().into_string()?,
+        "stored"
+    );
+    let expected = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nNotes\r\n\
+         --{b}\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"notes.txt\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\nline one\nline two\n\r\n\
+         --{b}\r\nContent-Disposition: form-data; name=\"raw\"\r\n\
+         Content-Type: application/x-raw\r\n\r\n",
+        b = boundary
+    );
+    let mut expected = expected.into_bytes();
+    expected.extend_from_slice(b"\x00\xff\r\n");
+    expected.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "the 307 and the replay");
+    for seen in &requests {
+        assert_eq!(seen.body.as_ref(), expected.as_slice(), "{}", seen.target);
+        assert_eq!(
+            seen.header("content-type").map(str::to_owned),
+            Some(format!("multipart/form-data; boundary={boundary}"))
+        );
+        assert_eq!(
+            seen.header("content-length"),
+            Some(expected.len().to_string().as_str())
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_file_that_changed_size_since_it_was_added_fails_the_request() -> TestResult {
+    let server = TestServer::builder()
+        .default_reply(Reply::ok().body("stored"))
+        .start()?;
+    let file = TempFile::new("grows.txt", b"12345")?;
+    let form = Form::new().file("upload", &file.0)?;
+    std::fs::write(&file.0, b"1234567890")?;
+    let client = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    let request = Request::post(server.url("/")).multipart(form)?;
+    let error = client
+        .execute(request)
+        .err()
+        .ok_or("a body of another length went out")?;
+    assert_eq!(error.kind(), ErrorKind::RequestBody, "{error:#}");
+    assert!(format!("{error:#}").contains("changed size"), "{error:#}");
+    assert_eq!(
+        server.stats().requests_received,
+        0,
+        "no whole request arrived"
+    );
     Ok(())
 }

@@ -128,6 +128,17 @@ impl Body {
         }
     }
 
+    /// The body's bytes as a reader (a factory body's reader is made now, and may fail
+    /// as the factory does): for a layer or interceptor of your own that must see them,
+    /// to sign or log them, say. Apache: `HttpEntity.getContent()`.
+    #[doc(alias("getContent"))]
+    pub fn into_reader(self) -> io::Result<Box<dyn Read + Send>> {
+        Ok(match self.into_source()? {
+            Source::Bytes(b) => Box::new(io::Cursor::new(b)),
+            Source::Reader(reader) => reader,
+        })
+    }
+
     /// The body as what the sender writes.
     pub(crate) fn into_source(self) -> io::Result<Source> {
         Ok(match self.kind {

@@ -1,5 +1,6 @@
 //! Form bodies and query parameters, `application/x-www-form-urlencoded`: Apache's
-//! `UrlEncodedFormEntity` and `URIBuilder.addParameter`.
+//! `UrlEncodedFormEntity` and `URIBuilder.addParameter` (and, through
+//! [`RequestBuilderExt::multipart`], `multipart/form-data`: [`crate::multipart`]).
 //!
 //! Names and values are encoded as UTF-8, every byte but ASCII letters, digits and
 //! `*-._` written as `%XX`: the WHATWG URL standard's form serializer, which browsers
@@ -112,6 +113,12 @@ pub trait RequestBuilderExt: sealed::Sealed + Sized {
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
         V: AsRef<str>;
+
+    /// Finishes the request with `form` as its `multipart/form-data` body, its
+    /// `Content-Type` (with the form's boundary) replacing any set before. Apache:
+    /// `setEntity(MultipartEntityBuilder…build())`.
+    #[doc(alias("MultipartEntityBuilder"))]
+    fn multipart(self, form: crate::multipart::Form) -> Result<Request<Body>, http::Error>;
 }
 
 impl RequestBuilderExt for http::request::Builder {
@@ -165,6 +172,15 @@ impl RequestBuilderExt for http::request::Builder {
             self.header(CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE))
         };
         builder.body(Body::from(encode(pairs)))
+    }
+
+    fn multipart(mut self, form: crate::multipart::Form) -> Result<Request<Body>, http::Error> {
+        let content_type = form.content_type();
+        if let Some(headers) = self.headers_mut() {
+            headers.remove(CONTENT_TYPE);
+        }
+        self.header(CONTENT_TYPE, content_type)
+            .body(form.into_body())
     }
 }
 

@@ -98,6 +98,7 @@ pub mod chain;
 mod client;
 pub mod form;
 mod lent;
+pub mod multipart;
 mod url;
 
 pub use builder::{ClientBuilder, DEFAULT_USER_AGENT};
