@@ -702,3 +702,49 @@ fn an_inner_coding_that_decodes_to_much_while_the_outer_yields_nothing_is_a_bomb
     );
     Ok(())
 }
+
+#[test]
+fn an_inner_bomb_under_zstd_is_a_limit_error() -> TestResult {
+    // Found in review: `zstd, gzip` whose gzip layer inflates ~1000:1 into a zstd
+    // frame of empty blocks. The limit held, but ruzstd wrapped its error: reported
+    // as Decompression, where `gzip, gzip` says DecompressionLimit.
+    let mut frame = 0xFD2F_B528u32.to_le_bytes().to_vec();
+    frame.extend_from_slice(&[0x00, 0x50]); // 1 MiB window, no checksum
+    frame.extend(std::iter::repeat_n(0u8, 3 * 700_000)); // empty raw blocks, not last
+    frame.extend_from_slice(&[0x01, 0x00, 0x00]); // empty raw block, last
+    let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+    gz.write_all(&frame)?;
+    let wire = gz.finish()?;
+    assert!(frame.len() > 200 * wire.len());
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok()
+                .header("content-encoding", "zstd, gzip")
+                .body(wire),
+        )
+        .start()?;
+    let result = client()?.get(server.url("/"))?.into_body().into_vec();
+    let error = result.err().ok_or("the bomb decoded")?;
+    assert_eq!(error.kind(), ErrorKind::DecompressionLimit, "{error:#}");
+    Ok(())
+}
+
+#[test]
+fn a_zstd_body_of_only_a_skippable_frame_decodes_to_nothing() -> TestResult {
+    // RFC 8878 §3.1: zstd data is one or more frames, skippable ones included.
+    let mut body = 0x184D_2A50u32.to_le_bytes().to_vec();
+    body.extend_from_slice(&4u32.to_le_bytes());
+    body.extend_from_slice(b"meta");
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok().header("content-encoding", "zstd").body(body),
+        )
+        .start()?;
+    let decoded = client()?.get(server.url("/"))?.into_body().into_vec();
+    assert_eq!(decoded.map_err(|e| format!("{e:#}"))?, b"");
+    Ok(())
+}

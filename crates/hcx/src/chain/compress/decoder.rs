@@ -166,7 +166,8 @@ pub(super) struct Input {
     end: usize,
     /// Bytes the stage above consumed (on the wire: the encoded size so far).
     consumed: u64,
-    /// The failure of the body, kept to be reported with its own kind.
+    /// The first typed failure of the body (its own, or a limit an inner stage
+    /// passed), kept to be reported with its own kind.
     failed: Option<Error>,
     /// On a stage: the bytes it produced, and the limits they are held to (with the
     /// body's label), as the last stage's output is: an inner layer that decodes to
@@ -248,6 +249,9 @@ impl Input {
                 if let Some((limits, label)) = &self.limits {
                     let encoded = stage.input().wire().consumed;
                     if let Some(error) = limits.check(label, self.produced, encoded) {
+                        // Kept where `failure` looks first: the coding above may wrap
+                        // the I/O error in its own (ruzstd does), losing the kind.
+                        stage.input().wire().failed = Some(error.clone());
                         return Err(error.into_io());
                     }
                 }

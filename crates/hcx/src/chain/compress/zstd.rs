@@ -16,6 +16,7 @@ pub(super) struct Zstd {
     pub(super) input: Input,
     frame: ruzstd::decoding::FrameDecoder,
     in_frame: bool,
+    /// Frames seen, skippable ones included: the input may end after one.
     frames: u64,
 }
 
@@ -140,6 +141,9 @@ impl Read for Zstd {
                     return Ok(0);
                 }
                 if self.skip_skippable()? {
+                    // A frame too (RFC 8878 §3.1): data of skippable frames only
+                    // decodes to nothing.
+                    self.frames += 1;
                     continue;
                 }
                 self.start_frame()?;
