@@ -172,12 +172,18 @@ impl fmt::Display for IdleLimitChange {
     }
 }
 
+/// The smallest limit ever set (with a `min_idle` of zero, a death at once would
+/// otherwise set none at all).
+const MIN_LIMIT: Duration = Duration::from_millis(1);
+
 /// The settings of a [`LearnedIdleLimit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LearnSettings {
     /// Idle times below this teach nothing (deaths so soon are races and restarts,
-    /// not middleboxes), and no limit is set below it. Default 1 s.
+    /// not middleboxes), and no limit is set below it (nor below 1 ms, whatever this
+    /// says: zero, which tests use to learn from every reuse, never sets a limit of
+    /// nothing). Default 1 s.
     pub min_idle: Duration,
     /// After a death, how long until an idempotent request may probe a connection
     /// idler than the limit; doubled after each death, up to `max_probe_interval`;
@@ -224,8 +230,9 @@ impl Default for LearnSettings {
 /// - **Telling a middlebox from a one-off failure** (a server restart, a load
 ///   balancer replaced): a death at an idle time no longer than one that survived is
 ///   not what a middlebox's idle timeout does, and is ignored; only a second such
-///   death in a row (no survival in between) counts, and then halves the survived
-///   bound. A later death can lower the death bound by at most half. Deaths below
+///   death in a row counts (no survival of a connection idle `min_idle` or more in
+///   between: reuses sooner than that say nothing of idle limits, and on a busy route
+///   they come between any two deaths), and then halves the survived bound. A later death can lower the death bound by at most half. Deaths below
 ///   `min_idle` are ignored.
 /// - **Learning upward** (middleboxes and servers change): once the probe interval
 ///   has passed since the last death, one idempotent request may reuse a connection
@@ -380,11 +387,14 @@ impl RouteState {
             return None;
         }
         let fallback = self.died.map_or(settings.min_idle, |d| d / 2);
-        Some(if self.survived >= settings.min_idle {
+        let limit = if !self.survived.is_zero() && self.survived >= settings.min_idle {
             self.survived
         } else {
             fallback.max(settings.min_idle)
-        })
+        };
+        // Never nothing, whatever `min_idle` says: a limit of zero reuses no
+        // connection, so nothing is observed again and it could never rise.
+        Some(limit.max(MIN_LIMIT))
     }
 
     fn bounds(&self, settings: &LearnSettings) -> IdleBounds {
@@ -797,6 +807,29 @@ mod tests {
         let mut s = Script::new();
         s.died(1);
         assert_eq!(s.limit(), Some(S), "min_idle is the floor");
+    }
+
+    #[test]
+    fn a_zero_min_idle_never_sets_a_limit_of_nothing() {
+        // Found in review: with `min_idle` zero one death at once set a zero limit
+        // (the survived bound, zero), and the route never reused a connection again.
+        let settings = LearnSettings {
+            min_idle: Duration::ZERO,
+            ..LearnSettings::default()
+        };
+        let strategy = LearnedIdleLimit::new().with_settings(settings);
+        let now = Instant::now();
+        strategy.observe(
+            route(),
+            Duration::from_millis(10),
+            IdleOutcome::DiedIdle,
+            now,
+        );
+        let limit = strategy.bounds_of(route()).and_then(|b| b.limit);
+        assert_eq!(limit, Some(Duration::from_millis(5)), "half the death");
+        strategy.observe(route(), Duration::ZERO, IdleOutcome::DiedIdle, now);
+        let limit = strategy.bounds_of(route()).and_then(|b| b.limit);
+        assert!(limit.is_some_and(|l| l >= MIN_LIMIT), "{limit:?}");
     }
 
     #[test]
