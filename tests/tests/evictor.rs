@@ -224,3 +224,71 @@ fn a_client_sharing_a_manager_starts_an_evictor_after_the_first_client_is_droppe
     assert_eq!(reason, Some(CloseReason::IdleEvicted));
     Ok(())
 }
+
+#[test]
+fn shutting_the_manager_down_stops_its_evictor() -> TestResult {
+    // Found in review: the thread outlived shutdown_immediate (Apache's close() stops
+    // its evictor), holding the manager until the last client clone went.
+    let client = Client::builder().evict_expired_connections().build()?;
+    client.connection_manager().shutdown_immediate();
+    // Once the thread has ended, the manager takes another evictor.
+    until(|| {
+        Ok(hcx::exec::IdleConnectionEvictor::start(client.connection_manager(), None).is_ok())
+    })?;
+    Ok(())
+}
+
+/// A manual clock that signals each read the evictor's thread makes.
+struct SignalClock {
+    inner: hcx::ManualClock,
+    evictor_read: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+}
+
+impl hcx::Clock for SignalClock {
+    fn now(&self) -> Instant {
+        if std::thread::current().name() == Some("hcx-evictor") {
+            if let Ok(tx) = self.evictor_read.lock() {
+                let _ = tx.send(());
+            }
+        }
+        self.inner.now()
+    }
+}
+
+#[test]
+fn a_connection_back_in_the_pool_unused_wakes_the_evictor() -> TestResult {
+    // Found in review: a connection given back untouched (a lease served as it was
+    // given up) went back idle without waking the evictor, whose plan, made while it
+    // was out, waited for another connection's hour.
+    let clock = hcx::ManualClock::new();
+    let (tx, evictor_reads) = std::sync::mpsc::channel();
+    let manager = hcx::PoolingConnectionManager::builder()
+        .clock(SignalClock {
+            inner: clock.clone(),
+            evictor_read: std::sync::Mutex::new(tx),
+        })
+        .build()?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let route = hcx::Route::http("127.0.0.1", listener.local_addr()?.port());
+    let mut y = manager.lease(&route, None, SAFETY)?;
+    y.connect_if_needed(Some(SAFETY))?;
+    let mut x = manager.lease(&route, None, SAFETY)?;
+    x.connect_if_needed(Some(SAFETY))?;
+    y.release(hcx::Decision::keep(Some(Duration::from_secs(3600))));
+    x.release(hcx::Decision::keep(Some(Duration::from_secs(60))));
+    // X is out (the most recent, leased first) while the evictor plans its first wait.
+    let lease_x = manager.pool().lease(&route, None).get(SAFETY)?;
+    assert_eq!(
+        lease_x.expiry().map(|at| at - manager.pool().now()),
+        Some(Duration::from_secs(60))
+    );
+    let _evictor = hcx::exec::IdleConnectionEvictor::start(&manager, None)?;
+    evictor_reads.recv_timeout(SAFETY)?; // close_expired
+    evictor_reads.recv_timeout(SAFETY)?; // the plan, after the pool was looked at
+    clock.advance(Duration::from_millis(59_900));
+    lease_x.release_unused();
+    assert_eq!(manager.stats().pool.available, 2);
+    clock.advance(Duration::from_secs(1));
+    until(|| Ok(manager.stats().closes.get(CloseReason::Expired) == 1))?;
+    Ok(())
+}

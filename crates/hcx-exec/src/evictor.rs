@@ -23,6 +23,12 @@ use crate::manager::PoolingConnectionManager;
 /// them; a client that goes quiet then keeps sockets the server has closed (in
 /// `CLOSE_WAIT`) until its next request.
 ///
+/// The thread ends when the manager is shut down ([`shutdown`] or
+/// [`shutdown_immediate`]), as Apache's `close()` shuts its evictor down.
+///
+/// [`shutdown`]: PoolingConnectionManager::shutdown
+/// [`shutdown_immediate`]: PoolingConnectionManager::shutdown_immediate
+///
 /// One at a time per connection manager. Dropping it stops the thread and joins it
 /// (promptly: the thread waits on a channel, not a sleep); another can then be started
 /// for the same manager, by a new client sharing it, say. Dropped on its own thread
@@ -101,6 +107,11 @@ impl EvictorLink {
             // Full: a wake-up is already pending, which will see this connection too.
             let _ = self.wake.try_send(());
         }
+    }
+
+    /// Wakes the evictor to look at the pool again (its shutdown, say).
+    pub(crate) fn wake(&self) {
+        let _ = self.wake.try_send(());
     }
 
     fn new(base: Instant) -> EvictorLink {
@@ -224,6 +235,11 @@ fn run(
     stop: &Receiver<()>,
 ) {
     loop {
+        // A shut-down pool has nothing idle and closes what comes back: the thread ends
+        // (Apache's close() shuts its evictor down too), woken by the shutdown.
+        if manager.pool().is_shutdown() {
+            return;
+        }
         // While it sweeps, every release wakes it: one that lands after the sweep has
         // looked at the pool, but before the new plan is stored, would otherwise be
         // compared with the old plan (already past) and send nothing, and the evictor

@@ -75,7 +75,7 @@ struct Inner {
     /// or not).
     opened: AtomicU64,
     /// How to wake the idle-connection evictor early, once one is started.
-    evictor: OnceLock<EvictorLink>,
+    evictor: Arc<OnceLock<EvictorLink>>,
     events: Events,
     lease_waits: LeaseWaitCounters,
     /// Every live connection's socket, for `shutdown_immediate`.
@@ -243,9 +243,21 @@ impl PoolingConnectionManagerBuilder {
             }
         };
         let time_to_live = self.config.time_to_live;
+        // A connection back in the pool without a release (a lease served as it was
+        // given up) wakes the evictor as a release would: its plan never saw it.
+        let evictor: Arc<OnceLock<EvictorLink>> = Arc::default();
+        let returned_unused = {
+            let evictor = Arc::clone(&evictor);
+            move |updated: Instant, expiry: Option<Instant>| {
+                if let Some(link) = evictor.get() {
+                    link.released(updated, None, expiry);
+                }
+            }
+        };
         let pool = Pool::builder(self.config)
             .clock(clock.clone())
             .disposal(disposal)
+            .on_returned_unused(returned_unused)
             .build()
             // The setting by the builders' names, and what to do, in the message (a log
             // line printing only the error shows it). Not the pool's error as a source
@@ -283,7 +295,7 @@ impl PoolingConnectionManagerBuilder {
                 socket: self.socket,
                 next_id: AtomicU64::new(1),
                 opened: AtomicU64::new(0),
-                evictor: OnceLock::new(),
+                evictor,
                 events,
                 lease_waits: LeaseWaitCounters::default(),
                 live: Arc::default(),
@@ -561,6 +573,10 @@ impl PoolingConnectionManager {
     /// [`shutdown_immediate`](Self::shutdown_immediate).
     pub fn shutdown(&self) {
         self.inner.pool.shutdown();
+        // Its evictor ends now: nothing is left for it.
+        if let Some(link) = self.evictor_link() {
+            link.wake();
+        }
     }
 
     /// [`shutdown`](Self::shutdown), and every connection a request holds is shut down
@@ -574,7 +590,7 @@ impl PoolingConnectionManager {
     /// sleeper of your own.
     #[doc(alias("close", "CloseMode.IMMEDIATE"))]
     pub fn shutdown_immediate(&self) {
-        self.inner.pool.shutdown();
+        self.shutdown();
         self.inner.live.shutdown_all();
     }
 

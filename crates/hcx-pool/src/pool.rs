@@ -52,6 +52,7 @@ pub struct PoolBuilder<R, C, S = ()> {
     config: PoolConfig,
     clock: TimeSource,
     disposal: Box<dyn DisposalCallback<C>>,
+    on_unused: Option<Box<crate::shared::UnusedHook>>,
     types: PhantomData<fn() -> (R, S)>,
 }
 
@@ -77,6 +78,20 @@ where
         self
     }
 
+    /// Calls `hook` (outside the pool lock) when a connection goes back to the pool
+    /// without a release: a lease request cancelled or dropped after it was served, or a lease
+    /// given back with [`Lease::release_unused`](crate::Lease::release_unused). It is
+    /// given the connection's last use and its expiry (`None`: none), the earliest
+    /// when several went back at once: for an evictor that plans its wake-ups from the
+    /// releases it sees, and would not see this one.
+    pub fn on_returned_unused(
+        mut self,
+        hook: impl Fn(std::time::Instant, Option<std::time::Instant>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_unused = Some(Box::new(hook));
+        self
+    }
+
     /// Checks the configuration and builds the pool.
     pub fn build(self) -> Result<Pool<R, C, S>, ConfigError> {
         self.config.validate()?;
@@ -96,6 +111,7 @@ where
                 disposal: self.disposal,
                 ttl: c.time_to_live,
                 epoch,
+                on_unused: self.on_unused,
             }),
         })
     }
@@ -127,6 +143,7 @@ where
             config,
             clock: TimeSource::Coarse(CoarseClock::new()),
             disposal: Box::new(DropConnection),
+            on_unused: None,
             types: PhantomData,
         }
     }

@@ -17,7 +17,12 @@ pub(crate) struct Shared<R, C: 'static, S> {
     pub(crate) ttl: Option<std::time::Duration>,
     /// What the pool's time stamps count from.
     pub(crate) epoch: Epoch,
+    /// Told of connections that went back idle unused.
+    pub(crate) on_unused: Option<Box<UnusedHook>>,
 }
+
+/// [`PoolBuilder::on_returned_unused`](crate::PoolBuilder::on_returned_unused)'s hook.
+pub(crate) type UnusedHook = dyn Fn(std::time::Instant, Option<std::time::Instant>) + Send + Sync;
 
 pub(crate) type SharedRef<R, C, S> = Arc<Shared<R, C, S>>;
 
@@ -77,7 +82,12 @@ impl<R: RouteKey, C: 'static, S: PartialEq> Shared<R, C, S> {
     fn finish_slow(&self, out: &mut Deferred<C>) {
         // Wakes first: a served waiter must not wait for (or be lost to) the closing of
         // connections that made room for it.
+        let unused = out.take_unused();
         out.run(|conn, reason| self.disposal.dispose(conn, reason));
+        if let (Some((updated, expiry)), Some(hook)) = (unused, &self.on_unused) {
+            let expiry = expiry.as_expiry().map(|at| self.epoch.instant(at));
+            hook(self.epoch.instant(updated), expiry);
+        }
     }
 }
 

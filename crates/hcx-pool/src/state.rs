@@ -66,6 +66,9 @@ pub(crate) struct Deferred<C> {
 pub(crate) struct Work<C> {
     closings: VecDeque<(C, CloseReason)>,
     wakers: VecDeque<Waker>,
+    /// Connections that went back idle unused (rare): the earliest last use and
+    /// expiry among them, for [`PoolBuilder::on_returned_unused`](crate::PoolBuilder::on_returned_unused).
+    unused: Option<(Stamp, Stamp)>,
 }
 
 impl<C> Deferred<C> {
@@ -82,8 +85,24 @@ impl<C> Deferred<C> {
             Box::new(Work {
                 closings: VecDeque::new(),
                 wakers: VecDeque::new(),
+                unused: None,
             })
         })
+    }
+
+    /// A connection went back idle unused, last used at `updated`, expiring at
+    /// `expiry` (`Stamp::NEVER`: no expiry).
+    fn returned_unused(&mut self, updated: Stamp, expiry: Stamp) {
+        let work = self.work();
+        work.unused = Some(match work.unused {
+            None => (updated, expiry),
+            Some((u, e)) => (u.min(updated), e.min(expiry)),
+        });
+    }
+
+    /// What [`returned_unused`](Self::returned_unused) gathered, taken out.
+    pub(crate) fn take_unused(&mut self) -> Option<(Stamp, Stamp)> {
+        self.work.as_mut()?.unused.take()
     }
 
     pub(crate) fn close(&mut self, conn: C, reason: CloseReason) {
@@ -341,7 +360,12 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                         core.close(conn, reason, out);
                     }
                 }
-                None => core.put_idle(entry, meta),
+                None => {
+                    if matches!(how, GiveBack::Untouched) {
+                        out.returned_unused(meta.updated, meta.expiry);
+                    }
+                    core.put_idle(entry, meta);
+                }
             }
         }
         if !core.shutdown {

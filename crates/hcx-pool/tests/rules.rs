@@ -13,7 +13,10 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use hcx_pool::{CloseReason, ConfigError, Decision, LeaseError, Pool, PoolConfig, ReusePolicy};
+use hcx_pool::{
+    CloseReason, ConfigError, Decision, LeaseError, ManualClock, Pool, PoolConfig, ReusePolicy,
+};
+use std::task::Poll;
 
 #[test]
 fn zero_limits_are_config_errors() {
@@ -495,6 +498,48 @@ fn a_lease_released_unused_keeps_its_connection_idle_and_its_validity() {
     assert_eq!(h.pool.stats(), stats(0, 0, 0, 1));
     assert!(h.closed().is_empty());
     h.check();
+}
+
+#[test]
+fn a_connection_back_idle_unused_is_told_to_the_hook_and_a_release_is_not() {
+    // Every way a connection goes back idle without a release: release_unused, a
+    // served request cancelled, a served request dropped.
+    let clock = ManualClock::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let pool: TestPool = Pool::builder(PoolConfig::with_limits(1, 1))
+        .clock(clock.clone())
+        .on_returned_unused(move |updated, expiry| log.lock().unwrap().push((updated, expiry)))
+        .build()
+        .unwrap();
+    let mut first = pool.lease(&"a", None).get(Duration::ZERO).unwrap();
+    first.assign(1);
+    let released_at = pool.now();
+    first.release(Decision::keep(Some(Duration::from_secs(60))));
+    assert!(seen.lock().unwrap().is_empty(), "a release is not told");
+    let expiry = released_at + Duration::from_secs(60);
+    clock.advance(Duration::from_secs(5));
+    pool.lease(&"a", None)
+        .get(Duration::ZERO)
+        .unwrap()
+        .release_unused();
+    let held = pool.lease(&"a", None).get(Duration::ZERO).unwrap();
+    let mut cancelled = pool.lease(&"a", None);
+    let handle = cancelled.cancel_handle();
+    let dropped = pool.lease(&"a", None);
+    held.release_unused(); // handed to `cancelled`, which never picks it up
+    assert!(handle.cancel());
+    assert!(matches!(
+        poll(&mut cancelled),
+        Poll::Ready(Err(LeaseError::Cancelled(_)))
+    ));
+    drop(dropped); // served by the cancel, never picked up
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(released_at, Some(expiry)); 4],
+        "the last use and expiry of the connection, unchanged"
+    );
+    assert_eq!(pool.stats(), stats(0, 0, 1, 1));
 }
 
 #[test]
