@@ -142,6 +142,43 @@ pub struct RequestArgs {
     /// The request body, read from FILE (into memory, so it can be sent again).
     #[arg(long = "data-file", value_name = "FILE")]
     pub data_file: Option<PathBuf>,
+
+    /// A multipart/form-data field, as curl's -F: 'name=value', or 'name=@FILE' to
+    /// upload a file (read each time it is sent), with ';type=MIME' and
+    /// ';filename=NAME' after it (repeat for more fields).
+    #[arg(
+        short = 'F',
+        long = "form",
+        value_name = "NAME=VALUE|NAME=@FILE",
+        value_parser = parse_form_field,
+        conflicts_with_all = ["data", "data_file"]
+    )]
+    pub form: Vec<FormField>,
+}
+
+/// One `-F` field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormField {
+    /// The field's name.
+    pub name: String,
+    /// Its value, or the file to upload.
+    pub value: FormValue,
+}
+
+/// What a `-F` field holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormValue {
+    /// Text, sent as given.
+    Text(String),
+    /// A file, with the `;type=` and `;filename=` given after it.
+    File {
+        /// The file to read.
+        path: PathBuf,
+        /// Its Content-Type (`application/octet-stream` when not given).
+        content_type: Option<String>,
+        /// The file name sent (the file's own when not given).
+        file_name: Option<String>,
+    },
 }
 
 /// One `-H 'Name: value'`.
@@ -270,6 +307,46 @@ fn parse_header(text: &str) -> Result<Header, String> {
         )
     })?;
     Ok(Header { name, value })
+}
+
+fn parse_form_field(text: &str) -> Result<FormField, String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| "give a form field as 'name=value' or 'name=@file'".to_string())?;
+    if name.is_empty() {
+        return Err("a form field needs a name before its '='".into());
+    }
+    let value = match value.strip_prefix('@') {
+        None => FormValue::Text(value.to_owned()),
+        Some(rest) => {
+            let mut parts = rest.split(';');
+            let path = parts.next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(format!("{name}=@ needs a file name after the '@'"));
+            }
+            let (mut content_type, mut file_name) = (None, None);
+            for part in parts {
+                match part.split_once('=') {
+                    Some(("type", v)) if !v.is_empty() => content_type = Some(v.to_owned()),
+                    Some(("filename", v)) if !v.is_empty() => file_name = Some(v.to_owned()),
+                    _ => {
+                        return Err(format!(
+                            "{part:?} after {name}=@{path}: only ';type=MIME' and ';filename=NAME'"
+                        ));
+                    }
+                }
+            }
+            FormValue::File {
+                path: PathBuf::from(path),
+                content_type,
+                file_name,
+            }
+        }
+    };
+    Ok(FormField {
+        name: name.to_owned(),
+        value,
+    })
 }
 
 fn parse_header_value(text: &str) -> Result<HeaderValue, String> {

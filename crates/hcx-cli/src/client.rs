@@ -4,13 +4,14 @@ use std::path::Path;
 
 use hcx::bytes::Bytes;
 use hcx::exec::redact_userinfo;
-use hcx::http::{HeaderMap, Method, Request, Uri};
+use hcx::http::{HeaderMap, HeaderValue, Method, Request, Uri};
+use hcx::multipart::{Form, Part};
 use hcx::rustls::RootCertStore;
 use hcx::rustls::pki_types::CertificateDer;
 use hcx::rustls::pki_types::pem::PemObject;
 use hcx::{Body, ClientBuilder, DefaultRetryStrategy, IntoUri, RequestConfig, Route, TlsIdentity};
 
-use crate::cli::{ClientArgs, PoolArgs, RequestArgs, UserPassword};
+use crate::cli::{ClientArgs, FormField, FormValue, PoolArgs, RequestArgs, UserPassword};
 use crate::error::CliError;
 use hcx::chain::{AuthScope, BasicCredentialsProvider, Credentials};
 
@@ -145,7 +146,8 @@ pub struct RequestTemplate {
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Option<Bytes>,
+    /// The body, made anew for each request.
+    body: Option<TemplateBody>,
     /// The credentials the URL carried (taken out of `uri`).
     url_user: Option<UserPassword>,
 }
@@ -173,11 +175,22 @@ impl RequestTemplate {
         let uri = url.as_str().into_uri().map_err(shown)?;
         // The scheme and host are checked here, before any thread or connection.
         Route::from_uri(&uri).map_err(shown)?;
+        let mut headers = HeaderMap::new();
         let body = match (&args.data, &args.data_file) {
-            (Some(data), _) => Some(Bytes::from(data.clone())),
-            (None, Some(path)) => Some(Bytes::from(std::fs::read(path).map_err(|e| {
-                CliError::io(format!("cannot read --data-file {}", path.display()), e)
-            })?)),
+            (Some(data), _) => Some(TemplateBody::Bytes(Bytes::from(data.clone()))),
+            (None, Some(path)) => Some(TemplateBody::Bytes(Bytes::from(
+                std::fs::read(path).map_err(|e| {
+                    CliError::io(format!("cannot read --data-file {}", path.display()), e)
+                })?,
+            ))),
+            (None, None) if !args.form.is_empty() => {
+                let form = multipart(&args.form)?;
+                let content_type = HeaderValue::try_from(form.content_type()).map_err(|_| {
+                    CliError::Other("the form's boundary is not a header field value".into())
+                })?;
+                headers.insert(hcx::http::header::CONTENT_TYPE, content_type);
+                Some(TemplateBody::Form(form))
+            }
             (None, None) => None,
         };
         let method = args.method.clone().unwrap_or(if body.is_some() {
@@ -185,8 +198,12 @@ impl RequestTemplate {
         } else {
             Method::GET
         });
-        let mut headers = HeaderMap::new();
         for header in &args.headers {
+            if !args.form.is_empty() && header.name == hcx::http::header::CONTENT_TYPE {
+                return Err(CliError::Other(
+                    "-H Content-Type with -F: the form's Content-Type carries its boundary".into(),
+                ));
+            }
             headers
                 .try_append(header.name.clone(), header.value.clone())
                 .map_err(hcx::Error::from)?;
@@ -207,6 +224,7 @@ impl RequestTemplate {
             headers: Vec::new(),
             data: None,
             data_file: None,
+            form: Vec::new(),
         };
         RequestTemplate::new(url, &args)
     }
@@ -224,7 +242,9 @@ impl RequestTemplate {
     /// A request to send.
     pub fn request(&self) -> Request<Body> {
         let body = match &self.body {
-            Some(bytes) => Body::from(bytes.clone()),
+            Some(TemplateBody::Bytes(bytes)) => Body::from(bytes.clone()),
+            // Its files are read anew each time it is sent.
+            Some(TemplateBody::Form(form)) => form.clone().into_body(),
             None => Body::empty(),
         };
         let mut request = Request::new(body);
@@ -233,6 +253,46 @@ impl RequestTemplate {
         *request.headers_mut() = self.headers.clone();
         request
     }
+}
+
+/// What a request's body is made from.
+#[derive(Debug, Clone)]
+enum TemplateBody {
+    /// `-d` or `--data-file`.
+    Bytes(Bytes),
+    /// `-F` fields.
+    Form(Form),
+}
+
+/// The `-F` fields as a form; an error names a file that cannot be read.
+fn multipart(fields: &[FormField]) -> Result<Form, CliError> {
+    let mut form = Form::new();
+    for field in fields {
+        let part = match &field.value {
+            FormValue::Text(text) => Part::text(text.clone()),
+            FormValue::File {
+                path,
+                content_type,
+                file_name,
+            } => {
+                let mut part = Part::file(path).map_err(|e| {
+                    CliError::io(
+                        format!("cannot read -F {}=@{}", field.name, path.display()),
+                        e,
+                    )
+                })?;
+                if let Some(content_type) = content_type {
+                    part = part.mime_str(content_type);
+                }
+                if let Some(file_name) = file_name {
+                    part = part.file_name(file_name.clone());
+                }
+                part
+            }
+        };
+        form = form.part(field.name.clone(), part);
+    }
+    Ok(form)
 }
 
 #[cfg(test)]
@@ -247,6 +307,7 @@ mod tests {
             headers: Vec::new(),
             data: None,
             data_file: None,
+            form: Vec::new(),
         }
     }
 

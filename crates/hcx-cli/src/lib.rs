@@ -2,7 +2,8 @@
 //! library holds its commands, so that they are documented and tested here).
 //!
 //! ```text
-//! hcx get URL [-X METHOD] [-H 'Name: value']... [-d DATA | --data-file FILE] [-o FILE] [-v]
+//! hcx get URL [-X METHOD] [-H 'Name: value']... [-d DATA | --data-file FILE | -F FIELD...]
+//!         [-o FILE] [-v]
 //! hcx load URL [-n N] [-c C] [--duration DUR] [--rate R] [--json]
 //!          [--max-per-route K] [--max-total K] [--keep-alive DUR] [--validate-after DUR|never]
 //! hcx demo
@@ -20,7 +21,9 @@
 //! # `hcx get`
 //!
 //! Sends one request and writes the body to stdout (or `-o FILE`). `-d` / `--data-file`
-//! make the default method `POST`. Any status is a success; with `-v`, stderr shows
+//! make the default method `POST`, and so does `-F`: curl's form fields, sent as
+//! `multipart/form-data` (`-F 'name=value'`, `-F 'name=@FILE;type=MIME;filename=NAME'`
+//! for a file, read again if the request is sent again; `load` takes them too). Any status is a success; with `-v`, stderr shows
 //! the exchange as it happens, from an `hcx::EventListener`: `*` lines for the lease
 //! (new, or reused after how long idle, whether the stale probe ran, stale connections
 //! closed first, the wait for a slot), the connect (peer, time per step, TLS version,

@@ -62,6 +62,10 @@ fn bad_numbers_and_headers_are_usage_errors() -> TestResult {
             "https://proxy:3128",
         ],
         &["get", "http://127.0.0.1:1/", "-d", "a", "--data-file", "f"],
+        &["get", "http://127.0.0.1:1/", "-F", "no equals sign"],
+        &["get", "http://127.0.0.1:1/", "-F", "f=@"],
+        &["get", "http://127.0.0.1:1/", "-F", "f=@x;size=3"],
+        &["get", "http://127.0.0.1:1/", "-F", "a=1", "-d", "b"],
         // Found in review: below a nanosecond it rounded to zero, taken as given.
         &["get", "http://127.0.0.1:1/", "--max-time", "1e-10"],
         &["get"],
@@ -144,5 +148,26 @@ fn a_rate_too_low_to_schedule_every_request_is_refused() -> TestResult {
         line.contains("--rate") && line.contains("too low"),
         "{line}"
     );
+    Ok(())
+}
+
+#[test]
+fn a_form_file_that_cannot_be_read_is_one_line_and_exit_1() -> TestResult {
+    let missing = temp_path("no-such-file.bin");
+    let field = format!("f=@{}", missing.display());
+    let run = hcx(&["get", "http://127.0.0.1:1/", "-F", &field])?;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let line = one_error_line(&run);
+    assert!(line.contains("cannot read -F f=@"), "{line}");
+    let run = hcx(&[
+        "get",
+        "http://127.0.0.1:1/",
+        "-F",
+        "a=1",
+        "-H",
+        "Content-Type: text/plain",
+    ])?;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(one_error_line(&run).contains("boundary"));
     Ok(())
 }

@@ -102,6 +102,49 @@ fn a_data_file_makes_a_post() -> TestResult {
 }
 
 #[test]
+fn form_fields_and_a_file_go_as_multipart_form_data() -> TestResult {
+    let server = server()?;
+    let path = temp_path("photo.bin");
+    std::fs::write(&path, b"\x01\x02\x03")?;
+    let file_field = format!(
+        "photo=@{};type=image/x-test;filename=me.bin",
+        path.display()
+    );
+    let run = hcx(&[
+        "get",
+        &server.url("/echo"),
+        "-F",
+        "title=Holiday 2026",
+        "-F",
+        &file_field,
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    std::fs::remove_file(&path)?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let request = server.last_request().ok_or("nothing recorded")?;
+    assert_eq!(
+        request.method,
+        Method::POST,
+        "a form makes the default POST"
+    );
+    let content_type = request.header("content-type").ok_or("no Content-Type")?;
+    let boundary = content_type
+        .strip_prefix("multipart/form-data; boundary=")
+        .ok_or(format!("not a form: {content_type}"))?;
+    let mut expected = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHoliday 2026\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"me.bin\"\r\n\
+         Content-Type: image/x-test\r\n\r\n"
+    )
+    .into_bytes();
+    expected.extend_from_slice(b"\x01\x02\x03\r\n");
+    expected.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    assert_eq!(request.body.as_ref(), expected.as_slice());
+    Ok(())
+}
+
+#[test]
 fn dash_v_prints_the_exchange_and_the_connection_lifecycle() -> TestResult {
     let server = server()?;
     let run = hcx(&["get", &server.url("/"), "-v", "--timeout", TIMEOUT])?;
