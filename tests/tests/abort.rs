@@ -9,7 +9,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    ConnectStarted, PATIENT, SAFETY, TestResult, facts, in_background, unanswering_listener,
+    ConnectStarted, HangingResolver, PATIENT, SAFETY, TestResult, facts, in_background,
+    unanswering_listener,
 };
 use hcx::chain::Context;
 use hcx::{
@@ -378,5 +379,52 @@ fn an_abort_ends_a_tcp_connect_that_gets_no_answer() -> TestResult {
         "{error:#}"
     );
     drop(queue);
+    Ok(())
+}
+
+#[test]
+fn an_abort_ends_a_name_lookup_that_gets_no_answer() -> TestResult {
+    let (resolver, lookups, release) = HangingResolver::new();
+    let client = Client::builder()
+        .connect_timeout(PATIENT)
+        .resolver(resolver)
+        .build()?;
+    let abort = AbortHandle::new();
+    let request = get("http://silent-dns.test/", &abort)?;
+    let outcome = in_background({
+        let client = client.clone();
+        move || client.execute(request).map(|r| r.status())
+    });
+    lookups.recv_timeout(SAFETY)?;
+    abort.abort();
+    let error = outcome()?.err().ok_or("the abort ends the lookup")?;
+    assert_eq!(
+        facts(&error),
+        (ErrorKind::Aborted, RequestProgress::NotStarted, false),
+        "{error:#}"
+    );
+    assert_eq!(client.stats().pool.leased, 0);
+    drop(release);
+    Ok(())
+}
+
+#[test]
+fn with_an_abort_handle_the_connect_timeout_ends_a_name_lookup() -> TestResult {
+    let (resolver, lookups, release) = HangingResolver::new();
+    let client = Client::builder()
+        .connect_timeout(Duration::from_millis(50))
+        .resolver(resolver)
+        .build()?;
+    let abort = AbortHandle::new();
+    let request = get("http://silent-dns.test/", &abort)?;
+    let outcome = in_background({
+        let client = client.clone();
+        move || client.execute(request).map(|r| r.status())
+    });
+    lookups.recv_timeout(SAFETY)?;
+    let error = outcome()?.err().ok_or("the lookup never answers")?;
+    assert_eq!(error.kind(), ErrorKind::ConnectTimeout, "{error:#}");
+    assert!(format!("{error}").contains("name lookup"), "{error}");
+    drop(release);
     Ok(())
 }

@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    ConnectStarted, PATIENT, SAFETY, TestResult, facts, in_background, unanswering_listener,
+    ConnectStarted, HangingResolver, PATIENT, SAFETY, TestResult, facts, in_background,
+    unanswering_listener,
 };
 use hcx::{Client, ErrorKind, RequestProgress};
 use hcx_testserver::{Reply, TestCa, TestServer};
@@ -219,5 +220,30 @@ fn a_tcp_connect_that_gets_no_answer_is_ended() -> TestResult {
     );
     assert_eq!(client.stats().pool.leased, 0);
     drop(queue);
+    Ok(())
+}
+
+#[test]
+fn a_name_lookup_of_a_request_with_an_abort_handle_is_ended() -> TestResult {
+    let (resolver, lookups, release) = HangingResolver::new();
+    let client = Client::builder()
+        .connect_timeout(PATIENT)
+        .resolver(resolver)
+        .build()?;
+    let mut request = http::Request::get("http://silent-dns.test/").body(hcx::Body::empty())?;
+    request.extensions_mut().insert(hcx::AbortHandle::new());
+    let outcome = in_background({
+        let client = client.clone();
+        move || client.execute(request).map(|r| r.status())
+    });
+    lookups.recv_timeout(SAFETY)?;
+    client.connection_manager().shutdown_immediate();
+    let error = outcome()?.err().ok_or("the shutdown ends the lookup")?;
+    assert_eq!(
+        facts(&error),
+        (ErrorKind::Shutdown, RequestProgress::NotStarted, false),
+        "{error:#}"
+    );
+    drop(release);
     Ok(())
 }

@@ -30,8 +30,10 @@ use crate::transport::SocketHandle;
 /// cancelled); a TCP connect under way, every attempt of a Happy Eyeballs race, the
 /// proxy tunnel and the TLS handshake (each attempt's socket is shut down); any read
 /// or write on the connection (its socket is shut down, which ends a blocked call at
-/// once); the `hcx` facade's default wait before a retry. Not a name lookup under way
-/// (the request fails when it ends), nor a retry sleeper of your own. Once the
+/// once); the `hcx` facade's default wait before a retry; a name lookup under way (a
+/// request with a handle looks names up on a thread of its own, whose wait the abort
+/// ends, and the connect timeout too; the lookup itself runs on, its answer dropped).
+/// Not a retry sleeper of your own. Once the
 /// response body has been read to its end the connection is back in the pool and an
 /// abort does not touch it; an abort during the body, even one delimited by the
 /// connection's close, is an error, never the body's end.
@@ -78,6 +80,13 @@ impl Shared {
     /// as it is).
     fn target(&self) -> MutexGuard<'_, Target> {
         self.target.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Target {
+    /// Whether [`AbortHandle::interrupt`] ended the connect this is the target of.
+    pub(crate) fn is_interrupted(&self) -> bool {
+        matches!(self, Target::ShutDown)
     }
 }
 
@@ -137,16 +146,22 @@ impl AbortHandle {
     /// Waits `timeout`, or less if the request is aborted meanwhile: `true` when it
     /// was (at once if it was already).
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_timeout_or(timeout, || false)
+        self.wait_timeout_or(timeout, |_| false)
     }
 
     /// [`wait_timeout`](Self::wait_timeout), also ending when `stop` holds, looked at
-    /// on each [`wake`](Self::wake). `true` when aborted or stopped.
-    pub(crate) fn wait_timeout_or(&self, timeout: Duration, stop: impl Fn() -> bool) -> bool {
+    /// (with what the handle watches, under its lock: `stop` must not lock it again) on
+    /// each [`notify`](Self::notify) or [`interrupt`](Self::interrupt). `true` when
+    /// aborted or stopped.
+    pub(crate) fn wait_timeout_or(
+        &self,
+        timeout: Duration,
+        stop: impl Fn(&Target) -> bool,
+    ) -> bool {
         let deadline = Instant::now().checked_add(timeout);
         let mut guard = self.shared.target();
         loop {
-            if self.shared.aborted.load(Ordering::Acquire) || stop() {
+            if self.shared.aborted.load(Ordering::Acquire) || stop(&guard) {
                 return true;
             }
             guard = match deadline {
@@ -199,6 +214,15 @@ impl AbortHandle {
         // Socket handles it held (the connect attempts') are closed outside the lock.
         drop(replaced);
         Ok(())
+    }
+
+    /// Wakes a [`wait_timeout_or`](Self::wait_timeout_or) to look at its `stop`
+    /// again (under the lock, so a waiter between its look and its sleep is not
+    /// missed).
+    pub(crate) fn notify(&self) {
+        let guard = self.shared.target();
+        self.shared.aborted_signal.notify_all();
+        drop(guard);
     }
 
     /// What `shutdown_immediate` does to the work registered with it: a wait

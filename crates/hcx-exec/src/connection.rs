@@ -72,15 +72,20 @@ impl Connection {
         timeout: Duration,
         socket: &SocketConfig,
     ) -> Result<Connection, Error> {
-        Connection::connect_abortable(id, route, resolver, timeout, socket, None, None)
+        Connection::connect_abortable(id, route, resolver, None, timeout, socket, None, None)
     }
 
     /// [`connect`](Self::connect), with every attempt's socket given to `abort`, which
-    /// ends the connect, the tunnel or the handshake under way when it aborts.
+    /// ends the connect, the tunnel or the handshake under way when it aborts. With
+    /// `abort` and `shared` (the same resolver, shareable with a thread), a name lookup
+    /// runs on a thread of its own, so that the abort, `shutdown_immediate` or the
+    /// connect timeout ends its wait.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn connect_abortable(
         id: u64,
         route: &Route,
         resolver: &dyn Resolver,
+        shared: Option<&Arc<dyn Resolver>>,
         timeout: Duration,
         socket: &SocketConfig,
         abort: Option<&AbortHandle>,
@@ -111,6 +116,22 @@ impl Connection {
                 (Some(handle), Some(entry))
             }
             None => (abort, None),
+        };
+        // The lookup on a thread of its own when the request can be aborted (not for
+        // an IP literal): answered here, then replayed to the connect.
+        let looked_up;
+        let resolver: &dyn Resolver = match (abort, shared) {
+            (Some(abort), Some(shared)) if host.parse::<std::net::IpAddr>().is_err() => {
+                let answer = crate::resolver::resolve_watched(shared, host, port, abort, deadline)
+                    .map_err(|cut| lookup_cut(cut, host, timeout))
+                    .map_err(|e| match live {
+                        Some(live) if live.is_closed() => shut_down_while_connecting(route),
+                        _ => e,
+                    })?;
+                looked_up = Replay(std::sync::Mutex::new(Some(answer)));
+                &looked_up
+            }
+            _ => resolver,
         };
         let stream = crate::connect::connect_tcp(host, port, resolver, timeout, socket, watch)
             .map_err(|e| match live {
@@ -352,6 +373,36 @@ impl Connection {
     /// The read buffer: bytes received and not consumed yet.
     pub(crate) fn buffer(&mut self) -> &mut BytesMut {
         &mut self.buf
+    }
+}
+
+/// A name lookup's answer, given once to the connect that asked for it.
+struct Replay(std::sync::Mutex<Option<io::Result<Vec<SocketAddr>>>>);
+
+impl Resolver for Replay {
+    fn resolve(&self, _host: &str, _port: u16) -> io::Result<Vec<SocketAddr>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .unwrap_or_else(|| Err(io::Error::other("the lookup's answer was used already")))
+    }
+}
+
+/// The error of a lookup whose wait was cut: an abort or a shutdown (which the runtime
+/// says as such), or the connect timeout.
+fn lookup_cut(cut: crate::resolver::LookupCut, host: &str, timeout: Duration) -> Error {
+    match cut {
+        crate::resolver::LookupCut::Interrupted => Error::new(
+            crate::error::ErrorKind::Io,
+            format!("the name lookup of {host} was interrupted"),
+        ),
+        crate::resolver::LookupCut::TimedOut => Error::new(
+            crate::error::ErrorKind::ConnectTimeout,
+            format!(
+                "the name lookup of {host} took longer than the connect timeout of {timeout:?}"
+            ),
+        ),
     }
 }
 

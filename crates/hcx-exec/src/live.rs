@@ -110,7 +110,7 @@ impl LiveSockets {
         let Some(_entry) = self.enter(handle) else {
             return;
         };
-        handle.wait_timeout_or(delay, || self.is_closed());
+        handle.wait_timeout_or(delay, |_| self.is_closed());
     }
 
     /// How many connections are registered.

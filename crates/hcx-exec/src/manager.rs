@@ -586,8 +586,9 @@ impl PoolingConnectionManager {
     /// [`ErrorKind::Shutdown`] error that says how far it got, is not retried, and a
     /// connect finishing after this is refused. Apache: `close()` (either
     /// `CloseMode`) and 4.5's `shutdown()`, which close leased connections too. A name
-    /// lookup under way is not cut short (the request fails when it ends), nor a retry
-    /// sleeper of your own.
+    /// lookup under way is cut short only for a request with an
+    /// [`AbortHandle`] (which looks names up on a thread of its own); otherwise the
+    /// request fails when it ends. Not cut short: a retry sleeper of your own.
     #[doc(alias("close", "CloseMode.IMMEDIATE"))]
     pub fn shutdown_immediate(&self) {
         self.shutdown();
@@ -636,6 +637,7 @@ impl PoolingConnectionManager {
             id,
             route,
             &*inner.resolver,
+            Some(&inner.resolver),
             timeout,
             &inner.socket,
             abort,

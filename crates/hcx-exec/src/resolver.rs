@@ -4,6 +4,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use crate::abort::AbortHandle;
 
 /// Turns a host name into socket addresses. Apache HttpClient calls this
 /// `DnsResolver`.
@@ -94,5 +98,64 @@ impl Resolver for StaticResolver {
 impl fmt::Debug for StaticResolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.names.iter()).finish()
+    }
+}
+
+/// Why [`resolve_watched`] stopped waiting without a result.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum LookupCut {
+    /// Aborted, or interrupted by `shutdown_immediate`.
+    Interrupted,
+    /// The deadline (the connect timeout) passed.
+    TimedOut,
+}
+
+/// Resolves `host` on a thread of its own while the caller waits for the answer, an
+/// abort or interruption of `watch`, or `deadline`: a lookup that hangs (a name server
+/// that does not answer) does not hold a request its caller gave up on. The lookup
+/// itself runs on to its end on that thread, its answer dropped.
+pub(crate) fn resolve_watched(
+    resolver: &Arc<dyn Resolver>,
+    host: &str,
+    port: u16,
+    watch: &AbortHandle,
+    deadline: Option<Instant>,
+) -> Result<io::Result<Vec<SocketAddr>>, LookupCut> {
+    let answer: Arc<Mutex<Option<io::Result<Vec<SocketAddr>>>>> = Arc::default();
+    let spawned = {
+        let (resolver, host, answer, watch) = (
+            Arc::clone(resolver),
+            host.to_owned(),
+            Arc::clone(&answer),
+            watch.clone(),
+        );
+        std::thread::Builder::new()
+            .name("hcx-resolve".into())
+            .spawn(move || {
+                let result = resolver.resolve(&host, port);
+                *answer.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+                watch.notify();
+            })
+    };
+    if let Err(e) = spawned {
+        // No thread to spare: the lookup on this one, as without a handle.
+        drop(e);
+        return Ok(resolver.resolve(host, port));
+    }
+    let take = || answer.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let timeout = deadline.map_or(std::time::Duration::MAX, |d| {
+        d.saturating_duration_since(Instant::now())
+    });
+    let answered = || {
+        answer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    };
+    let ended = watch.wait_timeout_or(timeout, |target| answered() || target.is_interrupted());
+    match take() {
+        Some(result) => Ok(result),
+        None if ended => Err(LookupCut::Interrupted),
+        None => Err(LookupCut::TimedOut),
     }
 }

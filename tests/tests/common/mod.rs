@@ -203,3 +203,43 @@ impl hcx::EventListener for ConnectStarted {
         }
     }
 }
+
+/// A resolver whose lookups hang (until it is dropped, or for SAFETY), saying when one
+/// starts: a name server that does not answer.
+pub struct HangingResolver {
+    started: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl HangingResolver {
+    /// The resolver, where each lookup's start is signalled, and the handle whose drop
+    /// ends the lookups.
+    pub fn new() -> (
+        Self,
+        std::sync::mpsc::Receiver<()>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        let (started, starts) = std::sync::mpsc::channel();
+        let (release_tx, release) = std::sync::mpsc::channel();
+        (
+            HangingResolver {
+                started: std::sync::Mutex::new(started),
+                release: std::sync::Mutex::new(release),
+            },
+            starts,
+            release_tx,
+        )
+    }
+}
+
+impl hcx::Resolver for HangingResolver {
+    fn resolve(&self, host: &str, _port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        if let Ok(started) = self.started.lock() {
+            let _ = started.send(());
+        }
+        if let Ok(release) = self.release.lock() {
+            let _ = release.recv_timeout(SAFETY);
+        }
+        Err(std::io::Error::other(format!("{host}: no answer")))
+    }
+}
