@@ -153,12 +153,25 @@ fn a_cookie_for_a_top_level_domain_is_ignored() -> TestResult {
 
 #[test]
 fn a_secure_cookie_never_goes_over_plain_http_even_to_loopback() -> TestResult {
-    let server = TestServer::builder()
+    // Set over https (cookies do not look at ports: it applies to the plain server on
+    // the same host too); one a plain server marks Secure is refused (RFC 6265bis
+    // §5.7: plain http must not plant what an https site reads).
+    let ca = hcx_testserver::TestCa::new()?;
+    let secure = TestServer::builder()
+        .tls(ca.server_config(&["127.0.0.1"]))
+        .route(
+            Method::GET,
+            "/login",
+            Reply::ok().header("set-cookie", "session=s3cr3t; Secure; Path=/"),
+        )
+        .start()?;
+    let plain = TestServer::builder()
         .route(
             Method::GET,
             "/login",
             Reply::ok()
-                .header("set-cookie", "session=s3cr3t; Secure; Path=/")
+                .header("set-cookie", "planted=1; Secure; Path=/")
+                .header("set-cookie", "session=overwritten; Path=/")
                 .header("set-cookie", "theme=dark; Path=/"),
         )
         .default_reply(Reply::ok().body("page"))
@@ -166,27 +179,29 @@ fn a_secure_cookie_never_goes_over_plain_http_even_to_loopback() -> TestResult {
     let store = Arc::new(CookieStore::new());
     let client = Client::builder()
         .response_timeout(Some(SAFETY))
+        .tls_config(common::trusting(&ca)?)
         .cookie_store(Arc::clone(&store))
         .build()?;
+    let login = format!("https://127.0.0.1:{}/login", secure.port());
+    client.get(login)?.into_body().into_string()?;
+    client.get(plain.url("/login"))?.into_body().into_string()?;
     client
-        .get(server.url("/login"))?
+        .get(plain.url("/account"))?
         .into_body()
         .into_string()?;
-    client
-        .get(server.url("/account"))?
-        .into_body()
-        .into_string()?;
-    let sent = server.last_request().ok_or("no request")?;
+    let sent = plain.last_request().ok_or("no request")?;
     assert_eq!(sent.path(), "/account");
     assert_eq!(sent.header("cookie"), Some("theme=dark"));
-    // The store still holds it, for https requests to the same host.
-    let over_https = format!("https://{}/account", server.authority()).parse()?;
-    let mut names: Vec<_> = store
-        .cookies_for(&over_https)
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
-    names.sort();
-    assert_eq!(names, ["session", "theme"]);
+    // The store holds the https one, unchanged, for https requests to the same host.
+    let over_https = format!("https://{}/account", plain.authority()).parse()?;
+    let mut held = store.cookies_for(&over_https);
+    held.sort();
+    assert_eq!(
+        held,
+        [
+            ("session".to_owned(), "s3cr3t".to_owned()),
+            ("theme".to_owned(), "dark".to_owned())
+        ]
+    );
     Ok(())
 }

@@ -20,7 +20,17 @@ use http::{HeaderMap, Uri};
 ///
 /// A `Secure` cookie goes only over `https`, as RFC 6265 §5.4 and Apache's
 /// `BasicSecureHandler` say, loopback hosts included (browsers count `localhost` as
-/// secure; a test against `http://localhost` must see what production sees).
+/// secure; a test against `http://localhost` must see what production sees); and, as
+/// browsers do (RFC 6265bis §5.7; Apache does not), it is only taken from an `https`
+/// response, and a plain `http` one cannot replace it.
+///
+/// The `Cookie` field lists longer paths first, then the cookies stored earlier (RFC
+/// 6265 §5.4; a cookie set again keeps its place), as Apache's
+/// `CookiePriorityComparator` orders them. A cookie whose name and value pass 4,096
+/// octets, or whose `Path` or `Domain` passes 1,024, is ignored, as browsers ignore it.
+/// `Expires` dates are read as RFC 6265 §5.1.1 says (any case, `UTC` or `GMT`, a
+/// one-digit day), so a deletion written loosely still deletes; values in UTF-8 are
+/// kept.
 ///
 /// Bounded, for clients that live long and meet many servers: a cookie a server
 /// deletes (`Max-Age=0`, an `Expires` in the past) is removed at once, as Apache's
@@ -56,11 +66,19 @@ struct Store {
     max_per_domain: usize,
 }
 
+/// When a cookie was stored first (kept when a server sets it again: RFC 6265 §5.3
+/// step 11.3, the `Cookie` order's second key) and set last (eviction), in ticks.
+#[derive(Clone, Copy)]
+struct Stamps {
+    created: u64,
+    set: u64,
+}
+
 /// The cookies of one domain.
 struct DomainCookies {
     cookies: cookie_store::CookieStore,
-    /// `(path, name)` → the tick it was last set at.
-    set_at: HashMap<(String, String), u64>,
+    /// `(path, name)` → when it was first stored and last set.
+    set_at: HashMap<(String, String), Stamps>,
     /// The tick one of its cookies was last set or sent at (a `Cell`: sending marks it
     /// while the cookies are borrowed; the store's mutex guards it).
     used: Cell<u64>,
@@ -139,6 +157,7 @@ impl CookieStore {
         let mut store = self.lock();
         store
             .sendable(&url)
+            .into_iter()
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect()
     }
@@ -181,16 +200,32 @@ impl CookieStore {
             return;
         };
         let host = url.host_str().unwrap_or("");
+        let secure_channel = url.scheme() == "https";
         let mut store = self.lock();
         for value in headers.get_all(SET_COOKIE) {
-            let Ok(text) = value.to_str() else { continue };
-            let Ok(cookie) = cookie_store::RawCookie::parse(text) else {
+            // UTF-8 beyond ASCII is kept, as browsers keep it.
+            let Ok(text) = std::str::from_utf8(value.as_bytes()) else {
+                continue;
+            };
+            let Ok(mut cookie) = cookie_store::RawCookie::parse(text) else {
                 continue;
             };
             if cookie
                 .domain()
                 .is_some_and(|domain| !domain_allowed(domain, host))
+                || too_large(&cookie)
+                || (!secure_channel && cookie.secure() == Some(true))
             {
+                continue;
+            }
+            if cookie.expires().is_none() && cookie.max_age().is_none() {
+                // An `Expires` the cookie crate could not read: RFC 6265 §5.1.1's
+                // lenient reading (a deletion with `UTC`, a one-digit day, lower case).
+                if let Some(at) = attribute(text, "expires").and_then(dates::parse) {
+                    cookie.set_expires(at);
+                }
+            }
+            if !secure_channel && store.would_replace_secure(&cookie, &url) {
                 continue;
             }
             store.insert(&cookie, &url);
@@ -206,7 +241,42 @@ impl CookieStore {
     }
 }
 
+/// Whether a cookie is larger than browsers keep (RFC 6265bis §5.7: a name and value
+/// of more than 4,096 octets, a `Path` or `Domain` of more than 1,024).
+fn too_large(cookie: &cookie_store::RawCookie<'_>) -> bool {
+    cookie.name().len() + cookie.value().len() > 4096
+        || cookie.path().is_some_and(|p| p.len() > 1024)
+        || cookie.domain().is_some_and(|d| d.len() > 1024)
+}
+
+/// The value of the attribute `name` (any case) of a `Set-Cookie` text, the last one
+/// if several.
+fn attribute<'t>(text: &'t str, name: &str) -> Option<&'t str> {
+    text.split(';')
+        .skip(1)
+        .filter_map(|part| part.split_once('='))
+        .filter(|(key, _)| key.trim().eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.trim())
+        .last()
+}
+
 impl Store {
+    /// Whether `cookie`, from a response that did not come over `https`, would replace
+    /// a `Secure` cookie of the same name, domain and path: refused (RFC 6265bis §5.7
+    /// step 16), or plain http could overwrite what an https site relies on.
+    fn would_replace_secure(&self, cookie: &cookie_store::RawCookie<'_>, url: &url::Url) -> bool {
+        let Ok(parsed) = cookie_store::Cookie::try_from_raw_cookie(cookie, url) else {
+            return false;
+        };
+        let domain = String::from(&parsed.domain);
+        self.domains.get(&domain).is_some_and(|cookies| {
+            cookies
+                .cookies
+                .get(&domain, &String::from(&parsed.path), parsed.name())
+                .is_some_and(|existing| existing.secure() == Some(true))
+        })
+    }
+
     /// Stores `cookie` from a response to `url`, within the bounds.
     fn insert(&mut self, cookie: &cookie_store::RawCookie<'_>, url: &url::Url) {
         if self.max_cookies == 0 || self.max_per_domain == 0 {
@@ -232,8 +302,17 @@ impl Store {
             }
             Ok(_) => {
                 cookies.used.set(tick);
-                if cookies.set_at.insert(key, tick).is_none() {
-                    self.len += 1;
+                match cookies.set_at.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(mut stamps) => {
+                        stamps.get_mut().set = tick;
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(Stamps {
+                            created: tick,
+                            set: tick,
+                        });
+                        self.len += 1;
+                    }
                 }
                 if cookies.set_at.len() > self.max_per_domain {
                     self.len -= cookies.sweep(&domain);
@@ -276,21 +355,39 @@ impl Store {
     /// The `(name, value)` of the cookies a request to `url` carries: those of the
     /// domains its host can match (itself and its parent domains) that match it,
     /// without the `Secure` ones unless `url` is `https` (the store counts loopback
-    /// hosts as secure, as browsers do; Apache and RFC 6265 §5.4 do not). Marks those
-    /// domains used.
-    fn sendable<'a>(&'a mut self, url: &'a url::Url) -> impl Iterator<Item = (&'a str, &'a str)> {
+    /// hosts as secure, as browsers do; Apache and RFC 6265 §5.4 do not), in RFC 6265
+    /// §5.4's order: longer paths first, then the earlier stored (a server that sets a
+    /// name at `/` and at `/app` reads the `/app` one first, as it does from a
+    /// browser; Apache's `CookiePriorityComparator`). Marks those domains used.
+    fn sendable<'a>(&'a mut self, url: &'a url::Url) -> Vec<(&'a str, &'a str)> {
         let secure_channel = url.scheme() == "https";
         let host = url.host_str().unwrap_or("");
         let tick = self.tick;
         self.tick += 1;
         // One lookup per domain: each found is marked used as it is read.
         let domains = &self.domains;
-        domains_of(host)
+        let mut found: Vec<(usize, u64, (&str, &str))> = domains_of(host)
             .filter_map(move |domain| domains.get(domain))
             .inspect(move |cookies| cookies.used.set(tick))
-            .flat_map(move |cookies| cookies.cookies.matches(url))
-            .filter(move |cookie| secure_channel || cookie.secure() != Some(true))
-            .map(|cookie| cookie.name_value())
+            .flat_map(move |cookies| {
+                cookies
+                    .cookies
+                    .matches(url)
+                    .into_iter()
+                    .map(move |cookie| (cookies, cookie))
+            })
+            .filter(move |(_, cookie)| secure_channel || cookie.secure() != Some(true))
+            .map(|(cookies, cookie)| {
+                let path = String::from(&cookie.path);
+                let created = cookies
+                    .set_at
+                    .get(&(path.clone(), cookie.name().to_owned()))
+                    .map_or(u64::MAX, |stamps| stamps.created);
+                (path.len(), created, cookie.name_value())
+            })
+            .collect();
+        found.sort_by_key(|(path_len, created, _)| (std::cmp::Reverse(*path_len), *created));
+        found.into_iter().map(|(_, _, pair)| pair).collect()
     }
 
     /// Removes every expired cookie; returns how many.
@@ -327,7 +424,7 @@ impl DomainCookies {
         let oldest = self
             .set_at
             .iter()
-            .min_by_key(|(_, at)| **at)
+            .min_by_key(|(_, at)| at.set)
             .map(|(key, _)| key.clone());
         oldest.map_or(0, |key| self.remove(domain, &key))
     }
@@ -382,6 +479,155 @@ impl fmt::Debug for CookieStore {
         f.debug_struct("CookieStore")
             .field("cookies", &count)
             .finish()
+    }
+}
+
+/// Cookie dates read as RFC 6265 §5.1.1 says user agents read them: tokens in any
+/// order and case, a time, a day of the month, a month, a year, anything else ignored.
+mod dates {
+    use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
+
+    /// The date `text` names, or `None` when the algorithm fails it.
+    pub(super) fn parse(text: &str) -> Option<OffsetDateTime> {
+        let mut time = None;
+        let mut day = None;
+        let mut month = None;
+        let mut year = None;
+        for token in text.split(is_delimiter).filter(|t| !t.is_empty()) {
+            if time.is_none() {
+                if let Some(hms) = hms(token) {
+                    time = Some(hms);
+                    continue;
+                }
+            }
+            if day.is_none() {
+                if let Some(d) = digits(token, 1, 2) {
+                    day = Some(d);
+                    continue;
+                }
+            }
+            if month.is_none() {
+                if let Some(m) = month_of(token) {
+                    month = Some(m);
+                    continue;
+                }
+            }
+            if year.is_none() {
+                if let Some(y) = digits(token, 2, 4) {
+                    year = Some(y);
+                }
+            }
+        }
+        let (hour, minute, second) = time?;
+        let year = match year? {
+            y @ 70..=99 => y + 1900,
+            y @ 0..=69 => y + 2000,
+            y => y,
+        };
+        if year < 1601 || hour > 23 || minute > 59 || second > 59 {
+            return None;
+        }
+        let date =
+            Date::from_calendar_date(i32::try_from(year).ok()?, month?, u8::try_from(day?).ok()?)
+                .ok()?;
+        let time = Time::from_hms(
+            u8::try_from(hour).ok()?,
+            u8::try_from(minute).ok()?,
+            u8::try_from(second).ok()?,
+        )
+        .ok()?;
+        Some(PrimitiveDateTime::new(date, time).assume_utc())
+    }
+
+    /// RFC 6265's delimiter: %x09 / %x20-2F / %x3B-40 / %x5B-60 / %x7B-7E.
+    fn is_delimiter(c: char) -> bool {
+        matches!(c, '\t' | ' '..='/' | ';'..='@' | '['..='`' | '{'..='~')
+    }
+
+    /// `min` to `max` digits at the start of `token`, then nothing or a non-digit.
+    fn digits(token: &str, min: usize, max: usize) -> Option<u32> {
+        let count = token.bytes().take_while(u8::is_ascii_digit).count();
+        if count < min || count > max {
+            return None;
+        }
+        token[..count].parse().ok()
+    }
+
+    /// `h:m:s`, each one or two digits, then nothing or a non-digit.
+    fn hms(token: &str) -> Option<(u32, u32, u32)> {
+        let mut fields = token.splitn(3, ':');
+        let hour = fields.next()?;
+        let minute = fields.next()?;
+        let second = fields.next()?;
+        let whole = |field: &str| {
+            (1..=2)
+                .contains(&field.len())
+                .then(|| field.parse().ok())
+                .flatten()
+        };
+        Some((whole(hour)?, whole(minute)?, digits(second, 1, 2)?))
+    }
+
+    /// The month its first three letters name, in any case.
+    fn month_of(token: &str) -> Option<Month> {
+        let name = token.get(..3)?.to_ascii_lowercase();
+        Some(match name.as_str() {
+            "jan" => Month::January,
+            "feb" => Month::February,
+            "mar" => Month::March,
+            "apr" => Month::April,
+            "may" => Month::May,
+            "jun" => Month::June,
+            "jul" => Month::July,
+            "aug" => Month::August,
+            "sep" => Month::September,
+            "oct" => Month::October,
+            "nov" => Month::November,
+            "dec" => Month::December,
+            _ => return None,
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_lenient_forms_browsers_accept() {
+            let epoch = Some(OffsetDateTime::UNIX_EPOCH);
+            for text in [
+                "Thu, 01 Jan 1970 00:00:00 GMT",
+                "Thu, 01 Jan 1970 00:00:00 UTC",
+                "Thu, 1 Jan 1970 00:00:00 GMT",
+                "thu, 01 jan 1970 00:00:00 gmt",
+                "Thursday, 01-Jan-70 00:00:00 GMT",
+                "Thu Jan  1 00:00:00 1970",
+                "1970 january 1 0:0:0",
+                // Tokens that match nothing are skipped, multi-byte ones too.
+                "\u{e9}\u{e9}\u{e9} 01 Jan 1970 00:00:00",
+            ] {
+                assert_eq!(parse(text), epoch, "{text}");
+            }
+            let later = parse("Wed, 21 Oct 2015 07:28:00 GMT").map(|d| d.unix_timestamp());
+            assert_eq!(later, Some(1_445_412_480));
+        }
+
+        #[test]
+        fn what_the_algorithm_fails() {
+            for text in [
+                "",
+                "Thu, 01 Jan 1970",
+                "Thu, 32 Jan 1970 00:00:00 GMT",
+                "Thu, 31 Feb 2001 00:00:00 GMT",
+                "Thu, 01 Jan 1600 00:00:00 GMT",
+                "Thu, 01 Jan 1970 24:00:00 GMT",
+                "Thu, 01 Foo 1970 00:00:00 GMT",
+                "Thu, 001 Jan 1970 00:00:00 GMT",
+                "\u{e9}\u{e9}\u{e9}",
+            ] {
+                assert_eq!(parse(text), None, "{text:?}");
+            }
+        }
     }
 }
 
