@@ -86,7 +86,9 @@ fn a_multipart_form_with_a_file_arrives_whole_and_again_after_a_307() -> TestRes
         )
         .route(Method::POST, "/new", Reply::ok().body("stored"))
         .start()?;
-    let file = TempFile::new("notes.txt", b"line one\nline two\n")?;
+    // Over 4 KiB, so read from the file each time the body is sent.
+    let notes = "line one\nline two\n".repeat(300);
+    let file = TempFile::new("notes.txt", notes.as_bytes())?;
     let form = Form::new()
         .text("title", "Notes")
         .file("upload", &file.0)?
@@ -104,7 +106,7 @@ fn a_multipart_form_with_a_file_arrives_whole_and_again_after_a_307() -> TestRes
     let expected = format!(
         "--{b}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nNotes\r\n\
          --{b}\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"notes.txt\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\nline one\nline two\n\r\n\
+         Content-Type: application/octet-stream\r\n\r\n{notes}\r\n\
          --{b}\r\nContent-Disposition: form-data; name=\"raw\"\r\n\
          Content-Type: application/x-raw\r\n\r\n",
         b = boundary
@@ -133,9 +135,10 @@ fn a_file_that_changed_size_since_it_was_added_fails_the_request() -> TestResult
     let server = TestServer::builder()
         .default_reply(Reply::ok().body("stored"))
         .start()?;
-    let file = TempFile::new("grows.txt", b"12345")?;
+    // Over 4 KiB: read when sent, not when added.
+    let file = TempFile::new("grows.txt", &[b'x'; 5000])?;
     let form = Form::new().file("upload", &file.0)?;
-    std::fs::write(&file.0, b"1234567890")?;
+    std::fs::write(&file.0, [b'x'; 6000])?;
     let client = Client::builder().response_timeout(Some(SAFETY)).build()?;
     let request = Request::post(server.url("/")).multipart(form)?;
     let error = client

@@ -9,7 +9,7 @@ use common::{
     ConnectStarted, HangingResolver, PATIENT, SAFETY, TestResult, facts, in_background,
     unanswering_listener,
 };
-use hcx::{Client, ErrorKind, RequestProgress};
+use hcx::{AbortHandle, Body, Client, ErrorKind, RequestProgress};
 use hcx_testserver::{Reply, TestCa, TestServer};
 
 #[test]
@@ -230,8 +230,8 @@ fn a_name_lookup_of_a_request_with_an_abort_handle_is_ended() -> TestResult {
         .connect_timeout(PATIENT)
         .resolver(resolver)
         .build()?;
-    let mut request = http::Request::get("http://silent-dns.test/").body(hcx::Body::empty())?;
-    request.extensions_mut().insert(hcx::AbortHandle::new());
+    let mut request = http::Request::get("http://silent-dns.test/").body(Body::empty())?;
+    request.extensions_mut().insert(AbortHandle::new());
     let outcome = in_background({
         let client = client.clone();
         move || client.execute(request).map(|r| r.status())
@@ -245,5 +245,60 @@ fn a_name_lookup_of_a_request_with_an_abort_handle_is_ended() -> TestResult {
         "{error:#}"
     );
     drop(release);
+    Ok(())
+}
+
+/// Waits (without sleeping) until thread `tid` of this process is asleep.
+fn until_asleep(tid: &str) -> TestResult {
+    let deadline = std::time::Instant::now() + SAFETY;
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))?;
+        let state = stat.rsplit(") ").next().and_then(|s| s.chars().next());
+        if state == Some('S') {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("the thread never slept".into());
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_wait_ended_by_shutdown_immediate_leaves_the_users_abort_handle_usable() -> TestResult {
+    let first = Client::builder().build()?;
+    let abort = AbortHandle::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn({
+        let first = first.clone();
+        let abort = abort.clone();
+        move || {
+            let me = std::fs::read_link("/proc/thread-self")
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+            let _ = tx.send(me);
+            first.connection_manager().wait(PATIENT, Some(&abort));
+        }
+    });
+    let tid = rx.recv_timeout(SAFETY)?.ok_or("no thread id")?;
+    until_asleep(&tid)?;
+    first.connection_manager().shutdown_immediate();
+    waiter.join().map_err(|_| "waiter panicked")?;
+    assert!(!abort.is_aborted(), "an interrupt is no abort");
+
+    // The same handle, on a request of another client whose manager is alive.
+    let server = TestServer::builder().default_reply(Reply::ok()).start()?;
+    let second = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .connect_timeout(SAFETY)
+        .build()?;
+    let mut request = http::Request::get(server.url("/")).body(Body::empty())?;
+    request.extensions_mut().insert(abort.clone());
+    let response = second.execute(request);
+    assert!(
+        response.is_ok(),
+        "{:#}",
+        response.err().map(|e| e.to_string()).unwrap_or_default()
+    );
     Ok(())
 }

@@ -371,3 +371,85 @@ fn a_bad_record_behind_a_whole_response_loses_neither_the_response_nor_the_pool(
     assert_eq!(response.into_body().into_string()?, "ok");
     Ok(())
 }
+
+/// A rustls server that answers the first request with `response` and then the raw
+/// bytes `after` (not a valid record) in the same segment, and then keeps the TCP
+/// connection open, reading and ignoring whatever comes, until the client closes it.
+fn bad_record_server(
+    ca: &hcx_testserver::TestCa,
+    response: &'static [u8],
+    after: &'static [u8],
+) -> std::io::Result<u16> {
+    use std::io::{Read, Write};
+    let mut config = (*ca.server_config(&["127.0.0.1"])).clone();
+    config.send_tls13_tickets = 0;
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(
+        move || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            let (mut sock, _) = listener.accept()?;
+            sock.set_read_timeout(Some(common::PATIENT))?;
+            let mut conn = hcx::rustls::ServerConnection::new(config)?;
+            while conn.is_handshaking() {
+                conn.complete_io(&mut sock)?;
+            }
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.reader().read(&mut chunk) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        conn.complete_io(&mut sock)?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            conn.writer().write_all(response)?;
+            let mut records = Vec::new();
+            while conn.wants_write() {
+                conn.write_tls(&mut records)?;
+            }
+            records.extend_from_slice(after);
+            sock.write_all(&records)?;
+            // Open until the client closes (its alert is read and ignored).
+            while sock.read(&mut chunk).unwrap_or(0) > 0 {}
+            Ok(())
+        },
+    );
+    Ok(port)
+}
+
+/// rustls rejected a record (a fatal alert where only protected records may come)
+/// right behind part of a body: the plaintext before it is delivered, and "the error
+/// comes at the next read" (tls.rs). It does not: the next read blocks on the socket
+/// until the peer closes or the response timeout ends (by default never).
+#[test]
+fn a_rejected_record_behind_part_of_a_body_fails_the_next_read_at_once() -> TestResult {
+    let ca = hcx_testserver::TestCa::new()?;
+    let port = bad_record_server(
+        &ca,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok",
+        b"\x15\x03\x03\x00\x02\x02\x28",
+    )?;
+    let client = Client::builder()
+        .tls_config(common::trusting(&ca)?)
+        .response_timeout(Some(common::PATIENT))
+        .build()?;
+    let url = format!("https://127.0.0.1:{port}/");
+    let outcome = common::in_background(move || {
+        let response = client.get(url.as_str())?;
+        let mut all = Vec::new();
+        let read = std::io::Read::read_to_end(&mut response.into_body(), &mut all);
+        Ok::<_, hcx::Error>((all, read.err().map(hcx::Error::from_io)))
+    });
+    let (body, error) = outcome()??;
+    assert_eq!(body, b"ok", "the plaintext before the bad record");
+    let error = error.ok_or("a body of 2 of 10 bytes ended without an error")?;
+    assert!(
+        !error.is_timeout(),
+        "the TLS error, not a timeout: {error:#}"
+    );
+    Ok(())
+}

@@ -46,8 +46,10 @@ use crate::transport::SocketHandle;
 /// Shutting a socket down needs a handle on it: a second descriptor (`dup`) of each
 /// connect attempt's socket, and for the exchange
 /// [`Transport::abort_socket`](crate::Transport::abort_socket) (hcx's own transports
-/// share the connection's socket: no second descriptor). Requests without a handle
-/// pay nothing.
+/// share the connection's socket: no second descriptor). A request without a handle
+/// pays nothing for it on a pooled connection; every connect pays the `dup` either way
+/// (`shutdown_immediate` ends connects through a handle of the manager's own), and a
+/// request with a handle that must look a name up pays a thread for the lookup.
 ///
 /// ```
 /// use hcx_exec::{AbortHandle, ErrorKind};
@@ -251,6 +253,15 @@ impl AbortHandle {
         };
         for socket in sockets {
             let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Forgets an interrupt once the work it ended is over: the handle may follow
+    /// another request, on another manager, whose connects must not be refused.
+    pub(crate) fn clear_interrupt(&self) {
+        let mut current = self.shared.target();
+        if matches!(*current, Target::ShutDown) {
+            *current = Target::Nothing;
         }
     }
 

@@ -129,6 +129,9 @@ pub(crate) struct PendingEntry {
 impl Drop for PendingEntry {
     fn drop(&mut self) {
         let removed = self.live.inner().pending.remove(&self.key);
+        if let Some(handle) = &removed {
+            handle.clear_interrupt();
+        }
         // The handle (perhaps its last clone) is dropped outside the lock.
         drop(removed);
     }

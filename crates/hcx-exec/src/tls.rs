@@ -206,6 +206,8 @@ pub(crate) struct TlsTransport {
     /// The peer closed TCP without a `close_notify`: reads return end of stream, and
     /// [`Transport::end_unconfirmed`] says it was not a clean close.
     unclean_eof: bool,
+    /// rustls failed behind plaintext returned since: no more socket reads.
+    failed: bool,
 }
 
 /// The TCP stream under rustls, noting whether its last read filled the buffer rustls
@@ -304,6 +306,7 @@ pub(crate) fn handshake(
         stream: StreamOwned::new(conn, sock),
         session,
         unclean_eof: false,
+        failed: false,
     })
 }
 
@@ -403,6 +406,15 @@ impl Read for TlsTransport {
         if self.unclean_eof {
             return Ok(0);
         }
+        if self.failed {
+            return match self.stream.conn.reader().read(buf) {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(match self.stream.conn.process_new_packets() {
+                    Err(e) => io::Error::new(io::ErrorKind::InvalidData, e),
+                    Ok(_) => io::Error::new(io::ErrorKind::InvalidData, "TLS failed"),
+                }),
+            };
+        }
         match self.stream.read(buf) {
             Err(e)
                 if e.kind() == io::ErrorKind::UnexpectedEof
@@ -413,7 +425,10 @@ impl Read for TlsTransport {
             }
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                 match self.stream.conn.reader().read(buf) {
-                    Ok(n) if n > 0 => Ok(n),
+                    Ok(n) if n > 0 => {
+                        self.failed = true;
+                        Ok(n)
+                    }
                     _ => Err(e),
                 }
             }

@@ -96,7 +96,9 @@ fn escape(out: &mut String, text: &str, space: Space) {
 /// `ClassicRequestBuilder.addParameter`.
 pub trait RequestBuilderExt: sealed::Sealed + Sized {
     /// Appends `pairs` to the URI's query (after a `&` when it has one already), a
-    /// space as `%20`. A builder that already failed stays failed.
+    /// space as `%20`; an absolute URI without a path gets `/`. A builder that already
+    /// failed stays failed; one whose URI takes no query (a `CONNECT`'s `host:port`,
+    /// `*`) fails.
     #[doc(alias("addParameter", "addParameters", "URIBuilder", "setParameter"))]
     fn query<I, K, V>(self, pairs: I) -> Self
     where
@@ -138,7 +140,7 @@ impl RequestBuilderExt for http::request::Builder {
             return self;
         }
         let path = match uri.path() {
-            // An authority-form or absolute URI without a path: the root.
+            // An absolute URI without a path: the root.
             "" => "/",
             path => path,
         };

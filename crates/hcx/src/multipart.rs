@@ -58,6 +58,9 @@ pub struct Part {
     content_type: Option<String>,
 }
 
+/// Files of at most this many bytes are read when added.
+const READ_NOW: u64 = 4096;
+
 #[derive(Clone, Debug)]
 enum Source {
     Bytes(Bytes),
@@ -86,7 +89,8 @@ impl Part {
 
     /// The file at `path`, as `application/octet-stream` under its own file name
     /// unless told otherwise. Its length is read now; the file is opened each time
-    /// the body is sent. An error if it cannot be read (its metadata).
+    /// the body is sent. A file of at most 4 KiB is read now instead (`/proc` and
+    /// `/sys` files report sizes that are not theirs). An error if it cannot be read.
     pub fn file(path: impl AsRef<Path>) -> io::Result<Part> {
         let path = path.as_ref();
         let metadata = std::fs::metadata(path)?;
@@ -96,11 +100,18 @@ impl Part {
                 format!("{} is not a file", path.display()),
             ));
         }
-        Ok(Part {
-            source: Source::File {
+        // A small file is read now: procfs and sysfs files say a size (0, 4096) that
+        // is not what a read gives, and a few KiB in memory cost nothing.
+        let source = if metadata.len() <= READ_NOW {
+            Source::Bytes(Bytes::from(std::fs::read(path)?))
+        } else {
+            Source::File {
                 path: path.to_owned(),
                 len: metadata.len(),
-            },
+            }
+        };
+        Ok(Part {
+            source,
             file_name: path
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned()),
@@ -417,24 +428,39 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hcx-multipart-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let path = dir.join("data.txt");
-        std::fs::write(&path, b"12345")?;
+        let data = vec![b'x'; 5000];
+        std::fs::write(&path, &data)?;
         let form = with_boundary("B").file("doc", &path)?;
         let body = form.into_body();
         let again = body
             .try_clone()
             .ok_or_else(|| io::Error::other("not replayable"))?;
-        let expected = "--B\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"data.txt\"\r\n\
-                        Content-Type: application/octet-stream\r\n\r\n12345\r\n--B--\r\n";
-        assert_eq!(read_all(body)?, expected.as_bytes());
-        std::fs::write(&path, b"123456")?;
+        let mut expected =
+            b"--B\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"data.txt\"\r\n\
+                        Content-Type: application/octet-stream\r\n\r\n"
+                .to_vec();
+        expected.extend_from_slice(&data);
+        expected.extend_from_slice(b"\r\n--B--\r\n");
+        assert_eq!(read_all(body)?, expected);
+        std::fs::write(&path, vec![b'x'; 5001])?;
         let grown = read_all(again.try_clone().ok_or_else(|| io::Error::other("clone"))?);
         assert_eq!(grown.map_err(|e| e.kind()), Err(io::ErrorKind::InvalidData));
-        std::fs::write(&path, b"1234")?;
+        std::fs::write(&path, vec![b'x'; 4999])?;
         let shrunk = read_all(again);
         assert_eq!(
             shrunk.map_err(|e| e.kind()),
             Err(io::ErrorKind::InvalidData)
         );
+        // A small file is read when added: what a later send carries.
+        std::fs::write(&path, b"12345")?;
+        let small = with_boundary("B").file("doc", &path)?.into_body();
+        std::fs::write(&path, b"changed")?;
+        assert!(read_all(small)?.windows(5).any(|w| w == b"12345"));
+        // A /proc file (size 0, content not) is sent as read.
+        let proc_part = Part::file("/proc/self/cmdline");
+        if let Ok(part) = proc_part {
+            assert!(read_all(with_boundary("B").part("p", part).into_body()).is_ok());
+        }
         assert!(Part::file(&dir).is_err(), "a directory is not a file");
         std::fs::remove_dir_all(&dir)?;
         Ok(())
