@@ -748,3 +748,34 @@ fn a_zstd_body_of_only_a_skippable_frame_decodes_to_nothing() -> TestResult {
     assert_eq!(decoded.map_err(|e| format!("{e:#}"))?, b"");
     Ok(())
 }
+
+#[test]
+fn a_body_that_decodes_to_nothing_from_megabytes_is_a_limit_error() -> TestResult {
+    // Empty deflate blocks, one after another (or empty gzip members, or zstd skippable
+    // frames): each decodes to nothing, so neither the ratio nor a byte limit ever
+    // trips, and a server sending them for ever would hold the read for ever. One read
+    // may take 1 MiB off the wire for nothing, no more.
+    let empty_block = [0x00u8, 0x00, 0x00, 0xff, 0xff]; // stored, not final, no data
+    let mut wire: Vec<u8> = std::iter::repeat_n(empty_block, (2 << 20) / 5)
+        .flatten()
+        .collect();
+    wire.extend_from_slice(&[0x01, 0x00, 0x00, 0xff, 0xff]); // the final, empty
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok().header("content-encoding", "deflate").body(wire),
+        )
+        .start()?;
+    let result = client()?.get(server.url("/"))?.into_body().into_vec();
+    let error = result.err().ok_or("2 MiB of empty blocks decoded")?;
+    assert_eq!(error.kind(), ErrorKind::DecompressionLimit, "{error:#}");
+    // Without limits, what the server sent is taken as it is: nothing.
+    let unlimited = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .decompression_limits(DecompressionLimits::none())
+        .build()?;
+    let decoded = unlimited.get(server.url("/"))?.into_body().into_vec()?;
+    assert!(decoded.is_empty());
+    Ok(())
+}

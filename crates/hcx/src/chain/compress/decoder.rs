@@ -83,6 +83,9 @@ impl Decoding {
     /// whatever its label says.
     fn start(&mut self, encoded: Box<dyn Encoded>) -> io::Result<()> {
         let mut wire = Input::on_wire(encoded);
+        if self.limits.max_ratio.is_some() {
+            wire.quiet_limit = Some((MAX_QUIET, self.label.clone()));
+        }
         let empty = match wire.peek(1) {
             Ok(bytes) => bytes.is_empty(),
             Err(e) => return Err(failure(&mut wire, e, &self.label, 0)),
@@ -138,6 +141,11 @@ impl Read for Decoding {
             .len()
             .min(STEP)
             .min(usize::try_from(room).unwrap_or(usize::MAX));
+        {
+            // Counted afresh for each read: a read that returns data is not quiet.
+            let wire = top.input().wire();
+            wire.quiet_from = wire.wire_read;
+        }
         let result = match top.read(&mut out[..len]) {
             Ok(0) => Ok(0),
             Ok(n) => {
@@ -174,7 +182,19 @@ pub(super) struct Input {
     /// much while the outer one yields nothing (stacked codings) is a bomb too.
     produced: u64,
     limits: Option<(DecompressionLimits, String)>,
+    /// On the wire: bytes read off it, where the current read of the decoded body
+    /// started, and how many it may read without a decoded byte (`None`: no limit).
+    wire_read: u64,
+    quiet_from: u64,
+    quiet_limit: Option<(u64, String)>,
 }
+
+/// Encoded bytes one read of the decoded body may take off the wire without a single
+/// decoded byte coming of them, while the ratio limit is on: endless empty gzip
+/// members, empty deflate blocks or zstd skippable frames would otherwise hold the
+/// read for as long as the server sends. Far above any header or metadata a coding
+/// carries before its data.
+const MAX_QUIET: u64 = 1 << 20;
 
 enum Source {
     /// The encoded body; `None` once read to its end or given up.
@@ -202,6 +222,9 @@ impl Input {
             failed: None,
             produced: 0,
             limits,
+            wire_read: 0,
+            quiet_from: 0,
+            quiet_limit: None,
         }
     }
 
@@ -235,7 +258,23 @@ impl Input {
                         *slot = None;
                         0
                     }
-                    Ok(n) => n,
+                    Ok(n) => {
+                        self.wire_read = self.wire_read.saturating_add(n as u64);
+                        if let Some((max, label)) = &self.quiet_limit
+                            && self.wire_read - self.quiet_from > *max
+                        {
+                            let error = Error::new(
+                                ErrorKind::DecompressionLimit,
+                                format!(
+                                    "the {label} response body decoded to nothing from more \
+                                     than {max} encoded bytes (endless empty blocks?)"
+                                ),
+                            );
+                            self.failed = Some(error.clone());
+                            return Err(error.into_io());
+                        }
+                        n
+                    }
                     Err(e) => {
                         let error = Error::from_io(e);
                         self.failed = Some(error.clone());

@@ -38,7 +38,10 @@ pub struct DecompressionLimits {
     pub max_decoded_bytes: Option<u64>,
     /// At most this many decoded bytes per encoded byte read, checked once
     /// [`ratio_threshold`](Self::ratio_threshold) bytes have been decoded; `None`: no
-    /// limit. Default `Some(100)`.
+    /// limit. Default `Some(100)`. While it is set, one read of the body may also take
+    /// at most 1 MiB of encoded bytes that decode to nothing (endless empty blocks,
+    /// members or skippable frames would hold the read for as long as the server
+    /// sends them).
     pub max_ratio: Option<u32>,
     /// The ratio is checked only past this many decoded bytes. Default 1 MiB.
     pub ratio_threshold: u64,
