@@ -49,10 +49,10 @@ pub struct GetArgs {
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
 
-    /// Abort the whole operation (connects, redirects and retries, the body to its
-    /// end) if it takes longer than this: seconds as curl's --max-time takes them (2,
-    /// 0.5) or a duration (500ms, 1m); a name lookup under way is not cut short. Exit
-    /// 28 when it runs out, as curl's [default: no limit].
+    /// Abort the whole operation (name lookups, connects, redirects and retries, the
+    /// body to its end) if it takes longer than this: seconds as curl's --max-time
+    /// takes them (2, 0.5) or a duration (500ms, 1m). Exit 28 when it runs out, as
+    /// curl's [default: no limit].
     #[arg(short = 'm', long, value_name = "SECS|DUR", value_parser = parse_max_time)]
     pub max_time: Option<Duration>,
 
@@ -121,7 +121,7 @@ pub struct LoadArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Request")]
 pub struct RequestArgs {
-    /// The method [default: GET, or POST with -d / --data-file].
+    /// The method [default: GET, or POST with -d / --data-file / -F].
     #[arg(short = 'X', long = "request", value_name = "METHOD", value_parser = parse_method)]
     pub method: Option<Method>,
 
@@ -144,8 +144,10 @@ pub struct RequestArgs {
     pub data_file: Option<PathBuf>,
 
     /// A multipart/form-data field, as curl's -F: 'name=value', or 'name=@FILE' to
-    /// upload a file (read each time it is sent), with ';type=MIME' and
-    /// ';filename=NAME' after it (repeat for more fields).
+    /// upload a file (over 4 KiB: read each time it is sent; smaller: read once, at the
+    /// start), with ';type=MIME' and ';filename=NAME' after it (repeat for more
+    /// fields). A -H Content-Type with -F is refused: the form sets its own, with its
+    /// boundary.
     #[arg(
         short = 'F',
         long = "form",

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! hcx get URL [-X METHOD] [-H 'Name: value']... [-d DATA | --data-file FILE | -F FIELD...]
-//!         [-o FILE] [-v]
+//!         [-o FILE] [-v] [-m SECS|DUR]
 //! hcx load URL [-n N] [-c C] [--duration DUR] [--rate R] [--json]
 //!          [--max-per-route K] [--max-total K] [--keep-alive DUR] [--validate-after DUR|never]
 //! hcx demo
@@ -13,7 +13,8 @@
 //! the bundled Mozilla roots), `-u USER:PASSWORD` (Basic credentials for the URL's host
 //! and port, sent up front, not to another host a redirect leads to; without it,
 //! credentials in the URL, `http://user:password@host/`, are used the same way and never
-//! shown), `--proxy URL`, `--proxy-from-env`, `--connect-timeout DUR`, `--timeout DUR`
+//! shown), `--digest` (those credentials only in answer to a challenge, Digest before
+//! Basic, never up front), `--proxy URL`, `--proxy-from-env`, `--connect-timeout DUR`, `--timeout DUR`
 //! (the response timeout), `--max-redirects N`, `--no-redirects`, `--user-agent TEXT` and
 //! `--retries N`. Durations are humantime: `500ms`, `30s`, `2m`. There is no flag that
 //! turns certificate verification off.
@@ -23,7 +24,8 @@
 //! Sends one request and writes the body to stdout (or `-o FILE`). `-d` / `--data-file`
 //! make the default method `POST`, and so does `-F`: curl's form fields, sent as
 //! `multipart/form-data` (`-F 'name=value'`, `-F 'name=@FILE;type=MIME;filename=NAME'`
-//! for a file, read again if the request is sent again; `load` takes them too). Any status is a success; with `-v`, stderr shows
+//! for a file: one over 4 KiB is read again if the request is sent again, a smaller
+//! one is read once; `load` takes them too). Any status is a success; with `-v`, stderr shows
 //! the exchange as it happens, from an `hcx::EventListener`: `*` lines for the lease
 //! (new, or reused after how long idle, whether the stale probe ran, stale connections
 //! closed first, the wait for a slot), the connect (peer, time per step, TLS version,
@@ -76,15 +78,17 @@
 //! Starts the embedded test server on loopback and shows, with an explanation of each
 //! figure: keep-alive reuse, what happens to a connection after each kind of answer and
 //! why, `Keep-Alive: timeout` honoured, a server closing idle connections (caught by
-//! the stale probe, no error), 16 threads sharing 4 connections fairly, and a request
-//! dropped in flight and retried. No arguments; a few seconds.
+//! the stale probe, no error), 16 threads sharing 4 connections fairly, a request
+//! dropped in flight and retried, and a middlebox that forgets idle connections
+//! silently, learned and never written onto again (with and without the learned
+//! limit). No arguments; a few seconds.
 //!
 //! # Exit codes
 //!
 //! 0: done. 1: the request failed (unreachable host, bad URL, timeout…) or a file could
 //! not be read or written; one line on stderr, `hcx: error: …`, with the error's causes
 //! and its kind in brackets. 2: the command line is wrong (unknown flag, bad value),
-//! also one line.
+//! also one line. 28: `hcx get --max-time` ran out (as curl's), one line.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

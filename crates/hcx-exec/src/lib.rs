@@ -5,8 +5,9 @@
 //! It is modelled on Apache HttpClient 5's classic exec chain: [`MainExec`] is
 //! `MainClientExec`, [`ExecRuntime`] is `InternalExecRuntime`,
 //! [`PoolingConnectionManager`] is `PoolingHttpClientConnectionManager`. Blocking
-//! I/O, one thread per request, no background thread unless you start the
-//! [`IdleConnectionEvictor`]. The protocol rules live in
+//! I/O, one thread per request; other threads only for a Happy Eyeballs race's
+//! attempts, the name lookup of a request with an [`AbortHandle`], and the
+//! [`IdleConnectionEvictor`] if you start it. The protocol rules live in
 //! `hcx-h1` (the codec, including the exchange as a sans-IO [`hcx_h1::Call`]) and
 //! `hcx-reuse` (reuse and keep-alive); the pool in `hcx-pool`; the keep-or-close
 //! vocabulary in `hcx-close`. This crate moves bytes between the call and a

@@ -5,10 +5,11 @@
 //! browsers write it (a `Content-Disposition` with the name and, for files, the file
 //! name; a `Content-Type` for files and bytes), between boundaries of a random string.
 //! Its length is known up front, so it goes with `Content-Length`, and it is
-//! replayable: a file is opened each time the body is sent (a redirect that keeps the
-//! method, a retry), and a file whose size changed since it was added fails the
-//! request with [`ErrorKind::RequestBody`](crate::ErrorKind::RequestBody) rather than
-//! send something else than the length said.
+//! replayable. A file of more than 4 KiB is opened each time the body is sent (a
+//! redirect that keeps the method, a retry), and one whose size changed since it was
+//! added fails the request with [`ErrorKind::RequestBody`](crate::ErrorKind::RequestBody)
+//! rather than send something else than the length said; a file of at most 4 KiB is
+//! read when it is added and sent as it was then.
 //!
 //! ```
 //! use hcx::RequestBuilderExt;
