@@ -499,6 +499,16 @@ fn one_line(error: &clap::Error) -> String {
         return format!("invalid value for '{invalid_arg}': {reason}; see 'hcx --help'");
     }
     if error.kind() == ClapErrorKind::UnknownArgument
+        && !invalid_arg.is_empty()
+        && !invalid_arg.starts_with('-')
+    {
+        // A stray value (`-u alice hunter2`, a second URL with credentials): not
+        // quoted, it may be a password.
+        return "an unexpected argument was given (not shown: it may hold a password; \
+                give -u USER:PASSWORD as one value, and one URL); see 'hcx --help'"
+            .to_owned();
+    }
+    if error.kind() == ClapErrorKind::UnknownArgument
         && matches!(invalid_arg, "--insecure" | "-k" | "--no-verify")
     {
         return format!(

@@ -161,8 +161,9 @@ impl Proxy {
             return Err(Error::new(
                 ErrorKind::Config,
                 format!(
-                    "the proxy host {host:?} is not a host name or IP address (give the \
-                     port apart, or use Proxy::from_url)"
+                    "the proxy host {:?} is not a host name or IP address (give the \
+                     port apart, or use Proxy::from_url)",
+                    redact_userinfo(host)
                 ),
             ));
         }
@@ -299,7 +300,10 @@ impl Route {
             #[cfg(not(feature = "rustls"))]
             Scheme::Https => Err(Error::new(
                 ErrorKind::InvalidUrl,
-                format!("cannot send to {uri}: https needs hcx's `rustls` feature"),
+                format!(
+                    "cannot send to {}: https needs hcx's `rustls` feature",
+                    redact_userinfo(&uri.to_string())
+                ),
             )),
         }
     }
@@ -352,9 +356,12 @@ impl Route {
 /// The scheme, host and port of an absolute URI, or an error that shows it.
 pub(crate) fn origin(uri: &Uri) -> Result<(Scheme, &str, u16), Error> {
     let invalid = |why: &str| {
+        // A password with a `/` in it ends the authority early: the URI as given
+        // would show the rest of it.
+        let shown = redact_userinfo(&uri.to_string()).into_owned();
         Error::new(
             ErrorKind::InvalidUrl,
-            format!("cannot send to {uri}: {why}"),
+            format!("cannot send to {shown}: {why}"),
         )
     };
     let scheme = match uri.scheme_str() {
@@ -377,9 +384,17 @@ fn host_port(authority: &str, default: u16) -> Result<(&str, u16), String> {
     }
     let port = match port {
         None | Some("") => default,
-        Some(digits) => {
-            parse_port(digits).ok_or_else(|| format!("the port {digits:?} is not a port number"))?
-        }
+        Some(digits) => parse_port(digits).ok_or_else(|| {
+            // Quoted only when it is digits: text there may be a password cut short by
+            // a `/` in it (`user:pass/word@host`).
+            if digits.bytes().all(|b| b.is_ascii_digit()) {
+                format!("the port {digits:?} is not a port number")
+            } else {
+                "the port is not a number (a password with a '/' in it must be \
+                 percent-encoded)"
+                    .to_owned()
+            }
+        })?,
     };
     Ok((host, port))
 }

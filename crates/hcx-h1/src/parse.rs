@@ -414,10 +414,14 @@ impl RawHead {
             let mut value = value.map_err(|_| {
                 Error::new(
                     ErrorKind::InvalidHead,
-                    format!(
-                        "invalid value {} of header field {name}",
-                        ShowBytes(raw_value)
-                    ),
+                    if is_secret(&name) {
+                        format!("invalid value of header field {name} (not shown: a secret)")
+                    } else {
+                        format!(
+                            "invalid value {} of header field {name}",
+                            ShowBytes(raw_value)
+                        )
+                    },
                 )
             })?;
             // A server's cookies are secrets of the session: no `Debug` of the response
@@ -510,6 +514,12 @@ fn check_http_prefix(buf: &[u8]) -> Result<(), Error> {
             ShowBytes(first_line(rest))
         ),
     ))
+}
+
+/// Fields whose values a message must not show: credentials and cookies.
+fn is_secret(name: &http::HeaderName) -> bool {
+    use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
+    [SET_COOKIE, COOKIE, AUTHORIZATION, PROXY_AUTHORIZATION].contains(name)
 }
 
 fn map_httparse_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Error {

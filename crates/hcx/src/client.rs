@@ -247,7 +247,7 @@ fn request(method: Method, uri: Uri, body: Body) -> Request<Body> {
 /// Marks the caller's credentials and cookies ([`is_secret_field`]) sensitive, as the
 /// client's own (default headers, AUTH, the cookie store) are, so that no `Debug` of
 /// the request (an interceptor's or a handler's log line) shows them.
-fn mark_secrets_sensitive(headers: &mut http::HeaderMap) {
+pub(crate) fn mark_secrets_sensitive(headers: &mut http::HeaderMap) {
     for (name, value) in headers.iter_mut() {
         if is_secret_field(name.as_str().as_bytes()) {
             value.set_sensitive(true);

@@ -42,7 +42,7 @@ use bytes::Bytes;
 use crate::Body;
 
 /// The parts of a `multipart/form-data` body. Apache: `MultipartEntityBuilder`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[doc(alias("MultipartEntityBuilder", "HttpMultipartMode"))]
 pub struct Form {
     boundary: String,
@@ -51,7 +51,7 @@ pub struct Form {
 
 /// One part of a [`Form`]: its content and how it is described. Apache:
 /// `StringBody`, `ByteArrayBody`, `FileBody`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[doc(alias("StringBody", "ByteArrayBody", "FileBody", "FormBodyPart"))]
 pub struct Part {
     source: Source,
@@ -255,6 +255,30 @@ impl Form {
     }
 }
 
+/// Names and lengths, not contents: a field may be a password.
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Form")
+            .field("boundary", &self.boundary)
+            .field("parts", &self.parts)
+            .finish()
+    }
+}
+
+/// Its length and how it is described, not its content.
+impl std::fmt::Debug for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = f.debug_struct("Part");
+        match &self.source {
+            Source::Bytes(b) => s.field("bytes", &b.len()),
+            Source::File { path, len } => s.field("file", path).field("bytes", len),
+        };
+        s.field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .finish()
+    }
+}
+
 /// A name or file name inside quotes, as browsers write it (the HTML standard's
 /// form-data encoding): `"`, CR and LF as `%22`, `%0D`, `%0A`.
 fn escape(text: &str) -> String {
@@ -412,6 +436,17 @@ mod tests {
         assert_eq!(body.content_length(), Some(expected.len() as u64));
         assert_eq!(read_all(body)?, expected.as_bytes());
         Ok(())
+    }
+
+    #[test]
+    fn debug_shows_names_and_lengths_not_contents() {
+        let form = with_boundary("b").text("password", "hunter2");
+        let shown = format!("{form:?}");
+        assert!(
+            shown.contains("password") && shown.contains("bytes: 7"),
+            "{shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

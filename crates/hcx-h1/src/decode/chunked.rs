@@ -16,7 +16,7 @@
 use http::HeaderMap;
 
 use crate::Limits;
-use crate::error::{Error, ErrorKind, ShowByte, ShowBytes};
+use crate::error::{Error, ErrorKind, ShowByte};
 use crate::parse::parse_response_head;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,12 +364,20 @@ impl ChunkedDecoder {
             max_headers: self.trailer_fields,
             ..Limits::default()
         };
+        // What was wrong, not the section's bytes: a trailer may carry a `Set-Cookie`
+        // or a credential, and this message reaches logs.
         let map = match parse_response_head(&message, &limits) {
             Ok(Some((head, _))) => head.headers,
-            Ok(None) | Err(_) => {
+            Ok(None) => {
+                return Err(Why::Trailers(
+                    "malformed trailer section (its end is missing)".to_owned(),
+                ));
+            }
+            Err(e) => {
                 return Err(Why::Trailers(format!(
-                    "malformed trailer section {}",
-                    ShowBytes(&self.trailer_bytes)
+                    "malformed trailer section ({} bytes): {}",
+                    self.trailer_bytes.len(),
+                    e.kind()
                 )));
             }
         };

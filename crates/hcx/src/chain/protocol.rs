@@ -93,6 +93,11 @@ impl ExecHandler for ProtocolExec {
         for interceptor in &self.request_first {
             interceptor.process(&mut request, scope.context)?;
         }
+        if !self.request_first.is_empty() {
+            // Credentials an interceptor added are hidden from `Debug` as the caller's
+            // are (the client marked those on the way in).
+            crate::client::mark_secrets_sensitive(request.headers_mut());
+        }
         if let Some(accept) = scope.accept_encoding()
             && !request.headers().contains_key(ACCEPT_ENCODING)
         {
@@ -138,6 +143,9 @@ impl ExecHandler for ProtocolExec {
         };
         for interceptor in &self.request_last {
             interceptor.process(&mut request, scope.context)?;
+        }
+        if !self.request_last.is_empty() {
+            crate::client::mark_secrets_sensitive(request.headers_mut());
         }
         let mut response = chain.proceed(request, scope)?;
         #[cfg(feature = "cookies")]

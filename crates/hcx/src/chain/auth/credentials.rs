@@ -69,11 +69,12 @@ impl Credentials {
     pub(super) fn authorization(&self, scope: &AuthScope) -> Result<HeaderValue, Error> {
         let text = match self {
             Credentials::Basic { username, .. } if username.contains(':') => {
+                // Not quoted: a user-id with a ':' is most likely `user:password`.
                 return Err(Error::new(
                     ErrorKind::Config,
                     format!(
-                        "the Basic user-id {username:?} for {scope} contains ':', \
-                         which RFC 7617 §2 forbids"
+                        "the Basic user-id for {scope} contains ':', which RFC 7617 §2 \
+                         forbids (a password given with the user name?)"
                     ),
                 ));
             }
@@ -120,7 +121,13 @@ impl fmt::Debug for Credentials {
         match self {
             Credentials::Basic { username, .. } => f
                 .debug_struct("Basic")
-                .field("username", username)
+                // What may follow a ':' is most likely a password given with the name.
+                .field(
+                    "username",
+                    &username
+                        .split_once(':')
+                        .map_or(username.as_str(), |(user, _)| user),
+                )
                 .field("password", &"<redacted>")
                 .finish(),
             Credentials::Bearer(_) => f.debug_tuple("Bearer").field(&"<redacted>").finish(),

@@ -178,6 +178,9 @@ impl ExecHandler for RedirectExec {
                 return Ok(response);
             }
             let location = self.strategy.location(&head, &response, scope.context)?;
+            // Whatever the strategy: no `user:password@` goes on into events, the
+            // context's locations or errors (the default strategy takes it out too).
+            let location = crate::url::strip_userinfo(&location).unwrap_or(location);
             trail
                 .get_or_insert_with(Trail::default)
                 .follow(&location, &scope.config)?;
