@@ -324,7 +324,13 @@ impl fmt::Debug for PoolingConnectionManagerBuilder {
 pub struct ManagerStats {
     /// The pool's counts (leased, idle, waiting, limit).
     pub pool: PoolStats,
-    /// Connections opened since the manager was built.
+    /// Connections opened since the manager was built: connects that succeeded (TCP,
+    /// a tunnel, TLS), each of which later counts once in `closes`. A connect that
+    /// fails after its TCP handshake (an abort or `shutdown_immediate` during it, a
+    /// tunnel or TLS handshake refused) is not counted, though the server accepted a
+    /// connection: a server's count can be higher by the failed connects
+    /// ([`EventListener::connect_end`](crate::EventListener::connect_end) with an
+    /// error).
     pub connections_opened: u64,
     /// Every connection closed, by [`CloseReason`], whichever layer closed it (the
     /// stale probe, the reuse decision, the engine, expiry, trims, shutdown), each
