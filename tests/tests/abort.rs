@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     ConnectStarted, HangingResolver, PATIENT, SAFETY, TestResult, facts, in_background,
-    unanswering_listener,
+    interrupted, unanswering_listener,
 };
 use hcx::chain::Context;
 use hcx::{
@@ -366,13 +366,7 @@ fn an_abort_ends_a_tcp_connect_that_gets_no_answer() -> TestResult {
         .build()?;
     let abort = AbortHandle::new();
     let request = get(&format!("http://{addr}/"), &abort)?;
-    let outcome = in_background({
-        let client = client.clone();
-        move || client.execute(request).map(|r| r.status())
-    });
-    connecting.recv_timeout(SAFETY)?;
-    abort.abort();
-    let error = outcome()?.err().ok_or("the abort ends the connect")?;
+    let error = interrupted(&client, request, &connecting, || abort.abort())?;
     assert_eq!(
         facts(&error),
         (ErrorKind::Aborted, RequestProgress::NotStarted, false),
@@ -391,13 +385,7 @@ fn an_abort_ends_a_name_lookup_that_gets_no_answer() -> TestResult {
         .build()?;
     let abort = AbortHandle::new();
     let request = get("http://silent-dns.test/", &abort)?;
-    let outcome = in_background({
-        let client = client.clone();
-        move || client.execute(request).map(|r| r.status())
-    });
-    lookups.recv_timeout(SAFETY)?;
-    abort.abort();
-    let error = outcome()?.err().ok_or("the abort ends the lookup")?;
+    let error = interrupted(&client, request, &lookups, || abort.abort())?;
     assert_eq!(
         facts(&error),
         (ErrorKind::Aborted, RequestProgress::NotStarted, false),

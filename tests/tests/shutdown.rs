@@ -7,7 +7,7 @@ mod common;
 
 use common::{
     ConnectStarted, HangingResolver, PATIENT, SAFETY, TestResult, facts, in_background,
-    unanswering_listener,
+    interrupted, unanswering_listener,
 };
 use hcx::{AbortHandle, Body, Client, ErrorKind, RequestProgress};
 use hcx_testserver::{Reply, TestCa, TestServer};
@@ -204,15 +204,12 @@ fn a_tcp_connect_that_gets_no_answer_is_ended() -> TestResult {
         .connect_timeout(PATIENT)
         .event_listener(started)
         .build()?;
-    let url = format!("http://{}/", listener.local_addr()?);
-    let outcome = in_background({
-        let client = client.clone();
-        move || client.get(url).map(|r| r.status())
-    });
-    connecting.recv_timeout(SAFETY)?;
+    let request =
+        http::Request::get(format!("http://{}/", listener.local_addr()?)).body(Body::empty())?;
     // Before or during the connect: either way it ends now, as the shutdown's doing.
-    client.connection_manager().shutdown_immediate();
-    let error = outcome()?.err().ok_or("the shutdown ends the connect")?;
+    let error = interrupted(&client, request, &connecting, || {
+        client.connection_manager().shutdown_immediate();
+    })?;
     assert_eq!(
         facts(&error),
         (ErrorKind::Shutdown, RequestProgress::NotStarted, false),
@@ -232,13 +229,9 @@ fn a_name_lookup_of_a_request_with_an_abort_handle_is_ended() -> TestResult {
         .build()?;
     let mut request = http::Request::get("http://silent-dns.test/").body(Body::empty())?;
     request.extensions_mut().insert(AbortHandle::new());
-    let outcome = in_background({
-        let client = client.clone();
-        move || client.execute(request).map(|r| r.status())
-    });
-    lookups.recv_timeout(SAFETY)?;
-    client.connection_manager().shutdown_immediate();
-    let error = outcome()?.err().ok_or("the shutdown ends the lookup")?;
+    let error = interrupted(&client, request, &lookups, || {
+        client.connection_manager().shutdown_immediate();
+    })?;
     assert_eq!(
         facts(&error),
         (ErrorKind::Shutdown, RequestProgress::NotStarted, false),

@@ -10,7 +10,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{SAFETY, TestResult, close_reason, info, wait_until_idle_connection_is_stale};
+use common::{
+    SAFETY, TestResult, close_reason, info, read_tls_request, wait_until_idle_connection_is_stale,
+};
 use hcx::rustls::ClientConfig;
 use hcx::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use hcx::{
@@ -417,27 +419,10 @@ fn raw_tls_server(ca: &TestCa, first: String, behind: Behind) -> io::Result<u16>
                         conn.complete_io(&mut sock)?;
                     }
                     let mut first = first;
-                    let mut head = Vec::new();
                     loop {
-                        let mut chunk = [0u8; 4096];
-                        let n = match conn.reader().read(&mut chunk) {
-                            Ok(n) => n,
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                                if conn.complete_io(&mut sock)?.0 == 0 {
-                                    return Ok(());
-                                }
-                                continue;
-                            }
-                            Err(e) => return Err(e.into()),
-                        };
-                        if n == 0 {
+                        if !read_tls_request(&mut conn, &mut sock)? {
                             return Ok(());
                         }
-                        head.extend_from_slice(&chunk[..n]);
-                        if !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                            continue;
-                        }
-                        head.clear();
                         match first.take() {
                             Some(response) => {
                                 conn.writer().write_all(response.as_bytes())?;

@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, TcpListener};
 use std::sync::Arc;
 
-use common::{SAFETY, TestResult, info, trusting};
+use common::{SAFETY, TestResult, info, read_tls_request, trusting};
 use hcx::{Body, Client, Context, ErrorKind, StaticResolver};
 use hcx_testserver::TestCa;
 use http::Request;
@@ -51,46 +51,11 @@ fn scripted(ca: &TestCa, names: &[&str], bind: &str, script: Script) -> io::Resu
                     while conn.is_handshaking() {
                         conn.complete_io(&mut sock)?;
                     }
-                    let mut head = Vec::new();
                     let mut request = 0;
                     loop {
-                        let mut chunk = [0u8; 4096];
-                        let n = match conn.reader().read(&mut chunk) {
-                            Ok(n) => n,
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                                if conn.complete_io(&mut sock)?.0 == 0 {
-                                    return Ok(());
-                                }
-                                continue;
-                            }
-                            Err(e) => return Err(e.into()),
-                        };
-                        if n == 0 {
+                        if !read_tls_request(&mut conn, &mut sock)? {
                             return Ok(());
                         }
-                        head.extend_from_slice(&chunk[..n]);
-                        let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
-                            continue;
-                        };
-                        // A tiny body, if any (Content-Length only, read whole).
-                        let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
-                        let len: usize = text
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse().ok())
-                            .unwrap_or(0);
-                        while head.len() < end + 4 + len {
-                            let n = match conn.reader().read(&mut chunk) {
-                                Ok(n) => n,
-                                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                                    conn.complete_io(&mut sock)?;
-                                    continue;
-                                }
-                                Err(e) => return Err(e.into()),
-                            };
-                            head.extend_from_slice(&chunk[..n]);
-                        }
-                        head.clear();
                         let (bytes, how) = script(index, request);
                         request += 1;
                         conn.writer().write_all(&bytes)?;
@@ -151,37 +116,26 @@ fn body_error(
 
 // ---- Truncation ----------------------------------------------------------------
 
-/// A Content-Length body cut short by a TCP FIN without close_notify is an
+/// A body with a length, or chunked, cut short by a TCP FIN without close_notify is an
 /// incomplete body, as it is over plain HTTP (and as a close_notify there is).
 #[test]
-fn a_length_body_cut_by_a_fin_without_close_notify_is_an_incomplete_body() -> TestResult {
+fn a_body_cut_by_a_fin_without_close_notify_is_an_incomplete_body() -> TestResult {
     let ca = TestCa::new()?;
-    let bytes: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
-    for end in [End::CloseNotify, End::Fin] {
-        let port = scripted(&ca, &["127.0.0.1"], "127.0.0.1:0", once(bytes, end))?;
-        let error = body_error(&client(&ca)?, &format!("https://127.0.0.1:{port}/"))?;
-        assert_eq!(
-            error.as_ref().map(hcx::Error::kind),
-            Some(ErrorKind::IncompleteBody),
-            "{end:?}: {error:?}"
-        );
-    }
-    Ok(())
-}
-
-/// The same for a chunked body.
-#[test]
-fn a_chunked_body_cut_by_a_fin_without_close_notify_is_an_incomplete_body() -> TestResult {
-    let ca = TestCa::new()?;
-    let bytes: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n";
-    for end in [End::CloseNotify, End::Fin] {
-        let port = scripted(&ca, &["127.0.0.1"], "127.0.0.1:0", once(bytes, end))?;
-        let error = body_error(&client(&ca)?, &format!("https://127.0.0.1:{port}/"))?;
-        assert_eq!(
-            error.as_ref().map(hcx::Error::kind),
-            Some(ErrorKind::IncompleteBody),
-            "{end:?}: {error:?}"
-        );
+    let cut: [&'static [u8]; 2] = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n",
+    ];
+    for bytes in cut {
+        for end in [End::CloseNotify, End::Fin] {
+            let port = scripted(&ca, &["127.0.0.1"], "127.0.0.1:0", once(bytes, end))?;
+            let error = body_error(&client(&ca)?, &format!("https://127.0.0.1:{port}/"))?;
+            assert_eq!(
+                error.as_ref().map(hcx::Error::kind),
+                Some(ErrorKind::IncompleteBody),
+                "{end:?}, {}: {error:?}",
+                bytes.escape_ascii()
+            );
+        }
     }
     Ok(())
 }

@@ -243,3 +243,63 @@ impl hcx::Resolver for HangingResolver {
         Err(std::io::Error::other(format!("{host}: no answer")))
     }
 }
+
+/// Runs `request` on `client` on another thread, waits for `reached` (the signal that
+/// it got where it is to be interrupted), calls `interrupt`, and returns the error the
+/// request ended with (an error if it succeeded, or did not end within [`SAFETY`]).
+pub fn interrupted(
+    client: &Client,
+    request: http::Request<hcx::Body>,
+    reached: &std::sync::mpsc::Receiver<()>,
+    interrupt: impl FnOnce(),
+) -> Result<hcx::Error, Box<dyn std::error::Error>> {
+    let outcome = in_background({
+        let client = client.clone();
+        move || client.execute(request).map(|r| r.status())
+    });
+    reached.recv_timeout(SAFETY)?;
+    interrupt();
+    match outcome()? {
+        Ok(status) => Err(format!("the request was not interrupted: {status}").into()),
+        Err(error) => Ok(error),
+    }
+}
+
+/// Reads one request (its head, and a `Content-Length` body if it has one) from the
+/// rustls server connection `conn` over `sock`; `false` at the end of the stream
+/// before any of it. For scripted TLS servers in tests.
+pub fn read_tls_request(
+    conn: &mut hcx::rustls::ServerConnection,
+    sock: &mut std::net::TcpStream,
+) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut wanted = None;
+    loop {
+        if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            let len = *wanted.get_or_insert_with(|| {
+                let text = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+                let body: usize = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                end + 4 + body
+            });
+            if request.len() >= len {
+                return Ok(true);
+            }
+        }
+        match conn.reader().read(&mut chunk) {
+            Ok(0) => return Ok(false),
+            Ok(n) => request.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if conn.complete_io(sock)?.0 == 0 {
+                    return Ok(false);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
