@@ -154,6 +154,11 @@ pub fn parse_port(text: &str) -> Option<u16> {
     parse_decimal(text.as_bytes()).and_then(|n| u16::try_from(n).ok())
 }
 
+/// `tchar` (RFC 9110 §5.6.2): what a token is made of.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

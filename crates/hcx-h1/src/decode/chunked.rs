@@ -18,6 +18,7 @@ use http::HeaderMap;
 use crate::Limits;
 use crate::error::{Error, ErrorKind, ShowByte};
 use crate::parse::parse_response_head;
+use crate::syntax::is_tchar;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -402,11 +403,6 @@ enum Why {
 
 fn hex(b: u8) -> Option<u64> {
     char::from(b).to_digit(16).map(u64::from)
-}
-
-/// `tchar` (RFC 9110 §5.6.2).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// `qdtext` (RFC 9110 §5.6.4): HTAB, SP, VCHAR but `"` and `\`, obs-text.

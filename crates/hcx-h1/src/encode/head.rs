@@ -1,6 +1,8 @@
 //! Writing a request head: request line, `Host`, the caller's fields, framing fields.
 
-use http::header::{CONTENT_LENGTH, EXPECT, HOST, PROXY_AUTHORIZATION, TRANSFER_ENCODING};
+use http::header::{
+    CONNECTION, CONTENT_LENGTH, EXPECT, HOST, PROXY_AUTHORIZATION, TRANSFER_ENCODING,
+};
 use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 
 use crate::encode::{
@@ -59,8 +61,14 @@ impl<'a> From<&'a http::request::Parts> for RequestHead<'a> {
 ///   `Transfer-Encoding` must agree with it, else [`EncodeError::FramingConflict`]
 ///   (a disagreeing length would desynchronise the connection): `Length(n)` accepts a
 ///   `Content-Length` of `n`, written once; `Chunked` accepts a `Transfer-Encoding`
-///   list ending in `chunked`, written as given; `None` accepts `Content-Length: 0`,
-///   which is kept.
+///   list of codings ending in one `chunked` (no empty element, no `identity`),
+///   written as one field in lower case (`gzip, chunked`), never as the caller's lines;
+///   `None` accepts `Content-Length: 0`, which is kept.
+/// - A `Connection` field naming `Content-Length`, `Transfer-Encoding` or `Host` is
+///   [`EncodeError::FramingConflict`]: a proxy would drop the field it names.
+/// - The request-target carries only what RFC 3986 allows: any other byte
+///   `http::Uri` let through (non-ASCII, `\`, `"`, `{`…) is written `%XX`, and a `%`
+///   not followed by two hex digits `%25`.
 ///
 /// Everything is checked before the first byte is written, so on error `out` is
 /// unchanged.
@@ -140,6 +148,7 @@ pub fn encode_request_head<'a>(
     for (name, value) in head.headers {
         if name == HOST
             || name == CONTENT_LENGTH
+            || name == TRANSFER_ENCODING
             || (to_origin && name == PROXY_AUTHORIZATION)
             || (name == EXPECT
                 && !content
@@ -156,7 +165,14 @@ pub fn encode_request_head<'a>(
             out.put(n.to_string().as_bytes());
             out.put(b"\r\n");
         }
-        RequestFraming::Chunked if scan.transfer_encoding => {}
+        RequestFraming::Chunked if scan.transfer_encoding => {
+            // The caller's list, checked in `check_framing`, as one field in one form.
+            if let Some(codings) = canonical_transfer_encoding(head.headers) {
+                out.put(b"transfer-encoding: ");
+                out.put(codings.as_bytes());
+                out.put(b"\r\n");
+            }
+        }
         RequestFraming::Chunked => out.put(b"transfer-encoding: chunked\r\n"),
     }
     out.put(b"\r\n");
@@ -283,7 +299,7 @@ impl<'u> Target<'u> {
 pub fn request_target(method: &Method, uri: &Uri, form: TargetForm) -> Result<String, EncodeError> {
     let mut out = Vec::new();
     Target::new(method, uri, form)?.write(&mut out);
-    // The parts of a `Uri` are ASCII.
+    // ASCII: what is not is written %XX (`put_path`).
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
@@ -292,7 +308,65 @@ fn put_path(out: &mut impl OutBuf, path: &str) {
     if !path.starts_with('/') {
         out.put(b"/");
     }
-    out.put(path.as_bytes());
+    let bytes = path.as_bytes();
+    if bytes.iter().all(|&b| TARGET_BYTE[usize::from(b)]) && !bytes.contains(&b'%') {
+        out.put(bytes);
+        return;
+    }
+    put_path_escaped(out, bytes);
+}
+
+/// The bytes a request-target carries as they are (RFC 3986: unreserved, sub-delims,
+/// `:`, `@`, `/`, `?`; `%` only as the start of a percent-encoded byte).
+const TARGET_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+                    | b'?'
+            );
+        b += 1;
+    }
+    table
+};
+
+/// `bytes` with every byte RFC 3986 does not allow in a request-target written as
+/// `%XX` (what `http::Uri` lets through: non-ASCII, `\`, `"`, `{`, `}`, `^`, `|`…)
+/// and a `%` not followed by two hex digits as `%25`: the server reads the target the
+/// client meant, whatever sits in front of it.
+#[cold]
+fn put_path_escaped(out: &mut impl OutBuf, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped_already = b == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        if escaped_already || (b != b'%' && TARGET_BYTE[usize::from(b)]) {
+            out.put(&[b]);
+        } else {
+            out.put(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        }
+    }
 }
 
 /// What one pass over the caller's fields found: the framing and `Host` fields the
@@ -301,6 +375,7 @@ struct FieldScan {
     hosts: usize,
     transfer_encoding: bool,
     content_length: bool,
+    connection: bool,
     /// The fields' length as written (`name: value\r\n`).
     bytes: usize,
 }
@@ -313,6 +388,7 @@ impl FieldScan {
             hosts: 0,
             transfer_encoding: false,
             content_length: false,
+            connection: false,
             bytes: 0,
         };
         for (name, value) in headers {
@@ -329,6 +405,8 @@ impl FieldScan {
                 scan.transfer_encoding = true;
             } else if name == CONTENT_LENGTH {
                 scan.content_length = true;
+            } else if name == CONNECTION {
+                scan.connection = true;
             }
             scan.bytes += name.as_str().len() + value.len() + 4;
         }
@@ -424,11 +502,15 @@ fn check_framing(
     {
         return Err(EncodeError::ContentInTrace);
     }
-    if scan.transfer_encoding {
-        let chunked = fields::transfer_encoding_is_chunked(headers).unwrap_or(false);
-        if framing != RequestFraming::Chunked || !chunked {
-            return Err(conflict(TRANSFER_ENCODING));
-        }
+    if scan.transfer_encoding
+        && (framing != RequestFraming::Chunked || canonical_transfer_encoding(headers).is_none())
+    {
+        return Err(conflict(TRANSFER_ENCODING));
+    }
+    if scan.connection && hop_by_hop_framing(headers) {
+        // RFC 9110 §7.6.1: a proxy drops what `Connection` names; the framing (or the
+        // host) must reach the server.
+        return Err(conflict(CONNECTION));
     }
     if !scan.content_length {
         return Ok(framing);
@@ -439,6 +521,50 @@ fn check_framing(
         (RequestFraming::None, Ok(Some(0))) => Ok(RequestFraming::Length(0)),
         _ => Err(conflict(CONTENT_LENGTH)),
     }
+}
+
+/// The caller's `Transfer-Encoding` fields as one canonical list (`gzip, chunked`),
+/// or `None` when they are not a list of codings that ends in one `chunked`: an empty
+/// element, `identity`, a coding after `chunked` or anything but a token. What goes on
+/// the wire is then this one field, never the caller's lines as written (a front end
+/// reading only the first of two fields, or comparing the value with `chunked`, would
+/// frame the body otherwise: request smuggling).
+fn canonical_transfer_encoding(headers: &http::HeaderMap) -> Option<String> {
+    let mut codings = String::new();
+    let mut chunked = false;
+    for value in headers.get_all(TRANSFER_ENCODING) {
+        for element in value.to_str().ok()?.split(',') {
+            let coding = element.trim_matches([' ', '\t']);
+            if chunked
+                || coding.is_empty()
+                || coding.eq_ignore_ascii_case("identity")
+                || !coding.bytes().all(crate::syntax::is_tchar)
+            {
+                return None;
+            }
+            chunked = coding.eq_ignore_ascii_case("chunked");
+            if !codings.is_empty() {
+                codings.push_str(", ");
+            }
+            codings.push_str(&coding.to_ascii_lowercase());
+        }
+    }
+    chunked.then_some(codings)
+}
+
+/// Whether a `Connection` field names `Content-Length`, `Transfer-Encoding` or `Host`
+/// as a hop-by-hop option.
+fn hop_by_hop_framing(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(|option| option.trim_ascii())
+        .any(|option| {
+            [&b"content-length"[..], b"transfer-encoding", b"host"]
+                .iter()
+                .any(|name| option.eq_ignore_ascii_case(name))
+        })
 }
 
 /// Writes `n` in decimal without allocating.

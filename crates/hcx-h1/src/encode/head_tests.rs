@@ -392,3 +392,104 @@ fn ports_are_written_in_decimal() {
         assert_eq!(out, text.as_bytes());
     }
 }
+
+#[test]
+fn a_hand_set_transfer_encoding_goes_as_one_canonical_field_or_is_refused()
+-> Result<(), Box<dyn std::error::Error>> {
+    // Found in review: the caller's lines went as written (`""` then `chunked`: a
+    // front end reading the first saw no body, and the chunks as the next request).
+    let written = |values: &[&str]| -> Result<Result<String, EncodeError>, http::Error> {
+        let mut builder = Request::post("http://h/");
+        for value in values {
+            builder = builder.header("transfer-encoding", *value);
+        }
+        Ok(encode(
+            &builder.body(())?,
+            TargetForm::Origin,
+            RequestFraming::Chunked,
+        ))
+    };
+    for values in [
+        &["", "chunked"][..],
+        &["identity", "chunked"],
+        &["chunked,"],
+        &[", chunked"],
+        &["chunked", "chunked"],
+        &["chunked", "gzip"],
+        &["gz ip, chunked"],
+    ] {
+        assert!(
+            matches!(written(values)?, Err(EncodeError::FramingConflict { .. })),
+            "{values:?}"
+        );
+    }
+    for (values, line) in [
+        (&["\tChunked"][..], "transfer-encoding: chunked\r\n"),
+        (&["gzip", "chunked"], "transfer-encoding: gzip, chunked\r\n"),
+        (&["GZIP ,chunked"], "transfer-encoding: gzip, chunked\r\n"),
+    ] {
+        let head = written(values)??;
+        assert_eq!(head.matches("transfer-encoding").count(), 1, "{head}");
+        assert!(head.contains(line), "{values:?}: {head}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_connection_option_naming_a_framing_field_or_host_is_refused()
+-> Result<(), Box<dyn std::error::Error>> {
+    // RFC 9110 §7.6.1: a proxy would drop the field named, and the body's framing.
+    for option in [
+        "content-length",
+        "close, Content-Length",
+        "transfer-encoding",
+        "host",
+    ] {
+        let request = Request::post("http://h/")
+            .header("connection", option)
+            .body(())?;
+        let result = encode(&request, TargetForm::Absolute, RequestFraming::Length(5));
+        assert!(
+            matches!(result, Err(EncodeError::FramingConflict { .. })),
+            "{option}: {result:?}"
+        );
+    }
+    let request = Request::post("http://h/")
+        .header("connection", "close, x-trace")
+        .body(())?;
+    assert!(encode(&request, TargetForm::Absolute, RequestFraming::Length(5)).is_ok());
+    Ok(())
+}
+
+#[test]
+fn a_request_target_carries_only_what_rfc_3986_allows() -> Result<(), Box<dyn std::error::Error>> {
+    // Found in review: `http::Uri` lets non-ASCII, `\`, `"`, `{`, `}`, `^`, `|` and a
+    // stray `%` through, and they went into the request line raw.
+    for (uri, target) in [
+        ("http://h/caf\u{e9}?q=\u{e9}", "/caf%C3%A9?q=%C3%A9"),
+        ("http://h/a\\..\\admin", "/a%5C..%5Cadmin"),
+        ("http://h/{\"a\"}^|", "/%7B%22a%22%7D%5E%7C"),
+        ("http://h/100%?x=%zz&y=%2F", "/100%25?x=%25zz&y=%2F"),
+        (
+            "http://h/plain/a-b_c.d~e?k=v&l=(1)",
+            "/plain/a-b_c.d~e?k=v&l=(1)",
+        ),
+    ] {
+        let request = Request::get(uri).body(())?;
+        let origin = encode(&request, TargetForm::Origin, RequestFraming::None)?;
+        assert!(
+            origin.starts_with(&format!("GET {target} HTTP/1.1\r\n")),
+            "{origin}"
+        );
+        let absolute = encode(&request, TargetForm::Absolute, RequestFraming::None)?;
+        assert!(
+            absolute.starts_with(&format!("GET http://h{target} HTTP/1.1\r\n")),
+            "{absolute}"
+        );
+        assert_eq!(
+            request_target(request.method(), request.uri(), TargetForm::Origin)?,
+            target
+        );
+    }
+    Ok(())
+}
