@@ -416,3 +416,29 @@ fn with_an_abort_handle_the_connect_timeout_ends_a_name_lookup() -> TestResult {
     drop(release);
     Ok(())
 }
+
+#[test]
+fn a_resolver_that_panics_fails_an_abortable_request_at_once() -> TestResult {
+    // Found in review: the lookup thread died without answering, and the request
+    // waited for its connect timeout, then blamed the lookup's time.
+    let client = Client::builder()
+        .connect_timeout(PATIENT)
+        .resolver(
+            |_: &str, _: u16| -> std::io::Result<Vec<std::net::SocketAddr>> {
+                panic!("a resolver bug")
+            },
+        )
+        .build()?;
+    let abort = AbortHandle::new();
+    let request = get("http://panics.test:1/", &abort)?;
+    let outcome = in_background({
+        let client = client.clone();
+        move || client.execute(request).map(|r| r.status())
+    });
+    let error = outcome()?.err().ok_or("a panicking resolver answered")?;
+    assert!(
+        format!("{error:#}").contains("the resolver panicked"),
+        "{error:#}"
+    );
+    Ok(())
+}

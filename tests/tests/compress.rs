@@ -779,3 +779,26 @@ fn a_body_that_decodes_to_nothing_from_megabytes_is_a_limit_error() -> TestResul
     assert!(decoded.is_empty());
     Ok(())
 }
+
+#[test]
+fn a_zstd_body_with_a_large_skippable_frame_first_decodes() -> TestResult {
+    // Found in review: 1.5 MiB of metadata ahead of the data (RFC 8878 allows 4 GiB)
+    // tripped the limit on bytes that decode to nothing.
+    let mut body = 0x184D_2A50u32.to_le_bytes().to_vec();
+    let meta = 1_500_000u32;
+    body.extend_from_slice(&meta.to_le_bytes());
+    body.resize(body.len() + meta as usize, b'm');
+    // One frame: single segment, content size 5, one last raw block of 5.
+    body.extend_from_slice(&[0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x05, 0x29, 0x00, 0x00]);
+    body.extend_from_slice(b"hello");
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok().header("content-encoding", "zstd").body(body),
+        )
+        .start()?;
+    let decoded = client()?.get(server.url("/"))?.into_body().into_vec();
+    assert_eq!(decoded.map_err(|e| format!("{e:#}"))?, b"hello");
+    Ok(())
+}

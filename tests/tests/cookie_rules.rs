@@ -190,3 +190,65 @@ fn a_cookie_with_a_non_ascii_value_is_kept() -> TestResult {
     assert!(names.contains(&"u".to_owned()), "{names:?}");
     Ok(())
 }
+
+#[test]
+fn plain_http_cannot_shadow_a_secure_cookie() -> TestResult {
+    // Found in review: only the same (domain, path, name) was refused; a longer path
+    // or a parent domain put the planted cookie first (RFC 6265bis §5.7 step 16).
+    let store = CookieStore::new();
+    let set = |url: &str, cookie: &'static str| -> TestResult {
+        let mut headers = hcx::http::HeaderMap::new();
+        headers.insert("set-cookie", hcx::http::HeaderValue::from_static(cookie));
+        store.store_from(&url.parse()?, &headers);
+        Ok(())
+    };
+    set("https://www.shop.test/", "sid=good; Secure; Path=/")?;
+    set("http://www.shop.test/app/", "sid=evil; Path=/app")?;
+    set("http://shop.test/", "sid=evil; Domain=shop.test; Path=/")?;
+    set("http://www.shop.test/", "other=fine; Path=/app")?;
+    let sent = store.cookies_for(&"https://www.shop.test/app/x".parse()?);
+    assert_eq!(
+        sent,
+        [
+            ("other".to_owned(), "fine".to_owned()),
+            ("sid".to_owned(), "good".to_owned())
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn an_overlong_path_attribute_is_ignored_not_the_cookie() -> TestResult {
+    // RFC 6265bis §5.6: the attribute goes, the cookie stays (default path /app).
+    let store = CookieStore::new();
+    let long = format!("c=1; Path=/{}", "x".repeat(1100));
+    let mut headers = hcx::http::HeaderMap::new();
+    headers.insert("set-cookie", hcx::http::HeaderValue::from_str(&long)?);
+    store.store_from(&"http://www.shop.test/app/page".parse()?, &headers);
+    let sent = store.cookies_for(&"http://www.shop.test/app/other".parse()?);
+    assert_eq!(sent, [("c".to_owned(), "1".to_owned())]);
+    Ok(())
+}
+
+#[test]
+fn a_cookie_scoped_to_the_escaped_path_the_server_saw_comes_back() -> TestResult {
+    // The codec writes `|` as %7C: the server scopes its cookie to that path, and
+    // the store matches the target as sent.
+    let server = TestServer::builder()
+        .default_reply(Reply::ok().body("page"))
+        .route(
+            Method::GET,
+            "/a%7Cb/set",
+            Reply::ok()
+                .header("set-cookie", "c=1; Path=/a%7Cb")
+                .body("set"),
+        )
+        .start()?;
+    let store = Arc::new(CookieStore::new());
+    let client = client(&store)?;
+    cookie_sent(&client, &server, &server.url("/a|b/set"))?;
+    assert_eq!(store.len(), 1);
+    let line = cookie_sent(&client, &server, &server.url("/a|b/page"))?;
+    assert_eq!(line.as_deref(), Some("c=1"));
+    Ok(())
+}

@@ -212,3 +212,14 @@ fn a_user_id_holding_the_password_is_not_quoted() -> TestResult {
     assert!(!text.contains("pw-SECRET"), "{text}");
     Ok(())
 }
+
+#[test]
+fn digits_of_a_password_cut_short_by_a_slash_are_not_shown_as_a_port() -> TestResult {
+    let error = Client::new()
+        .get("http://alice:99999/hunter@127.0.0.1:1/")
+        .err()
+        .ok_or("sent")?;
+    let text = all(&error);
+    assert!(!text.contains("99999"), "{text}");
+    Ok(())
+}

@@ -489,7 +489,7 @@ fn one_line(error: &clap::Error) -> String {
     // The values of these may hold a password or a token: clap's message quotes the
     // value, so only the validator's reason (which does not) is shown.
     if error.kind() == ClapErrorKind::ValueValidation
-        && ["--user", "-u", "--proxy", "--header", "-H"]
+        && ["--user", "-u", "--proxy", "--header", "-H", "--form", "-F"]
             .iter()
             .any(|secret| invalid_arg.split(' ').next() == Some(*secret))
     {
@@ -497,6 +497,12 @@ fn one_line(error: &clap::Error) -> String {
             .map(|e| e.to_string())
             .unwrap_or_default();
         return format!("invalid value for '{invalid_arg}': {reason}; see 'hcx --help'");
+    }
+    if error.kind() == ClapErrorKind::InvalidSubcommand {
+        // `hcx URL` (curl's habit): the URL may carry a password.
+        return "unknown command (not shown: it may hold a password); did you mean \
+                'hcx get URL'? see 'hcx --help'"
+            .to_owned();
     }
     if error.kind() == ClapErrorKind::UnknownArgument
         && !invalid_arg.is_empty()

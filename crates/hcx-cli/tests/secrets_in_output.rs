@@ -31,6 +31,9 @@ fn a_password_is_never_echoed_in_an_error() -> TestResult {
     // curl's slip: a space for the colon; the password is a stray argument.
     assert_hidden(&["get", url, "-u", "alice", "hunter2"], Some(2))?;
     assert_hidden(&["get", url, "http://bob:hunter2@127.0.0.1:1/"], Some(2))?;
+    // curl's habit: the URL without `get`; a form field without its '='.
+    assert_hidden(&["http://bob:hunter2@127.0.0.1:1/"], Some(2))?;
+    assert_hidden(&["get", url, "-F", "password:hunter2"], Some(2))?;
     Ok(())
 }
 

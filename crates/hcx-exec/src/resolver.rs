@@ -132,7 +132,12 @@ pub(crate) fn resolve_watched(
         std::thread::Builder::new()
             .name("hcx-resolve".into())
             .spawn(move || {
-                let result = resolver.resolve(&host, port);
+                // A resolver that panics answers with an error, at once: the request
+                // must not wait for its connect timeout.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    resolver.resolve(&host, port)
+                }))
+                .unwrap_or_else(|_| Err(io::Error::other("the resolver panicked")));
                 *answer.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
                 watch.notify();
             })

@@ -371,7 +371,15 @@ pub(crate) fn origin(uri: &Uri) -> Result<(Scheme, &str, u16), Error> {
         None => return Err(invalid("the URI has no scheme (an absolute URI is needed)")),
     };
     let authority = uri.authority().map_or("", |a| a.as_str());
-    let (host, port) = host_port(authority, scheme.default_port()).map_err(|why| invalid(&why))?;
+    let (host, port) = host_port(authority, scheme.default_port()).map_err(|why| {
+        // Digits before a '/' may be the start of a password cut short there.
+        let text = uri.to_string();
+        if redact_userinfo(&text) == text {
+            invalid(&why)
+        } else {
+            invalid("the port is not a port number (a password with a '/' in it must be percent-encoded)")
+        }
+    })?;
     Ok((scheme, host, port))
 }
 

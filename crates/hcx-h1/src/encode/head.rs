@@ -61,8 +61,9 @@ impl<'a> From<&'a http::request::Parts> for RequestHead<'a> {
 ///   `Transfer-Encoding` must agree with it, else [`EncodeError::FramingConflict`]
 ///   (a disagreeing length would desynchronise the connection): `Length(n)` accepts a
 ///   `Content-Length` of `n`, written once; `Chunked` accepts a `Transfer-Encoding`
-///   list of codings ending in one `chunked` (no empty element, no `identity`),
-///   written as one field in lower case (`gzip, chunked`), never as the caller's lines;
+///   list of codings ending in one `chunked` (no `identity`; a coding's parameters kept,
+///   empty elements dropped), written as one field in lower case (`gzip, chunked`),
+///   never as the caller's lines;
 ///   `None` accepts `Content-Length: 0`, which is kept.
 /// - A `Connection` field naming `Content-Length`, `Transfer-Encoding` or `Host` is
 ///   [`EncodeError::FramingConflict`]: a proxy would drop the field it names.
@@ -524,22 +525,28 @@ fn check_framing(
 }
 
 /// The caller's `Transfer-Encoding` fields as one canonical list (`gzip, chunked`),
-/// or `None` when they are not a list of codings that ends in one `chunked`: an empty
-/// element, `identity`, a coding after `chunked` or anything but a token. What goes on
+/// or `None` when they are not a list of codings that ends in one `chunked`:
+/// `identity`, a coding after `chunked`, a parameter on `chunked`, anything but tokens
+/// (empty elements are dropped). What goes on
 /// the wire is then this one field, never the caller's lines as written (a front end
 /// reading only the first of two fields, or comparing the value with `chunked`, would
 /// frame the body otherwise: request smuggling).
 fn canonical_transfer_encoding(headers: &http::HeaderMap) -> Option<String> {
+    const OWS: [char; 2] = [' ', '\t'];
+    let token = |text: &str| !text.is_empty() && text.bytes().all(crate::syntax::is_tchar);
     let mut codings = String::new();
     let mut chunked = false;
     for value in headers.get_all(TRANSFER_ENCODING) {
         for element in value.to_str().ok()?.split(',') {
-            let coding = element.trim_matches([' ', '\t']);
-            if chunked
-                || coding.is_empty()
-                || coding.eq_ignore_ascii_case("identity")
-                || !coding.bytes().all(crate::syntax::is_tchar)
-            {
+            let element = element.trim_matches(OWS);
+            // RFC 9110 §5.6.1: empty elements are ignored (none is written).
+            if element.is_empty() {
+                continue;
+            }
+            // RFC 9112 §7: token *( OWS ";" OWS token "=" token ).
+            let mut parts = element.split(';');
+            let coding = parts.next()?.trim_matches(OWS);
+            if chunked || !token(coding) || coding.eq_ignore_ascii_case("identity") {
                 return None;
             }
             chunked = coding.eq_ignore_ascii_case("chunked");
@@ -547,6 +554,16 @@ fn canonical_transfer_encoding(headers: &http::HeaderMap) -> Option<String> {
                 codings.push_str(", ");
             }
             codings.push_str(&coding.to_ascii_lowercase());
+            for parameter in parts {
+                let (name, value) = parameter.trim_matches(OWS).split_once('=')?;
+                if chunked || !token(name) || !token(value) {
+                    return None;
+                }
+                codings.push(';');
+                codings.push_str(&name.to_ascii_lowercase());
+                codings.push('=');
+                codings.push_str(value);
+            }
         }
     }
     chunked.then_some(codings)

@@ -22,12 +22,15 @@ use http::{HeaderMap, Uri};
 /// `BasicSecureHandler` say, loopback hosts included (browsers count `localhost` as
 /// secure; a test against `http://localhost` must see what production sees); and, as
 /// browsers do (RFC 6265bis §5.7; Apache does not), it is only taken from an `https`
-/// response, and a plain `http` one cannot replace it.
+/// response, and a plain `http` one cannot replace or shadow it (a cookie of that name
+/// on an overlapping domain, under its path).
 ///
 /// The `Cookie` field lists longer paths first, then the cookies stored earlier (RFC
 /// 6265 §5.4; a cookie set again keeps its place), as Apache's
 /// `CookiePriorityComparator` orders them. A cookie whose name and value pass 4,096
-/// octets, or whose `Path` or `Domain` passes 1,024, is ignored, as browsers ignore it.
+/// octets is ignored, and a `Path` or `Domain` of more than 1,024 (the attribute, not
+/// the cookie), as browsers ignore them. Paths match the request-target as sent
+/// (escaped as the codec escapes it).
 /// `Expires` dates are read as RFC 6265 §5.1.1 says (any case, `UTC` or `GMT`, a
 /// one-digit day), so a deletion written loosely still deletes; values in UTF-8 are
 /// kept.
@@ -192,10 +195,13 @@ impl CookieStore {
         Some(value)
     }
 
-    /// Stores the `Set-Cookie` fields of a response to `uri`; ones that do not parse
-    /// or do not apply to `uri` are ignored, as browsers ignore them, and so is one
-    /// whose `Domain` is a top-level name ([`domain_allowed`]).
-    pub(crate) fn store_from(&self, uri: &Uri, headers: &HeaderMap) {
+    /// Stores the `Set-Cookie` fields of a response to `uri`, as the client does with
+    /// every response: ones that do not parse or do not apply to `uri` are ignored, as
+    /// browsers ignore them, and so is one whose `Domain` is a top-level name (`com`)
+    /// or a `Secure` one from plain `http`. Apache:
+    /// `CookieSpec.parse` then `CookieStore.addCookie`.
+    #[doc(alias("addCookie"))]
+    pub fn store_from(&self, uri: &Uri, headers: &HeaderMap) {
         let Some(url) = to_url(uri) else {
             return;
         };
@@ -210,6 +216,7 @@ impl CookieStore {
             let Ok(mut cookie) = cookie_store::RawCookie::parse(text) else {
                 continue;
             };
+            drop_overlong_attributes(&mut cookie);
             if cookie
                 .domain()
                 .is_some_and(|domain| !domain_allowed(domain, host))
@@ -241,12 +248,38 @@ impl CookieStore {
     }
 }
 
+/// Whether one of two cookie domains domain-matches the other.
+fn domains_overlap(a: &str, b: &str) -> bool {
+    let under = |sub: &str, parent: &str| {
+        sub.len() > parent.len()
+            && sub.ends_with(parent)
+            && sub.as_bytes()[sub.len() - parent.len() - 1] == b'.'
+    };
+    a.eq_ignore_ascii_case(b) || under(a, b) || under(b, a)
+}
+
+/// RFC 6265 §5.1.4: whether `path` falls under the cookie path `cookie_path`.
+fn path_matches(path: &str, cookie_path: &str) -> bool {
+    path == cookie_path
+        || (path.starts_with(cookie_path)
+            && (cookie_path.ends_with('/') || path[cookie_path.len()..].starts_with('/')))
+}
+
 /// Whether a cookie is larger than browsers keep (RFC 6265bis §5.7: a name and value
-/// of more than 4,096 octets, a `Path` or `Domain` of more than 1,024).
+/// of more than 4,096 octets).
 fn too_large(cookie: &cookie_store::RawCookie<'_>) -> bool {
     cookie.name().len() + cookie.value().len() > 4096
-        || cookie.path().is_some_and(|p| p.len() > 1024)
-        || cookie.domain().is_some_and(|d| d.len() > 1024)
+}
+
+/// RFC 6265bis §5.6: a `Path` or `Domain` of more than 1,024 octets is ignored (the
+/// attribute, not the cookie: a default path, a host-only cookie).
+fn drop_overlong_attributes(cookie: &mut cookie_store::RawCookie<'_>) {
+    if cookie.path().is_some_and(|p| p.len() > 1024) {
+        cookie.unset_path();
+    }
+    if cookie.domain().is_some_and(|d| d.len() > 1024) {
+        cookie.unset_domain();
+    }
 }
 
 /// The value of the attribute `name` (any case) of a `Set-Cookie` text, the last one
@@ -268,13 +301,21 @@ impl Store {
         let Ok(parsed) = cookie_store::Cookie::try_from_raw_cookie(cookie, url) else {
             return false;
         };
+        // RFC 6265bis §5.7 step 16: not only the same cookie; one of that name on a
+        // domain either side of this one, under whose path this one's falls, would be
+        // shadowed (longer paths are sent first).
         let domain = String::from(&parsed.domain);
-        self.domains.get(&domain).is_some_and(|cookies| {
-            cookies
-                .cookies
-                .get(&domain, &String::from(&parsed.path), parsed.name())
-                .is_some_and(|existing| existing.secure() == Some(true))
-        })
+        let path = String::from(&parsed.path);
+        self.domains
+            .iter()
+            .filter(|(held, _)| domains_overlap(held, &domain))
+            .any(|(_, cookies)| {
+                cookies.cookies.iter_unexpired().any(|existing| {
+                    existing.secure() == Some(true)
+                        && existing.name() == parsed.name()
+                        && path_matches(&path, &String::from(&existing.path))
+                })
+            })
     }
 
     /// Stores `cookie` from a response to `url`, within the bounds.
@@ -470,8 +511,15 @@ fn domain_allowed(domain: &str, host: &str) -> bool {
     domain.contains('.') || domain.eq_ignore_ascii_case(host)
 }
 
+/// The URL cookies are matched against: the target as the request line carries it
+/// (escaped as the codec escapes it), so a cookie scoped to the path the server saw
+/// comes back.
 fn to_url(uri: &Uri) -> Option<url::Url> {
-    url::Url::parse(&uri.to_string()).ok()
+    let scheme = uri.scheme_str()?;
+    let authority = uri.authority()?;
+    let target =
+        hcx_h1::request_target(&http::Method::GET, uri, hcx_h1::TargetForm::Origin).ok()?;
+    url::Url::parse(&format!("{scheme}://{authority}{target}")).ok()
 }
 
 impl fmt::Debug for CookieStore {

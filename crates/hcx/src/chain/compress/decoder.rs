@@ -141,11 +141,8 @@ impl Read for Decoding {
             .len()
             .min(STEP)
             .min(usize::try_from(room).unwrap_or(usize::MAX));
-        {
-            // Counted afresh for each read: a read that returns data is not quiet.
-            let wire = top.input().wire();
-            wire.quiet_from = wire.wire_read;
-        }
+        // Counted afresh for each read: a read that returns data is not quiet.
+        top.input().wire().mark_progress();
         let result = match top.read(&mut out[..len]) {
             Ok(0) => Ok(0),
             Ok(n) => {
@@ -191,9 +188,9 @@ pub(super) struct Input {
 
 /// Encoded bytes one read of the decoded body may take off the wire without a single
 /// decoded byte coming of them, while the ratio limit is on: endless empty gzip
-/// members, empty deflate blocks or zstd skippable frames would otherwise hold the
-/// read for as long as the server sends. Far above any header or metadata a coding
-/// carries before its data.
+/// members, deflate blocks or zstd blocks would otherwise hold the read for as long as
+/// the server sends. Far above any header a coding carries before its data; zstd's
+/// skippable frames (metadata, up to 4 GiB each) count as progress.
 const MAX_QUIET: u64 = 1 << 20;
 
 enum Source {
@@ -228,8 +225,14 @@ impl Input {
         }
     }
 
+    /// On the wire: what has been read so far counts as progress (for the limit on
+    /// encoded bytes that decode to nothing).
+    pub(super) fn mark_progress(&mut self) {
+        self.quiet_from = self.wire_read;
+    }
+
     /// The input nearest the wire.
-    fn wire(&mut self) -> &mut Input {
+    pub(super) fn wire(&mut self) -> &mut Input {
         match self.source {
             Source::Stage(ref mut stage) => stage.input().wire(),
             Source::Wire(_) => self,

@@ -39,9 +39,9 @@ pub struct DecompressionLimits {
     /// At most this many decoded bytes per encoded byte read, checked once
     /// [`ratio_threshold`](Self::ratio_threshold) bytes have been decoded; `None`: no
     /// limit. Default `Some(100)`. While it is set, one read of the body may also take
-    /// at most 1 MiB of encoded bytes that decode to nothing (endless empty blocks,
-    /// members or skippable frames would hold the read for as long as the server
-    /// sends them).
+    /// at most 1 MiB of encoded bytes that decode to nothing (endless empty blocks or
+    /// members would hold the read for as long as the server sends them; zstd's
+    /// skippable frames, metadata, do not count).
     pub max_ratio: Option<u32>,
     /// The ratio is checked only past this many decoded bytes. Default 1 MiB.
     pub ratio_threshold: u64,

@@ -44,6 +44,9 @@ impl Zstd {
         };
         let mut skip = u64::from(u32::from_le_bytes(*size)) + 8;
         while skip > 0 {
+            // Metadata the format allows up to 4 GiB of: read as progress, not as
+            // bytes that decode to nothing.
+            self.input.wire().mark_progress();
             let available = self.input.fill_buf()?.len();
             if available == 0 {
                 return Err(zstd_truncated());
