@@ -355,15 +355,7 @@ impl Route {
 
 /// The scheme, host and port of an absolute URI, or an error that shows it.
 pub(crate) fn origin(uri: &Uri) -> Result<(Scheme, &str, u16), Error> {
-    let invalid = |why: &str| {
-        // A password with a `/` in it ends the authority early: the URI as given
-        // would show the rest of it.
-        let shown = redact_userinfo(&uri.to_string()).into_owned();
-        Error::new(
-            ErrorKind::InvalidUrl,
-            format!("cannot send to {shown}: {why}"),
-        )
-    };
+    let invalid = |why: &str| cannot_send_to(uri, why);
     let scheme = match uri.scheme_str() {
         Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
         Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
@@ -371,16 +363,38 @@ pub(crate) fn origin(uri: &Uri) -> Result<(Scheme, &str, u16), Error> {
         None => return Err(invalid("the URI has no scheme (an absolute URI is needed)")),
     };
     let authority = uri.authority().map_or("", |a| a.as_str());
-    let (host, port) = host_port(authority, scheme.default_port()).map_err(|why| {
-        // Digits before a '/' may be the start of a password cut short there.
-        let text = uri.to_string();
-        if redact_userinfo(&text) == text {
-            invalid(&why)
-        } else {
-            invalid("the port is not a port number (a password with a '/' in it must be percent-encoded)")
-        }
-    })?;
+    let (host, port) =
+        host_port(authority, scheme.default_port()).map_err(|why| bad_authority(uri, &why))?;
     Ok((scheme, host, port))
+}
+
+/// The error of a URI that cannot be sent to. A password with a `/` in it ends the
+/// authority early: the URI as given would show the rest of it, so it is redacted.
+#[cold]
+#[inline(never)]
+fn cannot_send_to(uri: &Uri, why: &str) -> Error {
+    let shown = redact_userinfo(&uri.to_string()).into_owned();
+    Error::new(
+        ErrorKind::InvalidUrl,
+        format!("cannot send to {shown}: {why}"),
+    )
+}
+
+/// [`cannot_send_to`] for an authority `host_port` refused: digits before a '/' may be
+/// the start of a password cut short there, and are not quoted then.
+#[cold]
+#[inline(never)]
+fn bad_authority(uri: &Uri, why: &str) -> Error {
+    let text = uri.to_string();
+    if redact_userinfo(&text) == text {
+        cannot_send_to(uri, why)
+    } else {
+        cannot_send_to(
+            uri,
+            "the port is not a port number (a password with a '/' in it must be \
+             percent-encoded)",
+        )
+    }
 }
 
 /// An authority's host (an IP literal with its brackets) and port, `default` when it

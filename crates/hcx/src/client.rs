@@ -247,6 +247,8 @@ fn request(method: Method, uri: Uri, body: Body) -> Request<Body> {
 /// Marks the caller's credentials and cookies ([`is_secret_field`]) sensitive, as the
 /// client's own (default headers, AUTH, the cookie store) are, so that no `Debug` of
 /// the request (an interceptor's or a handler's log line) shows them.
+// Inlined into `execute_in`, as `strip_userinfo` (url.rs) is.
+#[inline(always)]
 pub(crate) fn mark_secrets_sensitive(headers: &mut http::HeaderMap) {
     for (name, value) in headers.iter_mut() {
         if is_secret_field(name.as_str().as_bytes()) {

@@ -310,11 +310,12 @@ fn put_path(out: &mut impl OutBuf, path: &str) {
         out.put(b"/");
     }
     let bytes = path.as_bytes();
-    if bytes.iter().all(|&b| TARGET_BYTE[usize::from(b)]) && !bytes.contains(&b'%') {
+    // `%` is not in the table: a target with one takes the careful path.
+    if bytes.iter().all(|&b| TARGET_BYTE[usize::from(b)]) {
         out.put(bytes);
-        return;
+    } else {
+        put_path_escaped(out, bytes);
     }
-    put_path_escaped(out, bytes);
 }
 
 /// The bytes a request-target carries as they are (RFC 3986: unreserved, sub-delims,

@@ -223,6 +223,11 @@ pub struct Scope<'a> {
 impl<'a> Scope<'a> {
     /// The scope of one execution of `request`, its route planned by `planner` (with
     /// the request's own [`TlsIdentity`], if it carries one in its extensions).
+    // Inlined into `Client::execute_in`, its one caller: out of line, the scope it
+    // returns was copied (memcpy) and the request path ran ~200 instructions more
+    // (callgrind, docs/benchmarks.md, Session 14), once other changes tipped LLVM's
+    // inlining budget.
+    #[inline(always)]
     pub(crate) fn new(
         request: &mut Request<Body>,
         config: RequestConfig,

@@ -83,6 +83,22 @@ pub(crate) struct ProtocolExec {
     pub(crate) cookies: Option<Arc<super::cookies::CookieStore>>,
 }
 
+/// Runs request `interceptors` in order, then marks the secret fields they may have
+/// added sensitive, as the client marks the caller's (no `Debug` shows them). Out of
+/// line: most clients have none.
+#[inline(never)]
+fn intercept(
+    interceptors: &[Arc<dyn RequestInterceptor>],
+    request: &mut Request<Body>,
+    context: &mut Context,
+) -> Result<(), Error> {
+    for interceptor in interceptors {
+        interceptor.process(request, context)?;
+    }
+    crate::client::mark_secrets_sensitive(request.headers_mut());
+    Ok(())
+}
+
 impl ExecHandler for ProtocolExec {
     fn execute(
         &self,
@@ -90,13 +106,8 @@ impl ExecHandler for ProtocolExec {
         scope: &mut Scope<'_>,
         chain: Chain<'_>,
     ) -> Result<Response<ResponseBody>, Error> {
-        for interceptor in &self.request_first {
-            interceptor.process(&mut request, scope.context)?;
-        }
         if !self.request_first.is_empty() {
-            // Credentials an interceptor added are hidden from `Debug` as the caller's
-            // are (the client marked those on the way in).
-            crate::client::mark_secrets_sensitive(request.headers_mut());
+            intercept(&self.request_first, &mut request, scope.context)?;
         }
         if let Some(accept) = scope.accept_encoding()
             && !request.headers().contains_key(ACCEPT_ENCODING)
@@ -141,11 +152,8 @@ impl ExecHandler for ProtocolExec {
             }
             None => None,
         };
-        for interceptor in &self.request_last {
-            interceptor.process(&mut request, scope.context)?;
-        }
         if !self.request_last.is_empty() {
-            crate::client::mark_secrets_sensitive(request.headers_mut());
+            intercept(&self.request_last, &mut request, scope.context)?;
         }
         let mut response = chain.proceed(request, scope)?;
         #[cfg(feature = "cookies")]
