@@ -156,7 +156,7 @@ pub fn parse_port(text: &str) -> Option<u16> {
 
 /// `tchar` (RFC 9110 §5.6.2): what a token is made of.
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
 
 #[cfg(test)]

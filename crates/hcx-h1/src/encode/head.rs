@@ -534,7 +534,7 @@ fn check_framing(
 /// frame the body otherwise: request smuggling).
 fn canonical_transfer_encoding(headers: &http::HeaderMap) -> Option<String> {
     const OWS: [char; 2] = [' ', '\t'];
-    let token = |text: &str| !text.is_empty() && text.bytes().all(crate::syntax::is_tchar);
+    let token = |text: &str| crate::syntax::is_token(text.as_bytes());
     let mut codings = String::new();
     let mut chunked = false;
     for value in headers.get_all(TRANSFER_ENCODING) {
