@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     ConnectStarted, HangingResolver, PATIENT, SAFETY, TestResult, facts, in_background,
-    interrupted, unanswering_listener,
+    interrupted, signalled, unanswering_listener,
 };
 use hcx::chain::Context;
 use hcx::{
@@ -264,13 +264,14 @@ fn an_abort_ends_the_default_wait_before_a_retry() -> TestResult {
     let client = Client::builder().event_listener(retrying).build()?;
     let abort = AbortHandle::new();
     let request = get(&server.url("/busy"), &abort)?;
-    let outcome = in_background({
-        let client = client.clone();
-        move || client.execute(request).map(|r| r.status())
-    });
-    waiting.recv_timeout(SAFETY)?;
-    abort.abort();
-    let error = outcome()?.err().ok_or("the abort ends the execution")?;
+    let error = interrupted(
+        &client,
+        request,
+        || Ok(waiting.recv_timeout(SAFETY)?),
+        || {
+            abort.abort();
+        },
+    )?;
     assert_eq!(error.kind(), ErrorKind::Aborted);
     assert_eq!(server.stats().requests_received, 1);
     Ok(())
@@ -289,13 +290,14 @@ fn an_abort_ends_the_wait_for_a_response_over_tls() -> TestResult {
         .build()?;
     let abort = AbortHandle::new();
     let request = get(&server.url("/"), &abort)?;
-    let outcome = in_background({
-        let client = client.clone();
-        move || client.execute(request).map(|r| r.status())
-    });
-    server.wait_for_requests(1, SAFETY)?;
-    abort.abort();
-    let error = outcome()?.err().ok_or("the abort ends the exchange")?;
+    let error = interrupted(
+        &client,
+        request,
+        || Ok(server.wait_for_requests(1, SAFETY)?),
+        || {
+            abort.abort();
+        },
+    )?;
     assert_eq!(error.kind(), ErrorKind::Aborted);
     assert_eq!(client.stats().closes.get(CloseReason::Aborted), 1);
     Ok(())
@@ -366,7 +368,7 @@ fn an_abort_ends_a_tcp_connect_that_gets_no_answer() -> TestResult {
         .build()?;
     let abort = AbortHandle::new();
     let request = get(&format!("http://{addr}/"), &abort)?;
-    let error = interrupted(&client, request, &connecting, || abort.abort())?;
+    let error = interrupted(&client, request, signalled(&connecting), || abort.abort())?;
     assert_eq!(
         facts(&error),
         (ErrorKind::Aborted, RequestProgress::NotStarted, false),
@@ -385,7 +387,7 @@ fn an_abort_ends_a_name_lookup_that_gets_no_answer() -> TestResult {
         .build()?;
     let abort = AbortHandle::new();
     let request = get("http://silent-dns.test/", &abort)?;
-    let error = interrupted(&client, request, &lookups, || abort.abort())?;
+    let error = interrupted(&client, request, signalled(&lookups), || abort.abort())?;
     assert_eq!(
         facts(&error),
         (ErrorKind::Aborted, RequestProgress::NotStarted, false),

@@ -7,7 +7,7 @@ mod common;
 
 use common::{
     ConnectStarted, HangingResolver, PATIENT, SAFETY, TestResult, facts, in_background,
-    interrupted, unanswering_listener,
+    interrupted, signalled, unanswering_listener,
 };
 use hcx::{AbortHandle, Body, Client, ErrorKind, RequestProgress};
 use hcx_testserver::{Reply, TestCa, TestServer};
@@ -18,14 +18,15 @@ fn a_request_waiting_for_its_response_fails_at_once() -> TestResult {
         .default_reply(Reply::stall())
         .start()?;
     let client = Client::builder().response_timeout(Some(PATIENT)).build()?;
-    let url = server.url("/");
-    let outcome = in_background({
-        let client = client.clone();
-        move || client.get(url).map(|r| r.status())
-    });
-    server.wait_for_requests(1, SAFETY)?;
-    client.connection_manager().shutdown_immediate();
-    let error = outcome()?.err().ok_or("the shutdown ends the request")?;
+    let request = http::Request::get(server.url("/")).body(Body::empty())?;
+    let error = interrupted(
+        &client,
+        request,
+        || Ok(server.wait_for_requests(1, SAFETY)?),
+        || {
+            client.connection_manager().shutdown_immediate();
+        },
+    )?;
     assert_eq!(
         facts(&error),
         (ErrorKind::Shutdown, RequestProgress::Complete, false),
@@ -91,14 +92,15 @@ fn a_tls_request_in_flight_fails_at_once() -> TestResult {
         .tls_config(common::trusting(&ca)?)
         .response_timeout(Some(PATIENT))
         .build()?;
-    let url = server.url("/");
-    let outcome = in_background({
-        let client = client.clone();
-        move || client.get(url).map(|r| r.status())
-    });
-    server.wait_for_requests(1, SAFETY)?;
-    client.connection_manager().shutdown_immediate();
-    let error = outcome()?.err().ok_or("the shutdown ends the request")?;
+    let request = http::Request::get(server.url("/")).body(Body::empty())?;
+    let error = interrupted(
+        &client,
+        request,
+        || Ok(server.wait_for_requests(1, SAFETY)?),
+        || {
+            client.connection_manager().shutdown_immediate();
+        },
+    )?;
     assert_eq!(error.kind(), ErrorKind::Shutdown, "{error:#}");
     Ok(())
 }
@@ -154,14 +156,15 @@ fn the_wait_before_a_retry_is_ended() -> TestResult {
     let server = busy_server()?;
     let (retrying, waiting) = common::Retrying::new();
     let client = Client::builder().event_listener(retrying).build()?;
-    let url = server.url("/");
-    let outcome = in_background({
-        let client = client.clone();
-        move || client.get(url).map(|r| r.status())
-    });
-    waiting.recv_timeout(SAFETY)?;
-    client.connection_manager().shutdown_immediate();
-    let error = outcome()?.err().ok_or("the shutdown ends the wait")?;
+    let request = http::Request::get(server.url("/")).body(Body::empty())?;
+    let error = interrupted(
+        &client,
+        request,
+        || Ok(waiting.recv_timeout(SAFETY)?),
+        || {
+            client.connection_manager().shutdown_immediate();
+        },
+    )?;
     assert_eq!(error.kind(), ErrorKind::Shutdown, "{error:#}");
     assert_eq!(server.stats().requests_received, 1);
     Ok(())
@@ -207,7 +210,7 @@ fn a_tcp_connect_that_gets_no_answer_is_ended() -> TestResult {
     let request =
         http::Request::get(format!("http://{}/", listener.local_addr()?)).body(Body::empty())?;
     // Before or during the connect: either way it ends now, as the shutdown's doing.
-    let error = interrupted(&client, request, &connecting, || {
+    let error = interrupted(&client, request, signalled(&connecting), || {
         client.connection_manager().shutdown_immediate();
     })?;
     assert_eq!(
@@ -229,7 +232,7 @@ fn a_name_lookup_of_a_request_with_an_abort_handle_is_ended() -> TestResult {
         .build()?;
     let mut request = http::Request::get("http://silent-dns.test/").body(Body::empty())?;
     request.extensions_mut().insert(AbortHandle::new());
-    let error = interrupted(&client, request, &lookups, || {
+    let error = interrupted(&client, request, signalled(&lookups), || {
         client.connection_manager().shutdown_immediate();
     })?;
     assert_eq!(

@@ -1,6 +1,7 @@
 //! From the shared flags to an `hcx::Client` and to the request it sends.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use hcx::bytes::Bytes;
 use hcx::exec::redact_userinfo;
@@ -146,8 +147,10 @@ pub struct RequestTemplate {
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    /// The body, made anew for each request.
-    body: Option<TemplateBody>,
+    /// The body, built once: bytes, or a form whose files are read at each send.
+    /// Replayable, so each request takes a copy (a `Mutex` only because a `Body` may
+    /// hold a reader and so is not `Sync`; the copy is a reference count).
+    body: Option<Arc<Mutex<Body>>>,
     /// The credentials the URL carried (taken out of `uri`).
     url_user: Option<UserPassword>,
 }
@@ -177,19 +180,17 @@ impl RequestTemplate {
         Route::from_uri(&uri).map_err(shown)?;
         let mut headers = HeaderMap::new();
         let body = match (&args.data, &args.data_file) {
-            (Some(data), _) => Some(TemplateBody::Bytes(Bytes::from(data.clone()))),
-            (None, Some(path)) => Some(TemplateBody::Bytes(Bytes::from(
-                std::fs::read(path).map_err(|e| {
-                    CliError::io(format!("cannot read --data-file {}", path.display()), e)
-                })?,
-            ))),
+            (Some(data), _) => Some(Body::from(Bytes::from(data.clone()))),
+            (None, Some(path)) => Some(Body::from(Bytes::from(std::fs::read(path).map_err(
+                |e| CliError::io(format!("cannot read --data-file {}", path.display()), e),
+            )?))),
             (None, None) if !args.form.is_empty() => {
                 let form = multipart(&args.form)?;
                 let content_type = HeaderValue::try_from(form.content_type()).map_err(|_| {
                     CliError::Other("the form's boundary is not a header field value".into())
                 })?;
                 headers.insert(hcx::http::header::CONTENT_TYPE, content_type);
-                Some(TemplateBody::Form(form))
+                Some(form.into_body())
             }
             (None, None) => None,
         };
@@ -212,7 +213,7 @@ impl RequestTemplate {
             method,
             uri,
             headers,
-            body,
+            body: body.map(|body| Arc::new(Mutex::new(body))),
             url_user,
         })
     }
@@ -241,27 +242,21 @@ impl RequestTemplate {
 
     /// A request to send.
     pub fn request(&self) -> Request<Body> {
-        let body = match &self.body {
-            Some(TemplateBody::Bytes(bytes)) => Body::from(bytes.clone()),
-            // Its files are read anew each time it is sent.
-            Some(TemplateBody::Form(form)) => form.clone().into_body(),
-            None => Body::empty(),
-        };
+        let body = self
+            .body
+            .as_ref()
+            .and_then(|body| {
+                body.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .try_clone()
+            })
+            .unwrap_or_default();
         let mut request = Request::new(body);
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.headers_mut() = self.headers.clone();
         request
     }
-}
-
-/// What a request's body is made from.
-#[derive(Debug, Clone)]
-enum TemplateBody {
-    /// `-d` or `--data-file`.
-    Bytes(Bytes),
-    /// `-F` fields.
-    Form(Form),
 }
 
 /// The `-F` fields as a form; an error names a file that cannot be read.

@@ -25,8 +25,6 @@
 //! # Ok::<(), http::Error>(())
 //! ```
 
-use std::fmt::Write as _;
-
 use http::header::CONTENT_TYPE;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Uri};
@@ -77,16 +75,13 @@ where
     }
 }
 
+/// The WHATWG serializer `url` already carries (`form_urlencoded`), which writes a
+/// space as `+` (a literal `+` as `%2B`): in a query, that `+` becomes `%20`.
 fn escape(out: &mut String, text: &str, space: Space) {
-    for b in text.bytes() {
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(char::from(b));
-            }
-            b' ' if matches!(space, Space::Plus) => out.push('+'),
-            _ => {
-                let _ = write!(out, "%{b:02X}");
-            }
+    for piece in url::form_urlencoded::byte_serialize(text.as_bytes()) {
+        match (piece, space) {
+            ("+", Space::Percent) => out.push_str("%20"),
+            _ => out.push_str(piece),
         }
     }
 }

@@ -244,25 +244,33 @@ impl hcx::Resolver for HangingResolver {
     }
 }
 
-/// Runs `request` on `client` on another thread, waits for `reached` (the signal that
-/// it got where it is to be interrupted), calls `interrupt`, and returns the error the
-/// request ended with (an error if it succeeded, or did not end within [`SAFETY`]).
-pub fn interrupted(
+/// Runs `request` on `client` on another thread, waits for `reached` (what says it
+/// got where it is to be interrupted: a signal, the server holding the request), calls
+/// `interrupt`, and returns the error the request ended with (an error if it
+/// succeeded, or did not end within [`SAFETY`]).
+pub fn interrupted<R>(
     client: &Client,
     request: http::Request<hcx::Body>,
-    reached: &std::sync::mpsc::Receiver<()>,
+    reached: impl FnOnce() -> Result<R, Box<dyn std::error::Error>>,
     interrupt: impl FnOnce(),
 ) -> Result<hcx::Error, Box<dyn std::error::Error>> {
     let outcome = in_background({
         let client = client.clone();
         move || client.execute(request).map(|r| r.status())
     });
-    reached.recv_timeout(SAFETY)?;
+    reached()?;
     interrupt();
     match outcome()? {
         Ok(status) => Err(format!("the request was not interrupted: {status}").into()),
         Err(error) => Ok(error),
     }
+}
+
+/// [`interrupted`]'s `reached` for a signal on `signal`.
+pub fn signalled(
+    signal: &std::sync::mpsc::Receiver<()>,
+) -> impl FnOnce() -> Result<(), Box<dyn std::error::Error>> + '_ {
+    move || Ok(signal.recv_timeout(SAFETY)?)
 }
 
 /// Reads one request (its head, and a `Content-Length` body if it has one) from the

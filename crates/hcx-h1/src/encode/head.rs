@@ -320,37 +320,7 @@ fn put_path(out: &mut impl OutBuf, path: &str) {
 
 /// The bytes a request-target carries as they are (RFC 3986: unreserved, sub-delims,
 /// `:`, `@`, `/`, `?`; `%` only as the start of a percent-encoded byte).
-const TARGET_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-                    | b'/'
-                    | b'?'
-            );
-        b += 1;
-    }
-    table
-};
+const TARGET_BYTE: [bool; 256] = crate::syntax::alphanumeric_and(b"-._~!$&'()*+,;=:@/?");
 
 /// `bytes` with every byte RFC 3986 does not allow in a request-target written as
 /// `%XX` (what `http::Uri` lets through: non-ASCII, `\`, `"`, `{`, `}`, `^`, `|`…)
