@@ -447,9 +447,9 @@ fn digest_params(value: &str) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
-fn md5_hex(text: &str) -> String {
+fn md5_hex(data: impl AsRef<[u8]>) -> String {
     use md5::Digest;
-    md5::Md5::digest(text.as_bytes())
+    md5::Md5::digest(data.as_ref())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -464,6 +464,19 @@ fn digest_answer_ok(request: &RecordedRequest, user: &str, password: &str) -> bo
 /// [`digest_answer_ok`] for another nonce; the `uri` must be the request-target as
 /// it came on the wire.
 fn digest_answer_to(request: &RecordedRequest, user: &str, password: &str, nonce: &str) -> bool {
+    digest_answer_hashing(request, user, password.as_bytes(), nonce, "auth")
+}
+
+/// [`digest_answer_to`] with `password` as the bytes hashed (its charset decided by
+/// the caller) and `qop` `auth` or `auth-int` (the body the server got hashed too:
+/// `H(method ":" uri ":" H(body))`, RFC 7616 §3.4.3).
+fn digest_answer_hashing(
+    request: &RecordedRequest,
+    user: &str,
+    password: &[u8],
+    nonce: &str,
+    qop: &str,
+) -> bool {
     let Some(params) = request.header("authorization").and_then(digest_params) else {
         return false;
     };
@@ -478,13 +491,21 @@ fn digest_answer_to(request: &RecordedRequest, user: &str, password: &str, nonce
     else {
         return false;
     };
-    let ha1 = md5_hex(&format!("{user}:vault:{password}"));
-    let ha2 = md5_hex(&format!("{}:{uri}", request.method));
-    let expected = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    let ha1 = md5_hex([format!("{user}:vault:").as_bytes(), password].concat());
+    let ha2 = if qop == "auth-int" {
+        md5_hex(format!(
+            "{}:{uri}:{}",
+            request.method,
+            md5_hex(&request.body)
+        ))
+    } else {
+        md5_hex(format!("{}:{uri}", request.method))
+    };
+    let expected = md5_hex(format!("{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}"));
     get("username") == Some(user)
         && get("realm") == Some("vault")
         && get("nonce") == Some(nonce)
-        && get("qop") == Some("auth")
+        && get("qop") == Some(qop)
         && get("opaque") == Some("0paque")
         && uri == request.target
         && response == expected
@@ -530,9 +551,9 @@ fn a_digest_challenge_is_answered_and_the_password_never_crosses_the_wire() -> T
 fn digest_is_chosen_over_basic_and_an_unsupported_digest_falls_back_to_basic() -> TestResult {
     for (digest, expected_scheme) in [
         (DIGEST_CHALLENGE, "Digest "),
-        // `auth-int` alone hashes the body: not supported, so Basic answers.
+        // An algorithm not supported: Basic answers.
         (
-            r#"Digest realm="vault", qop="auth-int", nonce="n0nce""#,
+            r#"Digest realm="vault", qop="auth", nonce="n0nce", algorithm=SHA-1"#,
             "Basic ",
         ),
     ] {
@@ -563,6 +584,75 @@ fn digest_is_chosen_over_basic_and_an_unsupported_digest_falls_back_to_basic() -
             answer.is_some_and(|a| a.starts_with(expected_scheme)),
             "{digest}: {answer:?}"
         );
+    }
+    Ok(())
+}
+
+#[test]
+fn auth_int_is_answered_with_the_hash_of_the_body() -> TestResult {
+    let server = TestServer::builder()
+        .default_fn(|request: &RecordedRequest| {
+            if digest_answer_hashing(request, "alice", b"s3cret", "n0nce", "auth-int") {
+                Reply::ok().body(request.body.clone())
+            } else {
+                Reply::new(401u16).header(
+                    "www-authenticate",
+                    r#"Digest realm="vault", qop="auth-int", nonce="n0nce", opaque="0paque""#,
+                )
+            }
+        })
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        false,
+    )?;
+    let response = client.post(server.url("/upload"), "payload")?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.into_body().into_string()?, "payload");
+    // The kept session answers the next POST up front, its own body hashed; a GET
+    // without a body hashes the empty one.
+    let response = client.post(server.url("/upload"), "another")?;
+    assert_eq!(response.into_body().into_string()?, "another");
+    assert_eq!(client.get(server.url("/"))?.status(), 200);
+    let seen = server.requests();
+    let answers: Vec<_> = seen
+        .iter()
+        .map(|r| r.header("authorization").is_some())
+        .collect();
+    assert_eq!(answers, [false, true, true, true]);
+    assert!(
+        seen.iter()
+            .filter_map(|r| r.header("authorization"))
+            .all(|a| a.contains("qop=auth-int")),
+    );
+    Ok(())
+}
+
+#[test]
+fn a_latin_1_password_is_hashed_in_the_charset_the_challenge_names() -> TestResult {
+    for (charset, hashed) in [
+        // None named: UTF-8, as Apache HttpClient 5.4+ (5.0 to 5.3: ISO-8859-1).
+        ("", "pässword".as_bytes()),
+        (", charset=UTF-8", "pässword".as_bytes()),
+        (", charset=ISO-8859-1", b"p\xe4ssword".as_slice()),
+    ] {
+        let challenge =
+            format!(r#"Digest realm="vault", qop="auth", nonce="n0nce", opaque="0paque"{charset}"#);
+        let server = TestServer::builder()
+            .default_fn(move |request: &RecordedRequest| {
+                if digest_answer_hashing(request, "alice", hashed, "n0nce", "auth") {
+                    Reply::ok()
+                } else {
+                    Reply::new(401u16).header("www-authenticate", challenge.as_str())
+                }
+            })
+            .start()?;
+        let client = client_with(
+            for_server(&server, Credentials::basic("alice", "pässword")),
+            false,
+        )?;
+        assert_eq!(client.get(server.url("/"))?.status(), 200, "{charset}");
+        assert_eq!(server.stats().requests_received, 2, "{charset}");
     }
     Ok(())
 }

@@ -2,14 +2,28 @@
 //! challenge. Apache HttpClient: `DigestScheme`.
 //!
 //! Supported: the algorithms `MD5` (the default when none is named), `SHA-256` and
-//! `SHA-512-256`, each also as `-sess`; `qop=auth`, and the legacy form without `qop`
-//! (RFC 2069); `userhash`; `opaque` echoed. Not supported, so not answered (another
-//! scheme the server offers is used instead): `qop=auth-int` alone (it hashes the
-//! body), any other algorithm, a challenge without a nonce.
+//! `SHA-512-256`, each also as `-sess`; `qop=auth`, `qop=auth-int` (the body hashed
+//! too), and the legacy form without `qop` (RFC 2069); `userhash`; `opaque` echoed.
+//!
+//! - `qop`: as Apache HttpClient 5 chooses, `auth-int` when the request has a body and
+//!   it is offered, else `auth`, else `auth-int` (the hash of an empty body). A body
+//!   that cannot be read again ([`Body::try_clone`]) cannot be hashed before it is
+//!   sent: `auth` instead if offered, else no answer.
+//! - Charset (RFC 7616 §4): user name, realm and password are hashed as UTF-8, the
+//!   only `charset` RFC 7616 allows and, since 5.4, Apache's default when the
+//!   challenge names none (5.0 to 5.3 used ISO-8859-1). `charset=ISO-8859-1`, which
+//!   Apache honours too, hashes them as ISO-8859-1; one with a character outside it is
+//!   not answered (Apache would send `?` in its place, a wrong answer). No `charset`
+//!   goes back: RFC 7616 §3.4 defines none for the answer.
+//!
+//! Not supported, so not answered (another scheme the server offers is used
+//! instead): any other algorithm or charset, a challenge without a nonce or with no
+//! `qop` option known.
 
 use std::fmt::Write as _;
+use std::io::{self, Read};
 
-use hcx_exec::{Error, ErrorKind};
+use hcx_exec::{Body, Error, ErrorKind};
 use http::Method;
 use md5::Md5;
 use sha2::{Digest as _, Sha256, Sha512_256};
@@ -45,11 +59,103 @@ impl Algorithm {
     }
 
     /// `H(data)` as lowercase hex (RFC 7616 §3.4.1).
-    fn hex(self, data: &str) -> String {
+    fn hex(self, data: impl AsRef<[u8]>) -> String {
+        let data = data.as_ref();
         match self {
-            Algorithm::Md5 => lower_hex(&Md5::digest(data.as_bytes())),
-            Algorithm::Sha256 => lower_hex(&Sha256::digest(data.as_bytes())),
-            Algorithm::Sha512_256 => lower_hex(&Sha512_256::digest(data.as_bytes())),
+            Algorithm::Md5 => lower_hex(&Md5::digest(data)),
+            Algorithm::Sha256 => lower_hex(&Sha256::digest(data)),
+            Algorithm::Sha512_256 => lower_hex(&Sha512_256::digest(data)),
+        }
+    }
+
+    /// `H(entity-body)` of `auth-int` (RFC 2617 §3.2.2.3), read from `reader`.
+    fn hex_of_reader(self, reader: &mut dyn Read) -> io::Result<String> {
+        match self {
+            Algorithm::Md5 => hex_of::<Md5>(reader),
+            Algorithm::Sha256 => hex_of::<Sha256>(reader),
+            Algorithm::Sha512_256 => hex_of::<Sha512_256>(reader),
+        }
+    }
+}
+
+fn hex_of<D: sha2::Digest>(reader: &mut dyn Read) -> io::Result<String> {
+    let mut hasher = D::new();
+    let mut buf = [0u8; 8 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(lower_hex(&hasher.finalize())),
+            Ok(n) => hasher.update(buf.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// How user name, realm and password become the bytes hashed (RFC 7616 §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Charset {
+    Utf8,
+    Latin1,
+}
+
+impl Charset {
+    /// The challenge's `charset`; `None`: not supported.
+    fn parse(name: Option<&str>) -> Option<Charset> {
+        match name.map(str::trim) {
+            // UTF-8 when none is named, as Apache 5.4+ (RFC 7616 leaves it open).
+            None => Some(Charset::Utf8),
+            Some(name) if name.eq_ignore_ascii_case("UTF-8") => Some(Charset::Utf8),
+            Some(name) if name.eq_ignore_ascii_case("ISO-8859-1") => Some(Charset::Latin1),
+            Some(_) => None,
+        }
+    }
+
+    /// `text` appended to `out` in this charset; `None`: a character it lacks.
+    fn encode(self, text: &str, out: &mut Vec<u8>) -> Option<()> {
+        match self {
+            Charset::Utf8 => out.extend_from_slice(text.as_bytes()),
+            Charset::Latin1 => {
+                for c in text.chars() {
+                    out.push(u8::try_from(u32::from(c)).ok()?);
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+/// The `qop` an answer uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Qop {
+    Auth,
+    AuthInt,
+}
+
+impl Qop {
+    /// Apache 5's choice among the options `list` offers for a request with `body`;
+    /// `None`: none can be answered.
+    fn choose(list: &str, body: &Body) -> Option<Qop> {
+        let offered = |name: &str| {
+            list.split(',')
+                .any(|option| option.trim().eq_ignore_ascii_case(name))
+        };
+        let (auth, auth_int) = (offered("auth"), offered("auth-int"));
+        // A body that must be read to be hashed, and can be (RFC 7616 §3.4.3).
+        if auth_int && !body.is_empty() && body.is_replayable() {
+            Some(Qop::AuthInt)
+        } else if auth {
+            Some(Qop::Auth)
+        } else if auth_int && body.is_empty() {
+            Some(Qop::AuthInt)
+        } else {
+            None
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Qop::Auth => "auth",
+            Qop::AuthInt => "auth-int",
         }
     }
 }
@@ -74,46 +180,72 @@ pub(super) fn client_nonce() -> Result<String, Error> {
     Ok(lower_hex(&bytes))
 }
 
+/// The request an answer is for: `method`, `target` (its request-target, as sent) and
+/// `body` (read again to hash it for `qop=auth-int`).
+pub(super) struct Exchange<'a> {
+    pub(super) method: &'a Method,
+    pub(super) target: &'a str,
+    pub(super) body: &'a Body,
+}
+
 /// The `Authorization` value (without its sensitivity mark) that answers `challenge`
-/// for `username` and `password`, for a request with `method` to `target` (its
-/// request-target, as sent), the `nc`-th use of the challenge's nonce (1 for a new
-/// one; a kept nonce is used again with the count one higher, RFC 7616 §3.4); `None`
-/// when the challenge asks for something not supported (see the module). `cnonce` is
-/// used when the challenge has a `qop`.
+/// for `username` and `password` in `exchange`, the `nc`-th use of the challenge's
+/// nonce (1 for a new one; a kept nonce is used again with the count one higher, RFC
+/// 7616 §3.4); `Ok(None)` when the challenge asks for something not supported (see
+/// the module). `cnonce` is used when the challenge has a `qop`. Fails only when the
+/// body, read to hash it, fails.
 pub(super) fn authorization(
     challenge: &Challenge,
     username: &str,
     password: &str,
-    method: &Method,
-    target: &str,
+    exchange: &Exchange<'_>,
     cnonce: &str,
     nc: u32,
-) -> Option<String> {
-    let nonce = challenge.param("nonce")?;
-    let (algorithm, sess) = Algorithm::parse(challenge.param("algorithm"))?;
+) -> Result<Option<String>, Error> {
+    let Some(nonce) = challenge.param("nonce") else {
+        return Ok(None);
+    };
+    let Some((algorithm, sess)) = Algorithm::parse(challenge.param("algorithm")) else {
+        return Ok(None);
+    };
     let qop = match challenge.param("qop") {
         None => None,
-        Some(list) => {
-            let auth = list
-                .split(',')
-                .any(|option| option.trim().eq_ignore_ascii_case("auth"));
-            // `auth-int` alone (or options unknown): not answered.
-            if !auth {
-                return None;
-            }
-            Some("auth")
-        }
+        Some(list) => match Qop::choose(list, exchange.body) {
+            Some(qop) => Some(qop),
+            None => return Ok(None),
+        },
     };
     let realm = challenge.param("realm").unwrap_or("");
+    let Some(a1) = Charset::parse(challenge.param("charset")).and_then(|charset| {
+        let mut a1 = Vec::new();
+        charset.encode(username, &mut a1)?;
+        a1.push(b':');
+        charset.encode(realm, &mut a1)?;
+        a1.push(b':');
+        charset.encode(password, &mut a1)?;
+        Some(a1)
+    }) else {
+        return Ok(None);
+    };
     let nc = format!("{nc:08x}");
-    let mut ha1 = algorithm.hex(&format!("{username}:{realm}:{password}"));
+    let mut ha1 = algorithm.hex(a1);
     if sess {
-        ha1 = algorithm.hex(&format!("{ha1}:{nonce}:{cnonce}"));
+        ha1 = algorithm.hex(format!("{ha1}:{nonce}:{cnonce}"));
     }
-    let ha2 = algorithm.hex(&format!("{method}:{target}"));
+    let (method, target) = (exchange.method, exchange.target);
+    let ha2 = match qop {
+        Some(Qop::AuthInt) => {
+            let body = body_hex(algorithm, exchange.body)?;
+            algorithm.hex(format!("{method}:{target}:{body}"))
+        }
+        _ => algorithm.hex(format!("{method}:{target}")),
+    };
     let response = match qop {
-        Some(qop) => algorithm.hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")),
-        None => algorithm.hex(&format!("{ha1}:{nonce}:{ha2}")),
+        Some(qop) => {
+            let qop = qop.as_str();
+            algorithm.hex(format!("{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}"))
+        }
+        None => algorithm.hex(format!("{ha1}:{nonce}:{ha2}")),
     };
     let userhash = challenge
         .param("userhash")
@@ -124,7 +256,7 @@ pub(super) fn authorization(
         let _ = write!(
             out,
             "username=\"{}\", ",
-            algorithm.hex(&format!("{username}:{realm}"))
+            algorithm.hex(format!("{username}:{realm}"))
         );
     } else if username.bytes().all(|b| (b' '..=b'~').contains(&b)) {
         let _ = write!(out, "username={}, ", quoted(username));
@@ -144,6 +276,7 @@ pub(super) fn authorization(
     }
     let _ = write!(out, "response=\"{response}\"");
     if let Some(qop) = qop {
+        let qop = qop.as_str();
         let _ = write!(out, ", qop={qop}, nc={nc}, cnonce=\"{cnonce}\"");
     }
     if let Some(opaque) = challenge.param("opaque") {
@@ -152,7 +285,27 @@ pub(super) fn authorization(
     if userhash {
         out.push_str(", userhash=true");
     }
-    Some(out)
+    Ok(Some(out))
+}
+
+/// `H(entity-body)`: `body` read again, to its end, from a copy.
+fn body_hex(algorithm: Algorithm, body: &Body) -> Result<String, Error> {
+    let read_error = |e: io::Error| {
+        Error::new(
+            ErrorKind::RequestBody,
+            "the request body could not be read to hash it for a Digest qop=auth-int answer",
+        )
+        .with_source(e)
+    };
+    let Some(copy) = body.try_clone() else {
+        // `Qop::choose` takes `auth-int` only for a body that can be read again.
+        return Err(Error::new(
+            ErrorKind::RequestBody,
+            "a body sent once only cannot be hashed for a Digest qop=auth-int answer",
+        ));
+    };
+    let mut reader = copy.into_reader().map_err(read_error)?;
+    algorithm.hex_of_reader(&mut reader).map_err(read_error)
 }
 
 /// `s` as a quoted-string (RFC 9110 §5.6.4): `"` and `\` escaped.
@@ -206,8 +359,35 @@ mod tests {
         target: &str,
         cnonce: &str,
     ) -> Result<String, String> {
-        authorization(c, user, password, method, target, cnonce, 1)
+        with_body(c, user, password, (method, target, &Body::empty()), cnonce)
+    }
+
+    /// [`first_use`] for a request with a body.
+    fn with_body(
+        c: &Challenge,
+        user: &str,
+        password: &str,
+        (method, target, body): (&Method, &str, &Body),
+        cnonce: &str,
+    ) -> Result<String, String> {
+        let exchange = Exchange {
+            method,
+            target,
+            body,
+        };
+        authorization(c, user, password, &exchange, cnonce, 1)
+            .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("not answered: {c:?}"))
+    }
+
+    /// Whether `challenge` is answered for a GET with no body.
+    fn answered(c: &Challenge, user: &str, password: &str) -> Result<bool, Error> {
+        let exchange = Exchange {
+            method: &Method::GET,
+            target: "/",
+            body: &Body::empty(),
+        };
+        Ok(authorization(c, user, password, &exchange, "c", 1)?.is_some())
     }
 
     /// The parameters of an `Authorization: Digest …` value, unquoted.
@@ -290,7 +470,7 @@ mod tests {
 
     #[test]
     fn sess_and_legacy_forms_follow_their_formulas() -> Result<(), String> {
-        let h = |s: String| Algorithm::Md5.hex(&s);
+        let h = |s: String| Algorithm::Md5.hex(s);
         let c = challenge(r#"Digest realm="r", nonce="n", algorithm=MD5-sess, qop=auth"#);
         let answer = first_use(&c, "u", "p", &Method::POST, "/x?y=1", "c")?;
         let ha1 = h(format!("{}:n:c", h("u:r:p".into())));
@@ -309,15 +489,115 @@ mod tests {
     }
 
     #[test]
-    fn what_is_not_supported_is_not_answered() {
+    fn what_is_not_supported_is_not_answered() -> Result<(), Error> {
         for value in [
-            r#"Digest realm="r", nonce="n", qop="auth-int""#,
             r#"Digest realm="r", nonce="n", algorithm=SHA-1"#,
+            r#"Digest realm="r", nonce="n", qop="auth-conf""#,
+            r#"Digest realm="r", nonce="n", charset=KOI8-R"#,
             r#"Digest realm="r""#,
         ] {
-            let answer = authorization(&challenge(value), "u", "p", &Method::GET, "/", "c", 1);
-            assert_eq!(answer, None, "{value}");
+            assert!(!answered(&challenge(value), "u", "p")?, "{value}");
         }
+        // ISO-8859-1 has no `€`: not answered, rather than a wrong hash.
+        let c = challenge(r#"Digest realm="r", nonce="n", charset=ISO-8859-1"#);
+        assert!(!answered(&c, "u", "pä€")?);
+        assert!(answered(&c, "u", "pä")?);
+        Ok(())
+    }
+
+    #[test]
+    fn auth_int_hashes_the_body() -> Result<(), String> {
+        // The RFC 2617 §3.5 challenge (it offers both) for a POST with a body, and
+        // the RFC 7616 §3.9.1 one with SHA-256: Apache's choice is `auth-int`.
+        // Expected values from Python's hashlib, not from the code under test:
+        // H(A2) = H("POST:/dir/index.html:" + H("Hello, World!")).
+        let rfc_2617 = challenge(
+            r#"Digest realm="testrealm@host.com", qop="auth,auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41""#,
+        );
+        let body = Body::from("Hello, World!");
+        let post = (&Method::POST, "/dir/index.html", &body);
+        let answer = with_body(&rfc_2617, "Mufasa", "Circle Of Life", post, "0a4f113b")?;
+        let p = params(&answer);
+        assert_eq!(get(&p, "qop"), Some("auth-int"), "{answer}");
+        assert_eq!(
+            get(&p, "response"),
+            Some("8bf5275008b8489f5fc201293f7de8a8")
+        );
+        let rfc_7616 = challenge(&RFC_CHALLENGE.replace("ALG", "SHA-256"));
+        let answer = with_body(&rfc_7616, "Mufasa", "Circle of Life", post, RFC_CNONCE)?;
+        assert_eq!(
+            get(&params(&answer), "response"),
+            Some("770e76fe7f29a82859bf072392fb3fe74b93f063ca676be951a92e5c5e878ec2")
+        );
+
+        // A body made again by a factory is read and hashed the same.
+        let factory = Body::from_factory(None, || Ok(io::Cursor::new(b"Hello, World!")));
+        let post = (&Method::POST, "/dir/index.html", &factory);
+        let answer = with_body(&rfc_2617, "Mufasa", "Circle Of Life", post, "0a4f113b")?;
+        assert_eq!(
+            get(&params(&answer), "response"),
+            Some("8bf5275008b8489f5fc201293f7de8a8")
+        );
+
+        // `auth-int` alone, no body: H(A2) = H("GET:/dir/index.html:" + H("")).
+        let only = challenge(
+            r#"Digest realm="testrealm@host.com", qop="auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093""#,
+        );
+        let answer = first_use(
+            &only,
+            "Mufasa",
+            "Circle Of Life",
+            &Method::GET,
+            "/dir/index.html",
+            "0a4f113b",
+        )?;
+        let p = params(&answer);
+        assert_eq!(get(&p, "qop"), Some("auth-int"));
+        assert_eq!(
+            get(&p, "response"),
+            Some("5e6610ecf9ba3017a4870ad48e3ad30b")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_qop_is_chosen_as_apache_chooses() {
+        let bytes = Body::from("x");
+        let one_shot = Body::reader(io::empty());
+        let empty = Body::empty();
+        for (offered, body, expected) in [
+            ("auth, auth-int", &bytes, Some(Qop::AuthInt)),
+            ("auth, auth-int", &empty, Some(Qop::Auth)),
+            ("auth, auth-int", &one_shot, Some(Qop::Auth)),
+            ("auth-int", &bytes, Some(Qop::AuthInt)),
+            ("auth-int", &empty, Some(Qop::AuthInt)),
+            ("auth-int", &one_shot, None),
+            ("AUTH", &bytes, Some(Qop::Auth)),
+            ("auth-conf", &empty, None),
+        ] {
+            assert_eq!(Qop::choose(offered, body), expected, "{offered}");
+        }
+    }
+
+    #[test]
+    fn the_charset_decides_the_bytes_hashed() -> Result<(), String> {
+        // Expected values from Python's hashlib: HA1 = MD5("u:r:pässword") with the
+        // password encoded as UTF-8 (c3 a4) or as ISO-8859-1 (e4).
+        for (charset, expected) in [
+            ("", "4fc5f46b07a507f4dd4b7587aef5f17a"),
+            (", charset=UTF-8", "4fc5f46b07a507f4dd4b7587aef5f17a"),
+            (", charset=\"utf-8\"", "4fc5f46b07a507f4dd4b7587aef5f17a"),
+            (", charset=ISO-8859-1", "63f848ecfd7c5666c120a23eb7e03efe"),
+        ] {
+            let c = challenge(&format!(
+                r#"Digest realm="r", nonce="n", qop=auth{charset}"#
+            ));
+            let answer = first_use(&c, "u", "pässword", &Method::GET, "/", "c")?;
+            let p = params(&answer);
+            assert_eq!(get(&p, "response"), Some(expected), "{charset}");
+            assert_eq!(get(&p, "charset"), None, "RFC 7616 §3.4 defines none");
+        }
+        Ok(())
     }
 
     #[test]

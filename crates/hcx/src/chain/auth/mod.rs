@@ -22,15 +22,16 @@
 //! - Otherwise, a `401` is answered once, choosing among its `WWW-Authenticate`
 //!   challenges by strength: `Bearer` (with [`Credentials::Bearer`] only), then
 //!   `Digest` (RFC 7616: `MD5`, `SHA-256`, `SHA-512-256`, each also `-sess`;
-//!   `qop=auth` or none; a challenge wanting only `auth-int` is passed over), then
-//!   `Basic`; [`Credentials::Basic`] answers both of the last two: the `401` is dropped (its
-//!   body drains, so the connection is reused) and the request is sent again with
+//!   `qop=auth`, `auth-int` (the body hashed, when it can be read again) or none),
+//!   then `Basic`; [`Credentials::Basic`] answers both of the last two: the `401` is
+//!   dropped (its body drains, so the connection is reused) and the request is sent again with
 //!   the credentials for (target, realm). What comes back is returned, a second
 //!   `401` included, except one Digest challenge saying the nonce went stale
 //!   (`stale=true`), answered once more with the fresh nonce: there is no loop. A
 //!   body that cannot be sent twice ([`Body::is_replayable`]) gets the `401` back.
 //!   A Digest answer's `uri` is the request-target as sent (absolute-form to a
-//!   forward proxy); realm, nonce and user name are taken as UTF-8.
+//!   forward proxy); user name, realm and password are hashed as UTF-8 (as
+//!   ISO-8859-1 when the challenge says `charset=ISO-8859-1`).
 //! - A Digest challenge whose answer was accepted is kept per target, as Apache's
 //!   `AuthCache` keeps a `DigestScheme`: later requests there answer it up front
 //!   (nonce count one higher, fresh client nonce), one round trip instead of two; a
@@ -177,7 +178,7 @@ impl ExecHandler for AuthExec {
         let mut sent: Option<&'static str> = None;
         // Sent up front from a Digest session kept from an earlier request.
         let mut from_session = false;
-        if let Some(value) = self.session_answer(&target, &head, form)? {
+        if let Some(value) = self.session_answer(&target, &head, &body, form)? {
             head.headers.try_insert(AUTHORIZATION, value)?;
             sent = Some("Digest");
             from_session = true;
@@ -204,7 +205,7 @@ impl ExecHandler for AuthExec {
             let Some((mut head, body)) = replay.take() else {
                 break;
             };
-            let Some(answer) = self.answer(&response, &target, &head, form)? else {
+            let Some(answer) = self.answer(&response, &target, &head, &body, form)? else {
                 break;
             };
             let go = match sent {
@@ -240,6 +241,7 @@ impl AuthExec {
         &self,
         target: &AuthScope,
         head: &http::request::Parts,
+        body: &Body,
         form: TargetForm,
     ) -> Result<Option<HeaderValue>, Error> {
         let (challenge, nc) = {
@@ -258,15 +260,14 @@ impl AuthExec {
         };
         let request_target = sent_target(head, form)?;
         let cnonce = digest::client_nonce()?;
-        let Some(text) = digest::authorization(
-            &challenge,
-            &username,
-            &password,
-            &head.method,
-            &request_target,
-            &cnonce,
-            nc,
-        ) else {
+        let exchange = digest::Exchange {
+            method: &head.method,
+            target: &request_target,
+            body,
+        };
+        let Some(text) =
+            digest::authorization(&challenge, &username, &password, &exchange, &cnonce, nc)?
+        else {
             return Ok(None);
         };
         digest_value(&text, &scope).map(Some)
@@ -373,6 +374,7 @@ impl AuthExec {
         response: &Response<ResponseBody>,
         target: &AuthScope,
         head: &http::request::Parts,
+        body: &Body,
         form: TargetForm,
     ) -> Result<Option<Answer>, Error> {
         let mut challenges = Vec::new();
@@ -394,15 +396,15 @@ impl AuthExec {
                         let request_target = sent_target(head, form)?;
                         let cnonce = digest::client_nonce()?;
                         let nc = self.next_nonce_count(target, offered);
+                        let exchange = digest::Exchange {
+                            method: &head.method,
+                            target: &request_target,
+                            body,
+                        };
                         let Some(text) = digest::authorization(
-                            offered,
-                            username,
-                            password,
-                            &head.method,
-                            &request_target,
-                            &cnonce,
-                            nc,
-                        ) else {
+                            offered, username, password, &exchange, &cnonce, nc,
+                        )?
+                        else {
                             // A challenge asking for what is not supported: another
                             // challenge (Basic, say) may still be answered.
                             continue;
