@@ -168,7 +168,8 @@ impl EnvProxyRoutePlanner {
     }
 
     /// Reads the variables from `var` (the value of a name, or `None` when unset).
-    /// An empty value counts as unset. A proxy URL that does not parse is an
+    /// An empty value counts as unset; `all_proxy` is read only when `http_proxy` or
+    /// `https_proxy` is unset. A proxy URL that does not parse is an
     /// [`InvalidUrl`](crate::ErrorKind::InvalidUrl) error; a `no_proxy` entry in the
     /// JVM's `http.nonProxyHosts` syntax (`localhost|127.*`: a `|`, or a `*` other
     /// than a leading `*.` or a lone `*`) is a [`Config`](crate::ErrorKind::Config)
@@ -185,11 +186,17 @@ impl EnvProxyRoutePlanner {
         } else {
             get("http_proxy", "HTTP_PROXY")
         };
-        let all = get("all_proxy", "ALL_PROXY");
+        let https_var = get("https_proxy", "HTTPS_PROXY");
         let parse = |v: Option<String>| v.map(|v| Proxy::from_url(v.trim())).transpose();
-        let all_proxy = parse(all)?;
+        // `all_proxy` is only the fallback: read (and refused if unusable, a socks URL)
+        // only when a scheme has no proxy of its own.
+        let all_proxy = if http_var.is_none() || https_var.is_none() {
+            parse(get("all_proxy", "ALL_PROXY"))?
+        } else {
+            None
+        };
         let http = parse(http_var)?.or_else(|| all_proxy.clone());
-        let https = parse(get("https_proxy", "HTTPS_PROXY"))?.or(all_proxy);
+        let https = parse(https_var)?.or(all_proxy);
         let no_proxy = NoProxy::parse(&get("no_proxy", "NO_PROXY").unwrap_or_default())?;
         Ok(EnvProxyRoutePlanner {
             http,
@@ -285,7 +292,7 @@ impl NoProxy {
             } else if let Ok(ip) = body.parse::<IpAddr>() {
                 Pattern::Ip(ip)
             } else {
-                Pattern::Domain(body.to_ascii_lowercase())
+                Pattern::Domain(body.strip_suffix('.').unwrap_or(body).to_ascii_lowercase())
             };
             no_proxy.entries.push((pattern, port));
         }
@@ -296,6 +303,8 @@ impl NoProxy {
         if self.everything {
             return true;
         }
+        // `example.com.` is `example.com` (curl ignores the trailing dot too).
+        let host = host.strip_suffix('.').unwrap_or(host);
         let ip = host.parse::<IpAddr>().ok();
         self.entries.iter().any(|(pattern, want_port)| {
             if want_port.is_some_and(|p| p != port) {

@@ -99,6 +99,19 @@ impl Proxy {
             None => return Err(invalid("no scheme")),
         }
         let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
+        // An '@' past the authority is a password with a '/', '?' or '#' in it: the
+        // authority read would be `user:digits`, the user name taken for the host.
+        let start = text_with_scheme.find("://").map_or(0, |i| i + 3);
+        if text_with_scheme
+            .get(start + authority.as_str().len()..)
+            .is_some_and(|rest| rest.contains('@'))
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidUrl,
+                "invalid proxy URL (not shown: it may hold a password): an '@' after its \
+                 host (a password with a '/', '?' or '#' in it must be percent-encoded)",
+            ));
+        }
         let (host, port) = host_port(authority.as_str(), 80).map_err(|why| invalid(&why))?;
         let mut proxy = Proxy::new(host, port);
         if let Some((userinfo, _)) = authority.as_str().rsplit_once('@') {

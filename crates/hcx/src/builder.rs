@@ -532,10 +532,12 @@ impl ClientBuilder {
 
     /// Adds a header sent with every request that does not set that header itself.
     /// Apache: `setDefaultHeaders`. Unlike Apache's, default credentials
-    /// (`Authorization`, `Proxy-Authorization`, `Cookie`, and any value marked
-    /// sensitive with `HeaderValue::set_sensitive`: an API key) are not sent after a
-    /// redirect has left the request's origin, as the caller's own are not
-    /// ([`Scope::left_origin`](crate::chain::Scope::left_origin)).
+    /// (`Authorization`, `Cookie`, and any value marked sensitive with
+    /// `HeaderValue::set_sensitive`: an API key) are not sent after a redirect has left
+    /// the request's origin, as the caller's own are not
+    /// ([`Scope::left_origin`](crate::chain::Scope::left_origin)). A default
+    /// `Proxy-Authorization` stays: it is the proxy's, and only ever written to a
+    /// forward proxy (never in a request sent to an origin).
     #[doc(alias("setDefaultHeaders"))]
     pub fn default_header(mut self, name: HeaderName, mut value: HeaderValue) -> Self {
         // Credentials are marked sensitive, so no `Debug` of the builder shows them.

@@ -122,7 +122,10 @@ impl ExecHandler for ProtocolExec {
             for name in self.default_headers.keys() {
                 // After a redirect to another origin, no default credentials (nor any
                 // value marked sensitive).
+                // `Proxy-Authorization` is the proxy's, not the origin's: the codec
+                // writes it only to a forward proxy, which a redirect does not change.
                 if left_origin
+                    && name != http::header::PROXY_AUTHORIZATION
                     && self
                         .default_headers
                         .get_all(name)

@@ -1,0 +1,268 @@
+//! Proxies at their edges: CONNECT answers with framing fields or a body, environment
+//! variables a desktop sets, `no_proxy` spellings, proxy URLs with a password that
+//! would be misread, and `Proxy-Authorization` across a redirect.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+use common::{SAFETY, TestResult, read_head, trusting};
+use hcx::{Client, EnvProxyRoutePlanner, ErrorKind, Proxy, RoutePlanner};
+use hcx_testserver::{Method, Reply, StatusCode, TestCa, TestProxy, TestServer};
+
+/// A one-shot CONNECT proxy: answers the first CONNECT with `answer`, then (when
+/// `relay`) relays the connection to `target`. Returns the CONNECT head it read.
+fn fake_connect_proxy(
+    answer: &'static [u8],
+    target: Option<std::net::SocketAddr>,
+) -> std::io::Result<(u16, std::thread::JoinHandle<Vec<u8>>)> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let handle = std::thread::spawn(move || {
+        let Ok((mut client, _)) = listener.accept() else {
+            return Vec::new();
+        };
+        let _ = client.set_read_timeout(Some(SAFETY));
+        let head = read_head(&mut client);
+        let _ = client.write_all(answer);
+        if let Some(target) = target {
+            if let Ok(upstream) = TcpStream::connect(target) {
+                let _ = upstream.set_read_timeout(Some(SAFETY));
+                let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let t = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut u2);
+                    let _ = u2.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut u, mut c) = (upstream, client);
+                let _ = std::io::copy(&mut u, &mut c);
+                let _ = c.shutdown(std::net::Shutdown::Write);
+                let _ = t.join();
+            }
+        } else {
+            let mut rest = [0u8; 64];
+            while matches!(client.read(&mut rest), Ok(n) if n > 0) {}
+        }
+        head
+    });
+    Ok((port, handle))
+}
+
+fn tls_server(ca: &TestCa) -> std::io::Result<TestServer> {
+    TestServer::builder()
+        .tls(ca.server_config(&["127.0.0.1"]))
+        .route(Method::GET, "/", Reply::ok().body("secure"))
+        .start()
+}
+
+/// RFC 9110 §9.3.6: a client MUST ignore Content-Length / Transfer-Encoding in a 2xx
+/// to CONNECT; a 1xx before it is skipped.
+#[test]
+fn a_2xx_connect_with_framing_fields_or_after_a_1xx_is_a_tunnel() -> TestResult {
+    let ca = TestCa::new()?;
+    for answer in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n"[..],
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\nContent-Length: 21\r\n\r\n",
+        b"HTTP/1.0 200 Connection established\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+    ] {
+        let server = tls_server(&ca)?;
+        let (port, proxy) = fake_connect_proxy(answer, Some(server.addr()))?;
+        let client = Client::builder()
+            .proxy(Proxy::new("127.0.0.1", port))
+            .tls_config(trusting(&ca)?)
+            .response_timeout(Some(SAFETY))
+            .connect_timeout(SAFETY)
+            .build()?;
+        let body = client.get(server.url("/"))?.into_body().into_string();
+        let text = String::from_utf8_lossy(answer).into_owned();
+        assert_eq!(body.as_deref().ok(), Some("secure"), "{text:?}: {body:?}");
+        drop(client);
+        let head = String::from_utf8(proxy.join().map_err(|_| "panic")?)?;
+        let authority = server.authority();
+        assert!(
+            head.starts_with(&format!("CONNECT {authority} HTTP/1.1\r\n")),
+            "{head}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains(&format!("host: {authority}\r\n")),
+            "{head}"
+        );
+    }
+    Ok(())
+}
+
+/// A refusal's body is not taken for the TLS stream, the connection not pooled.
+#[test]
+fn a_refused_connect_with_a_body_is_an_error_and_not_pooled() -> TestResult {
+    let (port, proxy) = fake_connect_proxy(
+        b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 5\r\n\r\n\x16\x03\x03\x00\x01",
+        None,
+    )?;
+    let client = Client::builder()
+        .proxy(Proxy::new("127.0.0.1", port))
+        .response_timeout(Some(SAFETY))
+        .connect_timeout(SAFETY)
+        .build()?;
+    let error = client.get("https://127.0.0.1:1/").err().ok_or("refused")?;
+    assert_eq!(error.kind(), ErrorKind::ProxyTunnel, "{error:#}");
+    assert_eq!(error.proxy_status(), Some(StatusCode::BAD_GATEWAY));
+    assert_eq!(client.stats().pool.available, 0);
+    assert_eq!(client.stats().pool.leased, 0);
+    drop(client);
+    proxy.join().map_err(|_| "panic")?;
+    Ok(())
+}
+
+/// Desktop environments (GNOME's network settings, for one) export
+/// `all_proxy=socks://host:port/` next to `http_proxy` and `https_proxy`. The socks
+/// value is never used when both specific variables are set (all_proxy is only their
+/// fallback), yet it makes the whole planner — and `ClientBuilder::proxy_from_env` —
+/// fail. curl uses http_proxy/https_proxy here; Go ignores ALL_PROXY entirely.
+#[test]
+fn an_unused_socks_all_proxy_does_not_break_the_env_planner() -> TestResult {
+    let planner = EnvProxyRoutePlanner::from_vars(|name| match name {
+        "http_proxy" => Some("http://proxy.corp:3128/".into()),
+        "https_proxy" => Some("http://proxy.corp:3128/".into()),
+        "all_proxy" => Some("socks://proxy.corp:1080/".into()),
+        "no_proxy" => Some("localhost,127.0.0.0/8".into()),
+        _ => None,
+    })
+    .map_err(|e| format!("planner refused: {e}"))?;
+    let route = planner.plan(&"https://example.com/".parse()?)?;
+    assert_eq!(
+        route.proxy.map(|p| p.to_string()).as_deref(),
+        Some("proxy.corp:3128")
+    );
+    Ok(())
+}
+
+/// A fully qualified name with its trailing dot is the same host: a no_proxy entry
+/// for `internal.corp` covers `api.internal.corp.` (curl strips the dot on both sides).
+#[test]
+fn no_proxy_matches_a_name_with_a_trailing_dot() -> TestResult {
+    let planner = EnvProxyRoutePlanner::from_vars(|name| match name {
+        "http_proxy" => Some("http://proxy.corp:3128".into()),
+        "no_proxy" => Some("internal.corp".into()),
+        _ => None,
+    })?;
+    assert!(
+        planner
+            .proxy_for(&"http://api.internal.corp/".parse()?)
+            .is_none()
+    );
+    assert!(
+        planner
+            .proxy_for(&"http://api.internal.corp./".parse()?)
+            .is_none(),
+        "the trailing-dot spelling of a no_proxy host went to the proxy"
+    );
+    Ok(())
+}
+
+/// A client whose proxy credentials are a default `Proxy-Authorization` (the only way
+/// to give a proxy anything but Basic) loses them after a cross-origin redirect,
+/// although the next hop goes through the very same proxy: the proxy answers 407.
+#[test]
+fn a_default_proxy_authorization_survives_a_redirect_through_the_same_proxy() -> TestResult {
+    let target = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("arrived"))
+        .start()?;
+    let start = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::new(302u16).header("location", target.url("/")),
+        )
+        .start()?;
+    let proxy = TestProxy::builder()
+        .require_basic_auth("user", "secret")
+        .start()?;
+    let client = Client::builder()
+        .proxy(Proxy::from_url(&proxy.url())?)
+        .default_header(
+            http::header::PROXY_AUTHORIZATION,
+            http::HeaderValue::from_static("Basic dXNlcjpzZWNyZXQ="),
+        )
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let response = client.get(start.url("/"))?;
+    let authorized: Vec<bool> = proxy.requests().iter().map(|r| r.authorized).collect();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "second hop through the same proxy: {authorized:?}"
+    );
+    // The origins never see it.
+    assert!(
+        target
+            .requests()
+            .iter()
+            .all(|r| r.header("proxy-authorization").is_none())
+    );
+    Ok(())
+}
+
+/// Apache HttpClient answers a proxy's `407` (forward, in `ProtocolExec`; a tunnel, in
+/// `ConnectExec`) with the credentials the provider holds for the proxy's scope, Basic
+/// or Digest. hcx answers `401` only: a proxy's challenge is never answered, whatever
+/// the provider holds, so a Digest-only proxy cannot be used at all.
+#[test]
+fn a_proxy_url_whose_password_holds_a_slash_is_refused_not_misread() -> TestResult {
+    for text in [
+        "http://svc:1234/5678@127.0.0.1:9",
+        "http://svc:1234?5678@127.0.0.1:9",
+        "http://svc:1234#5678@127.0.0.1:9",
+        "svc:1234/5678@127.0.0.1:9",
+    ] {
+        probe(text)?;
+    }
+    Ok(())
+}
+
+fn probe(text: &str) -> TestResult {
+    match Proxy::from_url(text) {
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::InvalidUrl);
+            assert!(!e.to_string().contains("1234"), "{e}");
+            Ok(())
+        }
+        Ok(proxy) => {
+            let client = Client::builder()
+                .proxy(proxy.clone())
+                .connect_timeout(SAFETY)
+                .build()?;
+            let error = client
+                .get("http://example.test/")
+                .err()
+                .map(|e| format!("{e:#}"));
+            Err(
+                format!("read as the proxy {proxy} ({proxy:?}); a request fails with: {error:?}")
+                    .into(),
+            )
+        }
+    }
+}
+
+/// Userinfo in a URL sent through a forward proxy reaches neither the proxy's request
+/// line nor the Host field.
+#[test]
+fn userinfo_is_not_sent_to_a_forward_proxy() -> TestResult {
+    let origin = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("hi"))
+        .start()?;
+    let proxy = TestProxy::builder().start()?;
+    let client = Client::builder()
+        .proxy(Proxy::from_url(&proxy.url())?)
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let url = format!("http://bob:hunter2@127.0.0.1:{}/", origin.port());
+    let _ = client.get(&url).map(|r| r.into_body().into_vec());
+    for r in proxy.requests() {
+        assert!(!r.target.contains("hunter2"), "{}", r.target);
+        assert!(!format!("{:?}", r.header("host")).contains("hunter2"));
+    }
+    Ok(())
+}
