@@ -350,6 +350,18 @@ mod tests {
         })
     }
 
+    /// RFC 2617 §3.5's user asking for its `GET /dir/index.html` (cnonce `0a4f113b`).
+    fn mufasa_get(c: &Challenge) -> Result<String, String> {
+        first_use(
+            c,
+            "Mufasa",
+            "Circle Of Life",
+            &Method::GET,
+            "/dir/index.html",
+            "0a4f113b",
+        )
+    }
+
     /// The answer for the first use of the nonce, or why there is none.
     fn first_use(
         c: &Challenge,
@@ -451,14 +463,7 @@ mod tests {
         let c = challenge(
             r#"Digest realm="testrealm@host.com", qop="auth,auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41""#,
         );
-        let answer = first_use(
-            &c,
-            "Mufasa",
-            "Circle Of Life",
-            &Method::GET,
-            "/dir/index.html",
-            "0a4f113b",
-        )?;
+        let answer = mufasa_get(&c)?;
         let p = params(&answer);
         assert_eq!(
             get(&p, "response"),
@@ -543,14 +548,7 @@ mod tests {
         let only = challenge(
             r#"Digest realm="testrealm@host.com", qop="auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093""#,
         );
-        let answer = first_use(
-            &only,
-            "Mufasa",
-            "Circle Of Life",
-            &Method::GET,
-            "/dir/index.html",
-            "0a4f113b",
-        )?;
+        let answer = mufasa_get(&only)?;
         let p = params(&answer);
         assert_eq!(get(&p, "qop"), Some("auth-int"));
         assert_eq!(
