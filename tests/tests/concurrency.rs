@@ -128,8 +128,8 @@ fn a_body_that_would_take_too_long_to_drain_is_closed() -> TestResult {
 #[test]
 fn dropping_a_partly_read_chunked_body_is_bounded_by_the_drain_timeout() -> TestResult {
     // Found in review: after a chunk is read its CRLF is still buffered, and the drain
-    // read the rest with the response timeout (none by default) instead of its own:
-    // the drop hung for ever on a stalled stream.
+    // read the rest with the response timeout (then none by default) instead of its
+    // own: the drop hung for ever on a stalled stream.
     let server = TestServer::builder()
         .route(
             Method::GET,

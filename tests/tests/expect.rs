@@ -153,8 +153,18 @@ fn read_request(stream: &mut std::net::TcpStream, body: bool) -> Option<String> 
     }
 }
 
-#[test]
-fn a_417_to_an_expect_continue_request_is_repeated_without_the_expectation() -> TestResult {
+/// What [`post_to_a_417_server`] saw.
+struct Outcome {
+    status: u16,
+    body: String,
+    attempts: u32,
+    /// The request heads the server read, lower case.
+    heads: Vec<String>,
+}
+
+/// Posts `hello` with `Expect: 100-continue` to a server that answers the first
+/// request 417 and a second one 200.
+fn post_to_a_417_server(client: &Client) -> Result<Outcome, Box<dyn std::error::Error>> {
     use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
@@ -179,21 +189,70 @@ fn a_417_to_an_expect_continue_request_is_repeated_without_the_expectation() -> 
         }
         heads
     });
-    let client = client()?;
     let mut context = hcx::Context::new();
     let request = Request::post(format!("http://{addr}/upload"))
         .header("expect", "100-continue")
         .body(Body::from("hello"))?;
     let response = client.execute_in(request, &mut context)?;
-    let status = response.status();
+    let status = response.status().as_u16();
     let body = response.into_body().into_string()?;
     drop(std::net::TcpStream::connect(addr));
     let heads = server.join().map_err(|_| "server panicked")?;
-    assert_eq!((status.as_u16(), body.as_str()), (200, "done"));
-    assert_eq!(context.attempts(), 2);
+    Ok(Outcome {
+        status,
+        body,
+        attempts: context.attempts(),
+        heads,
+    })
+}
+
+#[test]
+fn a_417_to_an_expect_continue_request_is_repeated_without_the_expectation() -> TestResult {
+    let Outcome {
+        status,
+        body,
+        attempts,
+        heads,
+    } = post_to_a_417_server(&client()?)?;
+    assert_eq!((status, body.as_str()), (200, "done"));
+    assert_eq!(attempts, 2);
     assert_eq!(heads.len(), 2);
     assert!(heads[0].contains("expect: 100-continue"), "{}", heads[0]);
     assert!(!heads[1].contains("expect:"), "{}", heads[1]);
+    Ok(())
+}
+
+#[test]
+fn the_417_repeat_is_retry_s_own_even_with_no_retries_left_to_the_strategy() -> TestResult {
+    // The body was never sent (RFC 9110 §10.1.1): the repeat is not the strategy's.
+    let client = Client::builder()
+        .response_timeout(Some(common::SAFETY))
+        .retry_strategy(hcx::DefaultRetryStrategy::new().with_max_retries(0))
+        .build()?;
+    let Outcome {
+        status,
+        body,
+        attempts,
+        heads,
+    } = post_to_a_417_server(&client)?;
+    assert_eq!((status, body.as_str()), (200, "done"));
+    assert_eq!(attempts, 2);
+    assert_eq!(heads.len(), 2);
+    assert!(heads[0].contains("expect: 100-continue"), "{}", heads[0]);
+    assert!(!heads[1].contains("expect:"), "{}", heads[1]);
+    Ok(())
+}
+
+#[test]
+fn without_retry_a_417_is_returned() -> TestResult {
+    let client = Client::builder()
+        .response_timeout(Some(common::SAFETY))
+        .disable_automatic_retries()
+        .build()?;
+    let Outcome { status, heads, .. } = post_to_a_417_server(&client)?;
+    assert_eq!(status, 417);
+    assert_eq!(heads.len(), 1);
+    assert!(heads[0].contains("expect: 100-continue"), "{}", heads[0]);
     Ok(())
 }
 

@@ -28,6 +28,26 @@ fn outcome(client: Client, request: Request<Body>) -> Result<ErrorKind, String> 
 }
 
 #[test]
+fn the_default_socket_timeout_is_apache_5_1_s_three_minutes_and_none_turns_it_off() -> TestResult {
+    let three_minutes = Some(Duration::from_secs(180));
+    assert_eq!(
+        Client::new().connection_manager().socket_timeout(),
+        three_minutes
+    );
+    assert_eq!(
+        PoolingConnectionManager::new().socket_timeout(),
+        three_minutes
+    );
+    let off = Client::builder().socket_timeout(None).build()?;
+    assert_eq!(off.connection_manager().socket_timeout(), None);
+    let manager = PoolingConnectionManager::builder()
+        .socket_timeout(None)
+        .build()?;
+    assert_eq!(manager.socket_timeout(), None);
+    Ok(())
+}
+
+#[test]
 fn a_request_config_that_sets_no_timeout_keeps_the_socket_timeout() -> TestResult {
     let server = TestServer::builder()
         .default_reply(Reply::stall())

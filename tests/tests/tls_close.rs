@@ -378,7 +378,7 @@ fn bad_record_server(
 /// rustls rejected a record (a fatal alert where only protected records may come)
 /// right behind part of a body: the plaintext before it is delivered, and "the error
 /// comes at the next read" (tls.rs). It does not: the next read blocks on the socket
-/// until the peer closes or the response timeout ends (by default never).
+/// until the peer closes or the response timeout ends (by default 3 minutes).
 #[test]
 fn a_rejected_record_behind_part_of_a_body_fails_the_next_read_at_once() -> TestResult {
     let ca = hcx_testserver::TestCa::new()?;

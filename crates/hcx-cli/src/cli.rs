@@ -228,7 +228,7 @@ pub struct ClientArgs {
     pub connect_timeout: Option<Duration>,
 
     /// How long to wait for the response head and for each read of the body
-    /// (the response timeout) [default: no limit].
+    /// (the response timeout) [default: 3m, the socket timeout].
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub timeout: Option<Duration>,
 

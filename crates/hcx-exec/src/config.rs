@@ -26,8 +26,8 @@ use crate::error::{Error, ErrorKind};
 pub struct RequestConfig {
     /// How long to wait for a connection from the pool. Default 3 minutes.
     /// `Duration::ZERO` never waits (a busy pool fails the request at once with
-    /// `LeaseTimeout`), where Apache reads 0 as "wait forever": for that, give a long
-    /// duration (`Duration::MAX` works). Apache: `connectionRequestTimeout`.
+    /// `LeaseTimeout`), as in Apache 5; Apache 4.5 reads 0 (and −1) as "wait forever":
+    /// port those as `Duration::MAX`. Apache: `connectionRequestTimeout`.
     pub connection_request_timeout: Duration,
     /// How long making a new connection may take: the TCP connect over all the
     /// addresses (raced), the proxy's `CONNECT` tunnel and the TLS handshake together.
@@ -39,8 +39,8 @@ pub struct RequestConfig {
     /// the head, and each read of the body. `None` (the default): the connection
     /// manager's
     /// [`socket_timeout`](crate::PoolingConnectionManagerBuilder::socket_timeout)
-    /// (none unless set: wait forever). Apache: `responseTimeout`, whose `null` leaves
-    /// `ConnectionConfig.socketTimeout` in force.
+    /// (3 minutes unless set, as Apache 5.1+). Apache: `responseTimeout`, whose `null`
+    /// leaves the socket's timeout in force.
     pub response_timeout: Option<Duration>,
     /// How long to wait for `100 Continue` before sending the body anyway, when the
     /// request carries `Expect: 100-continue`. Default 3 s (Apache's `waitForContinue`).

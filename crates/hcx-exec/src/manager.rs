@@ -198,7 +198,8 @@ impl PoolingConnectionManagerBuilder {
     /// The socket timeout of every exchange (sending the request, waiting for the
     /// head, each read of the body), unless a request's
     /// [`RequestConfig::response_timeout`](crate::RequestConfig::response_timeout) says
-    /// otherwise. Default `None`: wait forever. `Some(ZERO)` is a
+    /// otherwise. Default 3 minutes, as Apache 5.1+ (`SocketConfig`'s default
+    /// `soTimeout`; 4.5 and 5.0 have none); `None`: wait forever. `Some(ZERO)` is a
     /// [`Config`](ErrorKind::Config) error from [`build`](Self::build). Apache:
     /// `ConnectionConfig.socketTimeout`.
     pub fn socket_timeout(mut self, timeout: Option<Duration>) -> Self {
@@ -353,7 +354,7 @@ impl PoolingConnectionManager {
             resolver: Arc::new(SystemResolver),
             validate_after_inactivity: Some(Duration::ZERO),
             connect_timeout: Duration::from_secs(180),
-            socket_timeout: None,
+            socket_timeout: Some(Duration::from_secs(180)),
             socket: SocketConfig::default(),
             route_limits: Vec::new(),
             listener: None,

@@ -493,7 +493,7 @@ impl Streaming {
             // Checked every step, even with bytes buffered: decoding them (a chunk's
             // CRLF, say) may yield no data and lead straight to a read, which must not
             // wait past the drain deadline (found in review: it waited on the response
-            // timeout, which by default never ends). The socket timeout is reset only
+            // timeout, which can be none at all). The socket timeout is reset only
             // when it would overshoot the deadline by more than `DRAIN_SLACK`, not on
             // every step (`left` shrinks each time, so that was two system calls a step).
             let overshoots = conn

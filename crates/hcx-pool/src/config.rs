@@ -100,7 +100,8 @@ pub enum ConfigError {
     /// a single route use `set_max_per_route(route, Some(0))`.
     ZeroDefaultMaxPerRoute,
     /// `time_to_live` was `Some(0)`: every connection would die as it is released.
-    /// (Apache reads a zero TTL as "no limit"; here that is `None`.)
+    /// (Apache 4.5 and 5.0–5.2 read a zero TTL as "no limit", here `None`; 5.3+ as
+    /// "never reuse".)
     ZeroTimeToLive,
 }
 

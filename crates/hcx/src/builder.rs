@@ -285,8 +285,9 @@ impl ClientBuilder {
     /// certificate, protocol versions…) in place of the default (the bundled webpki
     /// roots). ALPN offers `http/1.1` alone whatever the config lists (hcx speaks
     /// HTTP/1.1 only; a config shared with an HTTP/2 client is narrowed). Connections made
-    /// with it are keyed apart from any other configuration's. Apache:
-    /// `setSSLContext` / `setTlsStrategy`. Feature `rustls`.
+    /// with it are keyed apart from any other configuration's. Apache: 4.5's
+    /// `setSSLContext` / `setSSLSocketFactory`; 5.x's `setSSLSocketFactory` /
+    /// `setTlsSocketStrategy` (5.4+) on the connection manager builder. Feature `rustls`.
     ///
     /// ```no_run
     /// use std::sync::Arc;
@@ -304,7 +305,7 @@ impl ClientBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "rustls")]
-    #[doc(alias("setSSLContext", "setSSLSocketFactory", "setTlsStrategy"))]
+    #[doc(alias("setSSLContext", "setSSLSocketFactory", "setTlsSocketStrategy"))]
     pub fn tls_config(self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls_identity(TlsIdentity::new("custom", config))
     }
@@ -485,8 +486,9 @@ impl ClientBuilder {
     /// Sets the default connection request (pool) timeout, over
     /// [`request_config`](Self::request_config). Default 3 minutes.
     /// `Duration::ZERO` never waits: a request fails at once with
-    /// [`LeaseTimeout`](ErrorKind::LeaseTimeout) when no connection is free. Apache
-    /// reads 0 as "wait forever": port that as a long duration (`Duration::MAX` works).
+    /// [`LeaseTimeout`](ErrorKind::LeaseTimeout) when no connection is free, as in
+    /// Apache 5. Apache 4.5 reads 0 (and −1) as "wait forever": port those as
+    /// `Duration::MAX`.
     #[doc(alias("setConnectionRequestTimeout"))]
     pub fn connection_request_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts.connection_request = Some(timeout);
@@ -507,8 +509,9 @@ impl ClientBuilder {
 
     /// The connection manager's socket timeout: requests whose [`RequestConfig`] sets
     /// no response timeout (the default, a request's own included) use it. Default
-    /// none (wait forever). `Some(Duration::ZERO)` is a [`Config`](ErrorKind::Config)
-    /// error from [`build`](Self::build). Apache: `ConnectionConfig.setSocketTimeout`.
+    /// 3 minutes, as Apache 5.1+ (4.5 and 5.0 have none); `None`: wait forever.
+    /// `Some(Duration::ZERO)` is a [`Config`](ErrorKind::Config) error from
+    /// [`build`](Self::build). Apache: `ConnectionConfig.setSocketTimeout`.
     #[doc(alias("setSocketTimeout", "setSoTimeout"))]
     pub fn socket_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.manager_builder = self.manager_builder.socket_timeout(timeout);
@@ -531,13 +534,13 @@ impl ClientBuilder {
     }
 
     /// Adds a header sent with every request that does not set that header itself.
-    /// Apache: `setDefaultHeaders`. Unlike Apache's, default credentials
-    /// (`Authorization`, `Cookie`, and any value marked sensitive with
-    /// `HeaderValue::set_sensitive`: an API key) are not sent after a redirect has left
-    /// the request's origin, as the caller's own are not
-    /// ([`Scope::left_origin`](crate::chain::Scope::left_origin)). A default
-    /// `Proxy-Authorization` stays: it is the proxy's, and only ever written to a
-    /// forward proxy (never in a request sent to an origin).
+    /// Apache: `setDefaultHeaders` (5.x's; 4.5's adds the default beside the
+    /// request's own). Unlike Apache's, default credentials (`Authorization`,
+    /// `Cookie`, and any value marked sensitive with `HeaderValue::set_sensitive`: an
+    /// API key) are not sent after a redirect has left the request's origin, as the
+    /// caller's own are not ([`Scope::left_origin`](crate::chain::Scope::left_origin)).
+    /// A default `Proxy-Authorization` stays: it is the proxy's, and only ever written
+    /// to a forward proxy (never in a request sent to an origin).
     #[doc(alias("setDefaultHeaders"))]
     pub fn default_header(mut self, name: HeaderName, mut value: HeaderValue) -> Self {
         // Credentials are marked sensitive, so no `Debug` of the builder shows them.

@@ -79,7 +79,7 @@
 //!
 //! Porting notes: [`RequestConfig`] is Apache's `RequestConfig` (defaults: a 3 min
 //! connection request timeout; connect and response timeouts `None`, meaning the
-//! connection manager's: 3 min to connect, no socket timeout), overridable per
+//! connection manager's: 3 min to connect, a 3 min socket timeout), overridable per
 //! request through the request's extensions; [`SocketConfig`] is its `SocketConfig`;
 //! [`Client::execute_with`] is `execute(request, ResponseHandler)`; [`Error::kind`]
 //! returns an [`ErrorKind`] whose

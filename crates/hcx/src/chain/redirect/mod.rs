@@ -40,12 +40,16 @@
 //!
 //! Differences from Apache HttpClient 5 (`RedirectExec`):
 //!
-//! - Apache up to 5.4 copies the caller's headers to every hop, credentials included,
-//!   whatever the host, and adds its default headers (`RequestDefaultHeaders`) to
-//!   each; 5.5 and later instead return the `3xx` to the caller when a request that
-//!   carries credentials is redirected to another host. hcx follows the redirect,
-//!   removes credentials on a change of origin and adds no default credentials after
-//!   it (as browsers, curl and reqwest do).
+//! - Apache up to 5.4 copies the caller's headers to the next hop, credentials
+//!   included, whatever the host (except, from 5.1, on a hop built afresh as a `GET`:
+//!   a `POST` after `301` or `302`, any method but `GET` and `HEAD` after `303`, which
+//!   carries none of them), and adds its default headers (`RequestDefaultHeaders`) to
+//!   each; 5.5 and later instead return the `3xx` to the caller when the target's
+//!   scheme, host or port changes and the redirect request carries an `Authorization`,
+//!   `Cookie` or sensitive header the caller set (default headers and store cookies
+//!   are added later and do not count). hcx follows the redirect, removes credentials
+//!   on a change of origin and adds no default credentials after it (as browsers,
+//!   curl and reqwest do); a hop turned into a `GET` keeps the caller's other headers.
 //! - Apache returns the `3xx` itself when the request body is not repeatable, even for
 //!   a `303` that would drop it; hcx follows when the body is not needed and fails with
 //!   an error when it is.

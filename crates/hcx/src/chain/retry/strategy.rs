@@ -177,7 +177,8 @@ impl DefaultRetryStrategy {
         DefaultRetryStrategy::default()
     }
 
-    /// At most this many retries (so `max + 1` attempts); 0 never retries. Default 1.
+    /// At most this many retries (so `max + 1` attempts); with 0 the strategy never
+    /// retries. Default 1.
     /// Apache: `maxRetries`. RETRY's own repeat of a `417` without `Expect` (see
     /// [`RetryStrategy`]) is not the strategy's and happens whatever this says, but it
     /// counts as an attempt.
