@@ -15,9 +15,11 @@ use crate::config::SocketConfig;
 use crate::error::Error;
 use crate::events::{ConnectTimings, TlsSession};
 use crate::live::{LiveEntry, LiveSockets};
+use crate::proxy_auth::ProxyAuthenticator;
 use crate::resolver::Resolver;
 use crate::route::{Route, Scheme};
 use crate::transport::{Leftover, SharedTcp, Transport};
+use crate::tunnel::Opened;
 
 /// How much a single read asks the transport for.
 const READ_CHUNK: usize = 8 * 1024;
@@ -72,7 +74,7 @@ impl Connection {
         timeout: Duration,
         socket: &SocketConfig,
     ) -> Result<Connection, Error> {
-        Connection::connect_abortable(id, route, resolver, None, timeout, socket, None, None)
+        Connection::connect_abortable(id, route, resolver, None, timeout, socket, None, None, None)
     }
 
     /// [`connect`](Self::connect), with every attempt's socket given to `abort`, which
@@ -90,6 +92,7 @@ impl Connection {
         socket: &SocketConfig,
         abort: Option<&AbortHandle>,
         live: Option<&Arc<LiveSockets>>,
+        proxy_auth: Option<&dyn ProxyAuthenticator>,
     ) -> Result<Connection, Error> {
         let start = Instant::now();
         let deadline = start.checked_add(timeout);
@@ -133,37 +136,51 @@ impl Connection {
             }
             _ => resolver,
         };
-        let stream = crate::connect::connect_tcp(host, port, resolver, timeout, socket, watch)
-            .map_err(|e| match live {
-                // What the shut-down socket made of the connect is not the cause.
-                Some(live) if live.is_closed() => shut_down_while_connecting(route),
-                _ => e,
-            })?;
-        let mut timings = ConnectTimings {
-            tcp: start.elapsed(),
-            ..ConnectTimings::default()
+        // A proxy's `407` to a `CONNECT` is answered on the same connection when the
+        // proxy keeps it, else on a new one: the connect starts again, the answer
+        // carried over.
+        let mut asking = crate::tunnel::Asking {
+            auth: proxy_auth,
+            carried: None,
+            answers: 0,
         };
-        // Shared with the manager's list of live connections, which
-        // `shutdown_immediate` shuts down (the tunnel and the TLS handshake too, from
-        // here on), and with an abort.
-        let stream = Arc::new(stream);
-        let entry = match live {
-            Some(live) => Some(
-                live.register(id, &stream)
-                    .ok_or_else(|| shut_down_while_connecting(route))?,
-            ),
-            None => None,
-        };
-        let stream = if route.is_tunnelled() {
+        let (stream, entry, timings) = loop {
+            let stream = crate::connect::connect_tcp(host, port, resolver, timeout, socket, watch)
+                .map_err(|e| match live {
+                    // What the shut-down socket made of the connect is not the cause.
+                    Some(live) if live.is_closed() => shut_down_while_connecting(route),
+                    _ => e,
+                })?;
+            let mut timings = ConnectTimings {
+                tcp: start.elapsed(),
+                ..ConnectTimings::default()
+            };
+            // Shared with the manager's list of live connections, which
+            // `shutdown_immediate` shuts down (the tunnel and the TLS handshake too,
+            // from here on), and with an abort.
+            let stream = Arc::new(stream);
+            let entry = match live {
+                Some(live) => Some(
+                    live.register(id, &stream)
+                        .ok_or_else(|| shut_down_while_connecting(route))?,
+                ),
+                None => None,
+            };
+            if !route.is_tunnelled() {
+                break (stream, entry, timings);
+            }
             let began = Instant::now();
-            let stream = crate::tunnel::open(stream, route, deadline, timeout)?;
-            timings.tunnel = Some(began.elapsed());
-            stream
-        } else {
-            stream
+            match crate::tunnel::open(stream, route, deadline, timeout, &mut asking)? {
+                Opened::Tunnel(stream) => {
+                    timings.tunnel = Some(began.elapsed());
+                    break (stream, entry, timings);
+                }
+                // The refused connection goes (its entry with it); a new one asks.
+                Opened::Reconnect(answer) => asking.carried = Some(answer),
+            }
         };
         #[cfg(feature = "rustls")]
-        let began = Instant::now();
+        let (began, mut timings) = (Instant::now(), timings);
         let transport: Box<dyn Transport> = match route.scheme {
             Scheme::Http => Box::new(SharedTcp(stream)),
             #[cfg(feature = "rustls")]
@@ -376,16 +393,23 @@ impl Connection {
     }
 }
 
-/// A name lookup's answer, given once to the connect that asked for it.
+/// A name lookup's answer, given to the connect that asked for it (its addresses
+/// again to a second connect, after a proxy closed on its `407`).
 struct Replay(std::sync::Mutex<Option<io::Result<Vec<SocketAddr>>>>);
 
 impl Resolver for Replay {
     fn resolve(&self, _host: &str, _port: u16) -> io::Result<Vec<SocketAddr>> {
-        self.0
+        let mut answer = self
+            .0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-            .unwrap_or_else(|| Err(io::Error::other("the lookup's answer was used already")))
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match answer.as_ref() {
+            // Addresses again for a second connect (a proxy that closed on its 407).
+            Some(Ok(addrs)) => Ok(addrs.clone()),
+            _ => answer
+                .take()
+                .unwrap_or_else(|| Err(io::Error::other("the lookup's answer was used already"))),
+        }
     }
 }
 

@@ -52,6 +52,7 @@ mod live;
 mod manager;
 mod metrics;
 mod planner;
+mod proxy_auth;
 mod resolver;
 mod response_body;
 mod route;
@@ -82,6 +83,7 @@ pub use manager::{
 };
 pub use metrics::LeaseWaits;
 pub use planner::{DefaultRoutePlanner, EnvProxyRoutePlanner, RoutePlanner};
+pub use proxy_auth::{ProxyAuthenticator, ProxyChallenge};
 pub use resolver::{Resolver, StaticResolver, SystemResolver};
 pub use response_body::ResponseBody;
 pub use route::{Host, Proxy, Route, Scheme, redact_userinfo};

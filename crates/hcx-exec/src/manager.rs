@@ -20,6 +20,7 @@ use crate::evictor::EvictorLink;
 use crate::info::ConnectionInfo;
 use crate::live::LiveSockets;
 use crate::metrics::{LeaseWaitCounters, LeaseWaits};
+use crate::proxy_auth::ProxyAuthenticator;
 use crate::resolver::{Resolver, SystemResolver};
 use crate::route::Route;
 
@@ -80,6 +81,8 @@ struct Inner {
     lease_waits: LeaseWaitCounters,
     /// Every live connection's socket, for `shutdown_immediate`.
     live: Arc<LiveSockets>,
+    /// Answers a proxy's `407` to a `CONNECT`.
+    proxy_auth: Option<Arc<dyn ProxyAuthenticator>>,
 }
 
 /// One clock shared by the pool (release stamps, expiry) and the manager (idle time
@@ -107,6 +110,7 @@ pub struct PoolingConnectionManagerBuilder {
     route_limits: Vec<(Route, usize)>,
     listener: Option<Arc<dyn EventListener>>,
     yield_when_crowded: bool,
+    proxy_auth: Option<Arc<dyn ProxyAuthenticator>>,
 }
 
 impl PoolingConnectionManagerBuilder {
@@ -115,6 +119,15 @@ impl PoolingConnectionManagerBuilder {
     /// sharing this manager. None by default.
     pub fn event_listener(mut self, listener: Arc<dyn EventListener>) -> Self {
         self.listener = Some(listener);
+        self
+    }
+
+    /// Answers a proxy's `407 Proxy Authentication Required` to a `CONNECT` with
+    /// `authenticator` (see [`ProxyAuthenticator`]). None by default: a `407` is a
+    /// [`ProxyTunnel`](crate::ErrorKind::ProxyTunnel) error. The `hcx` facade sets one
+    /// from its credentials provider when it builds the manager itself.
+    pub fn proxy_authenticator(mut self, authenticator: Arc<dyn ProxyAuthenticator>) -> Self {
+        self.proxy_auth = Some(authenticator);
         self
     }
 
@@ -300,6 +313,7 @@ impl PoolingConnectionManagerBuilder {
                 events,
                 lease_waits: LeaseWaitCounters::default(),
                 live: Arc::default(),
+                proxy_auth: self.proxy_auth,
             }),
         })
     }
@@ -359,6 +373,7 @@ impl PoolingConnectionManager {
             route_limits: Vec::new(),
             listener: None,
             yield_when_crowded: true,
+            proxy_auth: None,
         }
     }
 
@@ -649,6 +664,7 @@ impl PoolingConnectionManager {
             &inner.socket,
             abort,
             Some(&inner.live),
+            inner.proxy_auth.as_deref(),
         );
         match &result {
             Ok(conn) => {

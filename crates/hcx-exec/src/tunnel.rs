@@ -8,27 +8,53 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use hcx_h1::{Call, Limits, RecvStep, RequestFraming, Sending, TargetForm};
-use http::header::{HOST, PROXY_AUTHORIZATION};
-use http::{Method, Request, Uri};
+use http::header::{CONNECTION, HOST, PROXY_AUTHORIZATION};
+use http::{HeaderValue, Method, Request, StatusCode, Uri, Version};
 
 use crate::error::{Error, ErrorKind, is_timeout};
+use crate::proxy_auth::{ProxyAuthenticator, ProxyChallenge};
 use crate::route::Route;
 
 /// How much of a refusal's body is read (to show nothing of it; the connection closes).
 const REFUSAL_BODY_LIMIT: usize = 64 * 1024;
 
+/// Most answers to a proxy's `407` for one tunnel: a challenge, then the same
+/// challenge with a fresh nonce or another scheme after credentials sent up front.
+const MAX_ANSWERS: u32 = 2;
+
+/// What asking for a tunnel came to.
+pub(crate) enum Opened {
+    /// The stream carries the origin's bytes.
+    Tunnel(Arc<TcpStream>),
+    /// The proxy refused with `407` and closed (or could not keep) the connection:
+    /// ask again on a new one, with this `Proxy-Authorization`.
+    Reconnect(HeaderValue),
+}
+
+/// How a tunnel is asked for: the route's proxy, the manager's authenticator, and
+/// the answers already given across connections.
+pub(crate) struct Asking<'a> {
+    pub(crate) auth: Option<&'a dyn ProxyAuthenticator>,
+    /// An answer to a `407` on an earlier connection, to send first.
+    pub(crate) carried: Option<HeaderValue>,
+    /// Answers given so far, for this tunnel.
+    pub(crate) answers: u32,
+}
+
 /// Asks the proxy `sock` is connected to for a tunnel to the route's origin; the
-/// stream carries the origin's bytes once this returns. A refusal (any status but
-/// 2xx, 407 included) is an [`ErrorKind::ProxyTunnel`] error carrying the proxy's
-/// status and headers.
+/// stream carries the origin's bytes once this returns. A `407` is answered by
+/// `asking`'s authenticator, if it has an answer; a refusal (any status but 2xx, a
+/// `407` not answered included) is an [`ErrorKind::ProxyTunnel`] error carrying the
+/// proxy's status and headers.
 pub(crate) fn open(
     sock: Arc<TcpStream>,
     route: &Route,
     deadline: Option<Instant>,
     timeout: Duration,
-) -> Result<Arc<TcpStream>, Error> {
+    asking: &mut Asking<'_>,
+) -> Result<Opened, Error> {
     let Some(proxy) = &route.proxy else {
-        return Ok(sock);
+        return Ok(Opened::Tunnel(sock));
     };
     let authority = if route.host.contains(':') {
         format!("[{}]:{}", route.host, route.port)
@@ -39,32 +65,6 @@ pub(crate) fn open(
     let uri: Uri = authority.parse().map_err(|e| {
         Error::new(ErrorKind::InvalidUrl, failed("has no valid authority")).with_source(e)
     })?;
-    let mut builder = Request::builder()
-        .method(Method::CONNECT)
-        .uri(uri)
-        .header(HOST, authority.as_str());
-    if let Some(value) = proxy.authorization()? {
-        builder = builder.header(PROXY_AUTHORIZATION, value);
-    }
-    let request = builder.body(())?;
-    let mut out = Vec::with_capacity(128);
-    let sending = Call::new(
-        &request,
-        TargetForm::Authority,
-        RequestFraming::None,
-        Limits::default(),
-        &mut out,
-    )
-    .map_err(|e| {
-        Error::new(ErrorKind::InvalidRequest, failed("cannot be asked for")).with_source(e)
-    })?;
-    let Sending::Body(call) = sending else {
-        unreachable!("a CONNECT without a body does not wait for 100-continue");
-    };
-    let mut call = call.finish(&mut out).map_err(|e| {
-        Error::new(ErrorKind::InvalidRequest, failed("cannot be asked for")).with_source(e)
-    })?;
-
     let io = |e: io::Error, what: &str| {
         if is_timeout(&e) {
             Error::new(
@@ -78,79 +78,153 @@ pub(crate) fn open(
             Error::new(ErrorKind::Connect, failed(what)).with_source(e)
         }
     };
-    set_timeouts(&sock, deadline).map_err(|e| io(e, "could not be set up"))?;
-    (&*sock)
-        .write_all(&out)
-        .map_err(|e| io(e, "could not be asked for"))?;
-
+    let mut credentials = match asking.carried.take() {
+        Some(answer) => Some(answer),
+        None => match proxy.authorization()? {
+            Some(own) => Some(own),
+            None => asking.auth.and_then(|auth| auth.up_front(proxy)),
+        },
+    };
     let mut buf = BytesMut::with_capacity(1024);
     let mut chunk = [0u8; 4096];
-    let response = loop {
-        call = match call.try_read(&mut buf).map_err(Error::from_h1)? {
-            RecvStep::Response(response) => break response,
-            RecvStep::Wait(call) => call,
+    loop {
+        let mut builder = Request::builder()
+            .method(Method::CONNECT)
+            .uri(uri.clone())
+            .header(HOST, authority.as_str());
+        if let Some(value) = &credentials {
+            builder = builder.header(PROXY_AUTHORIZATION, value.clone());
+        }
+        let request = builder.body(())?;
+        let mut out = Vec::with_capacity(128);
+        let sending = Call::new(
+            &request,
+            TargetForm::Authority,
+            RequestFraming::None,
+            Limits::default(),
+            &mut out,
+        )
+        .map_err(|e| {
+            Error::new(ErrorKind::InvalidRequest, failed("cannot be asked for")).with_source(e)
+        })?;
+        // A CONNECT has no body, so it never waits for `100 Continue`.
+        let Sending::Body(call) = sending else {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                failed("cannot be asked for (it would wait for 100 Continue)"),
+            ));
         };
+        let mut call = call.finish(&mut out).map_err(|e| {
+            Error::new(ErrorKind::InvalidRequest, failed("cannot be asked for")).with_source(e)
+        })?;
+
         set_timeouts(&sock, deadline).map_err(|e| io(e, "could not be set up"))?;
-        match (&*sock).read(&mut chunk) {
-            Ok(0) => {
+        (&*sock)
+            .write_all(&out)
+            .map_err(|e| io(e, "could not be asked for"))?;
+
+        let response = loop {
+            call = match call.try_read(&mut buf).map_err(Error::from_h1)? {
+                RecvStep::Response(response) => break response,
+                RecvStep::Wait(call) => call,
+            };
+            set_timeouts(&sock, deadline).map_err(|e| io(e, "could not be set up"))?;
+            match (&*sock).read(&mut chunk) {
+                Ok(0) => {
+                    return Err(Error::new(
+                        ErrorKind::Connect,
+                        failed("was not answered: the proxy closed the connection"),
+                    ));
+                }
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io(e, "was not answered")),
+            }
+        };
+        let status = response.head.status;
+        if status.is_success() {
+            if !buf.is_empty() {
                 return Err(Error::new(
-                    ErrorKind::Connect,
-                    failed("was not answered: the proxy closed the connection"),
+                    ErrorKind::Protocol,
+                    failed(&format!(
+                        "was opened with {} bytes after the proxy's answer, before the origin spoke",
+                        buf.len()
+                    )),
                 ));
             }
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io(e, "was not answered")),
+            sock.set_read_timeout(None)
+                .and_then(|()| sock.set_write_timeout(None))
+                .map_err(|e| io(e, "could not be set up"))?;
+            return Ok(Opened::Tunnel(sock));
         }
-    };
-    let status = response.head.status;
-    if status.is_success() {
-        if !buf.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                failed(&format!(
-                    "was opened with {} bytes after the proxy's answer, before the origin spoke",
-                    buf.len()
-                )),
+        // Refused: read what of the body is cheap to read, then answer or report it.
+        let mut body = response.body;
+        let mut read = buf.len();
+        'drain: while !body.is_done() && read < REFUSAL_BODY_LIMIT {
+            // One call decodes one piece (a chunk's data): take all that the buffered
+            // bytes give before reading more, or a body already whole (a chunked one
+            // with its last chunk in) waits for bytes that never come, until the
+            // timeout.
+            loop {
+                let before = buf.len();
+                match body.decode_buf(&mut buf) {
+                    Ok(_) if body.is_done() => break,
+                    Ok(_) if buf.len() < before => {}
+                    Ok(_) => break,
+                    Err(_) => break 'drain,
+                }
+            }
+            if body.is_done() || set_timeouts(&sock, deadline).is_err() {
+                break;
+            }
+            match (&*sock).read(&mut chunk) {
+                Ok(n) if n > 0 => {
+                    read += n;
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                _ => break,
+            }
+        }
+        let headers = response.head.headers;
+        let answer = match asking.auth {
+            Some(auth)
+                if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
+                    && asking.answers < MAX_ANSWERS =>
+            {
+                auth.answer(&ProxyChallenge::new(
+                    proxy,
+                    &Method::CONNECT,
+                    &authority,
+                    &headers,
+                    credentials.as_ref(),
+                ))?
+            }
+            _ => None,
+        };
+        let Some(answer) = answer else {
+            return Err(Error::proxy_refused(
+                failed(&format!("was refused: {status}")),
+                status,
+                headers,
             ));
+        };
+        asking.answers += 1;
+        // The same connection when the proxy keeps it: its 407 read whole, nothing
+        // after it, HTTP/1.1 and no `Connection: close`.
+        let kept = body.is_done()
+            && buf.is_empty()
+            && response.head.version == Version::HTTP_11
+            && !headers.get_all(CONNECTION).iter().any(|value| {
+                value
+                    .as_bytes()
+                    .split(|&b| b == b',')
+                    .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
+            });
+        if !kept {
+            return Ok(Opened::Reconnect(answer));
         }
-        sock.set_read_timeout(None)
-            .and_then(|()| sock.set_write_timeout(None))
-            .map_err(|e| io(e, "could not be set up"))?;
-        return Ok(sock);
+        credentials = Some(answer);
     }
-    // Refused: read what of the body is cheap to read, then report the answer.
-    let mut body = response.body;
-    let mut read = buf.len();
-    'drain: while !body.is_done() && read < REFUSAL_BODY_LIMIT {
-        // One call decodes one piece (a chunk's data): take all that the buffered
-        // bytes give before reading more, or a body already whole (a chunked one with
-        // its last chunk in) waits for bytes that never come, until the timeout.
-        loop {
-            let before = buf.len();
-            match body.decode_buf(&mut buf) {
-                Ok(_) if body.is_done() => break,
-                Ok(_) if buf.len() < before => {}
-                Ok(_) => break,
-                Err(_) => break 'drain,
-            }
-        }
-        if body.is_done() || set_timeouts(&sock, deadline).is_err() {
-            break;
-        }
-        match (&*sock).read(&mut chunk) {
-            Ok(n) if n > 0 => {
-                read += n;
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            _ => break,
-        }
-    }
-    Err(Error::proxy_refused(
-        failed(&format!("was refused: {status}")),
-        status,
-        response.head.headers,
-    ))
 }
 
 /// The socket's timeouts set to what is left of the connect timeout.

@@ -743,6 +743,12 @@ impl ClientBuilder {
             socket.tcp_keepalive = keepalive;
         }
         let mut manager_builder = self.manager_builder.socket_config(socket);
+        // A proxy's 407 is answered from the same credentials provider: to a CONNECT
+        // by the manager, through a forward proxy by AUTH.
+        let proxy_auth = auth::proxy_authenticator(&self.auth);
+        if let Some(authenticator) = &proxy_auth {
+            manager_builder = manager_builder.proxy_authenticator(authenticator.clone());
+        }
         for (uri, max) in self.route_limits {
             manager_builder = manager_builder.max_per_route_for(planner.plan(&uri)?, max);
         }
@@ -820,7 +826,7 @@ impl ClientBuilder {
             (ChainElement::Redirect, redirect::handler(&self.redirect)),
             (ChainElement::Compress, compress::handler(&self.compress)),
             (ChainElement::Retry, retry::handler(&self.retry)),
-            (ChainElement::Auth, auth::handler(&self.auth)),
+            (ChainElement::Auth, auth::handler(&self.auth, proxy_auth)),
         ];
         for (name, handler) in layers {
             if let Some(handler) = handler {

@@ -119,9 +119,9 @@ pub use hcx_close::{CloseCounts, CloseReason, Decision, Layer};
 pub use hcx_exec::{
     AbortHandle, Body, ConnectionInfo, DefaultRoutePlanner, EnvProxyRoutePlanner, Error, ErrorKind,
     Host, ManagerStats, PoolingConnectionManager, PoolingConnectionManagerBuilder,
-    ProtocolErrorKind, Proxy, RequestConfig, RequestProgress, Resolver, ResponseBody, ResponseInfo,
-    Route, RoutePlanner, Scheme, SocketConfig, StaticResolver, SystemResolver, TcpKeepalive,
-    UserToken,
+    ProtocolErrorKind, Proxy, ProxyAuthenticator, ProxyChallenge, RequestConfig, RequestProgress,
+    Resolver, ResponseBody, ResponseInfo, Route, RoutePlanner, Scheme, SocketConfig,
+    StaticResolver, SystemResolver, TcpKeepalive, UserToken,
 };
 pub use hcx_exec::{
     ConnectTimings, Connected, ConnectionRef, EventListener, Events, LeaseWaits, RedirectEvent,

@@ -1,5 +1,6 @@
-//! AUTH: answers `401` challenges and sends preemptive credentials. Apache HttpClient
-//! 5: the challenge handling of `ProtocolExec` with its `HttpAuthenticator`,
+//! AUTH: answers `401` challenges, a forward proxy's `407`, and sends preemptive
+//! credentials. Apache HttpClient 5: the challenge handling of `ProtocolExec` (and,
+//! for a `CONNECT`'s `407`, of `ConnectExec`) with its `HttpAuthenticator`,
 //! `CredentialsProvider`, `AuthScope`, `UsernamePasswordCredentials`, `BearerToken`,
 //! `BasicScheme` and `DigestScheme`.
 //!
@@ -37,10 +38,20 @@
 //!   (nonce count one higher, fresh client nonce), one round trip instead of two; a
 //!   plain `401` to such an answer is answered as a new challenge.
 //!
+//! - A proxy's `407` is answered with the credentials the provider has for the proxy
+//!   ([`AuthScope::for_proxy`] and the challenge's realm), the schemes chosen as for a
+//!   `401`: through a forward proxy by this element, to a `CONNECT` by the
+//!   connection manager (the builder gives the manager it makes a
+//!   [`ProxyAuthenticator`](crate::ProxyAuthenticator) over the same provider). At
+//!   most two answers; credentials refused are not sent again. A Basic answer is kept
+//!   per proxy and sent up front with the next request or `CONNECT` through it, as
+//!   Apache's `AuthCache` does, until the proxy refuses it.
+//!
 //! Cost: to send the request again, the element keeps a copy of its head and of its
 //! (replayable) body while each attempt runs: only when a provider is configured,
 //! authentication is enabled and the request has no `Authorization` of its own
-//! (with preemptive credentials too, for a challenge of another scheme).
+//! (with preemptive credentials too, for a challenge of another scheme) or goes
+//! through a forward proxy.
 
 mod base64;
 mod challenge;
@@ -54,10 +65,12 @@ pub use scope::AuthScope;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use hcx_exec::{Body, Error, ErrorKind, ResponseBody};
+use hcx_exec::{Body, Error, ErrorKind, Proxy, ProxyAuthenticator, ProxyChallenge, ResponseBody};
 use hcx_h1::{TargetForm, request_target};
-use http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
-use http::{Request, Response, StatusCode};
+use http::header::{
+    AUTHORIZATION, HeaderValue, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE,
+};
+use http::{Method, Request, Response, StatusCode};
 
 use super::{Chain, ExecHandler, Scope};
 use challenge::Challenge;
@@ -70,20 +83,26 @@ pub(crate) struct Settings {
     preemptive: bool,
 }
 
-/// The layer's handler, or `None` when no credentials provider is configured.
-pub(crate) fn handler(settings: &Settings) -> Option<Arc<dyn ExecHandler>> {
+/// The layer's handler, or `None` when no credentials provider is configured;
+/// `proxy` answers a forward proxy's `407`.
+pub(crate) fn handler(
+    settings: &Settings,
+    proxy: Option<Arc<ProxyAuth>>,
+) -> Option<Arc<dyn ExecHandler>> {
     let provider = Arc::clone(settings.provider.as_ref()?);
     Some(Arc::new(AuthExec {
         provider,
         preemptive: settings.preemptive,
         digest_sessions: Mutex::default(),
+        proxy,
     }))
 }
 
 impl crate::ClientBuilder {
     /// Answers `401` challenges (and, with [`preemptive_auth`](Self::preemptive_auth),
     /// sends credentials up front) with credentials from `provider`, chosen by each
-    /// hop's host, port and realm. Without a provider (the default) the AUTH element
+    /// hop's host, port and realm; and a proxy's `407` with those it has for the proxy
+    /// ([`AuthScope::for_proxy`]). Without a provider (the default) the AUTH element
     /// is not in the chain. Apache: `setDefaultCredentialsProvider`.
     ///
     /// ```
@@ -144,6 +163,8 @@ struct AuthExec {
     /// answers it up front (nonce count one higher), saving the round trip of a
     /// challenge, as Apache's `AuthCache` does with a `DigestScheme`.
     digest_sessions: Mutex<HashMap<AuthScope, DigestSession>>,
+    /// Answers a forward proxy's `407`.
+    proxy: Option<Arc<ProxyAuth>>,
 }
 
 /// A Digest challenge kept for the next requests to its target.
@@ -153,7 +174,8 @@ struct DigestSession {
     nc: u32,
 }
 
-/// At most this many targets keep a Digest session (the map is emptied past it).
+/// At most this many targets keep a Digest session, and proxies a Basic answer (the
+/// map is emptied past it).
 const MAX_DIGEST_SESSIONS: usize = 256;
 
 impl ExecHandler for AuthExec {
@@ -164,29 +186,53 @@ impl ExecHandler for AuthExec {
         chain: Chain<'_>,
     ) -> Result<Response<ResponseBody>, Error> {
         // Checked before anything is copied: these are the cheap ways out.
-        if !scope.config.authentication_enabled || request.headers().contains_key(AUTHORIZATION) {
+        if !scope.config.authentication_enabled {
             return chain.proceed(request, scope);
         }
-        // The origin's scheme, host and port, from the URI: on an `http` route through
-        // a forward proxy the route's are the proxy's.
-        let Some(target) = AuthScope::for_uri(request.uri()) else {
-            return chain.proceed(request, scope);
+        // A forward proxy's `407` is answered here (a `CONNECT`'s by the manager).
+        let forward = match (&self.proxy, &scope.route.proxy) {
+            (Some(auth), Some(proxy)) if scope.route.is_forward_proxy() => {
+                Some((Arc::clone(auth), proxy.clone()))
+            }
+            _ => None,
         };
+        // The origin's scheme, host and port, from the URI: on an `http` route through
+        // a forward proxy the route's are the proxy's. None for a request with an
+        // `Authorization` of its own: the origin's challenges are then not answered.
+        let target = if request.headers().contains_key(AUTHORIZATION) {
+            None
+        } else {
+            AuthScope::for_uri(request.uri())
+        };
+        if target.is_none() && forward.is_none() {
+            return chain.proceed(request, scope);
+        }
         let (mut head, body) = request.into_parts();
         let form = scope.route.target_form();
         // The scheme of the credentials last sent, if any.
         let mut sent: Option<&'static str> = None;
         // Sent up front from a Digest session kept from an earlier request.
         let mut from_session = false;
-        if let Some(value) = self.session_answer(&target, &head, &body, form)? {
-            head.headers.try_insert(AUTHORIZATION, value)?;
-            sent = Some("Digest");
-            from_session = true;
-        } else if self.preemptive {
-            if let Some(credentials) = self.provider.credentials(&target) {
-                head.headers
-                    .try_insert(AUTHORIZATION, credentials.authorization(&target)?)?;
-                sent = Some(credentials.scheme());
+        if let Some(target) = &target {
+            if let Some(value) = self.session_answer(target, &head, &body, form)? {
+                head.headers.try_insert(AUTHORIZATION, value)?;
+                sent = Some("Digest");
+                from_session = true;
+            } else if self.preemptive {
+                if let Some(credentials) = self.provider.credentials(target) {
+                    head.headers
+                        .try_insert(AUTHORIZATION, credentials.authorization(target)?)?;
+                    sent = Some(credentials.scheme());
+                }
+            }
+        }
+        // A Basic answer the forward proxy took before goes up front (the request's
+        // own `Proxy-Authorization` wins).
+        if let Some((auth, proxy)) = &forward {
+            if !head.headers.contains_key(PROXY_AUTHORIZATION) {
+                if let Some(value) = auth.up_front(proxy) {
+                    head.headers.try_insert(PROXY_AUTHORIZATION, value)?;
+                }
             }
         }
         // The Digest challenge last answered, kept if its answer is accepted.
@@ -195,41 +241,74 @@ impl ExecHandler for AuthExec {
         let mut response = chain.proceed(Request::from_parts(head, body), scope)?;
         // A kept session the server refused is forgotten, whatever answers next.
         let session_refused = from_session && response.status() == StatusCode::UNAUTHORIZED;
-        // At most two answers: a challenge, then (after a Digest answer) the same
-        // challenge with a fresh nonce (`stale=true`), or (after credentials sent up
-        // front) a challenge for another scheme. No loop beyond.
-        for _ in 0..2 {
-            if response.status() != StatusCode::UNAUTHORIZED {
+        // At most two answers to each: to the origin, a challenge, then (after a
+        // Digest answer) the same challenge with a fresh nonce (`stale=true`), or
+        // (after credentials sent up front) a challenge for another scheme; to the
+        // proxy, as its authenticator allows. No loop beyond.
+        let (mut origin_answers, mut proxy_answers) = (0, 0);
+        loop {
+            let status = response.status();
+            let origin = status == StatusCode::UNAUTHORIZED && origin_answers < 2;
+            let proxy = status == StatusCode::PROXY_AUTHENTICATION_REQUIRED && proxy_answers < 2;
+            if !(origin && target.is_some() || proxy && forward.is_some()) {
                 break;
             }
             let Some((mut head, body)) = replay.take() else {
                 break;
             };
-            let Some(answer) = self.answer(&response, &target, &head, &body, form)? else {
-                break;
-            };
-            let go = match sent {
-                None => true,
-                // Only a nonce that went stale is answered again, or any challenge to
-                // a kept session's answer (the server may have forgotten its nonce).
-                Some("Digest") if answer.scheme == "Digest" => answer.stale || from_session,
-                // A 401 to credentials of one scheme that offers another (Basic sent
-                // up front to a Digest server): answered, as Apache does.
-                Some(previous) => previous != answer.scheme,
-            };
-            if !go {
+            if let (true, Some(target)) = (origin, &target) {
+                let Some(answer) = self.answer(&response, target, &head, &body, form)? else {
+                    break;
+                };
+                let go = match sent {
+                    None => true,
+                    // Only a nonce that went stale is answered again, or any challenge
+                    // to a kept session's answer (the server may have forgotten its
+                    // nonce).
+                    Some("Digest") if answer.scheme == "Digest" => answer.stale || from_session,
+                    // A 401 to credentials of one scheme that offers another (Basic sent
+                    // up front to a Digest server): answered, as Apache does.
+                    Some(previous) => previous != answer.scheme,
+                };
+                if !go {
+                    break;
+                }
+                // Dropping the 401 drains its body, so the answer can reuse the
+                // connection.
+                drop(response);
+                replay = body.try_clone().map(|copy| (head.clone(), copy));
+                head.headers.try_insert(AUTHORIZATION, answer.value)?;
+                sent = Some(answer.scheme);
+                from_session = false;
+                answered_digest = answer.digest;
+                origin_answers += 1;
+            } else if let Some((auth, proxy)) = &forward {
+                let request_target = sent_target(&head, form)?;
+                let answer = auth.answer_for(
+                    &ProxyChallenge::new(
+                        proxy,
+                        &head.method,
+                        &request_target,
+                        response.headers(),
+                        head.headers.get(PROXY_AUTHORIZATION),
+                    ),
+                    &body,
+                )?;
+                let Some(value) = answer else {
+                    break;
+                };
+                drop(response);
+                replay = body.try_clone().map(|copy| (head.clone(), copy));
+                head.headers.try_insert(PROXY_AUTHORIZATION, value)?;
+                proxy_answers += 1;
+            } else {
                 break;
             }
-            // Dropping the 401 drains its body, so the answer can reuse the connection.
-            drop(response);
-            replay = body.try_clone().map(|copy| (head.clone(), copy));
-            head.headers.try_insert(AUTHORIZATION, answer.value)?;
-            sent = Some(answer.scheme);
-            from_session = false;
-            answered_digest = answer.digest;
             response = chain.proceed(Request::from_parts(head, body), scope)?;
         }
-        self.keep_session(target, &response, answered_digest, session_refused);
+        if let Some(target) = target {
+            self.keep_session(target, &response, answered_digest, session_refused);
+        }
         Ok(response)
     }
 }
@@ -365,10 +444,8 @@ struct Answer {
 impl AuthExec {
     /// The `Authorization` value that answers one of the challenges of `response` to
     /// the request `head`, with the credentials the provider has for the target and
-    /// that challenge's realm. Strongest first, as Apache: `Bearer` (a token reveals
-    /// less than a password), then `Digest` (the password never crosses the wire),
-    /// then `Basic`; user name and password ([`Credentials::Basic`]) answer both of the
-    /// last two. `None`: nothing to answer with.
+    /// that challenge's realm (see [`answer_challenges`]). `None`: nothing to answer
+    /// with.
     fn answer(
         &self,
         response: &Response<ResponseBody>,
@@ -377,62 +454,191 @@ impl AuthExec {
         body: &Body,
         form: TargetForm,
     ) -> Result<Option<Answer>, Error> {
-        let mut challenges = Vec::new();
-        for value in response.headers().get_all(WWW_AUTHENTICATE) {
-            challenge::parse(value.as_bytes(), &mut challenges);
-        }
-        for scheme in ["Bearer", "Digest", "Basic"] {
-            for offered in challenges
-                .iter()
-                .filter(|c| c.scheme.eq_ignore_ascii_case(scheme))
-            {
-                let mut scope = target.clone();
-                scope.realm.clone_from(&offered.realm);
-                let Some(credentials) = self.provider.credentials(&scope) else {
-                    continue;
-                };
-                match (scheme, &credentials) {
-                    ("Digest", Credentials::Basic { username, password }) => {
-                        let request_target = sent_target(head, form)?;
-                        let cnonce = digest::client_nonce()?;
-                        let nc = self.next_nonce_count(target, offered);
-                        let exchange = digest::Exchange {
-                            method: &head.method,
-                            target: &request_target,
-                            body,
-                        };
-                        let Some(text) = digest::authorization(
-                            offered, username, password, &exchange, &cnonce, nc,
-                        )?
-                        else {
-                            // A challenge asking for what is not supported: another
-                            // challenge (Basic, say) may still be answered.
-                            continue;
-                        };
-                        let value = digest_value(&text, &scope)?;
-                        let stale = offered
-                            .param("stale")
-                            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-                        return Ok(Some(Answer {
-                            scheme: "Digest",
-                            value,
-                            stale,
-                            digest: Some(offered.clone()),
-                        }));
-                    }
-                    (_, credentials) if credentials.scheme() == scheme => {
-                        return Ok(Some(Answer {
-                            scheme: credentials.scheme(),
-                            value: credentials.authorization(&scope)?,
-                            stale: false,
-                            digest: None,
-                        }));
-                    }
-                    _ => {}
+        let asked = Asked {
+            method: &head.method,
+            target: &|| sent_target(head, form),
+            body,
+        };
+        answer_challenges(
+            &*self.provider,
+            response.headers(),
+            &WWW_AUTHENTICATE,
+            target,
+            &asked,
+            |offered| self.next_nonce_count(target, offered),
+        )
+    }
+}
+
+/// The request a challenge was to: its method, its request-target as sent (made
+/// only for a Digest answer) and its body (hashed for `qop=auth-int`).
+struct Asked<'a> {
+    method: &'a Method,
+    target: &'a dyn Fn() -> Result<String, Error>,
+    body: &'a Body,
+}
+
+/// The answer to one of the challenges in the `field` fields of `headers`
+/// (`WWW-Authenticate`, or `Proxy-Authenticate` from a proxy), with the credentials
+/// `provider` has for `target` and that challenge's realm. Strongest first, as
+/// Apache: `Bearer` (a token reveals less than a password), then `Digest` (the
+/// password never crosses the wire), then `Basic`; user name and password
+/// ([`Credentials::Basic`]) answer both of the last two. `nonce_count` gives a Digest
+/// answer's `nc`. `None`: nothing to answer with.
+fn answer_challenges(
+    provider: &dyn CredentialsProvider,
+    headers: &http::HeaderMap,
+    field: &http::header::HeaderName,
+    target: &AuthScope,
+    asked: &Asked<'_>,
+    mut nonce_count: impl FnMut(&Challenge) -> u32,
+) -> Result<Option<Answer>, Error> {
+    let mut challenges = Vec::new();
+    for value in headers.get_all(field) {
+        challenge::parse(value.as_bytes(), &mut challenges);
+    }
+    for scheme in ["Bearer", "Digest", "Basic"] {
+        for offered in challenges
+            .iter()
+            .filter(|c| c.scheme.eq_ignore_ascii_case(scheme))
+        {
+            let mut scope = target.clone();
+            scope.realm.clone_from(&offered.realm);
+            let Some(credentials) = provider.credentials(&scope) else {
+                continue;
+            };
+            match (scheme, &credentials) {
+                ("Digest", Credentials::Basic { username, password }) => {
+                    let request_target = (asked.target)()?;
+                    let cnonce = digest::client_nonce()?;
+                    let nc = nonce_count(offered);
+                    let exchange = digest::Exchange {
+                        method: asked.method,
+                        target: &request_target,
+                        body: asked.body,
+                    };
+                    let Some(text) =
+                        digest::authorization(offered, username, password, &exchange, &cnonce, nc)?
+                    else {
+                        // A challenge asking for what is not supported: another
+                        // challenge (Basic, say) may still be answered.
+                        continue;
+                    };
+                    let value = digest_value(&text, &scope)?;
+                    let stale = offered
+                        .param("stale")
+                        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+                    return Ok(Some(Answer {
+                        scheme: "Digest",
+                        value,
+                        stale,
+                        digest: Some(offered.clone()),
+                    }));
                 }
+                (_, credentials) if credentials.scheme() == scheme => {
+                    return Ok(Some(Answer {
+                        scheme: credentials.scheme(),
+                        value: credentials.authorization(&scope)?,
+                        stale: false,
+                        digest: None,
+                    }));
+                }
+                _ => {}
             }
         }
-        Ok(None)
+    }
+    Ok(None)
+}
+
+/// Answers a proxy's `407` to a `CONNECT` from the client's credentials provider:
+/// the proxy's host and port ([`AuthScope::for_proxy`]) and the challenge's realm,
+/// the schemes and their order as for a `401`. A Basic answer given is kept per
+/// proxy and sent up front with the next `CONNECT` through it (Apache's `AuthCache`),
+/// until the proxy refuses it.
+pub(crate) struct ProxyAuth {
+    provider: Arc<dyn CredentialsProvider>,
+    basic: Mutex<HashMap<(String, u16), HeaderValue>>,
+}
+
+/// The proxy authenticator, when the builder has a provider: for the manager the
+/// builder makes (a `407` to a `CONNECT`) and for the AUTH element (a `407` through
+/// a forward proxy).
+pub(crate) fn proxy_authenticator(settings: &Settings) -> Option<Arc<ProxyAuth>> {
+    let provider = Arc::clone(settings.provider.as_ref()?);
+    Some(Arc::new(ProxyAuth {
+        provider,
+        basic: Mutex::default(),
+    }))
+}
+
+impl ProxyAuth {
+    fn basic(&self) -> MutexGuard<'_, HashMap<(String, u16), HeaderValue>> {
+        self.basic.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl ProxyAuth {
+    /// The answer to `challenge` for a request with `body` (hashed for a Digest
+    /// `qop=auth-int`).
+    fn answer_for(
+        &self,
+        challenge: &ProxyChallenge<'_>,
+        body: &Body,
+    ) -> Result<Option<HeaderValue>, Error> {
+        let proxy = challenge.proxy;
+        let key = (proxy.host().to_string(), proxy.port());
+        let target = AuthScope::for_proxy(proxy);
+        let asked = Asked {
+            method: challenge.method,
+            target: &|| Ok(challenge.target.to_string()),
+            body,
+        };
+        let answer = answer_challenges(
+            &*self.provider,
+            challenge.headers,
+            &PROXY_AUTHENTICATE,
+            &target,
+            &asked,
+            |_| 1,
+        )?;
+        let mut kept = self.basic();
+        if challenge.sent.is_some() && challenge.sent == kept.get(&key) {
+            // The kept answer was refused.
+            kept.remove(&key);
+        }
+        let Some(answer) = answer else {
+            return Ok(None);
+        };
+        // No loop: what was refused is not sent again, nor a Digest answer to the
+        // same challenge unless its nonce went stale.
+        let refused = challenge.sent.is_some_and(|sent| {
+            *sent == answer.value
+                || (answer.scheme == "Digest"
+                    && !answer.stale
+                    && sent.as_bytes().starts_with(b"Digest "))
+        });
+        if refused {
+            return Ok(None);
+        }
+        if answer.scheme == "Basic" {
+            if kept.len() >= MAX_DIGEST_SESSIONS && !kept.contains_key(&key) {
+                kept.clear();
+            }
+            kept.insert(key, answer.value.clone());
+        }
+        Ok(Some(answer.value))
+    }
+}
+
+impl ProxyAuthenticator for ProxyAuth {
+    fn up_front(&self, proxy: &Proxy) -> Option<HeaderValue> {
+        self.basic()
+            .get(&(proxy.host().to_string(), proxy.port()))
+            .cloned()
+    }
+
+    fn answer(&self, challenge: &ProxyChallenge<'_>) -> Result<Option<HeaderValue>, Error> {
+        self.answer_for(challenge, &Body::empty())
     }
 }
 
@@ -442,11 +648,11 @@ mod tests {
 
     #[test]
     fn without_a_provider_there_is_no_element() {
-        assert!(handler(&Settings::default()).is_none());
+        assert!(handler(&Settings::default(), None).is_none());
         let settings = Settings {
             provider: Some(Arc::new(|_: &AuthScope| None)),
             preemptive: false,
         };
-        assert!(handler(&settings).is_some());
+        assert!(handler(&settings, None).is_some());
     }
 }

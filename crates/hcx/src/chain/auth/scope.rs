@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use hcx_exec::{Route, Scheme};
+use hcx_exec::{Proxy, Route, Scheme};
 use http::Uri;
 
 /// Where credentials apply: a scheme (`http` or `https`), a host, a port and a realm,
@@ -72,6 +72,13 @@ impl AuthScope {
     /// element asks [`for_uri`](Self::for_uri) instead.
     pub fn for_route(route: &Route) -> Self {
         AuthScope::new(&route.host, route.port).with_scheme(route.scheme)
+    }
+
+    /// A proxy's host and port, scheme `http` (what a client speaks to a proxy),
+    /// no realm: what credentials for a proxy's `407` are asked by. Apache: the
+    /// `AuthScope` of the proxy's `HttpHost`.
+    pub fn for_proxy(proxy: &Proxy) -> Self {
+        AuthScope::new(proxy.host(), proxy.port()).with_scheme(Scheme::Http)
     }
 
     /// The target of a request to `uri` before any challenge: the origin's scheme,
