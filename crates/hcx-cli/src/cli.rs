@@ -223,6 +223,12 @@ pub struct ClientArgs {
     #[arg(long)]
     pub proxy_from_env: bool,
 
+    /// Credentials for the proxy, sent only in answer to its challenge (407), with
+    /// the strongest scheme it offers (Digest before Basic): curl's --proxy-user with
+    /// --proxy-anyauth. Credentials in the --proxy URL go up front as Basic instead.
+    #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD", value_parser = parse_user)]
+    pub proxy_user: Option<UserPassword>,
+
     /// How long a connect may take, all addresses together [default: 3m].
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub connect_timeout: Option<Duration>,
@@ -489,9 +495,19 @@ fn one_line(error: &clap::Error) -> String {
     // The values of these may hold a password or a token: clap's message quotes the
     // value, so only the validator's reason (which does not) is shown.
     if error.kind() == ClapErrorKind::ValueValidation
-        && ["--user", "-u", "--proxy", "--header", "-H", "--form", "-F"]
-            .iter()
-            .any(|secret| invalid_arg.split(' ').next() == Some(*secret))
+        && [
+            "--user",
+            "-u",
+            "--proxy-user",
+            "-U",
+            "--proxy",
+            "--header",
+            "-H",
+            "--form",
+            "-F",
+        ]
+        .iter()
+        .any(|secret| invalid_arg.split(' ').next() == Some(*secret))
     {
         let reason = std::error::Error::source(error)
             .map(|e| e.to_string())

@@ -10,7 +10,10 @@ use hcx::multipart::{Form, Part};
 use hcx::rustls::RootCertStore;
 use hcx::rustls::pki_types::CertificateDer;
 use hcx::rustls::pki_types::pem::PemObject;
-use hcx::{Body, ClientBuilder, DefaultRetryStrategy, IntoUri, RequestConfig, Route, TlsIdentity};
+use hcx::{
+    Body, ClientBuilder, DefaultRetryStrategy, IntoUri, RequestConfig, Route, RoutePlanner,
+    TlsIdentity,
+};
 
 use crate::cli::{ClientArgs, FormField, FormValue, PoolArgs, RequestArgs, UserPassword};
 use crate::error::CliError;
@@ -21,15 +24,42 @@ use hcx::chain::{AuthScope, BasicCredentialsProvider, Credentials};
 /// the library's default. Credentials come from `-u`, or else from the URL.
 pub fn builder(args: &ClientArgs, template: &RequestTemplate) -> Result<ClientBuilder, CliError> {
     let mut builder = hcx::Client::builder();
-    if let Some(user) = args.user.as_ref().or(template.url_user.as_ref()) {
+    let mut provider = BasicCredentialsProvider::new();
+    let origin_user = args.user.as_ref().or(template.url_user.as_ref());
+    if let Some(user) = origin_user {
         // For the URL's scheme, host and port only, as curl does without
         // --location-trusted (never over plain http after a redirect from https).
         let scope = AuthScope::for_route(&Route::from_uri(&template.uri)?);
-        let provider = BasicCredentialsProvider::new()
-            .with(scope, Credentials::basic(&user.user, &user.password));
+        provider = provider.with(scope, Credentials::basic(&user.user, &user.password));
+    }
+    if let Some(user) = &args.proxy_user {
+        // For the proxy's host and port only: the one given, or the one the
+        // environment names for the URL.
+        let proxy = match &args.proxy {
+            Some(proxy) => Some(proxy.clone()),
+            None if args.proxy_from_env => {
+                hcx::EnvProxyRoutePlanner::from_env()?
+                    .plan(&template.uri)?
+                    .proxy
+            }
+            None => None,
+        };
+        let Some(proxy) = proxy else {
+            return Err(CliError::Other(
+                "--proxy-user needs a proxy: give --proxy, or --proxy-from-env with a proxy \
+                 for the URL"
+                    .into(),
+            ));
+        };
+        provider = provider.with(
+            AuthScope::for_proxy(&proxy),
+            Credentials::basic(&user.user, &user.password),
+        );
+    }
+    if origin_user.is_some() || args.proxy_user.is_some() {
         builder = builder
             .credentials_provider(provider)
-            .preemptive_auth(!args.digest);
+            .preemptive_auth(origin_user.is_some() && !args.digest);
     }
     if let Some(path) = &args.cacert {
         builder = builder.tls_identity(trusting(path)?);

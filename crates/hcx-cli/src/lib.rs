@@ -14,7 +14,9 @@
 //! and port, sent up front, not to another host a redirect leads to; without it,
 //! credentials in the URL, `http://user:password@host/`, are used the same way and never
 //! shown), `--digest` (those credentials only in answer to a challenge, Digest before
-//! Basic, never up front), `--proxy URL`, `--proxy-from-env`, `--connect-timeout DUR`, `--timeout DUR`
+//! Basic, never up front), `--proxy URL`, `--proxy-from-env`, `-U USER:PASSWORD`
+//! (credentials for the proxy, only in answer to its 407, Digest before Basic),
+//! `--connect-timeout DUR`, `--timeout DUR`
 //! (the response timeout), `--max-redirects N`, `--no-redirects`, `--user-agent TEXT` and
 //! `--retries N`. Durations are humantime: `500ms`, `30s`, `2m`. There is no flag that
 //! turns certificate verification off.

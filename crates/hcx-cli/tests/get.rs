@@ -408,3 +408,39 @@ fn digest_answers_the_challenge_without_sending_the_password() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn proxy_user_answers_the_proxys_challenge() -> TestResult {
+    let server = server()?;
+    let proxy = hcx_testserver::TestProxy::builder()
+        .require_basic_auth("alice", "s3cret")
+        .start()?;
+    let args = |extra: &[&'static str]| {
+        let mut args = vec![
+            "get".to_string(),
+            server.url("/"),
+            "--proxy".into(),
+            proxy.url(),
+            "--timeout".into(),
+            TIMEOUT.into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let run_with = |extra: &[&'static str]| {
+        let args = args(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        hcx(&args)
+    };
+    // Without credentials the 407 is the answer.
+    let run = run_with(&[])?;
+    assert_eq!(proxy.stats().auth_challenges, 1, "{run:?}");
+    assert_ne!(run.stdout, "hello, world");
+    // With -U it is answered, and the password is not shown with -v.
+    let run = run_with(&["-U", "alice:s3cret", "-v"])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "hello, world");
+    assert_eq!(proxy.stats().auth_challenges, 2);
+    assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+    Ok(())
+}

@@ -30,6 +30,8 @@ fn a_password_is_never_echoed_in_an_error() -> TestResult {
     assert_hidden(&["get", "http://bob:hunter2/x@127.0.0.1:1/"], None)?;
     // curl's slip: a space for the colon; the password is a stray argument.
     assert_hidden(&["get", url, "-u", "alice", "hunter2"], Some(2))?;
+    assert_hidden(&["get", url, "-U", "alice", "hunter2"], Some(2))?;
+    assert_hidden(&["get", url, "-U", "alice:hunter2"], None)?;
     assert_hidden(&["get", url, "http://bob:hunter2@127.0.0.1:1/"], Some(2))?;
     // curl's habit: the URL without `get`; a form field without its '='.
     assert_hidden(&["http://bob:hunter2@127.0.0.1:1/"], Some(2))?;
