@@ -266,3 +266,21 @@ fn userinfo_is_not_sent_to_a_forward_proxy() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn no_proxy_entries_may_be_apart_by_blanks() -> TestResult {
+    let planner = EnvProxyRoutePlanner::from_vars(|name| match name {
+        "http_proxy" => Some("http://proxy.corp:3128".into()),
+        "no_proxy" => Some("localhost  internal.corp,\t10.0.0.0/8".into()),
+        _ => None,
+    })?;
+    for direct in [
+        "http://localhost/",
+        "http://api.internal.corp/",
+        "http://10.1.2.3/",
+    ] {
+        assert!(planner.proxy_for(&direct.parse()?).is_none(), "{direct}");
+    }
+    assert!(planner.proxy_for(&"http://example.com/".parse()?).is_some());
+    Ok(())
+}

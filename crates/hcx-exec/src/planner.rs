@@ -263,7 +263,11 @@ enum Pattern {
 impl NoProxy {
     fn parse(list: &str) -> Result<NoProxy, Error> {
         let mut no_proxy = NoProxy::default();
-        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        // Entries apart by commas or blanks (curl takes both; a name has neither).
+        for entry in list
+            .split(|c: char| c == ',' || c.is_ascii_whitespace())
+            .filter(|e| !e.is_empty())
+        {
             if entry == "*" {
                 no_proxy.everything = true;
                 continue;
