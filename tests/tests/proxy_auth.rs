@@ -1,18 +1,20 @@
 //! A proxy's `407` to a `CONNECT`, answered from the client's credentials provider
 //! (Apache: `ConnectExec` with the client's `CredentialsProvider`): on the same
 //! connection when the proxy keeps it, on a new one when it closes, Basic kept for the
-//! next tunnel, Digest answered per challenge, and no loop on refused credentials.
+//! next tunnel, Digest answered per challenge, no loop on refused credentials, a 407
+//! and a 401 on one request both answered, the refused connection closed, and none
+//! of it when a request turns authentication off.
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use common::{SAFETY, TestResult, read_head, trusting};
 use hcx::chain::{AuthScope, BasicCredentialsProvider, Credentials};
-use hcx::{Client, ErrorKind, Proxy};
-use hcx_testserver::{Method, Reply, StatusCode, TestCa, TestProxy, TestServer};
+use hcx::{Client, ErrorKind, Proxy, RequestConfig};
+use hcx_testserver::{Method, RecordedRequest, Reply, StatusCode, TestCa, TestProxy, TestServer};
 use md5::Digest;
 
 fn tls_server(ca: &TestCa) -> std::io::Result<TestServer> {
@@ -230,5 +232,174 @@ fn a_407_through_a_forward_proxy_is_answered_by_auth_and_kept_for_the_next_reque
     assert_eq!(post()?.into_body().into_string()?, "plain");
     assert_eq!(test_proxy.stats().auth_challenges, 1);
     assert_eq!(server.stats().requests_received, 2);
+    Ok(())
+}
+
+const ALICE: &str = "Basic YWxpY2U6czNjcmV0";
+
+fn alice_server() -> std::io::Result<TestServer> {
+    TestServer::builder()
+        .default_fn(
+            |request: &RecordedRequest| match request.header("authorization") {
+                Some(given) if given == ALICE => Reply::ok().body("in"),
+                _ => Reply::new(401u16)
+                    .header("www-authenticate", r#"Basic realm="test""#)
+                    .body("who are you?"),
+            },
+        )
+        .start()
+}
+
+/// A forward proxy wanting Basic and an origin wanting Basic, neither sent up front:
+/// 407, answered; 401, answered — the origin's answer must still carry the proxy's.
+#[test]
+fn a_407_then_a_401_through_a_forward_proxy_are_both_answered() -> TestResult {
+    let origin = alice_server()?;
+    let test_proxy = TestProxy::builder()
+        .require_basic_auth("proxyuser", "pw")
+        .start()?;
+    let proxy = Proxy::from_url(&test_proxy.url())?;
+    let client = Client::builder()
+        .proxy(proxy.clone())
+        .request_config(RequestConfig::default().with_response_timeout(Some(SAFETY)))
+        .credentials_provider(
+            BasicCredentialsProvider::new()
+                .with(
+                    AuthScope::for_proxy(&proxy),
+                    Credentials::basic("proxyuser", "pw"),
+                )
+                .with(
+                    AuthScope::new("127.0.0.1", origin.port()),
+                    Credentials::basic("alice", "s3cret"),
+                ),
+        )
+        .build()?;
+    let response = client.get(origin.url("/"))?;
+    assert_eq!(
+        response.status(),
+        200,
+        "proxy challenges {}, origin requests {:?}",
+        test_proxy.stats().auth_challenges,
+        origin
+            .requests()
+            .iter()
+            .map(|r| r.header("authorization").map(str::to_owned))
+            .collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+/// Wrong proxy credentials through a forward proxy: sent once per request, as to a
+/// CONNECT, and not kept to go up front.
+#[test]
+fn wrong_forward_proxy_credentials_are_sent_once_per_request() -> TestResult {
+    let origin = TestServer::builder()
+        .default_fn(|_: &RecordedRequest| Reply::ok())
+        .start()?;
+    let test_proxy = TestProxy::builder()
+        .require_basic_auth("alice", "right")
+        .start()?;
+    let proxy = Proxy::from_url(&test_proxy.url())?;
+    let client = Client::builder()
+        .proxy(proxy.clone())
+        .request_config(RequestConfig::default().with_response_timeout(Some(SAFETY)))
+        .credentials_provider(BasicCredentialsProvider::new().with(
+            AuthScope::for_proxy(&proxy),
+            Credentials::basic("alice", "wrong"),
+        ))
+        .build()?;
+    for round in 1..=2 {
+        let response = client.get(origin.url("/"))?;
+        assert_eq!(response.status(), 407);
+        drop(response);
+        assert_eq!(
+            test_proxy.stats().auth_challenges,
+            2 * round,
+            "round {round}"
+        );
+    }
+    Ok(())
+}
+
+/// A 407 the proxy does not close (HTTP/1.0): the client asks on a new connection and
+/// closes the refused one, not holds it open while the new one is asked on.
+#[test]
+fn the_refused_connection_is_closed_before_the_next_connect() -> TestResult {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let fake = std::thread::spawn(move || -> Option<bool> {
+        let (mut first, _) = listener.accept().ok()?;
+        first.set_read_timeout(Some(SAFETY)).ok()?;
+        read_head(&mut first);
+        first
+            .write_all(
+                b"HTTP/1.0 407 Proxy Authentication Required\r\n\
+                  Proxy-Authenticate: Basic realm=\"corp\"\r\n\
+                  Content-Length: 0\r\n\r\n",
+            )
+            .ok()?;
+        let (mut second, _) = listener.accept().ok()?;
+        second.set_read_timeout(Some(SAFETY)).ok()?;
+        read_head(&mut second);
+        // The first connection: closed by now? (bounded wait, not a sleep)
+        first.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        let closed = matches!(first.read(&mut [0u8; 16]), Ok(0));
+        let _ = second.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        Some(closed)
+    });
+    let proxy = Proxy::new("127.0.0.1", port);
+    let client = Client::builder()
+        .proxy(proxy.clone())
+        .connect_timeout(SAFETY)
+        .response_timeout(Some(SAFETY))
+        .credentials_provider(BasicCredentialsProvider::new().with(
+            AuthScope::for_proxy(&proxy),
+            Credentials::basic("alice", "pw"),
+        ))
+        .build()?;
+    let error = client
+        .get("https://127.0.0.1:1/")
+        .err()
+        .ok_or("a tunnel opened")?;
+    assert_eq!(
+        error.proxy_status(),
+        Some(http::StatusCode::FORBIDDEN),
+        "{error:#}"
+    );
+    let closed = fake.join().map_err(|_| "the proxy panicked")?;
+    assert_eq!(closed, Some(true), "the refused connection was still open");
+    Ok(())
+}
+
+/// Authentication disabled for a request: a tunnel's 407 is not answered either
+/// (Apache's ConnectExec answers only when `isAuthenticationEnabled`).
+#[test]
+fn authentication_disabled_per_request_leaves_a_connect_s_407_alone() -> TestResult {
+    let test_proxy = TestProxy::builder()
+        .require_basic_auth("alice", "s3cret")
+        .start()?;
+    let proxy = Proxy::from_url(&test_proxy.url())?;
+    let client = Client::builder()
+        .proxy(proxy.clone())
+        .connect_timeout(SAFETY)
+        .response_timeout(Some(SAFETY))
+        .credentials_provider(BasicCredentialsProvider::new().with(
+            AuthScope::for_proxy(&proxy),
+            Credentials::basic("alice", "s3cret"),
+        ))
+        .build()?;
+    let mut request = http::Request::get("https://127.0.0.1:1/").body(hcx::Body::empty())?;
+    let config = client.request_config().clone().with_authentication(false);
+    request.extensions_mut().insert(config);
+    let result = client.execute(request);
+    let proxy_auths = test_proxy.stats().auth_challenges;
+    match result {
+        Err(e) => assert_eq!(
+            e.proxy_status(),
+            Some(http::StatusCode::PROXY_AUTHENTICATION_REQUIRED),
+            "{e:#} (challenges {proxy_auths})"
+        ),
+        Ok(r) => panic!("{}", r.status()),
+    }
     Ok(())
 }

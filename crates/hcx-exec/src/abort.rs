@@ -316,6 +316,16 @@ impl AbortHandle {
         drop(losers);
     }
 
+    /// Closes the second descriptors of the connect attempts so far (a connection the
+    /// proxy refused with a 407 before the connect starts again).
+    pub(crate) fn forget_connecting(&self) {
+        let gone: Vec<TcpStream> = match &mut *self.shared.target() {
+            Target::Connecting(sockets) => std::mem::take(sockets),
+            _ => Vec::new(),
+        };
+        drop(gone);
+    }
+
     /// Takes back what [`watch`](Self::watch) registered; `true` if the request was
     /// aborted (then the connection, whose socket may be shut down, must not be
     /// pooled).

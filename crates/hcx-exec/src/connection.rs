@@ -145,7 +145,12 @@ impl Connection {
             answers: 0,
         };
         let (stream, entry, timings) = loop {
-            let stream = crate::connect::connect_tcp(host, port, resolver, timeout, socket, watch)
+            // A second connect (after a 407) has what is left of the timeout.
+            let left = match (&asking.carried, deadline) {
+                (Some(_), Some(deadline)) => deadline.saturating_duration_since(Instant::now()),
+                _ => timeout,
+            };
+            let stream = crate::connect::connect_tcp(host, port, resolver, left, socket, watch)
                 .map_err(|e| match live {
                     // What the shut-down socket made of the connect is not the cause.
                     Some(live) if live.is_closed() => shut_down_while_connecting(route),
@@ -176,7 +181,13 @@ impl Connection {
                     break (stream, entry, timings);
                 }
                 // The refused connection goes (its entry with it); a new one asks.
-                Opened::Reconnect(answer) => asking.carried = Some(answer),
+                Opened::Reconnect(answer) => {
+                    // The abort handle's second descriptor on it closes too.
+                    if let Some(watch) = watch {
+                        watch.forget_connecting();
+                    }
+                    asking.carried = Some(answer);
+                }
             }
         };
         #[cfg(feature = "rustls")]

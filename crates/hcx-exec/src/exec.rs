@@ -180,6 +180,7 @@ impl MainExec {
             }
         }
         let idle_check = self.admit_idle(route, &parts.method, &mut runtime, config)?;
+        runtime.set_proxy_auth(config.authentication_enabled);
         runtime.connect_if_needed(config.connect_timeout)?;
         let info = runtime.connection_info().map(|mut info| {
             info.idle_limit_closed = idle_check.closed;

@@ -652,6 +652,7 @@ impl PoolingConnectionManager {
         id: u64,
         timeout: Duration,
         abort: Option<&AbortHandle>,
+        proxy_auth: bool,
     ) -> Result<Connection, Error> {
         let inner = &*self.inner;
         inner.events.connect_start(route);
@@ -664,7 +665,7 @@ impl PoolingConnectionManager {
             &inner.socket,
             abort,
             Some(&inner.live),
-            inner.proxy_auth.as_deref(),
+            inner.proxy_auth.as_deref().filter(|_| proxy_auth),
         );
         match &result {
             Ok(conn) => {
@@ -797,23 +798,30 @@ impl Endpoint {
     /// Opens a connection if the slot holds none, within `connect_timeout` (`None`:
     /// the manager's [`connect_timeout`](PoolingConnectionManagerBuilder::connect_timeout)).
     pub fn connect_if_needed(&mut self, connect_timeout: Option<Duration>) -> Result<(), Error> {
-        self.connect_abortable(connect_timeout, None)
+        self.connect_abortable(connect_timeout, None, true)
     }
 
-    /// [`connect_if_needed`](Self::connect_if_needed), ended by `abort`.
+    /// [`connect_if_needed`](Self::connect_if_needed), ended by `abort`; with
+    /// `proxy_auth`, a proxy's `407` to a `CONNECT` is answered by the manager's
+    /// authenticator.
     pub(crate) fn connect_abortable(
         &mut self,
         connect_timeout: Option<Duration>,
         abort: Option<&AbortHandle>,
+        proxy_auth: bool,
     ) -> Result<(), Error> {
         if self.lease.connection().is_some() {
             return Ok(());
         }
         let connect_timeout = connect_timeout.unwrap_or(self.manager.inner.connect_timeout);
         let route = self.lease.route().clone();
-        let conn = self
-            .manager
-            .open(&route, self.info.connection_id, connect_timeout, abort)?;
+        let conn = self.manager.open(
+            &route,
+            self.info.connection_id,
+            connect_timeout,
+            abort,
+            proxy_auth,
+        )?;
         // The slot was empty: nothing is replaced.
         let _ = self.lease.assign(conn);
         Ok(())

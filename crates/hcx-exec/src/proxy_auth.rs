@@ -14,9 +14,9 @@ use crate::route::Proxy;
 /// `407` is the [`ProxyTunnel`](crate::ErrorKind::ProxyTunnel) error it was.
 ///
 /// Set on the manager ([`PoolingConnectionManagerBuilder::proxy_authenticator`]); the
-/// `hcx` facade sets one from its credentials provider. Credentials the proxy carries
-/// itself ([`Proxy::with_basic_auth`]) go with the first `CONNECT` and win over
-/// [`up_front`](Self::up_front).
+/// `hcx` facade sets one from its credentials provider. What
+/// [`up_front`](Self::up_front) gives goes with the first `CONNECT`, else the
+/// credentials the proxy carries itself ([`Proxy::with_basic_auth`]).
 ///
 /// [`PoolingConnectionManagerBuilder::proxy_authenticator`]:
 ///     crate::PoolingConnectionManagerBuilder::proxy_authenticator

@@ -30,6 +30,9 @@ pub struct ExecRuntime {
     user_token: Option<UserToken>,
     /// The request's abort handle, if it has one.
     abort: Option<AbortHandle>,
+    /// Whether a proxy's `407` to a `CONNECT` may be answered (the request's
+    /// `authentication_enabled`).
+    proxy_auth: bool,
 }
 
 impl ExecRuntime {
@@ -41,7 +44,15 @@ impl ExecRuntime {
             decision: None,
             user_token: None,
             abort: None,
+            proxy_auth: true,
         }
+    }
+
+    /// Whether a connect may answer a proxy's `407` to its `CONNECT` with the
+    /// manager's authenticator: the request's `authentication_enabled` (Apache's
+    /// `ConnectExec` asks the same). On by default.
+    pub(crate) fn set_proxy_auth(&mut self, enabled: bool) {
+        self.proxy_auth = enabled;
     }
 
     /// Lets `abort` end this runtime's work: a lease waiting in the pool is
@@ -186,9 +197,12 @@ impl ExecRuntime {
     /// Opens the connection if the endpoint has none, within `connect_timeout` (`None`:
     /// the manager's).
     pub fn connect_if_needed(&mut self, connect_timeout: Option<Duration>) -> Result<(), Error> {
+        let proxy_auth = self.proxy_auth;
         let result = match (&mut self.endpoint, &self.abort) {
-            (Some(endpoint), None) => endpoint.connect_if_needed(connect_timeout),
-            (Some(endpoint), Some(abort)) => connect_watched(endpoint, abort, connect_timeout),
+            (Some(endpoint), None) => endpoint.connect_abortable(connect_timeout, None, proxy_auth),
+            (Some(endpoint), Some(abort)) => {
+                connect_watched(endpoint, abort, connect_timeout, proxy_auth)
+            }
             (None, _) => Err(Error::new(
                 ErrorKind::InvalidRequest,
                 "no endpoint acquired",
@@ -328,13 +342,14 @@ fn connect_watched(
     endpoint: &mut Endpoint,
     abort: &AbortHandle,
     connect_timeout: Option<Duration>,
+    proxy_auth: bool,
 ) -> Result<(), Error> {
     let reused = endpoint.is_connected();
     if !reused {
         abort.check("before it connected")?;
         // An abort during the connect shows as whatever the shut-down socket made of
         // it (a refusal, a reset): `connect_if_needed` says it as the abort it is.
-        endpoint.connect_abortable(connect_timeout, Some(abort))?;
+        endpoint.connect_abortable(connect_timeout, Some(abort), proxy_auth)?;
     }
     let socket = endpoint.connection().and_then(Connection::abort_socket);
     abort.watch(

@@ -78,12 +78,16 @@ pub(crate) fn open(
             Error::new(ErrorKind::Connect, failed(what)).with_source(e)
         }
     };
-    let mut credentials = match asking.carried.take() {
+    // An answer carried from a refused connection, else what the authenticator sends
+    // up front (an answer the proxy took before: the proxy's own credentials, if any,
+    // were refused then), else the proxy's own.
+    let mut credentials = match asking
+        .carried
+        .take()
+        .or_else(|| asking.auth.and_then(|auth| auth.up_front(proxy)))
+    {
         Some(answer) => Some(answer),
-        None => match proxy.authorization()? {
-            Some(own) => Some(own),
-            None => asking.auth.and_then(|auth| auth.up_front(proxy)),
-        },
+        None => proxy.authorization()?,
     };
     let mut buf = BytesMut::with_capacity(1024);
     let mut chunk = [0u8; 4096];

@@ -276,8 +276,9 @@ impl ExecHandler for AuthExec {
                 // Dropping the 401 drains its body, so the answer can reuse the
                 // connection.
                 drop(response);
-                replay = body.try_clone().map(|copy| (head.clone(), copy));
+                // Kept in the copy too: a 407 next is answered with it still there.
                 head.headers.try_insert(AUTHORIZATION, answer.value)?;
+                replay = body.try_clone().map(|copy| (head.clone(), copy));
                 sent = Some(answer.scheme);
                 from_session = false;
                 answered_digest = answer.digest;
@@ -298,8 +299,10 @@ impl ExecHandler for AuthExec {
                     break;
                 };
                 drop(response);
-                replay = body.try_clone().map(|copy| (head.clone(), copy));
+                // Kept in the copy too: a 401 next is answered with it still there,
+                // and a 407 next knows what it refused.
                 head.headers.try_insert(PROXY_AUTHORIZATION, value)?;
+                replay = body.try_clone().map(|copy| (head.clone(), copy));
                 proxy_answers += 1;
             } else {
                 break;
