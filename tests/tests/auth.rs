@@ -915,3 +915,56 @@ fn an_answer_after_a_refused_session_counts_the_nonce_on() -> TestResult {
     );
     Ok(())
 }
+
+/// Whether `request` carries a correct MD5 `qop=auth` answer for alice/s3cret to
+/// nonce `n0nce` in a realm whose bytes, as the challenge sent them, are `realm`
+/// (hashed as they came: the challenge says charset=ISO-8859-1).
+fn latin_1_realm_answer_ok(request: &RecordedRequest, realm: &[u8]) -> bool {
+    let Some(value) = request.headers.get("authorization") else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+    let Some(params) = digest_params(&text) else {
+        return false;
+    };
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let (Some(uri), Some(nc), Some(cnonce), Some(response)) =
+        (get("uri"), get("nc"), get("cnonce"), get("response"))
+    else {
+        return false;
+    };
+    let ha1 = md5_hex([b"alice:".as_slice(), realm, b":s3cret"].concat());
+    let ha2 = md5_hex(format!("{}:{uri}", request.method));
+    response == md5_hex(format!("{ha1}:n0nce:{nc}:{cnonce}:auth:{ha2}"))
+}
+
+#[test]
+fn a_latin_1_realm_is_hashed_as_the_bytes_the_challenge_sent() -> TestResult {
+    // `charset=ISO-8859-1` and a realm with `ü` in it, sent as ISO-8859-1 (0xFC), as
+    // such a server does; Apache decodes the field as ISO-8859-1 and hashes 0xFC.
+    let realm: &'static [u8] = b"B\xfccher";
+    let challenge: &'static [u8] =
+        b"Digest realm=\"B\xfccher\", qop=\"auth\", nonce=\"n0nce\", charset=ISO-8859-1";
+    let server = TestServer::builder()
+        .default_fn(move |request: &RecordedRequest| {
+            if latin_1_realm_answer_ok(request, realm) {
+                Reply::ok().body("in")
+            } else {
+                Reply::new(401u16).header("www-authenticate", challenge)
+            }
+        })
+        .start()?;
+    let client = client_with(
+        for_server(&server, Credentials::basic("alice", "s3cret")),
+        false,
+    )?;
+    let response = client.get(server.url("/"))?;
+    let answered = server.requests().len();
+    assert_eq!((response.status().as_u16(), answered), (200, 2));
+    Ok(())
+}

@@ -92,7 +92,8 @@ pub struct LoadArgs {
 
     /// Send for this long (500ms, 30s, 2m) instead of a number of requests; with -n
     /// too, whichever ends first. Without --timeout, a response may take as long as
-    /// the duration, so a server that stalls cannot keep the run going.
+    /// the duration (at most the 3m socket timeout), so a server that stalls cannot
+    /// keep the run going.
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
 

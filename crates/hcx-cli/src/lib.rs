@@ -39,7 +39,8 @@
 //! # `hcx load`
 //!
 //! Sends `-n` requests (default 100), or sends for `--duration` (without `--timeout`,
-//! each response may take that long, so a stalled server cannot keep the run going),
+//! each response may take that long, at most the 3-minute socket timeout, so a stalled
+//! server cannot keep the run going),
 //! optionally at most `--rate` per second in all, from `-c` threads (default 1)
 //! sharing one client, then
 //! prints a summary with a one-line explanation of each figure. The pool flags default

@@ -127,20 +127,30 @@ impl Outcome {
     }
 }
 
+/// The client of `hcx load`.
+fn load_client(
+    args: &LoadArgs,
+    template: &RequestTemplate,
+    counters: &Arc<Counters>,
+) -> Result<Client, CliError> {
+    let mut builder = client::builder(&args.client, template)?;
+    if let (Some(duration), None) = (args.duration, args.client.timeout) {
+        // The duration stops starting requests; a stalled one must end too (wrk's
+        // --timeout and ab's -s do the same by default), and no later than the
+        // socket timeout (3 min) would end it without --duration.
+        builder = builder.response_timeout(Some(duration.min(Duration::from_secs(180))));
+    }
+    Ok(client::with_pool(builder, &args.pool)
+        .event_listener(Arc::clone(counters))
+        .build()?)
+}
+
 /// `hcx load`: runs the plan the flags describe, prints the summary (text, or JSON
 /// with `--json`). Fails (exit 1) when no request at all was answered.
 pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     let template = RequestTemplate::new(&args.url, &args.request)?;
     let counters = Arc::new(Counters::default());
-    let mut builder = client::builder(&args.client, &template)?;
-    if let (Some(duration), None) = (args.duration, args.client.timeout) {
-        // The duration stops starting requests; a stalled one must end too (wrk's
-        // --timeout and ab's -s do the same by default).
-        builder = builder.response_timeout(Some(duration));
-    }
-    let client = client::with_pool(builder, &args.pool)
-        .event_listener(Arc::clone(&counters))
-        .build()?;
+    let client = load_client(args, &template, &counters)?;
     let plan = Plan {
         template,
         concurrency: usize::try_from(args.concurrency).unwrap_or(1).max(1),
@@ -359,5 +369,34 @@ fn progress_bar(plan: &Plan) -> ProgressBar {
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         }
+    }
+}
+
+#[cfg(test)]
+mod review_duration_timeout {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn a_long_duration_does_not_lengthen_the_default_socket_timeout() -> Result<(), String> {
+        let url = "http://127.0.0.1:1/";
+        for (duration, expected) in [("10s", 10), ("10m", 180)] {
+            let cli = Cli::try_parse_from(["hcx", "load", url, "--duration", duration])
+                .map_err(|e| e.to_string())?;
+            let Command::Load(args) = cli.command else {
+                return Err("not load".into());
+            };
+            let template =
+                RequestTemplate::new(&args.url, &args.request).map_err(|e| e.to_string())?;
+            let client =
+                load_client(&args, &template, &Arc::default()).map_err(|e| e.to_string())?;
+            assert_eq!(
+                client.request_config().response_timeout,
+                Some(Duration::from_secs(expected)),
+                "--duration {duration}"
+            );
+        }
+        Ok(())
     }
 }

@@ -444,3 +444,58 @@ fn proxy_user_answers_the_proxys_challenge() -> TestResult {
     assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
     Ok(())
 }
+
+// Review of a633e2e: -u and -U together never cross.
+#[test]
+fn origin_and_proxy_credentials_never_cross() -> TestResult {
+    // origin:o-pass and proxy:p-pass, base64 by Python, not by the code under test.
+    const ORIGIN: &str = "Basic b3JpZ2luOm8tcGFzcw==";
+    const PROXY: &str = "Basic cHJveHk6cC1wYXNz";
+    let server = TestServer::builder()
+        .default_fn(|request: &hcx_testserver::RecordedRequest| {
+            if request.header("authorization") == Some(ORIGIN) {
+                Reply::ok().body("in")
+            } else {
+                Reply::new(401u16).header("www-authenticate", r#"Basic realm="o""#)
+            }
+        })
+        .start()?;
+    let proxy = hcx_testserver::TestProxy::builder()
+        .require_basic_auth("proxy", "p-pass")
+        .start()?;
+    for digest in [false, true] {
+        let (url, proxy_url) = (server.url("/"), proxy.url());
+        let mut args = vec!["get", &url, "--proxy", &proxy_url, "--timeout", TIMEOUT];
+        args.extend(["-u", "origin:o-pass", "-U", "proxy:p-pass", "-v"]);
+        if digest {
+            args.push("--digest");
+        }
+        let run = hcx(&args)?;
+        assert_eq!((run.code, run.stdout.as_str()), (Some(0), "in"), "{run:?}");
+        for secret in ["o-pass", "p-pass", "b3JpZ2luOm8tcGFzcw", "cHJveHk6cC1wYXNz"] {
+            assert!(!run.stderr.contains(secret), "{}", run.stderr);
+        }
+    }
+    for request in proxy.requests() {
+        let auth = request
+            .headers
+            .get("authorization")
+            .map(|v| v.as_bytes().to_vec());
+        let proxy_auth = request
+            .headers
+            .get("proxy-authorization")
+            .map(|v| v.as_bytes().to_vec());
+        assert!(auth.is_none_or(|a| a == ORIGIN.as_bytes()), "{request:?}");
+        assert!(
+            proxy_auth.is_none_or(|a| a == PROXY.as_bytes()),
+            "{request:?}"
+        );
+    }
+    for request in server.requests() {
+        assert!(
+            request.header("authorization").is_none_or(|a| a == ORIGIN),
+            "{request:?}"
+        );
+    }
+    Ok(())
+}

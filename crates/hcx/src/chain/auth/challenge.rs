@@ -120,7 +120,11 @@ impl Parser<'_> {
                 self.skip_past_comma();
                 return;
             };
-            let value = String::from_utf8_lossy(&value).into_owned();
+            // UTF-8 if it is; else ISO-8859-1, byte for byte (RFC 9110 §5.5's obs-text;
+            // what a `charset=ISO-8859-1` Digest challenge sends), so that the bytes
+            // the server hashes can be hashed again.
+            let value = String::from_utf8(value)
+                .unwrap_or_else(|e| e.into_bytes().into_iter().map(char::from).collect());
             if is_realm && challenge.realm.is_none() {
                 challenge.realm = Some(value.clone());
             }

@@ -23,7 +23,8 @@
 //! - Otherwise, a `401` is answered once, choosing among its `WWW-Authenticate`
 //!   challenges by strength: `Bearer` (with [`Credentials::Bearer`] only), then
 //!   `Digest` (RFC 7616: `MD5`, `SHA-256`, `SHA-512-256`, each also `-sess`;
-//!   `qop=auth`, `auth-int` (the body hashed, when it can be read again) or none),
+//!   `qop=auth`, `auth-int` (the body hashed, when it can be read again: the body
+//!   as it leaves AUTH, before PROTOCOL's request interceptors) or none),
 //!   then `Basic`; [`Credentials::Basic`] answers both of the last two: the `401` is
 //!   dropped (its body drains, so the connection is reused) and the request is sent again with
 //!   the credentials for (target, realm). What comes back is returned, a second
