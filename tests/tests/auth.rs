@@ -477,7 +477,8 @@ fn digest_answer_hashing(
     nonce: &str,
     qop: &str,
 ) -> bool {
-    let Some(params) = request.header("authorization").and_then(digest_params) else {
+    let a1 = [format!("{user}:vault:").as_bytes(), password].concat();
+    let Some(params) = checked_answer(request, &a1, nonce, qop) else {
         return false;
     };
     let get = |name: &str| {
@@ -486,12 +487,33 @@ fn digest_answer_hashing(
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     };
-    let (Some(uri), Some(nc), Some(cnonce), Some(response)) =
-        (get("uri"), get("nc"), get("cnonce"), get("response"))
-    else {
-        return false;
+    get("username") == Some(user)
+        && get("realm") == Some("vault")
+        && get("nonce") == Some(nonce)
+        && get("qop") == Some(qop)
+        && get("opaque") == Some("0paque")
+        && get("uri") == Some(request.target.as_str())
+}
+
+/// The parameters of `request`'s Digest answer when its `response` is the one for
+/// the A1 bytes `a1` (`user:realm:password` in the charset the test means), `nonce`
+/// and `qop` (`auth`, or `auth-int`: the body the server got hashed too,
+/// `H(method ":" uri ":" H(body))`, RFC 7616 §3.4.3); `None` otherwise.
+fn checked_answer(
+    request: &RecordedRequest,
+    a1: &[u8],
+    nonce: &str,
+    qop: &str,
+) -> Option<Vec<(String, String)>> {
+    let value = request.headers.get("authorization")?;
+    let params = digest_params(&String::from_utf8_lossy(value.as_bytes()))?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     };
-    let ha1 = md5_hex([format!("{user}:vault:").as_bytes(), password].concat());
+    let (uri, nc, cnonce, response) = (get("uri")?, get("nc")?, get("cnonce")?, get("response")?);
     let ha2 = if qop == "auth-int" {
         md5_hex(format!(
             "{}:{uri}:{}",
@@ -501,14 +523,9 @@ fn digest_answer_hashing(
     } else {
         md5_hex(format!("{}:{uri}", request.method))
     };
-    let expected = md5_hex(format!("{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}"));
-    get("username") == Some(user)
-        && get("realm") == Some("vault")
-        && get("nonce") == Some(nonce)
-        && get("qop") == Some(qop)
-        && get("opaque") == Some("0paque")
-        && uri == request.target
-        && response == expected
+    let expected = md5_hex(format!("{}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}", md5_hex(a1)));
+    let right = response == expected;
+    right.then_some(params)
 }
 
 const DIGEST_CHALLENGE: &str =
@@ -920,27 +937,8 @@ fn an_answer_after_a_refused_session_counts_the_nonce_on() -> TestResult {
 /// nonce `n0nce` in a realm whose bytes, as the challenge sent them, are `realm`
 /// (hashed as they came: the challenge says charset=ISO-8859-1).
 fn latin_1_realm_answer_ok(request: &RecordedRequest, realm: &[u8]) -> bool {
-    let Some(value) = request.headers.get("authorization") else {
-        return false;
-    };
-    let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
-    let Some(params) = digest_params(&text) else {
-        return false;
-    };
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let (Some(uri), Some(nc), Some(cnonce), Some(response)) =
-        (get("uri"), get("nc"), get("cnonce"), get("response"))
-    else {
-        return false;
-    };
-    let ha1 = md5_hex([b"alice:".as_slice(), realm, b":s3cret"].concat());
-    let ha2 = md5_hex(format!("{}:{uri}", request.method));
-    response == md5_hex(format!("{ha1}:n0nce:{nc}:{cnonce}:auth:{ha2}"))
+    let a1 = [b"alice:".as_slice(), realm, b":s3cret"].concat();
+    checked_answer(request, &a1, "n0nce", "auth").is_some()
 }
 
 #[test]
