@@ -224,8 +224,9 @@ pub struct ClientArgs {
     #[arg(long)]
     pub proxy_from_env: bool,
 
-    /// Credentials for the proxy, sent only in answer to its challenge (407), with
-    /// the strongest scheme it offers (Digest before Basic): curl's --proxy-user with
+    /// Credentials for the proxy, first sent in answer to its challenge (407), with
+    /// the strongest scheme it offers (Digest before Basic; a Basic answer then goes
+    /// up front on later requests through it): curl's --proxy-user with
     /// --proxy-anyauth. Credentials in the --proxy URL go up front as Basic instead.
     #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD", value_parser = parse_user)]
     pub proxy_user: Option<UserPassword>,

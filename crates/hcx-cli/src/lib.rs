@@ -15,7 +15,8 @@
 //! credentials in the URL, `http://user:password@host/`, are used the same way and never
 //! shown), `--digest` (those credentials only in answer to a challenge, Digest before
 //! Basic, never up front), `--proxy URL`, `--proxy-from-env`, `-U USER:PASSWORD`
-//! (credentials for the proxy, only in answer to its 407, Digest before Basic),
+//! (credentials for the proxy, first in answer to its 407, Digest before Basic; a
+//! Basic answer then up front),
 //! `--connect-timeout DUR`, `--timeout DUR`
 //! (the response timeout), `--max-redirects N`, `--no-redirects`, `--user-agent TEXT` and
 //! `--retries N`. Durations are humantime: `500ms`, `30s`, `2m`. There is no flag that

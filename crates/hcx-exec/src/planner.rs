@@ -114,10 +114,11 @@ impl fmt::Debug for DefaultRoutePlanner {
 /// whose variable names are case-insensitive, [`from_env`](Self::from_env) then
 /// ignores `http_proxy` too (it is the same variable).
 ///
-/// `no_proxy` is a comma-separated list: `*` (everything direct); a host name, which
-/// matches itself and its subdomains (`example.com` and `.example.com` both match
-/// `api.example.com`); an IP address; a CIDR block (`10.0.0.0/8`, `fd00::/8`); any of
-/// them with `:port` to match that port only. Case-insensitive.
+/// `no_proxy` is a list, apart by commas or blanks: `*` (everything direct); a host
+/// name, which matches itself and its subdomains (`example.com` and `.example.com`
+/// both match `api.example.com`; a trailing dot on either side is ignored); an IP
+/// address; a CIDR block (`10.0.0.0/8`, `fd00::/8`); any of them with `:port` to
+/// match that port only. Case-insensitive.
 ///
 /// Read once, when built ([`from_env`](Self::from_env)), or from any source of
 /// variables ([`from_vars`](Self::from_vars), for tests and configuration files).

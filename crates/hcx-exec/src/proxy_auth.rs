@@ -48,7 +48,8 @@ pub struct ProxyChallenge<'a> {
     pub target: &'a str,
     /// The `407`'s header fields (`Proxy-Authenticate` among them).
     pub headers: &'a HeaderMap,
-    /// The `Proxy-Authorization` the `407` refused, if the `CONNECT` carried one.
+    /// The `Proxy-Authorization` the `407` refused, if the refused request (a
+    /// `CONNECT`, or a request through a forward proxy) carried one.
     pub sent: Option<&'a HeaderValue>,
 }
 

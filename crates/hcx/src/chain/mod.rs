@@ -8,7 +8,7 @@
 //! | [`REDIRECT`](ChainElement::Redirect) | follows 3xx responses | `RedirectExec` |
 //! | [`COMPRESS`](ChainElement::Compress) | asks for and decodes compressed bodies | `ContentCompressionExec` |
 //! | [`RETRY`](ChainElement::Retry) | replays what is safe to replay | `HttpRequestRetryExec` |
-//! | [`AUTH`](ChainElement::Auth) | answers `401` challenges, sends preemptive credentials | part of `ProtocolExec` |
+//! | [`AUTH`](ChainElement::Auth) | answers `401` challenges and a forward proxy's `407`, sends preemptive credentials | part of `ProtocolExec` |
 //! | [`PROTOCOL`](ChainElement::Protocol) | default headers, `User-Agent`, interceptors | `ProtocolExec` |
 //! | [`MAIN_TRANSPORT`](ChainElement::MainTransport) | leases, connects, runs the exchange | `ConnectExec` + `MainClientExec` |
 //!
@@ -310,8 +310,9 @@ impl<'a> Scope<'a> {
     /// port). From then on the credentials (`Authorization`, `Proxy-Authorization`,
     /// `Cookie`) and a `Host` of the caller's stay off every hop: REDIRECT removed
     /// them from the request, and [`PROTOCOL`](ChainElement::Protocol) does not add
-    /// the client's default headers of those names. A handler of your own that adds
-    /// credentials should ask this too.
+    /// the client's default `Authorization` or `Cookie` (a default
+    /// `Proxy-Authorization` is added: it only ever goes to a forward proxy). A handler
+    /// of your own that adds credentials should ask this too.
     pub fn left_origin(&self) -> bool {
         self.left_origin
     }

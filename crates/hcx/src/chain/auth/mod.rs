@@ -11,9 +11,11 @@
 //!
 //! For each hop (REDIRECT, outside this element, sets [`Scope::route`]) it asks the
 //! provider for the credentials of that hop's scheme, host and port, so credentials
-//! chosen for one origin are never sent to another. A request that already carries an
-//! `Authorization` header, or whose [`RequestConfig`](crate::RequestConfig) has
-//! `authentication_enabled` off, passes untouched.
+//! chosen for one origin are never sent to another. A request whose
+//! [`RequestConfig`](crate::RequestConfig) has `authentication_enabled` off passes
+//! untouched; one that already carries an `Authorization` header has no origin
+//! challenge answered, but a forward proxy's `407` still is (and a kept proxy answer
+//! goes up front).
 //!
 //! - Preemptive ([`preemptive_auth`](crate::ClientBuilder::preemptive_auth), off by
 //!   default as in Apache): credentials for the target (realm unknown: asked with

@@ -23,7 +23,8 @@
 //!   old host). Once removed they stay removed for the rest of the execution: PROTOCOL
 //!   does not put back the client's [default headers](crate::ClientBuilder::default_header)
 //!   of those names on any later hop ([`Scope::left_origin`]), even one that returns
-//!   to the first origin.
+//!   to the first origin, but a default `Proxy-Authorization` (it only ever goes to a
+//!   forward proxy).
 //! - **Limits**: at most [`RequestConfig::max_redirects`] hops (default 50), one more
 //!   is an error; a location already followed in this execution is an error
 //!   ("circular redirect") unless [`RequestConfig::circular_redirects_allowed`]

@@ -51,7 +51,8 @@ const BODY_HEADERS: [HeaderName; 7] = [
 
 /// Headers not carried to another origin: credentials, and a `Host` naming the old one.
 /// PROTOCOL does not add the client's default headers of these names either once an
-/// execution has left its origin ([`Scope::left_origin`](crate::chain::Scope::left_origin)).
+/// execution has left its origin ([`Scope::left_origin`](crate::chain::Scope::left_origin)),
+/// `Proxy-Authorization` excepted (it only ever goes to a forward proxy).
 pub(crate) const ORIGIN_HEADERS: [HeaderName; 4] = [
     header::AUTHORIZATION,
     header::PROXY_AUTHORIZATION,
