@@ -97,7 +97,9 @@ pub struct LoadArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
 
-    /// At most R requests per second, over all threads together.
+    /// At most R requests per second, over all threads together, on a schedule: a
+    /// request that falls behind it (a server slower than the rate) goes as soon as a
+    /// thread is free, and none starts after --duration has ended.
     #[arg(long, value_name = "R", value_parser = parse_rate)]
     pub rate: Option<f64>,
 

@@ -42,7 +42,9 @@
 //! Sends `-n` requests (default 100), or sends for `--duration` (without `--timeout`,
 //! each response may take that long, at most the 3-minute socket timeout, so a stalled
 //! server cannot keep the run going),
-//! optionally at most `--rate` per second in all, from `-c` threads (default 1)
+//! optionally at most `--rate` per second in all (on a schedule; with `--duration`,
+//! none starts after it has ended, however far behind a slow server left it), from
+//! `-c` threads (default 1)
 //! sharing one client, then
 //! prints a summary with a one-line explanation of each figure. The pool flags default
 //! to the library's (5 per route, 25 in all, 30 s keep-alive, probe on every reuse,

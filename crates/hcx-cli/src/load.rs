@@ -189,7 +189,7 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     written
         .and_then(|()| out.flush())
         .map_err(|e| CliError::io("writing the summary to stdout", e))?;
-    if outcome.responses == 0 && outcome.requests() > 0 {
+    if outcome.responses == 0 {
         let first = outcome
             .errors
             .iter()
@@ -272,7 +272,8 @@ struct Schedule<'a> {
 
 impl Schedule<'_> {
     /// Waits for the next request's turn; `false` when the run is over. With a rate,
-    /// the requests due before the end of the duration are exactly the ones sent.
+    /// the requests due before the end of the duration are the ones sent, but for
+    /// those the threads fall behind on past its end (a server slower than the rate).
     fn take(&self) -> bool {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         if number >= STOPPED || self.limit.is_some_and(|limit| number >= limit) {
@@ -290,9 +291,12 @@ impl Schedule<'_> {
             let now = Instant::now();
             if due > now {
                 thread::sleep(due - now);
+                // Scheduled within the duration: sent, however late the thread woke.
+                return true;
             }
-            // Scheduled within the duration: sent, however late the thread woke.
-            return true;
+            // Behind schedule (the server is slower than the rate): a request due
+            // within the duration that would only start after it is not sent, or the
+            // backlog would stretch the run far past --duration.
         }
         self.deadline.is_none_or(|end| Instant::now() < end)
     }
