@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use common::{SAFETY, TestResult, read_head, trusting};
+use common::{SAFETY, TestResult, read_head, relay, trusting};
 use hcx::chain::{AuthScope, BasicCredentialsProvider, Credentials};
 use hcx::{Client, ErrorKind, Proxy, RequestConfig};
 use hcx_testserver::{Method, RecordedRequest, Reply, StatusCode, TestCa, TestProxy, TestServer};
@@ -136,19 +136,7 @@ fn closing_proxy(
             return heads;
         };
         let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
-        let _ = upstream.set_read_timeout(Some(SAFETY));
-        let (Ok(mut from_client), Ok(mut to_upstream)) = (client.try_clone(), upstream.try_clone())
-        else {
-            return heads;
-        };
-        let up = std::thread::spawn(move || {
-            let _ = std::io::copy(&mut from_client, &mut to_upstream);
-            let _ = to_upstream.shutdown(std::net::Shutdown::Write);
-        });
-        let (mut from_upstream, mut to_client) = (upstream, client);
-        let _ = std::io::copy(&mut from_upstream, &mut to_client);
-        let _ = to_client.shutdown(std::net::Shutdown::Write);
-        let _ = up.join();
+        relay(client, upstream);
         heads
     });
     Ok((port, handle))

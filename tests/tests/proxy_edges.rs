@@ -7,7 +7,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use common::{SAFETY, TestResult, read_head, trusting};
+use common::{SAFETY, TestResult, read_head, relay, trusting};
 use hcx::{Client, EnvProxyRoutePlanner, ErrorKind, Proxy, RoutePlanner};
 use hcx_testserver::{Method, Reply, StatusCode, TestCa, TestProxy, TestServer};
 
@@ -28,16 +28,7 @@ fn fake_connect_proxy(
         let _ = client.write_all(answer);
         if let Some(target) = target {
             if let Ok(upstream) = TcpStream::connect(target) {
-                let _ = upstream.set_read_timeout(Some(SAFETY));
-                let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-                let t = std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut c2, &mut u2);
-                    let _ = u2.shutdown(std::net::Shutdown::Write);
-                });
-                let (mut u, mut c) = (upstream, client);
-                let _ = std::io::copy(&mut u, &mut c);
-                let _ = c.shutdown(std::net::Shutdown::Write);
-                let _ = t.join();
+                relay(client, upstream);
             }
         } else {
             let mut rest = [0u8; 64];

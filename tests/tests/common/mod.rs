@@ -311,3 +311,21 @@ pub fn read_tls_request(
         }
     }
 }
+
+/// Relays bytes both ways between `client` and `upstream` until either side closes
+/// (then the other's write side is shut down): a CONNECT tunnel of a fake proxy.
+pub fn relay(client: std::net::TcpStream, upstream: std::net::TcpStream) {
+    let _ = upstream.set_read_timeout(Some(SAFETY));
+    let (Ok(mut from_client), Ok(mut to_upstream)) = (client.try_clone(), upstream.try_clone())
+    else {
+        return;
+    };
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from_client, &mut to_upstream);
+        let _ = to_upstream.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut from_upstream, mut to_client) = (upstream, client);
+    let _ = std::io::copy(&mut from_upstream, &mut to_client);
+    let _ = to_client.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
+}
