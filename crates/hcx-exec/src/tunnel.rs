@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use hcx_h1::{Call, Limits, RecvStep, RequestFraming, Sending, TargetForm};
-use http::header::{CONNECTION, HOST, PROXY_AUTHORIZATION};
-use http::{HeaderValue, Method, Request, StatusCode, Uri, Version};
+use hcx_h1::{BodyDecoder, Call, Limits, RecvStep, RequestFraming, Sending, TargetForm};
+use hcx_reuse::{ConnectionReuseStrategy, DefaultReuseStrategy, Exchange};
+use http::header::{HOST, PROXY_AUTHORIZATION};
+use http::{HeaderValue, Method, Request, StatusCode, Uri};
 
 use crate::error::{Error, ErrorKind, is_timeout};
 use crate::proxy_auth::{ProxyAuthenticator, ProxyChallenge};
@@ -163,32 +164,20 @@ pub(crate) fn open(
         }
         // Refused: read what of the body is cheap to read, then answer or report it.
         let mut body = response.body;
-        let mut read = buf.len();
-        'drain: while !body.is_done() && read < REFUSAL_BODY_LIMIT {
-            // One call decodes one piece (a chunk's data): take all that the buffered
-            // bytes give before reading more, or a body already whole (a chunked one
-            // with its last chunk in) waits for bytes that never come, until the
-            // timeout.
-            loop {
-                let before = buf.len();
-                match body.decode_buf(&mut buf) {
-                    Ok(_) if body.is_done() => break,
-                    Ok(_) if buf.len() < before => {}
-                    Ok(_) => break,
-                    Err(_) => break 'drain,
-                }
-            }
-            if body.is_done() || set_timeouts(&sock, deadline).is_err() {
-                break;
-            }
-            match (&*sock).read(&mut chunk) {
-                Ok(n) if n > 0 => {
-                    read += n;
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                _ => break,
-            }
-        }
+        drain_refusal(&sock, &mut body, &mut buf, &mut chunk, deadline);
+        // The same connection for the answer when the proxy keeps it: its refusal
+        // read whole with nothing after it, and kept by the reuse rules every
+        // exchange follows (HTTP/1.1, no `Connection: close`, framed).
+        let kept = body.is_done()
+            && buf.is_empty()
+            && DefaultReuseStrategy
+                .reuse(&Exchange::new(
+                    &Method::CONNECT,
+                    request.headers(),
+                    &response.head,
+                    response.framing,
+                ))
+                .is_ok();
         let headers = response.head.headers;
         let answer = match asking.auth {
             Some(auth)
@@ -213,21 +202,47 @@ pub(crate) fn open(
             ));
         };
         asking.answers += 1;
-        // The same connection when the proxy keeps it: its 407 read whole, nothing
-        // after it, HTTP/1.1 and no `Connection: close`.
-        let kept = body.is_done()
-            && buf.is_empty()
-            && response.head.version == Version::HTTP_11
-            && !headers.get_all(CONNECTION).iter().any(|value| {
-                value
-                    .as_bytes()
-                    .split(|&b| b == b',')
-                    .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
-            });
         if !kept {
             return Ok(Opened::Reconnect(answer));
         }
         credentials = Some(answer);
+    }
+}
+
+/// Reads what of a refusal's body is cheap to read (at most [`REFUSAL_BODY_LIMIT`]
+/// bytes in all, within the deadline), decoding it out of `buf`; a body that ends
+/// leaves `body` done and in `buf` only what came after it.
+fn drain_refusal(
+    sock: &TcpStream,
+    body: &mut BodyDecoder,
+    buf: &mut BytesMut,
+    chunk: &mut [u8],
+    deadline: Option<Instant>,
+) {
+    let mut read = buf.len();
+    while !body.is_done() && read < REFUSAL_BODY_LIMIT {
+        // One call decodes one piece (a chunk's data): take all that the buffered
+        // bytes give before reading more, or a body already whole (a chunked one with
+        // its last chunk in) waits for bytes that never come, until the timeout.
+        loop {
+            let before = buf.len();
+            match body.decode_buf(buf) {
+                Ok(_) if body.is_done() => return,
+                Ok(_) if buf.len() < before => {}
+                Ok(_) => break,
+                Err(_) => return,
+            }
+        }
+        if set_timeouts(sock, deadline).is_err() {
+            return;
+        }
+        match (&*sock).read(chunk) {
+            Ok(n) if n > 0 => {
+                read += n;
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            _ => return,
+        }
     }
 }
 

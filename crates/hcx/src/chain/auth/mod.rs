@@ -193,12 +193,7 @@ impl ExecHandler for AuthExec {
             return chain.proceed(request, scope);
         }
         // A forward proxy's `407` is answered here (a `CONNECT`'s by the manager).
-        let forward = match (&self.proxy, &scope.route.proxy) {
-            (Some(auth), Some(proxy)) if scope.route.is_forward_proxy() => {
-                Some((Arc::clone(auth), proxy.clone()))
-            }
-            _ => None,
-        };
+        let forward = self.proxy.is_some() && scope.route.is_forward_proxy();
         // The origin's scheme, host and port, from the URI: on an `http` route through
         // a forward proxy the route's are the proxy's. None for a request with an
         // `Authorization` of its own: the origin's challenges are then not answered.
@@ -207,7 +202,7 @@ impl ExecHandler for AuthExec {
         } else {
             AuthScope::for_uri(request.uri())
         };
-        if target.is_none() && forward.is_none() {
+        if target.is_none() && !forward {
             return chain.proceed(request, scope);
         }
         let (mut head, body) = request.into_parts();
@@ -231,7 +226,7 @@ impl ExecHandler for AuthExec {
         }
         // A Basic answer the forward proxy took before goes up front (the request's
         // own `Proxy-Authorization` wins).
-        if let Some((auth, proxy)) = &forward {
+        if let Some((auth, proxy)) = self.forward_proxy(scope).filter(|_| forward) {
             if !head.headers.contains_key(PROXY_AUTHORIZATION) {
                 if let Some(value) = auth.up_front(proxy) {
                     head.headers.try_insert(PROXY_AUTHORIZATION, value)?;
@@ -253,7 +248,7 @@ impl ExecHandler for AuthExec {
             let status = response.status();
             let origin = status == StatusCode::UNAUTHORIZED && origin_answers < 2;
             let proxy = status == StatusCode::PROXY_AUTHENTICATION_REQUIRED && proxy_answers < 2;
-            if !(origin && target.is_some() || proxy && forward.is_some()) {
+            if !(origin && target.is_some() || proxy && forward) {
                 break;
             }
             let Some((mut head, body)) = replay.take() else {
@@ -286,7 +281,7 @@ impl ExecHandler for AuthExec {
                 from_session = false;
                 answered_digest = answer.digest;
                 origin_answers += 1;
-            } else if let Some((auth, proxy)) = &forward {
+            } else if let Some((auth, proxy)) = self.forward_proxy(scope).filter(|_| forward) {
                 let request_target = sent_target(&head, form)?;
                 let answer = auth.answer_for(
                     &ProxyChallenge::new(
@@ -320,6 +315,12 @@ impl ExecHandler for AuthExec {
 }
 
 impl AuthExec {
+    /// The proxy authenticator and the route's proxy, when both are there: borrowed
+    /// from the scope when needed, not copied for every request.
+    fn forward_proxy<'s>(&'s self, scope: &'s Scope<'_>) -> Option<(&'s ProxyAuth, &'s Proxy)> {
+        Some((self.proxy.as_deref()?, scope.route.proxy.as_ref()?))
+    }
+
     /// The answer to `target`'s kept Digest challenge, its nonce used once more;
     /// `None` without a session (or credentials for it).
     fn session_answer(
