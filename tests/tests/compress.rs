@@ -63,6 +63,15 @@ fn text() -> Vec<u8> {
     b"It was the best of times, it was the worst of times. ".repeat(200)
 }
 
+/// A zstd skippable frame (RFC 8878 §3.1.2) holding `meta`: it decodes to nothing.
+fn skippable_frame(meta: &[u8]) -> Vec<u8> {
+    let mut frame = 0x184D_2A50u32.to_le_bytes().to_vec();
+    let len = u32::try_from(meta.len()).unwrap_or(u32::MAX);
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(meta);
+    frame
+}
+
 /// A reply whose body is `encoded`, labelled with `coding`.
 fn encoded(coding: &str, encoded: Vec<u8>) -> Reply {
     Reply::ok().header("content-encoding", coding).body(encoded)
@@ -734,15 +743,9 @@ fn an_inner_bomb_under_zstd_is_a_limit_error() -> TestResult {
 #[test]
 fn a_zstd_body_of_only_a_skippable_frame_decodes_to_nothing() -> TestResult {
     // RFC 8878 §3.1: zstd data is one or more frames, skippable ones included.
-    let mut body = 0x184D_2A50u32.to_le_bytes().to_vec();
-    body.extend_from_slice(&4u32.to_le_bytes());
-    body.extend_from_slice(b"meta");
+    let body = skippable_frame(b"meta");
     let server = TestServer::builder()
-        .route(
-            Method::GET,
-            "/",
-            Reply::ok().header("content-encoding", "zstd").body(body),
-        )
+        .route(Method::GET, "/", encoded("zstd", body))
         .start()?;
     let decoded = client()?.get(server.url("/"))?.into_body().into_vec();
     assert_eq!(decoded.map_err(|e| format!("{e:#}"))?, b"");
@@ -761,11 +764,7 @@ fn a_body_that_decodes_to_nothing_from_megabytes_is_a_limit_error() -> TestResul
         .collect();
     wire.extend_from_slice(&[0x01, 0x00, 0x00, 0xff, 0xff]); // the final, empty
     let server = TestServer::builder()
-        .route(
-            Method::GET,
-            "/",
-            Reply::ok().header("content-encoding", "deflate").body(wire),
-        )
+        .route(Method::GET, "/", encoded("deflate", wire))
         .start()?;
     let result = client()?.get(server.url("/"))?.into_body().into_vec();
     let error = result.err().ok_or("2 MiB of empty blocks decoded")?;
@@ -784,19 +783,12 @@ fn a_body_that_decodes_to_nothing_from_megabytes_is_a_limit_error() -> TestResul
 fn a_zstd_body_with_a_large_skippable_frame_first_decodes() -> TestResult {
     // Found in review: 1.5 MiB of metadata ahead of the data (RFC 8878 allows 4 GiB)
     // tripped the limit on bytes that decode to nothing.
-    let mut body = 0x184D_2A50u32.to_le_bytes().to_vec();
-    let meta = 1_500_000u32;
-    body.extend_from_slice(&meta.to_le_bytes());
-    body.resize(body.len() + meta as usize, b'm');
+    let mut body = skippable_frame(&vec![b'm'; 1_500_000]);
     // One frame: single segment, content size 5, one last raw block of 5.
     body.extend_from_slice(&[0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x05, 0x29, 0x00, 0x00]);
     body.extend_from_slice(b"hello");
     let server = TestServer::builder()
-        .route(
-            Method::GET,
-            "/",
-            Reply::ok().header("content-encoding", "zstd").body(body),
-        )
+        .route(Method::GET, "/", encoded("zstd", body))
         .start()?;
     let decoded = client()?.get(server.url("/"))?.into_body().into_vec();
     assert_eq!(decoded.map_err(|e| format!("{e:#}"))?, b"hello");

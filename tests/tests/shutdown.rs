@@ -12,21 +12,30 @@ use common::{
 use hcx::{AbortHandle, Body, Client, ErrorKind, RequestProgress};
 use hcx_testserver::{Reply, TestCa, TestServer};
 
+/// The error of a GET to `server` (which holds it unanswered) when
+/// `shutdown_immediate` comes once the server has the request.
+fn shut_down_while_waiting(
+    client: &Client,
+    server: &TestServer,
+) -> Result<hcx::Error, Box<dyn std::error::Error>> {
+    let request = http::Request::get(server.url("/")).body(Body::empty())?;
+    interrupted(
+        client,
+        request,
+        || Ok(server.wait_for_requests(1, SAFETY)?),
+        || {
+            client.connection_manager().shutdown_immediate();
+        },
+    )
+}
+
 #[test]
 fn a_request_waiting_for_its_response_fails_at_once() -> TestResult {
     let server = TestServer::builder()
         .default_reply(Reply::stall())
         .start()?;
     let client = Client::builder().response_timeout(Some(PATIENT)).build()?;
-    let request = http::Request::get(server.url("/")).body(Body::empty())?;
-    let error = interrupted(
-        &client,
-        request,
-        || Ok(server.wait_for_requests(1, SAFETY)?),
-        || {
-            client.connection_manager().shutdown_immediate();
-        },
-    )?;
+    let error = shut_down_while_waiting(&client, &server)?;
     assert_eq!(
         facts(&error),
         (ErrorKind::Shutdown, RequestProgress::Complete, false),
@@ -92,15 +101,7 @@ fn a_tls_request_in_flight_fails_at_once() -> TestResult {
         .tls_config(common::trusting(&ca)?)
         .response_timeout(Some(PATIENT))
         .build()?;
-    let request = http::Request::get(server.url("/")).body(Body::empty())?;
-    let error = interrupted(
-        &client,
-        request,
-        || Ok(server.wait_for_requests(1, SAFETY)?),
-        || {
-            client.connection_manager().shutdown_immediate();
-        },
-    )?;
+    let error = shut_down_while_waiting(&client, &server)?;
     assert_eq!(error.kind(), ErrorKind::Shutdown, "{error:#}");
     Ok(())
 }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    SAFETY, TestResult, close_reason, info, read_tls_request, wait_until_idle_connection_is_stale,
+    SAFETY, TestResult, accept_tls, close_reason, info, read_tls_request,
+    wait_until_idle_connection_is_stale,
 };
 use hcx::rustls::ClientConfig;
 use hcx::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -413,11 +414,7 @@ fn raw_tls_server(ca: &TestCa, first: String, behind: Behind) -> io::Result<u16>
             let first = (index == 0).then(|| first.clone());
             std::thread::spawn(
                 move || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-                    sock.set_read_timeout(Some(SAFETY))?;
-                    let mut conn = hcx::rustls::ServerConnection::new(config)?;
-                    while conn.is_handshaking() {
-                        conn.complete_io(&mut sock)?;
-                    }
+                    let mut conn = accept_tls(&mut sock, config)?;
                     let mut first = first;
                     loop {
                         if !read_tls_request(&mut conn, &mut sock)? {

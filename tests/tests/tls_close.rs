@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, TcpListener};
 use std::sync::Arc;
 
-use common::{SAFETY, TestResult, info, read_tls_request, trusting};
+use common::{SAFETY, TestResult, accept_tls, info, read_tls_request, trusting};
 use hcx::{Body, Client, Context, ErrorKind, StaticResolver};
 use hcx_testserver::TestCa;
 use http::Request;
@@ -46,11 +46,7 @@ fn scripted(ca: &TestCa, names: &[&str], bind: &str, script: Script) -> io::Resu
             let script = Arc::clone(&script);
             std::thread::spawn(
                 move || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-                    sock.set_read_timeout(Some(SAFETY))?;
-                    let mut conn = hcx::rustls::ServerConnection::new(config)?;
-                    while conn.is_handshaking() {
-                        conn.complete_io(&mut sock)?;
-                    }
+                    let mut conn = accept_tls(&mut sock, config)?;
                     let mut request = 0;
                     loop {
                         if !read_tls_request(&mut conn, &mut sock)? {
@@ -202,15 +198,21 @@ fn a_reused_tls_connection_closed_without_close_notify_is_closed_before_response
 
 // ---- Names -----------------------------------------------------------------------
 
+/// A TLS server with a certificate for `secure.test` (the tests' client resolves that
+/// name to loopback), answering every request `secret`.
+fn secure_test(ca: &TestCa) -> std::io::Result<hcx_testserver::TestServer> {
+    hcx_testserver::TestServer::builder()
+        .tls(ca.server_config(&["secure.test"]))
+        .default_reply(hcx_testserver::Reply::ok().body("secret"))
+        .start()
+}
+
 /// A trailing-dot (absolute) host name is verified against the certificate's name
 /// and sent in SNI without its dot (RFC 6066 §3).
 #[test]
 fn a_trailing_dot_host_is_verified_and_named() -> TestResult {
     let ca = TestCa::new()?;
-    let server = hcx_testserver::TestServer::builder()
-        .tls(ca.server_config(&["secure.test"]))
-        .default_reply(hcx_testserver::Reply::ok().body("secret"))
-        .start()?;
+    let server = secure_test(&ca)?;
     let client = client(&ca)?;
     let url = format!("https://secure.test.:{}/", server.port());
     assert_eq!(client.get(url)?.into_body().into_string()?, "secret");
@@ -227,10 +229,7 @@ fn a_trailing_dot_host_is_verified_and_named() -> TestResult {
 #[test]
 fn an_uppercase_host_is_verified_and_shares_the_route() -> TestResult {
     let ca = TestCa::new()?;
-    let server = hcx_testserver::TestServer::builder()
-        .tls(ca.server_config(&["secure.test"]))
-        .default_reply(hcx_testserver::Reply::ok().body("secret"))
-        .start()?;
+    let server = secure_test(&ca)?;
     let client = client(&ca)?;
     let a = client.get(format!("https://SECURE.Test:{}/", server.port()))?;
     assert_eq!(a.into_body().into_string()?, "secret");

@@ -273,6 +273,20 @@ pub fn signalled(
     move || Ok(signal.recv_timeout(SAFETY)?)
 }
 
+/// The server side of a TLS handshake on `sock` with `config`, its read timeout set
+/// to SAFETY first. For scripted TLS servers in tests.
+pub fn accept_tls(
+    sock: &mut std::net::TcpStream,
+    config: std::sync::Arc<hcx::rustls::ServerConfig>,
+) -> Result<hcx::rustls::ServerConnection, Box<dyn std::error::Error + Send + Sync>> {
+    sock.set_read_timeout(Some(SAFETY))?;
+    let mut conn = hcx::rustls::ServerConnection::new(config)?;
+    while conn.is_handshaking() {
+        conn.complete_io(sock)?;
+    }
+    Ok(conn)
+}
+
 /// Reads one request (its head, and a `Content-Length` body if it has one) from the
 /// rustls server connection `conn` over `sock`; `false` at the end of the stream
 /// before any of it. For scripted TLS servers in tests.
