@@ -582,3 +582,74 @@ fn an_interim_response_that_declares_a_body_closes_the_connection() -> TestResul
     }
     Ok(())
 }
+
+#[test]
+fn into_vec_reads_every_framing_and_size_whole_and_keeps_the_connection() -> TestResult {
+    // Sizes around the connection's buffer and the 8 KiB direct-read threshold: a body
+    // already buffered with the head, one partly buffered, one mostly read from the
+    // socket straight into the vector.
+    let sizes = [0usize, 1, 13, 4_000, 8_191, 8_192, 8_193, 70_000, 300_000];
+    let mut server = TestServer::builder();
+    for &len in &sizes {
+        server = server
+            .route(
+                Method::GET,
+                &format!("/length/{len}"),
+                Reply::ok().generated_body(len),
+            )
+            .route(
+                Method::GET,
+                &format!("/chunked/{len}"),
+                Reply::ok().generated_body(len).chunk_size(3_000),
+            );
+    }
+    let server = server.start()?;
+    let client = client()?;
+    for &len in &sizes {
+        let expected: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        for framing in ["length", "chunked"] {
+            let body = client
+                .get(server.url(&format!("/{framing}/{len}")))?
+                .into_body()
+                .into_vec()?;
+            assert!(body == expected, "{framing} {len}: {} bytes", body.len());
+            assert_eq!(client.stats().pool.leased, 0, "{framing} {len}");
+        }
+    }
+    assert_eq!(server.stats().connections_accepted, 1);
+    Ok(())
+}
+
+#[test]
+fn into_vec_of_a_cut_body_is_an_incomplete_body_error() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/small",
+            Reply::ok().generated_body(1_000).truncate_body(500),
+        )
+        .route(
+            Method::GET,
+            "/big",
+            Reply::ok().generated_body(100_000).truncate_body(50_000),
+        )
+        .route(
+            Method::GET,
+            "/chunked",
+            Reply::ok()
+                .generated_body(100_000)
+                .chunk_size(1_000)
+                .truncate_body(50_000),
+        )
+        .start()?;
+    let client = client()?;
+    for path in ["/small", "/big", "/chunked"] {
+        match client.get(server.url(path))?.into_body().into_vec() {
+            Ok(body) => panic!("{path}: {} bytes and no error", body.len()),
+            Err(e) => assert_eq!(e.kind(), hcx::ErrorKind::IncompleteBody, "{path}: {e}"),
+        }
+        assert_eq!(client.stats().pool.leased, 0, "{path}");
+        assert_eq!(client.stats().pool.available, 0, "{path}");
+    }
+    Ok(())
+}

@@ -221,6 +221,33 @@ impl ResponseBody {
                 out.reserve(n.min(1 << 20));
             }
         }
+        // Decoded runs are appended as they come, without `Read`'s copies through a
+        // probe buffer: a small body, already in the connection's buffer with the
+        // head, is one copy. A large one read from the socket goes by `Read` below,
+        // straight into `out` (`read_direct`).
+        loop {
+            match &mut self.state {
+                State::Done => return Ok(out),
+                State::Tail(tail) => {
+                    out.extend_from_slice(tail);
+                    self.state = State::Done;
+                    return Ok(out);
+                }
+                State::Streaming(s) if !s.pending.is_empty() => {
+                    out.extend_from_slice(&s.pending);
+                    s.pending.clear();
+                }
+                State::Streaming(s)
+                    if !(s.can_read_direct()
+                        && s.decoder
+                            .remaining()
+                            .is_some_and(|rest| rest >= DIRECT_READ_MIN as u64)) =>
+                {
+                    self.advance()?;
+                }
+                State::Streaming(_) | State::Failed(_) | State::Wrapped(..) => break,
+            }
+        }
         self.read_to_end(&mut out).map_err(Error::from_io)?;
         Ok(out)
     }

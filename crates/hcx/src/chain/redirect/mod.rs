@@ -94,7 +94,7 @@ use hcx_exec::{Body, Error, ErrorKind, RedirectEvent, RequestConfig, ResponseBod
 use http::{Request, Response, Uri};
 use url::Url;
 
-use super::{Chain, ExecHandler, Scope};
+use super::{Chain, ExecHandler, Scope, copy_head};
 use rules::next_request;
 pub(crate) use rules::stays_with_origin;
 
@@ -171,14 +171,14 @@ impl ExecHandler for RedirectExec {
         let mut trail: Option<Trail> = None;
         let mut request = request;
         loop {
-            let (parts, body) = request.into_parts();
             // Taken before the body is consumed: the next hop may need to send it again.
             // A reader known to be empty has nothing to replay.
-            let replay = body
+            let replay = request
+                .body()
                 .try_clone()
-                .or_else(|| body.is_empty().then(Body::empty));
-            let head = Request::from_parts(parts.clone(), ());
-            let response = chain.proceed(Request::from_parts(parts, body), scope)?;
+                .or_else(|| request.body().is_empty().then(Body::empty));
+            let head = copy_head(&request);
+            let response = chain.proceed(request, scope)?;
             if !self.strategy.is_redirected(&head, &response, scope.context) {
                 return Ok(response);
             }

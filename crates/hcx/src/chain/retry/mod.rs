@@ -21,7 +21,7 @@ use hcx_exec::{Body, Error, ResponseBody, RetryCause, RetryEvent};
 use http::header::EXPECT;
 use http::{Request, Response, StatusCode};
 
-use super::{Chain, ExecHandler, Scope};
+use super::{Chain, ExecHandler, Scope, copy_head};
 
 /// The builder's settings for this layer: on, with the default strategy and a
 /// sleeping thread.
@@ -73,19 +73,20 @@ impl ExecHandler for RetryExec {
         scope: &mut Scope<'_>,
         chain: Chain<'_>,
     ) -> Result<Response<ResponseBody>, Error> {
-        let (parts, body) = request.into_parts();
         // The copy every retry sends; a body without one is sent once.
-        let Some(spare) = body.try_clone() else {
+        let Some(spare) = request.body().try_clone() else {
             scope.context.set_attempts(1);
-            return chain.proceed(Request::from_parts(parts, body), scope);
+            return chain.proceed(request, scope);
         };
-        let mut head = Request::from_parts(parts, ());
-        let mut body = body;
+        let mut head = copy_head(&request);
+        // The first attempt sends the request as it came, later ones a copy of its
+        // head with a copy of the spare body.
+        let mut request = request;
         let mut attempt = 1;
         loop {
             // Set before the attempt, so handlers after RETRY see which one runs.
             scope.context.set_attempts(attempt);
-            let outcome = chain.proceed(head.clone().map(|()| body), scope);
+            let outcome = chain.proceed(request, scope);
             // `spare` is replayable, so this always succeeds; if it ever did not, the
             // outcome stands rather than a panic.
             let Some(next) = spare.try_clone() else {
@@ -154,7 +155,7 @@ impl ExecHandler for RetryExec {
                     }
                 }
             }
-            body = next;
+            request = copy_head(&head).map(|()| next);
             attempt = attempt.saturating_add(1);
         }
     }
