@@ -594,12 +594,12 @@ fn into_vec_reads_every_framing_and_size_whole_and_keeps_the_connection() -> Tes
         server = server
             .route(
                 Method::GET,
-                &format!("/length/{len}"),
+                format!("/length/{len}"),
                 Reply::ok().generated_body(len),
             )
             .route(
                 Method::GET,
-                &format!("/chunked/{len}"),
+                format!("/chunked/{len}"),
                 Reply::ok().generated_body(len).chunk_size(3_000),
             );
     }
