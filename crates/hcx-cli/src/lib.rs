@@ -43,7 +43,9 @@
 //! each response may take that long, at most the 3-minute socket timeout, so a stalled
 //! server cannot keep the run going),
 //! optionally at most `--rate` per second in all (on a schedule; with `--duration`,
-//! none starts after it has ended, however far behind a slow server left it), from
+//! none starts after it has ended, however far behind a slow server left it; a
+//! request sent late because every thread was busy counts its latency from when it
+//! was due, as wrk2 does, so a server slower than the rate shows in the percentiles), from
 //! `-c` threads (default 1)
 //! sharing one client, then
 //! prints a summary with a one-line explanation of each figure. The pool flags default
@@ -63,7 +65,7 @@
 //! | `errors` | requests failed |
 //! | `elapsed_s`, `requests_per_s` | wall time in seconds; `requests / elapsed_s` |
 //! | `bytes_received` | body bytes received (after content decoding) |
-//! | `latency_us` | `{min, mean, p50, p90, p99, p99_9, max}` in microseconds, from the send to the body's end, of the answered requests (an HdrHistogram, 3 significant digits); `null`s when none was answered |
+//! | `latency_us` | `{min, mean, p50, p90, p99, p99_9, max}` in microseconds, from the send (with `--rate`, for a request that fell behind its schedule, from when it was due) to the body's end, of the answered requests (an HdrHistogram, 3 significant digits); `null`s when none was answered |
 //! | `per_thread` | `{min, max}`: requests finished by the least and the most served thread |
 //! | `status_codes` | `{"200": n, …}` |
 //! | `errors_by_kind` | `{"connect": n, …}`, keyed by `ErrorKind::as_str()` |

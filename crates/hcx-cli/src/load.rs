@@ -47,8 +47,8 @@ pub struct Plan {
 /// What a run did, as the threads saw it.
 #[derive(Debug)]
 pub struct Outcome {
-    /// Latency of each answered request in microseconds: from the send to the body's
-    /// end.
+    /// Latency of each answered request in microseconds: from the send (from when it
+    /// was due, for a request behind a `--rate` schedule) to the body's end.
     pub latency: Histogram<u64>,
     /// Answered requests by status code.
     pub statuses: BTreeMap<u16, u64>,
@@ -271,34 +271,41 @@ struct Schedule<'a> {
 }
 
 impl Schedule<'_> {
-    /// Waits for the next request's turn; `false` when the run is over. With a rate,
-    /// the requests due before the end of the duration are the ones sent, but for
-    /// those the threads fall behind on past its end (a server slower than the rate).
-    fn take(&self) -> bool {
+    /// Waits for the next request's turn: `None` when the run is over, else the time
+    /// its latency counts from. With a rate, a request that fell behind its schedule
+    /// (every thread busy with a server slower than the rate) counts from when it was
+    /// due, not from when a thread got to it: its wait is the server's doing, and
+    /// leaving it out would show a slow server as fast, only sending fewer requests
+    /// (coordinated omission; wrk2 counts the same way). A request on time counts from
+    /// when the thread woke for it (its sleep running late is the client's own), and
+    /// without a rate from now. The requests due before the end of the duration are
+    /// the ones sent, but for those the threads fall behind on past its end.
+    fn take(&self) -> Option<Instant> {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         if number >= STOPPED || self.limit.is_some_and(|limit| number >= limit) {
-            return false;
+            return None;
         }
-        if let Some(rate) = self.rate {
-            // Request `number` starts at `number / rate` seconds into the run.
-            let offset = Duration::try_from_secs_f64(number as f64 / rate).ok();
-            let Some(due) = offset.and_then(|o| self.start.checked_add(o)) else {
-                return false;
-            };
-            if self.deadline.is_some_and(|end| due >= end) {
-                return false;
-            }
+        let Some(rate) = self.rate else {
             let now = Instant::now();
-            if due > now {
-                thread::sleep(due - now);
-                // Scheduled within the duration: sent, however late the thread woke.
-                return true;
-            }
-            // Behind schedule (the server is slower than the rate): a request due
-            // within the duration that would only start after it is not sent, or the
-            // backlog would stretch the run far past --duration.
+            return self.deadline.is_none_or(|end| now < end).then_some(now);
+        };
+        // Request `number` starts at `number / rate` seconds into the run.
+        let due = Duration::try_from_secs_f64(number as f64 / rate)
+            .ok()
+            .and_then(|offset| self.start.checked_add(offset))?;
+        if self.deadline.is_some_and(|end| due >= end) {
+            return None;
         }
-        self.deadline.is_none_or(|end| Instant::now() < end)
+        let now = Instant::now();
+        if due > now {
+            thread::sleep(due - now);
+            // Scheduled within the duration: sent, however late the thread woke.
+            return Some(Instant::now());
+        }
+        // Behind schedule (the server is slower than the rate): a request due within
+        // the duration that would only start after it is not sent, or the backlog
+        // would stretch the run far past --duration.
+        self.deadline.is_none_or(|end| now < end).then_some(due)
     }
 }
 
@@ -311,8 +318,7 @@ fn worker(
 ) -> Outcome {
     let mut outcome = Outcome::empty(histogram);
     let mut buf = vec![0u8; 64 * 1024];
-    while schedule.take() {
-        let started = Instant::now();
+    while let Some(started) = schedule.take() {
         match client.execute(plan.template.request()) {
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -402,5 +408,57 @@ mod review_duration_timeout {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod schedule {
+    use super::*;
+
+    /// A schedule that started `ago` before now, so every request of the first
+    /// `ago × rate` is already due: nothing sleeps.
+    fn behind(next: &AtomicU64, ago: Duration, rate: Option<f64>) -> Option<Schedule<'_>> {
+        Some(Schedule {
+            next,
+            start: Instant::now().checked_sub(ago)?,
+            deadline: None,
+            limit: Some(5),
+            rate,
+        })
+    }
+
+    #[test]
+    fn a_request_behind_its_schedule_counts_its_latency_from_when_it_was_due() {
+        let next = AtomicU64::new(0);
+        let Some(schedule) = behind(&next, Duration::from_secs(60), Some(4.0)) else {
+            return; // a clock too young to go back a minute: nothing to check
+        };
+        for n in 0..5u32 {
+            let due = schedule.start + Duration::from_millis(250) * n;
+            assert_eq!(schedule.take(), Some(due), "request {n}");
+        }
+        assert_eq!(schedule.take(), None, "-n 5 ends the run");
+    }
+
+    #[test]
+    fn without_a_rate_latency_counts_from_the_take() {
+        let next = AtomicU64::new(0);
+        let Some(schedule) = behind(&next, Duration::from_secs(60), None) else {
+            return;
+        };
+        let before = Instant::now();
+        let started = schedule.take();
+        assert!(started.is_some_and(|at| at >= before), "{started:?}");
+    }
+
+    #[test]
+    fn nothing_is_taken_after_the_duration_even_when_due_within_it() {
+        let next = AtomicU64::new(0);
+        let Some(mut schedule) = behind(&next, Duration::from_secs(60), Some(1.0)) else {
+            return;
+        };
+        // Ended a second ago; request 0 was due 60 s ago, within it.
+        schedule.deadline = Instant::now().checked_sub(Duration::from_secs(1));
+        assert_eq!(schedule.take(), None);
     }
 }

@@ -77,8 +77,9 @@ pub struct LoadSummary {
     pub routes: Vec<RouteCounts>,
 }
 
-/// Latency percentiles in microseconds, from the send to the body's end; `null` when
-/// no request was answered.
+/// Latency percentiles in microseconds, from the send (with `--rate`, from when a
+/// request that fell behind its schedule was due) to the body's end; `null` when no
+/// request was answered.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Latency {
     /// The fastest.
