@@ -34,7 +34,8 @@ pub fn builder(args: &ClientArgs, template: &RequestTemplate) -> Result<ClientBu
     }
     if let Some(user) = &args.proxy_user {
         // For the proxy's host and port only: the one given, or the one the
-        // environment names for the URL.
+        // environment names for the URL. A URL the environment sends direct
+        // (`no_proxy`) needs none, and the flag is ignored, as curl does.
         let proxy = match &args.proxy {
             Some(proxy) => Some(proxy.clone()),
             None if args.proxy_from_env => {
@@ -42,19 +43,18 @@ pub fn builder(args: &ClientArgs, template: &RequestTemplate) -> Result<ClientBu
                     .plan(&template.uri)?
                     .proxy
             }
-            None => None,
+            None => {
+                return Err(CliError::Other(
+                    "--proxy-user needs a proxy: give --proxy, or --proxy-from-env".into(),
+                ));
+            }
         };
-        let Some(proxy) = proxy else {
-            return Err(CliError::Other(
-                "--proxy-user needs a proxy: give --proxy, or --proxy-from-env with a proxy \
-                 for the URL"
-                    .into(),
-            ));
-        };
-        provider = provider.with(
-            AuthScope::for_proxy(&proxy),
-            Credentials::basic(&user.user, &user.password),
-        );
+        if let Some(proxy) = proxy {
+            provider = provider.with(
+                AuthScope::for_proxy(&proxy),
+                Credentials::basic(&user.user, &user.password),
+            );
+        }
     }
     if origin_user.is_some() || args.proxy_user.is_some() {
         builder = builder

@@ -499,3 +499,46 @@ fn origin_and_proxy_credentials_never_cross() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn proxy_user_is_ignored_for_a_url_the_environment_sends_direct() -> TestResult {
+    // curl: --proxy-user with no proxy in use is no error. Found in review: hcx
+    // refused the run ("needs a proxy").
+    let server = server()?;
+    let dead_proxy = common::closed_port()?;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hcx"))
+        .args([
+            "get",
+            &server.url("/"),
+            "--proxy-from-env",
+            "-U",
+            "alice:s3cret",
+            "--timeout",
+            TIMEOUT,
+        ])
+        .env("http_proxy", format!("http://127.0.0.1:{dead_proxy}"))
+        .env("no_proxy", "127.0.0.1")
+        .env_remove("HTTP_PROXY")
+        .env_remove("NO_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("ALL_PROXY")
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "hello, world");
+    let seen = server.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].header("proxy-authorization"), None);
+    Ok(())
+}
+
+#[test]
+fn proxy_user_without_any_proxy_flag_is_refused() -> TestResult {
+    let server = server()?;
+    let run = hcx(&["get", &server.url("/"), "-U", "alice:s3cret"])?;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("--proxy-user needs a proxy"), "{run:?}");
+    assert_eq!(server.stats().connections_accepted, 0);
+    Ok(())
+}
