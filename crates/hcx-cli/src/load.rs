@@ -24,7 +24,9 @@ const DEFAULT_REQUESTS: u64 = 100;
 /// (half the range, so that adding to it never wraps).
 const STOPPED: u64 = u64::MAX / 2;
 
-/// The histogram's range in microseconds: 1 µs to an hour, 3 significant digits.
+/// The histogram's first range in microseconds: 1 µs to an hour, 3 significant
+/// digits. It grows past it: with `--rate`, a request behind its schedule counts from
+/// when it was due, which a long run against a slow server can put hours back.
 const LATENCY_MAX_US: u64 = 3_600_000_000;
 
 /// What to run.
@@ -84,7 +86,8 @@ impl Outcome {
         self.errors.values().map(|t| t.count).sum()
     }
 
-    fn empty(latency: Histogram<u64>) -> Self {
+    fn empty(mut latency: Histogram<u64>) -> Self {
+        latency.auto(true);
         Outcome {
             latency,
             statuses: BTreeMap::new(),
@@ -327,7 +330,11 @@ fn worker(
                     Ok(bytes) => {
                         let micros =
                             u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                        outcome.latency.saturating_record(micros.max(1));
+                        let micros = micros.max(1);
+                        // Grown to hold it; clamped only if it cannot grow.
+                        if outcome.latency.record(micros).is_err() {
+                            outcome.latency.saturating_record(micros);
+                        }
                         *outcome.statuses.entry(status).or_default() += 1;
                         outcome.responses += 1;
                         outcome.bytes += bytes;
@@ -460,5 +467,62 @@ mod schedule {
         // Ended a second ago; request 0 was due 60 s ago, within it.
         schedule.deadline = Instant::now().checked_sub(Duration::from_secs(1));
         assert_eq!(schedule.take(), None);
+    }
+}
+
+#[cfg(test)]
+mod review_latency_range {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use hcx_testserver::{Reply, TestServer};
+
+    /// A request two hours behind its `--rate` schedule (a long `-n` run against a
+    /// server slower than the rate) counts its latency from when it was due: two
+    /// hours, not the histogram's old one-hour ceiling.
+    #[test]
+    fn a_request_hours_behind_its_schedule_keeps_its_whole_latency() -> Result<(), String> {
+        let Some(start) = Instant::now().checked_sub(Duration::from_secs(2 * 3600)) else {
+            return Ok(()); // a clock too young to go back two hours
+        };
+        let server = TestServer::builder()
+            .default_reply(Reply::ok().body("x"))
+            .start()
+            .map_err(|e| e.to_string())?;
+        let url = server.url("/");
+        let cli = Cli::try_parse_from(["hcx", "load", url.as_str(), "-n", "1", "--rate", "1"])
+            .map_err(|e| e.to_string())?;
+        let Command::Load(args) = cli.command else {
+            return Err("not load".into());
+        };
+        let template = RequestTemplate::new(&args.url, &args.request).map_err(|e| e.to_string())?;
+        let client = load_client(&args, &template, &Arc::default()).map_err(|e| e.to_string())?;
+        let plan = Plan {
+            template,
+            concurrency: 1,
+            requests: Some(1),
+            duration: None,
+            rate: Some(1.0),
+            progress: false,
+        };
+        let next = AtomicU64::new(0);
+        let schedule = Schedule {
+            next: &next,
+            start,
+            deadline: None,
+            limit: Some(1),
+            rate: Some(1.0),
+        };
+        // Made as `execute` makes it.
+        let histogram =
+            Histogram::<u64>::new_with_bounds(1, LATENCY_MAX_US, 3).map_err(|e| e.to_string())?;
+        let outcome = worker(&client, &plan, &schedule, &ProgressBar::hidden(), histogram);
+        assert_eq!(outcome.responses, 1);
+        let max = outcome.latency.max();
+        assert!(
+            max >= 7_100_000_000,
+            "latency max {max} µs: clamped at an hour"
+        );
+        Ok(())
     }
 }

@@ -387,7 +387,7 @@ impl LoadSummary {
             (
                 "latency min",
                 l.min,
-                "the fastest, from the send to the body's end",
+                "the fastest, from the send (with --rate, from when it was due if late) to the body's end",
             ),
             ("latency p50", l.p50, "half the requests took at most this"),
             ("latency p90", l.p90, "nine in ten took at most this"),
