@@ -1,4 +1,4 @@
-//! Review of `into_vec`'s own loop: every state it starts from.
+//! `ResponseBody::into_vec` from every state a body can be in when it is called.
 
 mod common;
 

@@ -1,5 +1,4 @@
-//! Review of RETRY's and REDIRECT's copy of the request head: what every attempt and
-//! hop carries.
+//! RETRY's and REDIRECT's copy of the request head: what every attempt and hop carries.
 
 mod common;
 
