@@ -231,8 +231,8 @@ pub struct ClientArgs {
     /// the strongest scheme it offers (Digest before Basic; a Basic answer then goes
     /// up front on later requests through it): curl's --proxy-user with
     /// --proxy-anyauth. Credentials in the --proxy URL go up front as Basic instead.
-    /// Needs --proxy or --proxy-from-env; ignored for a URL the environment sends
-    /// direct (no_proxy).
+    /// Needs --proxy or --proxy-from-env (then for every proxy the environment
+    /// names); nothing is sent when the environment sends a URL direct (no_proxy).
     #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD", value_parser = parse_user)]
     pub proxy_user: Option<UserPassword>,
 

@@ -10,10 +10,7 @@ use hcx::multipart::{Form, Part};
 use hcx::rustls::RootCertStore;
 use hcx::rustls::pki_types::CertificateDer;
 use hcx::rustls::pki_types::pem::PemObject;
-use hcx::{
-    Body, ClientBuilder, DefaultRetryStrategy, IntoUri, RequestConfig, Route, RoutePlanner,
-    TlsIdentity,
-};
+use hcx::{Body, ClientBuilder, DefaultRetryStrategy, IntoUri, RequestConfig, Route, TlsIdentity};
 
 use crate::cli::{ClientArgs, FormField, FormValue, PoolArgs, RequestArgs, UserPassword};
 use crate::error::CliError;
@@ -33,25 +30,24 @@ pub fn builder(args: &ClientArgs, template: &RequestTemplate) -> Result<ClientBu
         provider = provider.with(scope, Credentials::basic(&user.user, &user.password));
     }
     if let Some(user) = &args.proxy_user {
-        // For the proxy's host and port only: the one given, or the one the
-        // environment names for the URL. A URL the environment sends direct
-        // (`no_proxy`) needs none, and the flag is ignored, as curl does.
-        let proxy = match &args.proxy {
-            Some(proxy) => Some(proxy.clone()),
-            None if args.proxy_from_env => {
-                hcx::EnvProxyRoutePlanner::from_env()?
-                    .plan(&template.uri)?
-                    .proxy
-            }
+        // For the proxies' hosts and ports only: the one given, or every one the
+        // environment names (a redirect may lead to another scheme's). With none in
+        // use for the URL (`no_proxy`) the flag changes nothing, as curl.
+        let proxies = match &args.proxy {
+            Some(proxy) => vec![proxy.clone()],
+            None if args.proxy_from_env => hcx::EnvProxyRoutePlanner::from_env()?
+                .proxies()
+                .cloned()
+                .collect(),
             None => {
                 return Err(CliError::Other(
                     "--proxy-user needs a proxy: give --proxy, or --proxy-from-env".into(),
                 ));
             }
         };
-        if let Some(proxy) = proxy {
+        for proxy in &proxies {
             provider = provider.with(
-                AuthScope::for_proxy(&proxy),
+                AuthScope::for_proxy(proxy),
                 Credentials::basic(&user.user, &user.password),
             );
         }

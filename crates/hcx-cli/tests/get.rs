@@ -542,3 +542,52 @@ fn proxy_user_without_any_proxy_flag_is_refused() -> TestResult {
     assert_eq!(server.stats().connections_accepted, 0);
     Ok(())
 }
+
+#[test]
+fn proxy_user_follows_a_redirect_onto_the_environment_s_proxy() -> TestResult {
+    // The first URL goes direct (`no_proxy` names its port), the redirect's target
+    // through http_proxy, which asks for credentials: -U answers it there. Found in
+    // review: the credentials were kept for the first URL's proxy only (none).
+    let behind = TestServer::builder()
+        .default_reply(Reply::ok().body("behind"))
+        .start()?;
+    let first = TestServer::builder()
+        .default_reply(
+            Reply::new(302u16)
+                .header("location", behind.url("/").as_str())
+                .body("see there"),
+        )
+        .start()?;
+    let proxy = hcx_testserver::TestProxy::builder()
+        .require_basic_auth("alice", "s3cret")
+        .start()?;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hcx"))
+        .args([
+            "get",
+            &first.url("/"),
+            "--proxy-from-env",
+            "-U",
+            "alice:s3cret",
+            "--timeout",
+            TIMEOUT,
+        ])
+        .env("http_proxy", proxy.url())
+        .env("no_proxy", format!("127.0.0.1:{}", first.port()))
+        .env_remove("HTTP_PROXY")
+        .env_remove("NO_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("ALL_PROXY")
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "behind");
+    assert_eq!(first.requests().len(), 1, "the first URL went direct");
+    assert_eq!(
+        proxy.stats().auth_challenges,
+        1,
+        "challenged once, then answered"
+    );
+    assert_eq!(behind.requests().len(), 1);
+    Ok(())
+}

@@ -215,6 +215,36 @@ impl EnvProxyRoutePlanner {
         self
     }
 
+    /// The proxies the environment names: for `http` URLs, then for `https` URLs
+    /// (one listed once when both are the same; none when neither is set): to give
+    /// each its credentials, say (`hcx::chain::AuthScope::for_proxy`).
+    ///
+    /// ```
+    /// use hcx_exec::EnvProxyRoutePlanner;
+    /// let planner = EnvProxyRoutePlanner::from_vars(|name| match name {
+    ///     "http_proxy" => Some("http://proxy.corp:3128".into()),
+    ///     "https_proxy" => Some("http://proxy.corp:3128".into()),
+    ///     _ => None,
+    /// })?;
+    /// let names: Vec<String> = planner.proxies().map(|p| p.to_string()).collect();
+    /// assert_eq!(names, ["proxy.corp:3128"]);
+    /// let two = EnvProxyRoutePlanner::from_vars(|name| match name {
+    ///     "https_proxy" => Some("http://tls-egress:8080".into()),
+    ///     "all_proxy" => Some("http://egress:3128".into()),
+    ///     _ => None,
+    /// })?;
+    /// let names: Vec<String> = two.proxies().map(|p| p.to_string()).collect();
+    /// assert_eq!(names, ["egress:3128", "tls-egress:8080"]);
+    /// # Ok::<(), hcx_exec::Error>(())
+    /// ```
+    pub fn proxies(&self) -> impl Iterator<Item = &Proxy> {
+        let https = self
+            .https
+            .as_ref()
+            .filter(|https| self.http.as_ref() != Some(*https));
+        self.http.iter().chain(https)
+    }
+
     /// The proxy a request to `uri` goes through, if any.
     pub fn proxy_for(&self, uri: &Uri) -> Option<&Proxy> {
         let (scheme, host, port) = origin(uri).ok()?;
