@@ -50,7 +50,7 @@ impl ResponseFraming {
 ///    closed after it ([`CloseReason::InvalidBodilessResponse`]); a 304's and a HEAD
 ///    response's length describe the representation and are fine.
 /// 2. A 2xx response to `CONNECT` has no body; the connection becomes a tunnel
-///    ([`CloseReason::Tunnel`]).
+///    ([`CloseReason::Tunnel`]). Checked first: a `204` to `CONNECT` is a tunnel too.
 /// 3. `Transfer-Encoding` ending in `chunked` means chunked, even with a
 ///    `Content-Length`, which is then ignored and the connection closed afterwards
 ///    ([`CloseReason::ContentLengthWithTransferEncoding`]). `Transfer-Encoding` that
@@ -78,6 +78,13 @@ pub fn response_framing(method: &Method, head: &ResponseHead) -> Result<Response
     let status = head.status;
     let framing = |body, close| Ok(ResponseFraming { body, close });
 
+    // Rule 2 before rule 1: a 204 to CONNECT has no body (rule 1), but like every
+    // 2xx to CONNECT it turns the connection into a tunnel (RFC 9110 §9.3.6: "Any 2xx
+    // (Successful) response indicates that the sender ... will switch to tunnel mode
+    // immediately after the response header section").
+    if method == Method::CONNECT && status.is_success() {
+        return framing(BodyFraming::None, Some(CloseReason::Tunnel));
+    }
     // Rule 1.
     if method == Method::HEAD
         || status.is_informational()
@@ -94,10 +101,6 @@ pub fn response_framing(method: &Method, head: &ResponseHead) -> Result<Response
             None
         };
         return framing(BodyFraming::None, close);
-    }
-    // Rule 2.
-    if method == Method::CONNECT && status.is_success() {
-        return framing(BodyFraming::None, Some(CloseReason::Tunnel));
     }
     // Rule 3.
     let chunked = fields::transfer_encoding_is_chunked(&head.headers).map_err(|why| {
@@ -348,6 +351,28 @@ mod tests {
         ];
         for (method, head, expected) in cases {
             assert_eq!(decide(method.clone(), head), expected, "{method} {head:?}");
+        }
+    }
+
+    #[test]
+    fn every_2xx_to_connect_is_a_tunnel_even_a_bodiless_status() {
+        // RFC 9110 §9.3.6: "Any 2xx (Successful) response indicates that the sender
+        // (and all inbound proxies) will switch to tunnel mode immediately after the
+        // response header section". A 204 is bodiless by rule 1, but the connection
+        // is a tunnel after it all the same: it must never be pooled as a connection
+        // to the proxy.
+        for head in [
+            "HTTP/1.1 204 No Content\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+        ] {
+            assert_eq!(
+                decide(Method::CONNECT, head),
+                Ok(ResponseFraming {
+                    body: BodyFraming::None,
+                    close: Some(CloseReason::Tunnel),
+                }),
+                "{head:?}"
+            );
         }
     }
 
