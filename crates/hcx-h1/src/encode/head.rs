@@ -223,6 +223,19 @@ impl<'u> Target<'u> {
             // RFC 6874 §4: a zone identifier only means something on this host.
             return Err(invalid("an IPv6 zone identifier is not sent (RFC 6874)"));
         }
+        // `Uri::port_u16` reads a port beyond 65535 as none at all: the target would
+        // name port 80 or the scheme's default instead of failing. The `Host` check
+        // catches it only when the host is derived, not with the caller's own field.
+        // Only the forms that write a port look (origin-form requests stay as cheap).
+        let port = || match uri
+            .authority()
+            .and_then(|a| authority_host_port(a.as_str()).1)
+        {
+            None | Some("") => Ok(None),
+            Some(digits) => parse_port(digits)
+                .map(Some)
+                .ok_or_else(|| invalid("the port is not a number from 0 to 65535")),
+        };
         if *method == Method::CONNECT && form != TargetForm::Authority {
             // RFC 9112 §3.2.3: CONNECT names host:port, and only CONNECT does.
             return Err(invalid("CONNECT needs the authority-form (host:port)"));
@@ -246,7 +259,7 @@ impl<'u> Target<'u> {
                 Ok(Target::Absolute {
                     scheme,
                     host,
-                    port: uri.port_u16(),
+                    port: port()?,
                     path,
                 })
             }
@@ -257,8 +270,7 @@ impl<'u> Target<'u> {
                 if !(path.is_empty() || path == "/") {
                     return Err(invalid("the authority-form has no path or query"));
                 }
-                let port = uri
-                    .port_u16()
+                let port = port()?
                     .or_else(|| uri.scheme_str().and_then(default_port))
                     .ok_or_else(|| invalid("the authority-form needs a port"))?;
                 Ok(Target::Authority { host, port })

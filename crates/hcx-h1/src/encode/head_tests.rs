@@ -116,6 +116,30 @@ fn a_port_beyond_65535_is_an_invalid_target_not_a_host_without_port() {
 }
 
 #[test]
+fn a_port_beyond_65535_is_refused_in_every_target_form_even_with_the_callers_host() {
+    // `Uri::port_u16` reads `h:99999` as "no port": the absolute- and authority-forms
+    // must not write the target without it (port 80) or with the scheme's default
+    // (443) because the caller's own `Host` skipped the check the derived one makes.
+    let cases = [
+        ("GET", "http://h:99999/x", TargetForm::Absolute),
+        ("CONNECT", "https://h:99999", TargetForm::Authority),
+    ];
+    for (method, uri, form) in cases {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", "h")
+            .body(())
+            .unwrap();
+        let result = encode(&request, form, RequestFraming::None);
+        assert!(
+            matches!(&result, Err(EncodeError::InvalidTarget { reason, .. }) if reason.contains("port")),
+            "{method} {uri}: {result:?}"
+        );
+    }
+}
+
+#[test]
 fn missing_or_duplicate_host_is_an_error() {
     assert_eq!(
         encode(&get("/path"), TargetForm::Origin, RequestFraming::None),
