@@ -85,10 +85,12 @@ impl fmt::Display for EncodeError {
                 ShowByte(*byte)
             ),
             EncodeError::InvalidTarget { form, uri, reason } => {
-                write!(
-                    f,
-                    "cannot write {uri:?} as a {form:?}-form request target: {reason}"
-                )
+                let form = match form {
+                    TargetForm::Origin => "an origin-form",
+                    TargetForm::Absolute => "an absolute-form",
+                    TargetForm::Authority => "an authority-form",
+                };
+                write!(f, "cannot write {uri:?} as {form} request target: {reason}")
             }
             EncodeError::MissingHost => f.write_str(
                 "request has no Host field and its URI has no authority to derive one from",
