@@ -128,6 +128,39 @@ fn a_gzip_stream_that_ends_before_the_chunked_terminator_keeps_its_connection() 
     Ok(())
 }
 
+/// RFC 9112 §7.1.2: trailer fields of a chunked body are the caller's whether or not
+/// the body was decoded; `ResponseBody::trailers` shows them once it is read to its end.
+#[test]
+fn a_decoded_chunked_body_shows_its_trailers_at_its_end() -> TestResult {
+    let body = text();
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            encoded("gzip", gzip(&body)?).trailer("x-checksum", "abc"),
+        )
+        .start()?;
+    let client = client()?;
+    let mut decoded = client.get(server.url("/"))?.into_body();
+    let mut out = Vec::new();
+    decoded.read_to_end(&mut out)?;
+    assert_eq!(out, body);
+    let trailer = decoded.trailers().and_then(|t| t.get("x-checksum"));
+    assert_eq!(trailer.and_then(|v| v.to_str().ok()), Some("abc"));
+    // And as without decoding.
+    let mut request = Request::get(server.url("/")).body(Body::empty())?;
+    request.extensions_mut().insert(
+        RequestConfig::default()
+            .with_response_timeout(Some(SAFETY))
+            .with_content_compression(false),
+    );
+    let mut plain = client.execute(request)?.into_body();
+    plain.read_to_end(&mut Vec::new())?;
+    let trailer = plain.trailers().and_then(|t| t.get("x-checksum"));
+    assert_eq!(trailer.and_then(|v| v.to_str().ok()), Some("abc"));
+    Ok(())
+}
+
 #[test]
 fn deflate_is_decoded_zlib_wrapped_or_raw() -> TestResult {
     let body = text();

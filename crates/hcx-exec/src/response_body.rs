@@ -70,7 +70,7 @@ enum State {
     Failed(Error),
     /// Another reader over the body (a content decoder around the original body),
     /// and the signal that makes the original close rather than drain when the
-    /// reader drops it (`None`: the original holds no connection).
+    /// reader drops it (`None`: the original holds no connection and has no trailers).
     Wrapped(Box<dyn Read + Send>, Option<DiscardSignal>),
 }
 
@@ -88,17 +88,38 @@ struct Streaming {
 /// What a body wrapped by [`ResponseBody::map_reader`] shares with the body that wraps
 /// it: the wrapping body can reach the original only by dropping the reader that owns
 /// it, so [`ResponseBody::discard`] raises this first, and the original, dropped,
-/// closes its connection instead of draining it.
+/// closes its connection instead of draining it. The original also leaves its
+/// trailers here at its end, for the wrapping body to show at its own end.
 #[derive(Clone, Default)]
-struct DiscardSignal(Arc<AtomicBool>);
+struct DiscardSignal(Arc<Shared>);
+
+#[derive(Default)]
+struct Shared {
+    raised: AtomicBool,
+    trailers: std::sync::Mutex<Option<Box<HeaderMap>>>,
+}
 
 impl DiscardSignal {
     fn raise(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.raised.store(true, Ordering::Release);
     }
 
     fn is_raised(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.raised.load(Ordering::Acquire)
+    }
+
+    fn set_trailers(&self, trailers: &HeaderMap) {
+        let mut slot = self.0.trailers.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(Box::new(trailers.clone()));
+    }
+
+    /// The original body's trailers, once it has reached its end.
+    fn trailers(&self) -> Option<Box<HeaderMap>> {
+        self.0
+            .trailers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -170,8 +191,8 @@ impl ResponseBody {
     /// or closing it when dropped; [`discard`](Self::discard) on the new body closes
     /// it without reading on, as on the original. Errors keep the exchange's facts,
     /// and its [`info`](Self::info) moves to the new body (the original handed to `f`
-    /// no longer carries it). Trailers of the original body are not visible through the
-    /// new one.
+    /// no longer carries it). Trailers of the original body are visible through the new
+    /// one once it has reached its end.
     ///
     /// ```
     /// # use std::io::Read;
@@ -190,7 +211,14 @@ impl ResponseBody {
         let signal = match &mut self.state {
             State::Streaming(s) => Some(s.discard_signal.get_or_insert_default().clone()),
             State::Wrapped(_, signal) => signal.clone(),
-            State::Done | State::Tail(_) | State::Failed(_) => None,
+            // Read to its end already: its trailers, if any, for the new body's end.
+            State::Done | State::Tail(_) | State::Failed(_) => {
+                self.trailers.as_deref().map(|trailers| {
+                    let signal = DiscardSignal::default();
+                    signal.set_trailers(trailers);
+                    signal
+                })
+            }
         };
         ResponseBody {
             state: State::Wrapped(Box::new(f(self)), signal),
@@ -329,6 +357,10 @@ impl ResponseBody {
     fn finish(&mut self, tail: Option<Bytes>) {
         if let State::Streaming(mut s) = std::mem::replace(&mut self.state, State::Done) {
             self.trailers = s.decoder.take_trailers().map(Box::new);
+            // Wrapped: the wrapping body shows them at its own end.
+            if let (Some(signal), Some(trailers)) = (&s.discard_signal, &self.trailers) {
+                signal.set_trailers(trailers);
+            }
             s.runtime.release_at_body_end(s.decoder.consumed());
             if let Some(tail) = tail {
                 self.state = State::Tail(tail);
@@ -568,9 +600,10 @@ impl Read for ResponseBody {
             match &mut self.state {
                 State::Done => return Ok(0),
                 State::Failed(error) => return Err(error.clone().into_io()),
-                State::Wrapped(reader, _) => {
+                State::Wrapped(reader, signal) => {
                     return match reader.read(out) {
                         Ok(0) => {
+                            self.trailers = signal.as_ref().and_then(DiscardSignal::trailers);
                             self.state = State::Done;
                             Ok(0)
                         }

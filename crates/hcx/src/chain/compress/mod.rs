@@ -65,6 +65,9 @@
 //! Dropping a decoded body before its end drains the rest of the *encoded* body within
 //! the drain limits, as for any body.
 //!
+//! The trailer fields of a chunked body ([`ResponseBody::trailers`]) are there once
+//! the decoded body has been read to its end, as on a body read undecoded.
+//!
 //! [`io::Error`]: std::io::Error
 
 // Built without any coding, `Coding` has no variants: the decoding code in the
