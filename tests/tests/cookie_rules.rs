@@ -159,6 +159,40 @@ fn expires_dates_rfc6265_parses_delete_the_cookie() -> TestResult {
     Ok(())
 }
 
+/// RFC 6265 §5.2.2: a `Max-Age` whose value is not digits (an optional `-` first) is
+/// ignored, an empty one too, so the `Expires` of these deletions applies; and §5.1.1:
+/// a year before 1601 fails the date, so that `Expires` is ignored (a session cookie,
+/// not a deletion). The `cookie` crate reads `Max-Age=` as forever and year 100 as a
+/// date long past.
+#[test]
+fn an_empty_max_age_is_ignored_and_a_year_before_1601_is_no_date() -> TestResult {
+    let server = server(&[
+        ("/set", &[b"a=1; Path=/", b"b=1; Path=/"]),
+        (
+            "/logout",
+            &[
+                b"a=; Path=/; Max-Age=; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                b"b=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=60; Max-Age=",
+            ],
+        ),
+        (
+            "/old",
+            &[b"old=1; Path=/; Expires=Mon, 01 Jan 0100 00:00:00 GMT"],
+        ),
+    ])?;
+    let store = Arc::new(CookieStore::new());
+    let client = client(&store)?;
+    cookie_sent(&client, &server, &server.url("/set"))?;
+    cookie_sent(&client, &server, &server.url("/logout"))?;
+    // `a` deleted by its Expires; `b` kept for the 60 seconds of its valid Max-Age.
+    let line = cookie_sent(&client, &server, &server.url("/page"))?;
+    assert_eq!(line.as_deref(), Some("b="));
+    cookie_sent(&client, &server, &server.url("/old"))?;
+    let line = cookie_sent(&client, &server, &server.url("/page"))?;
+    assert_eq!(line.as_deref(), Some("b=; old=1"));
+    Ok(())
+}
+
 /// RFC 6265bis §5.7 step 8 (all browsers): a `Secure` cookie from a non-secure
 /// origin is ignored, so plain http cannot plant (or overwrite) what https reads.
 /// Apache 5 accepts it, as hcx does; the existing test

@@ -217,6 +217,7 @@ impl CookieStore {
                 continue;
             };
             drop_overlong_attributes(&mut cookie);
+            drop_invalid_lifetimes(&mut cookie, text);
             if cookie
                 .domain()
                 .is_some_and(|domain| !domain_allowed(domain, host))
@@ -282,15 +283,41 @@ fn drop_overlong_attributes(cookie: &mut cookie_store::RawCookie<'_>) {
     }
 }
 
-/// The value of the attribute `name` (any case) of a `Set-Cookie` text, the last one
-/// if several.
-fn attribute<'t>(text: &'t str, name: &str) -> Option<&'t str> {
+/// Corrects what the `cookie` crate reads differently from RFC 6265: a `Max-Age` whose
+/// value is empty (§5.2.2: ignored; the crate reads it as forever: the last valid one
+/// counts, if any), and an `Expires` date before 1601 (§5.1.1: not a date; the crate
+/// takes it, a date long past that deletes the cookie).
+fn drop_invalid_lifetimes(cookie: &mut cookie_store::RawCookie<'_>, text: &str) {
+    if cookie.max_age().is_some() && attributes(text, "max-age").any(str::is_empty) {
+        let valid = attributes(text, "max-age")
+            .filter(|value| {
+                let digits = value.strip_prefix('-').unwrap_or(value);
+                !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+            })
+            .last();
+        cookie.set_max_age(valid.map(|value| match value.strip_prefix('-') {
+            Some(_) => time::Duration::ZERO,
+            None => time::Duration::seconds(value.parse().unwrap_or(i64::MAX)),
+        }));
+    }
+    if cookie.expires_datetime().is_some_and(|at| at.year() < 1601) {
+        cookie.unset_expires();
+    }
+}
+
+/// The values of the attribute `name` (any case) of a `Set-Cookie` text, in order.
+fn attributes<'t>(text: &'t str, name: &str) -> impl Iterator<Item = &'t str> {
     text.split(';')
         .skip(1)
         .filter_map(|part| part.split_once('='))
-        .filter(|(key, _)| key.trim().eq_ignore_ascii_case(name))
+        .filter(move |(key, _)| key.trim().eq_ignore_ascii_case(name))
         .map(|(_, value)| value.trim())
-        .last()
+}
+
+/// The value of the attribute `name` (any case) of a `Set-Cookie` text, the last one
+/// if several.
+fn attribute<'t>(text: &'t str, name: &str) -> Option<&'t str> {
+    attributes(text, name).last()
 }
 
 impl Store {
