@@ -154,3 +154,25 @@ fn a_file_that_changed_size_since_it_was_added_fails_the_request() -> TestResult
     );
     Ok(())
 }
+
+/// A file gone by the time the body is sent: a `RequestBody` error that names it, as
+/// the error for a file that changed size does.
+#[test]
+fn a_file_removed_since_it_was_added_fails_the_request_naming_it() -> TestResult {
+    let server = TestServer::builder()
+        .default_reply(Reply::ok().body("stored"))
+        .start()?;
+    let file = TempFile::new("gone.bin", &[b'x'; 5000])?;
+    let form = Form::new().file("upload", &file.0)?;
+    std::fs::remove_file(&file.0)?;
+    let client = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    let request = Request::post(server.url("/")).multipart(form)?;
+    let error = client
+        .execute(request)
+        .err()
+        .ok_or("a body without its file went out")?;
+    assert_eq!(error.kind(), ErrorKind::RequestBody, "{error:#}");
+    assert!(format!("{error:#}").contains("gone.bin"), "{error:#}");
+    assert_eq!(server.stats().requests_received, 0);
+    Ok(())
+}

@@ -349,7 +349,13 @@ impl Read for PiecesReader {
                     self.current.insert(match piece {
                         Piece::Bytes(b) => Current::Bytes(b.clone()),
                         Piece::File { path, len } => Current::File {
-                            file: File::open(path)?,
+                            // The error names the file, as `changed` does.
+                            file: File::open(path).map_err(|e| {
+                                io::Error::new(
+                                    e.kind(),
+                                    format!("{} could not be opened: {e}", path.display()),
+                                )
+                            })?,
                             left: *len,
                             path: path.clone(),
                         },
