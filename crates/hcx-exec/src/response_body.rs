@@ -52,10 +52,10 @@ pub struct ResponseBody {
     /// How the exchange got here, for every error the body reports.
     facts: Facts,
     /// What the engine tells about the connection ([`ResponseInfo::of`]). Inline:
-    /// boxed, it cost an allocation and its free on every response (about 430
-    /// instructions, callgrind), where the larger response it makes inline costs
-    /// nothing per move (`memcpy` copies 129 to 256 bytes in the same eight vector
-    /// moves) — docs/benchmarks.md, "Session 16".
+    /// boxed, it cost an allocation and its free on every response, 166 instructions
+    /// per request more than the larger response it makes inline, whose moves by
+    /// `memcpy` (129 to 256 bytes in the same eight vector moves) cost no more
+    /// (docs/benchmarks.md, "Session 16").
     info: Option<ResponseInfo>,
 }
 
