@@ -500,33 +500,47 @@ fn origin_and_proxy_credentials_never_cross() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn proxy_user_is_ignored_for_a_url_the_environment_sends_direct() -> TestResult {
-    // curl: --proxy-user with no proxy in use is no error. Found in review: hcx
-    // refused the run ("needs a proxy").
-    let server = server()?;
-    let dead_proxy = common::closed_port()?;
+/// `hcx get URL --proxy-from-env -U alice:s3cret` with `http_proxy` and `no_proxy` set
+/// as given and no other proxy variable.
+fn get_through_env_proxy(
+    url: &str,
+    http_proxy: &str,
+    no_proxy: &str,
+) -> std::io::Result<common::Run> {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_hcx"))
         .args([
             "get",
-            &server.url("/"),
+            url,
             "--proxy-from-env",
             "-U",
             "alice:s3cret",
             "--timeout",
             TIMEOUT,
         ])
-        .env("http_proxy", format!("http://127.0.0.1:{dead_proxy}"))
-        .env("no_proxy", "127.0.0.1")
+        .env("http_proxy", http_proxy)
+        .env("no_proxy", no_proxy)
         .env_remove("HTTP_PROXY")
         .env_remove("NO_PROXY")
         .env_remove("all_proxy")
         .env_remove("ALL_PROXY")
         .stdin(std::process::Stdio::null())
         .output()?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "hello, world");
+    Ok(common::Run::from(output))
+}
+
+#[test]
+fn proxy_user_is_ignored_for_a_url_the_environment_sends_direct() -> TestResult {
+    // curl: --proxy-user with no proxy in use is no error. Found in review: hcx
+    // refused the run ("needs a proxy").
+    let server = server()?;
+    let dead_proxy = common::closed_port()?;
+    let run = get_through_env_proxy(
+        &server.url("/"),
+        &format!("http://127.0.0.1:{dead_proxy}"),
+        "127.0.0.1",
+    )?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "hello, world");
     let seen = server.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].header("proxy-authorization"), None);
@@ -561,27 +575,13 @@ fn proxy_user_follows_a_redirect_onto_the_environment_s_proxy() -> TestResult {
     let proxy = hcx_testserver::TestProxy::builder()
         .require_basic_auth("alice", "s3cret")
         .start()?;
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hcx"))
-        .args([
-            "get",
-            &first.url("/"),
-            "--proxy-from-env",
-            "-U",
-            "alice:s3cret",
-            "--timeout",
-            TIMEOUT,
-        ])
-        .env("http_proxy", proxy.url())
-        .env("no_proxy", format!("127.0.0.1:{}", first.port()))
-        .env_remove("HTTP_PROXY")
-        .env_remove("NO_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("ALL_PROXY")
-        .stdin(std::process::Stdio::null())
-        .output()?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "behind");
+    let run = get_through_env_proxy(
+        &first.url("/"),
+        &proxy.url(),
+        &format!("127.0.0.1:{}", first.port()),
+    )?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "behind");
     assert_eq!(first.requests().len(), 1, "the first URL went direct");
     assert_eq!(
         proxy.stats().auth_challenges,
