@@ -275,3 +275,42 @@ fn no_proxy_entries_may_be_apart_by_blanks() -> TestResult {
     assert!(planner.proxy_for(&"http://example.com/".parse()?).is_some());
     Ok(())
 }
+
+/// The client's response head limits bound a proxy's answer to a CONNECT too: a 2xx
+/// whose head is larger than `max_head_bytes` fails the connect, and the same answer
+/// within the default limits opens the tunnel.
+#[test]
+fn the_response_head_limits_bound_a_connect_answer() -> TestResult {
+    const ANSWER: &[u8] = b"HTTP/1.1 200 Connection established\r\nX-Pad: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n\r\n";
+    let ca = TestCa::new()?;
+    for max_head_bytes in [128, hcx::Limits::default().max_head_bytes] {
+        let server = tls_server(&ca)?;
+        let (port, proxy) = fake_connect_proxy(ANSWER, Some(server.addr()))?;
+        let client = Client::builder()
+            .proxy(Proxy::new("127.0.0.1", port))
+            .tls_config(trusting(&ca)?)
+            .limits(hcx::Limits::default().with_max_head_bytes(max_head_bytes))
+            .response_timeout(Some(SAFETY))
+            .connect_timeout(SAFETY)
+            .build()?;
+        let outcome = client
+            .get(server.url("/"))
+            .and_then(|r| r.into_body().into_string());
+        if max_head_bytes == 128 {
+            let error = outcome
+                .err()
+                .ok_or("a 230-byte head within a 128-byte limit")?;
+            assert_eq!(error.kind(), ErrorKind::Protocol, "{error:#}");
+            assert!(
+                format!("{error:#}").contains("larger than the limit of 128 bytes"),
+                "{error:#}"
+            );
+            assert_eq!(client.stats().pool.available, 0);
+        } else {
+            assert_eq!(outcome?, "secure");
+        }
+        drop(client);
+        proxy.join().map_err(|_| "panic")?;
+    }
+    Ok(())
+}

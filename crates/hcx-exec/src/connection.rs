@@ -20,6 +20,7 @@ use crate::resolver::Resolver;
 use crate::route::{Route, Scheme};
 use crate::transport::{Leftover, SharedTcp, Transport};
 use crate::tunnel::Opened;
+use hcx_h1::Limits;
 
 /// How much a single read asks the transport for.
 const READ_CHUNK: usize = 8 * 1024;
@@ -74,7 +75,17 @@ impl Connection {
         timeout: Duration,
         socket: &SocketConfig,
     ) -> Result<Connection, Error> {
-        Connection::connect_abortable(id, route, resolver, None, timeout, socket, None, None, None)
+        Connection::connect_abortable(
+            id,
+            route,
+            resolver,
+            None,
+            timeout,
+            socket,
+            None,
+            None,
+            Tunnelling::default(),
+        )
     }
 
     /// [`connect`](Self::connect), with every attempt's socket given to `abort`, which
@@ -92,7 +103,7 @@ impl Connection {
         socket: &SocketConfig,
         abort: Option<&AbortHandle>,
         live: Option<&Arc<LiveSockets>>,
-        proxy_auth: Option<&dyn ProxyAuthenticator>,
+        tunnelling: Tunnelling<'_>,
     ) -> Result<Connection, Error> {
         let start = Instant::now();
         let deadline = start.checked_add(timeout);
@@ -140,7 +151,8 @@ impl Connection {
         // proxy keeps it, else on a new one: the connect starts again, the answer
         // carried over.
         let mut asking = crate::tunnel::Asking {
-            auth: proxy_auth,
+            auth: tunnelling.auth,
+            limits: tunnelling.limits,
             carried: None,
             answers: 0,
         };
@@ -402,6 +414,14 @@ impl Connection {
     pub(crate) fn buffer(&mut self) -> &mut BytesMut {
         &mut self.buf
     }
+}
+
+/// How a connect through a proxy asks for its tunnel: who answers a `407`, and the
+/// limits on the proxy's response head.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Tunnelling<'a> {
+    pub(crate) auth: Option<&'a dyn ProxyAuthenticator>,
+    pub(crate) limits: Limits,
 }
 
 /// A name lookup's answer, given to the connect that asked for it (its addresses

@@ -13,7 +13,7 @@ use hcx_pool::{
 
 use crate::abort::{AbortHandle, Target, aborted};
 use crate::config::{SocketConfig, zero_timeout};
-use crate::connection::Connection;
+use crate::connection::{Connection, Tunnelling};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Connected, ConnectionRef, EventListener, Events};
 use crate::evictor::EvictorLink;
@@ -23,6 +23,7 @@ use crate::metrics::{LeaseWaitCounters, LeaseWaits};
 use crate::proxy_auth::ProxyAuthenticator;
 use crate::resolver::{Resolver, SystemResolver};
 use crate::route::Route;
+use hcx_h1::Limits;
 
 /// The state a connection can be bound to: Apache HttpClient's user token (a
 /// connection authenticated as one user is not lent to another). Cheap to clone.
@@ -83,6 +84,7 @@ struct Inner {
     live: Arc<LiveSockets>,
     /// Answers a proxy's `407` to a `CONNECT`.
     proxy_auth: Option<Arc<dyn ProxyAuthenticator>>,
+    tunnel_limits: Limits,
 }
 
 /// One clock shared by the pool (release stamps, expiry) and the manager (idle time
@@ -111,6 +113,7 @@ pub struct PoolingConnectionManagerBuilder {
     listener: Option<Arc<dyn EventListener>>,
     yield_when_crowded: bool,
     proxy_auth: Option<Arc<dyn ProxyAuthenticator>>,
+    tunnel_limits: Limits,
 }
 
 impl PoolingConnectionManagerBuilder {
@@ -128,6 +131,15 @@ impl PoolingConnectionManagerBuilder {
     /// from its credentials provider when it builds the manager itself.
     pub fn proxy_authenticator(mut self, authenticator: Arc<dyn ProxyAuthenticator>) -> Self {
         self.proxy_auth = Some(authenticator);
+        self
+    }
+
+    /// Limits on a proxy's response head to a `CONNECT` (size, field count, 1xx
+    /// count). Default [`Limits::default`]. The `hcx` facade sets the client's
+    /// `limits` here too when it builds the manager itself, so
+    /// one setting bounds every response head.
+    pub fn tunnel_limits(mut self, limits: Limits) -> Self {
+        self.tunnel_limits = limits;
         self
     }
 
@@ -314,6 +326,7 @@ impl PoolingConnectionManagerBuilder {
                 lease_waits: LeaseWaitCounters::default(),
                 live: Arc::default(),
                 proxy_auth: self.proxy_auth,
+                tunnel_limits: self.tunnel_limits,
             }),
         })
     }
@@ -374,6 +387,7 @@ impl PoolingConnectionManager {
             listener: None,
             yield_when_crowded: true,
             proxy_auth: None,
+            tunnel_limits: Limits::default(),
         }
     }
 
@@ -665,7 +679,10 @@ impl PoolingConnectionManager {
             &inner.socket,
             abort,
             Some(&inner.live),
-            inner.proxy_auth.as_deref().filter(|_| proxy_auth),
+            Tunnelling {
+                auth: inner.proxy_auth.as_deref().filter(|_| proxy_auth),
+                limits: inner.tunnel_limits,
+            },
         );
         match &result {
             Ok(conn) => {

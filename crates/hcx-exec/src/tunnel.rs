@@ -36,6 +36,8 @@ pub(crate) enum Opened {
 /// the answers already given across connections.
 pub(crate) struct Asking<'a> {
     pub(crate) auth: Option<&'a dyn ProxyAuthenticator>,
+    /// Limits on the proxy's response head (the manager's).
+    pub(crate) limits: Limits,
     /// An answer to a `407` on an earlier connection, to send first.
     pub(crate) carried: Option<HeaderValue>,
     /// Answers given so far, for this tunnel.
@@ -106,7 +108,7 @@ pub(crate) fn open(
             &request,
             TargetForm::Authority,
             RequestFraming::None,
-            Limits::default(),
+            asking.limits,
             &mut out,
         )
         .map_err(|e| {

@@ -466,7 +466,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Limits on response heads (size, field count, 1xx count). Default 64 KiB, 100, 16.
+    /// Limits on response heads (size, field count, 1xx count), a proxy's answer to a
+    /// `CONNECT` included. Default 64 KiB, 100, 16.
     /// A `max_head_bytes` below the shortest head (16 bytes) is a
     /// [`Config`](ErrorKind::Config) error from [`build`](Self::build).
     pub fn limits(mut self, limits: Limits) -> Self {
@@ -742,7 +743,11 @@ impl ClientBuilder {
         if let Some(keepalive) = self.tcp_keepalive {
             socket.tcp_keepalive = keepalive;
         }
-        let mut manager_builder = self.manager_builder.socket_config(socket);
+        // The response head limits bound a proxy's answer to a CONNECT too.
+        let mut manager_builder = self
+            .manager_builder
+            .socket_config(socket)
+            .tunnel_limits(self.limits);
         // A proxy's 407 is answered from the same credentials provider: to a CONNECT
         // by the manager, through a forward proxy by AUTH.
         let proxy_auth = auth::proxy_authenticator(&self.auth);
