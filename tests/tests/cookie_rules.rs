@@ -286,3 +286,61 @@ fn a_cookie_scoped_to_the_escaped_path_the_server_saw_comes_back() -> TestResult
     assert_eq!(line.as_deref(), Some("c=1"));
     Ok(())
 }
+
+/// Review (3eedf24): odd `Max-Age` values neither panic nor change valid cookies, and
+/// a `Max-Age` of a lone `-` is no number (RFC 6265 §5.2.2; browsers ignore it), with
+/// or without an empty `Max-Age` beside it: the same cookie either way.
+#[test]
+fn review_odd_max_age_values() -> TestResult {
+    let origin: hcx::http::Uri = "http://a.test/".parse()?;
+    let kept = |text: &'static str| -> bool {
+        let store = CookieStore::new();
+        let mut headers = hcx::http::HeaderMap::new();
+        headers.append("set-cookie", hcx::http::HeaderValue::from_bytes(text.as_bytes()).unwrap_or_else(|_| hcx::http::HeaderValue::from_static("bad")));
+        store.store_from(&origin, &headers);
+        !store.cookies_for(&origin).is_empty()
+    };
+    for (text, want) in [
+        ("a=1; Max-Age=99999999999999999999999999; Max-Age=", true),
+        ("a=1; Max-Age=; Max-Age=99999999999999999999999999", true),
+        ("a=1; Max-Age=-99999999999999999999999999; Max-Age=", false),
+        ("a=1; Max-Age=-0; Max-Age=", false),
+        ("a=1; Max-Age=-0", false),
+        ("a=1; Max-Age=0; Max-Age=", false),
+        ("a=1; Max-Age= 60 ; Max-Age=", true),
+        ("a=1; Max-Age=\u{ff15}; Max-Age=", true),
+        ("a=1; Max-Age=60", true),
+        ("a=1; max-age=60; MAX-AGE=", true),
+        ("a=1; Max-Age=; Max-Age=+5", true),
+        ("a=1; Max-Age=-; Max-Age=", true),
+        // The same lone `-` without an empty Max-Age next to it: read as 0 (deleted).
+        ("a=1; Max-Age=-", true),
+    ] {
+        assert_eq!(kept(text), want, "{text}");
+    }
+    Ok(())
+}
+
+/// Review (3eedf24): RFC 6265 §5.2.1/§5.3: an `Expires` that fails the date algorithm
+/// (a year before 1601) is ignored, and the last *valid* `Expires` counts. Here that is
+/// a deletion; dropping the crate's date and falling back to the last `Expires` only
+/// keeps the cookie as a session cookie instead.
+#[test]
+fn review_an_expires_before_1601_leaves_the_earlier_valid_one() -> TestResult {
+    let origin: hcx::http::Uri = "http://a.test/".parse()?;
+    let store = CookieStore::new();
+    let mut headers = hcx::http::HeaderMap::new();
+    headers.append("set-cookie", hcx::http::HeaderValue::from_static("a=1"));
+    store.store_from(&origin, &headers);
+    assert_eq!(store.cookies_for(&origin).len(), 1);
+    let mut headers = hcx::http::HeaderMap::new();
+    headers.append(
+        "set-cookie",
+        hcx::http::HeaderValue::from_static(
+            "a=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Expires=Mon, 01 Jan 0100 00:00:00 GMT",
+        ),
+    );
+    store.store_from(&origin, &headers);
+    assert!(store.cookies_for(&origin).is_empty(), "{:?}", store.cookies_for(&origin));
+    Ok(())
+}

@@ -229,7 +229,9 @@ impl CookieStore {
             if cookie.expires().is_none() && cookie.max_age().is_none() {
                 // An `Expires` the cookie crate could not read: RFC 6265 §5.1.1's
                 // lenient reading (a deletion with `UTC`, a one-digit day, lower case).
-                if let Some(at) = attribute(text, "expires").and_then(dates::parse) {
+                // The last `Expires` that is a date (§5.2.1): one that fails the
+                // algorithm (a year before 1601, say) is ignored, not the end.
+                if let Some(at) = attributes(text, "expires").filter_map(dates::parse).last() {
                     cookie.set_expires(at);
                 }
             }
@@ -284,11 +286,13 @@ fn drop_overlong_attributes(cookie: &mut cookie_store::RawCookie<'_>) {
 }
 
 /// Corrects what the `cookie` crate reads differently from RFC 6265: a `Max-Age` whose
-/// value is empty (§5.2.2: ignored; the crate reads it as forever: the last valid one
-/// counts, if any), and an `Expires` date before 1601 (§5.1.1: not a date; the crate
+/// value is empty or a lone `-` (§5.2.2: ignored; the crate reads forever and 0: the
+/// last valid one counts, if any), and an `Expires` date before 1601 (§5.1.1: not a date; the crate
 /// takes it, a date long past that deletes the cookie).
 fn drop_invalid_lifetimes(cookie: &mut cookie_store::RawCookie<'_>, text: &str) {
-    if cookie.max_age().is_some() && attributes(text, "max-age").any(str::is_empty) {
+    // Read again whenever the crate found one: it also takes a lone `-` (read as 0,
+    // a deletion) where §5.2.2 has no number, so the last valid one is recounted.
+    if cookie.max_age().is_some() {
         let valid = attributes(text, "max-age")
             .filter(|value| {
                 let digits = value.strip_prefix('-').unwrap_or(value);
@@ -312,12 +316,6 @@ fn attributes<'t>(text: &'t str, name: &str) -> impl Iterator<Item = &'t str> {
         .filter_map(|part| part.split_once('='))
         .filter(move |(key, _)| key.trim().eq_ignore_ascii_case(name))
         .map(|(_, value)| value.trim())
-}
-
-/// The value of the attribute `name` (any case) of a `Set-Cookie` text, the last one
-/// if several.
-fn attribute<'t>(text: &'t str, name: &str) -> Option<&'t str> {
-    attributes(text, name).last()
 }
 
 impl Store {
