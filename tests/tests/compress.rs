@@ -827,3 +827,91 @@ fn a_zstd_body_with_a_large_skippable_frame_first_decodes() -> TestResult {
     assert_eq!(decoded.map_err(|e| format!("{e:#}"))?, b"hello");
     Ok(())
 }
+
+/// Review (6b193c8): trailers through `map_reader` without compression: shown only at
+/// the wrapping body's final `Ok(0)`, through two wraps, after an original already read
+/// to its end, and never for a wrapping body that failed.
+#[test]
+fn review_map_reader_trailers_edges() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok()
+                .body("hello world")
+                .chunk_size(3)
+                .trailer("x-t", "v"),
+        )
+        .start()?;
+    let client = client()?;
+    let get = || -> Result<hcx::ResponseBody, Box<dyn std::error::Error>> {
+        let mut request = Request::get(server.url("/")).body(Body::empty())?;
+        request.extensions_mut().insert(
+            RequestConfig::default()
+                .with_response_timeout(Some(SAFETY))
+                .with_content_compression(false),
+        );
+        Ok(client.execute(request)?.into_body())
+    };
+    let trailer = |b: &hcx::ResponseBody| {
+        b.trailers()
+            .and_then(|t| t.get("x-t"))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    // Two wraps, read byte by byte: None until the final Ok(0).
+    let mut twice = get()?.map_reader(|b| b).map_reader(|b| b);
+    let mut out = Vec::new();
+    let mut one = [0u8; 1];
+    loop {
+        let n = twice.read(&mut one)?;
+        if n == 0 {
+            break;
+        }
+        assert_eq!(trailer(&twice), None);
+        out.push(one[0]);
+    }
+    assert_eq!(out, b"hello world");
+    assert_eq!(trailer(&twice).as_deref(), Some("v"));
+    // Wrapping an already-ended wrapped body, then wrapping again.
+    let again = twice.map_reader(|b| b);
+    let mut again = again.map_reader(|b| b);
+    assert_eq!(trailer(&again), None);
+    assert_eq!(again.read(&mut one)?, 0);
+    assert_eq!(trailer(&again).as_deref(), Some("v"));
+    // The original read to its end (all but its tail), then wrapped.
+    let mut original = get()?;
+    let mut first = [0u8; 10];
+    original.read_exact(&mut first)?;
+    let mut wrapped = original.map_reader(|b| b);
+    assert_eq!(trailer(&wrapped), None);
+    let mut rest = Vec::new();
+    wrapped.read_to_end(&mut rest)?;
+    assert_eq!(rest, b"d");
+    assert_eq!(trailer(&wrapped).as_deref(), Some("v"));
+    // A wrapping reader that fails after the original's end: no trailers, same error.
+    struct FailAtEnd(hcx::ResponseBody);
+    impl Read for FailAtEnd {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.read(out)? {
+                0 => Err(std::io::Error::other("boom")),
+                n => Ok(n),
+            }
+        }
+    }
+    let mut failing = get()?.map_reader(FailAtEnd);
+    assert!(failing.read_to_end(&mut Vec::new()).is_err());
+    assert_eq!(trailer(&failing), None);
+    assert!(failing.read(&mut one).is_err());
+    assert_eq!(trailer(&failing), None);
+    // into_string through a wrap.
+    assert_eq!(
+        get()?.map_reader(|b| b).map_reader(|b| b).into_string()?,
+        "hello world"
+    );
+    // Discarded wrapped body: closes, no panic.
+    let mut discarded = get()?.map_reader(|b| b);
+    discarded.read_exact(&mut first[..2])?;
+    discarded.discard();
+    Ok(())
+}
