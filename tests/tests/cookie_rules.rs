@@ -296,7 +296,11 @@ fn review_odd_max_age_values() -> TestResult {
     let kept = |text: &'static str| -> bool {
         let store = CookieStore::new();
         let mut headers = hcx::http::HeaderMap::new();
-        headers.append("set-cookie", hcx::http::HeaderValue::from_bytes(text.as_bytes()).unwrap_or_else(|_| hcx::http::HeaderValue::from_static("bad")));
+        headers.append(
+            "set-cookie",
+            hcx::http::HeaderValue::from_bytes(text.as_bytes())
+                .unwrap_or_else(|_| hcx::http::HeaderValue::from_static("bad")),
+        );
         store.store_from(&origin, &headers);
         !store.cookies_for(&origin).is_empty()
     };
@@ -341,6 +345,10 @@ fn review_an_expires_before_1601_leaves_the_earlier_valid_one() -> TestResult {
         ),
     );
     store.store_from(&origin, &headers);
-    assert!(store.cookies_for(&origin).is_empty(), "{:?}", store.cookies_for(&origin));
+    assert!(
+        store.cookies_for(&origin).is_empty(),
+        "{:?}",
+        store.cookies_for(&origin)
+    );
     Ok(())
 }

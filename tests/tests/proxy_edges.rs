@@ -314,3 +314,37 @@ fn the_response_head_limits_bound_a_connect_answer() -> TestResult {
     }
     Ok(())
 }
+
+/// With a connection manager of your own, its `tunnel_limits` bound the CONNECT
+/// answer (the client's `limits` go to the managers the client builds); a head limit
+/// no answer fits is refused when the manager is built.
+#[test]
+fn an_own_manager_bounds_the_connect_answer_with_its_tunnel_limits() -> TestResult {
+    const ANSWER: &[u8] = b"HTTP/1.1 200 Connection established\r\nX-Pad: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n\r\n";
+    let ca = TestCa::new()?;
+    let server = tls_server(&ca)?;
+    let (port, proxy) = fake_connect_proxy(ANSWER, Some(server.addr()))?;
+    let manager = hcx::PoolingConnectionManager::builder()
+        .tunnel_limits(hcx::Limits::default().with_max_head_bytes(128))
+        .build()?;
+    let client = Client::builder()
+        .connection_manager(manager)
+        .proxy(Proxy::new("127.0.0.1", port))
+        .tls_config(trusting(&ca)?)
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let error = client
+        .get(server.url("/"))
+        .err()
+        .ok_or("a 190-byte head within a 128-byte limit")?;
+    assert_eq!(error.kind(), ErrorKind::Protocol, "{error:#}");
+    drop(client);
+    proxy.join().map_err(|_| "panic")?;
+    let refused = hcx::PoolingConnectionManager::builder()
+        .tunnel_limits(hcx::Limits::default().with_max_head_bytes(15))
+        .build()
+        .err()
+        .ok_or("a 15-byte tunnel head limit")?;
+    assert_eq!(refused.kind(), ErrorKind::Config, "{refused:#}");
+    Ok(())
+}

@@ -135,9 +135,11 @@ impl PoolingConnectionManagerBuilder {
     }
 
     /// Limits on a proxy's response head to a `CONNECT` (size, field count, 1xx
-    /// count). Default [`Limits::default`]. The `hcx` facade sets the client's
-    /// `limits` here too when it builds the manager itself, so
-    /// one setting bounds every response head.
+    /// count). Default [`Limits::default`]; a head limit below 16 bytes is a
+    /// [`Config`](ErrorKind::Config) error from [`build`](Self::build). The `hcx`
+    /// facade sets the client's `limits` here too when it builds the manager itself,
+    /// so one setting bounds every response head; a manager you build and give it
+    /// keeps its own.
     pub fn tunnel_limits(mut self, limits: Limits) -> Self {
         self.tunnel_limits = limits;
         self
@@ -257,6 +259,17 @@ impl PoolingConnectionManagerBuilder {
     pub fn build(self) -> Result<PoolingConnectionManager, Error> {
         zero_timeout("connect", Some(self.connect_timeout))?;
         zero_timeout("socket", self.socket_timeout)?;
+        // The shortest answer to a CONNECT is `HTTP/1.1 200\r\n\r\n`.
+        if self.tunnel_limits.max_head_bytes < 16 {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "a tunnel head limit of {} bytes fits no answer to a CONNECT (the \
+                     shortest head is 16)",
+                    self.tunnel_limits.max_head_bytes
+                ),
+            ));
+        }
         if let Some(keepalive) = &self.socket.tcp_keepalive {
             keepalive.check()?;
         }

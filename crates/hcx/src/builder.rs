@@ -467,7 +467,11 @@ impl ClientBuilder {
     }
 
     /// Limits on response heads (size, field count, 1xx count), a proxy's answer to a
-    /// `CONNECT` included. Default 64 KiB, 100, 16.
+    /// `CONNECT` included. Default 64 KiB, 100, 16. With a
+    /// [`connection_manager`](Self::connection_manager) of your own, the `CONNECT`
+    /// answer is bounded by that manager's
+    /// [`tunnel_limits`](PoolingConnectionManagerBuilder::tunnel_limits) instead: set
+    /// them on its builder.
     /// A `max_head_bytes` below the shortest head (16 bytes) is a
     /// [`Config`](ErrorKind::Config) error from [`build`](Self::build).
     pub fn limits(mut self, limits: Limits) -> Self {
@@ -739,6 +743,17 @@ impl ClientBuilder {
             #[cfg(feature = "rustls")]
             self.tls,
         )?;
+        // The shortest head is `HTTP/1.1 200\r\n\r\n`: a smaller limit fails every
+        // response, after the request was sent, as the server's fault.
+        if self.limits.max_head_bytes < SHORTEST_HEAD {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "a head limit of {} bytes fits no response (the shortest head is {SHORTEST_HEAD})",
+                    self.limits.max_head_bytes
+                ),
+            ));
+        }
         let mut socket = self.socket;
         if let Some(keepalive) = self.tcp_keepalive {
             socket.tcp_keepalive = keepalive;
@@ -861,17 +876,6 @@ impl ClientBuilder {
         }
         let config = self.timeouts.apply(self.config);
         config.check()?;
-        // The shortest head is `HTTP/1.1 200\r\n\r\n`: a smaller limit fails every
-        // response, after the request was sent, as the server's fault.
-        if self.limits.max_head_bytes < SHORTEST_HEAD {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "a head limit of {} bytes fits no response (the shortest head is {SHORTEST_HEAD})",
-                    self.limits.max_head_bytes
-                ),
-            ));
-        }
         let evictor = match self.evictor {
             Some(idle_for) => Some(IdleConnectionEvictor::start(&manager, idle_for)?),
             None => None,
