@@ -538,11 +538,62 @@ fn map_httparse_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Error 
                 "unsupported HTTP version in status line {line} (expected HTTP/1.0 or HTTP/1.1)"
             ),
         ),
+        httparse::Error::HeaderName | httparse::Error::HeaderValue => {
+            let value = e == httparse::Error::HeaderValue;
+            // httparse does not say where: the line is found again by the same rule.
+            let field = match bad_field(buf, value) {
+                Some((number, Some(name))) if value => {
+                    format!(" (the value of field {} on line {number})", ShowBytes(name))
+                }
+                Some((number, Some(name))) => format!(" ({} on line {number})", ShowBytes(name)),
+                Some((number, None)) => format!(" (line {number} has no colon)"),
+                None => String::new(),
+            };
+            Error::new(
+                ErrorKind::InvalidHead,
+                format!("{e}{field} in response head with status line {line}"),
+            )
+        }
         other => Error::new(
             ErrorKind::InvalidHead,
             format!("{other} in response head with status line {line}"),
         ),
     }
+}
+
+/// The first field line of the head at the start of `buf` whose name (or, with
+/// `value`, whose value) httparse refuses: its line number (the status line is 1) and
+/// its name as sent (`None` for a line without a colon, which is not shown). A value
+/// is never shown: it may be a secret.
+fn bad_field(buf: &[u8], value: bool) -> Option<(usize, Option<&[u8]>)> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let lines = buf[start..].split(|&b| b == b'\n').map(|line| match line {
+        [rest @ .., b'\r'] => rest,
+        line => line,
+    });
+    for (index, line) in lines.enumerate().skip(1) {
+        if line.is_empty() {
+            return None; // the end of the head
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            continue; // obs-fold: a continuation of the value above
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return (!value).then_some((index + 1, None));
+        };
+        let (name, rest) = line.split_at(colon);
+        let bad = if value {
+            rest[1..]
+                .iter()
+                .any(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
+        } else {
+            name.is_empty() || !name.iter().all(|&b| crate::syntax::is_tchar(b))
+        };
+        if bad {
+            return Some((index + 1, Some(name)));
+        }
+    }
+    None
 }
 
 /// The first line of `buf` without its line end, or all of `buf` if it has none.

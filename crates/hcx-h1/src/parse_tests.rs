@@ -481,3 +481,36 @@ fn a_huge_max_headers_costs_no_more_than_the_head_needs() {
         Some(1000)
     );
 }
+
+#[test]
+fn a_refused_field_is_named_with_its_line_and_its_value_never_shown() {
+    let cases: [(&[u8], &str); 4] = [
+        (
+            b"HTTP/1.1 200 OK\r\nServer: x\r\nX-Token: se\x01cret\r\n\r\n",
+            "the value of field \"X-Token\" on line 3",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nBad Name: v\r\n\r\n",
+            "\"Bad Name\" on line 2",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nA: 1\r\n folded\r\n(x): y\r\n\r\n",
+            "\"(x)\" on line 4",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nAuthorization Basic c2VjcmV0\r\n\r\n",
+            "line 2 has no colon",
+        ),
+    ];
+    for (bytes, expected) in cases {
+        let text = match parse(bytes) {
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::InvalidHead, "{e}");
+                e.to_string()
+            }
+            Ok(other) => format!("no error: {other:?}"),
+        };
+        assert!(text.contains(expected), "{text}");
+        assert!(!text.contains("cret") && !text.contains("c2Vj"), "{text}");
+    }
+}
