@@ -964,5 +964,19 @@ fn a_latin_1_realm_is_hashed_as_the_bytes_the_challenge_sent() -> TestResult {
     let response = client.get(server.url("/"))?;
     let answered = server.requests().len();
     assert_eq!((response.status().as_u16(), answered), (200, 2));
+    // The realm goes back in the bytes it came in (0xFC), as Apache writes it, not
+    // re-encoded as UTF-8 (0xC3 0xBC): a server comparing realms byte for byte
+    // would refuse that.
+    let answer = server.requests()[1]
+        .headers
+        .get("authorization")
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    let echoed = b"realm=\"B\xfccher\"";
+    assert!(
+        answer.windows(echoed.len()).any(|w| w == echoed),
+        "{}",
+        answer.escape_ascii()
+    );
     Ok(())
 }

@@ -9,6 +9,10 @@ pub(super) struct Challenge {
     /// Every parameter, name lowercased, in order (`realm` too); a repeated name
     /// keeps its first value.
     pub(super) params: Vec<(String, String)>,
+    /// Whether a parameter value was not UTF-8 and was read as ISO-8859-1: an answer
+    /// that repeats it (a Digest `realm`, `nonce`, `opaque`) writes it back in the
+    /// same bytes.
+    pub(super) latin1: bool,
 }
 
 impl Challenge {
@@ -42,6 +46,7 @@ pub(super) fn parse(value: &[u8], out: &mut Vec<Challenge>) {
             scheme: String::from_utf8_lossy(scheme).into_owned(),
             realm: None,
             params: Vec::new(),
+            latin1: false,
         };
         let spaced = p.skip(is_ws) > 0;
         if spaced && !p.token68() {
@@ -123,8 +128,10 @@ impl Parser<'_> {
             // UTF-8 if it is; else ISO-8859-1, byte for byte (RFC 9110 §5.5's obs-text;
             // what a `charset=ISO-8859-1` Digest challenge sends), so that the bytes
             // the server hashes can be hashed again.
-            let value = String::from_utf8(value)
-                .unwrap_or_else(|e| e.into_bytes().into_iter().map(char::from).collect());
+            let value = String::from_utf8(value).unwrap_or_else(|e| {
+                challenge.latin1 = true;
+                e.into_bytes().into_iter().map(char::from).collect()
+            });
             if is_realm && challenge.realm.is_none() {
                 challenge.realm = Some(value.clone());
             }

@@ -14,7 +14,9 @@
 //!   challenge names none (5.0 to 5.3 used ISO-8859-1). `charset=ISO-8859-1`, which
 //!   Apache honours too, hashes them as ISO-8859-1; one with a character outside it is
 //!   not answered (Apache would send `?` in its place, a wrong answer). No `charset`
-//!   goes back: RFC 7616 §3.4 defines none for the answer.
+//!   goes back: RFC 7616 §3.4 defines none for the answer. A challenge whose values
+//!   are not UTF-8 is read as ISO-8859-1, and the values the answer repeats (`realm`,
+//!   `nonce`, `opaque`) go back in the same bytes, as Apache's do.
 //!
 //! Not supported, so not answered (another scheme the server offers is used
 //! instead): any other algorithm or charset, a challenge without a nonce or with no
@@ -347,6 +349,7 @@ mod tests {
             scheme: String::new(),
             realm: None,
             params: Vec::new(),
+            latin1: false,
         })
     }
 

@@ -356,7 +356,7 @@ impl AuthExec {
         else {
             return Ok(None);
         };
-        digest_value(&text, &scope).map(Some)
+        digest_value(&text, challenge.latin1, &scope).map(Some)
     }
 
     /// After the exchange: keeps the Digest challenge whose answer was accepted for
@@ -424,9 +424,16 @@ fn sent_target(head: &http::request::Parts, form: TargetForm) -> Result<String, 
     })
 }
 
-/// A Digest answer as a sensitive header value.
-fn digest_value(text: &str, scope: &AuthScope) -> Result<HeaderValue, Error> {
-    let mut value = HeaderValue::from_bytes(text.as_bytes()).map_err(|_| {
+/// A Digest answer as a sensitive header value. When the challenge's values came as
+/// ISO-8859-1 (`latin1`), the ones the answer repeats go back in those bytes, as
+/// Apache writes them (its header values are ISO-8859-1 both ways); the rest of the
+/// answer is ASCII.
+fn digest_value(text: &str, latin1: bool, scope: &AuthScope) -> Result<HeaderValue, Error> {
+    let latin1_bytes: Option<Vec<u8>> = latin1
+        .then(|| text.chars().map(|c| u8::try_from(c).ok()).collect())
+        .flatten();
+    let bytes = latin1_bytes.as_deref().unwrap_or(text.as_bytes());
+    let mut value = HeaderValue::from_bytes(bytes).map_err(|_| {
         Error::new(
             ErrorKind::InvalidRequest,
             format!("the Digest answer for {scope} is not a valid field value"),
@@ -531,7 +538,7 @@ fn answer_challenges(
                         // challenge (Basic, say) may still be answered.
                         continue;
                     };
-                    let value = digest_value(&text, &scope)?;
+                    let value = digest_value(&text, offered.latin1, &scope)?;
                     let stale = offered
                         .param("stale")
                         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
