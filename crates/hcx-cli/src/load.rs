@@ -86,8 +86,7 @@ impl Outcome {
         self.errors.values().map(|t| t.count).sum()
     }
 
-    fn empty(mut latency: Histogram<u64>) -> Self {
-        latency.auto(true);
+    fn empty(latency: Histogram<u64>) -> Self {
         Outcome {
             latency,
             statuses: BTreeMap::new(),
@@ -207,12 +206,20 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// An empty latency histogram: 1 µs to an hour at first, 3 significant digits,
+/// growing past an hour when a value needs it.
+fn latency_histogram() -> Result<Histogram<u64>, CliError> {
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, LATENCY_MAX_US, 3)
+        .map_err(|e| CliError::Other(format!("cannot make the latency histogram: {e}")))?;
+    histogram.auto(true);
+    Ok(histogram)
+}
+
 /// Runs `plan` on `client`: `plan.concurrency` threads take request numbers from one
 /// counter until the count or the duration runs out, each waiting for its number's
 /// turn when a rate is set.
 pub fn execute(client: &Client, plan: &Plan) -> Result<Outcome, CliError> {
-    let histogram = Histogram::<u64>::new_with_bounds(1, LATENCY_MAX_US, 3)
-        .map_err(|e| CliError::Other(format!("cannot make the latency histogram: {e}")))?;
+    let histogram = latency_histogram()?;
     let progress = progress_bar(plan);
     let next = AtomicU64::new(0);
     let start = Instant::now();
@@ -513,9 +520,7 @@ mod review_latency_range {
             limit: Some(1),
             rate: Some(1.0),
         };
-        // Made as `execute` makes it.
-        let histogram =
-            Histogram::<u64>::new_with_bounds(1, LATENCY_MAX_US, 3).map_err(|e| e.to_string())?;
+        let histogram = latency_histogram().map_err(|e| e.to_string())?;
         let outcome = worker(&client, &plan, &schedule, &ProgressBar::hidden(), histogram);
         assert_eq!(outcome.responses, 1);
         let max = outcome.latency.max();

@@ -259,14 +259,14 @@ impl PoolingConnectionManagerBuilder {
     pub fn build(self) -> Result<PoolingConnectionManager, Error> {
         zero_timeout("connect", Some(self.connect_timeout))?;
         zero_timeout("socket", self.socket_timeout)?;
-        // The shortest answer to a CONNECT is `HTTP/1.1 200\r\n\r\n`.
-        if self.tunnel_limits.max_head_bytes < 16 {
+        if self.tunnel_limits.max_head_bytes < Limits::SHORTEST_HEAD {
             return Err(Error::new(
                 ErrorKind::Config,
                 format!(
                     "a tunnel head limit of {} bytes fits no answer to a CONNECT (the \
-                     shortest head is 16)",
-                    self.tunnel_limits.max_head_bytes
+                     shortest head is {})",
+                    self.tunnel_limits.max_head_bytes,
+                    Limits::SHORTEST_HEAD
                 ),
             ));
         }

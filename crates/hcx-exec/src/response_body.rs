@@ -357,7 +357,8 @@ impl ResponseBody {
     fn finish(&mut self, tail: Option<Bytes>) {
         if let State::Streaming(mut s) = std::mem::replace(&mut self.state, State::Done) {
             self.trailers = s.decoder.take_trailers().map(Box::new);
-            // Wrapped: the wrapping body shows them at its own end.
+            // Wrapped: the wrapping body shows them at its own end. A copy: the
+            // reader that wraps this body may ask it for them as well.
             if let (Some(signal), Some(trailers)) = (&s.discard_signal, &self.trailers) {
                 signal.set_trailers(trailers);
             }

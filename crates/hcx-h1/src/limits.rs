@@ -33,6 +33,10 @@ impl Limits {
     pub const DEFAULT_MAX_HEADERS: usize = 100;
     /// The default number of informational responses accepted before the final one: 16.
     pub const DEFAULT_MAX_INFORMATIONAL: usize = 16;
+    /// The shortest response head, `HTTP/1.1 200\r\n\r\n`: a `max_head_bytes` below it
+    /// fits no response at all (the client's and the connection manager's builders
+    /// refuse one).
+    pub const SHORTEST_HEAD: usize = 16;
 
     /// Sets [`max_head_bytes`](Limits::max_head_bytes).
     pub const fn with_max_head_bytes(mut self, bytes: usize) -> Self {

@@ -34,9 +34,6 @@ use crate::url::IntoUri;
 /// The `User-Agent` sent when a request has none: `hcx/<version>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("hcx/", env!("CARGO_PKG_VERSION"));
 
-/// The bytes of the shortest response head, `HTTP/1.1 200\r\n\r\n`.
-const SHORTEST_HEAD: usize = 16;
-
 /// Builds a [`Client`]. Apache HttpClient 5: `HttpClientBuilder` /
 /// `PoolingHttpClientConnectionManagerBuilder`.
 ///
@@ -745,12 +742,13 @@ impl ClientBuilder {
         )?;
         // The shortest head is `HTTP/1.1 200\r\n\r\n`: a smaller limit fails every
         // response, after the request was sent, as the server's fault.
-        if self.limits.max_head_bytes < SHORTEST_HEAD {
+        if self.limits.max_head_bytes < Limits::SHORTEST_HEAD {
             return Err(Error::new(
                 ErrorKind::Config,
                 format!(
-                    "a head limit of {} bytes fits no response (the shortest head is {SHORTEST_HEAD})",
-                    self.limits.max_head_bytes
+                    "a head limit of {} bytes fits no response (the shortest head is {})",
+                    self.limits.max_head_bytes,
+                    Limits::SHORTEST_HEAD
                 ),
             ));
         }

@@ -287,8 +287,8 @@ fn drop_overlong_attributes(cookie: &mut cookie_store::RawCookie<'_>) {
 
 /// Corrects what the `cookie` crate reads differently from RFC 6265: a `Max-Age` whose
 /// value is empty or a lone `-` (§5.2.2: ignored; the crate reads forever and 0: the
-/// last valid one counts, if any), and an `Expires` date before 1601 (§5.1.1: not a date; the crate
-/// takes it, a date long past that deletes the cookie).
+/// last valid one counts, if any), and an `Expires` date before 1601 (§5.1.1: not a
+/// date; the crate takes it, a date long past that deletes the cookie).
 fn drop_invalid_lifetimes(cookie: &mut cookie_store::RawCookie<'_>, text: &str) {
     // Read again whenever the crate found one: it also takes a lone `-` (read as 0,
     // a deletion) where §5.2.2 has no number, so the last valid one is recounted.
