@@ -528,6 +528,23 @@ fn checked_answer(
     right.then_some(params)
 }
 
+/// A server that answers a request `accepted` takes with a 200 echoing the body it
+/// got, and challenges every other one with `challenge`.
+fn challenging_until(
+    accepted: impl Fn(&RecordedRequest) -> bool + Send + Sync + 'static,
+    challenge: impl AsRef<[u8]> + Send + Sync + 'static,
+) -> std::io::Result<TestServer> {
+    TestServer::builder()
+        .default_fn(move |request: &RecordedRequest| {
+            if accepted(request) {
+                Reply::ok().body(request.body.clone())
+            } else {
+                Reply::new(401u16).header("www-authenticate", challenge.as_ref())
+            }
+        })
+        .start()
+}
+
 const DIGEST_CHALLENGE: &str =
     r#"Digest realm="vault", qop="auth", nonce="n0nce", opaque="0paque""#;
 
@@ -544,10 +561,7 @@ fn a_digest_challenge_is_answered_and_the_password_never_crosses_the_wire() -> T
             }
         })
         .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        false,
-    )?;
+    let client = alice_client(&server, false)?;
     let response = client.get(server.url("/vault?item=1"))?;
     assert_eq!(response.status(), 200);
     assert_eq!(response.into_body().into_string()?, "hello, alice");
@@ -589,10 +603,7 @@ fn digest_is_chosen_over_basic_and_an_unsupported_digest_falls_back_to_basic() -
                 }
             })
             .start()?;
-        let client = client_with(
-            for_server(&server, Credentials::basic("alice", "s3cret")),
-            false,
-        )?;
+        let client = alice_client(&server, false)?;
         let response = client.get(server.url("/"))?;
         assert_eq!(response.status(), 200, "{digest}");
         let seen = server.requests();
@@ -607,22 +618,11 @@ fn digest_is_chosen_over_basic_and_an_unsupported_digest_falls_back_to_basic() -
 
 #[test]
 fn auth_int_is_answered_with_the_hash_of_the_body() -> TestResult {
-    let server = TestServer::builder()
-        .default_fn(|request: &RecordedRequest| {
-            if digest_answer_hashing(request, "alice", b"s3cret", "n0nce", "auth-int") {
-                Reply::ok().body(request.body.clone())
-            } else {
-                Reply::new(401u16).header(
-                    "www-authenticate",
-                    r#"Digest realm="vault", qop="auth-int", nonce="n0nce", opaque="0paque""#,
-                )
-            }
-        })
-        .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        false,
+    let server = challenging_until(
+        |request| digest_answer_hashing(request, "alice", b"s3cret", "n0nce", "auth-int"),
+        r#"Digest realm="vault", qop="auth-int", nonce="n0nce", opaque="0paque""#,
     )?;
+    let client = alice_client(&server, false)?;
     let response = client.post(server.url("/upload"), "payload")?;
     assert_eq!(response.status(), 200);
     assert_eq!(response.into_body().into_string()?, "payload");
@@ -655,15 +655,10 @@ fn a_latin_1_password_is_hashed_in_the_charset_the_challenge_names() -> TestResu
     ] {
         let challenge =
             format!(r#"Digest realm="vault", qop="auth", nonce="n0nce", opaque="0paque"{charset}"#);
-        let server = TestServer::builder()
-            .default_fn(move |request: &RecordedRequest| {
-                if digest_answer_hashing(request, "alice", hashed, "n0nce", "auth") {
-                    Reply::ok()
-                } else {
-                    Reply::new(401u16).header("www-authenticate", challenge.as_str())
-                }
-            })
-            .start()?;
+        let server = challenging_until(
+            move |request| digest_answer_hashing(request, "alice", hashed, "n0nce", "auth"),
+            challenge,
+        )?;
         let client = client_with(
             for_server(&server, Credentials::basic("alice", "pässword")),
             false,
@@ -690,10 +685,7 @@ fn digest_server() -> std::io::Result<TestServer> {
 #[test]
 fn the_digest_uri_is_the_request_target_as_sent() -> TestResult {
     let server = digest_server()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        false,
-    )?;
+    let client = alice_client(&server, false)?;
     // An empty path before a query goes out as `/?x=1`: the answer says the same.
     let url = format!("http://127.0.0.1:{}?x=1", server.port());
     let response = client.get(url.as_str())?;
@@ -735,10 +727,7 @@ fn a_stale_nonce_is_answered_once_more_with_the_fresh_one() -> TestResult {
             }
         })
         .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        false,
-    )?;
+    let client = alice_client(&server, false)?;
     let response = client.get(server.url("/"))?;
     assert_eq!(response.status(), 200);
     assert_eq!(server.stats().requests_received, 3);
@@ -757,10 +746,7 @@ fn a_stale_nonce_is_answered_once_more_with_the_fresh_one() -> TestResult {
 #[test]
 fn basic_sent_up_front_to_a_digest_server_is_followed_by_the_digest_answer() -> TestResult {
     let server = digest_server()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        true,
-    )?;
+    let client = alice_client(&server, true)?;
     let response = client.get(server.url("/"))?;
     assert_eq!(response.status(), 200);
     let seen = server.requests();
@@ -784,10 +770,7 @@ fn nonce_count(request: &RecordedRequest) -> Option<String> {
 #[test]
 fn a_digest_session_answers_the_next_requests_up_front() -> TestResult {
     let server = digest_server()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        false,
-    )?;
+    let client = alice_client(&server, false)?;
     for _ in 0..3 {
         assert_eq!(client.get(server.url("/"))?.status(), 200);
     }
@@ -827,10 +810,7 @@ fn a_session_the_server_no_longer_takes_is_challenged_afresh() -> TestResult {
             }
         })
         .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        false,
-    )?;
+    let client = alice_client(&server, false)?;
     assert_eq!(client.get(server.url("/"))?.status(), 200);
     assert_eq!(client.get(server.url("/"))?.status(), 200);
     assert_eq!(client.get(server.url("/"))?.status(), 200);
@@ -871,10 +851,7 @@ fn a_session_refused_once_is_forgotten_even_when_basic_then_answers() -> TestRes
             }
         })
         .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        true,
-    )?;
+    let client = alice_client(&server, true)?;
     assert_eq!(client.get(server.url("/"))?.status(), 200); // Basic, then Digest
     basic_only.store(true, Ordering::SeqCst);
     assert_eq!(client.get(server.url("/"))?.status(), 200); // the session, then Basic
@@ -917,10 +894,7 @@ fn an_answer_after_a_refused_session_counts_the_nonce_on() -> TestResult {
             Reply::new(401u16).header("www-authenticate", DIGEST_CHALLENGE)
         })
         .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        false,
-    )?;
+    let client = alice_client(&server, false)?;
     assert_eq!(client.get(server.url("/"))?.status(), 200);
     assert_eq!(client.get(server.url("/"))?.status(), 200);
     let counts: Vec<_> = server.requests().iter().map(nonce_count).collect();
@@ -948,19 +922,11 @@ fn a_latin_1_realm_is_hashed_as_the_bytes_the_challenge_sent() -> TestResult {
     let realm: &'static [u8] = b"B\xfccher";
     let challenge: &'static [u8] =
         b"Digest realm=\"B\xfccher\", qop=\"auth\", nonce=\"n0nce\", charset=ISO-8859-1";
-    let server = TestServer::builder()
-        .default_fn(move |request: &RecordedRequest| {
-            if latin_1_realm_answer_ok(request, realm) {
-                Reply::ok().body("in")
-            } else {
-                Reply::new(401u16).header("www-authenticate", challenge)
-            }
-        })
-        .start()?;
-    let client = client_with(
-        for_server(&server, Credentials::basic("alice", "s3cret")),
-        false,
+    let server = challenging_until(
+        move |request| latin_1_realm_answer_ok(request, realm),
+        challenge,
     )?;
+    let client = alice_client(&server, false)?;
     let response = client.get(server.url("/"))?;
     let answered = server.requests().len();
     assert_eq!((response.status().as_u16(), answered), (200, 2));

@@ -46,6 +46,20 @@ fn cookie_sent(
     Ok(seen.header("cookie").map(str::to_owned))
 }
 
+/// GETs each of `paths` on `server` in turn; the `Cookie` header the server saw on
+/// the last.
+fn cookie_after(
+    client: &Client,
+    server: &TestServer,
+    paths: &[&str],
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    let mut line = None;
+    for path in paths {
+        line = cookie_sent(client, server, &server.url(path))?;
+    }
+    Ok(line)
+}
+
 /// RFC 6265 §5.4 step 2, Apache's `CookiePriorityComparator`: longer paths first.
 /// Deterministic: the host's own cookies are listed before its parent domain's.
 #[test]
@@ -87,8 +101,7 @@ fn cookie_header_lists_longer_paths_first_within_a_domain() -> TestResult {
     )])?;
     let store = Arc::new(CookieStore::new());
     let client = client(&store)?;
-    cookie_sent(&client, &server, &server.url("/a/b/c/d/set"))?;
-    let line = cookie_sent(&client, &server, &server.url("/a/b/c/d/page"))?;
+    let line = cookie_after(&client, &server, &["/a/b/c/d/set", "/a/b/c/d/page"])?;
     assert_eq!(line.as_deref(), Some("p5=1; p4=1; p3=1; p2=1; p1=1"));
     Ok(())
 }
@@ -104,9 +117,7 @@ fn cookie_header_lists_equal_paths_by_creation() -> TestResult {
     let server = server(&[("/set", &first), ("/reset", &[b"c0=2; Path=/"])])?;
     let store = Arc::new(CookieStore::new());
     let client = client(&store)?;
-    cookie_sent(&client, &server, &server.url("/set"))?;
-    cookie_sent(&client, &server, &server.url("/reset"))?;
-    let line = cookie_sent(&client, &server, &server.url("/page"))?;
+    let line = cookie_after(&client, &server, &["/set", "/reset", "/page"])?;
     assert_eq!(
         line.as_deref(),
         Some("c0=2; c1=1; c2=1; c3=1; c4=1; c5=1; c6=1")
@@ -123,8 +134,7 @@ fn a_cookie_over_4096_octets_is_ignored() -> TestResult {
     let server = server(&[("/set", &[big.as_bytes()])])?;
     let store = Arc::new(CookieStore::new());
     let client = client(&store)?;
-    cookie_sent(&client, &server, &server.url("/set"))?;
-    let line = cookie_sent(&client, &server, &server.url("/page"))?;
+    let line = cookie_after(&client, &server, &["/set", "/page"])?;
     assert_eq!(
         line.map(|l| l.len()),
         None,
@@ -152,9 +162,7 @@ fn expires_dates_rfc6265_parses_delete_the_cookie() -> TestResult {
     ])?;
     let store = Arc::new(CookieStore::new());
     let client = client(&store)?;
-    cookie_sent(&client, &server, &server.url("/set"))?;
-    cookie_sent(&client, &server, &server.url("/logout"))?;
-    let line = cookie_sent(&client, &server, &server.url("/page"))?;
+    let line = cookie_after(&client, &server, &["/set", "/logout", "/page"])?;
     assert_eq!(line, None);
     Ok(())
 }
@@ -182,13 +190,10 @@ fn an_empty_max_age_is_ignored_and_a_year_before_1601_is_no_date() -> TestResult
     ])?;
     let store = Arc::new(CookieStore::new());
     let client = client(&store)?;
-    cookie_sent(&client, &server, &server.url("/set"))?;
-    cookie_sent(&client, &server, &server.url("/logout"))?;
     // `a` deleted by its Expires; `b` kept for the 60 seconds of its valid Max-Age.
-    let line = cookie_sent(&client, &server, &server.url("/page"))?;
+    let line = cookie_after(&client, &server, &["/set", "/logout", "/page"])?;
     assert_eq!(line.as_deref(), Some("b="));
-    cookie_sent(&client, &server, &server.url("/old"))?;
-    let line = cookie_sent(&client, &server, &server.url("/page"))?;
+    let line = cookie_after(&client, &server, &["/old", "/page"])?;
     assert_eq!(line.as_deref(), Some("b=; old=1"));
     Ok(())
 }

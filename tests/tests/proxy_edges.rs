@@ -276,21 +276,30 @@ fn no_proxy_entries_may_be_apart_by_blanks() -> TestResult {
     Ok(())
 }
 
+/// A 2xx answer to a CONNECT whose head (248 bytes, padded by `X-Pad`) is larger
+/// than a 128-byte head limit and well within the default one.
+const PADDED_CONNECT_ANSWER: &[u8] = b"HTTP/1.1 200 Connection established\r\nX-Pad: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n\r\n";
+
+/// A client builder going through the proxy on `port` of 127.0.0.1 to servers `ca`
+/// signed for, its response waits bounded by [`SAFETY`].
+fn through_proxy(port: u16, ca: &TestCa) -> Result<hcx::ClientBuilder, Box<dyn std::error::Error>> {
+    Ok(Client::builder()
+        .proxy(Proxy::new("127.0.0.1", port))
+        .tls_config(trusting(ca)?)
+        .response_timeout(Some(SAFETY)))
+}
+
 /// The client's response head limits bound a proxy's answer to a CONNECT too: a 2xx
 /// whose head is larger than `max_head_bytes` fails the connect, and the same answer
 /// within the default limits opens the tunnel.
 #[test]
 fn the_response_head_limits_bound_a_connect_answer() -> TestResult {
-    const ANSWER: &[u8] = b"HTTP/1.1 200 Connection established\r\nX-Pad: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n\r\n";
     let ca = TestCa::new()?;
     for max_head_bytes in [128, hcx::Limits::default().max_head_bytes] {
         let server = tls_server(&ca)?;
-        let (port, proxy) = fake_connect_proxy(ANSWER, Some(server.addr()))?;
-        let client = Client::builder()
-            .proxy(Proxy::new("127.0.0.1", port))
-            .tls_config(trusting(&ca)?)
+        let (port, proxy) = fake_connect_proxy(PADDED_CONNECT_ANSWER, Some(server.addr()))?;
+        let client = through_proxy(port, &ca)?
             .limits(hcx::Limits::default().with_max_head_bytes(max_head_bytes))
-            .response_timeout(Some(SAFETY))
             .connect_timeout(SAFETY)
             .build()?;
         let outcome = client
@@ -299,7 +308,7 @@ fn the_response_head_limits_bound_a_connect_answer() -> TestResult {
         if max_head_bytes == 128 {
             let error = outcome
                 .err()
-                .ok_or("a 230-byte head within a 128-byte limit")?;
+                .ok_or("a 248-byte head within a 128-byte limit")?;
             assert_eq!(error.kind(), ErrorKind::Protocol, "{error:#}");
             assert!(
                 format!("{error:#}").contains("larger than the limit of 128 bytes"),
@@ -320,23 +329,19 @@ fn the_response_head_limits_bound_a_connect_answer() -> TestResult {
 /// no answer fits is refused when the manager is built.
 #[test]
 fn an_own_manager_bounds_the_connect_answer_with_its_tunnel_limits() -> TestResult {
-    const ANSWER: &[u8] = b"HTTP/1.1 200 Connection established\r\nX-Pad: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n\r\n";
     let ca = TestCa::new()?;
     let server = tls_server(&ca)?;
-    let (port, proxy) = fake_connect_proxy(ANSWER, Some(server.addr()))?;
+    let (port, proxy) = fake_connect_proxy(PADDED_CONNECT_ANSWER, Some(server.addr()))?;
     let manager = hcx::PoolingConnectionManager::builder()
         .tunnel_limits(hcx::Limits::default().with_max_head_bytes(128))
         .build()?;
-    let client = Client::builder()
+    let client = through_proxy(port, &ca)?
         .connection_manager(manager)
-        .proxy(Proxy::new("127.0.0.1", port))
-        .tls_config(trusting(&ca)?)
-        .response_timeout(Some(SAFETY))
         .build()?;
     let error = client
         .get(server.url("/"))
         .err()
-        .ok_or("a 190-byte head within a 128-byte limit")?;
+        .ok_or("a 248-byte head within a 128-byte limit")?;
     assert_eq!(error.kind(), ErrorKind::Protocol, "{error:#}");
     drop(client);
     proxy.join().map_err(|_| "panic")?;
