@@ -382,3 +382,185 @@ mod zone_id {
         Ok(())
     }
 }
+
+mod default_fields {
+    // PROTOCOL leaves the client's `User-Agent` and COMPRESS's `Accept-Encoding` for
+    // the codec to write (no map to allocate per request) when nothing after it can
+    // look: the head on the wire, and what a handler or a user token handler after
+    // PROTOCOL sees, must be the same as when they are added to the request's map.
+
+    use super::common;
+
+    use std::sync::{Arc, Mutex};
+
+    use super::{recording_server, stop};
+    use hcx::chain::{Chain, ChainElement, Scope};
+    use hcx::{Body, Client, ClientBuilder, Context, Error, ErrorKind, ResponseBody};
+    use http::header::{ACCEPT_ENCODING, USER_AGENT};
+    use http::{HeaderMap, Request, Response};
+
+    /// The head `builder`'s client sends for a GET carrying `x-a: 1` (and the caller's
+    /// `User-Agent` when `own_agent`), its `Host` written `-`.
+    fn head_sent(
+        builder: ClientBuilder,
+        own_agent: bool,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        let (port, heads, server) = recording_server(1)?;
+        let client = builder.response_timeout(Some(common::SAFETY)).build()?;
+        let mut request = Request::get(format!("http://127.0.0.1:{port}/p")).header("x-a", "1");
+        if own_agent {
+            request = request.header("user-agent", "mine");
+        }
+        client.execute(request.body(Body::empty())?)?;
+        let head = String::from_utf8(heads.recv_timeout(common::SAFETY)?)?;
+        stop(port, server)?;
+        // Without the port, which differs from one server to the next.
+        Ok(head.replace(&format!("host: 127.0.0.1:{port}\r\n"), "host: -\r\n"))
+    }
+
+    /// The fields a handler or interceptor saw, shared with the test.
+    type Seen = Arc<Mutex<Vec<HeaderMap>>>;
+
+    fn fields(head: &str) -> Vec<&str> {
+        head.split("\r\n")
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn the_defaults_go_out_the_same_whether_added_to_the_map_or_written_by_the_codec()
+    -> common::TestResult {
+        for own_agent in [false, true] {
+            let owed = head_sent(Client::builder(), own_agent)?;
+            // A request interceptor added last must see the defaults: PROTOCOL adds
+            // them to the request's map first.
+            let seen: Seen = Arc::default();
+            let record = Arc::clone(&seen);
+            let added = head_sent(
+                Client::builder().add_request_interceptor_last(
+                    move |request: &mut Request<Body>, _: &mut Context| -> Result<(), Error> {
+                        record
+                            .lock()
+                            .map_err(|_| Error::new(ErrorKind::Config, "poisoned"))?
+                            .push(request.headers().clone());
+                        Ok(())
+                    },
+                ),
+                own_agent,
+            )?;
+            assert_eq!(owed, added, "the same head either way");
+            let agent = if own_agent {
+                "user-agent: mine".to_string()
+            } else {
+                format!("user-agent: {}", hcx::DEFAULT_USER_AGENT)
+            };
+            let lines = fields(&owed);
+            assert_eq!(
+                lines
+                    .iter()
+                    .filter(|l| l.starts_with("user-agent:"))
+                    .count(),
+                1,
+                "{owed}"
+            );
+            assert!(lines.contains(&agent.as_str()), "{owed}");
+            let accept = lines
+                .iter()
+                .position(|l| l.starts_with("accept-encoding: "))
+                .ok_or("no accept-encoding")?;
+            let caller = lines.iter().position(|l| *l == "x-a: 1").ok_or("no x-a")?;
+            assert!(caller < accept, "the caller's fields first: {owed}");
+            let seen = seen.lock().map_err(|_| "poisoned")?;
+            assert_eq!(seen.len(), 1);
+            assert!(seen[0].contains_key(ACCEPT_ENCODING) && seen[0].contains_key(USER_AGENT));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_handler_after_protocol_sees_the_defaults_in_the_request() -> common::TestResult {
+        let seen: Seen = Arc::default();
+        let record = Arc::clone(&seen);
+        let owed = head_sent(Client::builder(), false)?;
+        let handled = head_sent(
+            Client::builder().add_handler_after(
+                ChainElement::Protocol,
+                "recorder",
+                move |request: Request<Body>, scope: &mut Scope<'_>, chain: Chain<'_>| {
+                    if let Ok(mut seen) = record.lock() {
+                        seen.push(request.headers().clone());
+                    }
+                    chain.proceed(request, scope)
+                },
+            ),
+            false,
+        )?;
+        assert_eq!(owed, handled);
+        let seen = seen.lock().map_err(|_| "poisoned")?;
+        assert_eq!(seen.len(), 1);
+        assert_eq!(
+            seen[0].get(USER_AGENT).map(|v| v.as_bytes()),
+            Some(hcx::DEFAULT_USER_AGENT.as_bytes())
+        );
+        assert!(seen[0].contains_key(ACCEPT_ENCODING));
+        Ok(())
+    }
+
+    #[test]
+    fn a_handler_replacing_main_transport_and_a_user_token_handler_see_the_defaults()
+    -> common::TestResult {
+        let seen: Seen = Arc::default();
+        let record = Arc::clone(&seen);
+        let client = Client::builder()
+            .replace_handler(
+                ChainElement::MainTransport,
+                move |request: Request<Body>,
+                      _: &mut Scope<'_>,
+                      _: Chain<'_>|
+                      -> Result<Response<ResponseBody>, Error> {
+                    if let Ok(mut seen) = record.lock() {
+                        seen.push(request.headers().clone());
+                    }
+                    Err(Error::new(ErrorKind::Config, "not sent"))
+                },
+            )
+            .build()?;
+        let error = client
+            .get("http://127.0.0.1:9/")
+            .err()
+            .ok_or("nothing is sent")?;
+        assert_eq!(error.kind(), ErrorKind::Config);
+
+        let record = Arc::clone(&seen);
+        let (port, heads, server) = recording_server(1)?;
+        let client = Client::builder()
+            .response_timeout(Some(common::SAFETY))
+            .user_token_handler(
+                move |_: &hcx::Route, request: &Request<Body>, _: &Context| {
+                    if let Ok(mut seen) = record.lock() {
+                        seen.push(request.headers().clone());
+                    }
+                    None
+                },
+            )
+            .build()?;
+        client.get(format!("http://127.0.0.1:{port}/"))?;
+        let head = String::from_utf8(heads.recv_timeout(common::SAFETY)?)?;
+        stop(port, server)?;
+        assert_eq!(
+            fields(&head)
+                .iter()
+                .filter(|l| l.starts_with("user-agent:"))
+                .count(),
+            1
+        );
+
+        let seen = seen.lock().map_err(|_| "poisoned")?;
+        assert_eq!(seen.len(), 2);
+        for headers in seen.iter() {
+            assert!(headers.contains_key(USER_AGENT) && headers.contains_key(ACCEPT_ENCODING));
+        }
+        Ok(())
+    }
+}

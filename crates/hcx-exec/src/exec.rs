@@ -4,12 +4,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use hcx_close::{CloseReason, Decision};
-use hcx_h1::{Call, ContinueStep, FinalResponse, Limits, RecvResponse, RecvStep, Sending};
+use hcx_h1::{
+    Call, ContinueStep, FinalResponse, Limits, RecvResponse, RecvStep, RequestHead, Sending,
+};
 use hcx_reuse::{
     ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange, IdleOutcome,
     IdleVerdict, KeepAliveStrategy, decide,
 };
-use http::{Method, Request, Response};
+use http::{HeaderName, HeaderValue, Method, Request, Response};
 
 use crate::body::{Body, Source};
 use crate::config::RequestConfig;
@@ -126,6 +128,27 @@ impl MainExec {
         &self,
         route: &Route,
         request: Request<Body>,
+        runtime: ExecRuntime,
+        config: &RequestConfig,
+    ) -> Result<Response<ResponseBody>, Error> {
+        self.execute_with_defaults(route, request, &[], runtime, config)
+    }
+
+    /// [`execute`](Self::execute), writing `defaults` after the request's own fields,
+    /// each only when the request has no field of that name
+    /// ([`RequestHead::defaults`](hcx_h1::RequestHead::defaults)): a client's
+    /// `User-Agent` and `Accept-Encoding` go out without being added to the request's
+    /// map first (an allocation and a copy per request). They are part of the head the
+    /// events see ([`EventListener::request_head_written`](crate::EventListener::request_head_written)),
+    /// not of the request's fields the reuse strategy reads, so none may be one the
+    /// codec decides (`Host`, the framing fields, `Connection`, `Expect`,
+    /// `Proxy-Authorization`): those are refused ([`ErrorKind::InvalidRequest`]) before
+    /// any connection is leased.
+    pub fn execute_with_defaults(
+        &self,
+        route: &Route,
+        request: Request<Body>,
+        defaults: &[(HeaderName, HeaderValue)],
         mut runtime: ExecRuntime,
         config: &RequestConfig,
     ) -> Result<Response<ResponseBody>, Error> {
@@ -161,13 +184,18 @@ impl MainExec {
             _ => {}
         }
         let mut head = WriteBuf::take();
-        let sending = Call::new(&parts, form, framing, self.limits, &mut *head).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidRequest,
-                "the request cannot be sent as it is",
-            )
-            .with_source(e)
-        })?;
+        let request_head = RequestHead {
+            defaults,
+            ..RequestHead::from(&parts)
+        };
+        let sending =
+            Call::new(request_head, form, framing, self.limits, &mut *head).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidRequest,
+                    "the request cannot be sent as it is",
+                )
+                .with_source(e)
+            })?;
         let source = body.into_source().map_err(|e| {
             Error::new(ErrorKind::RequestBody, "the request body factory failed").with_source(e)
         })?;

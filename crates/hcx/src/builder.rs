@@ -853,22 +853,19 @@ impl ClientBuilder {
         }
         chain.push(
             ChainElement::Protocol,
-            Arc::new(ProtocolExec {
+            Arc::new(ProtocolExec::new(
                 default_headers,
-                request_first: self.request_first,
-                request_last: self.request_last,
-                response: self.response_interceptors,
+                self.request_first,
+                self.request_last,
+                self.response_interceptors,
                 #[cfg(feature = "cookies")]
-                cookies: self.cookies,
-            }),
+                self.cookies,
+            )),
         );
-        chain.push(
-            ChainElement::MainTransport,
-            Arc::new(MainTransport {
-                exec,
-                user_tokens: self.user_tokens,
-            }),
-        );
+        chain.push_engine(Arc::new(MainTransport {
+            exec,
+            user_tokens: self.user_tokens,
+        }));
         for op in self.chain_ops {
             chain.apply(op)?;
         }

@@ -125,7 +125,7 @@ impl Client {
             &*inner.planner,
         )?;
         // `proceed` gives the error at least the facts of the execution's exchanges.
-        Chain::new(inner.chain.handlers()).proceed(request, &mut scope)
+        Chain::new(&inner.chain).proceed(request, &mut scope)
     }
 
     /// Sends `request`, hands the response to `handler`, and then gives the

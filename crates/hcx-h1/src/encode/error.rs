@@ -74,6 +74,10 @@ pub enum EncodeError {
     },
     /// Body bytes for a request framed with [`RequestFraming::None`].
     BodyNotAllowed(usize),
+    /// A default field ([`RequestHead::defaults`](crate::RequestHead::defaults)) names
+    /// one the encoder decides itself (`Host`, a framing field, `Connection`, `Expect`,
+    /// `Proxy-Authorization`): it belongs in the request's own fields.
+    ReservedDefault(HeaderName),
 }
 
 impl fmt::Display for EncodeError {
@@ -130,6 +134,10 @@ impl fmt::Display for EncodeError {
             EncodeError::BodyNotAllowed(n) => {
                 write!(f, "{n} body bytes for a request framed without a body")
             }
+            EncodeError::ReservedDefault(name) => write!(
+                f,
+                "{name} cannot be a default field: the encoder decides it from the request's own fields"
+            ),
         }
     }
 }

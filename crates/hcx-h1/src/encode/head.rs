@@ -3,7 +3,7 @@
 use http::header::{
     CONNECTION, CONTENT_LENGTH, EXPECT, HOST, PROXY_AUTHORIZATION, TRANSFER_ENCODING,
 };
-use http::{HeaderMap, HeaderValue, Method, Uri, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
 
 use crate::encode::{
     BodyEncoder, EncodeError, OutBuf, RequestFraming, TargetForm, forbidden_value_byte,
@@ -23,6 +23,13 @@ pub struct RequestHead<'a> {
     pub version: Version,
     /// The caller's header fields.
     pub headers: &'a HeaderMap,
+    /// Fields written after the caller's, each only when `headers` has no field of
+    /// that name: a client's defaults (`User-Agent`, `Accept-Encoding`) sent without
+    /// first adding them to the caller's map. Empty from the `From` conversions. Each
+    /// is written as is, so none may be a field the encoder decides itself (`Host`,
+    /// `Content-Length`, `Transfer-Encoding`, `Connection`, `Expect`,
+    /// `Proxy-Authorization`): [`EncodeError::ReservedDefault`].
+    pub defaults: &'a [(HeaderName, HeaderValue)],
 }
 
 impl<'a, B> From<&'a http::Request<B>> for RequestHead<'a> {
@@ -32,6 +39,7 @@ impl<'a, B> From<&'a http::Request<B>> for RequestHead<'a> {
             uri: request.uri(),
             version: request.version(),
             headers: request.headers(),
+            defaults: &[],
         }
     }
 }
@@ -43,6 +51,7 @@ impl<'a> From<&'a http::request::Parts> for RequestHead<'a> {
             uri: &parts.uri,
             version: parts.version,
             headers: &parts.headers,
+            defaults: &[],
         }
     }
 }
@@ -105,7 +114,8 @@ pub fn encode_request_head<'a>(
         other => return Err(EncodeError::UnsupportedVersion(other)),
     };
     let target = Target::new(head.method, head.uri, form)?;
-    let scan = FieldScan::of(head.headers)?;
+    let mut scan = FieldScan::of(head.headers)?;
+    scan.defaults(head.headers, head.defaults)?;
     let host = host_field(&head, form, scan.hosts)?;
     let framing = check_framing(&head, framing, &scan)?;
 
@@ -158,6 +168,13 @@ pub fn encode_request_head<'a>(
             continue;
         }
         write_field(out, name.as_str(), value);
+    }
+    if scan.defaults > 0 {
+        for (name, value) in head.defaults {
+            if !head.headers.contains_key(name) {
+                write_field(out, name.as_str(), value);
+            }
+        }
     }
     match framing {
         RequestFraming::None => {}
@@ -360,7 +377,9 @@ struct FieldScan {
     transfer_encoding: bool,
     content_length: bool,
     connection: bool,
-    /// The fields' length as written (`name: value\r\n`).
+    /// How many of the defaults are written (the caller's map has none of the name).
+    defaults: usize,
+    /// The fields' length as written (`name: value\r\n`), the defaults' included.
     bytes: usize,
 }
 
@@ -373,6 +392,7 @@ impl FieldScan {
             transfer_encoding: false,
             content_length: false,
             connection: false,
+            defaults: 0,
             bytes: 0,
         };
         for (name, value) in headers {
@@ -395,6 +415,39 @@ impl FieldScan {
             scan.bytes += name.as_str().len() + value.len() + 4;
         }
         Ok(scan)
+    }
+
+    /// Counts the `defaults` the caller's `headers` leave to be written, failing at
+    /// one the encoder decides itself or one whose value it could not send.
+    fn defaults(
+        &mut self,
+        headers: &HeaderMap,
+        defaults: &[(HeaderName, HeaderValue)],
+    ) -> Result<(), EncodeError> {
+        for (name, value) in defaults {
+            if name == HOST
+                || name == CONTENT_LENGTH
+                || name == TRANSFER_ENCODING
+                || name == CONNECTION
+                || name == EXPECT
+                || name == PROXY_AUTHORIZATION
+            {
+                return Err(EncodeError::ReservedDefault(name.clone()));
+            }
+            if headers.contains_key(name) {
+                continue;
+            }
+            if let Some((index, byte)) = forbidden_value_byte(value.as_bytes()) {
+                return Err(EncodeError::InvalidFieldValue {
+                    name: name.clone(),
+                    byte,
+                    index,
+                });
+            }
+            self.defaults += 1;
+            self.bytes += name.as_str().len() + value.len() + 4;
+        }
+        Ok(())
     }
 }
 

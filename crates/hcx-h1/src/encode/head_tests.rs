@@ -524,3 +524,88 @@ fn a_request_target_carries_only_what_rfc_3986_allows() -> Result<(), Box<dyn st
     }
     Ok(())
 }
+
+/// Encodes `request` with `defaults`, origin-form, no body.
+fn encode_with_defaults(
+    request: &Request<()>,
+    defaults: &[(HeaderName, HeaderValue)],
+) -> Result<String, EncodeError> {
+    let mut out = b"previous".to_vec();
+    let head = RequestHead {
+        defaults,
+        ..RequestHead::from(request)
+    };
+    match encode_request_head(head, TargetForm::Origin, RequestFraming::None, &mut out) {
+        Ok(_) => Ok(String::from_utf8_lossy(&out[8..]).into_owned()),
+        Err(e) => {
+            assert_eq!(out, b"previous", "nothing is written on error");
+            Err(e)
+        }
+    }
+}
+
+#[test]
+fn defaults_follow_the_callers_fields_unless_the_caller_has_them()
+-> Result<(), Box<dyn std::error::Error>> {
+    let defaults = [
+        (
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip"),
+        ),
+        (http::header::USER_AGENT, HeaderValue::from_static("hcx/1")),
+    ];
+    let bare = Request::get("http://example.com/").body(())?;
+    assert_eq!(
+        encode_with_defaults(&bare, &defaults)?,
+        "GET / HTTP/1.1\r\nhost: example.com\r\naccept-encoding: gzip\r\nuser-agent: hcx/1\r\n\r\n"
+    );
+    // The caller's own (any case) wins; the other default still goes out, after it.
+    let own = Request::get("http://example.com/")
+        .header("User-Agent", "mine")
+        .header("x-a", "1")
+        .body(())?;
+    assert_eq!(
+        encode_with_defaults(&own, &defaults)?,
+        "GET / HTTP/1.1\r\nhost: example.com\r\nuser-agent: mine\r\nx-a: 1\r\naccept-encoding: gzip\r\n\r\n"
+    );
+    // The same bytes as the defaults added to the caller's map.
+    let mut added = own.clone();
+    added.headers_mut().insert(
+        http::header::ACCEPT_ENCODING,
+        HeaderValue::from_static("gzip"),
+    );
+    assert_eq!(
+        encode_with_defaults(&own, &defaults)?,
+        encode(&added, TargetForm::Origin, RequestFraming::None)?
+    );
+    Ok(())
+}
+
+#[test]
+fn a_default_the_encoder_decides_is_refused() -> Result<(), Box<dyn std::error::Error>> {
+    let bare = Request::get("http://example.com/").body(())?;
+    for name in [
+        HOST,
+        CONTENT_LENGTH,
+        TRANSFER_ENCODING,
+        CONNECTION,
+        EXPECT,
+        PROXY_AUTHORIZATION,
+    ] {
+        let defaults = [(name.clone(), HeaderValue::from_static("x"))];
+        assert_eq!(
+            encode_with_defaults(&bare, &defaults),
+            Err(EncodeError::ReservedDefault(name))
+        );
+    }
+    // Refused for its name even when the caller's own field would replace it.
+    let defaults = [(CONNECTION, HeaderValue::from_static("close"))];
+    let with_connection = Request::get("http://example.com/")
+        .header("connection", "close")
+        .body(())?;
+    assert_eq!(
+        encode_with_defaults(&with_connection, &defaults),
+        Err(EncodeError::ReservedDefault(CONNECTION))
+    );
+    Ok(())
+}

@@ -96,11 +96,25 @@ pub(crate) enum ChainOp {
 #[derive(Clone, Default)]
 pub(crate) struct NamedChain {
     elements: Vec<(ChainElement, Arc<dyn ExecHandler>)>,
+    /// Whether the last element is the engine's own MAIN_TRANSPORT (not one that
+    /// replaced it): only that one writes the fields PROTOCOL left to the codec.
+    engine_sends: bool,
 }
 
 impl NamedChain {
     pub(crate) fn push(&mut self, name: ChainElement, handler: Arc<dyn ExecHandler>) {
         self.elements.push((name, handler));
+    }
+
+    /// Pushes the engine's own MAIN_TRANSPORT, the last element.
+    pub(crate) fn push_engine(&mut self, handler: Arc<super::main::MainTransport>) {
+        self.elements.push((ChainElement::MainTransport, handler));
+        self.engine_sends = true;
+    }
+
+    /// Whether the engine's own MAIN_TRANSPORT sends (no handler replaced it).
+    pub(crate) fn engine_sends(&self) -> bool {
+        self.engine_sends
     }
 
     pub(crate) fn handlers(&self) -> &[(ChainElement, Arc<dyn ExecHandler>)] {
@@ -168,6 +182,9 @@ impl NamedChain {
             }
             ChainOp::Replace(existing, handler) => {
                 let at = self.position(&existing)?;
+                if existing == ChainElement::MainTransport {
+                    self.engine_sends = false;
+                }
                 self.elements[at].1 = handler;
             }
         }

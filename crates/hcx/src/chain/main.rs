@@ -54,7 +54,7 @@ pub(crate) struct MainTransport {
 impl ExecHandler for MainTransport {
     fn execute(
         &self,
-        request: Request<Body>,
+        mut request: Request<Body>,
         scope: &mut Scope<'_>,
         _rest: Chain<'_>,
     ) -> Result<Response<ResponseBody>, Error> {
@@ -62,18 +62,22 @@ impl ExecHandler for MainTransport {
             // No RETRY element counted: this is the hop's one attempt.
             scope.context.set_attempts(1);
         }
-        if scope.context.user_token.is_none() {
-            if let Some(handler) = &self.user_tokens {
-                scope.context.user_token =
-                    handler.user_token(&scope.route, &request, scope.context);
-            }
+        let mut owed = scope.owed.take();
+        if scope.context.user_token.is_none()
+            && let Some(handler) = &self.user_tokens
+        {
+            // The handler sees the request as it goes out.
+            owed.take().add_to(request.headers_mut())?;
+            scope.context.user_token = handler.user_token(&scope.route, &request, scope.context);
         }
         // MainExec leases once the request is known to be sendable: an invalid request
         // never takes a pooled connection.
         let runtime = ExecRuntime::new(scope.manager().clone())
             .with_user_token(scope.context.user_token.clone())
             .with_abort(scope.abort_handle().cloned());
-        self.exec
-            .execute(&scope.route, request, runtime, &scope.config)
+        owed.write_with(|defaults| {
+            self.exec
+                .execute_with_defaults(&scope.route, request, defaults, runtime, &scope.config)
+        })
     }
 }

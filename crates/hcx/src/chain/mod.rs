@@ -39,6 +39,7 @@ pub use context::Context;
 pub use cookies::CookieStore;
 pub use elements::ChainElement;
 pub(crate) use elements::{ChainOp, NamedChain};
+
 pub use main::UserTokenHandler;
 pub use protocol::{RequestInterceptor, ResponseInterceptor};
 pub use redirect::{DefaultRedirectStrategy, RedirectStrategy};
@@ -122,11 +123,16 @@ where
 #[derive(Clone, Copy)]
 pub struct Chain<'a> {
     rest: &'a [(ChainElement, Arc<dyn ExecHandler>)],
+    /// Whether the last handler is the engine's own MAIN_TRANSPORT.
+    engine_sends: bool,
 }
 
 impl<'a> Chain<'a> {
-    pub(crate) fn new(handlers: &'a [(ChainElement, Arc<dyn ExecHandler>)]) -> Self {
-        Chain { rest: handlers }
+    pub(crate) fn new(chain: &'a NamedChain) -> Self {
+        Chain {
+            rest: chain.handlers(),
+            engine_sends: chain.engine_sends(),
+        }
     }
 
     /// Passes `request` to the next handler and returns what comes back. Callable more
@@ -139,15 +145,28 @@ impl<'a> Chain<'a> {
     /// sent, to RETRY's decision or to the caller.
     pub fn proceed(
         &self,
-        request: Request<Body>,
+        mut request: Request<Body>,
         scope: &mut Scope<'_>,
     ) -> Result<Response<ResponseBody>, Error> {
         match self.rest.split_first() {
             Some(((_, handler), rest)) => {
+                // Fields PROTOCOL left for the engine's codec to write: any other
+                // handler gets them in the request, as if PROTOCOL had added them.
+                let engine_next = rest.is_empty() && self.engine_sends;
+                if !engine_next && !scope.owed.is_empty() {
+                    scope.owed.take().add_to(request.headers_mut())?;
+                }
                 // The exchanges of this call are counted apart, then added to the
                 // enclosing call's (a stack: each `proceed` sees its own).
                 let enclosing = scope.exchanged.take();
-                let result = handler.execute(request, scope, Chain { rest });
+                let result = handler.execute(
+                    request,
+                    scope,
+                    Chain {
+                        rest,
+                        engine_sends: self.engine_sends,
+                    },
+                );
                 if rest.is_empty() {
                     // The last handler sends (MAIN_TRANSPORT, or what replaced it).
                     match &result {
@@ -209,6 +228,8 @@ pub struct Scope<'a> {
     original_method: Method,
     original_uri: Uri,
     accept_encoding: Option<HeaderValue>,
+    /// The `Accept-Encoding` and `User-Agent` PROTOCOL left to the codec.
+    owed: protocol::Owed,
     left_origin: bool,
     /// The most the exchanges of the current `Chain::proceed` call wrote of their
     /// request, and whether one got a response (`proceed` keeps one per call, nested).
@@ -257,6 +278,7 @@ impl<'a> Scope<'a> {
             original_method: request.method().clone(),
             original_uri: request.uri().clone(),
             accept_encoding: None,
+            owed: protocol::Owed::default(),
             left_origin: false,
             exchanged: None,
             manager,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use hcx_exec::{Body, Error, ResponseBody};
-use http::header::{ACCEPT_ENCODING, CONNECTION, HeaderMap, HeaderValue};
+use http::header::{ACCEPT_ENCODING, CONNECTION, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use http::{Request, Response, Version};
 
 use super::redirect::stays_with_origin;
@@ -75,12 +75,115 @@ pub(crate) struct ProtocolExec {
     /// Added to every request that does not set the header itself (the default
     /// `User-Agent` is one of them).
     pub(crate) default_headers: HeaderMap,
+    /// When the default headers are no more than one `User-Agent` not marked
+    /// sensitive (the client's own, unless changed): `Some(that value, if any)`.
+    /// Then, with no interceptor to run after the defaults and no cookie store, the
+    /// request's map is left alone and the `User-Agent` and `Accept-Encoding` are
+    /// [`Owed`] to the codec.
+    owed_agent: Option<Option<HeaderValue>>,
     pub(crate) request_first: Vec<Arc<dyn RequestInterceptor>>,
     pub(crate) request_last: Vec<Arc<dyn RequestInterceptor>>,
     pub(crate) response: Vec<Arc<dyn ResponseInterceptor>>,
     /// Cookies sent and stored (feature `cookies`; off unless a store is set).
     #[cfg(feature = "cookies")]
     pub(crate) cookies: Option<Arc<super::cookies::CookieStore>>,
+}
+
+/// The `Accept-Encoding` and `User-Agent` PROTOCOL decided a request gets but did not
+/// add to its map: adding a field to a caller's empty map allocates it (twice), and
+/// the map is dropped once the head is written. The engine's MAIN_TRANSPORT hands
+/// them to the codec, which writes them after the request's own fields
+/// ([`MainExec::execute_with_defaults`](hcx_exec::MainExec::execute_with_defaults)):
+/// the same bytes, in the same order, as when they are added. Any other handler gets
+/// them added to the request first ([`Chain::proceed`]), so what a handler, a user
+/// token handler or an event sees does not depend on this.
+#[derive(Default)]
+pub(crate) struct Owed {
+    accept_encoding: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
+}
+
+impl Owed {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.accept_encoding.is_none() && self.user_agent.is_none()
+    }
+
+    pub(crate) fn take(&mut self) -> Owed {
+        std::mem::take(self)
+    }
+
+    /// Adds the fields to `headers`, as PROTOCOL adds them: `Accept-Encoding` first.
+    pub(crate) fn add_to(self, headers: &mut HeaderMap) -> Result<(), Error> {
+        if let Some(value) = self.accept_encoding {
+            headers.try_insert(ACCEPT_ENCODING, value)?;
+        }
+        if let Some(value) = self.user_agent {
+            headers.try_insert(USER_AGENT, value)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `send` with the fields as the codec takes them.
+    pub(crate) fn write_with<R>(self, send: impl FnOnce(&[(HeaderName, HeaderValue)]) -> R) -> R {
+        match (self.accept_encoding, self.user_agent) {
+            (Some(accept), Some(agent)) => send(&[(ACCEPT_ENCODING, accept), (USER_AGENT, agent)]),
+            (Some(accept), None) => send(&[(ACCEPT_ENCODING, accept)]),
+            (None, Some(agent)) => send(&[(USER_AGENT, agent)]),
+            (None, None) => send(&[]),
+        }
+    }
+}
+
+impl ProtocolExec {
+    pub(crate) fn new(
+        default_headers: HeaderMap,
+        request_first: Vec<Arc<dyn RequestInterceptor>>,
+        request_last: Vec<Arc<dyn RequestInterceptor>>,
+        response: Vec<Arc<dyn ResponseInterceptor>>,
+        #[cfg(feature = "cookies")] cookies: Option<Arc<super::cookies::CookieStore>>,
+    ) -> Self {
+        let owed_agent = match default_headers.len() {
+            0 => Some(None),
+            1 => default_headers
+                .get(USER_AGENT)
+                .filter(|agent| !agent.is_sensitive())
+                .map(|agent| Some(agent.clone())),
+            _ => None,
+        };
+        ProtocolExec {
+            default_headers,
+            owed_agent,
+            request_first,
+            request_last,
+            response,
+            #[cfg(feature = "cookies")]
+            cookies,
+        }
+    }
+
+    /// The fields owed to the codec for `request`, when PROTOCOL may leave them
+    /// there (see `owed_agent`); `None`: add them.
+    fn owed(&self, request: &Request<Body>, scope: &Scope<'_>) -> Option<Owed> {
+        let agent = self.owed_agent.as_ref()?;
+        #[cfg(feature = "cookies")]
+        if self.cookies.is_some() {
+            return None;
+        }
+        if !self.request_last.is_empty() {
+            return None;
+        }
+        let headers = request.headers();
+        Some(Owed {
+            accept_encoding: scope
+                .accept_encoding()
+                .filter(|_| !headers.contains_key(ACCEPT_ENCODING))
+                .cloned(),
+            user_agent: agent
+                .as_ref()
+                .filter(|_| !headers.contains_key(USER_AGENT))
+                .cloned(),
+        })
+    }
 }
 
 /// Runs request `interceptors` in order, then marks the secret fields they may have
@@ -109,14 +212,16 @@ impl ExecHandler for ProtocolExec {
         if !self.request_first.is_empty() {
             intercept(&self.request_first, &mut request, scope.context)?;
         }
-        if let Some(accept) = scope.accept_encoding()
+        let owed = self.owed(&request, scope);
+        if owed.is_none()
+            && let Some(accept) = scope.accept_encoding()
             && !request.headers().contains_key(ACCEPT_ENCODING)
         {
             request
                 .headers_mut()
                 .try_insert(ACCEPT_ENCODING, accept.clone())?;
         }
-        if !self.default_headers.is_empty() {
+        if owed.is_none() && !self.default_headers.is_empty() {
             let left_origin = scope.left_origin();
             let headers = request.headers_mut();
             for name in self.default_headers.keys() {
@@ -157,6 +262,9 @@ impl ExecHandler for ProtocolExec {
         };
         if !self.request_last.is_empty() {
             intercept(&self.request_last, &mut request, scope.context)?;
+        }
+        if let Some(owed) = owed {
+            scope.owed = owed;
         }
         let mut response = chain.proceed(request, scope)?;
         #[cfg(feature = "cookies")]
