@@ -9,6 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use hcx_pool::CancelHandle;
+use smallvec::{SmallVec, smallvec};
 
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
@@ -102,8 +103,9 @@ pub(crate) enum Target {
     /// A handle on the socket of the connection the request holds.
     Socket(SocketHandle),
     /// Second handles on the sockets of the connect attempts under way (several when
-    /// addresses are raced); the winner's carries on through a tunnel and TLS.
-    Connecting(Vec<TcpStream>),
+    /// addresses are raced); the winner's carries on through a tunnel and TLS. Two
+    /// held inline: the usual connect, to one address, allocates no list.
+    Connecting(SmallVec<[TcpStream; 2]>),
     /// The connection manager was shut down immediately while the request connected
     /// ([`AbortHandle::interrupt`]): no further connect attempt may start.
     ShutDown,
@@ -246,9 +248,9 @@ impl AbortHandle {
                 }
                 Target::Nothing => {
                     *current = Target::ShutDown;
-                    Vec::new()
+                    SmallVec::new()
                 }
-                Target::Lease(_) | Target::Socket(_) | Target::ShutDown => Vec::new(),
+                Target::Lease(_) | Target::Socket(_) | Target::ShutDown => SmallVec::new(),
             }
         };
         for socket in sockets {
@@ -288,7 +290,7 @@ impl AbortHandle {
                     sockets.push(socket);
                     Target::Nothing
                 }
-                other => std::mem::replace(other, Target::Connecting(vec![socket])),
+                other => std::mem::replace(other, Target::Connecting(smallvec![socket])),
             }
         };
         drop(replaced);
@@ -299,17 +301,17 @@ impl AbortHandle {
     /// to `local`), so the losers' second descriptors close now, and a loser that
     /// connected is not held open (no FIN sent) until the connect ends.
     pub(crate) fn keep_connecting(&self, local: std::net::SocketAddr) {
-        let losers: Vec<TcpStream> = {
+        let losers: SmallVec<[TcpStream; 2]> = {
             let mut current = self.shared.target();
             match &mut *current {
                 Target::Connecting(sockets) => {
-                    let (winner, losers): (Vec<_>, Vec<_>) = sockets
+                    let (winner, losers) = sockets
                         .drain(..)
                         .partition(|s| s.local_addr().ok() == Some(local));
                     *sockets = winner;
                     losers
                 }
-                _ => Vec::new(),
+                _ => SmallVec::new(),
             }
         };
         // Closed outside the lock.
@@ -319,9 +321,9 @@ impl AbortHandle {
     /// Closes the second descriptors of the connect attempts so far (a connection the
     /// proxy refused with a 407 before the connect starts again).
     pub(crate) fn forget_connecting(&self) {
-        let gone: Vec<TcpStream> = match &mut *self.shared.target() {
+        let gone: SmallVec<[TcpStream; 2]> = match &mut *self.shared.target() {
             Target::Connecting(sockets) => std::mem::take(sockets),
-            _ => Vec::new(),
+            _ => SmallVec::new(),
         };
         drop(gone);
     }

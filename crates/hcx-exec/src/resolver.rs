@@ -21,6 +21,23 @@ pub trait Resolver: Send + Sync {
     /// The addresses of `host` (a name or an IP literal, IPv6 without brackets) at
     /// `port`. An empty list is treated as "not found".
     fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>>;
+
+    /// The address an IP literal `host` stands for, when this resolver would answer
+    /// the literal with that one address: the connect then asks no lookup and makes
+    /// no list of one. `None` (the default): [`resolve`](Self::resolve) is asked for
+    /// every host, literals included, as Apache asks its `DnsResolver`. The system's
+    /// resolver and [`StaticResolver`] answer literals with themselves.
+    fn literal(&self, host: &str, port: u16) -> Option<SocketAddr> {
+        let _ = (host, port);
+        None
+    }
+}
+
+/// `host` at `port` when it is an IP literal (IPv6 without brackets).
+fn ip_literal(host: &str, port: u16) -> Option<SocketAddr> {
+    host.parse::<IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, port))
 }
 
 impl<F> Resolver for F
@@ -40,10 +57,14 @@ pub struct SystemResolver;
 
 impl Resolver for SystemResolver {
     fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return Ok(vec![SocketAddr::new(ip, port)]);
+        if let Some(addr) = ip_literal(host, port) {
+            return Ok(vec![addr]);
         }
         Ok((host, port).to_socket_addrs()?.collect())
+    }
+
+    fn literal(&self, host: &str, port: u16) -> Option<SocketAddr> {
+        ip_literal(host, port)
     }
 }
 
@@ -82,8 +103,8 @@ impl StaticResolver {
 
 impl Resolver for StaticResolver {
     fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return Ok(vec![SocketAddr::new(ip, port)]);
+        if let Some(addr) = ip_literal(host, port) {
+            return Ok(vec![addr]);
         }
         match self.names.get(&host.to_ascii_lowercase()) {
             Some(ips) => Ok(ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect()),
@@ -92,6 +113,10 @@ impl Resolver for StaticResolver {
                 format!("{host} is not in the static resolver's table"),
             )),
         }
+    }
+
+    fn literal(&self, host: &str, port: u16) -> Option<SocketAddr> {
+        ip_literal(host, port)
     }
 }
 

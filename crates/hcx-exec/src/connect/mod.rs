@@ -65,6 +65,10 @@ fn connect_tcp_with(
 ) -> Result<TcpStream, Error> {
     // `None`: a timeout too long to fall on an `Instant`, i.e. none.
     let deadline = Instant::now().checked_add(timeout);
+    if let Some(addr) = resolver.literal(host, port) {
+        return connect_single(addr, deadline, socket, abort)
+            .map_err(|failure| failure.into_error(host, port, timeout, 1));
+    }
     let addrs = resolver.resolve(host, port).map_err(|e| {
         Error::new(ErrorKind::UnknownHost, format!("cannot resolve {host}")).with_source(e)
     })?;
@@ -398,6 +402,44 @@ mod tests {
         )
         .map_err(io::Error::other)?;
         assert_eq!(stream.peer_addr()?.port(), port);
+        Ok(())
+    }
+
+    #[test]
+    fn a_literal_skips_the_lookup_only_where_the_resolver_says_so() -> io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let config = SocketConfig::default();
+        let wait = Duration::from_secs(5);
+        // A resolver of your own is asked for a literal too: this one sends port 1
+        // (refused at once) to the listener.
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let own = |_: &str, _: u16| -> io::Result<Vec<SocketAddr>> {
+            asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))])
+        };
+        let stream = connect_tcp("127.0.0.1", 1, &own, wait, &config).map_err(io::Error::other)?;
+        assert_eq!(stream.peer_addr()?.port(), port);
+        assert_eq!(asked.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // The system's and the static resolver answer a literal with itself, IPv6 too.
+        assert_eq!(own.literal("127.0.0.1", 1), None);
+        for resolver in [&SystemResolver as &dyn Resolver, &StaticResolver::new()] {
+            assert_eq!(
+                resolver.literal("127.0.0.1", port),
+                Some(SocketAddr::from(([127, 0, 0, 1], port)))
+            );
+            assert_eq!(
+                resolver.literal("::1", 80),
+                Some(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 80)))
+            );
+            assert_eq!(resolver.literal("localhost", 80), None);
+            let stream = connect_tcp("127.0.0.1", port, resolver, wait, &config)
+                .map_err(io::Error::other)?;
+            assert_eq!(stream.peer_addr()?.port(), port);
+            let refused = connect_tcp("127.0.0.1", 1, resolver, wait, &config).err();
+            assert!(refused.is_some_and(|e| e.kind() == ErrorKind::Connect
+                && e.to_string().contains("1 of 1 address(es) tried")));
+        }
         Ok(())
     }
 
