@@ -529,8 +529,8 @@ impl PoolingConnectionManager {
                     return Err(error);
                 }
             };
-            let leased_at = inner.clock.now();
-            let idle = leased_at.saturating_duration_since(lease.updated());
+            // The pool's clock, read once for both.
+            let (leased_at, idle) = lease.now_and_idle();
             let mut lease = lease;
             let Some(conn) = lease.connection_mut() else {
                 // The number the connection will have, so that `leased` and the

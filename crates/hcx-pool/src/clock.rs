@@ -122,6 +122,23 @@ impl TimeSource {
         }
     }
 
+    /// The current time as an instant and as a stamp since `epoch`, from one reading
+    /// (for the coarse clock, without converting one into the other).
+    #[inline]
+    pub(crate) fn now_and_stamp(&self, epoch: Epoch) -> (Instant, Stamp) {
+        match self {
+            Self::Coarse(clock) => {
+                let elapsed = clock.elapsed();
+                let now = clock.base.checked_add(elapsed).unwrap_or(clock.base);
+                (now, Stamp::from_duration(elapsed))
+            }
+            Self::Custom(clock) => {
+                let now = clock.now();
+                (now, epoch.stamp(now))
+            }
+        }
+    }
+
     /// The current time as a stamp since `epoch` (which [`epoch`](Self::epoch) gave).
     #[inline]
     pub(crate) fn stamp(&self, epoch: Epoch) -> Stamp {

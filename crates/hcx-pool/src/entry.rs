@@ -78,6 +78,12 @@ impl Stamp {
         self.0.checked_sub(nanos).map(Stamp)
     }
 
+    /// The span from `earlier` to `self` (zero if `earlier` is later).
+    #[inline]
+    pub(crate) fn since(self, earlier: Stamp) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
     /// As an expiry: `None` for [`NEVER`](Self::NEVER).
     #[inline]
     pub(crate) fn as_expiry(self) -> Option<Stamp> {
@@ -206,6 +212,8 @@ mod tests {
         assert_eq!(Stamp(5).before(Duration::from_nanos(6)), None);
         assert_eq!(Stamp(5).before(Duration::from_nanos(5)), Some(Stamp(0)));
         assert_eq!(Stamp::NEVER.as_expiry(), None);
+        assert_eq!(Stamp(7).since(Stamp(5)), Duration::from_nanos(2));
+        assert_eq!(Stamp(5).since(Stamp(7)), Duration::ZERO);
     }
 
     #[test]

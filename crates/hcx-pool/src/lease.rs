@@ -130,6 +130,17 @@ where
         self.shared.epoch.instant(self.meta.updated)
     }
 
+    /// The current time on the pool's clock, and how long the connection had been
+    /// idle then: since [`updated`](Self::updated) (zero if that is later). One
+    /// reading of the clock for both, the same as `now` and
+    /// `now.saturating_duration_since(updated)` would give, without the conversions
+    /// between instants and the pool's stamps.
+    #[inline]
+    pub fn now_and_idle(&self) -> (Instant, Duration) {
+        let (now, stamp) = self.shared.clock.now_and_stamp(self.shared.epoch);
+        (now, stamp.since(self.meta.updated))
+    }
+
     /// When the connection stops being reusable, if ever.
     pub fn expiry(&self) -> Option<Instant> {
         let epoch = self.shared.epoch;
@@ -595,5 +606,33 @@ mod tests {
         );
         assert!(size_of::<Result<L, LeaseError>>() <= 5 * size_of::<usize>());
         assert!(size_of::<LeaseRequest<String, [u8; 256], String>>() <= 6 * size_of::<usize>());
+    }
+
+    /// `now_and_idle` agrees with `now` and `updated` read apart, for the coarse clock
+    /// (its own path) and for any other.
+    #[test]
+    fn now_and_idle_is_now_minus_updated() -> Result<(), Box<dyn std::error::Error>> {
+        use crate::{CoarseClock, ManualClock, Pool, PoolConfig};
+        let manual = ManualClock::new();
+        let pools: [Pool<&str, u8, ()>; 2] = [
+            Pool::builder(PoolConfig::default())
+                .clock(CoarseClock::new())
+                .build()?,
+            Pool::builder(PoolConfig::default())
+                .clock(manual.clone())
+                .build()?,
+        ];
+        for pool in &pools {
+            let mut lease = pool.lease(&"a", None).get(Duration::ZERO)?;
+            let _ = lease.assign(1);
+            lease.release(Decision::keep(None));
+            manual.advance(Duration::from_millis(1500));
+            let lease = pool.lease(&"a", None).get(Duration::ZERO)?;
+            let before = pool.now();
+            let (now, idle) = lease.now_and_idle();
+            assert!(before <= now && now <= pool.now());
+            assert_eq!(idle, now.saturating_duration_since(lease.updated()));
+        }
+        Ok(())
     }
 }
