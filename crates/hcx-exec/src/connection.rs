@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +35,44 @@ thread_local! {
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
 }
 
+/// A connection's transport: a plain TCP socket as itself, any other boxed. Held
+/// inline, the socket costs no allocation per connection, and reads and writes on it
+/// are direct calls.
+enum Wire {
+    Tcp(SharedTcp),
+    Other(Box<dyn Transport>),
+}
+
+impl Wire {
+    fn as_dyn(&self) -> &dyn Transport {
+        match self {
+            Wire::Tcp(tcp) => tcp,
+            Wire::Other(other) => &**other,
+        }
+    }
+
+    fn as_dyn_mut(&mut self) -> &mut dyn Transport {
+        match self {
+            Wire::Tcp(tcp) => tcp,
+            Wire::Other(other) => &mut **other,
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Wire::Tcp(tcp) => tcp.read(buf),
+            Wire::Other(other) => other.read(buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Wire::Tcp(tcp) => tcp.write(buf),
+            Wire::Other(other) => other.write(buf),
+        }
+    }
+}
+
 /// A client connection to one route: it owns the [`Transport`] and the read buffer the
 /// codec parses from. Apache HttpClient calls this a `ManagedHttpClientConnection`.
 ///
@@ -44,7 +82,7 @@ thread_local! {
 pub struct Connection {
     id: u64,
     route: Route,
-    transport: Box<dyn Transport>,
+    transport: Wire,
     peer: Option<SocketAddr>,
     /// Bytes received and not consumed yet, which the codec parses from and splits the
     /// heads and body data off (they share its memory).
@@ -204,22 +242,22 @@ impl Connection {
         };
         #[cfg(feature = "rustls")]
         let (began, mut timings) = (Instant::now(), timings);
-        let transport: Box<dyn Transport> = match route.scheme {
-            Scheme::Http => Box::new(SharedTcp(stream)),
+        let transport = match route.scheme {
+            Scheme::Http => Wire::Tcp(SharedTcp(stream)),
             #[cfg(feature = "rustls")]
             Scheme::Https => {
                 let identity = route
                     .tls
                     .clone()
                     .unwrap_or_else(crate::tls::TlsIdentity::webpki_roots);
-                Box::new(crate::tls::handshake(
+                Wire::Other(Box::new(crate::tls::handshake(
                     &identity,
                     &route.host,
                     route.port,
                     stream,
                     deadline,
                     timeout,
-                )?)
+                )?))
             }
             #[cfg(not(feature = "rustls"))]
             Scheme::Https => {
@@ -235,7 +273,7 @@ impl Connection {
                 timings.tls = Some(began.elapsed());
             }
         }
-        let mut conn = Connection::from_transport(id, route.clone(), transport);
+        let mut conn = Connection::over(id, route.clone(), transport);
         conn.timings = timings;
         conn.live = entry;
         Ok(conn)
@@ -244,10 +282,14 @@ impl Connection {
     /// A connection over a transport opened some other way (a TLS stream, a proxy
     /// tunnel, a test double).
     pub fn from_transport(id: u64, route: Route, transport: Box<dyn Transport>) -> Connection {
+        Connection::over(id, route, Wire::Other(transport))
+    }
+
+    fn over(id: u64, route: Route, transport: Wire) -> Connection {
         Connection {
             id,
             route,
-            peer: transport.peer_addr(),
+            peer: transport.as_dyn().peer_addr(),
             transport,
             buf: BytesMut::with_capacity(READ_CHUNK),
             timeout: None,
@@ -266,12 +308,12 @@ impl Connection {
 
     /// What the TLS handshake negotiated, for a TLS connection.
     pub fn tls_session(&self) -> Option<TlsSession> {
-        self.transport.tls_session()
+        self.transport.as_dyn().tls_session()
     }
 
     /// A second handle on the socket, for an abort (see [`Transport::abort_socket`]).
     pub(crate) fn abort_socket(&self) -> Option<crate::transport::SocketHandle> {
-        self.transport.abort_socket()
+        self.transport.as_dyn().abort_socket()
     }
 
     /// A number unique to this connection within its manager, for logs and
@@ -292,14 +334,14 @@ impl Connection {
 
     /// The local address, if the transport knows it.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.transport.local_addr()
+        self.transport.as_dyn().local_addr()
     }
 
     /// Whether the connection is unusable: bytes are waiting that no request asked
     /// for (in the buffer or the transport), or the server has closed or reset it.
     /// Never blocks.
     pub fn is_stale(&mut self) -> bool {
-        !self.buf.is_empty() || self.transport.is_stale()
+        !self.buf.is_empty() || self.transport.as_dyn_mut().is_stale()
     }
 
     /// Sets the transport's read and write timeout (`None`: block forever); no system
@@ -308,7 +350,7 @@ impl Connection {
         // A zero timeout means "none" to the OS; the smallest real one is meant.
         let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
         if self.timeout != timeout {
-            self.transport.set_timeout(timeout)?;
+            self.transport.as_dyn_mut().set_timeout(timeout)?;
             self.timeout = timeout;
         }
         Ok(())
@@ -322,7 +364,7 @@ impl Connection {
     /// Whether the transport's end of stream was not confirmed by the peer (TLS
     /// without `close_notify`): see [`Transport::end_unconfirmed`].
     pub(crate) fn end_unconfirmed(&self) -> bool {
-        self.transport.end_unconfirmed()
+        self.transport.as_dyn().end_unconfirmed()
     }
 
     /// Reads once from the transport into the buffer; `Ok(0)` is end of stream.
@@ -403,7 +445,7 @@ impl Connection {
         if !self.buf.is_empty() {
             return Some(CloseReason::TrailingBytes);
         }
-        match self.transport.leftover(self.filled) {
+        match self.transport.as_dyn_mut().leftover(self.filled) {
             Leftover::Nothing => None,
             Leftover::Bytes => Some(CloseReason::TrailingBytes),
             Leftover::Closed => Some(CloseReason::Stale),
@@ -577,7 +619,7 @@ mod tests {
             self.0.transport.write(bytes)
         }
         fn flush(&mut self) -> io::Result<()> {
-            self.0.transport.flush()
+            self.0.transport.as_dyn_mut().flush()
         }
     }
 
@@ -586,7 +628,7 @@ mod tests {
             self.0.is_stale()
         }
         fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-            self.0.transport.set_timeout(timeout)
+            self.0.transport.as_dyn_mut().set_timeout(timeout)
         }
         fn peer_addr(&self) -> Option<SocketAddr> {
             None
