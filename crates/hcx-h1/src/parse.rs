@@ -397,19 +397,25 @@ impl RawHead {
                     format!("invalid header field name {}", ShowBytes(name_bytes)),
                 )
             })?;
-            // httparse lets a CR into a value only as part of an obs-fold's CRLF, so a
-            // LF finds every fold (and a lone CR would still fail as a value below).
-            let value = if raw_value.contains(&b'\n') {
-                // obs-fold: each CR and LF becomes a SP (RFC 9112 §5.2).
-                let unfolded: Vec<u8> = raw_value
-                    .iter()
-                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
-                    .collect();
-                HeaderValue::from_bytes(&unfolded)
-            } else if let Some(shared) = shared {
-                HeaderValue::from_maybe_shared(shared.slice(value_range.clone()))
-            } else {
-                HeaderValue::from_bytes(raw_value)
+            // The value as sent first: a valid value holds no CR or LF, so one that
+            // passes has no obs-fold, and the usual value is checked once, not also
+            // searched for a fold. httparse lets a CR into a value only as part of an
+            // obs-fold's CRLF, so a refused value with a LF holds a fold, and is tried
+            // again unfolded; one without is refused as it is (a lone CR included).
+            let value = match shared {
+                Some(shared) => HeaderValue::from_maybe_shared(shared.slice(value_range.clone())),
+                None => HeaderValue::from_bytes(raw_value),
+            };
+            let value = match value {
+                Err(_) if raw_value.contains(&b'\n') => {
+                    // obs-fold: each CR and LF becomes a SP (RFC 9112 §5.2).
+                    let unfolded: Vec<u8> = raw_value
+                        .iter()
+                        .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                        .collect();
+                    HeaderValue::from_bytes(&unfolded)
+                }
+                value => value,
             };
             let mut value = value.map_err(|_| {
                 Error::new(

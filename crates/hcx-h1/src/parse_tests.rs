@@ -144,6 +144,36 @@ fn a_bare_lf_fold_becomes_spaces_and_a_lone_cr_in_a_value_is_refused() {
 }
 
 #[test]
+fn take_response_head_unfolds_every_folded_value_and_takes_the_rest_as_sent() {
+    // Values are first taken as sent and only a refused one is searched for a fold:
+    // every kind of fold (CRLF, bare LF, a tab, one right after the colon) must still
+    // come out unfolded, and values around them (obs-text included) unchanged.
+    let mut buf = BytesMut::from(
+        &b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nY: c\nZ: d\n\te\r\nW:\r\n f\r\nV: \xe9t\xe9\r\n\r\nbody"[..],
+    );
+    let fields = take_response_head(&mut buf, &Limits::default()).map(|head| {
+        head.map(|head| {
+            head.headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+                .collect::<Vec<_>>()
+        })
+    });
+    let expected: Vec<(String, Vec<u8>)> = [
+        ("x", &b"a   b"[..]),
+        ("y", b"c"),
+        ("z", b"d \te"),
+        ("w", b"f"),
+        ("v", b"\xe9t\xe9"),
+    ]
+    .iter()
+    .map(|(name, value)| (name.to_string(), value.to_vec()))
+    .collect();
+    assert_eq!(fields.ok().flatten(), Some(expected));
+    assert_eq!(&buf[..], b"body");
+}
+
+#[test]
 fn head_over_the_byte_limit_is_an_error_even_when_partial() {
     let mut limits = Limits::default().with_max_head_bytes(32);
     let long = b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaa";
