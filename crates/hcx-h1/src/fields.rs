@@ -1,8 +1,8 @@
 //! The framing fields, `Content-Length` and `Transfer-Encoding`, read the same way by
 //! the request encoder and the response framing.
 
-use http::HeaderMap;
-use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, HeaderValue};
 
 use crate::error::ShowBytes;
 use crate::syntax::{parse_decimal, trim_ows};
@@ -24,8 +24,48 @@ pub(crate) enum ContentLengthError {
 /// same body. Anything but `1*DIGIT` between optional whitespace is invalid, including
 /// a sign, an empty value and an empty list element.
 pub(crate) fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ContentLengthError> {
-    let mut found: Option<u64> = None;
+    let mut length = ContentLength::default();
     for value in headers.get_all(CONTENT_LENGTH) {
+        length.add(value);
+    }
+    length.result()
+}
+
+/// The `Content-Length` field lines of a message fed one at a time, in order, for a
+/// caller that walks all its fields once rather than looking each name up: the same
+/// verdict as [`content_length`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ContentLength {
+    /// Whether any line came, valid or not.
+    present: bool,
+    /// The verdict so far; the first error stands.
+    result: Result<Option<u64>, ContentLengthError>,
+}
+
+impl Default for ContentLength {
+    fn default() -> Self {
+        ContentLength {
+            present: false,
+            result: Ok(None),
+        }
+    }
+}
+
+impl ContentLength {
+    /// Reads one more field line.
+    pub(crate) fn add(&mut self, value: &HeaderValue) {
+        self.present = true;
+        let Ok(found) = self.result else {
+            return;
+        };
+        self.result = Self::check(found, value);
+    }
+
+    /// The verdict after one more line, given the length the lines before gave.
+    fn check(
+        mut found: Option<u64>,
+        value: &HeaderValue,
+    ) -> Result<Option<u64>, ContentLengthError> {
         for element in value.as_bytes().split(|&b| b == b',') {
             let n = parse_decimal(trim_ows(element)).ok_or_else(|| {
                 ContentLengthError::Invalid(ShowBytes(value.as_bytes()).to_string())
@@ -37,20 +77,35 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Content
                 _ => found = Some(n),
             }
         }
+        Ok(found)
     }
-    Ok(found)
+
+    /// Whether any `Content-Length` line came, valid or not.
+    pub(crate) fn present(&self) -> bool {
+        self.present
+    }
+
+    /// The length the lines give: `Ok(None)` when there was none.
+    pub(crate) fn result(self) -> Result<Option<u64>, ContentLengthError> {
+        self.result
+    }
 }
 
-/// Checks that the `Transfer-Encoding` fields, read as one list, end in `chunked`
-/// and apply it once (RFC 9112 §6.1: "A sender MUST NOT apply the chunked transfer
-/// coding more than once"). `Ok(false)` when there is no such field; the error
-/// message says what is wrong.
-pub(crate) fn transfer_encoding_is_chunked(headers: &HeaderMap) -> Result<bool, String> {
-    let mut present = false;
-    let mut chunked_count = 0usize;
-    let mut last: &[u8] = b"";
-    for value in headers.get_all(TRANSFER_ENCODING) {
-        present = true;
+/// The `Transfer-Encoding` field lines of a message, fed one at a time in order, read
+/// as one list: [`is_chunked`](Self::is_chunked) checks that they end in `chunked` and
+/// apply it once (RFC 9112 §6.1: "A sender MUST NOT apply the chunked transfer coding
+/// more than once").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TransferCodings<'a> {
+    present: bool,
+    chunked_count: usize,
+    last: &'a [u8],
+}
+
+impl<'a> TransferCodings<'a> {
+    /// Reads one more field line.
+    pub(crate) fn add(&mut self, value: &'a HeaderValue) {
+        self.present = true;
         // RFC 9110 §5.6.1: empty list elements are allowed and do not count.
         for element in value.as_bytes().split(|&b| b == b',') {
             let element = trim_ows(element);
@@ -58,32 +113,43 @@ pub(crate) fn transfer_encoding_is_chunked(headers: &HeaderMap) -> Result<bool, 
                 continue;
             }
             if element.eq_ignore_ascii_case(b"chunked") {
-                chunked_count += 1;
+                self.chunked_count += 1;
             }
-            last = element;
+            self.last = element;
         }
     }
-    if !present {
-        return Ok(false);
+
+    /// Whether any `Transfer-Encoding` line came.
+    pub(crate) fn present(&self) -> bool {
+        self.present
     }
-    if !last.eq_ignore_ascii_case(b"chunked") {
-        return Err(format!(
-            "Transfer-Encoding does not end in chunked (final coding {})",
-            ShowBytes(last)
-        ));
+
+    /// `Ok(true)` when the codings end in a single `chunked`, `Ok(false)` when there
+    /// was no line, else what is wrong.
+    pub(crate) fn is_chunked(&self) -> Result<bool, String> {
+        if !self.present {
+            return Ok(false);
+        }
+        if !self.last.eq_ignore_ascii_case(b"chunked") {
+            return Err(format!(
+                "Transfer-Encoding does not end in chunked (final coding {})",
+                ShowBytes(self.last)
+            ));
+        }
+        if self.chunked_count > 1 {
+            return Err(format!(
+                "Transfer-Encoding applies chunked {} times",
+                self.chunked_count
+            ));
+        }
+        Ok(true)
     }
-    if chunked_count > 1 {
-        return Err(format!(
-            "Transfer-Encoding applies chunked {chunked_count} times"
-        ));
-    }
-    Ok(true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+    use http::header::TRANSFER_ENCODING;
 
     fn map(name: http::HeaderName, values: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -168,7 +234,11 @@ mod tests {
         ];
         for (values, expected) in cases {
             let headers = map(TRANSFER_ENCODING, values);
-            let got = transfer_encoding_is_chunked(&headers);
+            let mut codings = TransferCodings::default();
+            for value in headers.get_all(TRANSFER_ENCODING) {
+                codings.add(value);
+            }
+            let got = codings.is_chunked();
             assert_eq!(got, expected.map_err(String::from), "values {values:?}");
         }
     }

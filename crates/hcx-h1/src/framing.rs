@@ -1,11 +1,11 @@
 //! How a response body is delimited (RFC 9112 §6.3).
 
-use http::header::CONTENT_LENGTH;
-use http::{Method, StatusCode, Version};
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, Method, StatusCode, Version};
 
 use crate::CloseReason;
 use crate::error::{Error, ErrorKind};
-use crate::fields::{self, ContentLengthError};
+use crate::fields::{ContentLength, ContentLengthError, TransferCodings};
 use crate::parse::ResponseHead;
 
 /// How the body of a message is delimited.
@@ -94,7 +94,7 @@ pub fn response_framing(method: &Method, head: &ResponseHead) -> Result<Response
         let close = if status == StatusCode::SWITCHING_PROTOCOLS {
             Some(CloseReason::SwitchingProtocols)
         } else if (status.is_informational() || status == StatusCode::NO_CONTENT)
-            && declares_a_body(&head.headers)
+            && FramingFields::of(&head.headers).declare_a_body()
         {
             Some(CloseReason::InvalidBodilessResponse)
         } else {
@@ -102,8 +102,9 @@ pub fn response_framing(method: &Method, head: &ResponseHead) -> Result<Response
         };
         return framing(BodyFraming::None, close);
     }
+    let fields = FramingFields::of(&head.headers);
     // Rule 3.
-    let chunked = fields::transfer_encoding_is_chunked(&head.headers).map_err(|why| {
+    let chunked = fields.codings.is_chunked().map_err(|why| {
         Error::new(
             ErrorKind::InvalidTransferEncoding,
             format!("{why} in a {status} response"),
@@ -116,14 +117,14 @@ pub fn response_framing(method: &Method, head: &ResponseHead) -> Result<Response
                 format!("Transfer-Encoding in an HTTP/1.0 {status} response (RFC 9112 §6.1)"),
             ));
         }
-        let close = head
-            .headers
-            .contains_key(CONTENT_LENGTH)
+        let close = fields
+            .length
+            .present()
             .then_some(CloseReason::ContentLengthWithTransferEncoding);
         return framing(BodyFraming::Chunked, close);
     }
     // Rule 4 (and rule 3's HTTP/1.0 case: a non-chunked coding in 1.0 is already an error).
-    match fields::content_length(&head.headers) {
+    match fields.length.result() {
         Ok(Some(n)) => framing(BodyFraming::Length(n), None),
         // Rule 8.
         Ok(None) => framing(
@@ -143,11 +144,36 @@ pub fn response_framing(method: &Method, head: &ResponseHead) -> Result<Response
     }
 }
 
-/// Whether fields of a response that can have no body declare one anyway: any
-/// `Transfer-Encoding`, or a `Content-Length` that is not a valid 0.
-fn declares_a_body(headers: &http::HeaderMap) -> bool {
-    headers.contains_key(http::header::TRANSFER_ENCODING)
-        || !matches!(fields::content_length(headers), Ok(None | Some(0)))
+/// The framing fields of a response, read in one walk over its field lines: a head
+/// carries few, and comparing each name with the two is cheaper than a hashed lookup
+/// of each (the framing is decided on every response). The walk gives the lines of a
+/// repeated field in the order they came, as a lookup does.
+struct FramingFields<'a> {
+    codings: TransferCodings<'a>,
+    length: ContentLength,
+}
+
+impl<'a> FramingFields<'a> {
+    fn of(headers: &'a HeaderMap) -> Self {
+        let mut fields = FramingFields {
+            codings: TransferCodings::default(),
+            length: ContentLength::default(),
+        };
+        for (name, value) in headers {
+            if *name == CONTENT_LENGTH {
+                fields.length.add(value);
+            } else if *name == TRANSFER_ENCODING {
+                fields.codings.add(value);
+            }
+        }
+        fields
+    }
+
+    /// Whether fields of a response that can have no body declare one anyway: any
+    /// `Transfer-Encoding`, or a `Content-Length` that is not a valid 0.
+    fn declare_a_body(self) -> bool {
+        self.codings.present() || !matches!(self.length.result(), Ok(None | Some(0)))
+    }
 }
 
 #[cfg(test)]
@@ -374,6 +400,65 @@ mod tests {
                 "{head:?}"
             );
         }
+    }
+
+    #[test]
+    fn framing_fields_are_found_in_any_case_between_other_fields_and_read_in_order() {
+        use BodyFraming::*;
+        use CloseReason::*;
+        let ok = |body, close| Ok(ResponseFraming { body, close });
+        let cases: Vec<(Method, &str, Result<ResponseFraming, ErrorKind>)> = vec![
+            (
+                Method::GET,
+                "HTTP/1.1 200 OK\r\ncontent-LENGTH: 5\r\nX: 1\r\nContent-Length: 5\r\n\r\n",
+                ok(Length(5), Option::None),
+            ),
+            (
+                Method::GET,
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: 1\r\nCONTENT-LENGTH: 6\r\n\r\n",
+                Err(ErrorKind::ConflictingContentLength),
+            ),
+            (
+                Method::GET,
+                "HTTP/1.1 200 OK\r\nContent-Length: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                Err(ErrorKind::InvalidContentLength),
+            ),
+            (
+                Method::GET,
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\nContent-Length: 5\r\nTRANSFER-ENCODING: chunked\r\n\r\n",
+                ok(Chunked, Some(ContentLengthWithTransferEncoding)),
+            ),
+            (
+                Method::GET,
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX: 1\r\nTransfer-Encoding: gzip\r\n\r\n",
+                Err(ErrorKind::InvalidTransferEncoding),
+            ),
+            (
+                Method::GET,
+                "HTTP/1.1 204 No Content\r\nX: 1\r\ntransfer-encoding: chunked\r\n\r\n",
+                ok(None, Some(InvalidBodilessResponse)),
+            ),
+            (
+                Method::GET,
+                "HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nContent-Length: 1\r\n\r\n",
+                ok(None, Some(InvalidBodilessResponse)),
+            ),
+        ];
+        for (method, head, expected) in cases {
+            assert_eq!(decide(method.clone(), head), expected, "{method} {head:?}");
+        }
+        // The first wrong value is the one reported, wherever the lines are.
+        let head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: 1\r\nContent-Length: 7\r\nContent-Length: x\r\n\r\n";
+        let message = parse_response_head(head.as_bytes(), &Limits::default())
+            .map_err(|e| e.to_string())
+            .and_then(|head| match head {
+                Some((head, _)) => response_framing(&Method::GET, &head).map_err(|e| e.to_string()),
+                Option::None => Err("incomplete".to_string()),
+            });
+        assert_eq!(
+            message,
+            Err("conflicting Content-Length values 5 and 7 in a 200 OK response".to_string())
+        );
     }
 
     #[test]
