@@ -66,18 +66,26 @@ impl ContentLength {
         mut found: Option<u64>,
         value: &HeaderValue,
     ) -> Result<Option<u64>, ContentLengthError> {
+        // The usual value is one number alone: nothing to split or trim. Anything else
+        // (a list, whitespace, a bad value) is read element by element below.
+        if let Some(n) = parse_decimal(value.as_bytes()) {
+            return Self::agree(found, n);
+        }
         for element in value.as_bytes().split(|&b| b == b',') {
             let n = parse_decimal(trim_ows(element)).ok_or_else(|| {
                 ContentLengthError::Invalid(ShowBytes(value.as_bytes()).to_string())
             })?;
-            match found {
-                Some(previous) if previous != n => {
-                    return Err(ContentLengthError::Conflicting(previous, n));
-                }
-                _ => found = Some(n),
-            }
+            found = Self::agree(found, n)?;
         }
         Ok(found)
+    }
+
+    /// `n` as the length, if it agrees with the length found before (if any).
+    fn agree(found: Option<u64>, n: u64) -> Result<Option<u64>, ContentLengthError> {
+        match found {
+            Some(previous) if previous != n => Err(ContentLengthError::Conflicting(previous, n)),
+            _ => Ok(Some(n)),
+        }
     }
 
     /// Whether any `Content-Length` line came, valid or not.
@@ -178,6 +186,11 @@ mod tests {
             (&["5, 5"], Ok(Some(5))),
             (&["5,05"], Ok(Some(5))),
             (&["5", "6"], Err(Conflicting(5, 6))),
+            // A number alone and a list, either way round, agree or conflict alike.
+            (&["5", " 5"], Ok(Some(5))),
+            (&["05, 5", "5"], Ok(Some(5))),
+            (&["5", "6, 6"], Err(Conflicting(5, 6))),
+            (&["6, 6", "5"], Err(Conflicting(6, 5))),
             (&["5, 6"], Err(Conflicting(5, 6))),
             (&[""], Err(Invalid(r#""""#.into()))),
             (&["+5"], Err(Invalid(r#""+5""#.into()))),
