@@ -406,30 +406,22 @@ impl RawHead {
                 Some(shared) => HeaderValue::from_maybe_shared(shared.slice(value_range.clone())),
                 None => HeaderValue::from_bytes(raw_value),
             };
-            let value = match value {
-                Err(_) if raw_value.contains(&b'\n') => {
-                    // obs-fold: each CR and LF becomes a SP (RFC 9112 §5.2).
-                    let unfolded: Vec<u8> = raw_value
-                        .iter()
-                        .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
-                        .collect();
-                    HeaderValue::from_bytes(&unfolded)
-                }
-                value => value,
+            let mut value = match value {
+                Ok(value) => value,
+                Err(_) => unfold(raw_value).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidHead,
+                        if is_secret(&name) {
+                            format!("invalid value of header field {name} (not shown: a secret)")
+                        } else {
+                            format!(
+                                "invalid value {} of header field {name}",
+                                ShowBytes(raw_value)
+                            )
+                        },
+                    )
+                })?,
             };
-            let mut value = value.map_err(|_| {
-                Error::new(
-                    ErrorKind::InvalidHead,
-                    if is_secret(&name) {
-                        format!("invalid value of header field {name} (not shown: a secret)")
-                    } else {
-                        format!(
-                            "invalid value {} of header field {name}",
-                            ShowBytes(raw_value)
-                        )
-                    },
-                )
-            })?;
             // A server's cookies are secrets of the session: no `Debug` of the response
             // (a handler's or an interceptor's log line) shows them.
             if name == http::header::SET_COOKIE {
@@ -448,6 +440,20 @@ impl RawHead {
             reason,
         })
     }
+}
+
+/// A field value refused as sent, unfolded if it holds an obs-fold (a LF: httparse
+/// lets a CR or LF into a value only there), each CR and LF becoming a SP (RFC 9112
+/// §5.2). `None` when it holds none, or is still invalid unfolded.
+fn unfold(raw_value: &[u8]) -> Option<HeaderValue> {
+    if !raw_value.contains(&b'\n') {
+        return None;
+    }
+    let unfolded: Vec<u8> = raw_value
+        .iter()
+        .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+        .collect();
+    HeaderValue::from_bytes(&unfolded).ok()
 }
 
 /// The name of a response field. The names servers send most, spelt as they send them
