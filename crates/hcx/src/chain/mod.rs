@@ -181,11 +181,12 @@ impl<'a> Chain<'a> {
                 if let Some((progress, started)) = enclosing {
                     scope.note_exchange(progress, started);
                 }
+                // A response is returned as it came, not moved through `map_err`.
                 match during {
-                    Some((progress, started)) => {
+                    Some((progress, started)) if result.is_err() => {
                         result.map_err(|error| error.after_exchange(progress, started))
                     }
-                    None => result,
+                    _ => result,
                 }
             }
             None => Err(Error::new(

@@ -266,14 +266,19 @@ impl ExecHandler for ProtocolExec {
         if let Some(owed) = owed {
             scope.owed = owed;
         }
-        let mut response = chain.proceed(request, scope)?;
-        #[cfg(feature = "cookies")]
-        if let (Some(store), Some(uri)) = (&self.cookies, &uri) {
-            store.store_from(uri, response.headers());
+        // The response is changed in place and returned as it came, not moved out of
+        // the result and back into a new one.
+        let mut result = chain.proceed(request, scope);
+        if let Ok(response) = &mut result {
+            #[cfg(feature = "cookies")]
+            if let (Some(store), Some(uri)) = (&self.cookies, &uri) {
+                store.store_from(uri, response.headers());
+            }
+            for interceptor in &self.response {
+                // An error drops the response: its connection is drained or closed.
+                interceptor.process(response, scope.context)?;
+            }
         }
-        for interceptor in &self.response {
-            interceptor.process(&mut response, scope.context)?;
-        }
-        Ok(response)
+        result
     }
 }

@@ -215,9 +215,20 @@ impl ExecHandler for ContentCompressionExec {
         // PROTOCOL adds it, to a request that still has none by then: the request
         // stays as the caller built it on its way through RETRY.
         scope.set_accept_encoding(self.accept.clone());
-        let response = chain.proceed(request, scope)?;
-        Ok(decode(response, self.limits))
+        let result = chain.proceed(request, scope);
+        // Most responses are not decoded: they are returned as they came, not moved
+        // through `decode` and back.
+        match &result {
+            Ok(response) if decodable(response) => result.map(|r| decode(r, self.limits)),
+            _ => result,
+        }
     }
+}
+
+/// Whether `response` may have a body to decode: one with a body still to read (not
+/// to `HEAD`, a `204`, a `304`, a `Content-Length: 0`), and not a `206`.
+fn decodable(response: &Response<ResponseBody>) -> bool {
+    !response.body().is_end() && response.status() != StatusCode::PARTIAL_CONTENT
 }
 
 /// The response with its body decoded, or as it came when it cannot or need not be.
@@ -225,8 +236,7 @@ fn decode(
     mut response: Response<ResponseBody>,
     limits: DecompressionLimits,
 ) -> Response<ResponseBody> {
-    // No body (HEAD, 204, 304, Content-Length: 0) is already at its end.
-    if response.body().is_end() || response.status() == StatusCode::PARTIAL_CONTENT {
+    if !decodable(&response) {
         return response;
     }
     let Some(codings) = content_codings(response.headers()) else {

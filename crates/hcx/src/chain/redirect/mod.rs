@@ -178,11 +178,16 @@ impl ExecHandler for RedirectExec {
                 .try_clone()
                 .or_else(|| request.body().is_empty().then(Body::empty));
             let head = copy_head(&request);
-            let response = chain.proceed(request, scope)?;
-            if !self.strategy.is_redirected(&head, &response, scope.context) {
-                return Ok(response);
-            }
-            let location = self.strategy.location(&head, &response, scope.context)?;
+            let result = chain.proceed(request, scope);
+            // A response that is not followed is returned as it came, not moved out of
+            // the result and back into a new one.
+            let response = match &result {
+                Ok(response) if self.strategy.is_redirected(&head, response, scope.context) => {
+                    response
+                }
+                _ => return result,
+            };
+            let location = self.strategy.location(&head, response, scope.context)?;
             // Whatever the strategy: no `user:password@` goes on into events, the
             // context's locations or errors (the default strategy takes it out too).
             let location = crate::url::strip_userinfo(&location).unwrap_or(location);
@@ -196,7 +201,7 @@ impl ExecHandler for RedirectExec {
             // Dropping the 3xx drains its body (within the drain limits) and gives its
             // connection back before the next hop leases one: the same connection
             // serves the next hop when it goes to the same route.
-            drop(response);
+            drop(result);
             scope.manager().events().redirect(&RedirectEvent::new(
                 &from,
                 &location,

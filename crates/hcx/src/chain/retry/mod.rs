@@ -92,22 +92,22 @@ impl ExecHandler for RetryExec {
             let Some(next) = spare.try_clone() else {
                 return outcome;
             };
-            match outcome {
+            match &outcome {
                 Err(error) => {
                     // An aborted request is never sent again, whatever the strategy.
                     if error.is_aborted()
                         || error.is_shutdown()
                         || !self
                             .strategy
-                            .retry_on_error(&head, &error, attempt, scope.context)
+                            .retry_on_error(&head, error, attempt, scope.context)
                     {
-                        return Err(error);
+                        return outcome;
                     }
                     scope.manager().events().retry(&RetryEvent::new(
                         head.method(),
                         head.uri(),
                         attempt,
-                        RetryCause::Error(&error),
+                        RetryCause::Error(error),
                         Duration::ZERO,
                     ));
                 }
@@ -126,17 +126,19 @@ impl ExecHandler for RetryExec {
                     } else {
                         match self.strategy.retry_on_response(
                             &head,
-                            &response,
+                            response,
                             attempt,
                             scope.context,
                         ) {
                             Some(delay) => delay,
-                            None => return Ok(response),
+                            // Returned as it came, not moved out of the result and back
+                            // into a new one.
+                            None => return outcome,
                         }
                     };
                     let status = response.status();
                     // Drained or closed now, not held through the wait.
-                    drop(response);
+                    drop(outcome);
                     scope.manager().events().retry(&RetryEvent::new(
                         head.method(),
                         head.uri(),
