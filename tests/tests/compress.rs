@@ -99,6 +99,34 @@ fn gzip_bodies_are_asked_for_decoded_and_lose_their_encoding_headers() -> TestRe
     Ok(())
 }
 
+/// COMPRESS looks for a `Content-Encoding` field before it reads the list: a body
+/// without one is left as it came, one whose coding is in a second field is decoded.
+#[test]
+fn only_a_body_with_a_content_encoding_field_is_decoded_whichever_field_names_it() -> TestResult {
+    let body = text();
+    let server = TestServer::builder()
+        .route(Method::GET, "/plain", Reply::ok().body(body.clone()))
+        .route(
+            Method::GET,
+            "/second",
+            encoded("identity", gzip(&body)?).header("content-encoding", "gzip"),
+        )
+        .start()?;
+    let client = client()?;
+    let plain = client.get(server.url("/plain"))?;
+    let length = body.len().to_string();
+    assert_eq!(
+        plain.headers().get(CONTENT_LENGTH).map(|v| v.as_bytes()),
+        Some(length.as_bytes())
+    );
+    assert_eq!(plain.into_body().into_vec()?, body);
+    let second = client.get(server.url("/second"))?;
+    assert!(second.headers().get(CONTENT_ENCODING).is_none());
+    assert!(second.headers().get(CONTENT_LENGTH).is_none());
+    assert_eq!(second.into_body().into_vec()?, body);
+    Ok(())
+}
+
 #[test]
 fn a_gzip_stream_that_ends_before_the_chunked_terminator_keeps_its_connection() -> TestResult {
     let body = text();
