@@ -362,6 +362,32 @@ fn a_503_with_retry_after_seconds_is_retried_after_that_delay() -> TestResult {
     Ok(())
 }
 
+/// The body of a retry is copied once the response says there is one: the second
+/// attempt after a `503` carries the body again (as the one after an I/O error does,
+/// above).
+#[test]
+fn a_put_retried_after_a_503_sends_its_body_again() -> TestResult {
+    let server = TestServer::builder()
+        .route_seq(
+            Method::PUT,
+            "/",
+            [
+                Reply::new(503u16).header("retry-after", "0").body("busy"),
+                Reply::ok().body("stored"),
+            ],
+        )
+        .start()?;
+    let client = builder(&Delays::default()).build()?;
+    let mut context = Context::new();
+    let request = Request::put(server.url("/")).body(Body::from("again"))?;
+    let response = client.execute_in(request, &mut context)?;
+    assert_eq!(response.into_body().into_string()?, "stored");
+    assert_eq!(context.attempts(), 2);
+    let bodies: Vec<_> = server.requests().iter().map(|r| r.body_text()).collect();
+    assert_eq!(bodies, ["again", "again"]);
+    Ok(())
+}
+
 #[test]
 fn a_429_with_an_http_date_is_retried_when_that_date_comes() -> TestResult {
     let when = http_date(SystemTime::now() + Duration::from_secs(20));

@@ -87,12 +87,11 @@ impl ExecHandler for RetryExec {
             // Set before the attempt, so handlers after RETRY see which one runs.
             scope.context.set_attempts(attempt);
             let outcome = chain.proceed(request, scope);
-            // `spare` is replayable, so this always succeeds; if it ever did not, the
-            // outcome stands rather than a panic.
-            let Some(next) = spare.try_clone() else {
-                return outcome;
-            };
-            match &outcome {
+            // The body of the next attempt is copied from `spare` once it is known
+            // there is one (most requests are sent once). `spare` is replayable, so the
+            // copy always succeeds; if it ever did not, the outcome stands rather than a
+            // panic.
+            let next = match &outcome {
                 Err(error) => {
                     // An aborted request is never sent again, whatever the strategy.
                     if error.is_aborted()
@@ -103,6 +102,9 @@ impl ExecHandler for RetryExec {
                     {
                         return outcome;
                     }
+                    let Some(next) = spare.try_clone() else {
+                        return outcome;
+                    };
                     scope.manager().events().retry(&RetryEvent::new(
                         head.method(),
                         head.uri(),
@@ -110,6 +112,7 @@ impl ExecHandler for RetryExec {
                         RetryCause::Error(error),
                         Duration::ZERO,
                     ));
+                    next
                 }
                 Ok(response) => {
                     // RFC 9110 §10.1.1: a 417 to a request that expected 100-continue
@@ -136,6 +139,9 @@ impl ExecHandler for RetryExec {
                             None => return outcome,
                         }
                     };
+                    let Some(next) = spare.try_clone() else {
+                        return outcome;
+                    };
                     let status = response.status();
                     // Drained or closed now, not held through the wait.
                     drop(outcome);
@@ -155,8 +161,9 @@ impl ExecHandler for RetryExec {
                             None => scope.manager().wait(delay, scope.abort_handle()),
                         }
                     }
+                    next
                 }
-            }
+            };
             request = copy_head(&head).map(|()| next);
             attempt = attempt.saturating_add(1);
         }
