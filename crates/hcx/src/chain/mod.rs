@@ -228,7 +228,8 @@ pub struct Scope<'a> {
     pub context: &'a mut Context,
     original_method: Method,
     original_uri: Uri,
-    accept_encoding: Option<HeaderValue>,
+    /// COMPRESS's value, static: set for every request without a copy.
+    accept_encoding: Option<&'static HeaderValue>,
     /// The `Accept-Encoding` and `User-Agent` PROTOCOL left to the codec.
     owed: protocol::Owed,
     left_origin: bool,
@@ -321,11 +322,11 @@ impl<'a> Scope<'a> {
     /// when the caller set no header; a handler of your own that replaces PROTOCOL
     /// adds it itself.
     pub fn accept_encoding(&self) -> Option<&HeaderValue> {
-        self.accept_encoding.as_ref()
+        self.accept_encoding
     }
 
     /// Set by COMPRESS for each request it passes on.
-    pub(crate) fn set_accept_encoding(&mut self, value: Option<HeaderValue>) {
+    pub(crate) fn set_accept_encoding(&mut self, value: Option<&'static HeaderValue>) {
         self.accept_encoding = value;
     }
 

@@ -181,21 +181,22 @@ impl crate::ClientBuilder {
 /// The COMPRESS element.
 struct ContentCompressionExec {
     /// `None` when no coding is compiled in: nothing to ask for.
-    accept: Option<HeaderValue>,
+    accept: Option<&'static HeaderValue>,
     limits: DecompressionLimits,
 }
 
 impl ContentCompressionExec {
     fn new(limits: DecompressionLimits) -> Self {
         // Joined once per process and kept for its life (a few dozen bytes), so that
-        // the value is a static one: the copies every request hands to PROTOCOL and
-        // into its header map are a pointer, not a reference count that every thread
-        // would bump on one shared cache line.
-        static TEXT: OnceLock<&'static str> = OnceLock::new();
+        // the value is a static one: the copy PROTOCOL puts into a request's header map
+        // is a pointer, not a reference count that every thread would bump on one
+        // shared cache line. The value itself is static too: each request hands
+        // PROTOCOL a reference to it, not a copy.
+        static VALUE: OnceLock<HeaderValue> = OnceLock::new();
         let accept = (!ACCEPTED.is_empty()).then(|| {
-            HeaderValue::from_static(
-                TEXT.get_or_init(|| Box::leak(ACCEPTED.join(", ").into_boxed_str())),
-            )
+            VALUE.get_or_init(|| {
+                HeaderValue::from_static(Box::leak(ACCEPTED.join(", ").into_boxed_str()))
+            })
         });
         ContentCompressionExec { accept, limits }
     }
@@ -214,7 +215,7 @@ impl ExecHandler for ContentCompressionExec {
         }
         // PROTOCOL adds it, to a request that still has none by then: the request
         // stays as the caller built it on its way through RETRY.
-        scope.set_accept_encoding(self.accept.clone());
+        scope.set_accept_encoding(self.accept);
         let result = chain.proceed(request, scope);
         // Most responses are not decoded: they are returned as they came, not moved
         // through `decode` and back.
@@ -274,7 +275,7 @@ mod tests {
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
         .collect();
-        let sent = exec.accept.as_ref().and_then(|v| v.to_str().ok());
+        let sent = exec.accept.and_then(|v| v.to_str().ok());
         if expected.is_empty() {
             assert_eq!(sent, None);
         } else {
