@@ -428,6 +428,27 @@ mod default_fields {
             .collect()
     }
 
+    /// A request without any field of its own is not looked up for `Accept-Encoding`
+    /// and `User-Agent` (PROTOCOL's fast path): it gets each once, as one with fields
+    /// does.
+    #[test]
+    fn a_request_without_fields_gets_the_defaults_once() -> common::TestResult {
+        let (port, heads, server) = recording_server(1)?;
+        let client = Client::builder()
+            .response_timeout(Some(common::SAFETY))
+            .build()?;
+        client.get(format!("http://127.0.0.1:{port}/p"))?;
+        let head = String::from_utf8(heads.recv_timeout(common::SAFETY)?)?;
+        stop(port, server)?;
+        let lines = fields(&head);
+        let agent = format!("user-agent: {}", hcx::DEFAULT_USER_AGENT);
+        let count = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
+        assert_eq!(count("user-agent:"), 1, "{head}");
+        assert_eq!(count("accept-encoding:"), 1, "{head}");
+        assert!(lines.contains(&agent.as_str()), "{head}");
+        Ok(())
+    }
+
     #[test]
     fn the_defaults_go_out_the_same_whether_added_to_the_map_or_written_by_the_codec()
     -> common::TestResult {

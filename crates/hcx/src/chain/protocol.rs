@@ -173,15 +173,15 @@ impl ProtocolExec {
             return None;
         }
         let headers = request.headers();
+        // Most requests carry no field of their own: then nothing is looked up (a
+        // lookup builds and drops the name even in an empty map).
+        let lacks = |name| headers.is_empty() || !headers.contains_key(name);
         Some(Owed {
             accept_encoding: scope
                 .accept_encoding()
-                .filter(|_| !headers.contains_key(ACCEPT_ENCODING))
+                .filter(|_| lacks(ACCEPT_ENCODING))
                 .cloned(),
-            user_agent: agent
-                .as_ref()
-                .filter(|_| !headers.contains_key(USER_AGENT))
-                .cloned(),
+            user_agent: agent.as_ref().filter(|_| lacks(USER_AGENT)).cloned(),
         })
     }
 }
