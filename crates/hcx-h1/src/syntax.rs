@@ -106,8 +106,23 @@ pub fn parse_decimal_saturating(digits: &[u8]) -> Option<u64> {
 /// assert_eq!(authority_host_port("h:"), ("h", Some("")));
 /// ```
 pub fn authority_host_port(authority: &str) -> (&str, Option<&str>) {
-    // One pass: where the host starts (after the last `@`) and the first `:` after it.
     let bytes = authority.as_bytes();
+    // The usual authority has no userinfo and is no IP literal: the host is all before
+    // the first `:`. It is split eight bytes at a time (both the planner and the codec
+    // split every request's authority); any `@` or `[` takes the careful pass below.
+    if let Some(colon) = plain_authority_colon(bytes) {
+        return match colon {
+            Some(colon) => (&authority[..colon], Some(&authority[colon + 1..])),
+            None => (authority, None),
+        };
+    }
+    split_authority(authority)
+}
+
+/// [`authority_host_port`] for any authority, userinfo and IP literals included.
+fn split_authority(authority: &str) -> (&str, Option<&str>) {
+    let bytes = authority.as_bytes();
+    // One pass: where the host starts (after the last `@`) and the first `:` after it.
     let (mut start, mut colon) = (0, None);
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'@' {
@@ -127,6 +142,54 @@ pub fn authority_host_port(authority: &str) -> (&str, Option<&str>) {
     (host, rest.strip_prefix(':'))
 }
 
+/// For an authority of at most 16 bytes holding neither `@` nor `[`, the index of its
+/// first `:` (`None` without one); `None` for any other authority. As two words: the
+/// first eight bytes and the last eight (overlapping below 16 bytes: a byte seen twice
+/// changes neither answer), an authority shorter than a word padded with zero bytes,
+/// which match nothing.
+fn plain_authority_colon(bytes: &[u8]) -> Option<Option<usize>> {
+    let len = bytes.len();
+    if len > 16 {
+        return None;
+    }
+    let last = len.saturating_sub(8);
+    let word = |start: usize| {
+        let rest = &bytes[start..];
+        let word = match rest.first_chunk::<8>() {
+            Some(word) => *word,
+            None => {
+                let mut padded = [0u8; 8];
+                padded[..rest.len()].copy_from_slice(rest);
+                padded
+            }
+        };
+        u64::from_le_bytes(word)
+    };
+    let (first, second) = (word(0), word(last));
+    let refused = |word| flag_bytes(word, b'@') | flag_bytes(word, b'[');
+    if refused(first) | refused(second) != 0 {
+        return None;
+    }
+    let (colons, later_colons) = (flag_bytes(first, b':'), flag_bytes(second, b':'));
+    Some(if colons != 0 {
+        Some((colons.trailing_zeros() / 8) as usize)
+    } else if later_colons != 0 {
+        Some(last + (later_colons.trailing_zeros() / 8) as usize)
+    } else {
+        None
+    })
+}
+
+/// The high bit of each byte of `word` equal to `byte`, and perhaps of bytes above a
+/// flagged one (the subtraction's borrow): whether any byte matches, and which is the
+/// first (the lowest flag), are exact.
+fn flag_bytes(word: u64, byte: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
 /// A port number from an authority's port text: `None` for text that is not a
 /// decimal number from 0 to 65535 (the `http` crate's `Uri` accepts `h:99999`, and
 /// its `port_u16()` then reads as if there were no port).
@@ -141,7 +204,16 @@ pub fn parse_port(text: &str) -> Option<u16> {
     if text.is_empty() || text.len() > 5 {
         return None;
     }
-    parse_decimal(text.as_bytes()).and_then(|n| u16::try_from(n).ok())
+    // Five digits at most fit a `u32` unchecked; `parse_decimal` checks every step
+    // for a `u64` overflow that cannot happen here.
+    let mut n = 0u32;
+    for &b in text.as_bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(b - b'0');
+    }
+    u16::try_from(n).ok()
 }
 
 /// `tchar` (RFC 9110 §5.6.2): what a token is made of.
@@ -192,6 +264,93 @@ mod tests {
         assert_eq!(parse_decimal(b"18446744073709551616"), None);
         for junk in [&b""[..], b"-1", b"+1", b"1 0", b"0x10", b"1e3"] {
             assert_eq!(parse_decimal(junk), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn the_word_split_of_an_authority_agrees_with_the_careful_one() {
+        // Every length from 0 to 24 (short, one word, overlapping last words), with
+        // each of `@`, `[`, `]`, `:`, `%` and an upper-case letter at every position,
+        // and a second `:` or `@` anywhere after the first.
+        let mut checked_fast = 0;
+        for len in 0..=24 {
+            let base = "a1.b2-c3.d4e5f6g7h8i9j0kl".get(..len).unwrap_or_default();
+            let mut cases = vec![base.to_owned()];
+            for at in 0..len {
+                for special in ["@", "[", "]", ":", "%", "Z"] {
+                    let mut text = base.to_owned();
+                    text.replace_range(at..=at, special);
+                    cases.push(text.clone());
+                    for second in at + 1..len {
+                        for again in [":", "@"] {
+                            let mut twice = text.clone();
+                            twice.replace_range(second..=second, again);
+                            cases.push(twice);
+                        }
+                    }
+                }
+            }
+            for text in &cases {
+                assert_eq!(authority_host_port(text), split_authority(text), "{text:?}");
+                let plain = text.len() <= 16 && !text.contains(['@', '[']);
+                assert_eq!(
+                    plain_authority_colon(text.as_bytes()).is_some(),
+                    plain,
+                    "{text:?}"
+                );
+                checked_fast += usize::from(plain);
+            }
+        }
+        assert!(checked_fast > 500);
+        for text in [
+            "127.0.0.1:18091",
+            "example.com",
+            "Example.COM:80",
+            "h:",
+            ":80",
+            "",
+            "u:p@h:1",
+            "[::1]:8080",
+            "[fe80::1%25eth0]:1",
+            "a@b@c:2",
+            "www.a-very-long-host-name.example.org:65536",
+        ] {
+            assert_eq!(authority_host_port(text), split_authority(text), "{text:?}");
+        }
+        assert_eq!(
+            authority_host_port("127.0.0.1:18091"),
+            ("127.0.0.1", Some("18091"))
+        );
+        assert_eq!(authority_host_port("a.example:"), ("a.example", Some("")));
+    }
+
+    #[test]
+    fn ports_are_five_digits_at_most_and_at_most_65535() {
+        for (text, port) in [
+            ("0", Some(0)),
+            ("80", Some(80)),
+            ("00080", Some(80)),
+            ("65535", Some(65535)),
+            ("65536", None),
+            ("99999", None),
+            ("000000", None),
+            ("", None),
+            ("8a", None),
+            ("+80", None),
+            ("-1", None),
+            (" 80", None),
+            ("८०", None),
+        ] {
+            assert_eq!(parse_port(text), port, "{text:?}");
+            let plain = (text.len() <= 5)
+                .then(|| parse_decimal(text.as_bytes()))
+                .flatten()
+                .and_then(|n| u16::try_from(n).ok());
+            assert_eq!(parse_port(text), plain, "{text:?}");
+        }
+        for n in 0..=99_999u32 {
+            let text = n.to_string();
+            assert_eq!(parse_port(&text), u16::try_from(n).ok(), "{text}");
         }
     }
 
