@@ -123,7 +123,7 @@ pub fn encode_request_head<'a>(
     let estimate = 64
         + head.uri.path_and_query().map_or(0, |pq| pq.as_str().len())
         + match host {
-            HostField::Derived { host, .. } => host.len(),
+            HostField::Derived(host) => host.len(),
             HostField::Caller | HostField::Omitted => 0,
         }
         + scan.bytes;
@@ -134,13 +134,9 @@ pub fn encode_request_head<'a>(
     out.put(version);
     match host {
         HostField::Caller | HostField::Omitted => {}
-        HostField::Derived { host, port } => {
+        HostField::Derived(host) => {
             out.put(b"host: ");
             out.put(host.as_bytes());
-            if let Some(port) = port {
-                out.put(b":");
-                out.put(port.as_bytes());
-            }
             out.put(b"\r\n");
         }
     }
@@ -454,12 +450,9 @@ impl FieldScan {
 enum HostField<'u> {
     /// The caller's `Host` field is written as is.
     Caller,
-    /// Made from the URI.
-    Derived {
-        host: &'u str,
-        /// The port's digits, when not the scheme's default.
-        port: Option<&'u str>,
-    },
+    /// Made from the URI: its host, with `:` and the port's digits when they are not
+    /// the scheme's default.
+    Derived(&'u str),
     /// HTTP/1.0 without a host: none is sent.
     Omitted,
 }
@@ -474,19 +467,17 @@ fn host_field<'u>(
         1 => return Ok(HostField::Caller),
         n => return Err(EncodeError::DuplicateHost(n)),
     }
-    let authority = head
-        .uri
-        .authority()
-        .map(|a| authority_host_port(a.as_str()));
-    let Some((host, port)) = authority.filter(|(host, _)| !host.is_empty()) else {
+    let authority = head.uri.authority().map_or("", |a| a.as_str());
+    let (host, port) = authority_host_port(authority);
+    if host.is_empty() {
         return if head.version == Version::HTTP_10 {
             Ok(HostField::Omitted)
         } else {
             Err(EncodeError::MissingHost)
         };
-    };
-    let port = match port {
-        None | Some("") => None,
+    }
+    match port {
+        None | Some("") => Ok(HostField::Derived(host)),
         Some(digits) => {
             let Some(number) = parse_port(digits) else {
                 return Err(EncodeError::InvalidTarget {
@@ -495,11 +486,19 @@ fn host_field<'u>(
                     reason: "the port is not a number from 0 to 65535",
                 });
             };
-            let default = head.uri.scheme_str().and_then(default_port);
-            (Some(number) != default).then_some(digits)
+            // Only 80 and 443 can be a scheme's default: other ports skip the
+            // scheme's case-insensitive comparison.
+            if matches!(number, 80 | 443)
+                && head.uri.scheme_str().and_then(default_port) == Some(number)
+            {
+                return Ok(HostField::Derived(host));
+            }
+            // The port's digits run to the authority's end, right after the host and
+            // its colon: `host:port` is written as one piece of the authority.
+            let with_port = authority.len() - (host.len() + 1 + digits.len());
+            Ok(HostField::Derived(&authority[with_port..]))
         }
-    };
-    Ok(HostField::Derived { host, port })
+    }
 }
 
 fn default_port(scheme: &str) -> Option<u16> {

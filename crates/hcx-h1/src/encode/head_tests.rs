@@ -82,6 +82,55 @@ fn origin_form_targets_and_derived_host() {
 }
 
 #[test]
+fn a_derived_host_with_its_port_is_the_authority_s_tail() -> Result<(), Box<dyn std::error::Error>>
+{
+    // `host:port` is written as one slice of the authority: the userinfo must stay
+    // out of it, the digits stay as written, and only a scheme's default is dropped.
+    let cases = [
+        ("http://u:p@Example.COM:8080/", "Example.COM:8080"),
+        ("http://u:p@h:80/", "h"),
+        ("http://a:b@c@d:82/", "d:82"),
+        ("http://u@[::1]:8080/x", "[::1]:8080"),
+        ("http://[::1]:80/", "[::1]"),
+        ("https://h:0443/", "h"),
+        ("HTTPS://h:443/", "h"),
+        ("https://h:8443/", "h:8443"),
+        ("http://h:443/", "h:443"),
+        ("http://h:00081/", "h:00081"),
+        ("http://127.0.0.1:18091/small", "127.0.0.1:18091"),
+        (
+            "http://a.long-host-name.example.org:9/",
+            "a.long-host-name.example.org:9",
+        ),
+        ("ftp://h:443/", "h:443"),
+    ];
+    for (uri, host) in cases {
+        let request = Request::get(uri).body(())?;
+        let written = encode(&request, TargetForm::Origin, RequestFraming::None)?;
+        let path = request.uri().path();
+        assert_eq!(
+            written,
+            format!("GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n"),
+            "{uri}"
+        );
+    }
+    // A scheme built apart is kept as spelled (`HTTP` is no standard scheme then) and
+    // still compared without regard to case.
+    let uri = Uri::builder()
+        .scheme("HTTP")
+        .authority("h:80")
+        .path_and_query("/")
+        .build()?;
+    assert_eq!(uri.scheme_str(), Some("HTTP"));
+    let request = Request::get(uri).body(())?;
+    assert_eq!(
+        encode(&request, TargetForm::Origin, RequestFraming::None)?,
+        "GET / HTTP/1.1\r\nhost: h\r\n\r\n"
+    );
+    Ok(())
+}
+
+#[test]
 fn caller_host_comes_first_and_wins() {
     let request = Request::get("http://example.com/")
         .header("accept", "*/*")
