@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use hcx_h1::syntax::{authority_host_port, parse_port};
 use http::Uri;
@@ -245,7 +246,7 @@ impl fmt::Debug for Proxy {
 /// back as a connection to the proxy. The host is lowercase, an IPv6 literal is kept
 /// without its brackets. `Display` prints `https://host:port`, then `via proxy:port`
 /// and `(tls: name)` when they apply.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 #[doc(alias("HttpRoute"))]
 pub struct Route {
@@ -262,6 +263,39 @@ pub struct Route {
     /// The TLS identity of an `https` route.
     #[cfg(feature = "rustls")]
     pub tls: Option<TlsIdentity>,
+}
+
+/// The pool hashes the route of every request. The derived hash fed the hasher field
+/// by field (each discriminant, the host and its terminator, the port); this feeds it
+/// one word (scheme, port, the host's length, which options are set), the host's
+/// bytes, then a proxy and a TLS identity only when set. Every field `Eq` compares is
+/// in it, so equal routes hash equally.
+impl Hash for Route {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let scheme: u64 = match self.scheme {
+            Scheme::Http => 0,
+            Scheme::Https => 1,
+        };
+        #[cfg(feature = "rustls")]
+        let tls = self.tls.is_some();
+        #[cfg(not(feature = "rustls"))]
+        let tls = false;
+        state.write_u64(
+            u64::from(self.port)
+                | scheme << 16
+                | u64::from(self.proxy.is_some()) << 17
+                | u64::from(tls) << 18
+                | (self.host.len() as u64) << 32,
+        );
+        state.write(self.host.as_bytes());
+        if let Some(proxy) = &self.proxy {
+            proxy.hash(state);
+        }
+        #[cfg(feature = "rustls")]
+        if let Some(identity) = &self.tls {
+            identity.hash(state);
+        }
+    }
 }
 
 impl Route {
@@ -703,6 +737,63 @@ mod tests {
         // A 23-byte host is held inline, a longer one on the heap: both read the same.
         let long = "a-host-name-longer-than-23-bytes.example";
         assert_eq!(route(&format!("http://{long}/"))?.host, long);
+        Ok(())
+    }
+
+    #[test]
+    fn equal_routes_hash_equally_and_each_field_changes_the_hash() -> Result<(), Error> {
+        #[cfg(feature = "rustls")]
+        use std::sync::Arc;
+        fn hash(route: &Route) -> u64 {
+            std::hash::BuildHasher::hash_one(
+                &std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(),
+                route,
+            )
+        }
+        let base = route("http://h.example:8080/")?;
+        let same = [
+            route("http://H.Example:8080/x")?,
+            route("http://u:p@h.example:8080/")?,
+            Route::http("h.example", 8080),
+        ];
+        for other in &same {
+            assert_eq!((other, hash(other)), (&base, hash(&base)));
+        }
+        let proxy = Proxy::new("proxy", 3128);
+        #[allow(unused_mut)] // Without `rustls`: no TLS identity to add.
+        let mut different = Vec::from([
+            route("http://h.example:8081/")?,
+            route("http://h.example/")?,
+            route("http://h.exampl:8080/")?,
+            route("http://h.example.:8080/")?,
+            route("http://[::1]:8080/")?,
+            base.clone().via(proxy.clone()),
+            base.clone().via(proxy.clone().with_basic_auth("u", "p")),
+            base.clone().via(Proxy::new("proxy", 3129)),
+        ]);
+        #[cfg(feature = "rustls")]
+        {
+            let https = route("https://h.example:8080/")?;
+            let mut named = https.clone();
+            named.tls = https
+                .tls
+                .as_ref()
+                .map(|identity| TlsIdentity::new("other", Arc::clone(identity.config())));
+            let mut without = https.clone();
+            without.tls = None;
+            let mut own_config = https.clone();
+            own_config.tls = https.tls.as_ref().map(|identity| {
+                TlsIdentity::new(identity.name(), Arc::new((**identity.config()).clone()))
+            });
+            different.push(own_config);
+            different.extend([https.clone(), named, without, https.via(proxy)]);
+        }
+        for (i, a) in different.iter().enumerate() {
+            assert_ne!((a, hash(a)), (&base, hash(&base)), "{a:?}");
+            for b in &different[i + 1..] {
+                assert_ne!(hash(a), hash(b), "{a:?} and {b:?}");
+            }
+        }
         Ok(())
     }
 
