@@ -102,22 +102,31 @@ mod sealed {
 pub(crate) fn forbidden_value_byte(value: &[u8]) -> Option<(usize, u8)> {
     // Eight bytes at a time while none is below 0x20 (a tab included) or DEL: the
     // usual value has neither, and a byte loop over every value of every request
-    // showed in the profile. A flagged word (or the tail) gets the exact loop.
+    // showed in the profile. A flagged word (or the tail of a value shorter than a
+    // word) gets the exact loop.
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut clean = 0;
-    for chunk in value.chunks_exact(8) {
-        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let x = u64::from_le_bytes(word);
+    let flagged = |word: &[u8; 8]| {
+        let x = u64::from_le_bytes(*word);
         let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
         let del = x ^ (ONES * 0x7f);
         let del = del.wrapping_sub(ONES) & !del & HIGHS;
-        if below_space | del != 0 {
+        below_space | del != 0
+    };
+    let mut clean = 0;
+    for chunk in value.chunks_exact(8) {
+        let Ok(word) = <&[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        if flagged(word) {
             break;
         }
         clean += 8;
+    }
+    // Every word clean: the tail (under eight bytes) is checked as the end of the
+    // value's last eight bytes, the bytes before it already seen clean.
+    if clean + 8 > value.len() && value.last_chunk::<8>().is_some_and(|last| !flagged(last)) {
+        return None;
     }
     value[clean..]
         .iter()
@@ -150,17 +159,27 @@ mod tests {
             forbidden_value_byte(b"\t\t\t\t\t\t\t\t\xff\xfe\x80\x20~~~~~"),
             None
         );
-        // Every byte value at every position of a 17-byte value, against the plain rule.
-        for b in 0..=255u8 {
-            for at in 0..17 {
-                let mut value = *b"abcdefghijklmnopq";
-                value[at] = b;
-                let bad = (b < 0x20 && b != b'\t') || b == 0x7f;
-                assert_eq!(
-                    forbidden_value_byte(&value),
-                    bad.then_some((at, b)),
-                    "{b:#x} at {at}"
-                );
+        // Every byte value at every position of values of 1 to 25 bytes (shorter than
+        // a word, whole words, words and a tail read as an overlapping last word),
+        // against the plain rule, alone and with a second forbidden byte after it.
+        let text = b"abcdefghijklmnopqrstuvwxy";
+        for len in 1..=text.len() {
+            for b in 0..=255u8 {
+                for at in 0..len {
+                    let mut value = text[..len].to_vec();
+                    value[at] = b;
+                    let bad = (b < 0x20 && b != b'\t') || b == 0x7f;
+                    assert_eq!(
+                        forbidden_value_byte(&value),
+                        bad.then_some((at, b)),
+                        "{b:#x} at {at} of {len}"
+                    );
+                    if let Some(last) = value.last_mut().filter(|_| at + 1 < len) {
+                        *last = b'\n';
+                        let first = if bad { (at, b) } else { (len - 1, b'\n') };
+                        assert_eq!(forbidden_value_byte(&value), Some(first), "{b:#x} at {at}");
+                    }
+                }
             }
         }
         assert_eq!(forbidden_value_byte(b"x\x7f"), Some((1, 0x7f)));
