@@ -166,8 +166,11 @@ pub fn encode_request_head<'a>(
         write_field(out, name.as_str(), value);
     }
     if scan.defaults > 0 {
+        // Every default when the scan found none in the caller's map (the usual
+        // case): no second lookup of each name.
+        let every = scan.defaults == head.defaults.len();
         for (name, value) in head.defaults {
-            if !head.headers.contains_key(name) {
+            if every || !head.headers.contains_key(name) {
                 write_field(out, name.as_str(), value);
             }
         }
@@ -430,7 +433,9 @@ impl FieldScan {
             {
                 return Err(EncodeError::ReservedDefault(name.clone()));
             }
-            if headers.contains_key(name) {
+            // `contains_key` is a call even on an empty map (no caller fields, the
+            // usual request).
+            if !headers.is_empty() && headers.contains_key(name) {
                 continue;
             }
             if let Some((index, byte)) = forbidden_value_byte(value.as_bytes()) {

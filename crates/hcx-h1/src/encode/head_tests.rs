@@ -617,6 +617,23 @@ fn defaults_follow_the_callers_fields_unless_the_caller_has_them()
         encode_with_defaults(&own, &defaults)?,
         "GET / HTTP/1.1\r\nhost: example.com\r\nuser-agent: mine\r\nx-a: 1\r\naccept-encoding: gzip\r\n\r\n"
     );
+    // Caller fields that are no default: every default still goes out, once.
+    let other = Request::get("http://example.com/")
+        .header("x-a", "1")
+        .body(())?;
+    assert_eq!(
+        encode_with_defaults(&other, &defaults)?,
+        "GET / HTTP/1.1\r\nhost: example.com\r\nx-a: 1\r\naccept-encoding: gzip\r\nuser-agent: hcx/1\r\n\r\n"
+    );
+    // The caller has both: no default goes out.
+    let both = Request::get("http://example.com/")
+        .header("user-agent", "mine")
+        .header("accept-encoding", "br")
+        .body(())?;
+    assert_eq!(
+        encode_with_defaults(&both, &defaults)?,
+        "GET / HTTP/1.1\r\nhost: example.com\r\nuser-agent: mine\r\naccept-encoding: br\r\n\r\n"
+    );
     // The same bytes as the defaults added to the caller's map.
     let mut added = own.clone();
     added.headers_mut().insert(
