@@ -143,11 +143,44 @@ fn split_authority(authority: &str) -> (&str, Option<&str>) {
 }
 
 /// For an authority of at most 16 bytes holding neither `@` nor `[`, the index of its
-/// first `:` (`None` without one); `None` for any other authority. As two words: the
-/// first eight bytes and the last eight (overlapping below 16 bytes: a byte seen twice
-/// changes neither answer), an authority shorter than a word padded with zero bytes,
-/// which match nothing.
+/// first `:` (`None` without one); `None` for any other authority.
 fn plain_authority_colon(bytes: &[u8]) -> Option<Option<usize>> {
+    let (first, second, last) = two_words(bytes)?;
+    let refused = |word| flag_bytes(word, b'@') | flag_bytes(word, b'[');
+    if refused(first) | refused(second) != 0 {
+        return None;
+    }
+    let (colons, later_colons) = (flag_bytes(first, b':'), flag_bytes(second, b':'));
+    Some(if colons != 0 {
+        Some((colons.trailing_zeros() / 8) as usize)
+    } else if later_colons != 0 {
+        Some(last + (later_colons.trailing_zeros() / 8) as usize)
+    } else {
+        None
+    })
+}
+
+/// Whether an authority holds a `[` with a `%` after it: an IPv6 literal with a zone
+/// identifier (RFC 6874), which the codec refuses to send. The usual authority, of at
+/// most 16 bytes, is looked at as two words: without a `[` it has no zone.
+pub(crate) fn has_ip_zone(authority: &str) -> bool {
+    let bytes = authority.as_bytes();
+    if let Some((first, second, _)) = two_words(bytes) {
+        if flag_bytes(first, b'[') | flag_bytes(second, b'[') == 0 {
+            return false;
+        }
+    }
+    bytes
+        .iter()
+        .position(|&b| b == b'[')
+        .is_some_and(|open| bytes[open..].contains(&b'%'))
+}
+
+/// `bytes`, at most 16 of them, as two words: the first eight bytes and the last
+/// eight (overlapping below 16 bytes: a byte seen twice changes no answer here), a
+/// text shorter than a word padded with zero bytes, which match none of the bytes
+/// looked for; with where the second word starts. `None` above 16 bytes.
+fn two_words(bytes: &[u8]) -> Option<(u64, u64, usize)> {
     let len = bytes.len();
     if len > 16 {
         return None;
@@ -165,19 +198,7 @@ fn plain_authority_colon(bytes: &[u8]) -> Option<Option<usize>> {
         };
         u64::from_le_bytes(word)
     };
-    let (first, second) = (word(0), word(last));
-    let refused = |word| flag_bytes(word, b'@') | flag_bytes(word, b'[');
-    if refused(first) | refused(second) != 0 {
-        return None;
-    }
-    let (colons, later_colons) = (flag_bytes(first, b':'), flag_bytes(second, b':'));
-    Some(if colons != 0 {
-        Some((colons.trailing_zeros() / 8) as usize)
-    } else if later_colons != 0 {
-        Some(last + (later_colons.trailing_zeros() / 8) as usize)
-    } else {
-        None
-    })
+    Some((word(0), word(last), last))
 }
 
 /// The high bit of each byte of `word` equal to `byte`, and perhaps of bytes above a
@@ -322,6 +343,40 @@ mod tests {
             ("127.0.0.1", Some("18091"))
         );
         assert_eq!(authority_host_port("a.example:"), ("a.example", Some("")));
+    }
+
+    #[test]
+    fn the_word_zone_check_agrees_with_the_byte_loop() {
+        let careful = |text: &str| {
+            let bytes = text.as_bytes();
+            bytes
+                .iter()
+                .position(|&b| b == b'[')
+                .is_some_and(|open| bytes[open..].contains(&b'%'))
+        };
+        let base = "a1.b2-c3.d4e5f6g7h8i9j0k";
+        for len in 0..=base.len() {
+            for open in 0..len {
+                for percent in 0..len {
+                    let mut text = base.get(..len).unwrap_or_default().to_owned();
+                    text.replace_range(open..=open, "[");
+                    if percent != open {
+                        text.replace_range(percent..=percent, "%");
+                    }
+                    assert_eq!(has_ip_zone(&text), careful(&text), "{text:?}");
+                    assert_eq!(has_ip_zone(&text), percent > open, "{text:?}");
+                }
+            }
+        }
+        for (text, zone) in [
+            ("[fe80::1%25eth0]:8080", true),
+            ("[fe80::1%eth0]", true),
+            ("[::1]:8080", false),
+            ("h%41:80", false),
+            ("", false),
+        ] {
+            assert_eq!(has_ip_zone(text), zone, "{text:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::encode::{
     BodyEncoder, EncodeError, OutBuf, RequestFraming, TargetForm, forbidden_value_byte,
 };
 use crate::fields;
-use crate::syntax::{authority_host_port, parse_port};
+use crate::syntax::{authority_host_port, has_ip_zone, parse_port};
 
 /// The parts of a request the head encoder reads; borrowed from an
 /// [`http::Request`] or [`http::request::Parts`].
@@ -227,15 +227,9 @@ impl<'u> Target<'u> {
             reason,
         };
         let path = uri.path_and_query().map_or("", |pq| pq.as_str());
-        // Only an IPv6 literal (`[…]`) can carry a zone. A byte loop over the raw
-        // authority: `Uri::host` splits it, hundreds of instructions a request.
-        if uri.authority().is_some_and(|a| {
-            let bytes = a.as_str().as_bytes();
-            bytes
-                .iter()
-                .position(|&b| b == b'[')
-                .is_some_and(|open| bytes[open..].contains(&b'%'))
-        }) {
+        // Only an IPv6 literal (`[…]`) can carry a zone. Read from the raw authority:
+        // `Uri::host` splits it, hundreds of instructions a request.
+        if uri.authority().is_some_and(|a| has_ip_zone(a.as_str())) {
             // RFC 6874 §4: a zone identifier only means something on this host.
             return Err(invalid("an IPv6 zone identifier is not sent (RFC 6874)"));
         }
