@@ -499,6 +499,74 @@ mod default_fields {
         Ok(())
     }
 
+    /// The head a client sends for `request`, the client built by `builder` for the
+    /// recording server's port (an origin, or a forward proxy).
+    fn head_via(
+        builder: impl FnOnce(u16) -> ClientBuilder,
+        request: impl FnOnce(u16) -> Result<Request<Body>, http::Error>,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        let (port, heads, server) = recording_server(1)?;
+        let client = builder(port)
+            .response_timeout(Some(common::SAFETY))
+            .build()?;
+        let result = client.execute(request(port)?);
+        stop(port, server)?;
+        result?;
+        let head = String::from_utf8(heads.recv_timeout(common::SAFETY)?)?;
+        // Without the port, which differs from one server to the next.
+        Ok(head.replace(&format!("host: 127.0.0.1:{port}\r\n"), "host: -\r\n"))
+    }
+
+    /// `builder` with a request interceptor added last, which makes PROTOCOL add the
+    /// defaults to the request's map.
+    fn adding(builder: ClientBuilder) -> ClientBuilder {
+        builder.add_request_interceptor_last(
+            |_: &mut Request<Body>, _: &mut Context| -> Result<(), Error> { Ok(()) },
+        )
+    }
+
+    /// PROTOCOL adds `Connection: keep-alive` to an HTTP/1.0 request after the
+    /// defaults: where the defaults are added to the map, it is written after them, and
+    /// it must stay there when the codec writes the defaults.
+    #[test]
+    fn an_http_1_0_keep_alive_stays_after_the_defaults() -> common::TestResult {
+        let http_10 = |port: u16| {
+            Request::get(format!("http://127.0.0.1:{port}/p"))
+                .version(http::Version::HTTP_10)
+                .header("x-a", "1")
+                .body(Body::empty())
+        };
+        let owed = head_via(|_| Client::builder(), http_10)?;
+        let added = head_via(|_| adding(Client::builder()), http_10)?;
+        assert!(fields(&owed).contains(&"connection: keep-alive"), "{owed}");
+        assert_eq!(owed, added, "the same head either way");
+        Ok(())
+    }
+
+    /// The engine adds `Proxy-Authorization` for a forward proxy to the map after
+    /// PROTOCOL's defaults: it must stay after them when the codec writes the defaults.
+    #[test]
+    fn forward_proxy_credentials_stay_after_the_defaults() -> common::TestResult {
+        let proxied = |port: u16| {
+            Client::builder().proxy(hcx::Proxy::new("127.0.0.1", port).with_basic_auth("u", "p"))
+        };
+        let to_origin = |_: u16| {
+            Request::get("http://origin.example/p")
+                .header("x-a", "1")
+                .body(Body::empty())
+        };
+        let owed = head_via(proxied, to_origin)?;
+        let added = head_via(|port| adding(proxied(port)), to_origin)?;
+        assert!(
+            fields(&owed)
+                .iter()
+                .any(|l| l.starts_with("proxy-authorization: Basic ")),
+            "{owed}"
+        );
+        assert_eq!(owed, added, "the same head either way");
+        Ok(())
+    }
+
     #[test]
     fn a_handler_after_protocol_sees_the_defaults_in_the_request() -> common::TestResult {
         let seen: Seen = Arc::default();

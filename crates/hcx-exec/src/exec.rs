@@ -134,8 +134,9 @@ impl MainExec {
         self.execute_with_defaults(route, request, &[], runtime, config)
     }
 
-    /// [`execute`](Self::execute), writing `defaults` after the request's own fields,
-    /// each only when the request has no field of that name
+    /// [`execute`](Self::execute), writing `defaults` after the request's own fields
+    /// (and after the `Proxy-Authorization` it adds for a forward proxy), each only
+    /// when the request has no field of that name
     /// ([`RequestHead::defaults`](hcx_h1::RequestHead::defaults)): a client's
     /// `User-Agent` and `Accept-Encoding` go out without being added to the request's
     /// map first (an allocation and a copy per request). They are part of the head the

@@ -79,7 +79,8 @@ pub(crate) struct ProtocolExec {
     /// sensitive (the client's own, unless changed): `Some(that value, if any)`.
     /// Then, with no interceptor to run after the defaults and no cookie store, the
     /// request's map is left alone and the `User-Agent` and `Accept-Encoding` are
-    /// [`Owed`] to the codec.
+    /// [`Owed`] to the codec (not for HTTP/1.0, nor through a forward proxy with
+    /// credentials: see `owed`).
     owed_agent: Option<Option<HeaderValue>>,
     pub(crate) request_first: Vec<Arc<dyn RequestInterceptor>>,
     pub(crate) request_last: Vec<Arc<dyn RequestInterceptor>>,
@@ -170,6 +171,17 @@ impl ProtocolExec {
             return None;
         }
         if !self.request_last.is_empty() {
+            return None;
+        }
+        // Fields added to the map after the defaults go out after them: PROTOCOL's
+        // `Connection: keep-alive` on HTTP/1.0, the engine's `Proxy-Authorization` to a
+        // forward proxy. The codec writes the defaults after the map's fields, so these
+        // requests get them in the map, in their place.
+        let route = &scope.route;
+        if request.version() == Version::HTTP_10
+            || (route.is_forward_proxy()
+                && route.proxy.as_ref().is_some_and(|p| p.has_credentials()))
+        {
             return None;
         }
         let headers = request.headers();
