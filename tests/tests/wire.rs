@@ -567,6 +567,57 @@ mod default_fields {
         Ok(())
     }
 
+    /// A reuse strategy (Apache's `ConnectionReuseStrategy.keepAlive(request, …)`) or
+    /// keep-alive strategy of your own reads the request's fields: it sees the
+    /// defaults there, as when PROTOCOL adds them to the map.
+    #[test]
+    fn a_reuse_or_keep_alive_strategy_of_your_own_sees_the_defaults() -> common::TestResult {
+        let seen: Seen = Arc::default();
+        let reuse = Arc::clone(&seen);
+        let keep = Arc::clone(&seen);
+        let record = |seen: &Seen, exchange: &hcx::Exchange<'_>| {
+            if let Ok(mut seen) = seen.lock() {
+                seen.push(exchange.request_headers().clone());
+            }
+        };
+        let reusing = move |exchange: &hcx::Exchange<'_>| -> Result<(), hcx::CloseReason> {
+            record(&reuse, exchange);
+            Ok(())
+        };
+        let keeping = move |exchange: &hcx::Exchange<'_>| -> hcx::KeepAlive {
+            record(&keep, exchange);
+            hcx::KeepAlive::Unlimited
+        };
+        let get =
+            |port: u16| Request::get(format!("http://127.0.0.1:{port}/p")).body(Body::empty());
+        head_via(|_| Client::builder().reuse_strategy(reusing), get)?;
+        // The keep-alive strategy is asked only where the reuse strategy lets the
+        // connection be kept: a server that does not close.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let server = std::thread::spawn(move || -> std::io::Result<()> {
+            let (mut stream, _) = listener.accept()?;
+            stream.set_read_timeout(Some(common::SAFETY))?;
+            common::read_head(&mut stream);
+            std::io::Write::write_all(&mut stream, b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+        });
+        let client = Client::builder()
+            .response_timeout(Some(common::SAFETY))
+            .keep_alive_strategy(keeping)
+            .build()?;
+        drop(client.get(format!("http://127.0.0.1:{port}/p"))?);
+        server.join().map_err(|_| "server thread panicked")??;
+        let seen = seen.lock().map_err(|_| "poisoned")?;
+        assert_eq!(seen.len(), 2, "each strategy asked once");
+        for headers in seen.iter() {
+            assert!(
+                headers.contains_key(USER_AGENT) && headers.contains_key(ACCEPT_ENCODING),
+                "{headers:?}"
+            );
+        }
+        Ok(())
+    }
+
     #[test]
     fn a_handler_after_protocol_sees_the_defaults_in_the_request() -> common::TestResult {
         let seen: Seen = Arc::default();

@@ -58,6 +58,9 @@ pub struct ClientBuilder {
     #[cfg(feature = "rustls")]
     tls: Option<TlsIdentity>,
     reuse: Arc<dyn ConnectionReuseStrategy>,
+    /// Whether `reuse` is one of the caller's: it reads the request's fields, so
+    /// PROTOCOL adds its defaults to them rather than leave them to the codec.
+    own_reuse: bool,
     keep_alive: KeepAliveChoice,
     /// The margin for the default keep-alive strategy, applied (or refused) at `build`,
     /// whatever the order of the calls.
@@ -139,6 +142,7 @@ impl ClientBuilder {
             #[cfg(feature = "rustls")]
             tls: None,
             reuse: Arc::new(DefaultReuseStrategy),
+            own_reuse: false,
             keep_alive: KeepAliveChoice::Default(DefaultKeepAliveStrategy::default()),
             keep_alive_margin: None,
             default_keep_alive: None,
@@ -392,6 +396,7 @@ impl ClientBuilder {
     #[doc(alias("setConnectionReuseStrategy"))]
     pub fn reuse_strategy(mut self, strategy: impl ConnectionReuseStrategy + 'static) -> Self {
         self.reuse = Arc::new(strategy);
+        self.own_reuse = true;
         self
     }
 
@@ -453,6 +458,7 @@ impl ClientBuilder {
     /// an `Arc` (shared with other clients).
     pub fn shared_reuse_strategy(mut self, strategy: Arc<dyn ConnectionReuseStrategy>) -> Self {
         self.reuse = strategy;
+        self.own_reuse = true;
         self
     }
 
@@ -818,6 +824,11 @@ impl ClientBuilder {
             }
             choice => choice,
         };
+        // A strategy of the caller's reads the request's fields
+        // (`Exchange::request_headers`): PROTOCOL then adds its defaults to them, where
+        // the codec's would not be seen.
+        let own_strategy =
+            self.own_reuse || matches!(keep_alive_choice, KeepAliveChoice::Custom(_));
         let mut learned = None;
         let keep_alive: Arc<dyn KeepAliveStrategy> = match (keep_alive_choice, self.learning) {
             (KeepAliveChoice::Default(strategy), Some(settings)) => {
@@ -855,6 +866,7 @@ impl ClientBuilder {
             ChainElement::Protocol,
             Arc::new(ProtocolExec::new(
                 default_headers,
+                !own_strategy,
                 self.request_first,
                 self.request_last,
                 self.response_interceptors,

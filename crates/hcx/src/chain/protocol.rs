@@ -80,7 +80,8 @@ pub(crate) struct ProtocolExec {
     /// Then, with no interceptor to run after the defaults and no cookie store, the
     /// request's map is left alone and the `User-Agent` and `Accept-Encoding` are
     /// [`Owed`] to the codec (not for HTTP/1.0, nor through a forward proxy with
-    /// credentials: see `owed`).
+    /// credentials: see `owed`). `None` also when a reuse or keep-alive strategy of the
+    /// caller's reads the request's fields after the codec.
     owed_agent: Option<Option<HeaderValue>>,
     pub(crate) request_first: Vec<Arc<dyn RequestInterceptor>>,
     pub(crate) request_last: Vec<Arc<dyn RequestInterceptor>>,
@@ -136,14 +137,18 @@ impl Owed {
 }
 
 impl ProtocolExec {
+    /// `owe`: whether the fields may be left to the codec at all (not when a reuse or
+    /// keep-alive strategy of the caller's reads the request's fields).
     pub(crate) fn new(
         default_headers: HeaderMap,
+        owe: bool,
         request_first: Vec<Arc<dyn RequestInterceptor>>,
         request_last: Vec<Arc<dyn RequestInterceptor>>,
         response: Vec<Arc<dyn ResponseInterceptor>>,
         #[cfg(feature = "cookies")] cookies: Option<Arc<super::cookies::CookieStore>>,
     ) -> Self {
         let owed_agent = match default_headers.len() {
+            _ if !owe => None,
             0 => Some(None),
             1 => default_headers
                 .get(USER_AGENT)
