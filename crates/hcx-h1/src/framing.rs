@@ -374,40 +374,7 @@ mod tests {
                 "HTTP/1.1 502 Bad Gateway\r\n\r\n",
                 ok(CloseDelimited, Some(CloseDelimitedBody)),
             ),
-        ];
-        for (method, head, expected) in cases {
-            assert_eq!(decide(method.clone(), head), expected, "{method} {head:?}");
-        }
-    }
-
-    #[test]
-    fn every_2xx_to_connect_is_a_tunnel_even_a_bodiless_status() {
-        // RFC 9110 §9.3.6: "Any 2xx (Successful) response indicates that the sender
-        // (and all inbound proxies) will switch to tunnel mode immediately after the
-        // response header section". A 204 is bodiless by rule 1, but the connection
-        // is a tunnel after it all the same: it must never be pooled as a connection
-        // to the proxy.
-        for head in [
-            "HTTP/1.1 204 No Content\r\n\r\n",
-            "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
-        ] {
-            assert_eq!(
-                decide(Method::CONNECT, head),
-                Ok(ResponseFraming {
-                    body: BodyFraming::None,
-                    close: Some(CloseReason::Tunnel),
-                }),
-                "{head:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn framing_fields_are_found_in_any_case_between_other_fields_and_read_in_order() {
-        use BodyFraming::*;
-        use CloseReason::*;
-        let ok = |body, close| Ok(ResponseFraming { body, close });
-        let cases: Vec<(Method, &str, Result<ResponseFraming, ErrorKind>)> = vec![
+            // Framing fields in any case, between other fields, read in order.
             (
                 Method::GET,
                 "HTTP/1.1 200 OK\r\ncontent-LENGTH: 5\r\nX: 1\r\nContent-Length: 5\r\n\r\n",
@@ -447,7 +414,32 @@ mod tests {
         for (method, head, expected) in cases {
             assert_eq!(decide(method.clone(), head), expected, "{method} {head:?}");
         }
-        // The first wrong value is the one reported, wherever the lines are.
+    }
+
+    #[test]
+    fn every_2xx_to_connect_is_a_tunnel_even_a_bodiless_status() {
+        // RFC 9110 §9.3.6: "Any 2xx (Successful) response indicates that the sender
+        // (and all inbound proxies) will switch to tunnel mode immediately after the
+        // response header section". A 204 is bodiless by rule 1, but the connection
+        // is a tunnel after it all the same: it must never be pooled as a connection
+        // to the proxy.
+        for head in [
+            "HTTP/1.1 204 No Content\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+        ] {
+            assert_eq!(
+                decide(Method::CONNECT, head),
+                Ok(ResponseFraming {
+                    body: BodyFraming::None,
+                    close: Some(CloseReason::Tunnel),
+                }),
+                "{head:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_wrong_content_length_is_the_one_reported_wherever_the_lines_are() {
         let head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: 1\r\nContent-Length: 7\r\nContent-Length: x\r\n\r\n";
         let message = parse_response_head(head.as_bytes(), &Limits::default())
             .map_err(|e| e.to_string())
