@@ -235,14 +235,13 @@ fn decodable(response: &Response<ResponseBody>) -> bool {
         && response.headers().contains_key(CONTENT_ENCODING)
 }
 
-/// The response with its body decoded, or as it came when it cannot or need not be.
+/// The response with its body decoded, or as it came when its codings are only
+/// `identity`, too many, or one this build cannot decode. For a response
+/// [`decodable`] said yes to (its one caller asks first).
 fn decode(
     mut response: Response<ResponseBody>,
     limits: DecompressionLimits,
 ) -> Response<ResponseBody> {
-    if !decodable(&response) {
-        return response;
-    }
     let Some(codings) = content_codings(response.headers()) else {
         return response;
     };
