@@ -161,14 +161,12 @@ fn plain_authority_colon(bytes: &[u8]) -> Option<Option<usize>> {
 }
 
 /// Whether an authority holds a `[` with a `%` after it: an IPv6 literal with a zone
-/// identifier (RFC 6874), which the codec refuses to send. The usual authority, of at
-/// most 16 bytes, is looked at as two words: without a `[` it has no zone.
+/// identifier (RFC 6874), which the codec refuses to send. The usual authority, with
+/// no `[`, is looked at a word at a time ([`contains_byte`]).
 pub(crate) fn has_ip_zone(authority: &str) -> bool {
     let bytes = authority.as_bytes();
-    if let Some((first, second, _)) = two_words(bytes) {
-        if flag_bytes(first, b'[') | flag_bytes(second, b'[') == 0 {
-            return false;
-        }
+    if !contains_byte(bytes, b'[') {
+        return false;
     }
     bytes
         .iter()
@@ -227,7 +225,7 @@ pub fn contains_byte(bytes: &[u8], byte: u8) -> bool {
 /// The high bit of each byte of `word` equal to `byte`, and perhaps of bytes above a
 /// flagged one (the subtraction's borrow): whether any byte matches, and which is the
 /// first (the lowest flag), are exact.
-fn flag_bytes(word: u64, byte: u8) -> u64 {
+pub(crate) fn flag_bytes(word: u64, byte: u8) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let x = word ^ (ONES * u64::from(byte));

@@ -389,13 +389,7 @@ impl FieldScan {
             bytes: 0,
         };
         for (name, value) in headers {
-            if let Some((index, byte)) = forbidden_value_byte(value.as_bytes()) {
-                return Err(EncodeError::InvalidFieldValue {
-                    name: name.clone(),
-                    byte,
-                    index,
-                });
-            }
+            scan.bytes += line_len(name, value)?;
             if name == HOST {
                 scan.hosts += 1;
             } else if name == TRANSFER_ENCODING {
@@ -405,7 +399,6 @@ impl FieldScan {
             } else if name == CONNECTION {
                 scan.connection = true;
             }
-            scan.bytes += name.as_str().len() + value.len() + 4;
         }
         Ok(scan)
     }
@@ -432,18 +425,24 @@ impl FieldScan {
             if !headers.is_empty() && headers.contains_key(name) {
                 continue;
             }
-            if let Some((index, byte)) = forbidden_value_byte(value.as_bytes()) {
-                return Err(EncodeError::InvalidFieldValue {
-                    name: name.clone(),
-                    byte,
-                    index,
-                });
-            }
+            self.bytes += line_len(name, value)?;
             self.defaults += 1;
-            self.bytes += name.as_str().len() + value.len() + 4;
         }
         Ok(())
     }
+}
+
+/// The length of the field line `name: value\r\n`, once its value is checked for a
+/// byte a field value must not carry.
+fn line_len(name: &HeaderName, value: &HeaderValue) -> Result<usize, EncodeError> {
+    if let Some((index, byte)) = forbidden_value_byte(value.as_bytes()) {
+        return Err(EncodeError::InvalidFieldValue {
+            name: name.clone(),
+            byte,
+            index,
+        });
+    }
+    Ok(name.as_str().len() + value.len() + 4)
 }
 
 enum HostField<'u> {

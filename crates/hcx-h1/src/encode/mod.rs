@@ -109,9 +109,7 @@ pub(crate) fn forbidden_value_byte(value: &[u8]) -> Option<(usize, u8)> {
     let flagged = |word: &[u8; 8]| {
         let x = u64::from_le_bytes(*word);
         let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
-        let del = x ^ (ONES * 0x7f);
-        let del = del.wrapping_sub(ONES) & !del & HIGHS;
-        below_space | del != 0
+        below_space | crate::syntax::flag_bytes(x, 0x7f) != 0
     };
     let mut clean = 0;
     for chunk in value.chunks_exact(8) {
