@@ -39,7 +39,6 @@ pub use context::Context;
 pub use cookies::CookieStore;
 pub use elements::ChainElement;
 pub(crate) use elements::{ChainOp, NamedChain};
-
 pub use main::UserTokenHandler;
 pub use protocol::{RequestInterceptor, ResponseInterceptor};
 pub use redirect::{DefaultRedirectStrategy, RedirectStrategy};

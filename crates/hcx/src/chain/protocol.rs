@@ -75,13 +75,12 @@ pub(crate) struct ProtocolExec {
     /// Added to every request that does not set the header itself (the default
     /// `User-Agent` is one of them).
     pub(crate) default_headers: HeaderMap,
-    /// When the default headers are no more than one `User-Agent` not marked
-    /// sensitive (the client's own, unless changed): `Some(that value, if any)`.
-    /// Then, with no interceptor to run after the defaults and no cookie store, the
-    /// request's map is left alone and the `User-Agent` and `Accept-Encoding` are
-    /// [`Owed`] to the codec (not for HTTP/1.0, nor through a forward proxy with
-    /// credentials: see `owed`). `None` also when a reuse or keep-alive strategy of the
-    /// caller's reads the request's fields after the codec.
+    /// `Some(the User-Agent, if any)` when the default headers are no more than one
+    /// `User-Agent` not marked sensitive (the client's own, unless changed) and
+    /// nothing reads the request's fields after PROTOCOL but the codec: no request
+    /// interceptor added last, no cookie store, no reuse or keep-alive strategy of the
+    /// caller's. Then the `User-Agent` and `Accept-Encoding` are [`Owed`] to the codec
+    /// (see `execute` for the requests that still get them in their map).
     owed_agent: Option<Option<HeaderValue>>,
     pub(crate) request_first: Vec<Arc<dyn RequestInterceptor>>,
     pub(crate) request_last: Vec<Arc<dyn RequestInterceptor>>,
@@ -147,6 +146,9 @@ impl ProtocolExec {
         response: Vec<Arc<dyn ResponseInterceptor>>,
         #[cfg(feature = "cookies")] cookies: Option<Arc<super::cookies::CookieStore>>,
     ) -> Self {
+        #[cfg(feature = "cookies")]
+        let owe = owe && cookies.is_none();
+        let owe = owe && request_last.is_empty();
         let owed_agent = match default_headers.len() {
             _ if !owe => None,
             0 => Some(None),
@@ -167,28 +169,11 @@ impl ProtocolExec {
         }
     }
 
-    /// The fields owed to the codec for `request`, when PROTOCOL may leave them
-    /// there (see `owed_agent`); `None`: add them.
+    /// The `Accept-Encoding` and `User-Agent` `request` lacks, when the defaults are
+    /// no more than those (see `owed_agent`); `None`: the defaults are added field by
+    /// field.
     fn owed(&self, request: &Request<Body>, scope: &Scope<'_>) -> Option<Owed> {
         let agent = self.owed_agent.as_ref()?;
-        #[cfg(feature = "cookies")]
-        if self.cookies.is_some() {
-            return None;
-        }
-        if !self.request_last.is_empty() {
-            return None;
-        }
-        // Fields added to the map after the defaults go out after them: PROTOCOL's
-        // `Connection: keep-alive` on HTTP/1.0, the engine's `Proxy-Authorization` to a
-        // forward proxy. The codec writes the defaults after the map's fields, so these
-        // requests get them in the map, in their place.
-        let route = &scope.route;
-        if request.version() == Version::HTTP_10
-            || (route.is_forward_proxy()
-                && route.proxy.as_ref().is_some_and(|p| p.has_credentials()))
-        {
-            return None;
-        }
         let headers = request.headers();
         // Most requests carry no field of their own: then nothing is looked up (a
         // lookup builds and drops the name even in an empty map).
@@ -201,6 +186,55 @@ impl ProtocolExec {
             user_agent: agent.as_ref().filter(|_| lacks(USER_AGENT)).cloned(),
         })
     }
+
+    /// Adds COMPRESS's `Accept-Encoding` and the default headers to `request`, each it
+    /// lacks: the general path, when the fields are not [`Owed`] (see `owed_agent`).
+    fn add_defaults(&self, request: &mut Request<Body>, scope: &Scope<'_>) -> Result<(), Error> {
+        if let Some(accept) = scope.accept_encoding()
+            && !request.headers().contains_key(ACCEPT_ENCODING)
+        {
+            request
+                .headers_mut()
+                .try_insert(ACCEPT_ENCODING, accept.clone())?;
+        }
+        if self.default_headers.is_empty() {
+            return Ok(());
+        }
+        let left_origin = scope.left_origin();
+        let headers = request.headers_mut();
+        for name in self.default_headers.keys() {
+            // After a redirect to another origin, no default credentials (nor any
+            // value marked sensitive).
+            // `Proxy-Authorization` is the proxy's, not the origin's: the codec
+            // writes it only to a forward proxy, which a redirect does not change.
+            if left_origin
+                && name != http::header::PROXY_AUTHORIZATION
+                && self
+                    .default_headers
+                    .get_all(name)
+                    .iter()
+                    .any(|value| stays_with_origin(name, value))
+            {
+                continue;
+            }
+            if !headers.contains_key(name) {
+                for value in self.default_headers.get_all(name) {
+                    headers.try_append(name.clone(), value.clone())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a field is added to `request`'s map after the defaults (PROTOCOL's
+/// `Connection: keep-alive` on HTTP/1.0, the engine's `Proxy-Authorization` to a
+/// forward proxy with credentials): then the defaults must be in the map too, or the
+/// codec would write them after that field.
+fn written_after_defaults(request: &Request<Body>, scope: &Scope<'_>) -> bool {
+    let route = &scope.route;
+    request.version() == Version::HTTP_10
+        || (route.is_forward_proxy() && route.proxy.as_ref().is_some_and(|p| p.has_credentials()))
 }
 
 /// Runs request `interceptors` in order, then marks the secret fields they may have
@@ -229,39 +263,17 @@ impl ExecHandler for ProtocolExec {
         if !self.request_first.is_empty() {
             intercept(&self.request_first, &mut request, scope.context)?;
         }
-        let owed = self.owed(&request, scope);
-        if owed.is_none()
-            && let Some(accept) = scope.accept_encoding()
-            && !request.headers().contains_key(ACCEPT_ENCODING)
-        {
-            request
-                .headers_mut()
-                .try_insert(ACCEPT_ENCODING, accept.clone())?;
-        }
-        if owed.is_none() && !self.default_headers.is_empty() {
-            let left_origin = scope.left_origin();
-            let headers = request.headers_mut();
-            for name in self.default_headers.keys() {
-                // After a redirect to another origin, no default credentials (nor any
-                // value marked sensitive).
-                // `Proxy-Authorization` is the proxy's, not the origin's: the codec
-                // writes it only to a forward proxy, which a redirect does not change.
-                if left_origin
-                    && name != http::header::PROXY_AUTHORIZATION
-                    && self
-                        .default_headers
-                        .get_all(name)
-                        .iter()
-                        .any(|value| stays_with_origin(name, value))
-                {
-                    continue;
-                }
-                if !headers.contains_key(name) {
-                    for value in self.default_headers.get_all(name) {
-                        headers.try_append(name.clone(), value.clone())?;
-                    }
-                }
+        let mut deferred = None;
+        match self.owed(&request, scope) {
+            // Fields added to the map after the defaults go out after them: PROTOCOL's
+            // `Connection: keep-alive` on HTTP/1.0 (below), the engine's
+            // `Proxy-Authorization` to a forward proxy. The codec writes the defaults
+            // after the map's fields, so these requests get them in the map, now.
+            Some(owed) if written_after_defaults(&request, scope) => {
+                owed.add_to(request.headers_mut())?;
             }
+            Some(owed) => deferred = Some(owed),
+            None => self.add_defaults(&mut request, scope)?,
         }
         if request.version() == Version::HTTP_10 && !request.headers().contains_key(CONNECTION) {
             request
@@ -280,7 +292,7 @@ impl ExecHandler for ProtocolExec {
         if !self.request_last.is_empty() {
             intercept(&self.request_last, &mut request, scope.context)?;
         }
-        if let Some(owed) = owed {
+        if let Some(owed) = deferred {
             scope.owed = owed;
         }
         // The response is changed in place and returned as it came, not moved out of
