@@ -71,6 +71,17 @@ pub(crate) struct Routes<R> {
     /// per pool, so route keys chosen by a peer (redirect targets) cannot be aimed at
     /// one bucket without seeing the seed.
     hasher: foldhash::fast::RandomState,
+    /// The route [`find_or_insert`](Self::find_or_insert) last returned (it may have
+    /// been removed since, or its slot given to another route): asked first, by key, so a client that sends its requests to one route neither hashes
+    /// its key nor probes the index.
+    last: usize,
+}
+
+/// Route keys compared in one place: the index's probe and the check of the last
+/// route found share one copy of the key's `==`.
+#[inline(never)]
+fn same_key<R: Eq>(a: &R, b: &R) -> bool {
+    a == b
 }
 
 impl<R: Eq + Hash + Clone> Routes<R> {
@@ -79,20 +90,53 @@ impl<R: Eq + Hash + Clone> Routes<R> {
             slab: Slab::new(),
             index: HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
+            last: usize::MAX,
         }
     }
 
-    #[inline]
+    /// The route of `key`, if it is in the table, without remembering it.
     pub(crate) fn find(&self, key: &R) -> Option<usize> {
+        if self
+            .slab
+            .get(self.last)
+            .is_some_and(|r| same_key(&r.key, key))
+        {
+            return Some(self.last);
+        }
+        self.probe(key)
+    }
+
+    /// The route of `key` from the index.
+    #[inline(never)]
+    fn probe(&self, key: &R) -> Option<usize> {
         let hash = self.hasher.hash_one(key);
         let slab = &self.slab;
-        self.index.find(hash, |&idx| slab[idx].key == *key).copied()
+        self.index
+            .find(hash, |&idx| same_key(&slab[idx].key, key))
+            .copied()
     }
 
-    pub(crate) fn find_or_insert(&mut self, key: &R, max: Option<usize>) -> usize {
-        if let Some(idx) = self.find(key) {
-            return idx;
+    /// The route of `key`, added with limit `max` if it is not in the table yet
+    /// (`max` is asked for only then); remembered for the next look-up.
+    #[inline]
+    pub(crate) fn find_or_insert(&mut self, key: &R, max: impl FnOnce() -> Option<usize>) -> usize {
+        if self
+            .slab
+            .get(self.last)
+            .is_some_and(|r| same_key(&r.key, key))
+        {
+            return self.last;
         }
+        let idx = match self.probe(key) {
+            Some(idx) => idx,
+            None => self.insert(key, max()),
+        };
+        self.last = idx;
+        idx
+    }
+
+    #[inline(never)]
+    fn insert(&mut self, key: &R, max: Option<usize>) -> usize {
         let mut route = RouteState {
             key: key.clone(),
             leased: 0,
@@ -141,5 +185,39 @@ impl<R> std::ops::Index<usize> for Routes<R> {
 impl<R> std::ops::IndexMut<usize> for Routes<R> {
     fn index_mut(&mut self, idx: usize) -> &mut RouteState<R> {
         &mut self.slab[idx]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The remembered route is only a guess: a route removed, or its slot given to
+    /// another key, is never returned for the old key.
+    #[test]
+    fn the_last_route_is_checked_by_key() {
+        let mut routes: Routes<&str> = Routes::new();
+        let a = routes.find_or_insert(&"a", || None);
+        assert_eq!(routes.find(&"a"), Some(a));
+        routes.remove_if_unused(a);
+        assert_eq!(routes.find(&"a"), None, "removed, though remembered");
+        let b = routes.find_or_insert(&"b", || Some(3));
+        assert_eq!(b, a, "the slab gives the freed slot to the next route");
+        assert_eq!(routes.find(&"a"), None, "the slot holds another key now");
+        let a2 = routes.find_or_insert(&"a", || None);
+        assert_ne!(a2, b);
+        assert_eq!(routes[a2].key, "a");
+        assert_eq!(
+            routes.find_or_insert(&"b", || None),
+            b,
+            "found, not added again"
+        );
+        assert_eq!(
+            routes[b].max(),
+            Some(3),
+            "the limit given when it was added"
+        );
+        assert_eq!(routes.find(&"a"), Some(a2), "found through the index");
+        assert_eq!(routes.iter().count(), 2);
     }
 }

@@ -305,13 +305,10 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             return None;
         }
         core.purge_if_due(now, NO_ROUTE, out);
-        let ridx = match core.routes.find(route) {
-            Some(idx) => idx,
-            None => {
-                let max = core.overrides.get(route).copied();
-                core.routes.find_or_insert(route, max)
-            }
-        };
+        let overrides = &core.overrides;
+        let ridx = core
+            .routes
+            .find_or_insert(route, || overrides.get(route).copied());
         let leased = core.try_allocate(ridx, &want, now, out);
         if leased.is_none() {
             let queue = &mut core.routes[ridx].queue;
