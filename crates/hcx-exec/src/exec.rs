@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hcx_close::{CloseReason, Decision};
 use hcx_h1::{
@@ -155,14 +156,10 @@ impl MainExec {
     ) -> Result<Response<ResponseBody>, Error> {
         // A request that sets no response timeout has the manager's socket timeout
         // (Apache: a null `responseTimeout` leaves `ConnectionConfig.socketTimeout`).
-        let with_socket_timeout;
-        let config = match (config.response_timeout, runtime.manager().socket_timeout()) {
-            (None, Some(socket)) => {
-                with_socket_timeout = config.clone().with_response_timeout(Some(socket));
-                &with_socket_timeout
-            }
-            _ => config,
-        };
+        // Only the timeout is taken, not a copy of the whole config.
+        let response_timeout = config
+            .response_timeout
+            .or_else(|| runtime.manager().socket_timeout());
         let (mut parts, body) = request.into_parts();
         let framing = body.framing(&parts.method);
         let form = route.target_form();
@@ -238,7 +235,8 @@ impl MainExec {
             sending,
             head,
             source,
-            config,
+            response_timeout,
+            config.expect_continue_timeout,
             &mut progress,
             sent_head,
         )
@@ -359,17 +357,21 @@ impl MainExec {
     }
 }
 
-/// Sends the request and reads heads until the final one, through the call.
+/// Sends the request and reads heads until the final one, through the call, with
+/// `response_timeout` (the request's, else the manager's socket timeout) and, for a
+/// `100-continue` wait, at most `expect_continue_timeout`.
+#[allow(clippy::too_many_arguments)]
 fn exchange(
     conn: &mut Connection,
     sending: Sending,
     head: WriteBuf,
     source: Source,
-    config: &RequestConfig,
+    response_timeout: Option<Duration>,
+    expect_continue_timeout: Duration,
     progress: &mut Progress,
     sent_head: impl Fn(&Connection),
 ) -> Result<FinalResponse, Error> {
-    conn.set_timeout(config.response_timeout)
+    conn.set_timeout(response_timeout)
         .map_err(|e| Error::exchange_io(e, "setting the response timeout", None))?;
     let sent = match sending {
         Sending::Body(call) => {
@@ -380,11 +382,8 @@ fn exchange(
         Sending::AwaitContinue(mut call) => {
             send_head(conn, &head)?;
             sent_head(conn);
-            let wait = config
-                .response_timeout
-                .map_or(config.expect_continue_timeout, |t| {
-                    t.min(config.expect_continue_timeout)
-                });
+            let wait = response_timeout
+                .map_or(expect_continue_timeout, |t| t.min(expect_continue_timeout));
             conn.set_timeout(Some(wait))
                 .map_err(|e| Error::exchange_io(e, "setting the expect-continue timeout", None))?;
             let body_call = loop {
@@ -393,7 +392,7 @@ fn exchange(
                     ContinueStep::SendBody(call) => break call,
                     ContinueStep::Response(response) => {
                         // Its body is read with the response timeout, not the wait's.
-                        conn.set_timeout(config.response_timeout).map_err(|e| {
+                        conn.set_timeout(response_timeout).map_err(|e| {
                             Error::exchange_io(e, "setting the response timeout", None)
                         })?;
                         return Ok(response);
@@ -410,7 +409,7 @@ fn exchange(
                     Err(e) => return Err(e),
                 }
             };
-            conn.set_timeout(config.response_timeout)
+            conn.set_timeout(response_timeout)
                 .map_err(|e| Error::exchange_io(e, "setting the response timeout", None))?;
             send_body(conn, WriteBuf::take(), body_call, source)?
         }
