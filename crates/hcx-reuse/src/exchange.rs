@@ -1,6 +1,7 @@
 //! What a strategy looks at: one request/response exchange, seen after the response
 //! head has been read and framed.
 
+use crate::head::Summary;
 use crate::idle::RouteRef;
 use hcx_h1::{ResponseFraming, ResponseHead};
 use http::{HeaderMap, Method, StatusCode, Version};
@@ -41,6 +42,10 @@ pub struct Exchange<'a> {
     response: &'a ResponseHead,
     framing: ResponseFraming,
     route: Option<RouteRef<'a>>,
+    /// The response's persistence fields, gathered in one walk when the exchange is
+    /// made: the reuse rules read `Connection`, and the keep-alive strategy skips its
+    /// `Keep-Alive` lookup when there is no such field.
+    response_summary: Summary,
 }
 
 impl<'a> Exchange<'a> {
@@ -61,6 +66,7 @@ impl<'a> Exchange<'a> {
             response,
             framing,
             route: None,
+            response_summary: Summary::of(&response.headers),
         }
     }
 
@@ -148,6 +154,11 @@ impl<'a> Exchange<'a> {
     /// The response header fields as received.
     pub fn response_headers(&self) -> &'a HeaderMap {
         &self.response.headers
+    }
+
+    /// The response's persistence fields (gathered once, in [`new`](Self::new)).
+    pub(crate) fn response_summary(&self) -> &Summary {
+        &self.response_summary
     }
 
     /// The codec's framing verdict: how the body is delimited, and the reason the

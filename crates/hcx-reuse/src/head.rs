@@ -15,6 +15,8 @@ use http::{HeaderMap, HeaderName};
 /// A `HeaderName` rather than a `&str` so the comparison is a cheap enum check for the
 /// standard names that make up most heads.
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// Not in the `http` crate's constants either (RFC 2068 §19.7.1).
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
 /// The persistence-related fields of one header section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +27,9 @@ pub(crate) struct Summary {
     pub(crate) proxy_connection: Option<Options>,
     /// Both `Content-Length` and `Transfer-Encoding` are present.
     pub(crate) length_and_coding: bool,
+    /// A `Keep-Alive` field line is present: without one the keep-alive strategy need
+    /// not look the field up again.
+    pub(crate) keep_alive: bool,
 }
 
 impl Summary {
@@ -33,6 +38,7 @@ impl Summary {
             connection: None,
             proxy_connection: None,
             length_and_coding: false,
+            keep_alive: false,
         };
         let (mut length, mut coding) = (false, false);
         for (name, value) in headers {
@@ -47,6 +53,8 @@ impl Summary {
                 let value = value.as_bytes();
                 summary.proxy_connection =
                     Some(summary.proxy_connection.unwrap_or_default().add(value));
+            } else if *name == KEEP_ALIVE {
+                summary.keep_alive = true;
             }
         }
         summary.length_and_coding = length && coding;
@@ -70,6 +78,20 @@ mod tests {
         assert_eq!(summary.connection, Some(Options::Open { keep_alive: true }));
         assert_eq!(summary.proxy_connection, Some(Options::Close));
         assert!(summary.length_and_coding);
+        assert!(!summary.keep_alive);
+    }
+
+    #[test]
+    fn keep_alive_field_is_seen_in_any_case_and_position() {
+        let mut map = HeaderMap::new();
+        map.append("content-length", HeaderValue::from_static("3"));
+        assert!(!Summary::of(&map).keep_alive);
+        map.append("Keep-Alive", HeaderValue::from_static("timeout=5"));
+        map.append("connection", HeaderValue::from_static("keep-alive"));
+        assert!(Summary::of(&map).keep_alive);
+        let mut empty = HeaderMap::new();
+        empty.append("KEEP-ALIVE", HeaderValue::from_static(""));
+        assert!(Summary::of(&empty).keep_alive);
     }
 
     #[test]

@@ -276,7 +276,14 @@ impl Default for DefaultKeepAliveStrategy {
 
 impl KeepAliveStrategy for DefaultKeepAliveStrategy {
     fn keep_alive(&self, exchange: &Exchange<'_>) -> KeepAlive {
-        match keep_alive_timeout(exchange.response_headers()) {
+        // The exchange's walk over the response saw whether there is a `Keep-Alive`
+        // field: without one, no lookup by its (non-standard, hashed) name.
+        let server = if exchange.response_summary().keep_alive {
+            keep_alive_timeout(exchange.response_headers())
+        } else {
+            None
+        };
+        match server {
             Some(timeout) => self
                 .for_server_timeout(timeout)
                 .map_or(KeepAlive::DoNotKeep, KeepAlive::For),
@@ -386,6 +393,36 @@ mod tests {
         );
         assert_eq!(KeepAlive::Unlimited.to_string(), "unlimited");
         assert_eq!(KeepAlive::DoNotKeep.to_string(), "do not keep");
+    }
+
+    /// The strategy looks `Keep-Alive` up only when the exchange's walk saw the field:
+    /// the server's figure must still win wherever the field is, in any case, and a
+    /// head without it must get the default.
+    #[test]
+    fn the_server_timeout_is_found_only_where_the_field_is() -> Result<(), hcx_h1::Error> {
+        let strategy = DefaultKeepAliveStrategy::new();
+        let request = HeaderMap::new();
+        let keep = |raw: &[u8]| -> Result<KeepAlive, hcx_h1::Error> {
+            let parsed = hcx_h1::parse_response_head(raw, &hcx_h1::Limits::default())?;
+            let Some((head, _)) = parsed else {
+                return Ok(KeepAlive::DoNotKeep);
+            };
+            let exchange = Exchange::framed(&http::Method::GET, &request, &head)?;
+            Ok(strategy.keep_alive(&exchange))
+        };
+        assert_eq!(
+            keep(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nKEEP-ALIVE: max=9, timeout=5\r\n\r\n")?,
+            KeepAlive::For(Duration::from_secs(4))
+        );
+        assert_eq!(
+            keep(b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=0\r\nContent-Length: 0\r\n\r\n")?,
+            KeepAlive::DoNotKeep
+        );
+        assert_eq!(
+            keep(b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n")?,
+            KeepAlive::For(DefaultKeepAliveStrategy::DEFAULT_TIMEOUT)
+        );
+        Ok(())
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl ConnectionReuseStrategy for DefaultReuseStrategy {
         if version == Version::HTTP_09 {
             return Err(CloseReason::Http09);
         }
-        let response = Summary::of(exchange.response_headers());
+        let response = exchange.response_summary();
         // `Proxy-Connection` counts only when there is no `Connection` field line at all.
         let keep_alive = match (response.connection, response.proxy_connection) {
             (Some(Options::Close), _) => return Err(CloseReason::ResponseConnectionClose),
