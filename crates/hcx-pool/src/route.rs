@@ -72,8 +72,9 @@ pub(crate) struct Routes<R> {
     /// one bucket without seeing the seed.
     hasher: foldhash::fast::RandomState,
     /// The route [`find_or_insert`](Self::find_or_insert) last returned (it may have
-    /// been removed since, or its slot given to another route): asked first, by key, so a client that sends its requests to one route neither hashes
-    /// its key nor probes the index.
+    /// been removed since, or its slot given to another route): asked first, by key,
+    /// so a client that sends its requests to one route neither hashes its key nor
+    /// probes the index.
     last: usize,
 }
 
