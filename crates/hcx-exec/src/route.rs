@@ -402,17 +402,31 @@ impl Route {
 
 /// The scheme, host and port of an absolute URI, or an error that shows it.
 pub(crate) fn origin(uri: &Uri) -> Result<(Scheme, &str, u16), Error> {
-    let invalid = |why: &str| cannot_send_to(uri, why);
+    // `http` reads its standard schemes in any case (in an absolute URI) and gives
+    // them back lowercase: an exact match is the common case, and another case or
+    // scheme is looked at out of line.
     let scheme = match uri.scheme_str() {
-        Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
-        Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
-        Some(other) => return Err(invalid(&format!("unsupported scheme {other:?}"))),
-        None => return Err(invalid("the URI has no scheme (an absolute URI is needed)")),
+        Some("http") => Scheme::Http,
+        Some("https") => Scheme::Https,
+        _ => scheme_of_text(uri)?,
     };
     let authority = uri.authority().map_or("", |a| a.as_str());
     let (host, port) =
         host_port(authority, scheme.default_port()).map_err(|why| bad_authority(uri, &why))?;
     Ok((scheme, host, port))
+}
+
+/// [`origin`]'s scheme when it is not `http` or `https` exactly: `HTTP` set as a
+/// scheme on its own (`http` keeps its text then), another scheme, or none.
+#[inline(never)]
+fn scheme_of_text(uri: &Uri) -> Result<Scheme, Error> {
+    let invalid = |why: &str| cannot_send_to(uri, why);
+    Ok(match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
+        Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
+        Some(other) => return Err(invalid(&format!("unsupported scheme {other:?}"))),
+        None => return Err(invalid("the URI has no scheme (an absolute URI is needed)")),
+    })
 }
 
 /// The error of a URI that cannot be sent to. A password with a `/` in it ends the
@@ -722,6 +736,32 @@ mod tests {
         );
         assert_eq!(route("HTTP://h:8080")?.port, 8080);
         assert_eq!(format!("{:?}", route("http://h")?), "http://h:80");
+        Ok(())
+    }
+
+    #[test]
+    fn schemes_parsed_to_a_tag_or_kept_as_text_give_the_same_route() -> Result<(), Error> {
+        // Parsed from a whole URI, `http` tags `HTTP` and `https` as standard schemes;
+        // set on its own, `HTTP` stays text, which `origin` reads without the tag.
+        let text = |scheme: &str| -> Result<Uri, Error> {
+            Uri::builder()
+                .scheme(scheme)
+                .authority("H:81")
+                .path_and_query("/")
+                .build()
+                .map_err(|e| Error::new(ErrorKind::InvalidUrl, e.to_string()))
+        };
+        for scheme in ["http", "HTTP", "Http"] {
+            assert_eq!(Route::from_uri(&text(scheme)?)?, Route::http("h", 81));
+        }
+        assert_eq!(route("HtTp://H:81/")?, Route::http("h", 81));
+        #[cfg(feature = "rustls")]
+        for scheme in ["https", "HTTPS"] {
+            let https = Route::from_uri(&text(scheme)?)?;
+            assert_eq!((https.scheme, https.port), (Scheme::Https, 81));
+        }
+        let other = Route::from_uri(&text("ftp")?);
+        assert!(other.is_err_and(|e| e.to_string().contains("unsupported scheme")));
         Ok(())
     }
 
