@@ -87,11 +87,12 @@ impl Default for DefaultRoutePlanner {
 
 impl RoutePlanner for DefaultRoutePlanner {
     fn plan(&self, uri: &Uri) -> Result<Route, Error> {
-        let route = self.direct(uri)?;
-        Ok(match &self.proxy {
-            Some(proxy) => route.via(proxy.clone()),
-            None => route,
-        })
+        // Without a proxy the direct route is returned as it came, not taken out of
+        // its `Result` and put back into a new one.
+        match &self.proxy {
+            Some(proxy) => Ok(self.direct(uri)?.via(proxy.clone())),
+            None => self.direct(uri),
+        }
     }
 }
 
