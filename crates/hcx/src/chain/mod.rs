@@ -376,13 +376,13 @@ impl<'a> Scope<'a> {
 /// field by field from a reference: an empty field map or extension set is made
 /// afresh rather than cloned, and the request is not taken apart and moved back
 /// together around the copy (each a 264-byte copy on the request path).
-// Inlined into REDIRECT and RETRY: the copy is built in the caller's frame rather
-// than moved (a memcpy of the request head) out of this function's.
-#[inline(always)]
+// One copy out of line for REDIRECT and RETRY (both run on every request): the
+// head is returned in place (the caller's frame), and the code is shared.
+#[inline(never)]
 pub(crate) fn copy_head<B>(request: &Request<B>) -> Request<()> {
     let mut head = Request::new(());
     *head.method_mut() = request.method().clone();
-    *head.uri_mut() = request.uri().clone();
+    crate::client::forget_default(std::mem::replace(head.uri_mut(), request.uri().clone()));
     *head.version_mut() = request.version();
     if !request.headers().is_empty() {
         *head.headers_mut() = request.headers().clone();
@@ -399,13 +399,17 @@ fn plan(
     #[cfg(feature = "rustls")] tls: Option<&TlsIdentity>,
     uri: &Uri,
 ) -> Result<Route, Error> {
+    // The planner's result is changed in place and returned as it came, not taken
+    // out of its `Result` and put back into a new one.
     #[allow(unused_mut)]
-    let mut route = planner.plan(uri)?;
+    let mut planned = planner.plan(uri);
     #[cfg(feature = "rustls")]
-    if let (Some(identity), Some(current)) = (tls, route.tls.as_mut()) {
+    if let (Some(identity), Ok(route)) = (tls, planned.as_mut())
+        && let Some(current) = route.tls.as_mut()
+    {
         *current = identity.clone();
     }
-    Ok(route)
+    planned
 }
 
 impl fmt::Debug for Scope<'_> {
