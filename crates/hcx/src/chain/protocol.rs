@@ -263,7 +263,6 @@ impl ExecHandler for ProtocolExec {
         if !self.request_first.is_empty() {
             intercept(&self.request_first, &mut request, scope.context)?;
         }
-        let mut deferred = None;
         match self.owed(&request, scope) {
             // Fields added to the map after the defaults go out after them: PROTOCOL's
             // `Connection: keep-alive` on HTTP/1.0 (below), the engine's
@@ -272,7 +271,10 @@ impl ExecHandler for ProtocolExec {
             Some(owed) if written_after_defaults(&request, scope) => {
                 owed.add_to(request.headers_mut())?;
             }
-            Some(owed) => deferred = Some(owed),
+            // Left to the codec. Set now: nothing below can fail for such a request
+            // (an owing PROTOCOL has no cookie store and no late interceptor, and
+            // HTTP/1.0 took the arm above).
+            Some(owed) => scope.owed = owed,
             None => self.add_defaults(&mut request, scope)?,
         }
         if request.version() == Version::HTTP_10 && !request.headers().contains_key(CONNECTION) {
@@ -291,9 +293,6 @@ impl ExecHandler for ProtocolExec {
         };
         if !self.request_last.is_empty() {
             intercept(&self.request_last, &mut request, scope.context)?;
-        }
-        if let Some(owed) = deferred {
-            scope.owed = owed;
         }
         // The response is changed in place and returned as it came, not moved out of
         // the result and back into a new one.
