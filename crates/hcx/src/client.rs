@@ -240,16 +240,8 @@ impl fmt::Debug for Client {
 fn request(method: Method, uri: Uri, body: Body) -> Request<Body> {
     let mut request = Request::new(body);
     *request.method_mut() = method;
-    forget_default(std::mem::replace(request.uri_mut(), uri));
+    *request.uri_mut() = uri;
     request
-}
-
-/// Lets go of the URI `Request::new` put in a request (`/`), replaced at once: it
-/// owns nothing (its bytes are static), so it is forgotten rather than dropped, which
-/// saves the drop's calls through the `Bytes` vtables on every request.
-#[inline(always)]
-pub(crate) fn forget_default(uri: Uri) {
-    std::mem::forget(uri);
 }
 
 /// Marks the caller's credentials and cookies ([`is_secret_field`]) sensitive, as the

@@ -382,7 +382,7 @@ impl<'a> Scope<'a> {
 pub(crate) fn copy_head<B>(request: &Request<B>) -> Request<()> {
     let mut head = Request::new(());
     *head.method_mut() = request.method().clone();
-    crate::client::forget_default(std::mem::replace(head.uri_mut(), request.uri().clone()));
+    *head.uri_mut() = request.uri().clone();
     *head.version_mut() = request.version();
     if !request.headers().is_empty() {
         *head.headers_mut() = request.headers().clone();
