@@ -169,7 +169,21 @@ impl BodyEncoder {
     /// Ends the body: writes the last-chunk of a chunked body, and checks that a
     /// `Content-Length` body got all its bytes.
     pub fn finish(self, out: &mut impl OutBuf) -> Result<(), EncodeError> {
-        self.finish_with_trailers(&HeaderMap::new(), out)
+        // No trailers: nothing to check, and no empty map made and dropped on every
+        // request.
+        match self.framing {
+            RequestFraming::Length(declared) if self.written < declared => {
+                Err(EncodeError::BodyTooShort {
+                    declared,
+                    written: self.written,
+                })
+            }
+            RequestFraming::None | RequestFraming::Length(_) => Ok(()),
+            RequestFraming::Chunked => {
+                out.put(b"0\r\n\r\n");
+                Ok(())
+            }
+        }
     }
 
     /// Ends a chunked body with a trailer section (RFC 9112 §7.1.2). Trailers need
@@ -224,6 +238,31 @@ impl BodyEncoder {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn finish_is_finish_with_no_trailers() {
+        // `finish` does not go through `finish_with_trailers`: both must end every
+        // framing alike, at every count of bytes written.
+        for framing in [
+            RequestFraming::None,
+            RequestFraming::Chunked,
+            RequestFraming::Length(0),
+            RequestFraming::Length(3),
+        ] {
+            for data in [&b""[..], b"ab", b"abc"] {
+                let mut body = BodyEncoder::new(framing);
+                let mut head = Vec::new();
+                if body.encode(data, &mut head).is_err() {
+                    continue;
+                }
+                let (mut plain, mut with) = (head.clone(), head);
+                let got = body.clone().finish(&mut plain);
+                let want = body.finish_with_trailers(&HeaderMap::new(), &mut with);
+                assert_eq!(got, want, "{framing:?} after {data:?}");
+                assert_eq!(plain, with, "{framing:?} after {data:?}");
+            }
+        }
+    }
 
     #[test]
     fn chunk_frames_use_lower_hex_sizes() {
