@@ -290,6 +290,10 @@ const STACK_HEADERS: usize = 100;
 /// most responses carry, so the usual head allocates only its `HeaderMap`.
 const INLINE_FIELDS: usize = 16;
 
+/// The fields an `http::HeaderMap` made by `new` holds before it first grows: its
+/// first insert makes a table of eight slots, of which it fills three quarters.
+const FIRST_TABLE_FIELDS: usize = 6;
+
 /// The most fields an `http::HeaderMap` holds; `try_with_capacity` and `try_append`
 /// refuse more.
 const MAX_MAP_FIELDS: usize = 24_576;
@@ -387,7 +391,15 @@ impl RawHead {
                 "more header fields than an http::HeaderMap can hold (24,576)".to_string(),
             )
         };
-        let mut headers = HeaderMap::try_with_capacity(fields.len()).map_err(|_| too_many())?;
+        // Up to six fields (the usual response) fit the table `HeaderMap` makes on its
+        // first insert (eight slots, six usable), the same a capacity of six asks for:
+        // only a larger head sizes it up front, so the usual one does not run
+        // `try_with_capacity` on top of the insert's own allocation.
+        let mut headers = if fields.len() <= FIRST_TABLE_FIELDS {
+            HeaderMap::new()
+        } else {
+            HeaderMap::try_with_capacity(fields.len()).map_err(|_| too_many())?
+        };
         for (name_range, value_range) in fields {
             let name_bytes = &src[name_range.clone()];
             let raw_value = &src[value_range.clone()];

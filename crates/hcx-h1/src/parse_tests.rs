@@ -544,3 +544,40 @@ fn a_refused_field_is_named_with_its_line_and_its_value_never_shown() {
         assert!(!text.contains("cret") && !text.contains("c2Vj"), "{text}");
     }
 }
+
+#[test]
+fn heads_of_every_field_count_around_the_first_table_keep_all_fields_in_order() {
+    // Up to FIRST_TABLE_FIELDS fields the map is made empty and grows on its first
+    // insert; above, it is sized up front: both must hold every field, in order,
+    // repeated names included.
+    for count in 0..=super::FIRST_TABLE_FIELDS * 3 {
+        let mut head = String::from("HTTP/1.1 200 OK\r\n");
+        let mut sent = Vec::new();
+        for i in 0..count {
+            let name = format!("x-field-{}", i % 4);
+            let value = format!("value {i}");
+            head.push_str(&format!("{name}: {value}\r\n"));
+            sent.push((name, value));
+        }
+        head.push_str("\r\n");
+        let mut buf = BytesMut::from(head.as_bytes());
+        let got = take_response_head(&mut buf, &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.headers.len(), count);
+        for name in ["x-field-0", "x-field-1", "x-field-2", "x-field-3"] {
+            let want: Vec<&str> = sent
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            let have: Vec<&str> = got
+                .headers
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect();
+            assert_eq!(have, want, "{name} of {count} fields");
+        }
+    }
+}
