@@ -47,12 +47,19 @@ for line in open(out, errors="replace"):
         skip = False
         continue
     counts[(last, fn)] += int(m.group(2))
-addrs = sorted({a for a, _ in counts})
+# An instruction is counted once, whatever context callgrind saw it in (a recursive
+# call is named `f'2`), and named after the function that ran it most.
+total, owner = collections.Counter(), {}
+for (a, f), c in counts.items():
+    total[a] += c
+    if c > counts.get((a, owner.get(a)), -1):
+        owner[a] = f
+addrs = sorted(total)
 following = dict(zip(addrs, addrs[1:]))
-hot = [(a, f) for (a, f), c in counts.items() if c >= least]
+hot = [(a, owner[a]) for a in addrs if total[a] >= least]
 size = sum(min(following.get(a, a + 4) - a, 15) for a, _ in hot)
 lines = {a >> 6 for a, _ in hot}
-print(f"{sys.argv[0] and ''}requests {requests}; instructions run at least {least} times:")
+print(f"requests {requests}; instructions run at least {least} times:")
 print(f"distinct hot instructions {len(hot)}, ~{size} bytes, on {len(lines)} cache lines ({len(lines) * 64} bytes)")
 per = collections.Counter(names.get(f, f) for _, f in hot)
 for name, n in per.most_common(top):
