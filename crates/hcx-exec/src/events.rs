@@ -503,6 +503,46 @@ impl Events {
         self.listener.is_some()
     }
 
+    /// [`response_head_read`](Self::response_head_read) then
+    /// [`reuse_decided`](Self::reuse_decided) for the final head read on `conn`: one
+    /// check for anyone listening on the hot path, the reports out of line.
+    #[inline]
+    pub(crate) fn head_read_and_decided(
+        &self,
+        conn: &crate::connection::Connection,
+        head: &hcx_h1::ResponseHead,
+        decision: Decision,
+    ) {
+        // Both events are at DEBUG: below that level no callsite of theirs can fire,
+        // and the level is one load, cheaper than two callsites' interest checks.
+        #[cfg(feature = "tracing")]
+        let traced = tracing::level_enabled!(tracing::Level::DEBUG);
+        #[cfg(not(feature = "tracing"))]
+        let traced = false;
+        if traced || self.listener.is_some() {
+            self.report_head_and_decision(conn, head, decision);
+        }
+    }
+
+    #[inline(never)]
+    fn report_head_and_decision(
+        &self,
+        conn: &crate::connection::Connection,
+        head: &hcx_h1::ResponseHead,
+        decision: Decision,
+    ) {
+        let conn_ref = ConnectionRef::new(conn.id(), conn.route());
+        self.response_head_read(
+            &conn_ref,
+            &ResponseHeadRef {
+                status: head.status,
+                version: head.version,
+                headers: &head.headers,
+            },
+        );
+        self.reuse_decided(&conn_ref, decision);
+    }
+
     #[inline]
     pub(crate) fn lease_requested(&self, route: &Route) {
         trace_event!(trace, "hcx::conn", %route, "lease requested");

@@ -18,7 +18,7 @@ use crate::body::{Body, Source};
 use crate::config::RequestConfig;
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Facts, RequestProgress};
-use crate::events::{ConnectionRef, ResponseHeadRef};
+use crate::events::ConnectionRef;
 use crate::info::ResponseInfo;
 use crate::response_body::ResponseBody;
 use crate::route::Route;
@@ -199,10 +199,17 @@ impl MainExec {
         })?;
 
         if !runtime.is_acquired() {
-            let token = runtime.user_token().cloned();
-            runtime.acquire(route, token.clone(), config.connection_request_timeout)?;
-            if token.is_some() {
-                runtime.set_state(token);
+            // The token is cloned only when there is one (the usual runtime has none).
+            match runtime.user_token().cloned() {
+                None => runtime.acquire(route, None, config.connection_request_timeout)?,
+                Some(token) => {
+                    runtime.acquire(
+                        route,
+                        Some(token.clone()),
+                        config.connection_request_timeout,
+                    )?;
+                    runtime.set_state(Some(token));
+                }
             }
         }
         let idle_check = self.admit_idle(route, &parts.method, &mut runtime, config)?;
@@ -282,30 +289,18 @@ impl MainExec {
         };
         runtime.mark(decision);
         if let (Some(conn), events) = runtime.connection_and_events() {
-            let conn_ref = ConnectionRef::new(conn.id(), conn.route());
-            events.response_head_read(
-                &conn_ref,
-                &ResponseHeadRef {
-                    status: head.status,
-                    version: head.version,
-                    headers: &head.headers,
-                },
-            );
-            events.reuse_decided(&conn_ref, decision);
+            events.head_read_and_decided(conn, &head, decision);
         }
 
+        let info = info.map(|connection| ResponseInfo {
+            connection,
+            decision,
+        });
         let body = if framing.has_body() {
-            ResponseBody::streaming(runtime, decoder, config, facts)
+            ResponseBody::streaming(runtime, decoder, config, facts, info)
         } else {
             runtime.release_at_body_end(0);
-            ResponseBody::empty(facts)
-        };
-        let body = match info {
-            Some(connection) => body.with_info(ResponseInfo {
-                connection,
-                decision,
-            }),
-            None => body,
+            ResponseBody::empty(facts, info)
         };
         Ok(head.into_response(body))
     }

@@ -127,7 +127,7 @@ impl ResponseBody {
     /// A body with nothing in it. Not public, and no `Default`: code handed a
     /// `&mut Response<ResponseBody>` has no body to swap in unless it owns one from
     /// another response already.
-    pub(crate) fn empty(facts: Facts) -> Self {
+    pub(crate) fn empty(facts: Facts, info: Option<ResponseInfo>) -> Self {
         ResponseBody {
             state: State::Done,
             trailers: None,
@@ -135,15 +135,19 @@ impl ResponseBody {
                 response_started: true,
                 ..facts
             },
-            info: None,
+            info,
         }
     }
 
+    /// A body reading `decoder`'s framing from `runtime`'s connection, carrying `info`
+    /// (built here, in place, rather than set on the body afterwards: a second move of
+    /// the whole body).
     pub(crate) fn streaming(
         runtime: ExecRuntime,
         decoder: BodyDecoder,
         config: &RequestConfig,
         facts: Facts,
+        info: Option<ResponseInfo>,
     ) -> Self {
         ResponseBody {
             state: State::Streaming(Box::new(Streaming {
@@ -159,14 +163,8 @@ impl ResponseBody {
                 response_started: true,
                 ..facts
             },
-            info: None,
+            info,
         }
-    }
-
-    /// This body, carrying `info` about its connection.
-    pub(crate) fn with_info(mut self, info: ResponseInfo) -> Self {
-        self.info = Some(info);
-        self
     }
 
     /// How much of the request had been written when this response came:
