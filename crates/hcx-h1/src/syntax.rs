@@ -105,18 +105,47 @@ pub fn parse_decimal_saturating(digits: &[u8]) -> Option<u64> {
 /// assert_eq!(authority_host_port("a:b@c@d:82"), ("d", Some("82")));
 /// assert_eq!(authority_host_port("h:"), ("h", Some("")));
 /// ```
+#[inline]
 pub fn authority_host_port(authority: &str) -> (&str, Option<&str>) {
+    let parts = authority_parts(authority);
+    (parts.host, parts.port)
+}
+
+/// An authority split by [`authority_host_port`], with whether it carries an IPv6
+/// zone identifier ([`has_ip_zone`]).
+pub(crate) struct AuthorityParts<'a> {
+    pub(crate) host: &'a str,
+    pub(crate) port: Option<&'a str>,
+    pub(crate) zone: bool,
+}
+
+/// [`authority_host_port`] and [`has_ip_zone`] in one look at the authority: one
+/// out-of-line copy the planner and the codec share, the codec reading the zone from
+/// the same split as its `Host` field (an authority is not searched for `[` again).
+#[inline(never)]
+pub(crate) fn authority_parts(authority: &str) -> AuthorityParts<'_> {
     let bytes = authority.as_bytes();
     // The usual authority has no userinfo and is no IP literal: the host is all before
     // the first `:`. It is split eight bytes at a time (both the planner and the codec
     // split every request's authority); any `@` or `[` takes the careful pass below.
+    // Without a `[` there is no IP literal, so no zone.
     if let Some(colon) = plain_authority_colon(bytes) {
-        return match colon {
+        let (host, port) = match colon {
             Some(colon) => (&authority[..colon], Some(&authority[colon + 1..])),
             None => (authority, None),
         };
+        return AuthorityParts {
+            host,
+            port,
+            zone: false,
+        };
     }
-    split_authority(authority)
+    let (host, port) = split_authority(authority);
+    AuthorityParts {
+        host,
+        port,
+        zone: has_ip_zone(authority),
+    }
 }
 
 /// [`authority_host_port`] for any authority, userinfo and IP literals included.
@@ -243,17 +272,19 @@ pub(crate) fn flag_bytes(word: u64, byte: u8) -> u64 {
 /// assert_eq!((parse_port("65536"), parse_port(""), parse_port("8o")), (None, None, None));
 /// ```
 pub fn parse_port(text: &str) -> Option<u16> {
-    if text.is_empty() || text.len() > 5 {
-        return None;
-    }
-    // Five digits at most fit a `u32` unchecked; `parse_decimal` checks every step
-    // for a `u64` overflow that cannot happen here.
+    // One loop step a digit, the length checked after it: checked first, the bound of
+    // five lets the compiler unroll the loop five times over (code every request
+    // runs, twice: the planner's and the codec's `Host`). A number past 65535 stops
+    // the loop, so `n` never overflows however long the text.
     let mut n = 0u32;
     for &b in text.as_bytes() {
-        if !b.is_ascii_digit() {
+        if !b.is_ascii_digit() || n > 6553 {
             return None;
         }
         n = n * 10 + u32::from(b - b'0');
+    }
+    if text.is_empty() || text.len() > 5 {
+        return None;
     }
     u16::try_from(n).ok()
 }
@@ -379,6 +410,9 @@ mod tests {
             "www.a-very-long-host-name.example.org:65536",
         ] {
             assert_eq!(authority_host_port(text), split_authority(text), "{text:?}");
+            let parts = authority_parts(text);
+            assert_eq!((parts.host, parts.port), split_authority(text), "{text:?}");
+            assert_eq!(parts.zone, has_ip_zone(text), "{text:?}");
         }
         assert_eq!(
             authority_host_port("127.0.0.1:18091"),
@@ -407,6 +441,8 @@ mod tests {
                     }
                     assert_eq!(has_ip_zone(&text), careful(&text), "{text:?}");
                     assert_eq!(has_ip_zone(&text), percent > open, "{text:?}");
+                    // The codec reads the zone from the split (none on its fast path).
+                    assert_eq!(authority_parts(&text).zone, careful(&text), "{text:?}");
                 }
             }
         }
@@ -416,8 +452,11 @@ mod tests {
             ("[::1]:8080", false),
             ("h%41:80", false),
             ("", false),
+            ("u:p@[fe80::1%25eth0]:1", true),
+            ("[::1%1]", true),
         ] {
             assert_eq!(has_ip_zone(text), zone, "{text:?}");
+            assert_eq!(authority_parts(text).zone, zone, "{text:?}");
         }
     }
 
@@ -437,6 +476,13 @@ mod tests {
             ("-1", None),
             (" 80", None),
             ("८०", None),
+            // Past five digits, the length is checked after the loop.
+            ("000080", None),
+            ("0000000", None),
+            ("655350", None),
+            ("18446744073709551616", None),
+            ("99999999999999999999999999999", None),
+            ("123456a", None),
         ] {
             assert_eq!(parse_port(text), port, "{text:?}");
             let plain = (text.len() <= 5)

@@ -9,7 +9,7 @@ use crate::encode::{
     BodyEncoder, EncodeError, OutBuf, RequestFraming, TargetForm, forbidden_value_byte,
 };
 use crate::fields;
-use crate::syntax::{authority_host_port, has_ip_zone, parse_port};
+use crate::syntax::{AuthorityParts, authority_parts, parse_port};
 
 /// The parts of a request the head encoder reads; borrowed from an
 /// [`http::Request`] or [`http::request::Parts`].
@@ -113,10 +113,13 @@ pub fn encode_request_head<'a>(
         Version::HTTP_10 => b" HTTP/1.0\r\n",
         other => return Err(EncodeError::UnsupportedVersion(other)),
     };
-    let target = Target::new(head.method, head.uri, form)?;
+    // The authority split once: the target's zone check and port, and `Host`.
+    let authority = head.uri.authority().map_or("", |a| a.as_str());
+    let parts = authority_parts(authority);
+    let target = Target::new(head.method, head.uri, form, &parts)?;
     let mut scan = FieldScan::of(head.headers)?;
     scan.defaults(head.headers, head.defaults)?;
-    let host = host_field(&head, form, scan.hosts)?;
+    let host = host_field(&head, form, scan.hosts, authority, &parts)?;
     let framing = check_framing(&head, framing, &scan)?;
 
     // Everything is valid: write.
@@ -220,7 +223,13 @@ enum Target<'u> {
 }
 
 impl<'u> Target<'u> {
-    fn new(method: &Method, uri: &'u Uri, form: TargetForm) -> Result<Self, EncodeError> {
+    /// `parts` is `uri`'s authority (empty without one) split by [`authority_parts`].
+    fn new(
+        method: &Method,
+        uri: &'u Uri,
+        form: TargetForm,
+        parts: &AuthorityParts<'u>,
+    ) -> Result<Self, EncodeError> {
         let invalid = |reason| EncodeError::InvalidTarget {
             form,
             uri: uri.to_string(),
@@ -229,7 +238,7 @@ impl<'u> Target<'u> {
         let path = uri.path_and_query().map_or("", |pq| pq.as_str());
         // Only an IPv6 literal (`[…]`) can carry a zone. Read from the raw authority:
         // `Uri::host` splits it, hundreds of instructions a request.
-        if uri.authority().is_some_and(|a| has_ip_zone(a.as_str())) {
+        if parts.zone {
             // RFC 6874 §4: a zone identifier only means something on this host.
             return Err(invalid("an IPv6 zone identifier is not sent (RFC 6874)"));
         }
@@ -237,10 +246,7 @@ impl<'u> Target<'u> {
         // name port 80 or the scheme's default instead of failing. The `Host` check
         // catches it only when the host is derived, not with the caller's own field.
         // Only the forms that write a port look (origin-form requests stay as cheap).
-        let port = || match uri
-            .authority()
-            .and_then(|a| authority_host_port(a.as_str()).1)
-        {
+        let port = || match parts.port {
             None | Some("") => Ok(None),
             Some(digits) => parse_port(digits)
                 .map(Some)
@@ -321,7 +327,8 @@ impl<'u> Target<'u> {
 /// `uri` must repeat (RFC 7616 §3.4). Errors as the encoder's.
 pub fn request_target(method: &Method, uri: &Uri, form: TargetForm) -> Result<String, EncodeError> {
     let mut out = Vec::new();
-    Target::new(method, uri, form)?.write(&mut out);
+    let parts = authority_parts(uri.authority().map_or("", |a| a.as_str()));
+    Target::new(method, uri, form, &parts)?.write(&mut out);
     // ASCII: what is not is written %XX (`put_path`).
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
@@ -459,14 +466,15 @@ fn host_field<'u>(
     head: &RequestHead<'u>,
     form: TargetForm,
     hosts: usize,
+    authority: &'u str,
+    parts: &AuthorityParts<'u>,
 ) -> Result<HostField<'u>, EncodeError> {
     match hosts {
         0 => {}
         1 => return Ok(HostField::Caller),
         n => return Err(EncodeError::DuplicateHost(n)),
     }
-    let authority = head.uri.authority().map_or("", |a| a.as_str());
-    let (host, port) = authority_host_port(authority);
+    let (host, port) = (parts.host, parts.port);
     if host.is_empty() {
         return if head.version == Version::HTTP_10 {
             Ok(HostField::Omitted)
