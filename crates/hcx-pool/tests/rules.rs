@@ -1078,3 +1078,21 @@ fn the_next_deadline_follows_the_longest_idle_after_an_untouched_give_back() {
     h.pool.close_idle(Duration::from_secs(10));
     assert_eq!(h.closed(), vec![(cx, CloseReason::IdleEvicted)]);
 }
+
+/// A connection released over a lowered total limit goes idle and is trimmed at once;
+/// its route, left with nothing, leaves the table (the release checks for an unused
+/// route whenever something was closed, even when the connection was kept first).
+#[test]
+fn a_release_trimmed_under_a_lowered_limit_leaves_its_route_gone() {
+    let h = Harness::limits(2, 2);
+    let a = h.lease_connected("a", None);
+    let a_id = conn(&a).unwrap();
+    let b = h.lease_connected("b", None);
+    h.pool.set_max_total(1).unwrap();
+    a.release(Decision::keep(None));
+    assert_eq!(h.closed(), vec![(a_id, CloseReason::Trimmed)]);
+    assert_eq!(h.pool.routes(), vec!["b"]);
+    h.check();
+    b.release(Decision::keep(None));
+    h.check();
+}
