@@ -171,6 +171,15 @@ impl BodyEncoder {
     pub fn finish(self, out: &mut impl OutBuf) -> Result<(), EncodeError> {
         // No trailers: nothing to check, and no empty map made and dropped on every
         // request.
+        self.check_complete()?;
+        if self.framing == RequestFraming::Chunked {
+            out.put(b"0\r\n\r\n");
+        }
+        Ok(())
+    }
+
+    /// A `Content-Length` body must have got all its bytes before it ends.
+    fn check_complete(&self) -> Result<(), EncodeError> {
         match self.framing {
             RequestFraming::Length(declared) if self.written < declared => {
                 Err(EncodeError::BodyTooShort {
@@ -178,11 +187,7 @@ impl BodyEncoder {
                     written: self.written,
                 })
             }
-            RequestFraming::None | RequestFraming::Length(_) => Ok(()),
-            RequestFraming::Chunked => {
-                out.put(b"0\r\n\r\n");
-                Ok(())
-            }
+            _ => Ok(()),
         }
     }
 
@@ -211,26 +216,18 @@ impl BodyEncoder {
                 });
             }
         }
-        match self.framing {
-            RequestFraming::Length(declared) if self.written < declared => {
-                Err(EncodeError::BodyTooShort {
-                    declared,
-                    written: self.written,
-                })
-            }
-            RequestFraming::None | RequestFraming::Length(_) => Ok(()),
-            RequestFraming::Chunked => {
-                out.put(b"0\r\n");
-                for (name, value) in trailers {
-                    out.put(name.as_str().as_bytes());
-                    out.put(b": ");
-                    out.put(value.as_bytes());
-                    out.put(b"\r\n");
-                }
+        self.check_complete()?;
+        if self.framing == RequestFraming::Chunked {
+            out.put(b"0\r\n");
+            for (name, value) in trailers {
+                out.put(name.as_str().as_bytes());
+                out.put(b": ");
+                out.put(value.as_bytes());
                 out.put(b"\r\n");
-                Ok(())
             }
+            out.put(b"\r\n");
         }
+        Ok(())
     }
 }
 
