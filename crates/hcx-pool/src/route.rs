@@ -97,14 +97,17 @@ impl<R: Eq + Hash + Clone> Routes<R> {
 
     /// The route of `key`, if it is in the table, without remembering it.
     pub(crate) fn find(&self, key: &R) -> Option<usize> {
-        if self
-            .slab
+        self.remembered(key).or_else(|| self.probe(key))
+    }
+
+    /// The route last found, if it still holds `key` (compared by key: it may have
+    /// been removed, or its slot given to another route).
+    #[inline]
+    fn remembered(&self, key: &R) -> Option<usize> {
+        self.slab
             .get(self.last)
             .is_some_and(|r| same_key(&r.key, key))
-        {
-            return Some(self.last);
-        }
-        self.probe(key)
+            .then_some(self.last)
     }
 
     /// The route of `key` from the index.
@@ -121,12 +124,8 @@ impl<R: Eq + Hash + Clone> Routes<R> {
     /// (`max` is asked for only then); remembered for the next look-up.
     #[inline]
     pub(crate) fn find_or_insert(&mut self, key: &R, max: impl FnOnce() -> Option<usize>) -> usize {
-        if self
-            .slab
-            .get(self.last)
-            .is_some_and(|r| same_key(&r.key, key))
-        {
-            return self.last;
+        if let Some(idx) = self.remembered(key) {
+            return idx;
         }
         let idx = match self.probe(key) {
             Some(idx) => idx,

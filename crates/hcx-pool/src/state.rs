@@ -36,7 +36,7 @@ use crate::config::ReusePolicy;
 use crate::entry::{Entry, Epoch, Leased, Meta, Slot, Stamp};
 use crate::error::{LeaseError, LeaseFailure};
 use crate::idle::IdleList;
-use crate::route::{RouteState, Routes};
+use crate::route::Routes;
 use crate::stats::PoolStats;
 use crate::waiters::{Mailbox, Outcome, Ticket, Waiters};
 use hcx_close::CloseCounts;
@@ -336,7 +336,6 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         let route = &mut core.routes[ridx];
         route.leased -= 1;
         core.leased -= 1;
-        let mut kept = false;
         if meta.connected {
             let mut reason = match how {
                 _ if core.shutdown => Some(CloseReason::Shutdown),
@@ -358,8 +357,7 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
             match reason {
                 Some(reason) => {
                     if let Some(conn) = entry.conn.take() {
-                        core.closed.count(reason);
-                        out.close(conn, reason);
+                        core.close(conn, reason, out);
                     }
                 }
                 None => {
@@ -370,22 +368,19 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
                         core.earliest_expiry = Some(core.earliest_expiry.map_or(at, |e| e.min(at)));
                     }
                     core.idle.push_newest(&mut route.idle, entry, meta);
-                    kept = true;
                 }
             }
         }
         if !core.shutdown {
             core.purge_if_due(now, ridx, out);
-            core.settle(ridx, out);
+            core.trim_route(ridx, out);
+            core.trim_total(ridx, out);
+            core.refresh(ridx);
             if self.waiters.pending_len() > 0 {
                 self.serve_waiters(now, out);
             }
         }
-        // A route that keeps the connection idle is in use, unless something closed on
-        // the way (a trim or an expiry may have taken that connection).
-        if !kept || !out.is_empty() {
-            self.core.routes.remove_if_unused(ridx);
-        }
+        self.core.routes.remove_if_unused(ridx);
     }
 
     /// Serves the oldest servable waiter while there is one. Only heads listed in
@@ -792,46 +787,15 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
     #[inline]
     fn refresh(&mut self, ridx: usize) {
         let route = &self.routes[ridx];
-        let want = Self::listing(route, self.default_max);
-        if route.listed() != want {
-            self.refresh_slow(ridx, want);
-        }
-    }
-
-    /// Where `route`'s head belongs in `ready`: listed when it has room for a new slot.
-    #[inline]
-    fn listing(route: &RouteState<R>, default_max: usize) -> Option<u64> {
-        let has_room = route.leased < route.max().unwrap_or(default_max);
-        if has_room {
+        let has_room = route.leased < route.max().unwrap_or(self.default_max);
+        let want = if has_room {
             route.queue.head().map(|t| t.seq)
         } else {
             None
-        }
-    }
-
-    /// After a slot came back: [`trim_route`](Self::trim_route),
-    /// [`trim_total`](Self::trim_total) and [`refresh`](Self::refresh), with one
-    /// look-up of the route when nothing is over a limit (the common case).
-    #[inline]
-    fn settle(&mut self, ridx: usize, out: &mut Deferred<C>) {
-        let route = &self.routes[ridx];
-        let max = route.max().unwrap_or(self.default_max);
-        if route.allocated() > max || self.leased + self.idle.len() > self.max_total {
-            self.settle_slow(ridx, out);
-            return;
-        }
-        let want = Self::listing(route, self.default_max);
+        };
         if route.listed() != want {
             self.refresh_slow(ridx, want);
         }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn settle_slow(&mut self, ridx: usize, out: &mut Deferred<C>) {
-        self.trim_route(ridx, out);
-        self.trim_total(ridx, out);
-        self.refresh(ridx);
     }
 
     #[cold]
@@ -877,10 +841,7 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
             meta.reused = true;
             route.leased += 1;
             self.leased += 1;
-            let want = Self::listing(route, self.default_max);
-            if route.listed() != want {
-                self.refresh_slow(ridx, want);
-            }
+            self.refresh(ridx);
             return Some(Leased { entry, meta });
         }
         let max = self.route_max(ridx);
