@@ -199,17 +199,10 @@ impl MainExec {
         })?;
 
         if !runtime.is_acquired() {
-            // The token is cloned only when there is one (the usual runtime has none).
-            match runtime.user_token().cloned() {
-                None => runtime.acquire(route, None, config.connection_request_timeout)?,
-                Some(token) => {
-                    runtime.acquire(
-                        route,
-                        Some(token.clone()),
-                        config.connection_request_timeout,
-                    )?;
-                    runtime.set_state(Some(token));
-                }
+            let token = runtime.user_token().cloned();
+            runtime.acquire(route, token.clone(), config.connection_request_timeout)?;
+            if token.is_some() {
+                runtime.set_state(token);
             }
         }
         let idle_check = self.admit_idle(route, &parts.method, &mut runtime, config)?;
