@@ -8,7 +8,8 @@
 //! - **What is a redirect**: the strategy decides. By default a `301`, `302`, `303`,
 //!   `307` or `308` with a `Location` header; a relative `Location` is resolved
 //!   against the URI of the request it answers (RFC 3986 §5), and one that does not
-//!   parse is an [`ErrorKind::Redirect`] error that shows it.
+//!   parse, or names no host (`mailto:`, `javascript:`), is an
+//!   [`ErrorKind::Redirect`] error that shows it.
 //! - **Method and body**: `303` turns any method but `GET` and `HEAD` into a `GET`;
 //!   `301` and `302` turn a `POST` into a `GET` (as browsers do, RFC 9110 §15.4.2–3);
 //!   otherwise, and always for `307` and `308`, the method and body are sent again. A

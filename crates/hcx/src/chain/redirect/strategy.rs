@@ -143,6 +143,14 @@ fn resolve(base: &Uri, reference: &str) -> Result<Uri, Why> {
     let mut url = base
         .join(reference)
         .map_err(|e| ("not a URI reference", e.into()))?;
+    // `mailto:`, `javascript:`, `about:` and the like name no host to send to; `Uri`
+    // would misread them (`mailto:a@b` as the authority `a@b` without a scheme).
+    if !url.has_host() {
+        return Err((
+            "not a URI a request can be sent to",
+            "it has no host".into(),
+        ));
+    }
     url.set_fragment(None);
     // A Location's userinfo is never sent (nor shown in events and errors after).
     let _ = url.set_username("");
@@ -209,6 +217,8 @@ mod tests {
             &b"http://exa mple.com/"[..],
             b"http://[oops/",
             b"http://h:99999/",
+            b"javascript:alert(1)",
+            b"about:blank",
         ] {
             let error = location(&base, found, &with_location(bad)).err();
             let error = error.unwrap_or_else(|| panic!("{bad:?} should not resolve"));
