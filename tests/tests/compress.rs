@@ -943,3 +943,40 @@ fn review_map_reader_trailers_edges() -> TestResult {
     discarded.discard();
     Ok(())
 }
+
+/// A zstd frame whose header declares another size than its blocks hold is corrupt
+/// (RFC 8878 §3.1.1.1.4; libzstd, which Apache's zstd-jni wraps, refuses it): without a
+/// content checksum, the size is the only check a frame cut or padded at a block
+/// boundary fails.
+#[test]
+fn a_zstd_frame_of_another_size_than_it_declares_is_a_decompression_error() -> TestResult {
+    // A single-segment frame declaring `declared` bytes, one raw last block of `data`.
+    let frame = |declared: u8, data: &[u8]| {
+        let mut frame = 0xFD2F_B528u32.to_le_bytes().to_vec();
+        frame.extend_from_slice(&[0x20, declared]);
+        let header = (u32::try_from(data.len()).unwrap_or(0) << 3) | 1;
+        frame.extend_from_slice(&header.to_le_bytes()[..3]);
+        frame.extend_from_slice(data);
+        frame
+    };
+    let server = TestServer::builder()
+        .route(Method::GET, "/exact", encoded("zstd", frame(5, b"hello")))
+        .route(Method::GET, "/short", encoded("zstd", frame(10, b"hello")))
+        .route(
+            Method::GET,
+            "/long",
+            encoded("zstd", frame(5, b"hello world")),
+        )
+        .start()?;
+    let client = client()?;
+    let exact = client.get(server.url("/exact"))?.into_body().into_vec()?;
+    assert_eq!(exact, b"hello");
+    for path in ["/short", "/long"] {
+        match client.get(server.url(path))?.into_body().into_vec() {
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Decompression, "{path}: {e:#}"),
+            Ok(body) => return Err(format!("{path} decoded to {:?}", body).into()),
+        }
+    }
+    assert_eq!(client.stats().pool.leased, 0);
+    Ok(())
+}

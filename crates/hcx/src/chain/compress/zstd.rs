@@ -1,6 +1,6 @@
 //! The `zstd` coding's decoder (RFC 8878): frames one after another, skippable frames
-//! skipped, checksums checked, windows over 8 MiB refused (RFC 9659). Compiled with
-//! the `zstd` feature.
+//! skipped, checksums and declared content sizes checked, windows over 8 MiB refused
+//! (RFC 9659). Compiled with the `zstd` feature.
 
 use std::io::{self, BufRead, Read};
 
@@ -18,6 +18,10 @@ pub(super) struct Zstd {
     in_frame: bool,
     /// Frames seen, skippable ones included: the input may end after one.
     frames: u64,
+    /// The current frame's `Frame_Content_Size`, if its header gives one, and the
+    /// bytes it has decoded to so far: they must agree at its end.
+    declared: Option<u64>,
+    decoded: u64,
 }
 
 impl Zstd {
@@ -27,6 +31,8 @@ impl Zstd {
             frame: ruzstd::decoding::FrameDecoder::new(),
             in_frame: false,
             frames: 0,
+            declared: None,
+            decoded: 0,
         }
     }
 
@@ -61,8 +67,8 @@ impl Zstd {
     /// Reads the next frame's header, refusing a window over 8 MiB.
     fn start_frame(&mut self) -> io::Result<()> {
         // Magic, descriptor, window descriptor, dictionary id, content size.
-        let window = zstd_window(self.input.peek(18)?);
-        if let Some(window) = window
+        let header = zstd_header(self.input.peek(18)?);
+        if let Some(FrameHeader { window, .. }) = header
             && window > ZSTD_MAX_WINDOW
         {
             return Err(Error::new(
@@ -79,12 +85,28 @@ impl Zstd {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         self.in_frame = true;
         self.frames += 1;
+        self.declared = header.and_then(|h| h.content_size);
+        self.decoded = 0;
         Ok(())
     }
 
-    /// At the end of a frame: its checksum, if it has one, must match.
+    /// At the end of a frame: its checksum, if it has one, must match, and so must
+    /// its content size, if its header gives one (RFC 8878 §3.1.1.1.4; libzstd
+    /// reports a mismatch as corruption).
     fn end_frame(&mut self) -> io::Result<()> {
         self.in_frame = false;
+        if let Some(declared) = self.declared
+            && declared != self.decoded
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "zstd frame size mismatch: its header declares {declared} bytes, it \
+                     decodes to {}",
+                    self.decoded
+                ),
+            ));
+        }
         match (
             self.frame.get_checksum_from_data(),
             self.frame.get_calculated_checksum(),
@@ -105,20 +127,32 @@ fn zstd_truncated() -> io::Error {
     )
 }
 
-/// The window a zstd frame needs, from the start of its header (RFC 8878
-/// §3.1.1.1.2): the window descriptor's, or the content size of a single-segment
-/// frame. `None` when it is not a frame header (left to the decoder to report).
-fn zstd_window(header: &[u8]) -> Option<u64> {
+/// What a zstd frame header (RFC 8878 §3.1.1.1) says the frame needs and holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FrameHeader {
+    /// The window the frame needs: the window descriptor's, or the content size of a
+    /// single-segment frame.
+    window: u64,
+    /// `Frame_Content_Size`, when the header gives it: what the frame decodes to.
+    content_size: Option<u64>,
+}
+
+/// The header at the start of `header`; `None` when it is not a frame header (left
+/// to the decoder to report).
+fn zstd_header(header: &[u8]) -> Option<FrameHeader> {
     let (magic, rest) = header.split_first_chunk::<4>()?;
     if u32::from_le_bytes(*magic) != 0xFD2F_B528 {
         return None;
     }
     let (&descriptor, rest) = rest.split_first()?;
-    if descriptor & 0x20 == 0 {
-        let window = *rest.first()?;
+    let single_segment = descriptor & 0x20 != 0;
+    let (window, rest) = if single_segment {
+        (None, rest)
+    } else {
+        let (&window, rest) = rest.split_first()?;
         let base = 1u64 << (10 + (window >> 3));
-        return Some(base + base / 8 * u64::from(window & 7));
-    }
+        (Some(base + base / 8 * u64::from(window & 7)), rest)
+    };
     let dictionary_id = match descriptor & 3 {
         0 => 0,
         1 => 1,
@@ -126,11 +160,16 @@ fn zstd_window(header: &[u8]) -> Option<u64> {
         _ => 4,
     };
     let size = rest.get(dictionary_id..)?;
-    Some(match descriptor >> 6 {
-        0 => u64::from(*size.first()?),
-        1 => u64::from(u16::from_le_bytes(*size.first_chunk()?)) + 256,
-        2 => u64::from(u32::from_le_bytes(*size.first_chunk()?)),
-        _ => u64::from_le_bytes(*size.first_chunk()?),
+    let content_size = match descriptor >> 6 {
+        0 if single_segment => Some(u64::from(*size.first()?)),
+        0 => None,
+        1 => Some(u64::from(u16::from_le_bytes(*size.first_chunk()?)) + 256),
+        2 => Some(u64::from(u32::from_le_bytes(*size.first_chunk()?))),
+        _ => Some(u64::from_le_bytes(*size.first_chunk()?)),
+    };
+    Some(FrameHeader {
+        window: window.or(content_size)?,
+        content_size,
     })
 }
 
@@ -160,6 +199,7 @@ impl Read for Zstd {
             }
             let n = frame.read(out)?;
             if n > 0 {
+                self.decoded = self.decoded.saturating_add(n as u64);
                 return Ok(n);
             }
             self.end_frame()?;
@@ -204,18 +244,66 @@ mod tests {
         let magic = 0xFD2F_B528u32.to_le_bytes();
         let frame = |rest: &[u8]| [&magic[..], rest].concat();
         // Window descriptor 0x70: 2^(10+14) = 16 MiB; 0x68: 8 MiB.
-        assert_eq!(zstd_window(&frame(&[0x00, 0x70])), Some(16 << 20));
-        assert_eq!(zstd_window(&frame(&[0x00, 0x68])), Some(8 << 20));
-        assert_eq!(zstd_window(&frame(&[0x00, 0x69])), Some(9 << 20));
+        assert_eq!(
+            zstd_header(&frame(&[0x00, 0x70])).map(|h| h.window),
+            Some(16 << 20)
+        );
+        assert_eq!(
+            zstd_header(&frame(&[0x00, 0x68])).map(|h| h.window),
+            Some(8 << 20)
+        );
+        assert_eq!(
+            zstd_header(&frame(&[0x00, 0x69])).map(|h| h.window),
+            Some(9 << 20)
+        );
         // Single segment, 1-byte content size.
-        assert_eq!(zstd_window(&frame(&[0x20, 42])), Some(42));
+        assert_eq!(zstd_header(&frame(&[0x20, 42])).map(|h| h.window), Some(42));
         // Single segment, 4-byte content size after a 1-byte dictionary id.
         let size = (100u32 << 20).to_le_bytes();
         assert_eq!(
-            zstd_window(&frame(&[&[0xA1, 7][..], &size].concat())),
+            zstd_header(&frame(&[&[0xA1, 7][..], &size].concat())).map(|h| h.window),
             Some(100 << 20)
         );
-        assert_eq!(zstd_window(b"not zstd"), None);
+        assert_eq!(zstd_header(b"not zstd"), None);
+    }
+
+    #[test]
+    fn zstd_content_sizes_are_read_from_the_frame_header() {
+        let magic = 0xFD2F_B528u32.to_le_bytes();
+        let frame = |rest: &[u8]| [&magic[..], rest].concat();
+        let size = |rest: &[u8]| zstd_header(&frame(rest)).map(|h| h.content_size);
+        // Not single segment: none unless the flag says so (2 bytes: 256 more).
+        assert_eq!(size(&[0x00, 0x50]), Some(None));
+        assert_eq!(size(&[0x40, 0x50, 0x04, 0x00]), Some(Some(260)));
+        // Single segment: 1 byte when the flag is 0.
+        assert_eq!(size(&[0x20, 42]), Some(Some(42)));
+        assert_eq!(size(&[0xA0, 0, 0, 1, 0]), Some(Some(1 << 16)));
+    }
+
+    /// A single-segment frame declaring `declared` bytes, with one raw last block.
+    fn declaring(declared: u8, data: &[u8]) -> Vec<u8> {
+        let mut frame = 0xFD2F_B528u32.to_le_bytes().to_vec();
+        frame.extend_from_slice(&[0x20, declared]);
+        let header = (u32::try_from(data.len()).unwrap_or(0) << 3) | 1; // raw, last
+        frame.extend_from_slice(&header.to_le_bytes()[..3]);
+        frame.extend_from_slice(data);
+        frame
+    }
+
+    #[test]
+    fn a_zstd_frame_that_decodes_to_another_size_than_it_declares_is_corrupt() {
+        let limits = DecompressionLimits::default();
+        let exact = decode_bytes(&declaring(5, b"hello"), &[Coding::Zstd], limits);
+        assert_eq!(exact.ok().as_deref(), Some(&b"hello"[..]));
+        for (declared, data) in [(10, &b"hello"[..]), (5, b"hello world"), (1, b"")] {
+            let decoded = decode_bytes(&declaring(declared, data), &[Coding::Zstd], limits);
+            assert!(
+                decoded.is_err_and(|e| e.kind() == ErrorKind::Decompression
+                    && format!("{e:#}").contains("size mismatch")),
+                "{declared} declared, {} held",
+                data.len()
+            );
+        }
     }
 
     #[test]
