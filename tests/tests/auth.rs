@@ -645,6 +645,35 @@ fn auth_int_is_answered_with_the_hash_of_the_body() -> TestResult {
     Ok(())
 }
 
+/// An empty body that can be sent once only (`Body::sized_reader` over an empty file)
+/// has a known hash, the empty one: a kept `auth-int` session answers it up front
+/// rather than failing the request for a body it need not read.
+#[test]
+fn a_kept_auth_int_session_answers_an_empty_one_shot_body_up_front() -> TestResult {
+    let server = challenging_until(
+        |request| digest_answer_hashing(request, "alice", b"s3cret", "n0nce", "auth-int"),
+        r#"Digest realm="vault", qop="auth-int", nonce="n0nce", opaque="0paque""#,
+    )?;
+    let client = alice_client(&server, false)?;
+    assert_eq!(client.post(server.url("/upload"), "payload")?.status(), 200);
+    let request =
+        Request::put(server.url("/upload")).body(Body::sized_reader(std::io::empty(), 0))?;
+    let response = client.execute(request)?;
+    assert_eq!(response.status(), 200);
+    let seen = server.requests();
+    assert_eq!(
+        seen.len(),
+        3,
+        "the challenge, its answer, the empty PUT answered up front"
+    );
+    assert!(
+        seen[2]
+            .header("authorization")
+            .is_some_and(|a| a.contains("qop=auth-int"))
+    );
+    Ok(())
+}
+
 #[test]
 fn a_latin_1_password_is_hashed_in_the_charset_the_challenge_names() -> TestResult {
     for (charset, hashed) in [

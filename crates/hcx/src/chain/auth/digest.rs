@@ -6,9 +6,9 @@
 //! too), and the legacy form without `qop` (RFC 2069); `userhash`; `opaque` echoed.
 //!
 //! - `qop`: as Apache HttpClient 5 chooses, `auth-int` when the request has a body and
-//!   it is offered, else `auth`, else `auth-int` (the hash of an empty body). A body
-//!   that cannot be read again ([`Body::try_clone`]) cannot be hashed before it is
-//!   sent: `auth` instead if offered, else no answer.
+//!   it is offered, else `auth`, else `auth-int` (the hash of an empty body). A
+//!   non-empty body that cannot be read again ([`Body::try_clone`]) cannot be hashed
+//!   before it is sent: `auth` instead if offered, else no answer.
 //! - Charset (RFC 7616 §4): user name, realm and password are hashed as UTF-8, the
 //!   only `charset` RFC 7616 allows and, since 5.4, Apache's default when the
 //!   challenge names none (5.0 to 5.3 used ISO-8859-1). `charset=ISO-8859-1`, which
@@ -290,7 +290,8 @@ pub(super) fn authorization(
     Ok(Some(out))
 }
 
-/// `H(entity-body)`: `body` read again, to its end, from a copy.
+/// `H(entity-body)`: `body` read again, to its end, from a copy (one known empty is
+/// not read).
 fn body_hex(algorithm: Algorithm, body: &Body) -> Result<String, Error> {
     let read_error = |e: io::Error| {
         Error::new(
@@ -299,8 +300,14 @@ fn body_hex(algorithm: Algorithm, body: &Body) -> Result<String, Error> {
         )
         .with_source(e)
     };
+    if body.is_empty() {
+        // Known empty, whether or not it could be read again (`Qop::choose` takes
+        // `auth-int` for it either way): the hash of no bytes, nothing to read.
+        return Ok(algorithm.hex(b""));
+    }
     let Some(copy) = body.try_clone() else {
-        // `Qop::choose` takes `auth-int` only for a body that can be read again.
+        // `Qop::choose` takes `auth-int` for a non-empty body only when it can be
+        // read again.
         return Err(Error::new(
             ErrorKind::RequestBody,
             "a body sent once only cannot be hashed for a Digest qop=auth-int answer",
