@@ -40,8 +40,9 @@
 //!   not).
 //! - `br`: RFC 7932.
 //! - `zstd`: one frame or several, skippable frames skipped, the content checksum
-//!   and the content size a frame declares checked; a frame that needs a window over 8 MiB is refused, as RFC 9659 allows,
-//!   because the decoder would buffer that much before handing out a byte.
+//!   and the content size a frame declares checked; a frame that needs a window over
+//!   8 MiB is refused, as RFC 9659 allows, because the decoder would buffer that much
+//!   before handing out a byte.
 //! - A body with no bytes at all decodes to nothing, whatever its coding says.
 //!
 //! The connection is given back as if the body had been read undecoded: when the
