@@ -30,7 +30,8 @@ pub struct Counters {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Connection slots the pool lent (one per attempt: retries and redirect hops
-    /// lease again).
+    /// lease again). A pooled connection closed for the learned idle limit before use
+    /// is not one: the lease that replaced it, for the same attempt, is.
     pub leases: u64,
     /// Of those, the ones served by a pooled connection (`ConnectionInfo::reused`).
     pub reused: u64,
@@ -92,6 +93,11 @@ impl EventListener for Counters {
     fn closed(&self, _conn: &ConnectionRef<'_>, reason: CloseReason) {
         if reason == CloseReason::IdleLimit {
             bump(&self.idle_limit_closed);
+            // The engine closes it right after the lease that took it from the pool
+            // (on this thread, so the counts are at least one), and leases again for
+            // the same attempt: that first lease carried nothing and reused nothing.
+            self.leases.fetch_sub(1, Ordering::Relaxed);
+            self.reused.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -123,5 +129,89 @@ impl EventListener for Counters {
 
     fn idle_limit_changed(&self, _change: &IdleLimitChange) {
         bump(&self.idle_limit_changes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use hcx::{Client, Clock, ManualClock, PoolingConnectionManager};
+    use hcx_testserver::{Method, Reply, TestServer};
+
+    /// A pooled connection closed for the learned idle limit never carried the
+    /// request: the lease that took it and the one that replaced it are one attempt,
+    /// and only the second says whether the exchange went out on a pooled connection.
+    #[test]
+    fn a_connection_closed_for_the_idle_limit_is_not_a_lease_nor_a_reuse() -> Result<(), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let clock = ManualClock::new();
+        let server_clock = clock.clone();
+        let server = TestServer::builder()
+            .route(
+                Method::GET,
+                "/",
+                Reply::ok().header("Keep-Alive", "timeout=3600").body("got"),
+            )
+            .route(
+                Method::POST,
+                "/",
+                Reply::ok()
+                    .header("Keep-Alive", "timeout=3600")
+                    .body("posted"),
+            )
+            .silent_drop_after(Duration::from_secs(60))
+            .clock(move || server_clock.now())
+            .start()
+            .map_err(|e| err(&e))?;
+        let counters = Arc::new(Counters::default());
+        let listener: Arc<dyn EventListener> = counters.clone();
+        let manager = PoolingConnectionManager::builder()
+            .clock(clock.clone())
+            .event_listener(listener)
+            .build()
+            .map_err(|e| err(&e))?;
+        let client = Client::builder()
+            .connection_manager(manager)
+            .response_timeout(Some(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| err(&e))?;
+        let get = || -> Result<(), String> {
+            client
+                .get(server.url("/"))
+                .and_then(|r| r.into_body().into_string())
+                .map(drop)
+                .map_err(|e| err(&e))
+        };
+        // Survives 45 s idle, dies at 70 s (RETRY sends it again): the limit is learned.
+        get()?;
+        clock.advance(Duration::from_secs(45));
+        get()?;
+        clock.advance(Duration::from_secs(70));
+        get()?;
+        clock.advance(Duration::from_secs(70));
+        // Idler than the limit: closed before use (a POST is not sent to probe past
+        // the limit), and the request goes on a new one.
+        client
+            .post(server.url("/"), "order".to_string())
+            .and_then(|r| r.into_body().into_string())
+            .map_err(|e| err(&e))?;
+        let counts = counters.counts();
+        assert_eq!(counts.idle_limit_closed, 1, "{counts:?}");
+        assert_eq!(counts.heads_written, 5, "{counts:?}");
+        assert_eq!(
+            counts.leases, counts.heads_written,
+            "one lease per attempt: {counts:?}"
+        );
+        let opened = client.stats().connections_opened;
+        assert_eq!(opened, 3, "{counts:?}");
+        assert_eq!(
+            counts.reused,
+            counts.leases - opened,
+            "every lease that did not open a connection reused one: {counts:?}"
+        );
+        Ok(())
     }
 }
