@@ -257,8 +257,9 @@ pub struct ClientArgs {
     #[arg(long, value_name = "TEXT", value_parser = parse_header_value)]
     pub user_agent: Option<HeaderValue>,
 
-    /// At most N retries of a request lost in flight, when replaying it is safe
-    /// (0: never) [default: 1].
+    /// At most N retries of a request lost in flight, when replaying it is safe, or
+    /// answered 429 or 503: after its Retry-After (one over 30s is not waited for:
+    /// that answer is the result), or 1s without one (0: never) [default: 1].
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
 }

@@ -19,7 +19,9 @@
 //! Basic answer then up front),
 //! `--connect-timeout DUR`, `--timeout DUR`
 //! (the response timeout), `--max-redirects N`, `--no-redirects`, `--user-agent TEXT` and
-//! `--retries N`. Durations are humantime: `500ms`, `30s`, `2m`. There is no flag that
+//! `--retries N` (of a request lost in flight when replaying it is safe, and of a 429
+//! or 503 answer, after its `Retry-After` when at most 30 s, or 1 s without one;
+//! default 1). Durations are humantime: `500ms`, `30s`, `2m`. There is no flag that
 //! turns certificate verification off.
 //!
 //! # `hcx get`
