@@ -128,11 +128,24 @@ fn trusting(path: &Path) -> Result<TlsIdentity, CliError> {
 }
 
 /// `url` without the userinfo of its authority (`user:password@host`), and that
-/// userinfo percent-decoded (a missing password is empty). An `@` past the authority is
-/// no userinfo. An empty user name, or one or a password that does not decode to
-/// UTF-8, is an error that does not show them.
+/// userinfo percent-decoded (a missing password is empty). The authority starts after
+/// the scheme's `://`, or after the `//` of a scheme-relative URL (refused later, so
+/// its password must not be in the message). An `@` past the authority is no
+/// userinfo. An empty user name, or one or a password that does not decode to UTF-8,
+/// is an error that does not show them.
 fn split_userinfo(url: &str) -> Result<(String, Option<UserPassword>), CliError> {
-    let start = url.find("://").map_or(0, |i| i + 3);
+    // A `://` is the scheme's only after a scheme's characters (RFC 3986 §3.1), not
+    // one in the query (`//bob:pw@host/?next=http://x`).
+    let is_scheme = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    };
+    let start = match url.find("://") {
+        Some(i) if is_scheme(&url[..i]) => i + 3,
+        _ if url.starts_with("//") => 2,
+        _ => 0,
+    };
     let end = url[start..]
         .find(['/', '?', '#'])
         .map_or(url.len(), |i| start + i);

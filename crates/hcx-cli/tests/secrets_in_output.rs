@@ -28,6 +28,13 @@ fn a_password_is_never_echoed_in_an_error() -> TestResult {
         Some(2),
     )?;
     assert_hidden(&["get", "http://bob:hunter2/x@127.0.0.1:1/"], None)?;
+    // A scheme-relative URL (copied from an HTML attribute): refused, not echoed.
+    assert_hidden(&["get", "//bob:hunter2@127.0.0.1:1/"], Some(1))?;
+    assert_hidden(&["load", "//bob:hunter2@127.0.0.1:1/"], Some(1))?;
+    assert_hidden(
+        &["get", "//bob:hunter2@127.0.0.1:1/?next=http://x/"],
+        Some(1),
+    )?;
     // curl's slip: a space for the colon; the password is a stray argument.
     assert_hidden(&["get", url, "-u", "alice", "hunter2"], Some(2))?;
     assert_hidden(&["get", url, "-U", "alice", "hunter2"], Some(2))?;
