@@ -91,9 +91,10 @@ pub struct LoadArgs {
     pub concurrency: u32,
 
     /// Send for this long (500ms, 30s, 2m) instead of a number of requests; with -n
-    /// too, whichever ends first. Without --timeout, a response may take as long as
-    /// the duration (at most the 3m socket timeout), so a server that stalls cannot
-    /// keep the run going.
+    /// too, whichever ends first. A request may wait as long as the duration for a
+    /// connection from the pool (at most 3m, the default) and, without --timeout, as
+    /// long again for its response (at most the 3m socket timeout), so a server that
+    /// stalls cannot keep the run going.
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
 

@@ -41,9 +41,10 @@
 //!
 //! # `hcx load`
 //!
-//! Sends `-n` requests (default 100), or sends for `--duration` (without `--timeout`,
-//! each response may take that long, at most the 3-minute socket timeout, so a stalled
-//! server cannot keep the run going),
+//! Sends `-n` requests (default 100), or sends for `--duration` (each request may wait
+//! that long for a connection from the pool and, without `--timeout`, that long again
+//! for its response, at most 3 minutes each, so a stalled server cannot keep the run
+//! going),
 //! optionally at most `--rate` per second in all (on a schedule; with `--duration`,
 //! none starts after it has ended, however far behind a slow server left it; a
 //! request sent late because every thread was busy counts its latency from when it

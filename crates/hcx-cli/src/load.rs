@@ -136,11 +136,17 @@ fn load_client(
     counters: &Arc<Counters>,
 ) -> Result<Client, CliError> {
     let mut builder = client::builder(&args.client, template)?;
-    if let (Some(duration), None) = (args.duration, args.client.timeout) {
+    if let Some(duration) = args.duration {
         // The duration stops starting requests; a stalled one must end too (wrk's
         // --timeout and ab's -s do the same by default), and no later than the
-        // socket timeout (3 min) would end it without --duration.
-        builder = builder.response_timeout(Some(duration.min(Duration::from_secs(180))));
+        // socket timeout (3 min) would end it without --duration. The wait for a
+        // connection as well: with more threads than connections, each queued
+        // request would otherwise get its turn only as the one before it timed out.
+        let bound = duration.min(Duration::from_secs(180));
+        builder = builder.connection_request_timeout(bound);
+        if args.client.timeout.is_none() {
+            builder = builder.response_timeout(Some(bound));
+        }
     }
     Ok(client::with_pool(builder, &args.pool)
         .event_listener(Arc::clone(counters))
@@ -418,6 +424,11 @@ mod review_duration_timeout {
             assert_eq!(
                 client.request_config().response_timeout,
                 Some(Duration::from_secs(expected)),
+                "--duration {duration}"
+            );
+            assert_eq!(
+                client.request_config().connection_request_timeout,
+                Duration::from_secs(expected),
                 "--duration {duration}"
             );
         }

@@ -265,6 +265,50 @@ fn a_run_by_duration_ends_against_a_server_that_stalls() -> TestResult {
     Ok(())
 }
 
+/// A run by duration with more threads than connections, against a server that never
+/// answers: the threads queued for the pool wait at most the duration too, or each
+/// would get its turn only when the one before it timed out, one after the other.
+/// Here the one connection's request waits 3s for its response; the others give up
+/// queueing at the end of the 500ms run, not 3s, 6s and 9s later.
+#[test]
+fn a_run_by_duration_does_not_queue_for_the_pool_past_its_end() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::stall())
+        .start()?;
+    let args = [
+        "load",
+        &server.url("/"),
+        "--duration",
+        "500ms",
+        "--timeout",
+        "3s",
+        "-c",
+        "4",
+        "--max-per-route",
+        "1",
+        "--json",
+    ];
+    let run = hcx_within(&args, Duration::from_secs(60))?;
+    assert_eq!(run.code, Some(1), "ended by itself with exit 1: {run:?}");
+    let summary = json(&run.stdout)?;
+    assert_eq!(u64_at(&summary, "/responses")?, 0);
+    assert_eq!(
+        u64_at(&summary, "/errors_by_kind/response_timeout")?,
+        1,
+        "only the request on the connection waited for a response: {summary}"
+    );
+    let queued = summary
+        .pointer("/errors_by_kind/lease_timeout")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    assert_eq!(
+        queued,
+        u64_at(&summary, "/requests")? - 1,
+        "the others ended in the pool's queue: {summary}"
+    );
+    Ok(())
+}
+
 #[test]
 fn an_unreachable_target_is_a_summary_of_errors_and_exit_1() -> TestResult {
     let url = format!("http://127.0.0.1:{}/", closed_port()?);
