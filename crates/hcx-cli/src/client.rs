@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hcx::bytes::Bytes;
-use hcx::exec::redact_userinfo;
+use hcx::exec::{authority_start, redact_userinfo};
 use hcx::http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use hcx::multipart::{Form, Part};
 use hcx::rustls::RootCertStore;
@@ -134,18 +134,7 @@ fn trusting(path: &Path) -> Result<TlsIdentity, CliError> {
 /// userinfo. An empty user name, or one or a password that does not decode to UTF-8,
 /// is an error that does not show them.
 fn split_userinfo(url: &str) -> Result<(String, Option<UserPassword>), CliError> {
-    // A `://` is the scheme's only after a scheme's characters (RFC 3986 §3.1), not
-    // one in the query (`//bob:pw@host/?next=http://x`).
-    let is_scheme = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-    };
-    let start = match url.find("://") {
-        Some(i) if is_scheme(&url[..i]) => i + 3,
-        _ if url.starts_with("//") => 2,
-        _ => 0,
-    };
+    let start = authority_start(url);
     let end = url[start..]
         .find(['/', '?', '#'])
         .map_or(url.len(), |i| start + i);

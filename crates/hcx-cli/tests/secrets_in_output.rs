@@ -27,6 +27,9 @@ fn a_password_is_never_echoed_in_an_error() -> TestResult {
         &["get", url, "--proxy", "http://bob:hunter2/x@proxy:3128"],
         Some(2),
     )?;
+    // A scheme-relative proxy URL: refused, its password not echoed.
+    let code = Some(2);
+    assert_hidden(&["get", url, "--proxy", "//bob:hunter2@proxy:3128"], code)?;
     assert_hidden(&["get", "http://bob:hunter2/x@127.0.0.1:1/"], None)?;
     // A scheme-relative URL (copied from an HTML attribute): refused, not echoed.
     assert_hidden(&["get", "//bob:hunter2@127.0.0.1:1/"], Some(1))?;

@@ -86,7 +86,7 @@ pub use planner::{DefaultRoutePlanner, EnvProxyRoutePlanner, RoutePlanner};
 pub use proxy_auth::{ProxyAuthenticator, ProxyChallenge};
 pub use resolver::{Resolver, StaticResolver, SystemResolver};
 pub use response_body::ResponseBody;
-pub use route::{Host, Proxy, Route, Scheme, redact_userinfo};
+pub use route::{Host, Proxy, Route, Scheme, authority_start, redact_userinfo};
 pub use runtime::ExecRuntime;
 #[cfg(feature = "rustls")]
 pub use tls::{TlsIdentity, crypto_provider};

@@ -588,14 +588,12 @@ impl fmt::Display for Host {
     }
 }
 
-/// `text`, a URL or what was meant as one, with its userinfo (`user:password@`)
-/// shown as `***@`, for messages, logs and tools. Text that parses as a URI loses the
-/// userinfo of its authority only (an `@` in its path or query is kept); text that
-/// does not, everything from its scheme's `://` (or its start) to its last `@`, as a
-/// password with an unencoded `/`, `?` or `#` may have cut the authority short. A
-/// `://` is a scheme's only after a scheme's characters.
-pub fn redact_userinfo(text: &str) -> Cow<'_, str> {
-    let start = match text.find("://") {
+/// Where the authority of `text`, a URL or what was meant as one, starts: after its
+/// scheme's `://` (a `://` is a scheme's only after a scheme's characters, RFC 3986
+/// §3.1, not one in a query), after the `//` of a scheme-relative reference
+/// (`//host/`), else at its start.
+pub fn authority_start(text: &str) -> usize {
+    match text.find("://") {
         Some(i)
             if i > 0
                 && text[..i]
@@ -604,8 +602,19 @@ pub fn redact_userinfo(text: &str) -> Cow<'_, str> {
         {
             i + 3
         }
+        _ if text.starts_with("//") => 2,
         _ => 0,
-    };
+    }
+}
+
+/// `text`, a URL or what was meant as one, with its userinfo (`user:password@`)
+/// shown as `***@`, for messages, logs and tools. Text that parses as a URI loses the
+/// userinfo of its authority only (an `@` in its path or query is kept); text that
+/// does not, everything from where its authority starts ([`authority_start`]) to its
+/// last `@`, as a password with an unencoded `/`, `?` or `#` may have cut the
+/// authority short.
+pub fn redact_userinfo(text: &str) -> Cow<'_, str> {
+    let start = authority_start(text);
     let end = if parses_with_its_port(text) {
         text[start..]
             .find(['/', '?', '#'])
@@ -910,6 +919,9 @@ mod tests {
                 "bob:hunter2@proxy:3128/?next=http://x",
                 "***@proxy:3128/?next=http://x",
             ),
+            // Scheme-relative: the authority starts after the `//`.
+            ("//bob:hunter2@proxy:3128/", "//***@proxy:3128/"),
+            ("//bob:hunter2@proxy:3128", "//***@proxy:3128"),
         ] {
             assert_eq!(redact_userinfo(text), shown, "{text}");
         }
