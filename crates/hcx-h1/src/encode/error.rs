@@ -109,7 +109,7 @@ impl fmt::Display for EncodeError {
                 framing,
             } => write!(
                 f,
-                "request field {name}: {value} conflicts with its body framing {framing:?}"
+                "request field {name}: {value} conflicts with how its body is sent: {framing}"
             ),
             EncodeError::ChunkedInHttp10 => {
                 f.write_str("chunked body framing in an HTTP/1.0 request")

@@ -384,7 +384,28 @@ fn caller_framing_fields_must_agree() {
     .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "request field content-length: 6 conflicts with its body framing Length(5)"
+        "request field content-length: 6 conflicts with how its body is sent: a body of 5 bytes \
+         (Content-Length)"
+    );
+}
+
+#[test]
+fn request_framings_read_as_words_in_messages() {
+    let shown = [
+        RequestFraming::None,
+        RequestFraming::Length(1),
+        RequestFraming::Length(0),
+        RequestFraming::Chunked,
+    ]
+    .map(|framing| framing.to_string());
+    assert_eq!(
+        shown,
+        [
+            "no body",
+            "a body of 1 byte (Content-Length)",
+            "a body of 0 bytes (Content-Length)",
+            "a chunked body",
+        ]
     );
 }
 

@@ -46,6 +46,18 @@ impl RequestFraming {
     }
 }
 
+/// For messages: "no body", "a body of 5 bytes (Content-Length)", "a chunked body".
+impl std::fmt::Display for RequestFraming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestFraming::None => f.write_str("no body"),
+            RequestFraming::Length(1) => f.write_str("a body of 1 byte (Content-Length)"),
+            RequestFraming::Length(n) => write!(f, "a body of {n} bytes (Content-Length)"),
+            RequestFraming::Chunked => f.write_str("a chunked body"),
+        }
+    }
+}
+
 /// How the request target is written (RFC 9112 §3.2).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
