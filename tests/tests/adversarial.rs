@@ -256,6 +256,17 @@ fn a_broken_response_whole_or_trickled_is_a_protocol_error_that_says_what() -> T
             K::NotHttp,
             "does not start with HTTP/ (got \"S",
         ),
+        // Cut by the close after bytes that already break the head.
+        (
+            b"HTTP/1.1 abc\r\n",
+            K::InvalidHead,
+            "invalid response status",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nBad Header\r\n",
+            K::InvalidHead,
+            "line 2 has no colon",
+        ),
         // Cut by the close in a valid head.
         (
             b"HTTP/1.1 200 OK\r\nA: 1\r\n",

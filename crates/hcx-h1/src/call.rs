@@ -386,6 +386,12 @@ impl Reading {
                     self.informational.len()
                 ),
             )
+        } else if let Err(invalid) = crate::parse_response_head(buf, &self.reader.limits()) {
+            // The head reader waits for a blank line before it parses a head, so an
+            // error in one cut before it is found only now: it says what was wrong,
+            // which the cut alone would not (whether the head came whole or a byte at
+            // a time: the same bytes, the same error).
+            invalid
         } else {
             Error::new(
                 ErrorKind::IncompleteHead,

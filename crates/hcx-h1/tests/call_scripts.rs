@@ -823,6 +823,28 @@ fn end_of_stream_inside_a_head_counts_its_bytes() {
 }
 
 #[test]
+fn end_of_stream_after_an_invalid_part_of_a_head_says_what_is_invalid() {
+    // The bytes before the close already break the head: the error says how, not
+    // only that the head was cut (a server that is not speaking HTTP/1.x properly is
+    // not a network failure).
+    let cases: &[(&[u8], &str)] = &[
+        (b"HTTP/1.1 abc\r\n", "invalid response status"),
+        (b"HTTP/1.1 200 OK\r\nBad Header\r\n", "line 2 has no colon"),
+        (
+            b"HTTP/1.1 200 OK\r\nX: 1\r\nY: a\x00b\r\n",
+            "field \"Y\" on line 3",
+        ),
+    ];
+    for &(cut, says) in cases {
+        for script in [vec![B(cut), Eof], vec![B(&cut[..9]), B(&cut[9..]), Eof]] {
+            let error = exchange(&Req::get(), &script).expect_err("invalid head");
+            assert_eq!(error.kind(), ErrorKind::InvalidHead, "{error}");
+            assert!(error.to_string().contains(says), "{error}");
+        }
+    }
+}
+
+#[test]
 fn end_of_stream_after_an_interim_response_names_it() {
     let error = exchange(&Req::get(), &[B(CONTINUE), Eof]).expect_err("no final head");
     assert_eq!(error.kind(), ErrorKind::IncompleteHead);
