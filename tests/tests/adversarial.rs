@@ -330,3 +330,35 @@ fn an_early_answer_to_an_upload_is_read_and_its_connection_closed() -> TestResul
     }
     Ok(())
 }
+
+#[test]
+fn a_broken_status_line_and_then_silence_fails_at_once_not_at_the_timeout() -> TestResult {
+    // The server sends a status line that cannot be HTTP/1.x and keeps the connection
+    // open: the error comes from the line, not from the response timeout.
+    for raw in [&b"HTTP/1.1 abc\r\n"[..], b"HTTP/1.1 200OK\r\nA: 1\r\n"] {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let server = thread::spawn(move || -> std::io::Result<()> {
+            let (mut s, _) = listener.accept()?;
+            s.set_read_timeout(Some(SAFETY))?;
+            let _ = common::read_head(&mut s);
+            s.write_all(raw)?;
+            // Until the client closes.
+            let _ = std::io::copy(&mut s, &mut std::io::sink());
+            Ok(())
+        });
+        let client = client()?;
+        let what = String::from_utf8_lossy(raw);
+        let Err(error) = client.get(format!("http://127.0.0.1:{port}/")) else {
+            panic!("{what:?}: a response");
+        };
+        assert_eq!(
+            error.protocol_error(),
+            Some(hcx_h1::ErrorKind::InvalidHead),
+            "{what:?}: {error:?}"
+        );
+        drop(client);
+        server.join().map_err(|_| "the server panicked")??;
+    }
+    Ok(())
+}

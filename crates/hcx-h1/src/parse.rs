@@ -139,6 +139,10 @@ pub struct HeadReader {
     scanned: usize,
     /// Empty-line bytes (CR, LF) at the front of the buffer, before the status line.
     blank: usize,
+    /// Whether a scan saw a line end past the empty lines: the status line has ended.
+    status_ended: bool,
+    /// Whether the status line was checked on its own, before the head was whole.
+    status_checked: bool,
 }
 
 /// A head read by a [`HeadReader`].
@@ -160,6 +164,8 @@ impl HeadReader {
             informational: 0,
             scanned: 0,
             blank: 0,
+            status_ended: false,
+            status_checked: false,
         }
     }
 
@@ -176,6 +182,10 @@ impl HeadReader {
     /// Takes the next head from `buf`: `Ok(None)` means read more bytes into `buf` and
     /// call again.
     ///
+    /// A head is parsed once its blank line may have come; before that, a start that
+    /// is not `HTTP/`, a bare CR, and a status line that has ended and is invalid are
+    /// errors at once, whether the head comes whole or a byte at a time.
+    ///
     /// More than [`Limits::max_informational`] interim responses is
     /// [`ErrorKind::TooManyInformational`]: a server cannot keep a client waiting
     /// forever with `100 Continue`s.
@@ -188,8 +198,8 @@ impl HeadReader {
         // came whole or a byte at a time.
         let first_look = self.scanned == 0 && self.blank == 0;
         if !first_look && !self.may_parse(buf) {
-            // Still no blank line: only the cheap "is this HTTP at all" check.
-            check_http_prefix(buf)?;
+            // Still no blank line: only the cheap checks of its start.
+            self.check_start(buf)?;
             return Ok(None);
         }
         let head = match take_response_head(buf, &self.limits) {
@@ -202,13 +212,15 @@ impl HeadReader {
             }
             Err(_) if first_look && !self.may_parse(buf) => {
                 // An error in a head not yet whole: as if it had not been parsed yet.
-                check_http_prefix(buf)?;
+                self.check_start(buf)?;
                 return Ok(None);
             }
             Err(e) => return Err(e),
         };
         self.scanned = 0;
         self.blank = 0;
+        self.status_ended = false;
+        self.status_checked = false;
         if !head.is_informational() {
             return Ok(Some(HeadEvent::Final(head)));
         }
@@ -227,6 +239,25 @@ impl HeadReader {
 }
 
 impl HeadReader {
+    /// The checks of a head not yet whole: that it starts with `HTTP/`, and, once,
+    /// that its status line is valid when it has ended. A server that sends a broken
+    /// status line and then nothing gets its error now, not at the response timeout
+    /// (Apache reads the status line first and fails on it at once). Either way the
+    /// error is the one a parse of the whole head gives: it fails at the first wrong
+    /// byte.
+    fn check_start(&mut self, buf: &[u8]) -> Result<(), Error> {
+        check_http_prefix(buf)?;
+        if !self.status_ended || self.status_checked {
+            return Ok(());
+        }
+        self.status_checked = true;
+        let start = self.blank.min(buf.len());
+        match memchr::memchr(b'\n', &buf[start..]) {
+            Some(end) => parse_response_head(&buf[..start + end + 1], &self.limits).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     /// Whether `buf` is worth parsing: it reached the size limit (so the parser can
     /// say so) or it may hold a complete head.
     fn may_parse(&mut self, buf: &[u8]) -> bool {
@@ -242,6 +273,8 @@ impl HeadReader {
             // The caller consumed or replaced the buffer.
             self.scanned = 0;
             self.blank = 0;
+            self.status_ended = false;
+            self.status_checked = false;
         }
         // Empty lines before the status line (which the parser skips) end no head:
         // looking past them keeps a head trickling in behind them from being parsed
@@ -263,6 +296,9 @@ impl HeadReader {
             _ => rest.get(i + 1).is_some_and(|&b| b != b'\n'),
         });
         if !found {
+            // Each byte is looked at once here too: the status line ends at the first
+            // line end past the empty lines.
+            self.status_ended |= memchr::memchr(b'\n', rest).is_some();
             self.scanned = buf.len();
         }
         found

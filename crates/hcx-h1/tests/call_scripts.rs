@@ -912,3 +912,41 @@ fn bytes_after_a_bodiless_response_are_left_unconsumed() -> TestResult {
     assert_eq!(outcome.leftover, b"HTTP/1.1 200 OK\r\n\r\n");
     Ok(())
 }
+
+#[test]
+fn a_broken_status_line_fails_once_it_ends_without_waiting_for_the_blank_line() {
+    use hcx_h1::HeadReader;
+    let cases: &[(&[u8], ErrorKind)] = &[
+        (b"HTTP/1.1 abc\r\n", ErrorKind::InvalidHead),
+        (b"\r\nHTTP/1.1 2000 OK\r\nA: 1\r\n", ErrorKind::InvalidHead),
+        (b"HTTP/2.0 200 OK\n", ErrorKind::UnsupportedVersion),
+    ];
+    for &(bytes, kind) in cases {
+        let what = String::from_utf8_lossy(bytes);
+        // Whole: at once.
+        let whole = HeadReader::new(Limits::default()).read(&mut BytesMut::from(bytes));
+        assert_eq!(whole.map_err(|e| e.kind()), Err(kind), "{what:?}");
+        // A byte at a time: at the line feed that ends the status line.
+        let mut reader = HeadReader::new(Limits::default());
+        let mut buf = BytesMut::new();
+        let mut failed_at = None;
+        for (i, &b) in bytes.iter().enumerate() {
+            buf.extend_from_slice(&[b]);
+            if let Err(e) = reader.read(&mut buf) {
+                assert_eq!(e.kind(), kind, "{what:?}: {e}");
+                failed_at = Some(i);
+                break;
+            }
+        }
+        let lf = bytes
+            .iter()
+            .skip(2)
+            .position(|&b| b == b'\n')
+            .map(|i| i + 2);
+        assert_eq!(failed_at, lf, "{what:?}");
+    }
+    // A valid status line is not refused for what follows it until the head ends.
+    let mut reader = HeadReader::new(Limits::default());
+    let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nBad Header\r\n"[..]);
+    assert!(matches!(reader.read(&mut buf), Ok(None)));
+}
