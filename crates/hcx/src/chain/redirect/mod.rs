@@ -7,9 +7,11 @@
 //!
 //! - **What is a redirect**: the strategy decides. By default a `301`, `302`, `303`,
 //!   `307` or `308` with a `Location` header; a relative `Location` is resolved
-//!   against the URI of the request it answers (RFC 3986 §5), and one that does not
-//!   parse, or names no host (`mailto:`, `javascript:`), is an
-//!   [`ErrorKind::Redirect`] error that shows it.
+//!   against the URI of the request it answers (RFC 3986 §5), leniently as browsers
+//!   do (the WHATWG URL parser: spaces and non-ASCII percent-encoded, tabs dropped, a
+//!   `\` in an `http(s)` reference read as `/`, where Apache's `java.net.URI` refuses
+//!   them), and one that does not parse, or names no host (`mailto:`, `javascript:`),
+//!   is an [`ErrorKind::Redirect`] error that shows it.
 //! - **Method and body**: `303` turns any method but `GET` and `HEAD` into a `GET`;
 //!   `301` and `302` turn a `POST` into a `GET` (as browsers do, RFC 9110 §15.4.2–3);
 //!   otherwise, and always for `307` and `308`, the method and body are sent again. A

@@ -210,6 +210,21 @@ mod tests {
     }
 
     #[test]
+    fn references_are_read_leniently_as_browsers_read_them() {
+        // What the module docs promise: a backslash is a slash in an http reference,
+        // a tab is dropped (Apache's java.net.URI refuses both).
+        let base = uri("http://a/b/c");
+        for (reference, expected) in [
+            ("/\\evil.example/x", "http://evil.example/x"),
+            ("\\x\\y", "http://a/x/y"),
+            ("/p\tq", "http://a/pq"),
+        ] {
+            let got = resolve(&base, reference).map(|u| u.to_string());
+            assert_eq!(got.ok().as_deref(), Some(expected), "{reference:?}");
+        }
+    }
+
+    #[test]
     fn an_unparsable_location_is_a_redirect_error_that_shows_it() {
         let base = uri("http://h/a");
         let found = StatusCode::FOUND;
