@@ -133,7 +133,10 @@ pub fn take_response_head(
 #[derive(Debug, Clone)]
 pub struct HeadReader {
     limits: Limits,
-    informational: usize,
+    /// Interim responses so far (a `u32`: with the two flags below it takes the one
+    /// word a `usize` took, and the reader, moved with the exchange's state at each
+    /// step, stays 48 bytes).
+    informational: u32,
     /// Bytes at the front of the buffer already known to hold no end of head, so a
     /// head that trickles in is scanned once, not re-parsed on every read.
     scanned: usize,
@@ -176,7 +179,7 @@ impl HeadReader {
 
     /// How many informational responses came so far.
     pub fn informational_count(&self) -> usize {
-        self.informational
+        self.informational as usize
     }
 
     /// Takes the next head from `buf`: `Ok(None)` means read more bytes into `buf` and
@@ -224,8 +227,8 @@ impl HeadReader {
         if !head.is_informational() {
             return Ok(Some(HeadEvent::Final(head)));
         }
-        self.informational += 1;
-        if self.informational > self.limits.max_informational {
+        self.informational = self.informational.saturating_add(1);
+        if self.informational_count() > self.limits.max_informational {
             return Err(Error::new(
                 ErrorKind::TooManyInformational,
                 format!(

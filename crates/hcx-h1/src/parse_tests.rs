@@ -581,3 +581,11 @@ fn heads_of_every_field_count_around_the_first_table_keep_all_fields_in_order() 
         }
     }
 }
+
+/// The reader is moved with the exchange's state at each step of a response: its
+/// flags for a trickling head must not make it larger than the six words it was.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn the_head_reader_stays_six_words() {
+    assert_eq!(std::mem::size_of::<HeadReader>(), 48);
+}
