@@ -442,10 +442,9 @@ impl PoolingConnectionManager {
     /// waiting at most `timeout` (Apache: the connection request timeout).
     ///
     /// A reused connection idle at least `validate_after_inactivity` is probed first;
-    /// a stale one is closed and the lease tried again within what is left of
-    /// `timeout`, counted from the first stale connection closed or the first wait,
-    /// whichever comes first (a lease served at once reads no clock for it). The
-    /// endpoint may hold no connection yet:
+    /// a stale one is closed and the slot kept, for the route's next idle connection
+    /// (probed in turn) or a new one: the request never queues again for it (Apache's
+    /// `PoolEntry.discardConnection`). The endpoint may hold no connection yet:
     /// [`Endpoint::connect_if_needed`] opens one.
     pub fn lease(
         &self,
@@ -472,66 +471,68 @@ impl PoolingConnectionManager {
                 .check("before it leased a connection")
                 .inspect_err(|e| inner.events.lease_failed(route, e))?;
         }
-        // Fixed at the first wait or the first stale connection closed: a request
-        // served at once reads no clock for it.
-        let mut deadline: Option<Option<Instant>> = None;
-        let mut stale_discarded = 0u32;
+        let request = inner.pool.lease(route, state.clone());
         let mut lease_waited: Option<Duration> = None;
+        let leased = if request.is_immediate() {
+            // Served (or refused) at once: `get` does not wait.
+            request.get(timeout)
+        } else {
+            let start = Instant::now();
+            const WAITING: &str = "while it waited for a connection from the pool";
+            if let Some(abort) = abort {
+                // Dropping the request on the way out cancels it.
+                abort
+                    .watch(Target::Lease(request.cancel_handle()), WAITING)
+                    .inspect_err(|e| inner.events.lease_failed(route, e))?;
+            }
+            let leased = request.get(timeout);
+            let waited = start.elapsed();
+            lease_waited = Some(waited);
+            inner.lease_waits.record(waited);
+            if abort.is_some_and(AbortHandle::unwatch) {
+                let error = match leased {
+                    // Handed over as the abort came: never read or written, so
+                    // it goes back as it was (the abort only cancelled the lease
+                    // request, which had been served already).
+                    Ok(lease) => {
+                        lease.release_unused();
+                        aborted(WAITING)
+                    }
+                    Err(e) => aborted(WAITING).with_source(e),
+                };
+                inner.events.lease_failed(route, &error);
+                return Err(error);
+            }
+            leased
+        };
+        let lease = match leased {
+            Ok(lease) => lease,
+            Err(e) => {
+                let error = Error::from_lease(e, route);
+                inner.events.lease_failed(route, &error);
+                return Err(error);
+            }
+        };
+        Ok(self.hand_out(route, &state, lease, 0, lease_waited))
+    }
+
+    /// The endpoint of a slot just leased. A pooled connection idle at least
+    /// `validate_after_inactivity` is probed; a stale one is closed and the slot kept
+    /// (Apache's `discardConnection`), for the route's next idle connection in
+    /// `state`, probed in turn, or a new one: the request keeps its turn, where giving
+    /// the slot back would put it behind every waiter.
+    fn hand_out(
+        &self,
+        route: &Route,
+        state: &Option<UserToken>,
+        mut lease: ConnLease,
+        mut stale_discarded: u32,
+        lease_waited: Option<Duration>,
+    ) -> Endpoint {
+        let inner = &*self.inner;
         loop {
-            let request = inner.pool.lease(route, state.clone());
-            let leased = if request.is_immediate() {
-                // Served (or refused) at once: `get` does not wait.
-                request.get(timeout)
-            } else {
-                let start = Instant::now();
-                let deadline = *deadline.get_or_insert_with(|| start.checked_add(timeout));
-                let remaining = deadline.map_or(timeout, |d| d.saturating_duration_since(start));
-                const WAITING: &str = "while it waited for a connection from the pool";
-                if let Some(abort) = abort {
-                    // Dropping the request on the way out cancels it.
-                    abort
-                        .watch(Target::Lease(request.cancel_handle()), WAITING)
-                        .inspect_err(|e| inner.events.lease_failed(route, e))?;
-                }
-                let leased = request.get(remaining);
-                let waited = start.elapsed();
-                lease_waited = Some(lease_waited.unwrap_or_default() + waited);
-                if abort.is_some_and(AbortHandle::unwatch) {
-                    inner.lease_waits.record(lease_waited.unwrap_or_default());
-                    let error = match leased {
-                        // Handed over as the abort came: never read or written, so
-                        // it goes back as it was (the abort only cancelled the lease
-                        // request, which had been served already).
-                        Ok(lease) => {
-                            lease.release_unused();
-                            aborted(WAITING)
-                        }
-                        Err(e) => aborted(WAITING).with_source(e),
-                    };
-                    inner.events.lease_failed(route, &error);
-                    return Err(error);
-                }
-                leased
-            };
-            // One lease, one wait in the metrics, however many times it queued (a
-            // stale connection discarded sends it back to the queue).
-            let record_wait = || {
-                if let Some(waited) = lease_waited {
-                    inner.lease_waits.record(waited);
-                }
-            };
-            let lease = match leased {
-                Ok(lease) => lease,
-                Err(e) => {
-                    record_wait();
-                    let error = Error::from_lease(e, route);
-                    inner.events.lease_failed(route, &error);
-                    return Err(error);
-                }
-            };
             // The pool's clock, read once for both.
             let (leased_at, idle) = lease.now_and_idle();
-            let mut lease = lease;
             let Some(conn) = lease.connection_mut() else {
                 // The number the connection will have, so that `leased` and the
                 // events of its connect agree.
@@ -545,17 +546,15 @@ impl PoolingConnectionManager {
                     idle_limit_closed: 0,
                     idle_probe: false,
                 };
-                record_wait();
                 inner.events.leased(route, &info);
-                return Ok(Endpoint::new(self.clone(), lease, info, leased_at));
+                return Endpoint::new(self.clone(), lease, info, leased_at);
             };
             let probe = inner
                 .validate_after_inactivity
                 .is_some_and(|after| idle >= after);
             if probe && conn.is_stale() {
-                deadline.get_or_insert_with(|| Instant::now().checked_add(timeout));
                 stale_discarded = stale_discarded.saturating_add(1);
-                lease.discard(CloseReason::Stale);
+                lease.discard_connection(CloseReason::Stale, state.clone());
                 continue;
             }
             let info = ConnectionInfo {
@@ -568,9 +567,8 @@ impl PoolingConnectionManager {
                 idle_limit_closed: 0,
                 idle_probe: false,
             };
-            record_wait();
             inner.events.leased(route, &info);
-            return Ok(Endpoint::new(self.clone(), lease, info, leased_at));
+            return Endpoint::new(self.clone(), lease, info, leased_at);
         }
     }
 

@@ -187,6 +187,25 @@ where
     }
 
     /// Closes the connection for `reason` (counted in
+    /// [`Pool::close_counts`](crate::Pool::close_counts)) and keeps the slot: the
+    /// lease then holds the route's next idle connection for `state`, found as
+    /// [`Pool::lease`](crate::Pool::lease) finds one ([`is_reused`](Self::is_reused)),
+    /// or is an empty slot to [`assign`](Self::assign) a new connection to. For a
+    /// connection found unusable as it is leased (a stale probe): the holder keeps its
+    /// turn, where [`discard`](Self::discard) and a new lease would put it behind
+    /// every waiting request. Apache: `PoolEntry.discardConnection` (which leaves the
+    /// slot empty).
+    pub fn discard_connection(&mut self, reason: CloseReason, state: Option<S>) {
+        let (meta, shared) = (&mut self.meta, &self.shared);
+        let Some(entry) = self.entry.as_mut() else {
+            return;
+        };
+        shared.locked(shared.lazy_now(), |st, now, out| {
+            st.discard_connection(entry, meta, reason, &state, now, out);
+        });
+    }
+
+    /// Closes the connection for `reason` (counted in
     /// [`Pool::close_counts`](crate::Pool::close_counts)) and frees the slot. Dropping
     /// the lease does the same with [`CloseReason::Abandoned`].
     pub fn discard(mut self, reason: CloseReason) {

@@ -419,9 +419,37 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         if let Some(conn) = leased.entry.conn.take() {
             self.core.close(conn, CloseReason::Expired, out);
         }
-        leased.entry.state = None;
-        leased.entry.created = now.instant();
-        leased.meta = Meta::new_slot(leased.meta.ridx, now.get());
+        emptied(&mut leased.entry, &mut leased.meta, now);
+    }
+
+    /// A holder closes its connection for `reason` and keeps the slot: it takes the
+    /// route's next idle connection for `want`, found as a lease finds one, or keeps
+    /// the slot empty for a new connection. The slot does not change hands, so the
+    /// counts stay and no waiter is passed over or served: an idle connection left on
+    /// the route is one none of its waiters could use (there are none: invariant 3).
+    pub(crate) fn discard_connection(
+        &mut self,
+        entry: &mut Slot<R, C, S>,
+        meta: &mut Meta,
+        reason: CloseReason,
+        want: &Option<S>,
+        now: &mut Now<'_>,
+        out: &mut Deferred<C>,
+    ) {
+        let core = &mut self.core;
+        if let Some(conn) = entry.conn.take() {
+            core.close(conn, reason, out);
+        }
+        let ridx = meta.ridx();
+        match core.find_idle(ridx, want, now, out) {
+            Some(key) => {
+                let (next, mut next_meta) = core.idle.remove(&mut core.routes[ridx].idle, key);
+                next_meta.reused = true;
+                *entry = next;
+                *meta = next_meta;
+            }
+            None => emptied(entry, meta, now),
+        }
     }
 
     /// Takes a pending waiter off its route's queue and drops its record.
@@ -997,6 +1025,13 @@ impl<R: RouteKey, C, S: PartialEq> Core<R, C, S> {
             self.routes.remove_if_unused(ridx);
         }
     }
+}
+
+/// A slot whose connection was closed: empty, unbound, as new from `now`.
+fn emptied<R, C, S>(entry: &mut Slot<R, C, S>, meta: &mut Meta, now: &mut Now<'_>) {
+    entry.state = None;
+    entry.created = now.instant();
+    *meta = Meta::new_slot(meta.ridx, now.get());
 }
 
 impl<R, C, S> Core<R, C, S> {

@@ -1096,3 +1096,53 @@ fn a_release_trimmed_under_a_lowered_limit_leaves_its_route_gone() {
     b.release(Decision::keep(None));
     h.check();
 }
+
+#[test]
+fn discard_connection_keeps_the_slot_and_takes_the_next_idle_one() {
+    // Apache: `PoolEntry.discardConnection` — the holder keeps its slot.
+    let h = Harness::limits(4, 3);
+    let [c1, c2, bobs] = h.idle_connections("a", [None, None, Some("bob")]);
+    let held = h.lease_connected("b", None);
+    let mut lease = h.lease("a", Some("carol"));
+    assert_eq!(conn(&lease), Some(c2), "the newest stateless one");
+
+    // Closed for its reason, and the next idle connection the lease can use comes in
+    // its place: the same slot, no new one.
+    lease.discard_connection(CloseReason::Stale, Some("carol"));
+    assert_eq!(conn(&lease), Some(c1));
+    assert!(lease.is_reused());
+    assert_eq!(h.pool.route_stats(&"a"), stats(1, 0, 1, 3));
+    assert_eq!(h.closed(), vec![(c2, CloseReason::Stale)]);
+    h.check();
+
+    // None left it can use (bob's is bound to another state): the slot stays, empty.
+    lease.discard_connection(CloseReason::Stale, Some("carol"));
+    assert_eq!(conn(&lease), None);
+    assert!(!lease.is_reused());
+    assert_eq!(lease.state(), None);
+    assert_eq!(h.pool.stats(), stats(2, 0, 1, 4));
+    h.check();
+
+    // A request waiting meanwhile is not served by it: the slot never left its holder.
+    h.pool.set_max_total(2).unwrap();
+    let mut waiting = h.pool.lease(&"c", None);
+    assert_waiting(&mut waiting);
+    assert_eq!(lease.assign(99), None);
+    lease.discard_connection(CloseReason::Stale, None);
+    assert_waiting(&mut waiting);
+    h.check();
+    assert_eq!(
+        h.closed(),
+        vec![
+            (c2, CloseReason::Stale),
+            (c1, CloseReason::Stale),
+            (bobs, CloseReason::Trimmed),
+            (99, CloseReason::Stale),
+        ]
+    );
+    drop(lease);
+    let served = assert_served(&mut waiting);
+    drop((served, held));
+    assert_eq!(h.pool.stats().leased, 0);
+    h.check();
+}
