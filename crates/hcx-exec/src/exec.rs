@@ -205,7 +205,7 @@ impl MainExec {
                 runtime.set_state(token);
             }
         }
-        let idle_check = self.admit_idle(route, &parts.method, &mut runtime, config)?;
+        let idle_check = self.admit_idle(route, &parts.method, &mut runtime)?;
         runtime.set_proxy_auth(config.authentication_enabled);
         runtime.connect_if_needed(config.connect_timeout)?;
         let info = runtime.connection_info().map(|mut info| {
@@ -310,13 +310,13 @@ struct IdleCheck {
 
 impl MainExec {
     /// Offers the runtime's pooled connection to the keep-alive strategy by its idle
-    /// time; leases again past the ones it does not admit.
+    /// time; closes the ones it does not admit, keeping the slot for the route's
+    /// next idle connection or a new one.
     fn admit_idle(
         &self,
         route: &Route,
         method: &Method,
         runtime: &mut ExecRuntime,
-        config: &RequestConfig,
     ) -> Result<IdleCheck, Error> {
         let idempotent = self.idle_probes && method.is_idempotent();
         let mut check = IdleCheck::default();
@@ -338,7 +338,7 @@ impl MainExec {
                 }
                 IdleVerdict::Close => {
                     check.closed += 1;
-                    runtime.reacquire(CloseReason::IdleLimit, config.connection_request_timeout)?;
+                    runtime.reacquire(CloseReason::IdleLimit)?;
                 }
             }
         }

@@ -516,7 +516,8 @@ impl PoolingConnectionManager {
         Ok(self.hand_out(route, &state, lease, 0, lease_waited))
     }
 
-    /// The endpoint of a slot just leased. A pooled connection idle at least
+    /// The endpoint of a slot just leased, or kept by
+    /// [`Endpoint::discard_connection`]. A pooled connection idle at least
     /// `validate_after_inactivity` is probed; a stale one is closed and the slot kept
     /// (Apache's `discardConnection`), for the route's next idle connection in
     /// `state`, probed in turn, or a new one: the request keeps its turn, where giving
@@ -934,6 +935,33 @@ impl Endpoint {
         if let Some((link, valid_for, ttl_end)) = evictor {
             link.released(self.manager.inner.clock.now(), valid_for, ttl_end);
         }
+    }
+
+    /// Closes the connection for `reason` (counted in [`ManagerStats::closes`]) and
+    /// keeps the slot: the endpoint returned holds the route's next idle connection
+    /// in this one's user token (probed as a lease probes it) or no connection yet.
+    /// The request keeps its turn, where [`discard`](Self::discard) and a new lease
+    /// would put it behind every waiting request. Apache: `PoolEntry.discardConnection`.
+    pub(crate) fn discard_connection(self, reason: CloseReason) -> Endpoint {
+        let Endpoint {
+            manager,
+            mut lease,
+            info,
+            ..
+        } = self;
+        let route = lease.route().clone();
+        let state = lease.state().cloned();
+        lease.discard_connection(reason, state.clone());
+        // A listener sees `closed`, then another lease (`lease_requested` →
+        // `leased`): the pairs stay whole.
+        manager.inner.events.lease_requested(&route);
+        manager.hand_out(
+            &route,
+            &state,
+            lease,
+            info.stale_discarded,
+            info.lease_waited,
+        )
     }
 
     /// Closes the connection for `reason` (counted in

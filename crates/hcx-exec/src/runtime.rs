@@ -157,27 +157,28 @@ impl ExecRuntime {
         Ok(())
     }
 
-    /// Closes the held connection for `reason` and leases another for the same route
-    /// and user token within `timeout`: the engine's way past a pooled connection the
-    /// keep-alive strategy does not admit. The new slot is bound to the token the old
-    /// one had, whatever the pool hands back (a new slot, or an unbound idle
-    /// connection), so it is never later lent to another user's request.
-    pub fn reacquire(&mut self, reason: CloseReason, timeout: Duration) -> Result<(), Error> {
+    /// Closes the held connection for `reason` and keeps its slot, for the route's
+    /// next idle connection in the same user token (probed as a lease probes it) or a
+    /// new one: the engine's way past a pooled connection the keep-alive strategy does
+    /// not admit. The request keeps its turn (Apache's `PoolEntry.discardConnection`):
+    /// giving the slot back and leasing again would put it behind every request
+    /// waiting for the route. The slot stays bound to the token the old connection
+    /// had, whatever it holds now (an unbound idle connection, or none), so it is
+    /// never later lent to another user's request. An error if none is held.
+    pub fn reacquire(&mut self, reason: CloseReason) -> Result<(), Error> {
         let Some(endpoint) = self.endpoint.take() else {
             return Err(Error::new(
                 ErrorKind::InvalidRequest,
                 "no endpoint acquired",
             ));
         };
-        let route = endpoint.route().clone();
+        if self.disarm() {
+            endpoint.discard(CloseReason::Aborted);
+            return Err(aborted("before its exchange"));
+        }
         let state = endpoint.state().cloned();
-        let reason = if self.disarm() {
-            CloseReason::Aborted
-        } else {
-            reason
-        };
-        endpoint.discard(reason);
-        self.acquire(&route, state.clone(), timeout)?;
+        self.endpoint = Some(endpoint.discard_connection(reason));
+        self.decision = None;
         if state.is_some() {
             self.set_state(state);
         }

@@ -79,3 +79,77 @@ fn a_connection_leased_again_after_the_idle_check_stays_bound_to_the_user() -> T
     );
     Ok(())
 }
+
+/// Spins (yielding, never sleeping) until `done`, at most `SAFETY`.
+fn until(what: &str, mut done: impl FnMut() -> bool) -> TestResult {
+    let deadline = Instant::now() + SAFETY;
+    while !done() {
+        if Instant::now() >= deadline {
+            return Err(format!("never happened: {what}").into());
+        }
+        std::thread::yield_now();
+    }
+    Ok(())
+}
+
+#[test]
+fn a_request_whose_idle_connection_is_refused_keeps_its_turn() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::ok().body("x"))
+        .start()?;
+    let manager = PoolingConnectionManager::builder()
+        .max_total(1)
+        .max_per_route(1)
+        .build()?;
+    let keep = Arc::new(RefuseOnce(AtomicBool::new(false)));
+    let exec = Arc::new(MainExec::new(Arc::new(DefaultReuseStrategy), keep.clone()));
+    let config = RequestConfig::default()
+        .with_response_timeout(Some(SAFETY))
+        .with_connection_request_timeout(SAFETY);
+    let route = Route::from_uri(&server.url("/").parse()?)?;
+    // One GET on its own thread; the response comes back unread (it holds the slot).
+    let send = || {
+        let (manager, exec, route, config) =
+            (manager.clone(), exec.clone(), route.clone(), config.clone());
+        let url = server.url("/");
+        std::thread::spawn(move || -> Result<_, String> {
+            let request = Request::get(url)
+                .body(Body::empty())
+                .map_err(|e| e.to_string())?;
+            exec.execute(&route, request, ExecRuntime::new(manager), &config)
+                .map_err(|e| e.to_string())
+        })
+    };
+
+    // The only slot holds a pooled connection: leased here, so that requests queue.
+    let mut held = manager.lease(&route, None, SAFETY)?;
+    held.connect_if_needed(Some(SAFETY))?;
+    let first = send();
+    until("the first request queues", || {
+        manager.stats().pool.pending == 1
+    })?;
+    let second = send();
+    until("the second request queues", || {
+        manager.stats().pool.pending == 2
+    })?;
+
+    // Given back reusable, it goes to the first request, whose idle check refuses it.
+    keep.0.store(true, Ordering::SeqCst);
+    held.release(hcx_exec::Decision::keep(None));
+    let first = first.join().map_err(|_| "the first request panicked")??;
+    let info = ResponseInfo::of(&first)
+        .ok_or("no ResponseInfo")?
+        .connection;
+    assert!(!info.reused && info.idle_limit_closed == 1, "{info:?}");
+    assert_eq!(
+        manager.stats().pool.pending,
+        1,
+        "the second request still waits, behind the first"
+    );
+    assert_eq!(first.into_body().into_string()?, "x");
+    let second = second.join().map_err(|_| "the second request panicked")??;
+    assert_eq!(second.into_body().into_string()?, "x");
+    let stats = manager.stats();
+    assert_eq!((stats.pool.leased, stats.pool.pending), (0, 0), "{stats:?}");
+    Ok(())
+}
