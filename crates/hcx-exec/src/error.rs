@@ -300,6 +300,13 @@ impl Error {
         error.with_source(e)
     }
 
+    /// The same error, its message after `context` (whose answer it was, say) and a
+    /// `": "`; kind, cause and facts unchanged.
+    pub(crate) fn in_context(mut self, context: &str) -> Self {
+        self.inner.message = format!("{context}: {}", self.inner.message);
+        self
+    }
+
     /// A pool lease that failed.
     pub(crate) fn from_lease(e: hcx_pool::LeaseError, route: &crate::Route) -> Self {
         let (kind, what) = if e.is_shutdown() {

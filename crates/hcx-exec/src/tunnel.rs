@@ -131,7 +131,12 @@ pub(crate) fn open(
             .map_err(|e| io(e, "could not be asked for"))?;
 
         let response = loop {
-            call = match call.try_read(&mut buf).map_err(Error::from_h1)? {
+            // The codec's verdict on what the proxy sent (a TLS record from an HTTPS
+            // proxy, a SOCKS or SSH port), said as the proxy's answer to the CONNECT.
+            let step = call
+                .try_read(&mut buf)
+                .map_err(|e| Error::from_h1(e).in_context(&failed("could not be opened")))?;
+            call = match step {
                 RecvStep::Response(response) => break response,
                 RecvStep::Wait(call) => call,
             };
