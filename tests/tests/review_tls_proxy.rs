@@ -1,8 +1,10 @@
 //! HTTPS, proxies and connecting, at the edges a review found: what an error says
-//! when a proxy's answer to `CONNECT` is not HTTP.
+//! when a proxy's answer to `CONNECT` is not HTTP, or a server's to a TLS handshake
+//! not TLS.
 
 mod common;
 
+use std::error::Error as _;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
@@ -67,5 +69,45 @@ fn a_connect_answered_with_no_http_names_the_proxy_and_the_tunnel() -> TestResul
         drop(client);
         proxy.join().map_err(|_| "panic")?;
     }
+    Ok(())
+}
+
+/// `https://` to a port that speaks plain HTTP (the usual slip: the scheme or the port
+/// of the other listener) fails the handshake with a `Tls` error that says the server
+/// did not answer in TLS, not only that "the TLS handshake failed".
+#[test]
+fn an_http_answer_to_a_tls_handshake_says_the_server_speaks_no_tls() -> TestResult {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let server = std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.set_read_timeout(Some(SAFETY));
+            let mut hello = [0u8; 1024];
+            let _ = stream.read(&mut hello);
+            let _ = stream.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            while matches!(stream.read(&mut hello), Ok(n) if n > 0) {}
+        }
+    });
+    let client = Client::builder()
+        .connect_timeout(SAFETY)
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let error = client
+        .get(format!("https://127.0.0.1:{port}/"))
+        .err()
+        .ok_or("a handshake answered in plain HTTP succeeded")?;
+    assert_eq!(error.kind(), ErrorKind::Tls, "{error:#}");
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("127.0.0.1:{port}"))
+            && message.contains("did not answer the TLS handshake in TLS"),
+        "the message does not say the server answered in something else: {message}"
+    );
+    assert!(error.source().is_some(), "the rustls error stays the cause");
+    assert_eq!(client.stats().pool.leased, 0);
+    drop(client);
+    server.join().map_err(|_| "panic")?;
     Ok(())
 }

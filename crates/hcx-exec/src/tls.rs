@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rustls::client::Resumption;
 use rustls::pki_types::ServerName;
-use rustls::{CertificateError, ClientConfig, ClientConnection, StreamOwned};
+use rustls::{CertificateError, ClientConfig, ClientConnection, InvalidMessage, StreamOwned};
 
 use crate::error::{Error, ErrorKind, is_timeout};
 use crate::events::TlsSession;
@@ -341,6 +341,11 @@ fn handshake_error(host: &str, port: u16, e: io::Error) -> Error {
             }
             _ => format!("the certificate of {host}:{port} was rejected"),
         },
+        // The first bytes back are no TLS record: a server speaking plain HTTP (or
+        // another protocol) on that port, the usual `https://` slip.
+        Some(rustls::Error::InvalidMessage(InvalidMessage::InvalidContentType)) => {
+            format!("{host}:{port} did not answer the TLS handshake in TLS (a plain HTTP port?)")
+        }
         Some(rustls::Error::AlertReceived(alert)) => {
             format!("{host}:{port} ended the TLS handshake with the alert {alert:?}")
         }
