@@ -12,7 +12,7 @@ use hcx_reuse::{
     ConnectionReuseStrategy, DefaultKeepAliveStrategy, DefaultReuseStrategy, Exchange, IdleOutcome,
     IdleVerdict, KeepAliveStrategy, decide,
 };
-use http::{HeaderName, HeaderValue, Method, Request, Response};
+use http::{HeaderName, HeaderValue, Request, Response};
 
 use crate::body::{Body, Source};
 use crate::config::RequestConfig;
@@ -102,9 +102,9 @@ impl MainExec {
     }
 
     /// Lets the keep-alive strategy probe idle times beyond what it admits with
-    /// idempotent requests ([`IdleVerdict::Probe`]): only when something sends such a
-    /// request again if the connection was dead (the client's RETRY layer). Default:
-    /// off.
+    /// idempotent requests whose body can be sent again ([`IdleVerdict::Probe`]; a
+    /// [`Body::reader`] body never probes): only when something sends such a request
+    /// again if the connection was dead (the client's RETRY layer). Default: off.
     #[must_use]
     pub fn with_idle_probes(mut self, on: bool) -> Self {
         self.idle_probes = on;
@@ -162,6 +162,9 @@ impl MainExec {
             .or_else(|| runtime.manager().socket_timeout());
         let (mut parts, body) = request.into_parts();
         let framing = body.framing(&parts.method);
+        // A probe may meet a dead connection: only a request the RETRY layer can send
+        // again may make one, an idempotent one whose body can be sent again.
+        let may_probe = self.idle_probes && parts.method.is_idempotent() && body.is_replayable();
         let form = route.target_form();
         match &route.proxy {
             Some(proxy) if route.is_forward_proxy() => {
@@ -205,7 +208,7 @@ impl MainExec {
                 runtime.set_state(token);
             }
         }
-        let idle_check = self.admit_idle(route, &parts.method, &mut runtime)?;
+        let idle_check = self.admit_idle(route, may_probe, &mut runtime)?;
         runtime.set_proxy_auth(config.authentication_enabled);
         runtime.connect_if_needed(config.connect_timeout)?;
         let info = runtime.connection_info().map(|mut info| {
@@ -311,14 +314,14 @@ struct IdleCheck {
 impl MainExec {
     /// Offers the runtime's pooled connection to the keep-alive strategy by its idle
     /// time; closes the ones it does not admit, keeping the slot for the route's
-    /// next idle connection or a new one.
+    /// next idle connection or a new one. `may_probe`: the request can be sent again
+    /// if the connection is dead (the strategy's `idempotent`).
     fn admit_idle(
         &self,
         route: &Route,
-        method: &Method,
+        may_probe: bool,
         runtime: &mut ExecRuntime,
     ) -> Result<IdleCheck, Error> {
-        let idempotent = self.idle_probes && method.is_idempotent();
         let mut check = IdleCheck::default();
         loop {
             let (Some(idle), Some(now)) = (
@@ -330,7 +333,7 @@ impl MainExec {
             ) else {
                 return Ok(check);
             };
-            match self.keep_alive.admit(route.key(), idle, idempotent, now) {
+            match self.keep_alive.admit(route.key(), idle, may_probe, now) {
                 IdleVerdict::Reuse => return Ok(check),
                 IdleVerdict::Probe => {
                     check.probe = true;
