@@ -226,7 +226,9 @@ impl Default for LearnSettings {
 ///   strategy.
 /// - **A death at idle `d` longer than any survived** sets the limit to the longest
 ///   survived idle time (or to `d / 2` when none survived that long, at least
-///   `min_idle`): no connection idle that long carries a request again.
+///   `min_idle`): no connection idle that long carries a request again. `d / 2` is a
+///   guess; a survival later replaces it with what is known, even when shorter (a
+///   POST must not go where only a guess says it is safe).
 /// - **Telling a middlebox from a one-off failure** (a server restart, a load
 ///   balancer replaced): a death at an idle time no longer than one that survived is
 ///   not what a middlebox's idle timeout does, and is ignored; only a second such
@@ -807,6 +809,24 @@ mod tests {
         let mut s = Script::new();
         s.died(1);
         assert_eq!(s.limit(), Some(S), "min_idle is the floor");
+    }
+
+    #[test]
+    fn a_survival_replaces_the_guessed_limit_even_when_shorter() {
+        // Decided in review: after a death at 100 s with nothing survived the limit
+        // is a guess, 50 s; a survival at 30 s is knowledge and takes its place, so a
+        // connection idle 40 s (which no survival vouches for) no longer carries a
+        // request. Either order gives the same limit.
+        let mut s = Script::new();
+        s.died(100);
+        assert_eq!(s.limit(), Some(S * 50));
+        s.survived(30);
+        assert_eq!(s.limit(), Some(S * 30));
+        assert_eq!(s.admit(40, false), IdleVerdict::Close);
+        let mut t = Script::new();
+        t.survived(30);
+        t.died(100);
+        assert_eq!(t.limit(), Some(S * 30));
     }
 
     #[test]
