@@ -353,3 +353,43 @@ fn an_own_manager_bounds_the_connect_answer_with_its_tunnel_limits() -> TestResu
     assert_eq!(refused.kind(), ErrorKind::Config, "{refused:#}");
     Ok(())
 }
+
+/// A proxy that answers `CONNECT` with something that is not HTTP (a TLS alert from
+/// an HTTPS proxy given as `http://`, a SOCKS or SSH port) fails the request with an
+/// error that says it was the proxy's answer to the tunnel, not the origin's
+/// response; the connection is not pooled.
+#[test]
+fn a_connect_answered_with_no_http_names_the_proxy_and_the_tunnel() -> TestResult {
+    for answer in [
+        // A TLS record: a `handshake_failure` alert.
+        &b"\x15\x03\x01\x00\x02\x02\x28"[..],
+        b"SSH-2.0-OpenSSH_9.6\r\n",
+        b"HTTP/1.1 2000 OK\r\n\r\n",
+    ] {
+        let (port, proxy) = fake_connect_proxy(answer, None)?;
+        let client = Client::builder()
+            .proxy(Proxy::new("127.0.0.1", port))
+            .response_timeout(Some(SAFETY))
+            .connect_timeout(SAFETY)
+            .build()?;
+        let error = client
+            .get("https://origin.test:8443/")
+            .err()
+            .ok_or("a tunnel opened on an answer that is not HTTP")?;
+        let message = error.to_string();
+        assert_eq!(error.kind(), ErrorKind::Protocol, "{answer:?}: {error:#}");
+        assert!(
+            message.contains(&format!("127.0.0.1:{port}")) && message.contains("origin.test:8443"),
+            "{answer:?}: the message names neither the proxy nor the tunnel: {message}"
+        );
+        assert!(
+            error.protocol_error().is_some(),
+            "{answer:?}: the codec's verdict is kept: {error:#}"
+        );
+        assert_eq!(client.stats().pool.available, 0);
+        assert_eq!(client.stats().pool.leased, 0);
+        drop(client);
+        proxy.join().map_err(|_| "panic")?;
+    }
+    Ok(())
+}

@@ -648,3 +648,47 @@ fn per_route_limit_applies_to_https_route_with_custom_identity() -> TestResult {
     drop(held);
     Ok(())
 }
+
+/// `https://` to a port that speaks plain HTTP (the usual slip: the scheme or the port
+/// of the other listener) fails the handshake with a `Tls` error that says the server
+/// did not answer in TLS, not only that "the TLS handshake failed".
+#[test]
+fn an_http_answer_to_a_tls_handshake_says_the_server_speaks_no_tls() -> TestResult {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let server = std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.set_read_timeout(Some(SAFETY));
+            let mut hello = [0u8; 1024];
+            let _ = std::io::Read::read(&mut stream, &mut hello);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            while matches!(std::io::Read::read(&mut stream, &mut hello), Ok(n) if n > 0) {}
+        }
+    });
+    let client = Client::builder()
+        .connect_timeout(SAFETY)
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let error = client
+        .get(format!("https://127.0.0.1:{port}/"))
+        .err()
+        .ok_or("a handshake answered in plain HTTP succeeded")?;
+    assert_eq!(error.kind(), ErrorKind::Tls, "{error:#}");
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("127.0.0.1:{port}"))
+            && message.contains("did not answer the TLS handshake in TLS"),
+        "the message does not say the server answered in something else: {message}"
+    );
+    assert!(
+        std::error::Error::source(&error).is_some(),
+        "the rustls error stays the cause"
+    );
+    assert_eq!(client.stats().pool.leased, 0);
+    drop(client);
+    server.join().map_err(|_| "panic")?;
+    Ok(())
+}
