@@ -271,3 +271,44 @@ fn a_request_whose_body_cannot_be_sent_again_never_probes() -> TestResult {
     );
     Ok(())
 }
+
+/// A probe is covered by RETRY sending the request again if the connection was dead;
+/// a strategy that never retries errors covers nothing, so no request probes: a GET
+/// past the limit (past the probe interval, within a probe's reach) goes on a new
+/// connection instead of failing on the dead one.
+#[test]
+fn no_request_probes_when_the_retry_strategy_never_retries_errors() -> TestResult {
+    let clock = ManualClock::new();
+    let server = middlebox_server(&clock)?;
+    let manager = PoolingConnectionManager::builder()
+        .clock(clock.clone())
+        .build()?;
+    let client = Client::builder()
+        .connection_manager(manager)
+        .learn_idle_limits(true)
+        .retry_strategy(hcx::DefaultRetryStrategy::new().with_max_retries(0))
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let get = |gap: u64| -> Result<String, hcx::Error> {
+        clock.advance(S * gap as u32);
+        client.get(server.url("/"))?.into_body().into_string()
+    };
+    get(0)?;
+    get(40)?;
+    // The first death teaches the limit; nothing sends this GET again.
+    let first = get(70).err().ok_or("a request idle past T went through")?;
+    assert_eq!(first.kind(), ErrorKind::ClosedBeforeResponse, "{first:#}");
+    let limit = client.idle_limits().first().and_then(|(_, b)| b.limit);
+    assert_eq!(limit, Some(S * 40));
+    // Idle 75 s: past the limit and the probe interval, within a probe's reach.
+    get(0)?; // the connection the failed GET left: a new one, now pooled
+    let opened = client.stats().connections_opened;
+    assert_eq!(get(75)?, "got", "closed at the lease, not probed");
+    assert_eq!(client.stats().connections_opened, opened + 1);
+    assert_eq!(
+        server.dropped_requests().len(),
+        1,
+        "only the GET that taught"
+    );
+    Ok(())
+}

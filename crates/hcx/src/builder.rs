@@ -842,7 +842,7 @@ impl ClientBuilder {
         };
         let exec = MainExec::new(self.reuse, keep_alive)
             .with_limits(self.limits)
-            .with_idle_probes(self.retry.enabled());
+            .with_idle_probes(self.retry.covers_probes());
         let mut default_headers = self.default_headers;
         if let Some(agent) = self.user_agent {
             if !default_headers.contains_key(USER_AGENT) {

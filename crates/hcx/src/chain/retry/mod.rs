@@ -33,9 +33,11 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// Whether the RETRY layer is in the chain.
-    pub(crate) fn enabled(&self) -> bool {
-        !self.disabled
+    /// Whether a request that fails on a dead connection may be sent again: the
+    /// RETRY layer is in the chain and its strategy retries errors. Only then may a
+    /// request probe a connection idle past the learned limit.
+    pub(crate) fn covers_probes(&self) -> bool {
+        !self.disabled && self.strategy.retries_errors()
     }
 }
 

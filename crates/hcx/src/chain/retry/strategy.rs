@@ -69,6 +69,14 @@ pub trait RetryStrategy: Send + Sync {
         attempt: u32,
         context: &Context,
     ) -> Option<Duration>;
+
+    /// Whether this strategy may ever send a request again after an error. The
+    /// learned idle limit lets an idempotent request probe a connection idle past the
+    /// limit only when a retry would cover it meeting a dead one: a strategy that
+    /// never retries errors says `false`, and no request probes. Default `true`.
+    fn retries_errors(&self) -> bool {
+        true
+    }
 }
 
 impl<S: RetryStrategy + ?Sized> RetryStrategy for Arc<S> {
@@ -90,6 +98,10 @@ impl<S: RetryStrategy + ?Sized> RetryStrategy for Arc<S> {
         context: &Context,
     ) -> Option<Duration> {
         (**self).retry_on_response(request, response, attempt, context)
+    }
+
+    fn retries_errors(&self) -> bool {
+        (**self).retries_errors()
     }
 }
 
@@ -256,6 +268,11 @@ impl RetryStrategy for DefaultRetryStrategy {
             Some(delay) if !delay.is_zero() => Some(delay),
             _ => Some(self.default_interval),
         }
+    }
+
+    /// With `with_max_retries(0)` it never does.
+    fn retries_errors(&self) -> bool {
+        self.max_retries > 0
     }
 }
 
