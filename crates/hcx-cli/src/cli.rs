@@ -254,7 +254,8 @@ pub struct ClientArgs {
     #[arg(long)]
     pub no_redirects: bool,
 
-    /// The User-Agent header [default: hcx/VERSION].
+    /// The User-Agent header [default: hcx/VERSION]; empty: none is sent (as curl's
+    /// -A "").
     #[arg(long, value_name = "TEXT", value_parser = parse_header_value)]
     pub user_agent: Option<HeaderValue>,
 

@@ -79,7 +79,8 @@ pub fn builder(args: &ClientArgs, template: &RequestTemplate) -> Result<ClientBu
         builder = builder.disable_redirect_handling();
     }
     if let Some(agent) = &args.user_agent {
-        builder = builder.user_agent(Some(agent.clone()));
+        // An empty one sends none, as curl's `-A ""` does.
+        builder = builder.user_agent(Some(agent.clone()).filter(|a| !a.is_empty()));
     }
     if let Some(retries) = args.retries {
         builder = builder.retry_strategy(DefaultRetryStrategy::new().with_max_retries(retries));

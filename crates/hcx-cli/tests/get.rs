@@ -75,6 +75,17 @@ fn post_data_and_headers_are_sent() -> TestResult {
 }
 
 #[test]
+fn an_empty_user_agent_sends_none() -> TestResult {
+    let server = server()?;
+    let url = server.url("/echo");
+    let run = hcx(&["get", &url, "--user-agent", "", "--timeout", TIMEOUT])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let request = server.last_request().ok_or("nothing recorded")?;
+    assert_eq!(request.header("user-agent"), None, "as curl's -A \"\"");
+    Ok(())
+}
+
+#[test]
 fn a_data_file_makes_a_post() -> TestResult {
     let server = server()?;
     let path = temp_path("upload.json");
