@@ -295,25 +295,36 @@ fn a_broken_response_whole_or_trickled_is_a_protocol_error_that_says_what() -> T
     Ok(())
 }
 
+/// A server for one connection: reads the first request head, then `answer` acts on
+/// the stream. Returns the port and the thread, whose result is `answer`'s.
+fn answer_one_request(
+    answer: impl FnOnce(&mut TcpStream) -> std::io::Result<()> + Send + 'static,
+) -> std::io::Result<(u16, thread::JoinHandle<std::io::Result<()>>)> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let server = thread::spawn(move || {
+        let (mut s, _) = listener.accept()?;
+        s.set_read_timeout(Some(SAFETY))?;
+        let _ = common::read_head(&mut s);
+        answer(&mut s)
+    });
+    Ok((port, server))
+}
+
 #[test]
 fn an_early_answer_to_an_upload_is_read_and_its_connection_closed() -> TestResult {
     // The server answers a large upload after its head: then closes at once, unread
     // bytes and all (the client's write fails, and it reads the answer), or reads the
     // rest first (the client sends it all).
     for drain in [true, false] {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let server = thread::spawn(move || -> std::io::Result<()> {
-            let (mut s, _) = listener.accept()?;
-            s.set_read_timeout(Some(SAFETY))?;
-            let _ = common::read_head(&mut s);
+        let (port, server) = answer_one_request(move |s| {
             s.write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 3\r\n\r\nbig")?;
             if drain {
                 s.shutdown(std::net::Shutdown::Write)?;
-                let _ = std::io::copy(&mut s, &mut std::io::sink());
+                let _ = std::io::copy(s, &mut std::io::sink());
             }
             Ok(())
-        });
+        })?;
         let client = client()?;
         let response = client.post(format!("http://127.0.0.1:{port}/"), vec![b'x'; 8 << 20])?;
         assert_eq!(response.status(), 413, "drain {drain}");
@@ -336,17 +347,12 @@ fn a_broken_status_line_and_then_silence_fails_at_once_not_at_the_timeout() -> T
     // The server sends a status line that cannot be HTTP/1.x and keeps the connection
     // open: the error comes from the line, not from the response timeout.
     for raw in [&b"HTTP/1.1 abc\r\n"[..], b"HTTP/1.1 200OK\r\nA: 1\r\n"] {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let server = thread::spawn(move || -> std::io::Result<()> {
-            let (mut s, _) = listener.accept()?;
-            s.set_read_timeout(Some(SAFETY))?;
-            let _ = common::read_head(&mut s);
+        let (port, server) = answer_one_request(move |s| {
             s.write_all(raw)?;
             // Until the client closes.
-            let _ = std::io::copy(&mut s, &mut std::io::sink());
+            let _ = std::io::copy(s, &mut std::io::sink());
             Ok(())
-        });
+        })?;
         let client = client()?;
         let what = String::from_utf8_lossy(raw);
         let Err(error) = client.get(format!("http://127.0.0.1:{port}/")) else {
