@@ -672,3 +672,28 @@ fn a_location_without_a_host_is_a_redirect_error_that_names_it() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_reused_context_forgets_the_last_execution_even_when_the_next_is_refused() -> TestResult {
+    let server = chain_server()?;
+    let client = client()?;
+    let mut context = Context::new();
+    let response = client.execute_in(get(server.url("/hop/2"))?, &mut context)?;
+    response.into_body().into_string()?;
+    assert!(!context.redirect_locations().is_empty());
+    assert_eq!(context.attempts(), 1);
+    // A request refused before it starts (its own config has a zero timeout): the
+    // context must not go on showing the previous request's redirects and attempts.
+    let mut request = get(server.url("/hop/2"))?;
+    request
+        .extensions_mut()
+        .insert(RequestConfig::default().with_response_timeout(Some(std::time::Duration::ZERO)));
+    let error = client
+        .execute_in(request, &mut context)
+        .err()
+        .ok_or("a zero response timeout is refused")?;
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert_eq!(context.redirect_locations(), &[] as &[Uri]);
+    assert_eq!(context.attempts(), 0);
+    Ok(())
+}

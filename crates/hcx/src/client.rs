@@ -99,6 +99,9 @@ impl Client {
         context: &mut Context,
     ) -> Result<Response<ResponseBody>, Error> {
         let inner = &*self.inner;
+        // A new execution, even one refused below, shows nothing of the last one's.
+        context.clear_redirects();
+        context.set_attempts(0);
         if let Some(clean) = strip_userinfo(request.uri()) {
             *request.uri_mut() = clean;
         }
@@ -115,8 +118,6 @@ impl Client {
             }
             None => inner.config.clone(),
         };
-        context.clear_redirects();
-        context.set_attempts(0);
         let mut scope = Scope::new(
             &mut request,
             config,
