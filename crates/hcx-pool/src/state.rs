@@ -338,8 +338,10 @@ impl<R: RouteKey, C, S: PartialEq> State<R, C, S> {
         core.leased -= 1;
         if meta.connected {
             let mut reason = match how {
-                _ if core.shutdown => Some(CloseReason::Shutdown),
+                // Closed for its own reason whether or not the pool is shut down: a
+                // shutdown closes what would have been kept, and says so.
                 GiveBack::Discard(reason) => Some(reason),
+                _ if core.shutdown => Some(CloseReason::Shutdown),
                 GiveBack::Reusable(valid_for) => {
                     // The time-to-live needs the box (`created`); only pools with one
                     // read it here.

@@ -246,8 +246,14 @@ impl Model {
     }
     fn give_back_as(&mut self, lease: MLease, how: Back) {
         if self.shutdown {
+            // A discard keeps its own reason; what would have been kept closes for
+            // the shutdown.
             if let Some(conn) = lease.conn {
-                self.closed.push((conn, CloseReason::Shutdown));
+                let reason = match how {
+                    Back::Discard(reason) => reason,
+                    _ => CloseReason::Shutdown,
+                };
+                self.closed.push((conn, reason));
             }
             return;
         }

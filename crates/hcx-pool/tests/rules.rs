@@ -714,10 +714,39 @@ fn shutdown_with_leased_idle_and_pending() {
         (leased_id, CloseReason::Shutdown),
         "closed when it comes back"
     );
+    let leased2_id = conn(&leased2).unwrap();
     drop(leased2);
+    assert_eq!(
+        h.closed()[2],
+        (leased2_id, CloseReason::Abandoned),
+        "a connection discarded for a reason of its own keeps it after a shutdown"
+    );
     assert_eq!(h.pool.stats(), stats(0, 0, 0, 3));
-    assert_eq!(h.pool.close_counts().get(CloseReason::Shutdown), 3);
+    assert_eq!(h.pool.close_counts().get(CloseReason::Shutdown), 2);
+    assert_eq!(h.pool.close_counts().get(CloseReason::Abandoned), 1);
     assert!(h.pool.routes().is_empty());
+}
+
+#[test]
+fn after_a_shutdown_a_discarded_connection_is_closed_for_its_own_reason() {
+    // Found in review: once shut down, every connection given back was counted as
+    // closed for the shutdown, hiding a failed exchange (or a server's close) behind
+    // it, and a listener saw "released: close" and then "closed: shutdown".
+    let h = Harness::limits(2, 2);
+    let failed = h.lease_connected("a", None);
+    let kept = h.lease_connected("a", None);
+    let (failed_id, kept_id) = (conn(&failed).unwrap(), conn(&kept).unwrap());
+    h.pool.shutdown();
+    failed.discard(CloseReason::FailedExchange);
+    kept.release(Decision::keep(None));
+    assert_eq!(
+        h.closed(),
+        vec![
+            (failed_id, CloseReason::FailedExchange),
+            (kept_id, CloseReason::Shutdown)
+        ]
+    );
+    assert_eq!(h.pool.stats().leased, 0);
 }
 
 #[test]
