@@ -11,8 +11,10 @@ use super::ExecHandler;
 /// The name of an element of the exec chain: one of hcx's own, or a handler of yours.
 /// Apache HttpClient 5: `ChainElement` (and the names its builder's
 /// `addExecInterceptorBefore` family takes). `Display` prints Apache's upper-case
-/// names for the built-in elements.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// names for the built-in elements. Elements are equal when their names are:
+/// `Named("RETRY")` is [`Retry`](ChainElement::Retry), so no handler of yours can
+/// take a built-in element's name.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ChainElement {
     /// Follows redirects.
@@ -43,6 +45,22 @@ impl ChainElement {
             ChainElement::MainTransport => "MAIN_TRANSPORT",
             ChainElement::Named(name) => name,
         }
+    }
+}
+
+// One rule for what names an element, its name: however it was spelt
+// (`ChainElement::Retry`, `"RETRY".into()`, `Named("RETRY")`), the chain sees one name.
+impl PartialEq for ChainElement {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for ChainElement {}
+
+impl std::hash::Hash for ChainElement {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
     }
 }
 
@@ -277,5 +295,16 @@ mod tests {
         assert_eq!(ChainElement::from("RETRY"), ChainElement::Retry);
         assert_eq!(ChainElement::from("mine").to_string(), "mine");
         assert_eq!(ChainElement::MainTransport.to_string(), "MAIN_TRANSPORT");
+    }
+
+    #[test]
+    fn a_named_element_spelt_like_a_built_in_one_is_that_element() {
+        let retry = ChainElement::Named(Cow::Borrowed("RETRY"));
+        assert_eq!(retry, ChainElement::Retry);
+        let mut c = chain();
+        let twice = c.apply(ChainOp::First(retry.clone(), pass()));
+        assert!(twice.is_err_and(|e| e.to_string().contains("already")));
+        assert!(c.apply(ChainOp::Before(retry, "b".into(), pass())).is_ok());
+        assert_eq!(order(&c), "REDIRECT b RETRY MAIN_TRANSPORT");
     }
 }
