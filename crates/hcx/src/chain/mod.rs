@@ -217,7 +217,9 @@ impl fmt::Debug for Chain<'_> {
 /// layers that need one ([`manager`](Self::manager)).
 #[non_exhaustive]
 pub struct Scope<'a> {
-    /// Where the current request goes. The redirect layer sets it for each hop.
+    /// Where the current request goes. The redirect layer sets it for each hop; a
+    /// handler that points the request at another origin sets it too
+    /// ([`plan`](Self::plan)): nothing below plans it again.
     pub route: Route,
     /// The request configuration in force (the client's, or the one the request
     /// carried in its extensions).
