@@ -220,10 +220,7 @@ impl HeadReader {
             }
             Err(e) => return Err(e),
         };
-        self.scanned = 0;
-        self.blank = 0;
-        self.status_ended = false;
-        self.status_checked = false;
+        self.start_over();
         if !head.is_informational() {
             return Ok(Some(HeadEvent::Final(head)));
         }
@@ -242,6 +239,15 @@ impl HeadReader {
 }
 
 impl HeadReader {
+    /// Forgets what it learned of a head not yet whole (a head was taken, or the
+    /// buffer was consumed or replaced): the next bytes are a new head's.
+    fn start_over(&mut self) {
+        self.scanned = 0;
+        self.blank = 0;
+        self.status_ended = false;
+        self.status_checked = false;
+    }
+
     /// The checks of a head not yet whole: that it starts with `HTTP/`, and, once,
     /// that its status line is valid when it has ended. A server that sends a broken
     /// status line and then nothing gets its error now, not at the response timeout
@@ -274,10 +280,7 @@ impl HeadReader {
     fn may_hold_a_head(&mut self, buf: &[u8]) -> bool {
         if self.scanned > buf.len() {
             // The caller consumed or replaced the buffer.
-            self.scanned = 0;
-            self.blank = 0;
-            self.status_ended = false;
-            self.status_checked = false;
+            self.start_over();
         }
         // Empty lines before the status line (which the parser skips) end no head:
         // looking past them keeps a head trickling in behind them from being parsed
