@@ -555,7 +555,7 @@ impl PoolingConnectionManager {
                 .is_some_and(|after| idle >= after);
             if probe && conn.is_stale() {
                 stale_discarded = stale_discarded.saturating_add(1);
-                lease.discard_connection(CloseReason::Stale, state.clone());
+                lease.discard_connection(CloseReason::Stale, state);
                 continue;
             }
             let info = ConnectionInfo {
@@ -951,7 +951,7 @@ impl Endpoint {
         } = self;
         let route = lease.route().clone();
         let state = lease.state().cloned();
-        lease.discard_connection(reason, state.clone());
+        lease.discard_connection(reason, &state);
         // A listener sees `closed`, then another lease (`lease_requested` →
         // `leased`): the pairs stay whole.
         manager.inner.events.lease_requested(&route);

@@ -195,13 +195,13 @@ where
     /// turn, where [`discard`](Self::discard) and a new lease would put it behind
     /// every waiting request. Apache: `PoolEntry.discardConnection` (which leaves the
     /// slot empty).
-    pub fn discard_connection(&mut self, reason: CloseReason, state: Option<S>) {
+    pub fn discard_connection(&mut self, reason: CloseReason, state: &Option<S>) {
         let (meta, shared) = (&mut self.meta, &self.shared);
         let Some(entry) = self.entry.as_mut() else {
             return;
         };
         shared.locked(shared.lazy_now(), |st, now, out| {
-            st.discard_connection(entry, meta, reason, &state, now, out);
+            st.discard_connection(entry, meta, reason, state, now, out);
         });
     }
 

@@ -1137,7 +1137,7 @@ fn discard_connection_keeps_the_slot_and_takes_the_next_idle_one() {
 
     // Closed for its reason, and the next idle connection the lease can use comes in
     // its place: the same slot, no new one.
-    lease.discard_connection(CloseReason::Stale, Some("carol"));
+    lease.discard_connection(CloseReason::Stale, &Some("carol"));
     assert_eq!(conn(&lease), Some(c1));
     assert!(lease.is_reused());
     assert_eq!(h.pool.route_stats(&"a"), stats(1, 0, 1, 3));
@@ -1145,7 +1145,7 @@ fn discard_connection_keeps_the_slot_and_takes_the_next_idle_one() {
     h.check();
 
     // None left it can use (bob's is bound to another state): the slot stays, empty.
-    lease.discard_connection(CloseReason::Stale, Some("carol"));
+    lease.discard_connection(CloseReason::Stale, &Some("carol"));
     assert_eq!(conn(&lease), None);
     assert!(!lease.is_reused());
     assert_eq!(lease.state(), None);
@@ -1157,7 +1157,7 @@ fn discard_connection_keeps_the_slot_and_takes_the_next_idle_one() {
     let mut waiting = h.pool.lease(&"c", None);
     assert_waiting(&mut waiting);
     assert_eq!(lease.assign(99), None);
-    lease.discard_connection(CloseReason::Stale, None);
+    lease.discard_connection(CloseReason::Stale, &None);
     assert_waiting(&mut waiting);
     h.check();
     assert_eq!(
