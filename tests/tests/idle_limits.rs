@@ -30,14 +30,18 @@ fn middlebox_server(clock: &ManualClock) -> std::io::Result<TestServer> {
 }
 
 fn client(clock: &ManualClock, learn: bool) -> Result<Client, hcx::Error> {
+    builder(clock, learn)?.build()
+}
+
+/// The client of [`client`], to be built with more settings.
+fn builder(clock: &ManualClock, learn: bool) -> Result<hcx::ClientBuilder, hcx::Error> {
     let manager = PoolingConnectionManager::builder()
         .clock(clock.clone())
         .build()?;
-    Client::builder()
+    Ok(Client::builder()
         .connection_manager(manager)
         .learn_idle_limits(learn)
-        .response_timeout(Some(SAFETY))
-        .build()
+        .response_timeout(Some(SAFETY)))
 }
 
 /// The outcome of one request: the body, or the error's kind.
@@ -280,14 +284,8 @@ fn a_request_whose_body_cannot_be_sent_again_never_probes() -> TestResult {
 fn no_request_probes_when_the_retry_strategy_never_retries_errors() -> TestResult {
     let clock = ManualClock::new();
     let server = middlebox_server(&clock)?;
-    let manager = PoolingConnectionManager::builder()
-        .clock(clock.clone())
-        .build()?;
-    let client = Client::builder()
-        .connection_manager(manager)
-        .learn_idle_limits(true)
+    let client = builder(&clock, true)?
         .retry_strategy(hcx::DefaultRetryStrategy::new().with_max_retries(0))
-        .response_timeout(Some(SAFETY))
         .build()?;
     let get = |gap: u64| -> Result<String, hcx::Error> {
         clock.advance(S * gap as u32);

@@ -237,27 +237,32 @@ fn a_run_by_duration_and_rate_stops_by_itself() -> TestResult {
     Ok(())
 }
 
+/// `hcx load URL OPTIONS --json` against a server that never answers, within
+/// `limit_s` seconds: it must end by itself with exit 1 and no response; its summary.
+fn load_against_a_stall(
+    options: &[&str],
+    limit_s: u64,
+) -> Result<Value, Box<dyn std::error::Error>> {
+    let server = TestServer::builder()
+        .route(Method::GET, "/", Reply::stall())
+        .start()?;
+    let url = server.url("/");
+    let mut args = vec!["load", url.as_str()];
+    args.extend_from_slice(options);
+    args.push("--json");
+    let run = hcx_within(&args, Duration::from_secs(limit_s))?;
+    assert_eq!(run.code, Some(1), "ended by itself with exit 1: {run:?}");
+    let summary = json(&run.stdout)?;
+    assert_eq!(u64_at(&summary, "/responses")?, 0);
+    Ok(summary)
+}
+
 /// A run by duration against a server that never answers ends by itself, without
 /// --timeout: each request may take as long as the duration, then counts as a
 /// response timeout (as wrk and ab end theirs).
 #[test]
 fn a_run_by_duration_ends_against_a_server_that_stalls() -> TestResult {
-    let server = TestServer::builder()
-        .route(Method::GET, "/", Reply::stall())
-        .start()?;
-    let args = [
-        "load",
-        &server.url("/"),
-        "--duration",
-        "200ms",
-        "-c",
-        "2",
-        "--json",
-    ];
-    let run = hcx_within(&args, Duration::from_secs(10))?;
-    assert_eq!(run.code, Some(1), "ended by itself with exit 1: {run:?}");
-    let summary = json(&run.stdout)?;
-    assert_eq!(u64_at(&summary, "/responses")?, 0);
+    let summary = load_against_a_stall(&["--duration", "200ms", "-c", "2"], 10)?;
     assert_eq!(
         u64_at(&summary, "/errors_by_kind/response_timeout")?,
         u64_at(&summary, "/requests")?
@@ -272,12 +277,7 @@ fn a_run_by_duration_ends_against_a_server_that_stalls() -> TestResult {
 /// queueing at the end of the 500ms run, not 3s, 6s and 9s later.
 #[test]
 fn a_run_by_duration_does_not_queue_for_the_pool_past_its_end() -> TestResult {
-    let server = TestServer::builder()
-        .route(Method::GET, "/", Reply::stall())
-        .start()?;
-    let args = [
-        "load",
-        &server.url("/"),
+    let options = [
         "--duration",
         "500ms",
         "--timeout",
@@ -286,12 +286,8 @@ fn a_run_by_duration_does_not_queue_for_the_pool_past_its_end() -> TestResult {
         "4",
         "--max-per-route",
         "1",
-        "--json",
     ];
-    let run = hcx_within(&args, Duration::from_secs(60))?;
-    assert_eq!(run.code, Some(1), "ended by itself with exit 1: {run:?}");
-    let summary = json(&run.stdout)?;
-    assert_eq!(u64_at(&summary, "/responses")?, 0);
+    let summary = load_against_a_stall(&options, 60)?;
     assert_eq!(
         u64_at(&summary, "/errors_by_kind/response_timeout")?,
         1,
