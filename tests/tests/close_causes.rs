@@ -9,7 +9,7 @@ mod common;
 use std::io::Read;
 use std::time::Duration;
 
-use common::{SAFETY, TestResult, route, wait_until_idle_connection_is_stale};
+use common::{SAFETY, TestResult};
 use hcx::{Client, CloseCounts, CloseReason, ManualClock, PoolingConnectionManager, RequestConfig};
 use hcx_testserver::{Method, Reply, TestServer, Version};
 
@@ -160,16 +160,7 @@ fn every_close_is_counted_once_under_its_reason() -> TestResult {
     check(&client, &expected, "idle eviction")?;
 
     // The stale probe: the server closed the idle connection.
-    client
-        .get(impatient.url("/ok"))?
-        .into_body()
-        .into_string()?;
-    impatient.wait_for_closed(1, SAFETY)?;
-    wait_until_idle_connection_is_stale(&client, &route(&impatient.url("/ok"))?)?;
-    client
-        .get(impatient.url("/ok"))?
-        .into_body()
-        .into_string()?;
+    common::get_after_the_server_closed_it(&client, &impatient, &impatient.url("/ok"), 1)?;
     expected.count(CloseReason::Stale);
     check(&client, &expected, "a stale connection")?;
 

@@ -11,8 +11,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::wait_until_idle_connection_is_stale;
-use common::{PATIENT, SAFETY, TestResult, in_background, route};
+use common::{PATIENT, SAFETY, TestResult, in_background};
 use hcx::{
     AbortHandle, Body, Client, CloseReason, Connected, ConnectionInfo, ConnectionRef, Error,
     EventListener, Route,
@@ -173,16 +172,7 @@ fn every_lease_connect_and_close_is_reported_once_and_counted() -> TestResult {
     assert!(outcome()?.is_err());
     check(&recorder, &client, "an abort");
 
-    client
-        .get(impatient.url("/ok"))?
-        .into_body()
-        .into_string()?;
-    impatient.wait_for_closed(1, SAFETY)?;
-    wait_until_idle_connection_is_stale(&client, &route(&impatient.url("/ok"))?)?;
-    client
-        .get(impatient.url("/ok"))?
-        .into_body()
-        .into_string()?;
+    common::get_after_the_server_closed_it(&client, &impatient, &impatient.url("/ok"), 1)?;
     check(&recorder, &client, "a stale probe");
 
     let outcome = in_background({

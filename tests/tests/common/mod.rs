@@ -38,6 +38,22 @@ pub fn route(url: &str) -> Result<Route, Box<dyn std::error::Error>> {
     Ok(Route::from_uri(&url.parse()?)?)
 }
 
+/// A GET of `url` that goes out on a pooled connection `server` has closed: the
+/// first GET pools its connection, the server closes it (its `closes`-th close), the
+/// client sees the FIN; then the second GET, whose lease meets a stale connection.
+pub fn get_after_the_server_closed_it(
+    client: &Client,
+    server: &hcx_testserver::TestServer,
+    url: &str,
+    closes: usize,
+) -> TestResult {
+    client.get(url)?.into_body().into_string()?;
+    server.wait_for_closed(closes, SAFETY)?;
+    wait_until_idle_connection_is_stale(client, &route(url)?)?;
+    client.get(url)?.into_body().into_string()?;
+    Ok(())
+}
+
 /// The test server records a close just before it sends the FIN. After waiting for
 /// the record, this waits — without sleeping, by probing the pooled connection —
 /// until the client's idle connection to `route` has seen that FIN, so the next
