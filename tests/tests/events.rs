@@ -182,6 +182,60 @@ fn a_body_drained_when_dropped_reports_body_done_before_released() -> TestResult
     Ok(())
 }
 
+/// A request body that notes each read of it among the events.
+struct NotedReader {
+    recorder: Arc<Recorder>,
+    left: usize,
+    reads: usize,
+}
+
+impl std::io::Read for NotedReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.left).min(8 * 1024);
+        if n > 0 {
+            self.left -= n;
+            self.reads += 1;
+            buf[..n].fill(b'x');
+            self.recorder.push(format!("body read {}", self.reads));
+        }
+        Ok(n)
+    }
+}
+
+#[test]
+fn the_head_is_reported_written_before_the_rest_of_a_streamed_body_is_read() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::POST, "/up", Reply::ok())
+        .start()?;
+    let recorder = Arc::new(Recorder::default());
+    let client = client_with(&recorder)?;
+    let len = 40 * 1024;
+    let body = hcx::Body::sized_reader(
+        NotedReader {
+            recorder: Arc::clone(&recorder),
+            left: len,
+            reads: 0,
+        },
+        len as u64,
+    );
+    let request = http::Request::post(server.url("/up")).body(body)?;
+    client.execute(request)?.into_body().into_string()?;
+    let lines = recorder.take();
+    let at = |wanted: &str| {
+        lines
+            .iter()
+            .position(|line| line == wanted)
+            .ok_or(format!("no {wanted:?} in {lines:?}"))
+    };
+    // The head goes out with the first 16 KiB (two reads of 8 KiB), and is reported
+    // then, not after the whole body.
+    let head = at("#1 >> POST /up HTTP/1.1")?;
+    assert!(at("body read 2")? < head, "{lines:?}");
+    assert!(head < at("body read 3")?, "{lines:?}");
+    assert!(at("body read 5")? > head, "{lines:?}");
+    Ok(())
+}
+
 #[test]
 fn a_response_without_a_body_reports_body_done_of_no_bytes() -> TestResult {
     let server = TestServer::builder()

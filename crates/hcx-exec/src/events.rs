@@ -76,7 +76,10 @@ pub trait EventListener: Send + Sync {
     /// The connection is made (`Ok`), or could not be (`Err`).
     fn connect_end(&self, route: &Route, result: Result<&Connected, &Error>) {}
 
-    /// The request head went out on `conn`: `head` is its bytes as sent.
+    /// The request head went out on `conn`: `head` is its bytes as sent. Reported
+    /// once the write that carried it is done, before the rest of a body that goes
+    /// out in several writes (one larger than 64 KiB, or a reader's past its first
+    /// 16 KiB) is read or written.
     fn request_head_written(&self, conn: &ConnectionRef<'_>, head: &[u8]) {}
 
     /// The final response head came in on `conn` (1xx heads are not reported).

@@ -360,16 +360,12 @@ fn exchange(
     response_timeout: Option<Duration>,
     expect_continue_timeout: Duration,
     progress: &mut Progress,
-    sent_head: impl Fn(&Connection),
+    sent_head: impl FnOnce(&Connection),
 ) -> Result<FinalResponse, Error> {
     conn.set_timeout(response_timeout)
         .map_err(|e| Error::exchange_io(e, "setting the response timeout", None))?;
     let sent = match sending {
-        Sending::Body(call) => {
-            let sent = send_body(conn, head, call, source)?;
-            sent_head(conn);
-            sent
-        }
+        Sending::Body(call) => send_body(conn, head, call, source, sent_head)?,
         Sending::AwaitContinue(mut call) => {
             send_head(conn, &head)?;
             sent_head(conn);
@@ -402,7 +398,13 @@ fn exchange(
             };
             conn.set_timeout(response_timeout)
                 .map_err(|e| Error::exchange_io(e, "setting the response timeout", None))?;
-            send_body(conn, WriteBuf::take(), body_call, source)?
+            send_body(
+                conn,
+                WriteBuf::take(),
+                body_call,
+                source,
+                |_: &Connection| {},
+            )?
         }
     };
     match sent {

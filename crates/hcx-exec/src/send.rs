@@ -90,22 +90,28 @@ enum WriteFailure {
 
 /// Writes `out` (the encoded head, or nothing when the head already went) followed by
 /// the framed body, and ends the body.
-pub(crate) fn send_body(
+///
+/// `head_out` runs once, right after the first write that carried bytes of `out` as
+/// it came (the request head, when the caller put it there): a large or streamed body
+/// goes out in several writes, and the head is out before the rest of it is read.
+pub(crate) fn send_body<F: FnOnce(&Connection)>(
     conn: &mut Connection,
     mut out: WriteBuf,
     mut call: Call<SendBody>,
     source: Source,
+    head_out: F,
 ) -> Result<Sent, Error> {
+    let mut head_out = Some(head_out);
     match source {
         Source::Bytes(bytes) if out.len() + bytes.len() <= COALESCE_LIMIT => {
             call.encode(&bytes, &mut *out).map_err(body_error)?;
             let recv = call.finish(&mut *out).map_err(body_error)?;
-            finish(conn, &out, recv)
+            finish(conn, &out, recv, &mut head_out)
         }
         Source::Bytes(bytes) => {
             let frame = call.frame(bytes.len()).map_err(body_error)?;
             out.extend_from_slice(frame.prefix());
-            if let Err(failure) = write(conn, &out) {
+            if let Err(failure) = write_noting(conn, &out, &mut head_out) {
                 return interrupted(call, failure);
             }
             if let Err(failure) = write(conn, &bytes) {
@@ -114,7 +120,7 @@ pub(crate) fn send_body(
             out.clear();
             out.extend_from_slice(frame.suffix());
             let recv = call.finish(&mut *out).map_err(body_error)?;
-            finish(conn, &out, recv)
+            finish(conn, &out, recv, &mut head_out)
         }
         Source::Reader(mut reader) => {
             let mut chunk = vec![0u8; READ_CHUNK];
@@ -162,14 +168,14 @@ pub(crate) fn send_body(
                     }
                 }
                 if out.len() >= READ_CHUNK {
-                    if let Err(failure) = write(conn, &out) {
+                    if let Err(failure) = write_noting(conn, &out, &mut head_out) {
                         return interrupted(call, failure);
                     }
                     out.clear();
                 }
             }
             let recv = call.finish(&mut *out).map_err(body_error)?;
-            finish(conn, &out, recv)
+            finish(conn, &out, recv, &mut head_out)
         }
     }
 }
@@ -208,8 +214,13 @@ pub(crate) fn send_head(conn: &mut Connection, head: &[u8]) -> Result<(), Error>
 }
 
 /// Writes the last bytes of the request.
-fn finish(conn: &mut Connection, out: &[u8], mut recv: Call<RecvResponse>) -> Result<Sent, Error> {
-    match write(conn, out) {
+fn finish<F: FnOnce(&Connection)>(
+    conn: &mut Connection,
+    out: &[u8],
+    mut recv: Call<RecvResponse>,
+    head_out: &mut Option<F>,
+) -> Result<Sent, Error> {
+    match write_noting(conn, out, head_out) {
         Ok(()) => Ok(Sent::Complete(recv)),
         Err(WriteFailure::Gone(error)) => {
             recv.request_not_fully_sent();
@@ -227,6 +238,19 @@ fn interrupted(call: Call<SendBody>, failure: WriteFailure) -> Result<Sent, Erro
         }),
         WriteFailure::Other(e) => Err(e),
     }
+}
+
+/// [`write`], then `head_out` (if not run yet) once the bytes are out.
+fn write_noting<F: FnOnce(&Connection)>(
+    conn: &mut Connection,
+    bytes: &[u8],
+    head_out: &mut Option<F>,
+) -> Result<(), WriteFailure> {
+    write(conn, bytes)?;
+    if let Some(notify) = head_out.take() {
+        notify(conn);
+    }
+    Ok(())
 }
 
 fn write(conn: &mut Connection, bytes: &[u8]) -> Result<(), WriteFailure> {
