@@ -58,3 +58,93 @@ fn a_handler_that_proceeds_twice_gets_two_whole_responses() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_handler_answers_from_its_own_cache_with_a_body_of_its_own() -> TestResult {
+    use std::collections::HashMap;
+
+    use parking_lot::Mutex;
+
+    let server = TestServer::builder()
+        .default_fn(|r| Reply::ok().body(format!("fresh {}", r.target)))
+        .start()?;
+    let cache: Mutex<HashMap<String, hcx::bytes::Bytes>> = Mutex::default();
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .add_handler_first(
+            "cache",
+            move |request: Request<Body>, scope: &mut Scope<'_>, chain: Chain<'_>| {
+                let key = request.uri().to_string();
+                if let Some(hit) = cache.lock().get(&key) {
+                    return Ok(http::Response::builder()
+                        .status(203)
+                        .body(hcx::ResponseBody::from_bytes(hit.clone()))?);
+                }
+                let (parts, body) = chain.proceed(request, scope)?.into_parts();
+                let bytes = body.into_bytes()?;
+                cache.lock().insert(key, bytes.clone());
+                Ok(http::Response::from_parts(
+                    parts,
+                    hcx::ResponseBody::from_bytes(bytes),
+                ))
+            },
+        )
+        .build()?;
+    let first = client.get(server.url("/a"))?;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.into_body().into_string()?, "fresh /a");
+    for _ in 0..2 {
+        let hit = client.get(server.url("/a"))?;
+        assert_eq!(hit.status(), 203);
+        let body = hit.into_body();
+        // Made by the handler: no connection, no exchange behind it.
+        assert!(body.info().is_none());
+        assert_eq!(body.request_progress(), hcx::RequestProgress::NotStarted);
+        assert_eq!(body.into_string()?, "fresh /a");
+    }
+    assert_eq!(server.requests().len(), 1);
+    let stats = client.stats().pool;
+    assert_eq!((stats.leased, stats.available), (0, 1));
+    Ok(())
+}
+
+#[test]
+fn a_stub_body_streams_from_a_reader_and_its_errors_come_through() -> TestResult {
+    let client = Client::builder()
+        .add_handler_first(
+            "stub",
+            |request: Request<Body>, _: &mut Scope<'_>, _: Chain<'_>| {
+                let reader: Box<dyn Read + Send> = if request.uri().path() == "/broken" {
+                    Box::new(std::io::Cursor::new(b"par".to_vec()).chain(Broken))
+                } else {
+                    Box::new(std::io::Cursor::new(b"stubbed".to_vec()))
+                };
+                Ok(http::Response::new(hcx::ResponseBody::from_reader(reader)))
+            },
+        )
+        .build()?;
+    // No server: nothing below the stub runs.
+    let body = client.get("http://127.0.0.1:9/ok")?.into_body();
+    assert_eq!(body.into_string()?, "stubbed");
+    let error = client
+        .get("http://127.0.0.1:9/broken")?
+        .into_body()
+        .into_string()
+        .err()
+        .ok_or("a broken stub body read without an error")?;
+    assert!(
+        format!("{error:?}").contains("stub reader broke"),
+        "{error:?}"
+    );
+    assert_eq!(client.stats().pool.leased, 0);
+    Ok(())
+}
+
+/// A reader that fails.
+struct Broken;
+
+impl Read for Broken {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other("stub reader broke"))
+    }
+}

@@ -124,9 +124,47 @@ impl DiscardSignal {
 }
 
 impl ResponseBody {
-    /// A body with nothing in it. Not public, and no `Default`: code handed a
-    /// `&mut Response<ResponseBody>` has no body to swap in unless it owns one from
-    /// another response already.
+    /// A body of your own, already in memory: for a handler that answers a request
+    /// itself instead of passing it down the chain (a cache, a stub, a refusal with a
+    /// body). It holds no connection: it has no [`info`](Self::info), its
+    /// [`request_progress`](Self::request_progress) is `NotStarted`, and reading,
+    /// dropping or [`discard`](Self::discard)ing it touches no pool. Apache: a
+    /// handler's own `ClassicHttpResponse` with a `ByteArrayEntity`.
+    ///
+    /// ```
+    /// let body = hcx_exec::ResponseBody::from_bytes("cached");
+    /// assert_eq!(body.into_string()?, "cached");
+    /// # Ok::<(), hcx_exec::Error>(())
+    /// ```
+    #[doc(alias("ByteArrayEntity"))]
+    pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        ResponseBody {
+            state: if bytes.is_empty() {
+                State::Done
+            } else {
+                State::Tail(bytes)
+            },
+            trailers: None,
+            facts: Facts::default(),
+            info: None,
+        }
+    }
+
+    /// A body of your own read from `reader`, as [`from_bytes`](Self::from_bytes) but
+    /// streamed: its read errors come out of [`Read`] as they are. Apache: an
+    /// `InputStreamEntity`.
+    #[doc(alias("InputStreamEntity"))]
+    pub fn from_reader(reader: impl Read + Send + 'static) -> Self {
+        ResponseBody {
+            state: State::Wrapped(Box::new(reader), None),
+            trailers: None,
+            facts: Facts::default(),
+            info: None,
+        }
+    }
+
+    /// A body with nothing in it, at the end of an exchange that had none.
     pub(crate) fn empty(facts: Facts, info: Option<ResponseInfo>) -> Self {
         ResponseBody {
             state: State::Done,
