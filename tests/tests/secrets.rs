@@ -133,6 +133,30 @@ fn hcx_headers_debug_redacts_credentials_and_cookies() -> TestResult {
 }
 
 #[test]
+fn hcx_headers_debug_redacts_fields_the_request_marked_sensitive() -> TestResult {
+    let server = server()?;
+    let out = capture(vec![("hcx::headers", Level::DEBUG)], || {
+        let mut key = HeaderValue::from_static("key-SECRET");
+        key.set_sensitive(true);
+        let request = hcx::http::Request::builder()
+            .uri(server.url("/"))
+            .header("x-api-key", key)
+            .header("x-trace", "trace-visible")
+            .body(Body::empty())?;
+        common::client()?
+            .execute(request)?
+            .into_body()
+            .into_string()?;
+        Ok(())
+    })?;
+    assert!(!out.contains("key-SECRET"), "{out}");
+    assert!(out.contains("x-api-key: <redacted>"), "{out}");
+    // Only what was marked: other fields are shown as sent.
+    assert!(out.contains("x-trace: trace-visible"), "{out}");
+    Ok(())
+}
+
+#[test]
 fn hcx_exec_redirect_event_hides_location_userinfo() -> TestResult {
     let server = TestServer::builder()
         .route(Method::GET, "/end", Reply::ok().body("end"))

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use hcx_close::{CloseReason, Decision};
 use hcx_reuse::IdleLimitChange;
-use http::{HeaderMap, Method, StatusCode, Uri, Version};
+use http::{HeaderMap, HeaderName, Method, StatusCode, Uri, Version};
 
 use crate::error::Error;
 use crate::info::ConnectionInfo;
@@ -437,17 +437,24 @@ pub fn is_secret_field(name: &[u8]) -> bool {
 }
 
 /// A request head as text for `hcx::headers`, the values of credentials and cookies
-/// replaced by `<redacted>`.
+/// replaced by `<redacted>`, and those of the fields named in `sensitive` (the ones
+/// the request marked with `HeaderValue::set_sensitive`).
 #[cfg(feature = "tracing")]
-fn redacted_head(head: &[u8]) -> String {
+fn redacted_head(head: &[u8], sensitive: &[HeaderName]) -> String {
     let text = String::from_utf8_lossy(head);
     let mut out = String::with_capacity(text.len());
+    let hidden = |name: &str| {
+        is_secret_field(name.as_bytes())
+            || sensitive
+                .iter()
+                .any(|s| s.as_str().eq_ignore_ascii_case(name))
+    };
     for line in text.trim_end().split("\r\n") {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
         match line.split_once(':') {
-            Some((name, _)) if is_secret_field(name.trim().as_bytes()) => {
+            Some((name, _)) if hidden(name.trim()) => {
                 out.push_str(name);
                 out.push_str(": <redacted>");
             }
@@ -458,7 +465,8 @@ fn redacted_head(head: &[u8]) -> String {
 }
 
 /// Response fields for `hcx::headers`, as `HeaderMap`'s `Debug` prints them, the
-/// values of credentials and cookies replaced by `<redacted>`.
+/// values of credentials and cookies (and any marked sensitive) replaced by
+/// `<redacted>`.
 #[cfg(feature = "tracing")]
 struct RedactedFields<'a>(&'a http::HeaderMap);
 
@@ -467,7 +475,7 @@ impl fmt::Debug for RedactedFields<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for (name, value) in self.0 {
-            if is_secret_field(name.as_str().as_bytes()) {
+            if is_secret_field(name.as_str().as_bytes()) || value.is_sensitive() {
                 map.entry(name, &"<redacted>");
             } else {
                 map.entry(name, value);
@@ -607,13 +615,20 @@ impl Events {
         }
     }
 
+    /// `sensitive`: the fields whose values the request marked sensitive, hidden from
+    /// `hcx::headers` as credentials are (a listener gets the bytes as sent).
     #[inline]
-    pub(crate) fn request_head_written(&self, conn: &ConnectionRef<'_>, head: &[u8]) {
+    pub(crate) fn request_head_written(
+        &self,
+        conn: &ConnectionRef<'_>,
+        head: &[u8],
+        #[cfg_attr(not(feature = "tracing"), allow(unused_variables))] sensitive: &[HeaderName],
+    ) {
         trace_event!(
             debug,
             "hcx::headers",
             connection = conn.id,
-            head = %redacted_head(head),
+            head = %redacted_head(head, sensitive),
             ">> request head"
         );
         if let Some(l) = &self.listener {

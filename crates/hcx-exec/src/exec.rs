@@ -227,10 +227,13 @@ impl MainExec {
         };
         let (conn, events) = runtime.connection_and_events();
         let conn = conn.ok_or_else(no_connection)?;
-        let head_copy = events.wants_request_head().then(|| head.to_vec());
+        let head_copy = events
+            .wants_request_head()
+            .then(|| (head.to_vec(), sensitive_fields(&parts.headers)));
         let sent_head = |conn: &Connection| {
-            if let Some(head) = &head_copy {
-                events.request_head_written(&ConnectionRef::new(conn.id(), conn.route()), head);
+            if let Some((head, sensitive)) = &head_copy {
+                let conn = ConnectionRef::new(conn.id(), conn.route());
+                events.request_head_written(&conn, head, sensitive);
             }
         };
         let result = exchange(
@@ -346,6 +349,17 @@ impl MainExec {
             }
         }
     }
+}
+
+/// The names of the fields whose values `headers` marks sensitive.
+fn sensitive_fields(headers: &http::HeaderMap) -> Vec<http::HeaderName> {
+    let mut names: Vec<http::HeaderName> = Vec::new();
+    for (name, value) in headers {
+        if value.is_sensitive() && !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
 }
 
 /// Sends the request and reads heads until the final one, through the call, with
