@@ -98,22 +98,9 @@ impl Outcome {
         }
     }
 
-    fn record_error(&mut self, error: &Error) {
-        self.errors
-            .entry(error.kind().as_str())
-            .and_modify(|t| t.count += 1)
-            .or_insert_with(|| ErrorTally {
-                count: 1,
-                example: format!("{error:#}").replace(['\r', '\n'], " "),
-            });
-    }
-
-    /// Adds a thread's outcome to this one.
-    fn merge(&mut self, other: Outcome) -> Result<(), CliError> {
+    /// Adds a thread's counts to this outcome (its latencies are in the shards).
+    fn merge(&mut self, other: Tally) {
         self.per_thread.push(other.requests());
-        self.latency
-            .add(&other.latency)
-            .map_err(|e| CliError::Other(format!("merging latency histograms: {e}")))?;
         for (status, n) in other.statuses {
             *self.statuses.entry(status).or_default() += n;
         }
@@ -125,6 +112,71 @@ impl Outcome {
         }
         self.responses += other.responses;
         self.bytes += other.bytes;
+    }
+}
+
+/// What one thread counted. Its latencies go to a histogram it shares with other
+/// threads ([`Shards`]): one histogram per thread would be some 190 KB each
+/// (`-c 1000`: 190 MB).
+#[derive(Debug, Default)]
+struct Tally {
+    statuses: BTreeMap<u16, u64>,
+    errors: BTreeMap<&'static str, ErrorTally>,
+    responses: u64,
+    bytes: u64,
+}
+
+impl Tally {
+    fn requests(&self) -> u64 {
+        self.responses + self.errors.values().map(|t| t.count).sum::<u64>()
+    }
+
+    fn record_error(&mut self, error: &Error) {
+        self.errors
+            .entry(error.kind().as_str())
+            .and_modify(|t| t.count += 1)
+            .or_insert_with(|| ErrorTally {
+                count: 1,
+                example: format!("{error:#}").replace(['\r', '\n'], " "),
+            });
+    }
+}
+
+/// The latency histograms the threads record into: a few, each behind a lock, thread
+/// `i` using shard `i % len`. Twice as many as CPUs (at most one per thread), so a
+/// thread rarely finds its shard taken, while the memory stays bounded by the machine
+/// rather than by `-c`.
+struct Shards(Vec<std::sync::Mutex<Histogram<u64>>>);
+
+impl Shards {
+    fn new(concurrency: usize, cpus: usize, empty: &Histogram<u64>) -> Self {
+        let count = concurrency.clamp(1, cpus.max(1) * 2);
+        Shards(
+            (0..count)
+                .map(|_| std::sync::Mutex::new(empty.clone()))
+                .collect(),
+        )
+    }
+
+    /// Records `micros` in thread `thread`'s shard, growing it to hold the value
+    /// (clamped only if it cannot grow).
+    fn record(&self, thread: usize, micros: u64) {
+        if let Some(shard) = self.0.get(thread % self.0.len().max(1)) {
+            let mut histogram = shard.lock().unwrap_or_else(|p| p.into_inner());
+            if histogram.record(micros).is_err() {
+                histogram.saturating_record(micros);
+            }
+        }
+    }
+
+    /// All shards added into `total`.
+    fn add_into(self, total: &mut Histogram<u64>) -> Result<(), CliError> {
+        for shard in self.0 {
+            let shard = shard.into_inner().unwrap_or_else(|p| p.into_inner());
+            total
+                .add(&shard)
+                .map_err(|e| CliError::Other(format!("merging latency histograms: {e}")))?;
+        }
         Ok(())
     }
 }
@@ -237,16 +289,20 @@ pub fn execute(client: &Client, plan: &Plan) -> Result<Outcome, CliError> {
         limit: plan.requests,
         rate: plan.rate,
     };
-    let mut total = Outcome::empty(histogram.clone());
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    let shards = Shards::new(plan.concurrency, cpus, &histogram);
+    let mut total = Outcome::empty(histogram);
     let (results, spawn_error) = thread::scope(|scope| {
         let mut workers = Vec::with_capacity(plan.concurrency);
         let mut spawn_error = None;
         for i in 0..plan.concurrency {
-            let (schedule, progress, histogram) = (&schedule, &progress, histogram.clone());
+            let (schedule, progress, shards) = (&schedule, &progress, &shards);
             let spawned = thread::Builder::new()
                 .name(format!("hcx-load-{i}"))
                 .spawn_scoped(scope, move || {
-                    worker(client, plan, schedule, progress, histogram)
+                    worker(client, plan, schedule, progress, |micros| {
+                        shards.record(i, micros);
+                    })
                 });
             match spawned {
                 Ok(handle) => workers.push(handle),
@@ -259,7 +315,7 @@ pub fn execute(client: &Client, plan: &Plan) -> Result<Outcome, CliError> {
                 }
             }
         }
-        let results: Vec<thread::Result<Outcome>> = workers.into_iter().map(|w| w.join()).collect();
+        let results: Vec<thread::Result<Tally>> = workers.into_iter().map(|w| w.join()).collect();
         (results, spawn_error)
     });
     total.elapsed = start.elapsed();
@@ -271,9 +327,10 @@ pub fn execute(client: &Client, plan: &Plan) -> Result<Outcome, CliError> {
         ));
     }
     for result in results {
-        let outcome = result.map_err(|_| CliError::Other("a load thread panicked".into()))?;
-        total.merge(outcome)?;
+        let tally = result.map_err(|_| CliError::Other("a load thread panicked".into()))?;
+        total.merge(tally);
     }
+    shards.add_into(&mut total.latency)?;
     Ok(total)
 }
 
@@ -325,14 +382,16 @@ impl Schedule<'_> {
     }
 }
 
+/// Sends requests while the schedule gives it some, each answered one's latency
+/// (microseconds, at least 1) to `record`.
 fn worker(
     client: &Client,
     plan: &Plan,
     schedule: &Schedule<'_>,
     progress: &ProgressBar,
-    histogram: Histogram<u64>,
-) -> Outcome {
-    let mut outcome = Outcome::empty(histogram);
+    mut record: impl FnMut(u64),
+) -> Tally {
+    let mut outcome = Tally::default();
     let mut buf = vec![0u8; 64 * 1024];
     while let Some(started) = schedule.take() {
         match client.execute(plan.template.request()) {
@@ -343,11 +402,7 @@ fn worker(
                     Ok(bytes) => {
                         let micros =
                             u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                        let micros = micros.max(1);
-                        // Grown to hold it; clamped only if it cannot grow.
-                        if outcome.latency.record(micros).is_err() {
-                            outcome.latency.saturating_record(micros);
-                        }
+                        record(micros.max(1));
                         *outcome.statuses.entry(status).or_default() += 1;
                         outcome.responses += 1;
                         outcome.bytes += bytes;
@@ -489,6 +544,27 @@ mod schedule {
 }
 
 #[cfg(test)]
+mod shards {
+    use super::*;
+
+    #[test]
+    fn a_thousand_threads_share_a_few_histograms_and_lose_no_latency() -> Result<(), String> {
+        let empty = latency_histogram().map_err(|e| e.to_string())?;
+        let shards = Shards::new(1000, 2, &empty);
+        assert_eq!(shards.0.len(), 4);
+        assert_eq!(Shards::new(3, 8, &empty).0.len(), 3);
+        for thread in 0..1000 {
+            shards.record(thread, 1 + thread as u64);
+        }
+        let mut total = empty;
+        shards.add_into(&mut total).map_err(|e| e.to_string())?;
+        assert_eq!(total.len(), 1000);
+        assert_eq!((total.min(), total.max()), (1, 1000));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
 mod review_latency_range {
     use super::*;
     use crate::cli::{Cli, Command};
@@ -532,9 +608,20 @@ mod review_latency_range {
             rate: Some(1.0),
         };
         let histogram = latency_histogram().map_err(|e| e.to_string())?;
-        let outcome = worker(&client, &plan, &schedule, &ProgressBar::hidden(), histogram);
+        let shards = Shards::new(1, 1, &histogram);
+        let outcome = worker(
+            &client,
+            &plan,
+            &schedule,
+            &ProgressBar::hidden(),
+            |micros| {
+                shards.record(0, micros);
+            },
+        );
         assert_eq!(outcome.responses, 1);
-        let max = outcome.latency.max();
+        let mut latency = histogram;
+        shards.add_into(&mut latency).map_err(|e| e.to_string())?;
+        let max = latency.max();
         assert!(
             max >= 7_100_000_000,
             "latency max {max} µs: clamped at an hour"
