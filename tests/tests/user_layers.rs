@@ -148,3 +148,49 @@ impl Read for Broken {
         Err(std::io::Error::other("stub reader broke"))
     }
 }
+
+/// A handler that sends the request to another origin: `replan` says whether it
+/// plans the route for the new URI, as docs/chain.md asks.
+fn move_to(to: &str, replan: bool) -> Result<Client, Box<dyn std::error::Error>> {
+    let to: http::Uri = to.parse()?;
+    Ok(Client::builder()
+        .response_timeout(Some(SAFETY))
+        .add_handler_after(
+            ChainElement::Retry,
+            "move",
+            move |mut request: Request<Body>, scope: &mut Scope<'_>, chain: Chain<'_>| {
+                *request.uri_mut() = to.clone();
+                if replan {
+                    scope.route = scope.plan(request.uri())?;
+                }
+                chain.proceed(request, scope)
+            },
+        )
+        .build()?)
+}
+
+#[test]
+fn a_request_moved_to_another_origin_without_its_route_is_refused() -> TestResult {
+    let old = TestServer::builder()
+        .default_reply(Reply::ok().body("old"))
+        .start()?;
+    let new = TestServer::builder()
+        .default_reply(Reply::ok().body("new"))
+        .start()?;
+    let error = move_to(&new.url("/x"), false)?
+        .get(old.url("/x"))
+        .err()
+        .ok_or("a request sent over the old origin's route")?;
+    assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{error}");
+    assert!(error.to_string().contains("scope.plan"), "{error}");
+    // Neither server saw it: nothing went over the old origin's connection.
+    assert_eq!((old.requests().len(), new.requests().len()), (0, 0));
+
+    let body = move_to(&new.url("/x"), true)?
+        .get(old.url("/x"))?
+        .into_body()
+        .into_string()?;
+    assert_eq!(body, "new");
+    assert_eq!((old.requests().len(), new.requests().len()), (0, 1));
+    Ok(())
+}

@@ -58,6 +58,7 @@ impl ExecHandler for MainTransport {
         scope: &mut Scope<'_>,
         _rest: Chain<'_>,
     ) -> Result<Response<ResponseBody>, Error> {
+        scope.check_route(request.uri())?;
         if scope.context.attempts() == 0 {
             // No RETRY element counted: this is the hop's one attempt.
             scope.context.set_attempts(1);

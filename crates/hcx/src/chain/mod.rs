@@ -219,7 +219,9 @@ impl fmt::Debug for Chain<'_> {
 pub struct Scope<'a> {
     /// Where the current request goes. The redirect layer sets it for each hop; a
     /// handler that points the request at another origin sets it too
-    /// ([`plan`](Self::plan)): nothing below plans it again.
+    /// ([`plan`](Self::plan)): nothing below plans it again, and MAIN_TRANSPORT
+    /// refuses (`InvalidRequest`) a request whose URI left the execution's first
+    /// origin without its route being the one planned for it.
     pub route: Route,
     /// The request configuration in force (the client's, or the one the request
     /// carried in its extensions).
@@ -303,6 +305,44 @@ impl<'a> Scope<'a> {
             self.tls.as_ref(),
             uri,
         )
+    }
+
+    /// Refuses to send `uri` over [`route`](Self::route) when its origin (scheme and
+    /// authority as written) is not the execution's first one and the route is not
+    /// what [`plan`](Self::plan) gives for it: a handler changed the request's origin
+    /// without planning its route, and the request would go to the old origin's
+    /// connection. MAIN_TRANSPORT asks it before every exchange; the usual request,
+    /// on its first origin, costs one comparison.
+    #[inline]
+    pub(crate) fn check_route(&self, uri: &Uri) -> Result<(), Error> {
+        // As written, byte for byte: the usual request's URI is the caller's, whose
+        // parts it shares. Any other spelling of the same origin is planned below.
+        if same_origin_as_written(uri, &self.original_uri) {
+            return Ok(());
+        }
+        self.check_planned_route(uri)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_planned_route(&self, uri: &Uri) -> Result<(), Error> {
+        if self.plan(uri)? == self.route {
+            return Ok(());
+        }
+        let origin = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or_default(),
+            uri.authority().map_or("", |a| a.as_str())
+        );
+        Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "the request's URI points at {} but its route is {}: a handler that changes \
+                 the request's origin must set scope.route = scope.plan(uri)?",
+                hcx_exec::redact_userinfo(&origin),
+                self.route
+            ),
+        ))
     }
 
     /// The method of the request as the caller gave it (before any redirect).
@@ -393,6 +433,17 @@ pub(crate) fn copy_head<B>(request: &Request<B>) -> Request<()> {
         *head.extensions_mut() = request.extensions().clone();
     }
     head
+}
+
+/// Whether `a` and `b` have the same scheme and the same authority byte for byte (a
+/// clone of a URI shares its authority's bytes: no comparison of them is needed).
+fn same_origin_as_written(a: &Uri, b: &Uri) -> bool {
+    let (x, y) = (authority_str(a), authority_str(b));
+    a.scheme() == b.scheme() && (std::ptr::eq(x, y) || x == y)
+}
+
+fn authority_str(uri: &Uri) -> &str {
+    uri.authority().map_or("", |a| a.as_str())
 }
 
 /// The planner's route for `uri`, with `tls` in place of its identity on `https`.
