@@ -343,10 +343,15 @@ fn an_early_answer_to_an_upload_is_read_and_its_connection_closed() -> TestResul
 }
 
 #[test]
-fn a_broken_status_line_and_then_silence_fails_at_once_not_at_the_timeout() -> TestResult {
-    // The server sends a status line that cannot be HTTP/1.x and keeps the connection
-    // open: the error comes from the line, not from the response timeout.
-    for raw in [&b"HTTP/1.1 abc\r\n"[..], b"HTTP/1.1 200OK\r\nA: 1\r\n"] {
+fn a_broken_head_line_and_then_silence_fails_at_once_not_at_the_timeout() -> TestResult {
+    // The server sends a status line or a field line that cannot be HTTP/1.x and keeps
+    // the connection open: the error comes from the line, not from the response
+    // timeout.
+    for raw in [
+        &b"HTTP/1.1 abc\r\n"[..],
+        b"HTTP/1.1 200OK\r\nA: 1\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nnot a field\r\n",
+    ] {
         let (port, server) = answer_one_request(move |s| {
             s.write_all(raw)?;
             // Until the client closes.

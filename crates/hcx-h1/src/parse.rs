@@ -186,8 +186,9 @@ impl HeadReader {
     /// call again.
     ///
     /// A head is parsed once its blank line may have come; before that, a start that
-    /// is not `HTTP/`, a bare CR, and a status line that has ended and is invalid are
-    /// errors at once, whether the head comes whole or a byte at a time.
+    /// is not `HTTP/`, a bare CR, a status line that has ended and is invalid, and a
+    /// field line that has ended without a name and a colon are errors at once,
+    /// whether the head comes whole or a byte at a time.
     ///
     /// More than [`Limits::max_informational`] interim responses is
     /// [`ErrorKind::TooManyInformational`]: a server cannot keep a client waiting
@@ -276,7 +277,8 @@ impl HeadReader {
     /// Whether `buf` may hold a complete head: a line feed followed by an empty line
     /// (`\n\r\n` or `\n\n`) after the first non-empty line, somewhere past what
     /// earlier calls already scanned; or one that can never be complete, with a CR
-    /// not followed by LF (which the parser refuses anywhere in a head).
+    /// not followed by LF or a field line that cannot be one (both of which the
+    /// parser refuses anywhere in a head).
     fn may_hold_a_head(&mut self, buf: &[u8]) -> bool {
         if self.scanned > buf.len() {
             // The caller consumed or replaced the buffer.
@@ -294,11 +296,24 @@ impl HeadReader {
         // Back up two bytes: the end of head may straddle the old and new bytes.
         let start = self.scanned.saturating_sub(2).max(self.blank);
         let rest = &buf[start..];
-        // One pass for both: a LF that starts an empty line, or a CR followed by
-        // anything but LF, which fails the head wherever it is (the parser may say so
-        // now rather than after bytes that never come).
+        // Where the line ending at the next LF begins, if it is a field line (`None`:
+        // the status line, which `check_start` looks at). Looked for back from `start`
+        // only once a LF came, so a long line trickling in is not searched again on
+        // every read.
+        let mut line: Option<Option<usize>> = None;
+        // One pass for all: a LF that starts an empty line, or a CR followed by
+        // anything but LF, or a LF ending a field line without a name and a colon,
+        // each of which fails the head wherever it is (the parser may say so now
+        // rather than after bytes that never come).
         let found = memchr::memchr2_iter(b'\n', b'\r', rest).any(|i| match rest[i] {
-            b'\n' => matches!(&rest[i + 1..], [b'\n', ..] | [b'\r', b'\n', ..]),
+            b'\n' => {
+                let from = *line.get_or_insert_with(|| {
+                    memchr::memrchr(b'\n', &buf[self.blank..start]).map(|at| self.blank + at + 1)
+                });
+                line = Some(Some(start + i + 1));
+                from.is_some_and(|from| !may_be_field_line(&buf[from..start + i]))
+                    || matches!(&rest[i + 1..], [b'\n', ..] | [b'\r', b'\n', ..])
+            }
             _ => rest.get(i + 1).is_some_and(|&b| b != b'\n'),
         });
         if !found {
@@ -308,6 +323,20 @@ impl HeadReader {
             self.scanned = buf.len();
         }
         found
+    }
+}
+
+/// Whether `line` (without its LF) may be a field line of a response head: a name of
+/// tchars and a colon, or an obs-fold continuation (leading SP or HTAB), or empty (the
+/// head's end). Only what the parser refuses in any case: its values are checked when
+/// the head is parsed.
+fn may_be_field_line(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line.first() {
+        None | Some(b' ' | b'\t') => true,
+        Some(_) => memchr::memchr(b':', line).is_some_and(|colon| {
+            colon > 0 && line[..colon].iter().all(|&b| crate::syntax::is_tchar(b))
+        }),
     }
 }
 

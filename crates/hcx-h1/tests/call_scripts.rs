@@ -945,8 +945,55 @@ fn a_broken_status_line_fails_once_it_ends_without_waiting_for_the_blank_line() 
             .map(|i| i + 2);
         assert_eq!(failed_at, lf, "{what:?}");
     }
-    // A valid status line is not refused for what follows it until the head ends.
+}
+
+/// A field line that can never parse (no colon, no name, a name with a space) fails
+/// the head when it ends, as Apache's line-by-line parser does, not when a blank line
+/// that may never come (the server keeping the connection open) would have ended it.
+#[test]
+fn a_broken_field_line_fails_once_it_ends_without_waiting_for_the_blank_line() {
+    use hcx_h1::HeadReader;
+    let cases: &[&[u8]] = &[
+        b"HTTP/1.1 200 OK\r\nBad Header\r\n",
+        b"HTTP/1.1 200 OK\r\nA: 1\r\nBad Name: x\r\n",
+        b"HTTP/1.1 200 OK\r\nA: 1\r\n folded\r\n: no name\r\n",
+        b"\r\nHTTP/1.1 200 OK\nA: 1\nno colon\n",
+    ];
+    for &bytes in cases {
+        let what = String::from_utf8_lossy(bytes);
+        let whole = HeadReader::new(Limits::default()).read(&mut BytesMut::from(bytes));
+        assert_eq!(
+            whole.map_err(|e| e.kind()),
+            Err(ErrorKind::InvalidHead),
+            "{what:?}"
+        );
+        let mut reader = HeadReader::new(Limits::default());
+        let mut buf = BytesMut::new();
+        let mut failed_at = None;
+        for (i, &b) in bytes.iter().enumerate() {
+            buf.extend_from_slice(&[b]);
+            if let Err(e) = reader.read(&mut buf) {
+                assert_eq!(e.kind(), ErrorKind::InvalidHead, "{what:?}: {e}");
+                failed_at = Some(i);
+                break;
+            }
+        }
+        // At the line feed that ends the broken line, the last byte.
+        assert_eq!(failed_at, Some(bytes.len() - 1), "{what:?}");
+    }
+    // Lines that may still be fields are waited for, whole or a byte at a time: a
+    // fold, a name without a space before its colon, any value.
+    let valid: &[u8] =
+        b"HTTP/1.1 200 OK\r\nA:1\r\n folded\r\n\tagain\r\nB: \x80 c \r\nC-x.y~z!: y\r\n";
+    let mut whole = BytesMut::from(valid);
+    assert!(matches!(
+        HeadReader::new(Limits::default()).read(&mut whole),
+        Ok(None)
+    ));
     let mut reader = HeadReader::new(Limits::default());
-    let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nBad Header\r\n"[..]);
-    assert!(matches!(reader.read(&mut buf), Ok(None)));
+    let mut buf = BytesMut::new();
+    for &b in valid {
+        buf.extend_from_slice(&[b]);
+        assert!(matches!(reader.read(&mut buf), Ok(None)), "{buf:?}");
+    }
 }
