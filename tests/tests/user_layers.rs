@@ -194,3 +194,35 @@ fn a_request_moved_to_another_origin_without_its_route_is_refused() -> TestResul
     assert_eq!((old.requests().len(), new.requests().len()), (0, 1));
     Ok(())
 }
+
+#[test]
+fn a_redirect_through_a_planner_that_rotates_its_proxies_is_not_refused() -> TestResult {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use hcx::{Proxy, Route};
+    use hcx_testserver::TestProxy;
+
+    let to = TestServer::builder()
+        .default_reply(Reply::ok().body("moved here"))
+        .start()?;
+    let from = TestServer::builder()
+        .default_reply(Reply::new(302u16).header("location", to.url("/new")))
+        .start()?;
+    let proxies = [TestProxy::builder().start()?, TestProxy::builder().start()?];
+    let urls = [proxies[0].url(), proxies[1].url()];
+    // Each plan takes the next proxy (a failover or load-spreading planner): a hop's
+    // route is the one REDIRECT planned for it, not a second plan of the same URI.
+    let next = AtomicUsize::new(0);
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .route_planner(move |uri: &http::Uri| -> Result<Route, hcx::Error> {
+            let proxy = Proxy::from_url(&urls[next.fetch_add(1, Ordering::Relaxed) % 2])?;
+            let host = uri.host().unwrap_or_default();
+            Ok(Route::http(host, uri.port_u16().unwrap_or(80)).via(proxy))
+        })
+        .build()?;
+    let body = client.get(from.url("/old"))?.into_body().into_string()?;
+    assert_eq!(body, "moved here");
+    assert_eq!((from.requests().len(), to.requests().len()), (1, 1));
+    Ok(())
+}

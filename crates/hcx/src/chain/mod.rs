@@ -45,7 +45,7 @@ pub use redirect::{DefaultRedirectStrategy, RedirectStrategy};
 pub use retry::{DefaultRetryStrategy, RetryStrategy, Sleeper, parse_retry_after};
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 #[cfg(feature = "rustls")]
 use hcx_exec::TlsIdentity;
@@ -236,6 +236,11 @@ pub struct Scope<'a> {
     /// The `Accept-Encoding` and `User-Agent` PROTOCOL left to the codec.
     owed: protocol::Owed,
     left_origin: bool,
+    /// The route [`plan`](Self::plan) gave last, with the URI it was planned for: a
+    /// hop's route is the one planned for it, not a second plan of its URI, which a
+    /// planner that rotates or fails over its proxies answers with another. Boxed:
+    /// only a redirect or a handler of the caller's plans a route.
+    last_plan: Mutex<Option<Box<(Uri, Route)>>>,
     /// The most the exchanges of the current `Chain::proceed` call wrote of their
     /// request, and whether one got a response (`proceed` keeps one per call, nested).
     exchanged: Option<(RequestProgress, bool)>,
@@ -285,6 +290,7 @@ impl<'a> Scope<'a> {
             accept_encoding: None,
             owed: protocol::Owed::default(),
             left_origin: false,
+            last_plan: Mutex::new(None),
             exchanged: None,
             manager,
             planner,
@@ -299,24 +305,30 @@ impl<'a> Scope<'a> {
     /// replaces the planner's on an `https` route. The redirect layer asks this for
     /// every hop.
     pub fn plan(&self, uri: &Uri) -> Result<Route, Error> {
-        plan(
+        let route = plan(
             self.planner,
             #[cfg(feature = "rustls")]
             self.tls.as_ref(),
             uri,
-        )
+        )?;
+        *self
+            .last_plan
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Box::new((uri.clone(), route.clone())));
+        Ok(route)
     }
 
     /// Refuses to send `uri` over [`route`](Self::route) when its origin (scheme and
-    /// authority as written) is not the execution's first one and the route is not
-    /// what [`plan`](Self::plan) gives for it: a handler changed the request's origin
-    /// without planning its route, and the request would go to the old origin's
-    /// connection. MAIN_TRANSPORT asks it before every exchange; the usual request,
-    /// on its first origin, costs one comparison.
+    /// authority as written) is not the execution's first one and the route is
+    /// neither the one [`plan`](Self::plan) last gave for that origin nor what the
+    /// planner gives for it: a handler changed the request's origin without planning
+    /// its route, and the request would go to the old origin's connection.
+    /// MAIN_TRANSPORT asks it before every exchange; the usual request, on its first
+    /// origin, costs one comparison.
     #[inline]
     pub(crate) fn check_route(&self, uri: &Uri) -> Result<(), Error> {
         // As written, byte for byte: the usual request's URI is the caller's, whose
-        // parts it shares. Any other spelling of the same origin is planned below.
+        // parts it shares. Any other spelling of the same origin is checked below.
         if same_origin_as_written(uri, &self.original_uri) {
             return Ok(());
         }
@@ -326,7 +338,24 @@ impl<'a> Scope<'a> {
     #[cold]
     #[inline(never)]
     fn check_planned_route(&self, uri: &Uri) -> Result<(), Error> {
-        if self.plan(uri)? == self.route {
+        let planned = self
+            .last_plan
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_deref()
+            .is_some_and(|(planned_for, route)| {
+                same_origin_as_written(uri, planned_for) && *route == self.route
+            });
+        // Else the planner is asked (a route set without `plan`, e.g. a copy of an
+        // earlier one), and that answer is not recorded.
+        if planned
+            || plan(
+                self.planner,
+                #[cfg(feature = "rustls")]
+                self.tls.as_ref(),
+                uri,
+            )? == self.route
+        {
             return Ok(());
         }
         let origin = format!(
