@@ -226,3 +226,45 @@ fn a_redirect_through_a_planner_that_rotates_its_proxies_is_not_refused() -> Tes
     assert_eq!((from.requests().len(), to.requests().len()), (1, 1));
     Ok(())
 }
+
+#[test]
+fn a_request_moved_back_to_the_first_origin_after_a_redirect_needs_its_route() -> TestResult {
+    let mirror = TestServer::builder()
+        .default_reply(Reply::ok().body("mirror"))
+        .start()?;
+    let first = TestServer::builder()
+        .route(
+            hcx_testserver::Method::GET,
+            "/start",
+            Reply::new(302u16).header("location", mirror.url("/x")),
+        )
+        .default_reply(Reply::ok().body("first"))
+        .start()?;
+    let back: http::Uri = first.url("/back").parse()?;
+    // Below REDIRECT, a handler points the second hop (to the mirror) back at the
+    // first origin without planning its route: that request must not go over the
+    // mirror's connection.
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .add_handler_after(
+            ChainElement::Redirect,
+            "back",
+            move |mut request: Request<Body>, scope: &mut Scope<'_>, chain: Chain<'_>| {
+                if request.uri().path() == "/x" {
+                    *request.uri_mut() = back.clone();
+                }
+                chain.proceed(request, scope)
+            },
+        )
+        .build()?;
+    let outcome = client
+        .get(first.url("/start"))
+        .and_then(|r| r.into_body().into_string());
+    assert!(mirror.requests().is_empty(), "{outcome:?}");
+    let error = outcome
+        .err()
+        .ok_or("a request sent over another origin's route")?;
+    assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{error}");
+    assert_eq!(first.requests().len(), 1);
+    Ok(())
+}

@@ -319,17 +319,19 @@ impl<'a> Scope<'a> {
     }
 
     /// Refuses to send `uri` over [`route`](Self::route) when its origin (scheme and
-    /// authority as written) is not the execution's first one and the route is
-    /// neither the one [`plan`](Self::plan) last gave for that origin nor what the
-    /// planner gives for it: a handler changed the request's origin without planning
-    /// its route, and the request would go to the old origin's connection.
-    /// MAIN_TRANSPORT asks it before every exchange; the usual request, on its first
-    /// origin, costs one comparison.
+    /// authority as written) is not the execution's first one, or a redirect has
+    /// left that origin, and the route is neither the one [`plan`](Self::plan) last
+    /// gave for the request's origin nor what the planner gives for it: a handler
+    /// changed the request's origin without planning its route, and the request
+    /// would go to another origin's connection. MAIN_TRANSPORT asks it before every
+    /// exchange; the usual request, on its first origin, costs one comparison.
     #[inline]
     pub(crate) fn check_route(&self, uri: &Uri) -> Result<(), Error> {
         // As written, byte for byte: the usual request's URI is the caller's, whose
         // parts it shares. Any other spelling of the same origin is checked below.
-        if same_origin_as_written(uri, &self.original_uri) {
+        // Once a redirect has left it, the route is another origin's until a plan
+        // for this one says otherwise.
+        if !self.left_origin && same_origin_as_written(uri, &self.original_uri) {
             return Ok(());
         }
         self.check_planned_route(uri)
