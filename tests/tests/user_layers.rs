@@ -268,3 +268,38 @@ fn a_request_moved_back_to_the_first_origin_after_a_redirect_needs_its_route() -
     assert_eq!(first.requests().len(), 1);
     Ok(())
 }
+
+/// A reader that says it read more than the buffer it was given holds.
+struct Overclaims;
+
+impl Read for Overclaims {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        Ok(out.len() + 1)
+    }
+}
+
+#[test]
+fn a_stub_reader_that_overclaims_its_reads_is_an_error_not_a_panic() -> TestResult {
+    let client = Client::builder()
+        .add_handler_first(
+            "stub",
+            |_: Request<Body>, _: &mut Scope<'_>, _: Chain<'_>| {
+                Ok(http::Response::new(hcx::ResponseBody::from_reader(
+                    Overclaims,
+                )))
+            },
+        )
+        .build()?;
+    let error = client
+        .get("http://127.0.0.1:9/")?
+        .into_body()
+        .into_string()
+        .err()
+        .ok_or("an overclaiming reader read without an error")?;
+    assert!(error.to_string().contains("claimed"), "{error}");
+    let mut body = client.get("http://127.0.0.1:9/")?.into_body();
+    let mut buf = [0u8; 4];
+    let read = body.read(&mut buf);
+    assert!(read.is_err(), "{read:?}");
+    Ok(())
+}

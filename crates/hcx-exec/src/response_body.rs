@@ -152,7 +152,9 @@ impl ResponseBody {
     }
 
     /// A body of your own read from `reader`, as [`from_bytes`](Self::from_bytes) but
-    /// streamed: its read errors come out of [`Read`] as they are. Apache: an
+    /// streamed: its read errors come out of [`Read`] as they are, and a read that
+    /// claims more bytes than the buffer it was given is an [`ErrorKind::Io`] error,
+    /// not a panic in the caller's `read_to_end`. Apache: an
     /// `InputStreamEntity`.
     #[doc(alias("InputStreamEntity"))]
     pub fn from_reader(reader: impl Read + Send + 'static) -> Self {
@@ -644,8 +646,22 @@ impl Read for ResponseBody {
                             self.state = State::Done;
                             Ok(0)
                         }
-                        Ok(n) => Ok(n),
+                        Ok(n) if n <= out.len() => Ok(n),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        // A `Read` that breaks its contract (a handler's own, given to
+                        // `from_reader`) is reported, not handed on to panic the caller.
+                        Ok(n) => {
+                            let error = Error::new(
+                                ErrorKind::Io,
+                                format!(
+                                    "the response body reader claimed {n} bytes read into {}",
+                                    out.len()
+                                ),
+                            )
+                            .with_facts(self.facts);
+                            self.state = State::Failed(error.clone());
+                            Err(error.into_io())
+                        }
                         Err(e) => {
                             let error = Error::from_io(e).with_facts(self.facts);
                             self.state = State::Failed(error.clone());
