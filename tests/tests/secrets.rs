@@ -157,6 +157,42 @@ fn hcx_headers_debug_redacts_fields_the_request_marked_sensitive() -> TestResult
 }
 
 #[test]
+fn hcx_headers_debug_redacts_a_default_field_marked_sensitive() -> TestResult {
+    use hcx::exec::{ExecRuntime, MainExec};
+    use hcx::http::HeaderName;
+    use hcx::{DefaultKeepAliveStrategy, DefaultReuseStrategy, PoolingConnectionManager, Route};
+
+    let server = server()?;
+    let out = capture(vec![("hcx::headers", Level::DEBUG)], || {
+        let manager = PoolingConnectionManager::builder().build()?;
+        let exec = MainExec::new(
+            Arc::new(DefaultReuseStrategy),
+            Arc::new(DefaultKeepAliveStrategy::default()),
+        );
+        let mut key = HeaderValue::from_static("key-SECRET");
+        key.set_sensitive(true);
+        let defaults = [(HeaderName::from_static("x-api-key"), key)];
+        let request = hcx::http::Request::get(server.url("/")).body(Body::empty())?;
+        let config = RequestConfig::default().with_response_timeout(Some(SAFETY));
+        exec.execute_with_defaults(
+            &Route::from_uri(request.uri())?,
+            request,
+            &defaults,
+            ExecRuntime::new(manager),
+            &config,
+        )?
+        .into_body()
+        .into_string()?;
+        Ok(())
+    })?;
+    // Sent as a default field of the codec's, not one of the request's own: hidden
+    // all the same.
+    assert!(!out.contains("key-SECRET"), "{out}");
+    assert!(out.contains("x-api-key: <redacted>"), "{out}");
+    Ok(())
+}
+
+#[test]
 fn hcx_exec_redirect_event_hides_location_userinfo() -> TestResult {
     let server = TestServer::builder()
         .route(Method::GET, "/end", Reply::ok().body("end"))

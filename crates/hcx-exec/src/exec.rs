@@ -141,7 +141,8 @@ impl MainExec {
     /// ([`RequestHead::defaults`](hcx_h1::RequestHead::defaults)): a client's
     /// `User-Agent` and `Accept-Encoding` go out without being added to the request's
     /// map first (an allocation and a copy per request). They are part of the head the
-    /// events see ([`EventListener::request_head_written`](crate::EventListener::request_head_written)),
+    /// events see ([`EventListener::request_head_written`](crate::EventListener::request_head_written);
+    /// `hcx::headers` hides the value of one marked sensitive, as of the request's own),
     /// not of the request's fields the reuse strategy reads, so none may be one the
     /// codec decides (`Host`, the framing fields, `Connection`, `Expect`,
     /// `Proxy-Authorization`): those are refused ([`ErrorKind::InvalidRequest`]) before
@@ -229,7 +230,7 @@ impl MainExec {
         let conn = conn.ok_or_else(no_connection)?;
         let head_copy = events
             .wants_request_head()
-            .then(|| (head.to_vec(), sensitive_fields(&parts.headers)));
+            .then(|| (head.to_vec(), sensitive_fields(&parts.headers, defaults)));
         let sent_head = |conn: &Connection| {
             if let Some((head, sensitive)) = &head_copy {
                 let conn = ConnectionRef::new(conn.id(), conn.route());
@@ -351,10 +352,15 @@ impl MainExec {
     }
 }
 
-/// The names of the fields whose values `headers` marks sensitive.
-fn sensitive_fields(headers: &http::HeaderMap) -> Vec<http::HeaderName> {
+/// The names of the fields whose values `headers` or the codec's `defaults` mark
+/// sensitive: both go out in the head.
+fn sensitive_fields(
+    headers: &http::HeaderMap,
+    defaults: &[(HeaderName, HeaderValue)],
+) -> Vec<http::HeaderName> {
     let mut names: Vec<http::HeaderName> = Vec::new();
-    for (name, value) in headers {
+    let defaults = defaults.iter().map(|(name, value)| (name, value));
+    for (name, value) in headers.iter().chain(defaults) {
         if value.is_sensitive() && !names.contains(name) {
             names.push(name.clone());
         }
