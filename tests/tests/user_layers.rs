@@ -303,3 +303,49 @@ fn a_stub_reader_that_overclaims_its_reads_is_an_error_not_a_panic() -> TestResu
     assert!(read.is_err(), "{read:?}");
     Ok(())
 }
+
+#[test]
+fn a_handler_above_redirect_gets_its_scope_back_for_a_second_request() -> TestResult {
+    let b = TestServer::builder()
+        .default_reply(Reply::ok().body("b"))
+        .start()?;
+    let to_b = b.url("/end");
+    let a = TestServer::builder()
+        .default_fn(move |r| match r.target.as_str() {
+            "/go" => Reply::new(302u16).header("location", to_b.clone()),
+            _ => Reply::ok().body("a"),
+        })
+        .start()?;
+    let again = a.url("/plain").parse::<http::Uri>()?;
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .add_handler_first(
+            "twice",
+            move |request: Request<Body>, scope: &mut Scope<'_>, chain: Chain<'_>| {
+                let route = scope.route.clone();
+                let first = chain.proceed(request, scope)?.into_body().into_string()?;
+                // As passed: the first origin's route, no origin left.
+                assert_eq!(scope.route, route);
+                assert!(!scope.left_origin());
+                let second = Request::get(again.clone()).body(Body::empty())?;
+                let (parts, body) = chain.proceed(second, scope)?.into_parts();
+                let both = format!("{first}+{}", body.into_string()?);
+                Ok(http::Response::from_parts(
+                    parts,
+                    hcx::ResponseBody::from_bytes(both),
+                ))
+            },
+        )
+        .build()?;
+    let body = client.get(a.url("/go"))?.into_body().into_string()?;
+    assert_eq!(body, "b+a");
+    let targets = |s: &TestServer| {
+        s.requests()
+            .iter()
+            .map(|r| r.target.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(targets(&a), ["/go", "/plain"]);
+    assert_eq!(targets(&b), ["/end"]);
+    Ok(())
+}

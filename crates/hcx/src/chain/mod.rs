@@ -45,7 +45,7 @@ pub use redirect::{DefaultRedirectStrategy, RedirectStrategy};
 pub use retry::{DefaultRetryStrategy, RetryStrategy, Sleeper, parse_retry_after};
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 #[cfg(feature = "rustls")]
 use hcx_exec::TlsIdentity;
@@ -240,7 +240,7 @@ pub struct Scope<'a> {
     /// hop's route is the one planned for it, not a second plan of its URI, which a
     /// planner that rotates or fails over its proxies answers with another. Boxed:
     /// only a redirect or a handler of the caller's plans a route.
-    last_plan: Mutex<Option<Box<(Uri, Route)>>>,
+    last_plan: Option<Box<(Uri, Route)>>,
     /// The most the exchanges of the current `Chain::proceed` call wrote of their
     /// request, and whether one got a response (`proceed` keeps one per call, nested).
     exchanged: Option<(RequestProgress, bool)>,
@@ -290,7 +290,7 @@ impl<'a> Scope<'a> {
             accept_encoding: None,
             owed: protocol::Owed::default(),
             left_origin: false,
-            last_plan: Mutex::new(None),
+            last_plan: None,
             exchanged: None,
             manager,
             planner,
@@ -304,17 +304,14 @@ impl<'a> Scope<'a> {
     /// [`RoutePlanner`] decides it, and the TLS identity the request carried (if any)
     /// replaces the planner's on an `https` route. The redirect layer asks this for
     /// every hop.
-    pub fn plan(&self, uri: &Uri) -> Result<Route, Error> {
+    pub fn plan(&mut self, uri: &Uri) -> Result<Route, Error> {
         let route = plan(
             self.planner,
             #[cfg(feature = "rustls")]
             self.tls.as_ref(),
             uri,
         )?;
-        *self
-            .last_plan
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Box::new((uri.clone(), route.clone())));
+        self.last_plan = Some(Box::new((uri.clone(), route.clone())));
         Ok(route)
     }
 
@@ -342,8 +339,6 @@ impl<'a> Scope<'a> {
     fn check_planned_route(&self, uri: &Uri) -> Result<(), Error> {
         let planned = self
             .last_plan
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .as_deref()
             .is_some_and(|(planned_for, route)| {
                 same_origin_as_written(uri, planned_for) && *route == self.route
@@ -408,7 +403,8 @@ impl<'a> Scope<'a> {
     /// them from the request, and [`PROTOCOL`](ChainElement::Protocol) does not add
     /// the client's default `Authorization` or `Cookie` (a default
     /// `Proxy-Authorization` is added: it only ever goes to a forward proxy). A handler
-    /// of your own that adds credentials should ask this too.
+    /// of your own that adds credentials should ask this too. REDIRECT gives back
+    /// the value it was called with (and the route) when it returns.
     pub fn left_origin(&self) -> bool {
         self.left_origin
     }
@@ -416,6 +412,11 @@ impl<'a> Scope<'a> {
     /// Set by REDIRECT when it follows a redirect to another origin.
     pub(crate) fn set_left_origin(&mut self) {
         self.left_origin = true;
+    }
+
+    /// Given back by REDIRECT when it returns: what it was called with.
+    pub(crate) fn reset_left_origin(&mut self, left_origin: bool) {
+        self.left_origin = left_origin;
     }
 
     /// Records what one exchange did (in `Chain::proceed`, after the last handler).

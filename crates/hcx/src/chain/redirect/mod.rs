@@ -23,7 +23,7 @@
 //!   `Transfer-Encoding`, and `Expect`).
 //! - **Another origin** (scheme, host or port): `Authorization`, `Proxy-Authorization`
 //!   and `Cookie` are removed, and so is a `Host` header of the caller's (it named the
-//!   old host). Once removed they stay removed for the rest of the execution: PROTOCOL
+//!   old host). Once removed they stay removed for the later hops: PROTOCOL
 //!   does not put back the client's [default headers](crate::ClientBuilder::default_header)
 //!   of those names on any later hop ([`Scope::left_origin`]), even one that returns
 //!   to the first origin, but a default `Proxy-Authorization` (it only ever goes to a
@@ -93,13 +93,13 @@ pub use strategy::{DefaultRedirectStrategy, RedirectStrategy};
 
 use std::sync::Arc;
 
-use hcx_exec::{Body, Error, ErrorKind, RedirectEvent, RequestConfig, ResponseBody};
-use http::{Request, Response, Uri};
+use hcx_exec::{Body, Error, ErrorKind, RedirectEvent, RequestConfig, ResponseBody, Route};
+use http::{Request, Response, StatusCode, Uri};
 use url::Url;
 
 use super::{Chain, ExecHandler, Scope, copy_head};
-use rules::next_request;
 pub(crate) use rules::stays_with_origin;
+use rules::{NextHop, next_request};
 
 /// The form in which two URIs are compared to find a circular redirect: normalized
 /// as a resolved location is, so `http://H:80/a/../b` and `http://h/b` match.
@@ -172,6 +172,11 @@ impl ExecHandler for RedirectExec {
             return chain.proceed(request, scope);
         }
         let mut trail: Option<Trail> = None;
+        // The route and `left_origin` the caller passed, taken at the first hop and
+        // given back when this call returns: handlers above REDIRECT see the scope as
+        // they passed it (Apache gives each hop a scope of its own), so a second
+        // request from them goes where its URI says, with its credentials.
+        let mut entry: Option<(Route, bool)> = None;
         let mut request = request;
         loop {
             // Taken before the body is consumed: the next hop may need to send it again.
@@ -188,36 +193,87 @@ impl ExecHandler for RedirectExec {
                 Ok(response) if self.strategy.is_redirected(&head, response, scope.context) => {
                     response
                 }
-                _ => return result,
+                _ => {
+                    restore(scope, entry);
+                    return result;
+                }
             };
-            let location = self.strategy.location(&head, response, scope.context)?;
-            // Whatever the strategy: no `user:password@` goes on into events, the
-            // context's locations or errors (the default strategy takes it out too).
-            let location = crate::url::strip_userinfo(&location).unwrap_or(location);
-            trail
-                .get_or_insert_with(Trail::default)
-                .follow(&location, &scope.config)?;
-            let status = response.status();
-            let from = head.uri().clone();
-            let next = next_request(head, replay, status, location.clone())?;
-            let route = scope.plan(&location)?;
+            let hop = match self.hop(head, replay, response, scope, &mut trail) {
+                Ok(hop) => hop,
+                Err(e) => {
+                    restore(scope, entry);
+                    return Err(e);
+                }
+            };
             // Dropping the 3xx drains its body (within the drain limits) and gives its
             // connection back before the next hop leases one: the same connection
             // serves the next hop when it goes to the same route.
             drop(result);
             scope.manager().events().redirect(&RedirectEvent::new(
-                &from,
-                &location,
-                status,
-                next.request.method(),
+                &hop.from,
+                &hop.location,
+                hop.status,
+                hop.next.request.method(),
             ));
-            scope.route = route;
-            if next.left_origin {
+            let left_origin = scope.left_origin();
+            let previous = std::mem::replace(&mut scope.route, hop.route);
+            entry.get_or_insert((previous, left_origin));
+            if hop.next.left_origin {
                 scope.set_left_origin();
             }
-            scope.context.push_redirect(location);
-            request = next.request;
+            scope.context.push_redirect(hop.location);
+            request = hop.next.request;
         }
+    }
+}
+
+/// Where a followed redirect leads.
+struct Hop {
+    from: Uri,
+    location: Uri,
+    status: StatusCode,
+    next: NextHop,
+    route: Route,
+}
+
+impl RedirectExec {
+    /// The next hop after `response` to `head`: its location (checked against the
+    /// trail of this execution), request and route.
+    fn hop(
+        &self,
+        head: Request<()>,
+        replay: Option<Body>,
+        response: &Response<ResponseBody>,
+        scope: &mut Scope<'_>,
+        trail: &mut Option<Trail>,
+    ) -> Result<Hop, Error> {
+        let location = self.strategy.location(&head, response, scope.context)?;
+        // Whatever the strategy: no `user:password@` goes on into events, the
+        // context's locations or errors (the default strategy takes it out too).
+        let location = crate::url::strip_userinfo(&location).unwrap_or(location);
+        trail
+            .get_or_insert_with(Trail::default)
+            .follow(&location, &scope.config)?;
+        let status = response.status();
+        let from = head.uri().clone();
+        let next = next_request(head, replay, status, location.clone())?;
+        let route = scope.plan(&location)?;
+        Ok(Hop {
+            from,
+            location,
+            status,
+            next,
+            route,
+        })
+    }
+}
+
+/// Gives the scope back the route and `left_origin` REDIRECT was called with, if a
+/// hop changed them.
+fn restore(scope: &mut Scope<'_>, entry: Option<(Route, bool)>) {
+    if let Some((route, left_origin)) = entry {
+        scope.route = route;
+        scope.reset_left_origin(left_origin);
     }
 }
 
