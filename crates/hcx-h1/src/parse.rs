@@ -140,7 +140,8 @@ pub struct HeadReader {
     /// Bytes at the front of the buffer already known to hold no end of head, so a
     /// head that trickles in is scanned once, not re-parsed on every read.
     scanned: usize,
-    /// Empty-line bytes (CR, LF) at the front of the buffer, before the status line.
+    /// Bytes of empty lines (`\r\n` or `\n`) at the front of the buffer, before the
+    /// status line: those the parser skips.
     blank: usize,
     /// Whether a scan saw a line end past the empty lines: the status line has ended.
     status_ended: bool,
@@ -256,7 +257,7 @@ impl HeadReader {
     /// error is the one a parse of the whole head gives: it fails at the first wrong
     /// byte.
     fn check_start(&mut self, buf: &[u8]) -> Result<(), Error> {
-        check_http_prefix(buf)?;
+        check_http_prefix(&buf[self.blank.min(buf.len())..])?;
         if !self.status_ended || self.status_checked {
             return Ok(());
         }
@@ -287,11 +288,12 @@ impl HeadReader {
         // Empty lines before the status line (which the parser skips) end no head:
         // looking past them keeps a head trickling in behind them from being parsed
         // again on every read. Counted once, like `scanned`.
-        while buf
-            .get(self.blank)
-            .is_some_and(|&b| b == b'\r' || b == b'\n')
-        {
-            self.blank += 1;
+        loop {
+            match buf[self.blank.min(buf.len())..] {
+                [b'\n', ..] => self.blank += 1,
+                [b'\r', b'\n', ..] => self.blank += 2,
+                _ => break,
+            }
         }
         // Back up two bytes: the end of head may straddle the old and new bytes.
         let start = self.scanned.saturating_sub(2).max(self.blank);
