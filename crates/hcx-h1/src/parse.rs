@@ -281,7 +281,7 @@ impl HeadReader {
     /// not followed by LF or a field line that cannot be one (both of which the
     /// parser refuses anywhere in a head).
     fn may_hold_a_head(&mut self, buf: &[u8]) -> bool {
-        if self.scanned > buf.len() {
+        if self.scanned.max(self.blank) > buf.len() {
             // The caller consumed or replaced the buffer.
             self.start_over();
         }

@@ -611,3 +611,29 @@ fn blank_lines_trickling_before_the_status_line_are_each_looked_at_once() {
     ));
     assert!(buf.is_empty());
 }
+
+#[test]
+fn a_reader_given_a_shorter_buffer_after_an_error_starts_over_without_a_panic() {
+    // The first head fails before the scan has recorded its bytes (its empty lines
+    // were counted, the scanned mark was not): a buffer shorter than those empty
+    // lines, read next, is a new head, not a slice out of range.
+    let broken: [&[u8]; 2] = [
+        b"\r\n\r\nHTTP/1.1 200 OK\r\nA\rB",
+        b"\r\n\r\nHTTP/1.1 200 OK\r\nA b\r\n",
+    ];
+    for bytes in broken {
+        let mut reader = HeadReader::new(Limits::default());
+        let mut buf = BytesMut::from(bytes);
+        assert!(matches!(
+            reader.read(&mut buf).map_err(|e| e.kind()),
+            Err(ErrorKind::InvalidHead)
+        ));
+        let mut buf = BytesMut::from(&b"HT"[..]);
+        assert!(matches!(reader.read(&mut buf), Ok(None)));
+        buf.extend_from_slice(b"TP/1.1 204 No Content\r\n\r\n");
+        assert!(matches!(
+            reader.read(&mut buf),
+            Ok(Some(HeadEvent::Final(head))) if head.status == 204
+        ));
+    }
+}
