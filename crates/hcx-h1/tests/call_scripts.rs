@@ -913,6 +913,17 @@ fn bytes_after_a_bodiless_response_are_left_unconsumed() -> TestResult {
     Ok(())
 }
 
+/// Feeds `bytes` to a head reader a byte at a time: the index of the byte at which it
+/// failed, and how.
+fn first_error_fed_a_byte_at_a_time(bytes: &[u8]) -> Option<(usize, ErrorKind)> {
+    let mut reader = hcx_h1::HeadReader::new(Limits::default());
+    let mut buf = BytesMut::new();
+    bytes.iter().enumerate().find_map(|(i, &b)| {
+        buf.extend_from_slice(&[b]);
+        reader.read(&mut buf).err().map(|e| (i, e.kind()))
+    })
+}
+
 #[test]
 fn a_broken_status_line_fails_once_it_ends_without_waiting_for_the_blank_line() {
     use hcx_h1::HeadReader;
@@ -927,23 +938,16 @@ fn a_broken_status_line_fails_once_it_ends_without_waiting_for_the_blank_line() 
         let whole = HeadReader::new(Limits::default()).read(&mut BytesMut::from(bytes));
         assert_eq!(whole.map_err(|e| e.kind()), Err(kind), "{what:?}");
         // A byte at a time: at the line feed that ends the status line.
-        let mut reader = HeadReader::new(Limits::default());
-        let mut buf = BytesMut::new();
-        let mut failed_at = None;
-        for (i, &b) in bytes.iter().enumerate() {
-            buf.extend_from_slice(&[b]);
-            if let Err(e) = reader.read(&mut buf) {
-                assert_eq!(e.kind(), kind, "{what:?}: {e}");
-                failed_at = Some(i);
-                break;
-            }
-        }
         let lf = bytes
             .iter()
             .skip(2)
             .position(|&b| b == b'\n')
             .map(|i| i + 2);
-        assert_eq!(failed_at, lf, "{what:?}");
+        assert_eq!(
+            first_error_fed_a_byte_at_a_time(bytes),
+            lf.map(|i| (i, kind)),
+            "{what:?}"
+        );
     }
 }
 
@@ -967,19 +971,12 @@ fn a_broken_field_line_fails_once_it_ends_without_waiting_for_the_blank_line() {
             Err(ErrorKind::InvalidHead),
             "{what:?}"
         );
-        let mut reader = HeadReader::new(Limits::default());
-        let mut buf = BytesMut::new();
-        let mut failed_at = None;
-        for (i, &b) in bytes.iter().enumerate() {
-            buf.extend_from_slice(&[b]);
-            if let Err(e) = reader.read(&mut buf) {
-                assert_eq!(e.kind(), ErrorKind::InvalidHead, "{what:?}: {e}");
-                failed_at = Some(i);
-                break;
-            }
-        }
         // At the line feed that ends the broken line, the last byte.
-        assert_eq!(failed_at, Some(bytes.len() - 1), "{what:?}");
+        assert_eq!(
+            first_error_fed_a_byte_at_a_time(bytes),
+            Some((bytes.len() - 1, ErrorKind::InvalidHead)),
+            "{what:?}"
+        );
     }
     // Lines that may still be fields are waited for, whole or a byte at a time: a
     // fold, a name without a space before its colon, any value.
