@@ -349,3 +349,43 @@ fn a_handler_above_redirect_gets_its_scope_back_for_a_second_request() -> TestRe
     assert_eq!(targets(&b), ["/end"]);
     Ok(())
 }
+
+#[test]
+fn a_fallback_to_the_first_origin_after_a_planned_move_needs_its_route() -> TestResult {
+    let mirror = TestServer::builder()
+        .default_reply(Reply::new(404u16).body("mirror"))
+        .start()?;
+    let first = TestServer::builder()
+        .default_reply(Reply::ok().body("first"))
+        .start()?;
+    let to_mirror: http::Uri = mirror.url("/x").parse()?;
+    // Tries the mirror first (planning its route, as docs/chain.md asks), then falls
+    // back to the caller's request without giving it its route again: that request,
+    // with the first origin's Host, must not go over the mirror's connection.
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .add_handler_first(
+            "mirror-first",
+            move |request: Request<Body>, scope: &mut Scope<'_>, chain: Chain<'_>| {
+                let moved = Request::get(to_mirror.clone()).body(Body::empty())?;
+                scope.route = scope.plan(moved.uri())?;
+                let response = chain.proceed(moved, scope)?;
+                if response.status().is_success() {
+                    return Ok(response);
+                }
+                drop(response);
+                chain.proceed(request, scope)
+            },
+        )
+        .build()?;
+    let outcome = client
+        .get(first.url("/x"))
+        .and_then(|r| r.into_body().into_string());
+    assert_eq!(mirror.requests().len(), 1, "{outcome:?}");
+    let error = outcome
+        .err()
+        .ok_or("a request sent over another origin's route")?;
+    assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{error}");
+    assert!(first.requests().is_empty());
+    Ok(())
+}

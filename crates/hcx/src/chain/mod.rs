@@ -221,7 +221,8 @@ pub struct Scope<'a> {
     /// handler that points the request at another origin sets it too
     /// ([`plan`](Self::plan)): nothing below plans it again, and MAIN_TRANSPORT
     /// refuses (`InvalidRequest`) a request whose URI left the execution's first
-    /// origin without its route being the one planned for it.
+    /// origin, or went back to it after a route was planned for another, without its
+    /// route being the one planned for it.
     pub route: Route,
     /// The request configuration in force (the client's, or the one the request
     /// carried in its extensions).
@@ -316,8 +317,9 @@ impl<'a> Scope<'a> {
     }
 
     /// Refuses to send `uri` over [`route`](Self::route) when its origin (scheme and
-    /// authority as written) is not the execution's first one, or a redirect has
-    /// left that origin, and the route is neither the one [`plan`](Self::plan) last
+    /// authority as written) is not the execution's first one, or a route was
+    /// planned for a request of this execution (a redirect hop, a handler's
+    /// [`plan`](Self::plan)), and the route is neither the one [`plan`](Self::plan) last
     /// gave for the request's origin nor what the planner gives for it: a handler
     /// changed the request's origin without planning its route, and the request
     /// would go to another origin's connection. MAIN_TRANSPORT asks it before every
@@ -326,9 +328,10 @@ impl<'a> Scope<'a> {
     pub(crate) fn check_route(&self, uri: &Uri) -> Result<(), Error> {
         // As written, byte for byte: the usual request's URI is the caller's, whose
         // parts it shares. Any other spelling of the same origin is checked below.
-        // Once a redirect has left it, the route is another origin's until a plan
-        // for this one says otherwise.
-        if !self.left_origin && same_origin_as_written(uri, &self.original_uri) {
+        // Once anything planned a route (a redirect hop, a handler that moved a
+        // request), the route may be another origin's: it is checked below too,
+        // even for a request back on the first origin.
+        if self.last_plan.is_none() && same_origin_as_written(uri, &self.original_uri) {
             return Ok(());
         }
         self.check_planned_route(uri)

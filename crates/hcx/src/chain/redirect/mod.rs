@@ -172,11 +172,11 @@ impl ExecHandler for RedirectExec {
             return chain.proceed(request, scope);
         }
         let mut trail: Option<Trail> = None;
-        // The route and `left_origin` the caller passed, taken at the first hop and
-        // given back when this call returns: handlers above REDIRECT see the scope as
-        // they passed it (Apache gives each hop a scope of its own), so a second
-        // request from them goes where its URI says, with its credentials.
-        let mut entry: Option<(Route, bool)> = None;
+        // The route, `left_origin` and last plan the caller passed, taken at the
+        // first hop and given back when this call returns: handlers above REDIRECT
+        // see the scope as they passed it (Apache gives each hop a scope of its own),
+        // so a second request from them goes where its URI says, with its credentials.
+        let mut entry: Option<Entry> = None;
         let mut request = request;
         loop {
             // Taken before the body is consumed: the next hop may need to send it again.
@@ -198,6 +198,13 @@ impl ExecHandler for RedirectExec {
                     return result;
                 }
             };
+            if entry.is_none() {
+                entry = Some((
+                    scope.route.clone(),
+                    scope.left_origin(),
+                    scope.last_plan.clone(),
+                ));
+            }
             let hop = match self.hop(head, replay, response, scope, &mut trail) {
                 Ok(hop) => hop,
                 Err(e) => {
@@ -215,9 +222,7 @@ impl ExecHandler for RedirectExec {
                 hop.status,
                 hop.next.request.method(),
             ));
-            let left_origin = scope.left_origin();
-            let previous = std::mem::replace(&mut scope.route, hop.route);
-            entry.get_or_insert((previous, left_origin));
+            scope.route = hop.route;
             if hop.next.left_origin {
                 scope.set_left_origin();
             }
@@ -268,12 +273,16 @@ impl RedirectExec {
     }
 }
 
-/// Gives the scope back the route and `left_origin` REDIRECT was called with, if a
-/// hop changed them.
-fn restore(scope: &mut Scope<'_>, entry: Option<(Route, bool)>) {
-    if let Some((route, left_origin)) = entry {
+/// The route, `left_origin` and last plan REDIRECT was called with.
+type Entry = (Route, bool, Option<Box<(Uri, Route)>>);
+
+/// Gives the scope back the route, `left_origin` and last plan REDIRECT was called
+/// with, if a hop changed them.
+fn restore(scope: &mut Scope<'_>, entry: Option<Entry>) {
+    if let Some((route, left_origin, last_plan)) = entry {
         scope.route = route;
         scope.reset_left_origin(left_origin);
+        scope.last_plan = last_plan;
     }
 }
 
