@@ -389,3 +389,43 @@ fn a_fallback_to_the_first_origin_after_a_planned_move_needs_its_route() -> Test
     assert!(first.requests().is_empty());
     Ok(())
 }
+
+#[test]
+fn a_second_request_above_redirect_shows_only_its_own_redirect_locations() -> TestResult {
+    let b = TestServer::builder()
+        .default_reply(Reply::ok().body("b"))
+        .start()?;
+    let to_b = b.url("/end");
+    let a = TestServer::builder()
+        .default_fn(move |r| match r.target.as_str() {
+            "/go" => Reply::new(302u16).header("location", to_b.clone()),
+            _ => Reply::ok().body("a"),
+        })
+        .start()?;
+    let again = a.url("/plain").parse::<http::Uri>()?;
+    // Sends a second request once the first (redirected to b) is read: the response
+    // returned is the second's, which no redirect moved.
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .add_handler_first(
+            "then-plain",
+            move |request: Request<Body>, scope: &mut Scope<'_>, chain: Chain<'_>| {
+                chain.proceed(request, scope)?.into_body().into_string()?;
+                assert_eq!(scope.context.redirect_locations().len(), 1);
+                let second = Request::get(again.clone()).body(Body::empty())?;
+                chain.proceed(second, scope)
+            },
+        )
+        .build()?;
+    let mut context = hcx::chain::Context::new();
+    let request = Request::get(a.url("/go")).body(Body::empty())?;
+    let body = client
+        .execute_in(request, &mut context)?
+        .into_body()
+        .into_string()?;
+    assert_eq!(body, "a");
+    // As Apache's RedirectExec: the locations of the redirects the response went
+    // through, none here, not the first request's hop to b.
+    assert_eq!(context.redirect_locations(), &[] as &[http::Uri]);
+    Ok(())
+}

@@ -40,7 +40,8 @@ impl Context {
         Context::default()
     }
 
-    /// The locations followed by the redirect layer, in order. Apache:
+    /// The locations followed by the redirect layer, in order: those of its last call
+    /// (a handler above it that sends a second request sees that one's). Apache:
     /// `getRedirectLocations`.
     pub fn redirect_locations(&self) -> &[Uri] {
         &self.redirect_locations

@@ -168,6 +168,9 @@ impl ExecHandler for RedirectExec {
         scope: &mut Scope<'_>,
         chain: Chain<'_>,
     ) -> Result<Response<ResponseBody>, Error> {
+        // The context lists the redirects of this call's response, not those of an
+        // earlier request a handler above sent (Apache clears them here too).
+        scope.context.clear_redirects();
         if !scope.config.redirects_enabled {
             return chain.proceed(request, scope);
         }
