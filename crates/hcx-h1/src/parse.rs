@@ -329,17 +329,27 @@ impl HeadReader {
 }
 
 /// Whether `line` (without its LF) may be a field line of a response head: a name of
-/// tchars and a colon, or an obs-fold continuation (leading SP or HTAB), or empty (the
-/// head's end). Only what the parser refuses in any case: its values are checked when
-/// the head is parsed.
+/// tchars, a colon and a value of field-value bytes (HTAB, SP, visible ASCII,
+/// obs-text), or an obs-fold continuation (leading SP or HTAB) of such bytes, or empty
+/// (the head's end). What the parser refuses in any case, so that a refused line
+/// fails with the parser's own error.
 fn may_be_field_line(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    match line.first() {
-        None | Some(b' ' | b'\t') => true,
-        Some(_) => memchr::memchr(b':', line).is_some_and(|colon| {
-            colon > 0 && line[..colon].iter().all(|&b| crate::syntax::is_tchar(b))
-        }),
-    }
+    let value = match line.first() {
+        None => return true,
+        Some(b' ' | b'\t') => line,
+        Some(_) => match memchr::memchr(b':', line) {
+            Some(colon)
+                if colon > 0 && line[..colon].iter().all(|&b| crate::syntax::is_tchar(b)) =>
+            {
+                &line[colon + 1..]
+            }
+            _ => return false,
+        },
+    };
+    value
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
 }
 
 /// Where the parts of a parsed head lie in the buffer; its fields' names and values

@@ -951,9 +951,10 @@ fn a_broken_status_line_fails_once_it_ends_without_waiting_for_the_blank_line() 
     }
 }
 
-/// A field line that can never parse (no colon, no name, a name with a space) fails
-/// the head when it ends, as Apache's line-by-line parser does, not when a blank line
-/// that may never come (the server keeping the connection open) would have ended it.
+/// A field line that can never parse (no colon, no name, a name with a space, a
+/// control byte in its value) fails the head when it ends, as Apache's line-by-line
+/// parser does, not when a blank line that may never come (the server keeping the
+/// connection open) would have ended it.
 #[test]
 fn a_broken_field_line_fails_once_it_ends_without_waiting_for_the_blank_line() {
     use hcx_h1::HeadReader;
@@ -962,6 +963,8 @@ fn a_broken_field_line_fails_once_it_ends_without_waiting_for_the_blank_line() {
         b"HTTP/1.1 200 OK\r\nA: 1\r\nBad Name: x\r\n",
         b"HTTP/1.1 200 OK\r\nA: 1\r\n folded\r\n: no name\r\n",
         b"\r\nHTTP/1.1 200 OK\nA: 1\nno colon\n",
+        b"HTTP/1.1 200 OK\r\nA: x\x01y\r\n",
+        b"HTTP/1.1 200 OK\r\nA: 1\r\n \x7f\r\n",
     ];
     for &bytes in cases {
         let what = String::from_utf8_lossy(bytes);
