@@ -11,7 +11,7 @@
 
 use bytes::BytesMut;
 use http::header::EXPECT;
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode, Version};
 
 use crate::encode::{BodyEncoder, EncodeError, Frame, OutBuf, RequestFraming, TargetForm};
 use crate::error::{Error, ErrorKind};
@@ -151,7 +151,9 @@ impl Call<SendBody> {
     /// A request with a body and `Expect: 100-continue` leads to
     /// [`Sending::AwaitContinue`]: write the head alone, then wait. Any other leads to
     /// [`Sending::Body`]. A `100-continue` expectation on a request without a body is
-    /// not waited for (RFC 9110 §10.1.1: a client must not send one).
+    /// not waited for (RFC 9110 §10.1.1: a client must not send one), nor on an
+    /// HTTP/1.0 request, whose server must ignore it (the same section): the encoder
+    /// leaves it out of both.
     #[allow(clippy::new_ret_no_self)] // the states are the point
     pub fn new<'a>(
         head: impl Into<RequestHead<'a>>,
@@ -161,7 +163,8 @@ impl Call<SendBody> {
         out: &mut impl OutBuf,
     ) -> Result<Sending, EncodeError> {
         let head = head.into();
-        let expect = has_body(framing) && expects_continue(head.headers);
+        let expect =
+            has_body(framing) && head.version != Version::HTTP_10 && expects_continue(head.headers);
         let method = head.method.clone();
         let encoder = encode_request_head(head, form, framing, out)?;
         let reading = Reading::new(method, limits);

@@ -462,6 +462,25 @@ fn expect_continue_without_a_body_is_not_waited_for() -> TestResult {
 }
 
 #[test]
+fn expect_continue_on_an_http_1_0_request_is_neither_sent_nor_waited_for() -> TestResult {
+    // RFC 9110 §10.1.1: an HTTP/1.0 server must ignore the expectation, so waiting
+    // for its 100 would only wait out the timeout (Apache does not send it either).
+    let mut req = Req::post(&[b"hello"], true);
+    *req.request.version_mut() = http::Version::HTTP_10;
+    let outcome = exchange(&req, &[B(OK_2)])?;
+    assert!(!outcome.awaited_continue);
+    let Step::WroteHead(head) = &outcome.log[0] else {
+        panic!("{:?}", outcome.log)
+    };
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    assert!(head.starts_with("post /upload http/1.0\r\n"), "{head}");
+    assert!(!head.contains("expect"), "{head}");
+    assert!(outcome.body_sent());
+    assert!(outcome.request_body_complete);
+    Ok(())
+}
+
+#[test]
 fn expect_continue_is_matched_case_insensitively() -> TestResult {
     let mut req = Req::post(&[b"hello"], false);
     req.request

@@ -149,11 +149,13 @@ pub fn encode_request_head<'a>(
             write_field(out, HOST.as_str(), value);
         }
     }
-    // RFC 9110 §10.1.1: no 100-continue expectation on a request without content.
+    // RFC 9110 §10.1.1: no 100-continue expectation on a request without content, nor
+    // on an HTTP/1.0 one (its server must ignore it, and a client would wait for
+    // nothing).
     let content = matches!(
         framing,
         RequestFraming::Chunked | RequestFraming::Length(1..)
-    );
+    ) && head.version != Version::HTTP_10;
     let to_origin = form == TargetForm::Origin;
     for (name, value) in head.headers {
         if name == HOST
