@@ -357,3 +357,42 @@ fn review_an_expires_before_1601_leaves_the_earlier_valid_one() -> TestResult {
     );
     Ok(())
 }
+
+/// RFC 6265 §5.2.1 and §5.3 step 3: of several `Expires`, the last that is a date
+/// counts, whichever format each is written in. The `cookie` crate kept the first it
+/// could read (its four exact formats), so a later `UTC` date was lost: a deletion
+/// kept the cookie, and a cookie renewed after an old date was deleted.
+#[test]
+fn the_last_expires_counts_whatever_its_format() -> TestResult {
+    let origin: hcx::http::Uri = "http://a.test/".parse()?;
+    let kept = |text: &'static str| -> bool {
+        let store = CookieStore::new();
+        let mut headers = hcx::http::HeaderMap::new();
+        headers.append("set-cookie", hcx::http::HeaderValue::from_static(text));
+        store.store_from(&origin, &headers);
+        !store.cookies_for(&origin).is_empty()
+    };
+    for (text, want) in [
+        (
+            "a=1; Expires=Wed, 21 Oct 2099 07:28:00 GMT; Expires=Thu, 01 Jan 1970 00:00:00 UTC",
+            false,
+        ),
+        (
+            "a=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Expires=Wed, 21 Oct 2099 07:28:00 UTC",
+            true,
+        ),
+        // A later `Expires` that is no date leaves the earlier one in force.
+        (
+            "a=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Expires=soon",
+            false,
+        ),
+        // `Max-Age` still takes precedence (§5.3 step 3).
+        (
+            "a=1; Max-Age=60; Expires=Thu, 01 Jan 1970 00:00:00 UTC",
+            true,
+        ),
+    ] {
+        assert_eq!(kept(text), want, "{text}");
+    }
+    Ok(())
+}

@@ -217,7 +217,7 @@ impl CookieStore {
                 continue;
             };
             drop_overlong_attributes(&mut cookie);
-            drop_invalid_lifetimes(&mut cookie, text);
+            drop_invalid_max_age(&mut cookie, text);
             if cookie
                 .domain()
                 .is_some_and(|domain| !domain_allowed(domain, host))
@@ -226,14 +226,14 @@ impl CookieStore {
             {
                 continue;
             }
-            if cookie.expires().is_none() && cookie.max_age().is_none() {
-                // An `Expires` the cookie crate could not read: RFC 6265 §5.1.1's
-                // lenient reading (a deletion with `UTC`, a one-digit day, lower case).
-                // The last `Expires` that is a date (§5.2.1): one that fails the
-                // algorithm (a year before 1601, say) is ignored, not the end.
-                if let Some(at) = attributes(text, "expires").filter_map(dates::parse).last() {
-                    cookie.set_expires(at);
-                }
+            // `Expires` as RFC 6265 §5.1.1 reads it (a deletion with `UTC`, a one-digit
+            // day, lower case), in place of the cookie crate's reading (four exact
+            // formats, years before 1601, the first it can read): the last `Expires`
+            // that is a date counts (§5.2.1, §5.3 step 3); one that fails the
+            // algorithm is ignored. `Max-Age`, if any, still takes precedence.
+            match attributes(text, "expires").filter_map(dates::parse).last() {
+                Some(at) => cookie.set_expires(at),
+                None => cookie.unset_expires(),
             }
             if !secure_channel && store.would_replace_secure(&cookie, &url) {
                 continue;
@@ -287,9 +287,9 @@ fn drop_overlong_attributes(cookie: &mut cookie_store::RawCookie<'_>) {
 
 /// Corrects what the `cookie` crate reads differently from RFC 6265: a `Max-Age` whose
 /// value is empty or a lone `-` (§5.2.2: ignored; the crate reads forever and 0: the
-/// last valid one counts, if any), and an `Expires` date before 1601 (§5.1.1: not a
-/// date; the crate takes it, a date long past that deletes the cookie).
-fn drop_invalid_lifetimes(cookie: &mut cookie_store::RawCookie<'_>, text: &str) {
+/// last valid one counts, if any). `Expires` is read again in
+/// [`CookieStore::store_from`].
+fn drop_invalid_max_age(cookie: &mut cookie_store::RawCookie<'_>, text: &str) {
     // Read again whenever the crate found one: it also takes a lone `-` (read as 0,
     // a deletion) where §5.2.2 has no number, so the last valid one is recounted.
     if cookie.max_age().is_some() {
@@ -303,9 +303,6 @@ fn drop_invalid_lifetimes(cookie: &mut cookie_store::RawCookie<'_>, text: &str) 
             Some(_) => time::Duration::ZERO,
             None => time::Duration::seconds(value.parse().unwrap_or(i64::MAX)),
         }));
-    }
-    if cookie.expires_datetime().is_some_and(|at| at.year() < 1601) {
-        cookie.unset_expires();
     }
 }
 
