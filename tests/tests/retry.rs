@@ -544,6 +544,27 @@ fn a_503_to_a_post_is_retried_with_the_same_body() -> TestResult {
     Ok(())
 }
 
+/// The encoder leaves `Expect: 100-continue` out of an HTTP/1.0 request (RFC 9110
+/// §10.1.1: its server must ignore it) and sends the body at once: a 417 to it is about
+/// something else, and repeating it would send the POST, body and all, a second time.
+#[test]
+fn a_417_to_an_http_1_0_request_is_not_repeated() -> TestResult {
+    let server = TestServer::builder()
+        .default_reply(Reply::new(417u16))
+        .start()?;
+    let client = builder(&Delays::default()).build()?;
+    let mut context = Context::new();
+    let request = Request::post(server.url("/orders"))
+        .version(http::Version::HTTP_10)
+        .header("expect", "100-continue")
+        .body(Body::from("order"))?;
+    let response = client.execute_in(request, &mut context)?;
+    assert_eq!(response.status(), StatusCode::EXPECTATION_FAILED);
+    assert_eq!(context.attempts(), 1);
+    assert_eq!(methods(&server), [Method::POST]);
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------
 // Configuration and the chain
 // ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use hcx_exec::{Body, Error, ResponseBody, RetryCause, RetryEvent};
 use http::header::EXPECT;
-use http::{Request, Response, StatusCode};
+use http::{Request, Response, StatusCode, Version};
 
 use super::{Chain, ExecHandler, Scope, copy_head};
 
@@ -120,11 +120,8 @@ impl ExecHandler for RetryExec {
                     // RFC 9110 §10.1.1: a 417 to a request that expected 100-continue
                     // is repeated at once without the expectation (the server did not
                     // act on it); any other response as the strategy says.
-                    // (Only a request with content carried the expectation on the wire:
-                    // the encoder leaves it out of one without.)
                     let delay = if response.status() == StatusCode::EXPECTATION_FAILED
-                        && expects_continue(&head)
-                        && !spare.is_empty()
+                        && sent_expectation(&head, &spare)
                     {
                         head.headers_mut().remove(EXPECT);
                         Duration::ZERO
@@ -172,12 +169,18 @@ impl ExecHandler for RetryExec {
     }
 }
 
-/// Whether `head` carries `Expect: 100-continue`.
-fn expects_continue(head: &Request<()>) -> bool {
-    head.headers()
-        .get_all(EXPECT)
-        .iter()
-        .any(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+/// Whether the request went out with `Expect: 100-continue`: its head carries it, and
+/// the encoder kept it (RFC 9110 §10.1.1: it leaves it out of a request without
+/// content, and of an HTTP/1.0 one, whose body it sends at once). A 417 to a request
+/// that went out without it is about something else, and is not repeated.
+fn sent_expectation(head: &Request<()>, body: &Body) -> bool {
+    !body.is_empty()
+        && head.version() != Version::HTTP_10
+        && head
+            .headers()
+            .get_all(EXPECT)
+            .iter()
+            .any(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 impl crate::ClientBuilder {

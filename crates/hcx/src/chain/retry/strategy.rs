@@ -39,6 +39,9 @@ use crate::chain::Context;
 /// One repeat is RETRY's own, whatever the strategy: a `417 Expectation Failed` to a
 /// request that carried `Expect: 100-continue` is sent again at once without the
 /// expectation (RFC 9110 §10.1.1; Apache returns the 417), and counts as an attempt.
+/// Only a request that went out with the expectation is repeated: the encoder leaves
+/// it out of a request without content and of an HTTP/1.0 one, and a 417 to those is
+/// returned.
 ///
 /// [`Body::reader`]: hcx_exec::Body::reader
 /// [`Body::sized_reader`]: hcx_exec::Body::sized_reader
