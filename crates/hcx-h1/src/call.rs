@@ -163,8 +163,7 @@ impl Call<SendBody> {
         out: &mut impl OutBuf,
     ) -> Result<Sending, EncodeError> {
         let head = head.into();
-        let expect =
-            has_body(framing) && head.version != Version::HTTP_10 && expects_continue(head.headers);
+        let expect = sends_continue_expectation(head.version, has_body(framing), head.headers);
         let method = head.method.clone();
         let encoder = encode_request_head(head, form, framing, out)?;
         let reading = Reading::new(method, limits);
@@ -410,6 +409,26 @@ impl Reading {
 fn has_body(framing: RequestFraming) -> bool {
     matches!(framing, RequestFraming::Chunked)
         || matches!(framing, RequestFraming::Length(n) if n > 0)
+}
+
+/// Whether a request goes out with the `100-continue` expectation its `headers` ask
+/// for (and so waits for `100 Continue` before its content): only one with content
+/// (`has_content`), and not an HTTP/1.0 one, whose server must ignore it (RFC 9110
+/// §10.1.1). The encoder leaves the expectation out of any other request, and a
+/// layer that repeats a request after a `417` asks this to know whether the
+/// expectation was what the server refused.
+pub fn sends_continue_expectation(
+    version: Version,
+    has_content: bool,
+    headers: &HeaderMap,
+) -> bool {
+    keeps_continue_expectation(version, has_content) && expects_continue(headers)
+}
+
+/// Whether the encoder keeps a `100-continue` expectation in a request of `version`
+/// with or without content.
+pub(crate) fn keeps_continue_expectation(version: Version, has_content: bool) -> bool {
+    has_content && version != Version::HTTP_10
 }
 
 /// `Expect: 100-continue` (case-insensitive, RFC 9110 §10.1.1).

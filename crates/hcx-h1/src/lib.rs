@@ -64,6 +64,7 @@ pub mod syntax;
 
 pub use call::{
     AwaitContinue, Call, ContinueStep, FinalResponse, RecvResponse, RecvStep, SendBody, Sending,
+    sends_continue_expectation,
 };
 pub use decode::{BodyDecoder, Decoded};
 pub use encode::{

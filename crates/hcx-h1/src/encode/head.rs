@@ -152,10 +152,13 @@ pub fn encode_request_head<'a>(
     // RFC 9110 §10.1.1: no 100-continue expectation on a request without content, nor
     // on an HTTP/1.0 one (its server must ignore it, and a client would wait for
     // nothing).
-    let content = matches!(
-        framing,
-        RequestFraming::Chunked | RequestFraming::Length(1..)
-    ) && head.version != Version::HTTP_10;
+    let keep_expectation = crate::call::keeps_continue_expectation(
+        head.version,
+        matches!(
+            framing,
+            RequestFraming::Chunked | RequestFraming::Length(1..)
+        ),
+    );
     let to_origin = form == TargetForm::Origin;
     for (name, value) in head.headers {
         if name == HOST
@@ -163,7 +166,7 @@ pub fn encode_request_head<'a>(
             || name == TRANSFER_ENCODING
             || (to_origin && name == PROXY_AUTHORIZATION)
             || (name == EXPECT
-                && !content
+                && !keep_expectation
                 && value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
         {
             continue;

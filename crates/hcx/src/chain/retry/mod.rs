@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use hcx_exec::{Body, Error, ResponseBody, RetryCause, RetryEvent};
 use http::header::EXPECT;
-use http::{Request, Response, StatusCode, Version};
+use http::{Request, Response, StatusCode};
 
 use super::{Chain, ExecHandler, Scope, copy_head};
 
@@ -169,18 +169,11 @@ impl ExecHandler for RetryExec {
     }
 }
 
-/// Whether the request went out with `Expect: 100-continue`: its head carries it, and
-/// the encoder kept it (RFC 9110 §10.1.1: it leaves it out of a request without
-/// content, and of an HTTP/1.0 one, whose body it sends at once). A 417 to a request
-/// that went out without it is about something else, and is not repeated.
+/// Whether the request went out with `Expect: 100-continue` (the codec's rule: its head
+/// carries it, it has content, it is not HTTP/1.0). A 417 to a request that went out
+/// without it is about something else, and is not repeated.
 fn sent_expectation(head: &Request<()>, body: &Body) -> bool {
-    !body.is_empty()
-        && head.version() != Version::HTTP_10
-        && head
-            .headers()
-            .get_all(EXPECT)
-            .iter()
-            .any(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+    hcx_h1::sends_continue_expectation(head.version(), !body.is_empty(), head.headers())
 }
 
 impl crate::ClientBuilder {
