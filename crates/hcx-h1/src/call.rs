@@ -163,7 +163,7 @@ impl Call<SendBody> {
         out: &mut impl OutBuf,
     ) -> Result<Sending, EncodeError> {
         let head = head.into();
-        let expect = sends_continue_expectation(head.version, has_body(framing), head.headers);
+        let expect = sends_continue_expectation(head.version, framing.has_content(), head.headers);
         let method = head.method.clone();
         let encoder = encode_request_head(head, form, framing, out)?;
         let reading = Reading::new(method, limits);
@@ -404,11 +404,6 @@ impl Reading {
             )
         }
     }
-}
-
-fn has_body(framing: RequestFraming) -> bool {
-    matches!(framing, RequestFraming::Chunked)
-        || matches!(framing, RequestFraming::Length(n) if n > 0)
 }
 
 /// Whether a request goes out with the `100-continue` expectation its `headers` ask

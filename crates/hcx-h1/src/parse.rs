@@ -257,12 +257,12 @@ impl HeadReader {
     /// error is the one a parse of the whole head gives: it fails at the first wrong
     /// byte.
     fn check_start(&mut self, buf: &[u8]) -> Result<(), Error> {
-        check_http_prefix(&buf[self.blank.min(buf.len())..])?;
+        let start = self.blank.min(buf.len());
+        check_http_prefix(&buf[start..])?;
         if !self.status_ended || self.status_checked {
             return Ok(());
         }
         self.status_checked = true;
-        let start = self.blank.min(buf.len());
         match memchr::memchr(b'\n', &buf[start..]) {
             Some(end) => parse_response_head(&buf[..start + end + 1], &self.limits).map(|_| ()),
             None => Ok(()),
@@ -319,9 +319,9 @@ impl HeadReader {
             _ => rest.get(i + 1).is_some_and(|&b| b != b'\n'),
         });
         if !found {
-            // Each byte is looked at once here too: the status line ends at the first
+            // The pass above saw every LF in `rest`: the status line ends at the first
             // line end past the empty lines.
-            self.status_ended |= memchr::memchr(b'\n', rest).is_some();
+            self.status_ended |= line.is_some();
             self.scanned = buf.len();
         }
         found
@@ -339,11 +339,7 @@ fn may_be_field_line(line: &[u8]) -> bool {
         None => return true,
         Some(b' ' | b'\t') => line,
         Some(_) => match memchr::memchr(b':', line) {
-            Some(colon)
-                if colon > 0 && line[..colon].iter().all(|&b| crate::syntax::is_tchar(b)) =>
-            {
-                &line[colon + 1..]
-            }
+            Some(colon) if crate::syntax::is_token(&line[..colon]) => &line[colon + 1..],
             _ => return false,
         },
     };

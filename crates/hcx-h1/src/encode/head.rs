@@ -152,13 +152,8 @@ pub fn encode_request_head<'a>(
     // RFC 9110 §10.1.1: no 100-continue expectation on a request without content, nor
     // on an HTTP/1.0 one (its server must ignore it, and a client would wait for
     // nothing).
-    let keep_expectation = crate::call::keeps_continue_expectation(
-        head.version,
-        matches!(
-            framing,
-            RequestFraming::Chunked | RequestFraming::Length(1..)
-        ),
-    );
+    let keep_expectation =
+        crate::call::keeps_continue_expectation(head.version, framing.has_content());
     let to_origin = form == TargetForm::Origin;
     for (name, value) in head.headers {
         if name == HOST

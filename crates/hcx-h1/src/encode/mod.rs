@@ -44,6 +44,11 @@ impl RequestFraming {
             RequestFraming::None
         }
     }
+
+    /// Whether the request has content: a chunked body, or a length above zero.
+    pub fn has_content(self) -> bool {
+        matches!(self, RequestFraming::Chunked | RequestFraming::Length(1..))
+    }
 }
 
 /// For messages: "no body", "a body of 5 bytes (Content-Length)", "a chunked body".
