@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use hcx_close::{CloseReason, Decision};
 use hcx_reuse::IdleLimitChange;
-use http::{HeaderMap, HeaderName, Method, StatusCode, Uri, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
 use crate::error::Error;
 use crate::info::ConnectionInfo;
@@ -436,19 +436,35 @@ pub fn is_secret_field(name: &[u8]) -> bool {
     .any(|secret| name.eq_ignore_ascii_case(secret))
 }
 
-/// A request head as text for `hcx::headers`, the values of credentials and cookies
-/// replaced by `<redacted>`, and those of the fields named in `sensitive` (the ones
-/// the request marked with `HeaderValue::set_sensitive`).
+/// The fields a request head was written from, for `hcx::headers` to tell which
+/// values the request marked sensitive (`HeaderValue::set_sensitive`): looked at only
+/// when that log is on.
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) struct SentFields<'a> {
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) defaults: &'a [(HeaderName, HeaderValue)],
+}
+
 #[cfg(feature = "tracing")]
-fn redacted_head(head: &[u8], sensitive: &[HeaderName]) -> String {
+impl SentFields<'_> {
+    /// Whether a field named `name` (any case) went out with a value marked sensitive.
+    fn marks_sensitive(&self, name: &str) -> bool {
+        let defaults = self.defaults.iter().map(|(name, value)| (name, value));
+        self.headers
+            .iter()
+            .chain(defaults)
+            .any(|(field, value)| value.is_sensitive() && field.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A request head as text for `hcx::headers`, the values of credentials and cookies
+/// replaced by `<redacted>`, and those of the fields the request marked sensitive.
+#[cfg(feature = "tracing")]
+fn redacted_head(head: &[u8], fields: SentFields<'_>) -> String {
     let text = String::from_utf8_lossy(head);
     let mut out = String::with_capacity(text.len());
-    let hidden = |name: &str| {
-        is_secret_field(name.as_bytes())
-            || sensitive
-                .iter()
-                .any(|s| s.as_str().eq_ignore_ascii_case(name))
-    };
+    let hidden = |name: &str| is_secret_field(name.as_bytes()) || fields.marks_sensitive(name);
     for line in text.trim_end().split("\r\n") {
         if !out.is_empty() {
             out.push_str("\r\n");
@@ -615,20 +631,20 @@ impl Events {
         }
     }
 
-    /// `sensitive`: the fields whose values the request marked sensitive, hidden from
-    /// `hcx::headers` as credentials are (a listener gets the bytes as sent).
+    /// `fields`: what the head was written from; `hcx::headers` hides the values the
+    /// request marked sensitive, as credentials are (a listener gets the bytes as sent).
     #[inline]
     pub(crate) fn request_head_written(
         &self,
         conn: &ConnectionRef<'_>,
         head: &[u8],
-        #[cfg_attr(not(feature = "tracing"), allow(unused_variables))] sensitive: &[HeaderName],
+        #[cfg_attr(not(feature = "tracing"), allow(unused_variables))] fields: SentFields<'_>,
     ) {
         trace_event!(
             debug,
             "hcx::headers",
             connection = conn.id,
-            head = %redacted_head(head, sensitive),
+            head = %redacted_head(head, fields),
             ">> request head"
         );
         if let Some(l) = &self.listener {

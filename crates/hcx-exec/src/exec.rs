@@ -18,7 +18,7 @@ use crate::body::{Body, Source};
 use crate::config::RequestConfig;
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Facts, RequestProgress};
-use crate::events::ConnectionRef;
+use crate::events::{ConnectionRef, SentFields};
 use crate::info::ResponseInfo;
 use crate::response_body::ResponseBody;
 use crate::route::Route;
@@ -228,13 +228,15 @@ impl MainExec {
         };
         let (conn, events) = runtime.connection_and_events();
         let conn = conn.ok_or_else(no_connection)?;
-        let head_copy = events
-            .wants_request_head()
-            .then(|| (head.to_vec(), sensitive_fields(&parts.headers, defaults)));
+        let head_copy = events.wants_request_head().then(|| head.to_vec());
+        let fields = SentFields {
+            headers: &parts.headers,
+            defaults,
+        };
         let sent_head = |conn: &Connection| {
-            if let Some((head, sensitive)) = &head_copy {
+            if let Some(head) = &head_copy {
                 let conn = ConnectionRef::new(conn.id(), conn.route());
-                events.request_head_written(&conn, head, sensitive);
+                events.request_head_written(&conn, head, fields);
             }
         };
         let result = exchange(
@@ -350,22 +352,6 @@ impl MainExec {
             }
         }
     }
-}
-
-/// The names of the fields whose values `headers` or the codec's `defaults` mark
-/// sensitive: both go out in the head.
-fn sensitive_fields(
-    headers: &http::HeaderMap,
-    defaults: &[(HeaderName, HeaderValue)],
-) -> Vec<http::HeaderName> {
-    let mut names: Vec<http::HeaderName> = Vec::new();
-    let defaults = defaults.iter().map(|(name, value)| (name, value));
-    for (name, value) in headers.iter().chain(defaults) {
-        if value.is_sensitive() && !names.contains(name) {
-            names.push(name.clone());
-        }
-    }
-    names
 }
 
 /// Sends the request and reads heads until the final one, through the call, with

@@ -139,16 +139,11 @@ impl ResponseBody {
     #[doc(alias("ByteArrayEntity"))]
     pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
         let bytes = bytes.into();
-        ResponseBody {
-            state: if bytes.is_empty() {
-                State::Done
-            } else {
-                State::Tail(bytes)
-            },
-            trailers: None,
-            facts: Facts::default(),
-            info: None,
-        }
+        ResponseBody::made(if bytes.is_empty() {
+            State::Done
+        } else {
+            State::Tail(bytes)
+        })
     }
 
     /// A body of your own read from `reader`, as [`from_bytes`](Self::from_bytes) but
@@ -158,8 +153,13 @@ impl ResponseBody {
     /// `InputStreamEntity`.
     #[doc(alias("InputStreamEntity"))]
     pub fn from_reader(reader: impl Read + Send + 'static) -> Self {
+        ResponseBody::made(State::Wrapped(Box::new(reader), None))
+    }
+
+    /// A body in `state` that no exchange made: no facts, no connection.
+    fn made(state: State) -> Self {
         ResponseBody {
-            state: State::Wrapped(Box::new(reader), None),
+            state,
             trailers: None,
             facts: Facts::default(),
             info: None,
@@ -640,34 +640,28 @@ impl Read for ResponseBody {
                 State::Done => return Ok(0),
                 State::Failed(error) => return Err(error.clone().into_io()),
                 State::Wrapped(reader, signal) => {
-                    return match reader.read(out) {
+                    let error = match reader.read(out) {
                         Ok(0) => {
                             self.trailers = signal.as_ref().and_then(DiscardSignal::trailers);
                             self.state = State::Done;
-                            Ok(0)
+                            return Ok(0);
                         }
-                        Ok(n) if n <= out.len() => Ok(n),
+                        Ok(n) if n <= out.len() => return Ok(n),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         // A `Read` that breaks its contract (a handler's own, given to
                         // `from_reader`) is reported, not handed on to panic the caller.
-                        Ok(n) => {
-                            let error = Error::new(
-                                ErrorKind::Io,
-                                format!(
-                                    "the response body reader claimed {n} bytes read into {}",
-                                    out.len()
-                                ),
-                            )
-                            .with_facts(self.facts);
-                            self.state = State::Failed(error.clone());
-                            Err(error.into_io())
-                        }
-                        Err(e) => {
-                            let error = Error::from_io(e).with_facts(self.facts);
-                            self.state = State::Failed(error.clone());
-                            Err(error.into_io())
-                        }
-                    };
+                        Ok(n) => Error::new(
+                            ErrorKind::Io,
+                            format!(
+                                "the response body reader claimed {n} bytes read into {}",
+                                out.len()
+                            ),
+                        ),
+                        Err(e) => Error::from_io(e),
+                    }
+                    .with_facts(self.facts);
+                    self.state = State::Failed(error.clone());
+                    return Err(error.into_io());
                 }
                 State::Tail(tail) => {
                     let n = tail.len().min(out.len());
