@@ -306,14 +306,19 @@ impl<'a> Scope<'a> {
     /// replaces the planner's on an `https` route. The redirect layer asks this for
     /// every hop.
     pub fn plan(&mut self, uri: &Uri) -> Result<Route, Error> {
-        let route = plan(
+        let route = self.planned(uri)?;
+        self.last_plan = Some(Box::new((uri.clone(), route.clone())));
+        Ok(route)
+    }
+
+    /// What [`plan`](Self::plan) gives for `uri`, not recorded.
+    fn planned(&self, uri: &Uri) -> Result<Route, Error> {
+        plan(
             self.planner,
             #[cfg(feature = "rustls")]
             self.tls.as_ref(),
             uri,
-        )?;
-        self.last_plan = Some(Box::new((uri.clone(), route.clone())));
-        Ok(route)
+        )
     }
 
     /// Refuses to send `uri` over [`route`](Self::route) when its origin (scheme and
@@ -348,14 +353,7 @@ impl<'a> Scope<'a> {
             });
         // Else the planner is asked (a route set without `plan`, e.g. a copy of an
         // earlier one), and that answer is not recorded.
-        if planned
-            || plan(
-                self.planner,
-                #[cfg(feature = "rustls")]
-                self.tls.as_ref(),
-                uri,
-            )? == self.route
-        {
+        if planned || self.planned(uri)? == self.route {
             return Ok(());
         }
         let origin = format!(
