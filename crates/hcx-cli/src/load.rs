@@ -52,14 +52,8 @@ pub struct Outcome {
     /// Latency of each answered request in microseconds: from the send (from when it
     /// was due, for a request behind a `--rate` schedule) to the body's end.
     pub latency: Histogram<u64>,
-    /// Answered requests by status code.
-    pub statuses: BTreeMap<u16, u64>,
-    /// Failed requests by `ErrorKind::as_str()`, with the first one's message.
-    pub errors: BTreeMap<&'static str, ErrorTally>,
-    /// Requests answered (their body read to its end).
-    pub responses: u64,
-    /// Body bytes received (after content decoding).
-    pub bytes: u64,
+    /// What the threads counted, added up.
+    pub tally: Tally,
     /// Wall time of the run.
     pub elapsed: Duration,
     /// Requests finished by each thread.
@@ -76,23 +70,10 @@ pub struct ErrorTally {
 }
 
 impl Outcome {
-    /// Requests finished, answered or failed.
-    pub fn requests(&self) -> u64 {
-        self.responses + self.failures()
-    }
-
-    /// Requests that failed.
-    pub fn failures(&self) -> u64 {
-        self.errors.values().map(|t| t.count).sum()
-    }
-
     fn empty(latency: Histogram<u64>) -> Self {
         Outcome {
             latency,
-            statuses: BTreeMap::new(),
-            errors: BTreeMap::new(),
-            responses: 0,
-            bytes: 0,
+            tally: Tally::default(),
             elapsed: Duration::ZERO,
             per_thread: Vec::new(),
         }
@@ -101,34 +82,46 @@ impl Outcome {
     /// Adds a thread's counts to this outcome (its latencies are in the shards).
     fn merge(&mut self, other: Tally) {
         self.per_thread.push(other.requests());
+        let total = &mut self.tally;
         for (status, n) in other.statuses {
-            *self.statuses.entry(status).or_default() += n;
+            *total.statuses.entry(status).or_default() += n;
         }
         for (kind, tally) in other.errors {
-            self.errors
+            total
+                .errors
                 .entry(kind)
                 .and_modify(|t| t.count += tally.count)
                 .or_insert(tally);
         }
-        self.responses += other.responses;
-        self.bytes += other.bytes;
+        total.responses += other.responses;
+        total.bytes += other.bytes;
     }
 }
 
-/// What one thread counted. Its latencies go to a histogram it shares with other
-/// threads ([`Shards`]): one histogram per thread would be some 190 KB each
-/// (`-c 1000`: 190 MB).
+/// What the threads counted: each its own, added up into the [`Outcome`]. Latencies
+/// go to histograms shared by a few threads ([`Shards`]): one histogram per thread
+/// would be some 190 KB each (`-c 1000`: 190 MB).
 #[derive(Debug, Default)]
-struct Tally {
-    statuses: BTreeMap<u16, u64>,
-    errors: BTreeMap<&'static str, ErrorTally>,
-    responses: u64,
-    bytes: u64,
+pub struct Tally {
+    /// Answered requests by status code.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Failed requests by `ErrorKind::as_str()`, with the first one's message.
+    pub errors: BTreeMap<&'static str, ErrorTally>,
+    /// Requests answered (their body read to its end).
+    pub responses: u64,
+    /// Body bytes received (after content decoding).
+    pub bytes: u64,
 }
 
 impl Tally {
-    fn requests(&self) -> u64 {
-        self.responses + self.errors.values().map(|t| t.count).sum::<u64>()
+    /// Requests finished, answered or failed.
+    pub fn requests(&self) -> u64 {
+        self.responses + self.failures()
+    }
+
+    /// Requests that failed.
+    pub fn failures(&self) -> u64 {
+        self.errors.values().map(|t| t.count).sum()
     }
 
     fn record_error(&mut self, error: &Error) {
@@ -249,8 +242,9 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     written
         .and_then(|()| out.flush())
         .map_err(|e| CliError::io("writing the summary to stdout", e))?;
-    if outcome.responses == 0 {
-        let first = outcome
+    let tally = &outcome.tally;
+    if tally.responses == 0 {
+        let first = tally
             .errors
             .iter()
             .next()
@@ -258,7 +252,7 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
             .unwrap_or_default();
         return Err(CliError::Other(format!(
             "no request was answered ({} failed){first}",
-            outcome.failures()
+            tally.failures()
         )));
     }
     Ok(())

@@ -286,7 +286,8 @@ impl LoadSummary {
             max: answered.then(|| h.max()),
         };
         let elapsed_s = outcome.elapsed.as_secs_f64();
-        let requests = outcome.requests();
+        let tally = &outcome.tally;
+        let requests = tally.requests();
         let requests_per_s = if elapsed_s > 0.0 {
             requests as f64 / elapsed_s
         } else {
@@ -300,27 +301,27 @@ impl LoadSummary {
             duration_planned_s: plan.duration.map(|d| d.as_secs_f64()),
             rate_limit_per_s: plan.rate,
             requests,
-            responses: outcome.responses,
-            errors: outcome.failures(),
+            responses: tally.responses,
+            errors: tally.failures(),
             elapsed_s,
             requests_per_s,
-            bytes_received: outcome.bytes,
+            bytes_received: tally.bytes,
             latency_us: latency,
             per_thread: PerThread {
                 min: outcome.per_thread.iter().copied().min().unwrap_or(0),
                 max: outcome.per_thread.iter().copied().max().unwrap_or(0),
             },
-            status_codes: outcome
+            status_codes: tally
                 .statuses
                 .iter()
                 .map(|(status, n)| (status.to_string(), *n))
                 .collect(),
-            errors_by_kind: outcome
+            errors_by_kind: tally
                 .errors
                 .iter()
                 .map(|(kind, t)| ((*kind).to_string(), t.count))
                 .collect(),
-            error_examples: outcome
+            error_examples: tally
                 .errors
                 .iter()
                 .map(|(kind, t)| ((*kind).to_string(), t.example.clone()))
