@@ -132,10 +132,12 @@ impl ExecHandler for RetryExec {
                             attempt,
                             scope.context,
                         ) {
-                            Some(delay) => delay,
+                            // A wait longer than the response timeout in force is not
+                            // taken: the response is returned at once (Apache 5.2+).
+                            Some(delay) if !outlasts_response_timeout(delay, scope) => delay,
                             // Returned as it came, not moved out of the result and back
                             // into a new one.
-                            None => return outcome,
+                            _ => return outcome,
                         }
                     };
                     let Some(next) = spare.try_clone() else {
@@ -167,6 +169,18 @@ impl ExecHandler for RetryExec {
             attempt = attempt.saturating_add(1);
         }
     }
+}
+
+/// Whether `delay` is longer than the response timeout in force for the request (its
+/// own, else the connection manager's socket timeout): the caller asked not to wait
+/// that long for a response. Apache 5.2+: `DefaultHttpRequestRetryStrategy` does not
+/// retry when the retry interval exceeds `RequestConfig.responseTimeout`.
+fn outlasts_response_timeout(delay: Duration, scope: &Scope<'_>) -> bool {
+    scope
+        .config
+        .response_timeout
+        .or_else(|| scope.manager().socket_timeout())
+        .is_some_and(|timeout| delay > timeout)
 }
 
 /// Whether the request went out with `Expect: 100-continue` (the codec's rule: its head

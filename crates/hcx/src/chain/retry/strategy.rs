@@ -36,6 +36,11 @@ use crate::chain::Context;
 /// next attempt, and a reader has no copy. Apache likewise gives up on an entity that
 /// is not repeatable.
 ///
+/// A delay longer than the response timeout in force (the request's
+/// [`RequestConfig::response_timeout`](hcx_exec::RequestConfig::response_timeout),
+/// else the connection manager's socket timeout) is not waited for, whatever the
+/// strategy: the response is returned at once, as Apache 5.2+ does.
+///
 /// One repeat is RETRY's own, whatever the strategy: a `417 Expectation Failed` to a
 /// request that carried `Expect: 100-continue` is sent again at once without the
 /// expectation (RFC 9110 §10.1.1; Apache returns the 417), and counts as an attempt.
@@ -130,8 +135,10 @@ impl<S: RetryStrategy + ?Sized> RetryStrategy for Arc<S> {
 /// After a response whose status is retriable (`429`, `503`), whatever the method (the
 /// server says it did not act on the request), it retries after the response's
 /// `Retry-After` ([`parse_retry_after`]), or after the default interval when there is
-/// none, it cannot be read, or it asks for no wait (zero, or a date already past). A `Retry-After` longer than the cap is not waited for:
-/// the response is returned as it is, for the caller to decide.
+/// none, it cannot be read, or it asks for no wait (zero, or a date already past). A
+/// `Retry-After` longer than the cap (or than the response timeout, see
+/// [`RetryStrategy`]) is not waited for: the response is returned as it is, for the
+/// caller to decide.
 ///
 /// Defaults: at most 1 retry (Apache's `maxRetries`); statuses `429` and `503`
 /// (Apache's `retriableCodes`); a default interval of 1 s (Apache's
