@@ -396,3 +396,28 @@ fn the_last_expires_counts_whatever_its_format() -> TestResult {
     }
     Ok(())
 }
+
+/// Found in review: the store read the system clock, so `Max-Age` could only be tested
+/// with dates far off. On a [`hcx::ManualClock`] it expires when the clock passes it.
+#[test]
+fn a_max_age_cookie_expires_on_the_stores_clock() -> TestResult {
+    let server = server(&[("/set", &[b"s=1; Max-Age=10; Path=/"])])?;
+    let clock = hcx::ManualClock::new();
+    let store = Arc::new(CookieStore::new().clock(clock.clone()));
+    let client = client(&store)?;
+    cookie_sent(&client, &server, &server.url("/set"))?;
+    assert_eq!(
+        cookie_sent(&client, &server, &server.url("/a"))?.as_deref(),
+        Some("s=1")
+    );
+    clock.advance(std::time::Duration::from_secs(9));
+    assert_eq!(
+        cookie_sent(&client, &server, &server.url("/b"))?.as_deref(),
+        Some("s=1")
+    );
+    clock.advance(std::time::Duration::from_secs(2));
+    assert_eq!(cookie_sent(&client, &server, &server.url("/c"))?, None);
+    assert!(store.is_empty());
+    assert!(store.clear_expired(), "the expired cookie is swept out");
+    Ok(())
+}

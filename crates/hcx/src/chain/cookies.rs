@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
+use hcx_pool::Clock;
 use http::header::{COOKIE, HeaderValue, SET_COOKIE};
 use http::{HeaderMap, Uri};
+use time::OffsetDateTime;
 
 /// Cookies received from servers, sent back where they apply (RFC 6265 domain, path,
 /// secure and expiry rules, by the `cookie_store` crate). Apache HttpClient:
@@ -67,14 +69,31 @@ struct Store {
     since_sweep: usize,
     max_cookies: usize,
     max_per_domain: usize,
+    /// The clock expiry is read on; `None`: the system's wall clock.
+    clock: Option<WallClock>,
+}
+
+/// A [`Clock`] read as wall time: its instants counted from the wall time it was set at.
+struct WallClock {
+    clock: Box<dyn Clock>,
+    since: std::time::Instant,
+    wall: OffsetDateTime,
 }
 
 /// When a cookie was stored first (kept when a server sets it again: RFC 6265 §5.3
-/// step 11.3, the `Cookie` order's second key) and set last (eviction), in ticks.
+/// step 11.3, the `Cookie` order's second key) and set last (eviction), in ticks; and
+/// when it expires, on the store's clock (`None`: never, while the store lives).
 #[derive(Clone, Copy)]
 struct Stamps {
     created: u64,
     set: u64,
+    expires: Option<OffsetDateTime>,
+}
+
+impl Stamps {
+    fn expired(&self, now: OffsetDateTime) -> bool {
+        self.expires.is_some_and(|at| at <= now)
+    }
 }
 
 /// The cookies of one domain.
@@ -97,6 +116,7 @@ impl Default for CookieStore {
                 since_sweep: 0,
                 max_cookies: CookieStore::DEFAULT_MAX_COOKIES,
                 max_per_domain: CookieStore::DEFAULT_MAX_PER_DOMAIN,
+                clock: None,
             }),
         }
     }
@@ -131,14 +151,26 @@ impl CookieStore {
         self
     }
 
+    /// Reads the time cookies expire by (`Max-Age`, `Expires`) on `clock`, its instants
+    /// counted from the system's wall time when this is called; the default reads the
+    /// system's wall clock. Tests move a [`ManualClock`](crate::ManualClock) past a
+    /// `Max-Age`. Apache: the `Date` its store and spec are handed.
+    #[must_use]
+    pub fn clock(self, clock: impl Clock) -> Self {
+        let since = clock.now();
+        self.lock().clock = Some(WallClock {
+            clock: Box::new(clock),
+            since,
+            wall: OffsetDateTime::now_utc(),
+        });
+        self
+    }
+
     /// How many cookies it holds (unexpired ones; the expired ones are swept out).
     pub fn len(&self) -> usize {
         let store = self.lock();
-        store
-            .domains
-            .values()
-            .map(|d| d.cookies.iter_unexpired().count())
-            .sum()
+        let now = store.now();
+        store.domains.values().map(|d| d.live(now).count()).sum()
     }
 
     /// Whether it holds no unexpired cookie.
@@ -149,7 +181,9 @@ impl CookieStore {
     /// Removes the cookies that have expired; `true` if there were any. Apache:
     /// `clearExpired(Date)`.
     pub fn clear_expired(&self) -> bool {
-        self.lock().sweep() > 0
+        let mut store = self.lock();
+        let now = store.now();
+        store.sweep(now) > 0
     }
 
     /// The cookies a request to `uri` would carry now, as `(name, value)`.
@@ -208,6 +242,7 @@ impl CookieStore {
         let host = url.host_str().unwrap_or("");
         let secure_channel = url.scheme() == "https";
         let mut store = self.lock();
+        let now = store.now();
         for value in headers.get_all(SET_COOKIE) {
             // UTF-8 beyond ASCII is kept, as browsers keep it.
             let Ok(text) = std::str::from_utf8(value.as_bytes()) else {
@@ -226,19 +261,24 @@ impl CookieStore {
             {
                 continue;
             }
-            // `Expires` as RFC 6265 §5.1.1 reads it (a deletion with `UTC`, a one-digit
-            // day, lower case), in place of the cookie crate's reading (four exact
-            // formats, years before 1601, the first it can read): the last `Expires`
-            // that is a date counts (§5.2.1, §5.3 step 3); one that fails the
-            // algorithm is ignored. `Max-Age`, if any, still takes precedence.
-            match attributes(text, "expires").filter_map(dates::parse).last() {
-                Some(at) => cookie.set_expires(at),
-                None => cookie.unset_expires(),
-            }
-            if !secure_channel && store.would_replace_secure(&cookie, &url) {
+            // `Max-Age` takes precedence (§5.3 step 3), counted from `now` on the
+            // store's clock. `Expires` as RFC 6265 §5.1.1 reads it (a deletion with
+            // `UTC`, a one-digit day, lower case), in place of the cookie crate's
+            // reading (four exact formats, years before 1601, the first it can read):
+            // the last `Expires` that is a date counts (§5.2.1, §5.3 step 3); one that
+            // fails the algorithm is ignored. The store keeps the expiry, so the
+            // cookie crate's store, which reads the system clock, holds a session
+            // cookie.
+            let expires = match cookie.max_age() {
+                Some(max_age) => now.checked_add(max_age),
+                None => attributes(text, "expires").filter_map(dates::parse).last(),
+            };
+            cookie.set_max_age(None);
+            cookie.unset_expires();
+            if !secure_channel && store.would_replace_secure(&cookie, &url, now) {
                 continue;
             }
-            store.insert(&cookie, &url);
+            store.insert(&cookie, &url, expires, now);
         }
     }
 
@@ -316,10 +356,32 @@ fn attributes<'t>(text: &'t str, name: &str) -> impl Iterator<Item = &'t str> {
 }
 
 impl Store {
+    /// The time on the store's clock.
+    fn now(&self) -> OffsetDateTime {
+        let Some(at) = &self.clock else {
+            return OffsetDateTime::now_utc();
+        };
+        let now = at.clock.now();
+        let moved = match now.checked_duration_since(at.since) {
+            Some(ahead) => time::Duration::try_from(ahead).ok(),
+            None => time::Duration::try_from(at.since.duration_since(now))
+                .ok()
+                .map(|behind| -behind),
+        };
+        moved
+            .and_then(|moved| at.wall.checked_add(moved))
+            .unwrap_or(at.wall)
+    }
+
     /// Whether `cookie`, from a response that did not come over `https`, would replace
     /// a `Secure` cookie of the same name, domain and path: refused (RFC 6265bis §5.7
     /// step 16), or plain http could overwrite what an https site relies on.
-    fn would_replace_secure(&self, cookie: &cookie_store::RawCookie<'_>, url: &url::Url) -> bool {
+    fn would_replace_secure(
+        &self,
+        cookie: &cookie_store::RawCookie<'_>,
+        url: &url::Url,
+        now: OffsetDateTime,
+    ) -> bool {
         let Ok(parsed) = cookie_store::Cookie::try_from_raw_cookie(cookie, url) else {
             return false;
         };
@@ -332,7 +394,7 @@ impl Store {
             .iter()
             .filter(|(held, _)| domains_overlap(held, &domain))
             .any(|(_, cookies)| {
-                cookies.cookies.iter_unexpired().any(|existing| {
+                cookies.live(now).any(|existing| {
                     existing.secure() == Some(true)
                         && existing.name() == parsed.name()
                         && path_matches(&path, &String::from(&existing.path))
@@ -340,16 +402,33 @@ impl Store {
             })
     }
 
-    /// Stores `cookie` from a response to `url`, within the bounds.
-    fn insert(&mut self, cookie: &cookie_store::RawCookie<'_>, url: &url::Url) {
-        if self.max_cookies == 0 || self.max_per_domain == 0 {
-            return;
-        }
+    /// Stores `cookie` from a response to `url`, expiring at `expires`, within the
+    /// bounds; one already expired at `now` deletes the cookie it would replace.
+    fn insert(
+        &mut self,
+        cookie: &cookie_store::RawCookie<'_>,
+        url: &url::Url,
+        expires: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) {
         let Ok(parsed) = cookie_store::Cookie::try_from_raw_cookie(cookie, url) else {
             return;
         };
         let domain = String::from(&parsed.domain);
         let key = (String::from(&parsed.path), parsed.name().to_owned());
+        if expires.is_some_and(|at| at <= now) {
+            // A deletion: removed at once, as Apache's `BasicCookieStore.addCookie`.
+            if let Some(cookies) = self.domains.get_mut(&domain) {
+                self.len -= cookies.remove(&domain, &key);
+                if cookies.set_at.is_empty() {
+                    self.domains.remove(&domain);
+                }
+            }
+            return;
+        }
+        if self.max_cookies == 0 || self.max_per_domain == 0 {
+            return;
+        }
         let tick = self.tick;
         self.tick += 1;
         let entry = self.domains.entry(domain.clone());
@@ -358,34 +437,30 @@ impl Store {
             set_at: HashMap::new(),
             used: Cell::new(tick),
         });
-        match cookies.cookies.insert(parsed.into_owned(), url) {
-            // A deletion: the store only marks the old cookie expired.
-            Ok(cookie_store::StoreAction::ExpiredExisting) => {
-                self.len -= cookies.remove(&domain, &key);
+        if cookies.cookies.insert(parsed.into_owned(), url).is_ok() {
+            cookies.used.set(tick);
+            match cookies.set_at.entry(key) {
+                std::collections::hash_map::Entry::Occupied(mut stamps) => {
+                    let stamps = stamps.get_mut();
+                    stamps.set = tick;
+                    stamps.expires = expires;
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(Stamps {
+                        created: tick,
+                        set: tick,
+                        expires,
+                    });
+                    self.len += 1;
+                }
             }
-            Ok(_) => {
-                cookies.used.set(tick);
-                match cookies.set_at.entry(key) {
-                    std::collections::hash_map::Entry::Occupied(mut stamps) => {
-                        stamps.get_mut().set = tick;
-                    }
-                    std::collections::hash_map::Entry::Vacant(slot) => {
-                        slot.insert(Stamps {
-                            created: tick,
-                            set: tick,
-                        });
-                        self.len += 1;
-                    }
-                }
-                if cookies.set_at.len() > self.max_per_domain {
-                    self.len -= cookies.sweep(&domain);
-                }
-                while cookies.set_at.len() > self.max_per_domain {
-                    self.len -= cookies.evict_oldest(&domain);
-                }
-                self.since_sweep += 1;
+            if cookies.set_at.len() > self.max_per_domain {
+                self.len -= cookies.sweep(&domain, now);
             }
-            Err(_) => {}
+            while cookies.set_at.len() > self.max_per_domain {
+                self.len -= cookies.evict_oldest(&domain);
+            }
+            self.since_sweep += 1;
         }
         if self
             .domains
@@ -395,7 +470,7 @@ impl Store {
             self.domains.remove(&domain);
         }
         if self.since_sweep >= CookieStore::SWEEP_EVERY {
-            self.sweep();
+            self.sweep(now);
         }
         while self.len > self.max_cookies {
             let Some(lru) = self
@@ -426,6 +501,7 @@ impl Store {
     fn sendable<'a>(&'a mut self, url: &'a url::Url) -> Vec<(&'a str, &'a str)> {
         let secure_channel = url.scheme() == "https";
         let host = url.host_str().unwrap_or("");
+        let now = self.now();
         let tick = self.tick;
         self.tick += 1;
         // One lookup per domain: each found is marked used as it is read.
@@ -441,25 +517,22 @@ impl Store {
                     .map(move |cookie| (cookies, cookie))
             })
             .filter(move |(_, cookie)| secure_channel || cookie.secure() != Some(true))
-            .map(|(cookies, cookie)| {
+            .filter_map(move |(cookies, cookie)| {
                 let path = String::from(&cookie.path);
-                let created = cookies
-                    .set_at
-                    .get(&(path.clone(), cookie.name().to_owned()))
-                    .map_or(u64::MAX, |stamps| stamps.created);
-                (path.len(), created, cookie.name_value())
+                let stamps = cookies.stamps(cookie)?;
+                (!stamps.expired(now)).then(|| (path.len(), stamps.created, cookie.name_value()))
             })
             .collect();
         found.sort_by_key(|(path_len, created, _)| (std::cmp::Reverse(*path_len), *created));
         found.into_iter().map(|(_, _, pair)| pair).collect()
     }
 
-    /// Removes every expired cookie; returns how many.
-    fn sweep(&mut self) -> usize {
+    /// Removes every cookie expired at `now`; returns how many.
+    fn sweep(&mut self, now: OffsetDateTime) -> usize {
         self.since_sweep = 0;
         let mut removed = 0;
         self.domains.retain(|domain, cookies| {
-            removed += cookies.sweep(domain);
+            removed += cookies.sweep(domain, now);
             !cookies.set_at.is_empty()
         });
         self.len -= removed;
@@ -476,6 +549,19 @@ fn domains_of(host: &str) -> impl Iterator<Item = &str> {
 }
 
 impl DomainCookies {
+    /// The stamps of `cookie`, one of its own.
+    fn stamps(&self, cookie: &cookie_store::Cookie<'_>) -> Option<&Stamps> {
+        self.set_at
+            .get(&(String::from(&cookie.path), cookie.name().to_owned()))
+    }
+
+    /// Its cookies not expired at `now`.
+    fn live(&self, now: OffsetDateTime) -> impl Iterator<Item = &cookie_store::Cookie<'static>> {
+        self.cookies
+            .iter_any()
+            .filter(move |c| self.stamps(c).is_some_and(|s| !s.expired(now)))
+    }
+
     /// Removes the cookie `(path, name)` of `domain`; returns how many it held (0 or 1).
     fn remove(&mut self, domain: &str, key: &(String, String)) -> usize {
         let (path, name) = key;
@@ -493,13 +579,13 @@ impl DomainCookies {
         oldest.map_or(0, |key| self.remove(domain, &key))
     }
 
-    /// Removes the expired cookies of `domain`; returns how many.
-    fn sweep(&mut self, domain: &str) -> usize {
+    /// Removes the cookies of `domain` expired at `now`; returns how many.
+    fn sweep(&mut self, domain: &str, now: OffsetDateTime) -> usize {
         let expired: Vec<(String, String)> = self
-            .cookies
-            .iter_any()
-            .filter(|c| c.is_expired())
-            .map(|c| (String::from(&c.path), c.name().to_owned()))
+            .set_at
+            .iter()
+            .filter(|(_, stamps)| stamps.expired(now))
+            .map(|(key, _)| key.clone())
             .collect();
         expired.iter().map(|key| self.remove(domain, key)).sum()
     }
