@@ -214,7 +214,7 @@ fn a_secure_cookie_from_plain_http_is_ignored() -> TestResult {
 }
 
 /// A UTF-8 value (browsers store it; Apache decodes the head as ISO-8859-1 and stores
-/// it): hcx drops the cookie without a word (`HeaderValue::to_str` fails). No panic.
+/// it) is kept.
 #[test]
 fn a_cookie_with_a_non_ascii_value_is_kept() -> TestResult {
     let server = server(&[("/set", &["u=caf\u{e9}; Path=/".as_bytes(), b"a=1; Path=/"])])?;
@@ -419,5 +419,26 @@ fn a_max_age_cookie_expires_on_the_stores_clock() -> TestResult {
     assert_eq!(cookie_sent(&client, &server, &server.url("/c"))?, None);
     assert!(store.is_empty());
     assert!(store.clear_expired(), "the expired cookie is swept out");
+    Ok(())
+}
+
+/// Found in review: a `Set-Cookie` that was not UTF-8 (a Latin-1 `é`, byte 0xE9) was
+/// dropped without a word; Apache reads the head as ISO-8859-1 and keeps it. The
+/// `Cookie` sent back carries the very bytes the server set, UTF-8 or not.
+#[test]
+fn a_cookie_value_goes_back_byte_for_byte_whatever_its_encoding() -> TestResult {
+    let server = server(&[("/set", &[b"l=caf\xe9; Path=/", b"u=caf\xc3\xa9; Path=/"])])?;
+    let store = Arc::new(CookieStore::new());
+    let client = client(&store)?;
+    cookie_sent(&client, &server, &server.url("/set"))?;
+    client.get(server.url("/next"))?.into_body().into_string()?;
+    let seen = server.last_request().ok_or("no request")?;
+    let sent = seen.headers.get("cookie").map(|v| v.as_bytes().to_vec());
+    assert_eq!(
+        sent.as_deref(),
+        Some(&b"l=caf\xe9; u=caf\xc3\xa9"[..]),
+        "{:?}",
+        sent.as_deref().map(String::from_utf8_lossy)
+    );
     Ok(())
 }

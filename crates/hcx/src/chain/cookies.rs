@@ -35,7 +35,9 @@ use time::OffsetDateTime;
 /// (escaped as the codec escapes it).
 /// `Expires` dates are read as RFC 6265 §5.1.1 says (any case, `UTC` or `GMT`, a
 /// one-digit day), so a deletion written loosely still deletes; values in UTF-8 are
-/// kept.
+/// kept, and a `Set-Cookie` that is not UTF-8 is read as ISO-8859-1 (a `char` per
+/// byte), as Apache reads it: either way the `Cookie` sent back carries the bytes the
+/// server set.
 ///
 /// Bounded, for clients that live long and meet many servers: a cookie a server
 /// deletes (`Max-Age=0`, an `Expires` in the past) is removed at once, as Apache's
@@ -88,6 +90,9 @@ struct Stamps {
     created: u64,
     set: u64,
     expires: Option<OffsetDateTime>,
+    /// Whether its `Set-Cookie` was not UTF-8, so was read as ISO-8859-1 (each byte
+    /// one `char`), and goes back written the same way.
+    latin1: bool,
 }
 
 impl Stamps {
@@ -186,7 +191,8 @@ impl CookieStore {
         store.sweep(now) > 0
     }
 
-    /// The cookies a request to `uri` would carry now, as `(name, value)`.
+    /// The cookies a request to `uri` would carry now, as `(name, value)` (a cookie
+    /// whose `Set-Cookie` was not UTF-8 read as ISO-8859-1, a `char` per byte).
     pub fn cookies_for(&self, uri: &Uri) -> Vec<(String, String)> {
         let Some(url) = to_url(uri) else {
             return Vec::new();
@@ -195,7 +201,7 @@ impl CookieStore {
         store
             .sendable(&url)
             .into_iter()
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .map(|(n, v, _)| (n.to_owned(), v.to_owned()))
             .collect()
     }
 
@@ -210,18 +216,25 @@ impl CookieStore {
     pub(crate) fn header_for(&self, uri: &Uri) -> Option<HeaderValue> {
         let url = to_url(uri)?;
         let mut store = self.lock();
-        let mut line = String::new();
-        for (name, value) in store.sendable(&url) {
+        let mut line = Vec::new();
+        for (name, value, latin1) in store.sendable(&url) {
             if !line.is_empty() {
-                line.push_str("; ");
+                line.extend_from_slice(b"; ");
             }
-            line.push_str(name);
-            line.push('=');
-            line.push_str(value);
+            for (i, text) in [name, value].into_iter().enumerate() {
+                if i > 0 {
+                    line.push(b'=');
+                }
+                if latin1 {
+                    line.extend(text.chars().map(|c| u8::try_from(c).unwrap_or(b'?')));
+                } else {
+                    line.extend_from_slice(text.as_bytes());
+                }
+            }
         }
         drop(store);
         let mut value = (!line.is_empty())
-            .then(|| HeaderValue::from_str(&line).ok())
+            .then(|| HeaderValue::from_bytes(&line).ok())
             .flatten()?;
         // As AUTH's `Authorization`: no `Debug` of the request (a logging interceptor
         // or handler) shows the cookies.
@@ -244,10 +257,16 @@ impl CookieStore {
         let mut store = self.lock();
         let now = store.now();
         for value in headers.get_all(SET_COOKIE) {
-            // UTF-8 beyond ASCII is kept, as browsers keep it.
-            let Ok(text) = std::str::from_utf8(value.as_bytes()) else {
-                continue;
+            // UTF-8 beyond ASCII is kept, as browsers keep it; other bytes are read as
+            // ISO-8859-1, as Apache reads the head, and sent back as they came.
+            let (text, latin1) = match std::str::from_utf8(value.as_bytes()) {
+                Ok(text) => (std::borrow::Cow::Borrowed(text), false),
+                Err(_) => (
+                    value.as_bytes().iter().map(|&b| char::from(b)).collect(),
+                    true,
+                ),
             };
+            let text = text.as_ref();
             let Ok(mut cookie) = cookie_store::RawCookie::parse(text) else {
                 continue;
             };
@@ -256,7 +275,7 @@ impl CookieStore {
             if cookie
                 .domain()
                 .is_some_and(|domain| !domain_allowed(domain, host))
-                || too_large(&cookie)
+                || too_large(&cookie, latin1)
                 || (!secure_channel && cookie.secure() == Some(true))
             {
                 continue;
@@ -278,7 +297,7 @@ impl CookieStore {
             if !secure_channel && store.would_replace_secure(&cookie, &url, now) {
                 continue;
             }
-            store.insert(&cookie, &url, expires, now);
+            store.insert(&cookie, &url, expires, latin1, now);
         }
     }
 
@@ -309,9 +328,16 @@ fn path_matches(path: &str, cookie_path: &str) -> bool {
 }
 
 /// Whether a cookie is larger than browsers keep (RFC 6265bis §5.7: a name and value
-/// of more than 4,096 octets).
-fn too_large(cookie: &cookie_store::RawCookie<'_>) -> bool {
-    cookie.name().len() + cookie.value().len() > 4096
+/// of more than 4,096 octets; read as ISO-8859-1 if `latin1`, a `char` an octet).
+fn too_large(cookie: &cookie_store::RawCookie<'_>, latin1: bool) -> bool {
+    let octets = |text: &str| {
+        if latin1 {
+            text.chars().count()
+        } else {
+            text.len()
+        }
+    };
+    octets(cookie.name()) + octets(cookie.value()) > 4096
 }
 
 /// RFC 6265bis §5.6: a `Path` or `Domain` of more than 1,024 octets is ignored (the
@@ -402,13 +428,15 @@ impl Store {
             })
     }
 
-    /// Stores `cookie` from a response to `url`, expiring at `expires`, within the
-    /// bounds; one already expired at `now` deletes the cookie it would replace.
+    /// Stores `cookie` from a response to `url`, expiring at `expires` (read as
+    /// ISO-8859-1 if `latin1`), within the bounds; one already expired at `now` deletes
+    /// the cookie it would replace.
     fn insert(
         &mut self,
         cookie: &cookie_store::RawCookie<'_>,
         url: &url::Url,
         expires: Option<OffsetDateTime>,
+        latin1: bool,
         now: OffsetDateTime,
     ) {
         let Ok(parsed) = cookie_store::Cookie::try_from_raw_cookie(cookie, url) else {
@@ -444,12 +472,14 @@ impl Store {
                     let stamps = stamps.get_mut();
                     stamps.set = tick;
                     stamps.expires = expires;
+                    stamps.latin1 = latin1;
                 }
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     slot.insert(Stamps {
                         created: tick,
                         set: tick,
                         expires,
+                        latin1,
                     });
                     self.len += 1;
                 }
@@ -490,15 +520,15 @@ impl Store {
         }
     }
 
-    /// The `(name, value)` of the cookies a request to `url` carries: those of the
-    /// domains its host can match (itself and its parent domains) that match it,
+    /// The `(name, value, read as ISO-8859-1)` of the cookies a request to `url`
+    /// carries: those of the domains its host can match (itself and its parent domains) that match it,
     /// without the `Secure` ones unless `url` is `https` (the `cookie_store` crate's
     /// match counts loopback hosts as secure, as browsers do; this filter follows
     /// Apache and RFC 6265 §5.4), in RFC 6265
     /// §5.4's order: longer paths first, then the earlier stored (a server that sets a
     /// name at `/` and at `/app` reads the `/app` one first, as it does from a
     /// browser; Apache's `CookiePriorityComparator`). Marks those domains used.
-    fn sendable<'a>(&'a mut self, url: &'a url::Url) -> Vec<(&'a str, &'a str)> {
+    fn sendable<'a>(&'a mut self, url: &'a url::Url) -> Vec<(&'a str, &'a str, bool)> {
         let secure_channel = url.scheme() == "https";
         let host = url.host_str().unwrap_or("");
         let now = self.now();
@@ -506,7 +536,7 @@ impl Store {
         self.tick += 1;
         // One lookup per domain: each found is marked used as it is read.
         let domains = &self.domains;
-        let mut found: Vec<(usize, u64, (&str, &str))> = domains_of(host)
+        let mut found: Vec<(usize, u64, (&str, &str, bool))> = domains_of(host)
             .filter_map(move |domain| domains.get(domain))
             .inspect(move |cookies| cookies.used.set(tick))
             .flat_map(move |cookies| {
@@ -520,7 +550,12 @@ impl Store {
             .filter_map(move |(cookies, cookie)| {
                 let path = String::from(&cookie.path);
                 let stamps = cookies.stamps(cookie)?;
-                (!stamps.expired(now)).then(|| (path.len(), stamps.created, cookie.name_value()))
+                let (name, value) = cookie.name_value();
+                (!stamps.expired(now)).then_some((
+                    path.len(),
+                    stamps.created,
+                    (name, value, stamps.latin1),
+                ))
             })
             .collect();
         found.sort_by_key(|(path_len, created, _)| (std::cmp::Reverse(*path_len), *created));
