@@ -205,3 +205,38 @@ fn a_secure_cookie_never_goes_over_plain_http_even_to_loopback() -> TestResult {
     );
     Ok(())
 }
+
+/// Found in review: store cookies went out on a `TRACE`, whose response echoes the
+/// request (RFC 9110 §9.3.8: a client must not send cookies in one). Apache's
+/// `RequestAddCookies` adds none to `TRACE` or `CONNECT`.
+#[test]
+fn a_trace_request_carries_no_stored_cookie() -> TestResult {
+    let server = server()?;
+    let store = Arc::new(CookieStore::new());
+    let client = Client::builder()
+        .response_timeout(Some(SAFETY))
+        .cookie_store(store)
+        .build()?;
+    client
+        .get(server.url("/login"))?
+        .into_body()
+        .into_string()?;
+    let trace = hcx::http::Request::builder()
+        .method(hcx::http::Method::TRACE)
+        .uri(server.url("/profile"))
+        .body(hcx::Body::empty())?;
+    client.execute(trace)?.into_body().into_string()?;
+    let seen = server.last_request().ok_or("no request")?;
+    assert_eq!(seen.method, Method::TRACE);
+    assert_eq!(seen.header("cookie"), None);
+    // Other methods still carry it.
+    client
+        .get(server.url("/profile"))?
+        .into_body()
+        .into_string()?;
+    assert_eq!(
+        server.last_request().ok_or("no request")?.header("cookie"),
+        Some("session=s3cr3t")
+    );
+    Ok(())
+}

@@ -722,9 +722,9 @@ impl ClientBuilder {
     }
 
     /// Keeps cookies in `store`: `Set-Cookie` fields are stored, and requests carry the
-    /// cookies that apply to them (unless they set a `Cookie` of their own). Off by
-    /// default, where Apache keeps a store by default: backend callers rarely want
-    /// cookies shared between requests. Keep a clone of the `Arc` to read or clear it.
+    /// cookies that apply to them (unless they set a `Cookie` of their own, or are a
+    /// `TRACE` or `CONNECT`). Off by default, where Apache keeps a store by default:
+    /// backend callers rarely want cookies shared between requests. Keep a clone of the `Arc` to read or clear it.
     /// Apache: `setDefaultCookieStore`. Feature `cookies`.
     #[cfg(feature = "cookies")]
     #[doc(alias("setDefaultCookieStore"))]

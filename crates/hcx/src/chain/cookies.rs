@@ -626,15 +626,19 @@ impl DomainCookies {
     }
 }
 
-/// Adds the store's cookies to `headers` unless the caller set a `Cookie` of their own;
-/// a map with no room left is an [`InvalidRequest`](hcx_exec::ErrorKind::InvalidRequest)
-/// error.
+/// Adds the store's cookies to the headers of a request unless the caller set a
+/// `Cookie` of their own (Apache's `RequestAddCookies` skips it too), or it is a
+/// `TRACE` (its response echoes the request: RFC 9110 §9.3.8) or a `CONNECT`, as
+/// Apache skips them; a map with no room left is an
+/// [`InvalidRequest`](hcx_exec::ErrorKind::InvalidRequest) error.
 pub(crate) fn add_cookies(
     store: &CookieStore,
+    method: &http::Method,
     uri: &Uri,
     headers: &mut HeaderMap,
 ) -> Result<(), hcx_exec::Error> {
-    if headers.contains_key(COOKIE) {
+    if headers.contains_key(COOKIE) || [http::Method::TRACE, http::Method::CONNECT].contains(method)
+    {
         return Ok(());
     }
     if let Some(value) = store.header_for(uri) {

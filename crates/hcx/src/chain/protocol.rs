@@ -286,7 +286,8 @@ impl ExecHandler for ProtocolExec {
         let uri = match &self.cookies {
             Some(store) => {
                 let uri = request.uri().clone();
-                super::cookies::add_cookies(store, &uri, request.headers_mut())?;
+                let method = request.method().clone();
+                super::cookies::add_cookies(store, &method, &uri, request.headers_mut())?;
                 Some(uri)
             }
             None => None,
