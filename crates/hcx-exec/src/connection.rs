@@ -195,17 +195,15 @@ impl Connection {
             answers: 0,
         };
         let (stream, entry, timings) = loop {
-            // A second connect (after a 407) has what is left of the timeout.
-            let left = match (&asking.carried, deadline) {
-                (Some(_), Some(deadline)) => deadline.saturating_duration_since(Instant::now()),
-                _ => timeout,
-            };
-            let stream = crate::connect::connect_tcp(host, port, resolver, left, socket, watch)
-                .map_err(|e| match live {
-                    // What the shut-down socket made of the connect is not the cause.
-                    Some(live) if live.is_closed() => shut_down_while_connecting(route),
-                    _ => e,
-                })?;
+            // Each connect has what is left of the timeout: after the name lookup of a
+            // request with an abort handle, after a 407 on a first connection.
+            let stream =
+                crate::connect::connect_tcp(host, port, resolver, timeout, deadline, socket, watch)
+                    .map_err(|e| match live {
+                        // What the shut-down socket made of the connect is not the cause.
+                        Some(live) if live.is_closed() => shut_down_while_connecting(route),
+                        _ => e,
+                    })?;
             let mut timings = ConnectTimings {
                 tcp: start.elapsed(),
                 ..ConnectTimings::default()

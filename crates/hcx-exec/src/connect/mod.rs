@@ -26,8 +26,9 @@ use crate::resolver::Resolver;
 /// OkHttp 250 ms). An attempt that fails sooner starts the next at once.
 const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
-/// Resolves `host` and connects to `port` on its addresses within `timeout`, with the
-/// socket options of `socket`. Several addresses are raced (RFC 8305, see the module
+/// Resolves `host` and connects to `port` on its addresses by `deadline` (`None`: no
+/// limit), what is left of the connect timeout `timeout` (the one errors name), with
+/// the socket options of `socket`. Several addresses are raced (RFC 8305, see the module
 /// docs); the first that accepts wins.
 ///
 /// Errors: [`UnknownHost`](ErrorKind::UnknownHost) when nothing resolves,
@@ -39,6 +40,7 @@ pub(crate) fn connect_tcp(
     port: u16,
     resolver: &dyn Resolver,
     timeout: Duration,
+    deadline: Option<Instant>,
     socket: &SocketConfig,
     abort: Option<&AbortHandle>,
 ) -> Result<TcpStream, Error> {
@@ -46,7 +48,7 @@ pub(crate) fn connect_tcp(
         host,
         port,
         resolver,
-        timeout,
+        (timeout, deadline),
         socket,
         CONNECTION_ATTEMPT_DELAY,
         abort,
@@ -58,13 +60,11 @@ fn connect_tcp_with(
     host: &str,
     port: u16,
     resolver: &dyn Resolver,
-    timeout: Duration,
+    (timeout, deadline): (Duration, Option<Instant>),
     socket: &SocketConfig,
     attempt_delay: Duration,
     abort: Option<&AbortHandle>,
 ) -> Result<TcpStream, Error> {
-    // `None`: a timeout too long to fall on an `Instant`, i.e. none.
-    let deadline = Instant::now().checked_add(timeout);
     if let Some(addr) = resolver.literal(host, port) {
         return connect_single(addr, deadline, socket, abort)
             .map_err(|failure| failure.into_error(host, port, timeout, 1));
@@ -293,7 +293,9 @@ mod tests {
         timeout: Duration,
         socket: &SocketConfig,
     ) -> Result<TcpStream, Error> {
-        super::connect_tcp(host, port, resolver, timeout, socket, None)
+        // `None`: a timeout too long to fall on an `Instant`, i.e. none.
+        let deadline = Instant::now().checked_add(timeout);
+        super::connect_tcp(host, port, resolver, timeout, deadline, socket, None)
     }
 
     /// [`super::connect_tcp_with`] without an abort handle.
@@ -305,7 +307,16 @@ mod tests {
         socket: &SocketConfig,
         attempt_delay: Duration,
     ) -> Result<TcpStream, Error> {
-        super::connect_tcp_with(host, port, resolver, timeout, socket, attempt_delay, None)
+        let deadline = Instant::now().checked_add(timeout);
+        super::connect_tcp_with(
+            host,
+            port,
+            resolver,
+            (timeout, deadline),
+            socket,
+            attempt_delay,
+            None,
+        )
     }
 
     /// [`super::connect_one`] without an abort handle.
