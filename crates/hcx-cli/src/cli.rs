@@ -40,8 +40,9 @@ pub struct GetArgs {
     /// The URL: http://host:port/path or https://… (the port is optional).
     pub url: String,
 
-    /// Write the body to FILE instead of stdout (to a terminal, a body stops at the
-    /// first read that looks binary: give FILE, or pipe it).
+    /// Write the body to FILE instead of stdout (`-o -`: stdout, as curl's; to a
+    /// terminal, a body stops at the first read that looks binary: give FILE, or pipe
+    /// it).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 

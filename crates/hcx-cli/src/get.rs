@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -74,7 +75,12 @@ fn fetch(
 ) -> Result<(), CliError> {
     let response = client.execute(request)?;
     let mut body = response.into_body();
-    match &args.output {
+    // `-o -` is stdout, as curl's.
+    match args
+        .output
+        .as_deref()
+        .filter(|path| *path != Path::new("-"))
+    {
         Some(path) => {
             let shown = path.display();
             let mut file = File::create(path)

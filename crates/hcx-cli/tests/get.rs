@@ -41,6 +41,26 @@ fn dash_o_writes_the_body_to_a_file() -> TestResult {
 }
 
 #[test]
+fn dash_o_dash_is_stdout_as_curl_s() -> TestResult {
+    let server = server()?;
+    // Run where a file named "-" would land, so that one can be looked for.
+    let dir = temp_path("dash-o-dash");
+    std::fs::create_dir_all(&dir)?;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hcx"))
+        .args(["get", &server.url("/"), "-o", "-", "--timeout", TIMEOUT])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    let run = common::Run::from(output);
+    let stray = dir.join("-").exists();
+    std::fs::remove_dir_all(&dir)?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "hello, world", "{run:?}");
+    assert!(!stray, "a file named '-' was written instead of stdout");
+    Ok(())
+}
+
+#[test]
 fn post_data_and_headers_are_sent() -> TestResult {
     let server = server()?;
     let run = hcx(&[
