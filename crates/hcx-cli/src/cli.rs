@@ -488,17 +488,30 @@ fn escape_quoted_breaks(text: &str) -> String {
     out
 }
 
-/// clap's message as one line: its first line without the `error: ` prefix, and a
-/// word on where help is.
+/// clap's message as one line: its first line without the `error: ` prefix (with the
+/// list it introduces, when it ends in a colon), and a word on where help is.
 fn one_line(error: &clap::Error) -> String {
     // A value with a line break in it (`-H $'X: a\nb'`) would cut the message at the
     // break: the breaks inside quoted values are shown escaped first.
     let rendered = escape_quoted_breaks(&error.to_string());
-    let first = rendered
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid command line");
+    let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid command line");
     let first = first.strip_prefix("error: ").unwrap_or(first).trim();
+    // "the following required arguments were not provided:" names them on the
+    // indented lines after it: without them the line does not say what is missing.
+    let listed: Vec<&str> = if first.ends_with(':') {
+        lines
+            .take_while(|l| l.starts_with(' '))
+            .map(str::trim)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let first = if listed.is_empty() {
+        first.to_owned()
+    } else {
+        format!("{first} {}", listed.join(", "))
+    };
     let invalid_arg = match error.get(ContextKind::InvalidArg) {
         Some(ContextValue::String(arg)) => arg.as_str(),
         _ => "",

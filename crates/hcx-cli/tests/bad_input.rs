@@ -26,6 +26,20 @@ fn an_unknown_flag_is_a_usage_error() -> TestResult {
 }
 
 #[test]
+fn a_missing_url_is_named() -> TestResult {
+    for command in ["get", "load"] {
+        let run = hcx(&[command, "--timeout", TIMEOUT])?;
+        assert_eq!(run.code, Some(2), "{run:?}");
+        let line = one_error_line(&run);
+        assert!(
+            line.contains("<URL>"),
+            "{command}: what is missing is not said: {line}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
 fn there_is_no_insecure_flag() -> TestResult {
     let run = hcx(&["get", "https://127.0.0.1:1/", "--insecure"])?;
     assert_eq!(run.code, Some(2), "{run:?}");
