@@ -57,11 +57,13 @@ impl ResponseHead {
 
     /// Turns the head into an [`http::Response`] with `body`.
     pub fn into_response<B>(self, body: B) -> http::Response<B> {
-        let mut response = http::Response::new(body);
-        *response.status_mut() = self.status;
-        *response.version_mut() = self.version;
-        *response.headers_mut() = self.headers;
-        response
+        // Put together from its parts: a `Response::new(body)` given its fields after
+        // was moved once more on its way out (a memcpy on every response).
+        let (mut parts, ()) = http::Response::new(()).into_parts();
+        parts.status = self.status;
+        parts.version = self.version;
+        parts.headers = self.headers;
+        http::Response::from_parts(parts, body)
     }
 }
 

@@ -164,7 +164,7 @@ struct RedirectExec {
 impl ExecHandler for RedirectExec {
     fn execute(
         &self,
-        request: Request<Body>,
+        mut request: Request<Body>,
         scope: &mut Scope<'_>,
         chain: Chain<'_>,
     ) -> Result<Response<ResponseBody>, Error> {
@@ -180,7 +180,7 @@ impl ExecHandler for RedirectExec {
         // see the scope as they passed it (Apache gives each hop a scope of its own),
         // so a second request from them goes where its URI says, with its credentials.
         let mut entry: Option<Entry> = None;
-        let mut request = request;
+        // `request` is `mut` where it is taken: a rebinding here copied it.
         loop {
             // Taken before the body is consumed: the next hop may need to send it again.
             // A reader known to be empty has nothing to replay.

@@ -71,7 +71,7 @@ struct RetryExec {
 impl ExecHandler for RetryExec {
     fn execute(
         &self,
-        request: Request<Body>,
+        mut request: Request<Body>,
         scope: &mut Scope<'_>,
         chain: Chain<'_>,
     ) -> Result<Response<ResponseBody>, Error> {
@@ -81,9 +81,9 @@ impl ExecHandler for RetryExec {
             return chain.proceed(request, scope);
         };
         let mut head = copy_head(&request);
-        // The first attempt sends the request as it came, later ones a copy of its
-        // head with a copy of the spare body.
-        let mut request = request;
+        // The first attempt sends the request as it came (`mut` where it is taken: a
+        // rebinding here copied it), later ones a copy of its head with a copy of the
+        // spare body.
         let mut attempt = 1;
         loop {
             // Set before the attempt, so handlers after RETRY see which one runs.
