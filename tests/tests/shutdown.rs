@@ -172,6 +172,33 @@ fn the_wait_before_a_retry_is_ended() -> TestResult {
 }
 
 #[test]
+fn a_graceful_shutdown_ends_the_wait_before_a_retry_too() -> TestResult {
+    // Found in review: a graceful `shutdown()` let RETRY sleep out the server's
+    // `Retry-After` (25 s here) before its next attempt failed to lease.
+    let server = busy_server()?;
+    let (retrying, waiting) = common::Retrying::new();
+    let client = Client::builder().event_listener(retrying).build()?;
+    let request = http::Request::get(server.url("/")).body(Body::empty())?;
+    let error = interrupted(
+        &client,
+        request,
+        || Ok(waiting.recv_timeout(SAFETY)?),
+        || {
+            client.connection_manager().shutdown();
+        },
+    )?;
+    assert_eq!(error.kind(), ErrorKind::Shutdown, "{error:#}");
+    assert_eq!(server.stats().requests_received, 1);
+    assert_eq!(client.stats().pool.leased, 0);
+    // Says why it stopped, and that the server answered: nothing above retries it.
+    assert!(
+        error.to_string().contains("while RETRY waited") && error.is_response_started(),
+        "{error:#}"
+    );
+    Ok(())
+}
+
+#[test]
 fn a_request_ended_by_the_shutdown_is_not_retried_whatever_the_strategy() -> TestResult {
     let server = TestServer::builder()
         .default_reply(Reply::stall())

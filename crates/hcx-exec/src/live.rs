@@ -16,6 +16,8 @@ pub(crate) struct LiveSockets {
     inner: Mutex<Inner>,
     /// Set by `shutdown_all` (under the lock, read without it).
     closed: AtomicBool,
+    /// Set by `end_waits` and `shutdown_all` (under the lock, read without it).
+    waits_ended: AtomicBool,
 }
 
 #[derive(Default)]
@@ -24,8 +26,8 @@ struct Inner {
     /// Work in progress that holds no connection yet, ended by `shutdown_all`
     /// ([`AbortHandle::interrupt`]): waits
     /// ([`PoolingConnectionManager::wait`](crate::PoolingConnectionManager::wait)) and
-    /// connects.
-    pending: HashMap<u64, AbortHandle>,
+    /// connects; `true` marks a wait.
+    pending: HashMap<u64, (AbortHandle, bool)>,
     next_pending: u64,
 }
 
@@ -61,9 +63,10 @@ impl LiveSockets {
         let (sockets, pending): (Vec<Arc<TcpStream>>, Vec<AbortHandle>) = {
             let inner = self.inner();
             self.closed.store(true, Ordering::Release);
+            self.waits_ended.store(true, Ordering::Release);
             (
                 inner.sockets.values().filter_map(Weak::upgrade).collect(),
-                inner.pending.values().cloned().collect(),
+                inner.pending.values().map(|(h, _)| h.clone()).collect(),
             )
         };
         for socket in sockets {
@@ -74,17 +77,41 @@ impl LiveSockets {
         }
     }
 
-    /// Registers work that holds no connection yet (a wait, a connect) under `handle`
-    /// until the returned entry drops: `shutdown_all` then
-    /// [interrupts](AbortHandle::interrupt) it. `None` once `shutdown_all` has run.
+    /// Ends every [`wait`](Self::wait) now and refuses new ones (a graceful shutdown:
+    /// connects and connections carry on); a wait is interrupted outside the lock.
+    pub(crate) fn end_waits(&self) {
+        let waits: Vec<AbortHandle> = {
+            let inner = self.inner();
+            self.waits_ended.store(true, Ordering::Release);
+            inner
+                .pending
+                .values()
+                .filter(|(_, wait)| *wait)
+                .map(|(h, _)| h.clone())
+                .collect()
+        };
+        for handle in waits {
+            handle.interrupt();
+        }
+    }
+
+    /// Registers a connect, which holds no connection yet, under `handle` until the
+    /// returned entry drops: `shutdown_all` then [interrupts](AbortHandle::interrupt)
+    /// it. `None` once `shutdown_all` has run.
     pub(crate) fn enter(self: &Arc<Self>, handle: &AbortHandle) -> Option<PendingEntry> {
+        self.enter_as(handle, false)
+    }
+
+    /// [`enter`](Self::enter) for a connect or (`wait`) a wait, which `end_waits`
+    /// interrupts too and refuses after it.
+    fn enter_as(self: &Arc<Self>, handle: &AbortHandle, wait: bool) -> Option<PendingEntry> {
         let mut inner = self.inner();
-        if self.is_closed() {
+        if self.is_closed() || (wait && self.waits_ended.load(Ordering::Acquire)) {
             return None;
         }
         let key = inner.next_pending;
         inner.next_pending = key.wrapping_add(1);
-        inner.pending.insert(key, handle.clone());
+        inner.pending.insert(key, (handle.clone(), wait));
         Some(PendingEntry {
             live: Arc::clone(self),
             key,
@@ -97,7 +124,7 @@ impl LiveSockets {
     }
 
     /// Waits `delay`, ending early when `abort` aborts or
-    /// [`shutdown_all`](Self::shutdown_all) runs.
+    /// [`end_waits`](Self::end_waits) or [`shutdown_all`](Self::shutdown_all) runs.
     pub(crate) fn wait(self: &Arc<Self>, delay: std::time::Duration, abort: Option<&AbortHandle>) {
         let own;
         let handle = match abort {
@@ -107,10 +134,10 @@ impl LiveSockets {
                 &own
             }
         };
-        let Some(_entry) = self.enter(handle) else {
+        let Some(_entry) = self.enter_as(handle, true) else {
             return;
         };
-        handle.wait_timeout_or(delay, |_| self.is_closed());
+        handle.wait_timeout_or(delay, |_| self.waits_ended.load(Ordering::Acquire));
     }
 
     /// How many connections are registered.
@@ -129,7 +156,7 @@ pub(crate) struct PendingEntry {
 impl Drop for PendingEntry {
     fn drop(&mut self) {
         let removed = self.live.inner().pending.remove(&self.key);
-        if let Some(handle) = &removed {
+        if let Some((handle, _)) = &removed {
             handle.clear_interrupt();
         }
         // The handle (perhaps its last clone) is dropped outside the lock.

@@ -641,11 +641,15 @@ impl PoolingConnectionManager {
     }
 
     /// Closes every idle connection and fails every lease, waiting or future; leased
-    /// connections are closed when given back, so requests in flight finish. Apache's
-    /// `close()` (and 4.5's `shutdown()`) close the leased ones too: that is
+    /// connections are closed when given back, so requests in flight finish. Every
+    /// [`wait`](Self::wait) ends now (RETRY's before a retry, whose next attempt would
+    /// only fail to lease: the request fails with [`ErrorKind::Shutdown`] at once, not
+    /// after the wait; Apache sleeps it out). Apache's `close()` (and 4.5's
+    /// `shutdown()`) close the leased ones too: that is
     /// [`shutdown_immediate`](Self::shutdown_immediate).
     pub fn shutdown(&self) {
         self.inner.pool.shutdown();
+        self.inner.live.end_waits();
         // Its evictor ends now: nothing is left for it.
         if let Some(link) = self.evictor_link() {
             link.wake();
@@ -668,8 +672,9 @@ impl PoolingConnectionManager {
         self.inner.live.shutdown_all();
     }
 
-    /// Waits `delay` on the calling thread, ending early when `abort` aborts or the
-    /// manager is shut down with [`shutdown_immediate`](Self::shutdown_immediate):
+    /// Waits `delay` on the calling thread, ending early (or at once) when `abort`
+    /// aborts or the manager is shut down ([`shutdown`](Self::shutdown) or
+    /// [`shutdown_immediate`](Self::shutdown_immediate)):
     /// the `hcx` facade's default wait before a retry, for handlers of your own that
     /// wait too.
     pub fn wait(&self, delay: Duration, abort: Option<&AbortHandle>) {

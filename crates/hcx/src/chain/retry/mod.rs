@@ -17,7 +17,7 @@ pub use strategy::{DefaultRetryStrategy, RetryStrategy, Sleeper};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hcx_exec::{Body, Error, ResponseBody, RetryCause, RetryEvent};
+use hcx_exec::{Body, Error, ErrorKind, ResponseBody, RetryCause, RetryEvent};
 use http::header::EXPECT;
 use http::{Request, Response, StatusCode};
 
@@ -161,6 +161,17 @@ impl ExecHandler for RetryExec {
                             Some(sleeper) => sleeper.sleep(delay),
                             None => scope.manager().wait(delay, scope.abort_handle()),
                         }
+                    }
+                    // Shut down before or during the wait (which then ends): the next
+                    // attempt could not lease; say why the request stops here.
+                    if scope.manager().pool().is_shutdown() {
+                        return Err(Error::new(
+                            ErrorKind::Shutdown,
+                            format!(
+                                "the connection manager was shut down while RETRY waited \
+                                 to send the request again after a {status} response"
+                            ),
+                        ));
                     }
                     next
                 }
