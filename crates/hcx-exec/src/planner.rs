@@ -117,9 +117,9 @@ impl fmt::Debug for DefaultRoutePlanner {
 ///
 /// `no_proxy` is a list, apart by commas or blanks: `*` (everything direct); a host
 /// name, which matches itself and its subdomains (`example.com` and `.example.com`
-/// both match `api.example.com`; a trailing dot on either side is ignored); an IP
-/// address; a CIDR block (`10.0.0.0/8`, `fd00::/8`); any of them with `:port` to
-/// match that port only. Case-insensitive.
+/// both match `api.example.com`; a trailing dot on either side is ignored; never an
+/// IP address, as in curl); an IP address; a CIDR block (`10.0.0.0/8`, `fd00::/8`);
+/// any of them with `:port` to match that port only. Case-insensitive.
 ///
 /// Read once, when built ([`from_env`](Self::from_env)), or from any source of
 /// variables ([`from_vars`](Self::from_vars), for tests and configuration files).
@@ -319,6 +319,7 @@ impl NoProxy {
             }
             let (body, port) = split_port(entry);
             let body = body.trim_start_matches("*.").trim_start_matches('.');
+            let body = body.strip_suffix('.').unwrap_or(body);
             let pattern = if let Some((ip, bits)) = body.split_once('/') {
                 match (ip.parse::<IpAddr>(), bits.parse::<u8>()) {
                     (Ok(ip), Ok(bits)) if bits <= max_bits(ip) => Pattern::Cidr(ip, bits),
@@ -328,7 +329,7 @@ impl NoProxy {
             } else if let Ok(ip) = body.parse::<IpAddr>() {
                 Pattern::Ip(ip)
             } else {
-                Pattern::Domain(body.strip_suffix('.').unwrap_or(body).to_ascii_lowercase())
+                Pattern::Domain(body.to_ascii_lowercase())
             };
             no_proxy.entries.push((pattern, port));
         }
@@ -347,7 +348,9 @@ impl NoProxy {
                 return false;
             }
             match (pattern, ip) {
-                (Pattern::Domain(domain), _) => {
+                // A name matches names only: an address is no subdomain of anything
+                // (`0.1` does not send 10.0.0.1 direct), as curl has it.
+                (Pattern::Domain(domain), None) => {
                     host == domain
                         || host
                             .strip_suffix(domain.as_str())
@@ -432,6 +435,11 @@ mod tests {
             ("localhost, .internal", "db.internal", 5432, true),
             ("10.0.0.0/99", "10.0.0.1", 80, false),
             ("", "example.com", 80, false),
+            // A name never matches an IP address by its tail (curl compares an
+            // address with addresses and blocks only).
+            ("0.1", "10.0.0.1", 80, false),
+            ("168.1.7", "192.168.1.7", 80, false),
+            ("10.0.0.1.", "10.0.0.1", 80, true),
         ];
         for (list, host, port, expected) in cases {
             assert_eq!(
