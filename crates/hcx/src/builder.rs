@@ -351,7 +351,8 @@ impl ClientBuilder {
 
     /// TCP keep-alive probes on every connection: the first after `idle`, then every
     /// `interval`, dead after `retries` unanswered; `None` (the default, as Apache's
-    /// `soKeepAlive`): off. Probes sent more often than a NAT's or load balancer's
+    /// `soKeepAlive` in 4.5 and 5.0–5.5; 5.6, with httpcore 5.4, probes after 5 s idle,
+    /// every 5 s, 3 times): off. Probes sent more often than a NAT's or load balancer's
     /// idle timeout keep the flow alive there. Shorthand for the
     /// [`SocketConfig::tcp_keepalive`] field, which it sets over
     /// [`socket_config`](Self::socket_config) whatever the order of the calls.
