@@ -136,11 +136,13 @@ pub struct RequestArgs {
     pub headers: Vec<Header>,
 
     /// The request body, sent as given with Content-Length (no Content-Type is added:
-    /// set one with -H).
+    /// set one with -H). No file is read: a DATA that starts with '@' (curl's -d @FILE)
+    /// is refused; give --data-file FILE.
     #[arg(
         short = 'd',
         long = "data",
         value_name = "DATA",
+        value_parser = parse_data,
         conflicts_with = "data_file"
     )]
     pub data: Option<String>,
@@ -326,6 +328,19 @@ fn parse_header(text: &str) -> Result<Header, String> {
         )
     })?;
     Ok(Header { name, value })
+}
+
+/// `-d`: refuses curl's `-d @FILE`, which would otherwise send the text `@FILE`.
+fn parse_data(text: &str) -> Result<String, String> {
+    if text.starts_with('@') {
+        return Err(
+            "hcx -d sends its text as given and reads no file (curl's -d @FILE \
+                    would send '@…' here): give --data-file FILE; a body that starts \
+                    with '@' goes the same way, from a file"
+                .into(),
+        );
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_form_field(text: &str) -> Result<FormField, String> {
@@ -529,6 +544,8 @@ fn one_line(error: &clap::Error) -> String {
             "-H",
             "--form",
             "-F",
+            "--data",
+            "-d",
         ]
         .iter()
         .any(|secret| invalid_arg.split(' ').next() == Some(*secret))

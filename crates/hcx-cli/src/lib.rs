@@ -39,6 +39,9 @@
 //! request head as sent (credentials and cookies redacted) and `<` lines for the
 //! response head.
 //!
+//! `-d @FILE` (curl reads the file; hcx's `-d` reads none, so it would send the text
+//! `@FILE`) is a usage error naming `--data-file FILE`.
+//!
 //! # `hcx load`
 //!
 //! Sends `-n` requests (default 100), or sends for `--duration` (each request may wait

@@ -92,6 +92,25 @@ fn bad_numbers_and_headers_are_usage_errors() -> TestResult {
 }
 
 #[test]
+fn data_from_a_file_as_curl_writes_it_is_refused() -> TestResult {
+    // Found in review: `-d @body.json` sent the 10 bytes "@body.json" as the body,
+    // where curl sends the file.
+    for command in ["get", "load"] {
+        for flag in ["-d", "--data"] {
+            let run = hcx(&[command, "http://127.0.0.1:1/", flag, "@body.json"])?;
+            assert_eq!(run.code, Some(2), "{command} {flag}: {run:?}");
+            let line = one_error_line(&run);
+            assert!(line.contains("--data-file"), "{line}");
+            assert!(
+                line.contains("'--data <DATA>'"),
+                "the flag is named: {line}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
 fn a_bad_url_is_one_line_and_exit_1() -> TestResult {
     for url in [
         "http://exa mple.test/",
