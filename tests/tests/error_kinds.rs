@@ -117,6 +117,41 @@ fn an_unsupported_scheme_is_invalid_url_and_shows_the_url() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn a_url_without_its_scheme_is_invalid_url_and_says_what_to_write() -> TestResult {
+    // Found in review: "127.0.0.1:PORT/small" failed as `invalid URL "…": invalid
+    // format`, which does not say that the `http://` is missing.
+    let server = TestServer::builder()
+        .route(Method::GET, "/small", Reply::ok().body("small"))
+        .start()?;
+    let client = client()?;
+    let url = server.url("/small");
+    let bare = url.strip_prefix("http://").ok_or("an http URL")?;
+    let authority = bare.strip_suffix("/small").ok_or("a path")?;
+    for text in [
+        bare,
+        authority,
+        "localhost:8080/x",
+        "example.com/x",
+        "example.com",
+    ] {
+        let error = client.get(text).err().ok_or("a URL without a scheme")?;
+        assert_eq!(error.kind(), ErrorKind::InvalidUrl, "{text}: {error:?}");
+        let shown = error.to_string();
+        assert!(shown.contains("without a scheme"), "{shown}");
+        assert!(shown.contains(&format!("(write http://{text} ")), "{shown}");
+        assert_nothing_happened(&error);
+        assert_display_excludes_source(&error);
+    }
+    assert_eq!(client.stats().connections_opened, 0);
+    assert_eq!(
+        client.get(url.as_str())?.status(),
+        200,
+        "with its scheme it goes"
+    );
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------
 // InvalidRequest
 // ---------------------------------------------------------------------------------

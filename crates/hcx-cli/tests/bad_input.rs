@@ -130,6 +130,22 @@ fn a_bad_url_is_one_line_and_exit_1() -> TestResult {
 }
 
 #[test]
+fn a_url_without_its_scheme_says_what_to_write() -> TestResult {
+    // Found in review: `hcx get 127.0.0.1:18091/small` said "invalid format".
+    for url in ["127.0.0.1:1/small", "localhost:8080/x", "example.test"] {
+        for command in ["get", "load"] {
+            let run = hcx(&[command, url])?;
+            assert_eq!(run.code, Some(1), "{command} {url}: {run:?}");
+            let line = one_error_line(&run);
+            assert!(line.contains("without a scheme"), "{line}");
+            assert!(line.contains(&format!("write http://{url} ")), "{line}");
+            assert!(line.ends_with("[invalid_url]"), "{line}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
 fn an_unreachable_host_names_the_error() -> TestResult {
     let url = format!("http://127.0.0.1:{}/", closed_port()?);
     let run = hcx(&["get", &url, "--connect-timeout", TIMEOUT])?;

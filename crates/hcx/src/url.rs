@@ -3,21 +3,53 @@
 use http::Uri;
 
 use crate::Error;
-use hcx_exec::{ErrorKind, redact_userinfo};
+use hcx_exec::{ErrorKind, authority_start, redact_userinfo};
 
 /// A URL for [`Client::get`](crate::Client::get) and the other shortcuts: `&str`,
 /// `String`, `&String`, [`http::Uri`] or `&Uri`. A text that does not parse is an
-/// [`ErrorKind::InvalidUrl`] error that shows it. (reqwest calls this `IntoUrl`.)
+/// [`ErrorKind::InvalidUrl`] error that shows it; a text without its `http://` or
+/// `https://` (`localhost:8080/x`) is one that says so and what to write instead.
+/// (reqwest calls this `IntoUrl`.)
 pub trait IntoUri: sealed::Sealed {
     /// The parsed URI, or an error that names the text.
     fn into_uri(self) -> Result<Uri, Error>;
 }
 
 fn parse(text: &str) -> Result<Uri, Error> {
+    if let Some(error) = without_scheme(text) {
+        return Err(error);
+    }
     text.parse::<Uri>().map_err(|e| {
         let shown = redact_userinfo(text);
         Error::new(ErrorKind::InvalidUrl, format!("invalid URL {shown:?}")).with_source(e)
     })
+}
+
+/// The error of a text with no `scheme://` in front, which `http` reads as an
+/// authority (`localhost:8080`) or refuses as "invalid format" (`localhost:8080/x`),
+/// and Apache's `URI.create` takes with `localhost` for its scheme. `None` for a text
+/// with a scheme, or with `http:`/`https:` and its slashes wrong (the parser says why).
+fn without_scheme(text: &str) -> Option<Error> {
+    if authority_start(text) > 2 {
+        return None;
+    }
+    let scheme = text.split_once(':').map(|(scheme, _)| scheme);
+    if scheme.is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https")) {
+        return None;
+    }
+    let shown = redact_userinfo(text);
+    let rest = text.strip_prefix("//").unwrap_or(text);
+    // The text with `http://` in front, when that makes a URL (`/x` has no host).
+    let write = match format!("http://{rest}").parse::<Uri>() {
+        Ok(uri) if !rest.starts_with('/') && uri.host().is_some_and(|h| !h.is_empty()) => {
+            format!("http://{}", redact_userinfo(rest))
+        }
+        _ => "http://HOST/PATH".to_owned(),
+    };
+    Some(Error::new(
+        ErrorKind::InvalidUrl,
+        format!("URL without a scheme: {shown:?} (write {write} or https://…)"),
+    ))
 }
 
 /// `uri` without the `user:password@` of its authority, or `None` when it has none.
