@@ -131,7 +131,10 @@ pub struct RequestArgs {
     #[arg(short = 'X', long = "request", value_name = "METHOD", value_parser = parse_method)]
     pub method: Option<Method>,
 
-    /// A header field to send, 'Name: value' (repeat for more).
+    /// A header field to send, 'Name: value' (repeat for more). 'Name:' with nothing
+    /// after the colon sends no such field, as curl's: not the User-Agent or
+    /// Accept-Encoding hcx would add (nor any -H Name given before it); Host,
+    /// Content-Length and Transfer-Encoding, which HTTP/1.1 framing needs, are refused.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
     pub headers: Vec<Header>,
 
@@ -196,8 +199,8 @@ pub enum FormValue {
 pub struct Header {
     /// The field name.
     pub name: HeaderName,
-    /// The field value.
-    pub value: HeaderValue,
+    /// The field value; `None` for `-H 'Name:'`: send no such field (curl's).
+    pub value: Option<HeaderValue>,
 }
 
 /// How the client connects, times out, follows redirects and retries.
@@ -322,12 +325,41 @@ fn parse_header(text: &str) -> Result<Header, String> {
         .ok_or_else(|| "give a header field as 'Name: value'".to_string())?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| format!("{:?} is not a header field name", name.trim()))?;
+    if value.trim().is_empty() {
+        // curl's `-H 'Name:'`: leave the field out, where HTTP/1.1 lets a request go
+        // without it.
+        return match left_out_refused(&name) {
+            Some(why) => Err(why.to_owned()),
+            None => Ok(Header { name, value: None }),
+        };
+    }
     let value = HeaderValue::from_str(value.trim()).map_err(|_| {
         format!(
             "the value of {name} is not a header field value (control characters are not allowed)"
         )
     })?;
-    Ok(Header { name, value })
+    Ok(Header {
+        name,
+        value: Some(value),
+    })
+}
+
+/// Why a request cannot go without `name`, for the fields the codec writes itself.
+fn left_out_refused(name: &HeaderName) -> Option<&'static str> {
+    use hcx::http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+    if name == HOST {
+        Some(
+            "'Host:' cannot leave Host out: an HTTP/1.1 request must carry it \
+             (RFC 9112 §3.2); give 'Host: NAME' to set it",
+        )
+    } else if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+        Some(
+            "'Content-Length:' and 'Transfer-Encoding:' cannot leave them out: hcx \
+             writes the body's framing itself (RFC 9112 §6)",
+        )
+    } else {
+        None
+    }
 }
 
 /// `-d`: refuses curl's `-d @FILE`, which would otherwise send the text `@FILE`.
@@ -611,7 +643,12 @@ mod tests {
     fn headers_split_at_the_first_colon() -> Result<(), String> {
         let h = parse_header("X-Thing:  a:b ")?;
         assert_eq!(h.name.as_str(), "x-thing");
-        assert_eq!(h.value.to_str().ok(), Some("a:b"));
+        assert_eq!(
+            h.value
+                .and_then(|v| v.to_str().ok().map(str::to_owned))
+                .as_deref(),
+            Some("a:b")
+        );
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("bad name: v").is_err());
         assert!(parse_header("x: line\nbreak").is_err());

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use hcx::bytes::Bytes;
 use hcx::exec::{authority_start, redact_userinfo};
-use hcx::http::{HeaderMap, HeaderValue, Method, Request, Uri};
+use hcx::http::header::{ACCEPT_ENCODING, USER_AGENT};
+use hcx::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use hcx::multipart::{Form, Part};
 use hcx::rustls::RootCertStore;
 use hcx::rustls::pki_types::CertificateDer;
@@ -81,6 +82,13 @@ pub fn builder(args: &ClientArgs, template: &RequestTemplate) -> Result<ClientBu
     if let Some(agent) = &args.user_agent {
         // An empty one sends none, as curl's `-A ""` does.
         builder = builder.user_agent(Some(agent.clone()).filter(|a| !a.is_empty()));
+    }
+    // `-H 'Name:'` (curl's): no such field, not even the client's own.
+    if template.left_out.contains(&USER_AGENT) {
+        builder = builder.user_agent(None);
+    }
+    if template.left_out.contains(&ACCEPT_ENCODING) {
+        builder = builder.disable_content_compression();
     }
     if let Some(retries) = args.retries {
         builder = builder.retry_strategy(DefaultRetryStrategy::new().with_max_retries(retries));
@@ -182,6 +190,9 @@ pub struct RequestTemplate {
     body: Option<Arc<Mutex<Body>>>,
     /// The credentials the URL carried (taken out of `uri`).
     url_user: Option<UserPassword>,
+    /// The fields given as `-H 'Name:'` (and not given again after): none is sent, not
+    /// even the one the client would add.
+    left_out: Vec<HeaderName>,
 }
 
 impl RequestTemplate {
@@ -228,15 +239,25 @@ impl RequestTemplate {
         } else {
             Method::GET
         });
+        let mut left_out = Vec::new();
         for header in &args.headers {
             if !args.form.is_empty() && header.name == hcx::http::header::CONTENT_TYPE {
                 return Err(CliError::Other(
                     "-H Content-Type with -F: the form's Content-Type carries its boundary".into(),
                 ));
             }
-            headers
-                .try_append(header.name.clone(), header.value.clone())
-                .map_err(hcx::Error::from)?;
+            match &header.value {
+                Some(value) => {
+                    left_out.retain(|name| *name != header.name);
+                    headers
+                        .try_append(header.name.clone(), value.clone())
+                        .map_err(hcx::Error::from)?;
+                }
+                None => {
+                    headers.remove(&header.name);
+                    left_out.push(header.name.clone());
+                }
+            }
         }
         Ok(RequestTemplate {
             method,
@@ -244,6 +265,7 @@ impl RequestTemplate {
             headers,
             body: body.map(|body| Arc::new(Mutex::new(body))),
             url_user,
+            left_out,
         })
     }
 
@@ -402,7 +424,7 @@ mod tests {
         with_data.data = Some("a=1".into());
         with_data.headers.push(Header {
             name: HeaderName::from_static("x-a"),
-            value: HeaderValue::from_static("1"),
+            value: Some(HeaderValue::from_static("1")),
         });
         let post = RequestTemplate::new("http://example.test/", &with_data)?;
         let request = post.request();

@@ -39,8 +39,13 @@
 //! request head as sent (credentials and cookies redacted) and `<` lines for the
 //! response head.
 //!
-//! `-d @FILE` (curl reads the file; hcx's `-d` reads none, so it would send the text
-//! `@FILE`) is a usage error naming `--data-file FILE`.
+//! Where curl's habits would go wrong silently, hcx refuses instead: `-d @FILE` (curl
+//! reads the file; hcx's `-d` reads none, so it would send the text `@FILE`) is a usage
+//! error naming `--data-file FILE`, and a URL without its `http://` (`localhost:8080/x`)
+//! is an error that says what to write. `-H 'Name:'`, nothing after the colon, sends
+//! no such field, as curl's: not even the `User-Agent` or `Accept-Encoding` hcx would
+//! add (then the response is not decompressed either); `Host`, `Content-Length` and
+//! `Transfer-Encoding`, which HTTP/1.1 needs hcx to write, are refused that way.
 //!
 //! # `hcx load`
 //!

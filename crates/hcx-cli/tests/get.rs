@@ -106,6 +106,53 @@ fn an_empty_user_agent_sends_none() -> TestResult {
 }
 
 #[test]
+fn dash_h_name_colon_sends_no_such_field_as_curl_s() -> TestResult {
+    // Found in review: `-H 'User-Agent:'` sent an empty User-Agent field (and
+    // `-H 'X-Custom:'` an empty X-Custom), where curl sends none.
+    let server = server()?;
+    let run = hcx(&[
+        "get",
+        &server.url("/"),
+        "-H",
+        "User-Agent:",
+        "-H",
+        "Accept-Encoding:",
+        "-H",
+        "X-Gone: a",
+        "-H",
+        "X-Gone:",
+        "-H",
+        "X-Never:  ",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "hello, world");
+    let request = server.last_request().ok_or("nothing recorded")?;
+    for name in ["user-agent", "accept-encoding", "x-gone", "x-never"] {
+        assert_eq!(request.header(name), None, "{name} is sent");
+    }
+    assert!(request.header("host").is_some_and(|h| !h.is_empty()));
+    Ok(())
+}
+
+#[test]
+fn dash_h_host_colon_is_refused_naming_the_rule() -> TestResult {
+    let server = server()?;
+    for field in ["Host:", "Content-Length:", "transfer-encoding: "] {
+        let run = hcx(&["get", &server.url("/"), "-H", field, "--timeout", TIMEOUT])?;
+        assert_eq!(run.code, Some(2), "{field}: {run:?}");
+        let lines = run.stderr_lines();
+        assert_eq!(lines.len(), 1, "{field}: {}", run.stderr);
+        assert!(lines[0].contains("RFC 9112"), "{}", lines[0]);
+    }
+    let run = hcx(&["get", &server.url("/"), "-H", "Host:", "--timeout", TIMEOUT])?;
+    assert!(run.stderr.contains("§3.2"), "{}", run.stderr);
+    assert!(server.last_request().is_none(), "nothing is sent");
+    Ok(())
+}
+
+#[test]
 fn a_data_file_makes_a_post() -> TestResult {
     let server = server()?;
     let path = temp_path("upload.json");
