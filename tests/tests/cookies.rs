@@ -74,18 +74,23 @@ fn without_a_store_cookies_are_neither_kept_nor_sent() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn a_cookie_header_the_caller_sets_is_kept_as_is() -> TestResult {
-    let server = server()?;
-    let store = Arc::new(CookieStore::new());
+/// A client with a cookie store, logged in at `server` (its session cookie stored).
+fn logged_in(server: &TestServer) -> Result<Client, Box<dyn std::error::Error>> {
     let client = Client::builder()
         .response_timeout(Some(SAFETY))
-        .cookie_store(store)
+        .cookie_store(Arc::new(CookieStore::new()))
         .build()?;
     client
         .get(server.url("/login"))?
         .into_body()
         .into_string()?;
+    Ok(client)
+}
+
+#[test]
+fn a_cookie_header_the_caller_sets_is_kept_as_is() -> TestResult {
+    let server = server()?;
+    let client = logged_in(&server)?;
     let request = hcx::http::Request::get(server.url("/profile"))
         .header("cookie", "mine=1")
         .body(hcx::Body::empty())?;
@@ -212,15 +217,7 @@ fn a_secure_cookie_never_goes_over_plain_http_even_to_loopback() -> TestResult {
 #[test]
 fn a_trace_request_carries_no_stored_cookie() -> TestResult {
     let server = server()?;
-    let store = Arc::new(CookieStore::new());
-    let client = Client::builder()
-        .response_timeout(Some(SAFETY))
-        .cookie_store(store)
-        .build()?;
-    client
-        .get(server.url("/login"))?
-        .into_body()
-        .into_string()?;
+    let client = logged_in(&server)?;
     let trace = hcx::http::Request::builder()
         .method(hcx::http::Method::TRACE)
         .uri(server.url("/profile"))

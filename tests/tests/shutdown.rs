@@ -152,8 +152,11 @@ fn busy_server() -> std::io::Result<TestServer> {
         .start()
 }
 
-#[test]
-fn the_wait_before_a_retry_is_ended() -> TestResult {
+/// A request waiting out RETRY's wait (a 503 with `Retry-After: 25`), ended by
+/// `shut_down`: it fails at once with `Shutdown`, saying why, after one request.
+fn the_wait_before_a_retry_is_ended_by(
+    shut_down: impl FnOnce(&hcx::PoolingConnectionManager),
+) -> TestResult {
     let server = busy_server()?;
     let (retrying, waiting) = common::Retrying::new();
     let client = Client::builder().event_listener(retrying).build()?;
@@ -162,30 +165,7 @@ fn the_wait_before_a_retry_is_ended() -> TestResult {
         &client,
         request,
         || Ok(waiting.recv_timeout(SAFETY)?),
-        || {
-            client.connection_manager().shutdown_immediate();
-        },
-    )?;
-    assert_eq!(error.kind(), ErrorKind::Shutdown, "{error:#}");
-    assert_eq!(server.stats().requests_received, 1);
-    Ok(())
-}
-
-#[test]
-fn a_graceful_shutdown_ends_the_wait_before_a_retry_too() -> TestResult {
-    // Found in review: a graceful `shutdown()` let RETRY sleep out the server's
-    // `Retry-After` (25 s here) before its next attempt failed to lease.
-    let server = busy_server()?;
-    let (retrying, waiting) = common::Retrying::new();
-    let client = Client::builder().event_listener(retrying).build()?;
-    let request = http::Request::get(server.url("/")).body(Body::empty())?;
-    let error = interrupted(
-        &client,
-        request,
-        || Ok(waiting.recv_timeout(SAFETY)?),
-        || {
-            client.connection_manager().shutdown();
-        },
+        || shut_down(client.connection_manager()),
     )?;
     assert_eq!(error.kind(), ErrorKind::Shutdown, "{error:#}");
     assert_eq!(server.stats().requests_received, 1);
@@ -196,6 +176,18 @@ fn a_graceful_shutdown_ends_the_wait_before_a_retry_too() -> TestResult {
         "{error:#}"
     );
     Ok(())
+}
+
+#[test]
+fn the_wait_before_a_retry_is_ended() -> TestResult {
+    the_wait_before_a_retry_is_ended_by(hcx::PoolingConnectionManager::shutdown_immediate)
+}
+
+#[test]
+fn a_graceful_shutdown_ends_the_wait_before_a_retry_too() -> TestResult {
+    // Found in review: a graceful `shutdown()` let RETRY sleep out the server's
+    // `Retry-After` (25 s here) before its next attempt failed to lease.
+    the_wait_before_a_retry_is_ended_by(hcx::PoolingConnectionManager::shutdown)
 }
 
 #[test]
