@@ -118,8 +118,8 @@ impl fmt::Debug for DefaultRoutePlanner {
 /// `no_proxy` is a list, apart by commas or blanks: `*` (everything direct); a host
 /// name, which matches itself and its subdomains (`example.com` and `.example.com`
 /// both match `api.example.com`; a trailing dot on either side is ignored; never an
-/// IP address, as in curl); an IP address; a CIDR block (`10.0.0.0/8`, `fd00::/8`);
-/// any of them with `:port` to match that port only. Case-insensitive.
+/// IP address, as in curl); an IP address; a CIDR block (`10.0.0.0/8`, `fd00::/8` or
+/// `[fd00::]/8`); any of them with `:port` to match that port only. Case-insensitive.
 ///
 /// Read once, when built ([`from_env`](Self::from_env)), or from any source of
 /// variables ([`from_vars`](Self::from_vars), for tests and configuration files).
@@ -317,6 +317,15 @@ impl NoProxy {
                     ),
                 ));
             }
+            // `[fd00::]/8`: a block after a bracketed address, read as `fd00::/8`.
+            let unbracketed;
+            let entry = match entry.strip_prefix('[').and_then(|r| r.split_once("]/")) {
+                Some((ip, bits)) => {
+                    unbracketed = format!("{ip}/{bits}");
+                    unbracketed.as_str()
+                }
+                None => entry,
+            };
             let (body, port) = split_port(entry);
             let body = body.trim_start_matches("*.").trim_start_matches('.');
             let body = body.strip_suffix('.').unwrap_or(body);
@@ -440,6 +449,9 @@ mod tests {
             ("0.1", "10.0.0.1", 80, false),
             ("168.1.7", "192.168.1.7", 80, false),
             ("10.0.0.1.", "10.0.0.1", 80, true),
+            // A block written after a bracketed address (as in a URL's host).
+            ("[fd00::]/8", "fd12::1", 80, true),
+            ("[fd00::]/8", "fe80::1", 80, false),
         ];
         for (list, host, port, expected) in cases {
             assert_eq!(
