@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use hcx::bytes::Bytes;
 use hcx::exec::{authority_start, redact_userinfo};
-use hcx::http::header::{ACCEPT_ENCODING, USER_AGENT};
+use hcx::http::header::{ACCEPT_ENCODING, AUTHORIZATION, USER_AGENT};
 use hcx::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use hcx::multipart::{Form, Part};
 use hcx::rustls::RootCertStore;
@@ -23,7 +23,13 @@ use hcx::chain::{AuthScope, BasicCredentialsProvider, Credentials};
 pub fn builder(args: &ClientArgs, template: &RequestTemplate) -> Result<ClientBuilder, CliError> {
     let mut builder = hcx::Client::builder();
     let mut provider = BasicCredentialsProvider::new();
-    let origin_user = args.user.as_ref().or(template.url_user.as_ref());
+    // `-H 'Authorization:'` leaves out the credentials of `-u` or the URL too, as
+    // curl's does: no Authorization field goes out.
+    let origin_user = args
+        .user
+        .as_ref()
+        .or(template.url_user.as_ref())
+        .filter(|_| !template.left_out.contains(&AUTHORIZATION));
     if let Some(user) = origin_user {
         // For the URL's scheme, host and port only, as curl does without
         // --location-trusted (never over plain http after a redirect from https).

@@ -44,7 +44,8 @@
 //! error naming `--data-file FILE`, and a URL without its `http://` (`localhost:8080/x`)
 //! is an error that says what to write. `-H 'Name:'`, nothing after the colon, sends
 //! no such field, as curl's: not even the `User-Agent` or `Accept-Encoding` hcx would
-//! add (then the response is not decompressed either); `Host`, `Content-Length` and
+//! add (then the response is not decompressed either) or the `Authorization` of `-u`
+//! or the URL's credentials; `Host`, `Content-Length` and
 //! `Transfer-Encoding`, which HTTP/1.1 needs hcx to write, are refused that way.
 //!
 //! # `hcx load`

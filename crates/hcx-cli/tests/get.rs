@@ -137,6 +137,27 @@ fn dash_h_name_colon_sends_no_such_field_as_curl_s() -> TestResult {
 }
 
 #[test]
+fn dash_h_authorization_colon_sends_no_credentials_given_with_dash_u() -> TestResult {
+    // curl's `-H 'Authorization:'` removes the field `-u` would make: so does hcx's.
+    let server = server()?;
+    let url = server.url("/");
+    let with_url_user = url.replacen("http://", "http://url:user@", 1);
+    for (target, extra) in [
+        (&url, &["-u", "user:secret"][..]),
+        (&with_url_user, &[][..]),
+    ] {
+        let mut args = vec!["get", target.as_str(), "-H", "Authorization:"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--timeout", TIMEOUT]);
+        let run = hcx(&args)?;
+        assert_eq!(run.code, Some(0), "{run:?}");
+        let request = server.last_request().ok_or("nothing recorded")?;
+        assert_eq!(request.header("authorization"), None, "{args:?}");
+    }
+    Ok(())
+}
+
+#[test]
 fn dash_h_host_colon_is_refused_naming_the_rule() -> TestResult {
     let server = server()?;
     for field in ["Host:", "Content-Length:", "transfer-encoding: "] {
