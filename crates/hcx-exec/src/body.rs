@@ -59,7 +59,11 @@ impl Body {
     /// A body of exactly `len` bytes read from `reader`, sent with `Content-Length`. A
     /// reader that ends early, or has more than `len` bytes, fails the request with
     /// [`ErrorKind::RequestBody`] before the body's last bytes go out (the connection
-    /// is closed). To send part of a reader, give `reader.take(len)`. Not replayable.
+    /// is closed). To find a reader with more, it is read once past `len` before the
+    /// last bytes go out: a socket or pipe relayed as the body that holds exactly `len`
+    /// bytes and stays open blocks there (Apache's `InputStreamEntity` never reads
+    /// past its length); give `reader.take(len)` for such a source, or to send part of
+    /// a reader. Not replayable.
     ///
     /// [`ErrorKind::RequestBody`]: crate::ErrorKind::RequestBody
     pub fn sized_reader(reader: impl Read + Send + 'static, len: u64) -> Self {
