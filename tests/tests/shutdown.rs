@@ -191,6 +191,50 @@ fn a_graceful_shutdown_ends_the_wait_before_a_retry_too() -> TestResult {
 }
 
 #[test]
+fn a_503_that_comes_after_a_graceful_shutdown_is_returned_not_retried() -> TestResult {
+    // Found in review: a request in flight during a graceful `shutdown()` whose answer
+    // was a retriable 503 was dropped for a retry that could not lease: the caller got
+    // a `Shutdown` error in place of the server's answer.
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let (read, request_in) = std::sync::mpsc::channel();
+    let (answer, shut_down) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || -> std::io::Result<()> {
+        let (sock, _) = listener.accept()?;
+        sock.set_read_timeout(Some(SAFETY))?;
+        let mut lines = BufReader::new(&sock);
+        let mut line = String::new();
+        while lines.read_line(&mut line)? > 2 {
+            line.clear();
+        }
+        let _ = read.send(());
+        let _ = shut_down.recv_timeout(SAFETY);
+        (&sock).write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\n\
+              content-length: 4\r\n\r\nbusy",
+        )
+    });
+    let client = Client::builder().response_timeout(Some(SAFETY)).build()?;
+    let outcome = in_background({
+        let client = client.clone();
+        move || {
+            let response = client.get(url.as_str())?;
+            let status = response.status();
+            Ok::<_, hcx::Error>((status, response.into_body().into_string()?))
+        }
+    });
+    request_in.recv_timeout(SAFETY)?;
+    client.connection_manager().shutdown();
+    answer.send(())?;
+    let (status, body) = outcome()??;
+    assert_eq!((status.as_u16(), body.as_str()), (503, "busy"));
+    assert_eq!(client.stats().pool.leased, 0);
+    server.join().map_err(|_| "the server panicked")??;
+    Ok(())
+}
+
+#[test]
 fn a_request_ended_by_the_shutdown_is_not_retried_whatever_the_strategy() -> TestResult {
     let server = TestServer::builder()
         .default_reply(Reply::stall())

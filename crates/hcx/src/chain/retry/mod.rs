@@ -101,6 +101,7 @@ impl ExecHandler for RetryExec {
                         || !self
                             .strategy
                             .retry_on_error(&head, error, attempt, scope.context)
+                        || shut_down(scope)
                     {
                         return outcome;
                     }
@@ -140,6 +141,9 @@ impl ExecHandler for RetryExec {
                             _ => return outcome,
                         }
                     };
+                    if shut_down(scope) {
+                        return outcome;
+                    }
                     let Some(next) = spare.try_clone() else {
                         return outcome;
                     };
@@ -162,9 +166,9 @@ impl ExecHandler for RetryExec {
                             None => scope.manager().wait(delay, scope.abort_handle()),
                         }
                     }
-                    // Shut down before or during the wait (which then ends): the next
-                    // attempt could not lease; say why the request stops here.
-                    if scope.manager().pool().is_shutdown() {
+                    // Shut down during the wait (which then ends): the next attempt
+                    // could not lease; say why the request stops here.
+                    if shut_down(scope) {
                         return Err(Error::new(
                             ErrorKind::Shutdown,
                             format!(
@@ -192,6 +196,13 @@ fn outlasts_response_timeout(delay: Duration, scope: &Scope<'_>) -> bool {
         .response_timeout
         .or_else(|| scope.manager().socket_timeout())
         .is_some_and(|timeout| delay > timeout)
+}
+
+/// Whether the connection manager was shut down: it leases no more, so a retry could
+/// only fail with `Shutdown`, and the outcome in hand (the server's answer or failure)
+/// stands instead. Asked only once a retry is decided (it takes the pool's lock).
+fn shut_down(scope: &Scope<'_>) -> bool {
+    scope.manager().pool().is_shutdown()
 }
 
 /// Whether the request went out with `Expect: 100-continue` (the codec's rule: its head
