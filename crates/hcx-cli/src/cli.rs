@@ -644,12 +644,7 @@ mod tests {
     fn headers_split_at_the_first_colon() -> Result<(), String> {
         let h = parse_header("X-Thing:  a:b ")?;
         assert_eq!(h.name.as_str(), "x-thing");
-        assert_eq!(
-            h.value
-                .and_then(|v| v.to_str().ok().map(str::to_owned))
-                .as_deref(),
-            Some("a:b")
-        );
+        assert_eq!(h.value.as_ref().and_then(|v| v.to_str().ok()), Some("a:b"));
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("bad name: v").is_err());
         assert!(parse_header("x: line\nbreak").is_err());

@@ -221,16 +221,9 @@ impl CookieStore {
             if !line.is_empty() {
                 line.extend_from_slice(b"; ");
             }
-            for (i, text) in [name, value].into_iter().enumerate() {
-                if i > 0 {
-                    line.push(b'=');
-                }
-                if latin1 {
-                    line.extend(text.chars().map(|c| u8::try_from(c).unwrap_or(b'?')));
-                } else {
-                    line.extend_from_slice(text.as_bytes());
-                }
-            }
+            line.extend_from_slice(&wire(name, latin1));
+            line.push(b'=');
+            line.extend_from_slice(&wire(value, latin1));
         }
         drop(store);
         let mut value = (!line.is_empty())
@@ -330,14 +323,20 @@ fn path_matches(path: &str, cookie_path: &str) -> bool {
 /// Whether a cookie is larger than browsers keep (RFC 6265bis §5.7: a name and value
 /// of more than 4,096 octets; read as ISO-8859-1 if `latin1`, a `char` an octet).
 fn too_large(cookie: &cookie_store::RawCookie<'_>, latin1: bool) -> bool {
-    let octets = |text: &str| {
-        if latin1 {
-            text.chars().count()
-        } else {
-            text.len()
-        }
-    };
-    octets(cookie.name()) + octets(cookie.value()) > 4096
+    wire(cookie.name(), latin1).len() + wire(cookie.value(), latin1).len() > 4096
+}
+
+/// The octets `text` stands for on the wire: its UTF-8, or, for a `Set-Cookie` read as
+/// ISO-8859-1 (`latin1`: a `char` an octet, so each is below 256), one octet a `char`.
+fn wire(text: &str, latin1: bool) -> std::borrow::Cow<'_, [u8]> {
+    if latin1 {
+        text.chars()
+            .map(|c| u8::try_from(c).unwrap_or(b'?'))
+            .collect::<Vec<u8>>()
+            .into()
+    } else {
+        text.as_bytes().into()
+    }
 }
 
 /// RFC 6265bis §5.6: a `Path` or `Domain` of more than 1,024 octets is ignored (the
@@ -423,7 +422,7 @@ impl Store {
                 cookies.live(now).any(|existing| {
                     existing.secure() == Some(true)
                         && existing.name() == parsed.name()
-                        && path_matches(&path, &String::from(&existing.path))
+                        && path_matches(&path, &existing.path)
                 })
             })
     }
@@ -548,11 +547,10 @@ impl Store {
             })
             .filter(move |(_, cookie)| secure_channel || cookie.secure() != Some(true))
             .filter_map(move |(cookies, cookie)| {
-                let path = String::from(&cookie.path);
                 let stamps = cookies.stamps(cookie)?;
                 let (name, value) = cookie.name_value();
                 (!stamps.expired(now)).then_some((
-                    path.len(),
+                    cookie.path.len(),
                     stamps.created,
                     (name, value, stamps.latin1),
                 ))
