@@ -484,7 +484,7 @@ impl RawHead {
         for (name_range, value_range) in fields {
             let name_bytes = &src[name_range.clone()];
             let raw_value = &src[value_range.clone()];
-            let name = field_name(name_bytes).map_err(|_| {
+            let (name, common) = field_name(name_bytes).map_err(|_| {
                 Error::new(
                     ErrorKind::InvalidHead,
                     format!("invalid header field name {}", ShowBytes(name_bytes)),
@@ -495,9 +495,12 @@ impl RawHead {
             // searched for a fold. httparse lets a CR into a value only as part of an
             // obs-fold's CRLF, so a refused value with a LF holds a fold, and is tried
             // again unfolded; one without is refused as it is (a lone CR included).
-            let value = match shared {
-                Some(shared) => HeaderValue::from_maybe_shared(shared.slice(value_range.clone())),
-                None => HeaderValue::from_bytes(raw_value),
+            let value = match (common.iter().find(|v| v.as_bytes() == raw_value), shared) {
+                (Some(common), _) => Ok(common.clone()),
+                (None, Some(shared)) => {
+                    HeaderValue::from_maybe_shared(shared.slice(value_range.clone()))
+                }
+                (None, None) => HeaderValue::from_bytes(raw_value),
             };
             let mut value = match value {
                 Ok(value) => value,
@@ -522,7 +525,12 @@ impl RawHead {
             }
             headers.try_append(name, value).map_err(|_| too_many())?;
         }
+        // The usual reason is the status's own ("OK"): the static text, not a slice.
+        let canonical = self.status.canonical_reason().unwrap_or_default();
         let reason = match shared {
+            _ if src[self.reason.clone()] == *canonical.as_bytes() => {
+                Bytes::from_static(canonical.as_bytes())
+            }
             Some(shared) => shared.slice(self.reason),
             None => Bytes::copy_from_slice(&src[self.reason]),
         };
@@ -554,43 +562,80 @@ fn unfold(raw_value: &[u8]) -> Option<HeaderValue> {
 /// back as `http`'s constants; any other spelling or name goes through
 /// `HeaderName::from_bytes`, which lowercases it into a scratch buffer and looks it up
 /// among all the standard names, about a hundred instructions a field. Both ways give
-/// the same name.
-fn field_name(bytes: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderName> {
+/// the same name. With it, the values most often sent for that name (none for most):
+/// a value among them is taken static rather than sliced from the read buffer.
+fn field_name(
+    bytes: &[u8],
+) -> Result<(HeaderName, &'static [HeaderValue]), http::header::InvalidHeaderName> {
     use http::header::{
         CACHE_CONTROL, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, DATE, ETAG,
         EXPIRES, LAST_MODIFIED, LOCATION, SERVER, SET_COOKIE, TRANSFER_ENCODING, VARY,
     };
-    let known = match bytes.len() {
+    let known: Option<(HeaderName, &'static [HeaderValue])> = match bytes.len() {
         4 => match bytes {
-            b"Date" => Some(DATE),
-            b"ETag" => Some(ETAG),
-            b"Vary" => Some(VARY),
+            b"Date" => Some((DATE, NONE)),
+            b"ETag" => Some((ETAG, NONE)),
+            b"Vary" => Some((VARY, &VARY_VALUES)),
             _ => None,
         },
-        6 => (bytes == b"Server").then_some(SERVER),
-        7 => (bytes == b"Expires").then_some(EXPIRES),
-        8 => (bytes == b"Location").then_some(LOCATION),
+        6 => (bytes == b"Server").then_some((SERVER, NONE)),
+        7 => (bytes == b"Expires").then_some((EXPIRES, NONE)),
+        8 => (bytes == b"Location").then_some((LOCATION, NONE)),
         10 => match bytes {
-            b"Connection" => Some(CONNECTION),
-            b"Set-Cookie" => Some(SET_COOKIE),
+            b"Connection" => Some((CONNECTION, &CONNECTION_VALUES)),
+            b"Set-Cookie" => Some((SET_COOKIE, NONE)),
             _ => None,
         },
-        12 => (bytes == b"Content-Type").then_some(CONTENT_TYPE),
+        12 => (bytes == b"Content-Type").then_some((CONTENT_TYPE, &CONTENT_TYPE_VALUES)),
         13 => match bytes {
-            b"Cache-Control" => Some(CACHE_CONTROL),
-            b"Last-Modified" => Some(LAST_MODIFIED),
+            b"Cache-Control" => Some((CACHE_CONTROL, &CACHE_CONTROL_VALUES)),
+            b"Last-Modified" => Some((LAST_MODIFIED, NONE)),
             _ => None,
         },
-        14 => (bytes == b"Content-Length").then_some(CONTENT_LENGTH),
-        16 => (bytes == b"Content-Encoding").then_some(CONTENT_ENCODING),
-        17 => (bytes == b"Transfer-Encoding").then_some(TRANSFER_ENCODING),
+        14 => (bytes == b"Content-Length").then_some((CONTENT_LENGTH, NONE)),
+        16 => (bytes == b"Content-Encoding").then_some((CONTENT_ENCODING, &CODING_VALUES)),
+        17 => (bytes == b"Transfer-Encoding").then_some((TRANSFER_ENCODING, &CODING_VALUES)),
         _ => None,
     };
     match known {
-        Some(name) => Ok(name),
-        None => HeaderName::from_bytes(bytes),
+        Some(known) => Ok(known),
+        None => HeaderName::from_bytes(bytes).map(|name| (name, NONE)),
     }
 }
+
+// The values most responses carry for the names above, byte for byte as servers send
+// them: a value that is one of these is the static one, not a slice of the read
+// buffer. A slice costs two atomic operations (its share of the buffer taken and given
+// back) and keeps the buffer's memory alive as long as the response; a static value
+// neither. Any other spelling is sliced as usual: the value is the same either way.
+const NONE: &[HeaderValue] = &[];
+static CONNECTION_VALUES: [HeaderValue; 3] = [
+    HeaderValue::from_static("keep-alive"),
+    HeaderValue::from_static("close"),
+    HeaderValue::from_static("Keep-Alive"),
+];
+static CONTENT_TYPE_VALUES: [HeaderValue; 8] = [
+    HeaderValue::from_static("application/json"),
+    HeaderValue::from_static("text/plain"),
+    HeaderValue::from_static("text/html"),
+    HeaderValue::from_static("application/octet-stream"),
+    HeaderValue::from_static("application/json; charset=utf-8"),
+    HeaderValue::from_static("text/html; charset=utf-8"),
+    HeaderValue::from_static("text/plain; charset=utf-8"),
+    HeaderValue::from_static("text/html; charset=UTF-8"),
+];
+static CODING_VALUES: [HeaderValue; 4] = [
+    HeaderValue::from_static("chunked"),
+    HeaderValue::from_static("gzip"),
+    HeaderValue::from_static("br"),
+    HeaderValue::from_static("deflate"),
+];
+static VARY_VALUES: [HeaderValue; 1] = [HeaderValue::from_static("Accept-Encoding")];
+static CACHE_CONTROL_VALUES: [HeaderValue; 3] = [
+    HeaderValue::from_static("no-cache"),
+    HeaderValue::from_static("no-store"),
+    HeaderValue::from_static("private"),
+];
 
 /// Fails at the first byte that shows the response does not start with `HTTP/`, so a
 /// peer speaking another protocol is an error at once, not a wait for more bytes.
