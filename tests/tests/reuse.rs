@@ -653,3 +653,44 @@ fn into_vec_of_a_cut_body_is_an_incomplete_body_error() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_body_that_came_with_its_head_is_read_whole_a_few_bytes_at_a_time_and_its_connection_is_back_at_its_end()
+-> TestResult {
+    let length = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nhello, world!";
+    let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                   5\r\nhello\r\n8\r\n, world!\r\n0\r\n\r\n";
+    let server = TestServer::builder()
+        .route(Method::GET, "/length", Reply::raw(length))
+        .route(Method::GET, "/chunked", Reply::raw(chunked))
+        .keep_requests(0)
+        .start()?;
+    let client = client()?;
+    for (i, path) in ["/length", "/chunked", "/length", "/chunked"]
+        .iter()
+        .enumerate()
+    {
+        let mut response = client.get(server.url(path))?;
+        assert_eq!(info(&response).reused, i > 0, "{path}");
+        let mut body = Vec::new();
+        let mut piece = [0u8; 3];
+        loop {
+            let n = response.body_mut().read(&mut piece)?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&piece[..n]);
+            // The whole body came with the head: a `Content-Length` body's end is
+            // seen at the first read, a chunked one's once its last chunk is reached,
+            // and the connection goes back then, the rest kept for the reader.
+            if *path == "/length" || body.len() == 13 {
+                let leased = client.stats().pool.leased;
+                assert_eq!(leased, 0, "{path}, after {} bytes", body.len());
+            }
+        }
+        assert_eq!(body, b"hello, world!", "{path}");
+    }
+    assert_eq!(server.stats().connections_accepted, 1);
+    assert_eq!(client.stats().pool.available, 1);
+    Ok(())
+}

@@ -311,7 +311,13 @@ impl ResponseBody {
                             .remaining()
                             .is_some_and(|rest| rest >= DIRECT_READ_MIN as u64)) =>
                 {
-                    self.advance()?;
+                    let taken = self.take_buffered(|data| {
+                        out.extend_from_slice(data);
+                        data.len()
+                    });
+                    if taken.is_none() {
+                        self.advance()?;
+                    }
                 }
                 State::Streaming(_) | State::Failed(_) | State::Wrapped(..) => break,
             }
@@ -390,6 +396,46 @@ impl ResponseBody {
             }
         }
         Ok(())
+    }
+
+    /// Hands `sink` the body data already in the connection's buffer (it takes what it
+    /// can and says how much) without taking a share of the buffer: the usual small
+    /// body, read whole with its head, is one copy, with no `Bytes` made and dropped
+    /// (two atomic operations) on the way. What `sink` leaves is kept as `pending`; at
+    /// the body's end the connection is released as [`advance`](Self::advance) would.
+    /// `None` when nothing was taken (nothing buffered, framing bytes only, or a
+    /// framing error, which `decode` gives again): the caller goes on by `advance`.
+    fn take_buffered(&mut self, sink: impl FnOnce(&[u8]) -> usize) -> Option<usize> {
+        let State::Streaming(s) = &mut self.state else {
+            return None;
+        };
+        if !s.pending.is_empty() || s.decoder.is_done() {
+            return None;
+        }
+        let buf = s.runtime.connection_mut()?.buffer();
+        if buf.is_empty() {
+            return None;
+        }
+        let decoded = s.decoder.decode(buf).ok()?;
+        let data = decoded.data;
+        let taken = if data.is_empty() {
+            0
+        } else {
+            sink(&buf[data.clone()]).min(data.len())
+        };
+        if taken == data.len() {
+            buf.advance(decoded.consumed);
+        } else {
+            s.pending = buf
+                .split_to(decoded.consumed)
+                .freeze()
+                .slice(data.start + taken..data.end);
+        }
+        if s.decoder.is_done() {
+            let tail = std::mem::take(&mut s.pending);
+            self.finish((!tail.is_empty()).then_some(tail));
+        }
+        (taken > 0).then_some(taken)
     }
 
     fn finish(&mut self, tail: Option<Bytes>) {
@@ -698,7 +744,17 @@ impl Read for ResponseBody {
                         }
                     };
                 }
-                State::Streaming(_) => self.advance().map_err(Error::into_io)?,
+                State::Streaming(_) => {
+                    let taken = self.take_buffered(|data| {
+                        let n = data.len().min(out.len());
+                        out[..n].copy_from_slice(&data[..n]);
+                        n
+                    });
+                    if let Some(n) = taken {
+                        return Ok(n);
+                    }
+                    self.advance().map_err(Error::into_io)?;
+                }
             }
         }
     }
