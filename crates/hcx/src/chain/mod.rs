@@ -53,7 +53,7 @@ use hcx_exec::{
     AbortHandle, Body, Error, ErrorKind, PoolingConnectionManager, RequestConfig, RequestProgress,
     ResponseBody, RoutePlanner,
 };
-use http::header::HeaderValue;
+use http::header::{HeaderMap, HeaderValue};
 use http::{Method, Request, Response, Uri};
 
 use crate::Route;
@@ -230,8 +230,11 @@ pub struct Scope<'a> {
     /// State of this execution that handlers read and write: user token, redirect
     /// locations, attempts, attributes.
     pub context: &'a mut Context,
-    original_method: Method,
-    original_uri: Uri,
+    /// The head of the request as the caller gave it (method, URI, version, fields;
+    /// not its extensions): REDIRECT and RETRY judge and send again this one while
+    /// their request is still it ([`is_original`](Self::is_original)), rather than
+    /// each copying the head on every request.
+    original: Request<()>,
     /// COMPRESS's value, static: set for every request without a copy.
     accept_encoding: Option<&'static HeaderValue>,
     /// The `Accept-Encoding` and `User-Agent` PROTOCOL left to the codec.
@@ -286,8 +289,7 @@ impl<'a> Scope<'a> {
             route,
             config,
             context,
-            original_method: request.method().clone(),
-            original_uri: request.uri().clone(),
+            original: original_head(request),
             accept_encoding: None,
             owed: protocol::Owed::default(),
             left_origin: false,
@@ -336,7 +338,7 @@ impl<'a> Scope<'a> {
         // Once anything planned a route (a redirect hop, a handler that moved a
         // request), the route may be another origin's: it is checked below too,
         // even for a request back on the first origin.
-        if self.last_plan.is_none() && same_origin_as_written(uri, &self.original_uri) {
+        if self.last_plan.is_none() && same_origin_as_written(uri, self.original.uri()) {
             return Ok(());
         }
         self.check_planned_route(uri)
@@ -374,12 +376,28 @@ impl<'a> Scope<'a> {
 
     /// The method of the request as the caller gave it (before any redirect).
     pub fn original_method(&self) -> &Method {
-        &self.original_method
+        self.original.method()
     }
 
     /// The URI of the request as the caller gave it (before any redirect).
     pub fn original_uri(&self) -> &Uri {
-        &self.original_uri
+        self.original.uri()
+    }
+
+    /// Whether `request`'s head is still the caller's as it came (method, URI as
+    /// written, version, fields in the same order), with no extension: REDIRECT and
+    /// RETRY then borrow the scope's copy of it instead of each making their own (a
+    /// field map copied is two allocations and a share of each value taken). The
+    /// fields are compared in order, without a lookup: a copy lists them as its
+    /// original does, and a request whose fields were reordered is copied as before.
+    #[inline]
+    pub(crate) fn is_original<B>(&self, request: &Request<B>) -> bool {
+        let original = &self.original;
+        request.method() == original.method()
+            && request.version() == original.version()
+            && same_uri_as_written(request.uri(), original.uri())
+            && request.extensions().is_empty()
+            && same_fields(request.headers(), original.headers())
     }
 
     /// The `Accept-Encoding` that [`COMPRESS`](ChainElement::Compress) asks for:
@@ -451,19 +469,28 @@ impl<'a> Scope<'a> {
 /// field by field from a reference: an empty field map or extension set is made
 /// afresh rather than cloned, and the request is not taken apart and moved back
 /// together around the copy (each a 264-byte copy on the request path).
-// One copy out of line for REDIRECT and RETRY (both run on every request): the
-// head is returned in place (the caller's frame), and the code is shared.
+// One copy out of line for REDIRECT and RETRY (each makes one when its request is no
+// longer the caller's): the head is returned in place (the caller's frame), and the
+// code is shared.
 #[inline(never)]
 pub(crate) fn copy_head<B>(request: &Request<B>) -> Request<()> {
+    let mut head = original_head(request);
+    if !request.extensions().is_empty() {
+        *head.extensions_mut() = request.extensions().clone();
+    }
+    head
+}
+
+/// The scope's copy of the caller's request head: [`copy_head`] without the
+/// extensions (a request that carries any is never taken for the original).
+#[inline]
+fn original_head<B>(request: &Request<B>) -> Request<()> {
     let mut head = Request::new(());
     *head.method_mut() = request.method().clone();
     *head.uri_mut() = request.uri().clone();
     *head.version_mut() = request.version();
     if !request.headers().is_empty() {
         *head.headers_mut() = request.headers().clone();
-    }
-    if !request.extensions().is_empty() {
-        *head.extensions_mut() = request.extensions().clone();
     }
     head
 }
@@ -473,6 +500,26 @@ pub(crate) fn copy_head<B>(request: &Request<B>) -> Request<()> {
 fn same_origin_as_written(a: &Uri, b: &Uri) -> bool {
     let (x, y) = (authority_str(a), authority_str(b));
     a.scheme() == b.scheme() && (std::ptr::eq(x, y) || x == y)
+}
+
+/// Whether `a` and `b` are the same URI byte for byte (`Uri`'s own `==` takes the
+/// host's case as equal: a request sent again is sent as written).
+fn same_uri_as_written(a: &Uri, b: &Uri) -> bool {
+    let (x, y) = (path_and_query_str(a), path_and_query_str(b));
+    same_origin_as_written(a, b) && (std::ptr::eq(x, y) || x == y)
+}
+
+/// Whether `a` and `b` hold the same fields in the same order, each value with the
+/// same bytes and the same sensitivity (what a request sent again carries).
+fn same_fields(a: &HeaderMap, b: &HeaderMap) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b.iter())
+            .all(|((n, v), (m, w))| n == m && v == w && v.is_sensitive() == w.is_sensitive())
+}
+
+fn path_and_query_str(uri: &Uri) -> &str {
+    uri.path_and_query().map_or("", |p| p.as_str())
 }
 
 fn authority_str(uri: &Uri) -> &str {
@@ -504,7 +551,7 @@ impl fmt::Debug for Scope<'_> {
             .field("route", &self.route)
             .field(
                 "original",
-                &format_args!("{} {}", self.original_method, self.original_uri),
+                &format_args!("{} {}", self.original.method(), self.original.uri()),
             )
             .field("context", &self.context)
             .finish_non_exhaustive()

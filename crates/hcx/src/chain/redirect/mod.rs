@@ -188,12 +188,16 @@ impl ExecHandler for RedirectExec {
                 .body()
                 .try_clone()
                 .or_else(|| request.body().is_empty().then(Body::empty));
-            let head = copy_head(&request);
+            // The head the strategy judges and the next hop starts from: the scope's
+            // copy of the caller's while the request is still that (the usual one:
+            // nothing is copied here), else a copy of this one.
+            let copied = (!scope.is_original(&request)).then(|| copy_head(&request));
             let result = chain.proceed(request, scope);
+            let head = copied.as_ref().unwrap_or(&scope.original);
             // A response that is not followed is returned as it came, not moved out of
             // the result and back into a new one.
             let response = match &result {
-                Ok(response) if self.strategy.is_redirected(&head, response, scope.context) => {
+                Ok(response) if self.strategy.is_redirected(head, response, scope.context) => {
                     response
                 }
                 _ => {
@@ -208,6 +212,7 @@ impl ExecHandler for RedirectExec {
                     scope.last_plan.clone(),
                 ));
             }
+            let head = copied.unwrap_or_else(|| copy_head(&scope.original));
             let hop = match self.hop(head, replay, response, scope, &mut trail) {
                 Ok(hop) => hop,
                 Err(e) => {

@@ -80,15 +80,19 @@ impl ExecHandler for RetryExec {
             scope.context.set_attempts(1);
             return chain.proceed(request, scope);
         };
-        let mut head = copy_head(&request);
+        // The head the strategy judges and later attempts send: the scope's copy of
+        // the caller's while the request is still that (the usual one: nothing is
+        // copied here), else a copy of this one.
+        let mut copied = (!scope.is_original(&request)).then(|| copy_head(&request));
         // The first attempt sends the request as it came (`mut` where it is taken: a
-        // rebinding here copied it), later ones a copy of its head with a copy of the
+        // rebinding here copied it), later ones a copy of the head with a copy of the
         // spare body.
         let mut attempt = 1;
         loop {
             // Set before the attempt, so handlers after RETRY see which one runs.
             scope.context.set_attempts(attempt);
             let outcome = chain.proceed(request, scope);
+            let head = copied.as_ref().unwrap_or(&scope.original);
             // The body of the next attempt is copied from `spare` once it is known
             // there is one (most requests are sent once). `spare` is replayable, so the
             // copy always succeeds; if it ever did not, the outcome stands rather than a
@@ -100,7 +104,7 @@ impl ExecHandler for RetryExec {
                         || error.is_shutdown()
                         || !self
                             .strategy
-                            .retry_on_error(&head, error, attempt, scope.context)
+                            .retry_on_error(head, error, attempt, scope.context)
                         || shut_down(scope)
                     {
                         return outcome;
@@ -122,13 +126,17 @@ impl ExecHandler for RetryExec {
                     // is repeated at once without the expectation (the server did not
                     // act on it); any other response as the strategy says.
                     let delay = if response.status() == StatusCode::EXPECTATION_FAILED
-                        && sent_expectation(&head, &spare)
+                        && sent_expectation(head, &spare)
                     {
-                        head.headers_mut().remove(EXPECT);
+                        // Sent again without it: the head is this layer's own from
+                        // here on.
+                        let mut own = copied.take().unwrap_or_else(|| copy_head(&scope.original));
+                        own.headers_mut().remove(EXPECT);
+                        copied = Some(own);
                         Duration::ZERO
                     } else {
                         match self.strategy.retry_on_response(
-                            &head,
+                            head,
                             response,
                             attempt,
                             scope.context,
@@ -150,6 +158,7 @@ impl ExecHandler for RetryExec {
                     let status = response.status();
                     // Drained or closed now, not held through the wait.
                     drop(outcome);
+                    let head = copied.as_ref().unwrap_or(&scope.original);
                     scope.manager().events().retry(&RetryEvent::new(
                         head.method(),
                         head.uri(),
@@ -180,7 +189,7 @@ impl ExecHandler for RetryExec {
                     next
                 }
             };
-            request = copy_head(&head).map(|()| next);
+            request = copy_head(copied.as_ref().unwrap_or(&scope.original)).map(|()| next);
             attempt = attempt.saturating_add(1);
         }
     }
