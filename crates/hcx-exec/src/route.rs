@@ -593,9 +593,12 @@ impl fmt::Display for Host {
 /// §3.1, not one in a query), after the `//` of a scheme-relative reference
 /// (`//host/`), else at its start.
 pub fn authority_start(text: &str) -> usize {
-    match text.find("://") {
+    // A scheme holds no `:`, so its `://` can only be at the first `:` (a few bytes
+    // in): no substring searcher set up for every URL a caller passes as text.
+    match text.bytes().position(|b| b == b':') {
         Some(i)
             if i > 0
+                && text[i..].starts_with("://")
                 && text[..i]
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
@@ -924,6 +927,26 @@ mod tests {
             ("//bob:hunter2@proxy:3128", "//***@proxy:3128"),
         ] {
             assert_eq!(redact_userinfo(text), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_authority_starts_after_a_schemes_slashes_only() {
+        for (text, start) in [
+            ("http://h/", 7),
+            ("svn+ssh://h", 10),
+            ("h:8080/x", 0),
+            ("localhost:8080/?next=http://x", 0),
+            ("a:b://c", 0),
+            ("://h", 0),
+            ("h ttp://x", 0),
+            ("//h/x", 2),
+            ("//x://y", 2),
+            ("/x?u=http://y", 0),
+            ("http:/h", 0),
+            ("", 0),
+        ] {
+            assert_eq!(authority_start(text), start, "{text}");
         }
     }
 
