@@ -484,6 +484,13 @@ fn a_server_that_never_answers_is_a_response_timeout_after_the_whole_request() -
     assert_eq!(error.kind(), ErrorKind::ResponseTimeout, "{error:?}");
     assert!(error.is_response_timeout() && error.is_timeout());
     assert!(error.to_string().contains("100ms"), "{error}");
+    // Which server did not answer: a backend talking to many must see it in the log.
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("127.0.0.1:{}", server.port())),
+        "the message does not name the server: {error}"
+    );
     assert_facts(&error, RequestProgress::Complete, false, false);
     assert_display_excludes_source(&error);
     assert_eq!(server.stats().requests_received, 1);
