@@ -359,6 +359,14 @@ impl Connection {
         self.timeout
     }
 
+    /// An I/O error of this connection's exchange while it was doing `what` (a
+    /// timeout says how long it waited), naming the connection and its route: which
+    /// server did not answer, in the log of a backend that talks to many.
+    pub(crate) fn exchange_error(&self, e: io::Error, what: &str) -> Error {
+        Error::exchange_io(e, what, self.timeout)
+            .in_context(&format!("connection {} to {}", self.id, self.route))
+    }
+
     /// Whether the transport's end of stream was not confirmed by the peer (TLS
     /// without `close_notify`): see [`Transport::end_unconfirmed`].
     pub(crate) fn end_unconfirmed(&self) -> bool {

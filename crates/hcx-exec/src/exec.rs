@@ -479,10 +479,7 @@ fn read(conn: &mut Connection, progress: &mut Progress) -> Result<bool, Error> {
         )
         .with_source(e)),
         // Which server did not answer, said as for a close before the response.
-        Err(e) => Err(
-            Error::exchange_io(e, "waiting for the response head", conn.timeout())
-                .in_context(&format!("connection {} to {}", conn.id(), conn.route())),
-        ),
+        Err(e) => Err(conn.exchange_error(e, "waiting for the response head")),
     }
 }
 

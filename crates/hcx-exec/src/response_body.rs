@@ -501,7 +501,6 @@ impl Streaming {
             .runtime
             .connection_mut()
             .ok_or_else(|| Error::new(ErrorKind::Io, "the response body lost its connection"))?;
-        let timeout = conn.timeout();
         match conn.read_direct(&mut out[..ask]) {
             Ok(0) => {
                 // Before the declared length: always an incomplete body.
@@ -517,7 +516,7 @@ impl Streaming {
                 let decoded = self.decoder.decode(&out[..body]).map_err(Error::from_h1)?;
                 Ok(decoded.data.len())
             }
-            Err(e) => Err(Error::exchange_io(e, "reading the response body", timeout)),
+            Err(e) => Err(conn.exchange_error(e, "reading the response body")),
         }
     }
 
@@ -549,7 +548,6 @@ impl Streaming {
                     return Ok(None);
                 }
             }
-            let timeout = conn.timeout();
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Error::new(
                     ErrorKind::ResponseTimeout,
@@ -559,7 +557,7 @@ impl Streaming {
             match conn.fill() {
                 Ok(0) => self.end_of_stream()?,
                 Ok(_) => {}
-                Err(e) => return Err(Error::exchange_io(e, "reading the response body", timeout)),
+                Err(e) => return Err(conn.exchange_error(e, "reading the response body")),
             }
         }
     }
