@@ -574,6 +574,11 @@ impl PoolingConnectionManager {
     }
 
     /// Closes idle connections unused for at least `idle_for`. Apache: `closeIdle`.
+    ///
+    /// Idle time is read on the manager's clock: the default [`CoarseClock`] counts in
+    /// ticks of a few milliseconds, so a connection released less than a tick ago has
+    /// been idle for no time yet and an `idle_for` shorter than a tick may close it a
+    /// tick later; `Duration::ZERO` closes every idle connection at once.
     pub fn close_idle(&self, idle_for: Duration) {
         self.inner.pool.close_idle(idle_for);
     }
