@@ -393,3 +393,25 @@ fn a_connect_answered_with_no_http_names_the_proxy_and_the_tunnel() -> TestResul
     }
     Ok(())
 }
+
+#[test]
+fn a_proxy_that_refuses_the_connection_is_named_as_the_proxy() -> TestResult {
+    // A port nothing listens on: bound, then closed.
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let client = Client::builder()
+        .proxy(Proxy::new("127.0.0.1", port))
+        .connect_timeout(SAFETY)
+        .build()?;
+    let error = client
+        .get("http://target.test:8080/x")
+        .err()
+        .ok_or("a refused proxy connect succeeded")?;
+    assert_eq!(error.kind(), ErrorKind::Connect, "{error:?}");
+    let message = error.to_string();
+    // The address that refused is the proxy's, and the message says so.
+    assert!(
+        message.starts_with(&format!("the proxy: connect to 127.0.0.1:{port} failed")),
+        "{message}"
+    );
+    Ok(())
+}

@@ -202,6 +202,8 @@ impl Connection {
                     .map_err(|e| match live {
                         // What the shut-down socket made of the connect is not the cause.
                         Some(live) if live.is_closed() => shut_down_while_connecting(route),
+                        // The host and port are the proxy's: the message says so.
+                        _ if route.proxy.is_some() => e.in_context("the proxy"),
                         _ => e,
                     })?;
             let mut timings = ConnectTimings {
