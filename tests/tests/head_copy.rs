@@ -144,9 +144,10 @@ fn adding_client(calls: &Arc<Mutex<u32>>) -> Result<Client, hcx::Error> {
         .build()
 }
 
-#[test]
-fn a_request_without_extensions_is_sent_again_as_it_came_with_its_fields() -> TestResult {
-    let server = TestServer::builder()
+/// A server where `/moved` is a 302 to `/`, whose first answer is a 503 to retry at
+/// once and then a 200.
+fn moved_then_unavailable_once() -> Result<TestServer, Box<dyn std::error::Error>> {
+    Ok(TestServer::builder()
         .route_seq(
             Method::GET,
             "/",
@@ -157,7 +158,12 @@ fn a_request_without_extensions_is_sent_again_as_it_came_with_its_fields() -> Te
             "/moved",
             Reply::new(302u16).header("location", "/"),
         )
-        .start()?;
+        .start()?)
+}
+
+#[test]
+fn a_request_without_extensions_is_sent_again_as_it_came_with_its_fields() -> TestResult {
+    let server = moved_then_unavailable_once()?;
     let seen = Seen::default();
     let client = client(&seen, ChainElement::Retry)?;
     let mut secret = HeaderValue::from_static("s3cret");
@@ -187,18 +193,7 @@ fn a_request_without_extensions_is_sent_again_as_it_came_with_its_fields() -> Te
 
 #[test]
 fn a_request_a_handler_above_retry_changed_is_sent_again_with_the_change_once() -> TestResult {
-    let server = TestServer::builder()
-        .route_seq(
-            Method::GET,
-            "/",
-            [Reply::new(503u16).header("retry-after", "0"), Reply::ok()],
-        )
-        .route(
-            Method::GET,
-            "/moved",
-            Reply::new(302u16).header("location", "/"),
-        )
-        .start()?;
+    let server = moved_then_unavailable_once()?;
     let calls = Arc::new(Mutex::new(0));
     let client = adding_client(&calls)?;
     let request = Request::get(server.url("/moved"))
