@@ -157,14 +157,20 @@ fn a_post_the_server_read_and_dropped_is_never_sent_again() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn close_idle_closes_pooled_connections_on_demand() -> TestResult {
+/// A server answering `/` with "hi", and a resilient client with one connection to it
+/// idle in its pool after a first request.
+fn one_pooled() -> Result<(TestServer, hcx::Client), Box<dyn std::error::Error>> {
     let server = TestServer::builder()
         .route(Method::GET, "/", Reply::ok().body("hi"))
         .start()?;
-    let delays = Delays::default();
-    let client = resilient(&delays).build()?;
+    let client = resilient(&Delays::default()).build()?;
     client.get(server.url("/"))?.into_body().into_string()?;
+    Ok((server, client))
+}
+
+#[test]
+fn close_idle_closes_pooled_connections_on_demand() -> TestResult {
+    let (server, client) = one_pooled()?;
     assert_eq!(client.stats().pool.available, 1);
     // closeIdle(TimeValue.ZERO_MILLISECONDS): everything idle goes.
     client.connection_manager().close_idle(Duration::ZERO);
@@ -177,12 +183,7 @@ fn close_idle_closes_pooled_connections_on_demand() -> TestResult {
 
 #[test]
 fn shutdown_closes_idle_connections_and_fails_later_requests() -> TestResult {
-    let server = TestServer::builder()
-        .route(Method::GET, "/", Reply::ok().body("hi"))
-        .start()?;
-    let delays = Delays::default();
-    let client = resilient(&delays).build()?;
-    client.get(server.url("/"))?.into_body().into_string()?;
+    let (server, client) = one_pooled()?;
     client.connection_manager().shutdown();
     server.wait_for_closed(1, SAFETY)?;
     let error = match client.get(server.url("/")) {
@@ -198,13 +199,8 @@ fn shutdown_closes_idle_connections_and_fails_later_requests() -> TestResult {
 
 #[test]
 fn dropping_the_last_client_closes_its_idle_connections() -> TestResult {
-    let server = TestServer::builder()
-        .route(Method::GET, "/", Reply::ok().body("hi"))
-        .start()?;
-    let delays = Delays::default();
-    let client = resilient(&delays).build()?;
+    let (server, client) = one_pooled()?;
     let clone = client.clone();
-    client.get(server.url("/"))?.into_body().into_string()?;
     drop(client);
     // A clone still holds the pool: the connection stays.
     assert_eq!(clone.stats().pool.available, 1);
