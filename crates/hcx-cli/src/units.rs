@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 /// `d` with three significant figures or so: microseconds below a millisecond,
-/// milliseconds below a second, seconds above.
+/// milliseconds below a second, seconds above. The unit is chosen on the value as it
+/// prints, so 999.7µs reads `1.00ms`, not `1000µs`.
 pub fn duration(d: Duration) -> String {
     let micros = d.as_secs_f64() * 1e6;
-    if micros < 1_000.0 {
+    if micros.round() < 1_000.0 {
         format!("{micros:.0}µs")
-    } else if micros < 1_000_000.0 {
+    } else if rounded(micros / 1e3, decimals(micros / 1e3)) < 1_000.0 {
         three_figures(micros / 1e3, "ms")
     } else {
         three_figures(micros / 1e6, "s")
@@ -19,13 +20,27 @@ pub fn duration(d: Duration) -> String {
 fn three_figures(value: f64, unit: &str) -> String {
     if value.fract() == 0.0 {
         format!("{value:.0}{unit}")
-    } else if value < 10.0 {
-        format!("{value:.2}{unit}")
-    } else if value < 100.0 {
-        format!("{value:.1}{unit}")
     } else {
-        format!("{value:.0}{unit}")
+        format!("{value:.*}{unit}", decimals(value))
     }
+}
+
+/// The decimals that show `value` with three significant figures, judged on the
+/// value as rounded (9.996 prints `10.0`, not `10.00`).
+fn decimals(value: f64) -> usize {
+    if rounded(value, 2) < 10.0 {
+        2
+    } else if rounded(value, 1) < 100.0 {
+        1
+    } else {
+        0
+    }
+}
+
+/// `value` rounded to `decimals` places.
+fn rounded(value: f64, decimals: usize) -> f64 {
+    let scale = 10f64.powi(i32::try_from(decimals).unwrap_or(0));
+    (value * scale).round() / scale
 }
 
 /// A bucket bound given in microseconds, in the largest unit that shows it whole
@@ -60,6 +75,13 @@ mod tests {
         assert_eq!(duration(Duration::from_millis(2_500)), "2.50s");
         assert_eq!(duration(Duration::from_secs(150)), "150s");
         assert_eq!(micros(0), "0µs");
+        // Rounding up to the next unit or figure prints in that unit, with three
+        // figures: never 1000µs, 10.00ms, 100.0ms or 1000ms.
+        assert_eq!(duration(Duration::from_nanos(999_700)), "1.00ms");
+        assert_eq!(duration(Duration::from_micros(9_996)), "10.0ms");
+        assert_eq!(duration(Duration::from_micros(99_960)), "100ms");
+        assert_eq!(duration(Duration::from_micros(999_600)), "1.00s");
+        assert_eq!(duration(Duration::from_micros(9_999_000)), "10.0s");
         assert_eq!(bound(100), "100µs");
         assert_eq!(bound(10_000), "10ms");
         assert_eq!(bound(1_000_000), "1s");
