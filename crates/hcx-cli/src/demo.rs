@@ -375,7 +375,7 @@ impl Demo {
         f.row(
             "requests/s",
             format!("{:.0}", s.requests_per_s),
-            format!("in {:.2}s of wall time", s.elapsed_s),
+            format!("in {} of wall time", units::seconds(s.elapsed_s)),
         );
         let l = &s.latency_us;
         for (label, value, explain) in [

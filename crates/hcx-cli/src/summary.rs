@@ -377,8 +377,8 @@ impl LoadSummary {
             "requests/s",
             format!("{:.1}", self.requests_per_s),
             format!(
-                "finished per second of wall time ({:.2}s over {} thread{})",
-                self.elapsed_s,
+                "finished per second of wall time ({} over {} thread{})",
+                units::seconds(self.elapsed_s),
                 self.concurrency,
                 plural(self.concurrency as u64)
             ),
@@ -606,6 +606,56 @@ mod tests {
             String::from_utf8_lossy(&out),
             "  requests      1000  finished\n  latency p50  410µs  half took at most this\n"
         );
+        Ok(())
+    }
+
+    /// A run of a few milliseconds: the wall time the rate is computed from is
+    /// printed with its figures (not `0.00s`), so requests / time gives the rate shown.
+    #[test]
+    fn a_short_run_prints_its_wall_time_with_its_figures() -> Result<(), String> {
+        use crate::cli::{Cli, Command};
+        use crate::client::RequestTemplate;
+        use crate::load::{Outcome, Plan, Tally};
+        use clap::Parser;
+
+        let url = "http://127.0.0.1:1/";
+        let cli = Cli::try_parse_from(["hcx", "load", url]).map_err(|e| e.to_string())?;
+        let Command::Load(args) = cli.command else {
+            return Err("not load".into());
+        };
+        let template = RequestTemplate::new(url, &args.request).map_err(|e| e.to_string())?;
+        let client = Client::builder().build().map_err(|e| e.to_string())?;
+        let plan = Plan {
+            template,
+            concurrency: 1,
+            requests: Some(5),
+            duration: None,
+            rate: None,
+            progress: false,
+        };
+        let mut latency = hdrhistogram::Histogram::new(3).map_err(|e| e.to_string())?;
+        for _ in 0..5 {
+            latency.record(600).map_err(|e| e.to_string())?;
+        }
+        let outcome = Outcome {
+            latency,
+            tally: Tally {
+                responses: 5,
+                ..Tally::default()
+            },
+            elapsed: Duration::from_micros(3_140),
+            per_thread: vec![5],
+        };
+        let summary = LoadSummary::new(&plan, &outcome, &Counts::default(), &client);
+        let mut out = Vec::new();
+        summary.write_text(&mut out).map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out);
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("requests/s"))
+            .ok_or_else(|| text.to_string())?;
+        assert!(line.contains(" 1592.4 "), "{line}");
+        assert!(line.contains("(3.14ms over 1 thread)"), "{line}");
         Ok(())
     }
 

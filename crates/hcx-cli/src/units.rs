@@ -55,6 +55,12 @@ pub fn bound(us: u64) -> String {
     }
 }
 
+/// Seconds (a summary's `elapsed_s`) as a duration: `3.14ms`, `2.50s` (not `0.00s`
+/// for a run under 5ms).
+pub fn seconds(s: f64) -> String {
+    duration(Duration::try_from_secs_f64(s).unwrap_or_default())
+}
+
 /// Microseconds as a duration, for the histogram's figures.
 pub fn micros(us: u64) -> String {
     duration(Duration::from_micros(us))
