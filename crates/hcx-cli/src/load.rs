@@ -346,7 +346,8 @@ impl Schedule<'_> {
     /// (coordinated omission; wrk2 counts the same way). A request on time counts from
     /// when the thread woke for it (its sleep running late is the client's own), and
     /// without a rate from now. The requests due before the end of the duration are
-    /// the ones sent, but for those the threads fall behind on past its end.
+    /// the ones sent, but for those the threads fall behind on past its end; with a
+    /// rate, a thread whose next request falls due after the duration waits for its end.
     fn take(&self) -> Option<Instant> {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         if number >= STOPPED || self.limit.is_some_and(|limit| number >= limit) {
@@ -360,7 +361,13 @@ impl Schedule<'_> {
         let due = Duration::try_from_secs_f64(number as f64 / rate)
             .ok()
             .and_then(|offset| self.start.checked_add(offset))?;
-        if self.deadline.is_some_and(|end| due >= end) {
+        if let Some(end) = self.deadline.filter(|end| due >= *end) {
+            // Nothing more falls due within the duration: the run still lasts it (as
+            // wrk2's), or its requests/s would be over the part of it with requests
+            // due, above the rate (--duration 1s --rate 2: 2 requests in 0.5s).
+            if let Some(rest) = end.checked_duration_since(Instant::now()) {
+                thread::sleep(rest);
+            }
             return None;
         }
         let now = Instant::now();

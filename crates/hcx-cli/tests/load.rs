@@ -392,3 +392,42 @@ fn a_run_that_sent_nothing_exits_1() -> TestResult {
     );
     Ok(())
 }
+
+/// A run by `--duration` and `--rate` lasts the duration, as wrk2's: its requests/s is
+/// over the time asked for, never above the rate. At 5/s for 400ms, requests 0 and 1
+/// (due at 0 and 200ms) are sent; the run used to end once nothing more was due, at
+/// about 200ms, and print 10 requests/s.
+#[test]
+fn a_rate_limited_run_by_duration_reports_its_rate_over_the_duration() -> TestResult {
+    let server = TestServer::builder()
+        .keep_requests(0)
+        .route(Method::GET, "/", Reply::ok().body("x"))
+        .start()?;
+    let args = [
+        "load",
+        &server.url("/"),
+        "--duration",
+        "400ms",
+        "--rate",
+        "5",
+        "-c",
+        "2",
+        "--json",
+        "--timeout",
+        TIMEOUT,
+    ];
+    let run = hcx_within(&args, Duration::from_secs(30))?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let summary = json(&run.stdout)?;
+    assert_eq!(u64_at(&summary, "/requests")?, 2, "{summary}");
+    let elapsed = summary["elapsed_s"].as_f64().ok_or("no elapsed_s")?;
+    assert!(
+        elapsed >= 0.4,
+        "the run ended before its duration: {elapsed}s"
+    );
+    let rate = summary["requests_per_s"]
+        .as_f64()
+        .ok_or("no requests_per_s")?;
+    assert!(rate <= 5.0, "{rate} requests/s at --rate 5");
+    Ok(())
+}
