@@ -205,6 +205,42 @@ mod max_headers {
         assert_eq!(result?, 200);
         Ok(())
     }
+
+    /// Apache's `maxHeaderCount` of 0 (or below) means "no limit"; ported as
+    /// `with_max_headers(0)` it refused every response carrying a field at all — after
+    /// the request was sent (a POST applied, then reported as the server's protocol
+    /// error). Refused at build, as a head limit too small for any response is.
+    #[test]
+    fn a_zero_max_headers_is_a_config_error_not_a_protocol_error_after_sending() -> TestResult {
+        let server = TestServer::builder()
+            .route(Method::POST, "/", Reply::ok().body("hi"))
+            .start()?;
+        let built = Client::builder()
+            .limits(Limits::default().with_max_headers(0))
+            .response_timeout(Some(SAFETY))
+            .build();
+        match built {
+            Err(e) => {
+                assert_eq!(e.kind(), hcx::ErrorKind::Config, "{e}");
+                assert!(e.to_string().contains("max_headers"), "{e}");
+            }
+            Ok(client) => {
+                let result = client.post(server.url("/"), "order=1").map(|r| r.status());
+                let sent = server.requests().len();
+                // Today: Err(Protocol) "invalid response: too many header fields", with
+                // the POST already received by the server.
+                panic!("max_headers 0 accepted; the POST ({sent} received) gives {result:?}");
+            }
+        }
+        // The connection manager's builder refuses it for a proxy's answer too.
+        let manager = hcx::PoolingConnectionManager::builder()
+            .tunnel_limits(Limits::default().with_max_headers(0))
+            .build();
+        let error = manager.err().ok_or("tunnel max_headers 0 accepted")?;
+        assert_eq!(error.kind(), hcx::ErrorKind::Config, "{error}");
+        assert!(error.to_string().contains("max_headers"), "{error}");
+        Ok(())
+    }
 }
 
 mod chain_names {

@@ -157,8 +157,9 @@ impl PoolingConnectionManagerBuilder {
     }
 
     /// Limits on a proxy's response head to a `CONNECT` (size, field count, 1xx
-    /// count). Default [`Limits::default`]; a head limit below 16 bytes is a
-    /// [`Config`](ErrorKind::Config) error from [`build`](Self::build). The `hcx`
+    /// count). Default [`Limits::default`]; a head limit below 16 bytes or a field
+    /// limit of 0 is a [`Config`](ErrorKind::Config) error from [`build`](Self::build)
+    /// ([`Limits::unusable`]). The `hcx`
     /// facade sets the client's `limits` here too when it builds the manager itself,
     /// so one setting bounds every response head; a manager you build and give it
     /// keeps its own.
@@ -281,15 +282,10 @@ impl PoolingConnectionManagerBuilder {
     pub fn build(self) -> Result<PoolingConnectionManager, Error> {
         zero_timeout("connect", Some(self.connect_timeout))?;
         zero_timeout("socket", self.socket_timeout)?;
-        if self.tunnel_limits.max_head_bytes < Limits::SHORTEST_HEAD {
+        if let Some(why) = self.tunnel_limits.unusable() {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!(
-                    "a tunnel head limit of {} bytes fits no answer to a CONNECT (the \
-                     shortest head is {})",
-                    self.tunnel_limits.max_head_bytes,
-                    Limits::SHORTEST_HEAD
-                ),
+                format!("tunnel_limits: {why}: no answer to a CONNECT would be read"),
             ));
         }
         if let Some(keepalive) = &self.socket.tcp_keepalive {

@@ -19,7 +19,10 @@ pub struct Limits {
     /// Also bounds a chunk-size line with its extensions and a trailer section.
     /// Default: 64 KiB.
     pub max_head_bytes: usize,
-    /// The most fields in a response head, and in a trailer section. Default: 100.
+    /// The most fields in a response head, and in a trailer section. Default: 100. Zero
+    /// is refused by the client's and the connection manager's builders (see
+    /// [`unusable`](Limits::unusable)); Apache's `maxHeaderCount` of 0 or −1, "no
+    /// limit", ports as `usize::MAX`.
     pub max_headers: usize,
     /// The most informational (1xx) responses accepted before the final one.
     /// Default: 16.
@@ -37,6 +40,39 @@ impl Limits {
     /// fits no response at all (the client's and the connection manager's builders
     /// refuse one).
     pub const SHORTEST_HEAD: usize = 16;
+
+    /// Why these limits would fail (nearly) every response, after its request was
+    /// sent and as if the server were at fault, or `None` when they can be used: a
+    /// [`max_head_bytes`](Limits::max_head_bytes) below
+    /// [`SHORTEST_HEAD`](Limits::SHORTEST_HEAD) fits no response; a
+    /// [`max_headers`](Limits::max_headers) of 0 refuses every response with a field
+    /// (nearly all: framing a body takes one). The client's and the connection
+    /// manager's builders refuse such limits with this message.
+    ///
+    /// ```
+    /// use hcx_h1::Limits;
+    /// assert_eq!(Limits::default().unusable(), None);
+    /// assert!(Limits::default().with_max_headers(0).unusable().is_some());
+    /// assert!(Limits::default().with_max_head_bytes(15).unusable().is_some());
+    /// ```
+    pub fn unusable(&self) -> Option<String> {
+        if self.max_head_bytes < Self::SHORTEST_HEAD {
+            return Some(format!(
+                "a head limit (max_head_bytes) of {} bytes fits no response (the shortest \
+                 head is {})",
+                self.max_head_bytes,
+                Self::SHORTEST_HEAD
+            ));
+        }
+        if self.max_headers == 0 {
+            return Some(
+                "a field limit (max_headers) of 0 refuses every response with a header field \
+                 (Apache's maxHeaderCount of 0 means no limit: use usize::MAX for that)"
+                    .to_string(),
+            );
+        }
+        None
+    }
 
     /// Sets [`max_head_bytes`](Limits::max_head_bytes).
     pub const fn with_max_head_bytes(mut self, bytes: usize) -> Self {

@@ -476,8 +476,9 @@ impl ClientBuilder {
     /// answer is bounded by that manager's
     /// [`tunnel_limits`](PoolingConnectionManagerBuilder::tunnel_limits) instead: set
     /// them on its builder.
-    /// A `max_head_bytes` below the shortest head (16 bytes) is a
-    /// [`Config`](ErrorKind::Config) error from [`build`](Self::build).
+    /// A `max_head_bytes` below the shortest head (16 bytes) or a `max_headers` of 0
+    /// is a [`Config`](ErrorKind::Config) error from [`build`](Self::build)
+    /// ([`Limits::unusable`]).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -747,17 +748,10 @@ impl ClientBuilder {
             #[cfg(feature = "rustls")]
             self.tls,
         )?;
-        // The shortest head is `HTTP/1.1 200\r\n\r\n`: a smaller limit fails every
-        // response, after the request was sent, as the server's fault.
-        if self.limits.max_head_bytes < Limits::SHORTEST_HEAD {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "a head limit of {} bytes fits no response (the shortest head is {})",
-                    self.limits.max_head_bytes,
-                    Limits::SHORTEST_HEAD
-                ),
-            ));
+        // Limits that fail every response, after the request was sent, as the
+        // server's fault.
+        if let Some(why) = self.limits.unusable() {
+            return Err(Error::new(ErrorKind::Config, why));
         }
         let mut socket = self.socket;
         if let Some(keepalive) = self.tcp_keepalive {
