@@ -241,6 +241,36 @@ mod max_headers {
         assert!(error.to_string().contains("max_headers"), "{error}");
         Ok(())
     }
+
+    /// RFC 9110 §15.2: a client must parse one or more 1xx responses before the final
+    /// one. With `max_informational(0)` an `Expect: 100-continue` POST failed on the
+    /// server's `100 Continue`, after its head was sent, as the server's protocol error.
+    #[test]
+    fn a_zero_max_informational_is_a_config_error_not_a_failed_expect_continue() -> TestResult {
+        let server = TestServer::builder()
+            .route(Method::POST, "/", Reply::ok().body("hi"))
+            .start()?;
+        let built = Client::builder()
+            .limits(Limits::default().with_max_informational(0))
+            .response_timeout(Some(SAFETY))
+            .build();
+        match built {
+            Err(e) => {
+                assert_eq!(e.kind(), hcx::ErrorKind::Config, "{e}");
+                assert!(e.to_string().contains("max_informational"), "{e}");
+            }
+            Ok(client) => {
+                let request = hcx::http::Request::post(server.url("/"))
+                    .header("expect", "100-continue")
+                    .body(hcx::Body::from("order=1"))?;
+                let result = client.execute(request).map(|r| r.status());
+                // Today: Err(Protocol) "invalid response: too many informational (1xx)
+                // responses", the head already sent.
+                panic!("max_informational 0 accepted; an expect-continue POST gives {result:?}");
+            }
+        }
+        Ok(())
+    }
 }
 
 mod chain_names {

@@ -25,7 +25,9 @@ pub struct Limits {
     /// limit", ports as `usize::MAX`.
     pub max_headers: usize,
     /// The most informational (1xx) responses accepted before the final one.
-    /// Default: 16.
+    /// Default: 16. Zero is refused by the client's and the connection manager's
+    /// builders (see [`unusable`](Limits::unusable)): RFC 9110 §15.2 has a client
+    /// parse one or more, and a server answers `Expect: 100-continue` with one.
     pub max_informational: usize,
 }
 
@@ -46,14 +48,18 @@ impl Limits {
     /// [`max_head_bytes`](Limits::max_head_bytes) below
     /// [`SHORTEST_HEAD`](Limits::SHORTEST_HEAD) fits no response; a
     /// [`max_headers`](Limits::max_headers) of 0 refuses every response with a field
-    /// (nearly all: framing a body takes one). The client's and the connection
-    /// manager's builders refuse such limits with this message.
+    /// (nearly all: framing a body takes one); a
+    /// [`max_informational`](Limits::max_informational) of 0 refuses every response
+    /// after a `100 Continue` or `103 Early Hints` (RFC 9110 §15.2: a client must parse
+    /// one or more). The client's and the connection manager's builders refuse such
+    /// limits with this message.
     ///
     /// ```
     /// use hcx_h1::Limits;
     /// assert_eq!(Limits::default().unusable(), None);
     /// assert!(Limits::default().with_max_headers(0).unusable().is_some());
     /// assert!(Limits::default().with_max_head_bytes(15).unusable().is_some());
+    /// assert!(Limits::default().with_max_informational(0).unusable().is_some());
     /// ```
     pub fn unusable(&self) -> Option<String> {
         if self.max_head_bytes < Self::SHORTEST_HEAD {
@@ -68,6 +74,14 @@ impl Limits {
             return Some(
                 "a field limit (max_headers) of 0 refuses every response with a header field \
                  (Apache's maxHeaderCount of 0 means no limit: use usize::MAX for that)"
+                    .to_string(),
+            );
+        }
+        if self.max_informational == 0 {
+            return Some(
+                "an informational response limit (max_informational) of 0 refuses every \
+                 response after a 100 Continue or 103 Early Hints (RFC 9110 §15.2: a client \
+                 must parse one or more)"
                     .to_string(),
             );
         }

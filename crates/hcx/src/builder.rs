@@ -476,8 +476,8 @@ impl ClientBuilder {
     /// answer is bounded by that manager's
     /// [`tunnel_limits`](PoolingConnectionManagerBuilder::tunnel_limits) instead: set
     /// them on its builder.
-    /// A `max_head_bytes` below the shortest head (16 bytes) or a `max_headers` of 0
-    /// is a [`Config`](ErrorKind::Config) error from [`build`](Self::build)
+    /// A `max_head_bytes` below the shortest head (16 bytes), a `max_headers` or a
+    /// `max_informational` of 0 is a [`Config`](ErrorKind::Config) error from [`build`](Self::build)
     /// ([`Limits::unusable`]).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
