@@ -41,7 +41,10 @@ pub struct DecompressionLimits {
     /// limit. Default `Some(100)`. While it is set, one read of the body may also take
     /// at most 1 MiB of encoded bytes that decode to nothing (endless empty blocks or
     /// members would hold the read for as long as the server sends them; zstd's
-    /// skippable frames, metadata, do not count).
+    /// skippable frames, metadata, do not count). `Some(0)` (or any ratio below what
+    /// compression achieves) fails every compressed body larger than the threshold
+    /// with [`DecompressionLimit`](crate::ErrorKind::DecompressionLimit): for no ratio
+    /// limit, give `None`.
     pub max_ratio: Option<u32>,
     /// The ratio is checked only past this many decoded bytes. Default 1 MiB.
     pub ratio_threshold: u64,

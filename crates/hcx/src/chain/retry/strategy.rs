@@ -220,7 +220,10 @@ impl DefaultRetryStrategy {
     }
 
     /// The wait before retrying a response without a usable `Retry-After`. Default
-    /// 1 s. Apache: `defaultRetryInterval`.
+    /// 1 s. Apache: `defaultRetryInterval`. It is taken as given (`max_retry_after`
+    /// caps only a server's `Retry-After`); a wait longer than the response timeout in
+    /// force is not taken (the response is returned at once), so without a response
+    /// or socket timeout a very long interval is waited out.
     pub fn with_default_interval(mut self, interval: Duration) -> Self {
         self.default_interval = interval;
         self
