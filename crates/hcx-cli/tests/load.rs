@@ -31,6 +31,14 @@ fn gathering_server(n: usize) -> std::io::Result<TestServer> {
         .start()
 }
 
+/// A server answering `GET /` with `x`, keeping no record of the requests.
+fn answering_x() -> std::io::Result<TestServer> {
+    TestServer::builder()
+        .keep_requests(0)
+        .route(Method::GET, "/", Reply::ok().body("x"))
+        .start()
+}
+
 fn json(text: &str) -> Result<Value, serde_json::Error> {
     serde_json::from_str(text)
 }
@@ -167,10 +175,7 @@ fn closes_are_counted_by_reason() -> TestResult {
 
 #[test]
 fn the_text_summary_explains_each_figure() -> TestResult {
-    let server = TestServer::builder()
-        .keep_requests(0)
-        .route(Method::GET, "/", Reply::ok().body("x"))
-        .start()?;
+    let server = answering_x()?;
     let run = hcx(&[
         "load",
         &server.url("/"),
@@ -208,10 +213,7 @@ fn the_text_summary_explains_each_figure() -> TestResult {
 
 #[test]
 fn a_run_by_duration_and_rate_stops_by_itself() -> TestResult {
-    let server = TestServer::builder()
-        .keep_requests(0)
-        .route(Method::GET, "/", Reply::ok().body("x"))
-        .start()?;
+    let server = answering_x()?;
     // 20 requests/s for 300ms: request k is due at k/20 s, so requests 0..=5 are due
     // within the duration (one a thread reaches only after the duration has ended,
     // on a machine too busy to wake it in time, is not sent).
@@ -368,10 +370,7 @@ fn a_slow_server_does_not_stretch_a_rate_limited_run_past_its_duration() -> Test
 /// request to start answers none.
 #[test]
 fn a_run_that_sent_nothing_exits_1() -> TestResult {
-    let server = TestServer::builder()
-        .keep_requests(0)
-        .route(Method::GET, "/", Reply::ok().body("x"))
-        .start()?;
+    let server = answering_x()?;
     let args = [
         "load",
         &server.url("/"),
@@ -399,10 +398,7 @@ fn a_run_that_sent_nothing_exits_1() -> TestResult {
 /// about 200ms, and print 10 requests/s.
 #[test]
 fn a_rate_limited_run_by_duration_reports_its_rate_over_the_duration() -> TestResult {
-    let server = TestServer::builder()
-        .keep_requests(0)
-        .route(Method::GET, "/", Reply::ok().body("x"))
-        .start()?;
+    let server = answering_x()?;
     let args = [
         "load",
         &server.url("/"),
