@@ -134,8 +134,8 @@ pub struct RequestArgs {
     /// A header field to send, 'Name: value' (repeat for more). 'Name:' with nothing
     /// after the colon sends no such field, as curl's: not the User-Agent or
     /// Accept-Encoding hcx would add, nor the Authorization of -u or the URL (nor any
-    /// -H Name given before it); Host,
-    /// Content-Length and Transfer-Encoding, which HTTP/1.1 framing needs, are refused.
+    /// -H Name given before it); Host, Content-Length and Transfer-Encoding, which
+    /// HTTP/1.1 framing needs, are refused.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
     pub headers: Vec<Header>,
 

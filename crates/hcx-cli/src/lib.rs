@@ -26,7 +26,8 @@
 //!
 //! # `hcx get`
 //!
-//! Sends one request and writes the body to stdout (or `-o FILE`; `-o -` is stdout). `-d` / `--data-file`
+//! Sends one request and writes the body to stdout (or `-o FILE`; `-o -` is stdout).
+//! `-d` / `--data-file`
 //! make the default method `POST`, and so does `-F`: curl's form fields, sent as
 //! `multipart/form-data` (`-F 'name=value'`, `-F 'name=@FILE;type=MIME;filename=NAME'`
 //! for a file: one over 4 KiB is read again if the request is sent again, a smaller

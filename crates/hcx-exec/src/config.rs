@@ -117,8 +117,8 @@ pub struct SocketConfig {
     /// TCP keep-alive probes (`SO_KEEPALIVE`, with `TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
     /// `TCP_KEEPCNT` where the system has them); `None`: off. Default `None`, as
     /// Apache's `soKeepAlive` up to 5.5 and in 4.5 (5.6, with httpcore 5.4, turns it
-    /// on: `TcpKeepalive::new(5 s, 5 s, 3)` does the same). The other defence against middleboxes that forget idle
-    /// flows: probes sent more often than the middlebox's idle timeout keep its state
+    /// on: `TcpKeepalive::new(5 s, 5 s, 3)` does the same). The other defence against
+    /// middleboxes that forget idle flows: probes sent more often than the middlebox's idle timeout keep its state
     /// alive (and find a dead peer). The learned idle limits work without it.
     pub tcp_keepalive: Option<TcpKeepalive>,
 }

@@ -169,17 +169,21 @@ impl Connection {
             }
             None => (abort, None),
         };
+        // An error of the lookup or the connect: after a shutdown, what the shut-down
+        // socket made of it is not the cause; through a proxy, the host and port in it
+        // are the proxy's, and the message says so.
+        let connect_error = |e: Error| match live {
+            Some(live) if live.is_closed() => shut_down_while_connecting(route),
+            _ if route.proxy.is_some() => e.in_context("the proxy"),
+            _ => e,
+        };
         // The lookup on a thread of its own when the request can be aborted (not for
         // an IP literal): answered here, then replayed to the connect.
         let looked_up;
         let resolver: &dyn Resolver = match (abort, shared) {
             (Some(abort), Some(shared)) if host.parse::<std::net::IpAddr>().is_err() => {
                 let answer = crate::resolver::resolve_watched(shared, host, port, abort, deadline)
-                    .map_err(|cut| lookup_cut(cut, host, timeout))
-                    .map_err(|e| match live {
-                        Some(live) if live.is_closed() => shut_down_while_connecting(route),
-                        _ => e,
-                    })?;
+                    .map_err(|cut| connect_error(lookup_cut(cut, host, timeout)))?;
                 looked_up = Replay(std::sync::Mutex::new(Some(answer)));
                 &looked_up
             }
@@ -199,13 +203,7 @@ impl Connection {
             // request with an abort handle, after a 407 on a first connection.
             let stream =
                 crate::connect::connect_tcp(host, port, resolver, timeout, deadline, socket, watch)
-                    .map_err(|e| match live {
-                        // What the shut-down socket made of the connect is not the cause.
-                        Some(live) if live.is_closed() => shut_down_while_connecting(route),
-                        // The host and port are the proxy's: the message says so.
-                        _ if route.proxy.is_some() => e.in_context("the proxy"),
-                        _ => e,
-                    })?;
+                    .map_err(connect_error)?;
             let mut timings = ConnectTimings {
                 tcp: start.elapsed(),
                 ..ConnectTimings::default()

@@ -157,12 +157,11 @@ impl PoolingConnectionManagerBuilder {
     }
 
     /// Limits on a proxy's response head to a `CONNECT` (size, field count, 1xx
-    /// count). Default [`Limits::default`]; a head limit below 16 bytes, a field
-    /// or an informational response limit of 0 is a [`Config`](ErrorKind::Config) error from [`build`](Self::build)
-    /// ([`Limits::unusable`]). The `hcx`
-    /// facade sets the client's `limits` here too when it builds the manager itself,
-    /// so one setting bounds every response head; a manager you build and give it
-    /// keeps its own.
+    /// count). Default [`Limits::default`]; a head limit below 16 bytes, a field or an
+    /// informational response limit of 0 is a [`Config`](ErrorKind::Config) error from
+    /// [`build`](Self::build) ([`Limits::unusable`]). The `hcx` facade sets the
+    /// client's `limits` here too when it builds the manager itself, so one setting
+    /// bounds every response head; a manager you build and give it keeps its own.
     pub fn tunnel_limits(mut self, limits: Limits) -> Self {
         self.tunnel_limits = limits;
         self

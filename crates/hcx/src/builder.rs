@@ -477,8 +477,8 @@ impl ClientBuilder {
     /// [`tunnel_limits`](PoolingConnectionManagerBuilder::tunnel_limits) instead: set
     /// them on its builder.
     /// A `max_head_bytes` below the shortest head (16 bytes), a `max_headers` or a
-    /// `max_informational` of 0 is a [`Config`](ErrorKind::Config) error from [`build`](Self::build)
-    /// ([`Limits::unusable`]).
+    /// `max_informational` of 0 is a [`Config`](ErrorKind::Config) error from
+    /// [`build`](Self::build) ([`Limits::unusable`]).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -726,7 +726,8 @@ impl ClientBuilder {
     /// Keeps cookies in `store`: `Set-Cookie` fields are stored, and requests carry the
     /// cookies that apply to them (unless they set a `Cookie` of their own, or are a
     /// `TRACE` or `CONNECT`). Off by default, where Apache keeps a store by default:
-    /// backend callers rarely want cookies shared between requests. Keep a clone of the `Arc` to read or clear it.
+    /// backend callers rarely want cookies shared between requests. Keep a clone of the
+    /// `Arc` to read or clear it.
     /// Apache: `setDefaultCookieStore`. Feature `cookies`.
     #[cfg(feature = "cookies")]
     #[doc(alias("setDefaultCookieStore"))]

@@ -520,11 +520,11 @@ impl Store {
     }
 
     /// The `(name, value, read as ISO-8859-1)` of the cookies a request to `url`
-    /// carries: those of the domains its host can match (itself and its parent domains) that match it,
-    /// without the `Secure` ones unless `url` is `https` (the `cookie_store` crate's
-    /// match counts loopback hosts as secure, as browsers do; this filter follows
-    /// Apache and RFC 6265 §5.4), in RFC 6265
-    /// §5.4's order: longer paths first, then the earlier stored (a server that sets a
+    /// carries: those of the domains its host can match (itself and its parent
+    /// domains) that match it, without the `Secure` ones unless `url` is `https` (the
+    /// `cookie_store` crate's match counts loopback hosts as secure, as browsers do;
+    /// this filter follows Apache and RFC 6265 §5.4), in RFC 6265 §5.4's order: longer
+    /// paths first, then the earlier stored (a server that sets a
     /// name at `/` and at `/app` reads the `/app` one first, as it does from a
     /// browser; Apache's `CookiePriorityComparator`). Marks those domains used.
     fn sendable<'a>(&'a mut self, url: &'a url::Url) -> Vec<(&'a str, &'a str, bool)> {
