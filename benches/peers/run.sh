@@ -7,6 +7,8 @@
 #   SERVER=auto (nginx if installed, else peers-server; or nginx, rust)  INSTALL_NGINX=0
 #   PORT=18089  FREE_WORKERS=1 (server workers in the free layout)
 #   IDLE_CONNS=1000  IDLE_PATHS="/16k /small"  SKIP_STRACE=0  SKIP_IDLE=0  SKIP_WRK=0  SKIP_BUILD=0
+#   PGO=0 (1: every client measured in a driver built with profile-guided optimisation,
+#   trained on this server first: pgo.sh)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -266,6 +268,14 @@ PY
   stop_server
 }
 
+BUILD_KIND="thin LTO"
+if [[ "${PGO:-0}" == 1 ]]; then
+  start_server pinned
+  PEERS="$(CLIENTS="$CLIENTS" "$HERE/pgo.sh" "$BASE")"
+  stop_server
+  BUILD_KIND="thin LTO + PGO"
+fi
+
 for layout in $LAYOUTS; do
   run_layout "$layout"
 done
@@ -276,7 +286,7 @@ HCX_REV="$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [[ -n "$(git -C "$HERE/../.." status --porcelain --untracked-files=no 2>/dev/null)" ]] && HCX_REV="$HCX_REV+changes"
 BUILT="$(date -u -r "$PEERS" +%Y-%m-%dT%H:%MZ 2>/dev/null || echo unknown)"
 python3 "$HERE/summarize.py" "$RAW" \
-  --note "RUNS=$RUNS SECONDS=$RUN_SECONDS WARMUP=$WARMUP FREE_WORKERS=$FREE_WORKERS $SERVER_NAME $(nproc) cores, wall $(( $(date +%s) - START_TIME )) s; hcx $HCX_REV, driver built $BUILT" \
+  --note "RUNS=$RUNS SECONDS=$RUN_SECONDS WARMUP=$WARMUP FREE_WORKERS=$FREE_WORKERS $SERVER_NAME $(nproc) cores, wall $(( $(date +%s) - START_TIME )) s; hcx $HCX_REV, driver ($BUILD_KIND) built $BUILT" \
   | tee "$SUMMARY"
 echo "raw: $RAW" >&2
 echo "summary: $SUMMARY" >&2
