@@ -66,7 +66,9 @@
 //! to the library's (5 per route, 25 in all, 30 s keep-alive, probe on every reuse,
 //! learned idle limits on), so the summary shows what a default client does. A
 //! progress bar is drawn on stderr when it is a terminal. Exit 1 when no request at all
-//! was answered.
+//! was answered. Ctrl-C stops the run as ab, wrk and hey do: no request starts after it,
+//! those under way finish, and the summary of what was done is printed, marked
+//! interrupted; a second Ctrl-C ends the process at once (exit 130).
 //!
 //! With `--json`, stdout is one JSON object:
 //!
@@ -78,6 +80,7 @@
 //! | `responses` | requests answered, any status, body read to its end |
 //! | `errors` | requests failed |
 //! | `elapsed_s`, `requests_per_s` | wall time in seconds; `requests / elapsed_s` |
+//! | `interrupted` | `true` when Ctrl-C stopped the run: the figures cover the requests finished by then |
 //! | `bytes_received` | body bytes received (after content decoding) |
 //! | `latency_us` | `{min, mean, p50, p90, p99, p99_9, max}` in microseconds, from the send (with `--rate`, for a request that fell behind its schedule, from when it was due) to the body's end, of the answered requests (an HdrHistogram, 3 significant digits); `null`s when none was answered |
 //! | `per_thread` | `{min, max}`: requests finished by the least and the most served thread |

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use hcx::{Client, Error};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -58,6 +59,9 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// Requests finished by each thread.
     pub per_thread: Vec<u64>,
+    /// The run was stopped before its end (Ctrl-C): the figures cover the requests
+    /// finished by then.
+    pub interrupted: bool,
 }
 
 /// Failures of one kind.
@@ -76,6 +80,7 @@ impl Outcome {
             tally: Tally::default(),
             elapsed: Duration::ZERO,
             per_thread: Vec::new(),
+            interrupted: false,
         }
     }
 
@@ -229,7 +234,7 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
             )));
         }
     }
-    let outcome = execute(&client, &plan)?;
+    let outcome = execute_until(&client, &plan, &interrupt::on_ctrl_c())?;
     let summary = LoadSummary::new(&plan, &outcome, &counters.counts(), &client);
     let mut out = io::stdout().lock();
     let written = if args.json {
@@ -258,6 +263,39 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Ctrl-C during `hcx load`.
+mod interrupt {
+    use std::sync::{Mutex, OnceLock, PoisonError};
+
+    use super::{Receiver, Sender};
+
+    /// The sender of the run under way: the first Ctrl-C drops it, which ends the run.
+    static RUN: Mutex<Option<Sender<()>>> = Mutex::new(None);
+
+    /// A receiver disconnected by the first Ctrl-C from now on, which stops the run
+    /// and leaves its summary to be printed; a second one ends the process at once
+    /// (exit 130, as a shell reports SIGINT). Where no handler can be installed, the
+    /// receiver is never disconnected and Ctrl-C ends the process as usual.
+    pub(super) fn on_ctrl_c() -> Receiver<()> {
+        static INSTALLED: OnceLock<bool> = OnceLock::new();
+        let installed = *INSTALLED.get_or_init(|| {
+            ctrlc::set_handler(|| {
+                let run = RUN.lock().unwrap_or_else(PoisonError::into_inner).take();
+                if run.is_none() {
+                    std::process::exit(130);
+                }
+            })
+            .is_ok()
+        });
+        if !installed {
+            return crossbeam_channel::never();
+        }
+        let (sender, receiver) = crossbeam_channel::bounded(0);
+        *RUN.lock().unwrap_or_else(PoisonError::into_inner) = Some(sender);
+        receiver
+    }
+}
+
 /// An empty latency histogram: 1 µs to an hour at first, 3 significant digits,
 /// growing past an hour when a value needs it.
 fn latency_histogram() -> Result<Histogram<u64>, CliError> {
@@ -271,6 +309,17 @@ fn latency_histogram() -> Result<Histogram<u64>, CliError> {
 /// counter until the count or the duration runs out, each waiting for its number's
 /// turn when a rate is set.
 pub fn execute(client: &Client, plan: &Plan) -> Result<Outcome, CliError> {
+    execute_until(client, plan, &crossbeam_channel::never())
+}
+
+/// [`execute`], stopped early when `stop` is disconnected (its sender dropped) or
+/// receives: no thread starts a request after that, and one waiting for its turn
+/// (`--rate`) or for the duration's end stops waiting. Requests under way finish.
+pub fn execute_until(
+    client: &Client,
+    plan: &Plan,
+    stop: &Receiver<()>,
+) -> Result<Outcome, CliError> {
     let histogram = latency_histogram()?;
     let progress = progress_bar(plan);
     let next = AtomicU64::new(0);
@@ -282,6 +331,7 @@ pub fn execute(client: &Client, plan: &Plan) -> Result<Outcome, CliError> {
         deadline,
         limit: plan.requests,
         rate: plan.rate,
+        stop: stop.clone(),
     };
     let cpus = thread::available_parallelism().map_or(1, |n| n.get());
     let shards = Shards::new(plan.concurrency, cpus, &histogram);
@@ -313,6 +363,7 @@ pub fn execute(client: &Client, plan: &Plan) -> Result<Outcome, CliError> {
         (results, spawn_error)
     });
     total.elapsed = start.elapsed();
+    total.interrupted = schedule.stopped();
     progress.finish_and_clear();
     if let Some(e) = spawn_error {
         return Err(CliError::io(
@@ -335,9 +386,21 @@ struct Schedule<'a> {
     deadline: Option<Instant>,
     limit: Option<u64>,
     rate: Option<f64>,
+    /// Ends the run early (Ctrl-C).
+    stop: Receiver<()>,
 }
 
 impl Schedule<'_> {
+    /// Whether the run was told to stop.
+    fn stopped(&self) -> bool {
+        !matches!(self.stop.try_recv(), Err(TryRecvError::Empty))
+    }
+
+    /// Waits `time`, or until told to stop: `false` then.
+    fn wait(&self, time: Duration) -> bool {
+        matches!(self.stop.recv_timeout(time), Err(RecvTimeoutError::Timeout))
+    }
+
     /// Waits for the next request's turn: `None` when the run is over, else the time
     /// its latency counts from. With a rate, a request that fell behind its schedule
     /// (every thread busy with a server slower than the rate) counts from when it was
@@ -349,6 +412,9 @@ impl Schedule<'_> {
     /// the ones sent, but for those the threads fall behind on past its end; with a
     /// rate, a thread whose next request falls due after the duration waits for its end.
     fn take(&self) -> Option<Instant> {
+        if self.stopped() {
+            return None;
+        }
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         if number >= STOPPED || self.limit.is_some_and(|limit| number >= limit) {
             return None;
@@ -366,15 +432,14 @@ impl Schedule<'_> {
             // wrk2's), or its requests/s would be over the part of it with requests
             // due, above the rate (--duration 1s --rate 2: 2 requests in 0.5s).
             if let Some(rest) = end.checked_duration_since(Instant::now()) {
-                thread::sleep(rest);
+                self.wait(rest);
             }
             return None;
         }
         let now = Instant::now();
         if due > now {
-            thread::sleep(due - now);
             // Scheduled within the duration: sent, however late the thread woke.
-            return Some(Instant::now());
+            return self.wait(due - now).then(Instant::now);
         }
         // Behind schedule (the server is slower than the rate): a request due within
         // the duration that would only start after it is not sent, or the backlog
@@ -505,6 +570,7 @@ mod schedule {
             deadline: None,
             limit: Some(5),
             rate,
+            stop: crossbeam_channel::never(),
         })
     }
 
@@ -607,6 +673,7 @@ mod review_latency_range {
             deadline: None,
             limit: Some(1),
             rate: Some(1.0),
+            stop: crossbeam_channel::never(),
         };
         let histogram = latency_histogram().map_err(|e| e.to_string())?;
         let shards = Shards::new(1, 1, &histogram);

@@ -36,6 +36,9 @@ pub struct LoadSummary {
     pub errors: u64,
     /// Wall time of the run, in seconds.
     pub elapsed_s: f64,
+    /// Stopped by Ctrl-C before its end: the figures cover the requests finished by
+    /// then.
+    pub interrupted: bool,
     /// `requests / elapsed_s`.
     pub requests_per_s: f64,
     /// Body bytes received.
@@ -304,6 +307,7 @@ impl LoadSummary {
             responses: tally.responses,
             errors: tally.failures(),
             elapsed_s,
+            interrupted: outcome.interrupted,
             requests_per_s,
             bytes_received: tally.bytes,
             latency_us: latency,
@@ -507,9 +511,14 @@ impl LoadSummary {
         let rate = self
             .rate_limit_per_s
             .map_or_else(String::new, |r| format!(", at most {r} requests/s"));
+        let interrupted = if self.interrupted {
+            " (interrupted: the figures cover the requests finished before Ctrl-C)"
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "hcx load: {} {}, {what} over {} thread{}{rate}",
+            "hcx load: {} {}, {what} over {} thread{}{rate}{interrupted}",
             self.method,
             self.url,
             self.concurrency,
@@ -645,6 +654,7 @@ mod tests {
             },
             elapsed: Duration::from_micros(3_140),
             per_thread: vec![5],
+            interrupted: false,
         };
         let summary = LoadSummary::new(&plan, &outcome, &Counts::default(), &client);
         let mut out = Vec::new();

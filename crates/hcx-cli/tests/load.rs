@@ -5,7 +5,7 @@ mod common;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use common::{TIMEOUT, TestResult, closed_port, hcx, hcx_within};
+use common::{TIMEOUT, TestResult, closed_port, finish_within, hcx, hcx_spawn, hcx_within};
 use hcx_testserver::{Method, Reply, TestServer};
 use serde_json::Value;
 
@@ -425,5 +425,73 @@ fn a_rate_limited_run_by_duration_reports_its_rate_over_the_duration() -> TestRe
         .as_f64()
         .ok_or("no requests_per_s")?;
     assert!(rate <= 5.0, "{rate} requests/s at --rate 5");
+    Ok(())
+}
+
+/// Ctrl-C (SIGINT) during a run meant to last an hour: the threads stop (one waiting
+/// for its turn under `--rate` at once), and the summary of what was done is printed,
+/// marked interrupted, with the exit code of a run that ended.
+#[test]
+fn ctrl_c_stops_the_run_and_prints_its_summary() -> TestResult {
+    let (first, arrived) = std::sync::mpsc::sync_channel::<()>(1);
+    let first = Mutex::new(first);
+    let server = TestServer::builder()
+        .keep_requests(0)
+        .route_fn(Method::GET, "/", move |_request| {
+            let _ = first
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .try_send(());
+            Reply::ok().body("x")
+        })
+        .start()?;
+    let url = server.url("/");
+    let child = hcx_spawn(&[
+        "load",
+        &url,
+        "--duration",
+        "1h",
+        "--rate",
+        "20",
+        "-c",
+        "2",
+        "--json",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    // A request has arrived: the run is under way, its handler installed before it.
+    let under_way = arrived.recv_timeout(Duration::from_secs(10));
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    let run = finish_within(child, Duration::from_secs(10))?;
+    under_way.map_err(|e| format!("no request arrived ({e}): {run:?}"))?;
+    assert!(signalled.success());
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let summary = json(&run.stdout)?;
+    assert_eq!(summary["interrupted"], Value::Bool(true), "{summary}");
+    let responses = u64_at(&summary, "/responses")?;
+    assert!(responses >= 1, "{summary}");
+    assert_eq!(u64_at(&summary, "/errors")?, 0, "{summary}");
+    Ok(())
+}
+
+/// Without Ctrl-C the summary says the run was not interrupted, in JSON and in text.
+#[test]
+fn a_run_that_ends_by_itself_is_not_marked_interrupted() -> TestResult {
+    let server = answering_x()?;
+    let run = hcx(&[
+        "load",
+        &server.url("/"),
+        "-n",
+        "3",
+        "--json",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(json(&run.stdout)?["interrupted"], Value::Bool(false));
+    let text = hcx(&["load", &server.url("/"), "-n", "3", "--timeout", TIMEOUT])?;
+    assert!(!text.stdout.contains("interrupted"), "{text:?}");
     Ok(())
 }

@@ -45,12 +45,26 @@ pub fn hcx(args: &[&str]) -> std::io::Result<Run> {
 /// Like [`hcx`], for a run that must end by itself: killed after `limit` if it has
 /// not (its `code` is then `None`), so a regression fails the test instead of hanging.
 pub fn hcx_within(args: &[&str], limit: std::time::Duration) -> std::io::Result<Run> {
-    let child = Command::new(env!("CARGO_BIN_EXE_hcx"))
+    finish_within(hcx_spawn(args)?, limit)
+}
+
+/// Starts `hcx args…`, stdin closed, stdout and stderr captured: for a test that acts
+/// on the process while it runs, then ends it with [`finish_within`].
+pub fn hcx_spawn(args: &[&str]) -> std::io::Result<std::process::Child> {
+    Command::new(env!("CARGO_BIN_EXE_hcx"))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()?;
+        .spawn()
+}
+
+/// Waits for `child` to end and reads what it printed; killed after `limit` if it has
+/// not ended by then (its `code` is then `None`).
+pub fn finish_within(
+    child: std::process::Child,
+    limit: std::time::Duration,
+) -> std::io::Result<Run> {
     let pid = child.id().to_string();
     let (ended, wait) = std::sync::mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
