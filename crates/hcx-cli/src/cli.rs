@@ -102,7 +102,8 @@ pub struct LoadArgs {
     /// At most R requests per second, over all threads together, on a schedule: a
     /// request that falls behind it (a server slower than the rate) goes as soon as a
     /// thread is free, its latency counted from when it was due (as wrk2), and none
-    /// starts after --duration has ended; a run by --duration lasts it, as wrk2's.
+    /// starts after --duration has ended; a run by --duration lasts it, as wrk2's, and
+    /// one by -n lasts N/R, so requests/s is never above R.
     #[arg(long, value_name = "R", value_parser = parse_rate)]
     pub rate: Option<f64>,
 

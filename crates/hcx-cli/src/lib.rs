@@ -57,7 +57,8 @@
 //! going),
 //! optionally at most `--rate` per second in all (on a schedule; with `--duration`,
 //! none starts after it has ended, however far behind a slow server left it, and the
-//! run lasts it, as wrk2's, so requests/s is over the duration asked for; a
+//! run lasts it, as wrk2's, so requests/s is over the duration asked for; with `-n`
+//! it lasts `n / rate`, the slots of its requests; a
 //! request sent late because every thread was busy counts its latency from when it
 //! was due, as wrk2 does, so a server slower than the rate shows in the percentiles), from
 //! `-c` threads (default 1)

@@ -129,6 +129,15 @@ impl Tally {
         self.errors.values().map(|t| t.count).sum()
     }
 
+    /// The kind of failure that happened most (of equals, the first by name), with its
+    /// first example: what a run that failed throughout is reported by.
+    fn commonest_error(&self) -> Option<(&'static str, &ErrorTally)> {
+        self.errors
+            .iter()
+            .min_by_key(|(kind, t)| (std::cmp::Reverse(t.count), **kind))
+            .map(|(kind, t)| (*kind, t))
+    }
+
     fn record_error(&mut self, error: &Error) {
         self.errors
             .entry(error.kind().as_str())
@@ -250,9 +259,7 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
     let tally = &outcome.tally;
     if tally.responses == 0 {
         let first = tally
-            .errors
-            .iter()
-            .next()
+            .commonest_error()
             .map(|(kind, t)| format!(": {} [{kind}]", t.example))
             .unwrap_or_default();
         return Err(CliError::Other(format!(
@@ -391,6 +398,13 @@ struct Schedule<'a> {
 }
 
 impl Schedule<'_> {
+    /// The instant `seconds` into the run (`None` past what an `Instant` holds).
+    fn at(&self, seconds: f64) -> Option<Instant> {
+        Duration::try_from_secs_f64(seconds)
+            .ok()
+            .and_then(|offset| self.start.checked_add(offset))
+    }
+
     /// Whether the run was told to stop.
     fn stopped(&self) -> bool {
         !matches!(self.stop.try_recv(), Err(TryRecvError::Empty))
@@ -416,7 +430,19 @@ impl Schedule<'_> {
             return None;
         }
         let number = self.next.fetch_add(1, Ordering::Relaxed);
-        if number >= STOPPED || self.limit.is_some_and(|limit| number >= limit) {
+        if number >= STOPPED {
+            return None;
+        }
+        if let Some(limit) = self.limit.filter(|limit| number >= *limit) {
+            // With a rate, the run lasts its requests' slots, to `limit / rate` (or
+            // the duration's end, if sooner), as one by duration lasts the duration:
+            // -n 10 --rate 10 takes a second and reports 10 requests/s, not 11.
+            if let Some(end) = self.rate.and_then(|rate| self.at(limit as f64 / rate)) {
+                let end = self.deadline.map_or(end, |deadline| end.min(deadline));
+                if let Some(rest) = end.checked_duration_since(Instant::now()) {
+                    self.wait(rest);
+                }
+            }
             return None;
         }
         let Some(rate) = self.rate else {
@@ -424,9 +450,7 @@ impl Schedule<'_> {
             return self.deadline.is_none_or(|end| now < end).then_some(now);
         };
         // Request `number` starts at `number / rate` seconds into the run.
-        let due = Duration::try_from_secs_f64(number as f64 / rate)
-            .ok()
-            .and_then(|offset| self.start.checked_add(offset))?;
+        let due = self.at(number as f64 / rate)?;
         if let Some(end) = self.deadline.filter(|end| due >= *end) {
             // Nothing more falls due within the duration: the run still lasts it (as
             // wrk2's), or its requests/s would be over the part of it with requests
@@ -554,6 +578,36 @@ mod review_duration_timeout {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tally {
+    use super::*;
+
+    fn failed(count: u64, example: &str) -> ErrorTally {
+        ErrorTally {
+            count,
+            example: example.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_run_that_failed_throughout_is_reported_by_its_commonest_failure() {
+        let mut tally = Tally::default();
+        assert!(tally.commonest_error().is_none());
+        tally.errors.insert("connect", failed(1, "refused once"));
+        tally
+            .errors
+            .insert("response_timeout", failed(9, "timed out"));
+        tally.errors.insert("io", failed(9, "reset"));
+        // Not the first by name ("connect"): the most frequent, of equals the first.
+        let (kind, example) = tally
+            .commonest_error()
+            .map(|(k, t)| (k, &t.example))
+            .unzip();
+        assert_eq!(kind, Some("io"));
+        assert_eq!(example.map(String::as_str), Some("reset"));
     }
 }
 

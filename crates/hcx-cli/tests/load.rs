@@ -495,3 +495,36 @@ fn a_run_that_ends_by_itself_is_not_marked_interrupted() -> TestResult {
     assert!(!text.stdout.contains("interrupted"), "{text:?}");
     Ok(())
 }
+
+/// A run by `-n` and `--rate` lasts its requests' slots, `n / rate`, so its
+/// requests/s is never above the rate: at 10/s, 3 requests are due at 0, 100 and 200ms
+/// and the run lasts 300ms. It used to end with the last one, at about 200ms, and
+/// print 15 requests/s.
+#[test]
+fn a_rate_limited_run_by_count_reports_its_rate_over_its_slots() -> TestResult {
+    let server = answering_x()?;
+    let args = [
+        "load",
+        &server.url("/"),
+        "-n",
+        "3",
+        "--rate",
+        "10",
+        "-c",
+        "2",
+        "--json",
+        "--timeout",
+        TIMEOUT,
+    ];
+    let run = hcx_within(&args, Duration::from_secs(30))?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let summary = json(&run.stdout)?;
+    assert_eq!(u64_at(&summary, "/responses")?, 3, "{summary}");
+    let elapsed = summary["elapsed_s"].as_f64().ok_or("no elapsed_s")?;
+    assert!(elapsed >= 0.3, "the run ended before its slots: {elapsed}s");
+    let rate = summary["requests_per_s"]
+        .as_f64()
+        .ok_or("no requests_per_s")?;
+    assert!(rate <= 10.0, "{rate} requests/s at --rate 10");
+    Ok(())
+}
