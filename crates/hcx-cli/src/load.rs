@@ -398,11 +398,16 @@ struct Schedule<'a> {
 }
 
 impl Schedule<'_> {
-    /// The instant `seconds` into the run (`None` past what an `Instant` holds).
+    /// The instant `seconds` into the run, or the duration's end if that comes
+    /// first: `None` only without a duration, past what an `Instant` holds.
     fn at(&self, seconds: f64) -> Option<Instant> {
-        Duration::try_from_secs_f64(seconds)
+        let instant = Duration::try_from_secs_f64(seconds)
             .ok()
-            .and_then(|offset| self.start.checked_add(offset))
+            .and_then(|offset| self.start.checked_add(offset));
+        match (instant, self.deadline) {
+            (Some(instant), Some(end)) => Some(instant.min(end)),
+            (instant, end) => instant.or(end),
+        }
     }
 
     /// Whether the run was told to stop.
@@ -438,7 +443,6 @@ impl Schedule<'_> {
             // the duration's end, if sooner), as one by duration lasts the duration:
             // -n 10 --rate 10 takes a second and reports 10 requests/s, not 11.
             if let Some(end) = self.rate.and_then(|rate| self.at(limit as f64 / rate)) {
-                let end = self.deadline.map_or(end, |deadline| end.min(deadline));
                 if let Some(rest) = end.checked_duration_since(Instant::now()) {
                     self.wait(rest);
                 }

@@ -528,3 +528,37 @@ fn a_rate_limited_run_by_count_reports_its_rate_over_its_slots() -> TestResult {
     assert!(rate <= 10.0, "{rate} requests/s at --rate 10");
     Ok(())
 }
+
+/// A rate so low that the next request's time is past what the clock can hold still
+/// leaves the run to its duration, as any rate does: at 1e-300/s for 400ms, request 0
+/// is sent and the run lasts 400ms, with `-n` or without. It used to end with that
+/// request, its requests/s over its latency alone.
+#[test]
+fn a_run_by_duration_at_a_rate_past_the_clock_lasts_the_duration() -> TestResult {
+    let server = answering_x()?;
+    let url = server.url("/");
+    for count in [None, Some("1"), Some("2")] {
+        let mut args = vec![
+            "load",
+            &url,
+            "--duration",
+            "400ms",
+            "--rate",
+            "1e-300",
+            "--json",
+            "--timeout",
+            TIMEOUT,
+        ];
+        args.extend(count.iter().flat_map(|n| ["-n", n]));
+        let run = hcx_within(&args, Duration::from_secs(30))?;
+        assert_eq!(run.code, Some(0), "{count:?}: {run:?}");
+        let summary = json(&run.stdout)?;
+        assert_eq!(u64_at(&summary, "/requests")?, 1, "{count:?}: {summary}");
+        let elapsed = summary["elapsed_s"].as_f64().ok_or("no elapsed_s")?;
+        assert!(
+            elapsed >= 0.4,
+            "{count:?}: the run ended before its duration: {elapsed}s"
+        );
+    }
+    Ok(())
+}
