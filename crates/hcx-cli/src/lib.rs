@@ -67,9 +67,12 @@
 //! to the library's (5 per route, 25 in all, 30 s keep-alive, probe on every reuse,
 //! learned idle limits on), so the summary shows what a default client does. A
 //! progress bar is drawn on stderr when it is a terminal. Exit 1 when no request at all
-//! was answered. Ctrl-C stops the run as ab, wrk and hey do: no request starts after it,
-//! those under way finish, and the summary of what was done is printed, marked
-//! interrupted; a second Ctrl-C ends the process at once (exit 130).
+//! was answered. Ctrl-C stops the run and prints the summary of what was done, marked
+//! interrupted, as ab, wrk and hey do: no request starts after it and, as hey's (ab and
+//! wrk print at once, leaving them out), those under way finish, a stalled one at its
+//! timeouts (`--connect-timeout`, `--timeout`: 3 minutes each by default, or the
+//! `--duration` bound above); a second Ctrl-C ends the process at once (exit 130),
+//! without a summary.
 //!
 //! With `--json`, stdout is one JSON object:
 //!
