@@ -68,7 +68,8 @@
 //! learned idle limits on), so the summary shows what a default client does. A
 //! progress bar is drawn on stderr when it is a terminal. Exit 1 when no request at all
 //! was answered. Ctrl-C stops the run and prints the summary of what was done, marked
-//! interrupted, as ab, wrk and hey do: no request starts after it and, as hey's (ab and
+//! interrupted, as ab, wrk and hey do: no request starts after it (one still waiting
+//! for a pooled connection is not sent, nor counted) and, as hey's (ab and
 //! wrk print at once, leaving them out), those under way finish, a stalled one at its
 //! timeouts (`--connect-timeout`, `--timeout`: 3 minutes each by default, or the
 //! `--duration` bound above); a second Ctrl-C ends the process at once (exit 130),

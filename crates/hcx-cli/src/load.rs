@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Read, Write};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
-use hcx::{Client, Error};
+use hcx::{Client, Error, PoolingConnectionManager, RequestProgress};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -243,7 +243,9 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
             )));
         }
     }
-    let outcome = execute_until(&client, &plan, &interrupt::on_ctrl_c())?;
+    let stop = Stop::new(&client);
+    interrupt::on_ctrl_c(&stop);
+    let outcome = execute_until(&client, &plan, &stop)?;
     let summary = LoadSummary::new(&plan, &outcome, &counters.counts(), &client);
     let mut out = io::stdout().lock();
     let written = if args.json {
@@ -274,32 +276,66 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
 mod interrupt {
     use std::sync::{Mutex, OnceLock, PoisonError};
 
-    use super::{Receiver, Sender};
+    use super::Stop;
 
-    /// The sender of the run under way: the first Ctrl-C drops it, which ends the run.
-    static RUN: Mutex<Option<Sender<()>>> = Mutex::new(None);
+    /// The run under way: the first Ctrl-C stops it.
+    static RUN: Mutex<Option<Stop>> = Mutex::new(None);
 
-    /// A receiver disconnected by the first Ctrl-C from now on, which stops the run
-    /// and leaves its summary to be printed; a second one ends the process at once
-    /// (exit 130, as a shell reports SIGINT). Where no handler can be installed, the
-    /// receiver is never disconnected and Ctrl-C ends the process as usual.
-    pub(super) fn on_ctrl_c() -> Receiver<()> {
+    /// From now on the first Ctrl-C stops the run `stop` belongs to, which leaves its
+    /// summary to be printed; a second one ends the process at once (exit 130, as a
+    /// shell reports SIGINT). Where no handler can be installed, Ctrl-C ends the
+    /// process as usual.
+    pub(super) fn on_ctrl_c(stop: &Stop) {
         static INSTALLED: OnceLock<bool> = OnceLock::new();
         let installed = *INSTALLED.get_or_init(|| {
             ctrlc::set_handler(|| {
                 let run = RUN.lock().unwrap_or_else(PoisonError::into_inner).take();
-                if run.is_none() {
-                    std::process::exit(130);
+                match run {
+                    Some(stop) => stop.stop(),
+                    None => std::process::exit(130),
                 }
             })
             .is_ok()
         });
-        if !installed {
-            return crossbeam_channel::never();
+        if installed {
+            *RUN.lock().unwrap_or_else(PoisonError::into_inner) = Some(stop.clone());
         }
+    }
+}
+
+/// Ends a run early, from any thread (`hcx load`'s Ctrl-C): see [`execute_until`].
+#[derive(Debug, Clone)]
+pub struct Stop {
+    /// Disconnected when the run is stopped: every thread waiting on it wakes.
+    receiver: Receiver<()>,
+    sender: Arc<Mutex<Option<Sender<()>>>>,
+    /// The client's: shut down, it fails the leases still waiting.
+    manager: PoolingConnectionManager,
+}
+
+impl Stop {
+    /// A stop for a run on `client`.
+    pub fn new(client: &Client) -> Self {
         let (sender, receiver) = crossbeam_channel::bounded(0);
-        *RUN.lock().unwrap_or_else(PoisonError::into_inner) = Some(sender);
-        receiver
+        Stop {
+            receiver,
+            sender: Arc::new(Mutex::new(Some(sender))),
+            manager: client.connection_manager().clone(),
+        }
+    }
+
+    /// Stops the run: when this returns, no request of it starts any more. The
+    /// client's connection manager is shut down ([`PoolingConnectionManager::shutdown`]):
+    /// a request still waiting for a pooled connection fails without being sent, and
+    /// those under way finish.
+    pub fn stop(&self) {
+        drop(
+            self.sender
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        self.manager.shutdown();
     }
 }
 
@@ -316,17 +352,14 @@ fn latency_histogram() -> Result<Histogram<u64>, CliError> {
 /// counter until the count or the duration runs out, each waiting for its number's
 /// turn when a rate is set.
 pub fn execute(client: &Client, plan: &Plan) -> Result<Outcome, CliError> {
-    execute_until(client, plan, &crossbeam_channel::never())
+    execute_until(client, plan, &Stop::new(client))
 }
 
-/// [`execute`], stopped early when `stop` is disconnected (its sender dropped) or
-/// receives: no thread starts a request after that, and one waiting for its turn
-/// (`--rate`) or for the duration's end stops waiting. Requests under way finish.
-pub fn execute_until(
-    client: &Client,
-    plan: &Plan,
-    stop: &Receiver<()>,
-) -> Result<Outcome, CliError> {
+/// [`execute`], ended early by [`Stop::stop`]: no thread starts a request after it,
+/// one waiting for its turn (`--rate`), for the duration's end or for a pooled
+/// connection stops waiting (a request that got no connection was not sent, and is
+/// not counted), requests under way finish, and the outcome is marked interrupted.
+pub fn execute_until(client: &Client, plan: &Plan, stop: &Stop) -> Result<Outcome, CliError> {
     let histogram = latency_histogram()?;
     let progress = progress_bar(plan);
     let next = AtomicU64::new(0);
@@ -338,7 +371,7 @@ pub fn execute_until(
         deadline,
         limit: plan.requests,
         rate: plan.rate,
-        stop: stop.clone(),
+        stop: stop.receiver.clone(),
     };
     let cpus = thread::available_parallelism().map_or(1, |n| n.get());
     let shards = Shards::new(plan.concurrency, cpus, &histogram);
@@ -503,6 +536,14 @@ fn worker(
                     }
                     Err(e) => outcome.record_error(&Error::from_io(e)),
                 }
+            }
+            // Stopped while it waited for a pooled connection: never sent.
+            Err(e)
+                if e.is_shutdown()
+                    && e.request_progress() == RequestProgress::NotStarted
+                    && schedule.stopped() =>
+            {
+                break;
             }
             Err(e) => outcome.record_error(&e),
         }
@@ -752,6 +793,95 @@ mod review_latency_range {
             max >= 7_100_000_000,
             "latency max {max} µs: clamped at an hour"
         );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod stopping {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use hcx_testserver::{Method, Reply, TestServer};
+    use std::sync::mpsc;
+
+    const SAFETY: Duration = Duration::from_secs(10);
+
+    /// Stopped while two of three threads wait for the route's only connection: they
+    /// stop waiting and send nothing (nor count a failure), and the request under way
+    /// finishes and is counted. Before `Stop` shut the manager down, the waiters got
+    /// the connection once it came free and sent their requests after the stop.
+    #[test]
+    fn a_stop_ends_the_lease_waits_and_lets_the_exchange_under_way_finish() -> Result<(), String> {
+        let (arrived_tx, arrived) = mpsc::sync_channel::<()>(1);
+        let (release, released) = mpsc::channel::<()>();
+        let (arrived_tx, released) = (Mutex::new(arrived_tx), Mutex::new(released));
+        let server = TestServer::builder()
+            .keep_requests(0)
+            .route_fn(Method::GET, "/", move |_request| {
+                let _ = arrived_tx
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .try_send(());
+                let _ = released
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .recv_timeout(SAFETY);
+                Reply::ok().body("x")
+            })
+            .start()
+            .map_err(|e| e.to_string())?;
+        let url = server.url("/");
+        let cli = Cli::try_parse_from([
+            "hcx",
+            "load",
+            url.as_str(),
+            "--duration",
+            "1h",
+            "-c",
+            "3",
+            "--max-per-route",
+            "1",
+        ])
+        .map_err(|e| e.to_string())?;
+        let Command::Load(args) = cli.command else {
+            return Err("not load".into());
+        };
+        let template = RequestTemplate::new(&args.url, &args.request).map_err(|e| e.to_string())?;
+        let client = load_client(&args, &template, &Arc::default()).map_err(|e| e.to_string())?;
+        let plan = Plan {
+            template,
+            concurrency: 3,
+            requests: None,
+            duration: args.duration,
+            rate: None,
+            progress: false,
+        };
+        let stop = Stop::new(&client);
+        let outcome = thread::scope(|scope| {
+            let run = scope.spawn(|| execute_until(&client, &plan, &stop));
+            let under_way = arrived.recv_timeout(SAFETY);
+            // Yielding, bounded: the other two threads queue for the connection.
+            let deadline = Instant::now() + SAFETY;
+            while client.stats().pool.pending < 2 && Instant::now() < deadline {
+                thread::yield_now();
+            }
+            let pending = client.stats().pool.pending;
+            stop.stop();
+            drop(release);
+            let outcome = run.join().map_err(|_| "the run panicked".to_string())?;
+            under_way.map_err(|e| format!("no request arrived: {e}"))?;
+            assert_eq!(pending, 2, "the other threads never queued");
+            outcome.map_err(|e| e.to_string())
+        })?;
+        assert_eq!(
+            server.stats().requests_received,
+            1,
+            "a request went out after the stop"
+        );
+        assert!(outcome.interrupted);
+        assert_eq!(outcome.tally.responses, 1);
+        assert_eq!(outcome.tally.failures(), 0, "{:?}", outcome.tally.errors);
         Ok(())
     }
 }
