@@ -592,25 +592,29 @@ fn progress_bar(plan: &Plan) -> ProgressBar {
     }
 }
 
+/// `hcx load …` as the command line `argv` gives it (from `"hcx"` on): its flags, the
+/// request it sends and the client it builds, for the tests of the run itself.
+#[cfg(test)]
+fn load_setup(argv: &[&str]) -> Result<(LoadArgs, RequestTemplate, Client), String> {
+    use clap::Parser;
+    let cli = crate::cli::Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+    let crate::cli::Command::Load(args) = cli.command else {
+        return Err("not load".into());
+    };
+    let template = RequestTemplate::new(&args.url, &args.request).map_err(|e| e.to_string())?;
+    let client = load_client(&args, &template, &Arc::default()).map_err(|e| e.to_string())?;
+    Ok((args, template, client))
+}
+
 #[cfg(test)]
 mod review_duration_timeout {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
 
     #[test]
     fn a_long_duration_does_not_lengthen_the_default_socket_timeout() -> Result<(), String> {
         let url = "http://127.0.0.1:1/";
         for (duration, expected) in [("10s", 10), ("10m", 180)] {
-            let cli = Cli::try_parse_from(["hcx", "load", url, "--duration", duration])
-                .map_err(|e| e.to_string())?;
-            let Command::Load(args) = cli.command else {
-                return Err("not load".into());
-            };
-            let template =
-                RequestTemplate::new(&args.url, &args.request).map_err(|e| e.to_string())?;
-            let client =
-                load_client(&args, &template, &Arc::default()).map_err(|e| e.to_string())?;
+            let (_, _, client) = load_setup(&["hcx", "load", url, "--duration", duration])?;
             assert_eq!(
                 client.request_config().response_timeout,
                 Some(Duration::from_secs(expected)),
@@ -733,8 +737,6 @@ mod shards {
 #[cfg(test)]
 mod review_latency_range {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
     use hcx_testserver::{Reply, TestServer};
 
     /// A request two hours behind its `--rate` schedule (a long `-n` run against a
@@ -750,13 +752,8 @@ mod review_latency_range {
             .start()
             .map_err(|e| e.to_string())?;
         let url = server.url("/");
-        let cli = Cli::try_parse_from(["hcx", "load", url.as_str(), "-n", "1", "--rate", "1"])
-            .map_err(|e| e.to_string())?;
-        let Command::Load(args) = cli.command else {
-            return Err("not load".into());
-        };
-        let template = RequestTemplate::new(&args.url, &args.request).map_err(|e| e.to_string())?;
-        let client = load_client(&args, &template, &Arc::default()).map_err(|e| e.to_string())?;
+        let (_, template, client) =
+            load_setup(&["hcx", "load", url.as_str(), "-n", "1", "--rate", "1"])?;
         let plan = Plan {
             template,
             concurrency: 1,
@@ -800,8 +797,6 @@ mod review_latency_range {
 #[cfg(test)]
 mod stopping {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
     use hcx_testserver::{Method, Reply, TestServer};
     use std::sync::mpsc;
 
@@ -832,23 +827,18 @@ mod stopping {
             .start()
             .map_err(|e| e.to_string())?;
         let url = server.url("/");
-        let cli = Cli::try_parse_from([
+        let argv = [
             "hcx",
             "load",
-            url.as_str(),
+            &url,
             "--duration",
             "1h",
             "-c",
             "3",
             "--max-per-route",
             "1",
-        ])
-        .map_err(|e| e.to_string())?;
-        let Command::Load(args) = cli.command else {
-            return Err("not load".into());
-        };
-        let template = RequestTemplate::new(&args.url, &args.request).map_err(|e| e.to_string())?;
-        let client = load_client(&args, &template, &Arc::default()).map_err(|e| e.to_string())?;
+        ];
+        let (args, template, client) = load_setup(&argv)?;
         let plan = Plan {
             template,
             concurrency: 3,

@@ -399,33 +399,32 @@ fn a_run_that_sent_nothing_exits_1() -> TestResult {
 #[test]
 fn a_rate_limited_run_by_duration_reports_its_rate_over_the_duration() -> TestResult {
     let server = answering_x()?;
-    let args = [
-        "load",
+    let (summary, elapsed, rate) = paced_run(
         &server.url("/"),
-        "--duration",
-        "400ms",
-        "--rate",
-        "5",
-        "-c",
-        "2",
-        "--json",
-        "--timeout",
-        TIMEOUT,
-    ];
-    let run = hcx_within(&args, Duration::from_secs(30))?;
-    assert_eq!(run.code, Some(0), "{run:?}");
-    let summary = json(&run.stdout)?;
+        &["--duration", "400ms", "--rate", "5", "-c", "2"],
+    )?;
     assert_eq!(u64_at(&summary, "/requests")?, 2, "{summary}");
-    let elapsed = summary["elapsed_s"].as_f64().ok_or("no elapsed_s")?;
     assert!(
         elapsed >= 0.4,
         "the run ended before its duration: {elapsed}s"
     );
+    assert!(rate <= 5.0, "{rate} requests/s at --rate 5");
+    Ok(())
+}
+
+/// `hcx load URL ARGS… --json`, which must end by itself (within 30 s) with exit 0:
+/// its summary, the seconds it lasted and its requests/s.
+fn paced_run(url: &str, args: &[&str]) -> Result<(Value, f64, f64), Box<dyn std::error::Error>> {
+    let mut argv = vec!["load", url, "--json", "--timeout", TIMEOUT];
+    argv.extend_from_slice(args);
+    let run = hcx_within(&argv, Duration::from_secs(30))?;
+    assert_eq!(run.code, Some(0), "{args:?}: {run:?}");
+    let summary = json(&run.stdout)?;
+    let elapsed = summary["elapsed_s"].as_f64().ok_or("no elapsed_s")?;
     let rate = summary["requests_per_s"]
         .as_f64()
         .ok_or("no requests_per_s")?;
-    assert!(rate <= 5.0, "{rate} requests/s at --rate 5");
-    Ok(())
+    Ok((summary, elapsed, rate))
 }
 
 /// Ctrl-C (SIGINT) during a run meant to last an hour: the threads stop (one waiting
@@ -503,28 +502,10 @@ fn a_run_that_ends_by_itself_is_not_marked_interrupted() -> TestResult {
 #[test]
 fn a_rate_limited_run_by_count_reports_its_rate_over_its_slots() -> TestResult {
     let server = answering_x()?;
-    let args = [
-        "load",
-        &server.url("/"),
-        "-n",
-        "3",
-        "--rate",
-        "10",
-        "-c",
-        "2",
-        "--json",
-        "--timeout",
-        TIMEOUT,
-    ];
-    let run = hcx_within(&args, Duration::from_secs(30))?;
-    assert_eq!(run.code, Some(0), "{run:?}");
-    let summary = json(&run.stdout)?;
+    let (summary, elapsed, rate) =
+        paced_run(&server.url("/"), &["-n", "3", "--rate", "10", "-c", "2"])?;
     assert_eq!(u64_at(&summary, "/responses")?, 3, "{summary}");
-    let elapsed = summary["elapsed_s"].as_f64().ok_or("no elapsed_s")?;
     assert!(elapsed >= 0.3, "the run ended before its slots: {elapsed}s");
-    let rate = summary["requests_per_s"]
-        .as_f64()
-        .ok_or("no requests_per_s")?;
     assert!(rate <= 10.0, "{rate} requests/s at --rate 10");
     Ok(())
 }
@@ -538,23 +519,10 @@ fn a_run_by_duration_at_a_rate_past_the_clock_lasts_the_duration() -> TestResult
     let server = answering_x()?;
     let url = server.url("/");
     for count in [None, Some("1"), Some("2")] {
-        let mut args = vec![
-            "load",
-            &url,
-            "--duration",
-            "400ms",
-            "--rate",
-            "1e-300",
-            "--json",
-            "--timeout",
-            TIMEOUT,
-        ];
+        let mut args = vec!["--duration", "400ms", "--rate", "1e-300"];
         args.extend(count.iter().flat_map(|n| ["-n", n]));
-        let run = hcx_within(&args, Duration::from_secs(30))?;
-        assert_eq!(run.code, Some(0), "{count:?}: {run:?}");
-        let summary = json(&run.stdout)?;
+        let (summary, elapsed, _) = paced_run(&url, &args)?;
         assert_eq!(u64_at(&summary, "/requests")?, 1, "{count:?}: {summary}");
-        let elapsed = summary["elapsed_s"].as_f64().ok_or("no elapsed_s")?;
         assert!(
             elapsed >= 0.4,
             "{count:?}: the run ended before its duration: {elapsed}s"
