@@ -27,13 +27,17 @@ fi
 data="$TARGET/profiles"
 rm -rf "$data"
 mkdir -p "$data"
-(cd "$HERE" && RUSTFLAGS="-Cprofile-generate=$data" CARGO_TARGET_DIR="$TARGET/generate" \
+# One instrumented build serves every training (the profiles go where
+# LLVM_PROFILE_FILE says), so a build per client rebuilds only the optimised driver.
+generate="$HERE/target-pgo/generate"
+(cd "$HERE" && RUSTFLAGS="-Cprofile-generate=$generate/profiles" CARGO_TARGET_DIR="$generate" \
   cargo build --release --quiet --bin peers) >&2
+export LLVM_PROFILE_FILE="$data/%p-%m.profraw"
 for client in $CLIENTS; do
   for path in small 16k chunked close; do
     for threads in 1 4; do
       [[ "$path" == close && "$threads" == 4 ]] && continue
-      taskset -c 0 "$TARGET/generate/release/peers" --client "$client" --url "$BASE/$path" \
+      taskset -c 0 "$generate/release/peers" --client "$client" --url "$BASE/$path" \
         --threads "$threads" --seconds "$TRAIN_SECONDS" --warmup 0.1 >/dev/null
     done
   done

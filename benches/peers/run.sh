@@ -7,8 +7,9 @@
 #   SERVER=auto (nginx if installed, else peers-server; or nginx, rust)  INSTALL_NGINX=0
 #   PORT=18089  FREE_WORKERS=1 (server workers in the free layout)
 #   IDLE_CONNS=1000  IDLE_PATHS="/16k /small"  SKIP_STRACE=0  SKIP_IDLE=0  SKIP_WRK=0  SKIP_BUILD=0
-#   PGO=0 (1: every client measured in a driver built with profile-guided optimisation,
-#   trained on this server first: pgo.sh)
+#   PGO=0 (1: each client measured in a driver built with profile-guided optimisation
+#   trained on that client's requests to this server, as an application trains its own
+#   build: pgo.sh, once per client)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -44,6 +45,8 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   (cd "$HERE" && cargo build --release --quiet)
 fi
 PEERS="$HERE/target/release/peers"
+# The driver a client is measured in: its own PGO build with PGO=1.
+driver() { if [[ "${PGO:-0}" == 1 ]]; then echo "$HERE/target-pgo/$1/use/release/peers"; else echo "$PEERS"; fi; }
 RUST_SERVER="$HERE/target/release/peers-server"
 
 # ---- which server --------------------------------------------------------------------
@@ -212,7 +215,7 @@ run_layout() { # $1 = layout
     # noisy stretch of the shared machine falls on every client, not on one.
     for run in $(seq "$RUNS"); do
       for client in $CLIENTS; do
-        "${pin[@]}" "$PEERS" --client "$client" --url "$BASE$path" --threads "$threads" \
+        "${pin[@]}" "$(driver "$client")" --client "$client" --url "$BASE$path" --threads "$threads" \
           --conns "$conns" --seconds "$RUN_SECONDS" --warmup "$WARMUP" \
           --status "$BASE/nginx_status" --cell "$cell" --layout "$layout" --run "$run" \
           | tee -a "$RAW"
@@ -229,7 +232,7 @@ run_layout() { # $1 = layout
     # request it made, warmup included (the setup is a few hundred calls).
     for client in $CLIENTS; do
       local trace="$WORK/strace-$client.txt" line calls
-      line="$(taskset -c 0 strace -f -c -o "$trace" "$PEERS" --client "$client" --url "$BASE/small" \
+      line="$(taskset -c 0 strace -f -c -o "$trace" "$(driver "$client")" --client "$client" --url "$BASE/small" \
         --threads 1 --seconds 2 --warmup 0.5 --cell strace --layout pinned)"
       calls="$(awk '$NF=="total" {print $4}' "$trace")"
       python3 - "$line" "$calls" "$trace" <<'PY' | tee -a "$RAW"
@@ -259,7 +262,7 @@ PY
     for path in $IDLE_PATHS; do
       for client in $CLIENTS; do
         [[ "$client" == reqwest ]] && continue # not asked for; its pool is hyper-util's
-        GLIBC_TUNABLES=glibc.pthread.stack_cache_size=0 "$PEERS" --client "$client" \
+        GLIBC_TUNABLES=glibc.pthread.stack_cache_size=0 "$(driver "$client")" --client "$client" \
           --url "$BASE$path" --threads 2 --idle-conns "$IDLE_CONNS" \
           --status "$BASE/nginx_status" | tee -a "$RAW"
       done
@@ -271,9 +274,11 @@ PY
 BUILD_KIND="thin LTO"
 if [[ "${PGO:-0}" == 1 ]]; then
   start_server pinned
-  PEERS="$(CLIENTS="$CLIENTS" "$HERE/pgo.sh" "$BASE")"
+  for client in $CLIENTS; do
+    PEERS="$(CLIENTS="$client" "$HERE/pgo.sh" "$BASE" "$HERE/target-pgo/$client")"
+  done
   stop_server
-  BUILD_KIND="thin LTO + PGO"
+  BUILD_KIND="thin LTO + PGO, one build per client trained on its own requests"
 fi
 
 for layout in $LAYOUTS; do
