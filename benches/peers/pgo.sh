@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds the peers driver with profile-guided optimisation and prints its path.
 #
-# Every client in the driver is trained alike: an instrumented build runs each of
-# CLIENTS on the small, 16 KiB, chunked and `Connection: close` paths (one thread
-# and four, pinned to CPU 0 as the server should be), the profiles are merged with
+# An instrumented build runs each of CLIENTS (one, for a build trained on that
+# client's own requests, as `PGO=1 run.sh` makes them) on the small, 16 KiB, chunked
+# and `Connection: close` paths (one thread and four, pinned to CPU 0 as the server
+# should be), the profiles are merged with
 # the toolchain's own `llvm-profdata` (rustup's `llvm-tools` component, added when
 # missing: a system llvm-profdata of another LLVM version cannot read them), and the
 # driver is rebuilt with them. docs/benchmarks.md ("Session 23") shows what it changes.
 #   usage: benches/peers/pgo.sh BASE_URL [TARGET_DIR]
-#   e.g.   benches/peers/pgo.sh http://127.0.0.1:18091   (then PEERS_BIN=… run.sh or wrk_ab.sh)
+#   e.g.   CLIENTS=hcx benches/peers/pgo.sh http://127.0.0.1:18091
+#          (then PEERS_BIN=<its output> footprint.sh, or the path in wrk_ab.sh's commands)
 # Environment: CLIENTS="hcx ureq reqwest hyper"  TRAIN_SECONDS=1
 set -euo pipefail
 BASE="$1"
