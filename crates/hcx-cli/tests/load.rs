@@ -71,6 +71,8 @@ fn the_json_summary_counts_requests_connections_and_latency() -> TestResult {
     assert_eq!(u64_at(&summary, "/requests")?, 200);
     assert_eq!(u64_at(&summary, "/responses")?, 200);
     assert_eq!(u64_at(&summary, "/errors")?, 0);
+    // Not stopped by Ctrl-C.
+    assert_eq!(summary["interrupted"], Value::Bool(false));
     assert_eq!(u64_at(&summary, "/status_codes/200")?, 200);
     assert_eq!(summary["errors_by_kind"], serde_json::json!({}));
     // Four threads, a route limit of four, a server that keeps connections: four
@@ -208,6 +210,8 @@ fn the_text_summary_explains_each_figure() -> TestResult {
             run.stdout
         );
     }
+    // Said only of a run Ctrl-C stopped.
+    assert!(!run.stdout.contains("interrupted"), "{}", run.stdout);
     Ok(())
 }
 
@@ -217,21 +221,10 @@ fn a_run_by_duration_and_rate_stops_by_itself() -> TestResult {
     // 20 requests/s for 300ms: request k is due at k/20 s, so requests 0..=5 are due
     // within the duration (one a thread reaches only after the duration has ended,
     // on a machine too busy to wake it in time, is not sent).
-    let run = hcx(&[
-        "load",
+    let (summary, _, _) = paced_run(
         &server.url("/"),
-        "--duration",
-        "300ms",
-        "--rate",
-        "20",
-        "-c",
-        "2",
-        "--json",
-        "--timeout",
-        TIMEOUT,
-    ])?;
-    assert_eq!(run.code, Some(0), "{run:?}");
-    let summary = json(&run.stdout)?;
+        &["--duration", "300ms", "--rate", "20", "-c", "2"],
+    )?;
     let requests = u64_at(&summary, "/requests")?;
     assert!((1..=6).contains(&requests), "{requests} requests");
     assert!(summary["requests_planned"].is_null());
@@ -472,26 +465,6 @@ fn ctrl_c_stops_the_run_and_prints_its_summary() -> TestResult {
     let responses = u64_at(&summary, "/responses")?;
     assert!(responses >= 1, "{summary}");
     assert_eq!(u64_at(&summary, "/errors")?, 0, "{summary}");
-    Ok(())
-}
-
-/// Without Ctrl-C the summary says the run was not interrupted, in JSON and in text.
-#[test]
-fn a_run_that_ends_by_itself_is_not_marked_interrupted() -> TestResult {
-    let server = answering_x()?;
-    let run = hcx(&[
-        "load",
-        &server.url("/"),
-        "-n",
-        "3",
-        "--json",
-        "--timeout",
-        TIMEOUT,
-    ])?;
-    assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(json(&run.stdout)?["interrupted"], Value::Bool(false));
-    let text = hcx(&["load", &server.url("/"), "-n", "3", "--timeout", TIMEOUT])?;
-    assert!(!text.stdout.contains("interrupted"), "{text:?}");
     Ok(())
 }
 
