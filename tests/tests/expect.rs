@@ -1,10 +1,12 @@
-//! `Expect: 100-continue` end to end.
+//! `Expect: 100-continue`, and answers that come while the body goes out, end to end.
 
 mod common;
 
+use std::io::{Read, Write};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
-use common::{TestResult, client};
+use common::{SAFETY, TestResult, accept_tls, client, trusting};
 use hcx::{Body, Client, CloseReason, Decision, Exchange, RequestConfig, ResponseInfo};
 use hcx_testserver::{ExpectContinue, Method, Reply, TestServer};
 use http::Request;
@@ -266,5 +268,201 @@ fn a_417_to_a_request_without_content_is_not_repeated() -> TestResult {
     assert_eq!(response.status().as_u16(), 417);
     assert_eq!(context.attempts(), 1);
     assert_eq!(server.stats().requests_received, 1);
+    Ok(())
+}
+
+// ---- Answers while the body goes out ------------------------------------------------
+
+/// What the early-answering server does once it has the request head.
+struct Early {
+    /// Written at once.
+    answer: &'static [u8],
+    /// Body bytes read after it.
+    then_read: usize,
+    /// Written after those.
+    last: Option<&'static [u8]>,
+}
+
+/// The server end of [`answers_early`]: its port, the word that the answer is out,
+/// the teller to say the test is done, and its thread (the body bytes it read).
+type EarlyServer = (
+    u16,
+    Receiver<()>,
+    Sender<()>,
+    std::thread::JoinHandle<std::io::Result<usize>>,
+);
+
+/// A server (over TLS with `tls`) that, on one connection, reads a request head,
+/// does what `early` says, then keeps the connection open and reads nothing more
+/// until the test is done (or [`SAFETY`] runs out).
+fn answers_early(
+    early: Early,
+    tls: Option<std::sync::Arc<hcx::rustls::ServerConfig>>,
+) -> std::io::Result<EarlyServer> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let (answered, told) = channel();
+    let (done, finished) = channel();
+    let thread = std::thread::spawn(move || -> std::io::Result<usize> {
+        let (mut sock, _) = listener.accept()?;
+        sock.set_read_timeout(Some(SAFETY))?;
+        let serve = |stream: &mut dyn ReadWrite| -> std::io::Result<usize> {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                stream.read_exact(&mut byte)?;
+                head.push(byte[0]);
+            }
+            stream.write_all(early.answer)?;
+            stream.flush()?;
+            let _ = answered.send(());
+            let mut body = vec![0u8; early.then_read];
+            stream.read_exact(&mut body)?;
+            if let Some(last) = early.last {
+                stream.write_all(last)?;
+                stream.flush()?;
+            }
+            let _ = finished.recv_timeout(SAFETY);
+            Ok(early.then_read)
+        };
+        match tls {
+            None => serve(&mut sock),
+            Some(config) => {
+                let conn = accept_tls(&mut sock, config).map_err(std::io::Error::other)?;
+                serve(&mut hcx::rustls::StreamOwned::new(conn, sock))
+            }
+        }
+    });
+    Ok((port, told, done, thread))
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// A request body that gives 16 KiB at once, then waits (at most [`SAFETY`]) for
+/// `go` before giving the rest: `len` bytes in all, endless if `None`.
+struct Gated {
+    go: Receiver<()>,
+    opened: bool,
+    given: u64,
+    len: Option<u64>,
+}
+
+impl Gated {
+    fn new(go: Receiver<()>, len: Option<u64>) -> Self {
+        Gated {
+            go,
+            opened: false,
+            given: 0,
+            len,
+        }
+    }
+}
+
+impl Read for Gated {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.given >= 16 * 1024 && !self.opened {
+            self.go
+                .recv_timeout(SAFETY)
+                .map_err(|_| std::io::Error::other("the server never answered"))?;
+            self.opened = true;
+        }
+        let left = self.len.map_or(u64::MAX, |len| len - self.given);
+        let n = buf.len().min(16 * 1024);
+        let n = n.min(usize::try_from(left).unwrap_or(usize::MAX));
+        buf[..n].fill(b'x');
+        self.given += n as u64;
+        Ok(n)
+    }
+}
+
+const TOO_BIG: &[u8] = b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!";
+
+/// An endless upload sent on only once the server's 413 is in, the server reading
+/// nothing more: it can end only by seeing the answer (before the engine looked for
+/// one between writes, it blocked in a write until the response timeout).
+fn an_early_answer_ends_the_upload(
+    client: &Client,
+    scheme: &str,
+    tls: Option<std::sync::Arc<hcx::rustls::ServerConfig>>,
+) -> TestResult {
+    let early = Early {
+        answer: TOO_BIG,
+        then_read: 0,
+        last: None,
+    };
+    let (port, answered, done, server) = answers_early(early, tls)?;
+    let body = Body::reader(Gated::new(answered, None));
+    let request = Request::put(format!("{scheme}://127.0.0.1:{port}/upload")).body(body)?;
+    let response = client.execute(request)?;
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        ResponseInfo::of(&response).map(|i| i.decision),
+        Some(Decision::Close(CloseReason::RequestBodyIncomplete))
+    );
+    assert_eq!(response.into_body().into_string()?, "too big!");
+    assert_eq!(client.stats().pool.leased, 0);
+    assert_eq!(client.stats().pool.available, 0);
+    done.send(())?;
+    server.join().map_err(|_| "server panicked")??;
+    Ok(())
+}
+
+#[test]
+fn an_early_answer_ends_an_upload_the_server_stopped_reading() -> TestResult {
+    an_early_answer_ends_the_upload(&client()?, "http", None)
+}
+
+/// The same over TLS: the answer is found among the records between two writes
+/// (and the session tickets that come after the handshake are not taken for one).
+#[test]
+fn an_early_answer_over_tls_ends_an_upload_the_server_stopped_reading() -> TestResult {
+    let ca = hcx_testserver::TestCa::new()?;
+    let client = Client::builder()
+        .tls_config(trusting(&ca)?)
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let config = ca.server_config(&["127.0.0.1"]);
+    an_early_answer_ends_the_upload(&client, "https", Some(config))
+}
+
+/// A `103`, or a final `200`, while the body goes out: the body goes on to its end
+/// (the server reads all of it), the connection is kept, and the final response is
+/// the one returned.
+#[test]
+fn an_interim_or_2xx_answer_during_the_upload_does_not_stop_it() -> TestResult {
+    const LEN: u64 = 256 * 1024;
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let answers = [
+        Early {
+            answer: b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
+            then_read: LEN as usize,
+            last: Some(OK),
+        },
+        Early {
+            answer: OK,
+            then_read: LEN as usize,
+            last: None,
+        },
+    ];
+    for early in answers {
+        let what = early.answer.escape_ascii().to_string();
+        let (port, answered, done, server) = answers_early(early, None)?;
+        let client = client()?;
+        let body = Body::sized_reader(Gated::new(answered, Some(LEN)), LEN);
+        let request = Request::put(format!("http://127.0.0.1:{port}/upload")).body(body)?;
+        let response = client.execute(request)?;
+        assert_eq!(response.status(), 200, "{what}");
+        let decision = ResponseInfo::of(&response).map(|i| i.decision);
+        assert!(
+            matches!(decision, Some(Decision::Keep { .. })),
+            "{what}: the body went out whole: {decision:?}"
+        );
+        assert_eq!(response.into_body().into_string()?, "ok", "{what}");
+        assert_eq!(client.stats().pool.available, 1, "{what}");
+        done.send(())?;
+        let read = server.join().map_err(|_| "server panicked")??;
+        assert_eq!(read, LEN as usize, "{what}");
+    }
     Ok(())
 }

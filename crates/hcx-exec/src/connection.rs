@@ -339,7 +339,14 @@ impl Connection {
     /// for (in the buffer or the transport), or the server has closed or reset it.
     /// Never blocks.
     pub fn is_stale(&mut self) -> bool {
-        !self.buf.is_empty() || self.transport.as_dyn_mut().is_stale()
+        !self.buf.is_empty() || self.incoming()
+    }
+
+    /// Whether the transport has something to read now (bytes, an end of stream or
+    /// an error: [`Transport::is_stale`], without blocking): on an idle connection
+    /// the stale probe, while a request body goes out the look for an early answer.
+    pub(crate) fn incoming(&mut self) -> bool {
+        self.transport.as_dyn_mut().is_stale()
     }
 
     /// Sets the transport's read and write timeout (`None`: block forever); no system

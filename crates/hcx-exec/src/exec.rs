@@ -416,12 +416,19 @@ fn exchange(
     match sent {
         Sent::Complete(call) => {
             progress.complete = true;
+            // A look while the body went out may have read interim answers.
+            progress.response_started |= call.response_started();
             read_final(conn, call, progress)
+        }
+        Sent::Answered(response) => {
+            progress.response_started = true;
+            Ok(response)
         }
         // The server hung up while the body was going out: it may have answered first
         // (a 413, a 401), and the answer may still be readable. Go and curl read it;
         // Apache reports the write error.
         Sent::Interrupted { call, error } => {
+            progress.response_started |= call.response_started();
             match read_final(conn, call, progress) {
                 Ok(response) => Ok(response),
                 // Response bytes came: the read's own error says what went wrong (a
@@ -441,8 +448,9 @@ fn read_final(
     progress: &mut Progress,
 ) -> Result<FinalResponse, Error> {
     loop {
-        // An empty buffer holds no head: read first (the usual case on entry).
-        if conn.has_buffered() {
+        // An empty buffer holds no head: read first (the usual case on entry), unless
+        // the final head came while the body went out.
+        if conn.has_buffered() || call.answered() {
             call = match call.try_read(conn.buffer()).map_err(Error::from_h1)? {
                 RecvStep::Response(response) => return Ok(response),
                 RecvStep::Wait(call) => call,

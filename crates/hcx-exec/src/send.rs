@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use hcx_h1::{Call, EncodeError, RecvResponse, SendBody};
+use hcx_h1::{BodyStep, Call, EncodeError, FinalResponse, RecvResponse, SendBody};
 
 use crate::body::Source;
 use crate::connection::Connection;
@@ -13,8 +13,12 @@ use crate::error::{Error, ErrorKind};
 
 /// Bytes bodies up to this size go out in the same write as the head.
 const COALESCE_LIMIT: usize = 64 * 1024;
-/// How much of a reader body is read at a time.
+/// How much of a reader body is read at a time (and written: a look for an early
+/// answer comes before each write after the first).
 const READ_CHUNK: usize = 16 * 1024;
+/// The pieces a large bytes body is written in, a look for an early answer before
+/// each.
+const LOOK_EVERY: usize = 64 * 1024;
 
 thread_local! {
     /// The buffer the last request of this thread was encoded into, kept for the next.
@@ -78,6 +82,18 @@ pub(crate) enum Sent {
         call: Call<RecvResponse>,
         error: Error,
     },
+    /// The server refused the body before it was all sent (a 413 say, found by a
+    /// look between two writes): the rest of the body is not sent, and the
+    /// connection is not reused after this response.
+    Answered(FinalResponse),
+}
+
+/// What a look for an early answer found.
+enum Look {
+    /// No final answer: the body goes on.
+    Send(Call<SendBody>),
+    /// Sending ends here.
+    Stop(Sent),
 }
 
 /// A write that failed.
@@ -114,8 +130,14 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
             if let Err(failure) = write_noting(conn, &out, &mut head_out) {
                 return interrupted(call, failure);
             }
-            if let Err(failure) = write(conn, &bytes) {
-                return interrupted(call, failure);
+            for piece in bytes.chunks(LOOK_EVERY) {
+                call = match look(conn, call)? {
+                    Look::Send(call) => call,
+                    Look::Stop(sent) => return Ok(sent),
+                };
+                if let Err(failure) = write(conn, piece) {
+                    return interrupted(call, failure);
+                }
             }
             out.clear();
             out.extend_from_slice(frame.suffix());
@@ -168,6 +190,13 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
                     }
                 }
                 if out.len() >= READ_CHUNK {
+                    // Not before the first write: the head is not out yet.
+                    if head_out.is_none() {
+                        call = match look(conn, call)? {
+                            Look::Send(call) => call,
+                            Look::Stop(sent) => return Ok(sent),
+                        };
+                    }
                     if let Err(failure) = write_noting(conn, &out, &mut head_out) {
                         return interrupted(call, failure);
                     }
@@ -178,6 +207,50 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
             finish(conn, &out, recv, &mut head_out)
         }
     }
+}
+
+/// Before the next piece of the body goes out, one look for an answer, which never
+/// blocks ([`Connection::incoming`]: a non-blocking peek on TCP). A server that
+/// answers before reading the whole body (a 413, a 401) and then stops reading
+/// would otherwise leave the upload blocked in a write until the timeout, the
+/// answer unread. What came is read: interim responses are noted and the body goes
+/// on, as it does after a final 2xx (kept for after it: the server may still read
+/// the body); a final status of 300 or more ends the upload; an end of stream or a
+/// reset ends it as a failed write does.
+fn look(conn: &mut Connection, call: Call<SendBody>) -> Result<Look, Error> {
+    // Once a final 2xx is in, what follows is its body: left for after the upload.
+    if call.answered() || !conn.incoming() {
+        return Ok(Look::Send(call));
+    }
+    let error = match conn.fill() {
+        Ok(0) => closed_while_sending(),
+        Ok(_) => {
+            return Ok(
+                match call.try_read(conn.buffer()).map_err(Error::from_h1)? {
+                    BodyStep::Send(call) => Look::Send(call),
+                    BodyStep::Response(response) => Look::Stop(Sent::Answered(response)),
+                },
+            );
+        }
+        Err(e) if is_gone(&e) => closed_while_sending().with_source(e),
+        Err(e) => {
+            return Err(conn.exchange_error(e, "reading an answer while sending the request"));
+        }
+    };
+    Ok(Look::Stop(Sent::Interrupted {
+        call: call.abandon(),
+        error,
+    }))
+}
+
+/// The peer closed or reset the connection while the request was going out: no
+/// response will follow (the retry layer treats it like a close before any response
+/// byte).
+fn closed_while_sending() -> Error {
+    Error::new(
+        ErrorKind::ClosedBeforeResponse,
+        "the server closed the connection while the request was being sent",
+    )
 }
 
 /// A sized reader with bytes past its declared length.
@@ -257,15 +330,7 @@ fn write(conn: &mut Connection, bytes: &[u8]) -> Result<(), WriteFailure> {
     let timeout: Option<Duration> = conn.timeout();
     conn.write_all(bytes).map_err(|e| {
         if is_gone(&e) {
-            // No response will follow a write the peer refused: the retry layer treats
-            // it like a close before any response byte.
-            WriteFailure::Gone(
-                Error::new(
-                    ErrorKind::ClosedBeforeResponse,
-                    "the server closed the connection while the request was being sent",
-                )
-                .with_source(e),
-            )
+            WriteFailure::Gone(closed_while_sending().with_source(e))
         } else {
             WriteFailure::Other(Error::exchange_io(e, "sending the request", timeout))
         }

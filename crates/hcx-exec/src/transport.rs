@@ -17,6 +17,9 @@ pub trait Transport: Read + Write + Send + fmt::Debug + 'static {
     /// Whether the idle connection cannot carry a request: the peer closed or reset it,
     /// or sent bytes nobody asked for. Must not block (the stale probe runs on every
     /// reuse). For TLS, a received `close_notify` counts as closed.
+    ///
+    /// Also asked between two writes of a request body, where `true` means "read
+    /// now": the server answered early (or closed) and the read will not block.
     fn is_stale(&mut self) -> bool;
 
     /// Sets the read and write timeout (`None`: block forever).

@@ -28,6 +28,7 @@ use crate::{
 ///            └──► Sending::AwaitContinue ─► Call<AwaitContinue>
 ///                 try_read: 100 / timed_out ──► Call<SendBody> ─ finish / abandon ─► Call<RecvResponse>
 ///                 try_read: early final response ──────────────────────────────────► FinalResponse
+///   Call<SendBody> ─ try_read (while sending): 1xx skipped, 2xx kept, ≥ 300 ─► FinalResponse
 ///   Call<RecvResponse> ─ try_read: 1xx skipped, final head ─► FinalResponse (head, framing, decoder)
 /// ```
 ///
@@ -102,6 +103,17 @@ pub enum ContinueStep {
     Response(FinalResponse),
 }
 
+/// Where a read while the request body is going out leads.
+#[derive(Debug)]
+pub enum BodyStep {
+    /// Go on sending: nothing decisive came, only interim responses, or a final `2xx`
+    /// kept for after the body ([`Call::answered`]).
+    Send(Call<SendBody>),
+    /// The server refused the body before it was all sent (a final status of 300 or
+    /// more): stop sending it. The connection cannot be reused after this response.
+    Response(FinalResponse),
+}
+
 /// Where a read of the response heads leads.
 #[derive(Debug)]
 pub enum RecvStep {
@@ -141,6 +153,9 @@ struct Reading {
     request_body_complete: bool,
     /// The close an interim response's framing called for (a 1xx that declared a body).
     interim_close: Option<crate::CloseReason>,
+    /// A final `2xx` that came while the body was going out, for after it (boxed:
+    /// the call stays small, and this is rare).
+    early: Option<Box<(ResponseHead, ResponseFraming)>>,
 }
 
 impl Call<SendBody> {
@@ -207,6 +222,47 @@ impl Call<SendBody> {
         let Call { state, reading } = self;
         state.encoder.finish(out)?;
         Ok(recv(reading, true))
+    }
+
+    /// Reads what the server sent while the body is still going out. Interim
+    /// responses (a `100 Continue` that came after the wait for it ran out, a `103`)
+    /// are noted and skipped: the body goes on. A final response with a status of
+    /// 300 or more (a `413`, a `401`, a redirect: the server answered without
+    /// waiting for the rest) ends the upload, as curl's does: the connection cannot
+    /// be reused after it. A final `2xx` is kept and the body goes on to its end
+    /// (the server may still be reading it): [`answered`](Self::answered) turns
+    /// true, nothing more is read, and the response is what the call returns once
+    /// the body is finished (or abandoned). Bytes after a final head stay in `buf`,
+    /// as do those of a head not yet complete.
+    ///
+    /// Apache HttpClient 5.1+ looks for such an answer with its opt-in
+    /// `MonitoringResponseOutOfOrderStrategy`, and stops the upload at any.
+    pub fn try_read(mut self, buf: &mut BytesMut) -> Result<BodyStep, Error> {
+        if self.answered() {
+            return Ok(BodyStep::Send(self));
+        }
+        Ok(match self.reading.read_heads(buf, false)? {
+            None | Some(Head::Continue) => BodyStep::Send(self),
+            Some(Head::Final(head, framing)) if head.status.is_success() => {
+                self.reading.early = Some(Box::new((head, framing)));
+                BodyStep::Send(self)
+            }
+            Some(Head::Final(head, framing)) => {
+                self.reading.request_body_complete = false;
+                BodyStep::Response(self.reading.finish(head, framing))
+            }
+        })
+    }
+
+    /// Whether a final `2xx` response came while the body was going out: it waits
+    /// for the body's end (see [`try_read`](Self::try_read)).
+    pub fn answered(&self) -> bool {
+        self.reading.early.is_some()
+    }
+
+    /// Whether any response byte arrived.
+    pub fn response_started(&self) -> bool {
+        self.reading.started
     }
 
     /// Gives up sending the body (the transport failed while it was going out) and
@@ -280,8 +336,13 @@ impl Call<RecvResponse> {
     }
 
     /// Reads heads from `buf`: interim ones are noted and skipped, the final one ends
-    /// the call. Bytes after the final head stay in `buf` (the start of the body).
+    /// the call. Bytes after the final head stay in `buf` (the start of the body). A
+    /// final response that came while the body was going out is returned at once.
     pub fn try_read(mut self, buf: &mut BytesMut) -> Result<RecvStep, Error> {
+        if let Some(early) = self.reading.early.take() {
+            let (head, framing) = *early;
+            return Ok(RecvStep::Response(self.reading.finish(head, framing)));
+        }
         Ok(match self.reading.read_heads(buf, false)? {
             None | Some(Head::Continue) => RecvStep::Wait(self),
             Some(Head::Final(head, framing)) => {
@@ -293,6 +354,12 @@ impl Call<RecvResponse> {
     /// Whether any response byte arrived.
     pub fn response_started(&self) -> bool {
         self.reading.started
+    }
+
+    /// Whether the final response is in already (it came while the body was going
+    /// out): [`try_read`](Self::try_read) returns it without reading.
+    pub fn answered(&self) -> bool {
+        self.reading.early.is_some()
     }
 
     /// Whether the request body went out completely.
@@ -329,6 +396,7 @@ impl Reading {
             started: false,
             request_body_complete: false,
             interim_close: None,
+            early: None,
         }
     }
 

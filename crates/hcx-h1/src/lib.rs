@@ -63,8 +63,8 @@ mod parse;
 pub mod syntax;
 
 pub use call::{
-    AwaitContinue, Call, ContinueStep, FinalResponse, RecvResponse, RecvStep, SendBody, Sending,
-    sends_continue_expectation,
+    AwaitContinue, BodyStep, Call, ContinueStep, FinalResponse, RecvResponse, RecvStep, SendBody,
+    Sending, sends_continue_expectation,
 };
 pub use decode::{BodyDecoder, Decoded};
 pub use encode::{

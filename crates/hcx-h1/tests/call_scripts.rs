@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 
 use bytes::BytesMut;
 use hcx_h1::{
-    BodyFraming, Call, CloseReason, ContinueStep, Error, ErrorKind, FinalResponse, Limits,
-    RecvResponse, RecvStep, RequestFraming, ResponseHead, SendBody, Sending, TargetForm,
+    BodyFraming, BodyStep, Call, CloseReason, ContinueStep, Error, ErrorKind, FinalResponse,
+    Limits, RecvResponse, RecvStep, RequestFraming, ResponseHead, SendBody, Sending, TargetForm,
 };
 use http::{HeaderMap, Request, StatusCode};
 use proptest::prelude::*;
@@ -625,6 +625,103 @@ fn abandoned_upload_then_end_of_stream_is_an_incomplete_head() {
         error.to_string().contains("before any response byte"),
         "{error}"
     );
+}
+
+/// A `POST` with a 10-byte body going out under its `Content-Length`.
+fn sized_post() -> Result<(Call<SendBody>, Vec<u8>), Box<dyn std::error::Error>> {
+    let request = Request::post("http://example.com/upload").body(())?;
+    let mut wire = Vec::new();
+    let Sending::Body(call) = Call::new(
+        &request,
+        TargetForm::Origin,
+        RequestFraming::Length(10),
+        Limits::default(),
+        &mut wire,
+    )?
+    else {
+        return Err("no expectation: the body goes at once".into());
+    };
+    Ok((call, wire))
+}
+
+#[test]
+fn interim_answers_while_the_body_goes_out_do_not_stop_it() -> TestResult {
+    let (mut call, mut wire) = sized_post()?;
+    call.encode(b"hello", &mut wire)?;
+    // A `100` the client stopped waiting for, then part of a `103`, then the rest.
+    let mut input = BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Ear"[..]);
+    let BodyStep::Send(call) = call.try_read(&mut input)? else {
+        return Err("an interim answer does not end the upload".into());
+    };
+    assert!(call.response_started());
+    assert_eq!(
+        &input[..],
+        b"HTTP/1.1 103 Ear",
+        "the cut head waits in the buffer"
+    );
+    input.extend_from_slice(b"ly Hints\r\n\r\n");
+    let BodyStep::Send(mut call) = call.try_read(&mut input)? else {
+        return Err("an interim answer does not end the upload".into());
+    };
+    call.encode(b"world", &mut wire)?;
+    let call = call.finish(&mut wire)?;
+    assert!(wire.ends_with(b"\r\n\r\nhelloworld"));
+
+    input.extend_from_slice(OK_2);
+    let RecvStep::Response(response) = call.try_read(&mut input)? else {
+        return Err("the final head is in".into());
+    };
+    assert_eq!(response.head.status, StatusCode::OK);
+    assert!(response.request_body_complete, "the body went out whole");
+    let statuses: Vec<u16> = response
+        .informational
+        .iter()
+        .map(|h| h.status.as_u16())
+        .collect();
+    assert_eq!(statuses, [100, 103]);
+    Ok(())
+}
+
+#[test]
+fn a_2xx_while_the_body_goes_out_waits_for_its_end() -> TestResult {
+    let (mut call, mut wire) = sized_post()?;
+    call.encode(b"hello", &mut wire)?;
+    let mut input = BytesMut::from(OK_2);
+    let BodyStep::Send(call) = call.try_read(&mut input)? else {
+        return Err("a 2xx does not end the upload".into());
+    };
+    assert!(call.answered());
+    assert_eq!(&input[..], b"ok", "the body is left for the decoder");
+    // Nothing more is read until the body is out.
+    input.extend_from_slice(b"HTTP/1.1 200 OK\r\n\r\n");
+    let BodyStep::Send(mut call) = call.try_read(&mut input)? else {
+        return Err("a 2xx does not end the upload".into());
+    };
+    assert_eq!(&input[..], b"okHTTP/1.1 200 OK\r\n\r\n");
+    call.encode(b"world", &mut wire)?;
+    let call = call.finish(&mut wire)?;
+    assert!(call.answered());
+    let RecvStep::Response(response) = call.try_read(&mut input)? else {
+        return Err("the kept head is the response".into());
+    };
+    assert_eq!(response.head.status, StatusCode::OK);
+    assert!(response.request_body_complete, "the body went out whole");
+    assert_eq!(&input[..2], b"ok");
+    Ok(())
+}
+
+#[test]
+fn a_final_answer_while_the_body_goes_out_ends_the_upload() -> TestResult {
+    let (mut call, mut wire) = sized_post()?;
+    call.encode(b"hello", &mut wire)?;
+    let mut input = BytesMut::from(TOO_LARGE);
+    let BodyStep::Response(response) = call.try_read(&mut input)? else {
+        return Err("a final answer ends the upload".into());
+    };
+    assert_eq!(response.head.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(!response.request_body_complete, "half the body went out");
+    assert_eq!(&input[..], b"too large", "the body is left for the decoder");
+    Ok(())
 }
 
 // --- 5. Several 1xx before the final response -------------------------------------
