@@ -264,8 +264,13 @@ pub fn run(args: &LoadArgs) -> Result<(), CliError> {
             .commonest_error()
             .map(|(kind, t)| format!(": {} [{kind}]", t.example))
             .unwrap_or_default();
+        let when = if outcome.interrupted {
+            " before the run was interrupted"
+        } else {
+            ""
+        };
         return Err(CliError::Other(format!(
-            "no request was answered ({} failed){first}",
+            "no request was answered{when} ({} failed){first}",
             tally.failures()
         )));
     }

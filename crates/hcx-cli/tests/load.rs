@@ -468,6 +468,53 @@ fn ctrl_c_stops_the_run_and_prints_its_summary() -> TestResult {
     Ok(())
 }
 
+/// Ctrl-C before any answer (the one request stalls until its 1s timeout): the
+/// run ends with exit 1, and the error says the run was interrupted, not only that
+/// nothing was answered.
+#[test]
+fn ctrl_c_before_any_answer_says_the_run_was_interrupted() -> TestResult {
+    let (first, arrived) = std::sync::mpsc::sync_channel::<()>(1);
+    let first = Mutex::new(first);
+    let server = TestServer::builder()
+        .route_fn(Method::GET, "/", move |_request| {
+            let _ = first
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .try_send(());
+            Reply::stall()
+        })
+        .start()?;
+    let url = server.url("/");
+    let child = hcx_spawn(&[
+        "load",
+        &url,
+        "--duration",
+        "1h",
+        "-c",
+        "1",
+        "--json",
+        "--timeout",
+        "1s",
+    ])?;
+    let under_way = arrived.recv_timeout(Duration::from_secs(10));
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    let run = finish_within(child, Duration::from_secs(10))?;
+    under_way.map_err(|e| format!("no request arrived ({e}): {run:?}"))?;
+    assert!(signalled.success());
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("no request was answered before the run was interrupted"),
+        "{run:?}"
+    );
+    let summary = json(&run.stdout)?;
+    assert_eq!(summary["interrupted"], Value::Bool(true), "{summary}");
+    assert_eq!(u64_at(&summary, "/responses")?, 0, "{summary}");
+    Ok(())
+}
+
 /// A run by `-n` and `--rate` lasts its requests' slots, `n / rate`, so its
 /// requests/s is never above the rate: at 10/s, 3 requests are due at 0, 100 and 200ms
 /// and the run lasts 300ms. It used to end with the last one, at about 200ms, and
