@@ -1,5 +1,6 @@
 //! Per-request settings.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
@@ -66,6 +67,14 @@ pub struct RequestConfig {
     /// Whether the content compression layer asks for and decodes compressed bodies
     /// for this request. Default `true`. Apache: `contentCompressionEnabled`.
     pub content_compression_enabled: bool,
+    /// The local address the request's new connections are bound to before they
+    /// connect (a host with several addresses, a source address a firewall
+    /// expects), or `None` (the default) for the system's choice. It is part of the
+    /// request's [`Route`](crate::Route) (its
+    /// [`local_address`](crate::Route::local_address), unless the route planner set
+    /// one): a pooled connection bound elsewhere is not reused for it, and only the
+    /// target's addresses of its family are tried. Apache 4.5: `localAddress`.
+    pub local_address: Option<IpAddr>,
 }
 
 impl Default for RequestConfig {
@@ -82,6 +91,7 @@ impl Default for RequestConfig {
             circular_redirects_allowed: false,
             authentication_enabled: true,
             content_compression_enabled: true,
+            local_address: None,
         }
     }
 }
@@ -280,6 +290,13 @@ impl RequestConfig {
     /// Sets [`content_compression_enabled`](Self::content_compression_enabled).
     pub fn with_content_compression(mut self, enabled: bool) -> Self {
         self.content_compression_enabled = enabled;
+        self
+    }
+
+    /// Sets [`local_address`](Self::local_address).
+    #[doc(alias("setLocalAddress"))]
+    pub fn with_local_address(mut self, local: Option<IpAddr>) -> Self {
+        self.local_address = local;
         self
     }
 }

@@ -201,9 +201,17 @@ impl Connection {
         let (stream, entry, timings) = loop {
             // Each connect has what is left of the timeout: after the name lookup of a
             // request with an abort handle, after a 407 on a first connection.
-            let stream =
-                crate::connect::connect_tcp(host, port, resolver, timeout, deadline, socket, watch)
-                    .map_err(connect_error)?;
+            let stream = crate::connect::connect_tcp(
+                host,
+                port,
+                resolver,
+                timeout,
+                deadline,
+                socket,
+                route.local_address,
+                watch,
+            )
+            .map_err(connect_error)?;
             let mut timings = ConnectTimings {
                 tcp: start.elapsed(),
                 ..ConnectTimings::default()

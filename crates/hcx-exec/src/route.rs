@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
 
 use hcx_h1::syntax::{authority_host_port, parse_port};
 use http::Uri;
@@ -244,8 +245,8 @@ impl fmt::Debug for Proxy {
 ///
 /// So a tunnel to one origin is never used for another, and a tunnel is never given
 /// back as a connection to the proxy. The host is lowercase, an IPv6 literal is kept
-/// without its brackets. `Display` prints `https://host:port`, then `via proxy:port`
-/// and `(tls: name)` when they apply.
+/// without its brackets. `Display` prints `https://host:port`, then `via proxy:port`,
+/// `(tls: name)` and `from local-address` when they apply.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 #[doc(alias("HttpRoute"))]
@@ -263,12 +264,17 @@ pub struct Route {
     /// The TLS identity of an `https` route.
     #[cfg(feature = "rustls")]
     pub tls: Option<TlsIdentity>,
+    /// The local address the connection's socket is bound to before it connects
+    /// (to the origin, or to the proxy), or `None` for the system's choice. Only
+    /// the target's addresses of the same family are tried. Apache 4.5:
+    /// `HttpRoute.getLocalAddress`, set from `RequestConfig.localAddress`.
+    pub local_address: Option<IpAddr>,
 }
 
 /// The pool hashes the route of every request. The derived hash fed the hasher field
 /// by field (each discriminant, the host and its terminator, the port); this feeds it
 /// one word (scheme, port, the host's length, which options are set), the host's
-/// bytes, then a proxy and a TLS identity only when set. Every field `Eq` compares is
+/// bytes, then a proxy, a TLS identity and a local address only when set. Every field `Eq` compares is
 /// in it, so equal routes hash equally.
 impl Hash for Route {
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -285,6 +291,7 @@ impl Hash for Route {
                 | scheme << 16
                 | u64::from(self.proxy.is_some()) << 17
                 | u64::from(tls) << 18
+                | u64::from(self.local_address.is_some()) << 19
                 | (self.host.len() as u64) << 32,
         );
         state.write(self.host.as_bytes());
@@ -294,6 +301,9 @@ impl Hash for Route {
         #[cfg(feature = "rustls")]
         if let Some(identity) = &self.tls {
             identity.hash(state);
+        }
+        if let Some(local) = &self.local_address {
+            local.hash(state);
         }
     }
 }
@@ -308,6 +318,7 @@ impl Route {
             proxy: None,
             #[cfg(feature = "rustls")]
             tls: None,
+            local_address: None,
         }
     }
 
@@ -320,6 +331,7 @@ impl Route {
             port,
             proxy: None,
             tls: Some(identity),
+            local_address: None,
         }
     }
 
@@ -365,6 +377,15 @@ impl Route {
             self.port = proxy.port;
         }
         self.proxy = Some(proxy);
+        self
+    }
+
+    /// The same route with its connections bound to `local` before they connect
+    /// (`None`: the system's choice). A route with a local address is another route:
+    /// its connections are pooled apart from those of the same target without one.
+    #[must_use]
+    pub fn with_local_address(mut self, local: Option<IpAddr>) -> Self {
+        self.local_address = local;
         self
     }
 
@@ -693,31 +714,33 @@ fn base64(input: &[u8]) -> String {
 
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_forward_proxy() {
-            return match &self.proxy {
-                Some(proxy) => write!(f, "http://* via {proxy}"),
-                None => Ok(()),
-            };
-        }
-        if self.host.contains(':') {
-            write!(
-                f,
-                "{}://[{}]:{}",
-                self.scheme.as_str(),
-                self.host,
-                self.port
-            )?;
-        } else {
-            write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)?;
-        }
-        if let Some(proxy) = &self.proxy {
-            write!(f, " via {proxy}")?;
-        }
-        #[cfg(feature = "rustls")]
-        if let Some(tls) = &self.tls {
-            if tls.name() != "default" {
-                write!(f, " (tls: {})", tls.name())?;
+        match &self.proxy {
+            Some(proxy) if self.is_forward_proxy() => write!(f, "http://* via {proxy}")?,
+            proxy => {
+                if self.host.contains(':') {
+                    write!(
+                        f,
+                        "{}://[{}]:{}",
+                        self.scheme.as_str(),
+                        self.host,
+                        self.port
+                    )?;
+                } else {
+                    write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)?;
+                }
+                if let Some(proxy) = proxy {
+                    write!(f, " via {proxy}")?;
+                }
+                #[cfg(feature = "rustls")]
+                if let Some(tls) = &self.tls {
+                    if tls.name() != "default" {
+                        write!(f, " (tls: {})", tls.name())?;
+                    }
+                }
             }
+        }
+        if let Some(local) = &self.local_address {
+            write!(f, " from {local}")?;
         }
         Ok(())
     }
@@ -860,6 +883,29 @@ mod tests {
         let r = route("http://[::1]:9/")?;
         assert_eq!(r.host, "::1");
         assert_eq!(r.to_string(), "http://[::1]:9");
+        Ok(())
+    }
+
+    #[test]
+    fn a_local_address_makes_another_route_and_is_shown() -> Result<(), Error> {
+        use std::collections::hash_map::DefaultHasher;
+        let local = IpAddr::from([127, 0, 0, 1]);
+        let plain = route("http://a.test/")?;
+        let bound = plain.clone().with_local_address(Some(local));
+        assert_ne!(plain, bound);
+        assert_eq!(bound.to_string(), "http://a.test:80 from 127.0.0.1");
+        let hash = |r: &Route| {
+            let mut h = DefaultHasher::new();
+            r.hash(&mut h);
+            h.finish()
+        };
+        assert_eq!(hash(&bound), hash(&bound.clone()));
+        assert_ne!(hash(&plain), hash(&bound));
+        let proxied = bound.via(Proxy::new("proxy.test", 3128));
+        assert_eq!(
+            proxied.to_string(),
+            "http://* via proxy.test:3128 from 127.0.0.1"
+        );
         Ok(())
     }
 

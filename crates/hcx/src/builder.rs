@@ -770,7 +770,16 @@ impl ClientBuilder {
             manager_builder = manager_builder.proxy_authenticator(authenticator.clone());
         }
         for (uri, max) in self.route_limits {
-            manager_builder = manager_builder.max_per_route_for(planner.plan(&uri)?, max);
+            // The route the client's requests to it take (with the default
+            // request config's local address), so that the limit applies to them.
+            let route = crate::chain::plan(
+                &*planner,
+                #[cfg(feature = "rustls")]
+                None,
+                self.config.local_address,
+                &uri,
+            )?;
+            manager_builder = manager_builder.max_per_route_for(route, max);
         }
         let manager = match self.manager {
             Some(_) if self.listener.is_some() => {

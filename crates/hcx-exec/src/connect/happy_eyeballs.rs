@@ -16,7 +16,7 @@
 //!   reports after the end is dropped with the channel, closing its stream.
 
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -63,6 +63,7 @@ pub(super) fn race(
     deadline: Option<Instant>,
     attempt_delay: Duration,
     config: &SocketConfig,
+    local: Option<IpAddr>,
     abort: Option<&AbortHandle>,
 ) -> Result<TcpStream, Failure> {
     let (reports, results) = crossbeam_channel::unbounded::<Report>();
@@ -84,7 +85,8 @@ pub(super) fn race(
             next_start = None;
             if let Some(addr) = queue.next() {
                 failure.tried += 1;
-                next_start = match in_flight.start(addr, remaining, config, &reports, abort) {
+                next_start = match in_flight.start(addr, remaining, config, local, &reports, abort)
+                {
                     Ok(()) => Instant::now().checked_add(attempt_delay),
                     Err(e) => {
                         failure.record(addr, e);
@@ -155,10 +157,11 @@ impl InFlight {
         addr: SocketAddr,
         timeout: Option<Duration>,
         config: &SocketConfig,
+        local: Option<IpAddr>,
         reports: &Sender<Report>,
         abort: Option<&AbortHandle>,
     ) -> io::Result<()> {
-        let socket = open(addr, config, abort)?;
+        let socket = open(addr, config, local, abort)?;
         let handle = socket.try_clone()?;
         let attempt = self.handles.len();
         let abandoned = Arc::clone(&self.abandoned);

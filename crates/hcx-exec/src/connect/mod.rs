@@ -11,7 +11,7 @@
 mod happy_eyeballs;
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -28,13 +28,15 @@ const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
 /// Resolves `host` and connects to `port` on its addresses by `deadline` (`None`: no
 /// limit), what is left of the connect timeout `timeout` (the one errors name), with
-/// the socket options of `socket`. Several addresses are raced (RFC 8305, see the module
-/// docs); the first that accepts wins.
+/// the socket options of `socket`, each socket bound to `local` first when it is
+/// given (and only the addresses of its family tried). Several addresses are raced
+/// (RFC 8305, see the module docs); the first that accepts wins.
 ///
 /// Errors: [`UnknownHost`](ErrorKind::UnknownHost) when nothing resolves,
 /// [`ConnectTimeout`](ErrorKind::ConnectTimeout) when `timeout` runs out,
 /// [`Connect`](ErrorKind::Connect) when every address failed (the last failure is
-/// the source).
+/// the source) or none is of the local address's family.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn connect_tcp(
     host: &str,
     port: u16,
@@ -42,6 +44,7 @@ pub(crate) fn connect_tcp(
     timeout: Duration,
     deadline: Option<Instant>,
     socket: &SocketConfig,
+    local: Option<IpAddr>,
     abort: Option<&AbortHandle>,
 ) -> Result<TcpStream, Error> {
     connect_tcp_with(
@@ -49,7 +52,7 @@ pub(crate) fn connect_tcp(
         port,
         resolver,
         (timeout, deadline),
-        socket,
+        (socket, local),
         CONNECTION_ATTEMPT_DELAY,
         abort,
     )
@@ -61,28 +64,38 @@ fn connect_tcp_with(
     port: u16,
     resolver: &dyn Resolver,
     (timeout, deadline): (Duration, Option<Instant>),
-    socket: &SocketConfig,
+    (socket, local): (&SocketConfig, Option<IpAddr>),
     attempt_delay: Duration,
     abort: Option<&AbortHandle>,
 ) -> Result<TcpStream, Error> {
     if let Some(addr) = resolver.literal(host, port) {
-        return connect_single(addr, deadline, socket, abort)
+        if let Some(local) = local.filter(|_| !same_family(addr, local)) {
+            return Err(no_address_of_the_family(host, port, 1, local));
+        }
+        return connect_single(addr, deadline, socket, local, abort)
             .map_err(|failure| failure.into_error(host, port, timeout, 1));
     }
     let addrs = resolver.resolve(host, port).map_err(|e| {
         Error::new(ErrorKind::UnknownHost, format!("cannot resolve {host}")).with_source(e)
     })?;
-    let addrs = happy_eyeballs::interleave_families(addrs);
+    let mut addrs = happy_eyeballs::interleave_families(addrs);
+    let resolved = addrs.len();
+    addrs.retain(|addr| same_family(*addr, local));
     let outcome = match addrs.as_slice() {
         [] => {
-            return Err(Error::new(
-                ErrorKind::UnknownHost,
-                format!("cannot resolve {host}: no addresses"),
-            ));
+            return Err(match local {
+                Some(local) if resolved > 0 => {
+                    no_address_of_the_family(host, port, resolved, local)
+                }
+                _ => Error::new(
+                    ErrorKind::UnknownHost,
+                    format!("cannot resolve {host}: no addresses"),
+                ),
+            });
         }
-        [addr] => connect_single(*addr, deadline, socket, abort),
+        [addr] => connect_single(*addr, deadline, socket, local, abort),
         addrs => {
-            let won = happy_eyeballs::race(addrs, deadline, attempt_delay, socket, abort);
+            let won = happy_eyeballs::race(addrs, deadline, attempt_delay, socket, local, abort);
             if let (Ok(stream), Some(abort)) = (&won, abort) {
                 if let Ok(local) = stream.local_addr() {
                     abort.keep_connecting(local);
@@ -94,11 +107,30 @@ fn connect_tcp_with(
     outcome.map_err(|failure| failure.into_error(host, port, timeout, addrs.len()))
 }
 
+/// Whether `addr` can be reached from `local` (of the same family), or any
+/// address when no local address is asked for.
+fn same_family(addr: SocketAddr, local: Option<IpAddr>) -> bool {
+    local.is_none_or(|local| local.is_ipv4() == addr.is_ipv4())
+}
+
+/// None of the `resolved` addresses of `host` is of the family of `local`.
+fn no_address_of_the_family(host: &str, port: u16, resolved: usize, local: IpAddr) -> Error {
+    let family = if local.is_ipv4() { "IPv4" } else { "IPv6" };
+    Error::new(
+        ErrorKind::Connect,
+        format!(
+            "cannot connect to {host}:{port} from {local}: none of its {resolved} \
+             address(es) is {family}"
+        ),
+    )
+}
+
 /// The one address: a plain blocking connect with what is left of the timeout.
 fn connect_single(
     addr: SocketAddr,
     deadline: Option<Instant>,
     socket: &SocketConfig,
+    local: Option<IpAddr>,
     abort: Option<&AbortHandle>,
 ) -> Result<TcpStream, Failure> {
     let mut failure = Failure::default();
@@ -108,7 +140,7 @@ fn connect_single(
         return Err(failure);
     }
     failure.tried = 1;
-    connect_one(addr, remaining, socket, abort).map_err(|e| {
+    connect_one(addr, remaining, socket, local, abort).map_err(|e| {
         failure.record(addr, e);
         failure
     })
@@ -191,19 +223,27 @@ fn connect_one(
     addr: SocketAddr,
     timeout: Option<Duration>,
     config: &SocketConfig,
+    local: Option<IpAddr>,
     abort: Option<&AbortHandle>,
 ) -> io::Result<TcpStream> {
-    connect_opened(open(addr, config, abort)?, addr, timeout, config)
+    connect_opened(open(addr, config, local, abort)?, addr, timeout, config)
 }
 
 /// A socket for `addr` with the options that must be set before the handshake: the
-/// buffer sizes (the window scale is agreed in the SYN).
+/// buffer sizes (the window scale is agreed in the SYN), and the local address it is
+/// bound to, if any (any port).
 fn open(
     addr: SocketAddr,
     config: &SocketConfig,
+    local: Option<IpAddr>,
     abort: Option<&AbortHandle>,
 ) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if let Some(local) = local {
+        socket
+            .bind(&SockAddr::from(SocketAddr::new(local, 0)))
+            .map_err(|e| io::Error::new(e.kind(), format!("binding to {local}: {e}")))?;
+    }
     if let Some(abort) = abort {
         // An abort from here on shuts it down: the connect, tunnel and handshake end.
         abort.add_connecting(socket.try_clone()?.into())?;
@@ -295,7 +335,7 @@ mod tests {
     ) -> Result<TcpStream, Error> {
         // `None`: a timeout too long to fall on an `Instant`, i.e. none.
         let deadline = Instant::now().checked_add(timeout);
-        super::connect_tcp(host, port, resolver, timeout, deadline, socket, None)
+        super::connect_tcp(host, port, resolver, timeout, deadline, socket, None, None)
     }
 
     /// [`super::connect_tcp_with`] without an abort handle.
@@ -313,7 +353,7 @@ mod tests {
             port,
             resolver,
             (timeout, deadline),
-            socket,
+            (socket, None),
             attempt_delay,
             None,
         )
@@ -325,7 +365,7 @@ mod tests {
         timeout: Option<Duration>,
         config: &SocketConfig,
     ) -> io::Result<TcpStream> {
-        super::connect_one(addr, timeout, config, None)
+        super::connect_one(addr, timeout, config, None, None)
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub use redirect::{DefaultRedirectStrategy, RedirectStrategy};
 pub use retry::{DefaultRetryStrategy, RetryStrategy, Sleeper, parse_retry_after};
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 #[cfg(feature = "rustls")]
@@ -283,6 +284,7 @@ impl<'a> Scope<'a> {
             planner,
             #[cfg(feature = "rustls")]
             tls.as_ref(),
+            config.local_address,
             request.uri(),
         )?;
         Ok(Scope {
@@ -319,6 +321,7 @@ impl<'a> Scope<'a> {
             self.planner,
             #[cfg(feature = "rustls")]
             self.tls.as_ref(),
+            self.config.local_address,
             uri,
         )
     }
@@ -526,16 +529,22 @@ fn authority_str(uri: &Uri) -> &str {
     uri.authority().map_or("", |a| a.as_str())
 }
 
-/// The planner's route for `uri`, with `tls` in place of its identity on `https`.
-fn plan(
+/// The planner's route for `uri`, with `tls` in place of its identity on `https`,
+/// and bound to `local` (the request config's local address) unless the planner
+/// bound it: every route of a request is planned here (and a route limit's of the
+/// client's builder).
+pub(crate) fn plan(
     planner: &dyn RoutePlanner,
     #[cfg(feature = "rustls")] tls: Option<&TlsIdentity>,
+    local: Option<IpAddr>,
     uri: &Uri,
 ) -> Result<Route, Error> {
     // The planner's result is changed in place and returned as it came, not taken
     // out of its `Result` and put back into a new one.
-    #[allow(unused_mut)]
     let mut planned = planner.plan(uri);
+    if let (Some(local), Ok(route)) = (local, planned.as_mut()) {
+        route.local_address.get_or_insert(local);
+    }
     #[cfg(feature = "rustls")]
     if let (Some(identity), Ok(route)) = (tls, planned.as_mut())
         && let Some(current) = route.tls.as_mut()
