@@ -466,3 +466,32 @@ fn an_interim_or_2xx_answer_during_the_upload_does_not_stop_it() -> TestResult {
     }
     Ok(())
 }
+
+/// A `100 Continue` and a final answer in the same read, the server reading nothing
+/// more: the wait for the `100` leaves the answer in the buffer, and the look between
+/// two writes must find it there (the socket has nothing more to show).
+#[test]
+fn a_final_answer_read_with_the_100_ends_the_upload() -> TestResult {
+    let early = Early {
+        answer: b"HTTP/1.1 100 Continue\r\n\r\n\
+                  HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!",
+        then_read: 0,
+        last: None,
+    };
+    let (port, answered, done, server) = answers_early(early, None)?;
+    let client = client()?;
+    let body = Body::reader(Gated::new(answered, None));
+    let request = Request::put(format!("http://127.0.0.1:{port}/upload"))
+        .header("expect", "100-continue")
+        .body(body)?;
+    let response = client.execute(request)?;
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        ResponseInfo::of(&response).map(|i| i.decision),
+        Some(Decision::Close(CloseReason::RequestBodyIncomplete))
+    );
+    assert_eq!(response.into_body().into_string()?, "too big!");
+    done.send(())?;
+    server.join().map_err(|_| "server panicked")??;
+    Ok(())
+}

@@ -219,19 +219,20 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
 /// reset ends it as a failed write does.
 fn look(conn: &mut Connection, call: Call<SendBody>) -> Result<Look, Error> {
     // Once a final 2xx is in, what follows is its body: left for after the upload.
-    if call.answered() || !conn.incoming() {
+    if call.answered() {
         return Ok(Look::Send(call));
+    }
+    if !conn.incoming() {
+        // The wait for `100 Continue` stops at the `100`: an answer read with it is in
+        // the buffer already, and the socket has nothing more to show.
+        if !conn.has_buffered() {
+            return Ok(Look::Send(call));
+        }
+        return answer_in(conn, call);
     }
     let error = match conn.fill() {
         Ok(0) => closed_while_sending(),
-        Ok(_) => {
-            return Ok(
-                match call.try_read(conn.buffer()).map_err(Error::from_h1)? {
-                    BodyStep::Send(call) => Look::Send(call),
-                    BodyStep::Response(response) => Look::Stop(Sent::Answered(response)),
-                },
-            );
-        }
+        Ok(_) => return answer_in(conn, call),
         Err(e) if is_gone(&e) => closed_while_sending().with_source(e),
         Err(e) => {
             return Err(conn.exchange_error(e, "reading an answer while sending the request"));
@@ -241,6 +242,17 @@ fn look(conn: &mut Connection, call: Call<SendBody>) -> Result<Look, Error> {
         call: call.abandon(),
         error,
     }))
+}
+
+/// What the buffer holds, read through the call: a final status of 300 or more
+/// stops the upload.
+fn answer_in(conn: &mut Connection, call: Call<SendBody>) -> Result<Look, Error> {
+    Ok(
+        match call.try_read(conn.buffer()).map_err(Error::from_h1)? {
+            BodyStep::Send(call) => Look::Send(call),
+            BodyStep::Response(response) => Look::Stop(Sent::Answered(response)),
+        },
+    )
 }
 
 /// The peer closed or reset the connection while the request was going out: no
