@@ -495,3 +495,32 @@ fn a_final_answer_read_with_the_100_ends_the_upload() -> TestResult {
     server.join().map_err(|_| "server panicked")??;
     Ok(())
 }
+
+/// A final `200` while the body goes out is kept for after it; when the server then
+/// reads nothing more, the write that times out ends the upload, and the `200` is
+/// still the answer (not a timeout error that drops it), the connection closed.
+#[test]
+fn a_kept_2xx_survives_a_write_that_times_out() -> TestResult {
+    let early = Early {
+        answer: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        then_read: 0,
+        last: None,
+    };
+    let (port, answered, done, server) = answers_early(early, None)?;
+    let client = Client::builder()
+        .response_timeout(Some(Duration::from_millis(500)))
+        .build()?;
+    let body = Body::reader(Gated::new(answered, None));
+    let request = Request::put(format!("http://127.0.0.1:{port}/upload")).body(body)?;
+    let response = client.execute(request)?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        ResponseInfo::of(&response).map(|i| i.decision),
+        Some(Decision::Close(CloseReason::RequestBodyIncomplete))
+    );
+    assert_eq!(response.into_body().into_string()?, "ok");
+    assert_eq!(client.stats().pool.available, 0);
+    done.send(())?;
+    server.join().map_err(|_| "server panicked")??;
+    Ok(())
+}

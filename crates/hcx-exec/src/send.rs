@@ -311,6 +311,12 @@ fn finish<F: FnOnce(&Connection)>(
             recv.request_not_fully_sent();
             Ok(Sent::Interrupted { call: recv, error })
         }
+        // A final 2xx that came while the body went out is the answer, whatever
+        // stopped the write (a timeout too).
+        Err(WriteFailure::Other(error)) if recv.answered() => {
+            recv.request_not_fully_sent();
+            Ok(Sent::Interrupted { call: recv, error })
+        }
         Err(WriteFailure::Other(e)) => Err(e),
     }
 }
@@ -318,6 +324,12 @@ fn finish<F: FnOnce(&Connection)>(
 fn interrupted(call: Call<SendBody>, failure: WriteFailure) -> Result<Sent, Error> {
     match failure {
         WriteFailure::Gone(error) => Ok(Sent::Interrupted {
+            call: call.abandon(),
+            error,
+        }),
+        // A final 2xx that came while the body went out is the answer, whatever
+        // stopped the write (a timeout too): it is not lost to the write's error.
+        WriteFailure::Other(error) if call.answered() => Ok(Sent::Interrupted {
             call: call.abandon(),
             error,
         }),
