@@ -524,3 +524,27 @@ fn a_kept_2xx_survives_a_write_that_times_out() -> TestResult {
     server.join().map_err(|_| "server panicked")??;
     Ok(())
 }
+
+/// Bytes that are no response, come while the body goes out: the error says a
+/// response had started (as it does when they come after the body), so that no layer
+/// takes the request for one the server never answered.
+#[test]
+fn an_invalid_answer_while_the_body_goes_out_counts_as_a_response_started() -> TestResult {
+    let early = Early {
+        answer: b"NOT HTTP AT ALL\r\n\r\n",
+        then_read: 0,
+        last: None,
+    };
+    let (port, answered, done, server) = answers_early(early, None)?;
+    let client = client()?;
+    let body = Body::reader(Gated::new(answered, None));
+    let request = Request::put(format!("http://127.0.0.1:{port}/upload")).body(body)?;
+    let Err(error) = client.execute(request) else {
+        return Err("bytes that are no response are an error".into());
+    };
+    assert_eq!(error.kind(), hcx::ErrorKind::Protocol, "{error}");
+    assert!(error.is_response_started(), "{error:?}");
+    done.send(())?;
+    server.join().map_err(|_| "server panicked")??;
+    Ok(())
+}

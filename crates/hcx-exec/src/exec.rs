@@ -371,7 +371,14 @@ fn exchange(
     conn.set_timeout(response_timeout)
         .map_err(|e| Error::exchange_io(e, "setting the response timeout", None))?;
     let sent = match sending {
-        Sending::Body(call) => send_body(conn, head, call, source, sent_head)?,
+        Sending::Body(call) => send_body(
+            conn,
+            head,
+            call,
+            source,
+            &mut progress.response_started,
+            sent_head,
+        )?,
         Sending::AwaitContinue(mut call) => {
             send_head(conn, &head)?;
             sent_head(conn);
@@ -409,6 +416,7 @@ fn exchange(
                 WriteBuf::take(),
                 body_call,
                 source,
+                &mut progress.response_started,
                 |_: &Connection| {},
             )?
         }

@@ -110,11 +110,15 @@ enum WriteFailure {
 /// `head_out` runs once, right after the first write that carried bytes of `out` as
 /// it came (the request head, when the caller put it there): a large or streamed body
 /// goes out in several writes, and the head is out before the rest of it is read.
+///
+/// `response_started` turns true when a look between two writes reads response
+/// bytes (whatever comes of them: an error after them is not "no response").
 pub(crate) fn send_body<F: FnOnce(&Connection)>(
     conn: &mut Connection,
     mut out: WriteBuf,
     mut call: Call<SendBody>,
     source: Source,
+    response_started: &mut bool,
     head_out: F,
 ) -> Result<Sent, Error> {
     let mut head_out = Some(head_out);
@@ -131,7 +135,7 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
                 return interrupted(call, failure);
             }
             for piece in bytes.chunks(LOOK_EVERY) {
-                call = match look(conn, call)? {
+                call = match look(conn, call, response_started)? {
                     Look::Send(call) => call,
                     Look::Stop(sent) => return Ok(sent),
                 };
@@ -192,7 +196,7 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
                 if out.len() >= READ_CHUNK {
                     // Not before the first write: the head is not out yet.
                     if head_out.is_none() {
-                        call = match look(conn, call)? {
+                        call = match look(conn, call, response_started)? {
                             Look::Send(call) => call,
                             Look::Stop(sent) => return Ok(sent),
                         };
@@ -217,7 +221,11 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
 /// on, as it does after a final 2xx (kept for after it: the server may still read
 /// the body); a final status of 300 or more ends the upload; an end of stream or a
 /// reset ends it as a failed write does.
-fn look(conn: &mut Connection, call: Call<SendBody>) -> Result<Look, Error> {
+fn look(
+    conn: &mut Connection,
+    call: Call<SendBody>,
+    response_started: &mut bool,
+) -> Result<Look, Error> {
     // Once a final 2xx is in, what follows is its body: left for after the upload.
     if call.answered() {
         return Ok(Look::Send(call));
@@ -232,7 +240,10 @@ fn look(conn: &mut Connection, call: Call<SendBody>) -> Result<Look, Error> {
     }
     let error = match conn.fill() {
         Ok(0) => closed_while_sending(),
-        Ok(_) => return answer_in(conn, call),
+        Ok(_) => {
+            *response_started = true;
+            return answer_in(conn, call);
+        }
         Err(e) if is_gone(&e) => closed_while_sending().with_source(e),
         Err(e) => {
             return Err(conn.exchange_error(e, "reading an answer while sending the request"));
