@@ -424,8 +424,6 @@ fn exchange(
     match sent {
         Sent::Complete(call) => {
             progress.complete = true;
-            // A look while the body went out may have read interim answers.
-            progress.response_started |= call.response_started();
             read_final(conn, call, progress)
         }
         Sent::Answered(response) => {
@@ -436,7 +434,6 @@ fn exchange(
         // (a 413, a 401), and the answer may still be readable. Go and curl read it;
         // Apache reports the write error.
         Sent::Interrupted { call, error } => {
-            progress.response_started |= call.response_started();
             match read_final(conn, call, progress) {
                 Ok(response) => Ok(response),
                 // Response bytes came: the read's own error says what went wrong (a
