@@ -2,6 +2,7 @@
 //! error is reported (one line, exit 2).
 
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -248,6 +249,12 @@ pub struct ClientArgs {
     /// How long a connect may take, all addresses together [default: 3m].
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub connect_timeout: Option<Duration>,
+
+    /// Bind connections to this local IP address before they connect (curl's
+    /// --interface, given an address): only the target's addresses of its family
+    /// are tried.
+    #[arg(long, value_name = "ADDR")]
+    pub local_address: Option<IpAddr>,
 
     /// How long to wait for the response head and for each read of the body
     /// (the response timeout) [default: 3m, the socket timeout].

@@ -79,9 +79,11 @@ pub fn builder(args: &ClientArgs, template: &RequestTemplate) -> Result<ClientBu
     if let Some(timeout) = args.timeout {
         builder = builder.response_timeout(Some(timeout));
     }
+    let mut config = RequestConfig::default().with_local_address(args.local_address);
     if let Some(max) = args.max_redirects {
-        builder = builder.request_config(RequestConfig::default().with_max_redirects(max));
+        config = config.with_max_redirects(max);
     }
+    builder = builder.request_config(config);
     if args.no_redirects {
         builder = builder.disable_redirect_handling();
     }

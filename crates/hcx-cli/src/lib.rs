@@ -17,7 +17,8 @@
 //! Basic, never up front), `--proxy URL`, `--proxy-from-env`, `-U USER:PASSWORD`
 //! (credentials for the proxy, first in answer to its 407, Digest before Basic; a
 //! Basic answer then up front),
-//! `--connect-timeout DUR`, `--timeout DUR`
+//! `--local-address ADDR` (connections bound to that IP address, only the target's
+//! addresses of its family tried), `--connect-timeout DUR`, `--timeout DUR`
 //! (the response timeout), `--max-redirects N`, `--no-redirects`, `--user-agent TEXT` and
 //! `--retries N` (of a request lost in flight when replaying it is safe, and of a 429
 //! or 503 answer, after its `Retry-After` when at most 30 s, or 1 s without one;

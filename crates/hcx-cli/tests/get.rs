@@ -690,3 +690,30 @@ fn proxy_user_follows_a_redirect_onto_the_environment_s_proxy() -> TestResult {
     assert_eq!(behind.requests().len(), 1);
     Ok(())
 }
+
+/// `--local-address`: bound to 127.0.0.1 the request goes out; bound to ::1 the
+/// IPv4 server cannot be reached, and the error says why (nothing is sent).
+#[test]
+fn local_address_binds_the_connection_and_picks_the_family() -> TestResult {
+    let server = server()?;
+    let url = server.url("/");
+    let run = hcx(&[
+        "get",
+        &url,
+        "--local-address",
+        "127.0.0.1",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "hello, world");
+    let run = hcx(&["get", &url, "--local-address", "::1", "--timeout", TIMEOUT])?;
+    assert_ne!(run.code, Some(0), "{run:?}");
+    assert!(run.stderr.contains("is IPv6"), "{}", run.stderr);
+    assert_eq!(
+        server.stats().connections_accepted,
+        1,
+        "only the first connected"
+    );
+    Ok(())
+}
