@@ -378,16 +378,19 @@ impl Read for Gated {
 
 const TOO_BIG: &[u8] = b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!";
 
-/// An endless upload sent on only once the server's 413 is in, the server reading
-/// nothing more: it can end only by seeing the answer (before the engine looked for
-/// one between writes, it blocked in a write until the response timeout).
-fn an_early_answer_ends_the_upload(
+/// An endless upload sent on only once the server's `answer` is in, the server
+/// reading nothing more: it can end only by seeing the answer (before the engine
+/// looked for one between writes, it blocked in a write until the response
+/// timeout). It ends cut short, the connection closed; the response's status and
+/// body.
+fn cut_upload(
     client: &Client,
     scheme: &str,
     tls: Option<std::sync::Arc<hcx::rustls::ServerConfig>>,
-) -> TestResult {
+    answer: &'static [u8],
+) -> Result<(u16, String), Box<dyn std::error::Error>> {
     let early = Early {
-        answer: TOO_BIG,
+        answer,
         then_read: 0,
         last: None,
     };
@@ -395,22 +398,24 @@ fn an_early_answer_ends_the_upload(
     let body = Body::reader(Gated::new(answered, None));
     let request = Request::put(format!("{scheme}://127.0.0.1:{port}/upload")).body(body)?;
     let response = client.execute(request)?;
-    assert_eq!(response.status(), 413);
     assert_eq!(
         ResponseInfo::of(&response).map(|i| i.decision),
         Some(Decision::Close(CloseReason::RequestBodyIncomplete))
     );
-    assert_eq!(response.into_body().into_string()?, "too big!");
+    let status = response.status().as_u16();
+    let text = response.into_body().into_string()?;
     assert_eq!(client.stats().pool.leased, 0);
     assert_eq!(client.stats().pool.available, 0);
     done.send(())?;
     server.join().map_err(|_| "server panicked")??;
-    Ok(())
+    Ok((status, text))
 }
 
 #[test]
 fn an_early_answer_ends_an_upload_the_server_stopped_reading() -> TestResult {
-    an_early_answer_ends_the_upload(&client()?, "http", None)
+    let answer = cut_upload(&client()?, "http", None, TOO_BIG)?;
+    assert_eq!(answer, (413, String::from("too big!")));
+    Ok(())
 }
 
 /// The same over TLS: the answer is found among the records between two writes
@@ -423,7 +428,9 @@ fn an_early_answer_over_tls_ends_an_upload_the_server_stopped_reading() -> TestR
         .response_timeout(Some(SAFETY))
         .build()?;
     let config = ca.server_config(&["127.0.0.1"]);
-    an_early_answer_ends_the_upload(&client, "https", Some(config))
+    let answer = cut_upload(&client, "https", Some(config), TOO_BIG)?;
+    assert_eq!(answer, (413, String::from("too big!")));
+    Ok(())
 }
 
 /// A `103`, or a final `200`, while the body goes out: the body goes on to its end
@@ -501,27 +508,14 @@ fn a_final_answer_read_with_the_100_ends_the_upload() -> TestResult {
 /// still the answer (not a timeout error that drops it), the connection closed.
 #[test]
 fn a_kept_2xx_survives_a_write_that_times_out() -> TestResult {
-    let early = Early {
-        answer: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-        then_read: 0,
-        last: None,
-    };
-    let (port, answered, done, server) = answers_early(early, None)?;
     let client = Client::builder()
         .response_timeout(Some(Duration::from_millis(500)))
         .build()?;
-    let body = Body::reader(Gated::new(answered, None));
-    let request = Request::put(format!("http://127.0.0.1:{port}/upload")).body(body)?;
-    let response = client.execute(request)?;
-    assert_eq!(response.status(), 200);
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
     assert_eq!(
-        ResponseInfo::of(&response).map(|i| i.decision),
-        Some(Decision::Close(CloseReason::RequestBodyIncomplete))
+        cut_upload(&client, "http", None, ok)?,
+        (200, String::from("ok"))
     );
-    assert_eq!(response.into_body().into_string()?, "ok");
-    assert_eq!(client.stats().pool.available, 0);
-    done.send(())?;
-    server.join().map_err(|_| "server panicked")??;
     Ok(())
 }
 

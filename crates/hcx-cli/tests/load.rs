@@ -420,11 +420,13 @@ fn paced_run(url: &str, args: &[&str]) -> Result<(Value, f64, f64), Box<dyn std:
     Ok((summary, elapsed, rate))
 }
 
-/// Ctrl-C (SIGINT) during a run meant to last an hour: the threads stop (one waiting
-/// for its turn under `--rate` at once), and the summary of what was done is printed,
-/// marked interrupted, with the exit code of a run that ended.
-#[test]
-fn ctrl_c_stops_the_run_and_prints_its_summary() -> TestResult {
+/// `hcx load URL --duration 1h OPTIONS --json` against a server that answers every
+/// request `reply`, interrupted with SIGINT (Ctrl-C) once its first request has
+/// arrived; how the run ended.
+fn interrupted_run(
+    reply: Reply,
+    options: &[&str],
+) -> Result<common::Run, Box<dyn std::error::Error>> {
     let (first, arrived) = std::sync::mpsc::sync_channel::<()>(1);
     let first = Mutex::new(first);
     let server = TestServer::builder()
@@ -434,23 +436,13 @@ fn ctrl_c_stops_the_run_and_prints_its_summary() -> TestResult {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .try_send(());
-            Reply::ok().body("x")
+            reply.clone()
         })
         .start()?;
     let url = server.url("/");
-    let child = hcx_spawn(&[
-        "load",
-        &url,
-        "--duration",
-        "1h",
-        "--rate",
-        "20",
-        "-c",
-        "2",
-        "--json",
-        "--timeout",
-        TIMEOUT,
-    ])?;
+    let mut args = vec!["load", url.as_str(), "--duration", "1h", "--json"];
+    args.extend_from_slice(options);
+    let child = hcx_spawn(&args)?;
     // A request has arrived: the run is under way, its handler installed before it.
     let under_way = arrived.recv_timeout(Duration::from_secs(10));
     let signalled = std::process::Command::new("kill")
@@ -459,6 +451,16 @@ fn ctrl_c_stops_the_run_and_prints_its_summary() -> TestResult {
     let run = finish_within(child, Duration::from_secs(10))?;
     under_way.map_err(|e| format!("no request arrived ({e}): {run:?}"))?;
     assert!(signalled.success());
+    Ok(run)
+}
+
+/// Ctrl-C (SIGINT) during a run meant to last an hour: the threads stop (one waiting
+/// for its turn under `--rate` at once), and the summary of what was done is printed,
+/// marked interrupted, with the exit code of a run that ended.
+#[test]
+fn ctrl_c_stops_the_run_and_prints_its_summary() -> TestResult {
+    let options = ["--rate", "20", "-c", "2", "--timeout", TIMEOUT];
+    let run = interrupted_run(Reply::ok().body("x"), &options)?;
     assert_eq!(run.code, Some(0), "{run:?}");
     let summary = json(&run.stdout)?;
     assert_eq!(summary["interrupted"], Value::Bool(true), "{summary}");
@@ -473,36 +475,7 @@ fn ctrl_c_stops_the_run_and_prints_its_summary() -> TestResult {
 /// nothing was answered.
 #[test]
 fn ctrl_c_before_any_answer_says_the_run_was_interrupted() -> TestResult {
-    let (first, arrived) = std::sync::mpsc::sync_channel::<()>(1);
-    let first = Mutex::new(first);
-    let server = TestServer::builder()
-        .route_fn(Method::GET, "/", move |_request| {
-            let _ = first
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .try_send(());
-            Reply::stall()
-        })
-        .start()?;
-    let url = server.url("/");
-    let child = hcx_spawn(&[
-        "load",
-        &url,
-        "--duration",
-        "1h",
-        "-c",
-        "1",
-        "--json",
-        "--timeout",
-        "1s",
-    ])?;
-    let under_way = arrived.recv_timeout(Duration::from_secs(10));
-    let signalled = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()?;
-    let run = finish_within(child, Duration::from_secs(10))?;
-    under_way.map_err(|e| format!("no request arrived ({e}): {run:?}"))?;
-    assert!(signalled.success());
+    let run = interrupted_run(Reply::stall(), &["-c", "1", "--timeout", "1s"])?;
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(
         run.stderr
