@@ -122,3 +122,23 @@ fn a_local_address_this_host_does_not_have_fails_the_connect() -> TestResult {
     assert_eq!(v4.stats().connections_accepted, 0);
     Ok(())
 }
+
+#[test]
+fn an_ipv4_mapped_local_address_is_its_ipv4_address() -> TestResult {
+    let v4 = TestServer::builder().start()?;
+    let v6 = TestServer::builder().ipv6().start()?;
+    let client = client_resolving(vec![v6.addr(), v4.addr()])?;
+    // ::ffff:127.0.0.1 is 127.0.0.1 (as Apache's InetAddress has it): the IPv4
+    // address is tried, from 127.0.0.1.
+    let mapped = IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped());
+    let response = client.execute(from(Some(mapped))?)?;
+    response.into_body().into_vec()?;
+    assert_eq!(
+        (
+            v4.stats().connections_accepted,
+            v6.stats().connections_accepted
+        ),
+        (1, 0)
+    );
+    Ok(())
+}

@@ -68,6 +68,9 @@ fn connect_tcp_with(
     attempt_delay: Duration,
     abort: Option<&AbortHandle>,
 ) -> Result<TcpStream, Error> {
+    // An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is its IPv4 address: an IPv6
+    // socket bound to it reaches no IPv6 address.
+    let local = local.map(|local| local.to_canonical());
     if let Some(addr) = resolver.literal(host, port) {
         if let Some(local) = local.filter(|_| !same_family(addr, local)) {
             return Err(no_address_of_the_family(host, port, 1, local));
