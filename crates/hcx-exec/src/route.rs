@@ -230,7 +230,8 @@ impl fmt::Debug for Proxy {
 }
 
 /// Where a connection goes: scheme, host and port of the origin, the proxy it goes
-/// through, and the TLS identity it is made with. The key of the connection pool: a
+/// through, the TLS identity it is made with, and the local address its socket is
+/// bound to. The key of the connection pool: a
 /// connection leased for one route is never given to another. Apache HttpClient calls
 /// this `HttpRoute`.
 ///

@@ -206,8 +206,10 @@ impl ClientBuilder {
     }
 
     /// The limit of the route requests to `url` take (as the route planner decides it
-    /// when the client is built: scheme, host, port, proxy, TLS identity), in place of
-    /// [`max_per_route`](Self::max_per_route); 0 blocks the route. A URL that cannot be
+    /// when the client is built: scheme, host, port, proxy, TLS identity, and the
+    /// [`local_address`](RequestConfig::local_address) of the default request config:
+    /// a request whose own `RequestConfig` has another takes another route), in place
+    /// of [`max_per_route`](Self::max_per_route); 0 blocks the route. A URL that cannot be
     /// used is reported by [`build`](Self::build). Apache:
     /// `setMaxPerRoute(HttpRoute, int)`.
     ///
