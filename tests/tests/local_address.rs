@@ -142,3 +142,23 @@ fn an_ipv4_mapped_local_address_is_its_ipv4_address() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn an_ipv4_mapped_target_is_reached_from_an_ipv4_local_address() -> TestResult {
+    let v4 = TestServer::builder().start()?;
+    let client = Client::builder().build()?;
+    // [::ffff:127.0.0.1] is 127.0.0.1: an IPv4 local address reaches it, as an
+    // unbound connection does.
+    let uri = format!("http://[::ffff:127.0.0.1]:{}/", v4.addr().port());
+    for local in [None, Some(V4)] {
+        let mut request = Request::get(uri.as_str()).body(Body::empty())?;
+        request.extensions_mut().insert(
+            RequestConfig::default()
+                .with_response_timeout(Some(SAFETY))
+                .with_local_address(local),
+        );
+        client.execute(request)?.into_body().into_vec()?;
+    }
+    assert_eq!(v4.stats().connections_accepted, 2);
+    Ok(())
+}

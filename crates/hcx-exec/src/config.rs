@@ -74,7 +74,8 @@ pub struct RequestConfig {
     /// [`local_address`](crate::Route::local_address), unless the route planner set
     /// one): a pooled connection bound elsewhere is not reused for it, and only the
     /// target's addresses of its family are tried (an IPv4-mapped IPv6 address,
-    /// `::ffff:a.b.c.d`, is the IPv4 address). Apache 4.5: `localAddress`.
+    /// `::ffff:a.b.c.d`, local or the target's, is the IPv4 address). Apache 4.5:
+    /// `localAddress`.
     pub local_address: Option<IpAddr>,
 }
 

@@ -72,6 +72,7 @@ fn connect_tcp_with(
     // socket bound to it reaches no IPv6 address.
     let local = local.map(|local| local.to_canonical());
     if let Some(addr) = resolver.literal(host, port) {
+        let addr = canonical_from(addr, local);
         if let Some(local) = local.filter(|_| !same_family(addr, local)) {
             return Err(no_address_of_the_family(host, port, 1, local));
         }
@@ -83,7 +84,10 @@ fn connect_tcp_with(
     })?;
     let mut addrs = happy_eyeballs::interleave_families(addrs);
     let resolved = addrs.len();
-    addrs.retain(|addr| same_family(*addr, local));
+    addrs.retain_mut(|addr| {
+        *addr = canonical_from(*addr, local);
+        same_family(*addr, local)
+    });
     let outcome = match addrs.as_slice() {
         [] => {
             return Err(match local {
@@ -108,6 +112,16 @@ fn connect_tcp_with(
         }
     };
     outcome.map_err(|failure| failure.into_error(host, port, timeout, addrs.len()))
+}
+
+/// `addr` as a socket bound to `local` reaches it: an IPv4-mapped IPv6 address
+/// (`::ffff:a.b.c.d`) is its IPv4 address then (an unbound IPv6 socket reaches it
+/// as it is).
+fn canonical_from(addr: SocketAddr, local: Option<IpAddr>) -> SocketAddr {
+    match local {
+        Some(_) => SocketAddr::new(addr.ip().to_canonical(), addr.port()),
+        None => addr,
+    }
 }
 
 /// Whether `addr` can be reached from `local` (of the same family), or any
