@@ -275,8 +275,8 @@ pub struct Route {
 /// The pool hashes the route of every request. The derived hash fed the hasher field
 /// by field (each discriminant, the host and its terminator, the port); this feeds it
 /// one word (scheme, port, the host's length, which options are set), the host's
-/// bytes, then a proxy, a TLS identity and a local address only when set. Every field `Eq` compares is
-/// in it, so equal routes hash equally.
+/// bytes, then a proxy, a TLS identity and a local address only when set. Every
+/// field `Eq` compares is in it, so equal routes hash equally.
 impl Hash for Route {
     fn hash<H: Hasher>(&self, state: &mut H) {
         let scheme: u64 = match self.scheme {
