@@ -290,8 +290,11 @@ done
 HCX_REV="$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [[ -n "$(git -C "$HERE/../.." status --porcelain --untracked-files=no 2>/dev/null)" ]] && HCX_REV="$HCX_REV+changes"
 BUILT="$(date -u -r "$PEERS" +%Y-%m-%dT%H:%MZ 2>/dev/null || echo unknown)"
+# The CPU: which targets a machine allows depends on it (docs/benchmarks.md, run 35).
+CPU_MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)"
+CPU_MODEL="${CPU_MODEL:-unknown CPU}"
 python3 "$HERE/summarize.py" "$RAW" \
-  --note "RUNS=$RUNS SECONDS=$RUN_SECONDS WARMUP=$WARMUP FREE_WORKERS=$FREE_WORKERS $SERVER_NAME $(nproc) cores, wall $(( $(date +%s) - START_TIME )) s; hcx $HCX_REV, driver ($BUILD_KIND) built $BUILT" \
+  --note "RUNS=$RUNS SECONDS=$RUN_SECONDS WARMUP=$WARMUP FREE_WORKERS=$FREE_WORKERS $SERVER_NAME $(nproc) cores ($CPU_MODEL), wall $(( $(date +%s) - START_TIME )) s; hcx $HCX_REV, driver ($BUILD_KIND) built $BUILT" \
   | tee "$SUMMARY"
 echo "raw: $RAW" >&2
 echo "summary: $SUMMARY" >&2
