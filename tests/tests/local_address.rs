@@ -116,7 +116,9 @@ fn a_local_address_this_host_does_not_have_fails_the_connect() -> TestResult {
         .ok_or("bound to an address this host does not have")?;
     assert_eq!(error.kind(), ErrorKind::Connect, "{error:?}");
     assert!(
-        format!("{error:?}").contains("binding to 192.0.2.1"),
+        error
+            .to_string()
+            .contains("no socket could be bound to the local address 192.0.2.1"),
         "{error:?}"
     );
     assert_eq!(v4.stats().connections_accepted, 0);

@@ -169,6 +169,27 @@ fn remaining(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()))
 }
 
+/// A socket could not be bound to the local address (an address this host does not
+/// have, say): the inner error of the attempt's `io::Error`, so that the connect's
+/// error can say so.
+#[derive(Debug)]
+struct BindFailed {
+    local: IpAddr,
+    source: io::Error,
+}
+
+impl std::fmt::Display for BindFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "binding to {}: {}", self.local, self.source)
+    }
+}
+
+impl std::error::Error for BindFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
 /// How the attempts of one connect went when none succeeded.
 #[derive(Debug, Default)]
 struct Failure {
@@ -210,8 +231,23 @@ impl Failure {
                 _ => error,
             };
         }
-        match last {
-            Some((addr, e)) => Error::new(
+        // A socket that could not be bound to the local address: said at the top, not
+        // only in the source (the addresses tried do not matter then).
+        let unbound = last
+            .as_ref()
+            .and_then(|(_, e)| e.get_ref())
+            .and_then(|inner| inner.downcast_ref::<BindFailed>())
+            .map(|bind| bind.local);
+        match (unbound, last) {
+            (Some(local), Some((_, e))) => Error::new(
+                ErrorKind::Connect,
+                format!(
+                    "cannot connect to {host}:{port}: no socket could be bound to the local \
+                     address {local}"
+                ),
+            )
+            .with_source(e),
+            (_, Some((addr, e))) => Error::new(
                 ErrorKind::Connect,
                 format!(
                     "connect to {host}:{port} failed (last tried {addr}, {tried} of {resolved} \
@@ -219,7 +255,7 @@ impl Failure {
                 ),
             )
             .with_source(e),
-            None => Error::new(
+            (_, None) => Error::new(
                 ErrorKind::Connect,
                 format!("connect to {host}:{port} failed"),
             ),
@@ -259,7 +295,7 @@ fn open(
     if let Some(local) = local {
         socket
             .bind(&SockAddr::from(SocketAddr::new(local, 0)))
-            .map_err(|e| io::Error::new(e.kind(), format!("binding to {local}: {e}")))?;
+            .map_err(|source| io::Error::new(source.kind(), BindFailed { local, source }))?;
     }
     if let Some(abort) = abort {
         // An abort from here on shuts it down: the connect, tunnel and handshake end.
