@@ -318,32 +318,25 @@ fn finish<F: FnOnce(&Connection)>(
 ) -> Result<Sent, Error> {
     match write_noting(conn, out, head_out) {
         Ok(()) => Ok(Sent::Complete(recv)),
-        Err(WriteFailure::Gone(error)) => {
+        Err(failure) => {
             recv.request_not_fully_sent();
-            Ok(Sent::Interrupted { call: recv, error })
+            cut_short(recv, failure)
         }
-        // A final 2xx that came while the body went out is the answer, whatever
-        // stopped the write (a timeout too).
-        Err(WriteFailure::Other(error)) if recv.answered() => {
-            recv.request_not_fully_sent();
-            Ok(Sent::Interrupted { call: recv, error })
-        }
-        Err(WriteFailure::Other(e)) => Err(e),
     }
 }
 
 fn interrupted(call: Call<SendBody>, failure: WriteFailure) -> Result<Sent, Error> {
+    cut_short(call.abandon(), failure)
+}
+
+/// A write of the request failed, `call` marked not fully sent: the call reads on
+/// when the peer is gone (it may have answered first), or when a final 2xx came
+/// while the body went out (it is the answer, whatever stopped the write, a timeout
+/// too: it is not lost to the write's error); anything else is the error.
+fn cut_short(call: Call<RecvResponse>, failure: WriteFailure) -> Result<Sent, Error> {
     match failure {
-        WriteFailure::Gone(error) => Ok(Sent::Interrupted {
-            call: call.abandon(),
-            error,
-        }),
-        // A final 2xx that came while the body went out is the answer, whatever
-        // stopped the write (a timeout too): it is not lost to the write's error.
-        WriteFailure::Other(error) if call.answered() => Ok(Sent::Interrupted {
-            call: call.abandon(),
-            error,
-        }),
+        WriteFailure::Gone(error) => Ok(Sent::Interrupted { call, error }),
+        WriteFailure::Other(error) if call.answered() => Ok(Sent::Interrupted { call, error }),
         WriteFailure::Other(e) => Err(e),
     }
 }
