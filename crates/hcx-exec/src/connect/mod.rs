@@ -72,10 +72,11 @@ fn connect_tcp_with(
     // socket bound to it reaches no IPv6 address.
     let local = local.map(|local| local.to_canonical());
     if let Some(addr) = resolver.literal(host, port) {
-        let addr = canonical_from(addr, local);
-        if let Some(local) = local.filter(|_| !same_family(addr, local)) {
-            return Err(no_address_of_the_family(host, port, 1, local));
-        }
+        let addr = match local {
+            Some(local) => reachable_from(addr, local)
+                .ok_or_else(|| no_address_of_the_family(host, port, 1, local))?,
+            None => addr,
+        };
         return connect_single(addr, deadline, socket, local, abort)
             .map_err(|failure| failure.into_error(host, port, timeout, 1));
     }
@@ -84,10 +85,15 @@ fn connect_tcp_with(
     })?;
     let mut addrs = happy_eyeballs::interleave_families(addrs);
     let resolved = addrs.len();
-    addrs.retain_mut(|addr| {
-        *addr = canonical_from(*addr, local);
-        same_family(*addr, local)
-    });
+    if let Some(local) = local {
+        addrs.retain_mut(|addr| match reachable_from(*addr, local) {
+            Some(reached) => {
+                *addr = reached;
+                true
+            }
+            None => false,
+        });
+    }
     let outcome = match addrs.as_slice() {
         [] => {
             return Err(match local {
@@ -114,20 +120,12 @@ fn connect_tcp_with(
     outcome.map_err(|failure| failure.into_error(host, port, timeout, addrs.len()))
 }
 
-/// `addr` as a socket bound to `local` reaches it: an IPv4-mapped IPv6 address
-/// (`::ffff:a.b.c.d`) is its IPv4 address then (an unbound IPv6 socket reaches it
-/// as it is).
-fn canonical_from(addr: SocketAddr, local: Option<IpAddr>) -> SocketAddr {
-    match local {
-        Some(_) => SocketAddr::new(addr.ip().to_canonical(), addr.port()),
-        None => addr,
-    }
-}
-
-/// Whether `addr` can be reached from `local` (of the same family), or any
-/// address when no local address is asked for.
-fn same_family(addr: SocketAddr, local: Option<IpAddr>) -> bool {
-    local.is_none_or(|local| local.is_ipv4() == addr.is_ipv4())
+/// `addr` as a socket bound to `local` (canonical) reaches it, or `None` when it is
+/// of the other family: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is its IPv4
+/// address then (an unbound IPv6 socket reaches it as it is).
+fn reachable_from(addr: SocketAddr, local: IpAddr) -> Option<SocketAddr> {
+    let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+    (addr.is_ipv4() == local.is_ipv4()).then_some(addr)
 }
 
 /// None of the `resolved` addresses of `host` is of the family of `local`.
