@@ -28,7 +28,7 @@ use crate::{
 ///            └──► Sending::AwaitContinue ─► Call<AwaitContinue>
 ///                 try_read: 100 / timed_out ──► Call<SendBody> ─ finish / abandon ─► Call<RecvResponse>
 ///                 try_read: early final response ──────────────────────────────────► FinalResponse
-///   Call<SendBody> ─ try_read (while sending): 1xx skipped, 2xx kept, ≥ 300 ─► FinalResponse
+///   Call<SendBody> ─ try_read while sending: 1xx skipped, 2xx kept, ≥ 300 ─► FinalResponse
 ///   Call<RecvResponse> ─ try_read: 1xx skipped, final head ─► FinalResponse (head, framing, decoder)
 /// ```
 ///
