@@ -110,7 +110,8 @@ pub enum BodyStep {
     /// kept for after the body ([`Call::answered`]).
     Send(Call<SendBody>),
     /// The server refused the body before it was all sent (a final status of 300 or
-    /// more): stop sending it. The connection cannot be reused after this response.
+    /// more, or a `101`): stop sending it. The connection cannot be reused after this
+    /// response.
     Response(FinalResponse),
 }
 
@@ -229,11 +230,12 @@ impl Call<SendBody> {
     /// are noted and skipped: the body goes on. A final response with a status of
     /// 300 or more (a `413`, a `401`, a redirect: the server answered without
     /// waiting for the rest) ends the upload, as curl's does: the connection cannot
-    /// be reused after it. A final `2xx` is kept and the body goes on to its end
-    /// (the server may still be reading it): [`answered`](Self::answered) turns
-    /// true, nothing more is read, and the response is what the call returns once
-    /// the body is finished (or abandoned). Bytes after a final head stay in `buf`,
-    /// as do those of a head not yet complete.
+    /// be reused after it (so does a `101`, which hcx takes as final: no body may
+    /// follow a switch of protocols). A final `2xx` is kept and the body goes on to
+    /// its end (the server may still be reading it): [`answered`](Self::answered)
+    /// turns true, nothing more is read, and the response is what the call returns
+    /// once the body is finished (or abandoned). Bytes after a final head stay in
+    /// `buf`, as do those of a head not yet complete.
     ///
     /// Apache HttpClient 5.1+ looks for such an answer with its opt-in
     /// `MonitoringResponseOutOfOrderStrategy`, and stops the upload at any.
