@@ -710,6 +710,22 @@ fn local_address_binds_the_connection_and_picks_the_family() -> TestResult {
     let run = hcx(&["get", &url, "--local-address", "::1", "--timeout", TIMEOUT])?;
     assert_ne!(run.code, Some(0), "{run:?}");
     assert!(run.stderr.contains("is IPv6"), "{}", run.stderr);
+    // An address this host does not have (TEST-NET-1): the system's reason once.
+    let run = hcx(&[
+        "get",
+        &url,
+        "--local-address",
+        "192.0.2.1",
+        "--timeout",
+        TIMEOUT,
+    ])?;
+    assert_ne!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stderr.contains("the local address 192.0.2.1"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.matches("os error").count(), 1, "{}", run.stderr);
     assert_eq!(
         server.stats().connections_accepted,
         1,

@@ -178,7 +178,8 @@ struct BindFailed {
 
 impl std::fmt::Display for BindFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "binding to {}: {}", self.local, self.source)
+        // The system's reason is the source: an error chain prints it once.
+        write!(f, "binding to {}", self.local)
     }
 }
 
