@@ -428,7 +428,7 @@ fn exchange(
         }
         Sent::Answered(response) => {
             progress.response_started = true;
-            Ok(response)
+            Ok(*response)
         }
         // The server hung up while the body was going out: it may have answered first
         // (a 413, a 401), and the answer may still be readable. Go and curl read it;

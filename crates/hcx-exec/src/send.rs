@@ -84,8 +84,9 @@ pub(crate) enum Sent {
     },
     /// The server refused the body before it was all sent (a 413 say, found by a
     /// look between two writes): the rest of the body is not sent, and the
-    /// connection is not reused after this response.
-    Answered(FinalResponse),
+    /// connection is not reused after this response. Boxed: `Sent` is returned on
+    /// every request, and this rare answer would make it twice as large to move.
+    Answered(Box<FinalResponse>),
 }
 
 /// What a look for an early answer found.
@@ -261,7 +262,7 @@ fn answer_in(conn: &mut Connection, call: Call<SendBody>) -> Result<Look, Error>
     Ok(
         match call.try_read(conn.buffer()).map_err(Error::from_h1)? {
             BodyStep::Send(call) => Look::Send(call),
-            BodyStep::Response(response) => Look::Stop(Sent::Answered(response)),
+            BodyStep::Response(response) => Look::Stop(Sent::Answered(Box::new(response))),
         },
     )
 }
