@@ -281,6 +281,8 @@ struct Early {
     then_read: usize,
     /// Written after those.
     last: Option<&'static [u8]>,
+    /// `SO_RCVBUF` of the server's socket (`None`: the system's).
+    recv_buffer: Option<usize>,
 }
 
 /// The server end of [`answers_early`]: its port, the word that the answer is out,
@@ -299,7 +301,14 @@ fn answers_early(
     early: Early,
     tls: Option<std::sync::Arc<hcx::rustls::ServerConfig>>,
 ) -> std::io::Result<EarlyServer> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    if let Some(size) = early.recv_buffer {
+        // Before `listen`: the accepted socket inherits it, its window sized by it.
+        socket.set_recv_buffer_size(size)?;
+    }
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.listen(1)?;
+    let listener = std::net::TcpListener::from(socket);
     let port = listener.local_addr()?.port();
     let (answered, told) = channel();
     let (done, finished) = channel();
@@ -393,9 +402,24 @@ fn cut_upload(
         answer,
         then_read: 0,
         last: None,
+        recv_buffer: None,
     };
+    cut_upload_with(client, scheme, tls, early, |answered| {
+        Body::reader(Gated::new(answered, None))
+    })
+}
+
+/// [`cut_upload`] with the server's behaviour and the body given (the body made from
+/// the word that the server's first answer is out).
+fn cut_upload_with(
+    client: &Client,
+    scheme: &str,
+    tls: Option<std::sync::Arc<hcx::rustls::ServerConfig>>,
+    early: Early,
+    body: impl FnOnce(Receiver<()>) -> Body,
+) -> Result<(u16, String), Box<dyn std::error::Error>> {
     let (port, answered, done, server) = answers_early(early, tls)?;
-    let body = Body::reader(Gated::new(answered, None));
+    let body = body(answered);
     let request = Request::put(format!("{scheme}://127.0.0.1:{port}/upload")).body(body)?;
     let response = client.execute(request)?;
     assert_eq!(
@@ -433,6 +457,52 @@ fn an_early_answer_over_tls_ends_an_upload_the_server_stopped_reading() -> TestR
     Ok(())
 }
 
+/// The answer comes while the upload is blocked in a write, the socket buffers full
+/// (small on both ends, so that the first 64 KiB piece of the body cannot go out
+/// whole) and the server reading nothing more: the write wakes for the answer.
+/// Before, the look between two writes could not free a write already blocked, and
+/// the upload waited out the response timeout, the answer unread. The server answers
+/// only once a byte of the body is in: after the look before that piece, which finds
+/// nothing.
+fn blocked_upload(
+    scheme: &str,
+    tls: Option<std::sync::Arc<hcx::rustls::ServerConfig>>,
+    builder: hcx::ClientBuilder,
+) -> Result<(u16, String), Box<dyn std::error::Error>> {
+    let small = hcx::SocketConfig::default().with_send_buffer_size(Some(4096));
+    let client = builder
+        .response_timeout(Some(SAFETY))
+        .socket_config(small)
+        .build()?;
+    let early = Early {
+        answer: b"",
+        then_read: 1,
+        last: Some(TOO_BIG),
+        recv_buffer: Some(4096),
+    };
+    cut_upload_with(&client, scheme, tls, early, |_| {
+        Body::from(vec![b'x'; 4 << 20])
+    })
+}
+
+#[test]
+fn an_answer_frees_an_upload_blocked_in_a_write() -> TestResult {
+    let answer = blocked_upload("http", None, Client::builder())?;
+    assert_eq!(answer, (413, String::from("too big!")));
+    Ok(())
+}
+
+/// The same over TLS: the records rustls holds go out through the same wait.
+#[test]
+fn an_answer_frees_an_upload_blocked_in_a_write_over_tls() -> TestResult {
+    let ca = hcx_testserver::TestCa::new()?;
+    let config = ca.server_config(&["127.0.0.1"]);
+    let builder = Client::builder().tls_config(trusting(&ca)?);
+    let answer = blocked_upload("https", Some(config), builder)?;
+    assert_eq!(answer, (413, String::from("too big!")));
+    Ok(())
+}
+
 /// A `103`, or a final `200`, while the body goes out: the body goes on to its end
 /// (the server reads all of it), the connection is kept, and the final response is
 /// the one returned.
@@ -445,11 +515,13 @@ fn an_interim_or_2xx_answer_during_the_upload_does_not_stop_it() -> TestResult {
             answer: b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
             then_read: LEN as usize,
             last: Some(OK),
+            recv_buffer: None,
         },
         Early {
             answer: OK,
             then_read: LEN as usize,
             last: None,
+            recv_buffer: None,
         },
     ];
     for early in answers {
@@ -484,6 +556,7 @@ fn a_final_answer_read_with_the_100_ends_the_upload() -> TestResult {
                   HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!",
         then_read: 0,
         last: None,
+        recv_buffer: None,
     };
     let (port, answered, done, server) = answers_early(early, None)?;
     let client = client()?;
@@ -528,6 +601,7 @@ fn an_invalid_answer_while_the_body_goes_out_counts_as_a_response_started() -> T
         answer: b"NOT HTTP AT ALL\r\n\r\n",
         then_read: 0,
         last: None,
+        recv_buffer: None,
     };
     let (port, answered, done, server) = answers_early(early, None)?;
     let client = client()?;

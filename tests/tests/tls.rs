@@ -692,3 +692,42 @@ fn an_http_answer_to_a_tls_handshake_says_the_server_speaks_no_tls() -> TestResu
     server.join().map_err(|_| "panic")?;
     Ok(())
 }
+
+/// Large bodies over TLS arrive whole, on one connection kept for the next: the body's
+/// writes leave the last records in rustls when the socket is full, and they must
+/// still go out after the last piece (a sized reader ending on a whole 16 KiB read
+/// and a bytes body both end with nothing more to write but those records).
+#[test]
+fn large_bodies_over_tls_arrive_whole() -> TestResult {
+    const LEN: usize = 4 << 20;
+    let ca = TestCa::new()?;
+    let server = TestServer::builder()
+        .tls(ca.server_config(&["127.0.0.1"]))
+        .route(Method::PUT, "/", Reply::ok().body("stored"))
+        .start()?;
+    // A small send buffer: the socket is full often, records wait in rustls.
+    let client = Client::builder()
+        .tls_config(trusting(&ca, None)?)
+        .socket_config(hcx::SocketConfig::default().with_send_buffer_size(Some(4096)))
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let url = format!("https://127.0.0.1:{}/", server.port());
+    let pattern = |i: usize| (i % 251) as u8;
+    let bytes: Vec<u8> = (0..LEN).map(pattern).collect();
+    for body in [
+        Body::from(bytes.clone()),
+        Body::sized_reader(std::io::Cursor::new(bytes.clone()), LEN as u64),
+    ] {
+        let response = client.execute(Request::put(url.as_str()).body(body)?)?;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.into_body().into_string()?, "stored");
+        let received = server.last_request().ok_or("a request")?.body;
+        assert!(
+            received[..] == bytes[..],
+            "{} bytes of {LEN}",
+            received.len()
+        );
+    }
+    assert_eq!(server.connections().len(), 1, "one connection, kept");
+    Ok(())
+}

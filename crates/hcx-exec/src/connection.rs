@@ -18,7 +18,7 @@ use crate::live::{LiveEntry, LiveSockets};
 use crate::proxy_auth::ProxyAuthenticator;
 use crate::resolver::Resolver;
 use crate::route::{Route, Scheme};
-use crate::transport::{Leftover, SharedTcp, Transport};
+use crate::transport::{Leftover, SharedTcp, Transport, Written};
 use crate::tunnel::Opened;
 use hcx_h1::Limits;
 
@@ -444,6 +444,38 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// Writes some of `bytes`, unless the peer sends something first while the
+    /// transport has no room ([`Transport::write_or_incoming`], within the
+    /// connection's timeout), counting what went out.
+    pub(crate) fn write_or_incoming(&mut self, bytes: &[u8]) -> io::Result<Written> {
+        let written = match &mut self.transport {
+            Wire::Tcp(tcp) => tcp.write_or_incoming(bytes, self.timeout),
+            Wire::Other(other) => other.write_or_incoming(bytes, self.timeout),
+        }?;
+        if let Written::Bytes(n) = written {
+            // A transport of the user's that claims more than it was given is not
+            // believed (nor a reason to panic).
+            let out = bytes.get(..n).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("the transport claimed {n} bytes written of {}", bytes.len()),
+                )
+            })?;
+            self.written += n as u64;
+            wire(self.id, ">>", out);
+        }
+        Ok(written)
+    }
+
+    /// Pushes out what the transport holds of earlier writes (a TLS transport's
+    /// records not yet on the socket).
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        match &mut self.transport {
+            Wire::Tcp(_) => Ok(()),
+            Wire::Other(other) => other.flush(),
+        }
     }
 
     /// Bytes written over the connection's life.

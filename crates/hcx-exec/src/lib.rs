@@ -90,4 +90,4 @@ pub use route::{Host, Proxy, Route, Scheme, authority_start, redact_userinfo};
 pub use runtime::ExecRuntime;
 #[cfg(feature = "rustls")]
 pub use tls::{TlsIdentity, crypto_provider};
-pub use transport::{Leftover, SocketHandle, Transport};
+pub use transport::{Leftover, SocketHandle, Transport, Written};

@@ -3,13 +3,13 @@
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::ops::{Deref, DerefMut};
-use std::time::Duration;
 
 use hcx_h1::{BodyStep, Call, EncodeError, FinalResponse, RecvResponse, SendBody};
 
 use crate::body::Source;
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind};
+use crate::transport::Written;
 
 /// Bytes bodies up to this size go out in the same write as the head.
 const COALESCE_LIMIT: usize = 64 * 1024;
@@ -19,6 +19,9 @@ const READ_CHUNK: usize = 16 * 1024;
 /// The pieces a large bytes body is written in, a look for an early answer before
 /// each.
 const LOOK_EVERY: usize = 64 * 1024;
+/// How many times in a row a body write may wake for input its look then does not
+/// find before the rest is written without watching.
+const LOOKS_WITHOUT_WRITING: u32 = 16;
 
 thread_local! {
     /// The buffer the last request of this thread was encoded into, kept for the next.
@@ -140,9 +143,10 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
                     Look::Send(call) => call,
                     Look::Stop(sent) => return Ok(sent),
                 };
-                if let Err(failure) = write(conn, piece) {
-                    return interrupted(call, failure);
-                }
+                call = match write_body(conn, call, piece, response_started)? {
+                    Look::Send(call) => call,
+                    Look::Stop(sent) => return Ok(sent),
+                };
             }
             out.clear();
             out.extend_from_slice(frame.suffix());
@@ -202,8 +206,12 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
                             Look::Stop(sent) => return Ok(sent),
                         };
                     }
-                    if let Err(failure) = write_noting(conn, &out, &mut head_out) {
-                        return interrupted(call, failure);
+                    call = match write_body(conn, call, &out, response_started)? {
+                        Look::Send(call) => call,
+                        Look::Stop(sent) => return Ok(sent),
+                    };
+                    if let Some(notify) = head_out.take() {
+                        notify(conn);
                     }
                     out.clear();
                 }
@@ -254,6 +262,55 @@ fn look(
         call: call.abandon(),
         error,
     }))
+}
+
+/// Writes `bytes` of the request, and where the transport has no room for them, waits
+/// for room or for an answer, whichever comes first
+/// ([`Transport::write_or_incoming`](crate::Transport::write_or_incoming)): the look
+/// before a write cannot free one already blocked by a server that answered and
+/// stopped reading, this can. An answer is taken as [`look`] takes it.
+fn write_body(
+    conn: &mut Connection,
+    mut call: Call<SendBody>,
+    mut bytes: &[u8],
+    response_started: &mut bool,
+) -> Result<Look, Error> {
+    // Input found this many times in a row with nothing written in between: a
+    // transport whose readiness its look does not see (a user's), written plainly.
+    let mut looks = 0;
+    while !bytes.is_empty() {
+        // Once a final 2xx is in, what follows is its body, left for after the upload:
+        // it would wake every wait.
+        if call.answered() || looks >= LOOKS_WITHOUT_WRITING {
+            return Ok(match write(conn, bytes) {
+                Ok(()) => Look::Send(call),
+                Err(failure) => Look::Stop(interrupted(call, failure)?),
+            });
+        }
+        match conn.write_or_incoming(bytes) {
+            Ok(Written::Bytes(0)) => {
+                let failure = write_failure(conn, io::ErrorKind::WriteZero.into());
+                return Ok(Look::Stop(interrupted(call, failure)?));
+            }
+            Ok(Written::Bytes(n)) => {
+                bytes = bytes.get(n..).unwrap_or_default();
+                looks = 0;
+            }
+            Ok(Written::Incoming) => {
+                looks += 1;
+                call = match look(conn, call, response_started)? {
+                    Look::Send(call) => call,
+                    stop @ Look::Stop(_) => return Ok(stop),
+                };
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let failure = write_failure(conn, e);
+                return Ok(Look::Stop(interrupted(call, failure)?));
+            }
+        }
+    }
+    Ok(Look::Send(call))
 }
 
 /// What the buffer holds, read through the call: a final status of 300 or more
@@ -355,15 +412,24 @@ fn write_noting<F: FnOnce(&Connection)>(
     Ok(())
 }
 
+/// Writes all of `bytes`; an empty write pushes out what the transport still holds of
+/// earlier ones (a TLS body's last records, after [`write_body`]: rustls would push
+/// them before the next read too, but here a failure to is the write's).
 fn write(conn: &mut Connection, bytes: &[u8]) -> Result<(), WriteFailure> {
-    let timeout: Option<Duration> = conn.timeout();
-    conn.write_all(bytes).map_err(|e| {
-        if is_gone(&e) {
-            WriteFailure::Gone(closed_while_sending().with_source(e))
-        } else {
-            WriteFailure::Other(Error::exchange_io(e, "sending the request", timeout))
-        }
-    })
+    let written = if bytes.is_empty() {
+        conn.flush()
+    } else {
+        conn.write_all(bytes)
+    };
+    written.map_err(|e| write_failure(conn, e))
+}
+
+fn write_failure(conn: &Connection, e: io::Error) -> WriteFailure {
+    if is_gone(&e) {
+        WriteFailure::Gone(closed_while_sending().with_source(e))
+    } else {
+        WriteFailure::Other(Error::exchange_io(e, "sending the request", conn.timeout()))
+    }
 }
 
 /// The body broke its own framing while being sent (a sized reader that ended short

@@ -17,6 +17,8 @@ use crate::events::TlsSession;
 use crate::transport::{
     Leftover, SocketHandle, Transport, has_waiting_bytes, set_tcp_timeout, tcp_is_stale,
 };
+#[cfg(target_os = "linux")]
+use crate::transport::{Written, send_nonblocking, tcp_write_or_incoming};
 
 /// The TLS sessions the identities hcx builds keep for resumption: rustls keeps up to
 /// eight tickets per server, so 512 servers (its default, 256, is 32 servers). About
@@ -235,6 +237,37 @@ impl Write for Socket {
 
     fn flush(&mut self) -> io::Result<()> {
         (&*self.tcp).flush()
+    }
+}
+
+/// Where [`TlsTransport::write_or_incoming`] writes records: the TCP socket, never
+/// blocking. With `wait`, a full socket waits for room or input (input is noted in
+/// `incoming`, and ends the write as "would block"); without, it would block at once.
+#[cfg(target_os = "linux")]
+struct Records<'a> {
+    tcp: &'a TcpStream,
+    timeout: Option<Duration>,
+    wait: bool,
+    incoming: bool,
+}
+
+#[cfg(target_os = "linux")]
+impl Write for Records<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.wait {
+            return send_nonblocking(self.tcp, buf);
+        }
+        match tcp_write_or_incoming(self.tcp, buf, self.timeout)? {
+            Written::Bytes(n) => Ok(n),
+            Written::Incoming => {
+                self.incoming = true;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -486,6 +519,44 @@ impl Transport for TlsTransport {
 
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         set_tcp_timeout(&self.stream.sock.tcp, timeout)
+    }
+
+    /// The records rustls holds go out first, each write of them waiting for room or
+    /// input; then `buf` is taken in (encrypted into records) and as much of them
+    /// written as the socket takes at once: the rest goes first at the next write, or
+    /// at the flush after the last.
+    #[cfg(target_os = "linux")]
+    fn write_or_incoming(&mut self, buf: &[u8], timeout: Option<Duration>) -> io::Result<Written> {
+        let conn = &mut self.stream.conn;
+        let tcp = &*self.stream.sock.tcp;
+        let mut waiting = Records {
+            tcp,
+            timeout,
+            wait: true,
+            incoming: false,
+        };
+        while conn.wants_write() {
+            match conn.write_tls(&mut waiting) {
+                Ok(_) => {}
+                Err(_) if waiting.incoming => return Ok(Written::Incoming),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let n = conn.writer().write(buf)?;
+        let mut at_once = Records {
+            wait: false,
+            ..waiting
+        };
+        while conn.wants_write() {
+            match conn.write_tls(&mut at_once) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Written::Bytes(n))
     }
 
     fn peer_addr(&self) -> Option<SocketAddr> {

@@ -5,6 +5,8 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
+#[cfg(target_os = "linux")]
+use std::time::Instant;
 
 /// A byte stream under an HTTP/1.1 connection: plain TCP today, a TLS stream or a
 /// proxy tunnel tomorrow. The exchange itself is the codec's sans-IO
@@ -24,6 +26,20 @@ pub trait Transport: Read + Write + Send + fmt::Debug + 'static {
 
     /// Sets the read and write timeout (`None`: block forever).
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// Writes some of `buf`, as [`Write::write`] does, but where that would wait for
+    /// room to write it also wakes when the peer sends something, and returns
+    /// [`Written::Incoming`] then, nothing written: the engine reads the server's
+    /// early answer (a `413` to an upload it stopped reading) instead of staying
+    /// blocked until `timeout` (`None`: no limit), after which it fails as a write
+    /// timeout does. Used for the request body's writes, while no final answer is in.
+    ///
+    /// Default: [`Write::write`] (a transport that cannot wait for both blocks in
+    /// its write, and an answer is read after it).
+    fn write_or_incoming(&mut self, buf: &[u8], timeout: Option<Duration>) -> io::Result<Written> {
+        let _ = timeout;
+        self.write(buf).map(Written::Bytes)
+    }
 
     /// The address of the peer, if the transport knows one.
     fn peer_addr(&self) -> Option<SocketAddr>;
@@ -201,6 +217,10 @@ impl Transport for SharedTcp {
         set_tcp_timeout(&self.0, timeout)
     }
 
+    fn write_or_incoming(&mut self, buf: &[u8], timeout: Option<Duration>) -> io::Result<Written> {
+        tcp_write_or_incoming(&self.0, buf, timeout)
+    }
+
     fn leftover(&mut self, read_filled: bool) -> Leftover {
         if read_filled && has_waiting_bytes(&self.0) {
             Leftover::Bytes
@@ -232,6 +252,118 @@ pub enum Leftover {
     Bytes,
     /// The peer said it closes: never pooled (`CloseReason::Stale`).
     Closed,
+}
+
+/// What [`Transport::write_or_incoming`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// This many bytes were written (0 only for an empty buffer, or a transport that
+    /// can write no more).
+    Bytes(usize),
+    /// Nothing could be written yet, and the peer sent something (or closed): read
+    /// it before writing on.
+    Incoming,
+}
+
+/// [`Transport::write_or_incoming`] for a TCP socket: a non-blocking `send`; only when
+/// the socket's buffer is full, one `poll` for room or input.
+#[cfg(target_os = "linux")]
+pub(crate) fn tcp_write_or_incoming(
+    stream: &TcpStream,
+    buf: &[u8],
+    timeout: Option<Duration>,
+) -> io::Result<Written> {
+    let mut deadline = None;
+    loop {
+        match send_nonblocking(stream, buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => return other.map(Written::Bytes),
+        }
+        let until = *deadline.get_or_insert_with(|| timeout.map(|t| Instant::now() + t));
+        match wait_for_room(stream, until)? {
+            Ready::Room => {}
+            Ready::Incoming => return Ok(Written::Incoming),
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn tcp_write_or_incoming(
+    stream: &TcpStream,
+    buf: &[u8],
+    _timeout: Option<Duration>,
+) -> io::Result<Written> {
+    (&*stream).write(buf).map(Written::Bytes)
+}
+
+/// One `send(MSG_DONTWAIT | MSG_NOSIGNAL)`; an interrupted call is repeated.
+#[cfg(target_os = "linux")]
+pub(crate) fn send_nonblocking(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        match socket2::SockRef::from(stream)
+            .send_with_flags(buf, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+        {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+/// What a socket whose send buffer was full became ready for.
+#[cfg(target_os = "linux")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ready {
+    /// The send buffer has room.
+    Room,
+    /// The peer sent bytes, closed or reset the connection: asked first, so an
+    /// answer is read before writing on.
+    Incoming,
+}
+
+/// Waits until `stream` can be written to or has something to read, until `deadline`
+/// (`None`: no limit): `poll` for both. A deadline passed is a `TimedOut` error, as a
+/// blocking write's timeout is.
+#[cfg(target_os = "linux")]
+pub(crate) fn wait_for_room(stream: &TcpStream, deadline: Option<Instant>) -> io::Result<Ready> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    loop {
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // Rounded up to whole milliseconds: a poll that returns a little early
+                // would come round again for nothing.
+                let left = left.saturating_add(Duration::from_nanos(999_999));
+                PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut fds = [PollFd::new(
+            stream.as_fd(),
+            PollFlags::POLLOUT | PollFlags::POLLIN,
+        )];
+        let result = poll(&mut fds, timeout);
+        let [fd] = &fds;
+        match result {
+            Ok(0) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+            }
+            Ok(_) => {
+                let revents = fd.revents().unwrap_or(PollFlags::empty());
+                let input = PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR;
+                // Room, or `POLLNVAL` (no socket to wait on: the write says why).
+                return Ok(if revents.intersects(input) {
+                    Ready::Incoming
+                } else {
+                    Ready::Room
+                });
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Whether one non-blocking peek finds a byte waiting on `stream`.

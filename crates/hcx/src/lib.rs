@@ -150,7 +150,7 @@ pub use rustls;
 pub mod exec {
     pub use hcx_exec::{
         Connection, Endpoint, ExecRuntime, IdleConnectionEvictor, Leftover, MainExec, SocketHandle,
-        Transport, authority_start, is_secret_field, redact_userinfo,
+        Transport, Written, authority_start, is_secret_field, redact_userinfo,
     };
 }
 
