@@ -256,6 +256,7 @@ pub enum Leftover {
 
 /// What [`Transport::write_or_incoming`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Written {
     /// This many bytes were written (0 only for an empty buffer, or a transport that
     /// can write no more).
