@@ -731,3 +731,109 @@ fn large_bodies_over_tls_arrive_whole() -> TestResult {
     assert_eq!(server.connections().len(), 1, "one connection, kept");
     Ok(())
 }
+
+/// A reader body that gives [`FIRST`] bytes in 16 KiB pieces, then waits (at most
+/// 5 s) for word that the server has all of them before giving 16 KiB more.
+struct TwoParts {
+    server_has_first: std::sync::mpsc::Receiver<()>,
+    given: usize,
+}
+
+const PIECE: usize = 16 * 1024;
+const FIRST: usize = 4 * PIECE;
+
+impl io::Read for TwoParts {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.given == FIRST {
+            self.server_has_first
+                .recv_timeout(Duration::from_secs(5))
+                .map_err(|_| io::Error::other("the server never got the first part"))?;
+        }
+        let n = buf.len().min(PIECE).min(FIRST + PIECE - self.given);
+        buf[..n].fill(b'x');
+        self.given += n;
+        Ok(n)
+    }
+}
+
+/// A TCP stream read at most 512 bytes at a time: a server slower than the client,
+/// whose socket is full when the client writes.
+struct Trickle(std::net::TcpStream);
+
+impl io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(512);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+impl io::Write for Trickle {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// A piece of a reader body goes out whole before the reader is asked for the next
+/// (which may wait for the server, or for anything else), even when the socket was
+/// full as it went: the records that did not fit then are not left in rustls
+/// until the next piece comes. Small buffers on both ends and a slow server, so
+/// that a piece cannot go out in one non-blocking send.
+#[test]
+fn a_reader_piece_over_tls_goes_out_whole_before_the_next_is_read() -> TestResult {
+    use std::io::{Read, Write};
+    let ca = TestCa::new()?;
+    let config = ca.server_config(&["127.0.0.1"]);
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.set_recv_buffer_size(4096)?;
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.listen(1)?;
+    let listener = std::net::TcpListener::from(socket);
+    let port = listener.local_addr()?.port();
+    let (has_first, server_has_first) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || -> Result<usize, String> {
+        let (mut sock, _) = listener.accept().map_err(|e| e.to_string())?;
+        let conn = accept_tls(&mut sock, config).map_err(|e| e.to_string())?;
+        let mut stream = hcx::rustls::StreamOwned::new(conn, Trickle(sock));
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).map_err(|e| e.to_string())?;
+            head.push(byte[0]);
+        }
+        let mut body = vec![0u8; FIRST + PIECE];
+        stream
+            .read_exact(&mut body[..FIRST])
+            .map_err(|e| e.to_string())?;
+        let _ = has_first.send(());
+        stream
+            .read_exact(&mut body[FIRST..])
+            .map_err(|e| e.to_string())?;
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .map_err(|e| e.to_string())?;
+        stream.flush().map_err(|e| e.to_string())?;
+        Ok(body.len())
+    });
+    let client = Client::builder()
+        .tls_config(trusting(&ca, None)?)
+        .socket_config(hcx::SocketConfig::default().with_send_buffer_size(Some(4096)))
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let body = TwoParts {
+        server_has_first,
+        given: 0,
+    };
+    let request = Request::put(format!("https://127.0.0.1:{port}/"))
+        .body(Body::sized_reader(body, (FIRST + PIECE) as u64))?;
+    let response = client.execute(request);
+    let read = server.join().map_err(|_| "panic")?;
+    let response = response?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.into_body().into_string()?, "ok");
+    assert_eq!(read?, FIRST + PIECE);
+    Ok(())
+}

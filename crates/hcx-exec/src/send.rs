@@ -278,7 +278,7 @@ fn write_body(
     // Input found this many times in a row with nothing written in between: a
     // transport whose readiness its look does not see (a user's), written plainly.
     let mut looks = 0;
-    while !bytes.is_empty() {
+    loop {
         // Once a final 2xx is in, what follows is its body, left for after the upload:
         // it would wake every wait.
         if call.answered() || looks >= LOOKS_WITHOUT_WRITING {
@@ -286,6 +286,27 @@ fn write_body(
                 Ok(()) => Look::Send(call),
                 Err(failure) => Look::Stop(interrupted(call, failure)?),
             });
+        }
+        // All of `bytes` taken: what the transport still holds of them (a TLS
+        // transport's records the socket had no room for) goes out too, before the
+        // body's reader is asked for more (it may wait long).
+        if bytes.is_empty() {
+            match conn.push_or_incoming() {
+                Ok(Written::Bytes(_)) => return Ok(Look::Send(call)),
+                Ok(Written::Incoming) => {
+                    looks += 1;
+                    call = match look(conn, call, response_started)? {
+                        Look::Send(call) => call,
+                        stop @ Look::Stop(_) => return Ok(stop),
+                    };
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let failure = write_failure(conn, e);
+                    return Ok(Look::Stop(interrupted(call, failure)?));
+                }
+            }
+            continue;
         }
         match conn.write_or_incoming(bytes) {
             Ok(Written::Bytes(0)) => {
@@ -310,7 +331,6 @@ fn write_body(
             }
         }
     }
-    Ok(Look::Send(call))
 }
 
 /// What the buffer holds, read through the call: a final status of 300 or more

@@ -523,8 +523,9 @@ impl Transport for TlsTransport {
 
     /// The records rustls holds go out first, each write of them waiting for room or
     /// input; then `buf` is taken in (encrypted into records) and as much of them
-    /// written as the socket takes at once: the rest goes first at the next write, or
-    /// at the flush after the last.
+    /// written as the socket takes at once: the rest goes first at the next write (an
+    /// empty one, after each piece of the body, pushes out only those), or at the
+    /// flush after the last.
     #[cfg(target_os = "linux")]
     fn write_or_incoming(&mut self, buf: &[u8], timeout: Option<Duration>) -> io::Result<Written> {
         let conn = &mut self.stream.conn;

@@ -33,11 +33,17 @@ pub trait Transport: Read + Write + Send + fmt::Debug + 'static {
     /// early answer (a `413` to an upload it stopped reading) instead of staying
     /// blocked until `timeout` (`None`: no limit), after which it fails as a write
     /// timeout does. Used for the request body's writes, while no final answer is in.
+    /// An empty `buf` pushes out, the same way, what the transport still holds of
+    /// earlier writes (asked after each piece of the body: `Written::Bytes(0)` once
+    /// all of it is out).
     ///
     /// Default: [`Write::write`] (a transport that cannot wait for both blocks in
-    /// its write, and an answer is read after it).
+    /// its write, and an answer is read after it); nothing for an empty `buf`.
     fn write_or_incoming(&mut self, buf: &[u8], timeout: Option<Duration>) -> io::Result<Written> {
         let _ = timeout;
+        if buf.is_empty() {
+            return Ok(Written::Bytes(0));
+        }
         self.write(buf).map(Written::Bytes)
     }
 
