@@ -616,3 +616,39 @@ fn an_invalid_answer_while_the_body_goes_out_counts_as_a_response_started() -> T
     server.join().map_err(|_| "server panicked")??;
     Ok(())
 }
+
+/// Counts the request heads reported written.
+#[derive(Default)]
+struct HeadsWritten(std::sync::atomic::AtomicUsize);
+
+impl hcx::EventListener for HeadsWritten {
+    fn request_head_written(&self, _conn: &hcx::ConnectionRef<'_>, _head: &[u8]) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// An answer that stops a reader body's first write (the head and its first 16 KiB,
+/// more than small socket buffers take) after the head went out: the head is
+/// reported written, as it is when the answer comes after that write.
+#[test]
+fn a_head_out_before_an_answer_stops_the_first_write_is_reported() -> TestResult {
+    let heads = std::sync::Arc::new(HeadsWritten::default());
+    let small = hcx::SocketConfig::default().with_send_buffer_size(Some(4096));
+    let client = Client::builder()
+        .event_listener(std::sync::Arc::clone(&heads))
+        .response_timeout(Some(SAFETY))
+        .socket_config(small)
+        .build()?;
+    let early = Early {
+        answer: TOO_BIG,
+        then_read: 0,
+        last: None,
+        recv_buffer: Some(4096),
+    };
+    let answer = cut_upload_with(&client, "http", None, early, |_| {
+        Body::reader(std::io::repeat(b'x'))
+    })?;
+    assert_eq!(answer, (413, String::from("too big!")));
+    assert_eq!(heads.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    Ok(())
+}

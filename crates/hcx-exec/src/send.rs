@@ -154,6 +154,8 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
             finish(conn, &out, recv, &mut head_out)
         }
         Source::Reader(mut reader) => {
+            // The head is out once the connection's count reaches this.
+            let head_end = conn.written() + out.len() as u64;
             let mut chunk = vec![0u8; READ_CHUNK];
             // Whether the reader was asked for a byte past its declared length.
             let mut probed = false;
@@ -208,7 +210,16 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
                     }
                     call = match write_body(conn, call, &out, response_started)? {
                         Look::Send(call) => call,
-                        Look::Stop(sent) => return Ok(sent),
+                        Look::Stop(sent) => {
+                            // Stopped (by an answer, say) after the head went out: it
+                            // is reported all the same.
+                            if conn.written() >= head_end
+                                && let Some(notify) = head_out.take()
+                            {
+                                notify(conn);
+                            }
+                            return Ok(sent);
+                        }
                     };
                     if let Some(notify) = head_out.take() {
                         notify(conn);
