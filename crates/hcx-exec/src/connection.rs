@@ -622,6 +622,25 @@ mod tests {
         Ok((conn, server, watch))
     }
 
+    /// A `TcpStream` given as the transport writes as hcx's own TCP does: a write the
+    /// full socket blocks wakes for the server's answer, instead of waiting out the
+    /// timeout (the server here answered first and reads nothing).
+    #[test]
+    fn a_tcp_stream_transport_wakes_a_full_write_for_an_answer() -> io::Result<()> {
+        let (mut conn, mut server, watch) = pair()?;
+        conn.set_timeout(Some(Duration::from_secs(2)))?;
+        server.write_all(b"HTTP/1.1 413 Content Too Large\r\n\r\n")?;
+        watch.set_read_timeout(Some(Duration::from_secs(10)))?;
+        assert_eq!(watch.peek(&mut [0u8; 1])?, 1, "the answer is in");
+        let body = vec![b'x'; 1 << 20];
+        let mut writes = 0;
+        while conn.write_or_incoming(&body)? != Written::Incoming {
+            writes += 1;
+            assert!(writes < 100, "the answer never woke the write");
+        }
+        Ok(())
+    }
+
     #[test]
     fn an_open_quiet_connection_is_fresh() -> io::Result<()> {
         let (mut conn, _server, _) = pair()?;

@@ -105,6 +105,16 @@ impl Transport for TcpStream {
         set_tcp_timeout(self, timeout)
     }
 
+    /// As hcx's own TCP connections write: a non-blocking `send`; only when the
+    /// socket's buffer is full, one `poll` for room or input (Linux). Nothing is held
+    /// back: an empty `buf` has nothing to do.
+    fn write_or_incoming(&mut self, buf: &[u8], timeout: Option<Duration>) -> io::Result<Written> {
+        if buf.is_empty() {
+            return Ok(Written::Bytes(0));
+        }
+        tcp_write_or_incoming(self, buf, timeout)
+    }
+
     /// After a full read, one non-blocking `recv(MSG_PEEK | MSG_DONTWAIT)`: a byte
     /// there is [`Leftover::Bytes`]; an end of stream or an error is left to the stale
     /// probe.
