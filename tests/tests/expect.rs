@@ -503,6 +503,65 @@ fn an_answer_frees_an_upload_blocked_in_a_write_over_tls() -> TestResult {
     Ok(())
 }
 
+/// A TLS server that, mid-upload, ends the session with `close_notify` (no answer)
+/// and keeps the TCP connection open, reading nothing more: the upload blocked in a
+/// write, rustls holding records of it, wakes for the input, and ends as closed by
+/// the server at once. Before, the look's read went through rustls' own, which first
+/// pushed out the records it held: blocked again, until the response timeout.
+#[test]
+fn a_close_notify_mid_upload_ends_it_over_tls() -> TestResult {
+    let ca = hcx_testserver::TestCa::new()?;
+    let config = ca.server_config(&["127.0.0.1"]);
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.set_recv_buffer_size(4096)?;
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.listen(1)?;
+    let listener = std::net::TcpListener::from(socket);
+    let port = listener.local_addr()?.port();
+    let (done, finished) = channel::<()>();
+    let server = std::thread::spawn(move || -> Result<(), String> {
+        let (mut sock, _) = listener.accept().map_err(|e| e.to_string())?;
+        let conn = accept_tls(&mut sock, config).map_err(|e| e.to_string())?;
+        let mut tls = hcx::rustls::StreamOwned::new(conn, sock);
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        // The head and one byte of the body.
+        while !head.ends_with(b"\r\n\r\n") {
+            tls.read_exact(&mut byte).map_err(|e| e.to_string())?;
+            head.push(byte[0]);
+        }
+        tls.read_exact(&mut byte).map_err(|e| e.to_string())?;
+        tls.conn.send_close_notify();
+        tls.flush().map_err(|e| e.to_string())?;
+        finished
+            .recv_timeout(SAFETY)
+            .map_err(|_| "the upload was still blocked when the server gave up".to_owned())
+    });
+    // Half the server's wait: an upload left blocked times out while the server still
+    // holds the connection open (rather than meeting its close at the end).
+    let client = Client::builder()
+        .tls_config(trusting(&ca)?)
+        .response_timeout(Some(SAFETY / 2))
+        .socket_config(hcx::SocketConfig::default().with_send_buffer_size(Some(4096)))
+        .build()?;
+    // A POST: not sent again by the retry layer.
+    let request = Request::post(format!("https://127.0.0.1:{port}/upload"))
+        .body(Body::from(vec![b'x'; 4 << 20]))?;
+    let Err(error) = client.execute(request) else {
+        return Err("a session the server closed mid-upload is an error".into());
+    };
+    // Gone if the server gave up first: its own error says so.
+    let _ = done.send(());
+    server.join().map_err(|_| "server panicked")??;
+    assert_eq!(
+        error.kind(),
+        hcx::ErrorKind::ClosedBeforeResponse,
+        "{error:?}"
+    );
+    assert_eq!(client.stats().pool.leased, 0);
+    Ok(())
+}
+
 /// A `103`, or a final `200`, while the body goes out: the body goes on to its end
 /// (the server reads all of it), the connection is kept, and the final response is
 /// the one returned.

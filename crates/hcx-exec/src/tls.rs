@@ -210,6 +210,8 @@ pub(crate) struct TlsTransport {
     unclean_eof: bool,
     /// rustls failed behind plaintext returned since: no more socket reads.
     failed: bool,
+    /// rustls took in the peer's `close_notify`: reads take what it holds, no I/O.
+    peer_closed: bool,
 }
 
 /// The TCP stream under rustls, noting whether its last read filled the buffer rustls
@@ -340,6 +342,7 @@ pub(crate) fn handshake(
         session,
         unclean_eof: false,
         failed: false,
+        peer_closed: false,
     })
 }
 
@@ -396,7 +399,9 @@ impl TlsTransport {
     /// error: the connection is unusable either way) is bytes, a `close_notify` is the
     /// peer closing.
     fn taken_in(&mut self) -> Leftover {
-        match self.stream.conn.process_new_packets() {
+        let state = self.stream.conn.process_new_packets();
+        self.peer_closed |= state.as_ref().is_ok_and(|s| s.peer_has_closed());
+        match state {
             Ok(state) if state.plaintext_bytes_to_read() > 0 => Leftover::Bytes,
             Ok(state) if state.peer_has_closed() => Leftover::Closed,
             Ok(_) => Leftover::Nothing,
@@ -418,9 +423,12 @@ impl TlsTransport {
             match conn.read_tls(&mut &*sock) {
                 Ok(0) => break true,
                 Ok(_) => match conn.process_new_packets() {
-                    Ok(state) if state.plaintext_bytes_to_read() > 0 => break true,
-                    Ok(state) if state.peer_has_closed() => break true,
-                    Ok(_) => {}
+                    Ok(state) => {
+                        self.peer_closed |= state.peer_has_closed();
+                        if state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() {
+                            break true;
+                        }
+                    }
                     Err(_) => break true,
                 },
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
@@ -452,6 +460,13 @@ impl Read for TlsTransport {
                     Ok(_) => io::Error::new(io::ErrorKind::InvalidData, "TLS failed"),
                 }),
             };
+        }
+        // After a `close_notify` (taken in by a look), what rustls holds is all there
+        // is, the end of stream after it: read without I/O. rustls' own read would
+        // first push out the records it still holds of the request, and block while
+        // the server, done with the session, reads nothing.
+        if self.peer_closed {
+            return self.stream.conn.reader().read(buf);
         }
         match self.stream.read(buf) {
             Err(e)
