@@ -37,10 +37,10 @@ impl MinimalFifoPool {
     pub fn lease(&self) -> u64 {
         let me = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if state.1.is_empty() {
-                if let Some(conn) = state.0.pop() {
-                    return conn;
-                }
+            if state.1.is_empty()
+                && let Some(conn) = state.0.pop()
+            {
+                return conn;
             }
             let me = Arc::new(Waiter {
                 conn: Mutex::new(None),

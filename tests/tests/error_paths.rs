@@ -72,10 +72,10 @@ fn my_socket_inodes() -> HashSet<u64> {
         for entry in dir.flatten() {
             if let Ok(link) = std::fs::read_link(entry.path()) {
                 let link = link.to_string_lossy().into_owned();
-                if let Some(rest) = link.strip_prefix("socket:[") {
-                    if let Ok(inode) = rest.trim_end_matches(']').parse() {
-                        out.insert(inode);
-                    }
+                if let Some(rest) = link.strip_prefix("socket:[")
+                    && let Ok(inode) = rest.trim_end_matches(']').parse()
+                {
+                    out.insert(inode);
                 }
             }
         }
@@ -762,10 +762,10 @@ fn many_threads_failing_and_timing_out() -> TestResult {
             s.spawn(move || {
                 for i in 0..50 {
                     let path = ["/ok", "/cut", "/nothing"][(t + i) % 3];
-                    if let Ok(r) = client.get(server.url(path)) {
-                        if i % 2 == 0 {
-                            let _ = r.into_body().into_vec();
-                        }
+                    if let Ok(r) = client.get(server.url(path))
+                        && i % 2 == 0
+                    {
+                        let _ = r.into_body().into_vec();
                     }
                 }
             });

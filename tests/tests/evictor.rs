@@ -246,10 +246,10 @@ struct SignalClock {
 
 impl hcx::Clock for SignalClock {
     fn now(&self) -> Instant {
-        if std::thread::current().name() == Some("hcx-evictor") {
-            if let Ok(tx) = self.evictor_read.lock() {
-                let _ = tx.send(());
-            }
+        if std::thread::current().name() == Some("hcx-evictor")
+            && let Ok(tx) = self.evictor_read.lock()
+        {
+            let _ = tx.send(());
         }
         self.inner.now()
     }

@@ -143,10 +143,10 @@ fn read_request(stream: &mut std::net::TcpStream, body: bool) -> Option<String> 
     let mut data = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            if !body || data.len() >= end + 4 + 5 {
-                return Some(String::from_utf8_lossy(&data[..end]).to_ascii_lowercase());
-            }
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n")
+            && (!body || data.len() >= end + 4 + 5)
+        {
+            return Some(String::from_utf8_lossy(&data[..end]).to_ascii_lowercase());
         }
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => return None,

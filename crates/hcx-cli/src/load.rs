@@ -480,10 +480,10 @@ impl Schedule<'_> {
             // With a rate, the run lasts its requests' slots, to `limit / rate` (or
             // the duration's end, if sooner), as one by duration lasts the duration:
             // -n 10 --rate 10 takes a second and reports 10 requests/s, not 11.
-            if let Some(end) = self.rate.and_then(|rate| self.at(limit as f64 / rate)) {
-                if let Some(rest) = end.checked_duration_since(Instant::now()) {
-                    self.wait(rest);
-                }
+            if let Some(end) = self.rate.and_then(|rate| self.at(limit as f64 / rate))
+                && let Some(rest) = end.checked_duration_since(Instant::now())
+            {
+                self.wait(rest);
             }
             return None;
         }

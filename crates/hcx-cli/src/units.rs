@@ -46,9 +46,9 @@ fn rounded(value: f64, decimals: usize) -> f64 {
 /// A bucket bound given in microseconds, in the largest unit that shows it whole
 /// (`100µs`, `1ms`, `10s`).
 pub fn bound(us: u64) -> String {
-    if us >= 1_000_000 && us % 1_000_000 == 0 {
+    if us >= 1_000_000 && us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
-    } else if us >= 1_000 && us % 1_000 == 0 {
+    } else if us >= 1_000 && us.is_multiple_of(1_000) {
         format!("{}ms", us / 1_000)
     } else {
         format!("{us}µs")

@@ -258,10 +258,10 @@ impl MainExec {
                 }
                 Err(_) => None,
             };
-            if let (Some(outcome), Some(now)) = (outcome, runtime.leased_at()) {
-                if let Some(change) = self.keep_alive.observe(route.key(), idle, outcome, now) {
-                    runtime.manager().events().idle_limit_changed(&change);
-                }
+            if let (Some(outcome), Some(now)) = (outcome, runtime.leased_at())
+                && let Some(change) = self.keep_alive.observe(route.key(), idle, outcome, now)
+            {
+                runtime.manager().events().idle_limit_changed(&change);
             }
         }
         let facts = progress.facts(runtime.connection().map_or(0, Connection::written));

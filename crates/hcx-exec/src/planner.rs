@@ -375,10 +375,10 @@ impl NoProxy {
 
 /// `host:port`, `[v6]:port`, or a bare host / IP / CIDR.
 fn split_port(entry: &str) -> (&str, Option<u16>) {
-    if let Some(rest) = entry.strip_prefix('[') {
-        if let Some((ip, after)) = rest.split_once(']') {
-            return (ip, after.strip_prefix(':').and_then(|p| p.parse().ok()));
-        }
+    if let Some(rest) = entry.strip_prefix('[')
+        && let Some((ip, after)) = rest.split_once(']')
+    {
+        return (ip, after.strip_prefix(':').and_then(|p| p.parse().ok()));
     }
     // One colon: a port (an IPv6 literal has several and no brackets).
     match entry.split_once(':') {

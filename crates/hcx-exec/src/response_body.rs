@@ -281,13 +281,13 @@ impl ResponseBody {
     #[doc(alias("toByteArray"))]
     pub fn into_vec(mut self) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
-        if let State::Streaming(s) = &self.state {
-            if let Some(n) = s.decoder.remaining() {
-                // One byte more than the body: room for a read that reaches its end to
-                // see bytes past it (`read_direct`) in the same call.
-                let n = usize::try_from(n).unwrap_or(0).saturating_add(1);
-                out.reserve(n.min(1 << 20));
-            }
+        if let State::Streaming(s) = &self.state
+            && let Some(n) = s.decoder.remaining()
+        {
+            // One byte more than the body: room for a read that reaches its end to
+            // see bytes past it (`read_direct`) in the same call.
+            let n = usize::try_from(n).unwrap_or(0).saturating_add(1);
+            out.reserve(n.min(1 << 20));
         }
         // Decoded runs are appended as they come, without `Read`'s copies through a
         // probe buffer: a small body, already in the connection's buffer with the

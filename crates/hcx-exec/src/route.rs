@@ -733,10 +733,10 @@ impl fmt::Display for Route {
                     write!(f, " via {proxy}")?;
                 }
                 #[cfg(feature = "rustls")]
-                if let Some(tls) = &self.tls {
-                    if tls.name() != "default" {
-                        write!(f, " (tls: {})", tls.name())?;
-                    }
+                if let Some(tls) = &self.tls
+                    && tls.name() != "default"
+                {
+                    write!(f, " (tls: {})", tls.name())?;
                 }
             }
         }

@@ -295,10 +295,10 @@ impl Connection<'_> {
             close_if(delimited, ServerCloseReason::CloseDelimitedBody, false);
         }
 
-        if let Some(delay) = reply.delay {
-            if self.shared.signal.wait_timeout(delay) {
-                return Some(End::now(ServerCloseReason::Shutdown));
-            }
+        if let Some(delay) = reply.delay
+            && self.shared.signal.wait_timeout(delay)
+        {
+            return Some(End::now(ServerCloseReason::Shutdown));
         }
         match &reply.action {
             Action::NoResponse => return Some(End::now(ServerCloseReason::ReplyClosed)),
@@ -377,13 +377,12 @@ impl Connection<'_> {
     fn read_head(&mut self) -> Result<Head, ReadError> {
         let limits = self.shared.config.limits;
         loop {
-            if !self.buf.is_empty() {
-                if let Some((head, consumed)) =
+            if !self.buf.is_empty()
+                && let Some((head, consumed)) =
                     parse_head(&self.buf, &limits).map_err(ReadError::Protocol)?
-                {
-                    self.buf.advance(consumed);
-                    return Ok(head);
-                }
+            {
+                self.buf.advance(consumed);
+                return Ok(head);
             }
             // Once a request has begun there is no deadline.
             self.set_read_timeout(None).map_err(ReadError::Io)?;

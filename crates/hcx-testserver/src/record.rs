@@ -180,11 +180,11 @@ impl State {
 
     /// Only the first reason counts.
     fn close(&mut self, connection: usize, reason: ServerCloseReason) {
-        if let Some(c) = self.connection_mut(connection) {
-            if c.closed.is_none() {
-                c.closed = Some(reason);
-                self.stats.connections_closed += 1;
-            }
+        if let Some(c) = self.connection_mut(connection)
+            && c.closed.is_none()
+        {
+            c.closed = Some(reason);
+            self.stats.connections_closed += 1;
         }
     }
 }

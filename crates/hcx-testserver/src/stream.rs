@@ -33,12 +33,13 @@ impl Stream {
     /// alert first, so the client can tell this close from a truncation (RFC 8446
     /// §6.1); then the TCP FIN. Errors are ignored: the peer may be gone already.
     pub(crate) fn close_write(&mut self, notify: bool) {
-        if let Stream::Tls(tls) = self {
-            if notify && !tls.conn.is_handshaking() {
-                tls.conn.send_close_notify();
-                let StreamOwned { conn, sock } = &mut **tls;
-                let _ = send_tls(conn, sock);
-            }
+        if let Stream::Tls(tls) = self
+            && notify
+            && !tls.conn.is_handshaking()
+        {
+            tls.conn.send_close_notify();
+            let StreamOwned { conn, sock } = &mut **tls;
+            let _ = send_tls(conn, sock);
         }
         let _ = self.tcp().shutdown(Shutdown::Write);
     }

@@ -851,10 +851,10 @@ impl ClientBuilder {
             .with_limits(self.limits)
             .with_idle_probes(self.retry.covers_probes());
         let mut default_headers = self.default_headers;
-        if let Some(agent) = self.user_agent {
-            if !default_headers.contains_key(USER_AGENT) {
-                default_headers.try_insert(USER_AGENT, agent)?;
-            }
+        if let Some(agent) = self.user_agent
+            && !default_headers.contains_key(USER_AGENT)
+        {
+            default_headers.try_insert(USER_AGENT, agent)?;
         }
         // The default chain, outermost first (Apache 5's order), then the user's changes.
         let mut chain = NamedChain::default();

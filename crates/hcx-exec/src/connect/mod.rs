@@ -109,10 +109,10 @@ fn connect_tcp_with(
         [addr] => connect_single(*addr, deadline, socket, local, abort),
         addrs => {
             let won = happy_eyeballs::race(addrs, deadline, attempt_delay, socket, local, abort);
-            if let (Ok(stream), Some(abort)) = (&won, abort) {
-                if let Ok(local) = stream.local_addr() {
-                    abort.keep_connecting(local);
-                }
+            if let (Ok(stream), Some(abort)) = (&won, abort)
+                && let Ok(local) = stream.local_addr()
+            {
+                abort.keep_connecting(local);
             }
             won
         }

@@ -199,10 +199,10 @@ impl BodyEncoder {
         trailers: &HeaderMap,
         out: &mut impl OutBuf,
     ) -> Result<(), EncodeError> {
-        if self.framing != RequestFraming::Chunked {
-            if let Some(name) = trailers.keys().next() {
-                return Err(EncodeError::ForbiddenTrailer(name.clone()));
-            }
+        if self.framing != RequestFraming::Chunked
+            && let Some(name) = trailers.keys().next()
+        {
+            return Err(EncodeError::ForbiddenTrailer(name.clone()));
         }
         for (name, value) in trailers {
             if FORBIDDEN_TRAILERS.contains(name) {

@@ -144,10 +144,10 @@ pub fn encode_request_head<'a>(
         }
     }
     // RFC 9110 §7.2: Host should be the first field.
-    if scan.hosts > 0 {
-        if let Some(value) = head.headers.get(HOST) {
-            write_field(out, HOST.as_str(), value);
-        }
+    if scan.hosts > 0
+        && let Some(value) = head.headers.get(HOST)
+    {
+        write_field(out, HOST.as_str(), value);
     }
     // RFC 9110 §10.1.1: no 100-continue expectation on a request without content, nor
     // on an HTTP/1.0 one (its server must ignore it, and a client would wait for

@@ -92,11 +92,11 @@ impl Wire {
         mut parse: impl FnMut(&[u8]) -> Result<Option<(T, usize)>, String>,
     ) -> Result<T, ReadError> {
         loop {
-            if !self.buf.is_empty() {
-                if let Some((head, n)) = parse(&self.buf).map_err(ReadError::Malformed)? {
-                    self.buf.advance(n);
-                    return Ok(head);
-                }
+            if !self.buf.is_empty()
+                && let Some((head, n)) = parse(&self.buf).map_err(ReadError::Malformed)?
+            {
+                self.buf.advance(n);
+                return Ok(head);
             }
             match self.fill() {
                 Ok(0) if self.buf.is_empty() => return Err(ReadError::Closed),

@@ -688,28 +688,28 @@ mod dates {
         let mut month = None;
         let mut year = None;
         for token in text.split(is_delimiter).filter(|t| !t.is_empty()) {
-            if time.is_none() {
-                if let Some(hms) = hms(token) {
-                    time = Some(hms);
-                    continue;
-                }
+            if time.is_none()
+                && let Some(hms) = hms(token)
+            {
+                time = Some(hms);
+                continue;
             }
-            if day.is_none() {
-                if let Some(d) = digits(token, 1, 2) {
-                    day = Some(d);
-                    continue;
-                }
+            if day.is_none()
+                && let Some(d) = digits(token, 1, 2)
+            {
+                day = Some(d);
+                continue;
             }
-            if month.is_none() {
-                if let Some(m) = month_of(token) {
-                    month = Some(m);
-                    continue;
-                }
+            if month.is_none()
+                && let Some(m) = month_of(token)
+            {
+                month = Some(m);
+                continue;
             }
-            if year.is_none() {
-                if let Some(y) = digits(token, 2, 4) {
-                    year = Some(y);
-                }
+            if year.is_none()
+                && let Some(y) = digits(token, 2, 4)
+            {
+                year = Some(y);
             }
         }
         let (hour, minute, second) = time?;

@@ -219,10 +219,10 @@ impl CredentialsProvider for BasicCredentialsProvider {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         let mut best: Option<(u8, &Credentials)> = None;
         for (pattern, credentials) in entries.iter() {
-            if let Some(score) = pattern.specificity(scope) {
-                if best.is_none_or(|(b, _)| score > b) {
-                    best = Some((score, credentials));
-                }
+            if let Some(score) = pattern.specificity(scope)
+                && best.is_none_or(|(b, _)| score > b)
+            {
+                best = Some((score, credentials));
             }
         }
         best.map(|(_, credentials)| credentials.clone())

@@ -216,22 +216,21 @@ impl ExecHandler for AuthExec {
                 head.headers.try_insert(AUTHORIZATION, value)?;
                 sent = Some("Digest");
                 from_session = true;
-            } else if self.preemptive {
-                if let Some(credentials) = self.provider.credentials(target) {
-                    head.headers
-                        .try_insert(AUTHORIZATION, credentials.authorization(target)?)?;
-                    sent = Some(credentials.scheme());
-                }
+            } else if self.preemptive
+                && let Some(credentials) = self.provider.credentials(target)
+            {
+                head.headers
+                    .try_insert(AUTHORIZATION, credentials.authorization(target)?)?;
+                sent = Some(credentials.scheme());
             }
         }
         // A Basic answer the forward proxy took before goes up front (the request's
         // own `Proxy-Authorization` wins).
-        if let Some((auth, proxy)) = self.forward_proxy(scope).filter(|_| forward) {
-            if !head.headers.contains_key(PROXY_AUTHORIZATION) {
-                if let Some(value) = auth.up_front(proxy) {
-                    head.headers.try_insert(PROXY_AUTHORIZATION, value)?;
-                }
-            }
+        if let Some((auth, proxy)) = self.forward_proxy(scope).filter(|_| forward)
+            && !head.headers.contains_key(PROXY_AUTHORIZATION)
+            && let Some(value) = auth.up_front(proxy)
+        {
+            head.headers.try_insert(PROXY_AUTHORIZATION, value)?;
         }
         // The Digest challenge last answered, kept if its answer is accepted.
         let mut answered_digest: Option<Challenge> = None;
