@@ -469,17 +469,6 @@ impl Connection {
         Ok(written)
     }
 
-    /// Pushes out what the transport holds of earlier writes of
-    /// [`write_or_incoming`](Self::write_or_incoming) (a TLS transport's records the
-    /// socket had no room for), waiting as it does for room or input: an empty
-    /// [`Transport::write_or_incoming`]. Nothing to do over plain TCP.
-    pub(crate) fn push_or_incoming(&mut self) -> io::Result<Written> {
-        match &mut self.transport {
-            Wire::Tcp(_) => Ok(Written::Bytes(0)),
-            Wire::Other(other) => other.write_or_incoming(&[], self.timeout),
-        }
-    }
-
     /// Pushes out what the transport holds of earlier writes (a TLS transport's
     /// records not yet on the socket).
     pub(crate) fn flush(&mut self) -> io::Result<()> {

@@ -298,28 +298,12 @@ fn write_body(
                 Err(failure) => Look::Stop(interrupted(call, failure)?),
             });
         }
-        // All of `bytes` taken: what the transport still holds of them (a TLS
-        // transport's records the socket had no room for) goes out too, before the
-        // body's reader is asked for more (it may wait long).
-        if bytes.is_empty() {
-            match conn.push_or_incoming() {
-                Ok(Written::Bytes(_)) => return Ok(Look::Send(call)),
-                Ok(Written::Incoming) => {
-                    looks += 1;
-                    call = match look(conn, call, response_started)? {
-                        Look::Send(call) => call,
-                        stop @ Look::Stop(_) => return Ok(stop),
-                    };
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let failure = write_failure(conn, e);
-                    return Ok(Look::Stop(interrupted(call, failure)?));
-                }
-            }
-            continue;
-        }
+        // All of `bytes` taken, the empty write pushes out what the transport still
+        // holds of them (a TLS transport's records the socket had no room for),
+        // before the body's reader is asked for more (it may wait long).
+        let pushing = bytes.is_empty();
         match conn.write_or_incoming(bytes) {
+            Ok(Written::Bytes(_)) if pushing => return Ok(Look::Send(call)),
             Ok(Written::Bytes(0)) => {
                 let failure = write_failure(conn, io::ErrorKind::WriteZero.into());
                 return Ok(Look::Stop(interrupted(call, failure)?));

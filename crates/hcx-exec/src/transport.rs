@@ -109,9 +109,6 @@ impl Transport for TcpStream {
     /// socket's buffer is full, one `poll` for room or input (Linux). Nothing is held
     /// back: an empty `buf` has nothing to do.
     fn write_or_incoming(&mut self, buf: &[u8], timeout: Option<Duration>) -> io::Result<Written> {
-        if buf.is_empty() {
-            return Ok(Written::Bytes(0));
-        }
         tcp_write_or_incoming(self, buf, timeout)
     }
 
@@ -290,6 +287,10 @@ pub(crate) fn tcp_write_or_incoming(
     buf: &[u8],
     timeout: Option<Duration>,
 ) -> io::Result<Written> {
+    // A socket holds nothing back: an empty write has nothing to push.
+    if buf.is_empty() {
+        return Ok(Written::Bytes(0));
+    }
     let mut deadline = None;
     loop {
         match send_nonblocking(stream, buf) {
@@ -310,6 +311,9 @@ pub(crate) fn tcp_write_or_incoming(
     buf: &[u8],
     _timeout: Option<Duration>,
 ) -> io::Result<Written> {
+    if buf.is_empty() {
+        return Ok(Written::Bytes(0));
+    }
     (&*stream).write(buf).map(Written::Bytes)
 }
 
