@@ -468,6 +468,7 @@ fn blocked_upload(
     scheme: &str,
     tls: Option<std::sync::Arc<hcx::rustls::ServerConfig>>,
     builder: hcx::ClientBuilder,
+    len: usize,
 ) -> Result<(u16, String), Box<dyn std::error::Error>> {
     let small = hcx::SocketConfig::default().with_send_buffer_size(Some(4096));
     let client = builder
@@ -480,15 +481,20 @@ fn blocked_upload(
         last: Some(TOO_BIG),
         recv_buffer: Some(4096),
     };
-    cut_upload_with(&client, scheme, tls, early, |_| {
-        Body::from(vec![b'x'; 4 << 20])
-    })
+    cut_upload_with(&client, scheme, tls, early, |_| Body::from(vec![b'x'; len]))
 }
+
+/// The body lengths [`blocked_upload`] sends: one written in 64 KiB pieces, and one
+/// that goes out with the head in a single write (up to 64 KiB), which is then the
+/// write that blocks.
+const BLOCKED: [usize; 2] = [4 << 20, 60 << 10];
 
 #[test]
 fn an_answer_frees_an_upload_blocked_in_a_write() -> TestResult {
-    let answer = blocked_upload("http", None, Client::builder())?;
-    assert_eq!(answer, (413, String::from("too big!")));
+    for len in BLOCKED {
+        let answer = blocked_upload("http", None, Client::builder(), len)?;
+        assert_eq!(answer, (413, String::from("too big!")), "{len} bytes");
+    }
     Ok(())
 }
 
@@ -497,9 +503,11 @@ fn an_answer_frees_an_upload_blocked_in_a_write() -> TestResult {
 fn an_answer_frees_an_upload_blocked_in_a_write_over_tls() -> TestResult {
     let ca = hcx_testserver::TestCa::new()?;
     let config = ca.server_config(&["127.0.0.1"]);
-    let builder = Client::builder().tls_config(trusting(&ca)?);
-    let answer = blocked_upload("https", Some(config), builder)?;
-    assert_eq!(answer, (413, String::from("too big!")));
+    for len in BLOCKED {
+        let builder = Client::builder().tls_config(trusting(&ca)?);
+        let answer = blocked_upload("https", Some(config.clone()), builder, len)?;
+        assert_eq!(answer, (413, String::from("too big!")), "{len} bytes");
+    }
     Ok(())
 }
 

@@ -429,8 +429,15 @@ impl Connection {
         }
     }
 
-    /// Writes all of `bytes`, counting what went out.
+    /// Writes all of `bytes`, counting what went out; given none, pushes out what the
+    /// transport still holds of earlier writes (a TLS transport's records).
+    // Inlined into the engine's one plain write: out of line, a GET's head write
+    // cost some 15 instructions more (callgrind).
+    #[inline]
     pub(crate) fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return self.flush();
+        }
         while !bytes.is_empty() {
             match self.transport.write(bytes) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -471,7 +478,7 @@ impl Connection {
 
     /// Pushes out what the transport holds of earlier writes (a TLS transport's
     /// records not yet on the socket).
-    pub(crate) fn flush(&mut self) -> io::Result<()> {
+    fn flush(&mut self) -> io::Result<()> {
         match &mut self.transport {
             Wire::Tcp(_) => Ok(()),
             Wire::Other(other) => other.flush(),

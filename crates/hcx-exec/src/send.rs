@@ -128,7 +128,20 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
     let mut head_out = Some(head_out);
     match source {
         Source::Bytes(bytes) if out.len() + bytes.len() <= COALESCE_LIMIT => {
+            let head_len = out.len();
             call.encode(&bytes, &mut *out).map_err(body_error)?;
+            // A sized body ends with its last byte: head and body go out in one write
+            // that watches for an answer, as a body's other writes do. (A chunked
+            // one ends with the framing's last chunk, written with it by `finish`;
+            // without a body, nothing changes.)
+            if !bytes.is_empty() && call.remaining() == Some(0) {
+                let head_end = conn.written() + head_len as u64;
+                let piece = Piece::new(&mut out, head_end, &mut head_out);
+                call = match piece.send(conn, call, response_started)? {
+                    Look::Send(call) => call,
+                    Look::Stop(sent) => return Ok(sent),
+                };
+            }
             let recv = call.finish(&mut *out).map_err(body_error)?;
             finish(conn, &out, recv, &mut head_out)
         }
@@ -201,31 +214,21 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
                     }
                 }
                 if out.len() >= READ_CHUNK {
-                    // Not before the first write: the head is not out yet.
-                    if head_out.is_none() {
-                        call = match look(conn, call, response_started)? {
-                            Look::Send(call) => call,
-                            Look::Stop(sent) => return Ok(sent),
-                        };
-                    }
-                    call = match write_body(conn, call, &out, response_started)? {
+                    let piece = Piece::new(&mut out, head_end, &mut head_out);
+                    call = match piece.send(conn, call, response_started)? {
                         Look::Send(call) => call,
-                        Look::Stop(sent) => {
-                            // Stopped (by an answer, say) after the head went out: it
-                            // is reported all the same.
-                            if conn.written() >= head_end
-                                && let Some(notify) = head_out.take()
-                            {
-                                notify(conn);
-                            }
-                            return Ok(sent);
-                        }
+                        Look::Stop(sent) => return Ok(sent),
                     };
-                    if let Some(notify) = head_out.take() {
-                        notify(conn);
-                    }
-                    out.clear();
                 }
+            }
+            // A sized body's last piece too (a chunked one's goes with the framing's
+            // end, in `finish`).
+            if !out.is_empty() && call.remaining() == Some(0) {
+                let piece = Piece::new(&mut out, head_end, &mut head_out);
+                call = match piece.send(conn, call, response_started)? {
+                    Look::Send(call) => call,
+                    Look::Stop(sent) => return Ok(sent),
+                };
             }
             let recv = call.finish(&mut *out).map_err(body_error)?;
             finish(conn, &out, recv, &mut head_out)
@@ -273,6 +276,51 @@ fn look(
         call: call.abandon(),
         error,
     }))
+}
+
+/// A piece of the body encoded in `out`, the request's head in front of it until
+/// the first write: what [`send`](Self::send) takes.
+struct Piece<'a, F> {
+    out: &'a mut WriteBuf,
+    /// The connection's written count once the head is out.
+    head_end: u64,
+    /// Run once the head is out (if not run yet).
+    head_out: &'a mut Option<F>,
+}
+
+impl<'a, F: FnOnce(&Connection)> Piece<'a, F> {
+    fn new(out: &'a mut WriteBuf, head_end: u64, head_out: &'a mut Option<F>) -> Self {
+        Piece {
+            out,
+            head_end,
+            head_out,
+        }
+    }
+
+    /// Looks for an answer (not before the first write: the head is not out yet),
+    /// writes the piece through [`write_body`] and empties `out`. The head is reported
+    /// out once it is, also when an answer stopped the write after it.
+    fn send(
+        self,
+        conn: &mut Connection,
+        mut call: Call<SendBody>,
+        response_started: &mut bool,
+    ) -> Result<Look, Error> {
+        if self.head_out.is_none() {
+            call = match look(conn, call, response_started)? {
+                Look::Send(call) => call,
+                stop @ Look::Stop(_) => return Ok(stop),
+            };
+        }
+        let written = write_body(conn, call, self.out, response_started)?;
+        if conn.written() >= self.head_end
+            && let Some(notify) = self.head_out.take()
+        {
+            notify(conn);
+        }
+        self.out.clear();
+        Ok(written)
+    }
 }
 
 /// Writes `bytes` of the request, and where the transport has no room for them, waits
@@ -431,12 +479,7 @@ fn write_noting<F: FnOnce(&Connection)>(
 /// earlier ones (a TLS body's last records, after [`write_body`]: rustls would push
 /// them before the next read too, but here a failure to is the write's).
 fn write(conn: &mut Connection, bytes: &[u8]) -> Result<(), WriteFailure> {
-    let written = if bytes.is_empty() {
-        conn.flush()
-    } else {
-        conn.write_all(bytes)
-    };
-    written.map_err(|e| write_failure(conn, e))
+    conn.write_all(bytes).map_err(|e| write_failure(conn, e))
 }
 
 fn write_failure(conn: &Connection, e: io::Error) -> WriteFailure {
