@@ -570,6 +570,64 @@ fn a_close_notify_mid_upload_ends_it_over_tls() -> TestResult {
     Ok(())
 }
 
+/// An answer that stops an upload over TLS while rustls still holds records of it
+/// (the socket full, the server reading nothing more), its body sent after its head
+/// in records of their own: the body is read. Before, the read of the body went
+/// through rustls' own, which first pushed out the records held, blocked until the
+/// response timeout, and the answer's body was lost to a write timeout.
+#[test]
+fn an_early_answers_body_is_read_over_tls_while_records_wait() -> TestResult {
+    let ca = hcx_testserver::TestCa::new()?;
+    let config = ca.server_config(&["127.0.0.1"]);
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.set_recv_buffer_size(4096)?;
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.listen(1)?;
+    let listener = std::net::TcpListener::from(socket);
+    let port = listener.local_addr()?.port();
+    let (head_in, server_told) = channel::<()>();
+    let (done, finished) = channel::<()>();
+    let server = std::thread::spawn(move || -> Result<(), String> {
+        let (mut sock, _) = listener.accept().map_err(|e| e.to_string())?;
+        let conn = accept_tls(&mut sock, config).map_err(|e| e.to_string())?;
+        let mut tls = hcx::rustls::StreamOwned::new(conn, sock);
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        // The head and one byte of the body: the client writes on until it blocks.
+        while !head.ends_with(b"\r\n\r\n") {
+            tls.read_exact(&mut byte).map_err(|e| e.to_string())?;
+            head.push(byte[0]);
+        }
+        tls.read_exact(&mut byte).map_err(|e| e.to_string())?;
+        let answer = b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\n";
+        tls.write_all(answer).map_err(|e| e.to_string())?;
+        tls.flush().map_err(|e| e.to_string())?;
+        // The body once the client has the head: a record it has not taken in yet.
+        server_told
+            .recv_timeout(SAFETY)
+            .map_err(|_| "the client never had the head".to_owned())?;
+        tls.write_all(b"too big!").map_err(|e| e.to_string())?;
+        tls.flush().map_err(|e| e.to_string())?;
+        let _ = finished.recv_timeout(SAFETY);
+        Ok(())
+    });
+    let client = Client::builder()
+        .tls_config(trusting(&ca)?)
+        .response_timeout(Some(SAFETY / 2))
+        .socket_config(hcx::SocketConfig::default().with_send_buffer_size(Some(4096)))
+        .build()?;
+    let request = Request::put(format!("https://127.0.0.1:{port}/upload"))
+        .body(Body::from(vec![b'x'; 4 << 20]))?;
+    let response = client.execute(request);
+    let _ = head_in.send(());
+    let body = response.map(|r| (r.status().as_u16(), r.into_body().into_string()));
+    let _ = done.send(());
+    server.join().map_err(|_| "server panicked")??;
+    let (status, body) = body?;
+    assert_eq!((status, body?), (413, String::from("too big!")));
+    Ok(())
+}
+
 /// A `103`, or a final `200`, while the body goes out: the body goes on to its end
 /// (the server reads all of it), the connection is kept, and the final response is
 /// the one returned.

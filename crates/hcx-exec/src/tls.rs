@@ -210,8 +210,6 @@ pub(crate) struct TlsTransport {
     unclean_eof: bool,
     /// rustls failed behind plaintext returned since: no more socket reads.
     failed: bool,
-    /// rustls took in the peer's `close_notify`: reads take what it holds, no I/O.
-    peer_closed: bool,
 }
 
 /// The TCP stream under rustls, noting whether its last read filled the buffer rustls
@@ -342,7 +340,6 @@ pub(crate) fn handshake(
         session,
         unclean_eof: false,
         failed: false,
-        peer_closed: false,
     })
 }
 
@@ -399,9 +396,7 @@ impl TlsTransport {
     /// error: the connection is unusable either way) is bytes, a `close_notify` is the
     /// peer closing.
     fn taken_in(&mut self) -> Leftover {
-        let state = self.stream.conn.process_new_packets();
-        self.peer_closed |= state.as_ref().is_ok_and(|s| s.peer_has_closed());
-        match state {
+        match self.stream.conn.process_new_packets() {
             Ok(state) if state.plaintext_bytes_to_read() > 0 => Leftover::Bytes,
             Ok(state) if state.peer_has_closed() => Leftover::Closed,
             Ok(_) => Leftover::Nothing,
@@ -423,12 +418,9 @@ impl TlsTransport {
             match conn.read_tls(&mut &*sock) {
                 Ok(0) => break true,
                 Ok(_) => match conn.process_new_packets() {
-                    Ok(state) => {
-                        self.peer_closed |= state.peer_has_closed();
-                        if state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() {
-                            break true;
-                        }
-                    }
+                    Ok(state) if state.plaintext_bytes_to_read() > 0 => break true,
+                    Ok(state) if state.peer_has_closed() => break true,
+                    Ok(_) => {}
                     Err(_) => break true,
                 },
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
@@ -437,6 +429,48 @@ impl TlsTransport {
             }
         };
         sock.set_nonblocking(false).is_err() || stale
+    }
+
+    /// rustls' own read, unless it still holds records of the request (an upload an
+    /// answer or a `close_notify` stopped, the server reading nothing more): its read
+    /// would first push them all out, blocked until the timeout. Here they go out as
+    /// the socket takes them, and input, once it comes, is read first; what rustls
+    /// holds of the answer, the end of stream after a `close_notify` too, without I/O.
+    #[cfg(target_os = "linux")]
+    fn read_or_push(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.stream.conn.wants_write() {
+            return self.stream.read(buf);
+        }
+        let timeout = self.stream.sock.tcp.write_timeout()?;
+        let conn = &mut self.stream.conn;
+        loop {
+            match conn.reader().read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                read => return read,
+            }
+            if conn.wants_write() {
+                let mut records = Records {
+                    tcp: &self.stream.sock.tcp,
+                    timeout,
+                    wait: true,
+                    incoming: false,
+                };
+                match conn.write_tls(&mut records) {
+                    Ok(_) => continue,
+                    Err(_) if records.incoming => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            conn.read_tls(&mut self.stream.sock)?;
+            conn.process_new_packets()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn read_or_push(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
     }
 }
 
@@ -461,14 +495,7 @@ impl Read for TlsTransport {
                 }),
             };
         }
-        // After a `close_notify` (taken in by a look), what rustls holds is all there
-        // is, the end of stream after it: read without I/O. rustls' own read would
-        // first push out the records it still holds of the request, and block while
-        // the server, done with the session, reads nothing.
-        if self.peer_closed {
-            return self.stream.conn.reader().read(buf);
-        }
-        match self.stream.read(buf) {
+        match self.read_or_push(buf) {
             Err(e)
                 if e.kind() == io::ErrorKind::UnexpectedEof
                     && e.get_ref().is_none_or(|inner| !inner.is::<rustls::Error>()) =>
