@@ -701,6 +701,43 @@ fn a_final_answer_read_with_the_100_ends_the_upload() -> TestResult {
     Ok(())
 }
 
+/// The same with the body's first write larger than small socket buffers take (a
+/// bytes body sent whole, a reader's first piece): the answer in the buffer stops the
+/// upload before that write, which would otherwise wait for room or input that never
+/// comes, until the response timeout, the answer unread.
+#[test]
+fn a_final_answer_read_with_the_100_ends_the_upload_before_its_first_write() -> TestResult {
+    let bodies: [fn() -> Body; 2] = [
+        || Body::from(vec![b'x'; 60 << 10]),
+        || Body::reader(std::io::repeat(b'x')),
+    ];
+    for body in bodies {
+        let early = Early {
+            answer: b"HTTP/1.1 100 Continue\r\n\r\n\
+                      HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!",
+            then_read: 0,
+            last: None,
+            recv_buffer: Some(4096),
+        };
+        let (port, _answered, done, server) = answers_early(early, None)?;
+        let client = Client::builder()
+            .response_timeout(Some(SAFETY / 2))
+            .socket_config(hcx::SocketConfig::default().with_send_buffer_size(Some(4096)))
+            .build()?;
+        let request = Request::put(format!("http://127.0.0.1:{port}/upload"))
+            .header("expect", "100-continue")
+            .body(body())?;
+        let answer = client
+            .execute(request)
+            .map(|r| (r.status().as_u16(), r.into_body().into_string()));
+        let _ = done.send(());
+        server.join().map_err(|_| "server panicked")??;
+        let (status, body) = answer?;
+        assert_eq!((status, body?), (413, String::from("too big!")));
+    }
+    Ok(())
+}
+
 /// A final `200` while the body goes out is kept for after it; when the server then
 /// reads nothing more, the write that times out ends the upload, and the `200` is
 /// still the answer (not a timeout error that drops it), the connection closed.

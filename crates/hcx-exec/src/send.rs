@@ -297,16 +297,18 @@ impl<'a, F: FnOnce(&Connection)> Piece<'a, F> {
         }
     }
 
-    /// Looks for an answer (not before the first write: the head is not out yet),
-    /// writes the piece through [`write_body`] and empties `out`. The head is reported
-    /// out once it is, also when an answer stopped the write after it.
+    /// Looks for an answer once the head is out (not before the first write that
+    /// carries it; before the first after a `100 Continue`, whose wait may have read
+    /// an answer with it), writes the piece through [`write_body`] and empties `out`.
+    /// The head is reported out once it is, also when an answer stopped the write
+    /// after it.
     fn send(
         self,
         conn: &mut Connection,
         mut call: Call<SendBody>,
         response_started: &mut bool,
     ) -> Result<Look, Error> {
-        if self.head_out.is_none() {
+        if conn.written() >= self.head_end {
             call = match look(conn, call, response_started)? {
                 Look::Send(call) => call,
                 stop @ Look::Stop(_) => return Ok(stop),
