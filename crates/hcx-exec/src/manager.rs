@@ -390,7 +390,7 @@ pub struct ManagerStats {
     /// fails after its TCP handshake (an abort or `shutdown_immediate` during it, a
     /// tunnel or TLS handshake refused) is not counted, though the server accepted a
     /// connection: a server's count can be higher by the failed connects
-    /// ([`EventListener::connect_end`](crate::EventListener::connect_end) with an
+    /// ([`EventListener::connect_end`] with an
     /// error).
     pub connections_opened: u64,
     /// Every connection closed, by [`CloseReason`], whichever layer closed it (the

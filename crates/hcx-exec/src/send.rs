@@ -464,7 +464,7 @@ fn cut_short(call: Call<RecvResponse>, failure: WriteFailure) -> Result<Sent, Er
     }
 }
 
-/// [`write`], then `head_out` (if not run yet) once the bytes are out.
+/// [`write`](fn@write), then `head_out` (if not run yet) once the bytes are out.
 fn write_noting<F: FnOnce(&Connection)>(
     conn: &mut Connection,
     bytes: &[u8],

@@ -63,7 +63,7 @@ where
     S: PartialEq + Send + 'static,
 {
     /// Reads time from `clock` (expiry, time-to-live, idle eviction). Default:
-    /// [`CoarseClock`](crate::CoarseClock) (a few milliseconds' resolution, cheaper to
+    /// [`CoarseClock`] (a few milliseconds' resolution, cheaper to
     /// read than [`Instant::now`](std::time::Instant::now));
     /// [`SystemClock`](crate::SystemClock) for exact stamps, [`ManualClock`](crate::ManualClock) in tests.
     pub fn clock(mut self, clock: impl Clock) -> Self {

@@ -16,7 +16,7 @@ static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 /// "forever"; here each case has its own name.
 ///
 /// The pool's `release(reusable, valid_for)` takes `valid_for: Option<Duration>` with
-/// `None` for no limit; [`decide`](crate::decide) does that mapping, turning
+/// `None` for no limit; [`decide`](fn@crate::decide) does that mapping, turning
 /// [`DoNotKeep`](KeepAlive::DoNotKeep) into a close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeepAlive {

@@ -45,7 +45,7 @@
 //!   ([`AuthScope::for_proxy`] and the challenge's realm), the schemes chosen as for a
 //!   `401`: through a forward proxy by this element, to a `CONNECT` by the
 //!   connection manager (the builder gives the manager it makes a
-//!   [`ProxyAuthenticator`](crate::ProxyAuthenticator) over the same provider). At
+//!   [`ProxyAuthenticator`] over the same provider). At
 //!   most two answers; credentials refused are not sent again. A Basic answer is kept
 //!   per proxy and sent up front with the next request or `CONNECT` through it, as
 //!   Apache's `AuthCache` does, until the proxy refuses it.
