@@ -10,13 +10,16 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Where `cargo build` (run in $HERE) puts the driver: CARGO_TARGET_DIR if set.
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+[[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$HERE/$TARGET_DIR"
 ROUNDS="${1:-5}"
 PORT="${PORT:-18092}"
 THREADS="${THREADS:-4}"
 RUN_SECONDS="${SECONDS_PER_RUN:-3}"
 CLIENTS="${CLIENTS:-hcx hyper}"
 NGINX="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
-PEERS="$HERE/target/release/peers"
+PEERS="$TARGET_DIR/release/peers"
 command -v python3 >/dev/null || { echo "cpu_budget.sh needs python3" >&2; exit 1; }
 [[ -x "$NGINX" ]] || { echo "cpu_budget.sh needs nginx ($NGINX)" >&2; exit 1; }
 (cd "$HERE" && cargo build --release --quiet --bin peers)

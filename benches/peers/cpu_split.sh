@@ -8,11 +8,14 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Where `cargo build` (run in $HERE) puts the driver: CARGO_TARGET_DIR if set.
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+[[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$HERE/$TARGET_DIR"
 ROUNDS="${1:-3}"
 PORT="${PORT:-18090}"
 RUN_SECONDS="${SECONDS_PER_RUN:-3}"
 NGINX="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
-PEERS="$HERE/target/release/peers"
+PEERS="$TARGET_DIR/release/peers"
 for tool in perf wrk taskset python3; do
   command -v "$tool" >/dev/null || { echo "cpu_split.sh needs $tool" >&2; exit 1; }
 done

@@ -13,7 +13,10 @@ CLIENT="$1"
 URL="${2:-http://127.0.0.1:18091/small}"
 TOP="${3:-25}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
-BIN="${PEERS_BIN:-$HERE/target/release/peers}"
+# Where `cargo build` (run in $HERE) puts the driver: CARGO_TARGET_DIR if set.
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+[[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$HERE/$TARGET_DIR"
+BIN="${PEERS_BIN:-$TARGET_DIR/release/peers}"
 [[ -x "$BIN" ]] || (cd "$HERE" && cargo build --release -q)
 OUT="$(mktemp)" JSON="$(mktemp)"
 trap 'rm -f "$OUT" "$JSON"' EXIT

@@ -13,6 +13,9 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Where `cargo build` (run in $HERE) puts the driver: CARGO_TARGET_DIR if set.
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+[[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$HERE/$TARGET_DIR"
 # `SECONDS` is bash's clock: read the user's value once, then leave it alone.
 # (Only an exported SECONDS reaches `env`; bash's own counter does not.)
 RUN_SECONDS="${SECONDS_PER_RUN:-$(env | sed -n 's/^SECONDS=//p')}"
@@ -44,10 +47,10 @@ ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   (cd "$HERE" && cargo build --release --quiet)
 fi
-PEERS="$HERE/target/release/peers"
+PEERS="$TARGET_DIR/release/peers"
 # The driver a client is measured in: its own PGO build with PGO=1.
 driver() { if [[ "${PGO:-0}" == 1 ]]; then echo "$HERE/target-pgo/$1/use/release/peers"; else echo "$PEERS"; fi; }
-RUST_SERVER="$HERE/target/release/peers-server"
+RUST_SERVER="$TARGET_DIR/release/peers-server"
 
 # ---- which server --------------------------------------------------------------------
 # nginx is the reference; where it is missing the run asks for it (INSTALL_NGINX=1
