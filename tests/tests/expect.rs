@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
-use common::{SAFETY, TestResult, accept_tls, client, trusting};
+use common::{SAFETY, TestResult, accept_tls, client, listener_with_recv_buffer, trusting};
 use hcx::{Body, Client, CloseReason, Decision, Exchange, RequestConfig, ResponseInfo};
 use hcx_testserver::{ExpectContinue, Method, Reply, TestServer};
 use http::Request;
@@ -301,15 +301,7 @@ fn answers_early(
     early: Early,
     tls: Option<std::sync::Arc<hcx::rustls::ServerConfig>>,
 ) -> std::io::Result<EarlyServer> {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-    if let Some(size) = early.recv_buffer {
-        // Before `listen`: the accepted socket inherits it, its window sized by it.
-        socket.set_recv_buffer_size(size)?;
-    }
-    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
-    socket.listen(1)?;
-    let listener = std::net::TcpListener::from(socket);
-    let port = listener.local_addr()?.port();
+    let (listener, port) = listener_with_recv_buffer(early.recv_buffer)?;
     let (answered, told) = channel();
     let (done, finished) = channel();
     let thread = std::thread::spawn(move || -> std::io::Result<usize> {
@@ -470,11 +462,7 @@ fn blocked_upload(
     builder: hcx::ClientBuilder,
     len: usize,
 ) -> Result<(u16, String), Box<dyn std::error::Error>> {
-    let small = hcx::SocketConfig::default().with_send_buffer_size(Some(4096));
-    let client = builder
-        .response_timeout(Some(SAFETY))
-        .socket_config(small)
-        .build()?;
+    let client = small_sends(builder, SAFETY)?;
     let early = Early {
         answer: b"",
         then_read: 1,
@@ -511,6 +499,42 @@ fn an_answer_frees_an_upload_blocked_in_a_write_over_tls() -> TestResult {
     Ok(())
 }
 
+/// A TLS server on a socket with a 4 KiB receive buffer that reads a request head
+/// and one byte of its body (the client then writes on until its upload blocks),
+/// then hands the stream to `then`. Its port, and its thread.
+fn tls_reading_a_byte_of_the_body(
+    config: std::sync::Arc<hcx::rustls::ServerConfig>,
+    then: impl FnOnce(&mut TlsStream) -> Result<(), String> + Send + 'static,
+) -> std::io::Result<(u16, std::thread::JoinHandle<Result<(), String>>)> {
+    let (listener, port) = listener_with_recv_buffer(Some(4096))?;
+    let server = std::thread::spawn(move || -> Result<(), String> {
+        let (mut sock, _) = listener.accept().map_err(|e| e.to_string())?;
+        let conn = accept_tls(&mut sock, config).map_err(|e| e.to_string())?;
+        let mut tls = hcx::rustls::StreamOwned::new(conn, sock);
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            tls.read_exact(&mut byte).map_err(|e| e.to_string())?;
+            head.push(byte[0]);
+        }
+        tls.read_exact(&mut byte).map_err(|e| e.to_string())?;
+        then(&mut tls)
+    });
+    Ok((port, server))
+}
+
+type TlsStream = hcx::rustls::StreamOwned<hcx::rustls::ServerConnection, std::net::TcpStream>;
+
+/// `builder`'s client with a 4 KiB send buffer (an upload fills it at once when the
+/// server stops reading) and `timeout` as its response timeout.
+fn small_sends(builder: hcx::ClientBuilder, timeout: Duration) -> Result<Client, hcx::Error> {
+    let small = hcx::SocketConfig::default().with_send_buffer_size(Some(4096));
+    builder
+        .response_timeout(Some(timeout))
+        .socket_config(small)
+        .build()
+}
+
 /// A TLS server that, mid-upload, ends the session with `close_notify` (no answer)
 /// and keeps the TCP connection open, reading nothing more: the upload blocked in a
 /// write, rustls holding records of it, wakes for the input, and ends as closed by
@@ -520,38 +544,17 @@ fn an_answer_frees_an_upload_blocked_in_a_write_over_tls() -> TestResult {
 fn a_close_notify_mid_upload_ends_it_over_tls() -> TestResult {
     let ca = hcx_testserver::TestCa::new()?;
     let config = ca.server_config(&["127.0.0.1"]);
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-    socket.set_recv_buffer_size(4096)?;
-    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
-    socket.listen(1)?;
-    let listener = std::net::TcpListener::from(socket);
-    let port = listener.local_addr()?.port();
     let (done, finished) = channel::<()>();
-    let server = std::thread::spawn(move || -> Result<(), String> {
-        let (mut sock, _) = listener.accept().map_err(|e| e.to_string())?;
-        let conn = accept_tls(&mut sock, config).map_err(|e| e.to_string())?;
-        let mut tls = hcx::rustls::StreamOwned::new(conn, sock);
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        // The head and one byte of the body.
-        while !head.ends_with(b"\r\n\r\n") {
-            tls.read_exact(&mut byte).map_err(|e| e.to_string())?;
-            head.push(byte[0]);
-        }
-        tls.read_exact(&mut byte).map_err(|e| e.to_string())?;
+    let (port, server) = tls_reading_a_byte_of_the_body(config, move |tls| {
         tls.conn.send_close_notify();
         tls.flush().map_err(|e| e.to_string())?;
         finished
             .recv_timeout(SAFETY)
             .map_err(|_| "the upload was still blocked when the server gave up".to_owned())
-    });
+    })?;
     // Half the server's wait: an upload left blocked times out while the server still
     // holds the connection open (rather than meeting its close at the end).
-    let client = Client::builder()
-        .tls_config(trusting(&ca)?)
-        .response_timeout(Some(SAFETY / 2))
-        .socket_config(hcx::SocketConfig::default().with_send_buffer_size(Some(4096)))
-        .build()?;
+    let client = small_sends(Client::builder().tls_config(trusting(&ca)?), SAFETY / 2)?;
     // A POST: not sent again by the retry layer.
     let request = Request::post(format!("https://127.0.0.1:{port}/upload"))
         .body(Body::from(vec![b'x'; 4 << 20]))?;
@@ -579,26 +582,9 @@ fn a_close_notify_mid_upload_ends_it_over_tls() -> TestResult {
 fn an_early_answers_body_is_read_over_tls_while_records_wait() -> TestResult {
     let ca = hcx_testserver::TestCa::new()?;
     let config = ca.server_config(&["127.0.0.1"]);
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-    socket.set_recv_buffer_size(4096)?;
-    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
-    socket.listen(1)?;
-    let listener = std::net::TcpListener::from(socket);
-    let port = listener.local_addr()?.port();
     let (head_in, server_told) = channel::<()>();
     let (done, finished) = channel::<()>();
-    let server = std::thread::spawn(move || -> Result<(), String> {
-        let (mut sock, _) = listener.accept().map_err(|e| e.to_string())?;
-        let conn = accept_tls(&mut sock, config).map_err(|e| e.to_string())?;
-        let mut tls = hcx::rustls::StreamOwned::new(conn, sock);
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        // The head and one byte of the body: the client writes on until it blocks.
-        while !head.ends_with(b"\r\n\r\n") {
-            tls.read_exact(&mut byte).map_err(|e| e.to_string())?;
-            head.push(byte[0]);
-        }
-        tls.read_exact(&mut byte).map_err(|e| e.to_string())?;
+    let (port, server) = tls_reading_a_byte_of_the_body(config, move |tls| {
         let answer = b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\n";
         tls.write_all(answer).map_err(|e| e.to_string())?;
         tls.flush().map_err(|e| e.to_string())?;
@@ -610,12 +596,8 @@ fn an_early_answers_body_is_read_over_tls_while_records_wait() -> TestResult {
         tls.flush().map_err(|e| e.to_string())?;
         let _ = finished.recv_timeout(SAFETY);
         Ok(())
-    });
-    let client = Client::builder()
-        .tls_config(trusting(&ca)?)
-        .response_timeout(Some(SAFETY / 2))
-        .socket_config(hcx::SocketConfig::default().with_send_buffer_size(Some(4096)))
-        .build()?;
+    })?;
+    let client = small_sends(Client::builder().tls_config(trusting(&ca)?), SAFETY / 2)?;
     let request = Request::put(format!("https://127.0.0.1:{port}/upload"))
         .body(Body::from(vec![b'x'; 4 << 20]))?;
     let response = client.execute(request);

@@ -787,12 +787,7 @@ fn a_reader_piece_over_tls_goes_out_whole_before_the_next_is_read() -> TestResul
     use std::io::{Read, Write};
     let ca = TestCa::new()?;
     let config = ca.server_config(&["127.0.0.1"]);
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-    socket.set_recv_buffer_size(4096)?;
-    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
-    socket.listen(1)?;
-    let listener = std::net::TcpListener::from(socket);
-    let port = listener.local_addr()?.port();
+    let (listener, port) = common::listener_with_recv_buffer(Some(4096))?;
     let (has_first, server_has_first) = std::sync::mpsc::channel();
     let server = std::thread::spawn(move || -> Result<usize, String> {
         let (mut sock, _) = listener.accept().map_err(|e| e.to_string())?;

@@ -359,3 +359,21 @@ pub fn relay(client: std::net::TcpStream, upstream: std::net::TcpStream) {
     let _ = to_client.shutdown(std::net::Shutdown::Write);
     let _ = up.join();
 }
+
+/// A listener on 127.0.0.1 whose accepted sockets get `recv_buffer` bytes of receive
+/// buffer (`SO_RCVBUF`, set before `listen`, so their window is sized by it; `None`:
+/// the system's), and its port. A small one fills at once when the server stops
+/// reading an upload.
+pub fn listener_with_recv_buffer(
+    recv_buffer: Option<usize>,
+) -> std::io::Result<(std::net::TcpListener, u16)> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size)?;
+    }
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.listen(1)?;
+    let listener = std::net::TcpListener::from(socket);
+    let port = listener.local_addr()?.port();
+    Ok((listener, port))
+}
