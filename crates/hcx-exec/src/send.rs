@@ -222,8 +222,9 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
                 }
             }
             // A sized body's last piece too (a chunked one's goes with the framing's
-            // end, in `finish`).
-            if !out.is_empty() && call.remaining() == Some(0) {
+            // end, in `finish`; a head with no body byte after it, as ever).
+            let body_left = conn.written() + out.len() as u64 > head_end;
+            if body_left && call.remaining() == Some(0) {
                 let piece = Piece::new(&mut out, head_end, &mut head_out);
                 call = match piece.send(conn, call, response_started)? {
                     Look::Send(call) => call,
