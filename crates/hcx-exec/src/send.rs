@@ -136,8 +136,14 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
             // without a body, nothing changes.)
             if !bytes.is_empty() && call.remaining() == Some(0) {
                 let head_end = conn.written() + head_len as u64;
-                let piece = Piece::new(&mut out, head_end, &mut head_out);
-                call = match piece.send(conn, call, response_started)? {
+                call = match send_piece(
+                    conn,
+                    call,
+                    &mut out,
+                    head_end,
+                    &mut head_out,
+                    response_started,
+                )? {
                     Look::Send(call) => call,
                     Look::Stop(sent) => return Ok(sent),
                 };
@@ -214,8 +220,14 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
                     }
                 }
                 if out.len() >= READ_CHUNK {
-                    let piece = Piece::new(&mut out, head_end, &mut head_out);
-                    call = match piece.send(conn, call, response_started)? {
+                    call = match send_piece(
+                        conn,
+                        call,
+                        &mut out,
+                        head_end,
+                        &mut head_out,
+                        response_started,
+                    )? {
                         Look::Send(call) => call,
                         Look::Stop(sent) => return Ok(sent),
                     };
@@ -225,8 +237,14 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
             // end, in `finish`; a head with no body byte after it, as ever).
             let body_left = conn.written() + out.len() as u64 > head_end;
             if body_left && call.remaining() == Some(0) {
-                let piece = Piece::new(&mut out, head_end, &mut head_out);
-                call = match piece.send(conn, call, response_started)? {
+                call = match send_piece(
+                    conn,
+                    call,
+                    &mut out,
+                    head_end,
+                    &mut head_out,
+                    response_started,
+                )? {
                     Look::Send(call) => call,
                     Look::Stop(sent) => return Ok(sent),
                 };
@@ -279,51 +297,34 @@ fn look(
     }))
 }
 
-/// A piece of the body encoded in `out`, the request's head in front of it until
-/// the first write: what [`send`](Self::send) takes.
-struct Piece<'a, F> {
-    out: &'a mut WriteBuf,
-    /// The connection's written count once the head is out.
+/// Sends a piece of the body encoded in `out` (the request's head in front of it
+/// until the first write): a look for an answer once the head is out (not before the
+/// first write, which carries it; before the first after a `100 Continue`, whose
+/// wait may have read an answer with it), the piece through [`write_body`], `out`
+/// emptied. `head_out` runs once the connection's written count reaches `head_end`,
+/// also when an answer stopped the write after the head.
+fn send_piece<F: FnOnce(&Connection)>(
+    conn: &mut Connection,
+    mut call: Call<SendBody>,
+    out: &mut WriteBuf,
     head_end: u64,
-    /// Run once the head is out (if not run yet).
-    head_out: &'a mut Option<F>,
-}
-
-impl<'a, F: FnOnce(&Connection)> Piece<'a, F> {
-    fn new(out: &'a mut WriteBuf, head_end: u64, head_out: &'a mut Option<F>) -> Self {
-        Piece {
-            out,
-            head_end,
-            head_out,
-        }
+    head_out: &mut Option<F>,
+    response_started: &mut bool,
+) -> Result<Look, Error> {
+    if conn.written() >= head_end {
+        call = match look(conn, call, response_started)? {
+            Look::Send(call) => call,
+            stop @ Look::Stop(_) => return Ok(stop),
+        };
     }
-
-    /// Looks for an answer once the head is out (not before the first write that
-    /// carries it; before the first after a `100 Continue`, whose wait may have read
-    /// an answer with it), writes the piece through [`write_body`] and empties `out`.
-    /// The head is reported out once it is, also when an answer stopped the write
-    /// after it.
-    fn send(
-        self,
-        conn: &mut Connection,
-        mut call: Call<SendBody>,
-        response_started: &mut bool,
-    ) -> Result<Look, Error> {
-        if conn.written() >= self.head_end {
-            call = match look(conn, call, response_started)? {
-                Look::Send(call) => call,
-                stop @ Look::Stop(_) => return Ok(stop),
-            };
-        }
-        let written = write_body(conn, call, self.out, response_started)?;
-        if conn.written() >= self.head_end
-            && let Some(notify) = self.head_out.take()
-        {
-            notify(conn);
-        }
-        self.out.clear();
-        Ok(written)
+    let written = write_body(conn, call, out, response_started)?;
+    if conn.written() >= head_end
+        && let Some(notify) = head_out.take()
+    {
+        notify(conn);
     }
+    out.clear();
+    Ok(written)
 }
 
 /// Writes `bytes` of the request, and where the transport has no room for them, waits

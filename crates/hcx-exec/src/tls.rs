@@ -271,6 +271,32 @@ impl Write for Records<'_> {
     }
 }
 
+/// Writes out the records `conn` holds, each write waiting for room or input:
+/// `true` when input came first (records may still be held), `false` once all are
+/// out.
+#[cfg(target_os = "linux")]
+fn push_held(
+    conn: &mut ClientConnection,
+    tcp: &TcpStream,
+    timeout: Option<Duration>,
+) -> io::Result<bool> {
+    let mut records = Records {
+        tcp,
+        timeout,
+        wait: true,
+        incoming: false,
+    };
+    while conn.wants_write() {
+        match conn.write_tls(&mut records) {
+            Ok(_) => {}
+            Err(_) if records.incoming => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
 /// Runs the TLS handshake with `host` over `sock` within `deadline`.
 pub(crate) fn handshake(
     identity: &TlsIdentity,
@@ -448,20 +474,9 @@ impl TlsTransport {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 read => return read,
             }
-            if conn.wants_write() {
-                let mut records = Records {
-                    tcp: &self.stream.sock.tcp,
-                    timeout,
-                    wait: true,
-                    incoming: false,
-                };
-                match conn.write_tls(&mut records) {
-                    Ok(_) => continue,
-                    Err(_) if records.incoming => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                }
-            }
+            // All out, or input came first: either way the read will not block on
+            // a server that reads nothing more.
+            push_held(conn, &self.stream.sock.tcp, timeout)?;
             conn.read_tls(&mut self.stream.sock)?;
             conn.process_new_packets()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
@@ -572,24 +587,15 @@ impl Transport for TlsTransport {
     fn write_or_incoming(&mut self, buf: &[u8], timeout: Option<Duration>) -> io::Result<Written> {
         let conn = &mut self.stream.conn;
         let tcp = &*self.stream.sock.tcp;
-        let mut waiting = Records {
-            tcp,
-            timeout,
-            wait: true,
-            incoming: false,
-        };
-        while conn.wants_write() {
-            match conn.write_tls(&mut waiting) {
-                Ok(_) => {}
-                Err(_) if waiting.incoming => return Ok(Written::Incoming),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        if push_held(conn, tcp, timeout)? {
+            return Ok(Written::Incoming);
         }
         let n = conn.writer().write(buf)?;
         let mut at_once = Records {
+            tcp,
+            timeout,
             wait: false,
-            ..waiting
+            incoming: false,
         };
         while conn.wants_write() {
             match conn.write_tls(&mut at_once) {

@@ -280,8 +280,8 @@ pub enum Written {
 }
 
 /// [`Transport::write_or_incoming`] for a TCP socket: a non-blocking `send`; only when
-/// the socket's buffer is full, one `poll` for room or input.
-#[cfg(target_os = "linux")]
+/// the socket's buffer is full, one `poll` for room or input (Linux; elsewhere a
+/// plain write).
 pub(crate) fn tcp_write_or_incoming(
     stream: &TcpStream,
     buf: &[u8],
@@ -291,30 +291,26 @@ pub(crate) fn tcp_write_or_incoming(
     if buf.is_empty() {
         return Ok(Written::Bytes(0));
     }
-    let mut deadline = None;
-    loop {
-        match send_nonblocking(stream, buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            other => return other.map(Written::Bytes),
-        }
-        let until = *deadline.get_or_insert_with(|| timeout.map(|t| Instant::now() + t));
-        match wait_for_room(stream, until)? {
-            Ready::Room => {}
-            Ready::Incoming => return Ok(Written::Incoming),
+    #[cfg(target_os = "linux")]
+    {
+        let mut deadline = None;
+        loop {
+            match send_nonblocking(stream, buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                other => return other.map(Written::Bytes),
+            }
+            let until = *deadline.get_or_insert_with(|| timeout.map(|t| Instant::now() + t));
+            match wait_for_room(stream, until)? {
+                Ready::Room => {}
+                Ready::Incoming => return Ok(Written::Incoming),
+            }
         }
     }
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn tcp_write_or_incoming(
-    stream: &TcpStream,
-    buf: &[u8],
-    _timeout: Option<Duration>,
-) -> io::Result<Written> {
-    if buf.is_empty() {
-        return Ok(Written::Bytes(0));
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = timeout;
+        (&*stream).write(buf).map(Written::Bytes)
     }
-    (&*stream).write(buf).map(Written::Bytes)
 }
 
 /// One `send(MSG_DONTWAIT | MSG_NOSIGNAL)`; an interrupted call is repeated.
@@ -333,7 +329,7 @@ pub(crate) fn send_nonblocking(stream: &TcpStream, buf: &[u8]) -> io::Result<usi
 /// What a socket whose send buffer was full became ready for.
 #[cfg(target_os = "linux")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ready {
+enum Ready {
     /// The send buffer has room.
     Room,
     /// The peer sent bytes, closed or reset the connection: asked first, so an
@@ -345,7 +341,7 @@ pub(crate) enum Ready {
 /// (`None`: no limit): `poll` for both. A deadline passed is a `TimedOut` error, as a
 /// blocking write's timeout is.
 #[cfg(target_os = "linux")]
-pub(crate) fn wait_for_room(stream: &TcpStream, deadline: Option<Instant>) -> io::Result<Ready> {
+fn wait_for_room(stream: &TcpStream, deadline: Option<Instant>) -> io::Result<Ready> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
     loop {
