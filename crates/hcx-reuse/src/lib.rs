@@ -7,8 +7,8 @@
 //! these changes:
 //!
 //! - **Every "no" has a reason.** The reuse strategy returns `Err(`[`CloseReason`]`)`,
-//!   and [`decide`](fn@decide) turns both answers into the one [`Decision`] the engine and the
-//!   pool act on, so "why wasn't my connection reused?" always has an answer.
+//!   and [`decide`](fn@decide) turns both answers into the one [`Decision`] the engine
+//!   and the pool act on, so "why wasn't my connection reused?" always has an answer.
 //! - **Framing is decided once, by the codec.** RFC 9112 §6.3 lives in
 //!   `hcx_h1::response_framing`; the [`Exchange`] carries its verdict, and the reuse
 //!   rules read it instead of parsing `Content-Length` and `Transfer-Encoding` again.
