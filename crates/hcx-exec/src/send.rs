@@ -128,28 +128,21 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
     let mut head_out = Some(head_out);
     match source {
         Source::Bytes(bytes) if out.len() + bytes.len() <= COALESCE_LIMIT => {
-            let head_len = out.len();
-            call.encode(&bytes, &mut *out).map_err(body_error)?;
-            // A sized body ends with its last byte: head and body go out in one write
-            // that watches for an answer, as a body's other writes do. (A chunked
-            // one ends with the framing's last chunk, written with it by `finish`;
-            // without a body, nothing changes.)
-            if !bytes.is_empty() && call.remaining() == Some(0) {
-                let head_end = conn.written() + head_len as u64;
-                call = match send_piece(
-                    conn,
-                    call,
-                    &mut out,
-                    head_end,
-                    &mut head_out,
-                    response_started,
-                )? {
-                    Look::Send(call) => call,
-                    Look::Stop(sent) => return Ok(sent),
-                };
+            if bytes.is_empty() && call.remaining() == Some(0) {
+                // The head is all there is (a GET): the plain write, nothing to watch.
+                let recv = call.finish(&mut *out).map_err(body_error)?;
+                return finish(conn, &out, recv, &mut head_out);
             }
-            let recv = call.finish(&mut *out).map_err(body_error)?;
-            finish(conn, &out, recv, &mut head_out)
+            let head_end = conn.written() + out.len() as u64;
+            call.encode(&bytes, &mut *out).map_err(body_error)?;
+            send_last(
+                conn,
+                call,
+                &mut out,
+                head_end,
+                &mut head_out,
+                response_started,
+            )
         }
         Source::Bytes(bytes) => {
             let frame = call.frame(bytes.len()).map_err(body_error)?;
@@ -169,8 +162,15 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
             }
             out.clear();
             out.extend_from_slice(frame.suffix());
-            let recv = call.finish(&mut *out).map_err(body_error)?;
-            finish(conn, &out, recv, &mut head_out)
+            let head_end = conn.written();
+            send_last(
+                conn,
+                call,
+                &mut out,
+                head_end,
+                &mut head_out,
+                response_started,
+            )
         }
         Source::Reader(mut reader) => {
             // The head is out once the connection's count reaches this.
@@ -233,26 +233,40 @@ pub(crate) fn send_body<F: FnOnce(&Connection)>(
                     };
                 }
             }
-            // A sized body's last piece too (a chunked one's goes with the framing's
-            // end, in `finish`; a head with no body byte after it, as ever).
-            let body_left = conn.written() + out.len() as u64 > head_end;
-            if body_left && call.remaining() == Some(0) {
-                call = match send_piece(
-                    conn,
-                    call,
-                    &mut out,
-                    head_end,
-                    &mut head_out,
-                    response_started,
-                )? {
-                    Look::Send(call) => call,
-                    Look::Stop(sent) => return Ok(sent),
-                };
-            }
-            let recv = call.finish(&mut *out).map_err(body_error)?;
-            finish(conn, &out, recv, &mut head_out)
+            send_last(
+                conn,
+                call,
+                &mut out,
+                head_end,
+                &mut head_out,
+                response_started,
+            )
         }
     }
+}
+
+/// Ends the body into `out` and sends what `out` holds. Body bytes or the framing's
+/// end (a chunked body's last chunk) go through [`send_piece`] like every other
+/// piece: a server that stopped reading blocks this write as it does the others.
+/// With nothing past the head (a head alone, or a body all out already), the plain
+/// write of [`finish`] (which pushes out what the transport still holds).
+fn send_last<F: FnOnce(&Connection)>(
+    conn: &mut Connection,
+    mut call: Call<SendBody>,
+    out: &mut WriteBuf,
+    head_end: u64,
+    head_out: &mut Option<F>,
+    response_started: &mut bool,
+) -> Result<Sent, Error> {
+    call.end(&mut **out).map_err(body_error)?;
+    if conn.written() + out.len() as u64 > head_end {
+        call = match send_piece(conn, call, out, head_end, head_out, response_started)? {
+            Look::Send(call) => call,
+            Look::Stop(sent) => return Ok(sent),
+        };
+    }
+    let recv = call.finish(&mut **out).map_err(body_error)?;
+    finish(conn, out, recv, head_out)
 }
 
 /// Before the next piece of the body goes out, one look for an answer, which never

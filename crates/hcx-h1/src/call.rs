@@ -66,6 +66,9 @@ pub struct Call<S> {
 #[derive(Debug)]
 pub struct SendBody {
     encoder: BodyEncoder,
+    /// Whether [`Call::end`] wrote the body's end: nothing more may be encoded, and
+    /// [`Call::finish`] adds nothing.
+    ended: bool,
 }
 
 /// The head is out, with `Expect: 100-continue`; the body waits for `100 Continue`, a
@@ -190,7 +193,10 @@ impl Call<SendBody> {
             })
         } else {
             Sending::Body(Call {
-                state: SendBody { encoder },
+                state: SendBody {
+                    encoder,
+                    ended: false,
+                },
                 reading,
             })
         })
@@ -201,27 +207,58 @@ impl Call<SendBody> {
         self.state.encoder.framing()
     }
 
-    /// Body bytes still owed under a `Content-Length` (`None` when chunked).
+    /// Body bytes still owed under a `Content-Length` (`None` when chunked, until
+    /// [`end`](Self::end)).
     pub fn remaining(&self) -> Option<u64> {
+        if self.state.ended {
+            return Some(0);
+        }
         self.state.encoder.remaining()
     }
 
     /// Appends `data`, framed, to `out`. See [`BodyEncoder::encode`].
     pub fn encode(&mut self, data: &[u8], out: &mut impl OutBuf) -> Result<(), EncodeError> {
+        self.open(data.len())?;
         self.state.encoder.encode(data, out)
     }
 
     /// What goes around `len` bytes of data written without copying. See
     /// [`BodyEncoder::frame`].
     pub fn frame(&mut self, len: usize) -> Result<Frame, EncodeError> {
+        self.open(len)?;
         self.state.encoder.frame(len)
     }
 
-    /// Ends the body (the last chunk, or a check that the length was met) into `out`:
-    /// once `out` is written, the request is complete and the response is next.
+    /// Refuses data after [`end`](Self::end).
+    fn open(&self, len: usize) -> Result<(), EncodeError> {
+        if self.state.ended && len > 0 {
+            return Err(EncodeError::BodyAfterEnd(len));
+        }
+        Ok(())
+    }
+
+    /// Writes the body's end into `out` as [`finish`](Self::finish) does (the last
+    /// chunk, or a check that the length was met) while the call goes on sending: the
+    /// write that carries the body's last bytes can then be watched for an early
+    /// answer ([`try_read`](Self::try_read)) as the others are. No data may follow
+    /// ([`EncodeError::BodyAfterEnd`]); `finish` adds nothing more. Ending twice
+    /// writes the end once.
+    pub fn end(&mut self, out: &mut impl OutBuf) -> Result<(), EncodeError> {
+        if !self.state.ended {
+            self.state.encoder.clone().finish(out)?;
+            self.state.ended = true;
+        }
+        Ok(())
+    }
+
+    /// Ends the body (the last chunk, or a check that the length was met) into `out`,
+    /// unless [`end`](Self::end) did: once `out` is written, the request is complete
+    /// and the response is next.
     pub fn finish(self, out: &mut impl OutBuf) -> Result<Call<RecvResponse>, EncodeError> {
         let Call { state, reading } = self;
-        state.encoder.finish(out)?;
+        if !state.ended {
+            state.encoder.finish(out)?;
+        }
         Ok(recv(reading, true))
     }
 
@@ -319,6 +356,7 @@ impl Call<AwaitContinue> {
         Call {
             state: SendBody {
                 encoder: self.state.encoder,
+                ended: false,
             },
             reading: self.reading,
         }

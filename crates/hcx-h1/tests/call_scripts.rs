@@ -7,8 +7,9 @@ use std::collections::VecDeque;
 
 use bytes::BytesMut;
 use hcx_h1::{
-    BodyFraming, BodyStep, Call, CloseReason, ContinueStep, Error, ErrorKind, FinalResponse,
-    Limits, RecvResponse, RecvStep, RequestFraming, ResponseHead, SendBody, Sending, TargetForm,
+    BodyFraming, BodyStep, Call, CloseReason, ContinueStep, EncodeError, Error, ErrorKind,
+    FinalResponse, Limits, RecvResponse, RecvStep, RequestFraming, ResponseHead, SendBody, Sending,
+    TargetForm,
 };
 use http::{HeaderMap, Request, StatusCode};
 use proptest::prelude::*;
@@ -642,6 +643,76 @@ fn sized_post() -> Result<(Call<SendBody>, Vec<u8>), Box<dyn std::error::Error>>
         return Err("no expectation: the body goes at once".into());
     };
     Ok((call, wire))
+}
+
+/// A chunked `POST` going out.
+fn chunked_post() -> Result<(Call<SendBody>, Vec<u8>), Box<dyn std::error::Error>> {
+    let request = Request::post("http://example.com/upload").body(())?;
+    let mut wire = Vec::new();
+    let Sending::Body(call) = Call::new(
+        &request,
+        TargetForm::Origin,
+        RequestFraming::Chunked,
+        Limits::default(),
+        &mut wire,
+    )?
+    else {
+        return Err("no expectation: the body goes at once".into());
+    };
+    Ok((call, wire))
+}
+
+/// `end` writes the body's end while the call still sends (its last write can be
+/// watched for an answer): once, with no data after it, and `finish` adds nothing.
+#[test]
+fn a_body_ended_before_its_last_write_is_ended_once() -> TestResult {
+    let (mut call, mut wire) = chunked_post()?;
+    call.encode(b"hello", &mut wire)?;
+    assert_eq!(call.remaining(), None);
+    call.end(&mut wire)?;
+    call.end(&mut wire)?;
+    assert_eq!(call.remaining(), Some(0), "nothing is owed after the end");
+    assert!(wire.ends_with(b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+    let len = wire.len();
+    assert_eq!(
+        call.encode(b"!", &mut wire),
+        Err(EncodeError::BodyAfterEnd(1))
+    );
+    assert_eq!(call.frame(1).err(), Some(EncodeError::BodyAfterEnd(1)));
+    // An empty piece is no data.
+    call.encode(b"", &mut wire)?;
+    // A final 2xx read after the end is kept for after the last write, as before it.
+    let mut input = BytesMut::from(OK_2);
+    let BodyStep::Send(call) = call.try_read(&mut input)? else {
+        return Err("a 2xx does not end the upload".into());
+    };
+    let call = call.finish(&mut wire)?;
+    assert_eq!(wire.len(), len, "the end is written once");
+    let RecvStep::Response(response) = call.try_read(&mut input)? else {
+        return Err("the kept head is the answer".into());
+    };
+    assert!(response.request_body_complete);
+
+    // A sized body short of its length cannot end, and ends as `finish` would.
+    let (mut call, mut wire) = sized_post()?;
+    call.encode(b"hello", &mut wire)?;
+    let before = wire.clone();
+    assert_eq!(
+        call.end(&mut wire),
+        Err(EncodeError::BodyTooShort {
+            declared: 10,
+            written: 5
+        })
+    );
+    assert_eq!(wire, before);
+    call.encode(b"world", &mut wire)?;
+    call.end(&mut wire)?;
+    assert_eq!(
+        wire,
+        [&before[..], b"world"].concat(),
+        "a sized end adds no byte"
+    );
+    Ok(())
 }
 
 #[test]

@@ -74,6 +74,9 @@ pub enum EncodeError {
     },
     /// Body bytes for a request framed with [`RequestFraming::None`].
     BodyNotAllowed(usize),
+    /// Body bytes after the body's end was written
+    /// ([`Call::end`](crate::Call::end)).
+    BodyAfterEnd(usize),
     /// A default field ([`RequestHead::defaults`](crate::RequestHead::defaults)) names
     /// one the encoder decides itself (`Host`, a framing field, `Connection`, `Expect`,
     /// `Proxy-Authorization`): it belongs in the request's own fields.
@@ -133,6 +136,9 @@ impl fmt::Display for EncodeError {
             ),
             EncodeError::BodyNotAllowed(n) => {
                 write!(f, "{n} body bytes for a request framed without a body")
+            }
+            EncodeError::BodyAfterEnd(n) => {
+                write!(f, "{n} body bytes after the request body's end")
             }
             EncodeError::ReservedDefault(name) => write!(
                 f,
