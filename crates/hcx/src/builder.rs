@@ -68,6 +68,9 @@ pub struct ClientBuilder {
     default_keep_alive: Option<Duration>,
     /// `Some` when the default keep-alive strategy learns idle limits.
     learning: Option<LearnSettings>,
+    /// Whether `idle_limit_settings` was called (refused at `build` with a custom
+    /// keep-alive strategy, which would ignore them).
+    learning_settings_given: bool,
     limits: Limits,
     /// The first configuration mistake, reported by `build`.
     invalid: Option<Error>,
@@ -147,6 +150,7 @@ impl ClientBuilder {
             keep_alive_margin: None,
             default_keep_alive: None,
             learning: Some(LearnSettings::default()),
+            learning_settings_given: false,
             limits: Limits::default(),
             invalid: None,
             config: RequestConfig::default(),
@@ -448,12 +452,16 @@ impl ClientBuilder {
     /// what was learned. No Apache equivalent.
     pub fn learn_idle_limits(mut self, on: bool) -> Self {
         self.learning = on.then(|| self.learning.unwrap_or_default());
+        self.learning_settings_given &= on;
         self
     }
 
-    /// The settings of the learned idle limits (and turns them on).
+    /// The settings of the learned idle limits (and turns them on). With a keep-alive
+    /// strategy of your own, which is used as given, [`build`](Self::build) reports the
+    /// conflict: give the settings to [`LearnedIdleLimit::with_settings`] over it.
     pub fn idle_limit_settings(mut self, settings: LearnSettings) -> Self {
         self.learning = Some(settings);
+        self.learning_settings_given = true;
         self
     }
 
@@ -827,6 +835,16 @@ impl ClientBuilder {
                     ErrorKind::Config,
                     "default_keep_alive applies to the default keep-alive strategy; \
                      set the default on the custom strategy instead",
+                ));
+            }
+            KeepAliveChoice::Custom(_)
+                if self.learning_settings_given && self.learning.is_some() =>
+            {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "idle_limit_settings applies to the learned idle limits over the default \
+                     keep-alive strategy; a custom one is used as given: wrap it in \
+                     LearnedIdleLimit::wrapping(…).with_settings(…) instead",
                 ));
             }
             choice => choice,

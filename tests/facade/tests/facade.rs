@@ -835,6 +835,40 @@ fn default_keep_alive_keeps_the_rest_of_the_default_strategy() -> TestResult {
     Ok(())
 }
 
+/// `idle_limit_settings` "turns the learned idle limits on" with its settings; a
+/// keep-alive strategy of your own is used as given, so with one the settings would
+/// be dropped without a word (no route learned, whatever they say). Like the margin
+/// and the default keep-alive, `build` says so instead.
+#[test]
+fn idle_limit_settings_on_a_custom_keep_alive_strategy_is_a_config_error() -> TestResult {
+    let mut settings = hcx::LearnSettings::default();
+    settings.min_idle = Duration::ZERO;
+    let custom = |_: &hcx::Exchange<'_>| hcx::KeepAlive::Unlimited;
+    for built in [
+        hcx::Client::builder()
+            .keep_alive_strategy(custom)
+            .idle_limit_settings(settings)
+            .build(),
+        hcx::Client::builder()
+            .idle_limit_settings(settings)
+            .keep_alive_strategy(custom)
+            .build(),
+    ] {
+        let error = expect_err(built, "idle limit settings on a custom keep-alive strategy")?;
+        assert_eq!(error.kind(), hcx::ErrorKind::Config);
+        assert!(error.to_string().contains("idle_limit_settings"), "{error}");
+    }
+    // Turned off again, the settings ask for nothing: no conflict.
+    hcx::Client::builder()
+        .idle_limit_settings(settings)
+        .learn_idle_limits(false)
+        .keep_alive_strategy(custom)
+        .build()?;
+    // The default (learning on, no settings given) with a custom strategy is fine.
+    hcx::Client::builder().keep_alive_strategy(custom).build()?;
+    Ok(())
+}
+
 #[test]
 fn timeout_shortcuts_survive_a_later_request_config() -> TestResult {
     let config = hcx::RequestConfig::default().with_response_timeout(Some(Duration::from_secs(9)));
