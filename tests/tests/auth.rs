@@ -975,3 +975,58 @@ fn a_latin_1_realm_is_hashed_as_the_bytes_the_challenge_sent() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn an_answer_lost_in_flight_is_replayed_as_any_lost_get() -> TestResult {
+    // The challenge; its answer, on the same connection, read and dropped without a
+    // response (a pooled connection the server let go); then, on a new connection, the
+    // challenge and the answer again.
+    let challenge = || Reply::new(401u16).header("www-authenticate", r#"Basic realm="test""#);
+    let server = TestServer::builder()
+        .route_seq(
+            Method::GET,
+            "/",
+            [
+                challenge(),
+                Reply::no_response(),
+                challenge(),
+                Reply::ok().body("in"),
+            ],
+        )
+        .start()?;
+    let client = alice_client(&server, false)?;
+    let response = client.get(server.url("/"))?;
+    // RETRY judges the attempt by its answer's exchange: the 401 before it was the
+    // server's refusal, not a response to the request it now lost.
+    assert_eq!(response.into_body().into_string()?, "in");
+    assert_eq!(
+        authorizations(&server),
+        [None, Some(ALICE.to_owned()), None, Some(ALICE.to_owned())]
+    );
+    let connections: Vec<usize> = server.requests().iter().map(|r| r.connection).collect();
+    assert_eq!(connections, [0, 0, 1, 1]);
+    Ok(())
+}
+
+#[test]
+fn a_post_whose_answer_was_written_and_lost_is_not_replayed() -> TestResult {
+    let challenge = || Reply::new(401u16).header("www-authenticate", r#"Basic realm="test""#);
+    let server = TestServer::builder()
+        .route_seq(
+            Method::POST,
+            "/",
+            [challenge(), Reply::no_response(), Reply::ok().body("twice")],
+        )
+        .start()?;
+    let client = alice_client(&server, false)?;
+    let request = Request::post(server.url("/")).body(Body::from("order"))?;
+    let error = client
+        .execute(request)
+        .err()
+        .ok_or("the lost answer is an error")?;
+    assert_eq!(error.kind(), hcx::ErrorKind::ClosedBeforeResponse);
+    // The execution's error still says a response (the 401) came.
+    assert!(error.is_request_sent() && error.is_response_started());
+    assert_eq!(server.stats().requests_received, 2);
+    Ok(())
+}

@@ -142,7 +142,10 @@ impl<'a> Chain<'a> {
     /// ([`Error::after_exchange`]): a handler that refuses a response it got (a
     /// response interceptor, a redirect that cannot be followed) or a retry that then
     /// fails before sending does not hand up an error that reads as a request never
-    /// sent, to RETRY's decision or to the caller.
+    /// sent, to RETRY's decision or to the caller. One exception, for RETRY: when
+    /// AUTH's answer to a `401` or `407` fails, the error AUTH returns says what the
+    /// answer's exchange did (the challenge was refused, not acted on); the calls
+    /// around it count the challenge too.
     pub fn proceed(
         &self,
         mut request: Request<Body>,
@@ -178,6 +181,12 @@ impl<'a> Chain<'a> {
                     }
                 }
                 let during = scope.exchanged;
+                // A challenge the handler answered, set aside while the answer ran
+                // (`Scope::answer_challenge`): this call's exchange still, once its
+                // error says what the answer did.
+                if let Some((progress, started)) = scope.answered.take() {
+                    scope.note_exchange(progress, started);
+                }
                 if let Some((progress, started)) = enclosing {
                     scope.note_exchange(progress, started);
                 }
@@ -249,6 +258,9 @@ pub struct Scope<'a> {
     /// The most the exchanges of the current `Chain::proceed` call wrote of their
     /// request, and whether one got a response (`proceed` keeps one per call, nested).
     exchanged: Option<(RequestProgress, bool)>,
+    /// The exchanges of a challenge whose answer failed
+    /// ([`answer_challenge`](Self::answer_challenge)), for the enclosing call.
+    answered: Option<(RequestProgress, bool)>,
     manager: &'a PoolingConnectionManager,
     planner: &'a dyn RoutePlanner,
     abort: Option<AbortHandle>,
@@ -297,6 +309,7 @@ impl<'a> Scope<'a> {
             left_origin: false,
             last_plan: None,
             exchanged: None,
+            answered: None,
             manager,
             planner,
             abort,
@@ -446,6 +459,33 @@ impl<'a> Scope<'a> {
         let (seen, started) = self.exchanged.get_or_insert((progress, response_started));
         *seen = (*seen).max(progress);
         *started |= response_started;
+    }
+
+    /// Sends `request`, the answer to a challenge (a `401` or `407` AUTH answered and
+    /// dropped), down `chain`. The exchanges so far (the challenge's) are set aside
+    /// while it runs, so an error says what the answer's own exchange did: RETRY
+    /// judges the attempt by that (the challenge was refused, not acted on), and a GET
+    /// whose answer is lost in flight is replayed as any other. They stay this
+    /// execution's: added back after a response, and, after an error, to the
+    /// enclosing call's once it has given its error the answer's facts.
+    pub(crate) fn answer_challenge(
+        &mut self,
+        chain: Chain<'_>,
+        request: Request<Body>,
+    ) -> Result<Response<ResponseBody>, Error> {
+        let challenged = self.exchanged.take();
+        let result = chain.proceed(request, self);
+        if let Some((progress, started)) = challenged {
+            match &result {
+                Ok(_) => self.note_exchange(progress, started),
+                Err(_) => {
+                    let (seen, was) = self.answered.get_or_insert((progress, started));
+                    *seen = (*seen).max(progress);
+                    *was |= started;
+                }
+            }
+        }
+        result
     }
 
     /// The request's [`AbortHandle`], if it carried one in its extensions: the

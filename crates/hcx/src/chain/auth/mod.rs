@@ -304,7 +304,7 @@ impl ExecHandler for AuthExec {
             } else {
                 break;
             }
-            response = chain.proceed(Request::from_parts(head, body), scope)?;
+            response = scope.answer_challenge(chain, Request::from_parts(head, body))?;
         }
         if let Some(target) = target {
             self.keep_session(target, &response, answered_digest, session_refused);
