@@ -282,6 +282,19 @@ fn a_body_that_cannot_be_sent_twice_gets_the_401() -> TestResult {
     Ok(())
 }
 
+/// A reader declared empty has nothing to read twice: the challenge is answered, as for
+/// any other empty body (REDIRECT replays it so too).
+#[test]
+fn a_reader_declared_empty_is_sent_again_with_the_credentials() -> TestResult {
+    let server = alice_server()?;
+    let client = alice_client(&server, false)?;
+    let body = Body::sized_reader(std::io::empty(), 0);
+    let response = client.execute(Request::put(server.url("/")).body(body)?)?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(authorizations(&server), [None, Some(ALICE.to_owned())]);
+    Ok(())
+}
+
 #[test]
 fn authentication_disabled_per_request_sends_nothing_and_answers_nothing() -> TestResult {
     let server = alice_server()?;

@@ -63,7 +63,8 @@ impl Body {
     /// last bytes go out: a socket or pipe relayed as the body that holds exactly `len`
     /// bytes and stays open blocks there (Apache's `InputStreamEntity` never reads
     /// past its length); give `reader.take(len)` for such a source, or to send part of
-    /// a reader. Not replayable.
+    /// a reader. Not replayable, unless `len` is 0: there is nothing to read again, and
+    /// a copy is an empty body.
     ///
     /// [`ErrorKind::RequestBody`]: crate::ErrorKind::RequestBody
     pub fn sized_reader(reader: impl Read + Send + 'static, len: u64) -> Self {
@@ -90,15 +91,19 @@ impl Body {
     }
 
     /// Whether the body can be sent again: empty, bytes and factory bodies can; a
-    /// plain reader cannot.
+    /// plain reader cannot, unless it is declared empty.
     pub fn is_replayable(&self) -> bool {
-        !matches!(self.kind, BodyKind::Reader { .. })
+        match self.kind {
+            BodyKind::Reader { len, .. } => len == Some(0),
+            _ => true,
+        }
     }
 
-    /// A copy to send again, if replayable.
+    /// A copy to send again, if replayable (of a reader declared empty: an empty
+    /// body).
     pub fn try_clone(&self) -> Option<Body> {
         let kind = match &self.kind {
-            BodyKind::Empty => BodyKind::Empty,
+            BodyKind::Empty | BodyKind::Reader { len: Some(0), .. } => BodyKind::Empty,
             BodyKind::Bytes(b) => BodyKind::Bytes(b.clone()),
             BodyKind::Factory { factory, len } => BodyKind::Factory {
                 factory: Arc::clone(factory),
@@ -228,6 +233,11 @@ mod tests {
         assert!(Body::empty().is_replayable());
         assert!(!Body::reader(io::empty()).is_replayable());
         assert!(Body::reader(io::empty()).try_clone().is_none());
+        assert!(!Body::sized_reader(io::empty(), 1).is_replayable());
+        // Declared empty: nothing to read again.
+        let empty = Body::sized_reader(io::empty(), 0);
+        assert!(empty.is_replayable());
+        assert_eq!(empty.try_clone().map(|b| b.is_empty()), Some(true));
         let factory = Body::from_factory(Some(3), || Ok(io::Cursor::new(b"abc".to_vec())));
         assert!(factory.is_replayable());
         assert_eq!(

@@ -183,11 +183,7 @@ impl ExecHandler for RedirectExec {
         // `request` is `mut` where it is taken: a rebinding here copied it.
         loop {
             // Taken before the body is consumed: the next hop may need to send it again.
-            // A reader known to be empty has nothing to replay.
-            let replay = request
-                .body()
-                .try_clone()
-                .or_else(|| request.body().is_empty().then(Body::empty));
+            let replay = request.body().try_clone();
             // The head the strategy judges and the next hop starts from: the scope's
             // copy of the caller's while the request is still that (the usual one:
             // nothing is copied here), else a copy of this one.
