@@ -26,7 +26,7 @@ use crate::chain::main::MainTransport;
 use crate::chain::protocol::ProtocolExec;
 use crate::chain::{
     ChainElement, ChainOp, ExecHandler, NamedChain, RequestInterceptor, ResponseInterceptor,
-    UserTokenHandler, auth, compress, redirect, retry,
+    UserTokenHandler, auth, backoff, compress, redirect, retry,
 };
 use crate::client::Client;
 use crate::url::IntoUri;
@@ -90,6 +90,7 @@ pub struct ClientBuilder {
     #[cfg(feature = "cookies")]
     cookies: Option<Arc<crate::chain::CookieStore>>,
     pub(crate) retry: retry::Settings,
+    pub(crate) backoff: backoff::Settings,
     pub(crate) redirect: redirect::Settings,
     pub(crate) auth: auth::Settings,
     pub(crate) compress: compress::Settings,
@@ -167,6 +168,7 @@ impl ClientBuilder {
             #[cfg(feature = "cookies")]
             cookies: None,
             retry: retry::Settings::default(),
+            backoff: backoff::Settings::default(),
             redirect: redirect::Settings::default(),
             auth: auth::Settings::default(),
             compress: compress::Settings::default(),
@@ -878,6 +880,7 @@ impl ClientBuilder {
         let mut chain = NamedChain::default();
         let layers = [
             (ChainElement::Redirect, redirect::handler(&self.redirect)),
+            (ChainElement::BackOff, backoff::handler(&self.backoff)?),
             (ChainElement::Compress, compress::handler(&self.compress)),
             (ChainElement::Retry, retry::handler(&self.retry)),
             (ChainElement::Auth, auth::handler(&self.auth, proxy_auth)),

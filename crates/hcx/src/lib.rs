@@ -105,8 +105,9 @@ pub use builder::{ClientBuilder, DEFAULT_USER_AGENT};
 #[cfg(feature = "cookies")]
 pub use chain::CookieStore;
 pub use chain::{
-    AuthScope, BasicCredentialsProvider, Context, Credentials, CredentialsProvider,
-    DecompressionLimits, DefaultRedirectStrategy, DefaultRetryStrategy, RedirectStrategy,
+    AimdBackoffManager, AuthScope, BackoffManager, BasicCredentialsProvider,
+    ConnectionBackoffStrategy, Context, Credentials, CredentialsProvider, DecompressionLimits,
+    DefaultBackoffStrategy, DefaultRedirectStrategy, DefaultRetryStrategy, RedirectStrategy,
     RetryStrategy, UserTokenHandler,
 };
 pub use client::Client;

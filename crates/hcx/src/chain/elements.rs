@@ -19,6 +19,8 @@ use super::ExecHandler;
 pub enum ChainElement {
     /// Follows redirects.
     Redirect,
+    /// Adjusts a route's connection limit (only with a backoff manager).
+    BackOff,
     /// Asks for compressed bodies and decodes them.
     Compress,
     /// Replays requests that are safe to replay.
@@ -38,6 +40,7 @@ impl ChainElement {
     pub fn name(&self) -> &str {
         match self {
             ChainElement::Redirect => "REDIRECT",
+            ChainElement::BackOff => "BACK_OFF",
             ChainElement::Compress => "COMPRESS",
             ChainElement::Retry => "RETRY",
             ChainElement::Auth => "AUTH",
@@ -75,6 +78,7 @@ impl ChainElement {
     fn built_in(name: &str) -> Option<ChainElement> {
         Some(match name {
             "REDIRECT" => ChainElement::Redirect,
+            "BACK_OFF" => ChainElement::BackOff,
             "COMPRESS" => ChainElement::Compress,
             "RETRY" => ChainElement::Retry,
             "AUTH" => ChainElement::Auth,

@@ -6,6 +6,7 @@
 //! | element | what it does | Apache |
 //! | --- | --- | --- |
 //! | [`REDIRECT`](ChainElement::Redirect) | follows 3xx responses | `RedirectExec` |
+//! | [`BACK_OFF`](ChainElement::BackOff) (only with a [`BackoffManager`]) | shrinks and grows a route's connection limit | `BackoffStrategyExec` (first in Apache's chain) |
 //! | [`COMPRESS`](ChainElement::Compress) | asks for and decodes compressed bodies | `ContentCompressionExec` |
 //! | [`RETRY`](ChainElement::Retry) | replays what is safe to replay | `HttpRequestRetryExec` |
 //! | [`AUTH`](ChainElement::Auth) | answers `401` challenges and a forward proxy's `407`, sends preemptive credentials | part of `ProtocolExec` |
@@ -22,6 +23,7 @@
 //! [`ClientBuilder::add_handler_before`]: crate::ClientBuilder::add_handler_before
 
 pub(crate) mod auth;
+pub(crate) mod backoff;
 pub(crate) mod compress;
 mod context;
 #[cfg(feature = "cookies")]
@@ -33,6 +35,9 @@ pub(crate) mod redirect;
 pub(crate) mod retry;
 
 pub use auth::{AuthScope, BasicCredentialsProvider, Credentials, CredentialsProvider};
+pub use backoff::{
+    AimdBackoffManager, BackoffManager, ConnectionBackoffStrategy, DefaultBackoffStrategy,
+};
 pub use compress::DecompressionLimits;
 pub use context::Context;
 #[cfg(feature = "cookies")]

@@ -1,0 +1,206 @@
+//! The BACK_OFF element end to end: a route's connection limit halves when its server
+//! answers `503` or cannot be reached, grows back one by one as requests succeed, at
+//! most once per cool-down on the manager's clock (a manual one here: nothing sleeps).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{SAFETY, TestResult, route};
+use hcx::chain::{AimdBackoffManager, ConnectionBackoffStrategy, DefaultBackoffStrategy};
+use hcx::{
+    Client, ClientBuilder, Error, ErrorKind, ManualClock, PoolingConnectionManager, ResponseBody,
+};
+use hcx_testserver::{Method, Reply, TestServer};
+use http::Response;
+
+const COOL_DOWN: Duration = Duration::from_secs(5);
+
+/// A client with a limit of 8 per route, on a manager with a manual clock, backing off
+/// with the AIMD manager; RETRY off unless `builder` says otherwise.
+fn backing_off(
+    clock: &ManualClock,
+    builder: impl FnOnce(ClientBuilder) -> ClientBuilder,
+) -> Result<Client, Error> {
+    let manager = PoolingConnectionManager::builder()
+        .max_per_route(8)
+        .clock(clock.clone())
+        .build()?;
+    builder(
+        Client::builder()
+            .connection_manager(manager)
+            .response_timeout(Some(SAFETY))
+            .backoff_manager(AimdBackoffManager::new()),
+    )
+    .build()
+}
+
+fn limit(client: &Client, url: &str) -> Result<usize, Box<dyn std::error::Error>> {
+    Ok(client
+        .connection_manager()
+        .pool()
+        .max_per_route(&route(url)?))
+}
+
+/// Sends a GET and reads its body: the status.
+fn get(client: &Client, url: &str) -> Result<u16, Error> {
+    let response = client.get(url)?;
+    let status = response.status().as_u16();
+    response.into_body().into_vec()?;
+    Ok(status)
+}
+
+#[test]
+fn a_503_halves_the_limit_and_successes_grow_it_back_once_per_cool_down() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/busy", Reply::new(503u16))
+        .start()?;
+    let clock = ManualClock::new();
+    let client = backing_off(&clock, |b| b.disable_automatic_retries())?;
+    let (busy, fine) = (server.url("/busy"), server.url("/fine"));
+
+    // Successes at the configured limit leave it there.
+    assert_eq!(get(&client, &fine)?, 200);
+    assert_eq!(limit(&client, &fine)?, 8);
+
+    assert_eq!(get(&client, &busy)?, 503);
+    assert_eq!(limit(&client, &fine)?, 4, "halved");
+    // Within the cool-down: neither another 503 nor a success changes it.
+    assert_eq!(get(&client, &busy)?, 503);
+    assert_eq!(get(&client, &fine)?, 200);
+    assert_eq!(limit(&client, &fine)?, 4);
+
+    clock.advance(COOL_DOWN);
+    assert_eq!(get(&client, &busy)?, 503);
+    assert_eq!(limit(&client, &fine)?, 2, "halved again once cooled down");
+
+    // Back up by one per cool-down, to the limit the route started with, no further.
+    let mut grown = Vec::new();
+    for _ in 0..8 {
+        clock.advance(COOL_DOWN);
+        assert_eq!(get(&client, &fine)?, 200);
+        assert_eq!(
+            get(&client, &fine)?,
+            200,
+            "a second success in the cool-down"
+        );
+        grown.push(limit(&client, &fine)?);
+    }
+    assert_eq!(grown, [3, 4, 5, 6, 7, 8, 8, 8]);
+    Ok(())
+}
+
+#[test]
+fn a_route_that_refuses_connections_backs_off_and_others_do_not() -> TestResult {
+    let server = TestServer::builder().start()?;
+    let refused = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        format!("http://127.0.0.1:{}/", listener.local_addr()?.port())
+    };
+    let clock = ManualClock::new();
+    let client = backing_off(&clock, |b| b.disable_automatic_retries())?;
+    let error = client.get(&refused).err().ok_or("nothing listens there")?;
+    assert_eq!(error.kind(), ErrorKind::Connect);
+    assert_eq!(limit(&client, &refused)?, 4);
+    assert_eq!(get(&client, &server.url("/"))?, 200);
+    assert_eq!(
+        limit(&client, &server.url("/"))?,
+        8,
+        "another route's limit"
+    );
+    Ok(())
+}
+
+/// BACK_OFF judges a hop once RETRY has made its attempts: a `503` that a retry turned
+/// into a `200` is a success.
+#[test]
+fn the_element_judges_what_retry_made_of_the_hop() -> TestResult {
+    let server = TestServer::builder()
+        .route_seq(Method::GET, "/", [Reply::new(503u16), Reply::new(200u16)])
+        .start()?;
+    let clock = ManualClock::new();
+    let client = backing_off(&clock, |b| b.retry_sleeper(|_: Duration| {}))?;
+    assert_eq!(get(&client, &server.url("/"))?, 200);
+    assert_eq!(server.stats().requests_received, 2, "retried once");
+    assert_eq!(limit(&client, &server.url("/"))?, 8);
+    let chain = format!("{client:?}");
+    assert!(
+        chain.contains("REDIRECT, BACK_OFF, COMPRESS, RETRY"),
+        "{chain}"
+    );
+    Ok(())
+}
+
+/// A redirect's hops signal their own routes: the one that answered `503` backs off,
+/// not the one that redirected to it.
+#[test]
+fn each_hop_of_a_redirect_signals_its_own_route() -> TestResult {
+    let busy = TestServer::builder()
+        .default_reply(Reply::new(503u16))
+        .start()?;
+    let redirecting = TestServer::builder()
+        .default_reply(Reply::new(302u16).header("Location", busy.url("/")))
+        .start()?;
+    let clock = ManualClock::new();
+    let client = backing_off(&clock, |b| b.disable_automatic_retries())?;
+    assert_eq!(get(&client, &redirecting.url("/"))?, 503);
+    assert_eq!(limit(&client, &busy.url("/"))?, 4);
+    assert_eq!(limit(&client, &redirecting.url("/"))?, 8);
+    Ok(())
+}
+
+/// A strategy of the caller's decides; a cap of the caller's bounds the growth.
+#[test]
+fn a_strategy_and_a_cap_of_the_caller_s_are_used() -> TestResult {
+    struct On500;
+    impl ConnectionBackoffStrategy for On500 {
+        fn should_back_off_after(&self, _: &Error) -> bool {
+            false
+        }
+        fn should_back_off(&self, response: &Response<ResponseBody>) -> bool {
+            response.status() == 500
+        }
+    }
+    let server = TestServer::builder()
+        .route(Method::GET, "/broken", Reply::new(500u16))
+        .route(Method::GET, "/busy", Reply::new(503u16))
+        .start()?;
+    let clock = ManualClock::new();
+    let manager = AimdBackoffManager::new()
+        .with_backoff_factor(0.25)?
+        .with_per_host_connection_cap(3);
+    let client = backing_off(&clock, |b| {
+        b.disable_automatic_retries()
+            .connection_backoff_strategy(On500)
+            .backoff_manager(Arc::new(manager))
+    })?;
+    let fine = server.url("/");
+    assert_eq!(get(&client, &server.url("/busy"))?, 503);
+    assert_eq!(
+        limit(&client, &fine)?,
+        8,
+        "a 503 is not this strategy's sign"
+    );
+    assert_eq!(get(&client, &server.url("/broken"))?, 500);
+    assert_eq!(limit(&client, &fine)?, 2, "8 x 0.25");
+    for _ in 0..3 {
+        clock.advance(COOL_DOWN);
+        assert_eq!(get(&client, &fine)?, 200);
+    }
+    assert_eq!(limit(&client, &fine)?, 3, "the cap");
+    Ok(())
+}
+
+#[test]
+fn settings_that_cannot_work_are_config_errors() {
+    let error = Client::builder()
+        .connection_backoff_strategy(DefaultBackoffStrategy)
+        .build()
+        .err();
+    assert_eq!(error.map(|e| e.kind()), Some(ErrorKind::Config));
+    for factor in [0.0, 1.0, -0.5, f64::NAN] {
+        let error = AimdBackoffManager::new().with_backoff_factor(factor).err();
+        assert_eq!(error.map(|e| e.kind()), Some(ErrorKind::Config), "{factor}");
+    }
+}
