@@ -220,3 +220,22 @@ fn a_form_file_that_cannot_be_read_is_one_line_and_exit_1() -> TestResult {
     assert!(one_error_line(&run).contains("boundary"));
     Ok(())
 }
+
+#[test]
+fn text_between_an_ip_literal_and_its_port_is_refused_not_dropped() -> TestResult {
+    // Found in review: `http://[::1]x:PORT/` went to [::1]:80, the port given
+    // dropped with the text before it (the `http` crate's parser lets it through).
+    let port = closed_port()?;
+    for url in [
+        format!("http://[::1]x:{port}/"),
+        format!("http://[::ffff:127.0.0.1]x:{port}/"),
+        "http://[::1]x/".to_owned(),
+    ] {
+        let run = hcx(&["get", &url, "--connect-timeout", TIMEOUT])?;
+        assert_eq!(run.code, Some(1), "{url}: {run:?}");
+        let line = one_error_line(&run);
+        assert!(line.ends_with("[invalid_url]"), "{url}: {line}");
+        assert!(line.contains("']'"), "{url}: what is wrong is said: {line}");
+    }
+    Ok(())
+}

@@ -494,6 +494,8 @@ fn host_port(authority: &str, default: u16) -> Result<(&str, u16), String> {
             // a `/` in it (`user:pass/word@host`).
             if digits.bytes().all(|b| b.is_ascii_digit()) {
                 format!("the port {digits:?} is not a port number")
+            } else if host.starts_with('[') {
+                "only ':PORT' may follow an IP literal's ']'".to_owned()
             } else {
                 "the port is not a number (a password with a '/' in it must be \
                  percent-encoded)"

@@ -104,6 +104,7 @@ pub fn parse_decimal_saturating(digits: &[u8]) -> Option<u64> {
 /// assert_eq!(authority_host_port("u:p@[::1]:81"), ("[::1]", Some("81")));
 /// assert_eq!(authority_host_port("a:b@c@d:82"), ("d", Some("82")));
 /// assert_eq!(authority_host_port("h:"), ("h", Some("")));
+/// assert_eq!(authority_host_port("[::1]x:81"), ("[::1]", Some("x:81")));
 /// ```
 #[inline]
 pub fn authority_host_port(authority: &str) -> (&str, Option<&str>) {
@@ -168,7 +169,11 @@ fn split_authority(authority: &str) -> (&str, Option<&str>) {
         colon.unwrap_or(bytes.len())
     };
     let (host, rest) = authority[start..].split_at(host_end - start);
-    (host, rest.strip_prefix(':'))
+    // Only `:port` may follow an IP literal's `]` (RFC 3986 §3.2.2). Anything else
+    // (`[::1]x:8080`, which the `http` crate's parser lets through) is given as the
+    // port text, which no port parser takes, not dropped for the scheme's default port.
+    let port = (!rest.is_empty()).then(|| rest.strip_prefix(':').unwrap_or(rest));
+    (host, port)
 }
 
 /// For an authority of at most 16 bytes holding neither `@` nor `[`, the index of its
