@@ -210,11 +210,7 @@ impl Proxy {
 
 impl fmt::Display for Proxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
+        HostPort(&self.host, self.port).fmt(f)
     }
 }
 
@@ -715,22 +711,28 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
+/// `host:port` as a URL writes it: an IPv6 literal in brackets (`[::1]:8080`), so
+/// that messages read unambiguously.
+pub(crate) struct HostPort<'a>(pub(crate) &'a str, pub(crate) u16);
+
+impl fmt::Display for HostPort<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let HostPort(host, port) = self;
+        if host.contains(':') {
+            write!(f, "[{host}]:{port}")
+        } else {
+            write!(f, "{host}:{port}")
+        }
+    }
+}
+
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.proxy {
             Some(proxy) if self.is_forward_proxy() => write!(f, "http://* via {proxy}")?,
             proxy => {
-                if self.host.contains(':') {
-                    write!(
-                        f,
-                        "{}://[{}]:{}",
-                        self.scheme.as_str(),
-                        self.host,
-                        self.port
-                    )?;
-                } else {
-                    write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)?;
-                }
+                let target = HostPort(&self.host, self.port);
+                write!(f, "{}://{target}", self.scheme.as_str())?;
                 if let Some(proxy) = proxy {
                     write!(f, " via {proxy}")?;
                 }

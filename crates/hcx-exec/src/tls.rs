@@ -14,6 +14,7 @@ use rustls::{CertificateError, ClientConfig, ClientConnection, InvalidMessage, S
 
 use crate::error::{Error, ErrorKind, is_timeout};
 use crate::events::TlsSession;
+use crate::route::HostPort;
 use crate::transport::{
     Leftover, SocketHandle, Transport, has_waiting_bytes, set_tcp_timeout, tcp_is_stale,
 };
@@ -307,6 +308,7 @@ pub(crate) fn handshake(
     connect_timeout: Duration,
 ) -> Result<TlsTransport, Error> {
     let mut sock = Socket { tcp, filled: false };
+    let target = HostPort(host, port);
     let name = ServerName::try_from(host.to_owned()).map_err(|e| {
         Error::new(
             ErrorKind::InvalidUrl,
@@ -315,11 +317,7 @@ pub(crate) fn handshake(
         .with_source(e)
     })?;
     let mut conn = ClientConnection::new(Arc::clone(identity.config()), name).map_err(|e| {
-        Error::new(
-            ErrorKind::Tls,
-            format!("cannot start TLS with {host}:{port}"),
-        )
-        .with_source(e)
+        Error::new(ErrorKind::Tls, format!("cannot start TLS with {target}")).with_source(e)
     })?;
     while conn.is_handshaking() {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -356,9 +354,7 @@ pub(crate) fn handshake(
     if let Some(other) = session.alpn.as_deref().filter(|p| *p != "http/1.1") {
         return Err(Error::new(
             ErrorKind::Tls,
-            format!(
-                "TLS with {host}:{port}: the server chose ALPN protocol {other:?}, not http/1.1"
-            ),
+            format!("TLS with {target}: the server chose ALPN protocol {other:?}, not http/1.1"),
         ));
     }
     Ok(TlsTransport {
@@ -370,11 +366,10 @@ pub(crate) fn handshake(
 }
 
 fn handshake_timeout(host: &str, port: u16, timeout: Duration, cause: Option<io::Error>) -> Error {
+    let target = HostPort(host, port);
     let error = Error::new(
         ErrorKind::ConnectTimeout,
-        format!(
-            "TLS handshake with {host}:{port} not done within the connect timeout of {timeout:?}"
-        ),
+        format!("TLS handshake with {target} not done within the connect timeout of {timeout:?}"),
     );
     match cause {
         Some(e) => error.with_source(e),
@@ -384,35 +379,36 @@ fn handshake_timeout(host: &str, port: u16, timeout: Duration, cause: Option<io:
 
 /// A failed handshake, saying which name or which issuer failed when rustls says so.
 fn handshake_error(host: &str, port: u16, e: io::Error) -> Error {
+    let target = HostPort(host, port);
     let what = match e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
         Some(rustls::Error::InvalidCertificate(cert)) => match cert {
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                format!("the certificate of {host}:{port} is not valid for the name {host}")
+                format!("the certificate of {target} is not valid for the name {host}")
             }
             CertificateError::UnknownIssuer => format!(
-                "the certificate of {host}:{port} is signed by an issuer this client does not trust"
+                "the certificate of {target} is signed by an issuer this client does not trust"
             ),
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                format!("the certificate of {host}:{port} has expired")
+                format!("the certificate of {target} has expired")
             }
-            _ => format!("the certificate of {host}:{port} was rejected"),
+            _ => format!("the certificate of {target} was rejected"),
         },
         // The first bytes back are no TLS record: a server speaking plain HTTP (or
         // another protocol) on that port, the usual `https://` slip.
         Some(rustls::Error::InvalidMessage(InvalidMessage::InvalidContentType)) => {
-            format!("{host}:{port} did not answer the TLS handshake in TLS (a plain HTTP port?)")
+            format!("{target} did not answer the TLS handshake in TLS (a plain HTTP port?)")
         }
         Some(rustls::Error::AlertReceived(alert)) => {
-            format!("{host}:{port} ended the TLS handshake with the alert {alert:?}")
+            format!("{target} ended the TLS handshake with the alert {alert:?}")
         }
-        Some(_) => format!("TLS handshake with {host}:{port} failed"),
+        Some(_) => format!("TLS handshake with {target} failed"),
         None if e.kind() == io::ErrorKind::UnexpectedEof => {
-            format!("{host}:{port} closed the connection during the TLS handshake")
+            format!("{target} closed the connection during the TLS handshake")
         }
-        None => format!("I/O error during the TLS handshake with {host}:{port}"),
+        None => format!("I/O error during the TLS handshake with {target}"),
     };
     Error::new(ErrorKind::Tls, what).with_source(e)
 }

@@ -14,7 +14,7 @@ use http::{HeaderValue, Method, Request, StatusCode, Uri};
 
 use crate::error::{Error, ErrorKind, is_timeout};
 use crate::proxy_auth::{ProxyAuthenticator, ProxyChallenge};
-use crate::route::Route;
+use crate::route::{HostPort, Route};
 
 /// How much of a refusal's body is read (to show nothing of it; the connection closes).
 const REFUSAL_BODY_LIMIT: usize = 64 * 1024;
@@ -59,11 +59,7 @@ pub(crate) fn open(
     let Some(proxy) = &route.proxy else {
         return Ok(Opened::Tunnel(sock));
     };
-    let authority = if route.host.contains(':') {
-        format!("[{}]:{}", route.host, route.port)
-    } else {
-        format!("{}:{}", route.host, route.port)
-    };
+    let authority = HostPort(&route.host, route.port).to_string();
     let failed = |what: &str| format!("the tunnel through {proxy} to {authority} {what}");
     let uri: Uri = authority.parse().map_err(|e| {
         Error::new(ErrorKind::InvalidUrl, failed("has no valid authority")).with_source(e)

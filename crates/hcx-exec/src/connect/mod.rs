@@ -20,6 +20,7 @@ use crate::abort::AbortHandle;
 use crate::config::SocketConfig;
 use crate::error::{Error, ErrorKind, is_timeout};
 use crate::resolver::Resolver;
+use crate::route::HostPort;
 
 /// How long an attempt has before the next address is tried too: 250 ms, the
 /// "Connection Attempt Delay" RFC 8305 §5 recommends (Go's dialer uses 300 ms,
@@ -130,11 +131,12 @@ fn reachable_from(addr: SocketAddr, local: IpAddr) -> Option<SocketAddr> {
 
 /// None of the `resolved` addresses of `host` is of the family of `local`.
 fn no_address_of_the_family(host: &str, port: u16, resolved: usize, local: IpAddr) -> Error {
+    let target = HostPort(host, port);
     let family = if local.is_ipv4() { "IPv4" } else { "IPv6" };
     Error::new(
         ErrorKind::Connect,
         format!(
-            "cannot connect to {host}:{port} from {local}: none of its {resolved} \
+            "cannot connect to {target} from {local}: none of its {resolved} \
              address(es) is {family}"
         ),
     )
@@ -209,6 +211,7 @@ impl Failure {
 
     /// The error `connect_tcp` returns, with `resolved` addresses to try.
     fn into_error(self, host: &str, port: u16, timeout: Duration, resolved: usize) -> Error {
+        let target = HostPort(host, port);
         let Failure {
             tried,
             timed_out,
@@ -221,7 +224,7 @@ impl Failure {
             let error = Error::new(
                 ErrorKind::ConnectTimeout,
                 format!(
-                    "no connection to {host}:{port} within the connect timeout of {timeout:?} \
+                    "no connection to {target} within the connect timeout of {timeout:?} \
                      ({tried} of {resolved} address(es) tried)"
                 ),
             );
@@ -241,7 +244,7 @@ impl Failure {
             (Some(local), Some((_, e))) => Error::new(
                 ErrorKind::Connect,
                 format!(
-                    "cannot connect to {host}:{port}: no socket could be bound to the local \
+                    "cannot connect to {target}: no socket could be bound to the local \
                      address {local}"
                 ),
             )
@@ -249,15 +252,12 @@ impl Failure {
             (_, Some((addr, e))) => Error::new(
                 ErrorKind::Connect,
                 format!(
-                    "connect to {host}:{port} failed (last tried {addr}, {tried} of {resolved} \
+                    "connect to {target} failed (last tried {addr}, {tried} of {resolved} \
                      address(es) tried)"
                 ),
             )
             .with_source(e),
-            (_, None) => Error::new(
-                ErrorKind::Connect,
-                format!("connect to {host}:{port} failed"),
-            ),
+            (_, None) => Error::new(ErrorKind::Connect, format!("connect to {target} failed")),
         }
     }
 }
@@ -429,6 +429,29 @@ mod tests {
         config: &SocketConfig,
     ) -> io::Result<TcpStream> {
         super::connect_one(addr, timeout, config, None, None)
+    }
+
+    /// An IPv6 target is written as a URL writes it, so the port cannot be read as part
+    /// of the address.
+    #[test]
+    fn a_failed_connect_to_an_ipv6_literal_names_it_in_brackets() -> io::Result<()> {
+        let port = TcpListener::bind("[::1]:0")?.local_addr()?.port();
+        let error = connect_tcp(
+            "::1",
+            port,
+            &SystemResolver,
+            Duration::from_secs(10),
+            &SocketConfig::default(),
+        )
+        .err()
+        .ok_or_else(|| io::Error::other("nothing listens there"))?;
+        assert_eq!(error.kind(), ErrorKind::Connect);
+        let text = error.to_string();
+        assert!(
+            text.contains(&format!("connect to [::1]:{port} failed")),
+            "{text}"
+        );
+        Ok(())
     }
 
     #[test]
