@@ -66,11 +66,12 @@ pub struct ClientBuilder {
     /// whatever the order of the calls.
     keep_alive_margin: Option<Duration>,
     default_keep_alive: Option<Duration>,
-    /// `Some` when the default keep-alive strategy learns idle limits.
-    learning: Option<LearnSettings>,
-    /// Whether `idle_limit_settings` was called (refused at `build` with a custom
-    /// keep-alive strategy, which would ignore them).
-    learning_settings_given: bool,
+    /// Whether the default keep-alive strategy learns idle limits.
+    learning: bool,
+    /// The settings `idle_limit_settings` gave (kept while learning is turned off and
+    /// on again; refused at `build` with a custom keep-alive strategy, which would
+    /// ignore them).
+    learn_settings: Option<LearnSettings>,
     limits: Limits,
     /// The first configuration mistake, reported by `build`.
     invalid: Option<Error>,
@@ -150,8 +151,8 @@ impl ClientBuilder {
             keep_alive: KeepAliveChoice::Default(DefaultKeepAliveStrategy::default()),
             keep_alive_margin: None,
             default_keep_alive: None,
-            learning: Some(LearnSettings::default()),
-            learning_settings_given: false,
+            learning: true,
+            learn_settings: None,
             limits: Limits::default(),
             invalid: None,
             config: RequestConfig::default(),
@@ -453,17 +454,18 @@ impl ClientBuilder {
     /// [`LearnedIdleLimit::wrapping`] to learn over it. [`Client::idle_limits`] shows
     /// what was learned. No Apache equivalent.
     pub fn learn_idle_limits(mut self, on: bool) -> Self {
-        self.learning = on.then(|| self.learning.unwrap_or_default());
-        self.learning_settings_given &= on;
+        self.learning = on;
         self
     }
 
-    /// The settings of the learned idle limits (and turns them on). With a keep-alive
-    /// strategy of your own, which is used as given, [`build`](Self::build) reports the
-    /// conflict: give the settings to [`LearnedIdleLimit::with_settings`] over it.
+    /// The settings of the learned idle limits (and turns them on; turned off and on
+    /// again with [`learn_idle_limits`](Self::learn_idle_limits), they are kept). With
+    /// a keep-alive strategy of your own, which is used as given, [`build`](Self::build)
+    /// reports the conflict: give the settings to [`LearnedIdleLimit::with_settings`]
+    /// over it.
     pub fn idle_limit_settings(mut self, settings: LearnSettings) -> Self {
-        self.learning = Some(settings);
-        self.learning_settings_given = true;
+        self.learning = true;
+        self.learn_settings = Some(settings);
         self
     }
 
@@ -839,9 +841,7 @@ impl ClientBuilder {
                      set the default on the custom strategy instead",
                 ));
             }
-            KeepAliveChoice::Custom(_)
-                if self.learning_settings_given && self.learning.is_some() =>
-            {
+            KeepAliveChoice::Custom(_) if self.learning && self.learn_settings.is_some() => {
                 return Err(Error::new(
                     ErrorKind::Config,
                     "idle_limit_settings applies to the learned idle limits over the default \
@@ -858,13 +858,14 @@ impl ClientBuilder {
             self.own_reuse || matches!(keep_alive_choice, KeepAliveChoice::Custom(_));
         let mut learned = None;
         let keep_alive: Arc<dyn KeepAliveStrategy> = match (keep_alive_choice, self.learning) {
-            (KeepAliveChoice::Default(strategy), Some(settings)) => {
+            (KeepAliveChoice::Default(strategy), true) => {
+                let settings = self.learn_settings.unwrap_or_default();
                 let strategy =
                     Arc::new(LearnedIdleLimit::wrapping(strategy).with_settings(settings));
                 learned = Some(Arc::clone(&strategy));
                 strategy
             }
-            (KeepAliveChoice::Default(strategy), None) => Arc::new(strategy),
+            (KeepAliveChoice::Default(strategy), false) => Arc::new(strategy),
             (KeepAliveChoice::Custom(strategy), _) => strategy,
         };
         let exec = MainExec::new(self.reuse, keep_alive)

@@ -853,6 +853,13 @@ fn idle_limit_settings_on_a_custom_keep_alive_strategy_is_a_config_error() -> Te
             .idle_limit_settings(settings)
             .keep_alive_strategy(custom)
             .build(),
+        // Learning turned off and on again keeps the settings given.
+        hcx::Client::builder()
+            .idle_limit_settings(settings)
+            .learn_idle_limits(false)
+            .learn_idle_limits(true)
+            .keep_alive_strategy(custom)
+            .build(),
     ] {
         let error = expect_err(built, "idle limit settings on a custom keep-alive strategy")?;
         assert_eq!(error.kind(), hcx::ErrorKind::Config);
