@@ -302,6 +302,13 @@ pub struct PoolArgs {
     /// `never` turns the stale probe off [default: 0s, every reuse].
     #[arg(long, value_name = "DUR|never", value_parser = parse_validate_after)]
     pub validate_after: Option<ValidateAfter>,
+
+    /// Shrink a route's connection limit when its server answers 429 or 503 or a
+    /// connect fails, and grow it back on success (the BACK_OFF element with
+    /// Apache's AIMD backoff: halved, then one more per 5s of success, at most once
+    /// per 5s); the summary's per-route limit shows where it ended.
+    #[arg(long)]
+    pub backoff: bool,
 }
 
 /// The value of `--validate-after`.

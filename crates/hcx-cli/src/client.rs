@@ -11,7 +11,10 @@ use hcx::multipart::{Form, Part};
 use hcx::rustls::RootCertStore;
 use hcx::rustls::pki_types::CertificateDer;
 use hcx::rustls::pki_types::pem::PemObject;
-use hcx::{Body, ClientBuilder, DefaultRetryStrategy, IntoUri, RequestConfig, Route, TlsIdentity};
+use hcx::{
+    AimdBackoffManager, Body, ClientBuilder, DefaultRetryStrategy, IntoUri, RequestConfig, Route,
+    TlsIdentity,
+};
 
 use crate::cli::{ClientArgs, FormField, FormValue, PoolArgs, RequestArgs, UserPassword};
 use crate::error::CliError;
@@ -117,6 +120,9 @@ pub fn with_pool(mut builder: ClientBuilder, pool: &PoolArgs) -> ClientBuilder {
     }
     if let Some(after) = pool.validate_after {
         builder = builder.validate_after_inactivity(after.as_option());
+    }
+    if pool.backoff {
+        builder = builder.backoff_manager(AimdBackoffManager::new());
     }
     builder
 }

@@ -111,6 +111,29 @@ fn the_json_summary_counts_requests_connections_and_latency() -> TestResult {
     Ok(())
 }
 
+/// `--backoff`: a `503` halves the route's limit, which the summary shows; without
+/// the flag it stays.
+#[test]
+fn backoff_halves_the_limit_of_a_route_answering_503() -> TestResult {
+    let server = TestServer::builder()
+        .keep_requests(0)
+        .route(Method::GET, "/", Reply::new(503u16))
+        .start()?;
+    let mut limits = Vec::new();
+    for backoff in [&["--backoff"][..], &[]] {
+        let url = server.url("/");
+        let mut args = vec!["load", &url, "-n", "1", "--retries", "0"];
+        args.extend(["--max-per-route", "4", "--json", "--timeout", TIMEOUT]);
+        args.extend(backoff);
+        let run = hcx(&args)?;
+        let summary = json(&run.stdout)?;
+        assert_eq!(u64_at(&summary, "/status_codes/503")?, 1, "{run:?}");
+        limits.push(u64_at(&summary, "/routes/0/max")?);
+    }
+    assert_eq!(limits, [2, 4]);
+    Ok(())
+}
+
 #[test]
 fn more_threads_than_connections_wait_for_the_pool() -> TestResult {
     let server = gathering_server(2)?;
