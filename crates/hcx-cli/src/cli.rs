@@ -137,7 +137,8 @@ pub struct RequestArgs {
     /// after the colon sends no such field, as curl's: not the User-Agent or
     /// Accept-Encoding hcx would add, nor the Authorization of -u or the URL (nor any
     /// -H Name given before it); Host, Content-Length and Transfer-Encoding, which
-    /// HTTP/1.1 framing needs, are refused.
+    /// HTTP/1.1 framing needs, are refused. A Proxy-Authorization is sent only to a
+    /// forward proxy (a plain http:// request through --proxy), never to the origin.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
     pub headers: Vec<Header>,
 
