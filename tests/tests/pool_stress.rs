@@ -21,6 +21,19 @@ fn body_for(id: u64, len: usize) -> Vec<u8> {
     unit.bytes().cycle().take(len).collect()
 }
 
+/// GETs `/id/len/framing` of `base` and checks that the answer is that request's own
+/// bytes.
+fn get_own(client: &Client, base: &str, id: u64, len: usize, framing: &str) -> Result<(), String> {
+    let got = client
+        .get(format!("{base}{id}/{len}/{framing}").as_str())
+        .and_then(|r| r.into_body().into_vec())
+        .map_err(|e| format!("request {id}: {e:?}"))?;
+    if got != body_for(id, len) {
+        return Err(format!("request {id} got another's bytes"));
+    }
+    Ok(())
+}
+
 /// `/id/len/framing`: answers with `body_for(id, len)`, chunked when asked.
 fn echo_server() -> std::io::Result<TestServer> {
     TestServer::builder()
@@ -258,13 +271,7 @@ fn limits_changed_under_load_wake_every_waiter_and_lose_no_slot() -> TestResult 
                 start.wait();
                 for i in 0..per_thread {
                     let id = (t * per_thread + i) as u64;
-                    let got = client
-                        .get(format!("{base}{id}/300/length").as_str())
-                        .and_then(|r| r.into_body().into_vec())
-                        .map_err(|e| format!("request {id}: {e:?}"))?;
-                    if got != body_for(id, 300) {
-                        return Err(format!("request {id} got another's bytes"));
-                    }
+                    get_own(&client, &base, id, 300, "length")?;
                 }
                 Ok(())
             })
@@ -451,13 +458,7 @@ fn an_eager_evictor_racing_leases_and_releases_breaks_no_request() -> TestResult
                 start.wait();
                 for i in 0..60u64 {
                     let id = t * 1000 + i;
-                    let got = client
-                        .get(format!("{base}{id}/2000/chunked").as_str())
-                        .and_then(|r| r.into_body().into_vec())
-                        .map_err(|e| format!("request {id}: {e:?}"))?;
-                    if got != body_for(id, 2000) {
-                        return Err(format!("request {id} got another's bytes"));
-                    }
+                    get_own(&client, &base, id, 2000, "chunked")?;
                     if i % 7 == 0 {
                         thread::yield_now();
                     }
@@ -606,13 +607,7 @@ fn two_routes_under_a_total_limit_never_exceed_it() -> TestResult {
                 for i in 0..50u64 {
                     let id = t * 1000 + i;
                     let base = &bases[((t + i) % 2) as usize];
-                    let got = client
-                        .get(format!("{base}{id}/500/length").as_str())
-                        .and_then(|r| r.into_body().into_vec())
-                        .map_err(|e| format!("request {id}: {e:?}"))?;
-                    if got != body_for(id, 500) {
-                        return Err(format!("request {id} got another's bytes"));
-                    }
+                    get_own(&client, base, id, 500, "length")?;
                 }
                 Ok(())
             })
