@@ -832,3 +832,51 @@ fn a_reader_piece_over_tls_goes_out_whole_before_the_next_is_read() -> TestResul
     assert_eq!(read?, FIRST + PIECE);
     Ok(())
 }
+
+/// A server that trickles its handshake (a record header, then one byte at a time,
+/// each well within the connect timeout of the last) cannot stretch the handshake past
+/// the connect timeout: the timeout bounds the whole handshake, not each read of it.
+#[test]
+fn a_handshake_trickled_a_byte_at_a_time_ends_at_the_connect_timeout() -> TestResult {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let server = std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(SAFETY));
+        let mut hello = [0u8; 4096];
+        let _ = std::io::Read::read(&mut stream, &mut hello);
+        // A handshake record of 16 KiB, whose body then comes a byte every 20 ms
+        // (more than 5 minutes in all), until the client gives up or SAFETY passes.
+        if std::io::Write::write_all(&mut stream, &[0x16, 0x03, 0x03, 0x40, 0x00]).is_err() {
+            return;
+        }
+        let began = std::time::Instant::now();
+        while began.elapsed() < SAFETY {
+            if std::io::Write::write_all(&mut stream, &[0]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let timeout = Duration::from_millis(300);
+    let client = Client::builder()
+        .connect_timeout(timeout)
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let began = std::time::Instant::now();
+    let error = client
+        .get(format!("https://127.0.0.1:{port}/"))
+        .err()
+        .ok_or("a trickled handshake succeeded")?;
+    let took = began.elapsed();
+    assert_eq!(error.kind(), ErrorKind::ConnectTimeout, "{error:#}");
+    assert!(
+        took < timeout * 5,
+        "the handshake took {took:?}, past the connect timeout of {timeout:?}"
+    );
+    drop(client);
+    server.join().map_err(|_| "panic")?;
+    Ok(())
+}

@@ -298,6 +298,43 @@ fn push_held(
     Ok(false)
 }
 
+/// The socket while the handshake runs: every read and write waits at most what is
+/// left of the connect timeout (none left: a timeout at once).
+struct Handshaking<'a> {
+    sock: &'a mut Socket,
+    deadline: Option<Instant>,
+}
+
+impl Handshaking<'_> {
+    fn bound(&self) -> io::Result<()> {
+        let left = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|l| l.is_zero()) {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        set_tcp_timeout(&self.sock.tcp, left)
+    }
+}
+
+impl Read for Handshaking<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.bound()?;
+        self.sock.read(buf)
+    }
+}
+
+impl Write for Handshaking<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.bound()?;
+        self.sock.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
+}
+
 /// Runs the TLS handshake with `host` over `sock` within `deadline`.
 pub(crate) fn handshake(
     identity: &TlsIdentity,
@@ -327,7 +364,13 @@ pub(crate) fn handshake(
         // A zero timeout means "block forever" to the OS: `left` is never zero here.
         set_tcp_timeout(&sock.tcp, left)
             .map_err(|e| Error::exchange_io(e, "setting the TLS handshake timeout", None))?;
-        if let Err(e) = conn.complete_io(&mut sock) {
+        // rustls reads until the handshake is done: each read is bounded by what is
+        // left then, or a peer trickling its records stretches it past the deadline.
+        let mut bounded = Handshaking {
+            sock: &mut sock,
+            deadline,
+        };
+        if let Err(e) = conn.complete_io(&mut bounded) {
             return Err(if is_timeout(&e) {
                 handshake_timeout(host, port, connect_timeout, Some(e))
             } else {
