@@ -511,6 +511,51 @@ fn a_refused_tunnel_with_a_chunked_body_fails_at_once() -> TestResult {
     Ok(())
 }
 
+/// A refusal without `Content-Length` or chunked (its body runs to the close, so the
+/// connection can never carry an answer) from a proxy that keeps the connection open
+/// fails at once, not when the connect timeout (an hour here) runs out. The fake proxy
+/// waits at most `SAFETY` for the client to close.
+#[test]
+fn a_refused_tunnel_with_a_body_to_the_close_fails_at_once() -> TestResult {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let proxy = std::thread::spawn(move || -> std::io::Result<bool> {
+        let (mut sock, _) = listener.accept()?;
+        sock.set_read_timeout(Some(SAFETY))?;
+        common::read_head(&mut sock);
+        sock.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nno")?;
+        // Whether the client closed the connection before SAFETY ran out.
+        let mut rest = [0u8; 64];
+        loop {
+            match sock.read(&mut rest) {
+                Ok(0) => return Ok(true),
+                Ok(_) => {}
+                Err(_) => return Ok(false),
+            }
+        }
+    });
+    let client = Client::builder()
+        .proxy(Proxy::new("127.0.0.1", port))
+        .connect_timeout(std::time::Duration::from_secs(3600))
+        .build()?;
+    let error = client
+        .get("https://127.0.0.1:1/")
+        .err()
+        .ok_or("the refused tunnel must fail")?;
+    assert_eq!(error.kind(), ErrorKind::ProxyTunnel, "{error:#}");
+    assert_eq!(error.proxy_status(), Some(StatusCode::FORBIDDEN));
+    let closed = proxy.join().map_err(|_| "the proxy panicked")??;
+    assert!(
+        closed,
+        "the client read a refusal's body to the close it could not use"
+    );
+    assert_eq!(client.stats().pool.leased, 0);
+    Ok(())
+}
+
 /// The JVM's `http.nonProxyHosts` syntax (`localhost|127.*`) ported into `no_proxy`
 /// would match nothing and send everything through the proxy: refused with a message
 /// that names the entry, where a well-formed list is taken.

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use hcx_h1::{BodyDecoder, Call, Limits, RecvStep, RequestFraming, Sending, TargetForm};
+use hcx_h1::{
+    BodyDecoder, BodyFraming, Call, Limits, RecvStep, RequestFraming, Sending, TargetForm,
+};
 use hcx_reuse::{ConnectionReuseStrategy, DefaultReuseStrategy, Exchange};
 use http::header::{HOST, PROXY_AUTHORIZATION};
 use http::{HeaderValue, Method, Request, StatusCode, Uri};
@@ -166,8 +168,13 @@ pub(crate) fn open(
             return Ok(Opened::Tunnel(sock));
         }
         // Refused: read what of the body is cheap to read, then answer or report it.
+        // A body that runs to the close is not read: the connection cannot carry an
+        // answer after it, and a proxy that keeps it open would hold the request until
+        // the connect timeout.
         let mut body = response.body;
-        drain_refusal(&sock, &mut body, &mut buf, &mut chunk, deadline);
+        if response.framing.body != BodyFraming::CloseDelimited {
+            drain_refusal(&sock, &mut body, &mut buf, &mut chunk, deadline);
+        }
         // The same connection for the answer when the proxy keeps it: its refusal
         // read whole with nothing after it, and kept by the reuse rules every
         // exchange follows (HTTP/1.1, no `Connection: close`, framed).
