@@ -75,7 +75,9 @@ impl Proxy {
     }
 
     /// A proxy from a URL as `HTTP_PROXY` holds it: `http://[user:pass@]host[:port]`
-    /// (port 80 when absent; a bare `host:port` is read as `http://host:port`).
+    /// (port 80 when absent; a bare `host:port` is read as `http://host:port`, and
+    /// may end in `/` but have no path: `http:/proxy:3128` is an error, not host
+    /// `http`).
     /// Percent-encoded user and password are decoded. Only `http` proxies are
     /// supported: an `https://` proxy URL is an error.
     pub fn from_url(text: &str) -> Result<Proxy, Error> {
@@ -101,6 +103,18 @@ impl Proxy {
             None => return Err(invalid("no scheme")),
         }
         let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
+        // A bare `host:port` has no path: one there is a scheme without its `//`
+        // (`http:/proxy:3128` would be host `http`, port 80).
+        if !text.contains("://")
+            && !matches!(
+                uri.path_and_query().map(|p| p.as_str()),
+                None | Some("" | "/")
+            )
+        {
+            return Err(invalid(
+                "it has no '//' after its scheme, or a path after host:port",
+            ));
+        }
         // An '@' past the authority is a password with a '/', '?' or '#' in it: the
         // authority read would be `user:digits`, the user name taken for the host.
         let start = text_with_scheme.find("://").map_or(0, |i| i + 3);
@@ -1023,6 +1037,23 @@ mod tests {
         assert!(Proxy::from_url("http://").is_err());
         // Not port 80 in disguise.
         assert!(Proxy::from_url("http://proxy:70000").is_err());
+        Ok(())
+    }
+
+    /// A scheme missing its `//` (`http:/proxy:3128`, `http//proxy:3128`) is read as a
+    /// bare `host:port`: the scheme would be the host (`http`, port 80), the proxy
+    /// the path. Refused; a bare `host:port` with a trailing `/` is still taken.
+    #[test]
+    fn a_proxy_url_with_a_mangled_scheme_is_refused_not_read_as_host_http() -> Result<(), Error> {
+        for text in ["http:/proxy:3128", "http//proxy:3128", "http:proxy/x"] {
+            let read = Proxy::from_url(text).map(|p| p.to_string());
+            assert!(read.is_err(), "{text:?} was read as {read:?}");
+        }
+        assert_eq!(Proxy::from_url("proxy:3128/")?, Proxy::new("proxy", 3128));
+        assert_eq!(
+            Proxy::from_url("http://proxy:3128/x")?,
+            Proxy::new("proxy", 3128)
+        );
         Ok(())
     }
 
