@@ -415,3 +415,34 @@ fn a_proxy_that_refuses_the_connection_is_named_as_the_proxy() -> TestResult {
     );
     Ok(())
 }
+
+/// A proxy that closes the connection in the middle of its answer's head did answer:
+/// the error says the answer was cut short, not that none came.
+#[test]
+fn a_connect_answer_cut_short_is_not_called_no_answer() -> TestResult {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let proxy = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut sock, _) = listener.accept()?;
+        sock.set_read_timeout(Some(SAFETY))?;
+        read_head(&mut sock);
+        sock.write_all(b"HTTP/1.1 200 Conn")
+    });
+    let client = Client::builder()
+        .proxy(Proxy::new("127.0.0.1", port))
+        .response_timeout(Some(SAFETY))
+        .connect_timeout(SAFETY)
+        .build()?;
+    let error = client
+        .get("https://origin.test:8443/")
+        .err()
+        .ok_or("a tunnel opened on half an answer")?;
+    let message = error.to_string();
+    assert!(
+        !message.contains("not answered") && message.contains("17 bytes"),
+        "{message}"
+    );
+    assert_eq!(client.stats().pool.leased, 0);
+    proxy.join().map_err(|_| "panic")??;
+    Ok(())
+}

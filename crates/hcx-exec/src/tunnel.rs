@@ -140,6 +140,17 @@ pub(crate) fn open(
             };
             set_timeouts(&sock, deadline).map_err(|e| io(e, "could not be set up"))?;
             match (&*sock).read(&mut chunk) {
+                // A head cut short was an answer begun: said so, not "not answered".
+                Ok(0) if call.response_started() => {
+                    return Err(Error::new(
+                        ErrorKind::Connect,
+                        failed(&format!(
+                            "got no whole answer: the proxy closed the connection after {} \
+                             bytes of its head",
+                            buf.len()
+                        )),
+                    ));
+                }
                 Ok(0) => {
                     return Err(Error::new(
                         ErrorKind::Connect,
