@@ -446,3 +446,52 @@ fn a_connect_answer_cut_short_is_not_called_no_answer() -> TestResult {
     proxy.join().map_err(|_| "panic")??;
     Ok(())
 }
+
+/// The connect timeout bounds the whole tunnel set-up: a proxy that reads the
+/// `CONNECT` and never answers, or trickles its answer a byte at a time (each byte
+/// well within the timeout of the last), fails with `ConnectTimeout` when it runs out.
+#[test]
+fn a_silent_or_trickling_proxy_is_bounded_by_the_connect_timeout() -> TestResult {
+    for trickle in [false, true] {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let proxy = std::thread::spawn(move || -> std::io::Result<()> {
+            let (mut sock, _) = listener.accept()?;
+            sock.set_read_timeout(Some(SAFETY))?;
+            read_head(&mut sock);
+            let began = std::time::Instant::now();
+            if trickle {
+                // An endless header field, a byte every 20 ms, until the client goes.
+                sock.write_all(b"HTTP/1.1 200 OK\r\nX-Slow: ")?;
+                while began.elapsed() < SAFETY && sock.write_all(b"a").is_ok() {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            } else {
+                let mut rest = [0u8; 64];
+                while matches!(sock.read(&mut rest), Ok(n) if n > 0) {}
+            }
+            Ok(())
+        });
+        let timeout = std::time::Duration::from_millis(300);
+        let client = Client::builder()
+            .proxy(Proxy::new("127.0.0.1", port))
+            .response_timeout(Some(SAFETY))
+            .connect_timeout(timeout)
+            .build()?;
+        let began = std::time::Instant::now();
+        let error = client
+            .get("https://origin.test:8443/")
+            .err()
+            .ok_or("a tunnel opened without an answer")?;
+        let took = began.elapsed();
+        assert_eq!(
+            error.kind(),
+            ErrorKind::ConnectTimeout,
+            "{trickle}: {error:#}"
+        );
+        assert!(took < timeout * 5, "{trickle}: took {took:?}");
+        drop(client);
+        proxy.join().map_err(|_| "panic")??;
+    }
+    Ok(())
+}
