@@ -356,23 +356,16 @@ pub(crate) fn handshake(
     let mut conn = ClientConnection::new(Arc::clone(identity.config()), name).map_err(|e| {
         Error::new(ErrorKind::Tls, format!("cannot start TLS with {target}")).with_source(e)
     })?;
+    // rustls reads until the handshake is done: each read is bounded by what is left
+    // then, or a peer trickling its records stretches it past the deadline.
+    let mut bounded = Handshaking {
+        sock: &mut sock,
+        deadline,
+    };
     while conn.is_handshaking() {
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if left.is_some_and(|l| l.is_zero()) {
-            return Err(handshake_timeout(host, port, connect_timeout, None));
-        }
-        // A zero timeout means "block forever" to the OS: `left` is never zero here.
-        set_tcp_timeout(&sock.tcp, left)
-            .map_err(|e| Error::exchange_io(e, "setting the TLS handshake timeout", None))?;
-        // rustls reads until the handshake is done: each read is bounded by what is
-        // left then, or a peer trickling its records stretches it past the deadline.
-        let mut bounded = Handshaking {
-            sock: &mut sock,
-            deadline,
-        };
         if let Err(e) = conn.complete_io(&mut bounded) {
             return Err(if is_timeout(&e) {
-                handshake_timeout(host, port, connect_timeout, Some(e))
+                handshake_timeout(host, port, connect_timeout, e)
             } else {
                 handshake_error(host, port, e)
             });
@@ -408,16 +401,13 @@ pub(crate) fn handshake(
     })
 }
 
-fn handshake_timeout(host: &str, port: u16, timeout: Duration, cause: Option<io::Error>) -> Error {
+fn handshake_timeout(host: &str, port: u16, timeout: Duration, cause: io::Error) -> Error {
     let target = HostPort(host, port);
-    let error = Error::new(
+    Error::new(
         ErrorKind::ConnectTimeout,
         format!("TLS handshake with {target} not done within the connect timeout of {timeout:?}"),
-    );
-    match cause {
-        Some(e) => error.with_source(e),
-        None => error,
-    }
+    )
+    .with_source(cause)
 }
 
 /// A failed handshake, saying which name or which issuer failed when rustls says so.
