@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{SAFETY, TestResult, route};
-use hcx::chain::{AimdBackoffManager, ConnectionBackoffStrategy, DefaultBackoffStrategy};
+use hcx::chain::{
+    AimdBackoffManager, BackoffManager, ConnectionBackoffStrategy, DefaultBackoffStrategy,
+};
 use hcx::{
     Client, ClientBuilder, Error, ErrorKind, ManualClock, PoolingConnectionManager, ResponseBody,
 };
@@ -203,4 +205,31 @@ fn settings_that_cannot_work_are_config_errors() {
         let error = AimdBackoffManager::new().with_backoff_factor(factor).err();
         assert_eq!(error.map(|e| e.kind()), Some(ErrorKind::Config), "{factor}");
     }
+}
+
+/// A route the user blocked (a limit of 0: its requests wait) stays blocked: a
+/// back-off shrinks a limit and a probe grows one the manager shrank, neither opens a
+/// route that was closed on purpose.
+#[test]
+fn a_route_blocked_by_the_user_stays_blocked() -> TestResult {
+    let server = TestServer::builder().start()?;
+    let clock = ManualClock::new();
+    let aimd = Arc::new(AimdBackoffManager::new());
+    let client = backing_off(&clock, |b| {
+        b.disable_automatic_retries()
+            .backoff_manager(Arc::clone(&aimd))
+    })?;
+    let url = server.url("/");
+    // The manager meets the route at its limit of 8.
+    assert_eq!(get(&client, &url)?, 200);
+    let pool = client.connection_manager().pool();
+    pool.set_max_per_route(&route(&url)?, Some(0));
+    clock.advance(COOL_DOWN);
+    // What a request in flight when the route was blocked reports as it ends.
+    aimd.back_off(&route(&url)?, client.connection_manager());
+    assert_eq!(limit(&client, &url)?, 0, "a back-off raised the limit");
+    clock.advance(COOL_DOWN);
+    aimd.probe(&route(&url)?, client.connection_manager());
+    assert_eq!(limit(&client, &url)?, 0, "a probe opened the route");
+    Ok(())
 }

@@ -107,7 +107,8 @@ impl<M: BackoffManager + ?Sized> BackoffManager for Arc<M> {
 /// - [`probe`](BackoffManager::probe) adds 1, up to the route's cap (it never lowers
 ///   a limit: Apache's sets one above the cap to the cap);
 /// - each changes a route's limit at most once per cool-down (5 s by default), and
-///   no probe grows it within a cool-down of a back-off.
+///   no probe grows it within a cool-down of a back-off;
+/// - neither changes a limit of 0 (a route blocked on purpose stays blocked).
 ///
 /// The cap is, unless [`with_per_host_connection_cap`](Self::with_per_host_connection_cap)
 /// sets one, the route's limit when the manager first met the route: the limit the
@@ -217,7 +218,8 @@ impl AimdBackoffManager {
             } else {
                 (adjusted.last_probe, adjusted.last_back_off)
             };
-            if !cooled(last) || !cooled(other) {
+            // A limit of 0 blocks the route on purpose (the user's): neither opens it.
+            if current == 0 || !cooled(last) || !cooled(other) {
                 return;
             }
             if backing_off {
