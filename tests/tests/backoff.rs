@@ -233,3 +233,43 @@ fn a_route_blocked_by_the_user_stays_blocked() -> TestResult {
     assert_eq!(limit(&client, &url)?, 0, "a probe opened the route");
     Ok(())
 }
+
+/// One manager shared by two clients (an `Arc` of it given to each) keeps each
+/// client's routes apart: a route's cap is the limit that client's pool gave it, and
+/// one client's back-off does not hold back the other's probes.
+#[test]
+fn a_manager_shared_by_two_clients_keeps_their_routes_apart() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/busy", Reply::new(503u16))
+        .start()?;
+    let aimd = Arc::new(AimdBackoffManager::new());
+    let with_limit = |clock: &ManualClock, max: usize| -> Result<Client, Error> {
+        let manager = PoolingConnectionManager::builder()
+            .max_per_route(max)
+            .clock(clock.clone())
+            .build()?;
+        Client::builder()
+            .connection_manager(manager)
+            .response_timeout(Some(SAFETY))
+            .disable_automatic_retries()
+            .backoff_manager(Arc::clone(&aimd))
+            .build()
+    };
+    let (clock_wide, clock_narrow) = (ManualClock::new(), ManualClock::new());
+    let wide = with_limit(&clock_wide, 8)?;
+    let narrow = with_limit(&clock_narrow, 2)?;
+    let (busy, fine) = (server.url("/busy"), server.url("/fine"));
+    // The manager meets the route on the wide client first.
+    assert_eq!(get(&wide, &fine)?, 200);
+    clock_narrow.advance(COOL_DOWN);
+    assert_eq!(get(&narrow, &fine)?, 200);
+    assert_eq!(limit(&narrow, &fine)?, 2, "grown past its own pool's limit");
+    // A back-off on the narrow client, then (its clock cooled down) a success.
+    assert_eq!(get(&narrow, &busy)?, 503);
+    assert_eq!(limit(&narrow, &fine)?, 1);
+    assert_eq!(limit(&wide, &fine)?, 8, "the other client's pool");
+    clock_narrow.advance(COOL_DOWN);
+    assert_eq!(get(&narrow, &fine)?, 200);
+    assert_eq!(limit(&narrow, &fine)?, 2);
+    Ok(())
+}

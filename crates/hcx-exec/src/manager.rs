@@ -62,6 +62,8 @@ pub struct PoolingConnectionManager {
 }
 
 struct Inner {
+    /// This manager's number among the process's ([`MANAGERS`]).
+    id: u64,
     pool: ConnPool,
     /// The pool's own clock: idle times are measured against its release stamps.
     clock: SharedClock,
@@ -343,6 +345,7 @@ impl PoolingConnectionManagerBuilder {
         }
         Ok(PoolingConnectionManager {
             inner: Arc::new(Inner {
+                id: MANAGERS.fetch_add(1, Ordering::Relaxed),
                 pool,
                 clock,
                 resolver: self.resolver,
@@ -623,6 +626,13 @@ impl PoolingConnectionManager {
             .collect()
     }
 
+    /// This manager's number, unique among the process's managers (its clones share
+    /// it): what state kept per pool outside it, such as a backoff manager's, is keyed
+    /// by.
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
     /// The time on the pool's clock (the one idle times are measured with).
     pub fn now(&self) -> Instant {
         self.inner.clock.now()
@@ -776,6 +786,9 @@ pub struct Endpoint {
     /// Counts this endpoint among the process's leased ones while it lives.
     active: Active,
 }
+
+/// The managers built in this process: the next one's [`id`](PoolingConnectionManager::id).
+static MANAGERS: AtomicU64 = AtomicU64::new(0);
 
 /// Endpoints leased in this process (every manager's) and not yet given back.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);

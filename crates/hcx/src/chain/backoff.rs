@@ -112,7 +112,9 @@ impl<M: BackoffManager + ?Sized> BackoffManager for Arc<M> {
 ///
 /// The cap is, unless [`with_per_host_connection_cap`](Self::with_per_host_connection_cap)
 /// sets one, the route's limit when the manager first met the route: the limit the
-/// pool was configured with, which probes grow back to. Apache's cap is 2 unless set
+/// pool was configured with, which probes grow back to. Shared by clients (an `Arc`
+/// of it given to each), it keeps each pool's routes apart: their caps, and their
+/// cool-downs on each pool's clock. Apache's cap is 2 unless set
 /// (RFC 2616's old advice), so there its first probe lowers a larger limit to 2.
 ///
 /// ```
@@ -135,7 +137,9 @@ pub struct AimdBackoffManager {
     backoff_factor: f64,
     cool_down: Duration,
     cap: Option<usize>,
-    routes: Mutex<HashMap<Route, Adjusted>>,
+    /// By the connection manager's [`id`](PoolingConnectionManager::id) and route: a
+    /// manager shared by clients keeps their pools apart.
+    routes: Mutex<HashMap<(u64, Route), Adjusted>>,
 }
 
 /// What the manager did to one route, and when.
@@ -208,11 +212,13 @@ impl AimdBackoffManager {
             // Nothing is left half-changed under this lock: a panic's poison is moot.
             let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
             let current = pool.max_per_route(route);
-            let adjusted = routes.entry(route.clone()).or_insert(Adjusted {
-                first_limit: current,
-                last_back_off: None,
-                last_probe: None,
-            });
+            let adjusted = routes
+                .entry((manager.id(), route.clone()))
+                .or_insert(Adjusted {
+                    first_limit: current,
+                    last_back_off: None,
+                    last_probe: None,
+                });
             let (last, other) = if backing_off {
                 (adjusted.last_back_off, None)
             } else {
