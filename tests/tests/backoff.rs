@@ -231,6 +231,23 @@ fn a_route_blocked_by_the_user_stays_blocked() -> TestResult {
     clock.advance(COOL_DOWN);
     aimd.probe(&route(&url)?, client.connection_manager());
     assert_eq!(limit(&client, &url)?, 0, "a probe opened the route");
+
+    // A route the manager first meets blocked: once opened, its cap is its limit then.
+    let other = TestServer::builder().start()?;
+    let other_url = other.url("/");
+    pool.set_max_per_route(&route(&other_url)?, Some(0));
+    aimd.back_off(&route(&other_url)?, client.connection_manager());
+    pool.set_max_per_route(&route(&other_url)?, None);
+    clock.advance(COOL_DOWN);
+    aimd.back_off(&route(&other_url)?, client.connection_manager());
+    assert_eq!(limit(&client, &other_url)?, 4);
+    clock.advance(COOL_DOWN);
+    assert_eq!(get(&client, &other_url)?, 200);
+    assert_eq!(
+        limit(&client, &other_url)?,
+        5,
+        "capped at 0, the limit it was first met with"
+    );
     Ok(())
 }
 

@@ -212,6 +212,11 @@ impl AimdBackoffManager {
             // Nothing is left half-changed under this lock: a panic's poison is moot.
             let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
             let current = pool.max_per_route(route);
+            // A limit of 0 blocks the route on purpose (the user's): neither opens it,
+            // nor is it the cap the route grows back to once opened.
+            if current == 0 {
+                return;
+            }
             let adjusted = routes
                 .entry((manager.id(), route.clone()))
                 .or_insert(Adjusted {
@@ -224,8 +229,7 @@ impl AimdBackoffManager {
             } else {
                 (adjusted.last_probe, adjusted.last_back_off)
             };
-            // A limit of 0 blocks the route on purpose (the user's): neither opens it.
-            if current == 0 || !cooled(last) || !cooled(other) {
+            if !cooled(last) || !cooled(other) {
                 return;
             }
             if backing_off {
