@@ -38,9 +38,10 @@ pub trait ConnectionBackoffStrategy: Send + Sync {
 
 /// Backs off after a connect that failed or timed out, a response timeout, and a
 /// `429 Too Many Requests` or `503 Service Unavailable`. Apache:
-/// `DefaultBackoffStrategy` (5.x; 4.5's without the `429`). Apache's names "a
-/// connection timeout" but tests for `ConnectException` and `SocketTimeoutException`,
-/// which its connect timeout is not; here a connect timeout counts.
+/// `DefaultBackoffStrategy` (recent 5.x; 4.5's and early 5.x's without the `429`),
+/// which tests for `ConnectException` and `SocketTimeoutException`: 5.x's connect
+/// timeout is one of the latter (its `ConnectTimeoutException` extends it), 4.5's is
+/// not (there it extends `InterruptedIOException`); here a connect timeout counts.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultBackoffStrategy;
 
