@@ -41,10 +41,20 @@ pub struct DecompressionLimits {
     /// limit. Default `Some(100)`. While it is set, one read of the body may also take
     /// at most 1 MiB of encoded bytes that decode to nothing (endless empty blocks or
     /// members would hold the read for as long as the server sends them; zstd's
-    /// skippable frames, metadata, do not count). `Some(0)` (or any ratio below what
-    /// compression achieves) fails every compressed body larger than the threshold
-    /// with [`DecompressionLimit`](crate::ErrorKind::DecompressionLimit): for no ratio
+    /// skippable frames, metadata, do not count). `Some(0)` is refused: the client
+    /// builder's [`build`](crate::ClientBuilder::build) fails with a
+    /// [`Config`](crate::ErrorKind::Config) error. A ratio below what compression
+    /// achieves fails every compressed body larger than the threshold with
+    /// [`DecompressionLimit`](crate::ErrorKind::DecompressionLimit): for no ratio
     /// limit, give `None`.
+    ///
+    /// ```
+    /// use hcx::chain::DecompressionLimits;
+    /// let built = hcx::Client::builder()
+    ///     .decompression_limits(DecompressionLimits::default().with_max_ratio(Some(0)))
+    ///     .build();
+    /// assert!(built.is_err_and(|e| e.kind() == hcx::ErrorKind::Config));
+    /// ```
     pub max_ratio: Option<u32>,
     /// The ratio is checked only past this many decoded bytes. Default 1 MiB.
     pub ratio_threshold: u64,
