@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use common::{SAFETY, TestResult, route};
@@ -12,7 +13,8 @@ use hcx::chain::{
     AimdBackoffManager, BackoffManager, ConnectionBackoffStrategy, DefaultBackoffStrategy,
 };
 use hcx::{
-    Client, ClientBuilder, Error, ErrorKind, ManualClock, PoolingConnectionManager, ResponseBody,
+    Client, ClientBuilder, CloseReason, ConnectionRef, Error, ErrorKind, EventListener,
+    ManualClock, PoolingConnectionManager, ResponseBody, Route,
 };
 use hcx_testserver::{Method, Reply, TestServer};
 use http::Response;
@@ -288,5 +290,69 @@ fn a_manager_shared_by_two_clients_keeps_their_routes_apart() -> TestResult {
     clock_narrow.advance(COOL_DOWN);
     assert_eq!(get(&narrow, &fine)?, 200);
     assert_eq!(limit(&narrow, &fine)?, 2);
+    Ok(())
+}
+
+/// A change being made to the pool (a lower limit closes idle connections, whose
+/// close events run on the deciding thread) is not raced by another decision: one
+/// asked for meanwhile is skipped, even with no cool-down, so two changes never reach
+/// the pool out of order.
+#[test]
+fn no_decision_is_made_while_a_change_reaches_the_pool() -> TestResult {
+    /// Asks for a probe of the route each time a connection closes.
+    struct ProbeOnClose {
+        backoff: Arc<AimdBackoffManager>,
+        manager: OnceLock<PoolingConnectionManager>,
+        route: OnceLock<Route>,
+        probes: AtomicUsize,
+    }
+    impl EventListener for ProbeOnClose {
+        fn closed(&self, _: &ConnectionRef<'_>, _: CloseReason) {
+            if let (Some(manager), Some(route)) = (self.manager.get(), self.route.get()) {
+                self.probes.fetch_add(1, Ordering::SeqCst);
+                self.backoff.probe(route, manager);
+            }
+        }
+    }
+    // A body larger than a read: the first response holds its connection until read.
+    let server = TestServer::builder()
+        .default_reply(Reply::ok().body(vec![b'x'; 1 << 20]))
+        .start()?;
+    let url = server.url("/");
+    let backoff = Arc::new(AimdBackoffManager::new().with_cool_down(Duration::ZERO));
+    let listener = Arc::new(ProbeOnClose {
+        backoff: Arc::clone(&backoff),
+        manager: OnceLock::new(),
+        route: OnceLock::new(),
+        probes: AtomicUsize::new(0),
+    });
+    let manager = PoolingConnectionManager::builder()
+        .max_per_route(2)
+        .event_listener(listener.clone())
+        .build()?;
+    let client = Client::builder()
+        .connection_manager(manager.clone())
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    // Two idle connections: the first body held while the second request goes out.
+    let first = client.get(&url)?;
+    client.get(&url)?.into_body().into_vec()?;
+    first.into_body().into_vec()?;
+    assert_eq!(client.stats().pool.available, 2);
+    let route = route(&url)?;
+    let (Ok(()), Ok(())) = (
+        listener.manager.set(manager.clone()),
+        listener.route.set(route.clone()),
+    ) else {
+        return Err("set twice".into());
+    };
+    // 2 -> 1 closes an idle connection; the probe its close asks for is skipped (it
+    // would grow the limit back to 2 at once).
+    backoff.back_off(&route, &manager);
+    assert_eq!(listener.probes.load(Ordering::SeqCst), 1, "the close asked");
+    assert_eq!(manager.pool().max_per_route(&route), 1);
+    // Once the change is made, the next probe is decided as usual.
+    backoff.probe(&route, &manager);
+    assert_eq!(manager.pool().max_per_route(&route), 2);
     Ok(())
 }

@@ -140,8 +140,11 @@ pub struct AimdBackoffManager {
     cap: Option<usize>,
     /// By the connection manager's [`id`](PoolingConnectionManager::id) and route: a
     /// manager shared by clients keeps their pools apart.
-    routes: Mutex<HashMap<(u64, Route), Adjusted>>,
+    routes: Mutex<Routes>,
 }
+
+/// Each connection manager's routes (by its id), as the manager adjusted them.
+type Routes = HashMap<u64, HashMap<Route, Adjusted>>;
 
 /// What the manager did to one route, and when.
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +153,29 @@ struct Adjusted {
     first_limit: usize,
     last_back_off: Option<Instant>,
     last_probe: Option<Instant>,
+    /// A change decided and being made to the pool, outside the lock: the route's
+    /// next decision waits for it (skips), so two changes never apply out of order.
+    applying: bool,
+}
+
+/// Clears a route's [`Adjusted::applying`] once its pool change is made (or unwound:
+/// a close it made ran an event listener that panicked).
+struct Applying<'a> {
+    routes: &'a Mutex<Routes>,
+    manager: u64,
+    route: &'a Route,
+}
+
+impl Drop for Applying<'_> {
+    fn drop(&mut self) {
+        let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(adjusted) = routes
+            .get_mut(&self.manager)
+            .and_then(|routes| routes.get_mut(self.route))
+        {
+            adjusted.applying = false;
+        }
+    }
 }
 
 impl AimdBackoffManager {
@@ -196,7 +222,13 @@ impl AimdBackoffManager {
     }
 
     /// Decides, under the lock, the route's new limit (if it changes) and notes the
-    /// time; the pool is changed after, without it (a lower limit closes connections).
+    /// time; the pool is changed after, without it (a lower limit closes connections),
+    /// the route marked meanwhile so that no other decision is made on a stale limit.
+    #[allow(
+        clippy::mutable_key_type,
+        reason = "a Route hashes and compares only what never changes in it (the TLS \
+                  identity by its name and its config's address, not the config's caches)"
+    )]
     fn adjust(
         &self,
         route: &Route,
@@ -218,13 +250,20 @@ impl AimdBackoffManager {
             if current == 0 {
                 return;
             }
-            let adjusted = routes
-                .entry((manager.id(), route.clone()))
-                .or_insert(Adjusted {
+            let routes = routes.entry(manager.id()).or_default();
+            // Looked up first: the route is cloned once, when first met.
+            let adjusted = match routes.get_mut(route) {
+                Some(adjusted) => adjusted,
+                None => routes.entry(route.clone()).or_insert(Adjusted {
                     first_limit: current,
                     last_back_off: None,
                     last_probe: None,
-                });
+                    applying: false,
+                }),
+            };
+            if adjusted.applying {
+                return;
+            }
             let (last, other) = if backing_off {
                 (adjusted.last_back_off, None)
             } else {
@@ -240,9 +279,15 @@ impl AimdBackoffManager {
             }
             let cap = self.cap.unwrap_or(adjusted.first_limit);
             let limit = next(current, cap);
+            adjusted.applying = limit != current;
             (limit != current).then_some(limit)
         };
         if let Some(limit) = change {
+            let _applying = Applying {
+                routes: &self.routes,
+                manager: manager.id(),
+                route,
+            };
             pool.set_max_per_route(route, Some(limit));
         }
     }
@@ -266,7 +311,9 @@ impl fmt::Debug for AimdBackoffManager {
                     .routes
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .len(),
+                    .values()
+                    .map(HashMap::len)
+                    .sum::<usize>(),
             )
             .finish()
     }
