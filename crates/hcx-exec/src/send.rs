@@ -259,7 +259,8 @@ fn send_last<F: FnOnce(&Connection)>(
     response_started: &mut bool,
 ) -> Result<Sent, Error> {
     call.end(&mut **out).map_err(body_error)?;
-    if conn.written() + out.len() as u64 > head_end {
+    // Nothing left (a sized body whose last piece filled a read) is no piece either.
+    if !out.is_empty() && conn.written() + out.len() as u64 > head_end {
         call = match send_piece(conn, call, out, head_end, head_out, response_started)? {
             Look::Send(call) => call,
             Look::Stop(sent) => return Ok(sent),
