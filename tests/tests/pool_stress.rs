@@ -8,7 +8,7 @@ use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{SAFETY, TestResult};
 use hcx::{AbortHandle, Body, Client, ErrorKind, RequestConfig};
@@ -279,7 +279,11 @@ fn limits_changed_under_load_wake_every_waiter_and_lose_no_slot() -> TestResult 
         .collect();
     start.wait();
     let mut rng = Rng(12345);
+    let deadline = Instant::now() + SAFETY;
     while workers.iter().any(|w| !w.is_finished()) {
+        if Instant::now() > deadline {
+            return Err("the workers did not finish within SAFETY".into());
+        }
         let max = rng.below(5) as usize;
         pool.set_max_per_route(&route, Some(max));
         for _ in 0..rng.below(200) {
@@ -615,7 +619,11 @@ fn two_routes_under_a_total_limit_never_exceed_it() -> TestResult {
         .collect();
     start.wait();
     let pool = client.connection_manager().pool().clone();
+    let deadline = Instant::now() + SAFETY;
     while workers.iter().any(|w| !w.is_finished()) {
+        if Instant::now() > deadline {
+            return Err("the workers did not finish within SAFETY".into());
+        }
         let (stats, _, _) = pool.snapshot();
         assert!(stats.leased + stats.available <= 3, "{stats:?}");
         thread::yield_now();
