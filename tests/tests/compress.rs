@@ -626,6 +626,36 @@ fn a_caller_set_accept_encoding_is_kept_and_the_response_still_decoded() -> Test
     Ok(())
 }
 
+/// A body a handler below COMPRESS makes itself (a cache, say) is decoded as the
+/// server's would be: held in memory, it has bytes left though no connection.
+#[test]
+fn a_handler_s_own_encoded_body_is_decoded() -> TestResult {
+    use hcx::chain::{Chain, ChainElement, Scope};
+    use hcx::{Error, ResponseBody};
+    use http::Response;
+
+    let cached = gzip(b"from the cache")?;
+    let client = Client::builder()
+        .add_handler_after(
+            ChainElement::Retry,
+            "cache",
+            move |_: Request<Body>,
+                  _: &mut Scope<'_>,
+                  _: Chain<'_>|
+                  -> Result<Response<ResponseBody>, Error> {
+                Response::builder()
+                    .header("content-encoding", "gzip")
+                    .body(ResponseBody::from_bytes(cached.clone()))
+                    .map_err(|e| Error::new(hcx::ErrorKind::InvalidRequest, e.to_string()))
+            },
+        )
+        .build()?;
+    let response = client.get("http://127.0.0.1:9/")?;
+    assert!(response.headers().get("content-encoding").is_none());
+    assert_eq!(response.into_body().into_string()?, "from the cache");
+    Ok(())
+}
+
 /// COMPRESS hands its `Accept-Encoding` to PROTOCOL instead of writing it into the
 /// request: handlers between the two (RETRY's copy of the head included) see the head
 /// as the caller built it, the server gets the field once, ahead of a builder default

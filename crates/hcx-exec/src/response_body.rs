@@ -272,6 +272,14 @@ impl ResponseBody {
         !matches!(self.state, State::Streaming(_) | State::Wrapped(..))
     }
 
+    /// Whether no byte is left to read from it: read to its end, empty from the start
+    /// (a `HEAD` response's, a `204`'s), or failed. Unlike [`is_end`](Self::is_end),
+    /// false for the bytes left after the connection was released, and for a body of
+    /// your own made [`from_bytes`](Self::from_bytes) with some.
+    pub fn is_exhausted(&self) -> bool {
+        matches!(self.state, State::Done | State::Failed(_))
+    }
+
     /// The trailer fields of a chunked body, once read to its end.
     pub fn trailers(&self) -> Option<&HeaderMap> {
         self.trailers.as_deref()

@@ -227,11 +227,12 @@ impl ExecHandler for ContentCompressionExec {
     }
 }
 
-/// Whether `response` may have a body to decode: one with a body still to read (not
-/// to `HEAD`, a `204`, a `304`, a `Content-Length: 0`), not a `206`, and with a
-/// `Content-Encoding` field (looking one up costs a fraction of reading the list).
+/// Whether `response` may have a body to decode: one with a byte still to read (not
+/// to `HEAD`, a `204`, a `304`, a `Content-Length: 0`; a handler's own in-memory body
+/// is one), not a `206`, and with a `Content-Encoding` field (looking one up costs a
+/// fraction of reading the list).
 fn decodable(response: &Response<ResponseBody>) -> bool {
-    !response.body().is_end()
+    !response.body().is_exhausted()
         && response.status() != StatusCode::PARTIAL_CONTENT
         && response.headers().contains_key(CONTENT_ENCODING)
 }
