@@ -356,3 +356,34 @@ fn no_decision_is_made_while_a_change_reaches_the_pool() -> TestResult {
     assert_eq!(manager.pool().max_per_route(&route), 2);
     Ok(())
 }
+
+/// The manager's table holds only the routes being backed off or grown back: a client
+/// meeting many hosts that never strain does not grow it, and a route leaves it once
+/// grown back to its cap.
+#[test]
+fn the_table_holds_only_routes_away_from_their_cap() -> TestResult {
+    let server = TestServer::builder()
+        .route(Method::GET, "/busy", Reply::new(503u16))
+        .start()?;
+    let clock = ManualClock::new();
+    let backoff = Arc::new(AimdBackoffManager::new());
+    let held = || format!("{backoff:?}");
+    let shared = Arc::clone(&backoff);
+    let client = backing_off(&clock, move |b| {
+        b.disable_automatic_retries().backoff_manager(shared)
+    })?;
+    let fine = server.url("/");
+    assert_eq!(get(&client, &fine)?, 200);
+    assert!(held().contains("routes: 0"), "{}", held());
+    assert_eq!(get(&client, &server.url("/busy"))?, 503);
+    assert_eq!(limit(&client, &fine)?, 4);
+    // Grown back one per cool-down: held until the last step reaches the cap.
+    for grown in 5..=8 {
+        assert!(held().contains("routes: 1"), "{}", held());
+        clock.advance(COOL_DOWN);
+        assert_eq!(get(&client, &fine)?, 200);
+        assert_eq!(limit(&client, &fine)?, grown);
+    }
+    assert!(held().contains("routes: 0"), "{}", held());
+    Ok(())
+}

@@ -115,7 +115,8 @@ impl<M: BackoffManager + ?Sized> BackoffManager for Arc<M> {
 /// sets one, the route's limit when the manager first met the route: the limit the
 /// pool was configured with, which probes grow back to. Shared by clients (an `Arc`
 /// of it given to each), it keeps each pool's routes apart: their caps, and their
-/// cool-downs on each pool's clock. Apache's cap is 2 unless set
+/// cool-downs on each pool's clock. It holds only the routes away from their cap (a
+/// route that never strains costs nothing). Apache's cap is 2 unless set
 /// (RFC 2616's old advice), so there its first probe lowers a larger limit to 2.
 ///
 /// ```
@@ -159,20 +160,28 @@ struct Adjusted {
 }
 
 /// Clears a route's [`Adjusted::applying`] once its pool change is made (or unwound:
-/// a close it made ran an event listener that panicked).
+/// a close it made ran an event listener that panicked), or takes the route out of
+/// the table when the change grew it back to its cap.
 struct Applying<'a> {
     routes: &'a Mutex<Routes>,
     manager: u64,
     route: &'a Route,
+    recovered: bool,
 }
 
 impl Drop for Applying<'_> {
+    #[allow(
+        clippy::mutable_key_type,
+        reason = "a Route hashes and compares only what never changes in it"
+    )]
     fn drop(&mut self) {
         let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(adjusted) = routes
-            .get_mut(&self.manager)
-            .and_then(|routes| routes.get_mut(self.route))
-        {
+        let Some(routes) = routes.get_mut(&self.manager) else {
+            return;
+        };
+        if self.recovered {
+            routes.remove(self.route);
+        } else if let Some(adjusted) = routes.get_mut(self.route) {
             adjusted.applying = false;
         }
     }
@@ -224,6 +233,9 @@ impl AimdBackoffManager {
     /// Decides, under the lock, the route's new limit (if it changes) and notes the
     /// time; the pool is changed after, without it (a lower limit closes connections),
     /// the route marked meanwhile so that no other decision is made on a stale limit.
+    /// The table holds the routes being backed off or grown: a probe of a route it does
+    /// not hold has nothing to grow back to (unless a cap of its own is set above the
+    /// route's limit), and a route leaves it once probes have grown it to its cap.
     #[allow(
         clippy::mutable_key_type,
         reason = "a Route hashes and compares only what never changes in it (the TLS \
@@ -241,7 +253,7 @@ impl AimdBackoffManager {
         let cooled = |last: Option<Instant>| {
             last.is_none_or(|last| now.saturating_duration_since(last) >= self.cool_down)
         };
-        let change = {
+        let (limit, recovered) = {
             // Nothing is left half-changed under this lock: a panic's poison is moot.
             let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
             let current = pool.max_per_route(route);
@@ -254,6 +266,7 @@ impl AimdBackoffManager {
             // Looked up first: the route is cloned once, when first met.
             let adjusted = match routes.get_mut(route) {
                 Some(adjusted) => adjusted,
+                None if !backing_off && self.cap.is_none_or(|cap| current >= cap) => return,
                 None => routes.entry(route.clone()).or_insert(Adjusted {
                     first_limit: current,
                     last_back_off: None,
@@ -279,17 +292,23 @@ impl AimdBackoffManager {
             }
             let cap = self.cap.unwrap_or(adjusted.first_limit);
             let limit = next(current, cap);
-            adjusted.applying = limit != current;
-            (limit != current).then_some(limit)
+            let recovered = !backing_off && limit >= cap;
+            if limit == current {
+                if recovered {
+                    routes.remove(route);
+                }
+                return;
+            }
+            adjusted.applying = true;
+            (limit, recovered)
         };
-        if let Some(limit) = change {
-            let _applying = Applying {
-                routes: &self.routes,
-                manager: manager.id(),
-                route,
-            };
-            pool.set_max_per_route(route, Some(limit));
-        }
+        let _applying = Applying {
+            routes: &self.routes,
+            manager: manager.id(),
+            route,
+            recovered,
+        };
+        pool.set_max_per_route(route, Some(limit));
     }
 }
 
