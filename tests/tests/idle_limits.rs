@@ -310,3 +310,62 @@ fn no_request_probes_when_the_retry_strategy_never_retries_errors() -> TestResul
     );
     Ok(())
 }
+
+/// A probe is covered by RETRY sending the request again; a request that is already
+/// RETRY's last attempt has nothing left to cover it. Here a GET is answered `503`
+/// with `Retry-After: 6`, and its second (and last, by default) attempt leases the
+/// connection idle 6 s: past the learned limit (4 s), within a probe's reach, past
+/// the middlebox's 5 s. Probing with it wrote the GET onto the forgotten connection and
+/// the caller got `ClosedBeforeResponse`, where closing it at the lease (as for any
+/// request that cannot probe) carries the GET on a new connection.
+#[test]
+fn a_last_attempt_never_probes() -> TestResult {
+    let clock = ManualClock::new();
+    let kept = || Reply::ok().header("Keep-Alive", "timeout=3600");
+    let server = {
+        let clock = clock.clone();
+        TestServer::builder()
+            .route(Method::GET, "/", kept().body("got"))
+            .route_seq(
+                Method::GET,
+                "/busy",
+                [
+                    Reply::new(503u16)
+                        .header("Keep-Alive", "timeout=3600")
+                        .header("Retry-After", "6"),
+                    kept().body("done"),
+                ],
+            )
+            .silent_drop_after(S * 5)
+            .clock(move || clock.now())
+            .start()?
+    };
+    let waiting = clock.clone();
+    let client = builder(&clock, true)?
+        .retry_sleeper(move |delay: Duration| waiting.advance(delay))
+        .build()?;
+    let get = |gap: u64| -> Result<String, hcx::Error> {
+        clock.advance(S * gap as u32);
+        client.get(server.url("/"))?.into_body().into_string()
+    };
+    get(0)?;
+    get(4)?;
+    get(6)?; // dies (the GET is retried): the limit is 4 s, a probe may go in 30 s
+    let limit = client.idle_limits().first().and_then(|(_, b)| b.limit);
+    assert_eq!(limit, Some(S * 4));
+    // Keep the connection busy past the probe interval.
+    for _ in 0..11 {
+        get(3)?;
+    }
+    let body = client
+        .get(server.url("/busy"))
+        .and_then(|r| r.into_body().into_string());
+    let body = body.map_err(|e| format!("{e:#}"));
+    assert_eq!(body.as_deref(), Ok("done"));
+    assert_eq!(
+        server.dropped_requests().len(),
+        1,
+        "only the GET that taught"
+    );
+    Ok(())
+}

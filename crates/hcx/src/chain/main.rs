@@ -76,9 +76,18 @@ impl ExecHandler for MainTransport {
         let runtime = ExecRuntime::new(scope.manager().clone())
             .with_user_token(scope.context.user_token.clone())
             .with_abort(scope.abort_handle().cloned());
+        // A probe is covered by RETRY sending the request again if the connection was
+        // dead: a later attempt may be RETRY's last, with nothing left to cover one, so
+        // only the first probes (later ones close a connection past the limit).
+        let retried;
+        let exec = if scope.context.attempts() > 1 {
+            retried = self.exec.clone().with_idle_probes(false);
+            &retried
+        } else {
+            &self.exec
+        };
         owed.write_with(|defaults| {
-            self.exec
-                .execute_with_defaults(&scope.route, request, defaults, runtime, &scope.config)
+            exec.execute_with_defaults(&scope.route, request, defaults, runtime, &scope.config)
         })
     }
 }
