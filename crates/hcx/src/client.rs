@@ -197,7 +197,8 @@ impl Client {
     /// The idle limits learned per route (`scheme://host:port`, then ` via proxy:port`
     /// for a tunnel), when the client learns them
     /// ([`ClientBuilder::learn_idle_limits`]); empty otherwise, or before any reused
-    /// connection was idle at least a second.
+    /// connection was idle at least [`LearnSettings::min_idle`](crate::LearnSettings)
+    /// (1 s by default).
     pub fn idle_limits(&self) -> Vec<(String, IdleBounds)> {
         self.inner
             .learned
