@@ -182,6 +182,44 @@ fn a_body_drained_when_dropped_reports_body_done_before_released() -> TestResult
     Ok(())
 }
 
+/// A body cut off before its end has no `body_done` and no `released`: its connection
+/// goes straight to `closed`, also when the response had said to close it anyway
+/// (then for that reason, the one its `ResponseInfo` gives).
+#[test]
+fn a_body_cut_off_on_a_connection_to_close_goes_straight_to_closed() -> TestResult {
+    let server = TestServer::builder()
+        .route(
+            Method::GET,
+            "/",
+            Reply::ok().generated_body(100_000).connection_close(),
+        )
+        .start()?;
+    let recorder = Arc::new(Recorder::default());
+    let client = client_with(&recorder)?;
+    // Dropped unread: nothing to drain for, the connection closes.
+    drop(client.get(server.url("/"))?);
+    client.get(server.url("/"))?.into_body().discard();
+    assert_eq!(
+        client
+            .stats()
+            .closes
+            .get(CloseReason::ResponseConnectionClose),
+        2
+    );
+    let lines = recorder.take();
+    let cut_off = [
+        "#1 decided close response_connection_close",
+        "#1 closed response_connection_close",
+    ];
+    assert_eq!(lines[6..8], cut_off, "{lines:#?}");
+    assert_eq!(
+        lines[lines.len() - 2..],
+        cut_off.map(|line| line.replace("#1", "#2")),
+        "{lines:#?}"
+    );
+    Ok(())
+}
+
 /// A request body that notes each read of it among the events.
 struct NotedReader {
     recorder: Arc<Recorder>,

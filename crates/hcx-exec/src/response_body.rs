@@ -597,21 +597,23 @@ impl Streaming {
 
     /// Closes the connection without reading the rest: for the decision's reason when
     /// it was not to be kept anyway (every close has one answer), else as
-    /// [`CloseReason::UnreadBody`].
+    /// [`CloseReason::UnreadBody`]. Discarded, not released: a body cut off has no
+    /// `released` event, its connection goes straight to `closed`.
     fn close_unread(mut self) {
-        if self.runtime.is_reusable() {
-            self.runtime.discard(CloseReason::UnreadBody);
-        } else {
-            self.runtime.release();
-        }
+        let reason = self
+            .runtime
+            .decision()
+            .and_then(|decision| decision.close_reason())
+            .unwrap_or(CloseReason::UnreadBody);
+        self.runtime.discard(reason);
     }
 
     /// Reads and drops the rest of the body within the drain limits, then releases
     /// the connection; discards it if the limits are hit or anything fails.
     fn drain(mut self) {
         if !self.runtime.is_reusable() {
-            // Nothing to drain for: release closes it, for the decision's reason.
-            self.runtime.release();
+            // Nothing to drain for: closed, for the decision's reason.
+            self.close_unread();
             return;
         }
         if self.drain_limit == 0 {
