@@ -118,6 +118,15 @@ fn closing_proxy(
     first: String,
     target: std::net::SocketAddr,
 ) -> std::io::Result<(u16, std::thread::JoinHandle<Vec<String>>)> {
+    slow_closing_proxy(first, Duration::ZERO, target)
+}
+
+/// [`closing_proxy`], its first answer sent `delay` after the first `CONNECT` came.
+fn slow_closing_proxy(
+    first: String,
+    delay: Duration,
+    target: std::net::SocketAddr,
+) -> std::io::Result<(u16, std::thread::JoinHandle<Vec<String>>)> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
     let handle = std::thread::spawn(move || {
@@ -125,6 +134,7 @@ fn closing_proxy(
         if let Ok((mut client, _)) = listener.accept() {
             let _ = client.set_read_timeout(Some(SAFETY));
             heads.push(String::from_utf8_lossy(&read_head(&mut client)).into_owned());
+            std::thread::sleep(delay);
             let _ = client.write_all(first.as_bytes());
         }
         let Ok((mut client, _)) = listener.accept() else {
@@ -192,6 +202,62 @@ fn a_digest_407_that_closes_the_connection_is_answered_on_a_new_one() -> TestRes
     let ha2 = md5_hex(&format!("CONNECT:{authority}"));
     let want = md5_hex(&format!("{ha1}:n0nce:{nc}:{cnonce}:auth:{ha2}"));
     assert_eq!(param("response"), Some(want), "{line}");
+    Ok(())
+}
+
+/// The connect timings of a tunnel whose proxy closed on its `407`: the first
+/// `CONNECT` exchange is tunnel time, not TCP time (`ConnectTimings::tcp` is the name
+/// lookup and the TCP connects).
+#[test]
+fn a_connect_answered_on_a_new_connection_counts_both_connects_as_tunnel_time() -> TestResult {
+    /// The timings of every connect made.
+    #[derive(Default)]
+    struct Timings(std::sync::Mutex<Vec<hcx::ConnectTimings>>);
+    impl hcx::EventListener for Timings {
+        fn connect_end(&self, _: &hcx::Route, result: Result<&hcx::Connected, &hcx::Error>) {
+            if let (Ok(connected), Ok(mut all)) = (result, self.0.lock()) {
+                all.push(connected.timings);
+            }
+        }
+    }
+    const SLOW: Duration = Duration::from_millis(500);
+    let ca = TestCa::new()?;
+    let server = tls_server(&ca)?;
+    let challenge = "HTTP/1.1 407 Proxy Authentication Required\r\n\
+        Proxy-Authenticate: Basic realm=\"corp\"\r\n\
+        Content-Length: 0\r\nConnection: close\r\n\r\n"
+        .to_string();
+    let (port, fake) = slow_closing_proxy(challenge, SLOW, server.addr())?;
+    let proxy = Proxy::new("127.0.0.1", port);
+    let timings = std::sync::Arc::new(Timings::default());
+    let client = Client::builder()
+        .proxy(proxy.clone())
+        .credentials_provider(BasicCredentialsProvider::new().with(
+            AuthScope::for_proxy(&proxy),
+            Credentials::basic("alice", "s3cret"),
+        ))
+        .event_listener(std::sync::Arc::clone(&timings))
+        .response_timeout(Some(SAFETY))
+        .connect_timeout(SAFETY)
+        .tls_config(trusting(&ca)?)
+        .build()?;
+    assert_eq!(
+        client.get(server.url("/"))?.into_body().into_string()?,
+        "secure"
+    );
+    drop(client);
+    let heads = fake.join().map_err(|_| "the proxy panicked")?;
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    let all = timings.0.lock().map_err(|_| "poisoned")?.clone();
+    let [timings] = all[..] else {
+        return Err(format!("one connect expected: {all:?}").into());
+    };
+    let tunnel = timings.tunnel.ok_or("no tunnel time")?;
+    assert!(tunnel >= SLOW, "the slow 407 is tunnel time: {timings:?}");
+    assert!(
+        timings.tcp < SLOW,
+        "the slow 407 is not TCP time: {timings:?}"
+    );
     Ok(())
 }
 

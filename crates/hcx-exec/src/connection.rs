@@ -198,6 +198,9 @@ impl Connection {
             carried: None,
             answers: 0,
         };
+        // The `CONNECT` exchanges of connections a proxy closed on its `407`: tunnel
+        // time, not TCP time.
+        let mut refused_tunnels = Duration::ZERO;
         let (stream, entry, timings) = loop {
             // Each connect has what is left of the timeout: after the name lookup of a
             // request with an abort handle, after a 407 on a first connection.
@@ -213,7 +216,7 @@ impl Connection {
             )
             .map_err(connect_error)?;
             let mut timings = ConnectTimings {
-                tcp: start.elapsed(),
+                tcp: start.elapsed().saturating_sub(refused_tunnels),
                 ..ConnectTimings::default()
             };
             // Shared with the manager's list of live connections, which
@@ -233,11 +236,12 @@ impl Connection {
             let began = Instant::now();
             match crate::tunnel::open(stream, route, deadline, timeout, &mut asking)? {
                 Opened::Tunnel(stream) => {
-                    timings.tunnel = Some(began.elapsed());
+                    timings.tunnel = Some(refused_tunnels + began.elapsed());
                     break (stream, entry, timings);
                 }
                 // The refused connection goes (its entry with it); a new one asks.
                 Opened::Reconnect(answer) => {
+                    refused_tunnels += began.elapsed();
                     // The abort handle's second descriptor on it closes too.
                     if let Some(watch) = watch {
                         watch.forget_connecting();

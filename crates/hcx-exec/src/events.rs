@@ -314,9 +314,11 @@ pub struct Connected {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectTimings {
-    /// Resolving the name and connecting the TCP socket (Happy Eyeballs included).
+    /// Resolving the name and connecting the TCP socket (Happy Eyeballs included);
+    /// both connects when a proxy closed on its `407`.
     pub tcp: Duration,
-    /// The `CONNECT` exchange with the proxy, for a tunnelled route.
+    /// The `CONNECT` exchange with the proxy, for a tunnelled route; both exchanges
+    /// when the proxy closed on its `407` and the answer went on a new connection.
     pub tunnel: Option<Duration>,
     /// The TLS handshake, for an `https` route.
     pub tls: Option<Duration>,
