@@ -51,6 +51,28 @@ fn a_request_waiting_for_its_response_fails_at_once() -> TestResult {
     Ok(())
 }
 
+/// The connection of a request `shutdown_immediate` ended is closed, and counted, for
+/// the shutdown, as the request's error says, not as a failed exchange.
+#[test]
+fn a_connection_in_flight_is_counted_closed_by_the_shutdown() -> TestResult {
+    let server = TestServer::builder()
+        .default_reply(Reply::stall())
+        .start()?;
+    let client = Client::builder().response_timeout(Some(PATIENT)).build()?;
+    let error = shut_down_while_waiting(&client, &server)?;
+    assert_eq!(error.kind(), ErrorKind::Shutdown, "{error:#}");
+    let closes = client.stats().closes;
+    assert_eq!(
+        (
+            closes.get(hcx::CloseReason::Shutdown),
+            closes.get(hcx::CloseReason::FailedExchange)
+        ),
+        (1, 0),
+        "{closes:?}"
+    );
+    Ok(())
+}
+
 #[test]
 fn a_body_being_read_fails_and_idle_connections_close() -> TestResult {
     let server = TestServer::builder()

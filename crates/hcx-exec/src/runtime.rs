@@ -317,6 +317,12 @@ impl ExecRuntime {
         if let Some(endpoint) = self.endpoint.take() {
             let reason = if self.disarm() {
                 CloseReason::Aborted
+            } else if reason == CloseReason::FailedExchange
+                && self.manager.is_shut_down_immediately()
+            {
+                // The exchange failed because `shutdown_immediate` shut its socket
+                // down (its error says so): closed for that.
+                CloseReason::Shutdown
             } else {
                 reason
             };
