@@ -112,7 +112,7 @@ impl<M: BackoffManager + ?Sized> BackoffManager for Arc<M> {
 /// - neither changes a limit of 0 (a route blocked on purpose stays blocked).
 ///
 /// The cap is, unless [`with_per_host_connection_cap`](Self::with_per_host_connection_cap)
-/// sets one, the route's limit when the manager first met the route: the limit the
+/// sets one, the route's limit when the manager first backed it off: the limit the
 /// pool was configured with, which probes grow back to. Shared by clients (an `Arc`
 /// of it given to each), it keeps each pool's routes apart: their caps, and their
 /// cool-downs on each pool's clock. It holds only the routes away from their cap (a
@@ -150,7 +150,8 @@ type Routes = HashMap<u64, HashMap<Route, Adjusted>>;
 /// What the manager did to one route, and when.
 #[derive(Debug, Clone, Copy)]
 struct Adjusted {
-    /// The route's limit when the manager first met it: the cap unless one is set.
+    /// The route's limit when the manager took it in (its first back-off): the cap
+    /// unless one is set.
     first_limit: usize,
     last_back_off: Option<Instant>,
     last_probe: Option<Instant>,
