@@ -495,3 +495,51 @@ fn a_silent_or_trickling_proxy_is_bounded_by_the_connect_timeout() -> TestResult
     }
     Ok(())
 }
+
+/// RFC 9112 §3.2.4: a server-wide `OPTIONS *` through a forward proxy goes in the
+/// absolute-form with an empty path (`OPTIONS http://host:port HTTP/1.1`), which the
+/// last proxy forwards as `OPTIONS *`. Sent direct, it stays the asterisk-form; any
+/// other method with `*` is still refused.
+#[test]
+fn options_asterisk_through_a_forward_proxy_goes_as_the_absolute_form_without_a_path() -> TestResult
+{
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let proxy = std::thread::spawn(move || {
+        let Ok((mut client, _)) = listener.accept() else {
+            return Vec::new();
+        };
+        let _ = client.set_read_timeout(Some(SAFETY));
+        let head = read_head(&mut client);
+        let _ = client.write_all(b"HTTP/1.1 200 OK\r\nAllow: GET\r\nContent-Length: 0\r\n\r\n");
+        head
+    });
+    let client = Client::builder()
+        .proxy(Proxy::new("127.0.0.1", port))
+        .response_timeout(Some(SAFETY))
+        .build()?;
+    let uri = http::Uri::builder()
+        .scheme("http")
+        .authority("origin.test:8001")
+        .path_and_query("*")
+        .build()?;
+    let star = |method: &str| {
+        http::Request::builder()
+            .method(method)
+            .uri(uri.clone())
+            .body(hcx::Body::empty())
+    };
+    let error = client
+        .execute(star("GET")?)
+        .err()
+        .ok_or("GET * is refused")?;
+    assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+    let response = client.execute(star("OPTIONS")?)?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let head = String::from_utf8(proxy.join().map_err(|_| "proxy thread")?)?;
+    assert!(
+        head.starts_with("OPTIONS http://origin.test:8001 HTTP/1.1\r\nhost: origin.test:8001\r\n"),
+        "{head}"
+    );
+    Ok(())
+}

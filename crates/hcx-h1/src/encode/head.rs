@@ -214,7 +214,8 @@ enum Target<'u> {
         scheme: &'u str,
         host: &'u str,
         port: Option<u16>,
-        path: &'u str,
+        /// `None` for a server-wide `OPTIONS *`: no path at all.
+        path: Option<&'u str>,
     },
     Authority {
         host: &'u str,
@@ -269,9 +270,14 @@ impl<'u> Target<'u> {
                 let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
                     return Err(invalid("the absolute-form needs a scheme and a host"));
                 };
-                if path == "*" {
-                    return Err(invalid("the asterisk-form \"*\" has no absolute-form"));
-                }
+                let path = match path {
+                    // RFC 9112 §3.2.4: a server-wide OPTIONS goes to a proxy in the
+                    // absolute-form with an empty path; the last proxy sends it on
+                    // as "*".
+                    "*" if method == Method::OPTIONS => None,
+                    "*" => return Err(invalid("the asterisk-form \"*\" is only for OPTIONS")),
+                    path => Some(path),
+                };
                 Ok(Target::Absolute {
                     scheme,
                     host,
@@ -311,7 +317,9 @@ impl<'u> Target<'u> {
                     out.put(b":");
                     put_decimal(out, *port);
                 }
-                put_path(out, path);
+                if let Some(path) = path {
+                    put_path(out, path);
+                }
             }
             Target::Authority { host, port } => {
                 out.put(host.as_bytes());

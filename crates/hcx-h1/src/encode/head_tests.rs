@@ -262,6 +262,29 @@ fn other_forms_of_target() {
         encode(&options, TargetForm::Origin, RequestFraming::None).unwrap(),
         "OPTIONS * HTTP/1.1\r\nhost: h\r\n\r\n"
     );
+    // RFC 9112 §3.2.4: through a forward proxy, the absolute-form without a path.
+    let uri = http::Uri::builder()
+        .scheme("http")
+        .authority("h:8001")
+        .path_and_query("*")
+        .build()
+        .unwrap();
+    let options = Request::options(uri).body(()).unwrap();
+    assert_eq!(
+        encode(&options, TargetForm::Absolute, RequestFraming::None).unwrap(),
+        "OPTIONS http://h:8001 HTTP/1.1\r\nhost: h:8001\r\n\r\n"
+    );
+    assert_eq!(
+        request_target(&Method::OPTIONS, options.uri(), TargetForm::Absolute).unwrap(),
+        "http://h:8001"
+    );
+    // An empty path that is not the asterisk is still "/".
+    let options = Request::options("http://h:8001").body(()).unwrap();
+    assert!(
+        encode(&options, TargetForm::Absolute, RequestFraming::None)
+            .unwrap()
+            .starts_with("OPTIONS http://h:8001/ HTTP/1.1\r\n")
+    );
 }
 
 #[test]

@@ -72,7 +72,8 @@ pub enum TargetForm {
     /// written in this form: it is for a proxy.
     #[default]
     Origin,
-    /// `http://host:port/path?query`, for requests through a forward proxy.
+    /// `http://host:port/path?query`, for requests through a forward proxy;
+    /// `http://host:port`, without a path, for `OPTIONS *` (RFC 9112 §3.2.4).
     Absolute,
     /// `host:port`, for `CONNECT`.
     Authority,
