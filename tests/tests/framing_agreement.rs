@@ -125,3 +125,28 @@ fn an_http10_body_without_a_length_runs_to_the_close_and_says_so() -> TestResult
     assert_eq!(client.stats().closes.get(reason), 1);
     Ok(())
 }
+
+/// RFC 9112 §6.1: a `Transfer-Encoding` in an HTTP/1.0 response is faulty framing,
+/// `keep-alive` or not. hcx refuses the response (docs/reuse.md's table of where it
+/// differs from Apache says so): a protocol error, the body not read, the connection
+/// closed as a failed exchange, never pooled.
+#[test]
+fn chunked_on_an_http10_response_with_keep_alive_is_refused_and_closed() -> TestResult {
+    const RAW: &str = "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n\
+                       3\r\nabc\r\n0\r\n\r\n";
+    let server = server(RAW)?;
+    let client = client()?;
+    let error = client
+        .get(server.url("/"))
+        .err()
+        .ok_or("expected an error")?;
+    assert_eq!(error.kind(), ErrorKind::Protocol);
+    assert_eq!(
+        error.protocol_error(),
+        Some(ProtocolErrorKind::InvalidTransferEncoding)
+    );
+    assert!(offline(RAW).is_err_and(|e| e.contains("HTTP/1.0")));
+    assert_eq!(client.stats().closes.get(CloseReason::FailedExchange), 1);
+    assert_eq!(client.stats().pool.available, 0);
+    Ok(())
+}
