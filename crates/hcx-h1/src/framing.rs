@@ -134,7 +134,8 @@ pub fn response_framing(method: &Method, head: &ResponseHead) -> Result<Response
         Err(ContentLengthError::Invalid(value)) => Err(Error::new(
             ErrorKind::InvalidContentLength,
             format!(
-                "invalid Content-Length {value} in a {status} response (expected a decimal number of at most 20 digits)"
+                "invalid Content-Length {value} in a {status} response (expected a decimal number of at most {})",
+                u64::MAX
             ),
         )),
         Err(ContentLengthError::Conflicting(a, b)) => Err(Error::new(
@@ -466,6 +467,43 @@ mod tests {
             e.to_string(),
             "conflicting Content-Length values 5 and 7 in a 200 OK response"
         );
+    }
+
+    #[test]
+    fn an_invalid_length_is_said_as_what_the_codec_takes() {
+        // Twenty digits, refused for its size, not its digits; and leading zeros
+        // beyond twenty digits are a valid length.
+        let message = |value: &str| {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {value}\r\n\r\n");
+            decide_message(&head)
+        };
+        assert_eq!(
+            message("99999999999999999999"),
+            Err(
+                "invalid Content-Length \"99999999999999999999\" in a 200 OK response \
+                 (expected a decimal number of at most 18446744073709551615)"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            message("+5"),
+            Err("invalid Content-Length \"+5\" in a 200 OK response \
+                 (expected a decimal number of at most 18446744073709551615)"
+                .to_string())
+        );
+        assert_eq!(
+            message("0000000000000000000000005"),
+            Ok(BodyFraming::Length(5))
+        );
+    }
+
+    fn decide_message(head: &str) -> Result<BodyFraming, String> {
+        let (head, _) = parse_response_head(head.as_bytes(), &Limits::default())
+            .map_err(|e| e.to_string())?
+            .ok_or("incomplete")?;
+        response_framing(&Method::GET, &head)
+            .map(|f| f.body)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
