@@ -150,3 +150,36 @@ fn chunked_on_an_http10_response_with_keep_alive_is_refused_and_closed() -> Test
     assert_eq!(client.stats().pool.available, 0);
     Ok(())
 }
+
+/// RFC 9112 §6.1: a client that receives an HTTP/1.0 message with a
+/// `Transfer-Encoding` "MUST treat the message as if the framing is faulty ... and
+/// close the connection after processing the message". A response that has no body
+/// whatever its fields say (to HEAD, a 304) is still processed, but its connection is
+/// not kept, `keep-alive` or not.
+#[test]
+fn a_bodiless_http10_response_with_transfer_encoding_is_read_and_not_kept() -> TestResult {
+    const RAW: &str =
+        "HTTP/1.0 304 Not Modified\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let server = server(RAW)?;
+    let client = client()?;
+    for method in [Method::HEAD, Method::GET] {
+        let request = hcx::http::Request::builder()
+            .method(method.clone())
+            .uri(server.url("/"))
+            .body(hcx::Body::empty())?;
+        let response = client.execute(request)?;
+        assert_eq!(response.status(), 304, "{method}");
+        assert_eq!(
+            decision(&response),
+            Some(Decision::Close(CloseReason::InvalidBodilessResponse)),
+            "{method}"
+        );
+        assert_eq!(response.into_body().into_string()?, "");
+    }
+    assert_eq!(client.stats().pool.available, 0);
+    assert_eq!(server.stats().connections_accepted, 2);
+    let (head, _) = parse_response_head(RAW.as_bytes(), &Limits::default())?.ok_or("head")?;
+    let framing = response_framing(&Method::HEAD, &head)?;
+    assert_eq!(framing.close, Some(CloseReason::InvalidBodilessResponse));
+    Ok(())
+}

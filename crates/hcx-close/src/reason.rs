@@ -55,7 +55,9 @@ pub enum CloseReason {
     ContentLengthWithTransferEncoding,
     /// A 1xx or 204 response carried a non-zero or invalid `Content-Length`, or a
     /// `Transfer-Encoding` (RFC 9110 §8.6, RFC 9112 §6.1): a server that does that may
-    /// also send a body nobody will read.
+    /// also send a body nobody will read. Also any bodiless HTTP/1.0 response (to
+    /// HEAD, a 304) with a `Transfer-Encoding`: RFC 9112 §6.1 calls its framing faulty
+    /// and has the connection closed after it.
     InvalidBodilessResponse,
     /// `101 Switching Protocols`: the connection no longer speaks HTTP/1.1 after the
     /// head (RFC 9110 §15.2.2).
@@ -187,7 +189,7 @@ impl CloseReason {
                 "response had both Transfer-Encoding and Content-Length"
             }
             InvalidBodilessResponse => {
-                "1xx or 204 response with a Content-Length or Transfer-Encoding"
+                "1xx or 204 response with a Content-Length or Transfer-Encoding, or a bodiless HTTP/1.0 response with a Transfer-Encoding"
             }
             SwitchingProtocols => "101 Switching Protocols: the connection left HTTP/1.1",
             Tunnel => "2xx to CONNECT: the connection became a tunnel",

@@ -48,7 +48,9 @@ impl ResponseFraming {
 ///    (a `Transfer-Encoding`, or a `Content-Length` other than 0: RFC 9110 §8.6 and
 ///    RFC 9112 §6.1 forbid both) may send one nobody will read, so the connection is
 ///    closed after it ([`CloseReason::InvalidBodilessResponse`]); a 304's and a HEAD
-///    response's length describe the representation and are fine.
+///    response's length describe the representation and are fine. So is any
+///    bodiless HTTP/1.0 response with a `Transfer-Encoding` (RFC 9112 §6.1: the
+///    framing is faulty, and the connection closes after the message).
 /// 2. A 2xx response to `CONNECT` has no body; the connection becomes a tunnel
 ///    ([`CloseReason::Tunnel`]). Checked first: a `204` to `CONNECT` is a tunnel too.
 /// 3. `Transfer-Encoding` ending in `chunked` means chunked, even with a
@@ -96,6 +98,10 @@ pub fn response_framing(method: &Method, head: &ResponseHead) -> Result<Response
         } else if (status.is_informational() || status == StatusCode::NO_CONTENT)
             && FramingFields::of(&head.headers).declare_a_body()
         {
+            Some(CloseReason::InvalidBodilessResponse)
+        } else if head.version == Version::HTTP_10 && head.headers.contains_key(TRANSFER_ENCODING) {
+            // RFC 9112 §6.1: faulty framing in any HTTP/1.0 message; "close the
+            // connection after processing the message".
             Some(CloseReason::InvalidBodilessResponse)
         } else {
             None
@@ -240,6 +246,21 @@ mod tests {
                 Method::GET,
                 "HTTP/1.1 204 No Content\r\nContent-Length: x\r\n\r\n",
                 ok(None, Some(InvalidBodilessResponse)),
+            ),
+            (
+                Method::HEAD,
+                "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+                ok(None, Some(InvalidBodilessResponse)),
+            ),
+            (
+                Method::GET,
+                "HTTP/1.0 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+                ok(None, Some(InvalidBodilessResponse)),
+            ),
+            (
+                Method::HEAD,
+                "HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\n",
+                ok(None, Option::None),
             ),
             (
                 Method::GET,

@@ -56,7 +56,8 @@ where
 /// reason), when:
 ///
 /// 1. the codec's framing verdict forbids reuse: a body delimited by the close, both
-///    `Content-Length` and `Transfer-Encoding`, a 1xx/204 that declares a body,
+///    `Content-Length` and `Transfer-Encoding`, a 1xx/204 that declares a body (or
+///    a bodiless HTTP/1.0 response with a `Transfer-Encoding`),
 ///    `101 Switching Protocols`, a 2xx to `CONNECT` (a tunnel);
 /// 2. the request body was not sent completely.
 ///
