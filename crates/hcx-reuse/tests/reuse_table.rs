@@ -367,7 +367,7 @@ fn apache_5_cases() -> Vec<Case> {
         // chunked HTTP/1.0 response with keep-alive); RFC 9112 §6.1 says treat such
         // framing as faulty and close: follow 5.x.
         get(
-            "transfer_encoding_on_http10_closes",
+            "transfer_encoding_on_http10_is_refused",
             V10,
             200,
             &[CHUNKED, ("connection", b"keep-alive")],
@@ -505,14 +505,14 @@ fn framing_cases() -> Vec<Case> {
             KEEP,
         ),
         get(
-            "chunked_not_final_reads_until_close",
+            "chunked_not_final_is_refused",
             V11,
             200,
             &[("transfer-encoding", b"chunked, gzip")],
             CODEC_REFUSES,
         ),
         get(
-            "non_chunked_coding_reads_until_close",
+            "non_chunked_coding_is_refused",
             V11,
             200,
             &[("transfer-encoding", b"gzip")],
