@@ -31,6 +31,23 @@ fn server(raw: &'static str) -> std::io::Result<TestServer> {
     TestServer::builder().default_reply(Reply::raw(raw)).start()
 }
 
+/// `raw` is refused by the codec, end to end (`kind`, the connection closed as a failed
+/// exchange) and offline (an error that says `says`).
+fn refused_by_the_codec(raw: &'static str, kind: ProtocolErrorKind, says: &str) -> TestResult {
+    let server = server(raw)?;
+    let client = client()?;
+    let error = client
+        .get(server.url("/"))
+        .err()
+        .ok_or("expected an error")?;
+    assert_eq!(error.kind(), ErrorKind::Protocol);
+    assert_eq!(error.protocol_error(), Some(kind));
+    assert!(offline(raw).is_err_and(|e| e.contains(says)));
+    assert_eq!(client.stats().closes.get(CloseReason::FailedExchange), 1);
+    assert_eq!(client.stats().pool.available, 0);
+    Ok(())
+}
+
 #[test]
 fn repeated_equal_content_lengths_frame_one_body_and_keep_the_connection() -> TestResult {
     const RAW: &str = "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello";
@@ -56,21 +73,7 @@ fn repeated_equal_content_lengths_frame_one_body_and_keep_the_connection() -> Te
 #[test]
 fn different_content_lengths_are_refused_by_the_codec_before_any_strategy() -> TestResult {
     const RAW: &str = "HTTP/1.1 200 OK\r\nContent-Length: 5, 7\r\n\r\nhello";
-    let server = server(RAW)?;
-    let client = client()?;
-    let error = client
-        .get(server.url("/"))
-        .err()
-        .ok_or("expected an error")?;
-    assert_eq!(error.kind(), ErrorKind::Protocol);
-    assert_eq!(
-        error.protocol_error(),
-        Some(ProtocolErrorKind::ConflictingContentLength)
-    );
-    assert!(offline(RAW).is_err_and(|e| e.contains("5 and 7")));
-    assert_eq!(client.stats().closes.get(CloseReason::FailedExchange), 1);
-    assert_eq!(client.stats().pool.available, 0);
-    Ok(())
+    refused_by_the_codec(RAW, ProtocolErrorKind::ConflictingContentLength, "5 and 7")
 }
 
 #[test]
@@ -134,21 +137,7 @@ fn an_http10_body_without_a_length_runs_to_the_close_and_says_so() -> TestResult
 fn chunked_on_an_http10_response_with_keep_alive_is_refused_and_closed() -> TestResult {
     const RAW: &str = "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n\
                        3\r\nabc\r\n0\r\n\r\n";
-    let server = server(RAW)?;
-    let client = client()?;
-    let error = client
-        .get(server.url("/"))
-        .err()
-        .ok_or("expected an error")?;
-    assert_eq!(error.kind(), ErrorKind::Protocol);
-    assert_eq!(
-        error.protocol_error(),
-        Some(ProtocolErrorKind::InvalidTransferEncoding)
-    );
-    assert!(offline(RAW).is_err_and(|e| e.contains("HTTP/1.0")));
-    assert_eq!(client.stats().closes.get(CloseReason::FailedExchange), 1);
-    assert_eq!(client.stats().pool.available, 0);
-    Ok(())
+    refused_by_the_codec(RAW, ProtocolErrorKind::InvalidTransferEncoding, "HTTP/1.0")
 }
 
 /// RFC 9112 §6.1: a client that receives an HTTP/1.0 message with a

@@ -456,6 +456,40 @@ fn child_proxy_from_env() -> TestResult {
 /// out. The fake proxy waits at most `SAFETY` for the client to close.
 #[test]
 fn a_refused_tunnel_with_a_chunked_body_fails_at_once() -> TestResult {
+    let error = refused_tunnel(
+        b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+          Proxy-Authenticate: Basic realm=\"p\"\r\n\
+          Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "the client waited on a refusal that was already whole",
+    )?;
+    assert_eq!(
+        error.proxy_status(),
+        Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+    );
+    Ok(())
+}
+
+/// A refusal without `Content-Length` or chunked (its body runs to the close, so the
+/// connection can never carry an answer) from a proxy that keeps the connection open
+/// fails at once, not when the connect timeout (an hour here) runs out. The fake proxy
+/// waits at most `SAFETY` for the client to close.
+#[test]
+fn a_refused_tunnel_with_a_body_to_the_close_fails_at_once() -> TestResult {
+    let error = refused_tunnel(
+        b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nno",
+        "the client read a refusal's body to the close it could not use",
+    )?;
+    assert_eq!(error.proxy_status(), Some(StatusCode::FORBIDDEN));
+    Ok(())
+}
+
+/// A proxy that answers a CONNECT with `refusal` and keeps the connection open: the
+/// request fails as a refused tunnel, and the client closes the connection before
+/// `SAFETY` runs out (else the test fails saying `lingered`). The request's error.
+fn refused_tunnel(
+    refusal: &'static [u8],
+    lingered: &str,
+) -> Result<hcx::Error, Box<dyn std::error::Error>> {
     use std::io::{Read, Write};
     use std::net::TcpListener;
 
@@ -463,21 +497,10 @@ fn a_refused_tunnel_with_a_chunked_body_fails_at_once() -> TestResult {
     let port = listener.local_addr()?.port();
     let proxy = std::thread::spawn(move || -> std::io::Result<bool> {
         let (mut sock, _) = listener.accept()?;
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            if sock.read(&mut byte)? == 0 {
-                return Ok(false);
-            }
-            head.push(byte[0]);
-        }
-        sock.write_all(
-            b"HTTP/1.1 407 Proxy Authentication Required\r\n\
-              Proxy-Authenticate: Basic realm=\"p\"\r\n\
-              Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-        )?;
-        // Whether the client closed the connection before SAFETY ran out.
         sock.set_read_timeout(Some(SAFETY))?;
+        common::read_head(&mut sock);
+        sock.write_all(refusal)?;
+        // Whether the client closed the connection before SAFETY ran out.
         let mut rest = [0u8; 64];
         loop {
             match sock.read(&mut rest) {
@@ -497,63 +520,11 @@ fn a_refused_tunnel_with_a_chunked_body_fails_at_once() -> TestResult {
         .err()
         .ok_or("the refused tunnel must fail")?;
     assert_eq!(error.kind(), ErrorKind::ProxyTunnel, "{error:#}");
-    assert_eq!(
-        error.proxy_status(),
-        Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
-    );
     let closed = proxy.join().map_err(|_| "the proxy panicked")??;
-    assert!(
-        closed,
-        "the client waited on a refusal that was already whole"
-    );
+    assert!(closed, "{lingered}");
     assert_eq!(client.stats().pool.leased, 0);
     assert_eq!(client.stats().pool.available, 0);
-    Ok(())
-}
-
-/// A refusal without `Content-Length` or chunked (its body runs to the close, so the
-/// connection can never carry an answer) from a proxy that keeps the connection open
-/// fails at once, not when the connect timeout (an hour here) runs out. The fake proxy
-/// waits at most `SAFETY` for the client to close.
-#[test]
-fn a_refused_tunnel_with_a_body_to_the_close_fails_at_once() -> TestResult {
-    use std::io::{Read, Write};
-    use std::net::TcpListener;
-
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    let proxy = std::thread::spawn(move || -> std::io::Result<bool> {
-        let (mut sock, _) = listener.accept()?;
-        sock.set_read_timeout(Some(SAFETY))?;
-        common::read_head(&mut sock);
-        sock.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nno")?;
-        // Whether the client closed the connection before SAFETY ran out.
-        let mut rest = [0u8; 64];
-        loop {
-            match sock.read(&mut rest) {
-                Ok(0) => return Ok(true),
-                Ok(_) => {}
-                Err(_) => return Ok(false),
-            }
-        }
-    });
-    let client = Client::builder()
-        .proxy(Proxy::new("127.0.0.1", port))
-        .connect_timeout(std::time::Duration::from_secs(3600))
-        .build()?;
-    let error = client
-        .get("https://127.0.0.1:1/")
-        .err()
-        .ok_or("the refused tunnel must fail")?;
-    assert_eq!(error.kind(), ErrorKind::ProxyTunnel, "{error:#}");
-    assert_eq!(error.proxy_status(), Some(StatusCode::FORBIDDEN));
-    let closed = proxy.join().map_err(|_| "the proxy panicked")??;
-    assert!(
-        closed,
-        "the client read a refusal's body to the close it could not use"
-    );
-    assert_eq!(client.stats().pool.leased, 0);
-    Ok(())
+    Ok(error)
 }
 
 /// The JVM's `http.nonProxyHosts` syntax (`localhost|127.*`) ported into `no_proxy`
