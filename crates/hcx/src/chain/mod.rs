@@ -273,6 +273,18 @@ pub struct Scope<'a> {
     tls: Option<TlsIdentity>,
 }
 
+/// Adds what an exchange did to `facts`: the most written of a request, and whether
+/// any got a response.
+fn merge_exchange(
+    facts: &mut Option<(RequestProgress, bool)>,
+    progress: RequestProgress,
+    response_started: bool,
+) {
+    let (seen, started) = facts.get_or_insert((progress, response_started));
+    *seen = (*seen).max(progress);
+    *started |= response_started;
+}
+
 impl<'a> Scope<'a> {
     /// The scope of one execution of `request`, its route planned by `planner` (with
     /// the request's own [`TlsIdentity`], if it carries one in its extensions).
@@ -461,9 +473,7 @@ impl<'a> Scope<'a> {
 
     /// Records what one exchange did (in `Chain::proceed`, after the last handler).
     fn note_exchange(&mut self, progress: RequestProgress, response_started: bool) {
-        let (seen, started) = self.exchanged.get_or_insert((progress, response_started));
-        *seen = (*seen).max(progress);
-        *started |= response_started;
+        merge_exchange(&mut self.exchanged, progress, response_started);
     }
 
     /// Sends `request`, the answer to a challenge (a `401` or `407` AUTH answered and
@@ -481,14 +491,11 @@ impl<'a> Scope<'a> {
         let challenged = self.exchanged.take();
         let result = chain.proceed(request, self);
         if let Some((progress, started)) = challenged {
-            match &result {
-                Ok(_) => self.note_exchange(progress, started),
-                Err(_) => {
-                    let (seen, was) = self.answered.get_or_insert((progress, started));
-                    *seen = (*seen).max(progress);
-                    *was |= started;
-                }
-            }
+            let kept = match &result {
+                Ok(_) => &mut self.exchanged,
+                Err(_) => &mut self.answered,
+            };
+            merge_exchange(kept, progress, started);
         }
         result
     }
