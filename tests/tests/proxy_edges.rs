@@ -503,17 +503,10 @@ fn a_silent_or_trickling_proxy_is_bounded_by_the_connect_timeout() -> TestResult
 #[test]
 fn options_asterisk_through_a_forward_proxy_goes_as_the_absolute_form_without_a_path() -> TestResult
 {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    let proxy = std::thread::spawn(move || {
-        let Ok((mut client, _)) = listener.accept() else {
-            return Vec::new();
-        };
-        let _ = client.set_read_timeout(Some(SAFETY));
-        let head = read_head(&mut client);
-        let _ = client.write_all(b"HTTP/1.1 200 OK\r\nAllow: GET\r\nContent-Length: 0\r\n\r\n");
-        head
-    });
+    let (port, proxy) = fake_connect_proxy(
+        b"HTTP/1.1 200 OK\r\nAllow: GET\r\nContent-Length: 0\r\n\r\n",
+        None,
+    )?;
     let client = Client::builder()
         .proxy(Proxy::new("127.0.0.1", port))
         .response_timeout(Some(SAFETY))
@@ -536,6 +529,8 @@ fn options_asterisk_through_a_forward_proxy_goes_as_the_absolute_form_without_a_
     assert_eq!(error.kind(), ErrorKind::InvalidRequest);
     let response = client.execute(star("OPTIONS")?)?;
     assert_eq!(response.status(), StatusCode::OK);
+    // The fake proxy reads on until the client closes the connection.
+    drop((response, client));
     let head = String::from_utf8(proxy.join().map_err(|_| "proxy thread")?)?;
     assert!(
         head.starts_with("OPTIONS http://origin.test:8001 HTTP/1.1\r\nhost: origin.test:8001\r\n"),
